@@ -1,0 +1,1 @@
+"""Benchmark dataset loaders: every layout under ``shared/datasets`` → :class:`GraphPair`."""
