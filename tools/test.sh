@@ -7,4 +7,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$("$ROOT/tools/bootstrap.sh")"
 cd "$ROOT"
 "$VENV/bin/ruff" check stream_align tests tools
+"$VENV/bin/hadolint" Dockerfile
 "$VENV/bin/python" -m pytest -p no:cacheprovider -ra "$@"

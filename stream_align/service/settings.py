@@ -1,0 +1,54 @@
+"""Kafka settings: where the broker is, which topics carry what, how they are created.
+
+A frozen, typed model: every field has a default and a description; the CLI fills it from a
+config file and ``STREAM_ALIGN_KAFKA__<FIELD>`` environment variables (nothing below the CLI
+reads the environment). Secrets are ``SecretStr`` and print masked.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class KafkaSettings(BaseModel):
+    """Connection and topic layout of the Kafka cluster stream-align lives in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
+    client_id: str = Field("stream-align", description="Client id prefix for producers/consumers.")
+    security_protocol: str = Field(
+        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
+    )
+    sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. SCRAM-SHA-512.")
+    sasl_username: str | None = Field(None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    triples_topic: str = Field("kg.triples", description="Input: TripleChange events.")
+    labels_topic: str = Field("kg.labels", description="Input: seed and reviewer Labels.")
+    alignment_events_topic: str = Field(
+        "kg.alignment-events", description="Output: every alignment change (append-only log)."
+    )
+    alignments_topic: str = Field(
+        "kg.alignments", description="Output: current alignment per left entity (compacted)."
+    )
+    dead_letter_topic: str = Field(
+        "kg.triples.dlq", description="Output: input records that could not be processed."
+    )
+    partitions: int = Field(3, ge=1, description="Partitions for topics stream-align creates.")
+    replication_factor: int = Field(1, ge=1, description="Replication of created topics.")
+    consumer_group: str = Field("stream-align", description="Consumer group id.")
+
+    def client_config(self) -> dict[str, str]:
+        """librdkafka properties shared by every client this service creates."""
+        config = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "client.id": self.client_id,
+            "security.protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            config["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            config["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            config["sasl.password"] = self.sasl_password.get_secret_value()
+        return config

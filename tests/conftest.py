@@ -1,0 +1,72 @@
+"""Shared fixtures: the real Kafka broker and the benchmark datasets.
+
+The broker is a real Apache Kafka 4 (KRaft) process started with ``tools/kafka_broker.py`` on a
+free 127.0.0.1 port for the whole session and stopped at the end; integration tests get their
+own topic names so they never see each other's records.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stream_align.service.settings import KafkaSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKER_TOOL = ROOT / "tools" / "kafka_broker.py"
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and p + 1 (the controller listener) are both free."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        with socket.socket() as other:
+            if other.connect_ex(("127.0.0.1", port + 1)) != 0:
+                return port
+    raise RuntimeError("no free port pair")
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    path = Path(os.environ.get("STREAM_ALIGN_DATASETS", ROOT.parent / "shared" / "datasets"))
+    if not path.is_dir():
+        pytest.fail(f"benchmark datasets not found at {path} (set STREAM_ALIGN_DATASETS)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Start a real single-node broker for the session; yield its bootstrap address."""
+    data_dir = tmp_path_factory.mktemp("kafka")
+    port = _free_port_pair()
+    tool = [sys.executable, str(BROKER_TOOL)]
+    subprocess.run([*tool, "start", "--port", str(port), "--data-dir", str(data_dir)], check=True)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([*tool, "stop", "--data-dir", str(data_dir)], check=True)
+
+
+@pytest.fixture
+def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
+    """Settings pointing at the session broker, with topic names unique to this test."""
+    suffix = uuid.uuid4().hex[:8]
+    return KafkaSettings(
+        bootstrap_servers=kafka_bootstrap,
+        triples_topic=f"kg.triples.{suffix}",
+        labels_topic=f"kg.labels.{suffix}",
+        alignment_events_topic=f"kg.alignment-events.{suffix}",
+        alignments_topic=f"kg.alignments.{suffix}",
+        dead_letter_topic=f"kg.triples.dlq.{suffix}",
+        consumer_group=f"stream-align-{suffix}",
+        partitions=2,
+    )
