@@ -79,6 +79,29 @@ def pairs_array(pairs: Sequence[tuple[int, int]]) -> np.ndarray:
     return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
 
+class IdLookup:
+    """Vectorised ``dict[int, int]`` lookup over numpy arrays (loaders map millions of ids)."""
+
+    def __init__(self, mapping: dict[int, int]) -> None:
+        keys = np.fromiter(mapping.keys(), dtype=np.int64, count=len(mapping))
+        values = np.fromiter(mapping.values(), dtype=np.int64, count=len(mapping))
+        order = np.argsort(keys)
+        self._keys, self._values = keys[order], values[order]
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        """``mapping[x]`` for every ``x``; ``KeyError`` names the first unknown id."""
+        raw = np.asarray(raw, dtype=np.int64)
+        if raw.size == 0:
+            return np.zeros(raw.shape, dtype=np.int64)
+        if len(self._keys) == 0:
+            raise KeyError(int(raw.flat[0]))
+        pos = np.searchsorted(self._keys, raw).clip(max=len(self._keys) - 1)
+        missing = self._keys[pos] != raw
+        if missing.any():
+            raise KeyError(int(raw[missing][0]))
+        return self._values[pos]
+
+
 class Remap:
     """Seeded permutation from raw dataset ids to dense, leak-free indices and keys."""
 
@@ -87,6 +110,7 @@ class Remap:
         self.raw_ids = [raw_ids[k] for k in order]
         self.index = {raw: i for i, raw in enumerate(self.raw_ids)}
         self.keys = [f"{label.lower()}:{i:06d}" for i in range(len(self.raw_ids))]
+        self.lookup = IdLookup(self.index)
 
     def __len__(self) -> int:
         return len(self.raw_ids)
@@ -96,10 +120,12 @@ class Remap:
 
     def triples(self, raw: np.ndarray, relation_index: dict[int, int]) -> np.ndarray:
         """Raw ``(head, rel, tail)`` ids → index triples."""
-        if len(raw) == 0:
-            return np.zeros((0, 3), dtype=np.int64)
-        out = np.empty((len(raw), 3), dtype=np.int64)
-        out[:, 0] = [self.index[h] for h in raw[:, 0]]
-        out[:, 1] = [relation_index[r] for r in raw[:, 1]]
-        out[:, 2] = [self.index[t] for t in raw[:, 2]]
-        return out
+        raw = np.asarray(raw, dtype=np.int64).reshape(-1, 3)
+        return np.stack([self.lookup(raw[:, 0]), IdLookup(relation_index)(raw[:, 1]),
+                         self.lookup(raw[:, 2])], axis=1)
+
+
+def map_pairs(raw: np.ndarray, remap_a: Remap, remap_b: Remap) -> np.ndarray:
+    """Raw ``(id in a, id in b)`` rows → index pairs."""
+    raw = np.asarray(raw, dtype=np.int64).reshape(-1, 2)
+    return np.stack([remap_a.lookup(raw[:, 0]), remap_b.lookup(raw[:, 1])], axis=1)

@@ -3,7 +3,7 @@
 Names: DBP15K graph A uses the machine translation ``ent_ids_1_trans_goo``; every other graph the
 URI's local name. SRPRS ``ent_ids_2`` already holds names (equal to graph A's for every gold pair,
 the name leak), so a name-blind run hides names in both graphs. SRPRS ``ref_ent_ids`` holds all
-15,000 gold pairs: test is ``ref − sup``. SRPRS ``training_attrs_1`` lists which attribute
+15,000 gold pairs: test is ``ref - sup``. SRPRS ``training_attrs_1`` lists which attribute
 predicates graph A's entities have (no values): kept as attributes with empty values.
 """
 
@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair, Remap, pairs_array
+from stream_align.eval.datasets.graph_pair import Graph, GraphPair, Remap, map_pairs
 
 
 def local_name(uri: str) -> str:
@@ -83,14 +83,11 @@ def load_jape(path: Path, hide_names: bool = False, seed: int = 0) -> GraphPair:
     a, remap_a = _graph(path, 1, names_a, hide_names, seed, _read_attrs(path / "training_attrs_1"))
     b, remap_b = _graph(path, 2, {}, hide_names, seed, {})
 
-    def to_index(raw: np.ndarray) -> np.ndarray:
-        return pairs_array([(remap_a(int(x)), remap_b(int(y))) for x, y in raw])
-
     sup = read_int_rows(path / "sup_ent_ids", 2)
     ref = read_int_rows(path / "ref_ent_ids", 2)
     sup_set = {tuple(p) for p in sup.tolist()}
     test_raw = np.array([p for p in ref.tolist() if tuple(p) not in sup_set], dtype=np.int64)
-    train = to_index(sup)
+    train = map_pairs(sup, remap_a, remap_b)
     # A validation split is carved from the training pairs (10%, seeded) for early stopping.
     order = np.random.default_rng(seed).permutation(len(train))
     n_valid = len(train) // 10
@@ -100,5 +97,5 @@ def load_jape(path: Path, hide_names: bool = False, seed: int = 0) -> GraphPair:
         b=b,
         train=train[np.sort(order[n_valid:])],
         valid=train[np.sort(order[:n_valid])],
-        test=to_index(test_raw.reshape(-1, 2)),
+        test=map_pairs(test_raw.reshape(-1, 2), remap_a, remap_b),
     )
