@@ -1,0 +1,292 @@
+"""Encode and decode event contracts, as JSON or in the Confluent Avro wire format.
+
+Contract:
+
+- ``json`` (default): the contract's Avro record form as one UTF-8 JSON object, checked against
+  the Avro schema on both sides. Unions are written as the bare value (``"tail": "x"`` or
+  ``null``, not Avro's ``{"string": "x"}``); ``bytes`` fields are strings whose code points
+  0-255 are the bytes, as in the Avro specification's JSON form. A reader fills missing fields
+  that have a schema default and ignores unknown fields, so adding a field with a default is a
+  compatible change.
+- ``avro``: magic byte 0, the schema id as 4 bytes big-endian, then the schemaless Avro body
+  (see ``schema_ids`` for where the id comes from).
+- ``encode`` checks the event again (a model built with ``model_construct`` skips its rules) and
+  raises only ``EncodeError``; ``decode`` raises only ``DecodeError``, whatever the bytes are.
+  Both refuse messages over ``max_bytes``.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Generic, NoReturn, TypeVar
+
+import fastavro
+from fastavro.read import SchemaResolutionError
+from fastavro.validation import ValidationError as AvroValidationError
+from fastavro.validation import validate
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from stream_align.events.avro_schemas import parsed_schema, schema_text
+from stream_align.events.contracts import CONTRACTS, Event
+from stream_align.events.errors import CodecError, DecodeError, EncodeError, Reason
+from stream_align.events.schema_ids import (
+    FixedSchemaIds,
+    RegistrySchemaIds,
+    SchemaIds,
+    registry_client,
+)
+
+E = TypeVar("E", bound=Event)
+
+MAGIC_BYTE = 0
+HEADER_BYTES = 5
+DEFAULT_MAX_BYTES = 1 << 20
+DEFAULT_SCHEMA_IDS: dict[str, int] = {c.avro_name: i for i, c in enumerate(CONTRACTS, start=1)}
+"""Fixed ids without a registry: TripleChange 1, AlignmentEvent 2, Label 3, DeadLetter 4."""
+
+
+class Encoding(StrEnum):
+    JSON = "json"
+    AVRO = "avro"
+
+
+class CodecSettings(BaseModel):
+    """How events are put on the wire; built by the CLI from its config, never from the env."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    encoding: Encoding = Field(
+        default=Encoding.JSON,
+        description="json: readable, schema-checked JSON; avro: Confluent Avro wire format.",
+    )
+    max_bytes: int = Field(
+        default=DEFAULT_MAX_BYTES,
+        gt=0,
+        description="Largest encoded message accepted by encode and decode, in bytes.",
+    )
+    schema_registry_url: str | None = Field(
+        default=None,
+        description="Schema Registry URL for avro; None uses schema_ids instead.",
+    )
+    auto_register_schemas: bool = Field(
+        default=True,
+        description="With a registry: register the schema on first encode (False: look it up).",
+    )
+    schema_ids: dict[str, Annotated[int, Field(ge=0, le=2**31 - 1)]] = Field(
+        default_factory=lambda: dict(DEFAULT_SCHEMA_IDS),
+        description="Without a registry: the avro schema id of each subject (full record name).",
+    )
+
+
+class Codec(Generic[E]):
+    """Turns one contract's events into bytes and back; safe to share, cheap to keep."""
+
+    def __init__(
+        self,
+        contract: type[E],
+        settings: CodecSettings | None = None,
+        *,
+        registry: Any = None,
+    ) -> None:
+        """``registry`` replaces the client built from ``schema_registry_url`` (tests, reuse)."""
+        self.contract = contract
+        self.settings = settings or CodecSettings()
+        self._schema = parsed_schema(contract.avro_name)
+        self._bytes_fields = _top_level_bytes_fields(self._schema)
+        self._ids = self._schema_ids(registry) if self.settings.encoding is Encoding.AVRO else None
+
+    def _schema_ids(self, registry: Any) -> SchemaIds:
+        subject = self.contract.avro_name
+        if registry is None and self.settings.schema_registry_url is not None:
+            registry = registry_client(self.settings.schema_registry_url)
+        if registry is not None:
+            return RegistrySchemaIds(
+                registry,
+                subject,
+                schema_text(subject),
+                auto_register=self.settings.auto_register_schemas,
+            )
+        if subject not in self.settings.schema_ids:
+            raise ValueError(f"CodecSettings.schema_ids has no id for subject {subject}")
+        return FixedSchemaIds(self.settings.schema_ids[subject])
+
+    def encode(self, event: E) -> bytes:
+        """Bytes for ``event``; raises ``EncodeError`` (and nothing else) when it cannot."""
+        try:
+            data = self._encode(event)
+        except CodecError:
+            raise
+        except Exception as exc:
+            raise EncodeError(Reason.UNENCODABLE, f"{type(exc).__name__}: {exc}") from exc
+        if len(data) > self.settings.max_bytes:
+            raise EncodeError(
+                Reason.OVERSIZED, f"{len(data)} bytes > max_bytes {self.settings.max_bytes}"
+            )
+        return data
+
+    def decode(self, data: bytes) -> E:
+        """The event in ``data``; raises ``DecodeError`` (and nothing else) when it cannot."""
+        try:
+            return self._decode(data)
+        except DecodeError:
+            raise
+        except Exception as exc:
+            raise DecodeError(Reason.UNDECODABLE, f"{type(exc).__name__}: {exc}") from exc
+
+    def _encode(self, event: E) -> bytes:
+        if not isinstance(event, self.contract):
+            raise EncodeError(
+                Reason.WRONG_TYPE, f"expected {self.contract.__name__}, got {type(event).__name__}"
+            )
+        record = event.to_record()
+        try:
+            self.contract.from_record(record)
+        except ValidationError as exc:
+            raise EncodeError(Reason.INVARIANT_VIOLATION, _pydantic_summary(exc)) from exc
+        self._check_schema(record, EncodeError)
+        try:
+            if self._ids is None:
+                return self._write_json(record)
+            return self._write_avro(record, self._ids.id_for_writing())
+        except UnicodeEncodeError as exc:
+            raise EncodeError(Reason.UNENCODABLE, f"string is not UTF-8 encodable: {exc}") from exc
+
+    def _decode(self, data: bytes) -> E:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            _fail(Reason.NOT_BYTES, f"expected bytes, got {type(data).__name__}")
+        data = bytes(data)
+        if len(data) > self.settings.max_bytes:
+            _fail(Reason.OVERSIZED, f"{len(data)} bytes > max_bytes {self.settings.max_bytes}")
+        record = self._read_json(data) if self._ids is None else self._read_avro(data, self._ids)
+        try:
+            return self.contract.from_record(record)
+        except ValidationError as exc:
+            _fail(Reason.INVARIANT_VIOLATION, _pydantic_summary(exc), exc)
+
+    def _check_schema(self, record: dict[str, Any], error: type[CodecError]) -> None:
+        try:
+            validate(record, self._schema, raise_errors=True, strict=True)
+        except AvroValidationError as exc:
+            raise error(Reason.SCHEMA_VIOLATION, _avro_summary(exc)) from exc
+
+    def _write_json(self, record: dict[str, Any]) -> bytes:
+        for name in self._bytes_fields:
+            if isinstance(record[name], bytes):
+                record[name] = record[name].decode("latin-1")
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-8")
+
+    def _read_json(self, data: bytes) -> dict[str, Any]:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            _fail(Reason.INVALID_UTF8, f"not UTF-8 at byte {exc.start}", exc)
+        try:
+            document = json.loads(text, parse_constant=_refuse_constant)
+        except (ValueError, RecursionError) as exc:
+            _fail(Reason.INVALID_JSON, str(exc) or type(exc).__name__, exc)
+        if not isinstance(document, dict):
+            _fail(Reason.WRONG_TYPE, f"expected a JSON object, got {type(document).__name__}")
+        record = self._project(document)
+        self._check_schema(record, DecodeError)
+        return record
+
+    def _project(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Keep the schema's fields, fill defaults, and map JSON strings back to bytes."""
+        record, missing = {}, []
+        for field in self._schema["fields"]:
+            name = field["name"]
+            if name in document:
+                record[name] = document[name]
+            elif "default" in field:
+                record[name] = copy.deepcopy(field["default"])
+            else:
+                missing.append(name)
+        if missing:
+            _fail(Reason.SCHEMA_VIOLATION, f"missing fields: {', '.join(missing)}")
+        for name in self._bytes_fields:
+            if isinstance(record.get(name), str):
+                try:
+                    record[name] = record[name].encode("latin-1")
+                except UnicodeEncodeError as exc:
+                    _fail(Reason.SCHEMA_VIOLATION, f"{name}: code point above 255 in bytes", exc)
+        return record
+
+    def _write_avro(self, record: dict[str, Any], schema_id: int) -> bytes:
+        out = io.BytesIO()
+        out.write(bytes([MAGIC_BYTE]) + schema_id.to_bytes(4, "big"))
+        fastavro.schemaless_writer(out, self._schema, record)
+        return out.getvalue()
+
+    def _read_avro(self, data: bytes, ids: SchemaIds) -> dict[str, Any]:
+        if not data:
+            _fail(Reason.TRUNCATED, "empty message")
+        if data[0] != MAGIC_BYTE:
+            _fail(Reason.BAD_MAGIC_BYTE, f"magic byte is {data[0]}, expected {MAGIC_BYTE}")
+        if len(data) < HEADER_BYTES:
+            _fail(Reason.TRUNCATED, f"{len(data)} bytes, shorter than the 5-byte header")
+        writer = ids.writer_schema(int.from_bytes(data[1:HEADER_BYTES], "big"))
+        body = io.BytesIO(data)
+        body.seek(HEADER_BYTES)
+        try:
+            if writer is None:
+                record = fastavro.schemaless_reader(body, self._schema, None)
+            else:
+                record = fastavro.schemaless_reader(body, writer, self._schema)
+        except EOFError as exc:
+            _fail(Reason.TRUNCATED, str(exc), exc)
+        except UnicodeDecodeError as exc:
+            _fail(Reason.INVALID_UTF8, f"Avro string is not UTF-8: {exc}", exc)
+        except SchemaResolutionError as exc:
+            _fail(Reason.SCHEMA_MISMATCH, str(exc), exc)
+        except Exception as exc:
+            _fail(Reason.INVALID_AVRO, f"{type(exc).__name__}: {exc}", exc)
+        if body.tell() != len(data):
+            _fail(Reason.TRAILING_BYTES, f"{len(data) - body.tell()} bytes after the record")
+        return record
+
+
+def _fail(reason: Reason, message: str, cause: BaseException | None = None) -> NoReturn:
+    raise DecodeError(reason, message) from cause
+
+
+def _refuse_constant(name: str) -> NoReturn:
+    """NaN and Infinity are accepted by Python's json module but are not JSON."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def _pydantic_summary(exc: ValidationError) -> str:
+    """One line per broken rule, without echoing the (possibly huge) input."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors()
+    )
+
+
+def _avro_summary(exc: AvroValidationError) -> str:
+    """fastavro's message repeats the whole datum and schema; say only where and what."""
+    return "; ".join(
+        f"{e.field or 'record'}: {repr(e.datum)[:60]} is not {_type_name(e.schema)}"
+        for e in exc.errors
+    )
+
+
+def _type_name(schema: Any) -> str:
+    if isinstance(schema, list):
+        return " | ".join(map(_type_name, schema))
+    if isinstance(schema, dict):
+        if "symbols" in schema:
+            return "one of " + ", ".join(schema["symbols"])
+        return str(schema.get("logicalType") or schema["type"])
+    return str(schema)
+
+
+def _top_level_bytes_fields(schema: dict[str, Any]) -> tuple[str, ...]:
+    """Fields of type bytes (or nullable bytes); the contracts have bytes only at top level."""
+    return tuple(
+        f["name"]
+        for f in schema["fields"]
+        if f["type"] == "bytes" or (isinstance(f["type"], list) and "bytes" in f["type"])
+    )

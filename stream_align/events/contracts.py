@@ -1,0 +1,255 @@
+"""Typed event contracts: one frozen pydantic model per Avro schema in ``schemas/``.
+
+Contract: a model's fields and their order are exactly those of its schema (``avro_name`` names
+it), and ``to_record()`` / ``from_record()`` convert to and from the Avro record form that fastavro
+reads and writes: enums as their symbol strings (``StrEnum`` members are ``str``), nullable fields
+as ``None``, arrays as tuples, ``event_time`` as int milliseconds since the epoch (``from_record``
+also takes the ``datetime`` fastavro returns for timestamp-millis). The models also enforce what a
+schema cannot say: non-empty keys, finite scores, Kafka ranges, and which fields each
+``TripleChange.op`` uses. Constructing a model that breaks a rule raises pydantic's
+``ValidationError``; the codec turns that into its own errors.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Self
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_EVENT_TIME_MS = 253_402_300_799_999
+"""9999-12-31T23:59:59.999Z: the last instant a ``datetime`` (and so fastavro's reader) can hold."""
+
+_ID_NAMESPACE = uuid.UUID("5f0c9b1e-3c1d-4f57-9a51-8a1e2c7d4b10")
+
+Key = Annotated[str, Field(min_length=1)]
+"""An entity key, relation or id: empty strings are never meaningful and usually a bug upstream."""
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+"""NaN breaks equality (so idempotent re-scoring) and is not JSON."""
+
+
+def now_ms() -> int:
+    """Current wall-clock time in milliseconds since the epoch, the unit of ``event_time``."""
+    return time.time_ns() // 1_000_000
+
+
+def new_event_id(*parts: str | int) -> str:
+    """A fresh uuid4 hex id, or, given parts, a uuid5 hex id that is the same for the same parts.
+
+    Deterministic ids let a re-run (replay, retry after a crash) produce the *same* events, so
+    consumers deduplicate them by ``event_id``. Parts are JSON-encoded, so ``("a/b",)`` and
+    ``("a", "b")`` and ``(1,)`` and ``("1",)`` all differ.
+    """
+    if not parts:
+        return uuid.uuid4().hex
+    return uuid.uuid5(_ID_NAMESPACE, json.dumps(list(parts), ensure_ascii=False)).hex
+
+
+def _to_ms(value: datetime) -> int:
+    """Exact integer milliseconds of a datetime; a naive datetime is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - _EPOCH) // timedelta(milliseconds=1)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Event(_Frozen):
+    """Fields and helpers every contract shares."""
+
+    avro_name: ClassVar[str]
+    """Full Avro record name; also the Schema Registry subject (RecordNameStrategy)."""
+
+    event_id: Key = Field(description="Idempotency key; see ``new_event_id``.")
+    event_time: int = Field(
+        ge=0, le=MAX_EVENT_TIME_MS, description="Milliseconds since the epoch (UTC)."
+    )
+
+    @field_validator("event_time", mode="before")
+    @classmethod
+    def _datetime_to_ms(cls, value: Any) -> Any:
+        return _to_ms(value) if isinstance(value, datetime) else value
+
+    @classmethod
+    def new(
+        cls,
+        *,
+        id_from: Sequence[str | int] | None = None,
+        event_time: int | datetime | None = None,
+        **fields: Any,
+    ) -> Self:
+        """Build an event, filling ``event_id`` (random, or from ``id_from``) and ``event_time``.
+
+        The contract's name is part of a deterministic id, so the same parts give different ids
+        in different contracts.
+        """
+        event_id = new_event_id(cls.__name__, *id_from) if id_from is not None else new_event_id()
+        when = now_ms() if event_time is None else event_time
+        return cls(event_id=event_id, event_time=when, **fields)
+
+    def to_record(self) -> dict[str, Any]:
+        """The Avro record form (what fastavro writes), in schema field order."""
+        return self.model_dump()
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Self:
+        """Inverse of ``to_record``; raises pydantic's ``ValidationError`` on a broken rule."""
+        return cls.model_validate(record)
+
+
+class TripleOp(StrEnum):
+    ADD_TRIPLE = "ADD_TRIPLE"
+    REMOVE_TRIPLE = "REMOVE_TRIPLE"
+    UPSERT_ENTITY = "UPSERT_ENTITY"
+    DELETE_ENTITY = "DELETE_ENTITY"
+
+
+_TRIPLE_OPS = frozenset({TripleOp.ADD_TRIPLE, TripleOp.REMOVE_TRIPLE})
+
+
+class TripleChange(Event):
+    """One change to one graph (``kg.triples``, keyed by ``graph/head``)."""
+
+    avro_name: ClassVar[str] = "io.streamalign.v1.TripleChange"
+
+    graph: Key = Field(description="A, B or a configured source id (checked by the service).")
+    op: TripleOp = Field(description="Kind of change; decides which other fields are used.")
+    head: Key = Field(description="Triple subject, or the entity an entity op is about.")
+    relation: Key | None = Field(default=None, description="Triple ops only (required).")
+    tail: Key | None = Field(default=None, description="Triple ops only (required).")
+    entity_type: Key | None = Field(default=None, description="UPSERT_ENTITY only (optional).")
+    attributes: dict[str, str] = Field(
+        default_factory=dict, description="UPSERT_ENTITY only, e.g. name."
+    )
+
+    @model_validator(mode="after")
+    def _fields_match_op(self) -> Self:
+        """Reject fields the op does not use: silently ignoring them would hide producer bugs."""
+        if self.op in _TRIPLE_OPS:
+            if self.relation is None or self.tail is None:
+                raise ValueError(f"{self.op} needs relation and tail")
+            if self.entity_type is not None or self.attributes:
+                raise ValueError(f"{self.op} carries no entity_type or attributes")
+            return self
+        if self.relation is not None or self.tail is not None:
+            raise ValueError(f"{self.op} carries no relation or tail")
+        if self.op is TripleOp.DELETE_ENTITY and (self.entity_type is not None or self.attributes):
+            raise ValueError("DELETE_ENTITY carries no entity_type or attributes")
+        return self
+
+    @property
+    def key(self) -> str:
+        """Kafka message key ``graph/head``: all changes to one entity stay in order."""
+        return f"{self.graph}/{self.head}"
+
+    @classmethod
+    def add_triple(cls, graph: str, head: str, relation: str, tail: str, **meta: Any) -> Self:
+        """An ADD_TRIPLE; ``meta`` takes ``id_from`` and ``event_time`` as in ``Event.new``."""
+        return cls.new(graph=graph, op=TripleOp.ADD_TRIPLE, head=head, relation=relation,
+                       tail=tail, **meta)
+
+    @classmethod
+    def remove_triple(cls, graph: str, head: str, relation: str, tail: str, **meta: Any) -> Self:
+        """A REMOVE_TRIPLE; ``meta`` as in ``add_triple``."""
+        return cls.new(graph=graph, op=TripleOp.REMOVE_TRIPLE, head=head, relation=relation,
+                       tail=tail, **meta)
+
+    @classmethod
+    def upsert_entity(
+        cls,
+        graph: str,
+        head: str,
+        entity_type: str | None = None,
+        attributes: dict[str, str] | None = None,
+        **meta: Any,
+    ) -> Self:
+        """An UPSERT_ENTITY; ``meta`` as in ``add_triple``."""
+        return cls.new(graph=graph, op=TripleOp.UPSERT_ENTITY, head=head,
+                       entity_type=entity_type, attributes=attributes or {}, **meta)
+
+    @classmethod
+    def delete_entity(cls, graph: str, head: str, **meta: Any) -> Self:
+        """A DELETE_ENTITY; ``meta`` as in ``add_triple``."""
+        return cls.new(graph=graph, op=TripleOp.DELETE_ENTITY, head=head, **meta)
+
+
+class Decision(StrEnum):
+    MATCH = "MATCH"
+    RETRACT = "RETRACT"
+
+
+class Evidence(_Frozen):
+    """A neighbour pair the cross-graph attention weighted: the *why* of a decision."""
+
+    left_neighbour: Key = Field(description="Neighbour of ``left`` in graph A.")
+    right_neighbour: Key = Field(description="Neighbour of ``right`` in graph B.")
+    relation_left: Key | None = Field(default=None, description="Relation left -> neighbour.")
+    relation_right: Key | None = Field(default=None, description="Relation right -> neighbour.")
+    weight: Finite = Field(description="Cross-graph attention weight of the pair.")
+
+
+class AlignmentEvent(Event):
+    """A change in one pair's alignment (``kg.alignment-events``; ``kg.alignments`` by left)."""
+
+    avro_name: ClassVar[str] = "io.streamalign.v1.AlignmentEvent"
+
+    left: Key = Field(description="Entity key in graph A.")
+    right: Key = Field(description="Entity key in graph B.")
+    decision: Decision = Field(description="The new decision.")
+    score: Finite = Field(description="Score under ``model_version``.")
+    previous_decision: Decision | None = Field(default=None, description="Decision replaced.")
+    previous_score: Finite | None = Field(default=None, description="Its score.")
+    model_version: Key = Field(description="Model artifact version that scored the pair.")
+    evidence: tuple[Evidence, ...] = Field(default=(), description="Top neighbour pairs.")
+    cause: tuple[Key, ...] = Field(default=(), description="Triggering TripleChange event ids.")
+
+    @model_validator(mode="after")
+    def _consistent_history(self) -> Self:
+        """A previous score without a previous decision (or vice versa) is meaningless, and only
+        a live MATCH can be retracted."""
+        if (self.previous_decision is None) != (self.previous_score is None):
+            raise ValueError("previous_decision and previous_score are both set or both null")
+        if self.decision is Decision.RETRACT and self.previous_decision is not Decision.MATCH:
+            raise ValueError("a RETRACT replaces a MATCH")
+        return self
+
+
+class LabelValue(StrEnum):
+    MATCH = "MATCH"
+    NON_MATCH = "NON_MATCH"
+
+
+class Label(Event):
+    """A known answer for a pair (``kg.labels``): training data and a decision override."""
+
+    avro_name: ClassVar[str] = "io.streamalign.v1.Label"
+
+    left: Key = Field(description="Entity key in graph A.")
+    right: Key = Field(description="Entity key in graph B.")
+    label: LabelValue = Field(description="Whether the pair is the same real-world thing.")
+    source: Key = Field(description="'seed' or a reviewer id.")
+
+
+class DeadLetter(Event):
+    """An input message that could not be used (``kg.triples.dlq``), and why."""
+
+    avro_name: ClassVar[str] = "io.streamalign.v1.DeadLetter"
+
+    original: Annotated[bytes, Strict()] = Field(description="The rejected value, byte for byte.")
+    error_class: Key = Field(description="Exception class or decode reason.")
+    error_message: str = Field(description="Human-readable description of the failure.")
+    topic: Key = Field(description="Source topic.")
+    partition: int = Field(ge=0, le=2**31 - 1, description="Source partition (Avro int).")
+    offset: int = Field(ge=0, le=2**63 - 1, description="Source offset (Avro long).")
+
+
+CONTRACTS: tuple[type[Event], ...] = (TripleChange, AlignmentEvent, Label, DeadLetter)
+"""Every contract, in the order of DESIGN.md section 2."""

@@ -1,0 +1,77 @@
+"""Errors of the event codec.
+
+Contract: ``Codec.decode`` raises ``DecodeError`` and nothing else; ``Codec.encode`` raises
+``EncodeError`` and nothing else. Each carries a short machine-readable ``reason`` (a ``Reason``,
+which is a ``str``) that the service writes into a dead letter, and a human ``message`` bounded in
+length so that an error about a 1 MiB input cannot itself make an oversized dead letter.
+"""
+
+from enum import StrEnum
+
+from stream_align.errors import StreamAlignError
+
+MAX_MESSAGE_CHARS = 500
+
+
+class Reason(StrEnum):
+    """Why an event could not be encoded or decoded."""
+
+    OVERSIZED = "oversized"
+    """The encoded form is larger than ``CodecSettings.max_bytes``."""
+    NOT_BYTES = "not_bytes"
+    """``decode`` was given something that is not bytes (e.g. a Kafka tombstone's ``None``)."""
+    INVALID_UTF8 = "invalid_utf8"
+    """Text (the JSON document, or an Avro string) is not valid UTF-8."""
+    INVALID_JSON = "invalid_json"
+    """Not a JSON document (NaN and Infinity are refused too: they are not JSON)."""
+    WRONG_TYPE = "wrong_type"
+    """The JSON document is not an object, or ``encode`` got a model of another contract."""
+    SCHEMA_VIOLATION = "schema_violation"
+    """The record does not conform to the Avro schema (missing field, wrong type, bad symbol)."""
+    INVARIANT_VIOLATION = "invariant_violation"
+    """The record conforms to the schema but breaks a rule of the typed contract."""
+    UNENCODABLE = "unencodable"
+    """A string cannot be written as UTF-8 (a lone surrogate)."""
+    TRUNCATED = "truncated"
+    """The Avro message ends before the record does."""
+    TRAILING_BYTES = "trailing_bytes"
+    """The Avro message goes on after the record ends."""
+    BAD_MAGIC_BYTE = "bad_magic_byte"
+    """The first byte is not the Confluent wire format's magic byte 0."""
+    UNKNOWN_SCHEMA_ID = "unknown_schema_id"
+    """The schema id in the header is neither the configured id nor known to the registry."""
+    SCHEMA_MISMATCH = "schema_mismatch"
+    """The registry's writer schema cannot be read as this contract (another record type)."""
+    INVALID_AVRO = "invalid_avro"
+    """The Avro body is malformed in some other way (bad enum index, bad union branch, ...)."""
+    REGISTRY_UNAVAILABLE = "registry_unavailable"
+    """The Schema Registry could not be reached: an infrastructure failure, not bad input."""
+    UNDECODABLE = "undecodable"
+    """Anything unforeseen, wrapped at the ``decode`` boundary so that nothing else escapes."""
+
+
+class CodecError(StreamAlignError):
+    """An event could not be encoded or decoded; ``reason`` says why in one word."""
+
+    def __init__(self, reason: Reason, message: str) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - 3] + "..."
+        super().__init__(reason, message)
+        self.reason = Reason(reason)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+    @property
+    def is_bad_input(self) -> bool:
+        """False for an infrastructure failure: the input is fine and must not be dead-lettered."""
+        return self.reason is not Reason.REGISTRY_UNAVAILABLE
+
+
+class DecodeError(CodecError):
+    """Bytes could not be turned into a valid event; the only error ``Codec.decode`` raises."""
+
+
+class EncodeError(CodecError):
+    """An event could not be turned into bytes; the only error ``Codec.encode`` raises."""
