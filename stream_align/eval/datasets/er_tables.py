@@ -122,6 +122,8 @@ class _GraphBuilder:
         skip = {"id", title, *(n.column for n in self.schema.nodes)}
         attributes = {col.lower(): _clean(value) for col, value in row.items()
                       if col not in skip and _clean(value)}
+        if row["id"] in self.records:
+            raise DatasetError(f"record id {row['id']!r} occurs twice")
         record = self._entity(_clean(row[title]), self.schema.record_type, attributes)
         self.records[row["id"]] = record
         for rel, spec in enumerate(self.schema.nodes):
@@ -150,9 +152,9 @@ def _graph(path: Path, label: str, hide_names: bool, seed: int) -> tuple[Graph, 
     header, rows = _read_rows(path)
     schema = next((s for s in SCHEMAS if s.matches(header)), None)
     if schema is None or "id" not in header:
-        raise DatasetError(f"{path}: columns {header} match no known ER schema (id + "
-                           + "; ".join(f"{s.title_columns}+{[n.column for n in s.nodes]}"
-                                       for s in SCHEMAS) + ")")
+        known = "; ".join(f"{s.record_type}: {'/'.join(s.title_columns)}, "
+                          + ", ".join(n.column for n in s.nodes) for s in SCHEMAS)
+        raise DatasetError(f"{path}: columns {header} match no known ER schema (id plus {known})")
     title = next(c for c in schema.title_columns if c in header)
     builder = _GraphBuilder(schema, hide_names)
     for row in rows:
