@@ -1,0 +1,124 @@
+"""The only module that talks to RocksDB: opening with tuned options, reads, atomic batch writes.
+
+Atomicity across tables rests on one RocksDB guarantee: a ``WriteBatch`` is appended to the
+write-ahead log as a single record, whatever column families it touches, and WAL replay after a
+crash applies a record wholly or not at all (point-in-time recovery stops at the first torn
+record). The WAL must therefore stay enabled; nothing here ever disables it.
+"""
+
+from collections.abc import Iterable, Iterator
+
+from rocksdict import (
+    BlockBasedOptions,
+    Cache,
+    DBCompressionType,
+    DBRecoveryMode,
+    Options,
+    Rdict,
+    ReadOptions,
+    WriteBatch,
+    WriteOptions,
+)
+
+from stream_align.store.errors import StoreClosedError, StoreError
+from stream_align.store.keys import Table, prefix_end
+from stream_align.store.settings import StoreSettings
+
+Change = tuple[Table, bytes, bytes | None]
+"""One pending write: table, key, value (None deletes the key)."""
+
+_COMPRESSION = {
+    "none": DBCompressionType.none,
+    "lz4": DBCompressionType.lz4,
+    "zstd": DBCompressionType.zstd,
+    "snappy": DBCompressionType.snappy,
+}
+
+
+def _table_options(settings: StoreSettings, cache: Cache, table: Table) -> Options:
+    """Per-table options: bloom filters for point lookups, no compression for float vectors."""
+    options = Options(raw_mode=True)
+    block = BlockBasedOptions()
+    block.set_block_cache(cache)
+    if settings.bloom_bits_per_key:
+        block.set_bloom_filter(settings.bloom_bits_per_key, False)
+    options.set_block_based_table_factory(block)
+    compression = "none" if table is Table.EMBEDDING else settings.compression
+    options.set_compression_type(_COMPRESSION[compression]())
+    return options
+
+
+def _db_options(settings: StoreSettings) -> Options:
+    """Database-wide options; the recovery mode is stated explicitly because atomicity needs it."""
+    options = Options(raw_mode=True)
+    options.create_if_missing(True)
+    options.create_missing_column_families(True)
+    options.set_wal_recovery_mode(DBRecoveryMode.point_in_time())
+    options.set_db_write_buffer_size(settings.memtable_budget_mb << 20)
+    options.set_max_background_jobs(settings.max_background_jobs)
+    options.set_max_open_files(settings.max_open_files)
+    return options
+
+
+class Database:
+    """An open RocksDB with one column family per ``Table``."""
+
+    def __init__(self, settings: StoreSettings) -> None:
+        settings.path.mkdir(parents=True, exist_ok=True)
+        cache = Cache(settings.block_cache_mb << 20)
+        families = {table.value: _table_options(settings, cache, table) for table in Table}
+        try:
+            self._db: Rdict | None = Rdict(str(settings.path), _db_options(settings), families)
+        except Exception as exc:  # rocksdict raises bare Exception for I/O and lock errors
+            raise StoreError(f"cannot open RocksDB at {settings.path}: {exc}") from exc
+        self._tables = {table: self._db.get_column_family(table.value) for table in Table}
+        self._handles = {table: self._db.get_column_family_handle(table.value) for table in Table}
+        self._write_options = WriteOptions()
+        self._write_options.sync = settings.sync_writes
+
+    def _table(self, table: Table) -> Rdict:
+        if self._db is None:
+            raise StoreClosedError("the state store is closed")
+        return self._tables[table]
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        """The committed value of ``key``, or None."""
+        value: bytes | None = self._table(table).get(key)
+        return value
+
+    def scan(self, table: Table, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Committed ``(key, value)`` pairs whose key starts with ``prefix``, in key order."""
+        read_options = ReadOptions()
+        end = prefix_end(prefix)
+        if end is not None:
+            read_options.set_iterate_upper_bound(end)
+        yield from self._table(table).items(from_key=prefix, read_opt=read_options)
+
+    def write(self, changes: Iterable[Change]) -> int:
+        """Write all changes as one atomic ``WriteBatch``; return how many were written."""
+        if self._db is None:
+            raise StoreClosedError("the state store is closed")
+        batch = WriteBatch(raw_mode=True)
+        for table, key, value in changes:
+            if value is None:
+                batch.delete(key, self._handles[table])
+            else:
+                batch.put(key, value, self._handles[table])
+        count = batch.len()
+        if count:
+            try:
+                self._db.write(batch, self._write_options)
+            except Exception as exc:
+                raise StoreError(f"RocksDB write of {count} changes failed: {exc}") from exc
+        return count
+
+    def close(self) -> None:
+        """Flush and release the database lock; idempotent."""
+        if self._db is None:
+            return
+        for table in self._tables.values():
+            table.close()
+        self._tables.clear()
+        self._handles.clear()
+        self._db.close()
+        self._db = None

@@ -1,0 +1,80 @@
+"""Entity embeddings and the FAISS id map: what restarting the vector index needs.
+
+FAISS indexes vectors by int64 id, so every entity that enters an index gets a stable id from a
+persisted counter; ids are never reused, so a stale id in an index cannot name another entity.
+The map is kept in both directions (search results come back as ids).
+"""
+
+from collections.abc import Iterator
+
+import numpy.typing as npt
+
+from stream_align.store.counters import FAISS_ID, allocate
+from stream_align.store.keys import Table, pack, read_u64, u64, unpack, unpack_one
+from stream_align.store.pending import PendingWrites
+from stream_align.store.records import StoredEmbedding
+from stream_align.store.settings import StoreSettings
+from stream_align.store.values import decode_embedding, encode_embedding
+
+
+class EmbeddingStore:
+    """Embedding and id-map reads and writes inside one transaction."""
+
+    def __init__(self, kv: PendingWrites, settings: StoreSettings) -> None:
+        self._kv = kv
+        self._settings = settings
+
+    def _key(self, graph: str, *parts: str) -> bytes:
+        self._settings.check_graph(graph)
+        return pack(graph, *parts)
+
+    def put(self, graph: str, entity_id: str, vector: npt.ArrayLike, model_version: str) -> None:
+        """Store the vector (as float32) and the model version that computed it."""
+        value = encode_embedding(model_version, vector)
+        self._kv.put(Table.EMBEDDING, self._key(graph, entity_id), value)
+
+    def get(self, graph: str, entity_id: str) -> StoredEmbedding | None:
+        """The stored embedding, or None."""
+        value = self._kv.get(Table.EMBEDDING, self._key(graph, entity_id))
+        return None if value is None else decode_embedding(value)
+
+    def delete(self, graph: str, entity_id: str) -> None:
+        """Forget the entity's embedding (no-op if there is none)."""
+        self._kv.delete(Table.EMBEDDING, self._key(graph, entity_id))
+
+    def all(self, graph: str) -> Iterator[tuple[str, StoredEmbedding]]:
+        """Every ``(entity, embedding)`` of ``graph`` in key order."""
+        prefix = self._key(graph)
+        for key, value in self._kv.scan(Table.EMBEDDING, prefix):
+            (entity_id,) = unpack(key, len(prefix))
+            yield entity_id, decode_embedding(value)
+
+    def faiss_id(self, graph: str, entity_id: str) -> int | None:
+        """The entity's FAISS id, or None if it has none."""
+        value = self._kv.get(Table.FAISS_ID, self._key(graph, entity_id))
+        return None if value is None else read_u64(value)
+
+    def assign_faiss_id(self, graph: str, entity_id: str) -> int:
+        """The entity's FAISS id, allocating a fresh one on first use."""
+        existing = self.faiss_id(graph, entity_id)
+        if existing is not None:
+            return existing
+        new_id = allocate(self._kv, FAISS_ID)
+        self._kv.put(Table.FAISS_ID, pack(graph, entity_id), u64(new_id))
+        self._kv.put(Table.FAISS_ENTITY, pack(graph) + u64(new_id), pack(entity_id))
+        return new_id
+
+    def entity_for_faiss_id(self, graph: str, faiss_id: int) -> str | None:
+        """The entity a FAISS search result names; None for a released id or FAISS's -1 filler."""
+        if faiss_id < 0:
+            return None
+        value = self._kv.get(Table.FAISS_ENTITY, self._key(graph) + u64(faiss_id))
+        return None if value is None else unpack_one(value)[0]
+
+    def release_faiss_id(self, graph: str, entity_id: str) -> int | None:
+        """Drop the entity's id (e.g. when it is deleted); return it so the index can remove it."""
+        existing = self.faiss_id(graph, entity_id)
+        if existing is not None:
+            self._kv.delete(Table.FAISS_ID, pack(graph, entity_id))
+            self._kv.delete(Table.FAISS_ENTITY, pack(graph) + u64(existing))
+        return existing

@@ -1,0 +1,122 @@
+"""Both graphs: entities, forward and reverse adjacency, and per-entity degree counters.
+
+Every triple is written twice - ``fwd`` keyed ``(graph, head, relation, tail)`` and ``rev`` keyed
+``(graph, tail, relation, head)`` - so both the out- and in-neighbours of an entity are one prefix
+scan. Degrees are counters updated with each add/remove so hub checks never scan; a counter that
+drops to zero is deleted, so the stored bytes depend only on the current graph, not its history.
+"""
+
+from collections.abc import Iterator, Mapping
+
+from stream_align.store.keys import Table, pack, unpack
+from stream_align.store.pending import PendingWrites
+from stream_align.store.records import Degree, Edge, Entity, Triple
+from stream_align.store.settings import StoreSettings
+from stream_align.store.values import decode_degree, decode_entity, encode_degree, encode_entity
+
+
+class GraphStore:
+    """Graph reads and writes inside one transaction."""
+
+    def __init__(self, kv: PendingWrites, settings: StoreSettings) -> None:
+        self._kv = kv
+        self._settings = settings
+
+    def _key(self, graph: str, *parts: str) -> bytes:
+        self._settings.check_graph(graph)
+        return pack(graph, *parts)
+
+    # entities
+
+    def upsert_entity(
+        self, graph: str, entity_id: str, entity_type: str, attributes: Mapping[str, str]
+    ) -> None:
+        """Create or replace an entity's type and attributes."""
+        value = encode_entity(entity_type, attributes)
+        self._kv.put(Table.ENTITY, self._key(graph, entity_id), value)
+
+    def entity(self, graph: str, entity_id: str) -> Entity | None:
+        """The entity, or None if it was never upserted or has been deleted."""
+        value = self._kv.get(Table.ENTITY, self._key(graph, entity_id))
+        return None if value is None else decode_entity(graph, entity_id, value)
+
+    def has_entity(self, graph: str, entity_id: str) -> bool:
+        """Whether the entity exists (was upserted and not deleted)."""
+        return self._kv.get(Table.ENTITY, self._key(graph, entity_id)) is not None
+
+    def delete_entity(self, graph: str, entity_id: str) -> list[Triple]:
+        """Delete the entity and every triple it takes part in; return the removed triples."""
+        self._kv.delete(Table.ENTITY, self._key(graph, entity_id))
+        incident = [Triple(graph, entity_id, r, t) for r, t in self.out_edges(graph, entity_id)]
+        incident += [Triple(graph, h, r, entity_id) for r, h in self.in_edges(graph, entity_id)]
+        return [triple for triple in incident if self.remove_triple(*triple)]
+
+    def entities(self, graph: str) -> Iterator[Entity]:
+        """Every entity of ``graph`` in key order."""
+        prefix = self._key(graph)
+        for key, value in self._kv.scan(Table.ENTITY, prefix):
+            (entity_id,) = unpack(key, len(prefix))
+            yield decode_entity(graph, entity_id, value)
+
+    # triples
+
+    def has_triple(self, graph: str, head: str, relation: str, tail: str) -> bool:
+        """Whether the triple exists (a REMOVE of a missing triple is dead-lettered)."""
+        return self._kv.get(Table.FORWARD, self._key(graph, head, relation, tail)) is not None
+
+    def add_triple(self, graph: str, head: str, relation: str, tail: str) -> bool:
+        """Add a triple; False (and no change) if it already exists."""
+        if self.has_triple(graph, head, relation, tail):
+            return False
+        self._kv.put(Table.FORWARD, pack(graph, head, relation, tail), b"")
+        self._kv.put(Table.REVERSE, pack(graph, tail, relation, head), b"")
+        self._bump(graph, head, out=1)
+        self._bump(graph, tail, in_=1)
+        return True
+
+    def remove_triple(self, graph: str, head: str, relation: str, tail: str) -> bool:
+        """Remove a triple; False (and no change) if it does not exist."""
+        if not self.has_triple(graph, head, relation, tail):
+            return False
+        self._kv.delete(Table.FORWARD, pack(graph, head, relation, tail))
+        self._kv.delete(Table.REVERSE, pack(graph, tail, relation, head))
+        self._bump(graph, head, out=-1)
+        self._bump(graph, tail, in_=-1)
+        return True
+
+    def out_edges(self, graph: str, entity_id: str) -> Iterator[Edge]:
+        """``(relation, tail)`` of every triple with ``entity_id`` as head, in key order."""
+        return self._edges(Table.FORWARD, graph, entity_id)
+
+    def in_edges(self, graph: str, entity_id: str) -> Iterator[Edge]:
+        """``(relation, head)`` of every triple with ``entity_id`` as tail, in key order."""
+        return self._edges(Table.REVERSE, graph, entity_id)
+
+    def _edges(self, table: Table, graph: str, entity_id: str) -> Iterator[Edge]:
+        prefix = self._key(graph, entity_id)
+        for key, _ in self._kv.scan(table, prefix):
+            relation, other = unpack(key, len(prefix))
+            yield Edge(relation, other)
+
+    def triples(self, graph: str) -> Iterator[Triple]:
+        """Every triple of ``graph``, ordered by head."""
+        prefix = self._key(graph)
+        for key, _ in self._kv.scan(Table.FORWARD, prefix):
+            head, relation, tail = unpack(key, len(prefix))
+            yield Triple(graph, head, relation, tail)
+
+    # degrees
+
+    def degree(self, graph: str, entity_id: str) -> Degree:
+        """Out- and in-degree from the counters, without scanning."""
+        value = self._kv.get(Table.DEGREE, self._key(graph, entity_id))
+        return Degree(0, 0) if value is None else decode_degree(value)
+
+    def _bump(self, graph: str, entity_id: str, out: int = 0, in_: int = 0) -> None:
+        old = self.degree(graph, entity_id)
+        new = Degree(old.out + out, old.in_ + in_)
+        key = pack(graph, entity_id)
+        if new.total:
+            self._kv.put(Table.DEGREE, key, encode_degree(new))
+        else:
+            self._kv.delete(Table.DEGREE, key)

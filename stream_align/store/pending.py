@@ -1,0 +1,113 @@
+"""Pending writes of a transaction layered over the committed database (reads-your-writes).
+
+A read consults the pending writes first, then the database; a prefix scan merges the two sorted
+streams, with pending puts added and pending deletes hiding committed keys. Pending keys of a
+table are kept sortable lazily: new keys go to an unsorted tail that is merged into the sorted
+list only when a scan needs it, so a batch of writes followed by scans costs one sort, not one
+insertion sort per write.
+"""
+
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterator
+
+from stream_align.store.database import Change, Database
+from stream_align.store.errors import TransactionStateError
+from stream_align.store.keys import Table, prefix_end
+
+Pair = tuple[bytes, bytes]
+
+
+class _PendingTable:
+    """Pending values of one table; ``None`` marks a deleted key."""
+
+    def __init__(self) -> None:
+        self.values: dict[bytes, bytes | None] = {}
+        self._sorted: list[bytes] = []
+        self._unsorted: list[bytes] = []
+
+    def set(self, key: bytes, value: bytes | None) -> None:
+        if key not in self.values:
+            self._unsorted.append(key)
+        self.values[key] = value
+
+    def in_prefix(self, prefix: bytes) -> list[tuple[bytes, bytes | None]]:
+        """A snapshot of the pending entries under ``prefix``, sorted by key."""
+        if self._unsorted:
+            self._sorted.extend(self._unsorted)
+            self._sorted.sort()  # timsort: a sorted run plus a short tail costs about O(n)
+            self._unsorted.clear()
+        start = bisect_left(self._sorted, prefix)
+        end = prefix_end(prefix)
+        stop = len(self._sorted) if end is None else bisect_left(self._sorted, end, lo=start)
+        return [(key, self.values[key]) for key in self._sorted[start:stop]]
+
+
+def _merge(committed: Iterator[Pair], pending: list[tuple[bytes, bytes | None]]) -> Iterator[Pair]:
+    """Merge two key-sorted streams; a pending value replaces (None: hides) a committed one."""
+    i = 0
+    for key, value in committed:
+        while i < len(pending) and pending[i][0] < key:
+            if (added := pending[i][1]) is not None:
+                yield pending[i][0], added
+            i += 1
+        if i < len(pending) and pending[i][0] == key:
+            if (replaced := pending[i][1]) is not None:
+                yield key, replaced
+            i += 1
+        else:
+            yield key, value
+    for key, value in pending[i:]:
+        if value is not None:
+            yield key, value
+
+
+class PendingWrites:
+    """The key-value view a transaction's tables read and write through."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._tables: defaultdict[Table, _PendingTable] = defaultdict(_PendingTable)
+        self._open = True
+
+    def _check_open(self) -> None:
+        if not self._open:
+            raise TransactionStateError("the transaction is already committed or rolled back")
+
+    def get(self, table: Table, key: bytes) -> bytes | None:
+        """The value as this transaction sees it."""
+        self._check_open()
+        pending = self._tables.get(table)
+        if pending is not None and key in pending.values:
+            return pending.values[key]
+        return self._database.get(table, key)
+
+    def scan(self, table: Table, prefix: bytes = b"") -> Iterator[Pair]:
+        """``(key, value)`` pairs under ``prefix`` as this transaction sees them, in key order."""
+        self._check_open()
+        pending = self._tables.get(table)
+        committed = self._database.scan(table, prefix)
+        if pending is None:
+            return committed
+        return _merge(committed, pending.in_prefix(prefix))
+
+    def put(self, table: Table, key: bytes, value: bytes) -> None:
+        """Stage ``key = value``."""
+        self._check_open()
+        self._tables[table].set(key, value)
+
+    def delete(self, table: Table, key: bytes) -> None:
+        """Stage the deletion of ``key`` (a no-op at commit if it does not exist)."""
+        self._check_open()
+        self._tables[table].set(key, None)
+
+    def changes(self) -> Iterator[Change]:
+        """Every staged write, the last value per key."""
+        for table, pending in self._tables.items():
+            for key, value in pending.values.items():
+                yield table, key, value
+
+    def close(self) -> None:
+        """Drop the staged writes; later use raises ``TransactionStateError``."""
+        self._open = False
+        self._tables.clear()

@@ -1,0 +1,89 @@
+"""Graph store: entities, triples in both directions, degree counters, cascading deletes."""
+
+import pytest
+from store_helpers import assert_graph_consistent
+
+from stream_align.store import Degree, Edge, StateStore, Triple, UnknownGraphError
+
+
+def test_triples_are_mirrored_in_forward_and_reverse_adjacency(store: StateStore) -> None:
+    with store.transaction() as tx:
+        assert tx.graph.add_triple("A", "film", "director", "kurosawa")
+        assert tx.graph.add_triple("A", "film", "actor", "nakadai")
+        assert tx.graph.add_triple("A", "other", "director", "kurosawa")
+        assert not tx.graph.add_triple("A", "film", "actor", "nakadai")
+    with store.transaction() as tx:
+        assert list(tx.graph.out_edges("A", "film")) == [
+            Edge("actor", "nakadai"),
+            Edge("director", "kurosawa"),
+        ]
+        assert set(tx.graph.in_edges("A", "kurosawa")) == {
+            Edge("director", "film"),
+            Edge("director", "other"),
+        }
+        assert tx.graph.degree("A", "kurosawa") == Degree(0, 2)
+        assert tx.graph.degree("A", "film").total == 2
+        assert_graph_consistent(tx, "A")
+
+
+def test_remove_reports_missing_triples_and_keeps_mirrors_consistent(store: StateStore) -> None:
+    with store.transaction() as tx:
+        tx.graph.add_triple("A", "h", "r", "t")
+        tx.graph.add_triple("A", "h", "r2", "t")
+    with store.transaction() as tx:
+        assert not tx.graph.remove_triple("A", "h", "r", "missing")
+        assert tx.graph.remove_triple("A", "h", "r", "t")
+        assert not tx.graph.has_triple("A", "h", "r", "t")
+        assert tx.graph.has_triple("A", "h", "r2", "t")
+        assert tx.graph.degree("A", "t") == Degree(0, 1)
+        assert_graph_consistent(tx, "A")
+
+
+def test_graphs_are_separate_key_spaces(store: StateStore) -> None:
+    with store.transaction() as tx:
+        tx.graph.add_triple("A", "x", "r", "y")
+        assert not tx.graph.has_triple("B", "x", "r", "y")
+        assert list(tx.graph.out_edges("B", "x")) == []
+        assert tx.graph.degree("B", "x") == Degree(0, 0)
+
+
+def test_neighbour_prefix_does_not_leak_into_longer_ids(store: StateStore) -> None:
+    with store.transaction() as tx:
+        tx.graph.add_triple("A", "e", "r", "t1")
+        tx.graph.add_triple("A", "e1", "r", "t2")
+        tx.graph.add_triple("A", "e\x00", "r", "t3")
+        assert list(tx.graph.out_edges("A", "e")) == [Edge("r", "t1")]
+
+
+def test_entities_upsert_replace_and_list(store: StateStore) -> None:
+    with store.transaction() as tx:
+        tx.graph.upsert_entity("A", "e1", "film", {"name": "Ran", "year": "1985"})
+        tx.graph.upsert_entity("A", "e2", "person", {"name": "Kurosawa"})
+        tx.graph.upsert_entity("A", "e1", "film", {"name": "Ran (1985)"})
+    with store.transaction() as tx:
+        entity = tx.graph.entity("A", "e1")
+        assert entity is not None and entity.attributes == {"name": "Ran (1985)"}
+        assert [e.id for e in tx.graph.entities("A")] == ["e1", "e2"]
+        assert tx.graph.entity("B", "e1") is None
+        assert not tx.graph.has_entity("A", "e3")
+
+
+def test_delete_entity_removes_its_triples_including_self_loops(store: StateStore) -> None:
+    with store.transaction() as tx:
+        tx.graph.upsert_entity("A", "x", "t", {"name": "x"})
+        for triple in [("x", "r", "y"), ("z", "r", "x"), ("x", "self", "x"), ("y", "r", "z")]:
+            tx.graph.add_triple("A", *triple)
+    with store.transaction() as tx:
+        removed = tx.graph.delete_entity("A", "x")
+        assert sorted(removed) == sorted(
+            [Triple("A", "x", "r", "y"), Triple("A", "z", "r", "x"), Triple("A", "x", "self", "x")]
+        )
+        assert not tx.graph.has_entity("A", "x")
+        assert list(tx.graph.triples("A")) == [Triple("A", "y", "r", "z")]
+        assert tx.graph.degree("A", "x") == Degree(0, 0)
+        assert_graph_consistent(tx, "A")
+
+
+def test_unknown_graph_ids_are_rejected(store: StateStore) -> None:
+    with store.transaction() as tx, pytest.raises(UnknownGraphError):
+        tx.graph.add_triple("C", "h", "r", "t")

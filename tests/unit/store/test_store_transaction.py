@@ -1,0 +1,94 @@
+"""Transactions: reads-your-writes, atomic commit, rollback, persistence, life cycle."""
+
+from pathlib import Path
+
+import pytest
+
+from stream_align.store import (
+    Edge,
+    StateStore,
+    StoreClosedError,
+    StoreSettings,
+    TransactionStateError,
+    TxState,
+)
+
+
+def test_reads_see_pending_writes_merged_with_committed_state(store: StateStore) -> None:
+    with store.transaction() as tx:
+        for tail in ["b", "d", "f"]:
+            tx.graph.add_triple("A", "h", "r", tail)
+    with store.transaction() as tx:
+        tx.graph.add_triple("A", "h", "r", "a")  # before every committed key
+        tx.graph.add_triple("A", "h", "r", "c")  # between committed keys
+        tx.graph.remove_triple("A", "h", "r", "d")  # hides a committed key
+        tx.graph.add_triple("A", "h", "r", "z")  # after every committed key
+        tx.graph.add_triple("A", "h2", "r", "x")  # another prefix: not visible below
+        expected = [Edge("r", t) for t in ["a", "b", "c", "f", "z"]]
+        assert list(tx.graph.out_edges("A", "h")) == expected
+        assert tx.graph.degree("A", "h").out == 5
+        assert tx.graph.has_triple("A", "h", "r", "c")
+        assert not tx.graph.has_triple("A", "h", "r", "d")
+        tx.graph.add_triple("A", "h", "r", "d")  # re-add after delete, same transaction
+        assert len(list(tx.graph.out_edges("A", "h"))) == 6
+
+
+def test_other_transactions_see_nothing_before_commit(store: StateStore) -> None:
+    writer = store.transaction()
+    writer.graph.add_triple("A", "h", "r", "t")
+    with store.transaction() as reader:
+        assert not reader.graph.has_triple("A", "h", "r", "t")
+    assert writer.commit() == 4  # fwd, rev, two degree counters
+    with store.transaction() as reader:
+        assert reader.graph.has_triple("A", "h", "r", "t")
+
+
+def test_exception_discards_every_write(store: StateStore) -> None:
+    with pytest.raises(RuntimeError), store.transaction() as tx:
+        tx.graph.add_triple("A", "h", "r", "t")
+        tx.delivery.set_offset("kg.triples", 0, 10)
+        raise RuntimeError("boom")
+    assert tx.state is TxState.ROLLED_BACK
+    with store.transaction() as tx:
+        assert not tx.graph.has_triple("A", "h", "r", "t")
+        assert tx.delivery.offset("kg.triples", 0) is None
+
+
+def test_a_finished_transaction_cannot_be_used(store: StateStore) -> None:
+    with store.transaction() as tx:
+        tx.graph.add_triple("A", "h", "r", "t")
+        tx.commit()  # explicit commit inside the block; the exit does not commit twice
+    assert tx.state is TxState.COMMITTED
+    with pytest.raises(TransactionStateError):
+        tx.graph.add_triple("A", "h", "r", "u")
+    with pytest.raises(TransactionStateError):
+        tx.commit()
+
+
+def test_state_survives_close_and_reopen(settings: StoreSettings) -> None:
+    with StateStore(settings) as store, store.transaction() as tx:
+        tx.graph.upsert_entity("B", "e", "person", {"name": "Mifune"})
+        tx.graph.add_triple("B", "e", "acted_in", "f")
+        tx.delivery.set_offset("kg.triples", 3, 42)
+    with StateStore(settings) as store, store.transaction() as tx:
+        entity = tx.graph.entity("B", "e")
+        assert entity is not None and entity.attributes["name"] == "Mifune"
+        assert list(tx.graph.in_edges("B", "f")) == [Edge("acted_in", "e")]
+        assert tx.delivery.offset("kg.triples", 3) == 42
+
+
+def test_synced_commits_persist(tmp_path: Path) -> None:
+    settings = StoreSettings(path=tmp_path / "db", sync_writes=True, compression="zstd")
+    with StateStore(settings) as store, store.transaction() as tx:
+        tx.graph.add_triple("A", "h", "r", "t")
+    with StateStore(settings) as store, store.transaction() as tx:
+        assert tx.graph.has_triple("A", "h", "r", "t")
+
+
+def test_closed_store_refuses_work(store: StateStore) -> None:
+    tx = store.transaction()
+    store.close()
+    with pytest.raises(StoreClosedError):
+        store.transaction()
+    with pytest.raises(StoreClosedError):
+        tx.graph.has_triple("A", "h", "r", "t")
