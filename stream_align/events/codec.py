@@ -10,7 +10,7 @@ Contract:
   compatible change.
 - ``avro``: magic byte 0, the schema id as 4 bytes big-endian, then the schemaless Avro body
   (see ``schema_ids`` for where the id comes from).
-- ``encode`` checks the event again (a model built with ``model_construct`` skips its rules) and
+- ``encode`` validates the event again (``model_construct`` skips the model's rules) and
   raises only ``EncodeError``; ``decode`` raises only ``DecodeError``, whatever the bytes are.
   Both refuse messages over ``max_bytes``.
 """
@@ -141,18 +141,14 @@ class Codec(Generic[E]):
             raise EncodeError(
                 Reason.WRONG_TYPE, f"expected {self.contract.__name__}, got {type(event).__name__}"
             )
-        record = event.to_record()
         try:
-            self.contract.from_record(record)
+            record = self.contract.from_record(event.to_record()).to_record()
         except ValidationError as exc:
             raise EncodeError(Reason.INVARIANT_VIOLATION, _pydantic_summary(exc)) from exc
         self._check_schema(record, EncodeError)
-        try:
-            if self._ids is None:
-                return self._write_json(record)
-            return self._write_avro(record, self._ids.id_for_writing())
-        except UnicodeEncodeError as exc:
-            raise EncodeError(Reason.UNENCODABLE, f"string is not UTF-8 encodable: {exc}") from exc
+        if self._ids is None:
+            return self._write_json(record)
+        return self._write_avro(record, self._ids.id_for_writing())
 
     def _decode(self, data: bytes) -> E:
         if not isinstance(data, bytes | bytearray | memoryview):
@@ -228,7 +224,8 @@ class Codec(Generic[E]):
             _fail(Reason.BAD_MAGIC_BYTE, f"magic byte is {data[0]}, expected {MAGIC_BYTE}")
         if len(data) < HEADER_BYTES:
             _fail(Reason.TRUNCATED, f"{len(data)} bytes, shorter than the 5-byte header")
-        writer = ids.writer_schema(int.from_bytes(data[1:HEADER_BYTES], "big"))
+        schema_id = int.from_bytes(data[1:HEADER_BYTES], "big")
+        writer = ids.writer_schema(schema_id)
         body = io.BytesIO(data)
         body.seek(HEADER_BYTES)
         try:
@@ -241,7 +238,8 @@ class Codec(Generic[E]):
         except UnicodeDecodeError as exc:
             _fail(Reason.INVALID_UTF8, f"Avro string is not UTF-8: {exc}", exc)
         except SchemaResolutionError as exc:
-            _fail(Reason.SCHEMA_MISMATCH, str(exc), exc)
+            message = f"schema id {schema_id} cannot be read as {self.contract.avro_name}"
+            _fail(Reason.SCHEMA_MISMATCH, message, exc)
         except Exception as exc:
             _fail(Reason.INVALID_AVRO, f"{type(exc).__name__}: {exc}", exc)
         if body.tell() != len(data):

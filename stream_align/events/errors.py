@@ -31,7 +31,7 @@ class Reason(StrEnum):
     INVARIANT_VIOLATION = "invariant_violation"
     """The record conforms to the schema but breaks a rule of the typed contract."""
     UNENCODABLE = "unencodable"
-    """A string cannot be written as UTF-8 (a lone surrogate)."""
+    """Anything unforeseen while encoding, wrapped at the ``encode`` boundary."""
     TRUNCATED = "truncated"
     """The Avro message ends before the record does."""
     TRAILING_BYTES = "trailing_bytes"
