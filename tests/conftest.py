@@ -70,3 +70,15 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
         consumer_group=f"stream-align-{suffix}",
         partitions=2,
     )
+
+
+@pytest.fixture
+def kafka_config_file(kafka_settings: KafkaSettings, tmp_path: Path) -> Path:
+    """A TOML config file for the CLI, pointing at ``kafka_settings``."""
+    lines = ["[kafka]"]
+    for name, value in kafka_settings.model_dump().items():
+        if value is not None:
+            lines.append(f"{name} = {value!r}".replace("'", '"'))
+    path = tmp_path / "stream-align.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -15,6 +15,7 @@ from stream_align import __version__
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = (
+    "stream_align.cli.admin",
     "stream_align.cli.replay",
     "stream_align.cli.consume",
 )

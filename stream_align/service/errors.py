@@ -9,3 +9,11 @@ class KafkaUnavailableError(StreamAlignError):
 
 class DeliveryError(StreamAlignError):
     """A record could not be delivered to its topic."""
+
+
+class RejectedEventError(StreamAlignError):
+    """A well-formed event the service will not apply (e.g. an unknown graph id): a dead letter."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(reason, message)
+        self.reason = reason

@@ -1,0 +1,32 @@
+"""Turn an input record that could not be used into a DeadLetter: what, where and why.
+
+The dead letter keeps the original bytes so nothing is lost. A record too large to fit in a
+dead letter (the oversized-input case) keeps its first ``keep_bytes`` and says so in the
+message; its topic/partition/offset still point at the whole record in the source topic.
+"""
+
+from __future__ import annotations
+
+from confluent_kafka import Message
+
+from stream_align.events.contracts import DeadLetter
+
+
+def dead_letter_for(msg: Message, error: Exception, keep_bytes: int) -> DeadLetter:
+    """The DeadLetter for ``msg``; the error's ``reason`` (or its class) names the cause."""
+    original = msg.value() or b""
+    reason = getattr(error, "reason", None)
+    message = str(error.args[-1]) if reason is not None else str(error)
+    if len(original) > keep_bytes:
+        message = f"{message} [original {len(original)} bytes, first {keep_bytes} kept]"
+        original = original[:keep_bytes]
+    error_class = str(reason) if reason is not None else type(error).__name__
+    return DeadLetter.new(
+        original=original,
+        error_class=error_class,
+        error_message=message,
+        topic=msg.topic(),
+        partition=msg.partition(),
+        offset=msg.offset(),
+        id_from=(msg.topic(), msg.partition(), msg.offset()),
+    )
