@@ -117,7 +117,7 @@ class Codec(Generic[E]):
         """Bytes for ``event``; raises ``EncodeError`` (and nothing else) when it cannot."""
         try:
             data = self._encode(event)
-        except CodecError:
+        except EncodeError:
             raise
         except Exception as exc:
             raise EncodeError(Reason.UNENCODABLE, f"{type(exc).__name__}: {exc}") from exc

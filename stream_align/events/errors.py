@@ -30,8 +30,6 @@ class Reason(StrEnum):
     """The record does not conform to the Avro schema (missing field, wrong type, bad symbol)."""
     INVARIANT_VIOLATION = "invariant_violation"
     """The record conforms to the schema but breaks a rule of the typed contract."""
-    UNENCODABLE = "unencodable"
-    """Anything unforeseen while encoding, wrapped at the ``encode`` boundary."""
     TRUNCATED = "truncated"
     """The Avro message ends before the record does."""
     TRAILING_BYTES = "trailing_bytes"
@@ -45,9 +43,11 @@ class Reason(StrEnum):
     INVALID_AVRO = "invalid_avro"
     """The Avro body is malformed in some other way (bad enum index, bad union branch, ...)."""
     REGISTRY_UNAVAILABLE = "registry_unavailable"
-    """The Schema Registry could not be reached: an infrastructure failure, not bad input."""
+    """The registry failed, or lacks the schema with auto-registration off: not bad input."""
     UNDECODABLE = "undecodable"
     """Anything unforeseen, wrapped at the ``decode`` boundary so that nothing else escapes."""
+    UNENCODABLE = "unencodable"
+    """Anything unforeseen while encoding, wrapped at the ``encode`` boundary."""
 
 
 class CodecError(StreamAlignError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import pickle
 import sys
 import types
 
@@ -214,11 +215,13 @@ def test_undecodable_wraps_anything_unforeseen(monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(caught.value.__cause__, KeyError)
 
 
-def test_error_messages_are_bounded() -> None:
+def test_errors_are_bounded_and_picklable() -> None:
     document = {**json.loads(Codec(Label).encode(LABEL)), "left": ["x" * 10_000]}
     with pytest.raises(DecodeError) as caught:
         Codec(Label).decode(json.dumps(document).encode())
     assert len(caught.value.message) <= 500
+    copied = pickle.loads(pickle.dumps(caught.value))
+    assert (copied.reason, copied.message) == (caught.value.reason, caught.value.message)
 
 
 # --- encode ----------------------------------------------------------------------------------
