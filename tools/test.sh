@@ -8,4 +8,4 @@ VENV="$("$ROOT/tools/bootstrap.sh")"
 cd "$ROOT"
 "$VENV/bin/ruff" check stream_align tests tools
 "$VENV/bin/hadolint" Dockerfile
-"$VENV/bin/python" -m pytest -p no:cacheprovider -ra "$@"
+"$VENV/bin/python" -m pytest -p no:cacheprovider -ra --durations=15 "$@"
