@@ -3,6 +3,7 @@ rule that decode and encode raise nothing but their own error."""
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import pickle
@@ -83,12 +84,22 @@ def test_every_contract_round_trips(
     assert codec.decode(codec.encode(event)) == event
 
 
-def test_json_is_readable_and_maps_bytes_as_avro_does() -> None:
+def test_json_is_readable_and_carries_bytes_as_base64() -> None:
     letter = DeadLetter.new(original=b'{"x":\xff}', error_class="invalid_utf8", error_message="m",
                             topic="kg.triples", partition=2, offset=40, event_time=7)
     document = json.loads(Codec(DeadLetter).encode(letter))
-    assert document["original"] == '{"x":\u00ff}'
+    assert base64.b64decode(document["original"], validate=True) == b'{"x":\xff}'
     assert document["partition"] == 2 and document["event_time"] == 7
+
+
+def test_a_dead_letter_of_half_max_bytes_of_any_bytes_fits() -> None:
+    """The intake keeps max_bytes // 2 of an oversized input; base64 makes that always fit."""
+    worst = bytes(range(256)) * (JSON.max_bytes // 2 // 256)
+    letter = DeadLetter.new(original=worst, error_class="oversized", error_message="m" * 500,
+                            topic="kg.triples", partition=0, offset=0)
+    for settings in (JSON, AVRO):
+        assert Codec(DeadLetter, settings).decode(Codec(DeadLetter, settings).encode(letter)) == (
+            letter)
 
 
 def test_json_reader_fills_defaults_and_ignores_unknown_fields() -> None:
@@ -159,8 +170,9 @@ def test_schema_violation_names_missing_fields_and_bad_bytes() -> None:
         Codec(Label).decode(b'{"event_id": "e", "event_time": 1, "left": "a", "source": "s"}')
     letter = json.loads(Codec(DeadLetter).encode(DeadLetter.new(
         original=b"", error_class="x", error_message="", topic="t", partition=0, offset=0)))
-    letter["original"] = "\u20ac"
-    assert _reason(Codec(DeadLetter), json.dumps(letter).encode()) is Reason.SCHEMA_VIOLATION
+    for not_base64 in ("\u20ac", "abc", "a b="):
+        letter["original"] = not_base64
+        assert _reason(Codec(DeadLetter), json.dumps(letter).encode()) is Reason.SCHEMA_VIOLATION
 
 
 def test_invariant_violation() -> None:
