@@ -20,9 +20,9 @@ class PairScorer(Protocol):
     name: str
 
     def similarity(self, pair: GraphPair, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
-        """``float32 (len(sources), len(targets))`` scores of graph-A ``sources`` × graph-B ``targets``."""
+        """``float32 (len(sources), len(targets))``: graph-A ``sources`` × graph-B ``targets``."""
         ...
 
     def score_pairs(self, pair: GraphPair, pairs: np.ndarray) -> np.ndarray:
-        """``float32 (n,)`` scores for the ``(a, b)`` index pairs in ``pairs`` (``int64 (n, 2)``)."""
+        """``float32 (n,)`` scores of the ``(a, b)`` index pairs ``pairs`` (``int64 (n, 2)``)."""
         ...

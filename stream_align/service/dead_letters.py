@@ -16,7 +16,7 @@ def dead_letter_for(msg: Message, error: Exception, keep_bytes: int) -> DeadLett
     """The DeadLetter for ``msg``; the error's ``reason`` (or its class) names the cause."""
     original = msg.value() or b""
     reason = getattr(error, "reason", None)
-    message = str(error.args[-1]) if reason is not None else str(error)
+    message = getattr(error, "message", None) or str(error)
     if len(original) > keep_bytes:
         message = f"{message} [original {len(original)} bytes, first {keep_bytes} kept]"
         original = original[:keep_bytes]

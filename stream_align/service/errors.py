@@ -17,3 +17,4 @@ class RejectedEventError(StreamAlignError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(reason, message)
         self.reason = reason
+        self.message = message
