@@ -76,7 +76,7 @@ class TripleIntake:
             event = self._decode(msg)
         except (DecodeError, RejectedEventError) as exc:
             if isinstance(exc, DecodeError) and not exc.is_bad_input:
-                raise KafkaUnavailableError(f"decode failed, not the record's fault: {exc}") from exc
+                raise KafkaUnavailableError(f"decode failed (not bad input): {exc}") from exc
             letter = dead_letter_for(msg, exc, self._keep_bytes)
             self._dlq.send(self._kafka.dead_letter_topic, letter, key=letter.event_id)
             summary.dead_letters[letter.error_class] += 1
