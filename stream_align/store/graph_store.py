@@ -66,22 +66,26 @@ class GraphStore:
 
     def add_triple(self, graph: str, head: str, relation: str, tail: str) -> bool:
         """Add a triple; False (and no change) if it already exists."""
-        if self.has_triple(graph, head, relation, tail):
-            return False
-        self._kv.put(Table.FORWARD, pack(graph, head, relation, tail), b"")
-        self._kv.put(Table.REVERSE, pack(graph, tail, relation, head), b"")
-        self._bump(graph, head, out=1)
-        self._bump(graph, tail, in_=1)
-        return True
+        return self._change_triple(graph, head, relation, tail, +1)
 
     def remove_triple(self, graph: str, head: str, relation: str, tail: str) -> bool:
         """Remove a triple; False (and no change) if it does not exist."""
-        if not self.has_triple(graph, head, relation, tail):
+        return self._change_triple(graph, head, relation, tail, -1)
+
+    def _change_triple(self, graph: str, head: str, relation: str, tail: str, step: int) -> bool:
+        """Add (step +1) or remove (-1) both mirrors and move both counters, or do nothing."""
+        forward = self._key(graph, head, relation, tail)
+        if (self._kv.get(Table.FORWARD, forward) is not None) == (step > 0):
             return False
-        self._kv.delete(Table.FORWARD, pack(graph, head, relation, tail))
-        self._kv.delete(Table.REVERSE, pack(graph, tail, relation, head))
-        self._bump(graph, head, out=-1)
-        self._bump(graph, tail, in_=-1)
+        reverse = pack(graph, tail, relation, head)
+        if step > 0:
+            self._kv.put(Table.FORWARD, forward, b"")
+            self._kv.put(Table.REVERSE, reverse, b"")
+        else:
+            self._kv.delete(Table.FORWARD, forward)
+            self._kv.delete(Table.REVERSE, reverse)
+        self._bump(pack(graph, head), Degree(step, 0))
+        self._bump(pack(graph, tail), Degree(0, step))
         return True
 
     def out_edges(self, graph: str, entity_id: str) -> Iterator[Edge]:
@@ -109,13 +113,15 @@ class GraphStore:
 
     def degree(self, graph: str, entity_id: str) -> Degree:
         """Out- and in-degree from the counters, without scanning."""
-        value = self._kv.get(Table.DEGREE, self._key(graph, entity_id))
+        return self._degree(self._key(graph, entity_id))
+
+    def _degree(self, key: bytes) -> Degree:
+        value = self._kv.get(Table.DEGREE, key)
         return Degree(0, 0) if value is None else decode_degree(value)
 
-    def _bump(self, graph: str, entity_id: str, out: int = 0, in_: int = 0) -> None:
-        old = self.degree(graph, entity_id)
-        new = Degree(old.out + out, old.in_ + in_)
-        key = pack(graph, entity_id)
+    def _bump(self, key: bytes, delta: Degree) -> None:
+        old = self._degree(key)
+        new = Degree(old.out + delta.out, old.in_ + delta.in_)
         if new.total:
             self._kv.put(Table.DEGREE, key, encode_degree(new))
         else:

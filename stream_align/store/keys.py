@@ -9,6 +9,7 @@ fixed-width big-endian, so sequence numbers and ids sort numerically.
 
 import struct
 from enum import StrEnum
+from functools import lru_cache
 
 from stream_align.store.errors import CorruptValueError, InvalidValueError
 
@@ -35,18 +36,18 @@ class Table(StrEnum):
     OUTBOX = "outbox"  # u64 sequence -> topic, key, value, headers
 
 
+@lru_cache(maxsize=1 << 16)
+def _component(part: str) -> bytes:
+    """One length-prefixed component; cached because the same ids recur in every key."""
+    raw = part.encode("utf-8")
+    if len(raw) > MAX_COMPONENT_BYTES:
+        raise InvalidValueError(f"key component of {len(raw)} bytes exceeds 65535: {part[:40]!r}")
+    return _LEN.pack(len(raw)) + raw
+
+
 def pack(*parts: str) -> bytes:
     """Encode string components as one key (or key prefix)."""
-    out = bytearray()
-    for part in parts:
-        raw = part.encode("utf-8")
-        if len(raw) > MAX_COMPONENT_BYTES:
-            raise InvalidValueError(
-                f"key component of {len(raw)} bytes exceeds 65535: {part[:40]!r}"
-            )
-        out += _LEN.pack(len(raw))
-        out += raw
-    return bytes(out)
+    return b"".join(map(_component, parts))
 
 
 def unpack(data: bytes, start: int = 0) -> list[str]:
