@@ -23,6 +23,7 @@ from pydantic_settings import (
 )
 
 from stream_align.events.codec import CodecSettings
+from stream_align.service.observability.settings import ObservabilitySettings
 from stream_align.service.settings import KafkaSettings
 
 ENV_PREFIX = "STREAM_ALIGN_"
@@ -37,6 +38,9 @@ class AppSettings(BaseSettings):
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings, description="Kafka cluster.")
     codec: CodecSettings = Field(default_factory=CodecSettings, description="Wire format.")
+    observability: ObservabilitySettings = Field(
+        default_factory=ObservabilitySettings, description="Probes, metrics, logs, tracing."
+    )
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
