@@ -52,3 +52,18 @@ class KafkaSettings(BaseModel):
         if self.sasl_password:
             config["sasl.password"] = self.sasl_password.get_secret_value()
         return config
+
+
+class RunnerSettings(BaseModel):
+    """How the service loop batches and where it finds its model."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_path: str = Field("model", description="Directory of the trained model artifact.")
+    batch_max_records: int = Field(
+        2000, ge=1, description="Most input records applied in one micro-batch / transaction."
+    )
+    poll_timeout_s: float = Field(
+        0.2, gt=0, description="How long one poll waits for the first record of a batch."
+    )
+    lag_interval_s: float = Field(5.0, gt=0, description="How often consumer lag is measured.")

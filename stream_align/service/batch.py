@@ -1,0 +1,98 @@
+"""One micro-batch: consumed records → decoded inputs → (engine) → outbox records and offsets.
+
+Everything a batch writes goes into the transaction the caller commits: the engine's state
+changes, dead letters and alignment events (as outbox records) and the next offset of every
+partition the batch read. Decode failures are dead letters, never exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from confluent_kafka import Message
+
+from stream_align.events.codec import Codec, CodecSettings
+from stream_align.events.contracts import (
+    AlignmentEvent,
+    DeadLetter,
+    Decision,
+    Label,
+    TripleChange,
+)
+from stream_align.events.errors import DecodeError
+from stream_align.service.dead_letters import dead_letter_for
+from stream_align.service.errors import KafkaUnavailableError
+from stream_align.service.settings import KafkaSettings
+from stream_align.store.records import OutboxRecord, TopicPartition
+from stream_align.store.transaction import Transaction
+
+
+@dataclass(frozen=True)
+class DeadLetterRecord:
+    """A dead letter ready for the outbox, with its one-word reason (for metrics)."""
+
+    reason: str
+    record: OutboxRecord
+
+
+@dataclass
+class DecodedBatch:
+    """The usable records of a batch, their source messages, and the next offsets."""
+
+    changes: list[TripleChange] = field(default_factory=list)
+    change_messages: list[Message] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
+    dead_letters: list[DeadLetterRecord] = field(default_factory=list)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+class BatchCodec:
+    """Decodes input records and encodes output records for one deployment's topics."""
+
+    def __init__(self, kafka: KafkaSettings, codec: CodecSettings) -> None:
+        self.kafka = kafka
+        self._changes = Codec(TripleChange, codec)
+        self._labels = Codec(Label, codec)
+        self._events = Codec(AlignmentEvent, codec)
+        self._letters = Codec(DeadLetter, codec)
+        self._keep_bytes = codec.max_bytes // 2
+
+    def dead_letter(self, msg: Message, error: Exception) -> DeadLetterRecord:
+        letter = dead_letter_for(msg, error, self._keep_bytes)
+        return DeadLetterRecord(letter.error_class, OutboxRecord(
+            self.kafka.dead_letter_topic, letter.event_id.encode(), self._letters.encode(letter)))
+
+    def decode(self, messages: list[Message]) -> DecodedBatch:
+        batch = DecodedBatch()
+        for msg in messages:
+            tp = TopicPartition(msg.topic(), msg.partition())
+            batch.next_offsets[tp] = max(batch.next_offsets.get(tp, 0), msg.offset() + 1)
+            is_label = msg.topic() == self.kafka.labels_topic
+            try:
+                if is_label:
+                    batch.labels.append(self._labels.decode(msg.value()))
+                else:
+                    batch.changes.append(self._changes.decode(msg.value()))
+                    batch.change_messages.append(msg)
+            except DecodeError as exc:
+                if not exc.is_bad_input:
+                    raise KafkaUnavailableError(f"decode failed (not bad input): {exc}") from exc
+                batch.dead_letters.append(self.dead_letter(msg, exc))
+        return batch
+
+    def alignment_records(self, event: AlignmentEvent) -> list[OutboxRecord]:
+        """The event-log record, and the compacted current-state record (tombstone on RETRACT)."""
+        value = self._events.encode(event)
+        key = event.left.encode()
+        current = None if event.decision is Decision.RETRACT else value
+        return [OutboxRecord(self.kafka.alignment_events_topic, key, value),
+                OutboxRecord(self.kafka.alignments_topic, key, current)]
+
+
+def stage_outputs(tx: Transaction, records: list[OutboxRecord],
+                  next_offsets: dict[TopicPartition, int]) -> None:
+    """Append the batch's output records and its offsets to the transaction."""
+    for record in records:
+        tx.delivery.append(record)
+    for tp, offset in next_offsets.items():
+        tx.delivery.set_offset(tp.topic, tp.partition, offset)

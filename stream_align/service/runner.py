@@ -1,0 +1,170 @@
+"""The service loop: poll a micro-batch, apply it in one store transaction, publish, repeat.
+
+Exactly-once effect, in explicit steps per batch:
+
+1. *decode* the records (bad ones become dead-letter outbox records);
+2. *process* them with the engine inside a store transaction;
+3. *stage* the outputs (alignment events, dead letters) in the outbox and the next offset of
+   every partition read — same transaction;
+4. *commit* the transaction: one atomic RocksDB write;
+5. *publish* the outbox with the idempotent producer, then acknowledge it.
+
+A crash before 4 leaves no trace and the batch is re-read from the stored offsets; a crash
+after 4 re-publishes the unacknowledged outbox on restart (same keys and event ids).
+Recovery (:meth:`AlignmentService.start`) is separate from the loop: drain the outbox, rebuild
+the engine's memory from the store, then join the consumer group resuming from stored offsets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import structlog
+from opentelemetry.trace import Tracer
+
+from stream_align.events.codec import CodecSettings
+from stream_align.events.contracts import AlignmentEvent, Label, TripleChange
+from stream_align.service.batch import (
+    BatchCodec,
+    DeadLetterRecord,
+    DecodedBatch,
+    stage_outputs,
+)
+from stream_align.service.errors import RejectedEventError
+from stream_align.service.observability import (
+    MODEL_LOADED,
+    STATE_RESTORED,
+    HealthState,
+    ServiceMetrics,
+    batch_span,
+)
+from stream_align.service.outbox import drain_outbox
+from stream_align.service.producer import EventProducer
+from stream_align.service.settings import KafkaSettings, RunnerSettings
+from stream_align.service.source import StoreResumedSource
+from stream_align.store.records import OutboxRecord, TopicPartition
+from stream_align.store.recovery import stored_offsets
+from stream_align.store.state_store import StateStore
+from stream_align.store.transaction import Transaction
+
+log = structlog.get_logger("stream_align.service")
+
+
+class Outcome(Protocol):
+    """What the engine returns for one batch."""
+
+    rejected: list[tuple[int, RejectedEventError]]
+    events: list[AlignmentEvent]
+    stats: dict[str, float]
+
+
+class Engine(Protocol):
+    """The pure alignment engine, as the loop sees it."""
+
+    def process(self, tx: Transaction, changes: Sequence[TripleChange],
+                labels: Sequence[Label]) -> Outcome: ...
+
+
+EngineFactory = Callable[[Transaction], Engine]
+
+
+class AlignmentService:
+    """Wires the source, the store, the engine and the producer together."""
+
+    def __init__(self, kafka: KafkaSettings, codec: CodecSettings, runner: RunnerSettings,
+                 store: StateStore, engine_factory: EngineFactory, metrics: ServiceMetrics,
+                 health: HealthState, tracer: Tracer) -> None:
+        self._kafka, self._runner, self._store = kafka, runner, store
+        self._engine_factory = engine_factory
+        self._metrics, self._health, self._tracer = metrics, health, tracer
+        self._codec = BatchCodec(kafka, codec)
+        self._producer = EventProducer(kafka, codec)
+        self._engine: Engine | None = None
+        self._source: StoreResumedSource | None = None
+        self._last_lag = 0.0
+
+    def _resume_offset(self, tp: TopicPartition) -> int | None:
+        return stored_offsets(self._store, [tp]).get(tp)
+
+    def start(self) -> None:
+        """Recover: publish what a crash left in the outbox, rebuild memory, join the group."""
+        republished = drain_outbox(self._store, self._producer)
+        with self._store.transaction() as tx:
+            self._engine = self._engine_factory(tx)
+        self._health.mark_ready(STATE_RESTORED)
+        self._health.mark_ready(MODEL_LOADED)
+        self._source = StoreResumedSource(
+            self._kafka, [self._kafka.triples_topic, self._kafka.labels_topic],
+            self._resume_offset)
+        log.info("service started", republished=republished)
+
+    def step(self) -> int:
+        """Process at most one micro-batch; return the number of records it held."""
+        if self._engine is None or self._source is None:
+            raise RuntimeError("start() the service before stepping it")
+        self._health.heartbeat()
+        messages = self._source.poll(self._runner.batch_max_records, self._runner.poll_timeout_s)
+        self._maybe_measure_lag()
+        if not messages:
+            return 0
+        started = time.perf_counter()
+        batch = self._codec.decode(messages)
+        with batch_span(self._tracer, self._kafka.triples_topic, messages[0].partition(),
+                        len(messages), self._kafka.consumer_group):
+            self._apply(self._engine, batch)
+        drain_outbox(self._store, self._producer)
+        self._source.mirror_offsets(batch.next_offsets)
+        self._metrics.observe_batch(time.perf_counter() - started)
+        return len(messages)
+
+    def _apply(self, engine: Engine, batch: DecodedBatch) -> None:
+        """Steps 2–4: process, stage outputs and offsets, commit (on leaving the block)."""
+        with self._store.transaction() as tx:
+            outcome = engine.process(tx, batch.changes, batch.labels)
+            letters = batch.dead_letters + [
+                self._codec.dead_letter(batch.change_messages[index], error)
+                for index, error in outcome.rejected]
+            records: list[OutboxRecord] = [letter.record for letter in letters]
+            for event in outcome.events:
+                records.extend(self._codec.alignment_records(event))
+            stage_outputs(tx, records, batch.next_offsets)
+        self._record_metrics(batch, outcome, letters)
+
+    def _record_metrics(self, batch: DecodedBatch, outcome: Outcome,
+                        letters: list[DeadLetterRecord]) -> None:
+        for change in batch.changes:
+            self._metrics.count_in(self._kafka.triples_topic, change.op.value)
+        if batch.labels:
+            self._metrics.count_in(self._kafka.labels_topic, "LABEL", len(batch.labels))
+        for event in outcome.events:
+            self._metrics.count_out(self._kafka.alignment_events_topic, event.decision.value)
+        for letter in letters:
+            self._metrics.count_dead_letter(letter.reason)
+        if "affected" in outcome.stats:
+            self._metrics.observe_affected_set(int(outcome.stats["affected"]))
+        if "recompute_s" in outcome.stats:
+            self._metrics.observe_recompute(outcome.stats["recompute_s"])
+
+    def _maybe_measure_lag(self) -> None:
+        if self._source is None or time.monotonic() - self._last_lag < self._runner.lag_interval_s:
+            return
+        self._last_lag = time.monotonic()
+        for tp, lag in self._source.lag().items():
+            self._metrics.set_consumer_lag(tp.topic, tp.partition, lag)
+
+    def run(self, until_idle: float | None = None) -> None:
+        """Step until shutdown is requested (SIGTERM) or, if given, ``until_idle`` s of quiet."""
+        idle_since = time.monotonic()
+        while not self._health.shutdown_requested():
+            if self.step():
+                idle_since = time.monotonic()
+            elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
+                break
+
+    def close(self) -> None:
+        """Leave the group and flush; the store is closed by its owner."""
+        if self._source is not None:
+            self._source.close()
+        self._producer.flush()

@@ -1,0 +1,83 @@
+"""The input topics as a typed source whose resume state lives in the state store.
+
+Offsets are *not* taken from the consumer group: on every assignment each partition is seeked to
+the next offset the store committed together with the state it produced (or the beginning, for
+a partition never seen). The group still coordinates who reads which partition, and offsets are
+also committed to Kafka (asynchronously) so lag monitoring works — but only as a mirror.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message
+from confluent_kafka import TopicPartition as KafkaPartition
+
+from stream_align.service.errors import KafkaUnavailableError
+from stream_align.service.settings import KafkaSettings
+from stream_align.store.records import TopicPartition
+
+ResumeOffset = Callable[[TopicPartition], int | None]
+
+
+class StoreResumedSource:
+    """A consumer-group member that resumes every partition from the store's offsets."""
+
+    def __init__(self, kafka: KafkaSettings, topics: list[str], resume: ResumeOffset) -> None:
+        self._resume = resume
+        self.assigned: set[TopicPartition] = set()
+        self._consumer = Consumer({
+            **kafka.client_config(), "group.id": kafka.consumer_group,
+            "enable.auto.commit": False, "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed", "enable.partition.eof": False,
+        })
+        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        for tp in partitions:
+            stored = self._resume(TopicPartition(tp.topic, tp.partition))
+            tp.offset = OFFSET_BEGINNING if stored is None else stored
+            self.assigned.add(TopicPartition(tp.topic, tp.partition))
+        consumer.assign(partitions)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
+        for tp in partitions:
+            self.assigned.discard(TopicPartition(tp.topic, tp.partition))
+        consumer.unassign()
+
+    def poll(self, max_records: int, timeout: float) -> list[Message]:
+        """Up to ``max_records`` records; raises on broker errors (not on end of partition)."""
+        messages = self._consumer.consume(max_records, timeout=timeout)
+        good = []
+        for msg in messages:
+            error = msg.error()
+            if error is None:
+                good.append(msg)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaUnavailableError(f"consume failed: {error.str()}")
+        return good
+
+    def mirror_offsets(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit the store's offsets to the group too (for lag metrics; not for resuming)."""
+        if not offsets:
+            return
+        parts = [KafkaPartition(tp.topic, tp.partition, off) for tp, off in offsets.items()]
+        try:
+            self._consumer.commit(offsets=parts, asynchronous=True)
+        except KafkaException as exc:  # a mirror: losing one commit loses nothing
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                raise KafkaUnavailableError(f"offset mirror failed: {exc}") from exc
+
+    def lag(self) -> dict[TopicPartition, int]:
+        """Records not yet consumed per assigned partition (high watermark − position)."""
+        lag = {}
+        positions = self._consumer.position(
+            [KafkaPartition(tp.topic, tp.partition) for tp in self.assigned])
+        for tp in positions:
+            _, high = self._consumer.get_watermark_offsets(tp, cached=True) or (0, 0)
+            if tp.offset >= 0:
+                lag[TopicPartition(tp.topic, tp.partition)] = max(0, high - tp.offset)
+        return lag
+
+    def close(self) -> None:
+        self._consumer.close()
