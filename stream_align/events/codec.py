@@ -165,10 +165,15 @@ class Codec(Generic[E]):
             _fail(Reason.INVARIANT_VIOLATION, _pydantic_summary(exc), exc)
 
     def _check_schema(self, record: dict[str, Any], error: type[CodecError]) -> None:
+        # The boolean pass is ~5x faster: with raise_errors fastavro builds an error object (a
+        # JSON dump of the datum) for every union branch it tries, even when the record is valid.
+        if validate(record, self._schema, raise_errors=False, strict=True):
+            return
         try:
             validate(record, self._schema, raise_errors=True, strict=True)
         except AvroValidationError as exc:
             raise error(Reason.SCHEMA_VIOLATION, _avro_summary(exc)) from exc
+        raise error(Reason.SCHEMA_VIOLATION, "record does not conform to the schema")
 
     def _write_json(self, record: dict[str, Any]) -> bytes:
         for name in self._bytes_fields:
