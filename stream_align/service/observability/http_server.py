@@ -99,7 +99,7 @@ class ObservabilityServer:
             raise HttpServerError(f"cannot serve on {self._address[0]}:{self._address[1]}: "
                                   f"{exc}") from exc
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.2},
+                                        kwargs={"poll_interval": 0.1},
                                         name="observability-http", daemon=True)
         self._thread.start()
         port = self.port

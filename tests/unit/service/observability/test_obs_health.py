@@ -1,0 +1,68 @@
+"""HealthState: heartbeat staleness, readiness conditions, SIGTERM as a shutdown request."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+
+from stream_align.service.observability import (
+    MODEL_LOADED,
+    SHUTTING_DOWN,
+    STATE_RESTORED,
+    HealthState,
+    install_signal_handlers,
+)
+
+
+def test_alive_until_the_heartbeat_goes_stale() -> None:
+    now = [0.0]
+    health = HealthState(liveness_timeout_s=5.0, clock=lambda: now[0])
+    now[0] = 5.0
+    assert health.liveness().alive  # construction counts as the first beat
+    now[0] = 5.1
+    assert not health.liveness().alive
+    health.heartbeat()
+    assert health.liveness().heartbeat_age_s == 0.0
+
+
+def test_ready_once_every_condition_is_met() -> None:
+    health = HealthState(conditions=(STATE_RESTORED, MODEL_LOADED))
+    health.mark_ready(MODEL_LOADED)
+    readiness = health.readiness()
+    assert not readiness.ready
+    assert dict(readiness.reasons) == {STATE_RESTORED: "not yet"}
+    health.mark_ready(STATE_RESTORED)
+    assert health.readiness().ready
+
+
+def test_concurrent_updates_keep_a_consistent_state() -> None:
+    health = HealthState(conditions=())
+    names = [f"c{i}" for i in range(50)]
+
+    def toggle(name: str) -> None:
+        for _ in range(200):
+            health.mark_not_ready(name, "busy")
+            health.heartbeat()
+            health.readiness()
+            health.mark_ready(name)
+
+    threads = [threading.Thread(target=toggle, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert health.readiness().ready
+
+
+def test_sigterm_requests_shutdown_and_withdraws_readiness() -> None:
+    health = HealthState(conditions=())
+    restore = install_signal_handlers(health)
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert health.wait_for_shutdown(timeout_s=5)
+    finally:
+        restore()
+    assert health.shutdown_requested
+    assert dict(health.readiness().reasons) == {SHUTTING_DOWN: "received SIGTERM"}
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
