@@ -10,6 +10,7 @@ values under secret-looking keys (also inside nested dicts, such as a client con
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
@@ -21,7 +22,12 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 from stream_align.service.observability.settings import LogFormat, LogLevel
 
 MASK = "**********"
-SECRET_KEY_PARTS = ("password", "secret", "token", "credential", "api_key", "apikey")
+# Whole words of a key (``sasl.password``, ``api_token``, ``basic.auth.user.info``), so that
+# ``n_tokens`` or ``tokenizer`` stay readable.
+SECRET_KEY = re.compile(
+    r"(^|[._-])(password|passwd|secret|token|credentials?|api[._-]?key|user[._-]info)($|[._-])",
+    re.IGNORECASE,
+)
 
 
 class _StructlogHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -80,7 +86,7 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
 def _redact(key: Any, value: Any) -> Any:
     if isinstance(value, SecretStr | SecretBytes):
         return MASK
-    if isinstance(key, str) and any(part in key.lower() for part in SECRET_KEY_PARTS):
+    if isinstance(key, str) and SECRET_KEY.search(key):
         return MASK if value is not None else None
     if isinstance(value, Mapping):
         return {k: _redact(k, v) for k, v in value.items()}

@@ -68,13 +68,16 @@ def test_secrets_are_masked(out: io.StringIO) -> None:
     structlog.get_logger("x").info(
         "connecting", sasl_password=SecretStr("hunter2"), api_token="abc",
         config={"bootstrap.servers": "b:9092", "sasl.password": "hunter2"},
-        registry_key=SecretStr("s3cr3t"),
+        registry_key=SecretStr("s3cr3t"), n_tokens=7,
+        registry={"basic.auth.user.info": "u:hunter2"},
     )
     logging.getLogger("lib").info("client", extra={"password": "hunter2"})
     assert "hunter2" not in out.getvalue() and "abc" not in out.getvalue()
     first, second = lines(out)
     assert first["sasl_password"] == first["api_token"] == first["registry_key"] == MASK
     assert first["config"] == {"bootstrap.servers": "b:9092", "sasl.password": MASK}
+    assert first["registry"] == {"basic.auth.user.info": MASK}
+    assert first["n_tokens"] == 7
     assert second["password"] == MASK
 
 
