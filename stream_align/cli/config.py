@@ -24,7 +24,8 @@ from pydantic_settings import (
 
 from stream_align.events.codec import CodecSettings
 from stream_align.service.observability.settings import ObservabilitySettings
-from stream_align.service.settings import KafkaSettings
+from stream_align.service.settings import KafkaSettings, RunnerSettings
+from stream_align.store.settings import StoreSettings
 
 ENV_PREFIX = "STREAM_ALIGN_"
 CONFIG_ENV = "STREAM_ALIGN_CONFIG"
@@ -41,6 +42,11 @@ class AppSettings(BaseSettings):
     observability: ObservabilitySettings = Field(
         default_factory=ObservabilitySettings, description="Probes, metrics, logs, tracing."
     )
+    store: StoreSettings = Field(
+        default_factory=lambda: StoreSettings(path=Path("stream-align-state")),
+        description="RocksDB state store.",
+    )
+    runner: RunnerSettings = Field(default_factory=RunnerSettings, description="Service loop.")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
