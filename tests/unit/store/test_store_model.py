@@ -126,5 +126,5 @@ class StoreMachine(RuleBasedStateMachine):
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-StoreMachine.TestCase.settings = settings(max_examples=15, stateful_step_count=20, deadline=None)
+StoreMachine.TestCase.settings = settings(max_examples=10, stateful_step_count=25, deadline=None)
 TestStoreMachine = StoreMachine.TestCase
