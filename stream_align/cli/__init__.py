@@ -18,6 +18,7 @@ COMMANDS = (
     "stream_align.cli.admin",
     "stream_align.cli.replay",
     "stream_align.cli.consume",
+    "stream_align.cli.summary",
 )
 
 
