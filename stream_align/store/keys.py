@@ -34,6 +34,8 @@ class Table(StrEnum):
     DECISION_BY_RIGHT = "decision_rev"  # right, left -> b""
     OFFSET = "offset"  # topic, u32 partition -> u64 next offset
     OUTBOX = "outbox"  # u64 sequence -> topic, key, value, headers
+    LABEL = "label"  # left, right -> label value, source
+    RECOMPUTE = "recompute"  # graph, entity -> u64 sequence (deferred embedding recomputes)
 
 
 @lru_cache(maxsize=1 << 16)

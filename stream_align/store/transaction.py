@@ -18,7 +18,9 @@ from stream_align.store.embedding_store import EmbeddingStore
 from stream_align.store.errors import TransactionStateError
 from stream_align.store.graph_store import GraphStore
 from stream_align.store.keys import Table
+from stream_align.store.label_store import LabelStore
 from stream_align.store.pending import PendingWrites
+from stream_align.store.recompute_queue import RecomputeQueue
 from stream_align.store.settings import StoreSettings
 
 
@@ -43,6 +45,8 @@ class Transaction:
         self.embeddings = EmbeddingStore(self._kv, settings)
         self.decisions = DecisionStore(self._kv)
         self.delivery = DeliveryStore(self._kv)
+        self.labels = LabelStore(self._kv)
+        self.recompute = RecomputeQueue(self._kv, settings)
 
     def rows(self, table: Table) -> Iterator[tuple[bytes, bytes]]:
         """Raw rows of a table as this transaction sees them, in key order (digests, tooling)."""

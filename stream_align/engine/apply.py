@@ -1,0 +1,113 @@
+"""Apply triple changes to the in-memory mirrors and the store; reject bad input, never raise.
+
+Rejections become dead letters (``RejectedEventError.reason``): ``unknown_graph``,
+``unknown_entity`` (a triple naming an entity never upserted, or deleted), ``missing_triple``
+(REMOVE of a triple that does not exist), ``oversized_entity``, ``delete_unknown_entity``.
+Re-delivered events are no-ops: an ADD of an existing triple and an UPSERT that changes nothing
+touch nothing, so they cost no recompute and publish nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from stream_align.engine.mutable_graph import NAME, MutableGraph
+from stream_align.engine.settings import EngineSettings
+from stream_align.events.contracts import TripleChange, TripleOp
+from stream_align.service.errors import RejectedEventError
+from stream_align.store.transaction import Transaction
+
+
+@dataclass
+class Applied:
+    """What a batch of changes did, per graph (index 0 = left, 1 = right)."""
+
+    touched: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
+    causes: tuple[dict[int, list[str]], dict[int, list[str]]] = field(
+        default_factory=lambda: ({}, {}))
+    rejected: list[tuple[int, RejectedEventError]] = field(default_factory=list)
+
+    def touch(self, side: int, node: int, event_id: str) -> None:
+        self.touched[side].add(node)
+        self.causes[side].setdefault(node, []).append(event_id)
+
+
+def _oversized(change: TripleChange, settings: EngineSettings) -> str | None:
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in change.attributes.items())
+    if len(change.attributes) > settings.max_attributes or size > settings.max_attribute_bytes:
+        return (f"{len(change.attributes)} attributes / {size} bytes exceed "
+                f"{settings.max_attributes} / {settings.max_attribute_bytes}")
+    return None
+
+
+def _unchanged(graph: MutableGraph, change: TripleChange) -> bool:
+    i = graph.index.get(change.head)
+    entity = None if i is None else graph.entities[i]
+    if entity is None:
+        return False
+    attrs = dict(change.attributes)
+    return (entity.type, entity.name, entity.attributes) == (
+        change.entity_type or "", attrs.pop(NAME, ""), attrs)
+
+
+def _apply_one(tx: Transaction, graph: MutableGraph, side: int, change: TripleChange,
+               settings: EngineSettings, out: Applied) -> RejectedEventError | None:
+    gid, head = graph.graph_id, change.head
+    if change.op is TripleOp.UPSERT_ENTITY:
+        if (why := _oversized(change, settings)) is not None:
+            return RejectedEventError("oversized_entity", f"{gid}/{head}: {why}")
+        if not _unchanged(graph, change):
+            out.touch(side, graph.upsert(head, change.entity_type or "", change.attributes),
+                      change.event_id)
+            tx.graph.upsert_entity(gid, head, change.entity_type or "", change.attributes)
+        return None
+    if change.op is TripleOp.DELETE_ENTITY:
+        if not graph.alive(head):
+            return RejectedEventError("delete_unknown_entity", f"{gid}/{head} does not exist")
+        for h, _, t in graph.delete(head):
+            out.touch(side, h, change.event_id)
+            out.touch(side, t, change.event_id)
+        out.touch(side, graph.index[head], change.event_id)
+        tx.graph.delete_entity(gid, head)
+        return None
+    return _apply_triple(tx, graph, side, change, out)
+
+
+def _apply_triple(tx: Transaction, graph: MutableGraph, side: int, change: TripleChange,
+                  out: Applied) -> RejectedEventError | None:
+    gid, head = graph.graph_id, change.head
+    relation, tail = change.relation or "", change.tail or ""  # the contract requires both
+    missing = [key for key in (head, tail) if not graph.alive(key)]
+    if missing:
+        return RejectedEventError("unknown_entity", f"{gid}: no entity {missing[0]!r}")
+    h, r, t = graph.index[head], graph.relation_id(relation), graph.index[tail]
+    if change.op is TripleOp.ADD_TRIPLE:
+        changed = graph.add_triple(h, r, t)
+        if changed:
+            tx.graph.add_triple(gid, head, relation, tail)
+    else:
+        if not graph.remove_triple(h, r, t):
+            return RejectedEventError("missing_triple",
+                                      f"{gid}: no triple ({head}, {relation}, {tail})")
+        changed = tx.graph.remove_triple(gid, head, relation, tail)
+    if changed:
+        out.touch(side, h, change.event_id)
+        out.touch(side, t, change.event_id)
+    return None
+
+
+def apply_changes(tx: Transaction, graphs: Sequence[MutableGraph], settings: EngineSettings,
+                  changes: Sequence[TripleChange]) -> Applied:
+    """Apply ``changes`` in order to ``graphs`` (left, right) and ``tx.graph``."""
+    out = Applied()
+    for position, change in enumerate(changes):
+        if change.graph not in settings.graph_ids:
+            error: RejectedEventError | None = RejectedEventError(
+                "unknown_graph", f"graph {change.graph!r} is not one of {settings.graph_ids}")
+        else:
+            side = settings.graph_ids.index(change.graph)
+            error = _apply_one(tx, graphs[side], side, change, settings, out)
+        if error is not None:
+            out.rejected.append((position, error))
+    return out

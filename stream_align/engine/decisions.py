@@ -1,0 +1,171 @@
+"""Decisions from scored candidate pairs: one-to-one by repeated mutual best, labels override.
+
+The batch aligner (``batch_align.one_to_one``) takes the highest pair over the threshold, drops
+its rows and repeats. With distinct scores that result is the unique *stable* matching: no
+eligible pair ``(a, b)`` scores above both ``a``'s and ``b``'s own match. The engine keeps that
+matching under change by resolving blocking pairs, highest first: after pairs ``Δ`` change, a
+blocking pair must touch an endpoint of ``Δ`` (one of its three relevant scores changed), and a
+pair freed by a resolution is re-checked, so the repair is local and ends in the same matching
+as the batch computation. Each resolution replaces two lower matches with a higher one, so it
+terminates.
+
+Hysteresis: a new match needs ``match_threshold``; an existing one stays eligible down to
+``keep_threshold``. A MATCH label forces its pair (it outranks every score) and takes both
+entities out of every other pair; a NON_MATCH label removes its pair.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from stream_align.engine.settings import EngineSettings
+from stream_align.events.contracts import LabelValue
+
+Pair = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Change:
+    """A published decision that changed: a new match, a retraction, or a moved score."""
+
+    left: str
+    right: str
+    score: float
+    retract: bool
+    previous_score: float | None  # published score of the MATCH it replaces, if any
+
+
+@dataclass
+class PairBook:
+    """Scored pairs, readable from both sides."""
+
+    scores: dict[Pair, float] = field(default_factory=dict)
+    lefts: dict[str, set[str]] = field(default_factory=dict)  # right → lefts
+    rights: dict[str, set[str]] = field(default_factory=dict)  # left → rights
+
+    def set(self, left: str, right: str, score: float) -> None:
+        self.scores[left, right] = score
+        self.rights.setdefault(left, set()).add(right)
+        self.lefts.setdefault(right, set()).add(left)
+
+    def drop(self, left: str, right: str) -> None:
+        if self.scores.pop((left, right), None) is not None:
+            self.rights[left].discard(right)
+            self.lefts[right].discard(left)
+
+
+class Decider:
+    """Labels, current matches (with their published scores) and the stable-matching repair."""
+
+    def __init__(self, settings: EngineSettings, book: PairBook) -> None:
+        self.settings, self.book = settings, book
+        self.labels: dict[Pair, LabelValue] = {}
+        self.forced_left: dict[str, str] = {}
+        self.forced_right: dict[str, str] = {}
+        self.matches: dict[str, str] = {}  # left → right
+        self.matched_right: dict[str, str] = {}
+        self.published: dict[str, float] = {}  # left → score of its last MATCH event
+
+    def label(self, left: str, right: str, value: LabelValue) -> None:
+        """Record a label; a later label for the same pair replaces the earlier one."""
+        if self.labels.get((left, right)) is LabelValue.MATCH:
+            self.forced_left.pop(left, None)
+            self.forced_right.pop(right, None)
+        self.labels[left, right] = value
+        if value is LabelValue.MATCH:
+            self.forced_left[left], self.forced_right[right] = right, left
+
+    def restore_match(self, left: str, right: str, published: float) -> None:
+        self.matches[left], self.matched_right[right] = right, left
+        self.published[left] = published
+
+    def _weight(self, left: str, right: str) -> float | None:
+        """Rank of an eligible pair (forced pairs outrank every score), None if ineligible."""
+        score = self.book.scores.get((left, right))
+        if score is None or self.labels.get((left, right)) is LabelValue.NON_MATCH:
+            return None
+        forced = self.forced_left.get(left), self.forced_right.get(right)
+        if forced == (right, left):
+            return float("inf")
+        if forced != (None, None):
+            return None
+        kept = self.matches.get(left) == right
+        limit = self.settings.keep_threshold if kept else self.settings.match_threshold
+        return score if score >= limit else None
+
+    def _held(self, pair: tuple[str, str] | None) -> float:
+        """Weight of a current match (−inf for none, or one that lost its eligibility)."""
+        weight = None if pair is None else self._weight(*pair)
+        return float("-inf") if weight is None else weight
+
+    def _blocking(self, left: str, right: str) -> float | None:
+        weight = self._weight(left, right)
+        if weight is None or self.matches.get(left) == right:
+            return None
+        mine = (left, self.matches[left]) if left in self.matches else None
+        theirs = (self.matched_right[right], right) if right in self.matched_right else None
+        if weight > self._held(mine) and weight > self._held(theirs):
+            return weight
+        return None
+
+    def update(self, lefts: Iterable[str], rights: Iterable[str]) -> list[Change]:
+        """Repair the matching after pairs of these entities changed; return what to publish."""
+        lefts, rights = set(lefts), set(rights)
+        before = {a: self.matches[a] for a in lefts if a in self.matches}
+        before.update((self.matched_right[b], b) for b in rights if b in self.matched_right)
+        for left, right in before.items():
+            if self._weight(left, right) is None:
+                self._unmatch(left)
+                lefts.add(left)
+                rights.add(right)
+        heap: list[tuple[float, str, str]] = []
+        self._push(heap, lefts, rights)
+        while heap:
+            _, left, right = heapq.heappop(heap)
+            if self._blocking(left, right) is None:
+                continue
+            old_right, old_left = self._unmatch(left), self.matched_right.get(right)
+            if old_left is not None:
+                self._unmatch(old_left)
+                before.setdefault(old_left, right)
+            before.setdefault(left, old_right or "")
+            self.matches[left], self.matched_right[right] = right, left
+            self._push(heap, [old_left] if old_left else [], [old_right] if old_right else [])
+        return self._diff(before)
+
+    def _push(self, heap: list[tuple[float, str, str]], lefts: Iterable[str],
+              rights: Iterable[str]) -> None:
+        pairs = {(a, b) for a in lefts for b in self.book.rights.get(a, ())}
+        pairs.update((a, b) for b in rights for a in self.book.lefts.get(b, ()))
+        for left, right in pairs:
+            weight = self._blocking(left, right)
+            if weight is not None:
+                heapq.heappush(heap, (-weight, left, right))
+
+    def _unmatch(self, left: str) -> str | None:
+        right = self.matches.pop(left, None)
+        if right is not None:
+            del self.matched_right[right]
+        return right
+
+    def _diff(self, before: dict[str, str]) -> list[Change]:
+        """Events for every left whose match or published score moved, retractions first."""
+        retracts, matches = [], []
+        for left, old in sorted(before.items()):
+            new = self.matches.get(left)
+            published = self.published.get(left)
+            if old and old != new:
+                score = self.book.scores.get((left, old), published or 0.0)
+                retracts.append(Change(left, old, score, True,
+                                       score if published is None else published))
+                self.published.pop(left, None)
+                published = None
+            if new is None:
+                continue
+            score = self.book.scores[left, new]
+            if published is None or abs(score - published) > self.settings.min_score_delta:
+                matches.append(Change(left, new, score, False, published))
+                self.published[left] = score
+        return retracts + matches

@@ -1,0 +1,201 @@
+"""The incremental alignment engine: one call per micro-batch, inside one store transaction.
+
+``process`` applies the batch's changes and labels, recomputes exactly the embeddings that can
+change (``affected``), updates both FAISS indexes, refreshes the candidate lists that can change
+(both directions), re-scores the pairs that can change with cross-graph attention and repairs the
+one-to-one matching (``decisions``). Every write goes to the caller's transaction, so state,
+offsets and outbox commit together; the in-memory state is only valid if that commit succeeds —
+after a failed commit, rebuild the engine with :meth:`AlignmentEngine.restore`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stream_align.engine.apply import Applied, apply_changes
+from stream_align.engine.decisions import Change, Decider, PairBook
+from stream_align.engine.events import build_events
+from stream_align.engine.mutable_graph import MutableGraph, mirror_from_store
+from stream_align.engine.pairs import PairMaintenance
+from stream_align.engine.recompute import encode_local, row_vectors
+from stream_align.engine.settings import EngineSettings
+from stream_align.engine.side import Side
+from stream_align.events.contracts import AlignmentEvent, Label, LabelValue, TripleChange
+from stream_align.model.bundle import ModelBundle
+from stream_align.service.errors import RejectedEventError
+from stream_align.store.records import Decision as StoredDecision
+from stream_align.store.transaction import Transaction
+
+
+@dataclass
+class Outcome:
+    """What one batch produced (the service dead-letters ``rejected`` and publishes ``events``)."""
+
+    rejected: list[tuple[int, RejectedEventError]] = field(default_factory=list)
+    events: list[AlignmentEvent] = field(default_factory=list)
+    stats: dict[str, float] = field(default_factory=dict)
+
+
+class AlignmentEngine:
+    """Both graphs' memory, the model and the current decisions."""
+
+    def __init__(self, bundle: ModelBundle, settings: EngineSettings,
+                 graphs: tuple[MutableGraph, MutableGraph] | None = None) -> None:
+        self.bundle, self.settings = bundle, settings
+        graphs = graphs or (MutableGraph("A", settings.graph_ids[0]),
+                            MutableGraph("B", settings.graph_ids[1]))
+        unit = bundle.net.loss == "hinge"
+        self.sides = (Side(graphs[0], bundle.frozen, True, unit),
+                      Side(graphs[1], bundle.frozen, False, unit))
+        self.book = PairBook()
+        self.decider = Decider(settings, self.book)
+        self.pairs = PairMaintenance(bundle, settings, self.sides, self.book, self.decider)
+        self.pending: tuple[dict[int, int], dict[int, int]] = ({}, {})  # node → queue seq
+        self._seq = 0
+
+    @classmethod
+    def empty(cls, bundle: ModelBundle, settings: EngineSettings) -> AlignmentEngine:
+        """An engine with no graphs yet (batch runs and tests feed it a whole dataset)."""
+        return cls(bundle, settings)
+
+    @classmethod
+    def restore(cls, bundle: ModelBundle, tx: Transaction,
+                settings: EngineSettings) -> AlignmentEngine:
+        """Rebuild memory from the store: mirrors, samples, indexes, candidates, pair scores."""
+        graphs = (mirror_from_store(tx.graph, "A", settings.graph_ids[0]),
+                  mirror_from_store(tx.graph, "B", settings.graph_ids[1]))
+        engine = cls(bundle, settings, graphs)
+        for left, right, value, _ in tx.labels.all():
+            engine.decider.label(left, right, LabelValue(value))
+        for decision in tx.decisions.all():
+            engine.decider.restore_match(decision.left, decision.right, decision.score)
+        for seq, graph_id, key in sorted(tx.recompute.all()):
+            engine._queue(settings.graph_ids.index(graph_id), graph_id, key, seq)
+        for s, side in enumerate(engine.sides):
+            side.samples.refresh(side.graph.alive_indices())
+            engine._load_embeddings(tx, s)
+        engine.pairs.rebuild()
+        return engine
+
+    def _queue(self, s: int, graph_id: str, key: str, seq: int) -> None:
+        node = self.sides[s].graph.index.get(key)
+        if node is not None and self.sides[s].graph.is_alive(node):
+            self.pending[s][node] = seq
+            self._seq = max(self._seq, seq + 1)
+
+    def _load_embeddings(self, tx: Transaction, s: int) -> None:
+        """Index stored vectors of this model version; queue the rest for recompute."""
+        side, gid = self.sides[s], self.sides[s].graph.graph_id
+        nodes, ids, vectors = [], [], []
+        for key, stored in tx.embeddings.all(gid):
+            node = side.graph.index.get(key)
+            fid = tx.embeddings.faiss_id(gid, key)
+            if node is None or fid is None or stored.model_version != self.bundle.version:
+                continue
+            nodes.append(node)
+            ids.append(fid)
+            vectors.append(stored.vector)
+        if nodes:
+            side.load_vectors(nodes, np.asarray(ids, dtype=np.int64), np.stack(vectors))
+        for node in side.graph.alive_indices():
+            if node not in side.fid and node not in self.pending[s]:
+                self.pending[s][node] = self._seq
+                tx.recompute.push(gid, side.graph.keys[node], self._seq)
+                self._seq += 1
+
+    # one batch
+
+    def process(self, tx: Transaction, changes: Sequence[TripleChange],
+                labels: Sequence[Label]) -> Outcome:
+        """Apply one micro-batch and return its rejections, events and cost."""
+        started = time.perf_counter()
+        applied = apply_changes(tx, [s.graph for s in self.sides], self.settings, changes)
+        labelled = self._labels(tx, labels)
+        stats: dict[str, float] = {}
+        computed, removed = self._recompute(tx, applied, stats)
+        stats["recompute_s"] = time.perf_counter() - started
+        changed = self.pairs.update(computed, removed, labelled, stats)
+        decided = self.decider.update(*changed)
+        self._persist(tx, decided)
+        events = build_events(self, decided, applied, changes, labels)
+        stats["events"] = float(len(events))
+        stats["process_s"] = time.perf_counter() - started
+        return Outcome(rejected=applied.rejected, events=events, stats=stats)
+
+    def _labels(self, tx: Transaction, labels: Sequence[Label]) -> list[tuple[str, str]]:
+        for label in labels:
+            tx.labels.put(label.left, label.right, label.label.value, label.source)
+            self.decider.label(label.left, label.right, label.label)
+        return [(label.left, label.right) for label in labels]
+
+    def _recompute(self, tx: Transaction, applied: Applied,
+                   stats: dict[str, float]) -> tuple[tuple[set[int], set[int]],
+                                                     tuple[set[int], set[int]]]:
+        """Refresh samples, pick the affected nodes (bounded), recompute and index them."""
+        computed: list[set[int]] = []
+        removed: list[set[int]] = []
+        budget = self.settings.max_affected_per_batch
+        for s, side in enumerate(self.sides):
+            side.samples.refresh(applied.touched[s])
+            gone = {n for n in applied.touched[s] if not side.graph.is_alive(n)}
+            side.drop(tx, gone)
+            affected = side.samples.affected(applied.touched[s])
+            stats[f"affected_{side.graph.label}"] = float(len(affected))
+            chosen = self._bound(tx, s, affected, budget)
+            budget -= len(chosen)
+            self._encode(tx, side, chosen)
+            computed.append(set(chosen))
+            removed.append(gone)
+        stats["affected"] = stats["affected_A"] + stats["affected_B"]
+        stats["recomputed"] = float(sum(len(c) for c in computed))
+        stats["deferred"] = float(sum(len(p) for p in self.pending))
+        return (computed[0], computed[1]), (removed[0], removed[1])
+
+    def _bound(self, tx: Transaction, s: int, affected: set[int], budget: int) -> list[int]:
+        """Oldest queued nodes first, then this batch's; what does not fit is queued."""
+        side, pending = self.sides[s], self.pending[s]
+        graph = side.graph
+        for node in sorted(affected - pending.keys(), key=graph.keys.__getitem__):
+            pending[node] = self._seq
+            self._seq += 1
+        live = sorted((seq, node) for node, seq in pending.items() if graph.is_alive(node))
+        chosen = [node for _, node in live[:max(budget, 0)]]
+        for node in list(pending):
+            key = graph.keys[node]
+            if node in chosen or not graph.is_alive(node):
+                del pending[node]
+                tx.recompute.pop(graph.graph_id, key)
+            elif node in affected:
+                tx.recompute.push(graph.graph_id, key, pending[node])
+        return chosen
+
+    def _encode(self, tx: Transaction, side: Side, nodes: list[int]) -> None:
+        chunk = self.settings.recompute_chunk
+        for start in range(0, len(nodes), chunk):
+            part = nodes[start:start + chunk]
+            local = encode_local(self.bundle, side.samples, part)
+            vectors = row_vectors(self.bundle, local, local.rows(part), side.query)
+            side.put_vectors(tx, part, vectors, self.bundle.version)
+
+    def _persist(self, tx: Transaction, decided: list[Change]) -> None:
+        for change in decided:
+            if change.retract:
+                tx.decisions.delete(change.left)
+            else:
+                tx.decisions.put(StoredDecision(change.left, change.right, change.score, "MATCH"))
+
+    # reading
+
+    def final_alignment(self) -> dict[str, tuple[str, float]]:
+        """Current matches: left key → (right key, current pair score)."""
+        return {left: (right, self.book.scores[left, right])
+                for left, right in sorted(self.decider.matches.items())}
+
+    @property
+    def pending_count(self) -> int:
+        """Embeddings waiting for recompute (call ``process`` with no input to drain them)."""
+        return sum(len(p) for p in self.pending)

@@ -1,0 +1,78 @@
+"""AlignmentEvents for decision changes: evidence, cause, deterministic ids.
+
+``cause`` lists the batch's TripleChange ids that touched a node the pair's scores read: an
+embedding of ``x`` reads ``L(x) = x ∪ S(x) ∪ S(S(x))``, so a change touching a node of ``L`` of
+either side is a cause. A decision moved only by a competitor's change (a freed partner) has the
+competitor's causes through its old partner. Event ids hash the pair, decision, score and cause,
+so a batch re-processed after a crash publishes the same ids; ``event_time`` is the latest
+input's, for the same reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from stream_align.engine.apply import Applied
+from stream_align.engine.decisions import Change
+from stream_align.engine.scoring import score_pairs
+from stream_align.events.contracts import (
+    AlignmentEvent,
+    Decision,
+    Evidence,
+    Label,
+    TripleChange,
+    now_ms,
+)
+
+if TYPE_CHECKING:
+    from stream_align.engine.engine import AlignmentEngine
+
+
+def _causes(engine: AlignmentEngine, applied: Applied, side: int, key: str | None) -> set[str]:
+    s = engine.sides[side]
+    node = s.graph.index.get(key) if key is not None else None
+    if node is None:
+        return set()
+    reach = s.samples.closure([node]) | {node}
+    return {cid for n in reach for cid in applied.causes[side].get(n, ())}
+
+
+def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evidence, ...]]:
+    size = engine.settings.evidence_size
+    if not size or not matches:
+        return [() for _ in matches]
+    ga, gb = engine.sides[0].graph, engine.sides[1].graph
+    pairs = [(ga.index[c.left], gb.index[c.right]) for c in matches]
+    _, found = score_pairs(engine.bundle, (engine.sides[0].samples, engine.sides[1].samples),
+                           pairs, engine.settings.recompute_chunk, evidence=size)
+    return [tuple(Evidence(left_neighbour=ga.keys[e.left], right_neighbour=gb.keys[e.right],
+                           relation_left=e.relation_left, relation_right=e.relation_right,
+                           weight=e.weight) for e in row) for row in found]
+
+
+def build_events(engine: AlignmentEngine, decided: list[Change], applied: Applied,
+                 changes: Sequence[TripleChange], labels: Sequence[Label]) -> list[AlignmentEvent]:
+    """One event per decision change, in the order the decider returned them."""
+    matches = [c for c in decided if not c.retract]
+    evidence = dict(zip(map(id, matches), _evidence(engine, matches), strict=True))
+    times = [c.event_time for c in changes] + [label.event_time for label in labels]
+    when = max(times) if times else now_ms()
+    limit = engine.settings.max_cause_ids
+    events = []
+    for change in decided:
+        partner = engine.decider.matches.get(change.left)
+        cause = (_causes(engine, applied, 0, change.left)
+                 | _causes(engine, applied, 1, change.right)
+                 | _causes(engine, applied, 1, partner if partner != change.right else None))
+        ordered = tuple(sorted(cause))[:limit]
+        decision = Decision.RETRACT if change.retract else Decision.MATCH
+        previous = None if change.previous_score is None else Decision.MATCH
+        events.append(AlignmentEvent.new(
+            id_from=(change.left, change.right, decision.value, f"{change.score:.6f}",
+                     *ordered),
+            event_time=when, left=change.left, right=change.right, decision=decision,
+            score=change.score, previous_decision=previous, previous_score=change.previous_score,
+            model_version=engine.bundle.version, evidence=evidence.get(id(change), ()),
+            cause=ordered))
+    return events

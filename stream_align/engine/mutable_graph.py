@@ -1,0 +1,150 @@
+"""In-memory mirror of one graph that changes: entity key → index, features, adjacency sets.
+
+The model computes on the static :class:`Graph`; the engine keeps this mutable mirror instead and
+cuts small ``Graph`` views out of it (:meth:`MutableGraph.local_graph`). Indices are private to
+one process: a deleted entity keeps its slot (and gets it back if re-upserted), a restored mirror
+numbers entities in key order. Nothing the model computes depends on an index — features and
+samples are functions of keys, attributes and edges — so a restored mirror computes the same
+embeddings as the live one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stream_align.eval.datasets.graph_pair import Graph
+from stream_align.store.graph_store import GraphStore
+
+NAME = "name"
+"""The attribute that holds an entity's name (as ``eval.replay`` publishes it)."""
+
+
+@dataclass
+class Entity:
+    """What the model reads of an entity (besides its edges)."""
+
+    name: str = ""
+    type: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+class MutableGraph:
+    """One graph: ``label`` is the model's side ("A"/"B"), ``graph_id`` the store's id."""
+
+    def __init__(self, label: str, graph_id: str) -> None:
+        self.label, self.graph_id = label, graph_id
+        self.keys: list[str] = []
+        self.index: dict[str, int] = {}
+        self.entities: list[Entity | None] = []  # None: deleted (the slot is kept)
+        self.relations: list[str] = []
+        self._relation_index: dict[str, int] = {}
+        self.out: list[set[tuple[int, int]]] = []  # (relation, tail)
+        self.inn: list[set[tuple[int, int]]] = []  # (relation, head)
+
+    # entities
+
+    def alive(self, key: str) -> bool:
+        i = self.index.get(key)
+        return i is not None and self.entities[i] is not None
+
+    def is_alive(self, i: int) -> bool:
+        return self.entities[i] is not None
+
+    def alive_indices(self) -> list[int]:
+        return [i for i, entity in enumerate(self.entities) if entity is not None]
+
+    def upsert(self, key: str, entity_type: str, attributes: Mapping[str, str]) -> int:
+        """Create or replace an entity; return its index."""
+        attrs = dict(attributes)
+        entity = Entity(name=attrs.pop(NAME, ""), type=entity_type, attributes=attrs)
+        i = self.index.get(key)
+        if i is None:
+            i = len(self.keys)
+            self.index[key] = i
+            self.keys.append(key)
+            self.entities.append(entity)
+            self.out.append(set())
+            self.inn.append(set())
+        else:
+            self.entities[i] = entity
+        return i
+
+    def delete(self, key: str) -> list[tuple[int, int, int]]:
+        """Delete an entity and its triples; return the removed ``(head, relation, tail)``."""
+        i = self.index[key]
+        removed = [(i, r, t) for r, t in self.out[i]] + [(h, r, i) for r, h in self.inn[i]]
+        for h, r, t in removed:
+            self.remove_triple(h, r, t)
+        self.entities[i] = None
+        return removed
+
+    # triples
+
+    def relation_id(self, relation: str) -> int:
+        r = self._relation_index.get(relation)
+        if r is None:
+            r = self._relation_index[relation] = len(self.relations)
+            self.relations.append(relation)
+        return r
+
+    def has_triple(self, h: int, r: int, t: int) -> bool:
+        return (r, t) in self.out[h]
+
+    def add_triple(self, h: int, r: int, t: int) -> bool:
+        """Add; False if it was already there (a re-delivered ADD is a no-op)."""
+        if (r, t) in self.out[h]:
+            return False
+        self.out[h].add((r, t))
+        self.inn[t].add((r, h))
+        return True
+
+    def remove_triple(self, h: int, r: int, t: int) -> bool:
+        if (r, t) not in self.out[h]:
+            return False
+        self.out[h].discard((r, t))
+        self.inn[t].discard((r, h))
+        return True
+
+    def incident(self, nodes: Iterable[int]) -> np.ndarray:
+        """``int64 (m, 3)`` unique ``(head, relation, tail)`` rows touching any of ``nodes``."""
+        rows = {(i, r, t) for i in nodes for r, t in self.out[i]}
+        rows.update((h, r, i) for i in nodes for r, h in self.inn[i])
+        if not rows:
+            return np.zeros((0, 3), dtype=np.int64)
+        return np.array(sorted(rows), dtype=np.int64)
+
+    # views
+
+    def local_graph(self, first: Sequence[int], triples: np.ndarray) -> tuple[Graph, np.ndarray]:
+        """A ``Graph`` over ``first`` (rows ``0..len(first)-1``) and every endpoint of ``triples``.
+
+        Returns the graph and ``int64`` global index per local row.
+        """
+        ends = np.unique(triples[:, [0, 2]]) if len(triples) else np.zeros(0, dtype=np.int64)
+        head = np.asarray(first, dtype=np.int64)
+        nodes = np.concatenate([head, np.setdiff1d(ends, head)])
+        position = np.full(len(self.keys), -1, dtype=np.int64)
+        position[nodes] = np.arange(len(nodes))
+        entities = [self.entities[i] or Entity() for i in nodes.tolist()]
+        local = triples.copy()
+        if len(local):
+            local[:, 0], local[:, 2] = position[triples[:, 0]], position[triples[:, 2]]
+        graph = Graph(label=self.label, keys=[self.keys[i] for i in nodes.tolist()],
+                      names=[e.name for e in entities], types=[e.type for e in entities],
+                      attributes=[e.attributes for e in entities], relations=self.relations,
+                      triples=local)
+        return graph, nodes
+
+
+def mirror_from_store(store: GraphStore, label: str, graph_id: str) -> MutableGraph:
+    """Rebuild the mirror of one graph from the store (entities in key order, then triples)."""
+    graph = MutableGraph(label, graph_id)
+    for entity in store.entities(graph_id):
+        graph.upsert(entity.id, entity.type, entity.attributes)
+    for triple in store.triples(graph_id):
+        graph.add_triple(graph.index[triple.head], graph.relation_id(triple.relation),
+                         graph.index[triple.tail])
+    return graph

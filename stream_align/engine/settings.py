@@ -1,0 +1,65 @@
+"""Settings of the incremental alignment engine: one frozen model, filled by the service's config.
+
+Nothing here reads the environment; the service validates its configuration and passes this in.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class EngineSettings(BaseModel):
+    """Retrieval, decision and work-bound knobs of :class:`AlignmentEngine`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    graph_ids: tuple[str, str] = Field(
+        default=("A", "B"),
+        description="Store ids of the left and right graph (the model's graphs A and B).",
+    )
+    top_k: int = Field(default=10, ge=1, description="FAISS candidates per entity, each way.")
+    reverse_depth: int = Field(
+        default=50, ge=1,
+        description=("How deep a changed entity searches the other graph for entities whose "
+                     "top-k it may have entered (reverse kNN); see docs/decisions/0005."),
+    )
+    match_threshold: float = Field(
+        default=0.5, description="Minimum pair score for a new match (mutual best only)."
+    )
+    keep_threshold: float = Field(
+        default=0.5,
+        description="Minimum score for an existing match to stay (hysteresis: <= match_threshold).",
+    )
+    min_score_delta: float = Field(
+        default=0.01, ge=0, description="Score change of a kept match that is worth an event."
+    )
+    max_affected_per_batch: int = Field(
+        default=20_000, ge=1,
+        description=("Embeddings recomputed per batch at most; the rest waits in a persisted "
+                     "queue and is drained by the next batches (hub bound)."),
+    )
+    recompute_chunk: int = Field(
+        default=2_048, ge=1, description="Entities encoded per local closure (memory bound)."
+    )
+    max_attributes: int = Field(
+        default=256, ge=1, description="Attributes per upserted entity; more is oversized_entity."
+    )
+    max_attribute_bytes: int = Field(
+        default=65_536, ge=1,
+        description="UTF-8 bytes of one entity's attribute keys and values; more is oversized.",
+    )
+    evidence_size: int = Field(
+        default=3, ge=0, description="Neighbour pairs reported as evidence per event."
+    )
+    max_cause_ids: int = Field(
+        default=32, ge=1, description="Triple-change ids listed as cause per event."
+    )
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> EngineSettings:
+        """A keep threshold above the match threshold would retract a match it just made."""
+        if self.keep_threshold > self.match_threshold:
+            raise ValueError("keep_threshold must not exceed match_threshold")
+        if self.graph_ids[0] == self.graph_ids[1]:
+            raise ValueError(f"graph_ids must differ, got {self.graph_ids}")
+        return self

@@ -1,0 +1,98 @@
+"""One graph's share of the engine: mirror, samples, FAISS index, candidate lists.
+
+Vectors follow ``batch_align.candidates``: graph A indexes and searches with its *query*
+vectors, graph B with its *base* vectors, so an inner product is the same retrieval score from
+either side (BCE weights sit on A's side once). Candidate lists are each entity's exact top-k in
+the other graph; ``listed_by`` is their reverse, and ``kth`` the score an entity of the other
+graph must reach to enter a list — what lets a changed vector find the lists it now belongs to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from stream_align.engine.affected import SampleIndex
+from stream_align.engine.mutable_graph import MutableGraph
+from stream_align.index import VectorIndex
+from stream_align.model.inputs import Frozen
+from stream_align.store.transaction import Transaction
+
+
+class Side:
+    """Engine state of one graph; ``query`` is True for graph A."""
+
+    def __init__(self, graph: MutableGraph, frozen: Frozen, query: bool, normalise: bool) -> None:
+        self.graph, self.query, self.normalise = graph, query, normalise
+        self.samples = SampleIndex(graph, frozen)
+        self.index: VectorIndex | None = None
+        self.fid: dict[int, int] = {}
+        self.node_of: dict[int, int] = {}
+        self.cands: dict[int, tuple[int, ...]] = {}
+        self.kth: dict[int, float] = {}
+        self.listed_by: dict[int, set[int]] = {}  # other graph's node → my nodes listing it
+
+    def put_vectors(self, tx: Transaction, nodes: list[int], vectors: np.ndarray,
+                    version: str) -> None:
+        """Store and index new vectors of ``nodes``."""
+        if not nodes:
+            return
+        gid = self.graph.graph_id
+        if self.index is None:
+            self.index = VectorIndex(vectors.shape[1], normalise=self.normalise)
+        ids = []
+        for node, vector in zip(nodes, vectors, strict=True):
+            key = self.graph.keys[node]
+            tx.embeddings.put(gid, key, vector, version)
+            ids.append(tx.embeddings.assign_faiss_id(gid, key))
+        self.load_vectors(nodes, np.asarray(ids, dtype=np.int64), vectors)
+
+    def load_vectors(self, nodes: list[int], ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Index vectors under their stored FAISS ids (restore, or after :meth:`put_vectors`)."""
+        if self.index is None:
+            self.index = VectorIndex(vectors.shape[1], normalise=self.normalise)
+        self.index.add(ids, vectors)
+        for node, fid in zip(nodes, ids.tolist(), strict=True):
+            self.fid[node], self.node_of[fid] = fid, node
+
+    def drop(self, tx: Transaction, nodes: Iterable[int]) -> None:
+        """Forget deleted entities: embedding, FAISS id, index row, candidate list."""
+        gid = self.graph.graph_id
+        for node in nodes:
+            fid = self.fid.pop(node, None)
+            if fid is None:
+                continue
+            del self.node_of[fid]
+            key = self.graph.keys[node]
+            tx.embeddings.delete(gid, key)
+            tx.embeddings.release_faiss_id(gid, key)
+            if self.index is not None:
+                self.index.remove(np.array([fid], dtype=np.int64))
+            self.set_candidates(node, [], 1)
+
+    def vectors(self, nodes: list[int]) -> np.ndarray:
+        """Indexed vectors of ``nodes`` (as searched: normalised where the index normalises)."""
+        assert self.index is not None  # only nodes with a FAISS id are asked for
+        return np.stack([self.index.reconstruct(self.fid[n]) for n in nodes])
+
+    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[float, int]]]:
+        """Per query row, ``(score, node)`` of the top-``k`` of this graph, best first."""
+        if self.index is None or not len(self.index) or not len(vectors):
+            return [[] for _ in range(len(vectors))]
+        scores, ids = self.index.search(vectors, k)
+        return [[(float(s), self.node_of[int(i)]) for s, i in zip(row_s, row_i, strict=True)
+                 if i >= 0] for row_s, row_i in zip(scores, ids, strict=True)]
+
+    def set_candidates(self, node: int, found: list[tuple[float, int]], k: int) -> tuple[int, ...]:
+        """Replace ``node``'s candidate list; return the old one."""
+        old = self.cands.pop(node, ())
+        for other in old:
+            self.listed_by[other].discard(node)
+        self.kth.pop(node, None)
+        if found:
+            self.cands[node] = tuple(other for _, other in found)
+            self.kth[node] = found[-1][0] if len(found) >= k else float("-inf")
+            for other in self.cands[node]:
+                self.listed_by.setdefault(other, set()).add(node)
+        return old
