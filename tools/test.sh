@@ -8,4 +8,5 @@ VENV="$("$ROOT/tools/bootstrap.sh")"
 cd "$ROOT"
 "$VENV/bin/ruff" check stream_align tests tools
 "$VENV/bin/hadolint" Dockerfile
+"$ROOT/tools/helm_lint.sh"
 "$VENV/bin/python" -m pytest -p no:cacheprovider -ra --durations=15 "$@"
