@@ -1,6 +1,5 @@
-"""The pure incremental alignment engine (no Kafka): see ``engine.AlignmentEngine``."""
+"""The pure incremental alignment engine (no Kafka): see ``engine.AlignmentEngine``.
 
-from stream_align.engine.engine import AlignmentEngine, Outcome
-from stream_align.engine.settings import EngineSettings
-
-__all__ = ["AlignmentEngine", "EngineSettings", "Outcome"]
+Nothing is re-exported here on purpose: importing the settings (as the CLI does for every
+command) must not pull in torch and FAISS.
+"""

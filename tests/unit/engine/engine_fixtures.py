@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stream_align.engine import AlignmentEngine, EngineSettings
+from stream_align.engine.engine import AlignmentEngine
+from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.events.contracts import Label, TripleChange
 from stream_align.model.bundle import ModelBundle
