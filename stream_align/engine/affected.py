@@ -1,12 +1,14 @@
 """Every node's current sample ``S(x)``, its reverse ``R(y) = {x : y ∈ S(x)}``, and what they imply.
 
 Why this is exact: under frozen statistics a node's type and sample are functions of its *own*
-edges (and its type string); its level-0 features of its own attributes. The retrieval embedding
-of ``x`` reads ``h0(x)``, ``h1(x)`` and ``h1`` of ``S(x)``, so it depends on ``x``, ``S(x)`` and
-``S(S(x))`` — features, types and samples of those nodes. After a batch touching nodes ``T``
-(upserted, deleted, triple endpoints) only samples of ``T`` can change; the embeddings that can
-change are exactly those of ``D = T ∪ R(T) ∪ R(R(T))`` (computed with the *new* samples: a node
-outside ``T`` samples the same nodes before and after).
+edges (and its type string); its level-0 features of its own attributes. The encoder reads
+``h0(x)`` (features, type), ``h1(x)`` (``h0`` of ``x`` and ``S(x)``) and ``h2(x)`` (``h1`` of
+``x`` and ``S(x)``). After a batch, let ``F`` be the nodes whose ``h0`` inputs changed (upserted,
+type changed, deleted) and ``M`` those whose sample changed — both among the touched nodes. Then
+``h1`` can change exactly on ``H = F ∪ M ∪ R(F)`` and the embedding on ``D = H ∪ R(H)``
+(computed with the *new* ``R``: a node outside ``M`` samples the same nodes before and after).
+``D`` ⊆ ``T ∪ R(T) ∪ R(R(T))`` for the touched ``T``; a triple that leaves both endpoints'
+samples unchanged affects nothing, which is why most updates at a hub cost nothing.
 
 Besides the sample, each node keeps a *summary*: the triples behind its sampled edges plus one
 triple per distinct (relation, direction) it has. A local graph holding the summaries of some
@@ -27,6 +29,7 @@ from stream_align.model.sampling import key_hashes, sample
 from stream_align.model.vocab import directed_edges
 
 _EMPTY = np.zeros((0, 3), dtype=np.int64)
+_State = tuple[int, tuple[tuple[int, int], ...]]  # type id, sampled (neighbour, relation) slots
 
 
 class SampleIndex:
@@ -37,31 +40,46 @@ class SampleIndex:
         self.samples: dict[int, tuple[int, ...]] = {}
         self.summaries: dict[int, np.ndarray] = {}
         self.reverse: dict[int, set[int]] = {}
+        self._state: dict[int, _State] = {}
 
-    def refresh(self, nodes: Iterable[int], chunk: int = 4096) -> None:
-        """Recompute samples and summaries of ``nodes`` from their full edge lists; update ``R``."""
+    def refresh(self, nodes: Iterable[int], chunk: int = 4096) -> tuple[set[int], set[int]]:
+        """Recompute samples and summaries of ``nodes`` from their full edge lists; update ``R``.
+
+        Returns the nodes whose type changed and those whose sampled ``(neighbour, relation)``
+        slots changed (a deleted node is in both): the ``F`` and ``M`` of :meth:`affected`.
+        """
         todo = sorted(set(nodes))
+        typed: set[int] = set()
+        sampled: set[int] = set()
         for start in range(0, len(todo), chunk):
-            self._refresh(todo[start:start + chunk])
+            part = self._refresh(todo[start:start + chunk])
+            typed |= part[0]
+            sampled |= part[1]
+        return typed, sampled
 
-    def _refresh(self, nodes: list[int]) -> None:
+    def _refresh(self, nodes: list[int]) -> tuple[set[int], set[int]]:
         live = [i for i in nodes if self.graph.is_alive(i)]
-        samples, summaries = self._compute(live)
+        samples, summaries, state = self._compute(live)
+        old = {i: self._state.get(i, (-1, None)) for i in nodes}
+        new = {i: state.get(i, (-1, None)) for i in nodes}
+        typed = {i for i in nodes if old[i][0] != new[i][0]}
+        changed = {i for i in nodes if old[i][1] != new[i][1]}
         for i in nodes:
             for y in self.samples.pop(i, ()):
                 self.reverse[y].discard(i)
             self.summaries.pop(i, None)
+            self._state.pop(i, None)
         for i in live:
-            self.samples[i] = samples[i]
-            self.summaries[i] = summaries[i]
+            self.samples[i], self.summaries[i], self._state[i] = samples[i], summaries[i], state[i]
             for y in samples[i]:
                 self.reverse.setdefault(y, set()).add(i)
+        return typed, changed
 
     def _compute(self, nodes: list[int]) -> tuple[dict[int, tuple[int, ...]],
-                                                  dict[int, np.ndarray]]:
-        """Samples and summaries with the model's own sampling on the nodes' full edge lists."""
+                                                  dict[int, np.ndarray], dict[int, _State]]:
+        """Samples, summaries and (type, slots) with the model's own sampling on full edges."""
         if not nodes:
-            return {}, {}
+            return {}, {}, {}
         triples = self.graph.incident(nodes)
         local, glob = self.graph.local_graph(nodes, triples)
         vocab, frozen = self.frozen.vocab, self.frozen
@@ -78,16 +96,19 @@ class SampleIndex:
         rows = keep % max(len(triples), 1)  # directed edge e and e + m are both triple e
         summaries = {int(glob[r]): triples[np.unique(rows[bounds[r]:bounds[r + 1]])]
                      for r in range(len(nodes))}
-        return samples, summaries
+        state = {int(glob[r]): (int(types[r]), tuple(zip(samples[int(glob[r])],
+                                                         hood.rel[r][hood.mask[r]].tolist(),
+                                                         strict=True)))
+                 for r in range(len(nodes))}
+        return samples, summaries, state
 
-    def affected(self, touched: Iterable[int]) -> set[int]:
-        """``D = T ∪ R(T) ∪ R(R(T))`` among live nodes (call after :meth:`refresh` of ``T``)."""
-        level = set(touched)
-        seen = set(level)
-        for _ in range(2):
-            level = {x for y in level for x in self.reverse.get(y, ())} - seen
-            seen |= level
-        return {i for i in seen if self.graph.is_alive(i)}
+    def _samplers(self, nodes: Iterable[int]) -> set[int]:
+        return {x for y in nodes for x in self.reverse.get(y, ())}
+
+    def affected(self, features: set[int], sampled: set[int]) -> set[int]:
+        """``D = H ∪ R(H)``, ``H = F ∪ M ∪ R(F)``, among live nodes (after :meth:`refresh`)."""
+        first = features | sampled | self._samplers(features)
+        return {i for i in first | self._samplers(first) if self.graph.is_alive(i)}
 
     def closure(self, nodes: Iterable[int]) -> set[int]:
         """``L = D ∪ S(D) ∪ S(S(D))``: every node whose type, sample or features ``D`` reads."""

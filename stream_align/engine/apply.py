@@ -26,6 +26,7 @@ class Applied:
     touched: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
     causes: tuple[dict[int, list[str]], dict[int, list[str]]] = field(
         default_factory=lambda: ({}, {}))
+    upserted: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
     rejected: list[tuple[int, RejectedEventError]] = field(default_factory=list)
 
     def touch(self, side: int, node: int, event_id: str) -> None:
@@ -58,8 +59,9 @@ def _apply_one(tx: Transaction, graph: MutableGraph, side: int, change: TripleCh
         if (why := _oversized(change, settings)) is not None:
             return RejectedEventError("oversized_entity", f"{gid}/{head}: {why}")
         if not _unchanged(graph, change):
-            out.touch(side, graph.upsert(head, change.entity_type or "", change.attributes),
-                      change.event_id)
+            node = graph.upsert(head, change.entity_type or "", change.attributes)
+            out.touch(side, node, change.event_id)
+            out.upserted[side].add(node)  # features (and maybe type) changed
             tx.graph.upsert_entity(gid, head, change.entity_type or "", change.attributes)
         return None
     if change.op is TripleOp.DELETE_ENTITY:

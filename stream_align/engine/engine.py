@@ -140,10 +140,10 @@ class AlignmentEngine:
         removed: list[set[int]] = []
         budget = self.settings.max_affected_per_batch
         for s, side in enumerate(self.sides):
-            side.samples.refresh(applied.touched[s])
+            typed, sampled = side.samples.refresh(applied.touched[s])
             gone = {n for n in applied.touched[s] if not side.graph.is_alive(n)}
             side.drop(tx, gone)
-            affected = side.samples.affected(applied.touched[s])
+            affected = side.samples.affected(typed | applied.upserted[s], sampled)
             stats[f"affected_{side.graph.label}"] = float(len(affected))
             chosen = self._bound(tx, s, affected, budget)
             budget -= len(chosen)
