@@ -63,6 +63,11 @@ class Outcome(Protocol):
 class Engine(Protocol):
     """The pure alignment engine, as the loop sees it."""
 
+    @property
+    def pending_count(self) -> int:
+        """Recomputes deferred by the engine's work bound (drained when input is quiet)."""
+        ...
+
     def process(self, tx: Transaction, changes: Sequence[TripleChange],
                 labels: Sequence[Label]) -> Outcome: ...
 
@@ -108,6 +113,9 @@ class AlignmentService:
         messages = self._source.poll(self._runner.batch_max_records, self._runner.poll_timeout_s)
         self._maybe_measure_lag()
         if not messages:
+            if self._engine.pending_count:
+                self._apply(self._engine, DecodedBatch())  # deferred work, no new input
+                drain_outbox(self._store, self._producer)
             return 0
         started = time.perf_counter()
         batch = self._codec.decode(messages)
@@ -157,8 +165,8 @@ class AlignmentService:
     def run(self, until_idle: float | None = None) -> None:
         """Step until shutdown is requested (SIGTERM) or, if given, ``until_idle`` s of quiet."""
         idle_since = time.monotonic()
-        while not self._health.shutdown_requested():
-            if self.step():
+        while not self._health.shutdown_requested:
+            if self.step() or (self._engine is not None and self._engine.pending_count):
                 idle_since = time.monotonic()
             elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
                 break
