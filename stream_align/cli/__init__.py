@@ -19,6 +19,8 @@ COMMANDS = (
     "stream_align.cli.replay",
     "stream_align.cli.consume",
     "stream_align.cli.summary",
+    "stream_align.cli.eval",
+    "stream_align.cli.benchmark",
 )
 
 
