@@ -14,8 +14,10 @@ from stream_align.eval.baselines.propagation import propagation_scorer
 from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.scorer import PairScorer
 
+#: ``λ`` per number of rounds: best validation Hits@1 on dbp15k/zh_en over {0.5, 1, 2, 4, 8}
+#: (validation sources ranking validation + test targets; see docs/BENCHMARKS.md).
 BASELINES: dict[str, Callable[[GraphPair], PairScorer]] = {
     "names": names_scorer,
-    "propagation1": partial(propagation_scorer, rounds=1),
-    "propagation2": partial(propagation_scorer, rounds=2),
+    "propagation1": partial(propagation_scorer, rounds=1, lam=4.0),
+    "propagation2": partial(propagation_scorer, rounds=2, lam=1.0),
 }

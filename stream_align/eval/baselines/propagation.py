@@ -27,8 +27,6 @@ from stream_align.eval.baselines.names import name_features
 from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.eval.scorer import PairScorer
 
-#: ``λ`` chosen on the validation split of dbp15k/zh_en (see docs/BENCHMARKS.md).
-LAMBDA = 2.0
 #: Entries of ``S`` kept per A entity between rounds.
 TOP_K = 50
 ROW_BLOCK = 512
@@ -102,7 +100,7 @@ class PropagationScorer:
         return self.previous.score_pairs(pair, pairs) + self.lam * spread
 
 
-def propagation_scorer(pair: GraphPair, rounds: int, lam: float = LAMBDA,
+def propagation_scorer(pair: GraphPair, rounds: int, lam: float,
                        top_k: int = TOP_K) -> PairScorer:
     """Fit the propagation baseline with ``rounds`` rounds on ``pair``."""
     scorer: PairScorer = FactoredScorer("names+anchors", *anchored_features(pair))
