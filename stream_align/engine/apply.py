@@ -1,8 +1,11 @@
 """Apply triple changes to the in-memory mirrors and the store; reject bad input, never raise.
 
 Rejections become dead letters (``RejectedEventError.reason``): ``unknown_graph``,
-``unknown_entity`` (a triple naming an entity never upserted, or deleted), ``missing_triple``
-(REMOVE of a triple that does not exist), ``oversized_entity``, ``delete_unknown_entity``.
+``missing_triple`` (REMOVE of a triple that does not exist), ``oversized_entity``,
+``delete_unknown_entity``. An ADD naming an entity not upserted yet creates it bare (no type,
+no attributes): the input topic is partitioned by ``graph/head``, so an entity's UPSERT and a
+triple pointing at it travel in different partitions and may arrive in either order; the
+UPSERT fills the entity in whenever it comes, and the end state is the same either way.
 Re-delivered events are no-ops: an ADD of an existing triple and an UPSERT that changes nothing
 touch nothing, so they cost no recompute and publish nothing.
 """
@@ -81,8 +84,13 @@ def _apply_triple(tx: Transaction, graph: MutableGraph, side: int, change: Tripl
     gid, head = graph.graph_id, change.head
     relation, tail = change.relation or "", change.tail or ""  # the contract requires both
     missing = [key for key in (head, tail) if not graph.alive(key)]
-    if missing:
-        return RejectedEventError("unknown_entity", f"{gid}: no entity {missing[0]!r}")
+    if missing and change.op is TripleOp.REMOVE_TRIPLE:
+        return RejectedEventError("missing_triple", f"{gid}: no entity {missing[0]!r}")
+    for key in dict.fromkeys(missing):  # an ADD before its endpoint's UPSERT: create it bare
+        node = graph.upsert(key, "", {})
+        out.touch(side, node, change.event_id)
+        out.upserted[side].add(node)
+        tx.graph.upsert_entity(gid, key, "", {})
     h, r, t = graph.index[head], graph.relation_id(relation), graph.index[tail]
     if change.op is TripleOp.ADD_TRIPLE:
         changed = graph.add_triple(h, r, t)

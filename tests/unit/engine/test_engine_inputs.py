@@ -32,7 +32,7 @@ def test_engine_rejects_each_bad_input_and_keeps_the_good(tmp_path: Path) -> Non
     bundle, good = _tiny()
     bad = [
         T.add_triple("C", "a:x", "http://x/rel0", "a:y"),
-        T.add_triple("A", "a:x", "http://x/rel0", "a:nobody"),
+        T.remove_triple("A", "a:x", "http://x/rel0", "a:nobody"),
         T.remove_triple("A", "a:x", "http://x/rel3", "a:z"),
         T.upsert_entity("A", "a:big", attributes={f"k{i}": "v" for i in range(300)}),
         T.delete_entity("B", "b:nobody"),
@@ -44,12 +44,29 @@ def test_engine_rejects_each_bad_input_and_keeps_the_good(tmp_path: Path) -> Non
             assert tx.graph.has_triple("A", "a:x", "http://x/rel0", "a:y")
             assert not tx.graph.has_entity("A", "a:big")
     reasons = {index - len(good): error.reason for index, error in outcome.rejected}
-    assert reasons == {0: "unknown_graph", 1: "unknown_entity", 2: "missing_triple",
+    assert reasons == {0: "unknown_graph", 1: "missing_triple", 2: "missing_triple",
                        3: "oversized_entity", 4: "delete_unknown_entity"}
     assert {e.left: e.right for e in outcome.events} == {"a:x": "b:x", "a:y": "b:y",
                                                          "a:z": "b:z"}
     linked = next(e for e in outcome.events if e.left == "a:y")
     assert linked.evidence and linked.evidence[0].relation_left.startswith("rel")
+
+
+def test_triple_before_its_entity_upsert_ends_the_same(tmp_path: Path) -> None:
+    """Partitions by graph/head reorder an UPSERT and a triple naming it: both orders agree."""
+    bundle, changes = _tiny()
+    upserts = [c for c in changes if c.tail is None]
+    triples = [c for c in changes if c.tail is not None]
+    finals = []
+    for order in (upserts + triples, triples + upserts):
+        engine = AlignmentEngine.empty(bundle, engine_settings())
+        with open_store(tmp_path / f"db{len(finals)}") as store:
+            (outcome,) = run(store, engine, order)
+            assert not outcome.rejected
+            with store.transaction() as tx:
+                assert tx.graph.entity("A", "a:x").attributes == {"name": "xavier stone"}
+        finals.append(engine.final_alignment())
+    assert finals[0] == finals[1]
 
 
 def test_engine_redelivery_is_a_no_op(tmp_path: Path) -> None:
