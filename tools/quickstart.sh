@@ -1,26 +1,44 @@
 #!/usr/bin/env bash
-# The main job, end to end on this machine: set up the environment, start a real Kafka broker,
-# create the topics, replay a benchmark dataset as triple-change events, and consume them back
-# (bad records go to the dead-letter topic), printing what was seen.
+# The main job, end to end on this machine: set up the environment, start a fresh real Kafka
+# broker, train a model (once per dataset, cached), replay the dataset as triple-change events,
+# run the streaming service until the input is quiet, and print a summary (alignments found,
+# precision/recall against the gold pairs, freshness).
 #
-#   tools/quickstart.sh [DATASET_DIR]     (default: ../shared/datasets/dbp15k/zh_en)
+#   tools/quickstart.sh [DATASET_DIR]   (default: ../shared/datasets/er_benchmarks/itunes_amazon,
+#                                        a few minutes; dbp15k/zh_en takes about half an hour)
 #
-# The broker keeps running afterwards on 127.0.0.1:$PORT; stop it with
-#   python3 tools/kafka_broker.py stop --data-dir "$STREAM_ALIGN_HOME/quickstart/kafka"
+# Everything lives under $STREAM_ALIGN_HOME/quickstart; the broker is stopped at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DATASET="${1:-$ROOT/../shared/datasets/dbp15k/zh_en}"
+DATASET="$(cd "${1:-$ROOT/../shared/datasets/er_benchmarks/itunes_amazon}" && pwd)"
 HOME_DIR="${STREAM_ALIGN_HOME:-$HOME/.cache/stream-align}"
 PORT="${STREAM_ALIGN_QUICKSTART_PORT:-39092}"
 WORK="$HOME_DIR/quickstart"
+NAME="$(basename "$(dirname "$DATASET")")-$(basename "$DATASET")"
+MODEL="$HOME_DIR/models/$NAME"
 
 VENV="$("$ROOT/tools/bootstrap.sh")"
-python3 "$ROOT/tools/kafka_broker.py" start --port "$PORT" --data-dir "$WORK/kafka"
-export STREAM_ALIGN_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:$PORT"
-# A fresh consumer group per run, so the summary counts this run's records.
-export STREAM_ALIGN_KAFKA__CONSUMER_GROUP="quickstart-$(date +%s)"
 SA="$VENV/bin/stream-align"
+BROKER=(python3 "$ROOT/tools/kafka_broker.py")
 
+"${BROKER[@]}" stop --data-dir "$WORK/kafka" >/dev/null
+rm -rf "$WORK" && mkdir -p "$WORK"
+"${BROKER[@]}" start --port "$PORT" --data-dir "$WORK/kafka"
+trap '"${BROKER[@]}" stop --data-dir "$WORK/kafka"' EXIT
+
+export STREAM_ALIGN_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:$PORT"
+export STREAM_ALIGN_STORE__PATH="$WORK/state"
+export STREAM_ALIGN_OBSERVABILITY__HTTP_PORT=0
+export STREAM_ALIGN_OBSERVABILITY__LOG_FORMAT=console
+
+if [ ! -f "$MODEL/config.json" ]; then
+  echo "== training a model on $NAME (cached in $MODEL)"
+  "$SA" train --dataset "$DATASET" --out "$MODEL"
+fi
+echo "== replaying $NAME into Kafka"
 "$SA" topics
 "$SA" replay --dataset "$DATASET" --order shuffle --seed 7
-"$SA" consume --until-idle 10
+echo "== running the service until the input is quiet"
+"$SA" run --model "$MODEL" --until-idle 10
+echo "== summary"
+"$SA" summary --dataset "$DATASET"

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--order", choices=[o.value for o in ReplayOrder], default="file",
                         help="file order, seeded shuffle (upserts first), or ContEA snapshot "
                         "order (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="shuffle and id-remap seed")
+    parser.add_argument("--seed", type=int, default=0, help="shuffle seed (entity keys do not "
+                        "depend on it: they match what `stream-align train` saw)")
     parser.add_argument("--rate", type=float, default=None, metavar="EV/S",
                         help="limit to this many events per second (default: as fast as possible)")
     parser.add_argument("--hide-names", action="store_true",
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    pair = load_dataset(args.dataset, hide_names=args.hide_names, seed=args.seed)
+    pair = load_dataset(args.dataset, hide_names=args.hide_names)
     expected = expected_counts(pair)
     ensure_topics(settings.kafka)
     producer = EventProducer(settings.kafka, settings.codec)

@@ -23,8 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "event log, and print: alignments found, precision/recall/F1 on the dataset's gold "
         "test pairs, and freshness percentiles (triple produced → alignment event produced).")
     parser.add_argument("--dataset", type=Path, required=True, metavar="DIR",
-                        help="the dataset that was replayed (same --seed as the replay)")
-    parser.add_argument("--seed", type=int, default=0, help="id-remap seed used by the replay")
+                        help="the dataset that was replayed")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     add_config_argument(parser)
     parser.set_defaults(func=run)
@@ -50,7 +49,7 @@ def _freshness_ms(kafka: KafkaSettings, codec: CodecSettings) -> list[float]:
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     codec = Codec(AlignmentEvent, settings.codec)
-    pair = load_dataset(args.dataset, seed=args.seed)
+    pair = load_dataset(args.dataset)
     current = {}
     for value in latest_by_key(settings.kafka, settings.kafka.alignments_topic).values():
         event = codec.decode(value)
