@@ -1,0 +1,29 @@
+"""A trained model as one object: weights, frozen data, settings and the version they hash to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stream_align.eval.datasets.graph_pair import Graph
+from stream_align.model.encoder import CGMuAlign
+from stream_align.model.inputs import Frozen, GraphInputs, graph_inputs
+from stream_align.model.settings import ArchitectureSettings, TrainSettings
+
+
+@dataclass
+class ModelBundle:
+    """What training produces, the artifact stores and every scorer loads."""
+
+    net: CGMuAlign
+    frozen: Frozen
+    arch: ArchitectureSettings
+    train: TrainSettings
+    version: str = "untrained"
+    #: Where the model was trained (dataset name, loader seed, hidden names): entity keys and
+    #: seed anchors only mean the same thing when a graph is loaded the same way.
+    provenance: dict[str, object] = field(default_factory=dict)
+
+    def inputs(self, graph: Graph) -> GraphInputs:
+        """Encoder inputs of ``graph`` under this model's frozen features and sampling."""
+        hops = self.arch.name_skip_hops if self.arch.name_skip else None
+        return graph_inputs(graph, self.frozen, hops)

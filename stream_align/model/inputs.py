@@ -1,0 +1,135 @@
+"""Everything frozen at training time, and the tensors a graph becomes under it.
+
+:class:`Frozen` is the non-learnt part of a model version: feature hashing settings and IDF,
+relation/type vocabularies, sampling statistics per graph, the seed anchors and the sampling
+salt. :func:`graph_inputs` turns any :class:`Graph` (the training graph or a later one) into the
+encoder's inputs under those frozen choices — the same entity with the same neighbourhood always
+gets the same features and the same sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.preprocessing import normalize
+
+from stream_align.eval.datasets.graph_pair import Graph, GraphPair
+from stream_align.model.features import fit_idf, level0
+from stream_align.model.sampling import Neighbourhood, average_counts, key_hashes, sample
+from stream_align.model.settings import FeatureSettings, SamplingSettings
+from stream_align.model.vocab import Vocab, build_vocab, directed_edges
+
+
+@dataclass
+class Frozen:
+    """The non-learnt half of a model version."""
+
+    features: FeatureSettings
+    sampling: SamplingSettings
+    vocab: Vocab
+    name_idf: np.ndarray
+    attr_idf: np.ndarray
+    avg_counts: dict[str, np.ndarray]  # graph label → float32 (n_types, n_relations)
+    anchors: list[tuple[str, str]]  # seed pairs (key in A, key in B)
+
+    @property
+    def salt(self) -> str:
+        return f"stream-align/sampling/{self.sampling.seed}"
+
+
+@dataclass
+class GraphInputs:
+    """Encoder inputs of one graph; neighbour tables pad with index ``n`` (a zero row)."""
+
+    graph: Graph
+    names: torch.Tensor  # sparse COO (n, name_dim)
+    skips: list[torch.Tensor]  # per hop h: (n, name_dim) unit mean raw name vector of h-hop nbrs
+    attrs: torch.Tensor  # sparse COO (n, attr_dim)
+    numeric: torch.Tensor  # (n, numeric_dim)
+    types: torch.Tensor  # int64 (n,)
+    anchors: torch.Tensor  # int64 (n,), n_anchors where none
+    nbr: torch.Tensor  # int64 (n, k)
+    rel: torch.Tensor  # int64 (n, k)
+    mask: torch.Tensor  # bool (n, k)
+
+    @property
+    def n(self) -> int:
+        return self.graph.num_entities
+
+
+def _coo(m: sp.csr_matrix) -> torch.Tensor:
+    coo = m.tocoo()
+    index = torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64))
+    return torch.sparse_coo_tensor(index, torch.from_numpy(coo.data.astype(np.float32)),
+                                   size=m.shape, check_invariants=False).coalesce()
+
+
+def fit_frozen(pair: GraphPair, features: FeatureSettings, sampling: SamplingSettings) -> Frozen:
+    """Fit vocabularies, IDF and sampling statistics on the training graphs."""
+    vocab = build_vocab(pair.a, pair.b, features.inferred_types, sampling.seed)
+    name_idf, attr_idf = fit_idf([pair.a, pair.b], features)
+    avg = {}
+    for g in (pair.a, pair.b):
+        edges = directed_edges(g, vocab.relation_ids(g))
+        avg[g.label] = average_counts(edges, vocab.type_ids(g, edges), len(vocab.types),
+                                      len(vocab.relations))
+    anchors = [(pair.a.keys[i], pair.b.keys[j]) for i, j in pair.train.tolist()]
+    return Frozen(features, sampling, vocab, name_idf, attr_idf, avg, anchors)
+
+
+def anchor_ids(graph: Graph, frozen: Frozen) -> np.ndarray:
+    side = 0 if graph.label == "A" else 1
+    index = {pair[side]: k for k, pair in enumerate(frozen.anchors)}
+    return np.array([index.get(key, len(frozen.anchors)) for key in graph.keys], dtype=np.int64)
+
+
+def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int) -> list[torch.Tensor]:
+    """Raw name vectors of the entity, then the mean over its sampled neighbours per hop.
+
+    Parameter-free, so the model starts at name + neighbour-name similarity (the learning-free
+    propagation baseline) and training only has to add what names cannot say.
+    """
+    n = names.shape[0]
+    rows = np.repeat(np.arange(n), hood.nbr.shape[1])[hood.mask.ravel()]
+    adj = sp.csr_matrix((np.ones(len(rows), dtype=np.float32),
+                         (rows, hood.nbr.ravel()[hood.mask.ravel()])), shape=(n, n))
+    out, current = [names], names
+    for _ in range(hops):
+        current = normalize(adj @ current)
+        out.append(current)
+    return [torch.from_numpy(np.asarray(m.todense(), dtype=np.float32)) for m in out]
+
+
+def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None) -> GraphInputs:
+    """Features and deterministic sample of ``graph`` under the frozen choices; raw name skip
+    blocks for hops ``0..skip_hops`` (none when ``None``)."""
+    feats = level0(graph, frozen.features, frozen.name_idf, frozen.attr_idf)
+    edges = directed_edges(graph, frozen.vocab.relation_ids(graph))
+    types = frozen.vocab.type_ids(graph, edges)
+    avg = frozen.avg_counts.get(graph.label, np.ones((1, 1), dtype=np.float32))
+    hood = sample(edges, graph.num_entities, key_hashes(graph.keys, frozen.salt), types, avg,
+                  frozen.sampling.fanout)
+    return GraphInputs(
+        graph=graph,
+        names=_coo(feats.names),
+        skips=[] if skip_hops is None else name_skips(feats.names, hood, skip_hops),
+        attrs=_coo(feats.attrs),
+        numeric=torch.from_numpy(feats.numeric),
+        types=torch.from_numpy(types),
+        anchors=torch.from_numpy(anchor_ids(graph, frozen)),
+        nbr=torch.from_numpy(hood.nbr),
+        rel=torch.from_numpy(hood.rel),
+        mask=torch.from_numpy(hood.mask),
+    )
+
+
+def content_hash(parts: list[bytes]) -> str:
+    """Short stable digest (the model version is the hash of weights and config)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()[:16]

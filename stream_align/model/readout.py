@@ -1,0 +1,44 @@
+"""Scores and vectors read out of the encoder: shared by training, the scorer and batch align.
+
+A pair's score is a weighted sum of per-block inner products (see :class:`encoder.Parts`):
+retrieval scores use the pair-independent last layer, pair scores the cross-attention one.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from stream_align.model.encoder import CGMuAlign, Encoded, PairOutput, Parts
+from stream_align.model.inputs import GraphInputs
+
+
+def retrieval_parts(net: CGMuAlign, g: GraphInputs, enc: Encoded, rows: torch.Tensor) -> Parts:
+    """Blocks of ``rows`` with the pair-independent last layer (computed once per unique row)."""
+    unique, inverse = torch.unique(rows, return_inverse=True)
+    h2 = net.retrieval_h2(g, enc, unique)[inverse]
+    return net.parts(g, enc, rows, h2)
+
+
+def pair_logits(net: CGMuAlign, ga: GraphInputs, enc_a: Encoded, ia: torch.Tensor,
+                gb: GraphInputs, enc_b: Encoded, ib: torch.Tensor,
+                cross: bool) -> tuple[torch.Tensor, PairOutput | None]:
+    """Scores of ``(ia[p], ib[p])``: with cross-graph attention α (``cross``) or retrieval."""
+    out = None
+    if cross:
+        out = net.pair(ga, enc_a, ia, gb, enc_b, ib)
+        pa, pb = net.parts(ga, enc_a, ia, out.h2_a), net.parts(gb, enc_b, ib, out.h2_b)
+    else:
+        pa, pb = retrieval_parts(net, ga, enc_a, ia), retrieval_parts(net, gb, enc_b, ib)
+    return net.logits(pa, pb), out
+
+
+@torch.no_grad()
+def retrieval_vectors(net: CGMuAlign, g: GraphInputs, enc: Encoded, query: bool,
+                      chunk: int = 4096) -> torch.Tensor:
+    """``(n, D)`` vectors whose inner products are retrieval scores (graph A: ``query``)."""
+    out = []
+    for start in range(0, g.n, chunk):
+        rows = torch.arange(start, min(start + chunk, g.n))
+        parts = net.parts(g, enc, rows, net.retrieval_h2(g, enc, rows))
+        out.append(net.vectors(parts, query))
+    return torch.cat(out) if out else torch.zeros((0, 0))

@@ -1,0 +1,87 @@
+"""Typed, frozen settings for each model stage: features, sampling, architecture, training, align.
+
+The CLI fills them from flags; nothing here reads the environment. Every field that changes what
+the model computes is frozen into the artifact's JSON config, so a loaded model re-creates the
+exact features, samples and layers it was trained with.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeatureSettings(_Frozen):
+    """Level-0 features: hashed character n-grams of names and attributes, numbers, type."""
+
+    name_dim: int = Field(512, ge=16, description="Hash buckets for name character n-grams.")
+    attr_dim: int = Field(256, ge=16, description="Hash buckets for attribute key/value n-grams.")
+    numeric_dim: int = Field(16, ge=1, description="Hash buckets for numeric/date attributes.")
+    ngram_min: int = Field(2, ge=1, description="Shortest character n-gram.")
+    ngram_max: int = Field(4, ge=1, description="Longest character n-gram.")
+    inferred_types: int = Field(
+        16, ge=1, description="Clusters of relation signatures used as types when none are given."
+    )
+
+
+class SamplingSettings(_Frozen):
+    """Deterministic relation-aware neighbour sampling (weighted bottom-k, hash-derived keys)."""
+
+    fanout: int = Field(10, ge=1, description="Neighbours kept per node and hop.")
+    seed: int = Field(0, description="Salt of the hash keys; frozen into the artifact.")
+
+
+class ArchitectureSettings(_Frozen):
+    """Shape of the CG-MuAlign encoder."""
+
+    hidden_dim: int = Field(64, ge=8, description="Width of every layer output (even).")
+    self_attention: bool = Field(True, description="Relation-aware self-attention β (ablation).")
+    cross_attention: bool = Field(True, description="Cross-graph attention α in the pair scorer.")
+    use_anchors: bool = Field(
+        True, description="Seed pairs as shared level-0 anchor embeddings (structure signal)."
+    )
+    name_skip: bool = Field(
+        True, description="Raw name n-gram vectors appended to the embedding (name fallback)."
+    )
+    name_skip_hops: int = Field(
+        2, ge=0, le=3,
+        description="Also append the mean raw name vector of the sampled 1..h-hop neighbours.",
+    )
+
+
+class TrainSettings(_Frozen):
+    """Optimisation: seed pairs, negatives, loss, early stopping."""
+
+    loss: Literal["hinge", "bce"] = Field("hinge", description="Margin hinge on L2 or BCE.")
+    margin: float = Field(0.3, gt=0, description="Hinge margin on L2 distance of unit vectors.")
+    epochs: int = Field(60, ge=1, description="Upper bound on passes over the seed pairs.")
+    batch_size: int = Field(512, ge=1, description="Seed pairs per optimisation step.")
+    negatives: int = Field(10, ge=1, description="Negatives drawn from each graph per positive.")
+    hard_negatives: bool = Field(True, description="Draw negatives from retrieval top-k.")
+    hard_pool: int = Field(30, ge=2, description="Retrieval top-k the hard negatives come from.")
+    learning_rate: float = Field(5e-3, gt=0, description="Adam learning rate.")
+    weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
+    patience: int = Field(6, ge=1, description="Epochs without valid Hits@1 gain before stop.")
+    pair_batch: int = Field(
+        256, ge=1, description="Positives of each batch that also train the pair scorer."
+    )
+    pair_loss_weight: float = Field(
+        1.0, ge=0, description="Weight of the cross-attention pair loss next to retrieval."
+    )
+    seed: int = Field(0, description="Seed of initialisation, batching and negatives.")
+    threads: int = Field(2, ge=1, description="torch CPU threads.")
+    time_limit_s: float = Field(540.0, gt=0, description="Stop training after this many seconds.")
+    progress: bool = Field(True, description="Show a tqdm progress bar.")
+
+
+class AlignSettings(_Frozen):
+    """Batch alignment: retrieval, re-ranking and the one-to-one decision."""
+
+    candidates: int = Field(10, ge=1, description="FAISS candidates re-ranked per entity.")
+    threshold: float = Field(0.5, description="Minimum pair score for a match.")
+    evidence: int = Field(3, ge=0, description="Neighbour pairs reported as evidence per match.")

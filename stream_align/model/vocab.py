@@ -1,0 +1,100 @@
+"""Vocabularies frozen into a model: relations (with direction) and entity types.
+
+Relations are keyed by their URI local name plus direction (``birthPlace>`` for an out-edge,
+``birthPlace<`` for an in-edge), so the two graphs share one vocabulary wherever their schemas use
+the same property names (DBP15K zh/en both use DBpedia property names). Index 0 is "unknown":
+a relation first seen while streaming still gets a transform.
+
+Types come from ``Graph.types`` when the data has them; otherwise they are *inferred* by
+clustering entities' relation signatures (k-means on the binary relation-with-direction vectors of
+both graphs) and the centroids are frozen, so a new entity gets its type by nearest centroid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.cluster import KMeans
+from sklearn.preprocessing import normalize
+
+from stream_align.eval.datasets.graph_pair import Graph
+
+UNKNOWN = "<unk>"
+
+
+def relation_key(uri: str) -> str:
+    """``http://dbpedia.org/property/birthPlace`` → ``birthPlace`` (schemas share local names)."""
+    return uri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+
+def directed_edges(graph: Graph, relation_ids: np.ndarray) -> np.ndarray:
+    """``int64 (2m, 3)`` rows ``(node, neighbour, relation id)`` for both edge directions.
+
+    ``relation_ids[r]`` is the vocabulary id of graph relation ``r`` as an out-edge; the in-edge
+    id is stored right after it (``+1``), see :meth:`Vocab.relation_ids`.
+    """
+    t = graph.triples
+    if len(t) == 0:
+        return np.zeros((0, 3), dtype=np.int64)
+    out = np.stack([t[:, 0], t[:, 2], relation_ids[t[:, 1]]], axis=1)
+    inc = np.stack([t[:, 2], t[:, 0], relation_ids[t[:, 1]] + 1], axis=1)
+    return np.concatenate([out, inc]).astype(np.int64)
+
+
+@dataclass
+class Vocab:
+    """Relation and type vocabularies plus the centroids used to infer types."""
+
+    relations: list[str]
+    types: list[str]
+    type_centroids: np.ndarray | None  # float32 (n_types-1, n_relations) when types are inferred
+
+    @property
+    def inferred_types(self) -> bool:
+        return self.type_centroids is not None
+
+    def relation_ids(self, graph: Graph) -> np.ndarray:
+        """Out-edge vocabulary id per graph relation (unknown → 0; in-edge id is out id + 1)."""
+        index = {name: i for i, name in enumerate(self.relations)}
+        return np.array([index.get(relation_key(r) + ">", 0) for r in graph.relations],
+                        dtype=np.int64)
+
+    def type_ids(self, graph: Graph, edges: np.ndarray) -> np.ndarray:
+        """Type id per entity: the given type string, or the nearest signature centroid."""
+        if self.type_centroids is None:
+            index = {name: i for i, name in enumerate(self.types)}
+            return np.array([index.get(t, 0) for t in graph.types], dtype=np.int64)
+        sig = normalize(signatures(graph.num_entities, edges, len(self.relations)))
+        nearest = np.asarray((sig @ self.type_centroids.T).argmax(axis=1)).ravel() + 1
+        has_edges = np.asarray(sig.sum(axis=1)).ravel() > 0
+        return np.where(has_edges, nearest, 0).astype(np.int64)
+
+
+def signatures(n: int, edges: np.ndarray, n_relations: int) -> sp.csr_matrix:
+    """Binary entity × relation-with-direction matrix: the "shape" of an entity's edges."""
+    data = np.ones(len(edges), dtype=np.float32)
+    m = sp.csr_matrix((data, (edges[:, 0], edges[:, 2])), shape=(n, n_relations))
+    m.data[:] = 1.0
+    return m
+
+
+def build_vocab(a: Graph, b: Graph, n_clusters: int, seed: int) -> Vocab:
+    """Relations of both graphs; given types, or k-means clusters of relation signatures."""
+    bases = sorted({relation_key(r) for g in (a, b) for r in g.relations})
+    names = [base + d for base in bases for d in "><"]
+    vocab = Vocab(relations=[UNKNOWN, *names], types=[UNKNOWN], type_centroids=None)
+    given = sorted({t for g in (a, b) for t in g.types if t})
+    if given:
+        vocab.types = [UNKNOWN, *given]
+        return vocab
+    sigs = [signatures(g.num_entities, directed_edges(g, vocab.relation_ids(g)), len(names) + 1)
+            for g in (a, b)]
+    stacked = normalize(sp.vstack(sigs).tocsr())
+    rows = stacked[np.asarray(stacked.sum(axis=1)).ravel() > 0]
+    k = max(1, min(n_clusters, rows.shape[0]))
+    km = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(rows)
+    vocab.type_centroids = normalize(km.cluster_centers_).astype(np.float32)
+    vocab.types = [UNKNOWN, *(f"cluster{i}" for i in range(k))]
+    return vocab

@@ -1,0 +1,36 @@
+"""FAISS index: add, replace, remove and re-add by id."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stream_align.index import VectorIndex
+
+
+def test_remove_then_add_by_id() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(50, 8)).astype(np.float32)
+    index = VectorIndex(8)
+    ids = np.arange(100, 150)
+    index.add(ids, vectors)
+    assert len(index) == 50
+    _, found = index.search(vectors[:3], 1)
+    assert found[:, 0].tolist() == [100, 101, 102]
+
+    assert index.remove(np.array([101, 999])) == 1
+    assert len(index) == 49
+    _, found = index.search(vectors[1:2], 5)
+    assert 101 not in found[0]
+
+    index.add(np.array([101]), -vectors[1:2])  # re-added with a new vector
+    query = -vectors[1:2] / np.linalg.norm(vectors[1])
+    scores, found = index.search(query, 1)
+    assert found[0, 0] == 101 and abs(scores[0, 0] - 1.0) < 1e-5  # stored normalised: cosine 1
+
+
+def test_add_of_an_existing_id_replaces_it() -> None:
+    index = VectorIndex(4)
+    index.add(np.array([7]), np.array([[1.0, 0, 0, 0]]))
+    index.add(np.array([7]), np.array([[0, 1.0, 0, 0]]))
+    assert len(index) == 1
+    assert np.allclose(index.reconstruct(7), [0, 1, 0, 0])
