@@ -54,6 +54,5 @@ def row_vectors(bundle: ModelBundle, local: LocalEncoding, rows: torch.Tensor,
     net, g = bundle.net, local.inputs
     if len(rows) == 0:
         return np.zeros((0, 0), dtype=np.float32)
-    parts = net.parts(local.enc, rows, net.retrieval_h2(g, local.enc, rows))
-    names = torch.from_numpy(g.names_csr[rows.numpy()].toarray())
-    return net.vectors(parts, names, query).numpy().astype(np.float32)
+    parts = net.parts(g, local.enc, rows, net.retrieval_h2(g, local.enc, rows))
+    return net.vectors(parts, query).numpy().astype(np.float32)
