@@ -19,6 +19,9 @@ COMMANDS = (
     "stream_align.cli.replay",
     "stream_align.cli.consume",
     "stream_align.cli.summary",
+    "stream_align.cli.train",
+    "stream_align.cli.align",
+    "stream_align.cli.run",
     "stream_align.cli.eval",
     "stream_align.cli.benchmark",
 )

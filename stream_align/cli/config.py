@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from stream_align.engine.settings import EngineSettings
 from stream_align.events.codec import CodecSettings
 from stream_align.service.observability.settings import ObservabilitySettings
 from stream_align.service.settings import KafkaSettings, RunnerSettings
@@ -47,6 +48,9 @@ class AppSettings(BaseSettings):
         description="RocksDB state store.",
     )
     runner: RunnerSettings = Field(default_factory=RunnerSettings, description="Service loop.")
+    engine: EngineSettings = Field(
+        default_factory=EngineSettings, description="Incremental alignment engine."
+    )
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
