@@ -32,22 +32,42 @@ def hungarian(sim: np.ndarray) -> np.ndarray:
 def mutual_best(sim: np.ndarray) -> np.ndarray:
     """Greedy mutual-best matching, iterated on what is left until rows or columns run out.
 
-    Every round matches at least the pair holding the largest remaining score (argmax breaks
-    ties by the first index, so that pair is always mutual), hence it terminates.
+    Ties rotate: row ``i`` prefers, among its best columns, the first at or after column ``i``
+    (columns the same way), so a constant block matches along its diagonal in one round instead
+    of one pair per round. A round that still finds no mutual pair takes the largest remaining
+    score (first by index), so every round matches at least one pair and the loop terminates.
     """
     match = np.full(sim.shape[0], -1, dtype=np.int64)
     rows, cols = np.arange(sim.shape[0]), np.arange(sim.shape[1])
     while len(rows) and len(cols):
         full = len(rows) == sim.shape[0] and len(cols) == sim.shape[1]
         sub = sim if full else sim[np.ix_(rows, cols)]
-        best_col = sub.argmax(axis=1)
-        best_row = sub.argmax(axis=0)
+        best_col = _rotated_argmax(sub)
+        best_row = _rotated_argmax(sub.T)
         mutual = best_row[best_col] == np.arange(len(rows))
+        if not mutual.any():
+            mutual[np.unravel_index(np.argmax(sub), sub.shape)[0]] = True
+            best_col[mutual] = sub[mutual].argmax()
         match[rows[mutual]] = cols[best_col[mutual]]
         taken = np.zeros(len(cols), dtype=bool)
         taken[best_col[mutual]] = True
         rows, cols = rows[~mutual], cols[~taken]
     return match
+
+
+def _rotated_argmax(sim: np.ndarray) -> np.ndarray:
+    """Per row ``i``: among the columns holding the row maximum, the first at or after ``i``
+    (wrapping around). Computed in row chunks to bound the boolean temporaries."""
+    out = np.empty(sim.shape[0], dtype=np.int64)
+    width = sim.shape[1]
+    cols = np.arange(width)
+    for start in range(0, sim.shape[0], CHUNK):
+        block = sim[start:start + CHUNK]
+        own = np.arange(start, start + len(block))[:, None]
+        is_max = block == block.max(axis=1, keepdims=True)
+        offset = np.where(is_max, (cols - own) % width, width)
+        out[start:start + len(block)] = offset.argmin(axis=1)
+    return out
 
 
 def sinkhorn_plan(sim: np.ndarray, iterations: int = 10, temperature: float = 0.5) -> np.ndarray:

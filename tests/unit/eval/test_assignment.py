@@ -37,3 +37,15 @@ def test_sinkhorn_plan_is_nearly_doubly_stochastic():
     plan = np.exp(sinkhorn_plan(sim, iterations=200))
     assert plan.sum(axis=0) == pytest.approx(np.ones(30), abs=1e-3)
     assert plan.sum(axis=1) == pytest.approx(np.ones(30), abs=1e-3)
+
+
+@pytest.mark.parametrize("method", sorted(ASSIGNMENTS))
+def test_constant_scores_still_give_a_matching_quickly(method):
+    match = assign(np.zeros((300, 300), dtype=np.float32), method)
+    assert sorted(match.tolist()) == list(range(300))
+
+
+def test_mutual_best_terminates_on_cyclic_ties():
+    # Rows pick columns 1, 2, 0 and columns pick rows 1, 2, 0: no pair is mutual at first.
+    sim = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]], dtype=np.float32)
+    assert sorted(assign(sim, "mutual_best").tolist()) == [0, 1, 2]
