@@ -89,6 +89,7 @@ class AlignmentService:
         self._engine: Engine | None = None
         self._source: StoreResumedSource | None = None
         self._last_lag = 0.0
+        self._records = self._events_out = 0
 
     def _resume_offset(self, tp: TopicPartition) -> int | None:
         return stored_offsets(self._store, [tp]).get(tp)
@@ -125,6 +126,7 @@ class AlignmentService:
         drain_outbox(self._store, self._producer)
         self._source.mirror_offsets(batch.next_offsets)
         self._metrics.observe_batch(time.perf_counter() - started)
+        self._records += len(messages)
         return len(messages)
 
     def _apply(self, engine: Engine, batch: DecodedBatch) -> None:
@@ -146,6 +148,7 @@ class AlignmentService:
             self._metrics.count_in(self._kafka.triples_topic, change.op.value)
         if batch.labels:
             self._metrics.count_in(self._kafka.labels_topic, "LABEL", len(batch.labels))
+        self._events_out += len(outcome.events)
         for event in outcome.events:
             self._metrics.count_out(self._kafka.alignment_events_topic, event.decision.value)
         for letter in letters:
@@ -159,8 +162,11 @@ class AlignmentService:
         if self._source is None or time.monotonic() - self._last_lag < self._runner.lag_interval_s:
             return
         self._last_lag = time.monotonic()
-        for tp, lag in self._source.lag().items():
+        lags = self._source.lag()
+        for tp, lag in lags.items():
             self._metrics.set_consumer_lag(tp.topic, tp.partition, lag)
+        log.info("progress", records=self._records, events_out=self._events_out,
+                 lag=sum(lags.values()), deferred=self._engine.pending_count if self._engine else 0)
 
     def run(self, until_idle: float | None = None) -> None:
         """Step until shutdown is requested (SIGTERM) or, if given, ``until_idle`` s of quiet."""
