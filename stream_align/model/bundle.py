@@ -26,4 +26,5 @@ class ModelBundle:
     def inputs(self, graph: Graph) -> GraphInputs:
         """Encoder inputs of ``graph`` under this model's frozen features and sampling."""
         hops = self.arch.name_skip_hops if self.arch.name_skip else None
-        return graph_inputs(graph, self.frozen, hops)
+        anchor_dim = self.arch.anchor_skip_dim if self.arch.use_anchors else 0
+        return graph_inputs(graph, self.frozen, hops, anchor_dim)

@@ -47,7 +47,7 @@ class GraphInputs:
 
     graph: Graph
     names: torch.Tensor  # sparse COO (n, name_dim)
-    skips: list[torch.Tensor]  # per hop h: (n, name_dim) unit mean raw name vector of h-hop nbrs
+    skips: list[torch.Tensor]  # fixed blocks (n, dim), unit rows or zero: see graph_inputs
     attrs: torch.Tensor  # sparse COO (n, attr_dim)
     numeric: torch.Tensor  # (n, numeric_dim)
     types: torch.Tensor  # int64 (n,)
@@ -93,10 +93,7 @@ def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int) -> list[tor
     Parameter-free, so the model starts at name + neighbour-name similarity (the learning-free
     propagation baseline) and training only has to add what names cannot say.
     """
-    n = names.shape[0]
-    rows = np.repeat(np.arange(n), hood.nbr.shape[1])[hood.mask.ravel()]
-    adj = sp.csr_matrix((np.ones(len(rows), dtype=np.float32),
-                         (rows, hood.nbr.ravel()[hood.mask.ravel()])), shape=(n, n))
+    adj = _adjacency(hood)
     out, current = [names], names
     for _ in range(hops):
         current = normalize(adj @ current)
@@ -104,23 +101,51 @@ def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int) -> list[tor
     return [torch.from_numpy(np.asarray(m.todense(), dtype=np.float32)) for m in out]
 
 
-def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None) -> GraphInputs:
-    """Features and deterministic sample of ``graph`` under the frozen choices; raw name skip
-    blocks for hops ``0..skip_hops`` (none when ``None``)."""
+def _adjacency(hood: Neighbourhood) -> sp.csr_matrix:
+    n = hood.nbr.shape[0]
+    rows = np.repeat(np.arange(n), hood.nbr.shape[1])[hood.mask.ravel()]
+    return sp.csr_matrix((np.ones(len(rows), dtype=np.float32),
+                          (rows, hood.nbr.ravel()[hood.mask.ravel()])), shape=(n, n))
+
+
+def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
+                dim: int) -> torch.Tensor:
+    """Unit mean of the (hashed one-hot) seed anchors among an entity's sampled neighbours.
+
+    The learning-free form of "my neighbours are aligned to yours"; the entity's own anchor is
+    not in it (it would make seed pairs trivially equal in training).
+    """
+    real = np.flatnonzero(anchors < n_anchors)
+    buckets = (anchors[real].astype(np.uint64) * np.uint64(2654435761)) % np.uint64(dim)
+    onehot = sp.csr_matrix((np.ones(len(real), dtype=np.float32),
+                            (real, buckets.astype(np.int64))), shape=(len(anchors), dim))
+    return torch.from_numpy(np.asarray(normalize(_adjacency(hood) @ onehot).todense(),
+                                       dtype=np.float32))
+
+
+def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
+                 anchor_dim: int = 0) -> GraphInputs:
+    """Features and deterministic sample of ``graph`` under the frozen choices; fixed skip
+    blocks: raw names for hops ``0..skip_hops`` (none when ``None``), then neighbour anchors
+    (when ``anchor_dim``)."""
     feats = level0(graph, frozen.features, frozen.name_idf, frozen.attr_idf)
     edges = directed_edges(graph, frozen.vocab.relation_ids(graph))
     types = frozen.vocab.type_ids(graph, edges)
     avg = frozen.avg_counts.get(graph.label, np.ones((1, 1), dtype=np.float32))
     hood = sample(edges, graph.num_entities, key_hashes(graph.keys, frozen.salt), types, avg,
                   frozen.sampling.fanout)
+    anchors = anchor_ids(graph, frozen)
+    skips = [] if skip_hops is None else name_skips(feats.names, hood, skip_hops)
+    if anchor_dim:
+        skips.append(anchor_skip(anchors, len(frozen.anchors), hood, anchor_dim))
     return GraphInputs(
         graph=graph,
         names=_coo(feats.names),
-        skips=[] if skip_hops is None else name_skips(feats.names, hood, skip_hops),
+        skips=skips,
         attrs=_coo(feats.attrs),
         numeric=torch.from_numpy(feats.numeric),
         types=torch.from_numpy(types),
-        anchors=torch.from_numpy(anchor_ids(graph, frozen)),
+        anchors=torch.from_numpy(anchors),
         nbr=torch.from_numpy(hood.nbr),
         rel=torch.from_numpy(hood.rel),
         mask=torch.from_numpy(hood.mask),

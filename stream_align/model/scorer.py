@@ -33,6 +33,12 @@ class ModelScorer:
             self.query = retrieval_vectors(net, self.ga, self.enc_a, query=True).numpy()
             self.base = retrieval_vectors(net, self.gb, self.enc_b, query=False).numpy()
 
+    @property
+    def _bias(self) -> float:
+        """Added to retrieval inner products so they are on the pair scores' (logit) scale."""
+        net = self.bundle.net
+        return float(net.bce_bias) if net.loss == "bce" else 0.0
+
     @classmethod
     def from_path(cls, path: Path, pair: GraphPair, rerank_k: int = 10) -> ModelScorer:
         return cls(load(path), pair, rerank_k)
@@ -49,17 +55,18 @@ class ModelScorer:
             raise ValueError(f"ModelScorer was built for {self.pair.name}, not {pair.name}")
 
     @torch.no_grad()
-    def pair_scores(self, ia: np.ndarray, ib: np.ndarray, cross: bool = True,
-                    evidence: int = 0) -> tuple[np.ndarray, list[list[tuple[int, int, float]]]]:
-        """Scores of ``(ia[p], ib[p])`` (probability for BCE, cosine for hinge) and, per pair,
-        the ``evidence`` neighbour pairs ``(a, b, weight)`` with the largest attention weight."""
+    def pair_scores(self, ia: np.ndarray, ib: np.ndarray, cross: bool = True, evidence: int = 0,
+                    link: bool = True) -> tuple[np.ndarray, list[list[tuple[int, int, float]]]]:
+        """Scores of ``(ia[p], ib[p])`` (cosine for hinge; for BCE the probability, or the logit
+        without ``link``) and, per pair, the ``evidence`` neighbour pairs ``(a, b, weight)``
+        with the largest attention weight."""
         scores, explained = [], []
         net = self.bundle.net
         for s in range(0, len(ia), CHUNK):
             a = torch.as_tensor(ia[s:s + CHUNK], dtype=torch.int64)
             b = torch.as_tensor(ib[s:s + CHUNK], dtype=torch.int64)
             logits, out = pair_logits(net, self.ga, self.enc_a, a, self.gb, self.enc_b, b, cross)
-            scores.append(torch.sigmoid(logits) if net.loss == "bce" else logits)
+            scores.append(torch.sigmoid(logits) if link and net.loss == "bce" else logits)
             if evidence and out is not None:
                 explained += self._evidence(a, b, out.cross, evidence)
         result = torch.cat(scores).numpy() if scores else np.zeros(0, dtype=np.float32)
@@ -80,15 +87,21 @@ class ModelScorer:
 
     def similarity(self, pair: GraphPair, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         self._check(pair)
-        sim = self.query[sources] @ self.base[targets].T
+        sim = self.query[sources] @ self.base[targets].T + self._bias
         if self.rerank_k <= 0 or len(targets) == 0:
             return sim.astype(np.float32)
         k = min(self.rerank_k, len(targets))
-        cols = np.argpartition(-sim, k - 1, axis=1)[:, :k]
-        rows = np.repeat(np.arange(len(sources)), k)
-        scores, _ = self.pair_scores(sources[rows], targets[cols.ravel()])
-        lift = float(sim.max()) - float(scores.min()) + 1.0
-        sim[rows, cols.ravel()] = scores + lift
+        order = np.argpartition(-sim, min(k, len(targets) - 1), axis=1)
+        cols, rest = order[:, :k], order[:, k:k + 1]
+        rows = np.arange(len(sources))[:, None]
+        scores = self.pair_scores(sources[rows.repeat(k, 1).ravel()], targets[cols.ravel()],
+                                  link=False)[0]
+        scores = scores.reshape(len(sources), k)
+        # Shift a row's candidates only as far as needed to stay above its best non-candidate,
+        # so scores stay comparable across rows (one-to-one assignment reads across rows).
+        floor = sim[rows, rest].max(axis=1) if rest.shape[1] else np.full(len(sources), -np.inf)
+        shift = np.maximum(0.0, floor - scores.min(axis=1) + 1e-6)
+        sim[rows, cols] = scores + shift[:, None]
         return sim.astype(np.float32)
 
     def score_pairs(self, pair: GraphPair, pairs: np.ndarray) -> np.ndarray:

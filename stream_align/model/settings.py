@@ -48,6 +48,11 @@ class ArchitectureSettings(_Frozen):
     name_skip: bool = Field(
         True, description="Raw name n-gram vectors appended to the embedding (name fallback)."
     )
+    anchor_skip_dim: int = Field(
+        1024, ge=0,
+        description="Hashed buckets of the fixed 'which seed anchors are my neighbours' block "
+        "(0: off).",
+    )
     name_skip_hops: int = Field(
         2, ge=0, le=3,
         description="Also append the mean raw name vector of the sampled 1..h-hop neighbours.",
@@ -64,6 +69,7 @@ class TrainSettings(_Frozen):
     negatives: int = Field(10, ge=1, description="Negatives drawn from each graph per positive.")
     hard_negatives: bool = Field(True, description="Draw negatives from retrieval top-k.")
     hard_pool: int = Field(30, ge=2, description="Retrieval top-k the hard negatives come from.")
+    pool_every: int = Field(3, ge=1, description="Epochs between hard-negative pool refreshes.")
     learning_rate: float = Field(5e-3, gt=0, description="Adam learning rate.")
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
     patience: int = Field(6, ge=1, description="Epochs without valid Hits@1 gain before stop.")

@@ -119,8 +119,10 @@ class Trainer:
         best_state = {k: v.clone() for k, v in self.bundle.net.state_dict().items()}
         bar = tqdm(range(s.epochs), desc="train", disable=not s.progress)
         emb = self._embeddings() if s.hard_negatives else None
+        pools = None
         for epoch in bar:
-            pools = self._pools(*emb) if emb is not None else None
+            if emb is not None and epoch % s.pool_every == 0:
+                pools = self._pools(*emb)
             order = torch.randperm(len(self.train_pairs), generator=self.gen)
             losses = [self._step(idx, pools) for idx in order.split(s.batch_size)]
             emb = self._embeddings()  # validation now, hard-negative pools next epoch
