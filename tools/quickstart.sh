@@ -4,13 +4,13 @@
 # run the streaming service until the input is quiet, and print a summary (alignments found,
 # precision/recall against the gold pairs, freshness).
 #
-#   tools/quickstart.sh [DATASET_DIR]   (default: ../shared/datasets/er_benchmarks/itunes_amazon,
-#                                        a few minutes; dbp15k/zh_en takes about half an hour)
+#   tools/quickstart.sh [DATASET_DIR]   (default: ../shared/datasets/er_benchmarks/amazon_google,
+#                                        a few minutes; larger graphs take much longer)
 #
 # Everything lives under $STREAM_ALIGN_HOME/quickstart; the broker is stopped at the end.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-DATASET="$(cd "${1:-$ROOT/../shared/datasets/er_benchmarks/itunes_amazon}" && pwd)"
+DATASET="$(cd "${1:-$ROOT/../shared/datasets/er_benchmarks/amazon_google}" && pwd)"
 HOME_DIR="${STREAM_ALIGN_HOME:-$HOME/.cache/stream-align}"
 PORT="${STREAM_ALIGN_QUICKSTART_PORT:-39092}"
 WORK="$HOME_DIR/quickstart"
