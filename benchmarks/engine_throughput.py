@@ -1,0 +1,57 @@
+"""Bulk throughput of the incremental engine, without Kafka: a dataset replayed in micro-batches.
+
+    python benchmarks/engine_throughput.py --dataset ../shared/datasets/er_benchmarks/itunes_amazon \
+        --model ~/.cache/stream-align/models/er_benchmarks-itunes_amazon --events 12000
+
+Prints one line per batch (seconds and the engine's stats) and the events/s over the run. The
+model must have been trained on the same dataset (``stream-align train``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from stream_align.engine.engine import AlignmentEngine
+from stream_align.engine.settings import EngineSettings
+from stream_align.eval.datasets.loader import load_dataset
+from stream_align.eval.replay import ReplayOrder, labels, triple_changes
+from stream_align.model.artifact import load
+from stream_align.store.settings import StoreSettings
+from stream_align.store.state_store import StateStore
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--batch", type=int, default=2000, help="events per micro-batch")
+    parser.add_argument("--events", type=int, default=None, help="stop after this many")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    pair = load_dataset(args.dataset)
+    events = list(triple_changes(pair, ReplayOrder.SHUFFLE, 7))[: args.events]
+    seed_labels = list(labels(pair))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(StoreSettings(path=Path(tmp)))
+        with store.transaction() as tx:
+            engine = AlignmentEngine.restore(load(args.model), tx, EngineSettings())
+        started = time.perf_counter()
+        for i in range(0, len(events), args.batch):
+            t = time.perf_counter()
+            with store.transaction() as tx:
+                out = engine.process(tx, events[i:i + args.batch], seed_labels if i == 0 else [])
+            stats = {k: round(v, 2) for k, v in out.stats.items()}
+            print(f"{i:>8} {time.perf_counter() - t:6.1f}s {stats}", flush=True)
+        elapsed = time.perf_counter() - started
+        store.close()
+    print(f"{len(events)} events in {elapsed:.1f}s: {len(events) / elapsed:.0f} events/s")
+
+
+if __name__ == "__main__":
+    main()
