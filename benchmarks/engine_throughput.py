@@ -1,6 +1,7 @@
 """Bulk throughput of the incremental engine, without Kafka: a dataset replayed in micro-batches.
 
-    python benchmarks/engine_throughput.py --dataset ../shared/datasets/er_benchmarks/itunes_amazon \
+    python benchmarks/engine_throughput.py \
+        --dataset ../shared/datasets/er_benchmarks/itunes_amazon \
         --model ~/.cache/stream-align/models/er_benchmarks-itunes_amazon --events 12000
 
 Prints one line per batch (seconds and the engine's stats) and the events/s over the run. The
