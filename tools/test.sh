@@ -6,7 +6,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$("$ROOT/tools/bootstrap.sh")"
 cd "$ROOT"
-"$VENV/bin/ruff" check stream_align tests tools
+"$VENV/bin/ruff" check stream_align tests tools benchmarks
 "$VENV/bin/hadolint" Dockerfile
 "$ROOT/tools/helm_lint.sh"
 "$VENV/bin/python" -m pytest -p no:cacheprovider -ra --durations=15 "$@"
