@@ -37,7 +37,7 @@ class ModelScorer:
     def _bias(self) -> float:
         """Added to retrieval inner products so they are on the pair scores' (logit) scale."""
         net = self.bundle.net
-        return float(net.bce_bias) if net.loss == "bce" else 0.0
+        return float(net.bce_bias.detach()) if net.loss == "bce" else 0.0
 
     @classmethod
     def from_path(cls, path: Path, pair: GraphPair, rerank_k: int = 10) -> ModelScorer:
@@ -74,15 +74,19 @@ class ModelScorer:
 
     def _evidence(self, a: torch.Tensor, b: torch.Tensor, cross: torch.Tensor,
                   top: int) -> list[list[tuple[int, int, float]]]:
-        flat = cross.flatten(1)
+        """Neighbour pairs by share of the pair's attention mass (multi-edges summed)."""
         k = self.ga.nbr.shape[1]
-        weights, where = flat.topk(min(top, flat.shape[1]), dim=1)
-        na, nb = self.ga.nbr[a], self.gb.nbr[b]
+        flat = cross.flatten(1)
+        flat = flat / flat.sum(1, keepdim=True).clamp(min=1e-12)
+        na, nb = self.ga.nbr[a].tolist(), self.gb.nbr[b].tolist()
         out = []
-        for p in range(len(a)):
-            out.append([(int(na[p, w // k]), int(nb[p, w % k]), float(v))
-                        for v, w in zip(weights[p].tolist(), where[p].tolist(), strict=True)
-                        if v > 0])
+        for p, row in enumerate(flat.tolist()):
+            mass: dict[tuple[int, int], float] = {}
+            for w in np.flatnonzero(np.asarray(row) > 0):
+                key = (na[p][w // k], nb[p][w % k])
+                mass[key] = mass.get(key, 0.0) + row[w]
+            best = sorted(mass.items(), key=lambda kv: -kv[1])[:top]
+            out.append([(x, y, w) for (x, y), w in best])
         return out
 
     def similarity(self, pair: GraphPair, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:

@@ -121,7 +121,7 @@ class Trainer:
         emb = self._embeddings() if s.hard_negatives else None
         pools = None
         for epoch in bar:
-            if emb is not None and epoch % s.pool_every == 0:
+            if s.hard_negatives and epoch % s.pool_every == 0:
                 pools = self._pools(*emb)
             order = torch.randperm(len(self.train_pairs), generator=self.gen)
             losses = [self._step(idx, pools) for idx in order.split(s.batch_size)]
@@ -134,8 +134,10 @@ class Trainer:
             if valid > report.best_valid_hits1:
                 report.best_epoch, report.best_valid_hits1 = epoch, valid
                 best_state = {k: v.clone() for k, v in self.bundle.net.state_dict().items()}
-            if epoch - report.best_epoch >= s.patience or time.monotonic() - start > s.time_limit_s:
-                break
+            elapsed = time.monotonic() - start
+            last = elapsed - (report.history[-2]["seconds"] if len(report.history) > 1 else 0.0)
+            if epoch - report.best_epoch >= s.patience or elapsed + last > s.time_limit_s:
+                break  # no epoch is started that would end past the time limit
         self.bundle.net.load_state_dict(best_state)
         report.seconds = time.monotonic() - start
         return report
