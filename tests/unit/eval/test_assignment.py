@@ -45,7 +45,12 @@ def test_constant_scores_still_give_a_matching_quickly(method):
     assert sorted(match.tolist()) == list(range(300))
 
 
-def test_mutual_best_terminates_on_cyclic_ties():
-    # Rows pick columns 1, 2, 0 and columns pick rows 1, 2, 0: no pair is mutual at first.
+def test_mutual_best_matches_shared_ties_in_one_round():
+    # Rows and columns break ties the same way, so this tie pattern still has mutual pairs.
     sim = np.array([[0, 1, 1], [1, 0, 1], [1, 1, 0]], dtype=np.float32)
     assert sorted(assign(sim, "mutual_best").tolist()) == [0, 1, 2]
+
+
+def test_mutual_best_refuses_nan():
+    with pytest.raises(ValueError, match="NaN"):
+        assign(np.array([[np.nan, 1.0], [0.0, 1.0]]), "mutual_best")
