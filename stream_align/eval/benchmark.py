@@ -165,17 +165,26 @@ def run_method(settings: BenchmarkSettings, label: str,
         pair = load_dataset(settings.dataset, hide_names=settings.hide_names, seed=settings.seed)
     started = time.perf_counter()
     scorer = build_scorer(label, pair, settings)
-    fitted = time.perf_counter()
+    fitted, fit_peak = time.perf_counter(), peak_rss_mb()
     metrics = evaluate(pair, scorer, settings.assignments, settings.negatives, settings.seed)
     is_model = label.startswith(f"{MODEL_PREFIX}:")
     # A trained model's fit time is its training, done elsewhere; the scorer may report it.
     train_seconds = getattr(scorer, "train_seconds", None) if is_model else fitted - started
-    notes = [f"version {scorer.version}"] if is_model and hasattr(scorer, "version") else []
+    return MethodResult(method=label, train_seconds=train_seconds,
+                        eval_seconds=time.perf_counter() - fitted, fit_peak_rss_mb=fit_peak,
+                        peak_rss_mb=peak_rss_mb(),
+                        notes=_notes(label, scorer, pair, fitted - started), **metrics)
+
+
+def _notes(label: str, scorer: PairScorer, pair: GraphPair, load_seconds: float) -> list[str]:
+    """What a reader needs to interpret the row: model version and load cost, hidden names."""
+    notes = []
+    if label.startswith(f"{MODEL_PREFIX}:"):
+        notes.append(f"version {getattr(scorer, 'version', '?')}, loaded and graphs encoded in "
+                     f"{load_seconds:.1f} s")
     if not any(pair.a.names) and not any(pair.b.names) and label in NO_NAMES_NOTES:
         notes.append(NO_NAMES_NOTES[label])
-    return MethodResult(method=label, train_seconds=train_seconds,
-                        eval_seconds=time.perf_counter() - fitted, peak_rss_mb=peak_rss_mb(),
-                        notes=notes, **metrics)
+    return notes
 
 
 def run_benchmark(settings: BenchmarkSettings) -> list[MethodResult]:

@@ -21,6 +21,8 @@ class MethodResult:
     ``assignment`` maps an assignment name (``hungarian``, ...) to Hits@1 after it.
     ``pr_curve`` holds thinned ``(recall, precision)`` points. ``train_seconds`` is ``None``
     when the method's training happened elsewhere and its artifact does not say.
+    ``fit_peak_rss_mb`` is the peak once the method was fitted or loaded (before evaluation:
+    the dense test similarity and the assignments), ``peak_rss_mb`` the peak at the end.
     """
 
     method: str
@@ -30,6 +32,7 @@ class MethodResult:
     pr_curve: list[tuple[float, float]]
     train_seconds: float | None
     eval_seconds: float
+    fit_peak_rss_mb: float
     peak_rss_mb: float
     notes: list[str] = field(default_factory=list)
 
@@ -53,7 +56,7 @@ def markdown(results: list[MethodResult], meta: dict[str, Any]) -> str:
     """Metadata lines, then one table row per method."""
     assignments = sorted({name for r in results for name in r.assignment})
     head = ["Method", "Hits@1", "Hits@10", "MRR", *[f"Hits@1 1:1 ({a})" for a in assignments],
-            "PRAUC", "best F1", "R@P0.95", "train s", "eval s", "peak RSS MB"]
+            "PRAUC", "best F1", "R@P0.95", "train s", "eval s", "peak RSS MB fit / all"]
     lines = [f"# Benchmark: {meta.get('dataset', '?')}", ""]
     lines += [f"- {key}: {value}" for key, value in meta.items()]
     lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -62,7 +65,8 @@ def markdown(results: list[MethodResult], meta: dict[str, Any]) -> str:
                  _num(r.ranking.get("mrr")), *[_num(r.assignment.get(a)) for a in assignments],
                  _num(r.protocol.get("prauc")), _num(r.protocol.get("best_f1")),
                  _num(r.protocol.get("recall_at_p95")), _num(r.train_seconds, 1),
-                 _num(r.eval_seconds, 1), _num(r.peak_rss_mb, 0)]
+                 _num(r.eval_seconds, 1),
+                 f"{_num(r.fit_peak_rss_mb, 0)} / {_num(r.peak_rss_mb, 0)}"]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [f"- {r.method}: {note}" for r in results for note in r.notes]
     if notes:

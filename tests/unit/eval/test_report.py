@@ -10,7 +10,8 @@ def _result(name: str) -> MethodResult:
                         assignment={"hungarian": 0.7}, protocol={"prauc": 0.8, "best_f1": 0.75,
                                                                  "recall_at_p95": 0.4},
                         pr_curve=[(0.0, 1.0), (0.5, 0.9), (1.0, 0.5)], train_seconds=None,
-                        eval_seconds=1.5, peak_rss_mb=321.0, notes=["a note"])
+                        eval_seconds=1.5, fit_peak_rss_mb=300.0, peak_rss_mb=321.0,
+                        notes=["a note"])
 
 
 def test_report_writes_all_three_files(tmp_path):
@@ -21,6 +22,7 @@ def test_report_writes_all_three_files(tmp_path):
     data = json.loads(paths[0].read_text())
     assert [m["method"] for m in data["methods"]] == ["names", "model:x"]
     table = paths[1].read_text()
-    assert "| names | 0.500 | 0.900 | 0.600 | 0.700 | 0.800 | 0.750 | 0.400 | n/a | 1.5 | 321 |" \
-        in table
+    row = ("| names | 0.500 | 0.900 | 0.600 | 0.700 | 0.800 | 0.750 | 0.400 | n/a | 1.5 "
+           "| 300 / 321 |")
+    assert row in table
     assert "Hits@1 1:1 (hungarian)" in table and "- names: a note" in table
