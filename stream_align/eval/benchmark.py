@@ -99,18 +99,28 @@ def build_scorer(label: str, pair: GraphPair, settings: BenchmarkSettings) -> Pa
     from stream_align.model.scorer import ModelScorer
 
     scorer = ModelScorer.from_path(Path(label.split(":", 1)[1]), pair)
-    _check_provenance(scorer, settings)
+    _check_provenance(scorer, pair, settings)
     return scorer
 
 
-def _check_provenance(scorer: PairScorer, settings: BenchmarkSettings) -> None:
-    """A model trained on another split has seen this split's test pairs: refuse it."""
-    provenance = getattr(getattr(scorer, "bundle", None), "provenance", {}) or {}
-    wanted = {"seed": settings.seed, "hide_names": settings.hide_names}
-    wrong = {k: provenance[k] for k, v in wanted.items() if k in provenance and provenance[k] != v}
+def provenance(scorer: PairScorer) -> dict[str, Any]:
+    """Where a trained model came from (``bundle.provenance``; empty for baselines).
+
+    Keys read here: ``dataset``, ``seed``, ``hide_names`` (checked against the run) and, when
+    training recorded them, ``train_seconds`` and ``train_peak_rss_mb`` (reported).
+    """
+    return dict(getattr(getattr(scorer, "bundle", None), "provenance", None) or {})
+
+
+def _check_provenance(scorer: PairScorer, pair: GraphPair, settings: BenchmarkSettings) -> None:
+    """A model trained on another dataset or split would be scored on pairs it trained on (or
+    on indices that mean other entities): refuse it."""
+    recorded = provenance(scorer)
+    wanted = {"dataset": pair.name, "seed": settings.seed, "hide_names": settings.hide_names}
+    wrong = {k: recorded[k] for k, v in wanted.items() if k in recorded and recorded[k] != v}
     if wrong:
-        raise EvaluationError(f"model was trained with {wrong}, benchmark runs with {wanted}: "
-                              "its training pairs would overlap this test split")
+        raise EvaluationError(f"model was trained with {wrong}, this run is {wanted}: its "
+                              "training pairs or entity indices do not match this split")
 
 
 def similarity_matrix(pair: GraphPair, scorer: PairScorer, sources: np.ndarray,
@@ -168,8 +178,8 @@ def run_method(settings: BenchmarkSettings, label: str,
     fitted, fit_peak = time.perf_counter(), peak_rss_mb()
     metrics = evaluate(pair, scorer, settings.assignments, settings.negatives, settings.seed)
     is_model = label.startswith(f"{MODEL_PREFIX}:")
-    # A trained model's fit time is its training, done elsewhere; the scorer may report it.
-    train_seconds = getattr(scorer, "train_seconds", None) if is_model else fitted - started
+    # A trained model's fit time is its training, done elsewhere; its artifact may record it.
+    train_seconds = provenance(scorer).get("train_seconds") if is_model else fitted - started
     return MethodResult(method=label, train_seconds=train_seconds,
                         eval_seconds=time.perf_counter() - fitted, fit_peak_rss_mb=fit_peak,
                         peak_rss_mb=peak_rss_mb(),
@@ -182,6 +192,9 @@ def _notes(label: str, scorer: PairScorer, pair: GraphPair, load_seconds: float)
     if label.startswith(f"{MODEL_PREFIX}:"):
         notes.append(f"version {getattr(scorer, 'version', '?')}, loaded and graphs encoded in "
                      f"{load_seconds:.1f} s")
+        train_rss = provenance(scorer).get("train_peak_rss_mb")
+        if train_rss is not None:
+            notes.append(f"training peak RSS {float(train_rss):.0f} MB")
     if not any(pair.a.names) and not any(pair.b.names) and label in NO_NAMES_NOTES:
         notes.append(NO_NAMES_NOTES[label])
     return notes

@@ -1,6 +1,7 @@
 """The harness end to end: a tiny JAPE-layout dataset on disk, the CLI, the report."""
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from stream_align.cli.benchmark import register as register_benchmark
 from stream_align.cli.eval import register as register_eval
 from stream_align.eval.benchmark import (
     BenchmarkSettings,
+    _check_provenance,
     evaluate,
     method_labels,
     run_benchmark,
@@ -114,3 +116,12 @@ def test_model_expands_to_one_row_per_artifact(tmp_path):
                                  models=(tmp_path / "full", tmp_path / "no-cross"))
     assert method_labels(settings) == ["names", f"model:{tmp_path / 'full'}",
                                        f"model:{tmp_path / 'no-cross'}"]
+
+
+def test_a_model_from_another_split_is_refused(pair, tmp_path):
+    scorer = _Perfect(pair)
+    scorer.bundle = SimpleNamespace(provenance={"dataset": "twins", "seed": 1,
+                                                "hide_names": False})
+    with pytest.raises(EvaluationError, match="seed"):
+        _check_provenance(scorer, pair, BenchmarkSettings(dataset=tmp_path, seed=0))
+    _check_provenance(scorer, pair, BenchmarkSettings(dataset=tmp_path, seed=1))
