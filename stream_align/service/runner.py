@@ -169,13 +169,24 @@ class AlignmentService:
                  lag=sum(lags.values()), deferred=self._engine.pending_count if self._engine else 0)
 
     def run(self, until_idle: float | None = None) -> None:
-        """Step until shutdown is requested (SIGTERM) or, if given, ``until_idle`` s of quiet."""
+        """Step until shutdown is requested (SIGTERM) or, if given, ``until_idle`` s of quiet.
+
+        Quiet only counts while this member holds partitions: after a crash the group may keep
+        them with the dead member until its session times out, and an empty poll then means
+        "not yet assigned", not "caught up".
+        """
         idle_since = time.monotonic()
         while not self._health.shutdown_requested:
-            if self.step() or (self._engine is not None and self._engine.pending_count):
+            busy = self.step() or (self._engine is not None and self._engine.pending_count)
+            if busy or not self.assigned:
                 idle_since = time.monotonic()
             elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
                 break
+
+    @property
+    def assigned(self) -> bool:
+        """Whether the group has given this member any partition yet."""
+        return self._source is not None and bool(self._source.assigned)
 
     def close(self) -> None:
         """Leave the group and flush; the store is closed by its owner."""

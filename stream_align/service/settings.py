@@ -37,6 +37,10 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(3, ge=1, description="Partitions for topics stream-align creates.")
     replication_factor: int = Field(1, ge=1, description="Replication of created topics.")
     consumer_group: str = Field("stream-align", description="Consumer group id.")
+    group_instance_id: str | None = Field(
+        None, description="Static group membership id (e.g. the pod name): a restarted replica "
+        "takes its partitions back at once instead of waiting out the dead member's session."
+    )
 
     def client_config(self) -> dict[str, str]:
         """librdkafka properties shared by every client this service creates."""

@@ -26,11 +26,14 @@ class StoreResumedSource:
     def __init__(self, kafka: KafkaSettings, topics: list[str], resume: ResumeOffset) -> None:
         self._resume = resume
         self.assigned: set[TopicPartition] = set()
-        self._consumer = Consumer({
+        config = {
             **kafka.client_config(), "group.id": kafka.consumer_group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "isolation.level": "read_committed", "enable.partition.eof": False,
-        })
+        }
+        if kafka.group_instance_id:
+            config["group.instance.id"] = kafka.group_instance_id
+        self._consumer = Consumer(config)
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
