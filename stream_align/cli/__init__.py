@@ -24,6 +24,7 @@ COMMANDS = (
     "stream_align.cli.run",
     "stream_align.cli.eval",
     "stream_align.cli.benchmark",
+    "stream_align.cli.eval_snapshots",
 )
 
 
