@@ -177,7 +177,7 @@ class AlignmentEngine:
         chunk = self.settings.recompute_chunk
         for start in range(0, len(nodes), chunk):
             part = nodes[start:start + chunk]
-            local = encode_local(self.bundle, side.samples, part)
+            local = encode_local(self.bundle, side.samples, part, side.features)
             vectors = row_vectors(self.bundle, local, local.rows(part), side.query)
             side.put_vectors(tx, part, vectors, self.bundle.version)
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from stream_align.engine.affected import SampleIndex
+from stream_align.engine.feature_cache import FeatureCache
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import Encoded
 from stream_align.model.inputs import GraphInputs
@@ -37,12 +38,14 @@ class LocalEncoding:
 
 
 @torch.no_grad()
-def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int]) -> LocalEncoding:
-    """Exact levels 0–1 of ``nodes`` and of every node their last layer reads."""
+def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int],
+                 features: FeatureCache | None = None) -> LocalEncoding:
+    """Exact levels 0–1 of ``nodes`` and of every node their last layer reads (level-0 rows
+    from ``features`` where given, else hashed here)."""
     closure = samples.closure(nodes)
     ordered = list(nodes) + sorted(closure.difference(nodes))
     local, glob = samples.graph.local_graph(ordered, samples.summary_triples(ordered))
-    inputs = bundle.inputs(local)
+    inputs = bundle.inputs(local, None if features is None else features.level0(local, glob))
     return LocalEncoding(nodes=list(nodes), globals=glob, inputs=inputs,
                          enc=bundle.net.encode(inputs))
 

@@ -7,16 +7,19 @@ those of ``ModelScorer.pair_scores``: a probability for BCE models, the cosine f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from stream_align.engine.affected import SampleIndex
 from stream_align.engine.recompute import LocalEncoding, encode_local
+from stream_align.engine.side import Side
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.readout import pair_logits
+
+PAIR_BLOCK = 4096
+"""Pairs per cross-attention pass: ``PAIR_BLOCK × k × k`` attention weights at a time."""
 
 
 @dataclass(frozen=True)
@@ -53,22 +56,40 @@ def _evidence(bundle: ModelBundle, loc: tuple[LocalEncoding, LocalEncoding],
     return out
 
 
+def _groups(pairs: Sequence[tuple[int, int]], limit: int) -> Iterator[Sequence[tuple[int, int]]]:
+    """Consecutive runs of ``pairs`` with at most ``limit`` distinct entities on each side."""
+    start, lefts, rights = 0, set(), set()
+    for i, (a, b) in enumerate(pairs):
+        if (a not in lefts and len(lefts) >= limit) or (b not in rights and len(rights) >= limit):
+            yield pairs[start:i]
+            start, lefts, rights = i, set(), set()
+        lefts.add(a)
+        rights.add(b)
+    if start < len(pairs):
+        yield pairs[start:]
+
+
 @torch.no_grad()
-def score_pairs(bundle: ModelBundle, samples: tuple[SampleIndex, SampleIndex],
-                pairs: Sequence[tuple[int, int]], chunk: int,
-                evidence: int = 0) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
-    """Scores of ``pairs`` (global ``(left, right)`` indices) and, if asked, their evidence."""
+def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
+                chunk: int, evidence: int = 0) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
+    """Scores of ``pairs`` (global ``(left, right)`` indices) and, if asked, their evidence.
+
+    Each side is encoded once per group of pairs with at most ``chunk`` distinct entities (its
+    closure is the memory bound); the cross-attention pass then runs ``PAIR_BLOCK`` pairs at a
+    time.
+    """
     scores, explained = [], []
-    for start in range(0, len(pairs), chunk):
-        part = pairs[start:start + chunk]
-        lefts = sorted({a for a, _ in part})
-        rights = sorted({b for _, b in part})
-        loc = encode_local(bundle, samples[0], lefts), encode_local(bundle, samples[1], rights)
-        rows = loc[0].rows([a for a, _ in part]), loc[1].rows([b for _, b in part])
-        logits, out = pair_logits(bundle.net, loc[0].inputs, loc[0].enc, rows[0],
-                                  loc[1].inputs, loc[1].enc, rows[1], cross=True)
-        scores.append(torch.sigmoid(logits) if bundle.net.loss == "bce" else logits)
-        if evidence and out is not None:
-            explained += _evidence(bundle, loc, rows, out.cross, evidence)
+    for group in _groups(pairs, chunk):
+        lefts, rights = sorted({a for a, _ in group}), sorted({b for _, b in group})
+        loc = (encode_local(bundle, sides[0].samples, lefts, sides[0].features),
+               encode_local(bundle, sides[1].samples, rights, sides[1].features))
+        rows_a, rows_b = loc[0].rows([a for a, _ in group]), loc[1].rows([b for _, b in group])
+        for start in range(0, len(group), PAIR_BLOCK):
+            rows = rows_a[start:start + PAIR_BLOCK], rows_b[start:start + PAIR_BLOCK]
+            logits, out = pair_logits(bundle.net, loc[0].inputs, loc[0].enc, rows[0],
+                                      loc[1].inputs, loc[1].enc, rows[1], cross=True)
+            scores.append(torch.sigmoid(logits) if bundle.net.loss == "bce" else logits)
+            if evidence and out is not None:
+                explained += _evidence(bundle, loc, rows, out.cross, evidence)
     result = torch.cat(scores).numpy() if scores else np.zeros(0, dtype=np.float32)
     return result.astype(np.float32), explained

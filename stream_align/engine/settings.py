@@ -18,6 +18,11 @@ class EngineSettings(BaseModel):
         description="Store ids of the left and right graph (the model's graphs A and B).",
     )
     top_k: int = Field(default=10, ge=1, description="FAISS candidates per entity, each way.")
+    candidate_reserve: int = Field(
+        default=10, ge=0,
+        description=("Entities kept per candidate list beyond top_k, so a list whose members "
+                     "moved is usually repaired in place instead of searched again."),
+    )
     reverse_depth: int = Field(
         default=50, ge=1,
         description=("How deep a changed entity searches the other graph for entities whose "

@@ -2,9 +2,11 @@
 
 Vectors follow ``batch_align.candidates``: graph A indexes and searches with its *query*
 vectors, graph B with its *base* vectors, so an inner product is the same retrieval score from
-either side (BCE weights sit on A's side once). Candidate lists are each entity's exact top-k in
-the other graph; ``listed_by`` is their reverse, and ``kth`` the score an entity of the other
-graph must reach to enter a list — what lets a changed vector find the lists it now belongs to.
+either side (BCE weights sit on A's side once). Each entity keeps a *list*: the best
+``top_k + reserve`` entities of the other graph with their scores, and a ``bound`` no unlisted
+entity's score exceeds; its first ``top_k`` are its candidates (``cands``). ``listed_by`` is the
+lists' reverse. The reserve and the bound let a list whose members moved be repaired in place
+(see ``pairs``) instead of searched again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from stream_align.engine.affected import SampleIndex
+from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.index import VectorIndex
 from stream_align.model.inputs import Frozen
@@ -26,11 +29,13 @@ class Side:
     def __init__(self, graph: MutableGraph, frozen: Frozen, query: bool, normalise: bool) -> None:
         self.graph, self.query, self.normalise = graph, query, normalise
         self.samples = SampleIndex(graph, frozen)
+        self.features = FeatureCache(graph, frozen)
         self.index: VectorIndex | None = None
         self.fid: dict[int, int] = {}
         self.node_of: dict[int, int] = {}
-        self.cands: dict[int, tuple[int, ...]] = {}
-        self.kth: dict[int, float] = {}
+        self.cands: dict[int, tuple[int, ...]] = {}  # the first top_k of each list
+        self.lists: dict[int, list[tuple[float, int]]] = {}  # (score, other), best first
+        self.bound: dict[int, float] = {}
         self.listed_by: dict[int, set[int]] = {}  # other graph's node → my nodes listing it
 
     def put_vectors(self, tx: Transaction, nodes: list[int], vectors: np.ndarray,
@@ -69,7 +74,7 @@ class Side:
             tx.embeddings.release_faiss_id(gid, key)
             if self.index is not None:
                 self.index.remove(np.array([fid], dtype=np.int64))
-            self.set_candidates(node, [], 1)
+            self.set_list(node, [], float("-inf"), 1)
 
     def vectors(self, nodes: list[int]) -> np.ndarray:
         """Indexed vectors of ``nodes`` (as searched: normalised where the index normalises)."""
@@ -84,15 +89,21 @@ class Side:
         return [[(float(s), self.node_of[int(i)]) for s, i in zip(row_s, row_i, strict=True)
                  if i >= 0] for row_s, row_i in zip(scores, ids, strict=True)]
 
-    def set_candidates(self, node: int, found: list[tuple[float, int]], k: int) -> tuple[int, ...]:
-        """Replace ``node``'s candidate list; return the old one."""
+    def set_list(self, node: int, found: list[tuple[float, int]], bound: float,
+                 k: int) -> tuple[int, ...]:
+        """Replace ``node``'s list (best first; no unlisted score above ``bound``); return its
+        old candidates."""
         old = self.cands.pop(node, ())
-        for other in old:
+        for _, other in self.lists.pop(node, ()):
             self.listed_by[other].discard(node)
-        self.kth.pop(node, None)
+        self.bound.pop(node, None)
         if found:
-            self.cands[node] = tuple(other for _, other in found)
-            self.kth[node] = found[-1][0] if len(found) >= k else float("-inf")
-            for other in self.cands[node]:
+            self.lists[node], self.bound[node] = found, bound
+            self.cands[node] = tuple(other for _, other in found[:k])
+            for _, other in found:
                 self.listed_by.setdefault(other, set()).add(node)
         return old
+
+    def scores(self, nodes: list[int], vectors: np.ndarray) -> np.ndarray:
+        """Retrieval scores of ``nodes`` (indexed here) against query ``vectors``, row by row."""
+        return np.einsum("ij,ij->i", self.vectors(nodes), vectors) if nodes else np.zeros(0)

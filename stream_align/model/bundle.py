@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from stream_align.eval.datasets.graph_pair import Graph
 from stream_align.model.encoder import CGMuAlign
+from stream_align.model.features import Level0
 from stream_align.model.inputs import Frozen, GraphInputs, graph_inputs
 from stream_align.model.settings import ArchitectureSettings, TrainSettings
 
@@ -23,8 +24,9 @@ class ModelBundle:
     #: seed anchors only mean the same thing when a graph is loaded the same way.
     provenance: dict[str, object] = field(default_factory=dict)
 
-    def inputs(self, graph: Graph) -> GraphInputs:
-        """Encoder inputs of ``graph`` under this model's frozen features and sampling."""
+    def inputs(self, graph: Graph, feats: Level0 | None = None) -> GraphInputs:
+        """Encoder inputs of ``graph`` under this model's frozen features and sampling
+        (``feats``: its level-0 rows, when the caller has them cached)."""
         hops = self.arch.name_skip_hops if self.arch.name_skip else None
         anchor_dim = self.arch.anchor_skip_dim if self.arch.use_anchors else 0
-        return graph_inputs(graph, self.frozen, hops, anchor_dim)
+        return graph_inputs(graph, self.frozen, hops, anchor_dim, feats=feats)

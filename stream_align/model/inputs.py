@@ -18,7 +18,7 @@ import torch
 from sklearn.preprocessing import normalize
 
 from stream_align.eval.datasets.graph_pair import Graph, GraphPair
-from stream_align.model.features import fit_idf, level0
+from stream_align.model.features import Level0, fit_idf, level0
 from stream_align.model.sampling import Neighbourhood, average_counts, key_hashes, sample
 from stream_align.model.settings import FeatureSettings, SamplingSettings
 from stream_align.model.vocab import Vocab, build_vocab, directed_edges
@@ -129,11 +129,12 @@ def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
 
 
 def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
-                 anchor_dim: int = 0) -> GraphInputs:
+                 anchor_dim: int = 0, *, feats: Level0 | None = None) -> GraphInputs:
     """Features and deterministic sample of ``graph`` under the frozen choices; fixed skip
     blocks: raw names for hops ``0..skip_hops`` (none when ``None``), then neighbour anchors
     (when ``anchor_dim``)."""
-    feats = level0(graph, frozen.features, frozen.name_idf, frozen.attr_idf)
+    if feats is None:  # the streaming engine passes the rows it has cached
+        feats = level0(graph, frozen.features, frozen.name_idf, frozen.attr_idf)
     edges = directed_edges(graph, frozen.vocab.relation_ids(graph))
     types = frozen.vocab.type_ids(graph, edges)
     avg = frozen.avg_counts.get(graph.label, np.ones((1, 1), dtype=np.float32))
