@@ -19,7 +19,8 @@ that snapshot's test links â€” over all test links and over the new links only â
 ContEA counts (train/valid entities are not candidates). Next to it: the same model recomputed
 from scratch on the snapshot's graphs (encode + batch align: the cost an update avoids) and a
 learning-free baseline fitted in full per snapshot, scored by bidirectional best match.
-Writes report.json and report.md into --report and prints the Markdown."""
+Writes report.json and report.md into --report after every snapshot (a run stopped by a time
+limit keeps the snapshots it finished) and prints the Markdown at the end."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
             batch=args.batch, baseline=None if args.baseline == "none" else args.baseline,
             full_recompute=not args.no_full_recompute, seed=args.seed,
             hide_names=args.hide_names)
-        report = run_snapshot_eval(settings, "stream-align " + shlex.join(sys.argv[1:]))
+        report = run_snapshot_eval(settings, "stream-align " + shlex.join(sys.argv[1:]),
+                                   on_snapshot=lambda done: write_snapshot_report(done,
+                                                                                  args.report))
     except StreamAlignError as exc:  # bad dataset, model or option: say it, no traceback
         print(f"stream-align: error: {exc}", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -222,8 +222,14 @@ def evaluate_snapshot(settings: SnapshotEvalSettings, bundle: ModelBundle, pair:
     return {**_growth(timeline, k), "methods": methods, "peak_rss_mb": peak_rss_mb()}
 
 
-def run_snapshot_eval(settings: SnapshotEvalSettings, command: str) -> dict[str, Any]:
-    """Stream snapshots ``0..max_snapshot`` through one engine: report meta + one row each."""
+def run_snapshot_eval(settings: SnapshotEvalSettings, command: str,
+                      on_snapshot: Callable[[dict[str, Any]], None] | None = None
+                      ) -> dict[str, Any]:
+    """Stream snapshots ``0..max_snapshot`` through one engine: report meta + one row each.
+
+    ``on_snapshot`` gets the report so far after every snapshot (the CLI rewrites its files),
+    so a run stopped by a time limit still leaves the snapshots it finished.
+    """
     pair = load_dataset(settings.dataset, hide_names=settings.hide_names, seed=settings.seed)
     bundle = load_model(settings, pair)
     timeline = Timeline.of(pair)
@@ -234,7 +240,8 @@ def run_snapshot_eval(settings: SnapshotEvalSettings, command: str) -> dict[str,
     index = (pair.a.index(), pair.b.index())
     events = triple_changes(pair, ReplayOrder.SNAPSHOTS)
     seeds = list(labels(pair))
-    rows = []
+    rows: list[dict[str, Any]] = []
+    report = {"meta": meta, "snapshots": rows}
     with tempfile.TemporaryDirectory(prefix="snapshot-eval-") as tmp, \
             StateStore(StoreSettings(path=Path(tmp))) as store:
         engine = AlignmentEngine.empty(bundle, settings.engine)
@@ -244,7 +251,9 @@ def run_snapshot_eval(settings: SnapshotEvalSettings, command: str) -> dict[str,
                                    settings.batch, f"{timeline.names[k]}: engine")
             rows.append(evaluate_snapshot(settings, bundle, pair, timeline, k, engine, cost,
                                           index))
-    return {"meta": meta, "snapshots": rows}
+            if on_snapshot is not None:
+                on_snapshot(report)
+    return report
 
 
 def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> dict[str, Any]:

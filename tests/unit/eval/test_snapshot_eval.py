@@ -13,6 +13,8 @@ from stream_align.cli import main
 from stream_align.eval.baselines.factored import FactoredScorer
 from stream_align.eval.datasets.graph_pair import Graph, GraphPair, Snapshot
 from stream_align.eval.datasets.loader import load_dataset
+from stream_align.eval.errors import EvaluationError
+from stream_align.eval.snapshot_eval import SnapshotEvalSettings, run_snapshot_eval
 from stream_align.eval.snapshot_metrics import (
     Timeline,
     bidirectional_best,
@@ -200,3 +202,17 @@ def test_eval_snapshots_cli_refuses_a_model_of_another_dataset(
     assert main(["eval-snapshots", "--model", str(model), "--dataset", str(other),
                  "--report", str(tmp_path / "r"), "--threads", "1"]) == 2
     assert "trained with" in capsys.readouterr().err
+
+
+def test_run_reports_after_every_snapshot_and_only_the_methods_asked(
+        tiny_contea: tuple[Path, Path]) -> None:
+    data, model = tiny_contea
+    seen: list[list[str]] = []
+    settings = SnapshotEvalSettings(dataset=data, model=model, max_snapshot=1, batch=40,
+                                    baseline=None, full_recompute=False)
+    report = run_snapshot_eval(settings, "test", on_snapshot=lambda done: seen.append(
+        [row["snapshot"] for row in done["snapshots"]]))
+    assert seen == [["base"], ["base", "batch1"]]
+    assert all(set(row["methods"]) == {"engine"} for row in report["snapshots"])
+    with pytest.raises(EvaluationError, match="unknown baseline"):
+        SnapshotEvalSettings(dataset=data, model=model, baseline="nope")
