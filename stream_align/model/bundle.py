@@ -29,4 +29,5 @@ class ModelBundle:
         (``feats``: its level-0 rows, when the caller has them cached)."""
         hops = self.arch.name_skip_hops if self.arch.name_skip else None
         anchor_dim = self.arch.anchor_skip_dim if self.arch.use_anchors else 0
-        return graph_inputs(graph, self.frozen, hops, anchor_dim, feats=feats)
+        structure_dim = self.arch.structure_dim if self.arch.use_anchors else 0
+        return graph_inputs(graph, self.frozen, hops, anchor_dim, structure_dim, feats=feats)

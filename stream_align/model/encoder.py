@@ -26,6 +26,7 @@ from torch.nn import functional as F
 from stream_align.model.inputs import Frozen, GraphInputs
 from stream_align.model.layers import CollectiveAggLayer, RelationalMeanLayer, cross_attention
 from stream_align.model.settings import ArchitectureSettings
+from stream_align.model.structure import INITIAL_SCALES as STRUCTURE_SCALES
 
 
 @dataclass
@@ -61,6 +62,24 @@ def _raw(scales: list[float]) -> list[float]:
     return [math.log(math.expm1(x)) for x in scales]
 
 
+def _dot(a: torch.Tensor, b: torch.Tensor, block: int) -> torch.Tensor:
+    """Row-wise inner products; the fixed blocks (from 3 on) carry no gradient, so autograd
+    need not keep their wide products (most of a step's memory and backward time)."""
+    if block < 3:
+        return (a * b).sum(-1)
+    with torch.no_grad():
+        return torch.einsum("pd,pd->p", a, b)
+
+
+def initial_scales(arch: ArchitectureSettings) -> list[float]:
+    """Block weights at initialisation, one per block in :class:`Parts` order: learnt
+    ``h0, h1, h2``, raw names per hop, neighbour anchors, structural blocks (those present)."""
+    names = [1.0, 0.9, 0.65, 0.5][: arch.name_skip_hops + 1] if arch.name_skip else []
+    anchors = [0.55] if arch.use_anchors and arch.anchor_skip_dim else []
+    structure = list(STRUCTURE_SCALES) if arch.use_anchors and arch.structure_dim else []
+    return [0.2, 0.2, 0.2, *names, *anchors, *structure]
+
+
 def _pad(h: torch.Tensor) -> torch.Tensor:
     return torch.cat([h, h.new_zeros(1, h.shape[1])])
 
@@ -84,7 +103,7 @@ class CGMuAlign(nn.Module):
         # linear layer on h_a ⊙ h_b), one per name block, and a bias. Both start near the
         # learning-free name-propagation baseline: name blocks dominant, learnt blocks small.
         # The initial scales are the best learning-free blend measured on DBP15K zh_en.
-        scales = [0.2, 0.2, 0.2, *[1.0, 0.9, 0.65, 0.5][: arch.name_skip_hops + 1], 0.55]
+        scales = initial_scales(arch)
         self.block_raw = nn.Parameter(torch.tensor(_raw(scales)))
         self.bce_weight = nn.Parameter(torch.full((3 * d,), 1.0))
         self.bce_skip = nn.Parameter(torch.tensor([8.0 * x * x for x in scales[3:]]))
@@ -135,7 +154,7 @@ class CGMuAlign(nn.Module):
     def _norm(self, p: Parts) -> torch.Tensor:
         """‖concatenated embedding‖ from the blocks (each unit, or zero where empty)."""
         s2 = self._scales(len(p.blocks)) ** 2
-        return torch.sqrt(sum(s2[k] * (b * b).sum(-1) for k, b in enumerate(p.blocks))
+        return torch.sqrt(sum(s2[k] * _dot(b, b, k) for k, b in enumerate(p.blocks))
                           .clamp(min=1e-12))
 
     def _bce_weights(self, n_blocks: int) -> list[torch.Tensor]:
@@ -147,10 +166,11 @@ class CGMuAlign(nn.Module):
         pairs = list(zip(pa.blocks, pb.blocks, strict=True))
         if self.loss == "bce":
             weights = self._bce_weights(len(pairs))
-            return sum(((a * b) * w).sum(-1) for (a, b), w in zip(pairs, weights, strict=True)
+            return sum(((a * b) * w).sum(-1) if k < 3 else w * _dot(a, b, k)
+                       for k, ((a, b), w) in enumerate(zip(pairs, weights, strict=True))
                        ) + self.bce_bias
         s2 = self._scales(len(pairs)) ** 2
-        dot = sum(s2[k] * (a * b).sum(-1) for k, (a, b) in enumerate(pairs))
+        dot = sum(s2[k] * _dot(a, b, k) for k, (a, b) in enumerate(pairs))
         return dot / (self._norm(pa) * self._norm(pb))
 
     def vectors(self, p: Parts, query: bool) -> torch.Tensor:

@@ -21,6 +21,7 @@ from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.model.features import Level0, fit_idf, level0
 from stream_align.model.sampling import Neighbourhood, average_counts, key_hashes, sample
 from stream_align.model.settings import FeatureSettings, SamplingSettings
+from stream_align.model.structure import structure_skips
 from stream_align.model.vocab import Vocab, build_vocab, directed_edges
 
 
@@ -129,10 +130,11 @@ def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
 
 
 def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
-                 anchor_dim: int = 0, *, feats: Level0 | None = None) -> GraphInputs:
+                 anchor_dim: int = 0, structure_dim: int = 0, *,
+                 feats: Level0 | None = None) -> GraphInputs:
     """Features and deterministic sample of ``graph`` under the frozen choices; fixed skip
     blocks: raw names for hops ``0..skip_hops`` (none when ``None``), then neighbour anchors
-    (when ``anchor_dim``)."""
+    (when ``anchor_dim``), then the structural blocks (when ``structure_dim``)."""
     if feats is None:  # the streaming engine passes the rows it has cached
         feats = level0(graph, frozen.features, frozen.name_idf, frozen.attr_idf)
     edges = directed_edges(graph, frozen.vocab.relation_ids(graph))
@@ -144,6 +146,8 @@ def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
     skips = [] if skip_hops is None else name_skips(feats.names, hood, skip_hops)
     if anchor_dim:
         skips.append(anchor_skip(anchors, len(frozen.anchors), hood, anchor_dim))
+    if structure_dim:
+        skips += structure_skips(anchors, len(frozen.anchors), hood, structure_dim)
     return GraphInputs(
         graph=graph,
         names=_coo(feats.names),

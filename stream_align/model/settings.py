@@ -57,6 +57,11 @@ class ArchitectureSettings(_Frozen):
         2, ge=0, le=3,
         description="Also append the mean raw name vector of the sampled 1..h-hop neighbours.",
     )
+    structure_dim: int = Field(
+        0, ge=0,
+        description="Hashed buckets of each fixed structural block (anchors and relations over "
+        "the 2-hop sample, see model/structure.py); 0: off.",
+    )
 
 
 class TrainSettings(_Frozen):
@@ -78,6 +83,10 @@ class TrainSettings(_Frozen):
     )
     pair_loss_weight: float = Field(
         1.0, ge=0, description="Weight of the cross-attention pair loss next to retrieval."
+    )
+    bootstrap_rounds: int = Field(
+        0, ge=0, description="Rounds of self-training after the epochs: mutual nearest "
+        "non-anchor entities become frozen anchors (model/bootstrap.py)."
     )
     seed: int = Field(0, description="Seed of initialisation, batching and negatives.")
     threads: int = Field(2, ge=1, description="torch CPU threads.")

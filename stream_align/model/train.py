@@ -19,6 +19,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.model.bootstrap import bootstrap
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.inputs import GraphInputs, fit_frozen
@@ -42,6 +43,8 @@ class TrainReport:
     best_epoch: int = -1
     best_valid_hits1: float = -1.0
     seconds: float = 0.0
+    bootstrap_added: list[int] = field(default_factory=list)
+    valid_hits1_after_bootstrap: float | None = None
 
 
 def _negatives(pool: torch.Tensor | None, positives: torch.Tensor, count: int, n: int,
@@ -114,6 +117,10 @@ class Trainer:
         self.opt.step()
         return float(loss.detach())
 
+    def validate(self) -> float:
+        """Validation Hits@1 (ranking all of graph B) of the current weights."""
+        return hits_at_1(*self._embeddings(), self.valid_pairs)
+
     def run(self) -> TrainReport:
         s, report, start = self.settings, TrainReport(), time.monotonic()
         best_state = {k: v.clone() for k, v in self.bundle.net.state_dict().items()}
@@ -153,6 +160,13 @@ def train(pair: GraphPair, train_settings: TrainSettings,
     frozen = fit_frozen(pair, features or FeatureSettings(), sampling or SamplingSettings())
     bundle = ModelBundle(net=CGMuAlign(frozen, arch, train_settings.loss), frozen=frozen, arch=arch,
                          train=train_settings)
-    report = Trainer(pair, bundle).run()
+    trainer = Trainer(pair, bundle)
+    report = trainer.run()
     bundle.net.eval()
+    if train_settings.bootstrap_rounds:
+        del trainer  # its inputs and pools: the rounds build their own
+        start = time.monotonic()
+        report.bootstrap_added = bootstrap(bundle, pair, train_settings.bootstrap_rounds)
+        report.valid_hits1_after_bootstrap = Trainer(pair, bundle).validate()
+        report.seconds += time.monotonic() - start
     return bundle, report

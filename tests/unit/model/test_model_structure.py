@@ -1,0 +1,96 @@
+"""Structural blocks: what they see, what they never see, and exact local recompute with them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from stream_align.engine.affected import SampleIndex
+from stream_align.engine.mutable_graph import MutableGraph
+from stream_align.engine.recompute import encode_local, row_vectors
+from stream_align.eval.datasets.graph_pair import Graph
+from stream_align.model.bundle import ModelBundle
+from stream_align.model.encoder import CGMuAlign, initial_scales
+from stream_align.model.inputs import fit_frozen
+from stream_align.model.readout import retrieval_vectors
+from stream_align.model.sampling import Neighbourhood
+from stream_align.model.settings import (
+    ArchitectureSettings,
+    FeatureSettings,
+    SamplingSettings,
+    TrainSettings,
+)
+from stream_align.model.structure import KINDS, structure_skips
+from tests.unit.model.model_synthetic import synthetic_pair
+
+torch.set_num_threads(1)
+
+
+def _hood(edges: list[tuple[int, int, int]], n: int, k: int = 4) -> Neighbourhood:
+    nbr, rel, mask = np.full((n, k), n), np.zeros((n, k), dtype=np.int64), np.zeros((n, k), bool)
+    fill = [0] * n
+    for x, y, r in edges:
+        nbr[x, fill[x]], rel[x, fill[x]], mask[x, fill[x]] = y, r, True
+        fill[x] += 1
+    return Neighbourhood(nbr=nbr, rel=rel, mask=mask)
+
+
+def test_own_anchor_never_appears_and_paths_reach_two_hops() -> None:
+    # 0 —1→ 1 —2→ 2, and back edges; entity 0 and entity 2 are anchors 0 and 1.
+    hood = _hood([(0, 1, 1), (1, 0, 2), (1, 2, 1), (2, 1, 2)], n=3)
+    anchors = np.array([0, 2, 1])  # 2 = no anchor (n_anchors = 2)
+    blocks = dict(zip(KINDS, structure_skips(anchors, 2, hood, dim=64), strict=True))
+    # 0's only 1-hop neighbour (1) is no anchor; its 2-hop paths are 0→1→0 (itself: dropped)
+    # and 0→1→2 (anchor 1).
+    assert blocks["a1"][0].abs().sum() == 0
+    assert int((blocks["a2"][0] != 0).sum()) == 1  # anchor 1 only, not its own anchor 0
+    # 1 sees both anchors at one hop; 0 and 2 see the same single anchor-free neighbour 1.
+    assert blocks["a1"][1].abs().sum() > 0
+    # 0 and 2 reach different anchors at two hops: their a2 blocks differ.
+    assert not torch.allclose(blocks["a2"][0], blocks["a2"][2])
+    for block in blocks.values():  # unit or zero rows
+        norms = block.norm(dim=1)
+        assert torch.all(((norms - 1).abs() < 1e-5) | (norms == 0))
+
+
+def test_same_sampled_neighbourhood_gives_the_same_blocks() -> None:
+    # 0 and 3 both link to anchor-bearing 1 under relation 5; 4 links to it under relation 6.
+    hood = _hood([(0, 1, 5), (3, 1, 5), (4, 1, 6), (1, 2, 1)], n=5)
+    anchors = np.array([9, 0, 1, 9, 9])  # n_anchors = 9
+    blocks = dict(zip(KINDS, structure_skips(anchors, 9, hood, dim=256), strict=True))
+    for kind in KINDS:
+        assert torch.equal(blocks[kind][0], blocks[kind][3])
+    assert torch.equal(blocks["a1"][0], blocks["a1"][4])  # same anchor...
+    assert float(blocks["ra1"][0] @ blocks["ra1"][4]) < 0.5  # ...under another relation
+
+
+def _mirror(graph: Graph) -> MutableGraph:
+    mirror = MutableGraph(graph.label, graph.label)
+    for i, key in enumerate(graph.keys):
+        mirror.upsert(key, graph.types[i], dict(graph.attributes[i]))
+    for h, r, t in graph.triples.tolist():
+        mirror.add_triple(h, mirror.relation_id(graph.relations[r]), t)
+    return mirror
+
+
+def test_local_recompute_with_structure_blocks_equals_full_encode() -> None:
+    pair = synthetic_pair(films=40, hide_names=True)
+    torch.manual_seed(0)
+    frozen = fit_frozen(pair, FeatureSettings(name_dim=32, attr_dim=16, numeric_dim=4),
+                        SamplingSettings(fanout=3))
+    arch = ArchitectureSettings(hidden_dim=16, name_skip=False, anchor_skip_dim=0,
+                                structure_dim=32)
+    net = CGMuAlign(frozen, arch, "hinge").eval()
+    assert net.block_raw.shape[0] == len(initial_scales(arch)) == 3 + len(KINDS)
+    bundle = ModelBundle(net=net, frozen=frozen, arch=arch, train=TrainSettings())
+    with torch.no_grad():
+        inputs = bundle.inputs(pair.a)
+        assert len(inputs.skips) == len(KINDS)
+        full = retrieval_vectors(net, inputs, net.encode(inputs), query=True).numpy()
+    samples = SampleIndex(_mirror(pair.a), frozen)
+    samples.refresh(range(pair.a.num_entities))
+    nodes = np.random.default_rng(0).choice(pair.a.num_entities, 40, replace=False).tolist()
+    local = encode_local(bundle, samples, nodes)
+    got = row_vectors(bundle, local, local.rows(nodes), query=True)
+    assert np.abs(got - full[nodes]).max() < 1e-5
+    assert np.abs(full[nodes, -8 * 32:]).sum() > 0  # the structural blocks are not all zero
