@@ -122,7 +122,7 @@ class CandidateLists:
         known = {y: score for score, y in mine.lists.get(x, ())}
         known.update(fresh)
         entries = sorted(((score, y) for y, score in known.items() if score is not None),
-                         key=lambda hit: -hit[0])
+                         reverse=True)
         bound = mine.bound.get(x, _NONE)
         if bound != _NONE and sum(1 for score, _ in entries[:k] if score >= bound) < k:
             return None

@@ -159,16 +159,19 @@ class AlignmentEngine:
         """Oldest queued nodes first, then this batch's; what does not fit is queued."""
         side, pending = self.sides[s], self.pending[s]
         graph = side.graph
-        for node in sorted(affected - pending.keys(), key=graph.keys.__getitem__):
+        stored = set(pending)  # queued by an earlier batch: persisted in tx.recompute
+        for node in sorted(affected - stored, key=graph.keys.__getitem__):
             pending[node] = self._seq
             self._seq += 1
         live = sorted((seq, node) for node, seq in pending.items() if graph.is_alive(node))
         chosen = [node for _, node in live[:max(budget, 0)]]
+        done = set(chosen)
         for node in list(pending):
             key = graph.keys[node]
-            if node in chosen or not graph.is_alive(node):
+            if node in done or not graph.is_alive(node):
                 del pending[node]
-                tx.recompute.pop(graph.graph_id, key)
+                if node in stored:
+                    tx.recompute.pop(graph.graph_id, key)
             elif node in affected:
                 tx.recompute.push(graph.graph_id, key, pending[node])
         return chosen

@@ -44,7 +44,9 @@ class EngineSettings(BaseModel):
                      "queue and is drained by the next batches (hub bound)."),
     )
     recompute_chunk: int = Field(
-        default=2_048, ge=1, description="Entities encoded per local closure (memory bound)."
+        default=8_192, ge=1,
+        description=("Entities encoded per local closure (memory bound; fewer, larger closures "
+                     "share more of their neighbourhoods)."),
     )
     max_attributes: int = Field(
         default=256, ge=1, description="Attributes per upserted entity; more is oversized_entity."

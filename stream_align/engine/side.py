@@ -94,14 +94,16 @@ class Side:
         """Replace ``node``'s list (best first; no unlisted score above ``bound``); return its
         old candidates."""
         old = self.cands.pop(node, ())
-        for _, other in self.lists.pop(node, ()):
+        before = {other for _, other in self.lists.pop(node, ())}
+        after = {other for _, other in found}
+        for other in before - after:
             self.listed_by[other].discard(node)
+        for other in after - before:
+            self.listed_by.setdefault(other, set()).add(node)
         self.bound.pop(node, None)
         if found:
             self.lists[node], self.bound[node] = found, bound
             self.cands[node] = tuple(other for _, other in found[:k])
-            for _, other in found:
-                self.listed_by.setdefault(other, set()).add(node)
         return old
 
     def scores(self, nodes: list[int], vectors: np.ndarray) -> np.ndarray:
