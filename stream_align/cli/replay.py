@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from itertools import islice
 from pathlib import Path
 
 from stream_align.cli.config import add_config_argument, load_settings
@@ -33,6 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="limit to this many events per second (default: as fast as possible)")
     parser.add_argument("--hide-names", action="store_true",
                         help="publish entities without names (structure-only track)")
+    parser.add_argument("--skip", type=int, default=0, metavar="N",
+                        help="leave out the first N triple changes of the order (with --limit: "
+                        "publish a graph in parts, e.g. load first, then stream the rest)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N",
+                        help="publish at most N triple changes (after --skip)")
     parser.add_argument("--no-labels", action="store_true", help="do not publish seed labels")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_config_argument(parser)
@@ -46,9 +52,12 @@ def run(args: argparse.Namespace) -> int:
     ensure_topics(settings.kafka)
     producer = EventProducer(settings.kafka, settings.codec)
     order = ReplayOrder(args.order)
+    total = expected.entities + expected.triples
+    stop = total if args.limit is None else min(total, args.skip + args.limit)
+    wanted = max(0, stop - args.skip)
     published = publish(producer, settings.kafka.triples_topic,
-                        triple_changes(pair, order, args.seed), key=lambda e: e.key,
-                        total=expected.entities + expected.triples, rate=args.rate,
+                        islice(triple_changes(pair, order, args.seed), args.skip, stop),
+                        key=lambda e: e.key, total=wanted, rate=args.rate,
                         desc="triples", progress=not args.no_progress)
     label_count = 0
     if not args.no_labels:
@@ -57,8 +66,8 @@ def run(args: argparse.Namespace) -> int:
                               progress=not args.no_progress)
     summary = {"dataset": pair.name, "order": order.value, "published_triple_changes": published,
                "expected_entities": expected.entities, "expected_triples": expected.triples,
-               "published_labels": label_count}
+               "skipped": args.skip, "published_labels": label_count}
     print(json.dumps(summary))
-    ok = published == expected.entities + expected.triples
+    ok = published == wanted
     ok = ok and (args.no_labels or label_count == expected.labels)
     return 0 if ok else 1

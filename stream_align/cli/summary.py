@@ -25,11 +25,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dataset", type=Path, required=True, metavar="DIR",
                         help="the dataset that was replayed")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument("--since-ms", type=int, default=0, metavar="EPOCH_MS",
+                        help="freshness only of events whose newest cause was produced at or "
+                        "after this time (e.g. the start of a rate-limited tail after a bulk "
+                        "load, so the load's backlog does not count)")
     add_config_argument(parser)
     parser.set_defaults(func=run)
 
 
-def _freshness_ms(kafka: KafkaSettings, codec: CodecSettings) -> list[float]:
+def _freshness_ms(kafka: KafkaSettings, codec: CodecSettings, since_ms: int) -> list[float]:
     """Per alignment event: its produce time − the newest produce time of its causes."""
     changes, events = Codec(TripleChange, codec), Codec(AlignmentEvent, codec)
     produced = {}
@@ -41,7 +45,7 @@ def _freshness_ms(kafka: KafkaSettings, codec: CodecSettings) -> list[float]:
     out = []
     for msg in read_to_end(kafka, kafka.alignment_events_topic):
         causes = [produced[c] for c in events.decode(msg.value()).cause if c in produced]
-        if causes:
+        if causes and max(causes) >= since_ms:
             out.append(float(msg.timestamp()[1] - max(causes)))
     return out
 
@@ -54,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
     for value in latest_by_key(settings.kafka, settings.kafka.alignments_topic).values():
         event = codec.decode(value)
         current[event.left] = event.right
-    summary = summarise(pair, current, _freshness_ms(settings.kafka, settings.codec))
+    fresh = _freshness_ms(settings.kafka, settings.codec, args.since_ms)
+    summary = summarise(pair, current, fresh)
     if args.json:
         print(json.dumps(summary.as_dict()))
         return 0
