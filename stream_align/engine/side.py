@@ -79,7 +79,8 @@ class Side:
     def vectors(self, nodes: list[int]) -> np.ndarray:
         """Indexed vectors of ``nodes`` (as searched: normalised where the index normalises)."""
         assert self.index is not None  # only nodes with a FAISS id are asked for
-        return np.stack([self.index.reconstruct(self.fid[n]) for n in nodes])
+        return self.index.reconstruct_many(np.fromiter((self.fid[n] for n in nodes),
+                                                       dtype=np.int64, count=len(nodes)))
 
     def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[float, int]]]:
         """Per query row, ``(score, node)`` of the top-``k`` of this graph, best first."""

@@ -45,6 +45,13 @@ class VectorIndex:
     def reconstruct(self, id_: int) -> np.ndarray:
         return self._index.reconstruct(int(id_))
 
+    def reconstruct_many(self, ids: np.ndarray) -> np.ndarray:
+        """``(len(ids), dim)`` stored vectors (one call into FAISS, not one per id)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        if not len(ids):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._index.reconstruct_batch(ids)
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, ids)``, each ``(len(queries), k)``; missing slots have id ``-1``.
 

@@ -34,3 +34,11 @@ def test_add_of_an_existing_id_replaces_it() -> None:
     index.add(np.array([7]), np.array([[0, 1.0, 0, 0]]))
     assert len(index) == 1
     assert np.allclose(index.reconstruct(7), [0, 1, 0, 0])
+
+
+def test_reconstruct_many_returns_rows_in_the_order_asked() -> None:
+    index = VectorIndex(3, normalise=False)
+    vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
+    index.add(np.array([10, 11, 12, 13]), vectors)
+    assert np.array_equal(index.reconstruct_many(np.array([13, 10, 12])), vectors[[3, 0, 2]])
+    assert index.reconstruct_many(np.array([], dtype=np.int64)).shape == (0, 3)
