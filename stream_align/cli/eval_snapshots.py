@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="stop after snapshot K (0 = base only, 1 = base + batch1, ...; "
                         "default: all)")
     parser.add_argument("--batch", type=int, default=2000, metavar="N",
-                        help="events per engine micro-batch (default 2000)")
+                        help="events per engine micro-batch (default 2000); 0 = each snapshot "
+                        "in one engine call (one update per snapshot, as ContEA grows)")
     parser.add_argument("--baseline", default="propagation1", metavar="NAME",
                         help="learning-free reference fitted per snapshot: names, propagation1 "
                         "or propagation2, or 'none' (default propagation1)")

@@ -67,7 +67,7 @@ class SnapshotEvalSettings:
     dataset: Path
     model: Path
     max_snapshot: int | None = None  # last snapshot streamed (0 = base only); None = all
-    batch: int = 2_000  # events per engine micro-batch
+    batch: int = 2_000  # events per engine micro-batch; 0 = the whole snapshot in one call
     baseline: str | None = "propagation1"  # a BASELINES name, or None for no baseline row
     full_recompute: bool = True
     seed: int = 0
@@ -78,8 +78,9 @@ class SnapshotEvalSettings:
         if self.baseline is not None and self.baseline not in BASELINES:
             raise EvaluationError(f"unknown baseline {self.baseline!r}; known: "
                                   f"{', '.join(BASELINES)}")
-        if self.batch < 1:
-            raise EvaluationError(f"--batch must be at least 1, got {self.batch}")
+        if self.batch < 0:
+            raise EvaluationError(f"--batch must be >= 0 (0: one call per snapshot), got "
+                                  f"{self.batch}")
         if self.max_snapshot is not None and self.max_snapshot < 0:
             raise EvaluationError(f"--max-snapshot must be >= 0, got {self.max_snapshot}")
 
@@ -134,7 +135,13 @@ def _process(store: StateStore, engine: AlignmentEngine, changes: list[TripleCha
 
 def stream_snapshot(store: StateStore, engine: AlignmentEngine, changes: list[TripleChange],
                     seeds: list[Label], batch: int, desc: str) -> dict[str, float]:
-    """Feed one snapshot in micro-batches (seed labels with the first), then drain the queue."""
+    """Feed one snapshot in micro-batches (seed labels with the first), then drain the queue.
+
+    ``batch`` 0 sends the whole snapshot in one call: ContEA's setting (one update per
+    snapshot), and the cheapest for the engine — a micro-batch recomputes and re-scores every
+    entity its changes reach, so an entity touched by many batches is recomputed many times.
+    """
+    batch = batch or max(len(changes), 1)
     cost = {"events": float(len(changes)), "engine_seconds": 0.0, "recomputed": 0.0,
             "batches": 0.0, "rejected": 0.0}
     with tqdm(total=len(changes), desc=desc, unit="ev", leave=False) as bar:
@@ -264,7 +271,9 @@ def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> d
         "command": command,
         "machine": machine(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "engine": (f"micro-batches of {settings.batch} events, top_k {settings.engine.top_k}, "
+        "engine": ((f"micro-batches of {settings.batch} events" if settings.batch
+                    else "one engine call per snapshot (then the deferred queue drained)")
+                   + f", top_k {settings.engine.top_k}, "
                    f"match threshold {settings.engine.match_threshold}"),
         "protocol": "ContEA: candidates exclude train/valid entities; P = hits / predicted, "
                     "R = hits / test links of the snapshot; new = pairs with an entity first "

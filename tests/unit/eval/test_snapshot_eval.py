@@ -208,7 +208,7 @@ def test_run_reports_after_every_snapshot_and_only_the_methods_asked(
         tiny_contea: tuple[Path, Path]) -> None:
     data, model = tiny_contea
     seen: list[list[str]] = []
-    settings = SnapshotEvalSettings(dataset=data, model=model, max_snapshot=1, batch=40,
+    settings = SnapshotEvalSettings(dataset=data, model=model, max_snapshot=1, batch=0,
                                     baseline=None, full_recompute=False)
     report = run_snapshot_eval(settings, "test", on_snapshot=lambda done: seen.append(
         [row["snapshot"] for row in done["snapshots"]]))
