@@ -25,7 +25,7 @@ from torch import nn
 from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.inputs import anchor_ids
-from stream_align.model.readout import retrieval_vectors
+from stream_align.model.readout import row_vectors
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,8 @@ def bootstrap(bundle: ModelBundle, pair: GraphPair, rounds: int) -> list[int]:
         n = len(bundle.frozen.anchors)
         free_a = _free(anchor_ids(pair.a, bundle.frozen), n, pair.valid[:, 0])
         free_b = _free(anchor_ids(pair.b, bundle.frozen), n, pair.valid[:, 1])
-        qa = retrieval_vectors(net, ga, net.encode(ga), query=True)[free_a]
-        eb = retrieval_vectors(net, gb, net.encode(gb), query=False)[free_b]
+        qa = row_vectors(net, ga, net.encode(ga), torch.from_numpy(free_a), query=True)
+        eb = row_vectors(net, gb, net.encode(gb), torch.from_numpy(free_b), query=False)
         rows, cols = mutual_nearest(qa, eb)
         del qa, eb, ga, gb
         add_anchors(bundle, [(pair.a.keys[free_a[i]], pair.b.keys[free_b[j]])

@@ -36,9 +36,15 @@ def pair_logits(net: CGMuAlign, ga: GraphInputs, enc_a: Encoded, ia: torch.Tenso
 def retrieval_vectors(net: CGMuAlign, g: GraphInputs, enc: Encoded, query: bool,
                       chunk: int = 4096) -> torch.Tensor:
     """``(n, D)`` vectors whose inner products are retrieval scores (graph A: ``query``)."""
+    return row_vectors(net, g, enc, torch.arange(g.n), query, chunk)
+
+
+@torch.no_grad()
+def row_vectors(net: CGMuAlign, g: GraphInputs, enc: Encoded, rows: torch.Tensor, query: bool,
+                chunk: int = 4096) -> torch.Tensor:
+    """:func:`retrieval_vectors` of some ``rows`` only (no full ``n × D`` matrix built)."""
     out = []
-    for start in range(0, g.n, chunk):
-        rows = torch.arange(start, min(start + chunk, g.n))
-        parts = net.parts(g, enc, rows, net.retrieval_h2(g, enc, rows))
-        out.append(net.vectors(parts, query))
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        out.append(net.vectors(net.parts(g, enc, part, net.retrieval_h2(g, enc, part)), query))
     return torch.cat(out) if out else torch.zeros((0, 0))

@@ -24,7 +24,7 @@ from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.inputs import GraphInputs, fit_frozen
 from stream_align.model.ranking import hits_at_1, topk
-from stream_align.model.readout import pair_logits, retrieval_vectors
+from stream_align.model.readout import pair_logits, retrieval_vectors, row_vectors
 from stream_align.model.settings import (
     ArchitectureSettings,
     FeatureSettings,
@@ -117,10 +117,6 @@ class Trainer:
         self.opt.step()
         return float(loss.detach())
 
-    def validate(self) -> float:
-        """Validation Hits@1 (ranking all of graph B) of the current weights."""
-        return hits_at_1(*self._embeddings(), self.valid_pairs)
-
     def run(self) -> TrainReport:
         s, report, start = self.settings, TrainReport(), time.monotonic()
         best_state = {k: v.clone() for k, v in self.bundle.net.state_dict().items()}
@@ -130,10 +126,13 @@ class Trainer:
         for epoch in bar:
             if s.hard_negatives and epoch % s.pool_every == 0:
                 pools = self._pools(*emb)
+            emb = None  # two n × D matrices: not held through the steps
             order = torch.randperm(len(self.train_pairs), generator=self.gen)
             losses = [self._step(idx, pools) for idx in order.split(s.batch_size)]
             emb = self._embeddings()  # validation now, hard-negative pools next epoch
             valid = hits_at_1(*emb, self.valid_pairs)
+            if not (s.hard_negatives and (epoch + 1) % s.pool_every == 0):
+                emb = None
             report.history.append({"epoch": epoch, "loss": float(np.mean(losses)),
                                    "valid_hits1": valid, "seconds": time.monotonic() - start})
             bar.set_postfix(loss=f"{np.mean(losses):.4f}", valid_h1=f"{valid:.4f}")
@@ -148,6 +147,18 @@ class Trainer:
         self.bundle.net.load_state_dict(best_state)
         report.seconds = time.monotonic() - start
         return report
+
+
+@torch.no_grad()
+def valid_hits1(bundle: ModelBundle, pair: GraphPair) -> float:
+    """Validation Hits@1 (each valid source ranks all of graph B), building only the valid
+    sources' vectors on the A side."""
+    net, ga, gb = bundle.net, bundle.inputs(pair.a), bundle.inputs(pair.b)
+    valid = torch.from_numpy(pair.valid)
+    qa = row_vectors(net, ga, net.encode(ga), valid[:, 0], query=True)
+    eb = retrieval_vectors(net, gb, net.encode(gb), query=False)
+    best = topk(qa, eb, 1)[:, 0] if len(valid) else valid[:, 1]
+    return float((best == valid[:, 1]).float().mean()) if len(valid) else 0.0
 
 
 def train(pair: GraphPair, train_settings: TrainSettings,
@@ -167,6 +178,6 @@ def train(pair: GraphPair, train_settings: TrainSettings,
         del trainer  # its inputs and pools: the rounds build their own
         start = time.monotonic()
         report.bootstrap_added = bootstrap(bundle, pair, train_settings.bootstrap_rounds)
-        report.valid_hits1_after_bootstrap = Trainer(pair, bundle).validate()
+        report.valid_hits1_after_bootstrap = valid_hits1(bundle, pair)
         report.seconds += time.monotonic() - start
     return bundle, report
