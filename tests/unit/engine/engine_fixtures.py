@@ -55,12 +55,13 @@ def synthetic_pair(n: int = 48, seed: int = 0) -> GraphPair:
     return GraphPair(name="synthetic", a=a, b=b, train=gold[:6], valid=gold[6:10], test=gold[10:])
 
 
-def untrained_bundle(pair: GraphPair, seed: int = 0) -> ModelBundle:
-    """A small freshly initialised model (inferred types: the synthetic graphs have none)."""
+def untrained_bundle(pair: GraphPair, seed: int = 0, structure_dim: int = 0) -> ModelBundle:
+    """A small freshly initialised model (inferred types: the synthetic graphs have none);
+    ``structure_dim`` > 0 adds the structure-only track's fixed 2-hop blocks."""
     torch.manual_seed(seed)
     frozen = fit_frozen(pair, FeatureSettings(name_dim=64, attr_dim=32, numeric_dim=4,
                                               inferred_types=3), SamplingSettings(fanout=3))
-    arch = ArchitectureSettings(hidden_dim=16)
+    arch = ArchitectureSettings(hidden_dim=16, structure_dim=structure_dim)
     net = CGMuAlign(frozen, arch, "hinge")
     net.eval()
     return ModelBundle(net=net, frozen=frozen, arch=arch, train=TrainSettings(),

@@ -57,11 +57,12 @@ def _changed(before: np.ndarray, after: np.ndarray) -> set[int]:
     return set(np.flatnonzero(np.abs(before - after).max(axis=1) > 1e-7).tolist())
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_engine_affected_set_is_exactly_what_changes(seed: int) -> None:
-    """Add and remove triples and upsert names; ``D`` = nodes whose full encode moved."""
+@pytest.mark.parametrize(("seed", "structure_dim"), [(0, 0), (1, 0), (2, 0), (0, 32), (1, 32)])
+def test_engine_affected_set_is_exactly_what_changes(seed: int, structure_dim: int) -> None:
+    """Add and remove triples and upsert names; ``D`` = nodes whose full encode moved (also
+    with the structure-only track's 2-hop blocks)."""
     pair = synthetic_pair(n=40, seed=seed)
-    bundle = untrained_bundle(pair)
+    bundle = untrained_bundle(pair, structure_dim=structure_dim)
     graph, rng = pair.a, np.random.default_rng(seed)
     mirror = _mirror(graph)
     samples = SampleIndex(mirror, bundle.frozen)
