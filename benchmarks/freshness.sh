@@ -20,17 +20,8 @@ HOME_DIR="${STREAM_ALIGN_HOME:-$HOME/.cache/stream-align}"
 PORT="${STREAM_ALIGN_FRESHNESS_PORT:-39192}"
 WORK="$HOME_DIR/freshness"
 
-VENV="$("$ROOT/tools/bootstrap.sh")"
-SA="$VENV/bin/stream-align"
-BROKER=(python3 "$ROOT/tools/kafka_broker.py")
-"${BROKER[@]}" stop --data-dir "$WORK/kafka" >/dev/null
-rm -rf "$WORK" && mkdir -p "$WORK"
-"${BROKER[@]}" start --port "$PORT" --data-dir "$WORK/kafka"
-trap '"${BROKER[@]}" stop --data-dir "$WORK/kafka"' EXIT
-
-export STREAM_ALIGN_KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:$PORT"
-export STREAM_ALIGN_STORE__PATH="$WORK/state"
-export STREAM_ALIGN_OBSERVABILITY__HTTP_PORT=0
+# shellcheck source=tools/fresh_broker.sh
+source "$ROOT/tools/fresh_broker.sh"
 REPLAY=("$SA" replay --dataset "$DATASET" --order shuffle --seed 7 --no-progress)
 
 "$SA" topics
