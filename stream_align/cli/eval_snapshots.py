@@ -48,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-full-recompute", action="store_true",
                         help="skip encoding + aligning each snapshot from scratch (the cost "
                         "comparison then shows n/a)")
+    parser.add_argument("--no-engine", action="store_true",
+                        help="do not stream: only the from-scratch rows (full recompute, "
+                        "baseline) per snapshot — quick quality numbers when the engine is slow")
     parser.add_argument("--hide-names", action="store_true",
                         help="structure-only track (the model must have been trained so)")
     parser.add_argument("--seed", type=int, default=0,
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         settings = SnapshotEvalSettings(
             dataset=args.dataset, model=args.model, max_snapshot=args.max_snapshot,
             batch=args.batch, baseline=None if args.baseline == "none" else args.baseline,
-            full_recompute=not args.no_full_recompute, seed=args.seed,
+            full_recompute=not args.no_full_recompute, stream=not args.no_engine, seed=args.seed,
             hide_names=args.hide_names)
         report = run_snapshot_eval(settings, "stream-align " + shlex.join(sys.argv[1:]),
                                    on_snapshot=lambda done: write_snapshot_report(done,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -70,6 +71,7 @@ class SnapshotEvalSettings:
     batch: int = 2_000  # events per engine micro-batch; 0 = the whole snapshot in one call
     baseline: str | None = "propagation1"  # a BASELINES name, or None for no baseline row
     full_recompute: bool = True
+    stream: bool = True  # False: no engine, only the from-scratch references per snapshot
     seed: int = 0
     hide_names: bool = False
     engine: EngineSettings = field(default_factory=EngineSettings)
@@ -150,6 +152,7 @@ def stream_snapshot(store: StateStore, engine: AlignmentEngine, changes: list[Tr
             _process(store, engine, part, seeds if start == 0 else [], cost)
             bar.update(len(part))
         while engine.pending_count:
+            bar.set_postfix(pending=engine.pending_count, refresh=True)
             _process(store, engine, [], [], cost)
     seconds = cost["engine_seconds"]
     cost["events_per_s"] = cost["events"] / seconds if seconds > 0 else 0.0
@@ -210,14 +213,17 @@ def _growth(timeline: Timeline, k: int) -> dict[str, Any]:
 
 
 def evaluate_snapshot(settings: SnapshotEvalSettings, bundle: ModelBundle, pair: GraphPair,
-                      timeline: Timeline, k: int, engine: AlignmentEngine,
+                      timeline: Timeline, k: int, engine: AlignmentEngine | None,
                       cost: dict[str, float],
                       index: tuple[dict[str, int], dict[str, int]]) -> dict[str, Any]:
-    """One report row: growth, then the engine, full recompute and baseline scores and costs."""
-    current = engine.final_alignment()
-    predicted = _as_pairs([(left, right) for left, (right, _) in current.items()], index)
-    methods = {"engine": _method_row(score_snapshot(timeline, k, predicted), **cost,
-                                     matches=float(len(current)))}
+    """One report row: growth, then the engine (when streamed), full recompute and baseline
+    scores and costs."""
+    methods: dict[str, dict[str, Any]] = {}
+    if engine is not None:
+        current = engine.final_alignment()
+        predicted = _as_pairs([(left, right) for left, (right, _) in current.items()], index)
+        methods["engine"] = _method_row(score_snapshot(timeline, k, predicted), **cost,
+                                        matches=float(len(current)))
     if settings.full_recompute or settings.baseline:
         sub, keep_a, keep_b = snapshot_pair(pair, timeline, k)
         if settings.full_recompute:
@@ -245,22 +251,37 @@ def run_snapshot_eval(settings: SnapshotEvalSettings, command: str,
     meta = report_meta(settings, command, bundle.version)
     meta["snapshots"] = f"{', '.join(timeline.names[:last + 1])} of {len(timeline)}"
     index = (pair.a.index(), pair.b.index())
-    events = triple_changes(pair, ReplayOrder.SNAPSHOTS)
-    seeds = list(labels(pair))
     rows: list[dict[str, Any]] = []
     report = {"meta": meta, "snapshots": rows}
-    with tempfile.TemporaryDirectory(prefix="snapshot-eval-") as tmp, \
-            StateStore(StoreSettings(path=Path(tmp))) as store:
-        engine = AlignmentEngine.empty(bundle, settings.engine)
+    with ExitStack() as stack:
+        engine, store, events = None, None, iter(())
+        if settings.stream:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="snapshot-eval-"))
+            store = stack.enter_context(StateStore(StoreSettings(path=Path(tmp))))
+            engine = AlignmentEngine.empty(bundle, settings.engine)
+            events = triple_changes(pair, ReplayOrder.SNAPSHOTS)
         for k in tqdm(range(last + 1), desc="snapshots", unit="snapshot"):
-            changes = snapshot_events(events, timeline, k, index)
-            cost = stream_snapshot(store, engine, changes, seeds if k == 0 else [],
-                                   settings.batch, f"{timeline.names[k]}: engine")
+            cost: dict[str, float] = {}
+            if engine is not None and store is not None:
+                changes = snapshot_events(events, timeline, k, index)
+                cost = stream_snapshot(store, engine, changes,
+                                       list(labels(pair)) if k == 0 else [], settings.batch,
+                                       f"{timeline.names[k]}: engine")
             rows.append(evaluate_snapshot(settings, bundle, pair, timeline, k, engine, cost,
                                           index))
             if on_snapshot is not None:
                 on_snapshot(report)
     return report
+
+
+def _engine_line(settings: SnapshotEvalSettings) -> str:
+    if not settings.stream:
+        return "not streamed (--no-engine)"
+    feed = (f"micro-batches of {settings.batch} events" if settings.batch
+            else "one engine call per snapshot (then the deferred queue drained)")
+    return (f"{feed}, top_k {settings.engine.top_k}, match threshold "
+            f"{settings.engine.match_threshold}, at most "
+            f"{settings.engine.max_affected_per_batch:,} embeddings recomputed per call")
 
 
 def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> dict[str, Any]:
@@ -271,10 +292,7 @@ def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> d
         "command": command,
         "machine": machine(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "engine": ((f"micro-batches of {settings.batch} events" if settings.batch
-                    else "one engine call per snapshot (then the deferred queue drained)")
-                   + f", top_k {settings.engine.top_k}, "
-                   f"match threshold {settings.engine.match_threshold}"),
+        "engine": _engine_line(settings),
         "protocol": "ContEA: candidates exclude train/valid entities; P = hits / predicted, "
                     "R = hits / test links of the snapshot; new = pairs with an entity first "
                     "seen in this snapshot vs its new test links (see snapshot_metrics.py)",

@@ -27,6 +27,10 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _count(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
 def _quality_row(row: dict[str, Any], method: str, result: dict[str, Any]) -> str:
     every, new = result["all"], result["new"] or {}
     new_links = row["new_test_links"]
@@ -40,11 +44,12 @@ def _quality_row(row: dict[str, Any], method: str, result: dict[str, Any]) -> st
 
 def _cost_row(row: dict[str, Any]) -> str:
     methods = row["methods"]
-    engine, full = methods["engine"], methods.get("full_recompute")
+    engine, full = methods.get("engine", {}), methods.get("full_recompute")
     baseline = next((m for name, m in methods.items() if name.startswith("baseline:")), None)
-    ratio = None if not full or not full["seconds"] else engine["engine_seconds"] / full["seconds"]
-    cells = [row["snapshot"], f"{engine['events']:,.0f}", _num(engine["engine_seconds"], 1),
-             _num(engine["events_per_s"], 0), f"{engine['recomputed']:,.0f}",
+    ratio = None if not full or not full["seconds"] or not engine else (
+        engine["engine_seconds"] / full["seconds"])
+    cells = [row["snapshot"], _count(engine.get("events")), _num(engine.get("engine_seconds"), 1),
+             _num(engine.get("events_per_s"), 0), _count(engine.get("recomputed")),
              "n/a" if not full else f"{full['seconds']:.1f} ({full['encode_seconds']:.1f})",
              "n/a" if not full else f"{full['embeddings']:,.0f}", _num(ratio, 2),
              "n/a" if not baseline else _num(baseline["seconds"], 1),

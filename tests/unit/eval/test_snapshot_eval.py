@@ -23,6 +23,7 @@ from stream_align.eval.snapshot_metrics import (
     score_snapshot,
     snapshot_pair,
 )
+from stream_align.eval.snapshot_report import markdown
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
          "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo"]
@@ -214,5 +215,10 @@ def test_run_reports_after_every_snapshot_and_only_the_methods_asked(
         [row["snapshot"] for row in done["snapshots"]]))
     assert seen == [["base"], ["base", "batch1"]]
     assert all(set(row["methods"]) == {"engine"} for row in report["snapshots"])
+    references = run_snapshot_eval(
+        SnapshotEvalSettings(dataset=data, model=model, max_snapshot=0, baseline="names",
+                             stream=False), "test")
+    assert set(references["snapshots"][0]["methods"]) == {"full_recompute", "baseline:names"}
+    assert "| base | n/a | n/a |" in markdown(references)
     with pytest.raises(EvaluationError, match="unknown baseline"):
         SnapshotEvalSettings(dataset=data, model=model, baseline="nope")
