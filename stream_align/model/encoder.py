@@ -11,7 +11,9 @@ The final embedding concatenates unit-normalised blocks ``[h0 ‖ h1 ‖ h2]`` w
 the raw name n-gram vector, its mean over the sampled 1- and 2-hop neighbours, and the seed
 anchors among the neighbours, each with a learnt weight. So the model can always fall back on
 name similarity (names alone reach Hits@1 0.81 on DBP15K, with neighbour names 0.89, with
-neighbour anchors 0.90), while the GNN layers add what these fixed views cannot say.
+neighbour anchors 0.90), while the GNN layers add what these fixed views cannot say. With names
+hidden the fixed part is instead the eight structural blocks of :mod:`model.structure` (seed
+anchors and relations over the 2-hop sample; decision 0008).
 """
 
 from __future__ import annotations
