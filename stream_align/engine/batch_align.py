@@ -46,7 +46,11 @@ def candidates(scorer: ModelScorer, k: int) -> np.ndarray:
 
 
 def one_to_one(pairs: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Indices into ``pairs`` chosen by repeated mutual best among scores ≥ ``threshold``."""
+    """Indices into ``pairs`` chosen by repeated mutual best among scores ≥ ``threshold``.
+
+    ``pairs`` come sorted by ``(a, b)`` and the sort is stable, so equal scores go to the lower
+    indices first — by key, since loaded graphs number their keys in order (the streaming
+    engine's decider breaks ties the same way)."""
     used_a, used_b, chosen = set(), set(), []
     for p in np.argsort(-scores, kind="stable"):
         if scores[p] < threshold:

@@ -95,20 +95,24 @@ class Decider:
         limit = self.settings.keep_threshold if kept else self.settings.match_threshold
         return score if score >= limit else None
 
-    def _held(self, pair: tuple[str, str] | None) -> float:
-        """Weight of a current match (−inf for none, or one that lost its eligibility)."""
-        weight = None if pair is None else self._weight(*pair)
-        return float("-inf") if weight is None else weight
+    def _key(self, pair: tuple[str, str] | None) -> tuple[float, str, str] | None:
+        """Order of an eligible pair, smaller first: higher weight, then left and right key.
 
-    def _blocking(self, left: str, right: str) -> float | None:
-        weight = self._weight(left, right)
-        if weight is None or self.matches.get(left) == right:
+        A strict total order: equal scores (duplicate entities) are broken by key exactly as
+        the batch aligner's stable sort over key-ordered pairs breaks them, so the stable
+        matching is unique and the local repair reaches the batch result in any batch order.
+        """
+        weight = None if pair is None else self._weight(*pair)
+        return None if weight is None or pair is None else (-weight, pair[0], pair[1])
+
+    def _blocking(self, left: str, right: str) -> tuple[float, str, str] | None:
+        key = self._key((left, right))
+        if key is None or self.matches.get(left) == right:
             return None
         mine = (left, self.matches[left]) if left in self.matches else None
         theirs = (self.matched_right[right], right) if right in self.matched_right else None
-        if weight > self._held(mine) and weight > self._held(theirs):
-            return weight
-        return None
+        held = [k for k in (self._key(mine), self._key(theirs)) if k is not None]
+        return key if all(key < k for k in held) else None
 
     def update(self, lefts: Iterable[str], rights: Iterable[str]) -> list[Change]:
         """Repair the matching after pairs of these entities changed; return what to publish."""
@@ -140,9 +144,9 @@ class Decider:
         pairs = {(a, b) for a in lefts for b in self.book.rights.get(a, ())}
         pairs.update((a, b) for b in rights for a in self.book.lefts.get(b, ()))
         for left, right in pairs:
-            weight = self._blocking(left, right)
-            if weight is not None:
-                heapq.heappush(heap, (-weight, left, right))
+            key = self._blocking(left, right)
+            if key is not None:
+                heapq.heappush(heap, key)
 
     def _unmatch(self, left: str) -> str | None:
         right = self.matches.pop(left, None)
