@@ -23,11 +23,6 @@ class EngineSettings(BaseModel):
         description=("Entities kept per candidate list beyond top_k, so a list whose members "
                      "moved is usually repaired in place instead of searched again."),
     )
-    reverse_depth: int = Field(
-        default=50, ge=1,
-        description=("How deep a changed entity searches the other graph for entities whose "
-                     "top-k it may have entered (reverse kNN); see docs/decisions/0005."),
-    )
     match_threshold: float = Field(
         default=0.5, description="Minimum pair score for a new match (mutual best only)."
     )

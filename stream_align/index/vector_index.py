@@ -52,6 +52,16 @@ class VectorIndex:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._index.reconstruct_batch(ids)
 
+    def rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(ids, vectors)`` of every stored row, as FAISS holds them (a view: valid until the
+        next ``add``/``remove``). For scans that need every score, not only the top k."""
+        flat = faiss.downcast_index(self._index.index)
+        n = int(flat.ntotal)
+        if not n:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
+        vectors = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)
+        return faiss.vector_to_array(self._index.id_map), vectors
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, ids)``, each ``(len(queries), k)``; missing slots have id ``-1``.
 

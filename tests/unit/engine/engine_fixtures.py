@@ -69,7 +69,7 @@ def untrained_bundle(pair: GraphPair, seed: int = 0, structure_dim: int = 0) -> 
 
 
 def engine_settings(**overrides: object) -> EngineSettings:
-    base: dict[str, object] = {"top_k": 3, "reverse_depth": 200, "match_threshold": 0.3,
+    base: dict[str, object] = {"top_k": 3, "match_threshold": 0.3,
                                "keep_threshold": 0.3, "min_score_delta": 0.0}
     base.update(overrides)
     return EngineSettings.model_validate(base)

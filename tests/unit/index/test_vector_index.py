@@ -42,3 +42,13 @@ def test_reconstruct_many_returns_rows_in_the_order_asked() -> None:
     index.add(np.array([10, 11, 12, 13]), vectors)
     assert np.array_equal(index.reconstruct_many(np.array([13, 10, 12])), vectors[[3, 0, 2]])
     assert index.reconstruct_many(np.array([], dtype=np.int64)).shape == (0, 3)
+
+
+def test_rows_are_the_stored_vectors_under_their_ids_after_a_remove() -> None:
+    index = VectorIndex(3, normalise=False)
+    vectors = np.arange(12, dtype=np.float32).reshape(4, 3)
+    index.add(np.array([10, 11, 12, 13]), vectors)
+    index.remove(np.array([11]))
+    ids, rows = index.rows()
+    assert dict(zip(ids.tolist(), map(tuple, rows.tolist()), strict=True)) == {
+        i: tuple(vectors[i - 10].tolist()) for i in (10, 12, 13)}
