@@ -72,14 +72,27 @@ class StoreResumedSource:
                 raise KafkaUnavailableError(f"offset mirror failed: {exc}") from exc
 
     def lag(self) -> dict[TopicPartition, int]:
-        """Records not yet consumed per assigned partition (high watermark − position)."""
+        """Records not yet consumed per assigned partition (high watermark − position).
+
+        Asks the broker for the watermarks (one request per partition, every
+        ``runner.lag_interval_s``): the consumer's cached ones only move when it fetches, so an
+        idle or stuck consumer would report a stale, too-small lag. A partition nothing was
+        fetched from yet counts from where it will start: the stored offset, or the beginning.
+        """
         lag = {}
         positions = self._consumer.position(
             [KafkaPartition(tp.topic, tp.partition) for tp in self.assigned])
         for tp in positions:
-            _, high = self._consumer.get_watermark_offsets(tp, cached=True) or (0, 0)
-            if tp.offset >= 0:
-                lag[TopicPartition(tp.topic, tp.partition)] = max(0, high - tp.offset)
+            try:
+                marks = self._consumer.get_watermark_offsets(tp, timeout=2.0, cached=False)
+            except KafkaException:  # a metric: skip this round rather than stop the service
+                continue
+            if marks is None:
+                continue
+            ours = TopicPartition(tp.topic, tp.partition)
+            low, high = marks
+            start = tp.offset if tp.offset >= 0 else self._resume(ours)
+            lag[ours] = max(0, high - (low if start is None else max(start, low)))
         return lag
 
     def close(self) -> None:
