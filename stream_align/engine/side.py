@@ -6,7 +6,7 @@ either side (BCE weights sit on A's side once). Each entity keeps a *list*: the 
 ``top_k + reserve`` entities of the other graph with their scores, and a ``bound`` no unlisted
 entity's score exceeds; its first ``top_k`` are its candidates (``cands``). ``listed_by`` is the
 lists' reverse. The reserve and the bound let a list whose members moved be repaired in place
-(see ``pairs``) instead of searched again.
+(see ``candidate_lists``) instead of searched again.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import resource
 import time
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -113,10 +114,14 @@ def provenance(scorer: PairScorer) -> dict[str, Any]:
 
 
 def _check_provenance(scorer: PairScorer, pair: GraphPair, settings: BenchmarkSettings) -> None:
+    check_provenance(provenance(scorer), pair.name, settings.seed, settings.hide_names)
+
+
+def check_provenance(recorded: Mapping[str, Any], dataset: str, seed: int,
+                     hide_names: bool) -> None:
     """A model trained on another dataset or split would be scored on pairs it trained on (or
     on indices that mean other entities): refuse it."""
-    recorded = provenance(scorer)
-    wanted = {"dataset": pair.name, "seed": settings.seed, "hide_names": settings.hide_names}
+    wanted = {"dataset": dataset, "seed": seed, "hide_names": hide_names}
     wrong = {k: recorded[k] for k, v in wanted.items() if k in recorded and recorded[k] != v}
     if wrong:
         raise EvaluationError(f"model was trained with {wrong}, this run is {wanted}: its "

@@ -40,7 +40,7 @@ from stream_align.engine.batch_align import align
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
 from stream_align.eval.baselines import BASELINES
-from stream_align.eval.benchmark import machine, peak_rss_mb
+from stream_align.eval.benchmark import check_provenance, machine, peak_rss_mb
 from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.errors import EvaluationError
@@ -93,11 +93,7 @@ def load_model(settings: SnapshotEvalSettings, pair: GraphPair) -> ModelBundle:
     if not Path(settings.model).is_dir():
         raise EvaluationError(f"no model artifact directory at {settings.model}")
     bundle = load(settings.model)
-    wanted = {"dataset": pair.name, "seed": settings.seed, "hide_names": settings.hide_names}
-    wrong = {k: bundle.provenance[k] for k, v in wanted.items()
-             if k in bundle.provenance and bundle.provenance[k] != v}
-    if wrong:
-        raise EvaluationError(f"model was trained with {wrong}, this run is {wanted}")
+    check_provenance(bundle.provenance, pair.name, settings.seed, settings.hide_names)
     return bundle
 
 

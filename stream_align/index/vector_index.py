@@ -42,9 +42,6 @@ class VectorIndex:
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
         return int(self._index.remove_ids(ids)) if len(ids) else 0
 
-    def reconstruct(self, id_: int) -> np.ndarray:
-        return self._index.reconstruct(int(id_))
-
     def reconstruct_many(self, ids: np.ndarray) -> np.ndarray:
         """``(len(ids), dim)`` stored vectors (one call into FAISS, not one per id)."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()

@@ -33,7 +33,7 @@ def test_add_of_an_existing_id_replaces_it() -> None:
     index.add(np.array([7]), np.array([[1.0, 0, 0, 0]]))
     index.add(np.array([7]), np.array([[0, 1.0, 0, 0]]))
     assert len(index) == 1
-    assert np.allclose(index.reconstruct(7), [0, 1, 0, 0])
+    assert np.allclose(index.reconstruct_many(np.array([7]))[0], [0, 1, 0, 0])
 
 
 def test_reconstruct_many_returns_rows_in_the_order_asked() -> None:
