@@ -14,6 +14,9 @@ scores, and a ``bound`` no unlisted entity's score exceeds; its candidates are t
 - a repaired list still knows its top-k if at least ``top_k`` known scores reach the bound
   (nothing unlisted can beat them); only where members fell below it is the list searched again.
 
+When most vectors changed (``rebuild_share``), every list is rebuilt from one exact pass over the
+score matrix instead (``exact_topk``: both directions from the same products).
+
 Equal scores at a list's boundary (duplicate entities) may be split differently than a fresh
 search splits them; everything else equals the batch aligner's candidates.
 """
@@ -24,6 +27,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from stream_align.engine.exact_topk import TopR, best_first, top_both_ways
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 
@@ -46,6 +50,10 @@ class CandidateLists:
     def update(self, computed: Sets, removed: Sets) -> tuple[set[NodePair], int]:
         """Repair every list; return the pairs whose candidate membership may have changed and
         how many lists were searched."""
+        changed = len(computed[0]) + len(computed[1])
+        indexed = len(self.sides[0].fid) + len(self.sides[1].fid)
+        if changed and changed >= self.settings.rebuild_share * indexed:
+            return self.rebuild(), indexed
         own: tuple[dict[int, list[Hit]], dict[int, list[Hit]]] = ({}, {})
         fresh: tuple[Fresh, Fresh] = ({}, {})
         for s in (0, 1):
@@ -59,9 +67,18 @@ class CandidateLists:
         return touched, searched
 
     def rebuild(self) -> set[NodePair]:
-        """Every list from a fresh search (restore); return every candidate pair."""
-        return (self._assign(0, self._probe(0, self.sides[0].fid, self.depth))
-                | self._assign(1, self._probe(1, self.sides[1].fid, self.depth)))
+        """Every list from one exact pass (restore, bulk batches); return every candidate pair
+        (old and new)."""
+        a, b = self.sides
+        if a.index is None or b.index is None or not len(a.index) or not len(b.index):
+            return (self._assign(0, {x: [] for x in a.fid})
+                    | self._assign(1, {y: [] for y in b.fid}))
+        ids_a, va = a.index.rows()
+        ids_b, vb = b.index.rows()
+        nodes_a, nodes_b = _owners(a, ids_a), _owners(b, ids_b)
+        to_b, to_a = top_both_ways(va, vb, self.depth, self.depth)
+        return (self._assign(0, _hits(nodes_a, to_b, nodes_b))
+                | self._assign(1, _hits(nodes_b, to_a, nodes_a)))
 
     def _scan(self, s: int, nodes: Iterable[int], skip: set[int], own: dict[int, list[Hit]],
               entering: Fresh) -> None:
@@ -73,17 +90,14 @@ class CandidateLists:
             own.update((n, []) for n in nodes)
             return
         ids, base = other.index.rows()
-        owners = np.fromiter((other.node_of[int(i)] for i in ids), dtype=np.int64, count=len(ids))
+        owners = _owners(other, ids)
         bound = np.array([_NONE if x in skip else other.bound.get(x, _NONE) for x in owners])
         open_lists = np.array([x not in skip for x in owners])
         depth = min(self.depth, len(ids))
         for start in range(0, len(nodes), _SCAN_ROWS):
             part = nodes[start:start + _SCAN_ROWS]
             scores = mine.vectors(part) @ base.T
-            top = np.argpartition(-scores, depth - 1, axis=1)[:, :depth]
-            for row, node in enumerate(part):
-                cols = top[row][np.argsort(-scores[row, top[row]], kind="stable")]
-                own[node] = [(float(scores[row, c]), int(owners[c])) for c in cols]
+            own.update(_hits(part, TopR(*best_first(scores, depth, 1)), owners))
             rows, cols = np.nonzero((scores >= bound[None, :]) & open_lists[None, :])
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
                 entering.setdefault(int(owners[c]), {})[part[r]] = float(scores[r, c])
@@ -155,3 +169,14 @@ class CandidateLists:
             bound = max(bound, entries[self.depth][0])
             entries = entries[: self.depth]
         return self._set(s, x, entries, bound)
+
+
+def _owners(side: Side, ids: np.ndarray) -> np.ndarray:
+    """Nodes of a side's FAISS ids."""
+    return np.fromiter((side.node_of[int(i)] for i in ids), dtype=np.int64, count=len(ids))
+
+
+def _hits(nodes: Iterable[int], top: TopR, others: np.ndarray) -> dict[int, list[Hit]]:
+    """Per node, its best-first ``(score, other node)`` from a :class:`TopR` over ``others``."""
+    return {int(x): list(zip(score.tolist(), others[index].tolist(), strict=True))
+            for x, index, score in zip(nodes, top.index, top.score, strict=True)}

@@ -23,6 +23,12 @@ class EngineSettings(BaseModel):
         description=("Entities kept per candidate list beyond top_k, so a list whose members "
                      "moved is usually repaired in place instead of searched again."),
     )
+    rebuild_share: float = Field(
+        default=0.5, gt=0, le=1,
+        description=("Share of all indexed vectors recomputed in one batch from which every "
+                     "candidate list is rebuilt from one exact pass (both directions from the "
+                     "same products) instead of repaired list by list."),
+    )
     match_threshold: float = Field(
         default=0.5, description="Minimum pair score for a new match (mutual best only)."
     )

@@ -59,6 +59,17 @@ def test_engine_stream_orders_and_batch_agree(tmp_path: Path, pair: GraphPair,
     assert len(streamed) > len(pair.test) // 2
 
 
+def test_engine_bulk_rebuild_equals_list_repair(tmp_path: Path, pair: GraphPair,
+                                               bundle: ModelBundle) -> None:
+    """Rebuilding every list from one pass (any batch, ``rebuild_share`` tiny) ends where
+    repairing lists batch by batch ends."""
+    shuffled = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=5))
+    repaired = _stream(tmp_path / "r", bundle, shuffled, batch=30)
+    rebuilt = _stream(tmp_path / "b", bundle, shuffled, batch=30, rebuild_share=1e-6)
+    _same(rebuilt.final_alignment(), repaired.final_alignment())
+    assert rebuilt.book.scores.keys() == repaired.book.scores.keys()
+
+
 def test_engine_deferred_queue_drains_to_the_same_result(tmp_path: Path, pair: GraphPair,
                                                          bundle: ModelBundle) -> None:
     """With a tiny per-batch bound the work is queued and the drained state is the same."""
