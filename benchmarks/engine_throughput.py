@@ -53,8 +53,8 @@ def main() -> None:
     parser.add_argument("--entities-first", action="store_true",
                         help="load all entities in one untimed batch first")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--max-affected", type=int, default=EngineSettings().max_affected_per_batch,
-                        help="the engine's per-batch recompute bound (hub bound)")
+    parser.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override an EngineSettings field, e.g. max_affected_per_batch=50000")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     pair = load_dataset(args.dataset)
@@ -64,7 +64,7 @@ def main() -> None:
         store = StateStore(StoreSettings(path=Path(tmp)))
         with store.transaction() as tx:
             engine = AlignmentEngine.restore(
-                load(args.model), tx, EngineSettings(max_affected_per_batch=args.max_affected))
+                load(args.model), tx, EngineSettings(**dict(o.split("=", 1) for o in args.engine)))
         if args.entities_first:
             upserts = sum(1 for e in events if e.op is TripleOp.UPSERT_ENTITY)
             with store.transaction() as tx:

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from stream_align.engine.exact_topk import TopR, best_first, top_both_ways
+from stream_align.engine.exact_topk import InnerProducts, TopR, best_first, top_both_ways
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 
@@ -94,10 +94,11 @@ class CandidateLists:
         bound = np.array([_NONE if x in skip else other.bound.get(x, _NONE) for x in owners])
         open_lists = np.array([x not in skip for x in owners])
         depth = min(self.depth, len(ids))
+        product = InnerProducts(base, len(nodes))
         for start in range(0, len(nodes), _SCAN_ROWS):
             part = nodes[start:start + _SCAN_ROWS]
-            scores = mine.vectors(part) @ base.T
-            own.update(_hits(part, TopR(*best_first(scores, depth, 1)), owners))
+            scores = product(mine.vectors(part))
+            own.update(_hits(part, TopR(*best_first(scores, depth)), owners))
             rows, cols = np.nonzero((scores >= bound[None, :]) & open_lists[None, :])
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
                 entering.setdefault(int(owners[c]), {})[part[r]] = float(scores[r, c])

@@ -6,6 +6,10 @@ directions are the same matrix, read by rows for A's lists and by columns for B'
 running top ``r_cols`` per column. Used when most vectors changed (bulk loads, restore), where
 rebuilding every list costs one product instead of two and no per-list bookkeeping.
 
+The products skip what is known to be zero: columns of ``B`` that are nearly empty (the anchor
+block: about one non-zero in 1,024 on DBP15K) are multiplied as sparse matrices and added in,
+the rest as one dense BLAS product — the same sums, a third fewer multiplications there.
+
 Shapes: ``Q (n, D)``, ``B (m, D)``; returns row indices/scores ``(n, r_rows)`` into ``B`` and
 column indices/scores ``(m, r_cols)`` into ``Q``, best first (ties: lower index first).
 """
@@ -15,9 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
+import torch
 
 CHUNK_ROWS = 512
 """Rows of ``S`` computed per matrix product: ``CHUNK_ROWS × m`` floats at a time."""
+SPARSE_DENSITY = 0.01
+"""Columns of ``B`` with at most this share of non-zeros are multiplied sparsely."""
+SPLIT_MIN_ROWS = 256
+"""Fewer query rows than this: one plain product (splitting ``B`` costs more than it saves)."""
 
 
 @dataclass(frozen=True)
@@ -28,13 +38,45 @@ class TopR:
     score: np.ndarray  # float32 (n, r)
 
 
-def best_first(scores: np.ndarray, r: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and values of the ``r`` largest along ``axis``, best first, ties by index."""
-    top = np.argpartition(-scores, r - 1, axis=axis)
-    top = top[:r] if axis == 0 else top[:, :r]
-    values = np.take_along_axis(scores, top, axis=axis)
-    order = np.lexsort((top, -values), axis=axis)
-    return np.take_along_axis(top, order, axis=axis), np.take_along_axis(values, order, axis=axis)
+class InnerProducts:
+    """``q @ b.T`` for chunks of ``q``: dense columns by BLAS, nearly empty ones sparsely."""
+
+    def __init__(self, b: np.ndarray, rows: int) -> None:
+        density = np.count_nonzero(b, axis=0) / max(len(b), 1)
+        sparse = density <= SPARSE_DENSITY
+        self.split = rows >= SPLIT_MIN_ROWS and bool(sparse.any())
+        if not self.split:
+            self.b_dense_t = b.T
+            return
+        self.dense, self.sparse = np.flatnonzero(~sparse), np.flatnonzero(sparse)
+        self.b_dense_t = np.ascontiguousarray(b[:, self.dense]).T
+        self.b_sparse_t = sp.csr_matrix(b[:, self.sparse]).T.tocsr()
+
+    def __call__(self, q: np.ndarray) -> np.ndarray:
+        if not self.split:
+            return q @ self.b_dense_t
+        s = q[:, self.dense] @ self.b_dense_t
+        extra = (sp.csr_matrix(q[:, self.sparse]) @ self.b_sparse_t).tocoo()
+        s[extra.row, extra.col] += extra.data
+        return s
+
+
+def _top(scores: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of each row's ``r`` largest (torch's selection: several times faster
+    than ``np.argpartition`` on rows this long; rows must be contiguous to be fast)."""
+    values, top = torch.from_numpy(scores).topk(r, dim=1)
+    return top.numpy(), values.numpy()
+
+
+def _ordered(top: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows best first, equal scores by lower index."""
+    order = np.lexsort((top, -values), axis=1)
+    return np.take_along_axis(top, order, axis=1), np.take_along_axis(values, order, axis=1)
+
+
+def best_first(scores: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, indices and values of the ``r`` largest, best first, ties by lower index."""
+    return _ordered(*_top(scores, r))
 
 
 def top_both_ways(q: np.ndarray, b: np.ndarray, r_rows: int, r_cols: int,
@@ -43,22 +85,21 @@ def top_both_ways(q: np.ndarray, b: np.ndarray, r_rows: int, r_cols: int,
     ``q`` by inner product (``r`` is capped by the other side's size)."""
     n, m = len(q), len(b)
     r_rows, r_cols = min(r_rows, m), min(r_cols, n)
+    product = InnerProducts(b, n)
     rows_i = np.zeros((n, r_rows), dtype=np.int64)
     rows_s = np.zeros((n, r_rows), dtype=np.float32)
-    cols_i = np.zeros((0, m), dtype=np.int64)
-    cols_s = np.zeros((0, m), dtype=np.float32)
+    cols_i = np.zeros((m, 0), dtype=np.int64)
+    cols_s = np.zeros((m, 0), dtype=np.float32)
     for start in range(0, n, chunk):
-        s = q[start:start + chunk] @ b.T
+        s = product(q[start:start + chunk])
         if r_rows:
-            rows_i[start:start + len(s)], rows_s[start:start + len(s)] = best_first(s, r_rows, 1)
-        if r_cols:
-            here = np.broadcast_to(np.arange(start, start + len(s))[:, None], s.shape)
-            cand_s, cand_i = np.concatenate([cols_s, s]), np.concatenate([cols_i, here])
-            keep = np.argpartition(-cand_s, min(r_cols, len(cand_s)) - 1, axis=0)[:r_cols]
-            cols_s = np.take_along_axis(cand_s, keep, axis=0)
-            cols_i = np.take_along_axis(cand_i, keep, axis=0)
+            rows_i[start:start + len(s)], rows_s[start:start + len(s)] = best_first(s, r_rows)
+        if r_cols:  # each column's best of this chunk, merged with the running top
+            here_i, here_s = _top(np.ascontiguousarray(s.T), min(r_cols, len(s)))
+            cand_i = np.concatenate([cols_i, here_i + start], axis=1)
+            cand_s = np.concatenate([cols_s, here_s], axis=1)
+            keep, cols_s = _top(cand_s, min(r_cols, cand_s.shape[1]))
+            cols_i = np.take_along_axis(cand_i, keep, axis=1)
     if r_cols and n:
-        order = np.lexsort((cols_i, -cols_s), axis=0)
-        cols_i = np.take_along_axis(cols_i, order, axis=0)
-        cols_s = np.take_along_axis(cols_s, order, axis=0)
-    return TopR(rows_i, rows_s), TopR(cols_i.T.copy(), cols_s.T.copy())
+        cols_i, cols_s = _ordered(cols_i, cols_s)
+    return TopR(rows_i, rows_s), TopR(cols_i, cols_s)

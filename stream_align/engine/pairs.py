@@ -8,6 +8,8 @@ re-scored (cross-graph attention, ``scoring``).
 
 from __future__ import annotations
 
+import time
+
 from stream_align.engine.candidate_lists import CandidateLists, NodePair, Sets
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.scoring import score_pairs
@@ -58,7 +60,9 @@ class PairMaintenance:
     def update(self, computed: Sets, removed: Sets, labelled: list[tuple[str, str]],
                stats: dict[str, float]) -> tuple[set[str], set[str]]:
         """Refresh lists and scores; return the left and right keys of every changed pair."""
+        started = time.perf_counter()
         touched, searched = self.lists.update(computed, removed)
+        stats["lists_s"] = time.perf_counter() - started
         touched |= self._related(computed, removed, labelled)
         stats["researched"] = float(searched)
         lefts = {a for a, _ in labelled}
@@ -73,8 +77,10 @@ class PairMaintenance:
                     rights.add(keys[1])
             elif pair[0] in computed[0] or pair[1] in computed[1] or keys not in self.book.scores:
                 rescore.append(pair)
+        started = time.perf_counter()
         self._score(rescore, lefts, rights)
         stats["pairs_scored"] = float(len(rescore))
+        stats["score_s"] = time.perf_counter() - started
         return lefts, rights
 
     def _score(self, pairs: list[NodePair], lefts: set[str], rights: set[str]) -> None:
