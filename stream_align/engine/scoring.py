@@ -7,7 +7,7 @@ those of ``ModelScorer.pair_scores``: a probability for BCE models, the cosine f
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,17 +56,15 @@ def _evidence(bundle: ModelBundle, loc: tuple[LocalEncoding, LocalEncoding],
     return out
 
 
-def _groups(pairs: Sequence[tuple[int, int]], limit: int) -> Iterator[Sequence[tuple[int, int]]]:
-    """Consecutive runs of ``pairs`` with at most ``limit`` distinct entities on each side."""
-    start, lefts, rights = 0, set(), set()
-    for i, (a, b) in enumerate(pairs):
-        if (a not in lefts and len(lefts) >= limit) or (b not in rights and len(rights) >= limit):
-            yield pairs[start:i]
-            start, lefts, rights = i, set(), set()
-        lefts.add(a)
-        rights.add(b)
-    if start < len(pairs):
-        yield pairs[start:]
+def _groups(pairs: Sequence[tuple[int, int]], limit: int) -> list[list[int]]:
+    """Positions of ``pairs`` in blocks with at most ``limit`` distinct entities on each side:
+    the lefts in chunks of ``limit`` (in index order), the rights likewise within each."""
+    lefts = {a: i // limit for i, a in enumerate(sorted({a for a, _ in pairs}))}
+    rights = {b: i // limit for i, b in enumerate(sorted({b for _, b in pairs}))}
+    blocks: dict[tuple[int, int], list[int]] = {}
+    for p, (a, b) in enumerate(pairs):
+        blocks.setdefault((lefts[a], rights[b]), []).append(p)
+    return [blocks[key] for key in sorted(blocks)]
 
 
 @torch.no_grad()
@@ -74,22 +72,27 @@ def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[t
                 chunk: int, evidence: int = 0) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     """Scores of ``pairs`` (global ``(left, right)`` indices) and, if asked, their evidence.
 
-    Each side is encoded once per group of pairs with at most ``chunk`` distinct entities (its
-    closure is the memory bound); the cross-attention pass then runs ``PAIR_BLOCK`` pairs at a
-    time.
+    Each side is encoded once per block of pairs with at most ``chunk`` distinct entities per
+    side (its closure is the memory bound); the cross-attention pass then runs ``PAIR_BLOCK``
+    pairs at a time.
     """
-    scores, explained = [], []
+    scores = np.zeros(len(pairs), dtype=np.float32)
+    explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
     for group in _groups(pairs, chunk):
-        lefts, rights = sorted({a for a, _ in group}), sorted({b for _, b in group})
+        lefts = sorted({pairs[p][0] for p in group})
+        rights = sorted({pairs[p][1] for p in group})
         loc = (encode_local(bundle, sides[0].samples, lefts, sides[0].features),
                encode_local(bundle, sides[1].samples, rights, sides[1].features))
-        rows_a, rows_b = loc[0].rows([a for a, _ in group]), loc[1].rows([b for _, b in group])
+        rows_a = loc[0].rows([pairs[p][0] for p in group])
+        rows_b = loc[1].rows([pairs[p][1] for p in group])
         for start in range(0, len(group), PAIR_BLOCK):
+            at = group[start:start + PAIR_BLOCK]
             rows = rows_a[start:start + PAIR_BLOCK], rows_b[start:start + PAIR_BLOCK]
             logits, out = pair_logits(bundle.net, loc[0].inputs, loc[0].enc, rows[0],
                                       loc[1].inputs, loc[1].enc, rows[1], cross=True)
-            scores.append(torch.sigmoid(logits) if bundle.net.loss == "bce" else logits)
+            scores[at] = (torch.sigmoid(logits) if bundle.net.loss == "bce" else logits).numpy()
             if evidence and out is not None:
-                explained += _evidence(bundle, loc, rows, out.cross, evidence)
-    result = torch.cat(scores).numpy() if scores else np.zeros(0, dtype=np.float32)
-    return result.astype(np.float32), explained
+                for p, found in zip(at, _evidence(bundle, loc, rows, out.cross, evidence),
+                                    strict=True):
+                    explained[p] = found
+    return scores, explained

@@ -45,9 +45,9 @@ class EngineSettings(BaseModel):
                      "queue and is drained by the next batches (hub bound)."),
     )
     recompute_chunk: int = Field(
-        default=8_192, ge=1,
-        description=("Entities encoded per local closure (memory bound; fewer, larger closures "
-                     "share more of their neighbourhoods)."),
+        default=32_768, ge=1,
+        description=("Entities encoded per local closure, per side (memory bound; fewer, larger "
+                     "closures share more of their neighbourhoods: 3.6 GB peak on DBP15K zh_en)."),
     )
     max_attributes: int = Field(
         default=256, ge=1, description="Attributes per upserted entity; more is oversized_entity."
