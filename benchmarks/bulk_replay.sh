@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Bulk replay throughput, end to end on a fresh real Kafka broker:
 #
-#   benchmarks/bulk_replay.sh DATASET_DIR MODEL_DIR [BATCH_MAX_RECORDS]
+#   benchmarks/bulk_replay.sh DATASET_DIR MODEL_DIR
 #
 # 1. publish the whole dataset (seeded shuffle: entities first, then every triple) and its seed
 #    labels, and time the producer;
-# 2. run the service on that backlog until the input is quiet, with micro-batches of up to
-#    BATCH_MAX_RECORDS records (default 2000) — under a backlog every batch is full;
+# 2. run the service on that backlog until the input is quiet (its settings from the usual
+#    STREAM_ALIGN_* variables, e.g. STREAM_ALIGN_RUNNER__BATCH_MAX_RECORDS; under a backlog every
+#    micro-batch is full);
 # 3. print the service's processing time (less the idle wait), triples/s, peak RSS and summary.
 #
 # Everything lives under $STREAM_ALIGN_HOME/bulk; the broker is stopped at the end.
@@ -14,7 +15,6 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATASET="$(cd "$1" && pwd)"
 MODEL="$(cd "$2" && pwd)"
-export STREAM_ALIGN_RUNNER__BATCH_MAX_RECORDS="${3:-2000}"
 HOME_DIR="${STREAM_ALIGN_HOME:-$HOME/.cache/stream-align}"
 PORT="${STREAM_ALIGN_BULK_PORT:-39292}"
 WORK="$HOME_DIR/bulk"
