@@ -18,6 +18,8 @@ from stream_align.service.settings import KafkaSettings
 from stream_align.store.records import TopicPartition
 
 ResumeOffset = Callable[[TopicPartition], int | None]
+POLL_CHUNK = 10_000
+"""Records asked of the consumer per read; reads repeat while they come back full."""
 
 
 class StoreResumedSource:
@@ -49,15 +51,22 @@ class StoreResumedSource:
         consumer.unassign()
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
-        """Up to ``max_records`` records; raises on broker errors (not on end of partition)."""
-        messages = self._consumer.consume(max_records, timeout=timeout)
-        good = []
-        for msg in messages:
-            error = msg.error()
-            if error is None:
-                good.append(msg)
-            elif error.code() != KafkaError._PARTITION_EOF:
-                raise KafkaUnavailableError(f"consume failed: {error.str()}")
+        """What has arrived, up to ``max_records``: waits up to ``timeout`` for the first
+        records, then keeps taking while a backlog is there (each read comes back full), so a
+        batch under a backlog is full and one at a steady rate is what arrived meanwhile.
+        Raises on broker errors (not on end of partition)."""
+        good: list[Message] = []
+        while len(good) < max_records:
+            want = min(max_records - len(good), POLL_CHUNK)
+            messages = self._consumer.consume(want, timeout=timeout)
+            for msg in messages:
+                error = msg.error()
+                if error is None:
+                    good.append(msg)
+                elif error.code() != KafkaError._PARTITION_EOF:
+                    raise KafkaUnavailableError(f"consume failed: {error.str()}")
+            if len(messages) < want:
+                break
         return good
 
     def mirror_offsets(self, offsets: dict[TopicPartition, int]) -> None:
