@@ -24,10 +24,11 @@ class EngineSettings(BaseModel):
                      "moved is usually repaired in place instead of searched again."),
     )
     rebuild_share: float = Field(
-        default=0.5, gt=0, le=1,
+        default=0.15, gt=0, le=1,
         description=("Share of all indexed vectors recomputed in one batch from which every "
                      "candidate list is rebuilt from one exact pass (both directions from the "
-                     "same products) instead of repaired list by list."),
+                     "same products) instead of repaired list by list (DBP15K zh_en: a repair "
+                     "costs ≈ 3.5 ms per changed vector, a rebuild ≈ 15 s + 0.5 ms)."),
     )
     match_threshold: float = Field(
         default=0.5, description="Minimum pair score for a new match (mutual best only)."

@@ -18,6 +18,7 @@ from stream_align.service.settings import KafkaSettings
 from stream_align.store.records import TopicPartition
 
 ResumeOffset = Callable[[TopicPartition], int | None]
+MAX_POLL_INTERVAL_MS = 1_800_000
 POLL_CHUNK = 10_000
 """Records asked of the consumer per read; reads repeat while they come back full."""
 
@@ -32,6 +33,9 @@ class StoreResumedSource:
             **kafka.client_config(), "group.id": kafka.consumer_group,
             "enable.auto.commit": False, "auto.offset.reset": "earliest",
             "isolation.level": "read_committed", "enable.partition.eof": False,
+            # a bulk micro-batch may take minutes between polls; the store, not the group,
+            # holds the offsets, so a member dropped for it would only lose time
+            "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
         }
         if kafka.group_instance_id:
             config["group.instance.id"] = kafka.group_instance_id
