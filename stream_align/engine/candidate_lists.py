@@ -14,8 +14,9 @@ scores, and a ``bound`` no unlisted entity's score exceeds; its candidates are t
 - a repaired list still knows its top-k if at least ``top_k`` known scores reach the bound
   (nothing unlisted can beat them); only where members fell below it is the list searched again.
 
-When most vectors changed (``rebuild_share``), every list is rebuilt from one exact pass over the
-score matrix instead (``exact_topk``: both directions from the same products).
+When a batch changed at least ``rebuild_share`` of all vectors (bulk loads), every list is
+rebuilt from one exact pass over the score matrix instead (``exact_topk``: both directions from
+the same products), which beats repairing that many lists one by one.
 
 Equal scores at a list's boundary (duplicate entities) may be split differently than a fresh
 search splits them; everything else equals the batch aligner's candidates.

@@ -19,6 +19,7 @@ from stream_align.store.records import TopicPartition
 
 ResumeOffset = Callable[[TopicPartition], int | None]
 MAX_POLL_INTERVAL_MS = 1_800_000
+"""How long the group waits between polls before dropping this member (librdkafka: 5 min)."""
 POLL_CHUNK = 10_000
 """Records asked of the consumer per read; reads repeat while they come back full."""
 
