@@ -3,7 +3,7 @@
 A search from each side (A→B, then B→A) computes every inner product twice; the scores of both
 directions are the same matrix, read by rows for A's lists and by columns for B's. This walks
 ``S`` in chunks of rows (never all of it in memory), keeps each row's top ``r_rows`` and a
-running top ``r_cols`` per column. Used when most vectors changed (bulk loads, restore), where
+running top ``r_cols`` per column. Used when many vectors changed (bulk loads, restore), where
 rebuilding every list costs one product instead of two and no per-list bookkeeping.
 
 The products skip what is known to be zero: columns of ``B`` that are nearly empty (the anchor
