@@ -19,6 +19,7 @@ import numpy as np
 from stream_align.engine.apply import Applied, apply_changes
 from stream_align.engine.decisions import Change, Decider, PairBook
 from stream_align.engine.events import build_events
+from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from_store
 from stream_align.engine.pairs import PairMaintenance
 from stream_align.engine.recompute import encode_local, row_vectors
@@ -55,6 +56,7 @@ class AlignmentEngine:
         self.decider = Decider(settings, self.book)
         self.pairs = PairMaintenance(bundle, settings, self.sides, self.book, self.decider)
         self.pending: tuple[dict[int, int], dict[int, int]] = ({}, {})  # node → queue seq
+        self.held = HeldWork()
         self._seq = 0
 
     @classmethod
@@ -79,6 +81,7 @@ class AlignmentEngine:
             side.samples.refresh(side.graph.alive_indices())
             engine._load_embeddings(tx, s)
         engine.pairs.rebuild()
+        engine.held.everywhere = engine.pending_count > 0
         return engine
 
     def _queue(self, s: int, graph_id: str, key: str, seq: int) -> None:
@@ -118,13 +121,28 @@ class AlignmentEngine:
         stats: dict[str, float] = {}
         computed, removed = self._recompute(tx, applied, stats)
         stats["recompute_s"] = time.perf_counter() - started
-        changed = self.pairs.update(computed, removed, labelled, stats)
-        decided = self.decider.update(*changed)
-        self._persist(tx, decided)
-        events = build_events(self, decided, applied, changes, labels)
+        self.held.add(computed, removed, labelled, applied.causes)
+        events = self._refresh(tx, changes, labels, stats) if self._refresh_due() else []
+        stats["held_calls"] = float(self.held.calls)
         stats["events"] = float(len(events))
         stats["process_s"] = time.perf_counter() - started
         return Outcome(rejected=applied.rejected, events=events, stats=stats)
+
+    def _refresh_due(self) -> bool:
+        """Lists and decisions wait while queued recomputes remain (see ``held``)."""
+        return not self.pending_count or self.held.calls >= self.settings.max_held_batches
+
+    def _refresh(self, tx: Transaction, changes: Sequence[TripleChange], labels: Sequence[Label],
+                 stats: dict[str, float]) -> list[AlignmentEvent]:
+        """Candidate lists, pair scores and decisions for everything held; the events."""
+        held, self.held = self.held, HeldWork()
+        lefts, rights = self.pairs.update(held.computed, held.removed, held.labelled, stats)
+        if held.everywhere:
+            lefts |= self.book.rights.keys() | self.decider.matches.keys()
+            rights |= self.book.lefts.keys() | self.decider.matched_right.keys()
+        decided = self.decider.update(lefts, rights)
+        self._persist(tx, decided)
+        return build_events(self, decided, Applied(causes=held.causes), changes, labels)
 
     def _labels(self, tx: Transaction, labels: Sequence[Label]) -> list[tuple[str, str]]:
         for label in labels:

@@ -45,6 +45,12 @@ class EngineSettings(BaseModel):
         description=("Embeddings recomputed per batch at most; the rest waits in a persisted "
                      "queue and is drained by the next batches (hub bound)."),
     )
+    max_held_batches: int = Field(
+        default=8, ge=1,
+        description=("Batches that may recompute queued embeddings before candidate lists, "
+                     "scores and decisions are refreshed (they wait while the queue drains, "
+                     "so each list is rebuilt once per drain, not once per batch)."),
+    )
     recompute_chunk: int = Field(
         default=32_768, ge=1,
         description=("Entities encoded per local closure, per side (memory bound; fewer, larger "
