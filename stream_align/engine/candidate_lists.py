@@ -61,7 +61,7 @@ class CandidateLists:
             self._scan(s, computed[s], computed[1 - s], own[s], fresh[1 - s])
         touched, searched = set(), 0
         for s in (0, 1):
-            self._rescored(s, computed[1 - s] | removed[1 - s], set(own[s]), fresh[s])
+            self._gone(s, removed[1 - s], computed[s], fresh[s])
             pairs, n = self._repair(s, own[s], fresh[s])
             touched |= pairs
             searched += n
@@ -82,9 +82,10 @@ class CandidateLists:
                 | self._assign(1, _hits(nodes_b, to_a, nodes_a)))
 
     def _scan(self, s: int, nodes: Iterable[int], skip: set[int], own: dict[int, list[Hit]],
-              entering: Fresh) -> None:
+              fresh: Fresh) -> None:
         """Score side ``s``'s changed vectors against all of the other side: their own top-R
-        lists, and the other side's lists (not rebuilt anyway: ``skip``) they now enter."""
+        lists, and for the other side's lists (not rebuilt anyway: ``skip``) the new score of
+        each changed vector they hold or now admit (one that reaches their bound)."""
         mine, other = self.sides[s], self.sides[1 - s]
         nodes = sorted(n for n in nodes if n in mine.fid)
         if not nodes or other.index is None or not len(other.index):
@@ -92,17 +93,21 @@ class CandidateLists:
             return
         ids, base = other.index.rows()
         owners = _owners(other, ids)
+        column = {int(x): c for c, x in enumerate(owners.tolist()) if x not in skip}
         bound = np.array([_NONE if x in skip else other.bound.get(x, _NONE) for x in owners])
-        open_lists = np.array([x not in skip for x in owners])
         depth = min(self.depth, len(ids))
         product = InnerProducts(base, len(nodes))
         for start in range(0, len(nodes), _SCAN_ROWS):
             part = nodes[start:start + _SCAN_ROWS]
             scores = product(mine.vectors(part))
             own.update(_hits(part, TopR(*best_first(scores, depth)), owners))
-            rows, cols = np.nonzero((scores >= bound[None, :]) & open_lists[None, :])
+            rows, cols = np.nonzero(scores >= bound[None, :])
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                entering.setdefault(int(owners[c]), {})[part[r]] = float(scores[r, c])
+                fresh.setdefault(int(owners[c]), {})[part[r]] = float(scores[r, c])
+            for r, y in enumerate(part):
+                for x in other.listed_by.get(y, ()):
+                    if (c := column.get(x)) is not None:
+                        fresh.setdefault(x, {})[y] = float(scores[r, c])
 
     def _probe(self, s: int, nodes: Iterable[int], depth: int) -> dict[int, list[Hit]]:
         """Each node's top-``depth`` in the other graph (one FAISS search for all of them)."""
@@ -144,18 +149,14 @@ class CandidateLists:
         touched |= self._assign(s, self._probe(s, research, self.depth))
         return touched, len(own) + len(research)
 
-    def _rescored(self, s: int, moved: set[int], skip: set[int], out: Fresh) -> None:
-        """New scores of list members that moved (``None``: the member is gone)."""
-        mine, other = self.sides[s], self.sides[1 - s]
-        held = [(x, y) for y in moved for x in mine.listed_by.get(y, ()) if x not in skip]
-        live = [(x, y) for x, y in held if y in other.fid]
-        for x, y in held:
+    def _gone(self, s: int, removed: set[int], skip: set[int], out: Fresh) -> None:
+        """Members of side ``s``'s lists that left the other graph (``None``: drop them)."""
+        other = self.sides[1 - s]
+        for y in removed:
             if y not in other.fid:
-                out.setdefault(x, {})[y] = None
-        if live:
-            scores = other.scores([y for _, y in live], mine.vectors([x for x, _ in live]))
-            for (x, y), score in zip(live, scores.tolist(), strict=True):
-                out.setdefault(x, {})[y] = score
+                for x in self.sides[s].listed_by.get(y, ()):
+                    if x not in skip:
+                        out.setdefault(x, {})[y] = None
 
     def _merge(self, s: int, x: int, fresh: dict[int, float | None]) -> set[NodePair] | None:
         """``x``'s list with fresh scores merged in, or ``None`` if its top-k is now unknown."""

@@ -143,7 +143,10 @@ class Decider:
               rights: Iterable[str]) -> None:
         pairs = {(a, b) for a in lefts for b in self.book.rights.get(a, ())}
         pairs.update((a, b) for b in rights for a in self.book.lefts.get(b, ()))
+        scores, floor = self.book.scores, self.settings.keep_threshold
         for left, right in pairs:
+            if scores[left, right] < floor and self.forced_left.get(left) != right:
+                continue  # never eligible: most candidate pairs, skipped cheaply
             key = self._blocking(left, right)
             if key is not None:
                 heapq.heappush(heap, key)

@@ -107,6 +107,3 @@ class Side:
             self.cands[node] = tuple(other for _, other in found[:k])
         return old
 
-    def scores(self, nodes: list[int], vectors: np.ndarray) -> np.ndarray:
-        """Retrieval scores of ``nodes`` (indexed here) against query ``vectors``, row by row."""
-        return np.einsum("ij,ij->i", self.vectors(nodes), vectors) if nodes else np.zeros(0)
