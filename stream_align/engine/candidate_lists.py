@@ -94,7 +94,7 @@ class CandidateLists:
         ids, base = other.index.rows()
         owners = _owners(other, ids)
         column = {int(x): c for c, x in enumerate(owners.tolist()) if x not in skip}
-        bound = np.array([_NONE if x in skip else other.bound.get(x, _NONE) for x in owners])
+        bound = np.array([np.inf if x in skip else other.bound.get(x, _NONE) for x in owners])
         depth = min(self.depth, len(ids))
         product = InnerProducts(base, len(nodes))
         for start in range(0, len(nodes), _SCAN_ROWS):
