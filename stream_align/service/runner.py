@@ -157,6 +157,8 @@ class AlignmentService:
             self._metrics.observe_affected_set(int(outcome.stats["affected"]))
         if "recompute_s" in outcome.stats:
             self._metrics.observe_recompute(outcome.stats["recompute_s"])
+        self._metrics.set_deferred(int(outcome.stats.get("deferred", 0)),
+                                   int(outcome.stats.get("held_calls", 0)))
 
     def _maybe_measure_lag(self) -> None:
         if self._source is None or time.monotonic() - self._last_lag < self._runner.lag_interval_s:

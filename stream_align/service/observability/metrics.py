@@ -50,6 +50,10 @@ class ServiceMetrics:
         self._affected = Histogram(f"{PREFIX}_affected_set_size", "Entities whose embeddings "
                                    "one batch recomputed.", buckets=SIZE_BUCKETS,
                                    registry=self.registry)
+        self._deferred = Gauge(f"{PREFIX}_deferred_work", "Work the hub bound defers: "
+                               "embeddings queued for recompute (recomputes), and batches whose "
+                               "list, score and decision refresh waits for that queue to drain "
+                               "(held_batches).", ["kind"], registry=self.registry)
         self._events_in = Counter(f"{PREFIX}_events_in", "Input events applied.",
                                   ["topic", "op"], registry=self.registry)
         self._events_out = Counter(f"{PREFIX}_events_out", "Alignment events published.",
@@ -82,6 +86,11 @@ class ServiceMetrics:
     def observe_recompute(self, seconds: float) -> None:
         """Duration of one batch's embedding recompute."""
         self._recompute.observe(seconds)
+
+    def set_deferred(self, recomputes: int, held_batches: int) -> None:
+        """The engine's deferred work after a batch (both 0 once the queue has drained)."""
+        self._deferred.labels("recomputes").set(recomputes)
+        self._deferred.labels("held_batches").set(held_batches)
 
     def count_in(self, topic: str, op: str, count: int = 1) -> None:
         """Input events applied, by topic and operation (``ADD_TRIPLE``, ``LABEL`` …)."""

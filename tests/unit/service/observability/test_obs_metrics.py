@@ -33,3 +33,12 @@ def test_build_info_follows_the_loaded_model() -> None:
     assert f'version="{__version__}"' in text
     assert 'model_version="cgmualign-7"' in text
     assert 'model_version="none"' not in text
+
+
+def test_deferred_work_is_a_gauge_per_kind() -> None:
+    metrics = ServiceMetrics()
+    metrics.set_deferred(18_960, 1)
+    assert sample(metrics, "stream_align_deferred_work", kind="recomputes") == 18_960
+    assert sample(metrics, "stream_align_deferred_work", kind="held_batches") == 1
+    metrics.set_deferred(0, 0)  # drained
+    assert sample(metrics, "stream_align_deferred_work", kind="recomputes") == 0
