@@ -40,7 +40,7 @@ from stream_align.service.observability import (
     ServiceMetrics,
     batch_span,
 )
-from stream_align.service.outbox import drain_outbox
+from stream_align.service.outbox import drain_outbox, published_records
 from stream_align.service.producer import EventProducer
 from stream_align.service.settings import KafkaSettings, RunnerSettings
 from stream_align.service.source import StoreResumedSource
@@ -96,7 +96,8 @@ class AlignmentService:
 
     def start(self) -> None:
         """Recover: publish what a crash left in the outbox, rebuild memory, join the group."""
-        republished = drain_outbox(self._store, self._producer)
+        published = published_records(self._store, self._kafka)
+        republished = drain_outbox(self._store, self._producer, published)
         with self._store.transaction() as tx:
             self._engine = self._engine_factory(tx)
         self._health.mark_ready(STATE_RESTORED)
@@ -104,7 +105,7 @@ class AlignmentService:
         self._source = StoreResumedSource(
             self._kafka, [self._kafka.triples_topic, self._kafka.labels_topic],
             self._resume_offset)
-        log.info("service started", republished=republished)
+        log.info("service started", republished=republished, already_published=len(published))
 
     def step(self) -> int:
         """Process at most one micro-batch; return the number of records it held."""

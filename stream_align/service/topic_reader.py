@@ -16,20 +16,24 @@ from stream_align.service.errors import KafkaUnavailableError
 from stream_align.service.settings import KafkaSettings
 
 
-def read_to_end(kafka: KafkaSettings, topic: str, timeout: float = 60.0) -> Iterator[Message]:
-    """Every record of ``topic`` up to the high watermark seen on entry, partition by partition."""
+def read_to_end(kafka: KafkaSettings, topic: str, timeout: float = 60.0,
+                tail: int | None = None) -> Iterator[Message]:
+    """Every record of ``topic`` up to the high watermark seen on entry, partition by partition
+    (with ``tail``: only the last ``tail`` records of each partition)."""
     consumer = Consumer({**kafka.client_config(), "group.id": f"reader-{uuid.uuid4().hex}",
                          "enable.auto.commit": False, "isolation.level": "read_committed"})
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
         if metadata.error is not None:
             raise KafkaUnavailableError(f"topic {topic}: {metadata.error.str()}")
-        ends = {}
+        ends, starts = {}, {}
         for p in metadata.partitions:
             low, high = consumer.get_watermark_offsets(KafkaPartition(topic, p), timeout=timeout)
-            if high > low:
+            start = low if tail is None else max(low, high - tail)
+            if high > start:
                 ends[p] = high
-        consumer.assign([KafkaPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+                starts[p] = OFFSET_BEGINNING if tail is None else start
+        consumer.assign([KafkaPartition(topic, p, starts[p]) for p in ends])
         while ends:
             msg = consumer.poll(timeout)
             if msg is None:
