@@ -19,26 +19,29 @@ from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
 
-def _crash_after_publishing(store: StateStore, producer: EventProducer, records: int) -> None:
-    """Publish the first ``records`` outbox entries and stop before the acknowledgement."""
-    for entry in list(iter_outbox(store))[:records]:
+def _crash_after_publishing(kafka: KafkaSettings, path: Path, records: list[OutboxRecord],
+                            published: int) -> tuple[StateStore, EventProducer]:
+    """Stage ``records`` in a committed outbox, publish the first ``published`` of them and
+    stop before the acknowledgement, as a crash would."""
+    ensure_topics(kafka)
+    producer = EventProducer(kafka, CodecSettings())
+    store = StateStore(StoreSettings(path=path))
+    with store.transaction() as tx:
+        stage_outputs(tx, records, {})
+    for entry in list(iter_outbox(store))[:published]:
         record = entry.record
         producer.send_raw(record.topic, record.value, record.key.decode() if record.key else None)
     producer.flush()
+    return store, producer
 
 
 @pytest.mark.integration
 def test_restart_skips_what_a_crash_left_published(kafka_settings: KafkaSettings,
                                                    tmp_path: Path) -> None:
-    ensure_topics(kafka_settings)
     events, letters = kafka_settings.alignment_events_topic, kafka_settings.dead_letter_topic
     records = [OutboxRecord(events, f"a:{i % 3}".encode(), f"event {i}".encode())
                for i in range(8)] + [OutboxRecord(letters, b"dlq", b"letter 0")]
-    producer = EventProducer(kafka_settings, CodecSettings())
-    store = StateStore(StoreSettings(path=tmp_path / "db"))
-    with store.transaction() as tx:
-        stage_outputs(tx, records, {})
-    _crash_after_publishing(store, producer, 5)
+    store, producer = _crash_after_publishing(kafka_settings, tmp_path / "db", records, 5)
 
     published = published_records(store, kafka_settings)
     assert published == {(r.topic, r.key, r.value) for r in records[:5]}
@@ -54,15 +57,10 @@ def test_restart_skips_what_a_crash_left_published(kafka_settings: KafkaSettings
 @pytest.mark.integration
 def test_a_topic_with_a_pending_tombstone_is_resent_whole(kafka_settings: KafkaSettings,
                                                           tmp_path: Path) -> None:
-    ensure_topics(kafka_settings)
     current = kafka_settings.alignments_topic
     records = [OutboxRecord(current, b"a:1", b"match"), OutboxRecord(current, b"a:1", None),
                OutboxRecord(current, b"a:2", b"match 2")]
-    producer = EventProducer(kafka_settings, CodecSettings())
-    store = StateStore(StoreSettings(path=tmp_path / "db"))
-    with store.transaction() as tx:
-        stage_outputs(tx, records, {})
-    _crash_after_publishing(store, producer, 3)
+    store, producer = _crash_after_publishing(kafka_settings, tmp_path / "db", records, 3)
 
     published = published_records(store, kafka_settings)
     assert published == set()  # a tombstone cannot be told apart from an older one
