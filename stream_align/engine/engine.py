@@ -18,7 +18,7 @@ import numpy as np
 
 from stream_align.engine.apply import Applied, apply_changes
 from stream_align.engine.decisions import Change, Decider, PairBook
-from stream_align.engine.events import build_events
+from stream_align.engine.events import build_events, latest_time
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from_store
 from stream_align.engine.pairs import PairMaintenance
@@ -121,8 +121,8 @@ class AlignmentEngine:
         stats: dict[str, float] = {}
         computed, removed = self._recompute(tx, applied, stats)
         stats["recompute_s"] = time.perf_counter() - started
-        self.held.add(computed, removed, labelled, applied.causes)
-        events = self._refresh(tx, changes, labels, stats) if self._refresh_due() else []
+        self.held.add(computed, removed, labelled, applied.causes, latest_time(changes, labels))
+        events = self._refresh(tx, stats) if self._refresh_due() else []
         stats["held_calls"] = float(self.held.calls)
         stats["events"] = float(len(events))
         stats["process_s"] = time.perf_counter() - started
@@ -132,8 +132,7 @@ class AlignmentEngine:
         """Lists and decisions wait while queued recomputes remain (see ``held``)."""
         return not self.pending_count or self.held.calls >= self.settings.max_held_batches
 
-    def _refresh(self, tx: Transaction, changes: Sequence[TripleChange], labels: Sequence[Label],
-                 stats: dict[str, float]) -> list[AlignmentEvent]:
+    def _refresh(self, tx: Transaction, stats: dict[str, float]) -> list[AlignmentEvent]:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
         lefts, rights = self.pairs.update(held.computed, held.removed, held.labelled, stats)
@@ -142,7 +141,7 @@ class AlignmentEngine:
             rights |= self.book.lefts.keys() | self.decider.matched_right.keys()
         decided = self.decider.update(lefts, rights)
         self._persist(tx, decided)
-        return build_events(self, decided, Applied(causes=held.causes), changes, labels)
+        return build_events(self, decided, Applied(causes=held.causes), held.latest)
 
     def _labels(self, tx: Transaction, labels: Sequence[Label]) -> list[tuple[str, str]]:
         for label in labels:

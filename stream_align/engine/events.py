@@ -51,13 +51,19 @@ def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evid
                            weight=e.weight) for e in row) for row in found]
 
 
+def latest_time(changes: Sequence[TripleChange], labels: Sequence[Label]) -> int | None:
+    """The latest ``event_time`` of some inputs (``None`` without any)."""
+    times = [c.event_time for c in changes] + [label.event_time for label in labels]
+    return max(times) if times else None
+
+
 def build_events(engine: AlignmentEngine, decided: list[Change], applied: Applied,
-                 changes: Sequence[TripleChange], labels: Sequence[Label]) -> list[AlignmentEvent]:
-    """One event per decision change, in the order the decider returned them."""
+                 when: int | None) -> list[AlignmentEvent]:
+    """One event per decision change, in the order the decider returned them; ``event_time``
+    is ``when``, the latest input's (now, for a refresh no input caused)."""
     matches = [c for c in decided if not c.retract]
     evidence = dict(zip(map(id, matches), _evidence(engine, matches), strict=True))
-    times = [c.event_time for c in changes] + [label.event_time for label in labels]
-    when = max(times) if times else now_ms()
+    when = now_ms() if when is None else when
     limit = engine.settings.max_cause_ids
     events = []
     for change in decided:

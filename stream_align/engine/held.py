@@ -33,12 +33,15 @@ class HeldWork:
     removed: tuple[set[int], set[int]] = field(default_factory=_sets)
     labelled: list[tuple[str, str]] = field(default_factory=list)
     causes: Causes = field(default_factory=lambda: ({}, {}))  # node → triple event ids
+    latest: int | None = None  # latest input event_time held (the events' event_time)
     calls: int = 0
     everywhere: bool = False  # decisions of every entity need repair (restored mid-drain)
 
     def add(self, computed: tuple[set[int], set[int]], removed: tuple[set[int], set[int]],
-            labelled: list[tuple[str, str]], causes: Causes) -> None:
+            labelled: list[tuple[str, str]], causes: Causes, latest: int | None) -> None:
         """Hold one call's changes (a node recomputed twice is refreshed once)."""
+        if latest is not None:
+            self.latest = latest if self.latest is None else max(self.latest, latest)
         for s in (0, 1):
             self.computed[s].update(computed[s])
             self.removed[s].update(removed[s])
