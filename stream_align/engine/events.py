@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from stream_align.engine.apply import Applied
 from stream_align.engine.decisions import Change
+from stream_align.engine.held import Causes
 from stream_align.engine.scoring import score_pairs
 from stream_align.events.contracts import (
     AlignmentEvent,
@@ -29,13 +30,22 @@ if TYPE_CHECKING:
     from stream_align.engine.engine import AlignmentEngine
 
 
-def _causes(engine: AlignmentEngine, applied: Applied, side: int, key: str | None) -> set[str]:
+def _first_causes(applied: Applied, limit: int) -> Causes:
+    """Each node's ``limit`` smallest cause ids: the ``limit`` smallest of a union are among
+    its parts', so an event's cause is the same from these — and a hub touched by thousands of
+    a snapshot's triples is not walked again for every event whose closure reaches it."""
+    left, right = ({n: sorted(set(ids))[:limit] for n, ids in side.items()}
+                   for side in applied.causes)
+    return left, right
+
+
+def _causes(engine: AlignmentEngine, causes: Causes, side: int, key: str | None) -> set[str]:
     s = engine.sides[side]
     node = s.graph.index.get(key) if key is not None else None
     if node is None:
         return set()
     reach = s.samples.closure([node]) | {node}
-    return {cid for n in reach for cid in applied.causes[side].get(n, ())}
+    return {cid for n in reach for cid in causes[side].get(n, ())}
 
 
 def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evidence, ...]]:
@@ -65,12 +75,13 @@ def build_events(engine: AlignmentEngine, decided: list[Change], applied: Applie
     evidence = dict(zip(map(id, matches), _evidence(engine, matches), strict=True))
     when = now_ms() if when is None else when
     limit = engine.settings.max_cause_ids
+    causes = _first_causes(applied, limit)
     events = []
     for change in decided:
         partner = engine.decider.matches.get(change.left)
-        cause = (_causes(engine, applied, 0, change.left)
-                 | _causes(engine, applied, 1, change.right)
-                 | _causes(engine, applied, 1, partner if partner != change.right else None))
+        cause = (_causes(engine, causes, 0, change.left)
+                 | _causes(engine, causes, 1, change.right)
+                 | _causes(engine, causes, 1, partner if partner != change.right else None))
         ordered = tuple(sorted(cause))[:limit]
         decision = Decision.RETRACT if change.retract else Decision.MATCH
         previous = None if change.previous_score is None else Decision.MATCH
