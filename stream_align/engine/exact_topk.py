@@ -63,13 +63,12 @@ class InnerProducts:
     def __call__(self, q: np.ndarray) -> np.ndarray:
         if not self.split:
             return q @ self.b.T
-        if not self.dense:
+        products = (q[:, run] @ self.b[:, run].T for run in self.dense)
+        s = next(products, None)
+        if s is None:
             s = np.zeros((len(q), len(self.b)), dtype=np.float32)
-        for i, run in enumerate(self.dense):
-            if i:
-                s += q[:, run] @ self.b[:, run].T
-            else:
-                s = q[:, run] @ self.b[:, run].T
+        for more in products:
+            s += more
         extra = (sp.csr_matrix(q[:, self.sparse]) @ self.b_sparse_t).tocoo()
         s[extra.row, extra.col] += extra.data
         return s
