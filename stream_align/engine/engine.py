@@ -141,7 +141,7 @@ class AlignmentEngine:
             rights |= self.book.lefts.keys() | self.decider.matched_right.keys()
         decided = self.decider.update(lefts, rights)
         self._persist(tx, decided)
-        return build_events(self, decided, Applied(causes=held.causes), held.latest)
+        return build_events(self, decided, held.causes, held.latest)
 
     def _labels(self, tx: Transaction, labels: Sequence[Label]) -> list[tuple[str, str]]:
         for label in labels:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from stream_align.engine.apply import Applied
 from stream_align.engine.decisions import Change
 from stream_align.engine.held import Causes
 from stream_align.engine.scoring import score_pairs
@@ -30,12 +29,12 @@ if TYPE_CHECKING:
     from stream_align.engine.engine import AlignmentEngine
 
 
-def _first_causes(applied: Applied, limit: int) -> Causes:
+def _first_causes(causes: Causes, limit: int) -> Causes:
     """Each node's ``limit`` smallest cause ids: the ``limit`` smallest of a union are among
     its parts', so an event's cause is the same from these — and a hub touched by thousands of
     a snapshot's triples is not walked again for every event whose closure reaches it."""
     left, right = ({n: sorted(set(ids))[:limit] for n, ids in side.items()}
-                   for side in applied.causes)
+                   for side in causes)
     return left, right
 
 
@@ -67,7 +66,7 @@ def latest_time(changes: Sequence[TripleChange], labels: Sequence[Label]) -> int
     return max(times) if times else None
 
 
-def build_events(engine: AlignmentEngine, decided: list[Change], applied: Applied,
+def build_events(engine: AlignmentEngine, decided: list[Change], causes: Causes,
                  when: int | None) -> list[AlignmentEvent]:
     """One event per decision change, in the order the decider returned them; ``event_time``
     is ``when``, the latest input's (now, for a refresh no input caused)."""
@@ -75,7 +74,7 @@ def build_events(engine: AlignmentEngine, decided: list[Change], applied: Applie
     evidence = dict(zip(map(id, matches), _evidence(engine, matches), strict=True))
     when = now_ms() if when is None else when
     limit = engine.settings.max_cause_ids
-    causes = _first_causes(applied, limit)
+    causes = _first_causes(causes, limit)
     events = []
     for change in decided:
         partner = engine.decider.matches.get(change.left)
