@@ -48,12 +48,27 @@ def test_top_both_ways_with_an_empty_side() -> None:
 
 def test_inner_products_multiplies_nearly_empty_columns_sparsely() -> None:
     rng = np.random.default_rng(1)
-    q = rng.standard_normal((300, 40)).astype(np.float32)
-    b = rng.standard_normal((500, 40)).astype(np.float32)
-    q[:, 10:30] *= rng.random((300, 20)) < 0.002  # columns 10..29 nearly empty
-    b[:, 10:30] *= rng.random((500, 20)) < 0.002
+    q = rng.standard_normal((300, 140)).astype(np.float32)
+    b = rng.standard_normal((500, 140)).astype(np.float32)
+    q[:, 40:100] *= rng.random((300, 60)) < 0.002  # columns 40..99 nearly empty
+    b[:, 40:100] *= rng.random((500, 60)) < 0.002
     product = InnerProducts(b, len(q))
-    assert product.split and product.dense == [slice(0, 10), slice(30, 40)]
-    assert len(product.sparse) == 20
-    np.testing.assert_allclose(product(q), q @ b.T, atol=1e-5)
+    assert product.split and product.dense == [slice(0, 40), slice(100, 140)]
+    assert len(product.sparse) == 60
+    np.testing.assert_allclose(product(q), q @ b.T, rtol=1e-5, atol=1e-5)
     assert not InnerProducts(b, 3).split  # a few rows: one plain product
+
+
+def test_inner_products_joins_narrow_runs_to_their_neighbours() -> None:
+    """A lone empty column among dense ones is multiplied densely, a lone dense column among
+    empty ones sparsely: one BLAS product per wide run, the same sums."""
+    rng = np.random.default_rng(2)
+    q = rng.standard_normal((300, 140)).astype(np.float32)
+    b = rng.standard_normal((500, 140)).astype(np.float32)
+    b[:, 20] = 0.0
+    b[:, 60:140] *= rng.random((500, 80)) < 0.002
+    b[:, 100] = rng.standard_normal(500)
+    product = InnerProducts(b, len(q))
+    assert product.dense == [slice(0, 60)]
+    assert product.sparse.tolist() == list(range(60, 140))
+    np.testing.assert_allclose(product(q), q @ b.T, rtol=1e-5, atol=1e-5)
