@@ -26,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--candidates", type=int, default=d.candidates,
                    help="FAISS candidates per entity, both directions, re-ranked.")
     p.add_argument("--threshold", type=float, default=d.threshold, help="Minimum pair score.")
+    p.add_argument("--unnamed-threshold", type=float, default=d.unnamed_threshold,
+                   help="Minimum pair score where either entity has no name (structure-only "
+                   "evidence; default: --threshold).")
     p.add_argument("--evidence", type=int, default=d.evidence,
                    help="Neighbour pairs reported per match (by attention weight).")
     p.set_defaults(func=run)
@@ -38,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
             else bool(bundle.provenance.get("hide_names", False)))
     pair = load_dataset(args.dataset, hide_names=hide, seed=seed)
     settings = AlignSettings(candidates=args.candidates, threshold=args.threshold,
-                             evidence=args.evidence)
+                             unnamed_threshold=args.unnamed_threshold, evidence=args.evidence)
     matches = align(ModelScorer(bundle, pair, rerank_k=settings.candidates), settings)
     with args.out.open("w", encoding="utf-8") as fh:
         for m in matches:

@@ -51,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-engine", action="store_true",
                         help="do not stream: only the from-scratch rows (full recompute, "
                         "baseline) per snapshot — quick quality numbers when the engine is slow")
+    parser.add_argument("--unnamed-threshold", type=float, default=None, metavar="SCORE",
+                        help="minimum score of a match where either entity has no name, for "
+                        "the engine and the full recompute (default: the match threshold; "
+                        "calibrate with benchmarks/unnamed_threshold.py)")
     parser.add_argument("--hide-names", action="store_true",
                         help="structure-only track (the model must have been trained so)")
     parser.add_argument("--seed", type=int, default=0,
@@ -63,23 +67,33 @@ def run(args: argparse.Namespace) -> int:
     """Run the evaluation, write the report, print the Markdown (or the error, exit 2)."""
     import torch
 
+    from stream_align.engine.settings import EngineSettings
     from stream_align.errors import StreamAlignError
     from stream_align.eval.snapshot_eval import SnapshotEvalSettings, run_snapshot_eval
     from stream_align.eval.snapshot_report import markdown, write_snapshot_report
 
     torch.set_num_threads(args.threads)
     try:
+        engine = EngineSettings(unnamed_threshold=args.unnamed_threshold)
+    except ValueError as exc:  # pydantic's validation error: an option out of range
+        return _fail(str(exc))
+    try:
         settings = SnapshotEvalSettings(
             dataset=args.dataset, model=args.model, max_snapshot=args.max_snapshot,
             batch=args.batch, baseline=None if args.baseline == "none" else args.baseline,
             full_recompute=not args.no_full_recompute, stream=not args.no_engine, seed=args.seed,
-            hide_names=args.hide_names)
+            hide_names=args.hide_names,
+            engine=engine)
         report = run_snapshot_eval(settings, "stream-align " + shlex.join(sys.argv[1:]),
                                    on_snapshot=lambda done: write_snapshot_report(done,
                                                                                   args.report))
     except StreamAlignError as exc:  # bad dataset, model or option: say it, no traceback
-        print(f"stream-align: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     write_snapshot_report(report, args.report)
     print(markdown(report))
     return 0
+
+
+def _fail(message: str) -> int:
+    print(f"stream-align: error: {message}", file=sys.stderr)
+    return 2

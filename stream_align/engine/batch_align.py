@@ -3,7 +3,8 @@
 The same decision the streaming engine makes per affected entity, made for every entity at once:
 candidates are each entity's top-k in the other graph's index (A→B and B→A, so an entity that
 is nobody's nearest still gets considered), every candidate pair is re-scored with cross-graph
-attention, pairs under the threshold are dropped, and the rest are matched one-to-one by
+attention, pairs under the threshold (the unnamed threshold where an entity has no name) are
+dropped, and the rest are matched one-to-one by
 repeated mutual best (the highest remaining pair is always mutual best; take it, drop its rows).
 """
 
@@ -45,16 +46,17 @@ def candidates(scorer: ModelScorer, k: int) -> np.ndarray:
     return np.unique(both[(both >= 0).all(axis=1)], axis=0)
 
 
-def one_to_one(pairs: np.ndarray, scores: np.ndarray, threshold: float) -> np.ndarray:
-    """Indices into ``pairs`` chosen by repeated mutual best among scores ≥ ``threshold``.
+def one_to_one(pairs: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray
+               ) -> np.ndarray:
+    """Indices into ``pairs`` chosen by repeated mutual best among scores ≥ ``threshold`` (one
+    for all pairs, or one per pair).
 
     ``pairs`` come sorted by ``(a, b)`` and the sort is stable, so equal scores go to the lower
     indices first — by key, since loaded graphs number their keys in order (the streaming
     engine's decider breaks ties the same way)."""
+    eligible = np.flatnonzero(scores.astype(np.float64) >= threshold)
     used_a, used_b, chosen = set(), set(), []
-    for p in np.argsort(-scores, kind="stable"):
-        if scores[p] < threshold:
-            break
+    for p in eligible[np.argsort(-scores[eligible], kind="stable")]:
         a, b = int(pairs[p, 0]), int(pairs[p, 1])
         if a not in used_a and b not in used_b:
             used_a.add(a)
@@ -63,11 +65,22 @@ def one_to_one(pairs: np.ndarray, scores: np.ndarray, threshold: float) -> np.nd
     return np.asarray(chosen, dtype=np.int64)
 
 
+def thresholds(scorer: ModelScorer, pairs: np.ndarray, settings: AlignSettings) -> np.ndarray:
+    """Each pair's minimum score: ``unnamed_threshold`` where either entity has no name."""
+    limit = np.full(len(pairs), settings.threshold)
+    if settings.unnamed_threshold is not None:
+        named_a = np.array([bool(n) for n in scorer.pair.a.names], dtype=bool)
+        named_b = np.array([bool(n) for n in scorer.pair.b.names], dtype=bool)
+        unnamed = ~(named_a[pairs[:, 0]] & named_b[pairs[:, 1]])
+        limit[unnamed] = settings.unnamed_threshold
+    return limit
+
+
 def align(scorer: ModelScorer, settings: AlignSettings) -> list[Match]:
     """Aligned pairs of the scorer's two graphs, best first."""
     pairs = candidates(scorer, settings.candidates)
     scores, _ = scorer.pair_scores(pairs[:, 0], pairs[:, 1])
-    picked = pairs[one_to_one(pairs, scores, settings.threshold)]
+    picked = pairs[one_to_one(pairs, scores, thresholds(scorer, pairs, settings))]
     final, evidence = scorer.pair_scores(picked[:, 0], picked[:, 1], evidence=settings.evidence)
     keys_a, keys_b = scorer.pair.a.keys, scorer.pair.b.keys
     return [Match(left=keys_a[a], right=keys_b[b], score=float(s),

@@ -9,15 +9,16 @@ pair freed by a resolution is re-checked, so the repair is local and ends in the
 as the batch computation. Each resolution replaces two lower matches with a higher one, so it
 terminates.
 
-Hysteresis: a new match needs ``match_threshold``; an existing one stays eligible down to
-``keep_threshold``. A MATCH label forces its pair (it outranks every score) and takes both
-entities out of every other pair; a NON_MATCH label removes its pair.
+Hysteresis: a new match needs ``match_threshold`` (``unnamed_threshold`` where an entity has no
+name, so the score rests on structure alone); an existing one stays eligible down to its bar
+less the band ``match_threshold - keep_threshold``. A MATCH label forces its pair (it outranks
+every score) and takes both entities out of every other pair; a NON_MATCH label removes it.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from stream_align.engine.settings import EngineSettings
@@ -59,8 +60,9 @@ class PairBook:
 class Decider:
     """Labels, current matches (with their published scores) and the stable-matching repair."""
 
-    def __init__(self, settings: EngineSettings, book: PairBook) -> None:
-        self.settings, self.book = settings, book
+    def __init__(self, settings: EngineSettings, book: PairBook,
+                 named: Callable[[str, str], bool] = lambda left, right: True) -> None:
+        self.settings, self.book, self.named = settings, book, named
         self.labels: dict[Pair, LabelValue] = {}
         self.forced_left: dict[str, str] = {}
         self.forced_right: dict[str, str] = {}
@@ -91,9 +93,17 @@ class Decider:
             return float("inf")
         if forced != (None, None):
             return None
-        kept = self.matches.get(left) == right
-        limit = self.settings.keep_threshold if kept else self.settings.match_threshold
-        return score if score >= limit else None
+        return score if score >= self._limit(left, right) else None
+
+    def _limit(self, left: str, right: str) -> float:
+        """The pair's bar: to be made, and (lower by the hysteresis band) to stay."""
+        settings = self.settings
+        bar = settings.match_threshold
+        if settings.unnamed_threshold is not None and not self.named(left, right):
+            bar = settings.unnamed_threshold
+        if self.matches.get(left) == right:
+            return bar - (settings.match_threshold - settings.keep_threshold)
+        return bar
 
     def _key(self, pair: tuple[str, str] | None) -> tuple[float, str, str] | None:
         """Order of an eligible pair, smaller first: higher weight, then left and right key.

@@ -53,7 +53,7 @@ class AlignmentEngine:
         self.sides = (Side(graphs[0], bundle.frozen, True, unit),
                       Side(graphs[1], bundle.frozen, False, unit))
         self.book = PairBook()
-        self.decider = Decider(settings, self.book)
+        self.decider = Decider(settings, self.book, self._named)
         self.pairs = PairMaintenance(bundle, settings, self.sides, self.book, self.decider)
         self.pending: tuple[dict[int, int], dict[int, int]] = ({}, {})  # node → queue seq
         self.held = HeldWork()
@@ -83,6 +83,11 @@ class AlignmentEngine:
         engine.pairs.rebuild()
         engine.held.everywhere = engine.pending_count > 0
         return engine
+
+    def _named(self, left: str, right: str) -> bool:
+        """Whether both entities of a pair have a name (else the stricter unnamed threshold)."""
+        return all(side.graph.has_name(key) for side, key in zip(self.sides, (left, right),
+                                                                 strict=True))
 
     def _queue(self, s: int, graph_id: str, key: str, seq: int) -> None:
         node = self.sides[s].graph.index.get(key)

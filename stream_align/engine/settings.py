@@ -33,6 +33,12 @@ class EngineSettings(BaseModel):
     match_threshold: float = Field(
         default=0.5, description="Minimum pair score for a new match (mutual best only)."
     )
+    unnamed_threshold: float | None = Field(
+        default=None,
+        description=("Minimum pair score for a new match where either entity has no name: its "
+                     "score rests on structure alone (ContEA's new entities arrive unnamed). "
+                     "None: match_threshold. Calibrate with benchmarks/unnamed_threshold.py."),
+    )
     keep_threshold: float = Field(
         default=0.5,
         description="Minimum score for an existing match to stay (hysteresis: <= match_threshold).",
@@ -75,6 +81,8 @@ class EngineSettings(BaseModel):
         """A keep threshold above the match threshold would retract a match it just made."""
         if self.keep_threshold > self.match_threshold:
             raise ValueError("keep_threshold must not exceed match_threshold")
+        if self.unnamed_threshold is not None and self.unnamed_threshold < self.match_threshold:
+            raise ValueError("unnamed_threshold must not be below match_threshold")
         if self.graph_ids[0] == self.graph_ids[1]:
             raise ValueError(f"graph_ids must differ, got {self.graph_ids}")
         return self

@@ -12,7 +12,7 @@ the engine's deferred queue) three methods are scored by :mod:`stream_align.eval
   snapshot's ``process`` calls and commits, and the embeddings it recomputed for them.
 - ``full_recompute``: the same model on the snapshot's graphs from scratch — encode both graphs,
   then :func:`~stream_align.engine.batch_align.align` (FAISS top-k both ways, cross-attention
-  re-rank, threshold, one-to-one) with the engine's ``top_k`` and ``match_threshold``. Its time
+  re-rank, threshold, one-to-one) with the engine's ``top_k`` and thresholds. Its time
   is what a service without incremental updates would pay per snapshot (no retraining either).
   Its alignment also checks streaming parity: the engine forces the seed pairs (labels), batch
   alignment does not, so the two may differ around seed entities.
@@ -175,7 +175,9 @@ def full_recompute_row(bundle: ModelBundle, sub: GraphPair, timeline: Timeline, 
     scorer = ModelScorer(bundle, sub, rerank_k=engine.top_k)
     encoded = time.perf_counter()
     matches = align(scorer, AlignSettings(candidates=engine.top_k,
-                                          threshold=engine.match_threshold, evidence=0))
+                                          threshold=engine.match_threshold,
+                                          unnamed_threshold=engine.unnamed_threshold,
+                                          evidence=0))
     seconds = time.perf_counter() - started
     predicted = _as_pairs([(m.left, m.right) for m in matches], index)
     return _method_row(score_snapshot(timeline, k, predicted), seconds=seconds,
@@ -275,8 +277,7 @@ def _engine_line(settings: SnapshotEvalSettings) -> str:
         return "not streamed (--no-engine)"
     feed = (f"micro-batches of {settings.batch} events" if settings.batch
             else "one engine call per snapshot (then the deferred queue drained)")
-    return (f"{feed}, top_k {settings.engine.top_k}, match threshold "
-            f"{settings.engine.match_threshold}, at most "
+    return (f"{feed}, top_k {settings.engine.top_k}, at most "
             f"{settings.engine.max_affected_per_batch:,} embeddings recomputed per call")
 
 
@@ -289,6 +290,9 @@ def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> d
         "machine": machine(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "engine": _engine_line(settings),
+        "thresholds": (f"match {settings.engine.match_threshold}, unnamed "
+                       f"{settings.engine.unnamed_threshold or 'as match'} (engine and full "
+                       "recompute)"),
         "protocol": "ContEA: candidates exclude train/valid entities; P = hits / predicted, "
                     "R = hits / test links of the snapshot; new = pairs with an entity first "
                     "seen in this snapshot vs its new test links (see snapshot_metrics.py)",

@@ -99,4 +99,8 @@ class AlignSettings(_Frozen):
 
     candidates: int = Field(10, ge=1, description="FAISS candidates re-ranked per entity.")
     threshold: float = Field(0.5, description="Minimum pair score for a match.")
+    unnamed_threshold: float | None = Field(
+        None, description="Minimum pair score for a match where either entity has no name "
+        "(structure-only evidence); None: threshold."
+    )
     evidence: int = Field(3, ge=0, description="Neighbour pairs reported as evidence per match.")

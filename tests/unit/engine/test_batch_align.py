@@ -18,6 +18,13 @@ def test_one_to_one_is_repeated_mutual_best() -> None:
     assert pairs[chosen].tolist() == [[0, 0], [1, 1]]  # (2, 2) is under the threshold
 
 
+def test_one_to_one_with_a_threshold_per_pair() -> None:
+    pairs = np.array([[0, 0], [0, 1], [1, 1]])
+    scores = np.array([0.9, 0.8, 0.7], dtype=np.float32)
+    chosen = one_to_one(pairs, scores, threshold=np.array([0.95, 0.5, 0.5]))
+    assert pairs[chosen].tolist() == [[0, 1]]  # (0, 0) is under its own bar, (1, 1) blocked
+
+
 def test_align_finds_most_gold_pairs_with_evidence() -> None:
     pair = synthetic_pair(films=30)
     bundle, _ = train(pair, TrainSettings(epochs=3, batch_size=64, progress=False),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
@@ -57,6 +59,28 @@ def test_engine_stream_orders_and_batch_agree(tmp_path: Path, pair: GraphPair,
                                                            evidence=0))
     _same(streamed, {m.left: (m.right, m.score) for m in batch})
     assert len(streamed) > len(pair.test) // 2
+
+
+def test_engine_unnamed_threshold_agrees_with_batch(tmp_path: Path, pair: GraphPair,
+                                                   bundle: ModelBundle) -> None:
+    """Pairs with an unnamed entity need ``unnamed_threshold``: streamed = batch aligner, and
+    the bar removes matches that the plain threshold keeps."""
+    unnamed = replace(pair, a=replace(pair.a, names=[n if i % 5 else "" for i, n in
+                                                     enumerate(pair.a.names)]),
+                      b=replace(pair.b, names=[n if i % 4 else "" for i, n in
+                                               enumerate(pair.b.names)]))
+    scorer = ModelScorer(bundle, unnamed)
+    plain = align(scorer, AlignSettings(candidates=3, threshold=0.3, evidence=0))
+    index_a, index_b = unnamed.a.index(), unnamed.b.index()
+    weak = [m.score for m in plain if not (unnamed.a.names[index_a[m.left]]
+                                           and unnamed.b.names[index_b[m.right]])]
+    bar = float(np.median(weak))
+    batch = align(scorer, AlignSettings(candidates=3, threshold=0.3, unnamed_threshold=bar,
+                                        evidence=0))
+    assert 0 < len(plain) - len(batch) <= len(weak)
+    shuffled = list(triple_changes(unnamed, ReplayOrder.SHUFFLE, seed=3))
+    streamed = _stream(tmp_path, bundle, shuffled, batch=25, unnamed_threshold=bar)
+    _same(streamed.final_alignment(), {m.left: (m.right, m.score) for m in batch})
 
 
 def test_engine_bulk_rebuild_equals_list_repair(tmp_path: Path, pair: GraphPair,
