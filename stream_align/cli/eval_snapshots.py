@@ -82,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
             dataset=args.dataset, model=args.model, max_snapshot=args.max_snapshot,
             batch=args.batch, baseline=None if args.baseline == "none" else args.baseline,
             full_recompute=not args.no_full_recompute, stream=not args.no_engine, seed=args.seed,
-            hide_names=args.hide_names,
-            engine=engine)
+            hide_names=args.hide_names, engine=engine)
         report = run_snapshot_eval(settings, "stream-align " + shlex.join(sys.argv[1:]),
                                    on_snapshot=lambda done: write_snapshot_report(done,
                                                                                   args.report))

@@ -4,8 +4,8 @@ The same decision the streaming engine makes per affected entity, made for every
 candidates are each entity's top-k in the other graph's index (A→B and B→A, so an entity that
 is nobody's nearest still gets considered), every candidate pair is re-scored with cross-graph
 attention, pairs under the threshold (the unnamed threshold where an entity has no name) are
-dropped, and the rest are matched one-to-one by
-repeated mutual best (the highest remaining pair is always mutual best; take it, drop its rows).
+dropped, and the rest are matched one-to-one by repeated mutual best (the highest remaining
+pair is always mutual best; take it, drop its rows).
 """
 
 from __future__ import annotations
