@@ -26,12 +26,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stream_align.engine.batch_align import candidates, one_to_one
+from stream_align.engine.batch_align import candidates, one_to_one, thresholds
 from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.snapshot_metrics import Timeline, snapshot_pair
 from stream_align.model.artifact import load
 from stream_align.model.scorer import ModelScorer
+from stream_align.model.settings import AlignSettings
 
 
 def unnamed_copy(graph: Graph, hidden: np.ndarray, max_degree: int,
@@ -94,7 +95,8 @@ def main() -> None:
     print("| unnamed threshold | unnamed matches | right | P | R | F1 |\n|---|---|---|---|---|---|")
     best, reached = (-1.0, 0.0), None
     for t in np.round(np.arange(args.match_threshold, 1.0001, 0.025), 3).tolist():
-        limit = np.where(unnamed, t, args.match_threshold)
+        limit = thresholds(scorer, pairs, AlignSettings(threshold=args.match_threshold,
+                                                        unnamed_threshold=t))
         chosen = pairs[one_to_one(pairs, scores, limit)]
         mine = chosen[unnamed_a[chosen[:, 0]] | unnamed_b[chosen[:, 1]]]
         right = sum((int(a), int(b)) in gold for a, b in mine.tolist())

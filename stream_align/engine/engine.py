@@ -86,8 +86,7 @@ class AlignmentEngine:
 
     def _named(self, left: str, right: str) -> bool:
         """Whether both entities of a pair have a name (else the stricter unnamed threshold)."""
-        return all(side.graph.has_name(key) for side, key in zip(self.sides, (left, right),
-                                                                 strict=True))
+        return self.sides[0].graph.has_name(left) and self.sides[1].graph.has_name(right)
 
     def _queue(self, s: int, graph_id: str, key: str, seq: int) -> None:
         node = self.sides[s].graph.index.get(key)

@@ -281,6 +281,11 @@ def _engine_line(settings: SnapshotEvalSettings) -> str:
             f"{settings.engine.max_affected_per_batch:,} embeddings recomputed per call")
 
 
+def _thresholds_line(engine: EngineSettings) -> str:
+    unnamed = "as match" if engine.unnamed_threshold is None else engine.unnamed_threshold
+    return (f"match {engine.match_threshold}, unnamed {unnamed} (engine and full recompute)")
+
+
 def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> dict[str, Any]:
     """The header of a report: what ran, where, when, and how to read it."""
     return {
@@ -290,9 +295,7 @@ def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> d
         "machine": machine(),
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "engine": _engine_line(settings),
-        "thresholds": (f"match {settings.engine.match_threshold}, unnamed "
-                       f"{settings.engine.unnamed_threshold or 'as match'} (engine and full "
-                       "recompute)"),
+        "thresholds": _thresholds_line(settings.engine),
         "protocol": "ContEA: candidates exclude train/valid entities; P = hits / predicted, "
                     "R = hits / test links of the snapshot; new = pairs with an entity first "
                     "seen in this snapshot vs its new test links (see snapshot_metrics.py)",
