@@ -13,6 +13,7 @@ trained on the same dataset (``stream-align train``).
 from __future__ import annotations
 
 import argparse
+import cProfile
 import tempfile
 import time
 from pathlib import Path
@@ -69,6 +70,8 @@ def main() -> None:
                         help="first process this many events untimed, in one bulk batch and "
                              "its drain (the steady state after a bulk load)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="write a cProfile of the timed batches (not the load) here")
     parser.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an EngineSettings field, e.g. max_affected_per_batch=50000")
     args = parser.parse_args()
@@ -90,7 +93,13 @@ def main() -> None:
         if args.load:
             _bulk_load(store, engine, events[: args.load], seed_labels)
             events, seed_labels = events[args.load:], []
+        profile = cProfile.Profile() if args.profile else None
+        if profile:
+            profile.enable()
         _timed(store, engine, events[: args.events], args.batch, seed_labels)
+        if profile:
+            profile.disable()
+            profile.dump_stats(args.profile)
         store.close()
 
 

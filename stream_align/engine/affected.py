@@ -110,11 +110,17 @@ class SampleIndex:
         first = features | sampled | self._samplers(features)
         return {i for i in first | self._samplers(first) if self.graph.is_alive(i)}
 
-    def closure(self, nodes: Iterable[int]) -> set[int]:
-        """``L = D ∪ S(D) ∪ S(S(D))``: every node whose type, sample or features ``D`` reads."""
+    def slots(self, node: int) -> tuple[tuple[int, int], ...]:
+        """``node``'s sampled ``(neighbour, relation id)`` slots, in the encoder's order."""
+        state = self._state.get(node)
+        return state[1] if state is not None else ()
+
+    def closure(self, nodes: Iterable[int], hops: int = 2) -> set[int]:
+        """``L = D ∪ S(D) ∪ S(S(D))``: every node whose type, sample or features ``D`` reads
+        (``hops=1``: ``D ∪ S(D)``, the nodes whose ``h1`` the last layer of ``D`` reads)."""
         seen = set(nodes)
         level = set(seen)
-        for _ in range(2):
+        for _ in range(hops):
             level = {y for x in level for y in self.samples.get(x, ())} - seen
             seen |= level
         return seen

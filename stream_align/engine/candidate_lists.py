@@ -68,8 +68,8 @@ class CandidateLists:
         return touched, searched
 
     def rebuild(self) -> set[NodePair]:
-        """Every list from one exact pass (restore, bulk batches); return every candidate pair
-        (old and new)."""
+        """Every list from one exact pass (restore, bulk batches); return the pairs that
+        entered or left candidates (on restore: every candidate pair)."""
         a, b = self.sides
         if a.index is None or b.index is None or not len(a.index) or not len(b.index):
             return (self._assign(0, {x: [] for x in a.fid})
@@ -127,10 +127,11 @@ class CandidateLists:
         return out
 
     def _set(self, s: int, node: int, hits: list[Hit], bound: float) -> set[NodePair]:
-        """Replace a list; return the pairs of its old and new candidates."""
+        """Replace a list; return the pairs that entered or left its candidates (a pair that
+        stays keeps its score unless an entity changed, and those pairs are re-scored anyway)."""
         mine = self.sides[s]
         old = mine.set_list(node, hits, bound, self.settings.top_k)
-        peers = set(old) | set(mine.cands.get(node, ()))
+        peers = set(old) ^ set(mine.cands.get(node, ()))
         return {(node, y) if s == 0 else (y, node) for y in peers}
 
     def _repair(self, s: int, own: dict[int, list[Hit]], fresh: Fresh

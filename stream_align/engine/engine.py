@@ -202,6 +202,7 @@ class AlignmentEngine:
         for start in range(0, len(nodes), chunk):
             part = nodes[start:start + chunk]
             local = encode_local(self.bundle, side.samples, part, side.features)
+            local.keep_level1(side.level1)
             vectors = row_vectors(self.bundle, local, local.rows(part), side.query)
             side.put_vectors(tx, part, vectors, self.bundle.version)
 

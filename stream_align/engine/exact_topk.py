@@ -55,10 +55,12 @@ class InnerProducts:
     """
 
     def __init__(self, b: np.ndarray, rows: int) -> None:
+        self.b, self.split = b, False
+        if rows < SPLIT_MIN_ROWS:  # small scans: not worth even sampling the density
+            return
         sample = b[:: max(1, len(b) // DENSITY_SAMPLE)]
         sparse = _wide(np.count_nonzero(sample, axis=0) <= SPARSE_DENSITY * max(len(sample), 1))
-        self.b = b
-        self.split = rows >= SPLIT_MIN_ROWS and bool(sparse.any())
+        self.split = bool(sparse.any())
         if not self.split:
             return
         self.dense = _runs(~sparse)

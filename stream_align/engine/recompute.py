@@ -17,6 +17,7 @@ import torch
 
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.feature_cache import FeatureCache
+from stream_align.engine.level1_cache import LevelOneCache
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import Encoded
 from stream_align.model.inputs import GraphInputs
@@ -30,6 +31,11 @@ class LocalEncoding:
     globals: np.ndarray  # global index per local row
     inputs: GraphInputs
     enc: Encoded
+    level1: np.ndarray  # local rows whose h1 is exact too: the nodes and their samples
+
+    def keep_level1(self, cache: LevelOneCache) -> None:
+        """Hand the exact ``h1`` rows to ``cache`` (what pair scoring reads)."""
+        cache.put(self.globals[self.level1], self.enc.h1[torch.from_numpy(self.level1)])
 
     def rows(self, nodes: Sequence[int]) -> torch.Tensor:
         """Local rows of ``nodes`` (each must be one of the exact ``self.nodes``)."""
@@ -46,8 +52,11 @@ def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int]
     ordered = list(nodes) + sorted(closure.difference(nodes))
     local, glob = samples.graph.local_graph(ordered, samples.summary_triples(ordered))
     inputs = bundle.inputs(local, None if features is None else features.level0(local, glob))
+    exact = samples.closure(nodes, hops=1)
+    level1 = np.flatnonzero(np.fromiter((g in exact for g in glob.tolist()), dtype=bool,
+                                        count=len(glob)))
     return LocalEncoding(nodes=list(nodes), globals=glob, inputs=inputs,
-                         enc=bundle.net.encode(inputs))
+                         enc=bundle.net.encode(inputs), level1=level1)
 
 
 @torch.no_grad()

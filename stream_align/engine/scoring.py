@@ -1,8 +1,11 @@
-"""Cross-attention pair scores (and their evidence) on local closures of both sides.
+"""Cross-attention pair scores (and their evidence) from indexed vectors and kept ``h1`` rows.
 
-A pair score reads the same inputs as the two retrieval embeddings (``h0``, ``h1`` of each side
-and ``h1`` of their samples), so the closures of ``recompute`` make it exact too. Scores are
-those of ``ModelScorer.pair_scores``: a probability for BCE models, the cosine for hinge ones.
+A pair score differs from the retrieval score of the same two entities only in the last layer:
+cross-graph attention α instead of uniform weights. So it is read from what the engine keeps —
+both retrieval vectors (``h0``, ``h1``, the fixed skips: in the index) with their ``h2`` block
+swapped for the pair's (:meth:`CGMuAlign.swap_h2`), whose CollectiveAgg messages need only the
+``h1`` of both entities and of their samples (``level1_cache``) — with no local encode. Scores
+are those of ``ModelScorer.pair_scores``: a probability for BCE models, the cosine for hinge ones.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stream_align.engine.recompute import LocalEncoding, encode_local
+from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
 from stream_align.model.bundle import ModelBundle
-from stream_align.model.readout import pair_logits
+from stream_align.model.encoder import PairOutput
 
 PAIR_BLOCK = 4096
 """Pairs per cross-attention pass: ``PAIR_BLOCK × k × k`` attention weights at a time."""
@@ -33,66 +36,99 @@ class NeighbourPair:
     weight: float
 
 
-def _evidence(bundle: ModelBundle, loc: tuple[LocalEncoding, LocalEncoding],
-              rows: tuple[torch.Tensor, torch.Tensor], cross: torch.Tensor,
+@dataclass
+class PairRows:
+    """One side of a block of pairs: its distinct entities, their samples as a neighbour table
+    over local positions (entities first, then the other sampled nodes), and what it reads."""
+
+    order: list[int]  # global index per local position
+    nbr: torch.Tensor  # int64 (R, k); padding slots point at position len(order)
+    rel: torch.Tensor  # int64 (R, k)
+    mask: torch.Tensor  # bool (R, k)
+    h1: torch.Tensor  # (len(order) + 1, d): kept rows, zero padding row last
+    vectors: torch.Tensor  # (R, D) indexed retrieval vectors of the entities
+
+    def positions(self, nodes: Sequence[int]) -> torch.Tensor:
+        where = {g: r for r, g in enumerate(self.order[: len(self.nbr)])}
+        return torch.tensor([where[g] for g in nodes], dtype=torch.int64)
+
+
+def ensure_level1(bundle: ModelBundle, side: Side, nodes: Sequence[int], chunk: int) -> None:
+    """Encode the ``nodes`` no recompute has kept an ``h1`` for (after a restore)."""
+    todo = side.level1.missing(nodes)
+    for start in range(0, len(todo), chunk):
+        encode_local(bundle, side.samples, todo[start:start + chunk],
+                     side.features).keep_level1(side.level1)
+
+
+def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int) -> PairRows:
+    """The :class:`PairRows` of distinct ``nodes`` (each with an indexed vector)."""
+    k = bundle.frozen.sampling.fanout
+    slots = [side.samples.slots(n) for n in nodes]
+    order = nodes + sorted({y for row in slots for y, _ in row}.difference(nodes))
+    ensure_level1(bundle, side, order, chunk)
+    where = {g: r for r, g in enumerate(order)}
+    nbr = np.full((len(nodes), k), len(order), dtype=np.int64)
+    rel = np.zeros((len(nodes), k), dtype=np.int64)
+    mask = np.zeros((len(nodes), k), dtype=bool)
+    for r, row in enumerate(slots):
+        for j, (y, relation) in enumerate(row):
+            nbr[r, j], rel[r, j], mask[r, j] = where[y], relation, True
+    return PairRows(order=order, nbr=torch.from_numpy(nbr), rel=torch.from_numpy(rel),
+                    mask=torch.from_numpy(mask), h1=side.level1.rows(order),
+                    vectors=torch.from_numpy(side.vectors(nodes)))
+
+
+def _evidence(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
+              at: tuple[torch.Tensor, torch.Tensor], cross: torch.Tensor,
               top: int) -> list[list[NeighbourPair]]:
     """The ``top`` neighbour pairs per pair with the largest β-weighted attention."""
     names = bundle.frozen.vocab.relations
     flat = cross.flatten(1)
-    k = loc[1].inputs.nbr.shape[1]
+    k = cross.shape[2]
     weights, where = flat.topk(min(top, flat.shape[1]), dim=1)
-    (la, lb), (ia, ib) = loc, rows
+    (ra, rb), (ia, ib) = rows, at
     out = []
     for p in range(len(ia)):
         found = []
         for v, w in zip(weights[p].tolist(), where[p].tolist(), strict=True):
             if v <= 0:
                 continue
-            x, y = int(la.inputs.nbr[ia[p], w // k]), int(lb.inputs.nbr[ib[p], w % k])
-            found.append(NeighbourPair(int(la.globals[x]), int(lb.globals[y]),
-                                       names[int(la.inputs.rel[ia[p], w // k])],
-                                       names[int(lb.inputs.rel[ib[p], w % k])], float(v)))
+            x, y = (ia[p], w // k), (ib[p], w % k)
+            found.append(NeighbourPair(ra.order[int(ra.nbr[x])], rb.order[int(rb.nbr[y])],
+                                       names[int(ra.rel[x])], names[int(rb.rel[y])], float(v)))
         out.append(found)
     return out
 
 
-def _groups(pairs: Sequence[tuple[int, int]], limit: int) -> list[list[int]]:
-    """Positions of ``pairs`` in blocks with at most ``limit`` distinct entities on each side:
-    the lefts in chunks of ``limit`` (in index order), the rights likewise within each."""
-    lefts = {a: i // limit for i, a in enumerate(sorted({a for a, _ in pairs}))}
-    rights = {b: i // limit for i, b in enumerate(sorted({b for _, b in pairs}))}
-    blocks: dict[tuple[int, int], list[int]] = {}
-    for p, (a, b) in enumerate(pairs):
-        blocks.setdefault((lefts[a], rights[b]), []).append(p)
-    return [blocks[key] for key in sorted(blocks)]
+def _attend(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
+            at: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, PairOutput]:
+    """Scores of the pairs ``(at[0][p], at[1][p])`` and their last-layer output."""
+    net = bundle.net
+    ma, mb = (net.layer2.messages(r.h1, i, r.nbr, r.rel, r.mask)
+              for r, i in zip(rows, at, strict=True))
+    out = net.attend(ma, mb)
+    va = net.swap_h2(rows[0].vectors[at[0]], out.h2_a, query=True)
+    vb = net.swap_h2(rows[1].vectors[at[1]], out.h2_b, query=False)
+    logits = (va * vb).sum(-1)
+    return (torch.sigmoid(logits + net.bce_bias) if net.loss == "bce" else logits), out
 
 
 @torch.no_grad()
 def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
                 chunk: int, evidence: int = 0) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
-    """Scores of ``pairs`` (global ``(left, right)`` indices) and, if asked, their evidence.
-
-    Each side is encoded once per block of pairs with at most ``chunk`` distinct entities per
-    side (its closure is the memory bound); the cross-attention pass then runs ``PAIR_BLOCK``
-    pairs at a time.
-    """
+    """Scores of ``pairs`` (global ``(left, right)`` indices, each entity indexed) and, if
+    asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``."""
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
-    for group in _groups(pairs, chunk):
-        lefts = sorted({pairs[p][0] for p in group})
-        rights = sorted({pairs[p][1] for p in group})
-        loc = (encode_local(bundle, sides[0].samples, lefts, sides[0].features),
-               encode_local(bundle, sides[1].samples, rights, sides[1].features))
-        rows_a = loc[0].rows([pairs[p][0] for p in group])
-        rows_b = loc[1].rows([pairs[p][1] for p in group])
-        for start in range(0, len(group), PAIR_BLOCK):
-            at = group[start:start + PAIR_BLOCK]
-            rows = rows_a[start:start + PAIR_BLOCK], rows_b[start:start + PAIR_BLOCK]
-            logits, out = pair_logits(bundle.net, loc[0].inputs, loc[0].enc, rows[0],
-                                      loc[1].inputs, loc[1].enc, rows[1], cross=True)
-            scores[at] = (torch.sigmoid(logits) if bundle.net.loss == "bce" else logits).numpy()
-            if evidence and out is not None:
-                for p, found in zip(at, _evidence(bundle, loc, rows, out.cross, evidence),
-                                    strict=True):
-                    explained[p] = found
+    for start in range(0, len(pairs), PAIR_BLOCK):
+        block = pairs[start:start + PAIR_BLOCK]
+        lefts, rights = [a for a, _ in block], [b for _, b in block]
+        rows = (pair_rows(bundle, sides[0], sorted(set(lefts)), chunk),
+                pair_rows(bundle, sides[1], sorted(set(rights)), chunk))
+        at = rows[0].positions(lefts), rows[1].positions(rights)
+        block_scores, out = _attend(bundle, rows, at)
+        scores[start:start + len(block)] = block_scores.numpy()
+        if evidence:
+            explained[start:start + len(block)] = _evidence(bundle, rows, at, out.cross, evidence)
     return scores, explained

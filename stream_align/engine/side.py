@@ -17,6 +17,7 @@ import numpy as np
 
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.feature_cache import FeatureCache
+from stream_align.engine.level1_cache import LevelOneCache
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.index import VectorIndex
 from stream_align.model.inputs import Frozen
@@ -30,6 +31,7 @@ class Side:
         self.graph, self.query, self.normalise = graph, query, normalise
         self.samples = SampleIndex(graph, frozen)
         self.features = FeatureCache(graph, frozen)
+        self.level1 = LevelOneCache()
         self.index: VectorIndex | None = None
         self.fid: dict[int, int] = {}
         self.node_of: dict[int, int] = {}
@@ -64,6 +66,8 @@ class Side:
     def drop(self, tx: Transaction, nodes: Iterable[int]) -> None:
         """Forget deleted entities: embedding, FAISS id, index row, candidate list."""
         gid = self.graph.graph_id
+        nodes = list(nodes)
+        self.level1.drop(nodes)
         for node in nodes:
             fid = self.fid.pop(node, None)
             if fid is None:

@@ -27,6 +27,7 @@ from torch.nn import functional as F
 
 from stream_align.model.inputs import Frozen, GraphInputs
 from stream_align.model.layers import CollectiveAggLayer, RelationalMeanLayer, cross_attention
+from stream_align.model.layers.collective_agg import Messages
 from stream_align.model.settings import ArchitectureSettings
 from stream_align.model.structure import INITIAL_SCALES as STRUCTURE_SCALES
 
@@ -133,8 +134,11 @@ class CGMuAlign(nn.Module):
     def pair(self, ga: GraphInputs, enc_a: Encoded, ia: torch.Tensor, gb: GraphInputs,
              enc_b: Encoded, ib: torch.Tensor) -> PairOutput:
         """Last layer of the pairs ``(ia[p], ib[p])`` with cross-graph attention α."""
-        ma = self.layer2.messages(enc_a.h1, ia, ga.nbr, ga.rel, ga.mask)
-        mb = self.layer2.messages(enc_b.h1, ib, gb.nbr, gb.rel, gb.mask)
+        return self.attend(self.layer2.messages(enc_a.h1, ia, ga.nbr, ga.rel, ga.mask),
+                           self.layer2.messages(enc_b.h1, ib, gb.nbr, gb.rel, gb.mask))
+
+    def attend(self, ma: Messages, mb: Messages) -> PairOutput:
+        """Last layer of pairs from both sides' messages (row ``p`` of each is one pair)."""
         if self.arch.cross_attention:
             alpha_a, alpha_b, m = cross_attention(ma.z, ma.mask, mb.z, mb.mask)
         else:
@@ -143,6 +147,22 @@ class CGMuAlign(nn.Module):
         return PairOutput(h2_a=self.layer2.combine(ma, alpha_a),
                           h2_b=self.layer2.combine(mb, alpha_b),
                           cross=m * ma.beta.unsqueeze(2) * mb.beta.unsqueeze(1))
+
+    def swap_h2(self, vectors: torch.Tensor, h2: torch.Tensor, query: bool) -> torch.Tensor:
+        """Retrieval :meth:`vectors` with their ``h2`` block replaced by pair states ``h2``.
+
+        The inner product of a swapped query row and a swapped base row is the pair's
+        :meth:`logits` (less the BCE bias): every other block is the same in both read-outs, and
+        under hinge the norm is too (``h2`` enters unit length), so the block keeps its length.
+        """
+        d = self.arch.hidden_dim
+        unit = F.normalize(h2, dim=-1)
+        out = vectors.clone()
+        if self.loss == "bce":
+            out[:, 2 * d:3 * d] = unit * self._bce_weights(3)[2] if query else unit
+        else:
+            out[:, 2 * d:3 * d] = unit * vectors[:, 2 * d:3 * d].norm(dim=-1, keepdim=True)
+        return out
 
     @staticmethod
     def parts(g: GraphInputs, enc: Encoded, rows: torch.Tensor, h2: torch.Tensor) -> Parts:

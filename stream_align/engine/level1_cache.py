@@ -1,0 +1,65 @@
+"""Each entity's level-1 state ``h1``, kept so a pair score needs no local encode.
+
+A pair score reads the pair's two retrieval vectors (``h0``, ``h1``, the fixed skips: all in the
+index) and, for its cross-attention last layer, the ``h1`` of both entities and of their samples
+(see ``scoring``). Encoding those closures again for every re-scored pair was most of a small
+batch's cost. A recompute of ``D`` computes exact ``h1`` for ``D ∪ S(D)`` anyway
+(``recompute.encode_local``); they are kept here, and a node no recompute has reached yet (after
+a restore) is encoded on first use.
+
+Why the rows stay exact enough: an entity whose ``h1`` changes is in the affected set of that
+batch, so it is recomputed (or queued) and so is every entity that samples it. A row read while
+its entity is still queued is as stale as that entity's indexed vector, and the pair is scored
+again when the queued entity is recomputed — so once the queue is drained every kept row, and
+every pair score, equals a from-scratch computation's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+
+
+class LevelOneCache:
+    """``h1`` rows of one graph by global node index; rows no recompute has written are absent."""
+
+    def __init__(self) -> None:
+        self._rows = np.zeros((0, 0), dtype=np.float32)
+        self._known = np.zeros(0, dtype=bool)
+
+    def _grow(self, size: int, dim: int) -> None:
+        if size <= len(self._known) and dim == self._rows.shape[1]:
+            return
+        capacity = max(size, 2 * len(self._known), 1024)
+        rows = np.zeros((capacity, dim), dtype=np.float32)
+        known = np.zeros(capacity, dtype=bool)
+        if self._rows.shape[1] == dim:
+            rows[: len(self._rows)] = self._rows
+            known[: len(self._known)] = self._known
+        self._rows, self._known = rows, known
+
+    def put(self, nodes: np.ndarray, h1: torch.Tensor) -> None:
+        """Keep ``h1[i]`` as the state of ``nodes[i]``."""
+        if not len(nodes):
+            return
+        self._grow(int(nodes.max()) + 1, h1.shape[1])
+        self._rows[nodes] = h1.numpy()
+        self._known[nodes] = True
+
+    def drop(self, nodes: Iterable[int]) -> None:
+        """Forget deleted entities."""
+        for node in nodes:
+            if node < len(self._known):
+                self._known[node] = False
+
+    def missing(self, nodes: Iterable[int]) -> list[int]:
+        """The ``nodes`` without a kept row, sorted."""
+        return sorted(n for n in set(nodes) if n >= len(self._known) or not self._known[n])
+
+    def rows(self, nodes: Sequence[int]) -> torch.Tensor:
+        """``(len(nodes) + 1, d)``: the kept rows, then the zero row padding slots point at."""
+        out = np.zeros((len(nodes) + 1, self._rows.shape[1]), dtype=np.float32)
+        out[:-1] = self._rows[np.asarray(nodes, dtype=np.int64)]
+        return torch.from_numpy(out)
