@@ -76,7 +76,7 @@ class CandidateLists:
                     | self._assign(1, {y: [] for y in b.fid}))
         ids_a, va = a.index.rows()
         ids_b, vb = b.index.rows()
-        nodes_a, nodes_b = _owners(a, ids_a), _owners(b, ids_b)
+        nodes_a, nodes_b = a.node_of(ids_a), b.node_of(ids_b)
         to_b, to_a = top_both_ways(va, vb, self.depth, self.depth)
         return (self._assign(0, _hits(nodes_a, to_b, nodes_b))
                 | self._assign(1, _hits(nodes_b, to_a, nodes_a)))
@@ -92,9 +92,14 @@ class CandidateLists:
             own.update((n, []) for n in nodes)
             return
         ids, base = other.index.rows()
-        owners = _owners(other, ids)
-        column = {int(x): c for c, x in enumerate(owners.tolist()) if x not in skip}
-        bound = np.array([np.inf if x in skip else other.bound.get(x, _NONE) for x in owners])
+        owners = other.node_of(ids)
+        column = np.full(int(owners.max()) + 1, -1, dtype=np.int64)
+        column[owners] = np.arange(len(owners))
+        rebuilt = np.fromiter(skip, dtype=np.int64, count=len(skip))
+        rebuilt = rebuilt[rebuilt < len(column)]
+        bound = other.bounds(owners)
+        bound[column[rebuilt][column[rebuilt] >= 0]] = np.inf
+        column[rebuilt] = -1
         depth = min(self.depth, len(ids))
         product = InnerProducts(base, len(nodes))
         for start in range(0, len(nodes), _SCAN_ROWS):
@@ -106,7 +111,7 @@ class CandidateLists:
                 fresh.setdefault(int(owners[c]), {})[part[r]] = float(scores[r, c])
             for r, y in enumerate(part):
                 for x in other.listed_by.get(y, ()):
-                    if (c := column.get(x)) is not None:
+                    if x < len(column) and (c := column[x]) >= 0:
                         fresh.setdefault(x, {})[y] = float(scores[r, c])
 
     def _probe(self, s: int, nodes: Iterable[int], depth: int) -> dict[int, list[Hit]]:
@@ -166,18 +171,13 @@ class CandidateLists:
         known.update(fresh)
         entries = sorted(((score, y) for y, score in known.items() if score is not None),
                          reverse=True)
-        bound = mine.bound.get(x, _NONE)
+        bound = mine.bound_of(x)
         if bound != _NONE and sum(1 for score, _ in entries[:k] if score >= bound) < k:
             return None
         if len(entries) > self.depth:
             bound = max(bound, entries[self.depth][0])
             entries = entries[: self.depth]
         return self._set(s, x, entries, bound)
-
-
-def _owners(side: Side, ids: np.ndarray) -> np.ndarray:
-    """Nodes of a side's FAISS ids."""
-    return np.fromiter((side.node_of[int(i)] for i in ids), dtype=np.int64, count=len(ids))
 
 
 def _hits(nodes: Iterable[int], top: TopR, others: np.ndarray) -> dict[int, list[Hit]]:

@@ -34,10 +34,10 @@ class Side:
         self.level1 = LevelOneCache()
         self.index: VectorIndex | None = None
         self.fid: dict[int, int] = {}
-        self.node_of: dict[int, int] = {}
+        self._node_of = np.zeros(0, dtype=np.int64)  # FAISS id → node (arrays: scans read
+        self._bound = np.zeros(0, dtype=np.float64)  # all of them) · node → list bound
         self.cands: dict[int, tuple[int, ...]] = {}  # the first top_k of each list
         self.lists: dict[int, list[tuple[float, int]]] = {}  # (score, other), best first
-        self.bound: dict[int, float] = {}
         self.listed_by: dict[int, set[int]] = {}  # other graph's node → my nodes listing it
 
     def put_vectors(self, tx: Transaction, nodes: list[int], vectors: np.ndarray,
@@ -60,8 +60,10 @@ class Side:
         if self.index is None:
             self.index = VectorIndex(vectors.shape[1], normalise=self.normalise)
         self.index.add(ids, vectors)
+        self._node_of = _grown(self._node_of, int(ids.max()) + 1, -1)
+        self._node_of[ids] = nodes
         for node, fid in zip(nodes, ids.tolist(), strict=True):
-            self.fid[node], self.node_of[fid] = fid, node
+            self.fid[node] = fid
 
     def drop(self, tx: Transaction, nodes: Iterable[int]) -> None:
         """Forget deleted entities: embedding, FAISS id, index row, candidate list."""
@@ -72,7 +74,7 @@ class Side:
             fid = self.fid.pop(node, None)
             if fid is None:
                 continue
-            del self.node_of[fid]
+            self._node_of[fid] = -1
             key = self.graph.keys[node]
             tx.embeddings.delete(gid, key)
             tx.embeddings.release_faiss_id(gid, key)
@@ -91,8 +93,22 @@ class Side:
         if self.index is None or not len(self.index) or not len(vectors):
             return [[] for _ in range(len(vectors))]
         scores, ids = self.index.search(vectors, k)
-        return [[(float(s), self.node_of[int(i)]) for s, i in zip(row_s, row_i, strict=True)
+        return [[(float(s), int(self._node_of[i])) for s, i in zip(row_s, row_i, strict=True)
                  if i >= 0] for row_s, row_i in zip(scores, ids, strict=True)]
+
+    def node_of(self, ids: np.ndarray) -> np.ndarray:
+        """Nodes of indexed FAISS ids."""
+        return self._node_of[ids]
+
+    def bound_of(self, node: int) -> float:
+        """``node``'s list bound: no unlisted entity scores above it (``-inf``: no list)."""
+        return float(self._bound[node]) if node < len(self._bound) else -np.inf
+
+    def bounds(self, nodes: np.ndarray) -> np.ndarray:
+        """Each node's list bound (``-inf`` where it has no list)."""
+        inside = nodes < len(self._bound)
+        return np.where(inside, self._bound[np.where(inside, nodes, 0)], -np.inf) \
+            if len(self._bound) else np.full(len(nodes), -np.inf)
 
     def set_list(self, node: int, found: list[tuple[float, int]], bound: float,
                  k: int) -> tuple[int, ...]:
@@ -105,9 +121,19 @@ class Side:
             self.listed_by[other].discard(node)
         for other in after - before:
             self.listed_by.setdefault(other, set()).add(node)
-        self.bound.pop(node, None)
+        self._bound = _grown(self._bound, node + 1, -np.inf)
+        self._bound[node] = bound if found else -np.inf
         if found:
-            self.lists[node], self.bound[node] = found, bound
+            self.lists[node] = found
             self.cands[node] = tuple(other for _, other in found[:k])
         return old
 
+
+
+def _grown(array: np.ndarray, size: int, fill: float) -> np.ndarray:
+    """``array`` extended with ``fill`` to at least ``size`` (capacity doubles)."""
+    if size <= len(array):
+        return array
+    out = np.full(max(size, 2 * len(array), 1024), fill, dtype=array.dtype)
+    out[: len(array)] = array
+    return out

@@ -2,7 +2,7 @@
 
 HNSW cannot remove ids in FAISS; the streaming engine replaces vectors on every change, so this
 is ``IndexIDMap2(IndexFlatIP)``: exact search, ``remove_ids`` supported, and ``add`` of an id
-that exists replaces its vector (remove first, so an id never has two vectors). Exact search over
+that exists replaces its vector in place (so an id never has two vectors). Exact search over
 20k–130k vectors of a few hundred dimensions is milliseconds per query batch; an IVF variant
 can replace the flat quantiser when a graph outgrows that.
 """
@@ -19,6 +19,7 @@ class VectorIndex:
     def __init__(self, dim: int, normalise: bool = True) -> None:
         self.dim, self.normalise = dim, normalise
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._row = np.zeros(0, dtype=np.int64)  # id → row of the flat storage (-1: absent)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -29,18 +30,50 @@ class VectorIndex:
             x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return x
 
+    def _rows_of(self, ids: np.ndarray) -> np.ndarray:
+        """Storage rows of ``ids`` (-1 where absent)."""
+        if not len(self._row):
+            return np.full(len(ids), -1, dtype=np.int64)
+        inside = ids < len(self._row)
+        return np.where(inside, self._row[np.where(inside, ids, 0)], -1)
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Insert or replace the vectors of ``ids``."""
+        """Insert or replace the vectors of ``ids``.
+
+        A replaced vector is overwritten where it is stored: ``remove_ids`` compacts the whole
+        flat storage (≈ 8 ms per call on DBP15K zh_en, one per batch and graph)."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
         if len(ids) != len(set(ids.tolist())):
             raise ValueError("duplicate ids in one add")
-        self.remove(ids)
-        self._index.add_with_ids(self._prepare(vectors), ids)
+        x = self._prepare(vectors)
+        rows = self._rows_of(ids)
+        old = rows >= 0
+        if old.any():
+            self._storage()[rows[old]] = x[old]
+        new = ids[~old]
+        if len(new):
+            start = len(self)
+            self._index.add_with_ids(x[~old], new)
+            if int(new.max()) >= len(self._row):
+                grown = np.full(max(int(new.max()) + 1, 2 * len(self._row)), -1, dtype=np.int64)
+                grown[: len(self._row)] = self._row
+                self._row = grown
+            self._row[new] = np.arange(start, start + len(new))
 
     def remove(self, ids: np.ndarray) -> int:
         """Drop ``ids`` (absent ones are ignored); returns how many were removed."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
-        return int(self._index.remove_ids(ids)) if len(ids) else 0
+        removed = int(self._index.remove_ids(ids)) if len(ids) else 0
+        if removed:  # the storage was compacted: every later row moved up
+            self._row[:] = -1
+            stored = faiss.vector_to_array(self._index.id_map)
+            self._row[stored] = np.arange(len(stored))
+        return removed
+
+    def _storage(self) -> np.ndarray:
+        """The flat storage as a writable ``(n, dim)`` view (valid until the next add)."""
+        flat = faiss.downcast_index(self._index.index)
+        return faiss.rev_swig_ptr(flat.get_xb(), len(self) * self.dim).reshape(-1, self.dim)
 
     def reconstruct_many(self, ids: np.ndarray) -> np.ndarray:
         """``(len(ids), dim)`` stored vectors (one call into FAISS, not one per id)."""
@@ -52,12 +85,9 @@ class VectorIndex:
     def rows(self) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, vectors)`` of every stored row, as FAISS holds them (a view: valid until the
         next ``add``/``remove``). For scans that need every score, not only the top k."""
-        flat = faiss.downcast_index(self._index.index)
-        n = int(flat.ntotal)
-        if not n:
+        if not len(self):
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
-        vectors = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)
-        return faiss.vector_to_array(self._index.id_map), vectors
+        return faiss.vector_to_array(self._index.id_map), self._storage()
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``(scores, ids)``, each ``(len(queries), k)``; missing slots have id ``-1``.

@@ -22,6 +22,10 @@ MAX_POLL_INTERVAL_MS = 1_800_000
 """How long the group waits between polls before dropping this member (librdkafka: 5 min)."""
 POLL_CHUNK = 10_000
 """Records asked of the consumer per read; reads repeat while they come back full."""
+FILL_WAIT_S = 0.05
+"""How long a read after a batch's first record waits for a full chunk. A read waits for all
+it asks or its timeout, so this is added to every batch at a steady low rate (it was the
+whole poll timeout, 200 ms); under a backlog the fetched queue fills a chunk well within it."""
 
 
 class StoreResumedSource:
@@ -57,22 +61,29 @@ class StoreResumedSource:
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
         """What has arrived, up to ``max_records``: waits up to ``timeout`` for the first
-        records, then keeps taking while a backlog is there (each read comes back full), so a
+        record, then keeps reading while reads come back full (:data:`FILL_WAIT_S` each), so a
         batch under a backlog is full and one at a steady rate is what arrived meanwhile.
         Raises on broker errors (not on end of partition)."""
-        good: list[Message] = []
-        while len(good) < max_records:
+        good, _ = self._read(1, timeout)
+        while good and len(good) < max_records:
             want = min(max_records - len(good), POLL_CHUNK)
-            messages = self._consumer.consume(want, timeout=timeout)
-            for msg in messages:
-                error = msg.error()
-                if error is None:
-                    good.append(msg)
-                elif error.code() != KafkaError._PARTITION_EOF:
-                    raise KafkaUnavailableError(f"consume failed: {error.str()}")
-            if len(messages) < want:
+            more, read = self._read(want, FILL_WAIT_S)
+            good += more
+            if read < want:
                 break
         return good
+
+    def _read(self, want: int, timeout: float) -> tuple[list[Message], int]:
+        """Good records of one read, and how many came back in all."""
+        messages = self._consumer.consume(want, timeout=timeout)
+        good = []
+        for msg in messages:
+            error = msg.error()
+            if error is None:
+                good.append(msg)
+            elif error.code() != KafkaError._PARTITION_EOF:
+                raise KafkaUnavailableError(f"consume failed: {error.str()}")
+        return good, len(messages)
 
     def mirror_offsets(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit the store's offsets to the group too (for lag metrics; not for resuming)."""

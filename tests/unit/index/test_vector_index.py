@@ -52,3 +52,20 @@ def test_rows_are_the_stored_vectors_under_their_ids_after_a_remove() -> None:
     ids, rows = index.rows()
     assert dict(zip(ids.tolist(), map(tuple, rows.tolist()), strict=True)) == {
         i: tuple(vectors[i - 10].tolist()) for i in (10, 12, 13)}
+
+
+def test_replacing_in_place_keeps_every_other_row_and_survives_a_remove() -> None:
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(20, 4)).astype(np.float32)
+    index = VectorIndex(4, normalise=False)
+    index.add(np.arange(20), vectors)
+    index.remove(np.array([3, 7]))  # compacts: later rows move up
+    fresh = rng.normal(size=(3, 4)).astype(np.float32)
+    index.add(np.array([12, 19, 3]), fresh)  # two replaced in place, one added again
+    expected = {i: vectors[i] for i in range(20) if i != 7}
+    expected.update(zip([12, 19, 3], fresh, strict=True))
+    ids, stored = index.rows()
+    assert sorted(ids.tolist()) == sorted(expected)
+    for i, row in zip(ids.tolist(), stored, strict=True):
+        np.testing.assert_array_equal(row, expected[i])
+    np.testing.assert_array_equal(index.reconstruct_many(np.array([19, 3])), fresh[1:])
