@@ -124,18 +124,27 @@ class Decider:
         held = [k for k in (self._key(mine), self._key(theirs)) if k is not None]
         return key if all(key < k for k in held) else None
 
-    def update(self, lefts: Iterable[str], rights: Iterable[str]) -> list[Change]:
-        """Repair the matching after pairs of these entities changed; return what to publish."""
-        lefts, rights = set(lefts), set(rights)
-        before = {a: self.matches[a] for a in lefts if a in self.matches}
-        before.update((self.matched_right[b], b) for b in rights if b in self.matched_right)
+    def update(self, pairs: Iterable[Pair], lefts: Iterable[str] = (),
+               rights: Iterable[str] = ()) -> list[Change]:
+        """Repair the matching after ``pairs`` changed (score, label or gone) and everything
+        about ``lefts``/``rights`` may have (labels); return what to publish.
+
+        The matching was stable before, so a pair can only block now if it changed itself or
+        an entity's match did: those entities' pairs are all reconsidered, of the others only
+        the changed pairs (most changed pairs touch no match).
+        """
+        pairs, lefts, rights = set(pairs), set(lefts), set(rights)
+        involved = lefts | {a for a, _ in pairs}, rights | {b for _, b in pairs}
+        before = {a: self.matches[a] for a in involved[0] if a in self.matches}
+        before.update((self.matched_right[b], b) for b in involved[1] if b in self.matched_right)
         for left, right in before.items():
-            if self._weight(left, right) is None:
-                self._unmatch(left)
+            if (left, right) in pairs or left in lefts or right in rights:
                 lefts.add(left)
                 rights.add(right)
+                if self._weight(left, right) is None:
+                    self._unmatch(left)
         heap: list[tuple[float, str, str]] = []
-        self._push(heap, lefts, rights)
+        self._push(heap, lefts, rights, pairs)
         while heap:
             _, left, right = heapq.heappop(heap)
             if self._blocking(left, right) is None:
@@ -150,12 +159,15 @@ class Decider:
         return self._diff(before)
 
     def _push(self, heap: list[tuple[float, str, str]], lefts: Iterable[str],
-              rights: Iterable[str]) -> None:
-        pairs = {(a, b) for a in lefts for b in self.book.rights.get(a, ())}
-        pairs.update((a, b) for b in rights for a in self.book.lefts.get(b, ()))
+              rights: Iterable[str], pairs: Iterable[Pair] = ()) -> None:
+        """Queue the blocking pairs among ``pairs`` and every pair of ``lefts``/``rights``."""
+        todo = {(a, b) for a in lefts for b in self.book.rights.get(a, ())}
+        todo.update((a, b) for b in rights for a in self.book.lefts.get(b, ()))
+        todo.update(pairs)
         scores, floor = self.book.scores, self.settings.keep_threshold
-        for left, right in pairs:
-            if scores[left, right] < floor and self.forced_left.get(left) != right:
+        for left, right in todo:
+            score = scores.get((left, right))
+            if score is None or (score < floor and self.forced_left.get(left) != right):
                 continue  # never eligible: most candidate pairs, skipped cheaply
             key = self._blocking(left, right)
             if key is not None:

@@ -139,11 +139,13 @@ class AlignmentEngine:
     def _refresh(self, tx: Transaction, stats: dict[str, float]) -> list[AlignmentEvent]:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
-        lefts, rights = self.pairs.update(held.computed, held.removed, held.labelled, stats)
+        changed = self.pairs.update(held.computed, held.removed, held.labelled, stats)
+        lefts = {a for a, _ in held.labelled}
+        rights = {b for _, b in held.labelled}
         if held.everywhere:
             lefts |= self.book.rights.keys() | self.decider.matches.keys()
             rights |= self.book.lefts.keys() | self.decider.matched_right.keys()
-        decided = self.decider.update(lefts, rights)
+        decided = self.decider.update(changed, lefts, rights)
         self._persist(tx, decided)
         return build_events(self, decided, held.causes, held.latest)
 

@@ -58,39 +58,40 @@ class PairMaintenance:
         return out
 
     def update(self, computed: Sets, removed: Sets, labelled: list[tuple[str, str]],
-               stats: dict[str, float]) -> tuple[set[str], set[str]]:
-        """Refresh lists and scores; return the left and right keys of every changed pair."""
+               stats: dict[str, float]) -> set[tuple[str, str]]:
+        """Refresh lists and scores; return the keys of every pair whose score changed, that
+        was dropped, or that was labelled."""
         started = time.perf_counter()
         touched, searched = self.lists.update(computed, removed)
         stats["lists_s"] = time.perf_counter() - started
         touched |= self._related(computed, removed, labelled)
         stats["researched"] = float(searched)
-        lefts = {a for a, _ in labelled}
-        rights = {b for _, b in labelled}
+        changed = set(labelled)
         rescore = []
         for pair in sorted(touched):
             keys = self._keys(pair)
             if not self._wanted(pair):
                 if keys in self.book.scores:
                     self.book.drop(*keys)
-                    lefts.add(keys[0])
-                    rights.add(keys[1])
+                    changed.add(keys)
             elif pair[0] in computed[0] or pair[1] in computed[1] or keys not in self.book.scores:
                 rescore.append(pair)
         started = time.perf_counter()
-        self._score(rescore, lefts, rights)
+        changed |= self._score(rescore)
         stats["pairs_scored"] = float(len(rescore))
         stats["score_s"] = time.perf_counter() - started
-        return lefts, rights
+        return changed
 
-    def _score(self, pairs: list[NodePair], lefts: set[str], rights: set[str]) -> None:
+    def _score(self, pairs: list[NodePair]) -> set[tuple[str, str]]:
+        """Score ``pairs`` into the book; return the keys of those whose score moved."""
         scores, _ = score_pairs(self.bundle, self.sides, pairs, self.settings.recompute_chunk)
+        moved = set()
         for pair, score in zip(pairs, scores.tolist(), strict=True):
             keys = self._keys(pair)
             if self.book.scores.get(keys) != score:
                 self.book.set(*keys, score)
-                lefts.add(keys[0])
-                rights.add(keys[1])
+                moved.add(keys)
+        return moved
 
     def rebuild(self) -> None:
         """Every list and pair score from the indexed vectors (restore)."""
@@ -98,4 +99,4 @@ class PairMaintenance:
         forced = {(self.sides[0].graph.index[a], self.sides[1].graph.index[b])
                   for a, b in self.decider.forced_left.items()
                   if a in self.sides[0].graph.index and b in self.sides[1].graph.index}
-        self._score(sorted(p for p in touched | forced if self._wanted(p)), set(), set())
+        self._score(sorted(p for p in touched | forced if self._wanted(p)))
