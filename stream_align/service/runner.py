@@ -162,14 +162,20 @@ class AlignmentService:
                                    int(outcome.stats.get("held_calls", 0)))
 
     def _maybe_measure_lag(self) -> None:
-        if self._source is None or time.monotonic() - self._last_lag < self._runner.lag_interval_s:
+        """Publish consumer lag when an asked-for measurement has come back; ask every
+        ``runner.lag_interval_s`` (asynchronous: the loop never waits for the broker)."""
+        if self._source is None:
             return
-        self._last_lag = time.monotonic()
         lags = self._source.lag()
-        for tp, lag in lags.items():
-            self._metrics.set_consumer_lag(tp.topic, tp.partition, lag)
-        log.info("progress", records=self._records, events_out=self._events_out,
-                 lag=sum(lags.values()), deferred=self._engine.pending_count if self._engine else 0)
+        if lags is not None:
+            for tp, lag in lags.items():
+                self._metrics.set_consumer_lag(tp.topic, tp.partition, lag)
+            log.info("progress", records=self._records, events_out=self._events_out,
+                     lag=sum(lags.values()),
+                     deferred=self._engine.pending_count if self._engine else 0)
+        if time.monotonic() - self._last_lag >= self._runner.lag_interval_s:
+            self._last_lag = time.monotonic()
+            self._source.request_lag()
 
     def run(self, until_idle: float | None = None) -> None:
         """Step until shutdown is requested (SIGTERM) or, if given, ``until_idle`` s of quiet.
