@@ -93,13 +93,10 @@ class CandidateLists:
             return
         ids, base = other.index.rows()
         owners = other.node_of(ids)
-        column = np.full(int(owners.max()) + 1, -1, dtype=np.int64)
-        column[owners] = np.arange(len(owners))
-        rebuilt = np.fromiter(skip, dtype=np.int64, count=len(skip))
-        rebuilt = rebuilt[rebuilt < len(column)]
-        bound = other.bounds(owners)
-        bound[column[rebuilt][column[rebuilt] >= 0]] = np.inf
-        column[rebuilt] = -1
+        rebuilt = np.isin(owners, np.fromiter(skip, dtype=np.int64, count=len(skip)))
+        bound = np.where(rebuilt, np.inf, other.bounds(owners))
+        column = np.full(int(owners.max()) + 1, -1, dtype=np.int64)  # node → column, if kept
+        column[owners[~rebuilt]] = np.flatnonzero(~rebuilt)
         depth = min(self.depth, len(ids))
         product = InnerProducts(base, len(nodes))
         for start in range(0, len(nodes), _SCAN_ROWS):

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
+from stream_align.arrays import grown, lookup
+
 
 class LevelOneCache:
     """``h1`` rows of one graph by global node index; rows no recompute has written are absent."""
@@ -29,22 +31,14 @@ class LevelOneCache:
         self._rows = np.zeros((0, 0), dtype=np.float32)
         self._known = np.zeros(0, dtype=bool)
 
-    def _grow(self, size: int, dim: int) -> None:
-        if size <= len(self._known) and dim == self._rows.shape[1]:
-            return
-        capacity = max(size, 2 * len(self._known), 1024)
-        rows = np.zeros((capacity, dim), dtype=np.float32)
-        known = np.zeros(capacity, dtype=bool)
-        if self._rows.shape[1] == dim:
-            rows[: len(self._rows)] = self._rows
-            known[: len(self._known)] = self._known
-        self._rows, self._known = rows, known
-
     def put(self, nodes: np.ndarray, h1: torch.Tensor) -> None:
         """Keep ``h1[i]`` as the state of ``nodes[i]``."""
         if not len(nodes):
             return
-        self._grow(int(nodes.max()) + 1, h1.shape[1])
+        if self._rows.shape[1] != h1.shape[1]:  # the first rows fix the width
+            self._rows = np.zeros((0, h1.shape[1]), dtype=np.float32)
+        size = int(nodes.max()) + 1
+        self._rows, self._known = grown(self._rows, size, 0.0), grown(self._known, size, False)
         self._rows[nodes] = h1.numpy()
         self._known[nodes] = True
 
@@ -56,7 +50,8 @@ class LevelOneCache:
 
     def missing(self, nodes: Iterable[int]) -> list[int]:
         """The ``nodes`` without a kept row, sorted."""
-        return sorted(n for n in set(nodes) if n >= len(self._known) or not self._known[n])
+        ids = np.unique(np.fromiter(nodes, dtype=np.int64))
+        return ids[~lookup(self._known, ids, False)].tolist()
 
     def rows(self, nodes: Sequence[int]) -> torch.Tensor:
         """``(len(nodes) + 1, d)``: the kept rows, then the zero row padding slots point at."""

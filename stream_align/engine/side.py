@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from stream_align.arrays import grown, lookup
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.level1_cache import LevelOneCache
@@ -60,7 +61,7 @@ class Side:
         if self.index is None:
             self.index = VectorIndex(vectors.shape[1], normalise=self.normalise)
         self.index.add(ids, vectors)
-        self._node_of = _grown(self._node_of, int(ids.max()) + 1, -1)
+        self._node_of = grown(self._node_of, int(ids.max()) + 1, -1)
         self._node_of[ids] = nodes
         for node, fid in zip(nodes, ids.tolist(), strict=True):
             self.fid[node] = fid
@@ -106,9 +107,7 @@ class Side:
 
     def bounds(self, nodes: np.ndarray) -> np.ndarray:
         """Each node's list bound (``-inf`` where it has no list)."""
-        inside = nodes < len(self._bound)
-        return np.where(inside, self._bound[np.where(inside, nodes, 0)], -np.inf) \
-            if len(self._bound) else np.full(len(nodes), -np.inf)
+        return lookup(self._bound, nodes, -np.inf)
 
     def set_list(self, node: int, found: list[tuple[float, int]], bound: float,
                  k: int) -> tuple[int, ...]:
@@ -121,19 +120,9 @@ class Side:
             self.listed_by[other].discard(node)
         for other in after - before:
             self.listed_by.setdefault(other, set()).add(node)
-        self._bound = _grown(self._bound, node + 1, -np.inf)
+        self._bound = grown(self._bound, node + 1, -np.inf)
         self._bound[node] = bound if found else -np.inf
         if found:
             self.lists[node] = found
             self.cands[node] = tuple(other for _, other in found[:k])
         return old
-
-
-
-def _grown(array: np.ndarray, size: int, fill: float) -> np.ndarray:
-    """``array`` extended with ``fill`` to at least ``size`` (capacity doubles)."""
-    if size <= len(array):
-        return array
-    out = np.full(max(size, 2 * len(array), 1024), fill, dtype=array.dtype)
-    out[: len(array)] = array
-    return out

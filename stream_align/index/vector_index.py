@@ -12,6 +12,8 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+from stream_align.arrays import grown, lookup
+
 
 class VectorIndex:
     """Vectors keyed by ``int64`` ids; ``search`` returns ids and inner products."""
@@ -30,13 +32,6 @@ class VectorIndex:
             x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
         return x
 
-    def _rows_of(self, ids: np.ndarray) -> np.ndarray:
-        """Storage rows of ``ids`` (-1 where absent)."""
-        if not len(self._row):
-            return np.full(len(ids), -1, dtype=np.int64)
-        inside = ids < len(self._row)
-        return np.where(inside, self._row[np.where(inside, ids, 0)], -1)
-
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Insert or replace the vectors of ``ids``.
 
@@ -46,7 +41,7 @@ class VectorIndex:
         if len(ids) != len(set(ids.tolist())):
             raise ValueError("duplicate ids in one add")
         x = self._prepare(vectors)
-        rows = self._rows_of(ids)
+        rows = lookup(self._row, ids, -1)
         old = rows >= 0
         if old.any():
             self._storage()[rows[old]] = x[old]
@@ -54,10 +49,7 @@ class VectorIndex:
         if len(new):
             start = len(self)
             self._index.add_with_ids(x[~old], new)
-            if int(new.max()) >= len(self._row):
-                grown = np.full(max(int(new.max()) + 1, 2 * len(self._row)), -1, dtype=np.int64)
-                grown[: len(self._row)] = self._row
-                self._row = grown
+            self._row = grown(self._row, int(new.max()) + 1, -1)
             self._row[new] = np.arange(start, start + len(new))
 
     def remove(self, ids: np.ndarray) -> int:
