@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from stream_align.engine.causes import Causes
 from stream_align.engine.mutable_graph import NAME, MutableGraph
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import TripleChange, TripleOp
@@ -27,14 +28,13 @@ class Applied:
     """What a batch of changes did, per graph (index 0 = left, 1 = right)."""
 
     touched: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
-    causes: tuple[dict[int, list[str]], dict[int, list[str]]] = field(
-        default_factory=lambda: ({}, {}))
+    causes: Causes = field(default_factory=Causes)
     upserted: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
     rejected: list[tuple[int, RejectedEventError]] = field(default_factory=list)
 
-    def touch(self, side: int, node: int, event_id: str) -> None:
+    def touch(self, side: int, node: int, change: TripleChange) -> None:
         self.touched[side].add(node)
-        self.causes[side].setdefault(node, []).append(event_id)
+        self.causes.touch(side, node, change.event_id, change.event_time)
 
 
 def _oversized(change: TripleChange, settings: EngineSettings) -> str | None:
@@ -63,7 +63,7 @@ def _apply_one(tx: Transaction, graph: MutableGraph, side: int, change: TripleCh
             return RejectedEventError("oversized_entity", f"{gid}/{head}: {why}")
         if not _unchanged(graph, change):
             node = graph.upsert(head, change.entity_type or "", change.attributes)
-            out.touch(side, node, change.event_id)
+            out.touch(side, node, change)
             out.upserted[side].add(node)  # features (and maybe type) changed
             tx.graph.upsert_entity(gid, head, change.entity_type or "", change.attributes)
         return None
@@ -71,9 +71,9 @@ def _apply_one(tx: Transaction, graph: MutableGraph, side: int, change: TripleCh
         if not graph.alive(head):
             return RejectedEventError("delete_unknown_entity", f"{gid}/{head} does not exist")
         for h, _, t in graph.delete(head):
-            out.touch(side, h, change.event_id)
-            out.touch(side, t, change.event_id)
-        out.touch(side, graph.index[head], change.event_id)
+            out.touch(side, h, change)
+            out.touch(side, t, change)
+        out.touch(side, graph.index[head], change)
         tx.graph.delete_entity(gid, head)
         return None
     return _apply_triple(tx, graph, side, change, out)
@@ -88,7 +88,7 @@ def _apply_triple(tx: Transaction, graph: MutableGraph, side: int, change: Tripl
         return RejectedEventError("missing_triple", f"{gid}: no entity {missing[0]!r}")
     for key in dict.fromkeys(missing):  # an ADD before its endpoint's UPSERT: create it bare
         node = graph.upsert(key, "", {})
-        out.touch(side, node, change.event_id)
+        out.touch(side, node, change)
         out.upserted[side].add(node)
         tx.graph.upsert_entity(gid, key, "", {})
     h, r, t = graph.index[head], graph.relation_id(relation), graph.index[tail]
@@ -102,8 +102,8 @@ def _apply_triple(tx: Transaction, graph: MutableGraph, side: int, change: Tripl
                                       f"{gid}: no triple ({head}, {relation}, {tail})")
         changed = tx.graph.remove_triple(gid, head, relation, tail)
     if changed:
-        out.touch(side, h, change.event_id)
-        out.touch(side, t, change.event_id)
+        out.touch(side, h, change)
+        out.touch(side, t, change)
     return None
 
 

@@ -11,8 +11,9 @@ terminates.
 
 Hysteresis: a new match needs ``match_threshold`` (``unnamed_threshold`` where an entity has no
 name, so the score rests on structure alone); an existing one stays eligible down to its bar
-less the band ``match_threshold - keep_threshold``. A MATCH label forces its pair (it outranks
-every score) and takes both entities out of every other pair; a NON_MATCH label removes it.
+less the band ``match_threshold - keep_threshold``. A forced pair (``labels``: the MATCH label
+that governs both its entities) outranks every score, and an entity governed by a MATCH label
+sits out every other pair; a NON_MATCH label removes its pair.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from stream_align.engine.labels import LabelBook
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import LabelValue
 
@@ -63,23 +65,21 @@ class Decider:
     def __init__(self, settings: EngineSettings, book: PairBook,
                  named: Callable[[str, str], bool] = lambda left, right: True) -> None:
         self.settings, self.book, self.named = settings, book, named
-        self.labels: dict[Pair, LabelValue] = {}
-        self.forced_left: dict[str, str] = {}
-        self.forced_right: dict[str, str] = {}
+        self.label_book = LabelBook()
+        self.labels = self.label_book.labels
+        self.forced_left = self.label_book.forced_left
+        self.forced_right = self.label_book.forced_right
         self.matches: dict[str, str] = {}  # left → right
         self.matched_right: dict[str, str] = {}
         self.published: dict[str, float] = {}  # left → score of its last MATCH event
 
-    def label(self, left: str, right: str, value: LabelValue) -> None:
-        """Record a label; a later label for the same pair replaces the earlier one."""
-        if self.labels.get((left, right)) is LabelValue.MATCH:
-            self.forced_left.pop(left, None)
-            self.forced_right.pop(right, None)
-        self.labels[left, right] = value
-        if value is LabelValue.MATCH:
-            self.forced_left[left], self.forced_right[right] = right, left
+    def label(self, left: str, right: str, value: LabelValue, event_time: int) -> set[Pair]:
+        """Record a label (rules in ``labels``); return the pairs whose standing changed."""
+        return self.label_book.set(left, right, value, event_time)
 
     def restore_match(self, left: str, right: str, published: float) -> None:
+        """A stored decision (restore): the match and the score its last MATCH event published,
+        which is what the store keeps per left — one row per left, so any order rebuilds it."""
         self.matches[left], self.matched_right[right] = right, left
         self.published[left] = published
 

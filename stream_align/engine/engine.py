@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_align.engine.apply import Applied, apply_changes
+from stream_align.engine.causes import Causes
 from stream_align.engine.decisions import Change, Decider, PairBook
-from stream_align.engine.events import build_events, latest_time
+from stream_align.engine.events import build_events
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from_store
 from stream_align.engine.pairs import PairMaintenance
@@ -67,14 +68,23 @@ class AlignmentEngine:
     @classmethod
     def restore(cls, bundle: ModelBundle, tx: Transaction,
                 settings: EngineSettings) -> AlignmentEngine:
-        """Rebuild memory from the store: mirrors, samples, indexes, candidates, pair scores."""
+        """Rebuild memory from the store: mirrors, samples, indexes, candidates, pair scores.
+
+        The result equals the engine that committed the store's state, whatever the order the
+        rows are read in: labels are a function of the label table (``labels``), decisions one
+        row per left, the recompute queue carries its own order (sequence numbers and the next
+        one), lists and scores are rebuilt from the stored vectors as a batch computation
+        (``pairs``), and held work is redone everywhere (``held``).
+        """
         graphs = (mirror_from_store(tx.graph, "A", settings.graph_ids[0]),
                   mirror_from_store(tx.graph, "B", settings.graph_ids[1]))
         engine = cls(bundle, settings, graphs)
-        for left, right, value, _ in tx.labels.all():
-            engine.decider.label(left, right, LabelValue(value))
+        for stored in tx.labels.all():
+            engine.decider.label(stored.left, stored.right, LabelValue(stored.label),
+                                 stored.event_time)
         for decision in tx.decisions.all():
             engine.decider.restore_match(decision.left, decision.right, decision.score)
+        engine._seq = tx.recompute.next_seq()
         for seq, graph_id, key in sorted(tx.recompute.all()):
             engine._queue(settings.graph_ids.index(graph_id), graph_id, key, seq)
         for s, side in enumerate(engine.sides):
@@ -113,6 +123,7 @@ class AlignmentEngine:
                 self.pending[s][node] = self._seq
                 tx.recompute.push(gid, side.graph.keys[node], self._seq)
                 self._seq += 1
+                tx.recompute.set_next_seq(self._seq)
 
     # one batch
 
@@ -121,11 +132,11 @@ class AlignmentEngine:
         """Apply one micro-batch and return its rejections, events and cost."""
         started = time.perf_counter()
         applied = apply_changes(tx, [s.graph for s in self.sides], self.settings, changes)
-        labelled = self._labels(tx, labels)
+        labelled = self._labels(tx, labels, applied.causes)
         stats: dict[str, float] = {}
         computed, removed = self._recompute(tx, applied, stats)
         stats["recompute_s"] = time.perf_counter() - started
-        self.held.add(computed, removed, labelled, applied.causes, latest_time(changes, labels))
+        self.held.add(computed, removed, labelled, applied.causes)
         events = self._refresh(tx, stats) if self._refresh_due() else []
         stats["held_calls"] = float(self.held.calls)
         stats["events"] = float(len(events))
@@ -147,13 +158,20 @@ class AlignmentEngine:
             rights |= self.book.lefts.keys() | self.decider.matched_right.keys()
         decided = self.decider.update(changed, lefts, rights)
         self._persist(tx, decided)
-        return build_events(self, decided, held.causes, held.latest)
+        return build_events(self, tx, decided, held.causes)
 
-    def _labels(self, tx: Transaction, labels: Sequence[Label]) -> list[tuple[str, str]]:
+    def _labels(self, tx: Transaction, labels: Sequence[Label],
+                causes: Causes) -> list[tuple[str, str]]:
+        """Store and apply labels; return the pairs whose standing changed (each label's
+        cause is recorded on their entities)."""
+        changed: set[tuple[str, str]] = set()
         for label in labels:
-            tx.labels.put(label.left, label.right, label.label.value, label.source)
-            self.decider.label(label.left, label.right, label.label)
-        return [(label.left, label.right) for label in labels]
+            tx.labels.put(label.left, label.right, label.label.value, label.source,
+                          label.event_time)
+            pairs = self.decider.label(label.left, label.right, label.label, label.event_time)
+            causes.label(pairs, label.event_id, label.event_time)
+            changed |= pairs
+        return sorted(changed)
 
     def _recompute(self, tx: Transaction, applied: Applied,
                    stats: dict[str, float]) -> tuple[tuple[set[int], set[int]],
@@ -183,9 +201,12 @@ class AlignmentEngine:
         side, pending = self.sides[s], self.pending[s]
         graph = side.graph
         stored = set(pending)  # queued by an earlier batch: persisted in tx.recompute
-        for node in sorted(affected - stored, key=graph.keys.__getitem__):
+        fresh = sorted(affected - stored, key=graph.keys.__getitem__)
+        for node in fresh:
             pending[node] = self._seq
             self._seq += 1
+        if fresh:  # the queue's numbering is state too: restored, it continues from here
+            tx.recompute.set_next_seq(self._seq)
         live = sorted((seq, node) for node, seq in pending.items() if graph.is_alive(node))
         chosen = [node for _, node in live[:max(budget, 0)]]
         done = set(chosen)

@@ -1,50 +1,41 @@
-"""AlignmentEvents for decision changes: evidence, cause, deterministic ids.
+"""AlignmentEvents for decision changes: evidence, cause, event time, unique ids.
 
-``cause`` lists the batch's TripleChange ids that touched a node the pair's scores read: an
-embedding of ``x`` reads ``L(x) = x ∪ S(x) ∪ S(S(x))``, so a change touching a node of ``L`` of
-either side is a cause. A decision moved only by a competitor's change (a freed partner) has the
-competitor's causes through its old partner. Event ids hash the pair, decision, score and cause,
-so a batch re-processed after a crash publishes the same ids; ``event_time`` is the latest
-input's, for the same reason.
+``cause`` and ``event_time`` follow ``causes``: the inputs whose effects reach the pair's
+scores or labels (through the left entity, the right one, or the left's new partner — so a
+decision moved only by a competitor's change names it through the freed partner), and the
+latest of their times; with no known cause, ``event_time`` is the decision time, which every
+event also carries as ``decided_at``.
+
+``event_id`` comes from the store's event sequence (``store.event_sequence``): unique across
+the life of the state, and fixed once committed, so a re-published outbox record keeps it.
+It is not a hash of the event's content: two different events may have equal contents (a
+pair retracted twice at the same score for the same causes), and a consumer that skips an id
+it has applied must never skip the second one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from stream_align.engine.causes import Causes
 from stream_align.engine.decisions import Change
-from stream_align.engine.held import Causes
 from stream_align.engine.scoring import score_pairs
-from stream_align.events.contracts import (
-    AlignmentEvent,
-    Decision,
-    Evidence,
-    Label,
-    TripleChange,
-    now_ms,
-)
+from stream_align.events.contracts import AlignmentEvent, Decision, Evidence, now_ms
+from stream_align.store.transaction import Transaction
 
 if TYPE_CHECKING:
     from stream_align.engine.engine import AlignmentEngine
 
 
-def _first_causes(causes: Causes, limit: int) -> Causes:
-    """Each node's ``limit`` smallest cause ids: the ``limit`` smallest of a union are among
-    its parts', so an event's cause is the same from these — and a hub touched by thousands of
-    a snapshot's triples is not walked again for every event whose closure reaches it."""
-    left, right = ({n: sorted(set(ids))[:limit] for n, ids in side.items()}
-                   for side in causes)
-    return left, right
-
-
-def _causes(engine: AlignmentEngine, causes: Causes, side: int, key: str | None) -> set[str]:
+def _causes(engine: AlignmentEngine, causes: Causes, side: int, key: str | None
+            ) -> tuple[set[str], int | None]:
+    """Ids and latest time of the inputs that reached entity ``key``'s scores or labels."""
+    if key is None:
+        return set(), None
     s = engine.sides[side]
-    node = s.graph.index.get(key) if key is not None else None
-    if node is None:
-        return set()
-    reach = s.samples.closure([node]) | {node}
-    return {cid for n in reach for cid in causes[side].get(n, ())}
+    node = s.graph.index.get(key)
+    reach = set() if node is None else s.samples.closure([node]) | {node}
+    return causes.of(side, key, reach)
 
 
 def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evidence, ...]]:
@@ -60,35 +51,30 @@ def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evid
                            weight=e.weight) for e in row) for row in found]
 
 
-def latest_time(changes: Sequence[TripleChange], labels: Sequence[Label]) -> int | None:
-    """The latest ``event_time`` of some inputs (``None`` without any)."""
-    times = [c.event_time for c in changes] + [label.event_time for label in labels]
-    return max(times) if times else None
-
-
-def build_events(engine: AlignmentEngine, decided: list[Change], causes: Causes,
-                 when: int | None) -> list[AlignmentEvent]:
-    """One event per decision change, in the order the decider returned them; ``event_time``
-    is ``when``, the latest input's (now, for a refresh no input caused)."""
+def build_events(engine: AlignmentEngine, tx: Transaction, decided: list[Change],
+                 causes: Causes) -> list[AlignmentEvent]:
+    """One event per decision change, in the order the decider returned them."""
     matches = [c for c in decided if not c.retract]
     evidence = dict(zip(map(id, matches), _evidence(engine, matches), strict=True))
-    when = now_ms() if when is None else when
+    decided_at = now_ms()
     limit = engine.settings.max_cause_ids
-    causes = _first_causes(causes, limit)
+    causes = causes.first(limit)
+    identity = tx.event_seq.identity() if decided else ""
+    first_seq = tx.event_seq.allocate(len(decided)) if decided else 0
     events = []
-    for change in decided:
+    for seq, change in enumerate(decided, start=first_seq):
         partner = engine.decider.matches.get(change.left)
-        cause = (_causes(engine, causes, 0, change.left)
-                 | _causes(engine, causes, 1, change.right)
-                 | _causes(engine, causes, 1, partner if partner != change.right else None))
-        ordered = tuple(sorted(cause))[:limit]
+        found = [_causes(engine, causes, 0, change.left),
+                 _causes(engine, causes, 1, change.right),
+                 _causes(engine, causes, 1, partner if partner != change.right else None)]
+        cause = set().union(*(ids for ids, _ in found))
+        times = [when for _, when in found if when is not None]
         decision = Decision.RETRACT if change.retract else Decision.MATCH
         previous = None if change.previous_score is None else Decision.MATCH
         events.append(AlignmentEvent.new(
-            id_from=(change.left, change.right, decision.value, f"{change.score:.6f}",
-                     *ordered),
-            event_time=when, left=change.left, right=change.right, decision=decision,
+            id_from=(identity, seq), event_time=max(times) if times else decided_at,
+            left=change.left, right=change.right, decision=decision,
             score=change.score, previous_decision=previous, previous_score=change.previous_score,
             model_version=engine.bundle.version, evidence=evidence.get(id(change), ()),
-            cause=ordered))
+            cause=tuple(sorted(cause))[:limit], decided_at=decided_at))
     return events

@@ -11,14 +11,19 @@ queue already implies: a queued node's vector and pair scores are those of the p
 
 Nothing here is persisted: a restore rebuilds every list and pair score from the stored vectors
 and, if work is queued, marks the held work ``everywhere``: the stored decisions predate vectors
-that changed before the crash, so the flush repairs the decisions of every entity.
+that changed before the crash, so the flush repairs the decisions of every entity. That repair
+ends in the matching the live flush reaches: both start from the stored matching (the one the
+last flush left), and a pair can only block it if one of its scores or labels changed since
+(``decisions``), so considering every pair finds the same blocking pairs as considering the
+held ones. What a restore cannot rebuild is the held *causes*: events of that flush name fewer
+causes and, without any, carry their decision time as ``event_time`` (``causes``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-Causes = tuple[dict[int, list[str]], dict[int, list[str]]]
+from stream_align.engine.causes import Causes
 
 
 def _sets() -> tuple[set[int], set[int]]:
@@ -32,20 +37,16 @@ class HeldWork:
     computed: tuple[set[int], set[int]] = field(default_factory=_sets)
     removed: tuple[set[int], set[int]] = field(default_factory=_sets)
     labelled: list[tuple[str, str]] = field(default_factory=list)
-    causes: Causes = field(default_factory=lambda: ({}, {}))  # node → triple event ids
-    latest: int | None = None  # latest input event_time held (the events' event_time)
+    causes: Causes = field(default_factory=Causes)  # what caused what (ids, latest times)
     calls: int = 0
     everywhere: bool = False  # decisions of every entity need repair (restored mid-drain)
 
     def add(self, computed: tuple[set[int], set[int]], removed: tuple[set[int], set[int]],
-            labelled: list[tuple[str, str]], causes: Causes, latest: int | None) -> None:
+            labelled: list[tuple[str, str]], causes: Causes) -> None:
         """Hold one call's changes (a node recomputed twice is refreshed once)."""
-        if latest is not None:
-            self.latest = latest if self.latest is None else max(self.latest, latest)
         for s in (0, 1):
             self.computed[s].update(computed[s])
             self.removed[s].update(removed[s])
-            for node, ids in causes[s].items():
-                self.causes[s].setdefault(node, []).extend(ids)
+        self.causes.merge(causes)
         self.labelled.extend(labelled)
         self.calls += 1

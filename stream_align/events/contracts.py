@@ -209,7 +209,17 @@ class AlignmentEvent(Event):
     previous_score: Finite | None = Field(default=None, description="Its score.")
     model_version: Key = Field(description="Model artifact version that scored the pair.")
     evidence: tuple[Evidence, ...] = Field(default=(), description="Top neighbour pairs.")
-    cause: tuple[Key, ...] = Field(default=(), description="Triggering TripleChange event ids.")
+    cause: tuple[Key, ...] = Field(
+        default=(), description="event_id values of the inputs (triple changes, labels) that "
+        "caused the decision; event_time is the latest of their times.")
+    decided_at: int | None = Field(
+        default=None, ge=0, le=MAX_EVENT_TIME_MS,
+        description="When the service made the decision, ms since the epoch (null: not recorded).")
+
+    @field_validator("decided_at", mode="before")
+    @classmethod
+    def _decided_to_ms(cls, value: Any) -> Any:
+        return _to_ms(value) if isinstance(value, datetime) else value
 
     @model_validator(mode="after")
     def _consistent_history(self) -> Self:

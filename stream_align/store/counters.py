@@ -10,11 +10,19 @@ from stream_align.store.pending import PendingWrites
 
 OUTBOX_SEQ = b"counter/outbox_seq"
 FAISS_ID = b"counter/faiss_id"
+EVENT_SEQ = b"counter/event_seq"
+RECOMPUTE_SEQ = b"counter/recompute_seq"
+APPLIED_SEQ = b"counter/applied_seq"
 
 
-def allocate(kv: PendingWrites, name: bytes) -> int:
-    """Return the counter's next value and advance it by one."""
-    stored = kv.get(Table.META, name)
-    value = 0 if stored is None else read_u64(stored)
-    kv.put(Table.META, name, u64(value + 1))
+def allocate(kv: PendingWrites, name: bytes, count: int = 1) -> int:
+    """Return the counter's next value and advance it by ``count``."""
+    value = peek(kv, name)
+    kv.put(Table.META, name, u64(value + count))
     return value
+
+
+def peek(kv: PendingWrites, name: bytes) -> int:
+    """The counter's next value (0 if never advanced), without advancing it."""
+    stored = kv.get(Table.META, name)
+    return 0 if stored is None else read_u64(stored)

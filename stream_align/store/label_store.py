@@ -2,12 +2,26 @@
 
 One row per labelled pair; a later label for the same pair replaces the earlier one (a reviewer
 correcting a seed). Keyed ``(left, right)`` so all labels of a left entity are one prefix scan.
+The value keeps the label's ``event_time``: which of an entity's MATCH labels governs depends on
+it (``engine.labels``), and a restart must rebuild exactly that. Rows written before the time
+was stored read as time 0.
 """
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 from stream_align.store.keys import Table, pack, unpack
 from stream_align.store.pending import PendingWrites
+
+
+class StoredLabel(NamedTuple):
+    """One stored label."""
+
+    left: str
+    right: str
+    label: str
+    source: str
+    event_time: int
 
 
 class LabelStore:
@@ -16,21 +30,22 @@ class LabelStore:
     def __init__(self, kv: PendingWrites) -> None:
         self._kv = kv
 
-    def put(self, left: str, right: str, label: str, source: str) -> None:
+    def put(self, left: str, right: str, label: str, source: str, event_time: int) -> None:
         """Record (or replace) the label of the pair."""
-        self._kv.put(Table.LABEL, pack(left, right), pack(label, source))
+        self._kv.put(Table.LABEL, pack(left, right), pack(label, source, str(event_time)))
 
-    def get(self, left: str, right: str) -> tuple[str, str] | None:
-        """``(label, source)`` of the pair, or None."""
+    def get(self, left: str, right: str) -> StoredLabel | None:
+        """The pair's label, or None."""
         value = self._kv.get(Table.LABEL, pack(left, right))
-        if value is None:
-            return None
-        label, source = unpack(value)
-        return label, source
+        return None if value is None else _decode(left, right, value)
 
-    def all(self) -> Iterator[tuple[str, str, str, str]]:
-        """Every ``(left, right, label, source)``, ordered by pair."""
+    def all(self) -> Iterator[StoredLabel]:
+        """Every label, ordered by pair."""
         for key, value in self._kv.scan(Table.LABEL):
             left, right = unpack(key)
-            label, source = unpack(value)
-            yield left, right, label, source
+            yield _decode(left, right, value)
+
+
+def _decode(left: str, right: str, value: bytes) -> StoredLabel:
+    label, source, *rest = unpack(value)
+    return StoredLabel(left, right, label, source, int(rest[0]) if rest else 0)

@@ -2,11 +2,14 @@
 
 The engine recomputes at most a bounded number of embeddings per batch; the remainder waits here,
 in the same batch as the state that made it stale, so a restart drains exactly what the live
-process would have. Each row carries a sequence number so the queue drains oldest first.
+process would have. Each row carries a sequence number so the queue drains oldest first; the
+next number is stored too (``counter/recompute_seq``), so a restored queue numbers new work
+exactly as the live one would.
 """
 
 from collections.abc import Iterator
 
+from stream_align.store.counters import RECOMPUTE_SEQ, peek
 from stream_align.store.keys import Table, pack, read_u64, u64, unpack
 from stream_align.store.pending import PendingWrites
 from stream_align.store.settings import StoreSettings
@@ -26,6 +29,14 @@ class RecomputeQueue:
     def push(self, graph: str, entity_id: str, seq: int) -> None:
         """Queue the entity (or move it to ``seq`` if already queued)."""
         self._kv.put(Table.RECOMPUTE, self._key(graph, entity_id), u64(seq))
+
+    def next_seq(self) -> int:
+        """The sequence number the next queued entity gets."""
+        return peek(self._kv, RECOMPUTE_SEQ)
+
+    def set_next_seq(self, seq: int) -> None:
+        """Advance the stored next sequence number (with the rows that used the earlier ones)."""
+        self._kv.put(Table.META, RECOMPUTE_SEQ, u64(seq))
 
     def pop(self, graph: str, entity_id: str) -> None:
         """Drop the entity from the queue (no-op if it is not queued)."""

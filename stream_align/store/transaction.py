@@ -16,6 +16,7 @@ from stream_align.store.decision_store import DecisionStore
 from stream_align.store.delivery_store import DeliveryStore
 from stream_align.store.embedding_store import EmbeddingStore
 from stream_align.store.errors import TransactionStateError
+from stream_align.store.event_sequence import EventSequence
 from stream_align.store.graph_store import GraphStore
 from stream_align.store.keys import Table
 from stream_align.store.label_store import LabelStore
@@ -47,6 +48,7 @@ class Transaction:
         self.delivery = DeliveryStore(self._kv)
         self.labels = LabelStore(self._kv)
         self.recompute = RecomputeQueue(self._kv, settings)
+        self.event_seq = EventSequence(self._kv)
 
     def rows(self, table: Table) -> Iterator[tuple[bytes, bytes]]:
         """Raw rows of a table as this transaction sees them, in key order (digests, tooling)."""

@@ -1,0 +1,90 @@
+"""The inputs that caused a decision, and the time of the latest of them.
+
+A triple change causes the decisions whose scores read a node it touched: an embedding of
+``x`` reads ``L(x) = x ∪ S(x) ∪ S(S(x))`` (``affected``), so a change touching a node of ``L``
+of either entity of a pair (or of the left entity's new partner) is a cause. A label causes the
+decisions of the entities whose standing it changed (``LabelBook.set``'s pairs).
+
+An event's ``cause`` lists at most ``max_cause_ids`` of those ids (the smallest, so it is the
+same whatever the batch order); its ``event_time`` is the latest ``event_time`` among *all* of
+them (``latest_of``), kept per node and per entity as a running maximum so the truncation of
+the id list never changes it. This is the schema's definition (``AlignmentEvent.event_time``):
+an input of the same batch that did not reach the decision never sets its time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+K = TypeVar("K")
+
+
+def _later(times: dict[K, int], key: K, when: int) -> None:
+    old = times.get(key)
+    if old is None or when > old:
+        times[key] = when
+
+
+def _first(ids: dict[K, list[str]], limit: int) -> dict[K, list[str]]:
+    return {key: sorted(set(found))[:limit] for key, found in ids.items()}
+
+
+@dataclass
+class Causes:
+    """Causing input ids and their latest time, per node (triples) and entity key (labels)."""
+
+    nodes: tuple[dict[int, list[str]], dict[int, list[str]]] = field(
+        default_factory=lambda: ({}, {}))
+    node_time: tuple[dict[int, int], dict[int, int]] = field(
+        default_factory=lambda: ({}, {}))
+    entities: tuple[dict[str, list[str]], dict[str, list[str]]] = field(
+        default_factory=lambda: ({}, {}))
+    entity_time: tuple[dict[str, int], dict[str, int]] = field(
+        default_factory=lambda: ({}, {}))
+
+    def touch(self, side: int, node: int, event_id: str, event_time: int) -> None:
+        """A triple change touched ``node`` of graph ``side`` (0 = left, 1 = right)."""
+        self.nodes[side].setdefault(node, []).append(event_id)
+        _later(self.node_time[side], node, event_time)
+
+    def label(self, pairs: Iterable[tuple[str, str]], event_id: str, event_time: int) -> None:
+        """A label changed the standing of ``pairs``: it causes both entities' decisions."""
+        for pair in pairs:
+            for side, key in enumerate(pair):
+                self.entities[side].setdefault(key, []).append(event_id)
+                _later(self.entity_time[side], key, event_time)
+
+    def merge(self, other: Causes) -> None:
+        """Add ``other``'s causes (held work accumulating over calls)."""
+        for side in (0, 1):
+            for node, ids in other.nodes[side].items():
+                self.nodes[side].setdefault(node, []).extend(ids)
+            for key, ids in other.entities[side].items():
+                self.entities[side].setdefault(key, []).extend(ids)
+            for node, when in other.node_time[side].items():
+                _later(self.node_time[side], node, when)
+            for key, when in other.entity_time[side].items():
+                _later(self.entity_time[side], key, when)
+
+    def first(self, limit: int) -> Causes:
+        """Each node's and entity's ``limit`` smallest ids (times kept): the ``limit`` smallest
+        of a union are among its parts', so an event's ``cause`` is the same from these — and a
+        hub touched by thousands of a snapshot's triples is not walked again for every event
+        whose closure reaches it."""
+        return Causes((_first(self.nodes[0], limit), _first(self.nodes[1], limit)),
+                      self.node_time,
+                      (_first(self.entities[0], limit), _first(self.entities[1], limit)),
+                      self.entity_time)
+
+    def of(self, side: int, key: str, reach: Iterable[int]) -> tuple[set[str], int | None]:
+        """Ids and latest time of what caused entity ``key`` (whose scores read ``reach``)."""
+        ids = set(self.entities[side].get(key, ()))
+        latest = self.entity_time[side].get(key)
+        nodes, times = self.nodes[side], self.node_time[side]
+        for node in reach:
+            if node in times:
+                ids.update(nodes.get(node, ()))
+                latest = times[node] if latest is None else max(latest, times[node])
+        return ids, latest
