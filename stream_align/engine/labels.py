@@ -45,6 +45,16 @@ class LabelBook:
         self.forced_left: dict[str, str] = {}  # left → right of its governing MATCH
         self.forced_right: dict[str, str] = {}  # right → left of its governing MATCH
 
+    def match_pairs(self, side: int, key: str) -> list[Pair]:
+        """Every MATCH-labelled pair of entity ``key`` of graph ``side`` (0 = left)."""
+        if side == 0:
+            return [(key, right) for right in self._rights.get(key, ())]
+        return [(left, key) for left in self._lefts.get(key, ())]
+
+    def all_match_pairs(self) -> list[Pair]:
+        """Every MATCH-labelled pair."""
+        return [(left, right) for left, rights in self._rights.items() for right in rights]
+
     def set(self, left: str, right: str, value: LabelValue, event_time: int) -> set[Pair]:
         """Record a label (replacing the pair's earlier one); return every pair whose standing
         changed: the pair itself and the governing MATCH pairs its entities had and have."""

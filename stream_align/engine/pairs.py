@@ -1,9 +1,10 @@
 """The scored pairs, kept equal to a batch computation's after every batch.
 
 The pair set is the batch aligner's: ``(a, b)`` when ``b`` is in ``a``'s top-k or ``a`` in
-``b``'s (both directions, see ``candidate_lists``), plus MATCH-labelled pairs, minus NON_MATCH
-ones. A pair's score can change only if one of its entities was recomputed; only those are
-re-scored (cross-graph attention, ``scoring``).
+``b``'s (both directions, see ``candidate_lists``), plus MATCH-labelled pairs (every one,
+governing or dormant — ``labels`` — so the set is a function of the label table and a restore's
+``rebuild`` finds the same pairs), minus NON_MATCH ones. A pair's score can change only if one
+of its entities was recomputed; only those are re-scored (cross-graph attention, ``scoring``).
 """
 
 from __future__ import annotations
@@ -44,15 +45,16 @@ class PairMaintenance:
                  ) -> set[NodePair]:
         """Scored pairs of changed entities, and labelled pairs whose entities exist."""
         ga, gb = self.sides[0].graph, self.sides[1].graph
+        labels = self.decider.label_book
         out: set[NodePair] = set()
         for a in computed[0] | removed[0]:
             out.update((a, gb.index[b]) for b in self.book.rights.get(ga.keys[a], ()))
-            if (b := self.decider.forced_left.get(ga.keys[a])) is not None and b in gb.index:
-                out.add((a, gb.index[b]))
+            out.update((a, gb.index[b]) for _, b in labels.match_pairs(0, ga.keys[a])
+                       if b in gb.index)
         for b in computed[1] | removed[1]:
             out.update((ga.index[a], b) for a in self.book.lefts.get(gb.keys[b], ()))
-            if (a := self.decider.forced_right.get(gb.keys[b])) is not None and a in ga.index:
-                out.add((ga.index[a], b))
+            out.update((ga.index[a], b) for a, _ in labels.match_pairs(1, gb.keys[b])
+                       if a in ga.index)
         out.update((ga.index[a], gb.index[b]) for a, b in labelled
                    if a in ga.index and b in gb.index)
         return out
@@ -96,7 +98,8 @@ class PairMaintenance:
     def rebuild(self) -> None:
         """Every list and pair score from the indexed vectors (restore)."""
         touched = self.lists.rebuild()
-        forced = {(self.sides[0].graph.index[a], self.sides[1].graph.index[b])
-                  for a, b in self.decider.forced_left.items()
-                  if a in self.sides[0].graph.index and b in self.sides[1].graph.index}
-        self._score(sorted(p for p in touched | forced if self._wanted(p)))
+        ga, gb = self.sides[0].graph, self.sides[1].graph
+        labelled = {(ga.index[a], gb.index[b])
+                    for a, b in self.decider.label_book.all_match_pairs()
+                    if a in ga.index and b in gb.index}
+        self._score(sorted(p for p in touched | labelled if self._wanted(p)))
