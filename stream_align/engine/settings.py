@@ -73,7 +73,7 @@ class EngineSettings(BaseModel):
         default=3, ge=0, description="Neighbour pairs reported as evidence per event."
     )
     max_cause_ids: int = Field(
-        default=32, ge=1, description="Triple-change ids listed as cause per event."
+        default=32, ge=1, description="Input ids (changes, labels) named as cause per event."
     )
 
     @model_validator(mode="after")

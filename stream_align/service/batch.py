@@ -42,6 +42,7 @@ class DecodedBatch:
     changes: list[TripleChange] = field(default_factory=list)
     change_messages: list[Message] = field(default_factory=list)
     labels: list[Label] = field(default_factory=list)
+    label_messages: list[Message] = field(default_factory=list)
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
 
@@ -71,6 +72,7 @@ class BatchCodec:
             try:
                 if is_label:
                     batch.labels.append(self._labels.decode(msg.value()))
+                    batch.label_messages.append(msg)
                 else:
                     batch.changes.append(self._changes.decode(msg.value()))
                     batch.change_messages.append(msg)

@@ -3,7 +3,8 @@
 Exactly-once effect, in explicit steps per batch:
 
 1. *decode* the records (bad ones become dead-letter outbox records);
-2. *process* them with the engine inside a store transaction;
+2. *admit* them by ``event_id`` (``idempotency``: re-sends dropped, reused ids dead-lettered)
+   and *process* them with the engine, inside a store transaction;
 3. *stage* the outputs (alignment events, dead letters) in the outbox and the next offset of
    every partition read — same transaction;
 4. *commit* the transaction: one atomic RocksDB write;
@@ -33,6 +34,7 @@ from stream_align.service.batch import (
     stage_outputs,
 )
 from stream_align.service.errors import RejectedEventError
+from stream_align.service.idempotency import admit
 from stream_align.service.observability import (
     MODEL_LOADED,
     STATE_RESTORED,
@@ -133,6 +135,7 @@ class AlignmentService:
     def _apply(self, engine: Engine, batch: DecodedBatch) -> None:
         """Steps 2–4: process, stage outputs and offsets, commit (on leaving the block)."""
         with self._store.transaction() as tx:
+            batch, duplicates = admit(tx, batch, self._codec, self._runner.input_id_window)
             outcome = engine.process(tx, batch.changes, batch.labels)
             letters = batch.dead_letters + [
                 self._codec.dead_letter(batch.change_messages[index], error)
@@ -141,10 +144,12 @@ class AlignmentService:
             for event in outcome.events:
                 records.extend(self._codec.alignment_records(event))
             stage_outputs(tx, records, batch.next_offsets)
-        self._record_metrics(batch, outcome, letters)
+        self._record_metrics(batch, outcome, letters, duplicates)
 
     def _record_metrics(self, batch: DecodedBatch, outcome: Outcome,
-                        letters: list[DeadLetterRecord]) -> None:
+                        letters: list[DeadLetterRecord], duplicates: int) -> None:
+        if duplicates:
+            self._metrics.count_duplicates(duplicates)
         for change in batch.changes:
             self._metrics.count_in(self._kafka.triples_topic, change.op.value)
         if batch.labels:

@@ -75,3 +75,10 @@ class RunnerSettings(BaseModel):
         0.2, gt=0, description="How long one poll waits for the first record of a batch."
     )
     lag_interval_s: float = Field(5.0, gt=0, description="How often consumer lag is measured.")
+    input_id_window: int = Field(
+        1_000_000, ge=0,
+        description=("How many applied input event_ids are remembered (RocksDB, ~110 bytes each, "
+                     "oldest forgotten first): within it an exact re-send is a no-op and an id "
+                     "reused with other content is dead-lettered (conflicting_event_id). "
+                     "0 disables the check."),
+    )

@@ -13,6 +13,7 @@ FAISS_ID = b"counter/faiss_id"
 EVENT_SEQ = b"counter/event_seq"
 RECOMPUTE_SEQ = b"counter/recompute_seq"
 APPLIED_SEQ = b"counter/applied_seq"
+APPLIED_FLOOR = b"counter/applied_floor"
 
 
 def allocate(kv: PendingWrites, name: bytes, count: int = 1) -> int:

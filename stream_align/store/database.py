@@ -86,6 +86,13 @@ class Database:
         value: bytes | None = self._table(table).get(key)
         return value
 
+    def get_many(self, table: Table, keys: list[bytes]) -> list[bytes | None]:
+        """Committed values of ``keys`` in one multi-get (None where absent)."""
+        if not keys:
+            return []
+        values: list[bytes | None] = self._table(table).get(keys)
+        return values
+
     def scan(self, table: Table, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Committed ``(key, value)`` pairs whose key starts with ``prefix``, in key order."""
         read_options = ReadOptions()

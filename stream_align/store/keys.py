@@ -36,6 +36,8 @@ class Table(StrEnum):
     OUTBOX = "outbox"  # u64 sequence -> topic, key, value, headers
     LABEL = "label"  # left, right -> label value, source
     RECOMPUTE = "recompute"  # graph, entity -> u64 sequence (deferred embedding recomputes)
+    APPLIED = "applied"  # kind, input event id -> content digest + u64 sequence
+    APPLIED_BY_SEQ = "applied_seq"  # u64 sequence -> kind, input event id (oldest first)
 
 
 @lru_cache(maxsize=1 << 16)

@@ -82,6 +82,16 @@ class PendingWrites:
             return pending.values[key]
         return self._database.get(table, key)
 
+    def get_many(self, table: Table, keys: list[bytes]) -> list[bytes | None]:
+        """Values of ``keys`` as this transaction sees them; one database multi-get for the
+        keys this transaction has not written."""
+        self._check_open()
+        pending = self._tables.get(table)
+        staged = {} if pending is None else pending.values
+        missing = [key for key in keys if key not in staged]
+        committed = dict(zip(missing, self._database.get_many(table, missing), strict=True))
+        return [staged[key] if key in staged else committed[key] for key in keys]
+
     def scan(self, table: Table, prefix: bytes = b"") -> Iterator[Pair]:
         """``(key, value)`` pairs under ``prefix`` as this transaction sees them, in key order."""
         self._check_open()

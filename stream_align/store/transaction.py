@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from enum import Enum
 from types import TracebackType
 
+from stream_align.store.applied_ids import AppliedIds
 from stream_align.store.database import Database
 from stream_align.store.decision_store import DecisionStore
 from stream_align.store.delivery_store import DeliveryStore
@@ -49,6 +50,7 @@ class Transaction:
         self.labels = LabelStore(self._kv)
         self.recompute = RecomputeQueue(self._kv, settings)
         self.event_seq = EventSequence(self._kv)
+        self.applied = AppliedIds(self._kv)
 
     def rows(self, table: Table) -> Iterator[tuple[bytes, bytes]]:
         """Raw rows of a table as this transaction sees them, in key order (digests, tooling)."""

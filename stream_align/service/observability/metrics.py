@@ -60,6 +60,9 @@ class ServiceMetrics:
                                    ["topic", "decision"], registry=self.registry)
         self._dead_letters = Counter(f"{PREFIX}_dead_letters", "Input records sent to the "
                                      "dead-letter topic.", ["reason"], registry=self.registry)
+        self._duplicates = Counter(f"{PREFIX}_duplicate_inputs", "Input records dropped as "
+                                   "exact re-sends of an applied event_id.",
+                                   registry=self.registry)
 
     def set_model_version(self, model_version: str) -> None:
         """Publish the loaded model's version in ``stream_align_build_info``."""
@@ -103,6 +106,10 @@ class ServiceMetrics:
     def count_dead_letter(self, reason: str, count: int = 1) -> None:
         """Input records routed to the dead-letter topic, by reason."""
         self._dead_letters.labels(reason).inc(count)
+
+    def count_duplicates(self, count: int) -> None:
+        """Input records dropped because their event_id was applied with the same content."""
+        self._duplicates.inc(count)
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of this registry and its content type."""
