@@ -118,12 +118,13 @@ def _crash_and_restart(config: Path, model: Path, state: Path, log: Path) -> Non
         assert code in (-signal.SIGKILL, 0, -signal.SIGTERM), log.read_text()[-3000:]
 
 
+@pytest.mark.timeout(1800)  # two whole runs and five restarts: minutes on a busy machine
 def test_crashes_and_restarts_change_nothing(dataset: Path, model_dir: Path,
                                              kafka_settings: KafkaSettings,
                                              tmp_path: Path) -> None:
-    """Same input, one uninterrupted run and one stopped five times: the same compacted
-    alignments (equal to the in-process batch too), and in both event logs every event_id
-    names one event."""
+    """Same input, one uninterrupted run (batches of 200) and one stopped five times (batches
+    of 25): the same compacted alignments (equal to the in-process single batch too), and in
+    both event logs every event_id names one event."""
     pair = load_dataset(dataset)
     labels = _labels(pair)
     finals, logs = {}, {}
@@ -135,7 +136,8 @@ def test_crashes_and_restarts_change_nothing(dataset: Path, model_dir: Path,
             "alignments_topic": f"kg.alignments.{suffix}",
             "dead_letter_topic": f"kg.triples.dlq.{suffix}",
             "consumer_group": f"stream-align-{suffix}", "group_instance_id": "stream-align-0"})
-        config = write_config(tmp_path / f"{name}.toml", kafka, batch=25)
+        config = write_config(tmp_path / f"{name}.toml", kafka, batch=25 if name == "stopped"
+                              else 200)
         state, log = tmp_path / f"{name}-state", tmp_path / f"{name}.log"
         replay(dataset, config, "--no-labels")
         _publish(kafka, labels)

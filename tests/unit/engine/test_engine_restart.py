@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from engine_fixtures import engine_settings, open_store, synthetic_pair, untrained_bundle
+from engine_fixtures import engine_settings, open_store
 
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.labels import LabelBook
@@ -21,16 +21,6 @@ from stream_align.store.state_store import StateStore
 
 torch.set_num_threads(1)
 M, N = LabelValue.MATCH, LabelValue.NON_MATCH
-
-
-@pytest.fixture(scope="module")
-def pair() -> GraphPair:
-    return synthetic_pair()
-
-
-@pytest.fixture(scope="module")
-def bundle(pair: GraphPair) -> ModelBundle:
-    return untrained_bundle(pair)
 
 
 def _book(labels: list[tuple[str, str, LabelValue, int]]) -> LabelBook:

@@ -6,9 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
-from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
+from engine_fixtures import engine_settings, open_store, run
 
 from stream_align.engine.batch_align import align
 from stream_align.engine.engine import AlignmentEngine
@@ -20,16 +19,6 @@ from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
 
 torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def pair() -> GraphPair:
-    return synthetic_pair()
-
-
-@pytest.fixture(scope="module")
-def bundle(pair: GraphPair) -> ModelBundle:
-    return untrained_bundle(pair)
 
 
 def _stream(tmp: Path, bundle: ModelBundle, changes: list[TripleChange], batch: int,
