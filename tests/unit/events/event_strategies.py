@@ -73,6 +73,7 @@ def alignment_events(draw: st.DrawFn) -> AlignmentEvent:
         previous_score=st.just(previous_score), model_version=keys,
         evidence=st.lists(evidence, max_size=3).map(tuple),
         cause=st.lists(keys, max_size=3).map(tuple),
+        decided_at=st.one_of(st.none(), st.integers(0, MAX_EVENT_TIME_MS)),
     ))
 
 
