@@ -3,6 +3,26 @@
 Each module in :data:`COMMANDS` exposes ``register(subparsers)``, adding its parser and setting
 ``func`` to a callable ``(args) -> int``. Only the CLI reads the environment and config files;
 everything below it takes typed settings objects.
+
+**Lazy imports — the rule for every subcommand module.** ``--help`` builds every subcommand's
+parser, so a module's top level and its ``register`` may import only light things: ``argparse``,
+``pathlib``, :mod:`stream_align.cli.options` (``add_config_argument``) and, for option defaults,
+a stage's ``settings`` module. Everything else — :mod:`stream_align.cli.config` (all settings),
+torch, FAISS, RocksDB, confluent-kafka, the engine, the service — is imported *inside* the
+function set as ``func``::
+
+    def register(subparsers):
+        parser = subparsers.add_parser("backup", help="...")
+        add_config_argument(parser)
+        parser.set_defaults(func=run)
+
+    def run(args):
+        from stream_align.cli.config import load_settings   # heavy imports here
+        from stream_align.store.state_store import StateStore
+        ...
+
+``tests/unit/cli/test_cli_lazy.py`` fails when ``--help`` loads torch, FAISS, RocksDB or
+confluent-kafka (before: 8.3 s and 840 MB; docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations

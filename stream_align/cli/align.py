@@ -6,10 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from stream_align.engine.batch_align import align
-from stream_align.eval.datasets.loader import load_dataset
-from stream_align.model.artifact import load
-from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
 
 
@@ -35,6 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream_align.engine.batch_align import align
+    from stream_align.eval.datasets.loader import load_dataset
+    from stream_align.model.artifact import load
+    from stream_align.model.scorer import ModelScorer
+
     bundle = load(args.model)
     seed = args.seed if args.seed is not None else int(bundle.provenance.get("seed", 0))
     hide = (args.hide_names if args.hide_names is not None

@@ -8,7 +8,6 @@ Every stage's settings is a frozen pydantic model; here they are nested under on
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,14 +21,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from stream_align.cli.options import CONFIG_ENV, ENV_PREFIX
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.codec import CodecSettings
 from stream_align.service.observability.settings import ObservabilitySettings
 from stream_align.service.settings import KafkaSettings, RunnerSettings
 from stream_align.store.settings import StoreSettings
-
-ENV_PREFIX = "STREAM_ALIGN_"
-CONFIG_ENV = "STREAM_ALIGN_CONFIG"
 
 
 class AppSettings(BaseSettings):
@@ -85,8 +82,3 @@ def describe(model: type[BaseModel] = AppSettings, prefix: str = ENV_PREFIX
         type_name = getattr(annotation, "__name__", str(annotation)).replace("typing.", "")
         yield env, type_name, repr(default), info.description or ""
 
-
-def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
-                        help=f"TOML config file (also ${CONFIG_ENV}); environment variables "
-                        f"{ENV_PREFIX}<SECTION>__<FIELD> override it. See `stream-align config`.")
