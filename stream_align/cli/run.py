@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         store = StateStore(settings.store)
         service = AlignmentService(
             settings.kafka, settings.codec, settings.runner, store,
-            lambda tx: AlignmentEngine.restore(bundle, tx, settings.engine),
+            lambda tx, progress: AlignmentEngine.restore(bundle, tx, settings.engine, progress),
             metrics, health, configure_tracing(obs))
         try:
             service.start()

@@ -24,6 +24,7 @@ from typing import Protocol
 import structlog
 from opentelemetry.trace import Tracer
 
+from stream_align.engine.progress import Progress
 from stream_align.events.codec import CodecSettings
 from stream_align.events.contracts import AlignmentEvent, Label, TripleChange
 from stream_align.service.batch import (
@@ -35,6 +36,7 @@ from stream_align.service.batch import (
 from stream_align.service.errors import RejectedEventError
 from stream_align.service.observability import (
     MODEL_LOADED,
+    RESTORING,
     STATE_RESTORED,
     HealthState,
     ServiceMetrics,
@@ -72,7 +74,8 @@ class Engine(Protocol):
                 labels: Sequence[Label]) -> Outcome: ...
 
 
-EngineFactory = Callable[[Transaction], Engine]
+EngineFactory = Callable[[Transaction, Progress], Engine]
+"""Rebuilds the engine from the store, reporting its progress (the health state's beat)."""
 
 
 class AlignmentService:
@@ -95,11 +98,16 @@ class AlignmentService:
         return stored_offsets(self._store, [tp]).get(tp)
 
     def start(self) -> None:
-        """Recover: publish what a crash left in the outbox, rebuild memory, join the group."""
+        """Recover: publish what a crash left in the outbox, rebuild memory, join the group.
+        Every stage beats the health state: /readyz says ``restoring`` with the progress and
+        /healthz stays alive while it moves."""
+        progress = self._health.progress
+        self._health.mark_not_ready(STATE_RESTORED, RESTORING)
+        progress("read published outbox", 0, 0)
         published = published_records(self._store, self._kafka)
-        republished = drain_outbox(self._store, self._producer, published)
+        republished = drain_outbox(self._store, self._producer, published, progress)
         with self._store.transaction() as tx:
-            self._engine = self._engine_factory(tx)
+            self._engine = self._engine_factory(tx, progress)
         self._health.mark_ready(STATE_RESTORED)
         self._health.mark_ready(MODEL_LOADED)
         self._source = StoreResumedSource(
@@ -117,14 +125,14 @@ class AlignmentService:
         if not messages:
             if self._engine.pending_count:
                 self._apply(self._engine, DecodedBatch())  # deferred work, no new input
-                drain_outbox(self._store, self._producer)
+                drain_outbox(self._store, self._producer, progress=self._health.progress)
             return 0
         started = time.perf_counter()
         batch = self._codec.decode(messages)
         with batch_span(self._tracer, self._kafka.triples_topic, messages[0].partition(),
                         len(messages), self._kafka.consumer_group):
             self._apply(self._engine, batch)
-        drain_outbox(self._store, self._producer)
+        drain_outbox(self._store, self._producer, progress=self._health.progress)
         self._source.mirror_offsets(batch.next_offsets)
         self._metrics.observe_batch(time.perf_counter() - started)
         self._records += len(messages)
@@ -141,6 +149,7 @@ class AlignmentService:
             for event in outcome.events:
                 records.extend(self._codec.alignment_records(event))
             stage_outputs(tx, records, batch.next_offsets)
+            self._health.progress("commit", len(records), len(records))
         self._record_metrics(batch, outcome, letters)
 
     def _record_metrics(self, batch: DecodedBatch, outcome: Outcome,
