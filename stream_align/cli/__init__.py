@@ -32,6 +32,7 @@ import importlib
 import sys
 
 from stream_align import __version__
+from stream_align.cli.exit_codes import ExitCode, classify
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = (
@@ -62,8 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; an expected failure is one line on stderr and its exit code."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        failure = classify(exc)
+        if failure is None:
+            raise  # a bug: the traceback is what a report needs
+        print(f"stream-align: error: {failure.message}", file=sys.stderr)
+        return failure.code
 
 
 if __name__ == "__main__":

@@ -9,11 +9,12 @@ Every stage's settings is a frozen pydantic model; here they are nested under on
 from __future__ import annotations
 
 import os
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from stream_align.cli.errors import ConfigError, validation_summary
 from stream_align.cli.options import CONFIG_ENV, ENV_PREFIX
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.codec import CodecSettings
@@ -60,13 +62,18 @@ class AppSettings(BaseSettings):
 def load_settings(config: Path | None) -> AppSettings:
     """Settings from ``config`` (or ``$STREAM_ALIGN_CONFIG``) and the environment."""
     path = config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
-    if path is None:
-        return AppSettings()
-    if not path.is_file():
-        raise SystemExit(f"config file not found: {path}")
-    configured = type("ConfiguredSettings", (AppSettings,),
-                      {"model_config": {**AppSettings.model_config, "toml_file": path}})
-    return configured()
+    cls = AppSettings
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        cls = type("ConfiguredSettings", (AppSettings,),
+                   {"model_config": {**AppSettings.model_config, "toml_file": path}})
+    try:
+        return cls()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(validation_summary(exc, ENV_PREFIX)) from exc
 
 
 def describe(model: type[BaseModel] = AppSettings, prefix: str = ENV_PREFIX
