@@ -33,6 +33,7 @@ from stream_align.service.batch import (
     DecodedBatch,
     stage_outputs,
 )
+from stream_align.service.dead_letters import log_dead_letter
 from stream_align.service.errors import RejectedEventError
 from stream_align.service.observability import (
     MODEL_LOADED,
@@ -163,6 +164,7 @@ class AlignmentService:
             self._metrics.count_out(self._kafka.alignment_events_topic, event.decision.value)
         for letter in letters:
             self._metrics.count_dead_letter(letter.reason)
+            log_dead_letter(letter.letter)
         if "affected" in outcome.stats:
             self._metrics.observe_affected_set(int(outcome.stats["affected"]))
         if "recompute_s" in outcome.stats:
