@@ -48,11 +48,14 @@ class EventProducer:
         """Queue one event; blocks briefly (serving callbacks) while the local queue is full."""
         self.send_raw(topic, self._codec(type(event)).encode(event), key)
 
-    def send_raw(self, topic: str, value: bytes | None, key: str | None) -> None:
-        """Queue already-encoded bytes (``None`` is a tombstone on a compacted topic)."""
+    def send_raw(self, topic: str, value: bytes | None, key: str | None,
+                 headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Queue already-encoded bytes (``None`` is a tombstone on a compacted topic) with
+        ``headers`` (the trace context)."""
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                self._producer.produce(topic, value=value, key=key, headers=headers,
+                                       on_delivery=self._on_delivery)
                 break
             except BufferError:
                 self._producer.poll(0.1)

@@ -18,6 +18,7 @@ the engine's memory from the store, then join the consumer group resuming from s
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -42,6 +43,7 @@ from stream_align.service.observability import (
     HealthState,
     ServiceMetrics,
     batch_span,
+    publish_spans,
 )
 from stream_align.service.outbox import drain_outbox, published_records
 from stream_align.service.producer import EventProducer
@@ -94,6 +96,7 @@ class AlignmentService:
         self._source: StoreResumedSource | None = None
         self._last_lag = 0.0
         self._records = self._events_out = 0
+        self._unpublished: list[int] = []  # event_time (ms) of events committed, not yet sent
 
     def _resume_offset(self, tp: TopicPartition) -> int | None:
         return stored_offsets(self._store, [tp]).get(tp)
@@ -126,14 +129,13 @@ class AlignmentService:
         if not messages:
             if self._engine.pending_count:
                 self._apply(self._engine, DecodedBatch())  # deferred work, no new input
-                drain_outbox(self._store, self._producer, progress=self._health.progress)
+                self._publish()
             return 0
         started = time.perf_counter()
         batch = self._codec.decode(messages)
-        with batch_span(self._tracer, self._kafka.triples_topic, messages[0].partition(),
-                        len(messages), self._kafka.consumer_group):
+        with batch_span(self._tracer, self._kafka.consumer_group, messages):
             self._apply(self._engine, batch)
-        drain_outbox(self._store, self._producer, progress=self._health.progress)
+            self._publish()
         self._source.mirror_offsets(batch.next_offsets)
         self._metrics.observe_batch(time.perf_counter() - started)
         self._records += len(messages)
@@ -153,13 +155,33 @@ class AlignmentService:
             self._health.progress("commit", len(records), len(records))
         self._record_metrics(batch, outcome, letters)
 
+    def _publish(self) -> None:
+        """Step 5: send the outbox, each record with its ``send`` span's trace context, then
+        record how fresh the alignment events it held are."""
+        with publish_spans(self._tracer) as headers:
+            drain_outbox(self._store, self._producer, progress=self._health.progress,
+                         headers=headers)
+        now_ms = time.time() * 1000.0
+        for event_time in self._unpublished:
+            self._metrics.observe_freshness((now_ms - event_time) / 1000.0)
+        self._unpublished.clear()
+
     def _record_metrics(self, batch: DecodedBatch, outcome: Outcome,
                         letters: list[DeadLetterRecord]) -> None:
-        for change in batch.changes:
-            self._metrics.count_in(self._kafka.triples_topic, change.op.value)
+        rejected = {index for index, _ in outcome.rejected}
+        ops = Counter(change.op.value for index, change in enumerate(batch.changes)
+                      if index not in rejected)
+        for op, count in ops.items():
+            self._metrics.count_in(self._kafka.triples_topic, op, count)
         if batch.labels:
             self._metrics.count_in(self._kafka.labels_topic, "LABEL", len(batch.labels))
+        bad = Counter(letter.letter.topic for letter in batch.dead_letters)
+        for topic, good in ((self._kafka.triples_topic, len(batch.changes)),
+                            (self._kafka.labels_topic, len(batch.labels))):
+            if good + bad[topic]:
+                self._metrics.count_consumed(topic, good + bad[topic])
         self._events_out += len(outcome.events)
+        self._unpublished.extend(event.event_time for event in outcome.events)
         for event in outcome.events:
             self._metrics.count_out(self._kafka.alignment_events_topic, event.decision.value)
         for letter in letters:

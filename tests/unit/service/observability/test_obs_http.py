@@ -140,7 +140,7 @@ def test_metrics_exposes_what_was_recorded(port: int, metrics: ServiceMetrics) -
         'stream_align_batch_duration_seconds_bucket{le="0.025"} 1.0',
         'stream_align_affected_set_size_bucket{le="20.0"} 1.0',
         "stream_align_recompute_duration_seconds_sum 0.004",
-        'stream_align_events_in_total{op="ADD_TRIPLE",topic="kg.triples"} 3.0',
+        'stream_align_events_applied_total{op="ADD_TRIPLE",topic="kg.triples"} 3.0',
         'stream_align_events_out_total{decision="MATCH",topic="kg.alignments"} 1.0',
         'stream_align_dead_letters_total{reason="schema_violation"} 1.0',
     ):
