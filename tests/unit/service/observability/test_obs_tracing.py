@@ -22,6 +22,7 @@ from stream_align.service.observability import (
 from stream_align.service.observability.tracing import OTLP_MODULE
 from tests.unit.service.observability.kafka_records import Record
 
+
 @pytest.fixture
 def exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()
