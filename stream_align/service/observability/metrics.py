@@ -49,7 +49,7 @@ class ServiceMetrics:
         self._lag = Gauge(f"{PREFIX}_consumer_lag", "Records not yet consumed (high watermark "
                           "minus position).", ["topic", "partition"], registry=self.registry)
         self._batch = Histogram(f"{PREFIX}_batch_duration_seconds", "Time to process one "
-                                "consumed micro-batch, poll to commit.",
+                                "consumed micro-batch: decode, engine, commit and publish.",
                                 buckets=SECONDS_BUCKETS, registry=self.registry)
         self._recompute = Histogram(f"{PREFIX}_recompute_duration_seconds", "Time to recompute "
                                     "the affected embeddings of one batch.",
@@ -74,7 +74,8 @@ class ServiceMetrics:
                                   "applied; records dead-lettered instead are not counted here "
                                   "(see stream_align_dead_letters_total).", ["topic", "op"],
                                   registry=self.registry)
-        self._events_out = Counter(f"{PREFIX}_events_out", "Alignment events published.",
+        self._events_out = Counter(f"{PREFIX}_events_out", "Alignment events produced "
+                                   "(committed with their batch, then published).",
                                    ["topic", "decision"], registry=self.registry)
         self._dead_letters = Counter(f"{PREFIX}_dead_letters", "Input records sent to the "
                                      "dead-letter topic.", ["reason"], registry=self.registry)
