@@ -3,6 +3,26 @@
 Each module in :data:`COMMANDS` exposes ``register(subparsers)``, adding its parser and setting
 ``func`` to a callable ``(args) -> int``. Only the CLI reads the environment and config files;
 everything below it takes typed settings objects.
+
+**Lazy imports — the rule for every subcommand module.** ``--help`` builds every subcommand's
+parser, so a module's top level and its ``register`` may import only light things: ``argparse``,
+``pathlib``, :mod:`stream_align.cli.options` (``add_config_argument``) and, for option defaults,
+a stage's ``settings`` module. Everything else — :mod:`stream_align.cli.config` (all settings),
+torch, FAISS, RocksDB, confluent-kafka, the engine, the service — is imported *inside* the
+function set as ``func``::
+
+    def register(subparsers):
+        parser = subparsers.add_parser("backup", help="...")
+        add_config_argument(parser)
+        parser.set_defaults(func=run)
+
+    def run(args):
+        from stream_align.cli.config import load_settings   # heavy imports here
+        from stream_align.store.state_store import StateStore
+        ...
+
+``tests/unit/cli/test_cli_lazy.py`` fails when ``--help`` loads torch, FAISS, RocksDB or
+confluent-kafka (before: 8.3 s and 840 MB; docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -12,6 +32,7 @@ import importlib
 import sys
 
 from stream_align import __version__
+from stream_align.cli.exit_codes import ExitCode, classify
 
 #: Subcommand modules, in the order ``--help`` lists them.
 COMMANDS = (
@@ -42,8 +63,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; an expected failure is one line on stderr and its exit code."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        failure = classify(exc)
+        if failure is None:
+            raise  # a bug: the traceback is what a report needs
+        print(f"stream-align: error: {failure.message}", file=sys.stderr)
+        return failure.code
 
 
 if __name__ == "__main__":

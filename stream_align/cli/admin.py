@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from stream_align.cli.config import add_config_argument, describe, load_settings
-from stream_align.service.topics import ensure_topics, topic_configs
+from stream_align.cli.options import add_config_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_topics(args: argparse.Namespace) -> int:
+    from stream_align.cli.config import load_settings
+    from stream_align.service.topics import ensure_topics, topic_configs
+
     settings = load_settings(args.config)
     created = ensure_topics(settings.kafka)
     print(json.dumps({"topics": sorted(topic_configs(settings.kafka)), "created": created}))
@@ -33,6 +35,8 @@ def run_topics(args: argparse.Namespace) -> int:
 
 
 def run_config(args: argparse.Namespace) -> int:
+    from stream_align.cli.config import describe, load_settings
+
     if args.show:
         print(load_settings(args.config).model_dump_json(indent=2))
         return 0

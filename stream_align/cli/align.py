@@ -6,10 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from stream_align.engine.batch_align import align
-from stream_align.eval.datasets.loader import load_dataset
-from stream_align.model.artifact import load
-from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
 
 
@@ -31,22 +27,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "evidence; default: --threshold).")
     p.add_argument("--evidence", type=int, default=d.evidence,
                    help="Neighbour pairs reported per match (by attention weight).")
+    p.add_argument("--no-progress", action="store_true", help="No progress bar (stderr).")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    bundle = load(args.model)
-    seed = args.seed if args.seed is not None else int(bundle.provenance.get("seed", 0))
-    hide = (args.hide_names if args.hide_names is not None
-            else bool(bundle.provenance.get("hide_names", False)))
-    pair = load_dataset(args.dataset, hide_names=hide, seed=seed)
+    from tqdm import tqdm
+
+    from stream_align.engine.batch_align import ALIGN_STAGES, align
+    from stream_align.eval.datasets.loader import load_dataset
+    from stream_align.model.artifact import load
+    from stream_align.model.scorer import ModelScorer
+
     settings = AlignSettings(candidates=args.candidates, threshold=args.threshold,
                              unnamed_threshold=args.unnamed_threshold, evidence=args.evidence)
-    matches = align(ModelScorer(bundle, pair, rerank_k=settings.candidates), settings)
-    with args.out.open("w", encoding="utf-8") as fh:
-        for m in matches:
-            fh.write(json.dumps({"left": m.left, "right": m.right, "score": round(m.score, 6),
-                                 "model_version": bundle.version, "evidence": m.evidence},
-                                ensure_ascii=False) + "\n")
+    stages = ("load model", "load dataset", "embed graphs", *ALIGN_STAGES, "write")
+    with tqdm(total=len(stages), desc="align", unit="step", disable=args.no_progress,
+              bar_format="{desc}: {n}/{total} steps |{bar}| {elapsed} {postfix}") as bar:
+
+        def stage(name: str) -> None:
+            """Close the step before, name this one (the bar counts finished steps)."""
+            bar.update(stages.index(name) - bar.n)
+            bar.set_postfix_str(name)
+
+        stage("load model")
+        bundle = load(args.model)
+        seed = args.seed if args.seed is not None else int(bundle.provenance.get("seed", 0))
+        hide = (args.hide_names if args.hide_names is not None
+                else bool(bundle.provenance.get("hide_names", False)))
+        stage("load dataset")
+        pair = load_dataset(args.dataset, hide_names=hide, seed=seed)
+        stage("embed graphs")
+        scorer = ModelScorer(bundle, pair, rerank_k=settings.candidates)
+        matches = align(scorer, settings, on_stage=stage)
+        stage("write")
+        _write(args.out, matches, bundle.version)
+        bar.update(len(stages) - bar.n)
     print(json.dumps({"pairs": len(matches), "out": str(args.out)}))
     return 0
+
+
+def _write(out: Path, matches: list, version: str) -> None:
+    with out.open("w", encoding="utf-8") as fh:
+        for m in matches:
+            fh.write(json.dumps({"left": m.left, "right": m.right, "score": round(m.score, 6),
+                                 "model_version": version, "evidence": m.evidence},
+                                ensure_ascii=False) + "\n")

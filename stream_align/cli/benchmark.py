@@ -57,22 +57,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def execute(args: argparse.Namespace, methods: tuple[str, ...] | None,
             models: tuple[Path, ...]) -> int:
-    """Run the harness, write the report, print the Markdown table (or the error)."""
-    from stream_align.errors import StreamAlignError
+    """Run the harness, write the report, print the Markdown table (a bad dataset, method or
+    model raises: ``main`` prints it in one line with its exit code)."""
     from stream_align.eval.benchmark import BenchmarkSettings, report_meta, run_benchmark
     from stream_align.eval.report import markdown, write_report
 
     chosen: dict[str, Any] = {"methods": methods, "assignments": args.assignments}
-    try:
-        settings = BenchmarkSettings(
-            dataset=args.dataset, hide_names=args.hide_names, seed=args.seed, models=models,
-            negatives=args.negatives, isolate=not args.in_process,
-            **{key: value for key, value in chosen.items() if value is not None})
-        meta = report_meta(settings, "stream-align " + shlex.join(sys.argv[1:]))
-        results = run_benchmark(settings)
-    except StreamAlignError as exc:  # bad dataset, method or model: say it, no traceback
-        print(f"stream-align: error: {exc}", file=sys.stderr)
-        return 2
+    settings = BenchmarkSettings(
+        dataset=args.dataset, hide_names=args.hide_names, seed=args.seed, models=models,
+        negatives=args.negatives, isolate=not args.in_process,
+        **{key: value for key, value in chosen.items() if value is not None})
+    meta = report_meta(settings, "stream-align " + shlex.join(sys.argv[1:]))
+    results = run_benchmark(settings)
     write_report(results, meta, args.report)
     print(markdown(results, meta))
     return 0

@@ -8,13 +8,13 @@ Every stage's settings is a frozen pydantic model; here they are nested under on
 
 from __future__ import annotations
 
-import argparse
 import os
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,14 +22,13 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from stream_align.cli.errors import ConfigError, validation_summary
+from stream_align.cli.options import CONFIG_ENV, ENV_PREFIX
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.codec import CodecSettings
 from stream_align.service.observability.settings import ObservabilitySettings
 from stream_align.service.settings import KafkaSettings, RunnerSettings
 from stream_align.store.settings import StoreSettings
-
-ENV_PREFIX = "STREAM_ALIGN_"
-CONFIG_ENV = "STREAM_ALIGN_CONFIG"
 
 
 class AppSettings(BaseSettings):
@@ -63,13 +62,18 @@ class AppSettings(BaseSettings):
 def load_settings(config: Path | None) -> AppSettings:
     """Settings from ``config`` (or ``$STREAM_ALIGN_CONFIG``) and the environment."""
     path = config or (Path(os.environ[CONFIG_ENV]) if os.environ.get(CONFIG_ENV) else None)
-    if path is None:
-        return AppSettings()
-    if not path.is_file():
-        raise SystemExit(f"config file not found: {path}")
-    configured = type("ConfiguredSettings", (AppSettings,),
-                      {"model_config": {**AppSettings.model_config, "toml_file": path}})
-    return configured()
+    cls = AppSettings
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        cls = type("ConfiguredSettings", (AppSettings,),
+                   {"model_config": {**AppSettings.model_config, "toml_file": path}})
+    try:
+        return cls()
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(validation_summary(exc, ENV_PREFIX)) from exc
 
 
 def describe(model: type[BaseModel] = AppSettings, prefix: str = ENV_PREFIX
@@ -85,8 +89,3 @@ def describe(model: type[BaseModel] = AppSettings, prefix: str = ENV_PREFIX
         type_name = getattr(annotation, "__name__", str(annotation)).replace("typing.", "")
         yield env, type_name, repr(default), info.description or ""
 
-
-def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
-                        help=f"TOML config file (also ${CONFIG_ENV}); environment variables "
-                        f"{ENV_PREFIX}<SECTION>__<FIELD> override it. See `stream-align config`.")

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from stream_align.cli.config import add_config_argument, load_settings
-from stream_align.service.intake import TripleIntake
+from stream_align.cli.options import add_config_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream_align.cli.config import load_settings
+    from stream_align.service.intake import TripleIntake
+
     settings = load_settings(args.config)
     intake = TripleIntake(settings.kafka, settings.codec, graphs=tuple(args.graphs.split(",")))
     try:

@@ -64,35 +64,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the evaluation, write the report, print the Markdown (or the error, exit 2)."""
+    """Run the evaluation, write the report, print the Markdown (a bad dataset, model or option
+    raises: ``main`` prints it in one line with its exit code)."""
     import torch
+    from pydantic import ValidationError
 
+    from stream_align.cli.errors import ConfigError, validation_summary
     from stream_align.engine.settings import EngineSettings
-    from stream_align.errors import StreamAlignError
     from stream_align.eval.snapshot_eval import SnapshotEvalSettings, run_snapshot_eval
     from stream_align.eval.snapshot_report import markdown, write_snapshot_report
 
     torch.set_num_threads(args.threads)
     try:
         engine = EngineSettings(unnamed_threshold=args.unnamed_threshold)
-    except ValueError as exc:  # pydantic's validation error: an option out of range
-        return _fail(str(exc))
-    try:
-        settings = SnapshotEvalSettings(
-            dataset=args.dataset, model=args.model, max_snapshot=args.max_snapshot,
-            batch=args.batch, baseline=None if args.baseline == "none" else args.baseline,
-            full_recompute=not args.no_full_recompute, stream=not args.no_engine, seed=args.seed,
-            hide_names=args.hide_names, engine=engine)
-        report = run_snapshot_eval(settings, "stream-align " + shlex.join(sys.argv[1:]),
-                                   on_snapshot=lambda done: write_snapshot_report(done,
-                                                                                  args.report))
-    except StreamAlignError as exc:  # bad dataset, model or option: say it, no traceback
-        return _fail(str(exc))
+    except ValidationError as exc:  # an option out of range
+        raise ConfigError(validation_summary(exc)) from exc
+    settings = SnapshotEvalSettings(
+        dataset=args.dataset, model=args.model, max_snapshot=args.max_snapshot,
+        batch=args.batch, baseline=None if args.baseline == "none" else args.baseline,
+        full_recompute=not args.no_full_recompute, stream=not args.no_engine, seed=args.seed,
+        hide_names=args.hide_names, engine=engine)
+    report = run_snapshot_eval(settings, "stream-align " + shlex.join(sys.argv[1:]),
+                               on_snapshot=lambda done: write_snapshot_report(done, args.report))
     write_snapshot_report(report, args.report)
     print(markdown(report))
     return 0
-
-
-def _fail(message: str) -> int:
-    print(f"stream-align: error: {message}", file=sys.stderr)
-    return 2

@@ -7,12 +7,8 @@ import json
 from itertools import islice
 from pathlib import Path
 
-from stream_align.cli.config import add_config_argument, load_settings
-from stream_align.eval.datasets.loader import load_dataset
-from stream_align.eval.replay import ReplayOrder, expected_counts, labels, triple_changes
-from stream_align.service.producer import EventProducer
-from stream_align.service.publish import publish
-from stream_align.service.topics import ensure_topics
+from stream_align.cli.options import add_config_argument
+from stream_align.eval.replay_order import ReplayOrder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream_align.cli.config import load_settings
+    from stream_align.eval.datasets.loader import load_dataset
+    from stream_align.eval.replay import expected_counts, labels, triple_changes
+    from stream_align.service.producer import EventProducer
+    from stream_align.service.publish import publish
+    from stream_align.service.topics import ensure_topics
+
     settings = load_settings(args.config)
     pair = load_dataset(args.dataset, hide_names=args.hide_names)
     expected = expected_counts(pair)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import structlog
+from stream_align.cli.options import add_config_argument
 
-from stream_align.cli.config import AppSettings, add_config_argument, load_settings
+if TYPE_CHECKING:
+    from stream_align.cli.config import AppSettings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +42,9 @@ def _with_overrides(settings: AppSettings, args: argparse.Namespace) -> AppSetti
 
 
 def run(args: argparse.Namespace) -> int:
-    # Heavy imports (torch, FAISS, RocksDB) only for the command that needs them.
+    import structlog
+
+    from stream_align.cli.config import load_settings
     from stream_align.engine.engine import AlignmentEngine
     from stream_align.model.artifact import load
     from stream_align.service.observability import (
@@ -69,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         store = StateStore(settings.store)
         service = AlignmentService(
             settings.kafka, settings.codec, settings.runner, store,
-            lambda tx: AlignmentEngine.restore(bundle, tx, settings.engine),
+            lambda tx, progress: AlignmentEngine.restore(bundle, tx, settings.engine, progress),
             metrics, health, configure_tracing(obs))
         try:
             service.start()

@@ -5,15 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from stream_align.cli.config import add_config_argument, load_settings
-from stream_align.eval.datasets.loader import load_dataset
-from stream_align.eval.stream_summary import summarise
-from stream_align.events.codec import Codec, CodecSettings
-from stream_align.events.contracts import AlignmentEvent, TripleChange
-from stream_align.events.errors import DecodeError
-from stream_align.service.settings import KafkaSettings
-from stream_align.service.topic_reader import latest_by_key, read_to_end
+from stream_align.cli.options import add_config_argument
+
+if TYPE_CHECKING:
+    from stream_align.events.codec import CodecSettings
+    from stream_align.service.settings import KafkaSettings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _freshness_ms(kafka: KafkaSettings, codec: CodecSettings, since_ms: int) -> list[float]:
     """Per alignment event: its produce time − the newest produce time of its causes."""
+    from stream_align.events.codec import Codec
+    from stream_align.events.contracts import AlignmentEvent, TripleChange
+    from stream_align.events.errors import DecodeError
+    from stream_align.service.topic_reader import read_to_end
+
     changes, events = Codec(TripleChange, codec), Codec(AlignmentEvent, codec)
     produced = {}
     for msg in read_to_end(kafka, kafka.triples_topic):
@@ -51,6 +54,13 @@ def _freshness_ms(kafka: KafkaSettings, codec: CodecSettings, since_ms: int) -> 
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream_align.cli.config import load_settings
+    from stream_align.eval.datasets.loader import load_dataset
+    from stream_align.eval.stream_summary import summarise
+    from stream_align.events.codec import Codec
+    from stream_align.events.contracts import AlignmentEvent
+    from stream_align.service.topic_reader import latest_by_key
+
     settings = load_settings(args.config)
     codec = Codec(AlignmentEvent, settings.codec)
     pair = load_dataset(args.dataset)

@@ -8,15 +8,12 @@ import resource
 import time
 from pathlib import Path
 
-from stream_align.eval.datasets.loader import load_dataset
-from stream_align.model.artifact import save
 from stream_align.model.settings import (
     ArchitectureSettings,
     FeatureSettings,
     SamplingSettings,
     TrainSettings,
 )
-from stream_align.model.train import train
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -80,6 +77,10 @@ def _architecture(args: argparse.Namespace) -> ArchitectureSettings:
 
 
 def run(args: argparse.Namespace) -> int:
+    from stream_align.eval.datasets.loader import load_dataset
+    from stream_align.model.artifact import save
+    from stream_align.model.train import train
+
     started = time.monotonic()
     pair = load_dataset(args.dataset, hide_names=args.hide_names, seed=args.seed)
     settings = TrainSettings(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,

@@ -10,6 +10,7 @@ pair is always mutual best; take it, drop its rows).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,11 +77,21 @@ def thresholds(scorer: ModelScorer, pairs: np.ndarray, settings: AlignSettings) 
     return limit
 
 
-def align(scorer: ModelScorer, settings: AlignSettings) -> list[Match]:
-    """Aligned pairs of the scorer's two graphs, best first."""
+ALIGN_STAGES = ("candidates", "score pairs", "one-to-one", "evidence")
+"""What :func:`align` reports to ``on_stage``, in order, as each begins."""
+
+
+def align(scorer: ModelScorer, settings: AlignSettings,
+          on_stage: Callable[[str], None] = lambda stage: None) -> list[Match]:
+    """Aligned pairs of the scorer's two graphs, best first; ``on_stage`` hears each of
+    :data:`ALIGN_STAGES` begin (a progress display: minutes on a large pair)."""
+    on_stage(ALIGN_STAGES[0])
     pairs = candidates(scorer, settings.candidates)
+    on_stage(ALIGN_STAGES[1])
     scores, _ = scorer.pair_scores(pairs[:, 0], pairs[:, 1])
+    on_stage(ALIGN_STAGES[2])
     picked = pairs[one_to_one(pairs, scores, thresholds(scorer, pairs, settings))]
+    on_stage(ALIGN_STAGES[3])
     final, evidence = scorer.pair_scores(picked[:, 0], picked[:, 1], evidence=settings.evidence)
     keys_a, keys_b = scorer.pair.a.keys, scorer.pair.b.keys
     return [Match(left=keys_a[a], right=keys_b[b], score=float(s),

@@ -29,6 +29,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from stream_align.engine.exact_topk import InnerProducts, TopR, best_first, top_both_ways
+from stream_align.engine.progress import Progress, chunks
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 
@@ -44,8 +45,9 @@ _SCAN_ROWS = 512
 class CandidateLists:
     """Maintains ``Side.lists``/``cands`` of both sides; reports the pairs that may change."""
 
-    def __init__(self, settings: EngineSettings, sides: tuple[Side, Side]) -> None:
-        self.settings, self.sides = settings, sides
+    def __init__(self, settings: EngineSettings, sides: tuple[Side, Side],
+                 progress: Progress) -> None:
+        self.settings, self.sides, self.progress = settings, sides, progress
         self.depth = settings.top_k + settings.candidate_reserve
 
     def update(self, computed: Sets, removed: Sets) -> tuple[set[NodePair], int]:
@@ -77,7 +79,7 @@ class CandidateLists:
         ids_a, va = a.index.rows()
         ids_b, vb = b.index.rows()
         nodes_a, nodes_b = a.node_of(ids_a), b.node_of(ids_b)
-        to_b, to_a = top_both_ways(va, vb, self.depth, self.depth)
+        to_b, to_a = top_both_ways(va, vb, self.depth, self.depth, progress=self.progress)
         return (self._assign(0, _hits(nodes_a, to_b, nodes_b))
                 | self._assign(1, _hits(nodes_b, to_a, nodes_a)))
 
@@ -99,7 +101,7 @@ class CandidateLists:
         column[owners[~rebuilt]] = np.flatnonzero(~rebuilt)
         depth = min(self.depth, len(ids))
         product = InnerProducts(base, len(nodes))
-        for start in range(0, len(nodes), _SCAN_ROWS):
+        for start in chunks(range(0, len(nodes), _SCAN_ROWS), self.progress, "candidate lists"):
             part = nodes[start:start + _SCAN_ROWS]
             scores = product(mine.vectors(part))
             own.update(_hits(part, TopR(*best_first(scores, depth)), owners))

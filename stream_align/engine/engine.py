@@ -23,6 +23,7 @@ from stream_align.engine.events import build_events
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from_store
 from stream_align.engine.pairs import PairMaintenance
+from stream_align.engine.progress import Progress, chunks, counted, no_progress
 from stream_align.engine.recompute import encode_local, row_vectors
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
@@ -46,8 +47,9 @@ class AlignmentEngine:
     """Both graphs' memory, the model and the current decisions."""
 
     def __init__(self, bundle: ModelBundle, settings: EngineSettings,
-                 graphs: tuple[MutableGraph, MutableGraph] | None = None) -> None:
-        self.bundle, self.settings = bundle, settings
+                 graphs: tuple[MutableGraph, MutableGraph] | None = None,
+                 progress: Progress = no_progress) -> None:
+        self.bundle, self.settings, self.progress = bundle, settings, progress
         graphs = graphs or (MutableGraph("A", settings.graph_ids[0]),
                             MutableGraph("B", settings.graph_ids[1]))
         unit = bundle.net.loss == "hinge"
@@ -55,7 +57,8 @@ class AlignmentEngine:
                       Side(graphs[1], bundle.frozen, False, unit))
         self.book = PairBook()
         self.decider = Decider(settings, self.book, self._named)
-        self.pairs = PairMaintenance(bundle, settings, self.sides, self.book, self.decider)
+        self.pairs = PairMaintenance(bundle, settings, self.sides, self.book, self.decider,
+                                     progress)
         self.pending: tuple[dict[int, int], dict[int, int]] = ({}, {})  # node → queue seq
         self.held = HeldWork()
         self._seq = 0
@@ -66,9 +69,11 @@ class AlignmentEngine:
         return cls(bundle, settings)
 
     @classmethod
-    def restore(cls, bundle: ModelBundle, tx: Transaction,
-                settings: EngineSettings) -> AlignmentEngine:
+    def restore(cls, bundle: ModelBundle, tx: Transaction, settings: EngineSettings,
+                progress: Progress = no_progress) -> AlignmentEngine:
         """Rebuild memory from the store: mirrors, samples, indexes, candidates, pair scores.
+        ``progress`` hears from every stage (minutes for a large store) and then from every
+        batch the engine processes.
 
         The result equals the engine that committed the store's state, whatever the order the
         rows are read in: labels are a function of the label table (``labels``), decisions one
@@ -76,9 +81,9 @@ class AlignmentEngine:
         one), lists and scores are rebuilt from the stored vectors as a batch computation
         (``pairs``), and held work is redone everywhere (``held``).
         """
-        graphs = (mirror_from_store(tx.graph, "A", settings.graph_ids[0]),
-                  mirror_from_store(tx.graph, "B", settings.graph_ids[1]))
-        engine = cls(bundle, settings, graphs)
+        graphs = (mirror_from_store(tx.graph, "A", settings.graph_ids[0], progress),
+                  mirror_from_store(tx.graph, "B", settings.graph_ids[1], progress))
+        engine = cls(bundle, settings, graphs, progress)
         for stored in tx.labels.all():
             engine.decider.label(stored.left, stored.right, LabelValue(stored.label),
                                  stored.event_time)
@@ -108,7 +113,8 @@ class AlignmentEngine:
         """Index stored vectors of this model version; queue the rest for recompute."""
         side, gid = self.sides[s], self.sides[s].graph.graph_id
         nodes, ids, vectors = [], [], []
-        for key, stored in tx.embeddings.all(gid):
+        for key, stored in counted(tx.embeddings.all(gid), self.progress,
+                                   f"restore {side.graph.label}: embeddings"):
             node = side.graph.index.get(key)
             fid = tx.embeddings.faiss_id(gid, key)
             if node is None or fid is None or stored.model_version != self.bundle.version:
@@ -131,7 +137,9 @@ class AlignmentEngine:
                 labels: Sequence[Label]) -> Outcome:
         """Apply one micro-batch and return its rejections, events and cost."""
         started = time.perf_counter()
+        self.progress("apply", 0, len(changes))
         applied = apply_changes(tx, [s.graph for s in self.sides], self.settings, changes)
+        self.progress("apply", len(changes), len(changes))
         labelled = self._labels(tx, labels, applied.causes)
         stats: dict[str, float] = {}
         computed, removed = self._recompute(tx, applied, stats)
@@ -156,8 +164,10 @@ class AlignmentEngine:
         if held.everywhere:
             lefts |= self.book.rights.keys() | self.decider.matches.keys()
             rights |= self.book.lefts.keys() | self.decider.matched_right.keys()
+        self.progress("decisions", 0, 1)
         decided = self.decider.update(changed, lefts, rights)
         self._persist(tx, decided)
+        self.progress("events", 0, len(decided))
         return build_events(self, tx, decided, held.causes)
 
     def _labels(self, tx: Transaction, labels: Sequence[Label],
@@ -222,7 +232,8 @@ class AlignmentEngine:
 
     def _encode(self, tx: Transaction, side: Side, nodes: list[int]) -> None:
         chunk = self.settings.recompute_chunk
-        for start in range(0, len(nodes), chunk):
+        stage = f"recompute {side.graph.label}"
+        for start in chunks(range(0, len(nodes), chunk), self.progress, stage):
             part = nodes[start:start + chunk]
             local = encode_local(self.bundle, side.samples, part, side.features)
             local.keep_level1(side.level1)

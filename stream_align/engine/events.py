@@ -45,7 +45,7 @@ def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evid
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     pairs = [(ga.index[c.left], gb.index[c.right]) for c in matches]
     _, found = score_pairs(engine.bundle, engine.sides, pairs, engine.settings.recompute_chunk,
-                           evidence=size)
+                           evidence=size, progress=engine.progress)
     return [tuple(Evidence(left_neighbour=ga.keys[e.left], right_neighbour=gb.keys[e.right],
                            relation_left=e.relation_left, relation_right=e.relation_right,
                            weight=e.weight) for e in row) for row in found]

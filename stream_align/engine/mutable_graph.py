@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.eval.datasets.graph_pair import Graph
 from stream_align.store.graph_store import GraphStore
 
@@ -144,12 +145,13 @@ class MutableGraph:
         return graph, nodes
 
 
-def mirror_from_store(store: GraphStore, label: str, graph_id: str) -> MutableGraph:
+def mirror_from_store(store: GraphStore, label: str, graph_id: str,
+                      progress: Progress = no_progress) -> MutableGraph:
     """Rebuild the mirror of one graph from the store (entities in key order, then triples)."""
     graph = MutableGraph(label, graph_id)
-    for entity in store.entities(graph_id):
+    for entity in counted(store.entities(graph_id), progress, f"restore {label}: entities"):
         graph.upsert(entity.id, entity.type, entity.attributes)
-    for triple in store.triples(graph_id):
+    for triple in counted(store.triples(graph_id), progress, f"restore {label}: triples"):
         graph.add_triple(graph.index[triple.head], graph.relation_id(triple.relation),
                          graph.index[triple.tail])
     return graph

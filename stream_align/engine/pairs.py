@@ -13,6 +13,7 @@ import time
 
 from stream_align.engine.candidate_lists import CandidateLists, NodePair, Sets
 from stream_align.engine.decisions import Decider, PairBook
+from stream_align.engine.progress import Progress
 from stream_align.engine.scoring import score_pairs
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
@@ -24,10 +25,10 @@ class PairMaintenance:
     """Owns the candidate lists of both sides and the scores in the :class:`PairBook`."""
 
     def __init__(self, bundle: ModelBundle, settings: EngineSettings, sides: tuple[Side, Side],
-                 book: PairBook, decider: Decider) -> None:
+                 book: PairBook, decider: Decider, progress: Progress) -> None:
         self.bundle, self.settings, self.sides = bundle, settings, sides
-        self.book, self.decider = book, decider
-        self.lists = CandidateLists(settings, sides)
+        self.book, self.decider, self.progress = book, decider, progress
+        self.lists = CandidateLists(settings, sides, progress)
 
     def _keys(self, pair: NodePair) -> tuple[str, str]:
         return self.sides[0].graph.keys[pair[0]], self.sides[1].graph.keys[pair[1]]
@@ -86,7 +87,8 @@ class PairMaintenance:
 
     def _score(self, pairs: list[NodePair]) -> set[tuple[str, str]]:
         """Score ``pairs`` into the book; return the keys of those whose score moved."""
-        scores, _ = score_pairs(self.bundle, self.sides, pairs, self.settings.recompute_chunk)
+        scores, _ = score_pairs(self.bundle, self.sides, pairs, self.settings.recompute_chunk,
+                                progress=self.progress)
         moved = set()
         for pair, score in zip(pairs, scores.tolist(), strict=True):
             keys = self._keys(pair)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from stream_align.engine.progress import Progress, chunks, no_progress
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
 from stream_align.model.bundle import ModelBundle
@@ -116,12 +117,13 @@ def _attend(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
 
 @torch.no_grad()
 def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
-                chunk: int, evidence: int = 0) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
+                chunk: int, evidence: int = 0, progress: Progress = no_progress
+                ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     """Scores of ``pairs`` (global ``(left, right)`` indices, each entity indexed) and, if
     asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``."""
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
-    for start in range(0, len(pairs), PAIR_BLOCK):
+    for start in chunks(range(0, len(pairs), PAIR_BLOCK), progress, "pair scores"):
         block = pairs[start:start + PAIR_BLOCK]
         lefts, rights = [a for a, _ in block], [b for _, b in block]
         rows = (pair_rows(bundle, sides[0], sorted(set(lefts)), chunk),

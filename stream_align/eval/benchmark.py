@@ -41,6 +41,7 @@ from stream_align.eval.metrics import (
 )
 from stream_align.eval.report import MethodResult
 from stream_align.eval.scorer import PairScorer
+from stream_align.model.errors import ModelError
 
 DEFAULT_METHODS = ("names", "propagation1", "propagation2")
 DEFAULT_ASSIGNMENTS = ("hungarian", "mutual_best", "sinkhorn")
@@ -71,7 +72,7 @@ class BenchmarkSettings:
         method_labels(self)  # raises on an unknown method or 'model' without a path
         missing = [str(path) for path in self.models if not Path(path).is_dir()]
         if missing:
-            raise EvaluationError(f"no model artifact directory at {', '.join(missing)}")
+            raise ModelError(f"no model artifact directory at {', '.join(missing)}")
         unknown = [name for name in self.assignments if name not in ASSIGNMENTS]
         if unknown:
             raise EvaluationError(f"unknown assignment {unknown}; known: {', '.join(ASSIGNMENTS)}")

@@ -17,18 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 
 import numpy as np
 
 from stream_align.eval.datasets.graph_pair import Graph, GraphPair
+from stream_align.eval.replay_order import ReplayOrder
 from stream_align.events.contracts import Label, LabelValue, TripleChange
-
-
-class ReplayOrder(StrEnum):
-    FILE = "file"
-    SHUFFLE = "shuffle"
-    SNAPSHOTS = "snapshots"
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ from stream_align.eval.snapshot_metrics import (
 from stream_align.events.contracts import Label, TripleChange, TripleOp
 from stream_align.model.artifact import load
 from stream_align.model.bundle import ModelBundle
+from stream_align.model.errors import ModelError
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
 from stream_align.store.settings import StoreSettings
@@ -91,7 +92,7 @@ def load_model(settings: SnapshotEvalSettings, pair: GraphPair) -> ModelBundle:
     """The artifact, refused when trained on another dataset or loader setting (its entity keys
     and seed anchors would name other entities)."""
     if not Path(settings.model).is_dir():
-        raise EvaluationError(f"no model artifact directory at {settings.model}")
+        raise ModelError(f"no model artifact directory at {settings.model}")
     bundle = load(settings.model)
     check_provenance(bundle.provenance, pair.name, settings.seed, settings.hide_names)
     return bundle

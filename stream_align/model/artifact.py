@@ -53,6 +53,7 @@ def _config(bundle: ModelBundle) -> dict[str, Any]:
         "architecture": bundle.arch.model_dump(), "train": bundle.train.model_dump(),
         "relations": f.vocab.relations, "types": f.vocab.types,
         "anchors": [list(p) for p in f.anchors], "provenance": bundle.provenance,
+        "retrieval_dim": bundle.retrieval_dim,
     }
 
 
@@ -112,10 +113,14 @@ def load(path: Path) -> ModelBundle:
                          "(corrupt or edited artifact)")
     try:
         frozen = _frozen(config, tensors)
-        arch = ArchitectureSettings(**config["architecture"])
+        # Before decision 0015 the fixed blocks entered the vector unprojected.
+        arch = ArchitectureSettings(**{"skip_widths": None, **config["architecture"]})
         train = TrainSettings(**config["train"])
         net = CGMuAlign(frozen, arch, train.loss)
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        if config.get("retrieval_dim", net.retrieval_dim) != net.retrieval_dim:
+            raise ValueError(f"retrieval_dim {config['retrieval_dim']} is not the "
+                             f"architecture's {net.retrieval_dim}")
     except (KeyError, TypeError, ValueError, ValidationError, RuntimeError) as exc:
         raise ModelError(f"{path}: incompatible model artifact: {exc}") from exc
     net.eval()

@@ -24,6 +24,13 @@ class ModelBundle:
     #: seed anchors only mean the same thing when a graph is loaded the same way.
     provenance: dict[str, object] = field(default_factory=dict)
 
+    @property
+    def retrieval_dim(self) -> int:
+        """Width of the retrieval vector (``float32``): graph A's query rows and graph B's
+        base rows, whose inner product is the retrieval score; the ``h2`` block sits at
+        columns ``[2 d, 3 d)`` (``d = arch.hidden_dim``), where pair scoring swaps it."""
+        return self.net.retrieval_dim
+
     def inputs(self, graph: Graph, feats: Level0 | None = None) -> GraphInputs:
         """Encoder inputs of ``graph`` under this model's frozen features and sampling
         (``feats``: its level-0 rows, when the caller has them cached)."""

@@ -28,7 +28,7 @@ from torch.nn import functional as F
 from stream_align.model.inputs import Frozen, GraphInputs
 from stream_align.model.layers import CollectiveAggLayer, RelationalMeanLayer, cross_attention
 from stream_align.model.layers.collective_agg import Messages
-from stream_align.model.settings import ArchitectureSettings
+from stream_align.model.settings import STRUCTURE_BLOCKS, ArchitectureSettings
 from stream_align.model.structure import INITIAL_SCALES as STRUCTURE_SCALES
 
 
@@ -65,13 +65,37 @@ def _raw(scales: list[float]) -> list[float]:
     return [math.log(math.expm1(x)) for x in scales]
 
 
-def _dot(a: torch.Tensor, b: torch.Tensor, block: int) -> torch.Tensor:
-    """Row-wise inner products; the fixed blocks (from 3 on) carry no gradient, so autograd
-    need not keep their wide products (most of a step's memory and backward time)."""
-    if block < 3:
+def _dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Row-wise inner products; blocks that carry no gradient (fixed, unprojected) are taken
+    under ``no_grad`` so autograd need not keep their wide products."""
+    if a.requires_grad or b.requires_grad:
         return (a * b).sum(-1)
     with torch.no_grad():
         return torch.einsum("pd,pd->p", a, b)
+
+
+def fixed_widths(arch: ArchitectureSettings, name_dim: int) -> list[int]:
+    """Raw widths of the fixed blocks, in :class:`Parts` order (those the settings turn on)."""
+    names = [name_dim] * (arch.name_skip_hops + 1) if arch.name_skip else []
+    anchors = [arch.anchor_skip_dim] if arch.use_anchors and arch.anchor_skip_dim else []
+    structure = ([arch.structure_dim] * STRUCTURE_BLOCKS
+                 if arch.use_anchors and arch.structure_dim else [])
+    return [*names, *anchors, *structure]
+
+
+def signed_fold(raw: int, width: int, seed: int) -> torch.Tensor:
+    """``(raw, width)``: column ``j mod width`` of row ``j``, with a random sign per row.
+
+    Feature hashing of an already hashed n-gram vector into ``width`` buckets: inner products
+    stay unbiased, and sparse rows (names: ~20 n-grams) keep most of their ranking — measured
+    on DBP15K zh_en names alone 0.808 at 512 raw, 0.781 folded to 64, against 0.72 for an SVD
+    to 40 dimensions (decision 0015).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    sign = torch.randint(0, 2, (raw,), generator=gen).float() * 2 - 1
+    out = torch.zeros(raw, width)
+    out[torch.arange(raw), torch.arange(raw) % width] = sign
+    return out
 
 
 def initial_scales(arch: ArchitectureSettings) -> list[float]:
@@ -107,6 +131,12 @@ class CGMuAlign(nn.Module):
         # learning-free name-propagation baseline: name blocks dominant, learnt blocks small.
         # The initial scales are the best learning-free blend measured on DBP15K zh_en.
         scales = initial_scales(arch)
+        raw = fixed_widths(arch, f.name_dim)
+        # The fixed blocks' projections into the compact retrieval vector (decision 0015).
+        self.skip_proj = nn.ParameterList(
+            nn.Parameter(signed_fold(r, w, k), requires_grad=arch.learn_projection)
+            for k, (r, w) in enumerate(zip(raw, arch.skip_widths or (), strict=False)))
+        self.retrieval_dim = 3 * d + sum(arch.skip_widths or raw)
         self.block_raw = nn.Parameter(torch.tensor(_raw(scales)))
         self.bce_weight = nn.Parameter(torch.full((3 * d,), 1.0))
         self.bce_skip = nn.Parameter(torch.tensor([8.0 * x * x for x in scales[3:]]))
@@ -164,11 +194,16 @@ class CGMuAlign(nn.Module):
             out[:, 2 * d:3 * d] = unit * vectors[:, 2 * d:3 * d].norm(dim=-1, keepdim=True)
         return out
 
-    @staticmethod
-    def parts(g: GraphInputs, enc: Encoded, rows: torch.Tensor, h2: torch.Tensor) -> Parts:
+    def parts(self, g: GraphInputs, enc: Encoded, rows: torch.Tensor, h2: torch.Tensor) -> Parts:
+        """Unit learnt blocks, then the fixed blocks, projected (and unit again) when the
+        architecture compacts them; an empty row (no name, no anchor) stays zero."""
         learnt = [F.normalize(enc.h0[rows], dim=-1), F.normalize(enc.h1[rows], dim=-1),
                   F.normalize(h2, dim=-1)]
-        return Parts(learnt + [skip[rows] for skip in g.skips])
+        fixed = [skip[rows] for skip in g.skips]
+        if len(self.skip_proj):
+            fixed = [F.normalize(x @ p, dim=-1) for x, p in zip(fixed, self.skip_proj,
+                                                                 strict=True)]
+        return Parts(learnt + fixed)
 
     def _scales(self, n_blocks: int) -> torch.Tensor:
         return F.softplus(self.block_raw[:n_blocks]) + 1e-3
@@ -176,7 +211,7 @@ class CGMuAlign(nn.Module):
     def _norm(self, p: Parts) -> torch.Tensor:
         """‖concatenated embedding‖ from the blocks (each unit, or zero where empty)."""
         s2 = self._scales(len(p.blocks)) ** 2
-        return torch.sqrt(sum(s2[k] * _dot(b, b, k) for k, b in enumerate(p.blocks))
+        return torch.sqrt(sum(s2[k] * _dot(b, b) for k, b in enumerate(p.blocks))
                           .clamp(min=1e-12))
 
     def _bce_weights(self, n_blocks: int) -> list[torch.Tensor]:
@@ -188,11 +223,11 @@ class CGMuAlign(nn.Module):
         pairs = list(zip(pa.blocks, pb.blocks, strict=True))
         if self.loss == "bce":
             weights = self._bce_weights(len(pairs))
-            return sum(((a * b) * w).sum(-1) if k < 3 else w * _dot(a, b, k)
+            return sum(((a * b) * w).sum(-1) if k < 3 else w * _dot(a, b)
                        for k, ((a, b), w) in enumerate(zip(pairs, weights, strict=True))
                        ) + self.bce_bias
         s2 = self._scales(len(pairs)) ** 2
-        dot = sum(s2[k] * _dot(a, b, k) for k, (a, b) in enumerate(pairs))
+        dot = sum(s2[k] * _dot(a, b) for k, (a, b) in enumerate(pairs))
         return dot / (self._norm(pa) * self._norm(pb))
 
     def vectors(self, p: Parts, query: bool) -> torch.Tensor:

@@ -7,9 +7,9 @@ exact features, samples and layers it was trained with.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Frozen(BaseModel):
@@ -36,10 +36,22 @@ class SamplingSettings(_Frozen):
     seed: int = Field(0, description="Salt of the hash keys; frozen into the artifact.")
 
 
-class ArchitectureSettings(_Frozen):
-    """Shape of the CG-MuAlign encoder."""
+#: Fixed structural blocks (``model/structure.py`` kinds) when ``structure_dim`` is on.
+STRUCTURE_BLOCKS = 8
+#: Retrieval-vector width the default fixed-block projections add up to (decision 0015): with
+#: ``3 × hidden_dim`` learnt dimensions the default vector has 256.
+FIXED_BUDGET = 160
 
-    hidden_dim: int = Field(64, ge=8, description="Width of every layer output (even).")
+
+class ArchitectureSettings(_Frozen):
+    """Shape of the CG-MuAlign encoder.
+
+    ``skip_widths`` left out: the names track's measured split (80, 48, 32) when the fixed
+    blocks are the default three (names, 1-hop names, neighbour anchors), otherwise
+    :data:`FIXED_BUDGET` split evenly over the blocks there are.
+    """
+
+    hidden_dim: int = Field(32, ge=8, description="Width of every layer output (even).")
     self_attention: bool = Field(True, description="Relation-aware self-attention β (ablation).")
     cross_attention: bool = Field(True, description="Cross-graph attention α in the pair scorer.")
     use_anchors: bool = Field(
@@ -54,7 +66,7 @@ class ArchitectureSettings(_Frozen):
         "(0: off).",
     )
     name_skip_hops: int = Field(
-        2, ge=0, le=3,
+        1, ge=0, le=3,
         description="Also append the mean raw name vector of the sampled 1..h-hop neighbours.",
     )
     structure_dim: int = Field(
@@ -62,6 +74,40 @@ class ArchitectureSettings(_Frozen):
         description="Hashed buckets of each fixed structural block (anchors and relations over "
         "the 2-hop sample, see model/structure.py); 0: off.",
     )
+    skip_widths: tuple[Annotated[int, Field(ge=1)], ...] | None = Field(
+        None,
+        description="Width of each fixed block in the retrieval vector after its projection, "
+        "in block order (names per hop, neighbour anchors, structural blocks); None: the raw "
+        "width (no projection; artifacts from before decision 0015).",
+    )
+    learn_projection: bool = Field(
+        True, description="Train the fixed blocks' projections (initialised at a signed "
+        "fold, i.e. feature hashing into the narrower width); False: keep the fold.",
+    )
+
+    @property
+    def fixed_blocks(self) -> int:
+        """How many fixed blocks follow the learnt ``h0, h1, h2`` in the retrieval vector."""
+        names = self.name_skip_hops + 1 if self.name_skip else 0
+        anchors = 1 if self.use_anchors and self.anchor_skip_dim else 0
+        structure = STRUCTURE_BLOCKS if self.use_anchors and self.structure_dim else 0
+        return names + anchors + structure
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_widths(cls, data: object) -> object:
+        if isinstance(data, dict) and "skip_widths" not in data:
+            n = cls(**{**data, "skip_widths": None}).fixed_blocks
+            widths = (80, 48, 32) if n == 3 else (max(1, FIXED_BUDGET // n),) * n
+            data = {**data, "skip_widths": widths if n else None}
+        return data
+
+    @model_validator(mode="after")
+    def _check_widths(self) -> ArchitectureSettings:
+        if self.skip_widths is not None and len(self.skip_widths) != self.fixed_blocks:
+            raise ValueError(f"skip_widths has {len(self.skip_widths)} entries for "
+                             f"{self.fixed_blocks} fixed blocks")
+        return self
 
 
 class TrainSettings(_Frozen):

@@ -29,10 +29,15 @@ from stream_align.store.transaction import Transaction
 
 @dataclass(frozen=True)
 class DeadLetterRecord:
-    """A dead letter ready for the outbox, with its one-word reason (for metrics)."""
+    """A dead letter ready for the outbox, and the letter itself (for metrics and the log)."""
 
-    reason: str
+    letter: DeadLetter
     record: OutboxRecord
+
+    @property
+    def reason(self) -> str:
+        """The one-word reason (``invalid_json``, ``unknown_graph`` ...)."""
+        return self.letter.error_class
 
 
 @dataclass
@@ -60,7 +65,7 @@ class BatchCodec:
 
     def dead_letter(self, msg: Message, error: Exception) -> DeadLetterRecord:
         letter = dead_letter_for(msg, error, self._keep_bytes)
-        return DeadLetterRecord(letter.error_class, OutboxRecord(
+        return DeadLetterRecord(letter, OutboxRecord(
             self.kafka.dead_letter_topic, letter.event_id.encode(), self._letters.encode(letter)))
 
     def decode(self, messages: list[Message]) -> DecodedBatch:

@@ -7,9 +7,12 @@ message; its topic/partition/offset still point at the whole record in the sourc
 
 from __future__ import annotations
 
+import structlog
 from confluent_kafka import Message
 
 from stream_align.events.contracts import DeadLetter
+
+log = structlog.get_logger("stream_align.dead_letters")
 
 
 def dead_letter_for(msg: Message, error: Exception, keep_bytes: int) -> DeadLetter:
@@ -30,3 +33,10 @@ def dead_letter_for(msg: Message, error: Exception, keep_bytes: int) -> DeadLett
         offset=msg.offset(),
         id_from=(msg.topic(), msg.partition(), msg.offset()),
     )
+
+
+def log_dead_letter(letter: DeadLetter) -> None:
+    """One warning per dead letter: why and where it came from — never the payload or the
+    error text (which can quote it), so hostile input cannot reach the logs."""
+    log.warning("dead letter", reason=letter.error_class, topic=letter.topic,
+                partition=letter.partition, offset=letter.offset, event_id=letter.event_id)

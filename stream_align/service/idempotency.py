@@ -26,6 +26,7 @@ state they produced: after a crash the re-read batch finds exactly the committed
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -65,11 +66,11 @@ def _admit(tx: Transaction, kind: str, events: Sequence[E], messages: Sequence[M
 
 
 def admit(tx: Transaction, batch: DecodedBatch, codec: BatchCodec, window: int
-          ) -> tuple[DecodedBatch, int]:
+          ) -> tuple[DecodedBatch, Counter[str]]:
     """The batch without re-sent records (``window`` 0: unchanged), its conflicting reuses
-    moved to its dead letters; and how many exact re-sends were dropped."""
+    moved to its dead letters; and how many exact re-sends were dropped, by topic."""
     if window == 0:
-        return batch, 0
+        return batch, Counter()
     changes, change_messages, letters, dup_changes = _admit(
         tx, "triple", batch.changes, batch.change_messages, codec)
     labels, label_messages, label_letters, dup_labels = _admit(
@@ -79,4 +80,5 @@ def admit(tx: Transaction, batch: DecodedBatch, codec: BatchCodec, window: int
                             label_messages=label_messages,
                             dead_letters=batch.dead_letters + letters + label_letters,
                             next_offsets=batch.next_offsets)
-    return admitted, dup_changes + dup_labels
+    return admitted, Counter({codec.kafka.triples_topic: dup_changes,
+                              codec.kafka.labels_topic: dup_labels})

@@ -19,8 +19,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from stream_align.events.codec import Codec, CodecSettings
 from stream_align.events.contracts import TripleChange
 from stream_align.events.errors import DecodeError
-from stream_align.service.dead_letters import dead_letter_for
+from stream_align.service.dead_letters import dead_letter_for, log_dead_letter
 from stream_align.service.errors import KafkaUnavailableError, RejectedEventError
+from stream_align.service.kafka_client import client_config
 from stream_align.service.producer import EventProducer
 from stream_align.service.settings import KafkaSettings
 
@@ -52,11 +53,9 @@ class TripleIntake:
         self._batch_size = batch_size
         self._keep_bytes = codec.max_bytes // 2
         self._dlq = EventProducer(kafka, codec)
-        self._consumer = Consumer({
-            **kafka.client_config(), "group.id": kafka.consumer_group,
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-        })
+        self._consumer = Consumer(client_config(kafka, **{
+            "group.id": kafka.consumer_group, "enable.auto.commit": False,
+            "auto.offset.reset": "earliest", "isolation.level": "read_committed"}))
         self._assigned = False
         self._consumer.subscribe([kafka.triples_topic], on_assign=self._on_assign)
 
@@ -78,6 +77,7 @@ class TripleIntake:
             if isinstance(exc, DecodeError) and not exc.is_bad_input:
                 raise KafkaUnavailableError(f"decode failed (not bad input): {exc}") from exc
             letter = dead_letter_for(msg, exc, self._keep_bytes)
+            log_dead_letter(letter)
             self._dlq.send(self._kafka.dead_letter_topic, letter, key=letter.event_id)
             summary.dead_letters[letter.error_class] += 1
             return

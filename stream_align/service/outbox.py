@@ -15,7 +15,9 @@ the same state per key, as before.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
+from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.service.producer import EventProducer
 from stream_align.service.settings import KafkaSettings
 from stream_align.service.topic_reader import read_to_end
@@ -39,18 +41,22 @@ def published_records(store: StateStore, kafka: KafkaSettings) -> Published:
 
 
 def drain_outbox(store: StateStore, producer: EventProducer,
-                 published: Published | None = None) -> int:
+                 published: Published | None = None, progress: Progress = no_progress,
+                 headers: Callable[[str], list[tuple[str, bytes]]] | None = None) -> int:
     """Produce every unacknowledged record (except those already ``published``), wait for
-    delivery, acknowledge; return how many were produced."""
+    delivery, acknowledge; return how many were produced. ``progress`` hears every
+    10,000 records (a restart may find a whole bulk batch's events here); ``headers(topic)``
+    gives the headers (trace context) of a record sent to ``topic``."""
     last_seq = None
     count = 0
-    for entry in iter_outbox(store):
+    for entry in counted(iter_outbox(store), progress, "publish outbox"):
         record = entry.record
         last_seq = entry.seq
         if published and (record.topic, record.key, record.value) in published:
             continue
         key = record.key.decode("utf-8") if record.key is not None else None
-        producer.send_raw(record.topic, record.value, key)
+        producer.send_raw(record.topic, record.value, key,
+                          headers(record.topic) if headers else None)
         count += 1
     if last_seq is None:
         return 0

@@ -15,6 +15,7 @@ from confluent_kafka import KafkaError, Message, Producer
 from stream_align.events.codec import Codec, CodecSettings
 from stream_align.events.contracts import Event
 from stream_align.service.errors import DeliveryError
+from stream_align.service.kafka_client import BROKERS, client_config
 from stream_align.service.settings import KafkaSettings
 
 
@@ -22,8 +23,9 @@ class EventProducer:
     """Encodes events with one codec per contract and produces them idempotently."""
 
     def __init__(self, kafka: KafkaSettings, codec: CodecSettings, **overrides: Any) -> None:
-        config = {**kafka.client_config(), "enable.idempotence": True, "acks": "all",
-                  "linger.ms": 20, "compression.type": "lz4", **overrides}
+        config = client_config(kafka, **{"enable.idempotence": True, "acks": "all",
+                                         "linger.ms": 20, "compression.type": "lz4"},
+                               **overrides)
         self._producer = Producer(config)
         self._codec_settings = codec
         self._codecs: dict[type[Event], Codec[Any]] = {}
@@ -40,16 +42,20 @@ class EventProducer:
             self._failures.append(f"{msg.topic()}: {err.str()}")
         else:
             self.delivered += 1
+            BROKERS.reachable()
 
     def send(self, topic: str, event: Event, key: str | None) -> None:
         """Queue one event; blocks briefly (serving callbacks) while the local queue is full."""
         self.send_raw(topic, self._codec(type(event)).encode(event), key)
 
-    def send_raw(self, topic: str, value: bytes | None, key: str | None) -> None:
-        """Queue already-encoded bytes (``None`` is a tombstone on a compacted topic)."""
+    def send_raw(self, topic: str, value: bytes | None, key: str | None,
+                 headers: list[tuple[str, bytes]] | None = None) -> None:
+        """Queue already-encoded bytes (``None`` is a tombstone on a compacted topic) with
+        ``headers`` (the trace context)."""
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, on_delivery=self._on_delivery)
+                self._producer.produce(topic, value=value, key=key, headers=headers,
+                                       on_delivery=self._on_delivery)
                 break
             except BufferError:
                 self._producer.poll(0.1)

@@ -19,12 +19,14 @@ the engine's memory from the store, then join the consumer group resuming from s
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import structlog
 from opentelemetry.trace import Tracer
 
+from stream_align.engine.progress import Progress
 from stream_align.events.codec import CodecSettings
 from stream_align.events.contracts import AlignmentEvent, Label, TripleChange
 from stream_align.service.batch import (
@@ -33,14 +35,17 @@ from stream_align.service.batch import (
     DecodedBatch,
     stage_outputs,
 )
+from stream_align.service.dead_letters import log_dead_letter
 from stream_align.service.errors import RejectedEventError
 from stream_align.service.idempotency import admit
 from stream_align.service.observability import (
     MODEL_LOADED,
+    RESTORING,
     STATE_RESTORED,
     HealthState,
     ServiceMetrics,
     batch_span,
+    publish_spans,
 )
 from stream_align.service.outbox import drain_outbox, published_records
 from stream_align.service.producer import EventProducer
@@ -74,7 +79,8 @@ class Engine(Protocol):
                 labels: Sequence[Label]) -> Outcome: ...
 
 
-EngineFactory = Callable[[Transaction], Engine]
+EngineFactory = Callable[[Transaction, Progress], Engine]
+"""Rebuilds the engine from the store, reporting its progress (the health state's beat)."""
 
 
 class AlignmentService:
@@ -92,16 +98,22 @@ class AlignmentService:
         self._source: StoreResumedSource | None = None
         self._last_lag = 0.0
         self._records = self._events_out = 0
+        self._unpublished: list[int] = []  # event_time (ms) of events committed, not yet sent
 
     def _resume_offset(self, tp: TopicPartition) -> int | None:
         return stored_offsets(self._store, [tp]).get(tp)
 
     def start(self) -> None:
-        """Recover: publish what a crash left in the outbox, rebuild memory, join the group."""
+        """Recover: publish what a crash left in the outbox, rebuild memory, join the group.
+        Every stage beats the health state: /readyz says ``restoring`` with the progress and
+        /healthz stays alive while it moves."""
+        progress = self._health.progress
+        self._health.mark_not_ready(STATE_RESTORED, RESTORING)
+        progress("read published outbox", 0, 0)
         published = published_records(self._store, self._kafka)
-        republished = drain_outbox(self._store, self._producer, published)
+        republished = drain_outbox(self._store, self._producer, published, progress)
         with self._store.transaction() as tx:
-            self._engine = self._engine_factory(tx)
+            self._engine = self._engine_factory(tx, progress)
         self._health.mark_ready(STATE_RESTORED)
         self._health.mark_ready(MODEL_LOADED)
         self._source = StoreResumedSource(
@@ -119,14 +131,13 @@ class AlignmentService:
         if not messages:
             if self._engine.pending_count:
                 self._apply(self._engine, DecodedBatch())  # deferred work, no new input
-                drain_outbox(self._store, self._producer)
+                self._publish()
             return 0
         started = time.perf_counter()
         batch = self._codec.decode(messages)
-        with batch_span(self._tracer, self._kafka.triples_topic, messages[0].partition(),
-                        len(messages), self._kafka.consumer_group):
+        with batch_span(self._tracer, self._kafka.consumer_group, messages):
             self._apply(self._engine, batch)
-        drain_outbox(self._store, self._producer)
+            self._publish()
         self._source.mirror_offsets(batch.next_offsets)
         self._metrics.observe_batch(time.perf_counter() - started)
         self._records += len(messages)
@@ -144,21 +155,43 @@ class AlignmentService:
             for event in outcome.events:
                 records.extend(self._codec.alignment_records(event))
             stage_outputs(tx, records, batch.next_offsets)
+            self._health.progress("commit", len(records), len(records))
         self._record_metrics(batch, outcome, letters, duplicates)
 
+    def _publish(self) -> None:
+        """Step 5: send the outbox, each record with its ``send`` span's trace context, then
+        record how fresh the alignment events it held are."""
+        with publish_spans(self._tracer) as headers:
+            drain_outbox(self._store, self._producer, progress=self._health.progress,
+                         headers=headers)
+        now_ms = time.time() * 1000.0
+        for event_time in self._unpublished:
+            self._metrics.observe_freshness((now_ms - event_time) / 1000.0)
+        self._unpublished.clear()
+
     def _record_metrics(self, batch: DecodedBatch, outcome: Outcome,
-                        letters: list[DeadLetterRecord], duplicates: int) -> None:
-        if duplicates:
-            self._metrics.count_duplicates(duplicates)
-        for change in batch.changes:
-            self._metrics.count_in(self._kafka.triples_topic, change.op.value)
+                        letters: list[DeadLetterRecord], duplicates: Counter[str]) -> None:
+        rejected = {index for index, _ in outcome.rejected}
+        ops = Counter(change.op.value for index, change in enumerate(batch.changes)
+                      if index not in rejected)
+        for op, count in ops.items():
+            self._metrics.count_in(self._kafka.triples_topic, op, count)
         if batch.labels:
             self._metrics.count_in(self._kafka.labels_topic, "LABEL", len(batch.labels))
+        bad = Counter(letter.letter.topic for letter in batch.dead_letters)
+        for topic, good in ((self._kafka.triples_topic, len(batch.changes)),
+                            (self._kafka.labels_topic, len(batch.labels))):
+            if good + bad[topic] + duplicates[topic]:
+                self._metrics.count_consumed(topic, good + bad[topic] + duplicates[topic])
+            if duplicates[topic]:
+                self._metrics.count_duplicates(topic, duplicates[topic])
         self._events_out += len(outcome.events)
+        self._unpublished.extend(event.event_time for event in outcome.events)
         for event in outcome.events:
             self._metrics.count_out(self._kafka.alignment_events_topic, event.decision.value)
         for letter in letters:
             self._metrics.count_dead_letter(letter.reason)
+            log_dead_letter(letter.letter)
         if "affected" in outcome.stats:
             self._metrics.observe_affected_set(int(outcome.stats["affected"]))
         if "recompute_s" in outcome.stats:

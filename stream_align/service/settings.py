@@ -7,6 +7,8 @@ reads the environment). Secrets are ``SecretStr`` and print masked.
 
 from __future__ import annotations
 
+import socket
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
@@ -37,10 +39,18 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(3, ge=1, description="Partitions for topics stream-align creates.")
     replication_factor: int = Field(1, ge=1, description="Replication of created topics.")
     consumer_group: str = Field("stream-align", description="Consumer group id.")
-    group_instance_id: str | None = Field(
-        None, description="Static group membership id (e.g. the pod name): a restarted replica "
-        "takes its partitions back at once instead of waiting out the dead member's session."
+    group_instance_id: str = Field(
+        "auto", description="Static group membership id: a restarted replica takes its "
+        "partitions back at once instead of waiting out the dead member's session (45-68 s "
+        "measured). 'auto': the host name (a StatefulSet pod's name, stable across restarts); "
+        "'' : dynamic membership (two replicas on one host must not share an id)."
     )
+
+    def static_member_id(self) -> str | None:
+        """``group.instance.id`` for the service's consumer, or None for dynamic membership."""
+        if self.group_instance_id == "auto":
+            return socket.gethostname()
+        return self.group_instance_id or None
 
     def client_config(self) -> dict[str, str]:
         """librdkafka properties shared by every client this service creates."""

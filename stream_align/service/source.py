@@ -23,6 +23,7 @@ from confluent_kafka import TopicPartition as KafkaPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from stream_align.service.errors import KafkaUnavailableError
+from stream_align.service.kafka_client import BROKERS, client_config
 from stream_align.service.settings import KafkaSettings
 from stream_align.store.records import TopicPartition
 
@@ -44,18 +45,18 @@ class StoreResumedSource:
     def __init__(self, kafka: KafkaSettings, topics: list[str], resume: ResumeOffset) -> None:
         self._resume = resume
         self.assigned: set[TopicPartition] = set()
-        config = {
-            **kafka.client_config(), "group.id": kafka.consumer_group,
-            "enable.auto.commit": False, "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed", "enable.partition.eof": False,
-            # a bulk micro-batch may take minutes between polls; the store, not the group,
-            # holds the offsets, so a member dropped for it would only lose time
-            "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
-        }
-        if kafka.group_instance_id:
-            config["group.instance.id"] = kafka.group_instance_id
+        config = client_config(
+            kafka, **{"group.id": kafka.consumer_group,
+                      "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                      "isolation.level": "read_committed", "enable.partition.eof": False,
+                      # a bulk micro-batch may take minutes between polls; the store, not the
+                      # group, holds the offsets, so a member dropped for it would only lose time
+                      "max.poll.interval.ms": MAX_POLL_INTERVAL_MS})
+        member = kafka.static_member_id()
+        if member:
+            config["group.instance.id"] = member
         self._consumer = Consumer(config)
-        self._admin = AdminClient(kafka.client_config())
+        self._admin = AdminClient(client_config(kafka))
         self._ends: tuple[_Offsets, _Offsets] | None = None  # first and end offsets asked for
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
 
@@ -95,6 +96,8 @@ class StoreResumedSource:
                 good.append(msg)
             elif error.code() != KafkaError._PARTITION_EOF:
                 raise KafkaUnavailableError(f"consume failed: {error.str()}")
+        if good:
+            BROKERS.reachable()
         return good, len(messages)
 
     def mirror_offsets(self, offsets: dict[TopicPartition, int]) -> None:
@@ -132,6 +135,8 @@ class StoreResumedSource:
         if self._ends is None or not all(f.done() for part in self._ends for f in part.values()):
             return None
         (lows, highs), self._ends = self._ends, None
+        if any(f.exception() is None for f in highs.values()):
+            BROKERS.reachable()
         lag = {}
         for tp in self._consumer.position(list(highs)):
             key = KafkaPartition(tp.topic, tp.partition)

@@ -13,6 +13,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, Message
 from confluent_kafka import TopicPartition as KafkaPartition
 
 from stream_align.service.errors import KafkaUnavailableError
+from stream_align.service.kafka_client import client_config
 from stream_align.service.settings import KafkaSettings
 
 
@@ -20,8 +21,9 @@ def read_to_end(kafka: KafkaSettings, topic: str, timeout: float = 60.0,
                 tail: int | None = None) -> Iterator[Message]:
     """Every record of ``topic`` up to the high watermark seen on entry, partition by partition
     (with ``tail``: only the last ``tail`` records of each partition)."""
-    consumer = Consumer({**kafka.client_config(), "group.id": f"reader-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False, "isolation.level": "read_committed"})
+    consumer = Consumer(client_config(kafka, **{
+        "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False,
+        "isolation.level": "read_committed"}))
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics[topic]
         if metadata.error is not None:

@@ -10,6 +10,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from stream_align.service.errors import KafkaUnavailableError
+from stream_align.service.kafka_client import BROKERS, client_config
 from stream_align.service.settings import KafkaSettings
 
 COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1",
@@ -30,11 +31,12 @@ def topic_configs(settings: KafkaSettings) -> dict[str, dict[str, str]]:
 
 def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
     """Create missing topics; return the names that were created now."""
-    admin = AdminClient(settings.client_config())
+    admin = AdminClient(client_config(settings))
     try:
         existing = set(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
         raise KafkaUnavailableError(f"cannot reach {settings.bootstrap_servers}: {exc}") from exc
+    BROKERS.reachable()
     wanted = [
         NewTopic(name, settings.partitions, settings.replication_factor, config=dict(config))
         for name, config in topic_configs(settings).items()

@@ -4,47 +4,28 @@ Every write of a processing step goes through one ``Transaction`` and lands in o
 which is what makes processing exactly-once across crashes (see docs/decisions/0003).
 """
 
-from stream_align.store.errors import (
-    CorruptValueError,
-    InvalidValueError,
-    StoreClosedError,
-    StoreError,
-    TransactionStateError,
-    UnknownGraphError,
-)
-from stream_align.store.records import (
-    Decision,
-    Degree,
-    Edge,
-    Entity,
-    OutboxEntry,
-    OutboxRecord,
-    StoredEmbedding,
-    TopicPartition,
-    Triple,
-)
-from stream_align.store.settings import StoreSettings
-from stream_align.store.state_store import StateStore
-from stream_align.store.transaction import Transaction, TxState
+from stream_align.lazy import lazy_exports
 
-__all__ = [
-    "CorruptValueError",
-    "Decision",
-    "Degree",
-    "Edge",
-    "Entity",
-    "InvalidValueError",
-    "OutboxEntry",
-    "OutboxRecord",
-    "StateStore",
-    "StoreClosedError",
-    "StoreError",
-    "StoreSettings",
-    "StoredEmbedding",
-    "TopicPartition",
-    "Transaction",
-    "TransactionStateError",
-    "Triple",
-    "TxState",
-    "UnknownGraphError",
-]
+_EXPORTS = {
+    "CorruptValueError": "stream_align.store.errors",
+    "Decision": "stream_align.store.records",
+    "Degree": "stream_align.store.records",
+    "Edge": "stream_align.store.records",
+    "Entity": "stream_align.store.records",
+    "InvalidValueError": "stream_align.store.errors",
+    "OutboxEntry": "stream_align.store.records",
+    "OutboxRecord": "stream_align.store.records",
+    "StateStore": "stream_align.store.state_store",
+    "StoreClosedError": "stream_align.store.errors",
+    "StoreError": "stream_align.store.errors",
+    "StoreSettings": "stream_align.store.settings",
+    "StoredEmbedding": "stream_align.store.records",
+    "TopicPartition": "stream_align.store.records",
+    "Transaction": "stream_align.store.transaction",
+    "TransactionStateError": "stream_align.store.errors",
+    "Triple": "stream_align.store.records",
+    "TxState": "stream_align.store.transaction",
+    "UnknownGraphError": "stream_align.store.errors",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

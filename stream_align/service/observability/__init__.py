@@ -9,41 +9,28 @@ The service loop builds these once at start-up (see decision 0004 for the choice
         ...  # heartbeat(), batch_span(...), metrics.observe_batch(...)
 """
 
-from stream_align.service.observability.errors import (
-    HttpServerError,
-    ObservabilityError,
-    TracingExporterUnavailableError,
-)
-from stream_align.service.observability.health import (
-    MODEL_LOADED,
-    SHUTTING_DOWN,
-    STATE_RESTORED,
-    HealthState,
-    Liveness,
-    Readiness,
-    install_signal_handlers,
-)
-from stream_align.service.observability.http_server import ObservabilityServer
-from stream_align.service.observability.logging import configure_logging
-from stream_align.service.observability.metrics import ServiceMetrics
-from stream_align.service.observability.settings import ObservabilitySettings
-from stream_align.service.observability.tracing import batch_span, configure_tracing
+from stream_align.lazy import lazy_exports
 
-__all__ = [
-    "MODEL_LOADED",
-    "SHUTTING_DOWN",
-    "STATE_RESTORED",
-    "HealthState",
-    "HttpServerError",
-    "Liveness",
-    "ObservabilityError",
-    "ObservabilityServer",
-    "ObservabilitySettings",
-    "Readiness",
-    "ServiceMetrics",
-    "TracingExporterUnavailableError",
-    "batch_span",
-    "configure_logging",
-    "configure_tracing",
-    "install_signal_handlers",
-]
+_EXPORTS = {
+    "HealthState": "stream_align.service.observability.health",
+    "HttpServerError": "stream_align.service.observability.errors",
+    "Liveness": "stream_align.service.observability.health",
+    "MODEL_LOADED": "stream_align.service.observability.health",
+    "RESTORING": "stream_align.service.observability.health",
+    "ObservabilityError": "stream_align.service.observability.errors",
+    "ObservabilityServer": "stream_align.service.observability.http_server",
+    "ObservabilitySettings": "stream_align.service.observability.settings",
+    "Readiness": "stream_align.service.observability.health",
+    "SHUTTING_DOWN": "stream_align.service.observability.health",
+    "STATE_RESTORED": "stream_align.service.observability.health",
+    "ServiceMetrics": "stream_align.service.observability.metrics",
+    "TracingExporterUnavailableError": "stream_align.service.observability.errors",
+    "Work": "stream_align.service.observability.health",
+    "batch_span": "stream_align.service.observability.spans",
+    "publish_spans": "stream_align.service.observability.spans",
+    "configure_logging": "stream_align.service.observability.logging",
+    "configure_tracing": "stream_align.service.observability.tracing",
+    "install_signal_handlers": "stream_align.service.observability.health",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

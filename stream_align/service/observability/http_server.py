@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 
 from stream_align.service.observability.errors import HttpServerError
-from stream_align.service.observability.health import HealthState
+from stream_align.service.observability.health import HealthState, Work
 from stream_align.service.observability.metrics import ServiceMetrics
 from stream_align.service.observability.settings import ObservabilitySettings
 
@@ -44,11 +44,14 @@ class _Handler(BaseHTTPRequestHandler):
         route = self.path.split("?", 1)[0]
         if route == "/healthz":
             live = self.server.health.liveness()
-            body = {"alive": live.alive, "heartbeat_age_s": round(live.heartbeat_age_s, 3)}
+            body = {"alive": live.alive, "heartbeat_age_s": round(live.heartbeat_age_s, 3),
+                    "beats": live.beats, "longest_gap_s": round(live.longest_gap_s, 3),
+                    "work": _work(live.work)}
             self._send_json(HTTPStatus.OK if live.alive else HTTPStatus.SERVICE_UNAVAILABLE, body)
         elif route == "/readyz":
             ready = self.server.health.readiness()
-            body = {"ready": ready.ready, "reasons": dict(ready.reasons)}
+            body = {"ready": ready.ready, "status": ready.status, "reasons": dict(ready.reasons),
+                    "progress": _work(ready.progress)}
             self._send_json(HTTPStatus.OK if ready.ready else HTTPStatus.SERVICE_UNAVAILABLE, body)
         elif route == "/metrics":
             payload, content_type = self.server.metrics.exposition()
@@ -70,6 +73,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Probes arrive every few seconds: keep them out of the log unless debugging."""
         log.debug("http request", client=self.client_address[0], request=format % args)
+
+
+def _work(work: Work | None) -> dict[str, Any] | None:
+    return None if work is None else {"stage": work.stage, "done": work.done,
+                                      "total": work.total}
 
 
 class ObservabilityServer:

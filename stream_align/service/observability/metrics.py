@@ -2,9 +2,10 @@
 
 Each ``ServiceMetrics`` owns a ``CollectorRegistry`` instead of using prometheus_client's global
 one: two instances (tests, or a batch job beside the service) never collide on names, and
-``/metrics`` shows exactly what this service recorded. The service loop calls the small typed
-methods below; label values come from the event contracts (topics, ops, decisions, dead-letter
-reasons), all low-cardinality by construction.
+``/metrics`` shows exactly what this service recorded (plus the standard ``process_*`` memory,
+CPU and file-descriptor metrics on Linux). The service loop calls the small typed methods below;
+label values come from the event contracts (topics, ops, decisions, dead-letter reasons), all
+low-cardinality by construction. One unit per metric; docs/metrics.md lists every one.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from prometheus_client import (
     Gauge,
     Histogram,
     Info,
+    ProcessCollector,
     generate_latest,
 )
 
 from stream_align import __version__
 
 PREFIX = "stream_align"
-# 1 ms … 10 s: a micro-batch is a few ms when little is affected and seconds at a hub.
-SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+# 1 ms … 10 min: a micro-batch is a few ms when little is affected, seconds at a hub, and
+# 35-96 s (measured) to minutes for a bulk batch of 250,000 records.
+SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                   30.0, 60.0, 120.0, 300.0, 600.0)
+# 50 ms … 10 min: p99 343 ms at a steady 5 inserts/s, 38 s under a 1,000/s load (BENCHMARKS).
+FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 # Entities recomputed per batch: ~11 per triple on average, hundreds at the p99 (DESIGN §4).
 SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 50_000)
 
@@ -36,13 +42,14 @@ class ServiceMetrics:
 
     def __init__(self, model_version: str = "none") -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self.registry)  # process_* (Linux /proc; empty elsewhere)
         self._build = Info(f"{PREFIX}_build", "Version of the running stream-align and model.",
                            registry=self.registry)
         self.set_model_version(model_version)
         self._lag = Gauge(f"{PREFIX}_consumer_lag", "Records not yet consumed (high watermark "
                           "minus position).", ["topic", "partition"], registry=self.registry)
         self._batch = Histogram(f"{PREFIX}_batch_duration_seconds", "Time to process one "
-                                "consumed micro-batch, poll to commit.",
+                                "consumed micro-batch: decode, engine, commit and publish.",
                                 buckets=SECONDS_BUCKETS, registry=self.registry)
         self._recompute = Histogram(f"{PREFIX}_recompute_duration_seconds", "Time to recompute "
                                     "the affected embeddings of one batch.",
@@ -50,18 +57,30 @@ class ServiceMetrics:
         self._affected = Histogram(f"{PREFIX}_affected_set_size", "Entities whose embeddings "
                                    "one batch recomputed.", buckets=SIZE_BUCKETS,
                                    registry=self.registry)
-        self._deferred = Gauge(f"{PREFIX}_deferred_work", "Work the hub bound defers: "
-                               "embeddings queued for recompute (recomputes), and batches whose "
-                               "list, score and decision refresh waits for that queue to drain "
-                               "(held_batches).", ["kind"], registry=self.registry)
-        self._events_in = Counter(f"{PREFIX}_events_in", "Input events applied.",
-                                  ["topic", "op"], registry=self.registry)
-        self._events_out = Counter(f"{PREFIX}_events_out", "Alignment events published.",
+        self._deferred = Gauge(f"{PREFIX}_deferred_recomputes", "Entities whose embedding "
+                               "recompute the hub bound has queued (0 once caught up).",
+                               registry=self.registry)
+        self._held = Gauge(f"{PREFIX}_held_batches", "Batches whose candidate, score and "
+                           "decision refresh waits for the recompute queue to drain (0 once "
+                           "caught up).", registry=self.registry)
+        self._freshness = Histogram(f"{PREFIX}_freshness_seconds", "Newest input event_time "
+                                    "behind an alignment event to that event's publication "
+                                    "(acknowledged by the broker).",
+                                    buckets=FRESHNESS_BUCKETS, registry=self.registry)
+        self._consumed = Counter(f"{PREFIX}_records_consumed", "Input records read, good or "
+                                 "bad (= events applied + dead letters).", ["topic"],
+                                 registry=self.registry)
+        self._events_in = Counter(f"{PREFIX}_events_applied", "Input events the engine "
+                                  "applied; records dead-lettered instead are not counted here "
+                                  "(see stream_align_dead_letters_total).", ["topic", "op"],
+                                  registry=self.registry)
+        self._events_out = Counter(f"{PREFIX}_events_out", "Alignment events produced "
+                                   "(committed with their batch, then published).",
                                    ["topic", "decision"], registry=self.registry)
         self._dead_letters = Counter(f"{PREFIX}_dead_letters", "Input records sent to the "
                                      "dead-letter topic.", ["reason"], registry=self.registry)
         self._duplicates = Counter(f"{PREFIX}_duplicate_inputs", "Input records dropped as "
-                                   "exact re-sends of an applied event_id.",
+                                   "exact re-sends of an applied event_id.", ["topic"],
                                    registry=self.registry)
 
     def set_model_version(self, model_version: str) -> None:
@@ -92,11 +111,20 @@ class ServiceMetrics:
 
     def set_deferred(self, recomputes: int, held_batches: int) -> None:
         """The engine's deferred work after a batch (both 0 once the queue has drained)."""
-        self._deferred.labels("recomputes").set(recomputes)
-        self._deferred.labels("held_batches").set(held_batches)
+        self._deferred.set(recomputes)
+        self._held.set(held_batches)
+
+    def observe_freshness(self, seconds: float) -> None:
+        """One published alignment event: now − the newest input event_time it reflects."""
+        self._freshness.observe(max(seconds, 0.0))
+
+    def count_consumed(self, topic: str, count: int) -> None:
+        """Input records read from ``topic`` (before decoding: good and bad)."""
+        self._consumed.labels(topic).inc(count)
 
     def count_in(self, topic: str, op: str, count: int = 1) -> None:
-        """Input events applied, by topic and operation (``ADD_TRIPLE``, ``LABEL`` …)."""
+        """Input events applied, by topic and operation (``ADD_TRIPLE``, ``LABEL`` …);
+        dead-lettered records are counted by :meth:`count_dead_letter` instead."""
         self._events_in.labels(topic, op).inc(count)
 
     def count_out(self, topic: str, decision: str, count: int = 1) -> None:
@@ -107,9 +135,9 @@ class ServiceMetrics:
         """Input records routed to the dead-letter topic, by reason."""
         self._dead_letters.labels(reason).inc(count)
 
-    def count_duplicates(self, count: int) -> None:
+    def count_duplicates(self, topic: str, count: int) -> None:
         """Input records dropped because their event_id was applied with the same content."""
-        self._duplicates.inc(count)
+        self._duplicates.labels(topic).inc(count)
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of this registry and its content type."""

@@ -1,4 +1,4 @@
-"""OpenTelemetry tracing: one span per consumed micro-batch, messaging semantic conventions.
+"""OpenTelemetry tracing: the tracer and where its spans go (the spans: ``spans.py``).
 
 Attribute names come from ``opentelemetry-semantic-conventions`` (the installed release ships
 conventions 1.44.0; see decision 0004), so a rename upstream shows up as a deprecation there,
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
@@ -24,9 +22,8 @@ from opentelemetry.sdk.trace.export import (
     SpanProcessor,
 )
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
-from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
 from opentelemetry.semconv.schemas import Schemas
-from opentelemetry.trace import Span, SpanKind, Tracer
+from opentelemetry.trace import Tracer
 
 from stream_align import __version__
 from stream_align.service.observability.errors import TracingExporterUnavailableError
@@ -73,37 +70,3 @@ def _processor(settings: ObservabilitySettings) -> SpanProcessor | None:
             kwargs["endpoint"] = settings.otlp_endpoint
         return BatchSpanProcessor(module.OTLPSpanExporter(**kwargs))
     return None
-
-
-@contextmanager
-def batch_span(tracer: Tracer, topic: str, partition: int, batch_size: int,
-               consumer_group: str) -> Iterator[Span]:
-    """A CONSUMER span ``process <topic>`` around one micro-batch of one partition.
-
-    An exception escaping the block is recorded on the span, sets its status to ERROR and its
-    ``error.type`` to the exception's class, and propagates.
-    """
-    attributes = {
-        messaging.MESSAGING_SYSTEM: KAFKA,
-        messaging.MESSAGING_OPERATION_NAME: PROCESS,
-        messaging.MESSAGING_OPERATION_TYPE: PROCESS,
-        messaging.MESSAGING_DESTINATION_NAME: topic,
-        messaging.MESSAGING_DESTINATION_PARTITION_ID: str(partition),
-        messaging.MESSAGING_BATCH_MESSAGE_COUNT: batch_size,
-        messaging.MESSAGING_CONSUMER_GROUP_NAME: consumer_group,
-    }
-    with tracer.start_as_current_span(f"{PROCESS} {topic}", kind=SpanKind.CONSUMER,
-                                      attributes=attributes) as span:
-        try:
-            yield span
-        except Exception as exc:
-            span.set_attribute(ERROR_TYPE, _class_name(exc))
-            raise
-
-
-def _class_name(exc: BaseException) -> str:
-    """The exception's canonical class name, as ``error.type`` asks (low cardinality)."""
-    cls = type(exc)
-    if cls.__module__ == "builtins":
-        return cls.__qualname__
-    return f"{cls.__module__}.{cls.__qualname__}"

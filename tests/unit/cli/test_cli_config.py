@@ -6,6 +6,7 @@ import pytest
 
 from stream_align.cli import build_parser, main
 from stream_align.cli.config import describe, load_settings
+from stream_align.cli.errors import ConfigError
 
 
 def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -27,7 +28,7 @@ def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path: Path):
-    with pytest.raises(SystemExit, match="config file not found"):
+    with pytest.raises(ConfigError, match="config file not found"):
         load_settings(tmp_path / "nope.toml")
 
 

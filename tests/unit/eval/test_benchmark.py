@@ -6,8 +6,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from stream_align.cli import main
 from stream_align.cli.benchmark import register as register_benchmark
 from stream_align.cli.eval import register as register_eval
+from stream_align.cli.exit_codes import ExitCode
 from stream_align.eval.benchmark import (
     BenchmarkSettings,
     _check_provenance,
@@ -74,9 +76,9 @@ def test_isolated_run_measures_the_method_in_its_own_process(dataset):
 
 
 def test_eval_cli_reports_a_missing_model_as_an_error(dataset, tmp_path, capsys):
-    code = _cli(["eval", "--model", str(tmp_path / "nowhere"), "--dataset", str(dataset),
+    code = main(["eval", "--model", str(tmp_path / "nowhere"), "--dataset", str(dataset),
                  "--report", str(tmp_path / "out"), "--in-process"])
-    assert code == 2 and "nowhere" in capsys.readouterr().err
+    assert code == ExitCode.MODEL and "nowhere" in capsys.readouterr().err
 
 
 class _Perfect:

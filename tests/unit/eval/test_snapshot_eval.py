@@ -10,6 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from stream_align.cli import main
+from stream_align.cli.exit_codes import ExitCode
 from stream_align.eval.baselines.factored import FactoredScorer
 from stream_align.eval.datasets.graph_pair import Graph, GraphPair, Snapshot
 from stream_align.eval.datasets.loader import load_dataset
@@ -201,7 +202,7 @@ def test_eval_snapshots_cli_refuses_a_model_of_another_dataset(
     _, model = tiny_contea
     other = write_tiny_contea(tmp_path / "contea" / "OTHER", seed=1)
     assert main(["eval-snapshots", "--model", str(model), "--dataset", str(other),
-                 "--report", str(tmp_path / "r"), "--threads", "1"]) == 2
+                 "--report", str(tmp_path / "r"), "--threads", "1"]) == ExitCode.ERROR
     assert "trained with" in capsys.readouterr().err
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from safetensors.torch import load_file
 
-from stream_align.model.artifact import CONFIG, WEIGHTS, load, save
+from stream_align.model.artifact import CONFIG, WEIGHTS, _version, load, save
 from stream_align.model.errors import ModelError
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import ArchitectureSettings, TrainSettings
@@ -84,3 +85,34 @@ def test_bad_dims_in_config_are_incompatible(trained, tmp_path: Path) -> None:
     (path / CONFIG).write_text(json.dumps(config))
     with pytest.raises(ModelError, match="incompatible"):
         load(path)
+
+
+def test_retrieval_dim_is_recorded_and_is_the_vector_width(trained) -> None:
+    """The engine sizes its index from ``retrieval_dim``: the config, the bundle and the
+    vectors agree, and the default architecture's vector fits 256 floats."""
+    pair, bundle, path = trained
+    config = json.loads((path / CONFIG).read_text())
+    scorer = ModelScorer(load(path), pair)
+    assert config["retrieval_dim"] == bundle.retrieval_dim == scorer.query.shape[1]
+    assert scorer.base.shape[1] == bundle.retrieval_dim
+    assert bundle.retrieval_dim == 3 * 16 + sum(bundle.arch.skip_widths)
+    default = ArchitectureSettings()
+    assert 3 * default.hidden_dim + sum(default.skip_widths) <= 256
+
+
+def test_artifact_without_skip_widths_reads_raw_fixed_blocks(trained, tmp_path: Path) -> None:
+    """An artifact from before the projections (no ``skip_widths`` in its architecture) is
+    read with the raw fixed blocks, not the compact default."""
+    pair = synthetic_pair(films=30)
+    arch = ArchitectureSettings(hidden_dim=16, skip_widths=None)
+    bundle, _ = train(pair, TrainSettings(epochs=1, batch_size=64, progress=False), arch)
+    path = tmp_path / "old"
+    save(bundle, path)
+    config = json.loads((path / CONFIG).read_text())
+    del config["architecture"]["skip_widths"], config["retrieval_dim"]
+    config.pop("version")
+    tensors = load_file(str(path / WEIGHTS))
+    (path / CONFIG).write_text(json.dumps({**config, "version": _version(config, tensors)}))
+    loaded = load(path)
+    assert loaded.arch.skip_widths is None
+    assert loaded.retrieval_dim == bundle.retrieval_dim == 3 * 16 + 512 * 2 + 1024

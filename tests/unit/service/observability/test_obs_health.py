@@ -8,9 +8,13 @@ import threading
 
 from stream_align.service.observability import (
     MODEL_LOADED,
+    RESTORING,
     SHUTTING_DOWN,
     STATE_RESTORED,
     HealthState,
+    Liveness,
+    Readiness,
+    Work,
     install_signal_handlers,
 )
 
@@ -24,6 +28,37 @@ def test_alive_until_the_heartbeat_goes_stale() -> None:
     assert not health.liveness().alive
     health.heartbeat()
     assert health.liveness().heartbeat_age_s == 0.0
+
+
+def test_progress_beats_and_remembers_the_longest_gap() -> None:
+    now = [0.0]
+    health = HealthState(liveness_timeout_s=5.0, clock=lambda: now[0])
+    for step in range(1, 5):  # 12 s of work in 3 s chunks: alive throughout
+        now[0] = 3.0 * step
+        health.progress("pair scores", step, 4)
+        live = health.liveness()
+        assert live.alive and live.beats == step
+    now[0] = 14.0
+    health.heartbeat()  # back between batches: no work to report
+    assert health.liveness() == Liveness(alive=True, heartbeat_age_s=0.0, beats=5,
+                                         longest_gap_s=3.0, work=None)
+    now[0] = 19.5  # a chunk that never returns: the probe fails
+    assert not health.liveness().alive
+
+
+def test_readiness_status_follows_the_start_up() -> None:
+    health = HealthState(conditions=(STATE_RESTORED, MODEL_LOADED))
+    assert health.readiness().status == "starting"
+    health.mark_ready(MODEL_LOADED)
+    health.mark_not_ready(STATE_RESTORED, RESTORING)
+    health.progress("restore B: triples", 10_000, 0)
+    readiness = health.readiness()
+    assert (readiness.status, readiness.progress) == (RESTORING,
+                                                      Work("restore B: triples", 10_000, 0))
+    health.mark_ready(STATE_RESTORED)
+    assert health.readiness() == Readiness(ready=True, reasons={}, status="ready")
+    health.request_shutdown("received SIGTERM")
+    assert health.readiness().status == "shutting_down"
 
 
 def test_ready_once_every_condition_is_met() -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from stream_align.service.observability import (
     MODEL_LOADED,
+    RESTORING,
     STATE_RESTORED,
     HealthState,
     HttpServerError,
@@ -69,16 +70,29 @@ def test_healthz_follows_the_heartbeat(port: int, health: HealthState, clock: Fa
     clock.now += 10.5
     status, _, body = get(port, "/healthz")
     assert status == 503
-    assert json.loads(body) == {"alive": False, "heartbeat_age_s": 10.5}
+    assert json.loads(body) == {"alive": False, "heartbeat_age_s": 10.5, "beats": 0,
+                                "longest_gap_s": 0.0, "work": None}
 
     health.heartbeat()
     assert get(port, "/healthz")[0] == 200
 
 
+def test_healthz_says_what_long_work_is_doing(port: int, health: HealthState,
+                                              clock: FakeClock) -> None:
+    for chunk in range(3):  # a batch far longer than the timeout, beating between chunks
+        clock.now += 9.0
+        health.progress("recompute A", chunk, 3)
+        status, _, body = get(port, "/healthz")
+        assert status == 200
+    assert json.loads(body) == {"alive": True, "heartbeat_age_s": 0.0, "beats": 3,
+                                "longest_gap_s": 9.0,
+                                "work": {"stage": "recompute A", "done": 2, "total": 3}}
+
+
 def test_readyz_reports_each_pending_condition(port: int, health: HealthState) -> None:
     status, _, body = get(port, "/readyz")
     assert status == 503
-    assert json.loads(body) == {"ready": False,
+    assert json.loads(body) == {"ready": False, "status": "starting", "progress": None,
                                 "reasons": {STATE_RESTORED: "not yet", MODEL_LOADED: "not yet"}}
 
     health.mark_ready(STATE_RESTORED)
@@ -88,11 +102,23 @@ def test_readyz_reports_each_pending_condition(port: int, health: HealthState) -
 
     health.mark_ready(MODEL_LOADED)
     status, _, body = get(port, "/readyz")
-    assert (status, json.loads(body)) == (200, {"ready": True, "reasons": {}})
+    assert (status, json.loads(body)) == (200, {"ready": True, "status": "ready", "reasons": {},
+                                                "progress": None})
 
     health.request_shutdown("received SIGTERM")
     status, _, body = get(port, "/readyz")
     assert (status, json.loads(body)["reasons"]) == (503, {"shutting_down": "received SIGTERM"})
+    assert json.loads(body)["status"] == "shutting_down"
+
+
+def test_readyz_says_restoring_with_progress(port: int, health: HealthState) -> None:
+    health.mark_ready(MODEL_LOADED)
+    health.mark_not_ready(STATE_RESTORED, RESTORING)
+    health.progress("restore A: embeddings", 20_000, 0)
+    status, _, body = get(port, "/readyz")
+    assert (status, json.loads(body)) == (503, {
+        "ready": False, "status": "restoring", "reasons": {STATE_RESTORED: "restoring"},
+        "progress": {"stage": "restore A: embeddings", "done": 20_000, "total": 0}})
 
 
 def test_metrics_exposes_what_was_recorded(port: int, metrics: ServiceMetrics) -> None:
@@ -114,7 +140,7 @@ def test_metrics_exposes_what_was_recorded(port: int, metrics: ServiceMetrics) -
         'stream_align_batch_duration_seconds_bucket{le="0.025"} 1.0',
         'stream_align_affected_set_size_bucket{le="20.0"} 1.0',
         "stream_align_recompute_duration_seconds_sum 0.004",
-        'stream_align_events_in_total{op="ADD_TRIPLE",topic="kg.triples"} 3.0',
+        'stream_align_events_applied_total{op="ADD_TRIPLE",topic="kg.triples"} 3.0',
         'stream_align_events_out_total{decision="MATCH",topic="kg.alignments"} 1.0',
         'stream_align_dead_letters_total{reason="schema_violation"} 1.0',
     ):
