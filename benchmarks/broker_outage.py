@@ -96,8 +96,9 @@ def _restart_wait(args: argparse.Namespace, env: dict[str, str], mode: str) -> f
         second.wait()
     times = {}
     for line in log.read_text().splitlines()[seen:]:
-        record = json.loads(line)
-        times.setdefault(record["event"], datetime.fromisoformat(record["timestamp"]))
+        if line.startswith("{"):
+            record = json.loads(line)
+            times.setdefault(record["event"], datetime.fromisoformat(record["timestamp"]))
     return round((times["partitions assigned"] - times["service started"]).total_seconds(), 2)
 
 
