@@ -67,6 +67,7 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
         alignment_events_topic=f"kg.alignment-events.{suffix}",
         alignments_topic=f"kg.alignments.{suffix}",
         dead_letter_topic=f"kg.triples.dlq.{suffix}",
+        labels_dead_letter_topic=f"kg.labels.dlq.{suffix}",
         consumer_group=f"stream-align-{suffix}",
         partitions=2,
     )

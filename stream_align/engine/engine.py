@@ -18,6 +18,7 @@ import numpy as np
 
 from stream_align.engine.apply import Applied, apply_changes
 from stream_align.engine.decisions import Change, Decider, PairBook
+from stream_align.engine.errors import InputFailedError, Rejection
 from stream_align.engine.events import build_events, latest_time
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from_store
@@ -28,7 +29,6 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 from stream_align.events.contracts import AlignmentEvent, Label, LabelValue, TripleChange
 from stream_align.model.bundle import ModelBundle
-from stream_align.service.errors import RejectedEventError
 from stream_align.store.records import Decision as StoredDecision
 from stream_align.store.transaction import Transaction
 
@@ -37,7 +37,7 @@ from stream_align.store.transaction import Transaction
 class Outcome:
     """What one batch produced (the service dead-letters ``rejected`` and publishes ``events``)."""
 
-    rejected: list[tuple[int, RejectedEventError]] = field(default_factory=list)
+    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
     events: list[AlignmentEvent] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
 
@@ -130,7 +130,7 @@ class AlignmentEngine:
         applied = apply_changes(tx, [s.graph for s in self.sides], self.settings, changes)
         self.progress("apply", len(changes), len(changes))
         labelled = self._labels(tx, labels)
-        stats: dict[str, float] = {}
+        stats: dict[str, float] = {"labels_unknown_entity": float(self._unknown(labels))}
         computed, removed = self._recompute(tx, applied, stats)
         stats["recompute_s"] = time.perf_counter() - started
         self.held.add(computed, removed, labelled, applied.causes, latest_time(changes, labels))
@@ -160,10 +160,19 @@ class AlignmentEngine:
         return build_events(self, decided, held.causes, held.latest)
 
     def _labels(self, tx: Transaction, labels: Sequence[Label]) -> list[tuple[str, str]]:
-        for label in labels:
-            tx.labels.put(label.left, label.right, label.label.value, label.source)
+        for position, label in enumerate(labels):
+            try:
+                tx.labels.put(label.left, label.right, label.label.value, label.source)
+            except Exception as exc:  # which label, for the caller; the cause is kept
+                raise InputFailedError("label", position) from exc
             self.decider.label(label.left, label.right, label.label)
         return [(label.left, label.right) for label in labels]
+
+    def _unknown(self, labels: Sequence[Label]) -> int:
+        """Labels naming an entity neither graph has (yet): kept — labels and triples travel
+        on different topics, so the entity may come later and the label then applies."""
+        left, right = (s.graph for s in self.sides)
+        return sum(not (left.alive(x.left) and right.alive(x.right)) for x in labels)
 
     def _recompute(self, tx: Transaction, applied: Applied,
                    stats: dict[str, float]) -> tuple[tuple[set[int], set[int]],

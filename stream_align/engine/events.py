@@ -19,11 +19,13 @@ from stream_align.engine.scoring import score_pairs
 from stream_align.events.contracts import (
     AlignmentEvent,
     Decision,
+    Direction,
     Evidence,
     Label,
     TripleChange,
     now_ms,
 )
+from stream_align.model.vocab import plain_relation
 
 if TYPE_CHECKING:
     from stream_align.engine.engine import AlignmentEngine
@@ -56,8 +58,18 @@ def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evid
     _, found = score_pairs(engine.bundle, engine.sides, pairs, engine.settings.recompute_chunk,
                            evidence=size, progress=engine.progress)
     return [tuple(Evidence(left_neighbour=ga.keys[e.left], right_neighbour=gb.keys[e.right],
-                           relation_left=e.relation_left, relation_right=e.relation_right,
+                           relation_left=(left := _relation(e.relation_left))[0],
+                           relation_right=(right := _relation(e.relation_right))[0],
+                           direction_left=left[1], direction_right=right[1],
                            weight=e.weight) for e in row) for row in found]
+
+
+def _relation(name: str) -> tuple[str | None, Direction | None]:
+    """The plain relation name and direction of a vocabulary name (``None``s: unknown)."""
+    plain = plain_relation(name)
+    if plain is None:
+        return None, None
+    return plain[0], Direction.OUTGOING if plain[1] else Direction.INCOMING
 
 
 def latest_time(changes: Sequence[TripleChange], labels: Sequence[Label]) -> int | None:

@@ -34,7 +34,10 @@ class KafkaSettings(BaseModel):
         "kg.alignments", description="Output: current alignment per left entity (compacted)."
     )
     dead_letter_topic: str = Field(
-        "kg.triples.dlq", description="Output: input records that could not be processed."
+        "kg.triples.dlq", description="Output: kg.triples records that could not be processed."
+    )
+    labels_dead_letter_topic: str = Field(
+        "kg.labels.dlq", description="Output: kg.labels records that could not be processed."
     )
     partitions: int = Field(3, ge=1, description="Partitions for topics stream-align creates.")
     replication_factor: int = Field(1, ge=1, description="Replication of created topics.")

@@ -26,6 +26,7 @@ def topic_configs(settings: KafkaSettings) -> dict[str, dict[str, str]]:
         settings.alignment_events_topic: RETAINED,
         settings.alignments_topic: COMPACTED,
         settings.dead_letter_topic: RETAINED,
+        settings.labels_dead_letter_topic: RETAINED,
     }
 
 

@@ -79,6 +79,10 @@ class ServiceMetrics:
                                    ["topic", "decision"], registry=self.registry)
         self._dead_letters = Counter(f"{PREFIX}_dead_letters", "Input records sent to the "
                                      "dead-letter topic.", ["reason"], registry=self.registry)
+        self._labels_unknown = Counter(f"{PREFIX}_labels_unknown_entity", "Labels applied "
+                                       "while naming an entity neither graph has yet (kept: "
+                                       "they take effect once it arrives).",
+                                       registry=self.registry)
 
     def set_model_version(self, model_version: str) -> None:
         """Publish the loaded model's version in ``stream_align_build_info``."""
@@ -131,6 +135,10 @@ class ServiceMetrics:
     def count_dead_letter(self, reason: str, count: int = 1) -> None:
         """Input records routed to the dead-letter topic, by reason."""
         self._dead_letters.labels(reason).inc(count)
+
+    def count_labels_unknown_entity(self, count: int) -> None:
+        """Labels kept although an entity they name does not exist (yet)."""
+        self._labels_unknown.inc(count)
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of this registry and its content type."""
