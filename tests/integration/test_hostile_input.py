@@ -217,7 +217,7 @@ def _harness(kafka_settings: KafkaSettings, bundle: ModelBundle,
     engine = EngineSettings(top_k=3, match_threshold=0.3, keep_threshold=0.3)
     service = AlignmentService(
         kafka, CODEC, RunnerSettings(poll_timeout_s=0.1), store,
-        lambda tx: AlignmentEngine.restore(bundle, tx, engine),
+        lambda tx, progress: AlignmentEngine.restore(bundle, tx, engine, progress),
         ServiceMetrics(), HealthState(), NoOpTracer())
     service.start()
     try:
