@@ -278,7 +278,7 @@ class Label(Event):
 
 
 class DeadLetter(Event):
-    """An input message that could not be used (``kg.triples.dlq``), and why."""
+    """An input message that could not be used (``kg.triples.dlq``, ``kg.labels.dlq``), and why."""
 
     avro_name: ClassVar[str] = "io.streamalign.v1.DeadLetter"
 
