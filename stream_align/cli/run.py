@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         install_signal_handlers,
     )
     from stream_align.service.runner import AlignmentService
-    from stream_align.service.topics import ensure_topics
+    from stream_align.service.topics import require_topics
     from stream_align.store.state_store import StateStore
 
     settings = _with_overrides(load_settings(args.config), args)
@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
         log.info("serving probes", port=server.port)
         bundle = load(Path(settings.runner.model_path))
         metrics.set_model_version(bundle.version)
-        ensure_topics(settings.kafka)
+        for warning in require_topics(settings.kafka):
+            log.warning("topic settings", problem=str(warning))
         store = StateStore(settings.store)
         service = AlignmentService(
             settings.kafka, settings.codec, settings.runner, store,
