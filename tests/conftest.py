@@ -78,7 +78,7 @@ def kafka_config_file(kafka_settings: KafkaSettings, tmp_path: Path) -> Path:
     """A TOML config file for the CLI, pointing at ``kafka_settings``."""
     lines = ["[kafka]"]
     for name, value in kafka_settings.model_dump().items():
-        if value is not None:
+        if value is not None and not isinstance(value, dict):  # nested: per-topic settings
             lines.append(f"{name} = {value!r}".replace("'", '"'))
     path = tmp_path / "stream-align.toml"
     path.write_text("\n".join(lines) + "\n")
