@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from stream_align.cli.config import add_config_argument
+from stream_align.cli.options import add_config_argument
 
 if TYPE_CHECKING:
     from stream_align.cli.config import AppSettings
