@@ -64,6 +64,7 @@ def test_start_up_check_names_what_is_wrong(kafka_settings: KafkaSettings, tmp_p
         NewTopic(kafka_settings.alignments_topic, 2, 1, config={"cleanup.policy": "delete"}),
         NewTopic(kafka_settings.alignment_events_topic, 2, 1),
         NewTopic(kafka_settings.dead_letter_topic, 2, 1, config={"min.insync.replicas": "2"}),
+        NewTopic(kafka_settings.labels_dead_letter_topic, 2, 1),
     ]  # and no labels topic at all
     for future in admin.create_topics(wrong).values():
         future.result(timeout=30)
