@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from stream_align.engine.errors import InputFailedError, Rejection
 from stream_align.engine.mutable_graph import NAME, MutableGraph
+from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import TripleChange, TripleOp
 from stream_align.store.transaction import Transaction
@@ -99,11 +100,11 @@ def _apply_triple(tx: Transaction, graph: MutableGraph, side: int, change: Tripl
 
 
 def apply_changes(tx: Transaction, graphs: Sequence[MutableGraph], settings: EngineSettings,
-                  changes: Sequence[TripleChange]) -> Applied:
+                  changes: Sequence[TripleChange], progress: Progress = no_progress) -> Applied:
     """Apply ``changes`` in order to ``graphs`` (left, right) and ``tx.graph``; raises only
     ``InputFailedError`` (naming the change that raised)."""
     out = Applied()
-    for position, change in enumerate(changes):
+    for position, change in enumerate(counted(changes, progress, "apply", len(changes))):
         if change.graph not in settings.graph_ids:
             error: Rejection | None = Rejection(
                 "unknown_graph", f"graph {change.graph!r} is not one of {settings.graph_ids}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -126,9 +127,8 @@ class AlignmentEngine:
                 labels: Sequence[Label]) -> Outcome:
         """Apply one micro-batch and return its rejections, events and cost."""
         started = time.perf_counter()
-        self.progress("apply", 0, len(changes))
-        applied = apply_changes(tx, [s.graph for s in self.sides], self.settings, changes)
-        self.progress("apply", len(changes), len(changes))
+        applied = apply_changes(tx, [s.graph for s in self.sides], self.settings, changes,
+                                self.progress)
         labelled = self._labels(tx, labels)
         stats: dict[str, float] = {"labels_unknown_entity": float(self._unknown(labels))}
         computed, removed = self._recompute(tx, applied, stats)
@@ -182,9 +182,11 @@ class AlignmentEngine:
         removed: list[set[int]] = []
         budget = self.settings.max_affected_per_batch
         for s, side in enumerate(self.sides):
+            self.progress(f"affected {side.graph.label}", 0, 2)
             typed, sampled = side.samples.refresh(applied.touched[s])
             gone = {n for n in applied.touched[s] if not side.graph.is_alive(n)}
             side.drop(tx, gone)
+            self.progress(f"affected {side.graph.label}", 1, 2)
             affected = side.samples.affected(typed | applied.upserted[s], sampled)
             stats[f"affected_{side.graph.label}"] = float(len(affected))
             chosen = self._bound(tx, s, affected, budget)
@@ -221,11 +223,15 @@ class AlignmentEngine:
     def _encode(self, tx: Transaction, side: Side, nodes: list[int]) -> None:
         chunk = self.settings.recompute_chunk
         stage = f"recompute {side.graph.label}"
-        for start in chunks(range(0, len(nodes), chunk), self.progress, stage):
+        starts = range(0, len(nodes), chunk)
+        for done, start in enumerate(chunks(starts, self.progress, stage)):
+            beat = partial(self.progress, stage, done, len(starts))
             part = nodes[start:start + chunk]
-            local = encode_local(self.bundle, side.samples, part, side.features)
+            local = encode_local(self.bundle, side.samples, part, side.features, beat)
             local.keep_level1(side.level1)
+            beat()
             vectors = row_vectors(self.bundle, local, local.rows(part), side.query)
+            beat()
             side.put_vectors(tx, part, vectors, self.bundle.version)
 
     def _persist(self, tx: Transaction, decided: list[Change]) -> None:
