@@ -156,7 +156,6 @@ class AlignmentEngine:
         self.progress("decisions", 0, 1)
         decided = self.decider.update(changed, lefts, rights)
         self._persist(tx, decided)
-        self.progress("events", 0, len(decided))
         return build_events(self, decided, held.causes, held.latest)
 
     def _labels(self, tx: Transaction, labels: Sequence[Label]) -> list[tuple[str, str]]:

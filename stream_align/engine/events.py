@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from stream_align.engine.decisions import Change
 from stream_align.engine.held import Causes
+from stream_align.engine.progress import counted
 from stream_align.engine.scoring import score_pairs
 from stream_align.events.contracts import (
     AlignmentEvent,
@@ -88,7 +89,7 @@ def build_events(engine: AlignmentEngine, decided: list[Change], causes: Causes,
     limit = engine.settings.max_cause_ids
     causes = _first_causes(causes, limit)
     events = []
-    for change in decided:
+    for change in counted(decided, engine.progress, "events", len(decided)):
         partner = engine.decider.matches.get(change.left)
         cause = (_causes(engine, causes, 0, change.left)
                  | _causes(engine, causes, 1, change.right)
