@@ -109,6 +109,9 @@ def main() -> None:
     parser.add_argument("--outage", type=float, default=25.0)
     parser.add_argument("--port", type=int, default=39292)
     parser.add_argument("--work", type=Path, default=Path("/tmp/stream-align-outage"))
+    parser.add_argument("--outage-only", action="store_true",
+                        help="skip the restarts (e.g. to measure code without the assignment "
+                        "log line)")
     args = parser.parse_args()
     subprocess.run(["rm", "-rf", str(args.work)], check=True)
     args.work.mkdir(parents=True)
@@ -121,6 +124,9 @@ def main() -> None:
                         str(args.dataset), "--no-progress"], env=env, check=True,
                        stdout=subprocess.DEVNULL)
         result: dict[str, object] = {"outage": _outage(args, env)}
+        if args.outage_only:
+            print(json.dumps(result, indent=1))
+            return
         result["restart_wait_s"] = {
             "static": _restart_wait(args, env, "static"),
             # the static member above holds the partitions until its session ends: the first

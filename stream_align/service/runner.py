@@ -130,6 +130,7 @@ class AlignmentService:
         if self._engine is None or self._source is None:
             raise RuntimeError("start() the service before stepping it")
         self._health.heartbeat()
+        self._producer.serve_callbacks()
         messages = self._source.poll(self._runner.batch_max_records, self._runner.poll_timeout_s)
         self._maybe_measure_lag()
         if not messages:

@@ -83,6 +83,7 @@ class StoreResumedSource:
         record, then keeps reading while reads come back full (:data:`FILL_WAIT_S` each), so a
         batch under a backlog is full and one at a steady rate is what arrived meanwhile.
         Raises on broker errors (not on end of partition)."""
+        self._admin.poll(0)  # its log lines and errors, while they are current
         good, _ = self._read(1, timeout)
         while good and len(good) < max_records:
             want = min(max_records - len(good), POLL_CHUNK)
