@@ -67,6 +67,7 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
         alignment_events_topic=f"kg.alignment-events.{suffix}",
         alignments_topic=f"kg.alignments.{suffix}",
         dead_letter_topic=f"kg.triples.dlq.{suffix}",
+        labels_dead_letter_topic=f"kg.labels.dlq.{suffix}",
         consumer_group=f"stream-align-{suffix}",
         partitions=2,
     )
@@ -77,7 +78,7 @@ def kafka_config_file(kafka_settings: KafkaSettings, tmp_path: Path) -> Path:
     """A TOML config file for the CLI, pointing at ``kafka_settings``."""
     lines = ["[kafka]"]
     for name, value in kafka_settings.model_dump().items():
-        if value is not None:
+        if value is not None and not isinstance(value, dict):  # nested: per-topic settings
             lines.append(f"{name} = {value!r}".replace("'", '"'))
     path = tmp_path / "stream-align.toml"
     path.write_text("\n".join(lines) + "\n")

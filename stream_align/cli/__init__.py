@@ -43,6 +43,7 @@ COMMANDS = (
     "stream_align.cli.train",
     "stream_align.cli.align",
     "stream_align.cli.run",
+    "stream_align.cli.state",
     "stream_align.cli.eval",
     "stream_align.cli.benchmark",
     "stream_align.cli.eval_snapshots",

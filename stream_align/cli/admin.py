@@ -10,9 +10,14 @@ from stream_align.cli.options import add_config_argument
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     topics = subparsers.add_parser(
-        "topics", help="create the Kafka topics (idempotent)",
-        description="Create every topic of the flow that does not exist yet, with its config "
-        "(kg.alignments compacted). Prints the topics and which were created now.")
+        "topics", help="create the Kafka topics (idempotent) and check their settings",
+        description="Create every topic of the flow that does not exist yet with its configured "
+        "settings (kafka.topics.<role>.*: the inputs kg.triples and kg.labels keep every "
+        "record so a lost state volume can be rebuilt, kg.alignments compacted), then check "
+        "every topic as `run` does at start-up. Existing topics are never altered. Prints JSON: "
+        "the topics, which were created now, errors and warnings; exit code 1 on an error.")
+    topics.add_argument("--check", action="store_true",
+                        help="only check (needs DESCRIBE and DESCRIBE_CONFIGS, not CREATE)")
     add_config_argument(topics)
     topics.set_defaults(func=run_topics)
     config = subparsers.add_parser(
@@ -26,12 +31,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_topics(args: argparse.Namespace) -> int:
     from stream_align.cli.config import load_settings
-    from stream_align.service.topics import ensure_topics, topic_configs
+    from stream_align.service.topics import check_topics, ensure_topics, topic_plan
 
-    settings = load_settings(args.config)
-    created = ensure_topics(settings.kafka)
-    print(json.dumps({"topics": sorted(topic_configs(settings.kafka)), "created": created}))
-    return 0
+    kafka = load_settings(args.config).kafka
+    created = [] if args.check else ensure_topics(kafka)
+    findings = check_topics(kafka)
+    report = {
+        "topics": {topic.name: {"role": topic.role, "partitions": topic.partitions,
+                                "replication_factor": topic.replication_factor,
+                                "config": topic.config} for topic in topic_plan(kafka)},
+        "created": created,
+        "errors": [str(f) for f in findings if f.level == "error"],
+        "warnings": [str(f) for f in findings if f.level == "warning"],
+    }
+    print(json.dumps(report, indent=1))
+    return 1 if report["errors"] else 0
 
 
 def run_config(args: argparse.Namespace) -> int:

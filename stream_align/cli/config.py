@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -29,6 +29,11 @@ from stream_align.events.codec import CodecSettings
 from stream_align.service.observability.settings import ObservabilitySettings
 from stream_align.service.settings import KafkaSettings, RunnerSettings
 from stream_align.store.settings import StoreSettings
+
+JSON_ESCAPE = 6
+"""Most bytes one input byte can take in a JSON string (a control character is ``\\u0001``)."""
+EVENT_OVERHEAD = 4096
+"""Generous bound on an alignment event's bytes besides its keys (names, numbers, framing)."""
 
 
 class AppSettings(BaseSettings):
@@ -50,6 +55,21 @@ class AppSettings(BaseSettings):
     engine: EngineSettings = Field(
         default_factory=EngineSettings, description="Incremental alignment engine."
     )
+
+    @model_validator(mode="after")
+    def _keys_fit_alignment_events(self) -> AppSettings:
+        """An alignment event copies up to ``3 + 4 × evidence_size + max_cause_ids`` keys and
+        event ids (left, right, model version; two neighbours and two relations per evidence
+        entry; causes): at the key limit it must still fit ``codec.max_bytes``, or a legal
+        input could make an event the service cannot publish."""
+        keys = 3 + 4 * self.engine.evidence_size + self.engine.max_cause_ids
+        worst = keys * self.codec.limits.max_key_bytes * JSON_ESCAPE + EVENT_OVERHEAD
+        if worst > self.codec.max_bytes:
+            raise ValueError(
+                f"codec.limits.max_key_bytes {self.codec.limits.max_key_bytes} lets an alignment "
+                f"event reach {worst} bytes > codec.max_bytes {self.codec.max_bytes}: lower the "
+                "key limit, engine.evidence_size or engine.max_cause_ids, or raise max_bytes")
+        return self
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,

@@ -25,13 +25,15 @@ class ExitCode(IntEnum):
     DATASET = 5
     """Dataset directory not found or not a known layout."""
     KAFKA = 6
-    """Kafka broker unreachable, or it refused a request or a delivery."""
+    """Kafka broker unreachable, it refused a request or a delivery, or a topic of the flow is
+    missing or set up wrong (the start-up topic check)."""
     REGISTRY = 7
     """Schema Registry unreachable, or it lacks a schema."""
     PORT = 8
     """The probes/metrics HTTP server cannot bind its port (in use), or tracing is misconfigured."""
     STORE = 9
-    """The RocksDB state store cannot be opened or holds corrupt data."""
+    """The RocksDB state store cannot be opened or holds corrupt data, or a state backup or
+    restore was refused."""
     ERROR = 10
     """Any other stream-align error (evaluation, engine)."""
     INTERRUPTED = 130
@@ -67,7 +69,7 @@ def _code(exc: BaseException) -> ExitCode | None:
     from stream_align.eval.datasets.errors import DatasetError
     from stream_align.events.errors import CodecError, Reason
     from stream_align.model.errors import ModelError
-    from stream_align.service.errors import DeliveryError, KafkaUnavailableError
+    from stream_align.service.errors import DeliveryError, KafkaUnavailableError, TopicSetupError
     from stream_align.service.observability.errors import ObservabilityError
     from stream_align.store.errors import StoreError
 
@@ -76,7 +78,8 @@ def _code(exc: BaseException) -> ExitCode | None:
     table: list[tuple[type[BaseException], ExitCode]] = [
         (ConfigError, ExitCode.CONFIG), (ModelError, ExitCode.MODEL),
         (DatasetError, ExitCode.DATASET), (KafkaUnavailableError, ExitCode.KAFKA),
-        (DeliveryError, ExitCode.KAFKA), (ObservabilityError, ExitCode.PORT),
+        (DeliveryError, ExitCode.KAFKA), (TopicSetupError, ExitCode.KAFKA),
+        (ObservabilityError, ExitCode.PORT),
         (StoreError, ExitCode.STORE)]
     for cls, code in table:
         if isinstance(exc, cls):

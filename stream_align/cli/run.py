@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from stream_align.cli.config import load_settings
     from stream_align.engine.engine import AlignmentEngine
     from stream_align.model.artifact import load
+    from stream_align.service.backup_agent import BackupAgent
     from stream_align.service.observability import (
         HealthState,
         ObservabilityServer,
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         install_signal_handlers,
     )
     from stream_align.service.runner import AlignmentService
-    from stream_align.service.topics import ensure_topics
+    from stream_align.service.topics import require_topics
     from stream_align.store.state_store import StateStore
 
     settings = _with_overrides(load_settings(args.config), args)
@@ -69,15 +70,18 @@ def run(args: argparse.Namespace) -> int:
         log.info("serving probes", port=server.port)
         bundle = load(Path(settings.runner.model_path))
         metrics.set_model_version(bundle.version)
-        ensure_topics(settings.kafka)
+        for warning in require_topics(settings.kafka):
+            log.warning("topic settings", problem=str(warning))
         store = StateStore(settings.store)
+        store.set_model_version(bundle.version)
         service = AlignmentService(
             settings.kafka, settings.codec, settings.runner, store,
             lambda tx, progress: AlignmentEngine.restore(bundle, tx, settings.engine, progress),
             metrics, health, configure_tracing(obs))
         try:
-            service.start()
-            service.run(until_idle=args.until_idle)
+            with BackupAgent(store):  # answers `stream-align state backup`
+                service.start()
+                service.run(until_idle=args.until_idle)
         finally:
             service.close()
             store.close()

@@ -13,12 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from stream_align.engine.apply import Applied, apply_changes
 from stream_align.engine.causes import Causes
 from stream_align.engine.decisions import Change, Decider, PairBook
+from stream_align.engine.errors import InputFailedError, Rejection
 from stream_align.engine.events import build_events
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from_store
@@ -29,7 +31,6 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 from stream_align.events.contracts import AlignmentEvent, Label, LabelValue, TripleChange
 from stream_align.model.bundle import ModelBundle
-from stream_align.service.errors import RejectedEventError
 from stream_align.store.records import Decision as StoredDecision
 from stream_align.store.transaction import Transaction
 
@@ -38,7 +39,7 @@ from stream_align.store.transaction import Transaction
 class Outcome:
     """What one batch produced (the service dead-letters ``rejected`` and publishes ``events``)."""
 
-    rejected: list[tuple[int, RejectedEventError]] = field(default_factory=list)
+    rejected: list[tuple[int, Rejection]] = field(default_factory=list)
     events: list[AlignmentEvent] = field(default_factory=list)
     stats: dict[str, float] = field(default_factory=dict)
 
@@ -137,11 +138,10 @@ class AlignmentEngine:
                 labels: Sequence[Label]) -> Outcome:
         """Apply one micro-batch and return its rejections, events and cost."""
         started = time.perf_counter()
-        self.progress("apply", 0, len(changes))
-        applied = apply_changes(tx, [s.graph for s in self.sides], self.settings, changes)
-        self.progress("apply", len(changes), len(changes))
+        applied = apply_changes(tx, [s.graph for s in self.sides], self.settings, changes,
+                                self.progress)
         labelled = self._labels(tx, labels, applied.causes)
-        stats: dict[str, float] = {}
+        stats: dict[str, float] = {"labels_unknown_entity": float(self._unknown(labels))}
         computed, removed = self._recompute(tx, applied, stats)
         stats["recompute_s"] = time.perf_counter() - started
         self.held.add(computed, removed, labelled, applied.causes)
@@ -167,7 +167,6 @@ class AlignmentEngine:
         self.progress("decisions", 0, 1)
         decided = self.decider.update(changed, lefts, rights)
         self._persist(tx, decided)
-        self.progress("events", 0, len(decided))
         return build_events(self, tx, decided, held.causes)
 
     def _labels(self, tx: Transaction, labels: Sequence[Label],
@@ -175,13 +174,22 @@ class AlignmentEngine:
         """Store and apply labels; return the pairs whose standing changed (each label's
         cause is recorded on their entities)."""
         changed: set[tuple[str, str]] = set()
-        for label in labels:
-            tx.labels.put(label.left, label.right, label.label.value, label.source,
-                          label.event_time)
+        for position, label in enumerate(labels):
+            try:
+                tx.labels.put(label.left, label.right, label.label.value, label.source,
+                              label.event_time)
+            except Exception as exc:  # which label, for the caller; the cause is kept
+                raise InputFailedError("label", position) from exc
             pairs = self.decider.label(label.left, label.right, label.label, label.event_time)
             causes.label(pairs, label.event_id, label.event_time)
             changed |= pairs
         return sorted(changed)
+
+    def _unknown(self, labels: Sequence[Label]) -> int:
+        """Labels naming an entity neither graph has (yet): kept — labels and triples travel
+        on different topics, so the entity may come later and the label then applies."""
+        left, right = (s.graph for s in self.sides)
+        return sum(not (left.alive(x.left) and right.alive(x.right)) for x in labels)
 
     def _recompute(self, tx: Transaction, applied: Applied,
                    stats: dict[str, float]) -> tuple[tuple[set[int], set[int]],
@@ -191,9 +199,11 @@ class AlignmentEngine:
         removed: list[set[int]] = []
         budget = self.settings.max_affected_per_batch
         for s, side in enumerate(self.sides):
+            self.progress(f"affected {side.graph.label}", 0, 2)
             typed, sampled = side.samples.refresh(applied.touched[s])
             gone = {n for n in applied.touched[s] if not side.graph.is_alive(n)}
             side.drop(tx, gone)
+            self.progress(f"affected {side.graph.label}", 1, 2)
             affected = side.samples.affected(typed | applied.upserted[s], sampled)
             stats[f"affected_{side.graph.label}"] = float(len(affected))
             chosen = self._bound(tx, s, affected, budget)
@@ -233,11 +243,15 @@ class AlignmentEngine:
     def _encode(self, tx: Transaction, side: Side, nodes: list[int]) -> None:
         chunk = self.settings.recompute_chunk
         stage = f"recompute {side.graph.label}"
-        for start in chunks(range(0, len(nodes), chunk), self.progress, stage):
+        starts = range(0, len(nodes), chunk)
+        for done, start in enumerate(chunks(starts, self.progress, stage)):
+            beat = partial(self.progress, stage, done, len(starts))
             part = nodes[start:start + chunk]
-            local = encode_local(self.bundle, side.samples, part, side.features)
+            local = encode_local(self.bundle, side.samples, part, side.features, beat)
             local.keep_level1(side.level1)
+            beat()
             vectors = row_vectors(self.bundle, local, local.rows(part), side.query)
+            beat()
             side.put_vectors(tx, part, vectors, self.bundle.version)
 
     def _persist(self, tx: Transaction, decided: list[Change]) -> None:

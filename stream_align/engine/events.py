@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 
 from stream_align.engine.causes import Causes
 from stream_align.engine.decisions import Change
+from stream_align.engine.progress import counted
 from stream_align.engine.scoring import score_pairs
-from stream_align.events.contracts import AlignmentEvent, Decision, Evidence, now_ms
+from stream_align.events.contracts import AlignmentEvent, Decision, Direction, Evidence, now_ms
+from stream_align.model.vocab import plain_relation
 from stream_align.store.transaction import Transaction
 
 if TYPE_CHECKING:
@@ -47,8 +49,18 @@ def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evid
     _, found = score_pairs(engine.bundle, engine.sides, pairs, engine.settings.recompute_chunk,
                            evidence=size, progress=engine.progress)
     return [tuple(Evidence(left_neighbour=ga.keys[e.left], right_neighbour=gb.keys[e.right],
-                           relation_left=e.relation_left, relation_right=e.relation_right,
+                           relation_left=(left := _relation(e.relation_left))[0],
+                           relation_right=(right := _relation(e.relation_right))[0],
+                           direction_left=left[1], direction_right=right[1],
                            weight=e.weight) for e in row) for row in found]
+
+
+def _relation(name: str) -> tuple[str | None, Direction | None]:
+    """The plain relation name and direction of a vocabulary name (``None``s: unknown)."""
+    plain = plain_relation(name)
+    if plain is None:
+        return None, None
+    return plain[0], Direction.OUTGOING if plain[1] else Direction.INCOMING
 
 
 def build_events(engine: AlignmentEngine, tx: Transaction, decided: list[Change],
@@ -62,7 +74,8 @@ def build_events(engine: AlignmentEngine, tx: Transaction, decided: list[Change]
     identity = tx.event_seq.identity() if decided else ""
     first_seq = tx.event_seq.allocate(len(decided)) if decided else 0
     events = []
-    for seq, change in enumerate(decided, start=first_seq):
+    for seq, change in enumerate(counted(decided, engine.progress, "events", len(decided)),
+                                 start=first_seq):
         partner = engine.decider.matches.get(change.left)
         found = [_causes(engine, causes, 0, change.left),
                  _causes(engine, causes, 1, change.right),

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 Progress = Callable[[str, int, int], None]
+Beat = Callable[[], None]
+"""A report with nothing new to say: between the steps of one long chunk."""
 T = TypeVar("T")
 SCAN_REPORT_EVERY = 10_000
 """Items between two reports of a store scan (a few milliseconds of work each)."""
@@ -20,6 +22,10 @@ SCAN_REPORT_EVERY = 10_000
 
 def no_progress(stage: str, done: int, total: int) -> None:
     """The default: nobody is watching (tests, batch runs, benchmarks)."""
+
+
+def no_beat() -> None:
+    """The default :data:`Beat`."""
 
 
 def chunks(starts: range, progress: Progress, stage: str) -> Iterator[int]:
@@ -31,11 +37,13 @@ def chunks(starts: range, progress: Progress, stage: str) -> Iterator[int]:
     progress(stage, total, total)
 
 
-def counted(items: Iterable[T], progress: Progress, stage: str) -> Iterator[T]:
-    """The items of a scan of unknown length, reporting every :data:`SCAN_REPORT_EVERY`."""
+def counted(items: Iterable[T], progress: Progress, stage: str, total: int = 0) -> Iterator[T]:
+    """The items of a scan (``total`` 0: of unknown length), reporting at the start, every
+    :data:`SCAN_REPORT_EVERY` items and at the end."""
+    progress(stage, 0, total)
     done = 0
     for done, item in enumerate(items, 1):
         if done % SCAN_REPORT_EVERY == 0:
-            progress(stage, done, 0)
+            progress(stage, done, total)
         yield item
-    progress(stage, done, 0)
+    progress(stage, done, total)

@@ -18,6 +18,7 @@ import torch
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.level1_cache import LevelOneCache
+from stream_align.engine.progress import Beat, no_beat
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import Encoded
 from stream_align.model.inputs import GraphInputs
@@ -45,13 +46,17 @@ class LocalEncoding:
 
 @torch.no_grad()
 def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int],
-                 features: FeatureCache | None = None) -> LocalEncoding:
+                 features: FeatureCache | None = None, beat: Beat = no_beat) -> LocalEncoding:
     """Exact levels 0–1 of ``nodes`` and of every node their last layer reads (level-0 rows
-    from ``features`` where given, else hashed here)."""
+    from ``features`` where given, else hashed here); ``beat`` between the steps (a chunk of
+    tens of thousands of nodes takes seconds each)."""
     closure = samples.closure(nodes)
     ordered = list(nodes) + sorted(closure.difference(nodes))
+    beat()
     local, glob = samples.graph.local_graph(ordered, samples.summary_triples(ordered))
+    beat()
     inputs = bundle.inputs(local, None if features is None else features.level0(local, glob))
+    beat()
     exact = samples.closure(nodes, hops=1)
     level1 = np.flatnonzero(np.fromiter((g in exact for g in glob.tolist()), dtype=bool,
                                         count=len(glob)))

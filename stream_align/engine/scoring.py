@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
-from stream_align.engine.progress import Progress, chunks, no_progress
+from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
 from stream_align.model.bundle import ModelBundle
@@ -54,20 +55,22 @@ class PairRows:
         return torch.tensor([where[g] for g in nodes], dtype=torch.int64)
 
 
-def ensure_level1(bundle: ModelBundle, side: Side, nodes: Sequence[int], chunk: int) -> None:
+def ensure_level1(bundle: ModelBundle, side: Side, nodes: Sequence[int], chunk: int,
+                  beat: Beat = no_beat) -> None:
     """Encode the ``nodes`` no recompute has kept an ``h1`` for (after a restore)."""
     todo = side.level1.missing(nodes)
     for start in range(0, len(todo), chunk):
         encode_local(bundle, side.samples, todo[start:start + chunk],
-                     side.features).keep_level1(side.level1)
+                     side.features, beat).keep_level1(side.level1)
 
 
-def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int) -> PairRows:
+def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int,
+              beat: Beat = no_beat) -> PairRows:
     """The :class:`PairRows` of distinct ``nodes`` (each with an indexed vector)."""
     k = bundle.frozen.sampling.fanout
     slots = [side.samples.slots(n) for n in nodes]
     order = nodes + sorted({y for row in slots for y, _ in row}.difference(nodes))
-    ensure_level1(bundle, side, order, chunk)
+    ensure_level1(bundle, side, order, chunk, beat)
     where = {g: r for r, g in enumerate(order)}
     nbr = np.full((len(nodes), k), len(order), dtype=np.int64)
     rel = np.zeros((len(nodes), k), dtype=np.int64)
@@ -123,11 +126,13 @@ def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[t
     asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``."""
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
-    for start in chunks(range(0, len(pairs), PAIR_BLOCK), progress, "pair scores"):
+    blocks = range(0, len(pairs), PAIR_BLOCK)
+    for done, start in enumerate(chunks(blocks, progress, "pair scores")):
         block = pairs[start:start + PAIR_BLOCK]
         lefts, rights = [a for a, _ in block], [b for _, b in block]
-        rows = (pair_rows(bundle, sides[0], sorted(set(lefts)), chunk),
-                pair_rows(bundle, sides[1], sorted(set(rights)), chunk))
+        beat = partial(progress, "pair scores", done, len(blocks))
+        rows = (pair_rows(bundle, sides[0], sorted(set(lefts)), chunk, beat),
+                pair_rows(bundle, sides[1], sorted(set(rights)), chunk, beat))
         at = rows[0].positions(lefts), rows[1].positions(rights)
         block_scores, out = _attend(bundle, rows, at)
         scores[start:start + len(block)] = block_scores.numpy()

@@ -62,13 +62,6 @@ class EngineSettings(BaseModel):
         description=("Entities encoded per local closure, per side (memory bound; fewer, larger "
                      "closures share more of their neighbourhoods: 3.6 GB peak on DBP15K zh_en)."),
     )
-    max_attributes: int = Field(
-        default=256, ge=1, description="Attributes per upserted entity; more is oversized_entity."
-    )
-    max_attribute_bytes: int = Field(
-        default=65_536, ge=1,
-        description="UTF-8 bytes of one entity's attribute keys and values; more is oversized.",
-    )
     evidence_size: int = Field(
         default=3, ge=0, description="Neighbour pairs reported as evidence per event."
     )

@@ -10,6 +10,7 @@ from stream_align.events.contracts import (
     AlignmentEvent,
     DeadLetter,
     Decision,
+    Direction,
     Event,
     Evidence,
     Label,
@@ -20,6 +21,7 @@ from stream_align.events.contracts import (
     now_ms,
 )
 from stream_align.events.errors import CodecError, DecodeError, EncodeError, Reason
+from stream_align.events.limits import InputLimits
 
 __all__ = [
     "CONTRACTS",
@@ -30,10 +32,12 @@ __all__ = [
     "DeadLetter",
     "Decision",
     "DecodeError",
+    "Direction",
     "EncodeError",
     "Encoding",
     "Event",
     "Evidence",
+    "InputLimits",
     "Label",
     "LabelValue",
     "Reason",

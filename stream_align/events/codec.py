@@ -13,7 +13,11 @@ Contract:
   (see ``schema_ids`` for where the id comes from).
 - ``encode`` validates the event again (``model_construct`` skips the model's rules) and
   raises only ``EncodeError``; ``decode`` raises only ``DecodeError``, whatever the bytes are.
-  Both refuse messages over ``max_bytes``.
+  Both refuse messages over ``max_bytes``. ``decode`` also applies ``limits`` (``limits``
+  module): an event it returns fits the store, the engine and the outgoing events.
+- Enum symbols: a symbol the reader's schema lacks reads as the enum's default ``UNKNOWN``
+  (Avro schema resolution; the same rule for JSON, see ``symbols``). A contract that must act
+  on the enum refuses ``UNKNOWN``: ``DecodeError`` with reason ``unknown_symbol``.
 """
 
 from __future__ import annotations
@@ -34,12 +38,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from stream_align.events.avro_schemas import parsed_schema, schema_text
 from stream_align.events.contracts import CONTRACTS, Event
 from stream_align.events.errors import CodecError, DecodeError, EncodeError, Reason
+from stream_align.events.limits import InputLimits, depth_exceeds
 from stream_align.events.schema_ids import (
     FixedSchemaIds,
     RegistrySchemaIds,
     SchemaIds,
     registry_client,
 )
+from stream_align.events.symbols import enum_defaults, resolve_symbols
 
 E = TypeVar("E", bound=Event)
 
@@ -48,6 +54,13 @@ HEADER_BYTES = 5
 DEFAULT_MAX_BYTES = 1 << 20
 DEFAULT_SCHEMA_IDS: dict[str, int] = {c.avro_name: i for i, c in enumerate(CONTRACTS, start=1)}
 """Fixed ids without a registry: TripleChange 1, AlignmentEvent 2, Label 3, DeadLetter 4."""
+_REASONS = {
+    "string_unicode": Reason.INVALID_UTF8,  # a lone surrogate from a JSON \ud800 escape
+    "enum": Reason.UNKNOWN_SYMBOL,  # past the schema check, only UNKNOWN fails an enum
+    Reason.OVERSIZED_KEY.value: Reason.OVERSIZED_KEY,
+    Reason.OVERSIZED_ENTITY.value: Reason.OVERSIZED_ENTITY,
+}
+"""Pydantic error types that have a reason of their own (others: invariant_violation)."""
 
 
 class Encoding(StrEnum):
@@ -81,6 +94,10 @@ class CodecSettings(BaseModel):
         default_factory=lambda: dict(DEFAULT_SCHEMA_IDS),
         description="Without a registry: the avro schema id of each subject (full record name).",
     )
+    limits: InputLimits = Field(
+        default_factory=InputLimits,
+        description="What one decoded event may carry; a record over a limit is a dead letter.",
+    )
 
 
 class Codec(Generic[E]):
@@ -97,6 +114,7 @@ class Codec(Generic[E]):
         self.contract = contract
         self.settings = settings or CodecSettings()
         self._schema = parsed_schema(contract.avro_name)
+        self._enums = enum_defaults(self._schema)
         self._bytes_fields = _top_level_bytes_fields(self._schema)
         self._ids = self._schema_ids(registry) if self.settings.encoding is Encoding.AVRO else None
 
@@ -160,14 +178,19 @@ class Codec(Generic[E]):
             _fail(Reason.OVERSIZED, f"{len(data)} bytes > max_bytes {self.settings.max_bytes}")
         record = self._read_json(data) if self._ids is None else self._read_avro(data, self._ids)
         try:
-            return self.contract.from_record(record)
+            return self.contract.from_record(record, self.settings.limits)
         except ValidationError as exc:
-            _fail(Reason.INVARIANT_VIOLATION, _pydantic_summary(exc), exc)
+            reason = next((_REASONS[e["type"]] for e in exc.errors() if e["type"] in _REASONS),
+                          Reason.INVARIANT_VIOLATION)
+            _fail(reason, _pydantic_summary(exc), exc)
 
-    def _check_schema(self, record: dict[str, Any], error: type[CodecError]) -> None:
+    def _conforms(self, record: dict[str, Any]) -> bool:
         # The boolean pass is ~5x faster: with raise_errors fastavro builds an error object (a
         # JSON dump of the datum) for every union branch it tries, even when the record is valid.
-        if validate(record, self._schema, raise_errors=False, strict=True):
+        return bool(validate(record, self._schema, raise_errors=False, strict=True))
+
+    def _check_schema(self, record: dict[str, Any], error: type[CodecError]) -> None:
+        if self._conforms(record):
             return
         try:
             validate(record, self._schema, raise_errors=True, strict=True)
@@ -187,14 +210,22 @@ class Codec(Generic[E]):
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             _fail(Reason.INVALID_UTF8, f"not UTF-8 at byte {exc.start}", exc)
+        depth = self.settings.limits.max_depth
         try:
             document = json.loads(text, parse_constant=_refuse_constant)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            _fail(Reason.TOO_DEEP, f"nested deeper than the parser allows (max_depth {depth})",
+                  exc)
+        except ValueError as exc:
             _fail(Reason.INVALID_JSON, str(exc) or type(exc).__name__, exc)
         if not isinstance(document, dict):
             _fail(Reason.WRONG_TYPE, f"expected a JSON object, got {type(document).__name__}")
+        if depth_exceeds(document, depth):
+            _fail(Reason.TOO_DEEP, f"nested deeper than max_depth {depth}")
         record = self._project(document)
-        self._check_schema(record, DecodeError)
+        if not self._conforms(record):  # an unknown symbol reads as its enum's default
+            record = resolve_symbols(self._schema, record, self._enums)
+            self._check_schema(record, DecodeError)
         return record
 
     def _project(self, document: dict[str, Any]) -> dict[str, Any]:

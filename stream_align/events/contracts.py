@@ -7,7 +7,9 @@ as ``None``, arrays as tuples, ``event_time`` as int milliseconds since the epoc
 also takes the ``datetime`` fastavro returns for timestamp-millis). The models also enforce what a
 schema cannot say: non-empty keys, finite scores, Kafka ranges, and which fields each
 ``TripleChange.op`` uses. Constructing a model that breaks a rule raises pydantic's
-``ValidationError``; the codec turns that into its own errors.
+``ValidationError``; the codec turns that into its own errors. ``from_record`` with
+``InputLimits`` also applies the input limits (``limits``). The Python enums list the symbols
+this version acts on; the schema enums add ``UNKNOWN``, their default (see ``UNKNOWN``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,17 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    field_validator,
+    model_validator,
+)
+
+from stream_align.events.limits import LIMITS, InputLimits, check_attributes, check_key
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_EVENT_TIME_MS = 253_402_300_799_999
@@ -28,8 +40,12 @@ MAX_EVENT_TIME_MS = 253_402_300_799_999
 
 _ID_NAMESPACE = uuid.UUID("5f0c9b1e-3c1d-4f57-9a51-8a1e2c7d4b10")
 
-Key = Annotated[str, Field(min_length=1)]
-"""An entity key, relation or id: empty strings are never meaningful and usually a bug upstream."""
+Key = Annotated[str, Field(min_length=1), AfterValidator(check_key)]
+"""An entity key, relation or id: empty strings are never meaningful and usually a bug upstream;
+a decoded one is at most ``InputLimits.max_key_bytes`` long."""
+UNKNOWN = "UNKNOWN"
+"""Every schema enum's default symbol: what a reader gets for a symbol newer than its schema.
+No model accepts it where it would have to act on it (the codec reports ``unknown_symbol``)."""
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 """NaN breaks equality (so idempotent re-scoring) and is not JSON."""
 
@@ -100,9 +116,10 @@ class Event(_Frozen):
         return self.model_dump()
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Self:
-        """Inverse of ``to_record``; raises pydantic's ``ValidationError`` on a broken rule."""
-        return cls.model_validate(record)
+    def from_record(cls, record: dict[str, Any], limits: InputLimits | None = None) -> Self:
+        """Inverse of ``to_record``; raises pydantic's ``ValidationError`` on a broken rule (or,
+        given ``limits``, a broken limit)."""
+        return cls.model_validate(record, context=None if limits is None else {LIMITS: limits})
 
 
 class TripleOp(StrEnum):
@@ -126,7 +143,7 @@ class TripleChange(Event):
     relation: Key | None = Field(default=None, description="Triple ops only (required).")
     tail: Key | None = Field(default=None, description="Triple ops only (required).")
     entity_type: Key | None = Field(default=None, description="UPSERT_ENTITY only (optional).")
-    attributes: dict[str, str] = Field(
+    attributes: Annotated[dict[str, str], AfterValidator(check_attributes)] = Field(
         default_factory=dict, description="UPSERT_ENTITY only, e.g. name."
     )
 
@@ -186,14 +203,36 @@ class Decision(StrEnum):
     RETRACT = "RETRACT"
 
 
+class Direction(StrEnum):
+    """Which way the triple linking an entity and its evidence neighbour points."""
+
+    OUTGOING = "OUTGOING"
+    """The triple is (entity, relation, neighbour)."""
+    INCOMING = "INCOMING"
+    """The triple is (neighbour, relation, entity)."""
+
+
 class Evidence(_Frozen):
     """A neighbour pair the cross-graph attention weighted: the *why* of a decision."""
 
     left_neighbour: Key = Field(description="Neighbour of ``left`` in graph A.")
     right_neighbour: Key = Field(description="Neighbour of ``right`` in graph B.")
-    relation_left: Key | None = Field(default=None, description="Relation left -> neighbour.")
-    relation_right: Key | None = Field(default=None, description="Relation right -> neighbour.")
+    relation_left: Key | None = Field(
+        default=None, description="Relation linking left and its neighbour (plain name).")
+    relation_right: Key | None = Field(
+        default=None, description="Relation linking right and its neighbour (plain name).")
     weight: Finite = Field(description="Cross-graph attention weight of the pair.")
+    direction_left: Direction | None = Field(
+        default=None, description="Direction of the left triple; None when not recorded.")
+    direction_right: Direction | None = Field(
+        default=None, description="Direction of the right triple; None when not recorded.")
+
+    @field_validator("direction_left", "direction_right", mode="before")
+    @classmethod
+    def _unknown_is_unrecorded(cls, value: Any) -> Any:
+        """A direction newer than this schema says nothing this reader can use: as unrecorded
+        (an explanation detail is not worth refusing the whole event over)."""
+        return None if value == UNKNOWN else value
 
 
 class AlignmentEvent(Event):
@@ -249,7 +288,7 @@ class Label(Event):
 
 
 class DeadLetter(Event):
-    """An input message that could not be used (``kg.triples.dlq``), and why."""
+    """An input message that could not be used (``kg.triples.dlq``, ``kg.labels.dlq``), and why."""
 
     avro_name: ClassVar[str] = "io.streamalign.v1.DeadLetter"
 

@@ -29,6 +29,15 @@ def relation_key(uri: str) -> str:
     return uri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
 
 
+def plain_relation(name: str) -> tuple[str, bool] | None:
+    """A vocabulary name as ``(relation key, outgoing)``: ``birthPlace>`` → ``("birthPlace",
+    True)``, ``birthPlace<`` → ``("birthPlace", False)``; the unknown relation → ``None``.
+    The direction marker is this vocabulary's own notation, never shown to consumers."""
+    if name == UNKNOWN or name[-1:] not in ("<", ">"):
+        return None
+    return name[:-1], name.endswith(">")
+
+
 def directed_edges(graph: Graph, relation_ids: np.ndarray) -> np.ndarray:
     """``int64 (2m, 3)`` rows ``(node, neighbour, relation id)`` for both edge directions.
 

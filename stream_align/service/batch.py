@@ -2,11 +2,13 @@
 
 Everything a batch writes goes into the transaction the caller commits: the engine's state
 changes, dead letters and alignment events (as outbox records) and the next offset of every
-partition the batch read. Decode failures are dead letters, never exceptions.
+partition the batch read. Decode failures are dead letters, never exceptions; each input
+topic's dead letters go to its own dead-letter topic (kg.triples.dlq, kg.labels.dlq).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 from confluent_kafka import Message
@@ -50,6 +52,15 @@ class DecodedBatch:
     label_messages: list[Message] = field(default_factory=list)
     dead_letters: list[DeadLetterRecord] = field(default_factory=list)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    duplicates: Counter[str] = field(default_factory=Counter)  # re-sends dropped, by topic
+
+    def take(self, kind: str, position: int) -> Message:
+        """Remove input ``position`` of the ``kind`` ("change" or "label") list; its message
+        (to dead-letter it: its offset stays in ``next_offsets``)."""
+        events, messages = ((self.changes, self.change_messages) if kind == "change"
+                            else (self.labels, self.label_messages))
+        del events[position]
+        return messages.pop(position)
 
 
 class BatchCodec:
@@ -63,10 +74,13 @@ class BatchCodec:
         self._letters = Codec(DeadLetter, codec)
         self._keep_bytes = codec.max_bytes // 2
 
-    def dead_letter(self, msg: Message, error: Exception) -> DeadLetterRecord:
+    def dead_letter(self, msg: Message, error: object) -> DeadLetterRecord:
+        """The outbox record of ``msg``'s dead letter, on its input topic's dead-letter topic."""
         letter = dead_letter_for(msg, error, self._keep_bytes)
+        topic = (self.kafka.labels_dead_letter_topic if msg.topic() == self.kafka.labels_topic
+                 else self.kafka.dead_letter_topic)
         return DeadLetterRecord(letter, OutboxRecord(
-            self.kafka.dead_letter_topic, letter.event_id.encode(), self._letters.encode(letter)))
+            topic, letter.event_id.encode(), self._letters.encode(letter)))
 
     def decode(self, messages: list[Message]) -> DecodedBatch:
         batch = DecodedBatch()

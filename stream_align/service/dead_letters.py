@@ -15,8 +15,9 @@ from stream_align.events.contracts import DeadLetter
 log = structlog.get_logger("stream_align.dead_letters")
 
 
-def dead_letter_for(msg: Message, error: Exception, keep_bytes: int) -> DeadLetter:
-    """The DeadLetter for ``msg``; the error's ``reason`` (or its class) names the cause."""
+def dead_letter_for(msg: Message, error: object, keep_bytes: int) -> DeadLetter:
+    """The DeadLetter for ``msg``; ``error`` is an exception or an engine ``Rejection``: its
+    ``reason`` (or else its class) names the cause, its ``message`` (or ``str``) explains."""
     original = msg.value() or b""
     reason = getattr(error, "reason", None)
     message = getattr(error, "message", None) or str(error)

@@ -7,6 +7,10 @@ class KafkaUnavailableError(StreamAlignError):
     """The broker could not be reached or refused an administrative request."""
 
 
+class TopicSetupError(StreamAlignError):
+    """A topic of the flow is missing or set up so the service cannot keep its promises."""
+
+
 class DeliveryError(StreamAlignError):
     """A record could not be delivered to its topic."""
 

@@ -26,7 +26,6 @@ state they produced: after a crash the re-read batch finds exactly the committed
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -65,20 +64,20 @@ def _admit(tx: Transaction, kind: str, events: Sequence[E], messages: Sequence[M
     return kept, kept_messages, letters, duplicates
 
 
-def admit(tx: Transaction, batch: DecodedBatch, codec: BatchCodec, window: int
-          ) -> tuple[DecodedBatch, Counter[str]]:
-    """The batch without re-sent records (``window`` 0: unchanged), its conflicting reuses
-    moved to its dead letters; and how many exact re-sends were dropped, by topic."""
+def admit(tx: Transaction, batch: DecodedBatch, codec: BatchCodec, window: int) -> None:
+    """Drop the batch's re-sent records (counted in ``batch.duplicates``) and move its
+    conflicting reuses to its dead letters, in place (``window`` 0: nothing to do).
+
+    In place, so a retry of the batch (the runner re-applies it without an input the store
+    refused, in a new transaction) admits what is left again: every kept id is new again in
+    the new transaction, and what was dropped or dead-lettered stays so."""
     if window == 0:
-        return batch, Counter()
-    changes, change_messages, letters, dup_changes = _admit(
+        return
+    batch.changes, batch.change_messages, letters, duplicates = _admit(
         tx, "triple", batch.changes, batch.change_messages, codec)
-    labels, label_messages, label_letters, dup_labels = _admit(
+    batch.duplicates[codec.kafka.triples_topic] += duplicates
+    batch.labels, batch.label_messages, label_letters, duplicates = _admit(
         tx, "label", batch.labels, batch.label_messages, codec)
+    batch.duplicates[codec.kafka.labels_topic] += duplicates
+    batch.dead_letters += letters + label_letters
     tx.applied.forget_beyond(window)
-    admitted = DecodedBatch(changes=changes, change_messages=change_messages, labels=labels,
-                            label_messages=label_messages,
-                            dead_letters=batch.dead_letters + letters + label_letters,
-                            next_offsets=batch.next_offsets)
-    return admitted, Counter({codec.kafka.triples_topic: dup_changes,
-                              codec.kafka.labels_topic: dup_labels})

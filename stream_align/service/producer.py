@@ -61,6 +61,12 @@ class EventProducer:
                 self._producer.poll(0.1)
         self._producer.poll(0)
 
+    def serve_callbacks(self) -> None:
+        """Deliver queued delivery reports, log lines and errors now. librdkafka holds them
+        until the producer is polled: an idle producer would report an outage only at its
+        next flush, late and with the wrong time."""
+        self._producer.poll(0)
+
     def flush(self, timeout: float = 60.0) -> None:
         """Wait for every queued record; raise ``DeliveryError`` if any was not delivered."""
         remaining = self._producer.flush(timeout)

@@ -12,6 +12,12 @@ Exactly-once effect, in explicit steps per batch:
 
 A crash before 4 leaves no trace and the batch is re-read from the stored offsets; a crash
 after 4 re-publishes the unacknowledged outbox on restart (same keys and event ids).
+
+A poison pill never stops the loop: the codec's limits turn what the store cannot take into
+dead letters at step 1; should the store still refuse one input in step 2 (``InvalidValueError``
+behind the engine's ``InputFailedError``), the transaction is rolled back, the engine's memory is
+rebuilt from the store (as on a restart, so it is never ahead of the store) and the batch is
+applied again without that input, which is dead-lettered as ``unstorable``.
 Recovery (:meth:`AlignmentService.start`) is separate from the loop: drain the outbox, rebuild
 the engine's memory from the store, then join the consumer group resuming from stored offsets.
 """
@@ -26,6 +32,7 @@ from typing import Protocol
 import structlog
 from opentelemetry.trace import Tracer
 
+from stream_align.engine.errors import InputFailedError, Rejection
 from stream_align.engine.progress import Progress
 from stream_align.events.codec import CodecSettings
 from stream_align.events.contracts import AlignmentEvent, Label, TripleChange
@@ -36,7 +43,6 @@ from stream_align.service.batch import (
     stage_outputs,
 )
 from stream_align.service.dead_letters import log_dead_letter
-from stream_align.service.errors import RejectedEventError
 from stream_align.service.idempotency import admit
 from stream_align.service.observability import (
     MODEL_LOADED,
@@ -51,6 +57,7 @@ from stream_align.service.outbox import drain_outbox, published_records
 from stream_align.service.producer import EventProducer
 from stream_align.service.settings import KafkaSettings, RunnerSettings
 from stream_align.service.source import StoreResumedSource
+from stream_align.store.errors import InvalidValueError
 from stream_align.store.records import OutboxRecord, TopicPartition
 from stream_align.store.recovery import stored_offsets
 from stream_align.store.state_store import StateStore
@@ -62,7 +69,7 @@ log = structlog.get_logger("stream_align.service")
 class Outcome(Protocol):
     """What the engine returns for one batch."""
 
-    rejected: list[tuple[int, RejectedEventError]]
+    rejected: list[tuple[int, Rejection]]
     events: list[AlignmentEvent]
     stats: dict[str, float]
 
@@ -112,8 +119,7 @@ class AlignmentService:
         progress("read published outbox", 0, 0)
         published = published_records(self._store, self._kafka)
         republished = drain_outbox(self._store, self._producer, published, progress)
-        with self._store.transaction() as tx:
-            self._engine = self._engine_factory(tx, progress)
+        self._restore()
         self._health.mark_ready(STATE_RESTORED)
         self._health.mark_ready(MODEL_LOADED)
         self._source = StoreResumedSource(
@@ -126,28 +132,53 @@ class AlignmentService:
         if self._engine is None or self._source is None:
             raise RuntimeError("start() the service before stepping it")
         self._health.heartbeat()
+        self._producer.serve_callbacks()
         messages = self._source.poll(self._runner.batch_max_records, self._runner.poll_timeout_s)
         self._maybe_measure_lag()
         if not messages:
             if self._engine.pending_count:
-                self._apply(self._engine, DecodedBatch())  # deferred work, no new input
+                self._apply(DecodedBatch())  # deferred work, no new input
                 self._publish()
             return 0
         started = time.perf_counter()
         batch = self._codec.decode(messages)
         with batch_span(self._tracer, self._kafka.consumer_group, messages):
-            self._apply(self._engine, batch)
+            self._apply(batch)
             self._publish()
         self._source.mirror_offsets(batch.next_offsets)
         self._metrics.observe_batch(time.perf_counter() - started)
         self._records += len(messages)
         return len(messages)
 
-    def _apply(self, engine: Engine, batch: DecodedBatch) -> None:
-        """Steps 2–4: process, stage outputs and offsets, commit (on leaving the block)."""
+    def _restore(self) -> None:
+        """Rebuild the engine's memory from the store (start, and after a refused input)."""
+        self._engine = None
         with self._store.transaction() as tx:
-            batch, duplicates = admit(tx, batch, self._codec, self._runner.input_id_window)
-            outcome = engine.process(tx, batch.changes, batch.labels)
+            self._engine = self._engine_factory(tx, self._health.progress)
+
+    def _apply(self, batch: DecodedBatch) -> None:
+        """Steps 2–4, again without any input the store refuses (see the module docstring)."""
+        while True:
+            try:
+                return self._apply_once(batch)
+            except InputFailedError as exc:
+                if not isinstance(exc.__cause__, InvalidValueError):
+                    raise
+                msg = batch.take(exc.kind, exc.position)
+                batch.dead_letters.append(self._codec.dead_letter(
+                    msg, Rejection("unstorable", str(exc.__cause__))))
+                log.warning("input refused by the store; dead-lettered, state rebuilt",
+                            topic=msg.topic(), partition=msg.partition(), offset=msg.offset(),
+                            error=str(exc.__cause__)[:200])
+                self._restore()
+
+    def _apply_once(self, batch: DecodedBatch) -> None:
+        """Steps 2–4: process, stage outputs and offsets, commit (on leaving the block)."""
+        if self._engine is None:
+            raise RuntimeError("start() the service before stepping it")
+        with self._store.transaction() as tx:
+            admit(tx, batch, self._codec, self._runner.input_id_window)
+            outcome = self._engine.process(tx, batch.changes, batch.labels)
             letters = batch.dead_letters + [
                 self._codec.dead_letter(batch.change_messages[index], error)
                 for index, error in outcome.rejected]
@@ -156,7 +187,7 @@ class AlignmentService:
                 records.extend(self._codec.alignment_records(event))
             stage_outputs(tx, records, batch.next_offsets)
             self._health.progress("commit", len(records), len(records))
-        self._record_metrics(batch, outcome, letters, duplicates)
+        self._record_metrics(batch, outcome, letters)
 
     def _publish(self) -> None:
         """Step 5: send the outbox, each record with its ``send`` span's trace context, then
@@ -169,8 +200,8 @@ class AlignmentService:
             self._metrics.observe_freshness((now_ms - event_time) / 1000.0)
         self._unpublished.clear()
 
-    def _record_metrics(self, batch: DecodedBatch, outcome: Outcome,
-                        letters: list[DeadLetterRecord], duplicates: Counter[str]) -> None:
+    def _count_inputs(self, batch: DecodedBatch, outcome: Outcome) -> None:
+        """Records consumed per topic: applied, dead-lettered and dropped as re-sends."""
         rejected = {index for index, _ in outcome.rejected}
         ops = Counter(change.op.value for index, change in enumerate(batch.changes)
                       if index not in rejected)
@@ -181,10 +212,14 @@ class AlignmentService:
         bad = Counter(letter.letter.topic for letter in batch.dead_letters)
         for topic, good in ((self._kafka.triples_topic, len(batch.changes)),
                             (self._kafka.labels_topic, len(batch.labels))):
-            if good + bad[topic] + duplicates[topic]:
-                self._metrics.count_consumed(topic, good + bad[topic] + duplicates[topic])
-            if duplicates[topic]:
-                self._metrics.count_duplicates(topic, duplicates[topic])
+            if seen := good + bad[topic] + batch.duplicates[topic]:
+                self._metrics.count_consumed(topic, seen)
+            if batch.duplicates[topic]:
+                self._metrics.count_duplicates(topic, batch.duplicates[topic])
+
+    def _record_metrics(self, batch: DecodedBatch, outcome: Outcome,
+                        letters: list[DeadLetterRecord]) -> None:
+        self._count_inputs(batch, outcome)
         self._events_out += len(outcome.events)
         self._unpublished.extend(event.event_time for event in outcome.events)
         for event in outcome.events:
@@ -192,6 +227,10 @@ class AlignmentService:
         for letter in letters:
             self._metrics.count_dead_letter(letter.reason)
             log_dead_letter(letter.letter)
+        if unknown := int(outcome.stats.get("labels_unknown_entity", 0)):
+            self._metrics.count_labels_unknown_entity(unknown)
+            log.info("labels name entities not seen yet; kept, they apply once both exist",
+                     labels=unknown)
         if "affected" in outcome.stats:
             self._metrics.observe_affected_set(int(outcome.stats["affected"]))
         if "recompute_s" in outcome.stats:

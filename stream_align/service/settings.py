@@ -11,6 +11,8 @@ import socket
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from stream_align.service.topic_settings import ReplicationFactor, TopicLayout
+
 
 class KafkaSettings(BaseModel):
     """Connection and topic layout of the Kafka cluster stream-align lives in."""
@@ -34,10 +36,18 @@ class KafkaSettings(BaseModel):
         "kg.alignments", description="Output: current alignment per left entity (compacted)."
     )
     dead_letter_topic: str = Field(
-        "kg.triples.dlq", description="Output: input records that could not be processed."
+        "kg.triples.dlq", description="Output: kg.triples records that could not be processed."
+    )
+    labels_dead_letter_topic: str = Field(
+        "kg.labels.dlq", description="Output: kg.labels records that could not be processed."
     )
     partitions: int = Field(3, ge=1, description="Partitions for topics stream-align creates.")
-    replication_factor: int = Field(1, ge=1, description="Replication of created topics.")
+    replication_factor: ReplicationFactor = Field(
+        -1, description="Replication of created topics; -1: the broker's "
+        "default.replication.factor (production clusters set 3). A topic's own setting wins.")
+    topics: TopicLayout = Field(
+        default_factory=TopicLayout, description="Per-topic partitions, replication, "
+        "min.insync.replicas, cleanup policy and retention (kafka.topics.<role>.*).")
     consumer_group: str = Field("stream-align", description="Consumer group id.")
     group_instance_id: str = Field(
         "auto", description="Static group membership id: a restarted replica takes its "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 
+import structlog
 from confluent_kafka import (
     OFFSET_BEGINNING,
     Consumer,
@@ -27,6 +28,7 @@ from stream_align.service.kafka_client import BROKERS, client_config
 from stream_align.service.settings import KafkaSettings
 from stream_align.store.records import TopicPartition
 
+log = structlog.get_logger("stream_align.source")
 ResumeOffset = Callable[[TopicPartition], int | None]
 _Offsets = dict[KafkaPartition, Future]
 MAX_POLL_INTERVAL_MS = 1_800_000
@@ -58,6 +60,7 @@ class StoreResumedSource:
         self._consumer = Consumer(config)
         self._admin = AdminClient(client_config(kafka))
         self._ends: tuple[_Offsets, _Offsets] | None = None  # first and end offsets asked for
+        self._probe: Future | None = None  # a metadata request while the cluster is lost
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
 
     def _on_assign(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
@@ -66,17 +69,21 @@ class StoreResumedSource:
             tp.offset = OFFSET_BEGINNING if stored is None else stored
             self.assigned.add(TopicPartition(tp.topic, tp.partition))
         consumer.assign(partitions)
+        BROKERS.reachable()
+        log.info("partitions assigned", partitions=len(partitions), total=len(self.assigned))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[KafkaPartition]) -> None:
         for tp in partitions:
             self.assigned.discard(TopicPartition(tp.topic, tp.partition))
         consumer.unassign()
+        log.info("partitions revoked", partitions=len(partitions), total=len(self.assigned))
 
     def poll(self, max_records: int, timeout: float) -> list[Message]:
         """What has arrived, up to ``max_records``: waits up to ``timeout`` for the first
         record, then keeps reading while reads come back full (:data:`FILL_WAIT_S` each), so a
         batch under a backlog is full and one at a steady rate is what arrived meanwhile.
         Raises on broker errors (not on end of partition)."""
+        self._admin.poll(0)  # its log lines and errors, while they are current
         good, _ = self._read(1, timeout)
         while good and len(good) < max_records:
             want = min(max_records - len(good), POLL_CHUNK)
@@ -115,12 +122,23 @@ class StoreResumedSource:
         """Ask the broker for every assigned partition's end offset (read-committed), unless a
         query is still in flight; :meth:`lag` reads the answer. Asynchronous: the consumer's
         own watermark queries (one blocking request per partition) stalled the loop 2.5–3 s
-        of every 5 s at a low input rate on a local broker."""
+        of every 5 s at a low input rate on a local broker. While every broker is down it also
+        asks for the cluster's metadata: an idle or unassigned member would otherwise not
+        notice the cluster is back."""
+        if BROKERS.lost and self._probe is None:  # idle or unassigned: nothing else would tell
+            self._probe = self._admin.describe_cluster(request_timeout=10.0)
+            self._probe.add_done_callback(self._probed)
         if self._ends is None and self.assigned:
             self._ends = tuple(self._admin.list_offsets(
                 {KafkaPartition(tp.topic, tp.partition): spec for tp in self.assigned},
                 isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=10.0)
                 for spec in (OffsetSpec.earliest(), OffsetSpec.latest()))
+
+    def _probed(self, answer: Future) -> None:
+        """The cluster answered a metadata request (or did not: the next round asks again)."""
+        self._probe = None
+        if answer.exception() is None:
+            BROKERS.reachable()
 
     def lag(self) -> dict[TopicPartition, int] | None:
         """Records not yet consumed per assigned partition (end offset − position) once the

@@ -1,47 +1,66 @@
-"""Create the topics stream-align reads and writes, with the configs the design needs.
+"""Create the topics of the flow with their configured settings, and check them at start-up.
 
-``kg.alignments`` holds the *current* alignment per left entity, so it is log-compacted (a
-tombstone retracts a match); every other topic is a plain retained log. Creation is idempotent.
+``stream-align topics`` creates what is missing (the only command that needs CREATE); the
+service only *checks* (DESCRIBE and DESCRIBE_CONFIGS) and refuses to start on an error, so it
+never depends on a broker auto-creating a topic with the broker's defaults (one replica, seven
+days of retention: a lost state volume would then rebuild only the last week). The settings
+per topic and why the inputs keep every record: :mod:`stream_align.service.topic_settings`.
 """
 
 from __future__ import annotations
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, TopicMetadata
 
-from stream_align.service.errors import KafkaUnavailableError
+from stream_align.service.errors import KafkaUnavailableError, TopicSetupError
 from stream_align.service.kafka_client import BROKERS, client_config
 from stream_align.service.settings import KafkaSettings
+from stream_align.service.topic_check import Finding, PlannedTopic, TopicState, audit_topic
 
-COMPACTED = {"cleanup.policy": "compact", "min.cleanable.dirty.ratio": "0.1",
-             "segment.ms": "600000"}
-RETAINED = {"cleanup.policy": "delete"}
-
-
-def topic_configs(settings: KafkaSettings) -> dict[str, dict[str, str]]:
-    """Topic name → config for every topic of the flow."""
-    return {
-        settings.triples_topic: RETAINED,
-        settings.labels_topic: RETAINED,
-        settings.alignment_events_topic: RETAINED,
-        settings.alignments_topic: COMPACTED,
-        settings.dead_letter_topic: RETAINED,
-    }
+#: Topic role (a ``TopicLayout`` field) → the ``KafkaSettings`` field naming that topic.
+ROLES = {
+    "triples": "triples_topic",
+    "labels": "labels_topic",
+    "alignment_events": "alignment_events_topic",
+    "alignments": "alignments_topic",
+    "dead_letters": "dead_letter_topic",
+    "label_dead_letters": "labels_dead_letter_topic",
+}
 
 
-def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
-    """Create missing topics; return the names that were created now."""
-    admin = AdminClient(client_config(settings))
+def topic_plan(settings: KafkaSettings) -> list[PlannedTopic]:
+    """Every topic of the flow with the partitions, replication and configs it should have."""
+    plan = []
+    for role, name_field in ROLES.items():
+        spec = getattr(settings.topics, role)
+        plan.append(PlannedTopic(
+            name=getattr(settings, name_field), role=role,
+            partitions=spec.partitions or settings.partitions,
+            replication_factor=spec.replication_factor or settings.replication_factor,
+            config=spec.topic_config()))
+    return plan
+
+
+def _existing(admin: AdminClient, settings: KafkaSettings, timeout: float
+              ) -> dict[str, TopicMetadata]:
     try:
-        existing = set(admin.list_topics(timeout=timeout).topics)
+        topics = dict(admin.list_topics(timeout=timeout).topics)
     except KafkaException as exc:
         raise KafkaUnavailableError(f"cannot reach {settings.bootstrap_servers}: {exc}") from exc
     BROKERS.reachable()
-    wanted = [
-        NewTopic(name, settings.partitions, settings.replication_factor, config=dict(config))
-        for name, config in topic_configs(settings).items()
-        if name not in existing
-    ]
+    return topics
+
+
+def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
+    """Create missing topics with their configured settings; return the names created now.
+
+    Existing topics are left as they are (:func:`check_topics` reports how they differ).
+    """
+    admin = AdminClient(client_config(settings))
+    existing = _existing(admin, settings, timeout)
+    wanted = [NewTopic(topic.name, topic.partitions, topic.replication_factor,
+                       config=dict(topic.config))
+              for topic in topic_plan(settings) if topic.name not in existing]
     if not wanted:
         return []
     created = []
@@ -53,3 +72,50 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise KafkaUnavailableError(f"creating topic {name}: {exc}") from exc
     return created
+
+
+def describe_topics(settings: KafkaSettings, timeout: float = 30.0
+                    ) -> dict[str, TopicState | None]:
+    """Partitions, replicas and configs of every topic of the flow (None: does not exist)."""
+    admin = AdminClient(client_config(settings))
+    existing = _existing(admin, settings, timeout)
+    states: dict[str, TopicState | None] = {}
+    resources = {}
+    for topic in topic_plan(settings):
+        metadata = existing.get(topic.name)
+        if metadata is None or metadata.error is not None:
+            states[topic.name] = None
+            continue
+        partitions = metadata.partitions
+        replicas = min((len(p.replicas) for p in partitions.values()), default=0)
+        states[topic.name] = TopicState(len(partitions), replicas, None)
+        resources[topic.name] = ConfigResource(ConfigResource.Type.TOPIC, topic.name)
+    if resources:
+        futures = admin.describe_configs(list(resources.values()), request_timeout=timeout)
+        for name, resource in resources.items():
+            try:
+                entries = futures[resource].result(timeout=timeout)
+            except KafkaException:
+                continue  # not authorised to describe: the audit says so
+            state = states[name]
+            if state is not None:
+                states[name] = state._replace(
+                    config={key: entry.value for key, entry in entries.items()})
+    return states
+
+
+def check_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[Finding]:
+    """Findings for every topic of the flow, errors first."""
+    states = describe_topics(settings, timeout)
+    findings = [finding for topic in topic_plan(settings)
+                for finding in audit_topic(topic, states[topic.name])]
+    return sorted(findings, key=lambda finding: finding.level != "error")
+
+
+def require_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[Finding]:
+    """The start-up check: raise ``TopicSetupError`` on any error; return the warnings."""
+    findings = check_topics(settings, timeout)
+    errors = [str(finding) for finding in findings if finding.level == "error"]
+    if errors:
+        raise TopicSetupError("topic check failed: " + "; ".join(errors))
+    return findings

@@ -6,11 +6,14 @@ crash applies a record wholly or not at all (point-in-time recovery stops at the
 record). The WAL must therefore stay enabled; nothing here ever disables it.
 """
 
+import threading
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from rocksdict import (
     BlockBasedOptions,
     Cache,
+    Checkpoint,
     DBCompressionType,
     DBRecoveryMode,
     Options,
@@ -20,7 +23,7 @@ from rocksdict import (
     WriteOptions,
 )
 
-from stream_align.store.errors import StoreClosedError, StoreError
+from stream_align.store.errors import StoreClosedError, StoreError, StoreLockedError
 from stream_align.store.keys import Table, prefix_end
 from stream_align.store.settings import StoreSettings
 
@@ -70,11 +73,13 @@ class Database:
         try:
             self._db: Rdict | None = Rdict(str(settings.path), _db_options(settings), families)
         except Exception as exc:  # rocksdict raises bare Exception for I/O and lock errors
-            raise StoreError(f"cannot open RocksDB at {settings.path}: {exc}") from exc
+            error = StoreLockedError if "LOCK" in str(exc) else StoreError
+            raise error(f"cannot open RocksDB at {settings.path}: {exc}") from exc
         self._tables = {table: self._db.get_column_family(table.value) for table in Table}
         self._handles = {table: self._db.get_column_family_handle(table.value) for table in Table}
         self._write_options = WriteOptions()
         self._write_options.sync = settings.sync_writes
+        self._closing = threading.Lock()  # a checkpoint on another thread vs close()
 
     def _table(self, table: Table) -> Rdict:
         if self._db is None:
@@ -119,13 +124,31 @@ class Database:
                 raise StoreError(f"RocksDB write of {count} changes failed: {exc}") from exc
         return count
 
+    def checkpoint(self, path: Path) -> None:
+        """A consistent copy of the database at ``path`` (which must not exist), taken while
+        writes go on: RocksDB pins the live files and flushes the memtables, so the copy holds
+        a prefix of the committed write batches, all column families at the same point.
+
+        Only the process holding the database lock can do this; a read-only or secondary
+        instance of another process copies column families from different points (measured,
+        decision 0023). Hard links on the same file system, copies across. Thread-safe.
+        """
+        with self._closing:
+            if self._db is None:
+                raise StoreClosedError("the state store is closed")
+            try:
+                Checkpoint(self._db).create_checkpoint(str(path))
+            except Exception as exc:
+                raise StoreError(f"RocksDB checkpoint to {path} failed: {exc}") from exc
+
     def close(self) -> None:
         """Flush and release the database lock; idempotent."""
-        if self._db is None:
-            return
-        for table in self._tables.values():
-            table.close()
-        self._tables.clear()
-        self._handles.clear()
-        self._db.close()
-        self._db = None
+        with self._closing:
+            if self._db is None:
+                return
+            for table in self._tables.values():
+                table.close()
+            self._tables.clear()
+            self._handles.clear()
+            self._db.close()
+            self._db = None

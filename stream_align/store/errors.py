@@ -30,3 +30,11 @@ class UnknownGraphError(InvalidValueError):
 
 class TransactionStateError(StoreError):
     """A transaction was used after it was committed or rolled back."""
+
+
+class StoreLockedError(StoreError):
+    """Another process (a running service) holds the database's lock."""
+
+
+class BackupError(StoreError):
+    """A backup could not be taken, or a backup cannot be restored as asked."""

@@ -43,7 +43,10 @@ class Table(StrEnum):
 @lru_cache(maxsize=1 << 16)
 def _component(part: str) -> bytes:
     """One length-prefixed component; cached because the same ids recur in every key."""
-    raw = part.encode("utf-8")
+    try:
+        raw = part.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: not text the store can key by
+        raise InvalidValueError(f"key component is not UTF-8 encodable: {part[:40]!r}") from exc
     if len(raw) > MAX_COMPONENT_BYTES:
         raise InvalidValueError(f"key component of {len(raw)} bytes exceeds 65535: {part[:40]!r}")
     return _LEN.pack(len(raw)) + raw

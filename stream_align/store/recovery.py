@@ -43,6 +43,12 @@ def stored_offsets(
     return {tp: offset for tp, offset in found.items() if offset is not None}
 
 
+def all_offsets(store: StateStore) -> dict[TopicPartition, int]:
+    """Every stored next offset: where a restored state resumes reading."""
+    with store.transaction() as tx:
+        return dict(tx.delivery.offsets())
+
+
 def iter_outbox(store: StateStore) -> Iterator[OutboxEntry]:
     """Unacknowledged outbox entries in sequence order."""
     with store.transaction() as tx:

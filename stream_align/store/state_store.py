@@ -5,6 +5,7 @@ database for all partitions: a triple change reads neighbourhoods that other par
 the offsets of every partition must commit in the same batch as the state they produced.
 """
 
+from pathlib import Path
 from types import TracebackType
 
 from stream_align.store.database import Database
@@ -15,6 +16,7 @@ from stream_align.store.transaction import Transaction
 
 LAYOUT_VERSION = 1
 _LAYOUT_KEY = b"layout_version"
+_MODEL_KEY = b"model_version"
 
 
 class StateStore:
@@ -36,6 +38,28 @@ class StateStore:
             raise StoreError(
                 f"store layout version {read_u64(stored)} != supported {LAYOUT_VERSION}"
             )
+
+    def _open(self) -> Database:
+        if self._database is None:
+            raise StoreClosedError("the state store is closed")
+        return self._database
+
+    def layout_version(self) -> int:
+        """The key layout this database was written with (checked on open)."""
+        return read_u64(self._open().get(Table.META, _LAYOUT_KEY) or u64(LAYOUT_VERSION))
+
+    def model_version(self) -> str | None:
+        """The model the service last served this state with (None: never served)."""
+        stored = self._open().get(Table.META, _MODEL_KEY)
+        return None if stored is None else stored.decode()
+
+    def set_model_version(self, version: str) -> None:
+        """Record the model serving this state, so a backup can say which model it needs."""
+        self._open().write([(Table.META, _MODEL_KEY, version.encode())])
+
+    def checkpoint(self, path: Path) -> None:
+        """A consistent copy of the whole state at ``path``, taken while it is in use."""
+        self._open().checkpoint(path)
 
     def transaction(self) -> Transaction:
         """A new transaction; run one writing transaction at a time (counters are not locked)."""

@@ -74,7 +74,11 @@ def encode_entity(entity_type: str, attributes: Mapping[str, str]) -> bytes:
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in attributes.items()):
         raise InvalidValueError("entity attributes must map str to str")
     body = {"type": entity_type, "attributes": dict(attributes)}
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidValueError("entity type or attributes are not UTF-8 encodable") from exc
 
 
 def decode_entity(graph: str, entity_id: str, data: bytes) -> Entity:

@@ -161,9 +161,10 @@ def test_secured_install_takes_credentials_and_certificates(helm: str) -> None:
 def test_monitoring_selects_the_metrics_service(helm: str) -> None:
     docs = _manifests(helm, "monitoring-values.yaml")
     monitor = _one(docs, "ServiceMonitor")
-    service = _one(docs, "Service")
-    labels = service["metadata"]["labels"]
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    selector = monitor["spec"]["selector"]["matchLabels"].items()
+    (service,) = [d for d in docs if d["kind"] == "Service"
+                  and selector <= d["metadata"]["labels"].items()]  # one scrape per pod
+    assert service["metadata"]["name"] == "sa-stream-align"
     assert monitor["spec"]["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     policy = _one(docs, "NetworkPolicy")

@@ -24,7 +24,7 @@ Alignment = dict[str, tuple[str, float]]
 
 def write_config(path: Path, kafka: KafkaSettings, batch: int) -> Path:
     lines = ["[kafka]"] + [f"{k} = {json.dumps(v)}" for k, v in kafka.model_dump().items()
-                           if v is not None]
+                           if v is not None and not isinstance(v, dict)]
     # min_score_delta 0: every score move is published, so the compacted topic holds the
     # current scores (by default it lags them by up to the delta) and can be compared at 1e-5.
     lines += ["[observability]", "http_port = 0", "log_level = \"WARNING\"",

@@ -10,6 +10,7 @@ from stream_align.events.contracts import (
     AlignmentEvent,
     DeadLetter,
     Decision,
+    Direction,
     Event,
     Evidence,
     Label,
@@ -33,7 +34,8 @@ EVENTS: list[Event] = [
                        decision=Decision.MATCH, score=0.93, model_version="v1",
                        evidence=(Evidence(left_neighbour="e/2", right_neighbour="China",
                                           relation_left="capitalOf", relation_right="capital",
-                                          weight=0.4),), cause=("c1",)),
+                                          weight=0.4, direction_left=Direction.OUTGOING,
+                                          direction_right=Direction.INCOMING),), cause=("c1",)),
     DeadLetter.new(original=b"\xff{", error_class="invalid_utf8", error_message="bad byte",
                    topic="kg.triples", partition=1, offset=9),
 ]

@@ -56,7 +56,7 @@ def test_malformed_records_are_dead_lettered_with_reason(kafka_settings: KafkaSe
         intake.close()
 
     assert [e.head for e in handled] == ["a:0", "a:1", "a:2"]
-    assert summary.dead_letters == {"invalid_utf8": 1, "invalid_json": 1, "schema_violation": 1,
+    assert summary.dead_letters == {"invalid_utf8": 1, "invalid_json": 1, "unknown_symbol": 1,
                                     "unknown_graph": 1, "oversized": 1}
     letters = [Codec(DeadLetter, codec_settings).decode(v)
                for v in _read_all(kafka_settings, kafka_settings.dead_letter_topic, 5)]

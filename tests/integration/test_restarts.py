@@ -135,6 +135,7 @@ def test_crashes_and_restarts_change_nothing(dataset: Path, model_dir: Path,
             "alignment_events_topic": f"kg.alignment-events.{suffix}",
             "alignments_topic": f"kg.alignments.{suffix}",
             "dead_letter_topic": f"kg.triples.dlq.{suffix}",
+            "labels_dead_letter_topic": f"kg.labels.dlq.{suffix}",
             "consumer_group": f"stream-align-{suffix}", "group_instance_id": "stream-align-0"})
         config = write_config(tmp_path / f"{name}.toml", kafka, batch=25 if name == "stopped"
                               else 200)
@@ -153,8 +154,11 @@ def test_crashes_and_restarts_change_nothing(dataset: Path, model_dir: Path,
 
 
 def _letters(kafka: KafkaSettings) -> list[DeadLetter]:
+    """Dead letters of both inputs (triples and labels have a dead-letter topic each)."""
     codec = Codec(DeadLetter)
-    return [codec.decode(m.value()) for m in read_to_end(kafka, kafka.dead_letter_topic)]
+    return [codec.decode(m.value()) for topic in (kafka.dead_letter_topic,
+                                                  kafka.labels_dead_letter_topic)
+            for m in read_to_end(kafka, topic)]
 
 
 def test_input_event_ids_are_idempotency_keys(dataset: Path, model_dir: Path,

@@ -59,3 +59,22 @@ quoted keys (avro names hold dots), lists become arrays, strings JSON-escaped ba
 {{- fail (printf "replicas: %d is not supported: one replica aligns the whole pair of graphs (one global matching, both graphs in memory); more would split the input partitions and so the graphs. Use replicas: 1 (0 pauses the service); see docs/decisions/0009" (int .Values.replicas)) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The environment of every container: settings the chart owns, then the user's. */}}
+{{- define "stream-align.env" -}}
+env:
+  - name: STREAM_ALIGN_STORE__PATH
+    value: {{ .Values.state.mountPath | quote }}
+  - name: STREAM_ALIGN_RUNNER__MODEL_PATH
+    value: {{ .Values.model.mountPath | quote }}
+  # Static membership: a restarted pod takes its partitions back without a rebalance.
+  - name: STREAM_ALIGN_KAFKA__GROUP_INSTANCE_ID
+    valueFrom: {fieldRef: {fieldPath: metadata.name}}
+  {{- with .Values.env }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- if .Values.existingSecret }}
+envFrom:
+  - secretRef: {name: {{ .Values.existingSecret | quote }}}
+{{- end }}
+{{- end -}}

@@ -82,6 +82,10 @@ class ServiceMetrics:
         self._duplicates = Counter(f"{PREFIX}_duplicate_inputs", "Input records dropped as "
                                    "exact re-sends of an applied event_id.", ["topic"],
                                    registry=self.registry)
+        self._labels_unknown = Counter(f"{PREFIX}_labels_unknown_entity", "Labels applied "
+                                       "while naming an entity neither graph has yet (kept: "
+                                       "they take effect once it arrives).",
+                                       registry=self.registry)
 
     def set_model_version(self, model_version: str) -> None:
         """Publish the loaded model's version in ``stream_align_build_info``."""
@@ -138,6 +142,10 @@ class ServiceMetrics:
     def count_duplicates(self, topic: str, count: int) -> None:
         """Input records dropped because their event_id was applied with the same content."""
         self._duplicates.labels(topic).inc(count)
+
+    def count_labels_unknown_entity(self, count: int) -> None:
+        """Labels kept although an entity they name does not exist (yet)."""
+        self._labels_unknown.inc(count)
 
     def exposition(self) -> tuple[bytes, str]:
         """The Prometheus text exposition of this registry and its content type."""

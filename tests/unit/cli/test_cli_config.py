@@ -47,3 +47,14 @@ def test_every_subcommand_has_help(capsys: pytest.CaptureFixture[str]):
             main([name, "--help"])
         assert exit_info.value.code == 0
         assert "usage: stream-align" in capsys.readouterr().out
+
+
+def test_input_limits_are_settings_and_must_fit_the_output(monkeypatch: pytest.MonkeyPatch):
+    assert any(env == "STREAM_ALIGN_CODEC__LIMITS__MAX_KEY_BYTES" for env, *_ in describe())
+    monkeypatch.setenv("STREAM_ALIGN_CODEC__LIMITS__MAX_KEY_BYTES", "2048")
+    assert load_settings(None).codec.limits.max_key_bytes == 2048
+    monkeypatch.setenv("STREAM_ALIGN_CODEC__LIMITS__MAX_KEY_BYTES", "65535")
+    with pytest.raises(ConfigError, match="lets an alignment event reach"):
+        load_settings(None)
+    monkeypatch.setenv("STREAM_ALIGN_CODEC__MAX_BYTES", str(32 << 20))
+    assert load_settings(None).codec.limits.max_key_bytes == 65535

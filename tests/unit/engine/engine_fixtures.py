@@ -5,21 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
+from untrained_model import untrained_bundle  # noqa: F401 (the engine tests import it here)
 
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.events.contracts import Label, TripleChange
-from stream_align.model.bundle import ModelBundle
-from stream_align.model.encoder import CGMuAlign
-from stream_align.model.inputs import fit_frozen
-from stream_align.model.settings import (
-    ArchitectureSettings,
-    FeatureSettings,
-    SamplingSettings,
-    TrainSettings,
-)
 from stream_align.store import StateStore, StoreSettings
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
@@ -53,19 +44,6 @@ def synthetic_pair(n: int = 48, seed: int = 0) -> GraphPair:
     b = _graph("B", n, names_b, edges[keep_b], perm_b)
     gold = np.stack([perm_a, perm_b], 1).astype(np.int64)
     return GraphPair(name="synthetic", a=a, b=b, train=gold[:6], valid=gold[6:10], test=gold[10:])
-
-
-def untrained_bundle(pair: GraphPair, seed: int = 0, structure_dim: int = 0) -> ModelBundle:
-    """A small freshly initialised model (inferred types: the synthetic graphs have none);
-    ``structure_dim`` > 0 adds the structure-only track's fixed 2-hop blocks."""
-    torch.manual_seed(seed)
-    frozen = fit_frozen(pair, FeatureSettings(name_dim=64, attr_dim=32, numeric_dim=4,
-                                              inferred_types=3), SamplingSettings(fanout=3))
-    arch = ArchitectureSettings(hidden_dim=16, structure_dim=structure_dim)
-    net = CGMuAlign(frozen, arch, "hinge")
-    net.eval()
-    return ModelBundle(net=net, frozen=frozen, arch=arch, train=TrainSettings(),
-                       version="test-untrained")
 
 
 def engine_settings(**overrides: object) -> EngineSettings:

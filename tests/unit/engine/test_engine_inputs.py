@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
 
 from stream_align.engine.engine import AlignmentEngine
-from stream_align.events.contracts import Decision, Label, LabelValue, TripleChange
+from stream_align.engine.errors import InputFailedError
+from stream_align.events.contracts import Decision, Direction, Label, LabelValue, TripleChange
 from stream_align.model.bundle import ModelBundle
+from stream_align.store.errors import InvalidValueError
 
 torch.set_num_threads(1)
 
@@ -34,7 +37,6 @@ def test_engine_rejects_each_bad_input_and_keeps_the_good(tmp_path: Path) -> Non
         T.add_triple("C", "a:x", "http://x/rel0", "a:y"),
         T.remove_triple("A", "a:x", "http://x/rel0", "a:nobody"),
         T.remove_triple("A", "a:x", "http://x/rel3", "a:z"),
-        T.upsert_entity("A", "a:big", attributes={f"k{i}": "v" for i in range(300)}),
         T.delete_entity("B", "b:nobody"),
     ]
     engine = AlignmentEngine.empty(bundle, engine_settings())
@@ -42,14 +44,46 @@ def test_engine_rejects_each_bad_input_and_keeps_the_good(tmp_path: Path) -> Non
         (outcome,) = run(store, engine, good + bad)
         with store.transaction() as tx:
             assert tx.graph.has_triple("A", "a:x", "http://x/rel0", "a:y")
-            assert not tx.graph.has_entity("A", "a:big")
     reasons = {index - len(good): error.reason for index, error in outcome.rejected}
     assert reasons == {0: "unknown_graph", 1: "missing_triple", 2: "missing_triple",
-                       3: "oversized_entity", 4: "delete_unknown_entity"}
+                       3: "delete_unknown_entity"}
     assert {e.left: e.right for e in outcome.events} == {"a:x": "b:x", "a:y": "b:y",
                                                          "a:z": "b:z"}
     linked = next(e for e in outcome.events if e.left == "a:y")
-    assert linked.evidence and linked.evidence[0].relation_left.startswith("rel")
+    # a:y is the tail of (a:x, rel0, a:y) and the head of (a:y, rel1, a:z)
+    assert linked.evidence and {(e.relation_left, e.direction_left) for e in linked.evidence} <= {
+        ("rel0", Direction.INCOMING), ("rel1", Direction.OUTGOING)}
+
+
+def test_a_store_refusal_names_the_input_and_keeps_its_cause(tmp_path: Path) -> None:
+    """What the decode-time limits would have refused, if it reaches the store anyway."""
+    bundle, good = _tiny()
+    huge = T.upsert_entity("A", "a:" + "x" * 70_000)  # built in code: no limits applied
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    with open_store(tmp_path / "db") as store:
+        with pytest.raises(InputFailedError) as caught:
+            run(store, engine, [*good, huge])
+        assert (caught.value.kind, caught.value.position) == ("change", len(good))
+        assert isinstance(caught.value.__cause__, InvalidValueError)
+        with store.transaction() as tx:  # rolled back: nothing of the batch is stored
+            assert not tx.graph.has_entity("A", "a:x")
+        label = Label.new(left="a:x", right="b:" + "y" * 70_000, label=LabelValue.MATCH,
+                          source="seed")
+        with pytest.raises(InputFailedError) as caught:
+            run(store, AlignmentEngine.empty(bundle, engine_settings()), good, [label])
+        assert (caught.value.kind, caught.value.position) == ("label", 0)
+
+
+def test_labels_naming_unknown_entities_are_kept_and_counted(tmp_path: Path) -> None:
+    bundle, changes = _tiny()
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    veto = Label.new(left="a:x", right="b:x", label=LabelValue.NON_MATCH, source="reviewer")
+    with open_store(tmp_path / "db") as store:
+        (early,) = run(store, engine, [], [veto])
+        assert early.stats["labels_unknown_entity"] == 1 and not early.rejected
+        (later,) = run(store, engine, changes)
+    assert later.stats["labels_unknown_entity"] == 0
+    assert engine.final_alignment().get("a:x", ("",))[0] != "b:x"  # the veto applies
 
 
 def test_triple_before_its_entity_upsert_ends_the_same(tmp_path: Path) -> None:

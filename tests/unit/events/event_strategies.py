@@ -15,6 +15,7 @@ from stream_align.events import (
     AlignmentEvent,
     DeadLetter,
     Decision,
+    Direction,
     Event,
     Evidence,
     Label,
@@ -54,6 +55,8 @@ triple_changes = st.one_of(
 evidence = st.builds(
     Evidence, left_neighbour=keys, right_neighbour=keys, relation_left=st.none() | keys,
     relation_right=st.none() | keys, weight=finite,
+    direction_left=st.none() | st.sampled_from(list(Direction)),
+    direction_right=st.none() | st.sampled_from(list(Direction)),
 )
 
 _histories = st.one_of(

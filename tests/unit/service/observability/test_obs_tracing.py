@@ -1,4 +1,4 @@
-"""batch_span follows the messaging semantic conventions; configure_tracing picks the exporter."""
+"""configure_tracing picks the exporter (the spans themselves: test_obs_spans.py)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import types
 from collections.abc import Sequence
 
 import pytest
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Tracer
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from stream_align.service.observability import (
     ObservabilitySettings,
@@ -21,18 +19,6 @@ from stream_align.service.observability import (
 )
 from stream_align.service.observability.tracing import OTLP_MODULE
 from tests.unit.service.observability.kafka_records import Record
-
-
-@pytest.fixture
-def exporter() -> InMemorySpanExporter:
-    return InMemorySpanExporter()
-
-
-@pytest.fixture
-def tracer(exporter: InMemorySpanExporter) -> Tracer:
-    provider = TracerProvider(shutdown_on_exit=False)
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return provider.get_tracer("test")
 
 
 def test_none_exporter_gives_a_working_tracer() -> None:

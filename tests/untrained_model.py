@@ -1,0 +1,30 @@
+"""A small freshly initialised model, for tests that need a model but not a trained one
+(the engine's unit tests, the service's hostile-input test): seconds instead of a training run."""
+
+from __future__ import annotations
+
+import torch
+
+from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.model.bundle import ModelBundle
+from stream_align.model.encoder import CGMuAlign
+from stream_align.model.inputs import fit_frozen
+from stream_align.model.settings import (
+    ArchitectureSettings,
+    FeatureSettings,
+    SamplingSettings,
+    TrainSettings,
+)
+
+
+def untrained_bundle(pair: GraphPair, seed: int = 0, structure_dim: int = 0) -> ModelBundle:
+    """A small freshly initialised model (inferred types: the synthetic graphs have none);
+    ``structure_dim`` > 0 adds the structure-only track's fixed 2-hop blocks."""
+    torch.manual_seed(seed)
+    frozen = fit_frozen(pair, FeatureSettings(name_dim=64, attr_dim=32, numeric_dim=4,
+                                              inferred_types=3), SamplingSettings(fanout=3))
+    arch = ArchitectureSettings(hidden_dim=16, structure_dim=structure_dim)
+    net = CGMuAlign(frozen, arch, "hinge")
+    net.eval()
+    return ModelBundle(net=net, frozen=frozen, arch=arch, train=TrainSettings(),
+                       version="test-untrained")
