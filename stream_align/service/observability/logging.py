@@ -3,31 +3,24 @@
 structlog renders; the standard library's root logger carries the records. Loggers of either
 kind (``structlog.get_logger`` in our code, ``logging.getLogger`` in libraries) end up in the
 same handler with the same fields: ``timestamp`` (UTC ISO 8601), ``level``, ``logger``,
-``event`` and the call's key-values. Secrets never reach the output: ``SecretStr`` values and
-values under secret-looking keys (also inside nested dicts, such as a client config) are masked.
+``event`` and the call's key-values. Secrets never reach the output: ``SecretStr`` values,
+values under secret-looking keys (also inside nested dicts, such as a client config), URL user
+info and secret-looking query parameters are masked (``stream_align.secrets``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TextIO
 
 import structlog
-from pydantic import SecretBytes, SecretStr
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from stream_align.secrets import MASK, mask_secrets
 from stream_align.service.observability.settings import LogFormat, LogLevel
 
-MASK = "**********"
-# Whole words of a key (``sasl.password``, ``api_token``, ``basic.auth.user.info``), so that
-# ``n_tokens`` or ``tokenizer`` stay readable.
-SECRET_KEY = re.compile(
-    r"(^|[._-])(password|passwd|secret|token|credentials?|api[._-]?key|user[._-]info)($|[._-])",
-    re.IGNORECASE,
-)
+__all__ = ["MASK", "configure_logging", "redact_secrets"]
 
 
 class _StructlogHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -80,14 +73,4 @@ def _renderers(fmt: LogFormat, out: TextIO) -> list[Processor]:
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """Mask secrets before any renderer sees them (a structlog processor)."""
-    return {key: _redact(key, value) for key, value in event_dict.items()}
-
-
-def _redact(key: Any, value: Any) -> Any:
-    if isinstance(value, SecretStr | SecretBytes):
-        return MASK
-    if isinstance(key, str) and SECRET_KEY.search(key):
-        return MASK if value is not None else None
-    if isinstance(value, Mapping):
-        return {k: _redact(k, v) for k, v in value.items()}
-    return value
+    return {key: mask_secrets(value, key) for key, value in event_dict.items()}
