@@ -44,7 +44,7 @@ def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Capt
 
 def test_registry_credentials_in_the_url_are_refused(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("STREAM_ALIGN_CODEC__SCHEMA_REGISTRY_URL", "https://u:hunter2@sr:8081")
-    with pytest.raises(ValueError, match="must not carry credentials") as caught:
+    with pytest.raises(ConfigError, match="must not carry credentials") as caught:
         load_settings(None)
     assert "hunter2" not in str(caught.value)
 
