@@ -76,7 +76,8 @@ def run_schemas(args: argparse.Namespace) -> int:
     for topic, contract in ((kafka.triples_topic, TripleChange), (kafka.labels_topic, Label),
                             (kafka.alignment_events_topic, AlignmentEvent),
                             (kafka.alignments_topic, AlignmentEvent),
-                            (kafka.dead_letter_topic, DeadLetter)):
+                            (kafka.dead_letter_topic, DeadLetter),
+                            (kafka.labels_dead_letter_topic, DeadLetter)):
         try:
             schema_id = Codec(contract, codec, topic=topic).prepare()
         except EncodeError as exc:

@@ -69,12 +69,12 @@ def test_run_looks_up_its_output_subjects_and_says_which_are_missing(
 
         monkeypatch.setenv("STREAM_ALIGN_CODEC__SCHEMA_REGISTRY_URL", registry.url)
         assert main(["schemas"]) == 1
-        assert json.loads(capsys.readouterr().out)["missing"] == 5
+        assert json.loads(capsys.readouterr().out)["missing"] == 6
         assert main(["schemas", "--register"]) == 0
         rows = json.loads(capsys.readouterr().out)["schemas"]
         assert {r["subject"] for r in rows} == {
             "kg.triples-value", "kg.labels-value", "kg.alignment-events-value",
-            "kg.alignments-value", "kg.triples.dlq-value"}
+            "kg.alignments-value", "kg.triples.dlq-value", "kg.labels.dlq-value"}
         BatchCodec(kafka, codec).prepare()
         assert main(["schemas"]) == 0
 
