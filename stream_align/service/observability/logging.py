@@ -24,7 +24,18 @@ __all__ = ["MASK", "configure_logging", "redact_secrets"]
 
 
 class _StructlogHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Our root handler, told apart from others so reconfiguring replaces only it."""
+    """Our root handler, told apart from others so reconfiguring replaces only it. Without a
+    stream of its own it writes to ``sys.stderr`` as it is at each record (a test runner, or
+    an embedding program, may have swapped it since)."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__(stream or sys.stderr)
+        self._follow_stderr = stream is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._follow_stderr:
+            self.stream = sys.stderr
+        super().emit(record)
 
 
 def configure_logging(level: LogLevel = "INFO", fmt: LogFormat = "json",
@@ -50,7 +61,7 @@ def configure_logging(level: LogLevel = "INFO", fmt: LogFormat = "json",
         cache_logger_on_first_use=False,  # loggers made before configure_logging must follow it
     )
     out = stream or sys.stderr
-    handler = _StructlogHandler(out)
+    handler = _StructlogHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
