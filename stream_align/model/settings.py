@@ -123,7 +123,7 @@ class TrainSettings(_Frozen):
     pool_every: int = Field(3, ge=1, description="Epochs between hard-negative pool refreshes.")
     learning_rate: float = Field(5e-3, gt=0, description="Adam learning rate.")
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
-    patience: int = Field(6, ge=1, description="Epochs without valid Hits@1 gain before stop.")
+    patience: int = Field(2, ge=1, description="Epochs without valid Hits@1 gain before stop.")
     pair_batch: int = Field(
         256, ge=1, description="Positives of each batch that also train the pair scorer."
     )

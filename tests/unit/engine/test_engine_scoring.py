@@ -45,15 +45,21 @@ def test_score_pairs_equals_the_full_graph_pair_scores(tmp_path: Path, loss: str
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     nodes = [(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]]) for a, b in gold]
     scores, explained = score_pairs(bundle, engine.sides, nodes, chunk=16, evidence=2)
-    full = ModelScorer(bundle, pair).pair_scores(np.array([a for a, _ in gold]),
-                                                 np.array([b for _, b in gold]))[0]
+    full, batch = ModelScorer(bundle, pair).pair_scores(np.array([a for a, _ in gold]),
+                                                        np.array([b for _, b in gold]),
+                                                        evidence=2)
     assert np.abs(scores - full).max() < 1e-5
     assert any(explained)
-    for (a, b), found in zip(nodes, explained, strict=True):
+    for (a, b), found, offline in zip(nodes, explained, batch, strict=True):
         for e in found:  # evidence names sampled neighbours of the pair's own entities
             assert e.left in engine.sides[0].samples.samples[a]
             assert e.right in engine.sides[1].samples.samples[b]
-            assert e.weight > 0
+            assert 0 < e.weight <= 1
+        # One definition: the service's evidence is the batch aligner's, keys for indices.
+        assert [(ga.keys[e.left], gb.keys[e.right], e.relation_left, e.relation_right)
+                for e in found] == [(pair.a.keys[e.left], pair.b.keys[e.right],
+                                     e.relation_left, e.relation_right) for e in offline]
+        assert np.allclose([e.weight for e in found], [e.weight for e in offline], atol=1e-5)
 
 
 def test_score_pairs_encodes_what_no_recompute_kept(tmp_path: Path) -> None:
