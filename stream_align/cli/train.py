@@ -41,15 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "else 0 = off).")
     p.add_argument("--learning-rate", type=float, default=TrainSettings().learning_rate,
                    help="Adam learning rate.")
-    p.add_argument("--bootstrap-rounds", type=int, default=None,
-                   help="Self-training rounds after the epochs (default 2 with --hide-names, "
-                   "else 0): mutual nearest non-anchor pairs become frozen anchors.")
+    p.add_argument("--bootstrap-rounds", type=int, default=2,
+                   help="Self-training rounds after the epochs: mutual nearest non-anchor "
+                   "pairs become frozen anchors (decisions 0008, 0015).")
     p.add_argument("--pool-every", type=int, default=TrainSettings().pool_every,
                    help="Epochs between hard-negative pool refreshes.")
     p.add_argument("--skip-widths", type=_widths, default=None,
                    help="Comma-separated width of each fixed block in the retrieval vector "
                    "(names per hop, anchors, structural blocks), or 'raw' for no projection "
-                   "(default: 80,48,32 with names, 160 split evenly otherwise).")
+                   "(default: 112,64,32 with names, 208 split evenly otherwise).")
     p.add_argument("--fixed-projection", action="store_true",
                    help="Keep the fixed blocks' projections at their signed fold (not trained).")
     p.add_argument("--no-self-attention", action="store_true", help="Ablation: β uniform.")
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     settings = TrainSettings(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
                              negatives=args.negatives, hard_negatives=not args.random_negatives,
                              learning_rate=args.learning_rate, pool_every=args.pool_every,
-                             bootstrap_rounds=_default(args.bootstrap_rounds, args, 2, 0),
+                             bootstrap_rounds=args.bootstrap_rounds,
                              seed=args.seed, threads=args.threads,
                              time_limit_s=_default(args.time_limit, args, 240, 540))
     fanout = _default(args.fanout, args, 20, 10)

@@ -98,18 +98,32 @@ def _attend(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
     return (torch.sigmoid(logits + net.bce_bias) if net.loss == "bce" else logits), out
 
 
+def _retrieval_scores(bundle: ModelBundle, sides: tuple[Side, Side], lefts: list[int],
+                      rights: list[int]) -> np.ndarray:
+    """Pair scores of a model without cross-graph attention: its pair score *is* the retrieval
+    score (α uniform gives the retrieval ``h2``), read from the indexed vectors alone."""
+    net = bundle.net
+    logits = (torch.from_numpy(sides[0].vectors(lefts))
+              * torch.from_numpy(sides[1].vectors(rights))).sum(-1)
+    return (torch.sigmoid(logits + net.bce_bias) if net.loss == "bce" else logits).numpy()
+
+
 @torch.no_grad()
 def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
                 chunk: int, evidence: int = 0, progress: Progress = no_progress
                 ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     """Scores of ``pairs`` (global ``(left, right)`` indices, each entity indexed) and, if
-    asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``."""
+    asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``.
+    A model trained without cross-graph attention is scored from the vectors alone."""
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
     blocks = range(0, len(pairs), PAIR_BLOCK)
     for done, start in enumerate(chunks(blocks, progress, "pair scores")):
         block = pairs[start:start + PAIR_BLOCK]
         lefts, rights = [a for a, _ in block], [b for _, b in block]
+        if not (evidence or bundle.arch.cross_attention):  # no re-rank to pay for
+            scores[start:start + len(block)] = _retrieval_scores(bundle, sides, lefts, rights)
+            continue
         beat = partial(progress, "pair scores", done, len(blocks))
         rows = (pair_rows(bundle, sides[0], sorted(set(lefts)), chunk, beat),
                 pair_rows(bundle, sides[1], sorted(set(rights)), chunk, beat))

@@ -148,6 +148,7 @@ class Trainer:
             last = elapsed - (report.history[-2]["seconds"] if len(report.history) > 1 else 0.0)
             if epoch - report.best_epoch >= s.patience or elapsed + last > s.time_limit_s:
                 break  # no epoch is started that would end past the time limit
+        bar.total = bar.n  # early stopping ends the run: show it complete
         bar.close()
         self.bundle.net.load_state_dict(best_state)
         report.seconds = time.monotonic() - start

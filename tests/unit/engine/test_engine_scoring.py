@@ -62,6 +62,25 @@ def test_score_pairs_equals_the_full_graph_pair_scores(tmp_path: Path, loss: str
         assert np.allclose([e.weight for e in found], [e.weight for e in offline], atol=1e-5)
 
 
+def test_without_cross_attention_pair_scores_are_retrieval_scores(tmp_path: Path) -> None:
+    """The re-rank is optional: a model trained without α is scored from the indexed vectors
+    (no ``h1`` read), and the scores are still the full-graph pair scores."""
+    pair = synthetic_pair()
+    bundle = untrained_bundle(pair, cross_attention=False)
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    with open_store(tmp_path) as store:
+        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    ga, gb = engine.sides[0].graph, engine.sides[1].graph
+    nodes = [(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]]) for a, b in pair.test]
+    engine.sides[0].level1.drop([a for a, _ in nodes])
+    scores, _ = score_pairs(bundle, engine.sides, nodes, chunk=16)
+    assert engine.sides[0].level1.missing([a for a, _ in nodes])  # nothing was encoded
+    scorer = ModelScorer(bundle, pair)
+    full = scorer.pair_scores(pair.test[:, 0], pair.test[:, 1])[0]
+    retrieval = (scorer.query[pair.test[:, 0]] * scorer.base[pair.test[:, 1]]).sum(1)
+    assert np.abs(scores - full).max() < 1e-5 and np.abs(full - retrieval).max() < 1e-5
+
+
 def test_score_pairs_encodes_what_no_recompute_kept(tmp_path: Path) -> None:
     """A restored engine has no kept ``h1``: the first scores encode them, and agree."""
     pair = synthetic_pair()
