@@ -85,6 +85,7 @@ def build_events(engine: AlignmentEngine, decided: list[Change], causes: Causes,
     is ``when``, the latest input's (now, for a refresh no input caused)."""
     matches = [c for c in decided if not c.retract]
     evidence = dict(zip(map(id, matches), _evidence(engine, matches), strict=True))
+    engine.progress("causes", 0, len(decided))
     when = now_ms() if when is None else when
     limit = engine.settings.max_cause_ids
     causes = _first_causes(causes, limit)
