@@ -122,14 +122,14 @@ def test_pod_meets_the_restricted_pod_security_standard(helm: str, value_set: st
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     for volume in pod["volumes"]:
         assert set(volume) - {"name"} <= RESTRICTED_VOLUMES, volume
-    (container,) = pod["containers"]
-    context = container["securityContext"]
-    assert context["allowPrivilegeEscalation"] is False
-    assert context["capabilities"] == {"drop": ["ALL"]}
-    assert context["readOnlyRootFilesystem"] is True
-    assert not context.get("privileged")
-    assert all("hostPort" not in port for port in container["ports"])
-    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    for container in pod["containers"] + pod.get("initContainers", []):
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["readOnlyRootFilesystem"] is True
+        assert not context.get("privileged")
+        assert all("hostPort" not in port for port in container.get("ports", []))
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 
 
 def test_probes_and_shutdown_fit_the_work(helm: str) -> None:
