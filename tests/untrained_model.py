@@ -17,13 +17,15 @@ from stream_align.model.settings import (
 )
 
 
-def untrained_bundle(pair: GraphPair, seed: int = 0, structure_dim: int = 0) -> ModelBundle:
+def untrained_bundle(pair: GraphPair, seed: int = 0, structure_dim: int = 0,
+                     cross_attention: bool = True) -> ModelBundle:
     """A small freshly initialised model (inferred types: the synthetic graphs have none);
     ``structure_dim`` > 0 adds the structure-only track's fixed 2-hop blocks."""
     torch.manual_seed(seed)
     frozen = fit_frozen(pair, FeatureSettings(name_dim=64, attr_dim=32, numeric_dim=4,
                                               inferred_types=3), SamplingSettings(fanout=3))
-    arch = ArchitectureSettings(hidden_dim=16, structure_dim=structure_dim)
+    arch = ArchitectureSettings(hidden_dim=16, structure_dim=structure_dim,
+                                cross_attention=cross_attention)
     net = CGMuAlign(frozen, arch, "hinge")
     net.eval()
     return ModelBundle(net=net, frozen=frozen, arch=arch, train=TrainSettings(),

@@ -11,6 +11,14 @@ Every command is idempotent. Standard library only: it runs before the virtualen
     python tools/kafka_broker.py start --port 19092 --data-dir /tmp/sa-kafka
     python tools/kafka_broker.py status --data-dir /tmp/sa-kafka
     python tools/kafka_broker.py stop --data-dir /tmp/sa-kafka
+
+Secured listeners: ``--extra-properties FILE`` adds to (or replaces keys of) the generated
+``server.properties`` (e.g. ``listeners`` with an SSL and a SASL_SSL listener, keystores,
+``listener.name.<name>.ssl.client.auth=required``), and ``--add-scram`` creates SCRAM users
+when the storage is formatted, as ``kafka-storage format --add-scram`` does:
+
+    python tools/kafka_broker.py start --port 19092 --extra-properties secure.properties \
+        --add-scram 'SCRAM-SHA-512=[name=svc,password=svc-secret]'
 """
 
 from __future__ import annotations
@@ -83,10 +91,18 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _write_config(data_dir: Path, port: int, controller_port: int) -> Path:
+def _read_properties(text: str) -> dict[str, str]:
+    """``key=value`` lines of a Java properties file (comments and blank lines skipped)."""
+    pairs = (line.split("=", 1) for line in text.splitlines()
+             if line.strip() and not line.lstrip().startswith(("#", "!")) and "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _write_config(data_dir: Path, port: int, controller_port: int,
+                  extra: Path | None = None) -> Path:
     log_dirs = data_dir / "kraft-logs"
     config = data_dir / "server.properties"
-    config.write_text(f"""\
+    properties = _read_properties(f"""\
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:{controller_port}
@@ -107,6 +123,9 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.cleaner.backoff.ms=1000
 """)
+    if extra is not None:
+        properties.update(_read_properties(extra.read_text()))
+    config.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
     (data_dir / "log4j2.properties").write_text(f"""\
 rootLogger.level=INFO
 rootLogger.appenderRef.file.ref=file
@@ -127,27 +146,29 @@ def _java(libs: Path, main: str, *args: str, log: Path | None = None) -> subproc
                             start_new_session=True)
 
 
-def _format(libs: Path, data_dir: Path, config: Path) -> None:
+def _format(libs: Path, data_dir: Path, config: Path, scram: list[str]) -> None:
     if (data_dir / "kraft-logs" / "meta.properties").exists():
         return
     proc = _java(libs, "kafka.tools.StorageTool", "random-uuid")
     cluster_id = proc.communicate()[0].strip().splitlines()[-1]
+    users = [arg for entry in scram for arg in ("--add-scram", entry)]
     proc = _java(libs, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-                 "-c", str(config))
+                 "-c", str(config), *users)
     out = proc.communicate()[0]
     if proc.returncode != 0:
         raise SystemExit(f"formatting KRaft storage failed:\n{out}")
 
 
-def start(data_dir: Path, port: int, controller_port: int, timeout: float) -> None:
+def start(data_dir: Path, port: int, controller_port: int, timeout: float,
+          extra: Path | None = None, scram: list[str] | None = None) -> None:
     """Start the broker unless it already runs; return once it accepts connections."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if _read_pid(data_dir) is not None and _port_open(port):
         print(f"kafka already running on 127.0.0.1:{port} (pid {_read_pid(data_dir)})")
         return
     libs = fetch()
-    config = _write_config(data_dir, port, controller_port)
-    _format(libs, data_dir, config)
+    config = _write_config(data_dir, port, controller_port, extra)
+    _format(libs, data_dir, config, scram or [])
     console = open(data_dir / "console.log", "ab")  # noqa: SIM115 - handed to the child
     cmd = ["java", "-Xms256m", "-Xmx1g", "-XX:+UseG1GC", "-Djava.awt.headless=true",
            f"-Dlog4j2.configurationFile={data_dir / 'log4j2.properties'}",
@@ -206,12 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--controller-port", type=int, default=None,
                         help="CONTROLLER listener port (default: port + 1)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for start")
+    parser.add_argument("--extra-properties", type=Path, default=None, metavar="FILE",
+                        help="broker properties added to (or replacing) the generated ones")
+    parser.add_argument("--add-scram", action="append", default=[], metavar="ENTRY",
+                        help="SCRAM user created at format time, e.g. "
+                        "'SCRAM-SHA-512=[name=svc,password=secret]' (repeatable)")
     args = parser.parse_args(argv)
     controller_port = args.controller_port or args.port + 1
     if args.command == "fetch":
         print(fetch())
     elif args.command == "start":
-        start(args.data_dir, args.port, controller_port, args.timeout)
+        start(args.data_dir, args.port, controller_port, args.timeout,
+              args.extra_properties, args.add_scram)
     elif args.command == "stop":
         stop(args.data_dir)
     else:

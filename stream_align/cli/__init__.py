@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; an expected failure is one line on stderr and its exit code."""
     args = build_parser().parse_args(argv)
+    # Every command's library logs (librdkafka's lines, dead letters) go to stderr, readable;
+    # stdout stays for results. `run` reconfigures from its settings (JSON by default).
+    from stream_align.service.observability.logging import configure_logging
+
+    configure_logging("WARNING", "console")
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -1,4 +1,5 @@
-"""``stream-align topics`` and ``stream-align config``: set up Kafka, explain the settings."""
+"""``stream-align topics``, ``schemas`` and ``config``: set up Kafka and the registry, explain
+the settings."""
 
 from __future__ import annotations
 
@@ -20,10 +21,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="only check (needs DESCRIBE and DESCRIBE_CONFIGS, not CREATE)")
     add_config_argument(topics)
     topics.set_defaults(func=run_topics)
+    schemas = subparsers.add_parser(
+        "schemas", help="check (or register) the flow's schemas in the Schema Registry",
+        description="For every topic of the flow: the subject its schema is registered under "
+        "(codec.subject_name_strategy) and the registered id. Exits 1 if one is missing. "
+        "With --register: register the missing ones (what `run` needs when "
+        "codec.auto_register_schemas is off, the default).")
+    schemas.add_argument("--register", action="store_true", help="register missing schemas")
+    add_config_argument(schemas)
+    schemas.set_defaults(func=run_schemas)
     config = subparsers.add_parser(
         "config", help="list every setting with its environment variable, or show the values",
         description="Without --show: every setting's environment variable, type, default and "
-        "description. With --show: the effective values (secrets masked).")
+        "description. With --show: the effective values (secrets masked: secret settings, "
+        "values under secret-looking keys, URL user info and token query parameters).")
     config.add_argument("--show", action="store_true", help="print the effective settings")
     add_config_argument(config)
     config.set_defaults(func=run_config)
@@ -48,11 +59,45 @@ def run_topics(args: argparse.Namespace) -> int:
     return 1 if report["errors"] else 0
 
 
+def run_schemas(args: argparse.Namespace) -> int:
+    from stream_align.cli.config import load_settings
+    from stream_align.cli.errors import ConfigError
+    from stream_align.events.codec import Codec, Encoding
+    from stream_align.events.contracts import AlignmentEvent, DeadLetter, Label, TripleChange
+    from stream_align.events.errors import EncodeError, Reason
+    from stream_align.events.schema_registry import subject_name
+
+    settings = load_settings(args.config)
+    if settings.codec.schema_registry_url is None:
+        raise ConfigError("codec.schema_registry_url is not set: there is no registry to check")
+    codec = settings.codec.model_copy(
+        update={"encoding": Encoding.AVRO, "auto_register_schemas": args.register})
+    kafka, rows, missing = settings.kafka, [], 0
+    for topic, contract in ((kafka.triples_topic, TripleChange), (kafka.labels_topic, Label),
+                            (kafka.alignment_events_topic, AlignmentEvent),
+                            (kafka.alignments_topic, AlignmentEvent),
+                            (kafka.dead_letter_topic, DeadLetter),
+                            (kafka.labels_dead_letter_topic, DeadLetter)):
+        try:
+            schema_id = Codec(contract, codec, topic=topic).prepare()
+        except EncodeError as exc:
+            if exc.reason is not Reason.SCHEMA_NOT_REGISTERED:
+                raise
+            schema_id, missing = None, missing + 1
+        rows.append({"topic": topic, "record": contract.avro_name, "id": schema_id,
+                     "subject": subject_name(codec.subject_name_strategy, topic,
+                                             contract.avro_name)})
+    print(json.dumps({"schemas": rows, "missing": missing}, indent=2))
+    return 1 if missing else 0
+
+
 def run_config(args: argparse.Namespace) -> int:
     from stream_align.cli.config import describe, load_settings
+    from stream_align.secrets import mask_secrets
 
     if args.show:
-        print(load_settings(args.config).model_dump_json(indent=2))
+        shown = mask_secrets(load_settings(args.config).model_dump(mode="json"))
+        print(json.dumps(shown, indent=2))
         return 0
     for env, type_name, default, description in describe():
         print(f"{env}\n    {type_name}, default {default}\n    {description}")

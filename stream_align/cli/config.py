@@ -39,8 +39,9 @@ EVENT_OVERHEAD = 4096
 class AppSettings(BaseSettings):
     """All settings of a stream-align process."""
 
+    # hide_input_in_errors: a refused value may be a secret (a URL with credentials)
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__",
-                                      frozen=True, extra="forbid")
+                                      frozen=True, extra="forbid", hide_input_in_errors=True)
 
     kafka: KafkaSettings = Field(default_factory=KafkaSettings, description="Kafka cluster.")
     codec: CodecSettings = Field(default_factory=CodecSettings, description="Wire format.")

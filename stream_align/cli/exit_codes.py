@@ -73,7 +73,8 @@ def _code(exc: BaseException) -> ExitCode | None:
     from stream_align.service.observability.errors import ObservabilityError
     from stream_align.store.errors import StoreError
 
-    if isinstance(exc, CodecError) and exc.reason is Reason.REGISTRY_UNAVAILABLE:
+    if isinstance(exc, CodecError) and exc.reason in (Reason.REGISTRY_UNAVAILABLE,
+                                                      Reason.SCHEMA_NOT_REGISTERED):
         return ExitCode.REGISTRY
     table: list[tuple[type[BaseException], ExitCode]] = [
         (ConfigError, ExitCode.CONFIG), (ModelError, ExitCode.MODEL),

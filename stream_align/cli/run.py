@@ -68,10 +68,13 @@ def run(args: argparse.Namespace) -> int:
     restore_signals = install_signal_handlers(health)
     with ObservabilityServer.from_settings(obs, health, metrics) as server:
         log.info("serving probes", port=server.port)
+        health.progress("load model", 0, 3)  # each start-up step beats (/healthz)
         bundle = load(Path(settings.runner.model_path))
         metrics.set_model_version(bundle.version)
+        health.progress("check topics", 1, 3)
         for warning in require_topics(settings.kafka):
             log.warning("topic settings", problem=str(warning))
+        health.progress("open state store", 2, 3)
         store = StateStore(settings.store)
         store.set_model_version(bundle.version)
         service = AlignmentService(

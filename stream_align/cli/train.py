@@ -41,11 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "else 0 = off).")
     p.add_argument("--learning-rate", type=float, default=TrainSettings().learning_rate,
                    help="Adam learning rate.")
-    p.add_argument("--bootstrap-rounds", type=int, default=None,
-                   help="Self-training rounds after the epochs (default 2 with --hide-names, "
-                   "else 0): mutual nearest non-anchor pairs become frozen anchors.")
+    p.add_argument("--bootstrap-rounds", type=int, default=2,
+                   help="Self-training rounds after the epochs: mutual nearest non-anchor "
+                   "pairs become frozen anchors (decisions 0008, 0015).")
     p.add_argument("--pool-every", type=int, default=TrainSettings().pool_every,
                    help="Epochs between hard-negative pool refreshes.")
+    p.add_argument("--skip-widths", type=_widths, default=None,
+                   help="Comma-separated width of each fixed block in the retrieval vector "
+                   "(names per hop, anchors, structural blocks), or 'raw' for no projection "
+                   "(default: 112,64,32 with names, 208 split evenly otherwise).")
+    p.add_argument("--fixed-projection", action="store_true",
+                   help="Keep the fixed blocks' projections at their signed fold (not trained).")
     p.add_argument("--no-self-attention", action="store_true", help="Ablation: β uniform.")
     p.add_argument("--no-cross-attention", action="store_true", help="Ablation: α uniform.")
     p.add_argument("--time-limit", type=float, default=None,
@@ -54,6 +60,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads.")
     p.add_argument("--report", type=Path, help="Also write the training report (JSON) here.")
     p.set_defaults(func=run)
+
+
+def _widths(text: str) -> tuple[int, ...] | str:
+    if text == "raw":
+        return text
+    try:
+        return tuple(int(w) for w in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of widths: {text!r}") from exc
 
 
 def _default(value: float | None, args: argparse.Namespace, hidden: float,
@@ -69,11 +85,14 @@ def _architecture(args: argparse.Namespace) -> ArchitectureSettings:
     block (they contain it)."""
     structure = _default(args.structure_dim, args, 512, 0)
     anchor_dim = 0 if structure else ArchitectureSettings().anchor_skip_dim
+    widths = {} if args.skip_widths is None else {
+        "skip_widths": None if args.skip_widths == "raw" else args.skip_widths}
     return ArchitectureSettings(hidden_dim=args.hidden_dim,
                                 self_attention=not args.no_self_attention,
                                 cross_attention=not args.no_cross_attention,
                                 name_skip=not args.hide_names, anchor_skip_dim=anchor_dim,
-                                structure_dim=structure)
+                                structure_dim=structure,
+                                learn_projection=not args.fixed_projection, **widths)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     settings = TrainSettings(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
                              negatives=args.negatives, hard_negatives=not args.random_negatives,
                              learning_rate=args.learning_rate, pool_every=args.pool_every,
-                             bootstrap_rounds=_default(args.bootstrap_rounds, args, 2, 0),
+                             bootstrap_rounds=args.bootstrap_rounds,
                              seed=args.seed, threads=args.threads,
                              time_limit_s=_default(args.time_limit, args, 240, 540))
     fanout = _default(args.fanout, args, 20, 10)

@@ -95,7 +95,9 @@ def align(scorer: ModelScorer, settings: AlignSettings,
     final, evidence = scorer.pair_scores(picked[:, 0], picked[:, 1], evidence=settings.evidence)
     keys_a, keys_b = scorer.pair.a.keys, scorer.pair.b.keys
     return [Match(left=keys_a[a], right=keys_b[b], score=float(s),
-                  evidence=[{"left": keys_a[x], "right": keys_b[y], "weight": round(w, 6)}
-                            for x, y, w in ev])
+                  evidence=[{"left": keys_a[e.left], "right": keys_b[e.right],
+                             "relation_left": e.relation_left,
+                             "relation_right": e.relation_right, "weight": round(e.weight, 6)}
+                            for e in ev])
             for (a, b), s, ev in zip(picked.tolist(), final.tolist(),
                                      evidence or [[] for _ in picked], strict=True)]

@@ -68,6 +68,7 @@ def build_events(engine: AlignmentEngine, tx: Transaction, decided: list[Change]
     """One event per decision change, in the order the decider returned them."""
     matches = [c for c in decided if not c.retract]
     evidence = dict(zip(map(id, matches), _evidence(engine, matches), strict=True))
+    engine.progress("causes", 0, len(decided))
     decided_at = now_ms()
     limit = engine.settings.max_cause_ids
     causes = causes.first(limit)

@@ -22,20 +22,10 @@ from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import PairOutput
+from stream_align.model.evidence import NeighbourPair, top_evidence
 
 PAIR_BLOCK = 4096
 """Pairs per cross-attention pass: ``PAIR_BLOCK × k × k`` attention weights at a time."""
-
-
-@dataclass(frozen=True)
-class NeighbourPair:
-    """One evidence entry: neighbours (global indices), relation names, attention weight."""
-
-    left: int
-    right: int
-    relation_left: str
-    relation_right: str
-    weight: float
 
 
 @dataclass
@@ -86,23 +76,13 @@ def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int,
 def _evidence(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
               at: tuple[torch.Tensor, torch.Tensor], cross: torch.Tensor,
               top: int) -> list[list[NeighbourPair]]:
-    """The ``top`` neighbour pairs per pair with the largest β-weighted attention."""
-    names = bundle.frozen.vocab.relations
-    flat = cross.flatten(1)
-    k = cross.shape[2]
-    weights, where = flat.topk(min(top, flat.shape[1]), dim=1)
-    (ra, rb), (ia, ib) = rows, at
-    out = []
-    for p in range(len(ia)):
-        found = []
-        for v, w in zip(weights[p].tolist(), where[p].tolist(), strict=True):
-            if v <= 0:
-                continue
-            x, y = (ia[p], w // k), (ib[p], w % k)
-            found.append(NeighbourPair(ra.order[int(ra.nbr[x])], rb.order[int(rb.nbr[y])],
-                                       names[int(ra.rel[x])], names[int(rb.rel[y])], float(v)))
-        out.append(found)
-    return out
+    """The ``top`` evidence entries per pair (:func:`model.evidence.top_evidence`), with the
+    neighbours as global indices."""
+    tables = []
+    for r, i in zip(rows, at, strict=True):
+        order = torch.tensor([*r.order, -1], dtype=torch.int64)  # padding slot: no weight
+        tables.append((order[r.nbr[i]], r.rel[i]))
+    return top_evidence(cross, tables[0], tables[1], bundle.frozen.vocab.relations, top)
 
 
 def _attend(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
@@ -118,18 +98,32 @@ def _attend(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
     return (torch.sigmoid(logits + net.bce_bias) if net.loss == "bce" else logits), out
 
 
+def _retrieval_scores(bundle: ModelBundle, sides: tuple[Side, Side], lefts: list[int],
+                      rights: list[int]) -> np.ndarray:
+    """Pair scores of a model without cross-graph attention: its pair score *is* the retrieval
+    score (α uniform gives the retrieval ``h2``), read from the indexed vectors alone."""
+    net = bundle.net
+    logits = (torch.from_numpy(sides[0].vectors(lefts))
+              * torch.from_numpy(sides[1].vectors(rights))).sum(-1)
+    return (torch.sigmoid(logits + net.bce_bias) if net.loss == "bce" else logits).numpy()
+
+
 @torch.no_grad()
 def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
                 chunk: int, evidence: int = 0, progress: Progress = no_progress
                 ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     """Scores of ``pairs`` (global ``(left, right)`` indices, each entity indexed) and, if
-    asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``."""
+    asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``.
+    A model trained without cross-graph attention is scored from the vectors alone."""
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
     blocks = range(0, len(pairs), PAIR_BLOCK)
     for done, start in enumerate(chunks(blocks, progress, "pair scores")):
         block = pairs[start:start + PAIR_BLOCK]
         lefts, rights = [a for a, _ in block], [b for _, b in block]
+        if not (evidence or bundle.arch.cross_attention):  # no re-rank to pay for
+            scores[start:start + len(block)] = _retrieval_scores(bundle, sides, lefts, rights)
+            continue
         beat = partial(progress, "pair scores", done, len(blocks))
         rows = (pair_rows(bundle, sides[0], sorted(set(lefts)), chunk, beat),
                 pair_rows(bundle, sides[1], sorted(set(rights)), chunk, beat))

@@ -33,17 +33,18 @@ import fastavro
 from fastavro.read import SchemaResolutionError
 from fastavro.validation import ValidationError as AvroValidationError
 from fastavro.validation import validate
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from stream_align.events.avro_schemas import parsed_schema, schema_text
 from stream_align.events.contracts import CONTRACTS, Event
 from stream_align.events.errors import CodecError, DecodeError, EncodeError, Reason
 from stream_align.events.limits import InputLimits, depth_exceeds
-from stream_align.events.schema_ids import (
-    FixedSchemaIds,
-    RegistrySchemaIds,
-    SchemaIds,
+from stream_align.events.schema_ids import FixedSchemaIds, RegistrySchemaIds, SchemaIds
+from stream_align.events.schema_registry import (
+    RegistrySettings,
+    RetryingRegistry,
     registry_client,
+    subject_name,
 )
 from stream_align.events.symbols import enum_defaults, resolve_symbols
 
@@ -68,10 +69,14 @@ class Encoding(StrEnum):
     AVRO = "avro"
 
 
-class CodecSettings(BaseModel):
-    """How events are put on the wire; built by the CLI from its config, never from the env."""
+class CodecSettings(RegistrySettings):
+    """How events are put on the wire; built by the CLI from its config, never from the env.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    The Schema Registry's settings (URL, auth, TLS, subjects, retries) are in
+    ``RegistrySettings``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     encoding: Encoding = Field(
         default=Encoding.JSON,
@@ -81,14 +86,6 @@ class CodecSettings(BaseModel):
         default=DEFAULT_MAX_BYTES,
         gt=0,
         description="Largest encoded message accepted by encode and decode, in bytes.",
-    )
-    schema_registry_url: str | None = Field(
-        default=None,
-        description="Schema Registry URL for avro; None uses schema_ids instead.",
-    )
-    auto_register_schemas: bool = Field(
-        default=True,
-        description="With a registry: register the schema on first encode (False: look it up).",
     )
     schema_ids: dict[str, Annotated[int, Field(ge=0, le=2**31 - 1)]] = Field(
         default_factory=lambda: dict(DEFAULT_SCHEMA_IDS),
@@ -108,10 +105,14 @@ class Codec(Generic[E]):
         contract: type[E],
         settings: CodecSettings | None = None,
         *,
+        topic: str | None = None,
         registry: Any = None,
     ) -> None:
-        """``registry`` replaces the client built from ``schema_registry_url`` (tests, reuse)."""
+        """``topic``: where this codec writes (names the registry subject under topic-based
+        strategies; reading needs none). ``registry`` replaces the client built from
+        ``schema_registry_url`` (tests, reuse)."""
         self.contract = contract
+        self.topic = topic
         self.settings = settings or CodecSettings()
         self._schema = parsed_schema(contract.avro_name)
         self._enums = enum_defaults(self._schema)
@@ -121,17 +122,23 @@ class Codec(Generic[E]):
     def _schema_ids(self, registry: Any) -> SchemaIds:
         subject = self.contract.avro_name
         if registry is None and self.settings.schema_registry_url is not None:
-            registry = registry_client(self.settings.schema_registry_url)
+            registry = registry_client(self.settings)
         if registry is not None:
             return RegistrySchemaIds(
-                registry,
-                subject,
+                RetryingRegistry(registry, self.settings.schema_registry_retry_s),
+                subject_name(self.settings.subject_name_strategy, self.topic, subject),
                 schema_text(subject),
                 auto_register=self.settings.auto_register_schemas,
             )
         if subject not in self.settings.schema_ids:
             raise ValueError(f"CodecSettings.schema_ids has no id for subject {subject}")
         return FixedSchemaIds(self.settings.schema_ids[subject])
+
+    def prepare(self) -> int | None:
+        """Resolve the schema id this codec writes with now (a registry lookup or
+        registration), so a missing registration stops start-up instead of the first batch.
+        Returns the id (``None`` for JSON); raises ``EncodeError``."""
+        return None if self._ids is None else self._ids.id_for_writing()
 
     def encode(self, event: E) -> bytes:
         """Bytes for ``event``; raises ``EncodeError`` (and nothing else) when it cannot."""

@@ -52,7 +52,10 @@ class Reason(StrEnum):
     INVALID_AVRO = "invalid_avro"
     """The Avro body is malformed in some other way (bad enum index, bad union branch, ...)."""
     REGISTRY_UNAVAILABLE = "registry_unavailable"
-    """The registry failed, or lacks the schema with auto-registration off: not bad input."""
+    """The registry failed or stayed unreachable through the retries: not bad input."""
+    SCHEMA_NOT_REGISTERED = "schema_not_registered"
+    """Auto-registration is off and the registry lacks our schema under its subject: a
+    deployment error, not bad input."""
     UNDECODABLE = "undecodable"
     """Anything unforeseen, wrapped at the ``decode`` boundary so that nothing else escapes."""
     UNENCODABLE = "unencodable"
@@ -75,7 +78,7 @@ class CodecError(StreamAlignError):
     @property
     def is_bad_input(self) -> bool:
         """False for an infrastructure failure: the input is fine and must not be dead-lettered."""
-        return self.reason is not Reason.REGISTRY_UNAVAILABLE
+        return self.reason not in (Reason.REGISTRY_UNAVAILABLE, Reason.SCHEMA_NOT_REGISTERED)
 
 
 class DecodeError(CodecError):

@@ -6,12 +6,12 @@ read from a header, the writer schema to read the body with (``None``: the contr
 - ``FixedSchemaIds`` (no registry configured): one id per subject, fixed in ``CodecSettings``;
   producers and consumers must agree on it, and a message with any other id is refused. The
   fixed ids share their number space with registry-assigned ids, so a topic must not mix both.
-- ``RegistrySchemaIds`` (``schema_registry_url`` set): the contract's schema is registered (or
-  only looked up) under its subject, and a writer schema is fetched by id, so a consumer reads
-  messages written with an older or newer compatible schema through Avro schema resolution.
-
-Subjects follow Confluent's RecordNameStrategy: the record's full name, e.g.
-``io.streamalign.v1.TripleChange``, because one contract is written to more than one topic.
+- ``RegistrySchemaIds`` (``schema_registry_url`` set): the contract's schema is looked up (or,
+  with ``auto_register_schemas``, registered) under the subject its strategy names for the
+  topic written to (``schema_registry``), and a writer schema is fetched by id, so a consumer
+  reads messages written with an older or newer compatible schema through Avro resolution.
+  A schema missing from its subject is a configuration error (``SCHEMA_NOT_REGISTERED``) that
+  says how to register it; an unreachable registry is retried by ``RetryingRegistry`` first.
 """
 
 from __future__ import annotations
@@ -52,18 +52,6 @@ class FixedSchemaIds:
         return None
 
 
-def registry_client(url: str) -> Any:
-    """A ``SchemaRegistryClient`` for ``url``; imported late because it needs an optional extra."""
-    try:
-        from confluent_kafka.schema_registry import SchemaRegistryClient
-    except ImportError as exc:
-        raise ImportError(
-            "schema_registry_url needs the Schema Registry client: "
-            "pip install 'confluent-kafka[schemaregistry]'"
-        ) from exc
-    return SchemaRegistryClient({"url": url})
-
-
 def _avro_schema(schema_text: str) -> Any:
     """The registry's ``Schema`` value; imported late for the same reason as the client."""
     from confluent_kafka.schema_registry import Schema
@@ -75,7 +63,7 @@ class RegistrySchemaIds:
     """Ids from a Schema Registry; ``client`` is a ``SchemaRegistryClient`` or a stand-in."""
 
     def __init__(
-        self, client: Any, subject: str, schema_text: str, *, auto_register: bool
+        self, client: Any, subject: str | None, schema_text: str, *, auto_register: bool
     ) -> None:
         self._client = client
         self._subject = subject
@@ -86,18 +74,30 @@ class RegistrySchemaIds:
 
     def id_for_writing(self) -> int:
         if self._own_id is None:
-            try:
-                schema = _avro_schema(self._schema_text)
-                if self._auto_register:
-                    self._own_id = int(self._client.register_schema(self._subject, schema))
-                else:
-                    self._own_id = int(self._client.lookup_schema(self._subject, schema).schema_id)
-            except Exception as exc:
-                raise EncodeError(
-                    Reason.REGISTRY_UNAVAILABLE,
-                    f"cannot get an id for subject {self._subject}: {type(exc).__name__}: {exc}",
-                ) from exc
+            self._own_id = self._resolve_own_id()
         return self._own_id
+
+    def _resolve_own_id(self) -> int:
+        if self._subject is None:
+            raise EncodeError(Reason.UNENCODABLE, "a codec that writes under a topic-based "
+                              "subject name strategy needs the topic it writes to")
+        try:
+            schema = _avro_schema(self._schema_text)
+            if self._auto_register:
+                return int(self._client.register_schema(self._subject, schema))
+            return int(self._client.lookup_schema(self._subject, schema).schema_id)
+        except Exception as exc:
+            if getattr(exc, "http_status_code", None) == 404 and not self._auto_register:
+                raise EncodeError(
+                    Reason.SCHEMA_NOT_REGISTERED,
+                    f"this version of the schema is not registered under subject "
+                    f"{self._subject}: register it (`stream-align schemas --register`) or set "
+                    "codec.auto_register_schemas = true",
+                ) from exc
+            raise EncodeError(
+                Reason.REGISTRY_UNAVAILABLE,
+                f"cannot get an id for subject {self._subject}: {type(exc).__name__}: {exc}",
+            ) from exc
 
     def writer_schema(self, schema_id: int) -> dict[str, Any] | None:
         if schema_id == self._own_id:

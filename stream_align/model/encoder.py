@@ -29,6 +29,7 @@ from stream_align.model.inputs import Frozen, GraphInputs
 from stream_align.model.layers import CollectiveAggLayer, RelationalMeanLayer, cross_attention
 from stream_align.model.layers.collective_agg import Messages
 from stream_align.model.settings import STRUCTURE_BLOCKS, ArchitectureSettings
+from stream_align.model.sparse_rows import SparseRows
 from stream_align.model.structure import INITIAL_SCALES as STRUCTURE_SCALES
 
 
@@ -201,9 +202,9 @@ class CGMuAlign(nn.Module):
                   F.normalize(h2, dim=-1)]
         fixed = [skip[rows] for skip in g.skips]
         if len(self.skip_proj):
-            fixed = [F.normalize(x @ p, dim=-1) for x, p in zip(fixed, self.skip_proj,
-                                                                 strict=True)]
-        return Parts(learnt + fixed)
+            return Parts(learnt + [F.normalize(x @ p, dim=-1)
+                                   for x, p in zip(fixed, self.skip_proj, strict=True)])
+        return Parts(learnt + [x.dense() if isinstance(x, SparseRows) else x for x in fixed])
 
     def _scales(self, n_blocks: int) -> torch.Tensor:
         return F.softplus(self.block_raw[:n_blocks]) + 1e-3

@@ -21,6 +21,7 @@ from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.model.features import Level0, fit_idf, level0
 from stream_align.model.sampling import Neighbourhood, average_counts, key_hashes, sample
 from stream_align.model.settings import FeatureSettings, SamplingSettings
+from stream_align.model.sparse_rows import SparseRows
 from stream_align.model.structure import structure_skips
 from stream_align.model.vocab import Vocab, build_vocab, directed_edges
 
@@ -48,7 +49,7 @@ class GraphInputs:
 
     graph: Graph
     names: torch.Tensor  # sparse COO (n, name_dim)
-    skips: list[torch.Tensor]  # fixed blocks (n, dim), unit rows or zero: see graph_inputs
+    skips: list[SparseRows | torch.Tensor]  # fixed blocks (n, dim), unit rows or zero
     attrs: torch.Tensor  # sparse COO (n, attr_dim)
     numeric: torch.Tensor  # (n, numeric_dim)
     types: torch.Tensor  # int64 (n,)
@@ -93,7 +94,7 @@ def anchor_ids(graph: Graph, frozen: Frozen) -> np.ndarray:
     return np.array([index.get(key, len(frozen.anchors)) for key in graph.keys], dtype=np.int64)
 
 
-def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int) -> list[torch.Tensor]:
+def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int) -> list[SparseRows]:
     """Raw name vectors of the entity, then the mean over its sampled neighbours per hop.
 
     Parameter-free, so the model starts at name + neighbour-name similarity (the learning-free
@@ -104,7 +105,7 @@ def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int) -> list[tor
     for _ in range(hops):
         current = normalize(adj @ current)
         out.append(current)
-    return [torch.from_numpy(np.asarray(m.todense(), dtype=np.float32)) for m in out]
+    return [SparseRows.from_csr(m) for m in out]
 
 
 def _adjacency(hood: Neighbourhood) -> sp.csr_matrix:
@@ -115,7 +116,7 @@ def _adjacency(hood: Neighbourhood) -> sp.csr_matrix:
 
 
 def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
-                dim: int) -> torch.Tensor:
+                dim: int) -> SparseRows:
     """Unit mean of the (hashed one-hot) seed anchors among an entity's sampled neighbours.
 
     The learning-free form of "my neighbours are aligned to yours"; the entity's own anchor is
@@ -125,8 +126,7 @@ def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
     buckets = (anchors[real].astype(np.uint64) * np.uint64(2654435761)) % np.uint64(dim)
     onehot = sp.csr_matrix((np.ones(len(real), dtype=np.float32),
                             (real, buckets.astype(np.int64))), shape=(len(anchors), dim))
-    return torch.from_numpy(np.asarray(normalize(_adjacency(hood) @ onehot).todense(),
-                                       dtype=np.float32))
+    return SparseRows.from_csr(normalize(_adjacency(hood) @ onehot))
 
 
 def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 
 
-def topk(queries: torch.Tensor, base: torch.Tensor, k: int, chunk: int = 4096) -> torch.Tensor:
+def topk(queries: torch.Tensor, base: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
     """``int64 (len(queries), k)``: indices of ``base`` with the largest inner products."""
     k = min(k, base.shape[0])
     parts = [(queries[s:s + chunk] @ base.T).topk(k, dim=1).indices

@@ -15,6 +15,7 @@ import torch
 from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.model.artifact import load
 from stream_align.model.bundle import ModelBundle
+from stream_align.model.evidence import NeighbourPair, top_evidence
 from stream_align.model.readout import pair_logits, retrieval_vectors
 
 CHUNK = 8192
@@ -56,10 +57,9 @@ class ModelScorer:
 
     @torch.no_grad()
     def pair_scores(self, ia: np.ndarray, ib: np.ndarray, cross: bool = True, evidence: int = 0,
-                    link: bool = True) -> tuple[np.ndarray, list[list[tuple[int, int, float]]]]:
+                    link: bool = True) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
         """Scores of ``(ia[p], ib[p])`` (cosine for hinge; for BCE the probability, or the logit
-        without ``link``) and, per pair, the ``evidence`` neighbour pairs ``(a, b, weight)``
-        with the largest attention weight."""
+        without ``link``) and, per pair, its ``evidence`` (:mod:`model.evidence`)."""
         scores, explained = [], []
         net = self.bundle.net
         for s in range(0, len(ia), CHUNK):
@@ -73,21 +73,10 @@ class ModelScorer:
         return result.astype(np.float32), explained
 
     def _evidence(self, a: torch.Tensor, b: torch.Tensor, cross: torch.Tensor,
-                  top: int) -> list[list[tuple[int, int, float]]]:
-        """Neighbour pairs by share of the pair's attention mass (multi-edges summed)."""
-        k = self.ga.nbr.shape[1]
-        flat = cross.flatten(1)
-        flat = flat / flat.sum(1, keepdim=True).clamp(min=1e-12)
-        na, nb = self.ga.nbr[a].tolist(), self.gb.nbr[b].tolist()
-        out = []
-        for p, row in enumerate(flat.tolist()):
-            mass: dict[tuple[int, int], float] = {}
-            for w in np.flatnonzero(np.asarray(row) > 0):
-                key = (na[p][w // k], nb[p][w % k])
-                mass[key] = mass.get(key, 0.0) + row[w]
-            best = sorted(mass.items(), key=lambda kv: -kv[1])[:top]
-            out.append([(x, y, w) for (x, y), w in best])
-        return out
+                  top: int) -> list[list[NeighbourPair]]:
+        return top_evidence(cross, (self.ga.nbr[a], self.ga.rel[a]),
+                            (self.gb.nbr[b], self.gb.rel[b]),
+                            self.bundle.frozen.vocab.relations, top)
 
     def similarity(self, pair: GraphPair, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         self._check(pair)

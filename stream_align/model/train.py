@@ -120,22 +120,26 @@ class Trainer:
     def run(self) -> TrainReport:
         s, report, start = self.settings, TrainReport(), time.monotonic()
         best_state = {k: v.clone() for k, v in self.bundle.net.state_dict().items()}
-        bar = tqdm(range(s.epochs), desc="train", disable=not s.progress)
+        steps = -(-len(self.train_pairs) // s.batch_size)
+        bar = tqdm(total=s.epochs * steps, desc="train", unit="step", disable=not s.progress)
         emb = self._embeddings() if s.hard_negatives else None
         pools = None
-        for epoch in bar:
+        for epoch in range(s.epochs):
             if s.hard_negatives and epoch % s.pool_every == 0:
                 pools = self._pools(*emb)
             emb = None  # two n × D matrices: not held through the steps
             order = torch.randperm(len(self.train_pairs), generator=self.gen)
-            losses = [self._step(idx, pools) for idx in order.split(s.batch_size)]
+            losses = []
+            for idx in order.split(s.batch_size):
+                losses.append(self._step(idx, pools))
+                bar.update()
             emb = self._embeddings()  # validation now, hard-negative pools next epoch
             valid = hits_at_1(*emb, self.valid_pairs)
             if not (s.hard_negatives and (epoch + 1) % s.pool_every == 0):
                 emb = None
             report.history.append({"epoch": epoch, "loss": float(np.mean(losses)),
                                    "valid_hits1": valid, "seconds": time.monotonic() - start})
-            bar.set_postfix(loss=f"{np.mean(losses):.4f}", valid_h1=f"{valid:.4f}")
+            bar.set_postfix(epoch=epoch, loss=f"{np.mean(losses):.4f}", valid_h1=f"{valid:.4f}")
             log.info("epoch %d loss %.4f valid Hits@1 %.4f", epoch, np.mean(losses), valid)
             if valid > report.best_valid_hits1:
                 report.best_epoch, report.best_valid_hits1 = epoch, valid
@@ -144,6 +148,8 @@ class Trainer:
             last = elapsed - (report.history[-2]["seconds"] if len(report.history) > 1 else 0.0)
             if epoch - report.best_epoch >= s.patience or elapsed + last > s.time_limit_s:
                 break  # no epoch is started that would end past the time limit
+        bar.total = bar.n  # early stopping ends the run: show it complete
+        bar.close()
         self.bundle.net.load_state_dict(best_state)
         report.seconds = time.monotonic() - start
         return report

@@ -70,9 +70,18 @@ class BatchCodec:
         self.kafka = kafka
         self._changes = Codec(TripleChange, codec)
         self._labels = Codec(Label, codec)
-        self._events = Codec(AlignmentEvent, codec)
-        self._letters = Codec(DeadLetter, codec)
+        # one codec per output topic: a topic-based subject strategy gives each its own id
+        self._events = Codec(AlignmentEvent, codec, topic=kafka.alignment_events_topic)
+        self._current = Codec(AlignmentEvent, codec, topic=kafka.alignments_topic)
+        self._letters = {topic: Codec(DeadLetter, codec, topic=topic)
+                         for topic in (kafka.dead_letter_topic, kafka.labels_dead_letter_topic)}
         self._keep_bytes = codec.max_bytes // 2
+
+    def prepare(self) -> None:
+        """Resolve the output schema ids now: a schema missing from the registry (with
+        auto-registration off) stops start-up with the subject to register."""
+        for codec in (self._events, self._current, *self._letters.values()):
+            codec.prepare()
 
     def dead_letter(self, msg: Message, error: object) -> DeadLetterRecord:
         """The outbox record of ``msg``'s dead letter, on its input topic's dead-letter topic."""
@@ -80,7 +89,7 @@ class BatchCodec:
         topic = (self.kafka.labels_dead_letter_topic if msg.topic() == self.kafka.labels_topic
                  else self.kafka.dead_letter_topic)
         return DeadLetterRecord(letter, OutboxRecord(
-            topic, letter.event_id.encode(), self._letters.encode(letter)))
+            topic, letter.event_id.encode(), self._letters[topic].encode(letter)))
 
     def decode(self, messages: list[Message]) -> DecodedBatch:
         batch = DecodedBatch()
@@ -105,7 +114,7 @@ class BatchCodec:
         """The event-log record, and the compacted current-state record (tombstone on RETRACT)."""
         value = self._events.encode(event)
         key = event.left.encode()
-        current = None if event.decision is Decision.RETRACT else value
+        current = None if event.decision is Decision.RETRACT else self._current.encode(event)
         return [OutboxRecord(self.kafka.alignment_events_topic, key, value),
                 OutboxRecord(self.kafka.alignments_topic, key, current)]
 

@@ -53,7 +53,7 @@ class TripleIntake:
         self._batch_size = batch_size
         self._keep_bytes = codec.max_bytes // 2
         self._dlq = EventProducer(kafka, codec)
-        self._consumer = Consumer(client_config(kafka, **{
+        self._consumer = Consumer(client_config(kafka, "consumer", **{
             "group.id": kafka.consumer_group, "enable.auto.commit": False,
             "auto.offset.reset": "earliest", "isolation.level": "read_committed"}))
         self._assigned = False

@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 from confluent_kafka import KafkaError
 
+from stream_align.service.kafka_security import ClientRole
 from stream_align.service.settings import KafkaSettings
 
 LIBRDKAFKA_FORMAT = "%s [%s] %s"
@@ -119,8 +120,10 @@ BROKERS = BrokerWatch()
 """The process's one view of its cluster: every client reports into it."""
 
 
-def client_config(kafka: KafkaSettings, **properties: Any) -> dict[str, Any]:
-    """librdkafka properties for a new client: the settings', the logger, the error callback,
-    then ``properties`` (group id, acks ...)."""
-    return {**kafka.client_config(), "logger": LIBRDKAFKA_LOGGER,
-            "error_cb": BROKERS.on_error, **properties}
+def client_config(kafka: KafkaSettings, role: ClientRole = "admin",
+                  **properties: Any) -> dict[str, Any]:
+    """librdkafka properties for a new ``role`` client: the settings' connection and security,
+    the logger, the error callback, ``properties`` (group id, acks ...), then the operator's
+    passthrough (``kafka.extra_config`` and the role's own)."""
+    return kafka.client_config(role, {"logger": LIBRDKAFKA_LOGGER,
+                                      "error_cb": BROKERS.on_error, **properties})

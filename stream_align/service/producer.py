@@ -20,22 +20,23 @@ from stream_align.service.settings import KafkaSettings
 
 
 class EventProducer:
-    """Encodes events with one codec per contract and produces them idempotently."""
+    """Encodes events with one codec per contract and topic; produces them idempotently."""
 
     def __init__(self, kafka: KafkaSettings, codec: CodecSettings, **overrides: Any) -> None:
-        config = client_config(kafka, **{"enable.idempotence": True, "acks": "all",
-                                         "linger.ms": 20, "compression.type": "lz4"},
+        config = client_config(kafka, "producer", **{"enable.idempotence": True, "acks": "all",
+                                                     "linger.ms": 20, "compression.type": "lz4"},
                                **overrides)
         self._producer = Producer(config)
         self._codec_settings = codec
-        self._codecs: dict[type[Event], Codec[Any]] = {}
+        self._codecs: dict[tuple[type[Event], str], Codec[Any]] = {}
         self._failures: list[str] = []
         self.delivered = 0
 
-    def _codec(self, contract: type[Event]) -> Codec[Any]:
-        if contract not in self._codecs:
-            self._codecs[contract] = Codec(contract, self._codec_settings)
-        return self._codecs[contract]
+    def _codec(self, contract: type[Event], topic: str) -> Codec[Any]:
+        """One codec per contract and topic (the registry subject may depend on the topic)."""
+        if (contract, topic) not in self._codecs:
+            self._codecs[contract, topic] = Codec(contract, self._codec_settings, topic=topic)
+        return self._codecs[contract, topic]
 
     def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
         if err is not None:
@@ -46,7 +47,7 @@ class EventProducer:
 
     def send(self, topic: str, event: Event, key: str | None) -> None:
         """Queue one event; blocks briefly (serving callbacks) while the local queue is full."""
-        self.send_raw(topic, self._codec(type(event)).encode(event), key)
+        self.send_raw(topic, self._codec(type(event), topic).encode(event), key)
 
     def send_raw(self, topic: str, value: bytes | None, key: str | None,
                  headers: list[tuple[str, bytes]] | None = None) -> None:

@@ -114,6 +114,7 @@ class AlignmentService:
         """Recover: publish what a crash left in the outbox, rebuild memory, join the group.
         Every stage beats the health state: /readyz says ``restoring`` with the progress and
         /healthz stays alive while it moves."""
+        self._codec.prepare()  # a missing registry subject stops start-up, saying which
         progress = self._health.progress
         self._health.mark_not_ready(STATE_RESTORED, RESTORING)
         progress("read published outbox", 0, 0)

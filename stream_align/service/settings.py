@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import socket
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field
 
+from stream_align.service.kafka_security import KafkaSecurity
 from stream_align.service.topic_settings import ReplicationFactor, TopicLayout
 
 
-class KafkaSettings(BaseModel):
-    """Connection and topic layout of the Kafka cluster stream-align lives in."""
+class KafkaSettings(KafkaSecurity):
+    """Connection and topic layout of the Kafka cluster stream-align lives in.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    The connection and its security (TLS, mTLS, SASL, the librdkafka passthrough) are in
+    ``KafkaSecurity``; ``client_config`` builds every client's librdkafka properties.
+    """
 
-    bootstrap_servers: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers.")
-    client_id: str = Field("stream-align", description="Client id prefix for producers/consumers.")
-    security_protocol: str = Field(
-        "PLAINTEXT", description="PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."
-    )
-    sasl_mechanism: str | None = Field(None, description="SASL mechanism, e.g. SCRAM-SHA-512.")
-    sasl_username: str | None = Field(None, description="SASL user name.")
-    sasl_password: SecretStr | None = Field(None, description="SASL password (never logged).")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
     triples_topic: str = Field("kg.triples", description="Input: TripleChange events.")
     labels_topic: str = Field("kg.labels", description="Input: seed and reviewer Labels.")
     alignment_events_topic: str = Field(
@@ -61,21 +58,6 @@ class KafkaSettings(BaseModel):
         if self.group_instance_id == "auto":
             return socket.gethostname()
         return self.group_instance_id or None
-
-    def client_config(self) -> dict[str, str]:
-        """librdkafka properties shared by every client this service creates."""
-        config = {
-            "bootstrap.servers": self.bootstrap_servers,
-            "client.id": self.client_id,
-            "security.protocol": self.security_protocol,
-        }
-        if self.sasl_mechanism:
-            config["sasl.mechanism"] = self.sasl_mechanism
-        if self.sasl_username:
-            config["sasl.username"] = self.sasl_username
-        if self.sasl_password:
-            config["sasl.password"] = self.sasl_password.get_secret_value()
-        return config
 
 
 class RunnerSettings(BaseModel):

@@ -48,7 +48,7 @@ class StoreResumedSource:
         self._resume = resume
         self.assigned: set[TopicPartition] = set()
         config = client_config(
-            kafka, **{"group.id": kafka.consumer_group,
+            kafka, "consumer", **{"group.id": kafka.consumer_group,
                       "enable.auto.commit": False, "auto.offset.reset": "earliest",
                       "isolation.level": "read_committed", "enable.partition.eof": False,
                       # a bulk micro-batch may take minutes between polls; the store, not the

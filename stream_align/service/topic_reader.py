@@ -21,7 +21,7 @@ def read_to_end(kafka: KafkaSettings, topic: str, timeout: float = 60.0,
                 tail: int | None = None) -> Iterator[Message]:
     """Every record of ``topic`` up to the high watermark seen on entry, partition by partition
     (with ``tail``: only the last ``tail`` records of each partition)."""
-    consumer = Consumer(client_config(kafka, **{
+    consumer = Consumer(client_config(kafka, "consumer", **{
         "group.id": f"reader-{uuid.uuid4().hex}", "enable.auto.commit": False,
         "isolation.level": "read_committed"}))
     try:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, TopicMetadata
 
+from stream_align.service.connection import cluster_topics
 from stream_align.service.errors import KafkaUnavailableError, TopicSetupError
-from stream_align.service.kafka_client import BROKERS, client_config
 from stream_align.service.settings import KafkaSettings
 from stream_align.service.topic_check import Finding, PlannedTopic, TopicState, audit_topic
 
@@ -41,14 +41,11 @@ def topic_plan(settings: KafkaSettings) -> list[PlannedTopic]:
     return plan
 
 
-def _existing(admin: AdminClient, settings: KafkaSettings, timeout: float
-              ) -> dict[str, TopicMetadata]:
-    try:
-        topics = dict(admin.list_topics(timeout=timeout).topics)
-    except KafkaException as exc:
-        raise KafkaUnavailableError(f"cannot reach {settings.bootstrap_servers}: {exc}") from exc
-    BROKERS.reachable()
-    return topics
+def _existing(settings: KafkaSettings, timeout: float
+              ) -> tuple[AdminClient, dict[str, TopicMetadata]]:
+    """An admin client and the cluster's topics (an authentication error fails at once)."""
+    admin, metadata = cluster_topics(settings, timeout)
+    return admin, dict(metadata.topics)
 
 
 def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
@@ -56,8 +53,7 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
 
     Existing topics are left as they are (:func:`check_topics` reports how they differ).
     """
-    admin = AdminClient(client_config(settings))
-    existing = _existing(admin, settings, timeout)
+    admin, existing = _existing(settings, timeout)
     wanted = [NewTopic(topic.name, topic.partitions, topic.replication_factor,
                        config=dict(topic.config))
               for topic in topic_plan(settings) if topic.name not in existing]
@@ -77,8 +73,7 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
 def describe_topics(settings: KafkaSettings, timeout: float = 30.0
                     ) -> dict[str, TopicState | None]:
     """Partitions, replicas and configs of every topic of the flow (None: does not exist)."""
-    admin = AdminClient(client_config(settings))
-    existing = _existing(admin, settings, timeout)
+    admin, existing = _existing(settings, timeout)
     states: dict[str, TopicState | None] = {}
     resources = {}
     for topic in topic_plan(settings):

@@ -93,10 +93,13 @@ def test_manifests_are_valid_kubernetes(helm: str, kubeconform: str, value_set: 
 
 
 @pytest.mark.parametrize("value_set", VALUE_SETS)
-def test_config_file_is_toml_the_service_accepts(helm: str, value_set: str,
-                                                 tmp_path: Path) -> None:
+def test_config_file_is_toml_the_service_accepts(helm: str, value_set: str, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     text = _one(_manifests(helm, value_set), "ConfigMap")["data"]["config.toml"]
     values = yaml.safe_load((CHART / "ci" / value_set).read_text())
+    if values.get("config", {}).get("kafka", {}).get("sasl_username"):
+        # the password comes from existingSecret as an environment variable, as in the pod
+        monkeypatch.setenv("STREAM_ALIGN_KAFKA__SASL_PASSWORD", "from-the-secret")
     assert tomllib.loads(text).get("codec", {}).get("schema_ids") == \
         values.get("config", {}).get("codec", {}).get("schema_ids")
     path = tmp_path / "config.toml"
@@ -119,14 +122,14 @@ def test_pod_meets_the_restricted_pod_security_standard(helm: str, value_set: st
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     for volume in pod["volumes"]:
         assert set(volume) - {"name"} <= RESTRICTED_VOLUMES, volume
-    (container,) = pod["containers"]
-    context = container["securityContext"]
-    assert context["allowPrivilegeEscalation"] is False
-    assert context["capabilities"] == {"drop": ["ALL"]}
-    assert context["readOnlyRootFilesystem"] is True
-    assert not context.get("privileged")
-    assert all("hostPort" not in port for port in container["ports"])
-    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    for container in pod["containers"] + pod.get("initContainers", []):
+        context = container["securityContext"]
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"] == {"drop": ["ALL"]}
+        assert context["readOnlyRootFilesystem"] is True
+        assert not context.get("privileged")
+        assert all("hostPort" not in port for port in container.get("ports", []))
+        assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
 
 
 def test_probes_and_shutdown_fit_the_work(helm: str) -> None:

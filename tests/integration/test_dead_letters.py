@@ -1,6 +1,7 @@
 """Bad records end on the dead-letter topic with their reason; the good ones around them pass."""
 
 import json
+from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer
@@ -11,6 +12,7 @@ from stream_align.service.intake import TripleIntake
 from stream_align.service.producer import EventProducer
 from stream_align.service.settings import KafkaSettings
 from stream_align.service.topics import ensure_topics
+from tests.unit.cli.cli_subprocess import run_cli
 
 
 def _read_all(settings: KafkaSettings, topic: str, expected: int) -> list[bytes]:
@@ -67,3 +69,22 @@ def test_malformed_records_are_dead_lettered_with_reason(kafka_settings: KafkaSe
     assert by_offset[6].original == oversized[:2048]
     assert "5" in by_offset[6].error_message
     assert all(letter.topic == kafka_settings.triples_topic for letter in letters)
+
+
+@pytest.mark.integration
+def test_consume_logs_each_dead_letter_without_its_payload(
+        kafka_settings: KafkaSettings, kafka_config_file: Path) -> None:
+    """`stream-align consume`: stdout is the JSON summary alone; stderr has one log line per
+    dead letter with reason and position — never the record's bytes."""
+    ensure_topics(kafka_settings)
+    producer = EventProducer(kafka_settings, CodecSettings())
+    producer.send_raw(kafka_settings.triples_topic, b'{"payload-secret-4711": ', key="k")
+    producer.send_raw(kafka_settings.triples_topic, b"\xff\xfe payload-secret-4712", key="k")
+    producer.flush()
+    result = run_cli("consume", "--until-idle", "3", "--config", str(kafka_config_file))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["dead_letters"] == {"invalid_json": 1, "invalid_utf8": 1}
+    logged = [line for line in result.stderr.splitlines() if "dead letter" in line]
+    assert len(logged) == 2
+    assert all(kafka_settings.triples_topic in line and "offset=" in line for line in logged)
+    assert "payload-secret" not in result.stderr

@@ -3,35 +3,39 @@
 structlog renders; the standard library's root logger carries the records. Loggers of either
 kind (``structlog.get_logger`` in our code, ``logging.getLogger`` in libraries) end up in the
 same handler with the same fields: ``timestamp`` (UTC ISO 8601), ``level``, ``logger``,
-``event`` and the call's key-values. Secrets never reach the output: ``SecretStr`` values and
-values under secret-looking keys (also inside nested dicts, such as a client config) are masked.
+``event`` and the call's key-values. Secrets never reach the output: ``SecretStr`` values,
+values under secret-looking keys (also inside nested dicts, such as a client config), URL user
+info and secret-looking query parameters are masked (``stream_align.secrets``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TextIO
 
 import structlog
-from pydantic import SecretBytes, SecretStr
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from stream_align.secrets import MASK, mask_secrets
 from stream_align.service.observability.settings import LogFormat, LogLevel
 
-MASK = "**********"
-# Whole words of a key (``sasl.password``, ``api_token``, ``basic.auth.user.info``), so that
-# ``n_tokens`` or ``tokenizer`` stay readable.
-SECRET_KEY = re.compile(
-    r"(^|[._-])(password|passwd|secret|token|credentials?|api[._-]?key|user[._-]info)($|[._-])",
-    re.IGNORECASE,
-)
+__all__ = ["MASK", "configure_logging", "redact_secrets"]
 
 
 class _StructlogHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Our root handler, told apart from others so reconfiguring replaces only it."""
+    """Our root handler, told apart from others so reconfiguring replaces only it. Without a
+    stream of its own it writes to ``sys.stderr`` as it is at each record (a test runner, or
+    an embedding program, may have swapped it since)."""
+
+    def __init__(self, stream: TextIO | None) -> None:
+        super().__init__(stream or sys.stderr)
+        self._follow_stderr = stream is None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._follow_stderr:
+            self.stream = sys.stderr
+        super().emit(record)
 
 
 def configure_logging(level: LogLevel = "INFO", fmt: LogFormat = "json",
@@ -57,7 +61,7 @@ def configure_logging(level: LogLevel = "INFO", fmt: LogFormat = "json",
         cache_logger_on_first_use=False,  # loggers made before configure_logging must follow it
     )
     out = stream or sys.stderr
-    handler = _StructlogHandler(out)
+    handler = _StructlogHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[structlog.stdlib.ExtraAdder(), *shared],
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
@@ -80,14 +84,4 @@ def _renderers(fmt: LogFormat, out: TextIO) -> list[Processor]:
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """Mask secrets before any renderer sees them (a structlog processor)."""
-    return {key: _redact(key, value) for key, value in event_dict.items()}
-
-
-def _redact(key: Any, value: Any) -> Any:
-    if isinstance(value, SecretStr | SecretBytes):
-        return MASK
-    if isinstance(key, str) and SECRET_KEY.search(key):
-        return MASK if value is not None else None
-    if isinstance(value, Mapping):
-        return {k: _redact(k, v) for k, v in value.items()}
-    return value
+    return {key: mask_secrets(value, key) for key, value in event_dict.items()}

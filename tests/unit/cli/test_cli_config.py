@@ -21,10 +21,32 @@ def test_environment_overrides_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_secrets_are_masked(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    monkeypatch.setenv("STREAM_ALIGN_KAFKA__SASL_PASSWORD", "hunter2")
-    assert load_settings(None).kafka.client_config()["sasl.password"] == "hunter2"
+    for name, value in {
+        "KAFKA__SECURITY_PROTOCOL": "SASL_SSL", "KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA__SASL_USERNAME": "svc", "KAFKA__SASL_PASSWORD": "hunter2",
+        "KAFKA__EXTRA_CONFIG": '{"ssl.keystore.password": "ks-secret", "linger.ms": 5}',
+        "CODEC__SCHEMA_REGISTRY_URL": "https://sr:8081/?access_token=tok3n",
+        "CODEC__SCHEMA_REGISTRY_USERNAME": "sr-user", "CODEC__SCHEMA_REGISTRY_PASSWORD": "pw9",
+        "OBSERVABILITY__OTLP_ENDPOINT": "https://otel-user:otelpw@collector:4318",
+    }.items():
+        monkeypatch.setenv(f"STREAM_ALIGN_{name}", value)
+    settings = load_settings(None)
+    assert settings.kafka.client_config()["sasl.password"] == "hunter2"
+    assert settings.kafka.client_config()["ssl.keystore.password"] == "ks-secret"
+    assert settings.codec.registry_client_config()["basic.auth.user.info"] == "sr-user:pw9"
     main(["config", "--show"])
-    assert "hunter2" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for secret in ("hunter2", "ks-secret", "tok3n", "pw9", "otelpw", "otel-user"):
+        assert secret not in out
+    assert '"linger.ms": 5' in out and "sr-user" in out and "collector:4318" in out
+    assert "hunter2" not in repr(settings) and "ks-secret" not in repr(settings)
+
+
+def test_registry_credentials_in_the_url_are_refused(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("STREAM_ALIGN_CODEC__SCHEMA_REGISTRY_URL", "https://u:hunter2@sr:8081")
+    with pytest.raises(ConfigError, match="must not carry credentials") as caught:
+        load_settings(None)
+    assert "hunter2" not in str(caught.value)
 
 
 def test_missing_config_file_is_a_clear_error(tmp_path: Path):

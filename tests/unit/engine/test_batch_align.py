@@ -36,4 +36,8 @@ def test_align_finds_most_gold_pairs_with_evidence() -> None:
     assert len({m.right for m in matches}) == len(matches)
     assert len(gold & found) / len(gold) > 0.8
     assert any(m.evidence for m in matches)
-    assert all(set(e) == {"left", "right", "weight"} for m in matches for e in m.evidence)
+    fields = {"left", "right", "relation_left", "relation_right", "weight"}
+    assert all(set(e) == fields for m in matches for e in m.evidence)
+    for m in matches:  # shares of the pair's attention mass, largest first
+        weights = [e["weight"] for e in m.evidence]
+        assert weights == sorted(weights, reverse=True) and sum(weights) <= 1 + 1e-6

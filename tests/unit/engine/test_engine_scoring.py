@@ -45,15 +45,40 @@ def test_score_pairs_equals_the_full_graph_pair_scores(tmp_path: Path, loss: str
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     nodes = [(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]]) for a, b in gold]
     scores, explained = score_pairs(bundle, engine.sides, nodes, chunk=16, evidence=2)
-    full = ModelScorer(bundle, pair).pair_scores(np.array([a for a, _ in gold]),
-                                                 np.array([b for _, b in gold]))[0]
+    full, batch = ModelScorer(bundle, pair).pair_scores(np.array([a for a, _ in gold]),
+                                                        np.array([b for _, b in gold]),
+                                                        evidence=2)
     assert np.abs(scores - full).max() < 1e-5
     assert any(explained)
-    for (a, b), found in zip(nodes, explained, strict=True):
+    for (a, b), found, offline in zip(nodes, explained, batch, strict=True):
         for e in found:  # evidence names sampled neighbours of the pair's own entities
             assert e.left in engine.sides[0].samples.samples[a]
             assert e.right in engine.sides[1].samples.samples[b]
-            assert e.weight > 0
+            assert 0 < e.weight <= 1
+        # One definition: the service's evidence is the batch aligner's, keys for indices.
+        assert [(ga.keys[e.left], gb.keys[e.right], e.relation_left, e.relation_right)
+                for e in found] == [(pair.a.keys[e.left], pair.b.keys[e.right],
+                                     e.relation_left, e.relation_right) for e in offline]
+        assert np.allclose([e.weight for e in found], [e.weight for e in offline], atol=1e-5)
+
+
+def test_without_cross_attention_pair_scores_are_retrieval_scores(tmp_path: Path) -> None:
+    """The re-rank is optional: a model trained without α is scored from the indexed vectors
+    (no ``h1`` read), and the scores are still the full-graph pair scores."""
+    pair = synthetic_pair()
+    bundle = untrained_bundle(pair, cross_attention=False)
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    with open_store(tmp_path) as store:
+        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    ga, gb = engine.sides[0].graph, engine.sides[1].graph
+    nodes = [(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]]) for a, b in pair.test]
+    engine.sides[0].level1.drop([a for a, _ in nodes])
+    scores, _ = score_pairs(bundle, engine.sides, nodes, chunk=16)
+    assert engine.sides[0].level1.missing([a for a, _ in nodes])  # nothing was encoded
+    scorer = ModelScorer(bundle, pair)
+    full = scorer.pair_scores(pair.test[:, 0], pair.test[:, 1])[0]
+    retrieval = (scorer.query[pair.test[:, 0]] * scorer.base[pair.test[:, 1]]).sum(1)
+    assert np.abs(scores - full).max() < 1e-5 and np.abs(full - retrieval).max() < 1e-5
 
 
 def test_score_pairs_encodes_what_no_recompute_kept(tmp_path: Path) -> None:

@@ -285,20 +285,42 @@ def registry(monkeypatch: pytest.MonkeyPatch) -> FakeRegistry:
     return fake
 
 
-REGISTRY = AVRO.model_copy(update={"schema_registry_url": "http://registry.invalid:8081"})
+REGISTRY = AVRO.model_copy(update={"schema_registry_url": "http://registry.invalid:8081",
+                                    "auto_register_schemas": True, "schema_registry_retry_s": 0})
 
 
 def test_registry_round_trip_between_producer_and_consumer(registry: FakeRegistry) -> None:
-    data = Codec(Label, REGISTRY).encode(LABEL)
-    assert int.from_bytes(data[1:5], "big") == registry.by_subject[Label.avro_name]
+    data = Codec(Label, REGISTRY, topic="kg.labels").encode(LABEL)
+    assert int.from_bytes(data[1:5], "big") == registry.by_subject["kg.labels-value"]
     assert Codec(Label, REGISTRY).decode(data) == LABEL
 
 
 def test_registry_lookup_without_auto_register(registry: FakeRegistry) -> None:
     lookup_only = REGISTRY.model_copy(update={"auto_register_schemas": False})
-    assert _encode_reason(Codec(Label, lookup_only), LABEL) is Reason.REGISTRY_UNAVAILABLE
-    registry.add(schema_text(Label.avro_name), Label.avro_name)
-    assert Codec(Label, lookup_only).decode(Codec(Label, lookup_only).encode(LABEL)) == LABEL
+    with pytest.raises(EncodeError, match=r"not registered under subject kg\.labels-value") as err:
+        Codec(Label, lookup_only, topic="kg.labels").encode(LABEL)
+    assert err.value.reason is Reason.SCHEMA_NOT_REGISTERED and not err.value.is_bad_input
+    assert not registry.by_subject  # looked up, never registered
+    registry.add(schema_text(Label.avro_name), "kg.labels-value")
+    codec = Codec(Label, lookup_only, topic="kg.labels")
+    assert codec.prepare() == registry.by_subject["kg.labels-value"]
+    assert codec.decode(codec.encode(LABEL)) == LABEL
+
+
+@pytest.mark.parametrize(("strategy", "subject"), [
+    ("TopicNameStrategy", "kg.labels-value"),
+    ("RecordNameStrategy", "io.streamalign.v1.Label"),
+    ("TopicRecordNameStrategy", "kg.labels-io.streamalign.v1.Label"),
+])
+def test_subject_name_strategies(registry: FakeRegistry, strategy: str, subject: str) -> None:
+    settings = REGISTRY.model_copy(update={"subject_name_strategy": strategy})
+    Codec(Label, settings, topic="kg.labels").encode(LABEL)
+    assert list(registry.by_subject) == [subject]
+
+
+def test_a_topic_strategy_codec_needs_its_topic_to_write(registry: FakeRegistry) -> None:
+    with pytest.raises(EncodeError, match="needs the topic"):
+        Codec(Label, REGISTRY).encode(LABEL)
 
 
 def test_registry_reads_an_older_writer_schema(registry: FakeRegistry) -> None:
@@ -315,7 +337,7 @@ def test_registry_reads_an_older_writer_schema(registry: FakeRegistry) -> None:
 
 
 def test_registry_reasons(registry: FakeRegistry) -> None:
-    codec = Codec(TripleChange, REGISTRY)
+    codec = Codec(TripleChange, REGISTRY, topic="kg.triples")
     label_id = registry.add(schema_text(Label.avro_name))
     assert _reason(codec, _avro_label(_label_body(), label_id)) is Reason.SCHEMA_MISMATCH
     assert _reason(codec, _avro_label(_label_body(), 999)) is Reason.UNKNOWN_SCHEMA_ID
