@@ -22,10 +22,10 @@ with the model loaded and empty state) / entities in both graphs.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +37,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BROKER = [sys.executable, str(ROOT / "tools" / "kafka_broker.py")]
 CLI = [sys.executable, "-m", "stream_align.cli"]
 HOME = Path(os.environ.get("STREAM_ALIGN_HOME", Path.home() / ".cache" / "stream-align"))
+
+
+def _broker_tool():
+    """``tools/kafka_broker.py`` as a module (a standalone script, not a package)."""
+    spec = importlib.util.spec_from_file_location("kafka_broker",
+                                                  ROOT / "tools" / "kafka_broker.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class BenchmarkError(RuntimeError):
@@ -78,25 +87,13 @@ def _caught_up(log: str, records: int) -> bool:
             and a["records"] == b["records"] and a["events_out"] == b["events_out"])
 
 
-def _free_port_pair() -> int:
-    """A port p with p + 1 (the broker's controller listener) free too."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        with socket.socket() as other:
-            if other.connect_ex(("127.0.0.1", port + 1)) != 0:
-                return port
-    raise BenchmarkError("no free port pair for the broker")
-
-
 class Bench:
     """The broker, the environment of every command, and the service runs."""
 
     def __init__(self, args: argparse.Namespace, data: Path, model: Path) -> None:
         self.args, self.data, self.model = args, data, model
         self.work = args.work
-        self.port = args.port or _free_port_pair()
+        self.port = args.port or _broker_tool().free_port_pair()
         self.env = {**os.environ,
                     "STREAM_ALIGN_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{self.port}",
                     "STREAM_ALIGN_STORE__PATH": str(self.work / "state"),
