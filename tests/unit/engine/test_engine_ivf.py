@@ -35,7 +35,7 @@ def _fresh_lists(engine: AlignmentEngine, s: int) -> dict[int, list[int]]:
     """Every list as a fresh FAISS IVF search (its own probe) would give it."""
     mine, other = engine.sides[s], engine.sides[1 - s]
     nodes = sorted(mine.fid)
-    scores, ids = other.index.search(mine.vectors(nodes), engine.pairs.lists.depth)
+    _, ids = other.index.search(mine.vectors(nodes), engine.pairs.lists.depth)
     return {n: [int(other.node_of(np.array([i]))[0]) for i in row if i >= 0]
             for n, row in zip(nodes, ids, strict=True)}
 
