@@ -10,12 +10,15 @@ import pytest
 import torch
 from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
 
+from stream_align.engine.batch_align import IvfCells, align
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleChange
 from stream_align.index import IvfVectorIndex
 from stream_align.model.bundle import ModelBundle
+from stream_align.model.scorer import ModelScorer
+from stream_align.model.settings import AlignSettings
 
 torch.set_num_threads(1)
 IVF = {"candidate_index": "ivf", "ivf_train_min": 80, "ivf_cells": 8, "ivf_probe": 2}
@@ -71,7 +74,14 @@ def test_streamed_ivf_lists_equal_a_fresh_ivf_search(tmp_path: Path, pair: Graph
             run(store, engine, [])
     _assert_lists_fresh(engine)
     assert probed_fewer  # lists searched 2 of 8 cells, not the whole graph
-    assert len(engine.final_alignment()) > len(pair.test) // 3
+    streamed = engine.final_alignment()
+    assert len(streamed) > len(pair.test) // 3
+    # the batch aligner on the same cells (`stream-align align`'s function): the same result
+    cells = IvfCells(engine.sides[0].index.centroids, IVF["ivf_probe"])
+    batch = align(ModelScorer(bundle, pair), AlignSettings(candidates=3, threshold=0.3,
+                                                           evidence=0), ivf=cells)
+    assert {m.left: m.right for m in batch} == {k: v[0] for k, v in streamed.items()}
+    assert max(abs(m.score - streamed[m.left][1]) for m in batch) < 1e-5
 
 
 def test_quantiser_is_stored_and_restored(tmp_path: Path, pair: GraphPair,
