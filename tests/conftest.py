@@ -7,9 +7,9 @@ own topic names so they never see each other's records.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -24,16 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BROKER_TOOL = ROOT / "tools" / "kafka_broker.py"
 
 
-def _free_port_pair() -> int:
-    """A port p such that p and p + 1 (the controller listener) are both free."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        with socket.socket() as other:
-            if other.connect_ex(("127.0.0.1", port + 1)) != 0:
-                return port
-    raise RuntimeError("no free port pair")
+def _broker_module():
+    """``tools/kafka_broker.py`` as a module (a standalone script, not a package)."""
+    spec = importlib.util.spec_from_file_location("kafka_broker", BROKER_TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +44,7 @@ def datasets_dir() -> Path:
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start a real single-node broker for the session; yield its bootstrap address."""
     data_dir = tmp_path_factory.mktemp("kafka")
-    port = _free_port_pair()
+    port = _broker_module().free_port_pair()
     tool = [sys.executable, str(BROKER_TOOL)]
     subprocess.run([*tool, "start", "--port", str(port), "--data-dir", str(data_dir)], check=True)
     try:

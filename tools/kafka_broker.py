@@ -91,6 +91,17 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def free_port_pair() -> int:
+    """A free port p such that p + 1 (the controller listener) is free too."""
+    for _ in range(50):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if not _port_open(port + 1):
+            return port
+    raise SystemExit("no free port pair")
+
+
 def _read_properties(text: str) -> dict[str, str]:
     """``key=value`` lines of a Java properties file (comments and blank lines skipped)."""
     pairs = (line.split("=", 1) for line in text.splitlines()

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stream_align.index import VectorIndex
+from stream_align.index import IvfVectorIndex, VectorIndex
+from stream_align.index.vector_index import prepared
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
 
@@ -30,17 +31,34 @@ class Match:
     evidence: list[dict[str, object]] = field(default_factory=list)
 
 
-def _index(vectors: np.ndarray, normalise: bool) -> VectorIndex:
-    index = VectorIndex(vectors.shape[1], normalise=normalise)
+@dataclass(frozen=True)
+class IvfCells:
+    """Search IVF cells instead of every vector: the engine's stored quantiser and nprobe
+    (``candidate_index = "ivf"``), so a batch run lists what the streamed lists hold."""
+
+    centroids: np.ndarray
+    nprobe: int
+
+
+def _index(vectors: np.ndarray, normalise: bool, ivf: IvfCells | None
+           ) -> VectorIndex | IvfVectorIndex:
+    index = VectorIndex(vectors.shape[1], normalise=normalise) if ivf is None else \
+        IvfVectorIndex(ivf.centroids, ivf.nprobe, normalise=normalise)
     index.add(np.arange(len(vectors), dtype=np.int64), vectors)
     return index
 
 
-def candidates(scorer: ModelScorer, k: int) -> np.ndarray:
+def _queries(vectors: np.ndarray, normalise: bool, ivf: IvfCells | None) -> np.ndarray:
+    """Queries as the engine searches with them: its indexed (normalised) vectors in IVF mode
+    (the flat engine's exact scan reads the same; the batch flat path keeps the raw ones)."""
+    return vectors if ivf is None else prepared(vectors, vectors.shape[1], normalise)
+
+
+def candidates(scorer: ModelScorer, k: int, ivf: IvfCells | None = None) -> np.ndarray:
     """Unique ``(a, b)`` pairs from top-k retrieval in both directions, ``int64 (m, 2)``."""
     unit = scorer.bundle.net.loss == "hinge"
-    _, to_b = _index(scorer.base, unit).search(scorer.query, k)
-    _, to_a = _index(scorer.query, unit).search(scorer.base, k)
+    _, to_b = _index(scorer.base, unit, ivf).search(_queries(scorer.query, unit, ivf), k)
+    _, to_a = _index(scorer.query, unit, ivf).search(_queries(scorer.base, unit, ivf), k)
     ab = np.stack([np.repeat(np.arange(len(scorer.query)), to_b.shape[1]), to_b.ravel()], 1)
     ba = np.stack([to_a.ravel(), np.repeat(np.arange(len(scorer.base)), to_a.shape[1])], 1)
     both = np.concatenate([ab, ba])
@@ -82,11 +100,12 @@ ALIGN_STAGES = ("candidates", "score pairs", "one-to-one", "evidence")
 
 
 def align(scorer: ModelScorer, settings: AlignSettings,
-          on_stage: Callable[[str], None] = lambda stage: None) -> list[Match]:
+          on_stage: Callable[[str], None] = lambda stage: None,
+          ivf: IvfCells | None = None) -> list[Match]:
     """Aligned pairs of the scorer's two graphs, best first; ``on_stage`` hears each of
     :data:`ALIGN_STAGES` begin (a progress display: minutes on a large pair)."""
     on_stage(ALIGN_STAGES[0])
-    pairs = candidates(scorer, settings.candidates)
+    pairs = candidates(scorer, settings.candidates, ivf)
     on_stage(ALIGN_STAGES[1])
     scores, _ = scorer.pair_scores(pairs[:, 0], pairs[:, 1])
     on_stage(ALIGN_STAGES[2])

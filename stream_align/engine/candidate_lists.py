@@ -28,6 +28,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from stream_align.engine import ivf_lists
 from stream_align.engine.exact_topk import InnerProducts, TopR, best_first, top_both_ways
 from stream_align.engine.progress import Progress, chunks
 from stream_align.engine.settings import EngineSettings
@@ -49,18 +50,47 @@ class CandidateLists:
                  progress: Progress) -> None:
         self.settings, self.sides, self.progress = settings, sides, progress
         self.depth = settings.top_k + settings.candidate_reserve
+        self.trained: np.ndarray | None = None  # a quantiser trained since the last take
+
+    @property
+    def ivf(self) -> bool:
+        """Whether lists are IVF searches (the quantiser is trained and in use)."""
+        return self.sides[0].ivf
+
+    def use_quantiser(self, centroids: np.ndarray | None) -> None:
+        """Put both sides' vectors into the cells of a stored quantiser (restore)."""
+        if centroids is not None and self.settings.candidate_index == "ivf":
+            for side in self.sides:
+                side.use_ivf(centroids, self.settings.ivf_probe)
+
+    def take_trained(self) -> np.ndarray | None:
+        """The quantiser trained since the last call (to store), or None."""
+        trained, self.trained = self.trained, None
+        return trained
+
+    def _train_due(self) -> bool:
+        """IVF mode, no quantiser yet, and enough vectors to train one."""
+        indexed = len(self.sides[0].fid) + len(self.sides[1].fid)
+        return (self.settings.candidate_index == "ivf" and not self.ivf
+                and indexed >= self.settings.ivf_train_min)
 
     def update(self, computed: Sets, removed: Sets) -> tuple[set[NodePair], int]:
         """Repair every list; return the pairs whose candidate membership may have changed and
         how many lists were searched."""
         changed = len(computed[0]) + len(computed[1])
         indexed = len(self.sides[0].fid) + len(self.sides[1].fid)
-        if changed and changed >= self.settings.rebuild_share * indexed:
+        if self._train_due() or (changed and changed >= self.settings.rebuild_share * indexed):
             return self.rebuild(), indexed
         own: tuple[dict[int, list[Hit]], dict[int, list[Hit]]] = ({}, {})
         fresh: tuple[Fresh, Fresh] = ({}, {})
         for s in (0, 1):
-            self._scan(s, computed[s], computed[1 - s], own[s], fresh[1 - s])
+            if self.ivf:
+                mine, other = self.sides[s], self.sides[1 - s]
+                nodes = sorted(n for n in computed[s] if n in mine.fid)
+                own[s].update(ivf_lists.search_own(mine, other, nodes, self.depth))
+                ivf_lists.scan(mine, other, nodes, computed[1 - s], fresh[1 - s])
+            else:
+                self._scan(s, computed[s], computed[1 - s], own[s], fresh[1 - s])
         touched, searched = set(), 0
         for s in (0, 1):
             self._gone(s, removed[1 - s], computed[s], fresh[s])
@@ -72,7 +102,15 @@ class CandidateLists:
     def rebuild(self) -> set[NodePair]:
         """Every list from one exact pass (restore, bulk batches); return the pairs that
         entered or left candidates (on restore: every candidate pair)."""
+        if self._train_due():
+            self.trained = ivf_lists.train(self.sides, self.settings.ivf_cells,
+                                           self.settings.ivf_probe)
         a, b = self.sides
+        if self.ivf:
+            return (self._assign(0, ivf_lists.search_own(a, b, sorted(a.fid), self.depth,
+                                                         self.progress))
+                    | self._assign(1, ivf_lists.search_own(b, a, sorted(b.fid), self.depth,
+                                                           self.progress)))
         if a.index is None or b.index is None or not len(a.index) or not len(b.index):
             return (self._assign(0, {x: [] for x in a.fid})
                     | self._assign(1, {y: [] for y in b.fid}))
@@ -116,6 +154,8 @@ class CandidateLists:
     def _probe(self, s: int, nodes: Iterable[int], depth: int) -> dict[int, list[Hit]]:
         """Each node's top-``depth`` in the other graph (one FAISS search for all of them)."""
         mine, other = self.sides[s], self.sides[1 - s]
+        if self.ivf:
+            return ivf_lists.research(mine, other, nodes, depth)
         nodes = sorted(n for n in nodes if n in mine.fid)
         if not nodes:
             return {}

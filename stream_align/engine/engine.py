@@ -96,7 +96,9 @@ class AlignmentEngine:
         for s, side in enumerate(engine.sides):
             side.samples.refresh(side.graph.alive_indices())
             engine._load_embeddings(tx, s)
+        engine.pairs.lists.use_quantiser(tx.embeddings.quantiser(bundle.version))
         engine.pairs.rebuild()
+        engine._keep_quantiser(tx)
         engine.held.everywhere = engine.pending_count > 0
         return engine
 
@@ -159,6 +161,7 @@ class AlignmentEngine:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
         changed = self.pairs.update(held.computed, held.removed, held.labelled, stats)
+        self._keep_quantiser(tx)
         lefts = {a for a, _ in held.labelled}
         rights = {b for _, b in held.labelled}
         if held.everywhere:
@@ -168,6 +171,11 @@ class AlignmentEngine:
         decided = self.decider.update(changed, lefts, rights)
         self._persist(tx, decided)
         return build_events(self, tx, decided, held.causes)
+
+    def _keep_quantiser(self, tx: Transaction) -> None:
+        """Store a quantiser the lists just trained: it is frozen for this model version."""
+        if (centroids := self.pairs.lists.take_trained()) is not None:
+            tx.embeddings.put_quantiser(self.bundle.version, centroids)
 
     def _labels(self, tx: Transaction, labels: Sequence[Label],
                 causes: Causes) -> list[tuple[str, str]]:

@@ -5,6 +5,8 @@ Nothing here reads the environment; the service validates its configuration and 
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -29,6 +31,24 @@ class EngineSettings(BaseModel):
                      "candidate list is rebuilt from one exact pass (both directions from the "
                      "same products) instead of repaired list by list (DBP15K zh_en: a repair "
                      "costs ≈ 3.5 ms per changed vector, a rebuild ≈ 15 s + 0.5 ms)."),
+    )
+    candidate_index: Literal["flat", "ivf"] = Field(
+        default="flat",
+        description=("Candidate search: 'flat' scores every vector of the other graph (exact; "
+                     "cost grows with the graph); 'ivf' probes ivf_probe of the frozen "
+                     "quantiser's cells (sublinear; lists equal an IVF search on the same "
+                     "cells, decision 0012). Flat until ivf_train_min vectors are indexed."),
+    )
+    ivf_cells: int = Field(
+        default=0, ge=0,
+        description=("IVF cells (centroids) when the quantiser is trained; 0: the power of "
+                     "two nearest 4·sqrt(indexed vectors). Frozen with the quantiser."),
+    )
+    ivf_probe: int = Field(default=32, ge=1, description="IVF cells each list searches.")
+    ivf_train_min: int = Field(
+        default=20_000, ge=1,
+        description=("Indexed vectors (both graphs) from which the IVF quantiser is trained "
+                     "(once per model version, stored with the state)."),
     )
     match_threshold: float = Field(
         default=0.5, description="Minimum pair score for a new match (mutual best only)."

@@ -20,7 +20,8 @@ from stream_align.engine.affected import SampleIndex
 from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.level1_cache import LevelOneCache
 from stream_align.engine.mutable_graph import MutableGraph
-from stream_align.index import VectorIndex
+from stream_align.engine.probers import CellProbers
+from stream_align.index import IvfVectorIndex, VectorIndex
 from stream_align.model.inputs import Frozen
 from stream_align.store.transaction import Transaction
 
@@ -33,7 +34,9 @@ class Side:
         self.samples = SampleIndex(graph, frozen)
         self.features = FeatureCache(graph, frozen)
         self.level1 = LevelOneCache()
-        self.index: VectorIndex | None = None
+        self.index: VectorIndex | IvfVectorIndex | None = None
+        self.probers: CellProbers | None = None  # IVF mode: the cells my lists probe
+        self._ivf: tuple[np.ndarray, int] | None = None  # frozen centroids, nprobe
         self.fid: dict[int, int] = {}
         self._node_of = np.zeros(0, dtype=np.int64)  # FAISS id → node (arrays: scans read
         self._bound = np.zeros(0, dtype=np.float64)  # all of them) · node → list bound
@@ -47,8 +50,6 @@ class Side:
         if not nodes:
             return
         gid = self.graph.graph_id
-        if self.index is None:
-            self.index = VectorIndex(vectors.shape[1], normalise=self.normalise)
         ids = []
         for node, vector in zip(nodes, vectors, strict=True):
             key = self.graph.keys[node]
@@ -59,18 +60,36 @@ class Side:
     def load_vectors(self, nodes: list[int], ids: np.ndarray, vectors: np.ndarray) -> None:
         """Index vectors under their stored FAISS ids (restore, or after :meth:`put_vectors`)."""
         if self.index is None:
-            self.index = VectorIndex(vectors.shape[1], normalise=self.normalise)
+            self.index = VectorIndex(vectors.shape[1], normalise=self.normalise) \
+                if self._ivf is None else IvfVectorIndex(*self._ivf, normalise=self.normalise)
         self.index.add(ids, vectors)
         self._node_of = grown(self._node_of, int(ids.max()) + 1, -1)
         self._node_of[ids] = nodes
         for node, fid in zip(nodes, ids.tolist(), strict=True):
             self.fid[node] = fid
 
+    def use_ivf(self, centroids: np.ndarray, nprobe: int) -> None:
+        """Move the indexed vectors into IVF cells of ``centroids`` (frozen from now on)."""
+        self._ivf = (centroids, nprobe)
+        self.probers = CellProbers(len(centroids), min(nprobe, len(centroids)))
+        flat, self.index = self.index, None
+        if isinstance(flat, VectorIndex) and len(flat):
+            ids, vectors = flat.rows()
+            self.index = IvfVectorIndex(centroids, nprobe, normalise=self.normalise)
+            self.index.add(ids.copy(), vectors.copy())
+
+    @property
+    def ivf(self) -> bool:
+        """Whether this side's vectors sit in IVF cells."""
+        return self._ivf is not None
+
     def drop(self, tx: Transaction, nodes: Iterable[int]) -> None:
         """Forget deleted entities: embedding, FAISS id, index row, candidate list."""
         gid = self.graph.graph_id
         nodes = list(nodes)
         self.level1.drop(nodes)
+        if self.probers is not None:
+            self.probers.drop(nodes)
         for node in nodes:
             fid = self.fid.pop(node, None)
             if fid is None:
@@ -89,11 +108,17 @@ class Side:
         return self.index.reconstruct_many(np.fromiter((self.fid[n] for n in nodes),
                                                        dtype=np.int64, count=len(nodes)))
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[tuple[float, int]]]:
-        """Per query row, ``(score, node)`` of the top-``k`` of this graph, best first."""
+    def search(self, vectors: np.ndarray, k: int, cells: np.ndarray | None = None
+               ) -> list[list[tuple[float, int]]]:
+        """Per query row, ``(score, node)`` of the top-``k`` of this graph, best first (IVF:
+        among the vectors of ``cells``, each row's probed cells, or the query's own)."""
         if self.index is None or not len(self.index) or not len(vectors):
             return [[] for _ in range(len(vectors))]
-        scores, ids = self.index.search(vectors, k)
+        if cells is not None and isinstance(self.index, IvfVectorIndex):
+            scores, ids = self.index.search(vectors, k, (np.zeros(cells.shape, np.float32),
+                                                         cells))
+        else:
+            scores, ids = self.index.search(vectors, k)
         return [[(float(s), int(self._node_of[i])) for s, i in zip(row_s, row_i, strict=True)
                  if i >= 0] for row_s, row_i in zip(scores, ids, strict=True)]
 

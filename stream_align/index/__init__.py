@@ -1,5 +1,6 @@
-"""FAISS vector indexes (one per graph) with add/remove by id."""
+"""FAISS vector indexes (one per graph) with add/remove by id: exact flat, or IVF cells."""
 
+from stream_align.index.ivf_index import IvfVectorIndex, auto_cells, train_quantiser
 from stream_align.index.vector_index import VectorIndex
 
-__all__ = ["VectorIndex"]
+__all__ = ["IvfVectorIndex", "VectorIndex", "auto_cells", "train_quantiser"]

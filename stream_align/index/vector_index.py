@@ -15,6 +15,14 @@ import numpy as np
 from stream_align.arrays import grown, lookup
 
 
+def prepared(vectors: np.ndarray, dim: int, normalise: bool) -> np.ndarray:
+    """``vectors`` as contiguous float32 rows of ``dim``, unit length where ``normalise``."""
+    x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
+    if normalise:
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
 class VectorIndex:
     """Vectors keyed by ``int64`` ids; ``search`` returns ids and inner products."""
 
@@ -26,12 +34,6 @@ class VectorIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def _prepare(self, vectors: np.ndarray) -> np.ndarray:
-        x = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        if self.normalise:
-            x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        return x
-
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Insert or replace the vectors of ``ids``.
 
@@ -40,7 +42,7 @@ class VectorIndex:
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
         if len(ids) != len(set(ids.tolist())):
             raise ValueError("duplicate ids in one add")
-        x = self._prepare(vectors)
+        x = prepared(vectors, self.dim, self.normalise)
         rows = lookup(self._row, ids, -1)
         old = rows >= 0
         if old.any():

@@ -7,6 +7,7 @@ The map is kept in both directions (search results come back as ids).
 
 from collections.abc import Iterator
 
+import numpy as np
 import numpy.typing as npt
 
 from stream_align.store.counters import FAISS_ID, allocate
@@ -15,6 +16,8 @@ from stream_align.store.pending import PendingWrites
 from stream_align.store.records import StoredEmbedding
 from stream_align.store.settings import StoreSettings
 from stream_align.store.values import decode_embedding, encode_embedding
+
+QUANTISER = b"ivf_quantiser/"
 
 
 class EmbeddingStore:
@@ -48,6 +51,21 @@ class EmbeddingStore:
         for key, value in self._kv.scan(Table.EMBEDDING, prefix):
             (entity_id,) = unpack(key, len(prefix))
             yield entity_id, decode_embedding(value)
+
+    def put_quantiser(self, model_version: str, centroids: npt.ArrayLike) -> None:
+        """Store the IVF coarse quantiser trained for ``model_version`` (frozen from then on:
+        entities' cells must not move under a running engine or across a restart)."""
+        value = np.ascontiguousarray(centroids, dtype=np.float32)
+        self._kv.put(Table.META, QUANTISER + model_version.encode(),
+                     u64(value.shape[0]) + u64(value.shape[1]) + value.tobytes())
+
+    def quantiser(self, model_version: str) -> np.ndarray | None:
+        """The stored quantiser of ``model_version``, ``(cells, dim)`` float32, or None."""
+        value = self._kv.get(Table.META, QUANTISER + model_version.encode())
+        if value is None:
+            return None
+        rows, cols = read_u64(value[:8]), read_u64(value[8:16])
+        return np.frombuffer(value[16:], dtype=np.float32).reshape(rows, cols).copy()
 
     def faiss_id(self, graph: str, entity_id: str) -> int | None:
         """The entity's FAISS id, or None if it has none."""

@@ -1,0 +1,107 @@
+"""Candidate lists on IVF cells: what a changed vector is checked against, and full rebuilds.
+
+In IVF mode (``candidate_index = "ivf"``, decision 0012) a list is defined as an IVF search on
+the frozen quantiser's cells: entity ``x``'s list holds the best ``R`` of the other graph's
+vectors that sit in the ``nprobe`` cells ``x``'s own vector probes. Streamed lists stay equal to
+that search (not to an exact one) because the cells a list probes move only with its owner's
+vector and the cell of a vector moves only with that vector:
+
+- a recomputed entity re-probes (its cells are re-registered in ``Side.probers``) and its own
+  list is one IVF search on the registered cells;
+- a changed vector ``y`` in cell ``c`` can enter or stay only in lists that probe ``c``
+  (``probers.of(c)``): it is scored against those owners' vectors and enters where it reaches
+  the list's bound; a list holding ``y`` that does not probe ``c`` any more drops it.
+
+The cost per changed vector is one search over ``nprobe`` cells plus the owners probing its
+cell — about ``n · nprobe / nlist`` products each, against ``n`` for the exact scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from stream_align.engine.progress import Progress, chunks, no_progress
+from stream_align.engine.side import Side
+from stream_align.index import IvfVectorIndex, auto_cells, train_quantiser
+
+Hit = tuple[float, int]
+Fresh = dict[int, dict[int, float | None]]
+CHUNK = 8192
+"""Entities searched per FAISS call in a full rebuild (bounded query memory)."""
+
+
+def train(sides: tuple[Side, Side], cells: int, nprobe: int) -> np.ndarray:
+    """Train the quantiser on both sides' indexed vectors and move both into its cells."""
+    rows = [side.index.rows()[1] for side in sides if side.index is not None and len(side.index)]
+    vectors = np.concatenate(rows) if rows else np.zeros((0, 1), np.float32)
+    centroids = train_quantiser(vectors, cells or auto_cells(len(vectors)))
+    for side in sides:
+        side.use_ivf(centroids, nprobe)
+    return centroids
+
+
+def search_own(mine: Side, other: Side, nodes: list[int], depth: int,
+               progress: Progress = no_progress) -> dict[int, list[Hit]]:
+    """``nodes``' lists from IVF searches of the other side; their probed cells registered."""
+    out: dict[int, list[Hit]] = {}
+    assert mine.probers is not None
+    for start in chunks(range(0, len(nodes), CHUNK), progress, "candidate lists"):
+        part = nodes[start:start + CHUNK]
+        if not isinstance(other.index, IvfVectorIndex) or not len(other.index):
+            mine.probers.drop(part)
+            out.update((n, []) for n in part)
+            continue
+        vectors = mine.vectors(part)
+        _, cells = other.index.probe(vectors)
+        mine.probers.set(part, cells)
+        out.update(zip(part, other.search(vectors, depth, cells), strict=True))
+    return out
+
+
+def research(mine: Side, other: Side, nodes: Iterable[int], depth: int
+             ) -> dict[int, list[Hit]]:
+    """Lists searched again on the cells their owners registered (no new probe: the same
+    cells the rest of the engine reasons with)."""
+    nodes = sorted(n for n in nodes if n in mine.fid)
+    if not nodes or mine.probers is None:
+        return {}
+    cells = np.stack([_row(mine, n) for n in nodes])
+    return dict(zip(nodes, other.search(mine.vectors(nodes), depth, cells), strict=True))
+
+
+def _row(side: Side, node: int) -> np.ndarray:
+    assert side.probers is not None
+    row = np.full(side.probers.nprobe, -1, dtype=np.int64)
+    cells = side.probers.cells(node)
+    row[: len(cells)] = cells
+    return row
+
+
+def scan(mine: Side, other: Side, nodes: list[int], skip: set[int], fresh: Fresh) -> None:
+    """Changed vectors of ``mine`` against the lists of ``other`` that probe their cells: new
+    scores where they reach the bound or are already listed; ``None`` where a list holding one
+    no longer probes its cell. Lists in ``skip`` are searched anyway."""
+    if not nodes or other.probers is None or not isinstance(mine.index, IvfVectorIndex):
+        return
+    vectors = mine.vectors(nodes)
+    cells = mine.index.cells_of(np.fromiter((mine.fid[n] for n in nodes), np.int64, len(nodes)))
+    skipped = np.fromiter(skip, dtype=np.int64, count=len(skip))
+    for cell in np.unique(cells).tolist():
+        rows = np.flatnonzero(cells == cell)
+        owners = np.sort(other.probers.of(cell))
+        owners = owners[~np.isin(owners, skipped)]
+        scores = other.vectors(owners.tolist()) @ vectors[rows].T if len(owners) else \
+            np.zeros((0, len(rows)), np.float32)
+        reach = scores >= other.bounds(owners)[:, None]
+        for i, r in zip(*np.nonzero(reach), strict=True):
+            fresh.setdefault(int(owners[i]), {})[nodes[rows[r]]] = float(scores[i, r])
+        for col, r in enumerate(rows.tolist()):
+            y = nodes[r]
+            for x in other.listed_by.get(y, ()):
+                if x in skip:
+                    continue
+                i = int(np.searchsorted(owners, x))
+                probing = i < len(owners) and owners[i] == x
+                fresh.setdefault(x, {})[y] = float(scores[i, col]) if probing else None

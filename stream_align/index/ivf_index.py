@@ -1,0 +1,126 @@
+"""An inverted-file (IVF) inner-product index over a frozen coarse quantiser: sublinear search
+with replacement and removal by id.
+
+Each stored vector lives in one *cell*: the centroid with the highest inner product. A search
+probes the ``nprobe`` cells whose centroids score highest against the query and ranks only
+their vectors, so a query costs ``nlist`` centroid products plus about ``n · nprobe / nlist``
+vector products instead of ``n``. The quantiser is trained once (``train_quantiser``) and then
+frozen: cells never move, so an entity's cell depends only on its own vector, and the engine can
+keep for each cell the entities whose lists probe it (``engine.probers``) — which is what lets a
+changed vector be checked against only those lists.
+
+FAISS ``IndexIVFFlat`` holds the vectors (uncompressed, as the flat index did) with a hash-table
+direct map, so ``remove_ids`` and ``reconstruct`` are per id, not a scan. Cells are assigned by
+the quantiser here and passed to FAISS (``add_core``, ``search_preassigned``), so the cells the
+engine records and the cells FAISS reads are the same numbers, not two computations of them.
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+from stream_align.arrays import grown, lookup
+from stream_align.index.vector_index import prepared
+
+TRAIN_POINTS_PER_CELL = 64
+"""k-means sees at most this many vectors per cell (a seeded sample beyond that)."""
+
+
+def train_quantiser(vectors: np.ndarray, cells: int, seed: int = 0) -> np.ndarray:
+    """``(cells, dim)`` centroids from seeded spherical k-means (inner-product cells)."""
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    cells = max(1, min(cells, len(x)))
+    if len(x) > TRAIN_POINTS_PER_CELL * cells:
+        pick = np.random.default_rng(seed).choice(len(x), TRAIN_POINTS_PER_CELL * cells,
+                                                  replace=False)
+        x = x[np.sort(pick)]
+    kmeans = faiss.Kmeans(x.shape[1], cells, niter=20, seed=seed, spherical=True,
+                          max_points_per_centroid=TRAIN_POINTS_PER_CELL, verbose=False)
+    kmeans.train(x)
+    return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
+
+
+def auto_cells(n: int) -> int:
+    """A cell count for ``n`` vectors: the power of two nearest ``4 √n`` (FAISS's guidance is
+    4–16 √n), at least 16."""
+    return max(16, 1 << round(float(np.log2(4.0 * np.sqrt(max(n, 1))))))
+
+
+class IvfVectorIndex:
+    """Vectors keyed by ``int64`` ids in IVF cells; ``search`` returns ids and inner products."""
+
+    def __init__(self, centroids: np.ndarray, nprobe: int, normalise: bool = True) -> None:
+        self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
+        self.dim, self.normalise = self.centroids.shape[1], normalise
+        self.nlist = len(self.centroids)
+        self.nprobe = max(1, min(nprobe, self.nlist))
+        self._quantiser = faiss.IndexFlatIP(self.dim)
+        self._quantiser.add(self.centroids)
+        self._index = faiss.IndexIVFFlat(self._quantiser, self.dim, self.nlist,
+                                         faiss.METRIC_INNER_PRODUCT)
+        self._index.is_trained = True
+        self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        self._index.nprobe = self.nprobe
+        self._cell = np.zeros(0, dtype=np.int64)  # id → cell (-1: absent)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def assign(self, vectors: np.ndarray) -> np.ndarray:
+        """The cell each (prepared) stored vector belongs to."""
+        return self._quantiser.search(vectors, 1)[1].ravel()
+
+    def probe(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(centroid scores, cells)`` a query probes, each ``(len(queries), nprobe)``."""
+        q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        return self._quantiser.search(q, self.nprobe)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert or replace the vectors of ``ids`` (a replaced vector may change cell)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        if len(ids) != len(set(ids.tolist())):
+            raise ValueError("duplicate ids in one add")
+        x = prepared(vectors, self.dim, self.normalise)
+        self.remove(ids[lookup(self._cell, ids, -1) >= 0])
+        cells = np.ascontiguousarray(self.assign(x), dtype=np.int64)
+        self._index.add_core(len(ids), faiss.swig_ptr(x), faiss.swig_ptr(ids),
+                             faiss.swig_ptr(cells))
+        self._cell = grown(self._cell, int(ids.max()) + 1 if len(ids) else 0, -1)
+        self._cell[ids] = cells
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Drop ``ids`` (absent ones are ignored); returns how many were removed."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        ids = ids[lookup(self._cell, ids, -1) >= 0]
+        if not len(ids):
+            return 0
+        removed = int(self._index.remove_ids(ids))
+        self._cell[ids] = -1
+        return removed
+
+    def cells_of(self, ids: np.ndarray) -> np.ndarray:
+        """The cell of each stored id (-1: absent)."""
+        return lookup(self._cell, np.asarray(ids, dtype=np.int64), -1)
+
+    def ids(self) -> np.ndarray:
+        """Every stored id, ascending."""
+        return np.flatnonzero(self._cell >= 0).astype(np.int64)
+
+    def reconstruct_many(self, ids: np.ndarray) -> np.ndarray:
+        """``(len(ids), dim)`` stored vectors."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        if not len(ids):
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._index.reconstruct_batch(ids)
+
+    def search(self, queries: np.ndarray, k: int,
+               probes: tuple[np.ndarray, np.ndarray] | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """``(scores, ids)`` of the top ``k`` among the probed cells' vectors (``probes``: from
+        :meth:`probe`, when the caller already has them); missing slots have id ``-1``."""
+        q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        k = max(1, min(k, len(self))) if len(self) else 1
+        scores, cells = probes if probes is not None else self.probe(q)
+        return self._index.search_preassigned(q, k, np.ascontiguousarray(cells),
+                                              np.ascontiguousarray(scores))

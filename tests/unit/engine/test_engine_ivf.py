@@ -1,0 +1,120 @@
+"""IVF candidate lists (decision 0012): streamed lists equal a fresh IVF search on the same
+cells after every batch, the quantiser is stored and restored, and the exact path is unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
+
+from stream_align.engine.batch_align import IvfCells, align
+from stream_align.engine.engine import AlignmentEngine
+from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.eval.replay import ReplayOrder, triple_changes
+from stream_align.events.contracts import TripleChange
+from stream_align.index import IvfVectorIndex
+from stream_align.model.bundle import ModelBundle
+from stream_align.model.scorer import ModelScorer
+from stream_align.model.settings import AlignSettings
+
+torch.set_num_threads(1)
+IVF = {"candidate_index": "ivf", "ivf_train_min": 80, "ivf_cells": 8, "ivf_probe": 2}
+
+
+@pytest.fixture(scope="module")
+def pair() -> GraphPair:
+    return synthetic_pair(n=120, seed=2)
+
+
+@pytest.fixture(scope="module")
+def bundle(pair: GraphPair) -> ModelBundle:
+    return untrained_bundle(pair)
+
+
+def _fresh_lists(engine: AlignmentEngine, s: int) -> dict[int, list[int]]:
+    """Every list as a fresh FAISS IVF search (its own probe) would give it."""
+    mine, other = engine.sides[s], engine.sides[1 - s]
+    nodes = sorted(mine.fid)
+    _, ids = other.index.search(mine.vectors(nodes), engine.pairs.lists.depth)
+    return {n: [int(other.node_of(np.array([i]))[0]) for i in row if i >= 0]
+            for n, row in zip(nodes, ids, strict=True)}
+
+
+def _assert_lists_fresh(engine: AlignmentEngine) -> None:
+    assert engine.pairs.lists.ivf
+    for s in (0, 1):
+        side = engine.sides[s]
+        assert isinstance(side.index, IvfVectorIndex)
+        k = engine.settings.top_k  # a list's reserve beyond k is repaired lazily (its bound)
+        fresh = {n: found[:k] for n, found in _fresh_lists(engine, s).items()}
+        assert {n: list(side.cands.get(n, ())) for n in side.fid} == fresh
+
+
+def _changes(pair: GraphPair) -> list[TripleChange]:
+    return list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=4))
+
+
+def test_streamed_ivf_lists_equal_a_fresh_ivf_search(tmp_path: Path, pair: GraphPair,
+                                                    bundle: ModelBundle) -> None:
+    changes = _changes(pair)
+    # rebuild_share 1: after the training rebuild, every batch repairs lists (the scan path)
+    engine = AlignmentEngine.empty(bundle, engine_settings(**IVF, rebuild_share=1.0))
+    probed_fewer = False
+    with open_store(tmp_path / "db") as store:
+        for start in range(0, len(changes), 25):
+            run(store, engine, changes[start:start + 25])
+            if engine.pairs.lists.ivf and not engine.pending_count:
+                _assert_lists_fresh(engine)
+                cells = engine.sides[0].probers.cells(next(iter(engine.sides[0].fid)))
+                probed_fewer = len(cells) == 2
+        while engine.pending_count:
+            run(store, engine, [])
+    _assert_lists_fresh(engine)
+    assert probed_fewer  # lists searched 2 of 8 cells, not the whole graph
+    streamed = engine.final_alignment()
+    assert len(streamed) > len(pair.test) // 3
+    # the batch aligner on the same cells (`stream-align align`'s function): the same result
+    cells = IvfCells(engine.sides[0].index.centroids, IVF["ivf_probe"])
+    batch = align(ModelScorer(bundle, pair), AlignSettings(candidates=3, threshold=0.3,
+                                                           evidence=0), ivf=cells)
+    assert {m.left: m.right for m in batch} == {k: v[0] for k, v in streamed.items()}
+    assert max(abs(m.score - streamed[m.left][1]) for m in batch) < 1e-5
+
+
+def test_quantiser_is_stored_and_restored(tmp_path: Path, pair: GraphPair,
+                                          bundle: ModelBundle) -> None:
+    changes = _changes(pair)
+    settings = engine_settings(**IVF)
+    live = AlignmentEngine.empty(bundle, settings)
+    with open_store(tmp_path / "db") as store:
+        run(store, live, changes[: len(changes) // 2], batch=40)
+        while live.pending_count:
+            run(store, live, [])
+        centroids = live.sides[0].index.centroids
+        with store.transaction() as tx:
+            assert np.array_equal(tx.embeddings.quantiser(bundle.version), centroids)
+            restored = AlignmentEngine.restore(bundle, tx, settings)
+        assert np.array_equal(restored.sides[1].index.centroids, centroids)
+        assert restored.final_alignment().keys() == live.final_alignment().keys()
+        for s in (0, 1):
+            assert restored.sides[s].lists.keys() == live.sides[s].lists.keys()
+        run(store, restored, changes[len(changes) // 2:], batch=40)
+        run(store, live, changes[len(changes) // 2:], batch=40)
+        while restored.pending_count or live.pending_count:
+            run(store, restored, [])
+            run(store, live, [])
+    _assert_lists_fresh(restored)
+    assert {k: v[0] for k, v in restored.final_alignment().items()} == \
+        {k: v[0] for k, v in live.final_alignment().items()}
+
+
+def test_flat_mode_never_trains(tmp_path: Path, pair: GraphPair, bundle: ModelBundle) -> None:
+    engine = AlignmentEngine.empty(bundle, engine_settings(ivf_train_min=1))
+    with open_store(tmp_path / "db") as store:
+        run(store, engine, _changes(pair))
+        with store.transaction() as tx:
+            assert tx.embeddings.quantiser(bundle.version) is None
+    assert not engine.pairs.lists.ivf

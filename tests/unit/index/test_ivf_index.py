@@ -1,0 +1,66 @@
+"""The IVF index: searches rank exactly the probed cells' vectors; replace and remove by id;
+the probers structure stays equal to a brute-force map under random changes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stream_align.engine.probers import CellProbers
+from stream_align.index import IvfVectorIndex, auto_cells, train_quantiser
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_search_ranks_exactly_the_probed_cells_and_follows_replacements() -> None:
+    rng = np.random.default_rng(0)
+    x = _unit(rng.normal(size=(600, 12)))
+    centroids = train_quantiser(x, 16)
+    index = IvfVectorIndex(centroids, nprobe=3)
+    ids = np.arange(600, dtype=np.int64) * 2
+    index.add(ids, x)
+    moved = ids[:50]
+    x[:50] = _unit(rng.normal(size=(50, 12)))
+    index.add(moved, x[:50])  # replace: a vector may change cell
+    assert index.remove(ids[50:60]) == 10 and len(index) == 590
+    alive = np.ones(600, bool)
+    alive[50:60] = False
+    cells = index.cells_of(ids)
+    assert (cells[~alive] == -1).all()
+    assert (cells[alive] == np.argmax(x[alive] @ centroids.T, axis=1)).all()
+    q = _unit(rng.normal(size=(20, 12)))
+    scores, found = index.search(q, 5)
+    _, probed = index.probe(q)
+    for row in range(20):
+        eligible = np.flatnonzero(alive & np.isin(cells, probed[row]))
+        best = eligible[np.argsort(-(x[eligible] @ q[row]))[:5]]
+        assert found[row].tolist() == ids[best].tolist()
+        np.testing.assert_allclose(scores[row], x[best] @ q[row], rtol=1e-5)
+    np.testing.assert_allclose(index.reconstruct_many(ids[:3]), x[:3], rtol=1e-6)
+
+
+def test_auto_cells_is_a_power_of_two_near_four_root_n() -> None:
+    assert auto_cells(10) == 16
+    assert auto_cells(40_000) == 1024  # 4·200 = 800 → 1024
+    assert auto_cells(2_000_000) == 4096  # 4·1414 = 5657 → 4096
+
+
+def test_probers_match_a_brute_force_map() -> None:
+    rng = np.random.default_rng(1)
+    probers, truth = CellProbers(nlist=7, nprobe=3), {}
+    for _ in range(300):
+        nodes = rng.choice(40, size=rng.integers(1, 6), replace=False).tolist()
+        if rng.random() < 0.3:
+            probers.drop(nodes)
+            for n in nodes:
+                truth.pop(n, None)
+            continue
+        cells = np.stack([rng.choice(7, 3, replace=False) for _ in nodes])
+        probers.set(nodes, cells)
+        truth.update({n: set(c.tolist()) for n, c in zip(nodes, cells, strict=True)})
+    for cell in range(7):
+        assert sorted(probers.of(cell).tolist()) == sorted(n for n, c in truth.items()
+                                                           if cell in c)
+    for n in range(40):
+        assert set(probers.cells(n).tolist()) == truth.get(n, set())
