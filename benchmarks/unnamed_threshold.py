@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from stream_align.engine.batch_align import candidates, one_to_one, thresholds
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.snapshot_metrics import Timeline, snapshot_pair
+from stream_align.graph import Graph, GraphPair
 from stream_align.model.artifact import load
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings

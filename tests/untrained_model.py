@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.inputs import fit_frozen

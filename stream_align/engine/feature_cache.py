@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from stream_align.engine.mutable_graph import Entity, MutableGraph
-from stream_align.eval.datasets.graph_pair import Graph
+from stream_align.graph import Graph
 from stream_align.model.features import Level0, level0
 from stream_align.model.inputs import Frozen
 

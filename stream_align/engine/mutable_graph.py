@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_align.engine.progress import Progress, counted, no_progress
-from stream_align.eval.datasets.graph_pair import Graph
+from stream_align.graph import Graph
 from stream_align.store.graph_store import GraphStore
 
 NAME = "name"

@@ -27,7 +27,6 @@ from tqdm import tqdm
 
 from stream_align.eval.assignment import ASSIGNMENTS, assign
 from stream_align.eval.baselines import BASELINES
-from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.errors import EvaluationError
 from stream_align.eval.metrics import (
@@ -41,6 +40,7 @@ from stream_align.eval.metrics import (
 )
 from stream_align.eval.report import MethodResult
 from stream_align.eval.scorer import PairScorer
+from stream_align.graph import GraphPair
 from stream_align.model.errors import ModelError
 
 DEFAULT_METHODS = ("names", "propagation1", "propagation2")

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.eval.replay_order import ReplayOrder
 from stream_align.events.contracts import Label, LabelValue, TripleChange
+from stream_align.graph import Graph, GraphPair
 
 
 @dataclass(frozen=True)

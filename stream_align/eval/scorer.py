@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.graph import GraphPair
 
 
 class PairScorer(Protocol):

@@ -41,7 +41,6 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
 from stream_align.eval.baselines import BASELINES
 from stream_align.eval.benchmark import check_provenance, machine, peak_rss_mb
-from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.errors import EvaluationError
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
@@ -53,6 +52,7 @@ from stream_align.eval.snapshot_metrics import (
     snapshot_pair,
 )
 from stream_align.events.contracts import Label, TripleChange, TripleOp
+from stream_align.graph import GraphPair
 from stream_align.model.artifact import load
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.errors import ModelError

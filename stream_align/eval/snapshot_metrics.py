@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.eval.scorer import PairScorer
+from stream_align.graph import Graph, GraphPair
 
 ROW_BLOCK = 512
 

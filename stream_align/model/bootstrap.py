@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.inputs import anchor_ids
 from stream_align.model.readout import row_vectors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stream_align.eval.datasets.graph_pair import Graph
+from stream_align.graph import Graph
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.features import Level0
 from stream_align.model.inputs import Frozen, GraphInputs, graph_inputs

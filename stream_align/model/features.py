@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
 
-from stream_align.eval.datasets.graph_pair import Graph
+from stream_align.graph import Graph
 from stream_align.model.settings import FeatureSettings
 
 _DATE = re.compile(r"^(-?\d{1,4})-(\d{1,2})(?:-(\d{1,2}))?")

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.preprocessing import normalize
 
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
+from stream_align.graph import Graph, GraphPair
 from stream_align.model.features import Level0, fit_idf, level0
 from stream_align.model.sampling import Neighbourhood, average_counts, key_hashes, sample
 from stream_align.model.settings import FeatureSettings, SamplingSettings

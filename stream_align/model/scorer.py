@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.graph import GraphPair
 from stream_align.model.artifact import load
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.evidence import NeighbourPair, top_evidence

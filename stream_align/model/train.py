@@ -18,7 +18,7 @@ import torch
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.graph import GraphPair
 from stream_align.model.bootstrap import bootstrap
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.preprocessing import normalize
 
-from stream_align.eval.datasets.graph_pair import Graph
+from stream_align.graph import Graph
 
 UNKNOWN = "<unk>"
 

@@ -27,7 +27,6 @@ from service_run import (
 
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
-from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.eval.replay import labels as seed_labels
@@ -39,6 +38,7 @@ from stream_align.events.contracts import (
     LabelValue,
     TripleChange,
 )
+from stream_align.graph import GraphPair
 from stream_align.model.artifact import load
 from stream_align.service.producer import EventProducer
 from stream_align.service.settings import KafkaSettings

@@ -1,7 +1,7 @@
 """Learning-free baselines, each a :class:`~stream_align.eval.scorer.PairScorer` factory.
 
 :data:`BASELINES` maps the method names the benchmark command accepts to a function fitting
-that baseline on a :class:`~stream_align.eval.datasets.graph_pair.GraphPair`.
+that baseline on a :class:`~stream_align.graph.GraphPair`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from functools import partial
 
 from stream_align.eval.baselines.names import names_scorer
 from stream_align.eval.baselines.propagation import propagation_scorer
-from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.scorer import PairScorer
+from stream_align.graph import GraphPair
 
 #: ``λ`` per number of rounds: best validation Hits@1 on dbp15k/zh_en over {0.5, 1, 2, 4, 8}
 #: (validation sources ranking validation + test targets; see docs/BENCHMARKS.md).

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.graph import GraphPair
 
 
 def row_dots(left: sp.csr_matrix, right: sp.csr_matrix) -> np.ndarray:

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from stream_align.eval.baselines.factored import FactoredScorer
-from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.graph import GraphPair
 
 NGRAMS = (2, 4)
 

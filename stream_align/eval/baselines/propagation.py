@@ -24,8 +24,8 @@ from tqdm import tqdm
 
 from stream_align.eval.baselines.factored import FactoredScorer, row_dots
 from stream_align.eval.baselines.names import name_features
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.eval.scorer import PairScorer
+from stream_align.graph import Graph, GraphPair
 
 #: Entries of ``S`` kept per A entity between rounds.
 TOP_K = 50

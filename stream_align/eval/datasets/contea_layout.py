@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from stream_align.eval.datasets.errors import DatasetError
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair, Remap, Snapshot, map_pairs
 from stream_align.eval.datasets.jape_layout import local_name, read_id_file, read_int_rows
+from stream_align.graph import Graph, GraphPair, Remap, Snapshot, map_pairs
 
 URI_FILE = "DERIVED_base_entity_uris.tsv"
 TRANSLATIONS = Path("dbp15k") / "zh_en" / "ent_ids_1_trans_goo"

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from stream_align.eval.datasets.errors import DatasetError
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair, Remap, pairs_array
+from stream_align.graph import Graph, GraphPair, Remap, pairs_array
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import numpy as np
 
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair, Remap, map_pairs
+from stream_align.graph import Graph, GraphPair, Remap, map_pairs
 
 
 def local_name(uri: str) -> str:

@@ -16,8 +16,8 @@ import numpy as np
 from stream_align.eval.datasets.contea_layout import is_contea_layout, load_contea
 from stream_align.eval.datasets.er_tables import is_er_layout, load_er
 from stream_align.eval.datasets.errors import DatasetError
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.eval.datasets.jape_layout import is_jape_layout, load_jape
+from stream_align.graph import Graph, GraphPair
 
 
 class Layout(NamedTuple):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from engine_fixtures import synthetic_pair, untrained_bundle
 
-from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
 
 

@@ -9,8 +9,8 @@ from untrained_model import untrained_bundle  # noqa: F401 (the engine tests imp
 
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.events.contracts import Label, TripleChange
+from stream_align.graph import Graph, GraphPair
 from stream_align.store import StateStore, StoreSettings
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",

@@ -12,8 +12,8 @@ from engine_fixtures import synthetic_pair, untrained_bundle
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.recompute import encode_local, row_vectors
-from stream_align.eval.datasets.graph_pair import Graph
 from stream_align.eval.datasets.loader import load_dataset
+from stream_align.graph import Graph
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.readout import retrieval_vectors
 

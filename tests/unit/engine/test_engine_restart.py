@@ -12,9 +12,9 @@ from engine_fixtures import engine_settings, open_store
 
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.labels import LabelBook
-from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import AlignmentEvent, Label, LabelValue, TripleChange
+from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
 from stream_align.store.keys import Table
 from stream_align.store.state_store import StateStore

@@ -10,9 +10,9 @@ from engine_fixtures import engine_settings, open_store, run
 
 from stream_align.engine.batch_align import align
 from stream_align.engine.engine import AlignmentEngine
-from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import Label, LabelValue, TripleChange
+from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
+from stream_align.graph import Graph, GraphPair
 
 HUBS = 12
 

@@ -5,9 +5,9 @@ from itertools import islice
 import numpy as np
 import pytest
 
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair, Snapshot
 from stream_align.eval.replay import ReplayOrder, expected_counts, labels, triple_changes
 from stream_align.events.contracts import LabelValue, TripleOp
+from stream_align.graph import Graph, GraphPair, Snapshot
 
 
 def _graph(label: str, n: int, triples: list[tuple[int, int, int]]) -> Graph:

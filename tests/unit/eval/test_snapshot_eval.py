@@ -12,7 +12,6 @@ import scipy.sparse as sp
 from stream_align.cli import main
 from stream_align.cli.exit_codes import ExitCode
 from stream_align.eval.baselines.factored import FactoredScorer
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair, Snapshot
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.errors import EvaluationError
 from stream_align.eval.snapshot_eval import SnapshotEvalSettings, run_snapshot_eval
@@ -25,6 +24,7 @@ from stream_align.eval.snapshot_metrics import (
     snapshot_pair,
 )
 from stream_align.eval.snapshot_report import markdown
+from stream_align.graph import Graph, GraphPair, Snapshot
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
          "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo"]

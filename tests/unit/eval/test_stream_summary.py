@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
 from stream_align.eval.stream_summary import summarise
+from stream_align.graph import Graph, GraphPair
 
 
 def _graph(label: str, n: int) -> Graph:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair, pairs_array
+from stream_align.graph import Graph, GraphPair, pairs_array
 
 RELATIONS = ["http://x/directedBy", "http://x/starring", "http://x/genre"]
 

@@ -8,7 +8,7 @@ import torch
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.recompute import encode_local, row_vectors
-from stream_align.eval.datasets.graph_pair import Graph
+from stream_align.graph import Graph
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign, initial_scales
 from stream_align.model.inputs import fit_frozen

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.datasets.loader import load_dataset
+from stream_align.graph import GraphPair
 
 ER_DATASETS = ("itunes_amazon", "dblp_acm", "amazon_google")
 

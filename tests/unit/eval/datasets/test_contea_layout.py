@@ -9,7 +9,7 @@ import pytest
 
 from stream_align.eval.datasets.contea_layout import load_contea
 from stream_align.eval.datasets.errors import DatasetError
-from stream_align.eval.datasets.graph_pair import GraphPair
+from stream_align.graph import GraphPair
 
 
 def _pairs(array: np.ndarray) -> set[tuple[int, int]]:

@@ -10,7 +10,7 @@ import pytest
 
 from stream_align.eval.datasets.er_tables import load_er, normalise
 from stream_align.eval.datasets.errors import DatasetError
-from stream_align.eval.datasets.graph_pair import Graph, GraphPair
+from stream_align.graph import Graph, GraphPair
 
 # records per table, labelled pairs, node types: datasets/README.md and the tables' columns.
 EXPECTED = {

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.datasets.jape_layout import load_jape
+from stream_align.graph import GraphPair
 
 # (entities, triples, relations) per graph, train + valid, test: datasets/README.md.
 COUNTS = {

@@ -10,8 +10,8 @@ import pytest
 
 from stream_align.errors import StreamAlignError
 from stream_align.eval.datasets.errors import DatasetError
-from stream_align.eval.datasets.graph_pair import GraphPair
 from stream_align.eval.datasets.loader import dataset_stats, load_dataset
+from stream_align.graph import GraphPair
 
 DATASETS = ["dbp15k", "srprs", "contea", "itunes_amazon", "dblp_acm", "amazon_google"]
 

@@ -1,4 +1,7 @@
-"""The in-memory form every dataset loader produces: two graphs and gold pairs between them.
+"""The core graph types: two graphs and gold pairs between them.
+
+Every dataset loader (``eval.datasets``) produces them; the model and the engine compute on
+them, so they live below all three layers.
 
 Entities are dense indices ``0..n-1`` per graph, in a seeded random order, with opaque keys
 (``a:000042``) so that neither the index nor the key carries the benchmark's id leak
