@@ -117,7 +117,10 @@ class TrainSettings(_Frozen):
     margin: float = Field(0.3, gt=0, description="Hinge margin on L2 distance of unit vectors.")
     epochs: int = Field(
         2, ge=1, description="Upper bound on passes over the seed pairs (the best validation "
-        "epoch on DBP15K is the first or second: decision 0016).")
+        "epoch on DBP15K is the first or second: decision 0016), raised to reach min_steps.")
+    min_steps: int = Field(
+        16, ge=1, description="Optimisation steps the epoch bound allows at least (small "
+        "datasets have one step per epoch).")
     batch_size: int = Field(512, ge=1, description="Seed pairs per optimisation step.")
     negatives: int = Field(10, ge=1, description="Negatives drawn from each graph per positive.")
     hard_negatives: bool = Field(True, description="Draw negatives from retrieval top-k.")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
+from stream_align.model import train as train_module
 from stream_align.model.artifact import load, save
 from stream_align.model.bootstrap import bootstrap, mutual_nearest
 from stream_align.model.scorer import ModelScorer
@@ -48,3 +50,26 @@ def test_bootstrap_adds_frozen_anchors_outside_validation(tmp_path: Path) -> Non
     pairs = pair.test[:20]
     np.testing.assert_allclose(ModelScorer(loaded, pair).score_pairs(pair, pairs),
                                ModelScorer(bundle, pair).score_pairs(pair, pairs), atol=1e-6)
+
+
+def test_a_round_that_lowers_validation_is_undone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Self-training rounds are kept only while validation Hits@1 does not fall."""
+    pair = synthetic_pair(films=40, hide_names=True)
+    settings = TrainSettings(epochs=1, batch_size=64, progress=False, bootstrap_rounds=2)
+    arch = ArchitectureSettings(hidden_dim=16, name_skip=False, anchor_skip_dim=0,
+                                structure_dim=64)
+    scores = iter([0.5, 0.6, 0.4])  # before, after round 1 (kept), after round 2 (dropped)
+    monkeypatch.setattr(train_module, "valid_hits1", lambda *_: next(scores))
+    kept: list[int] = []
+    real = train_module.bootstrap
+
+    def counting(bundle, pair, rounds):
+        kept.append(len(bundle.frozen.anchors))
+        return real(bundle, pair, rounds)
+
+    monkeypatch.setattr(train_module, "bootstrap", counting)
+    bundle, report = train(pair, settings, arch, sampling=SamplingSettings(fanout=5))
+    assert len(kept) == 2 and len(report.bootstrap_added) == 1
+    assert len(bundle.frozen.anchors) == kept[1] == kept[0] + report.bootstrap_added[0]
+    assert bundle.net.anchor_emb.weight.shape[0] == len(bundle.frozen.anchors) + 1
+    assert report.valid_hits1_after_bootstrap == 0.6
