@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-widths", type=_widths, default=None,
                    help="Comma-separated width of each fixed block in the retrieval vector "
                    "(names per hop, anchors, structural blocks), or 'raw' for no projection "
-                   "(default: 112,64,32 with names, 208 split evenly otherwise).")
+                   "(default: 112,64,32 with names; raw with --hide-names or --structure-dim).")
     p.add_argument("--fixed-projection", action="store_true",
                    help="Keep the fixed blocks' projections at their signed fold (not trained).")
     p.add_argument("--no-self-attention", action="store_true", help="Ablation: β uniform.")

@@ -24,7 +24,7 @@ from torch import nn
 
 from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
-from stream_align.model.inputs import anchor_ids
+from stream_align.model.inputs import GraphInputs, anchor_ids
 from stream_align.model.readout import row_vectors
 
 log = logging.getLogger(__name__)
@@ -73,12 +73,15 @@ def _free(labels: np.ndarray, n_anchors: int, held_out: np.ndarray) -> np.ndarra
 
 
 @torch.no_grad()
-def bootstrap(bundle: ModelBundle, pair: GraphPair, rounds: int) -> list[int]:
-    """Run ``rounds`` rounds of mutual-nearest self-training; returns the pairs added per round."""
+def bootstrap(bundle: ModelBundle, pair: GraphPair, rounds: int,
+              inputs: tuple[GraphInputs, GraphInputs] | None = None) -> list[int]:
+    """Run ``rounds`` rounds of mutual-nearest self-training; returns the pairs added per round.
+    ``inputs``: both graphs' inputs under the current anchors, when the caller has them."""
     added = []
     net = bundle.net
     for _ in range(rounds):
-        ga, gb = bundle.inputs(pair.a), bundle.inputs(pair.b)
+        ga, gb = inputs or (bundle.inputs(pair.a), bundle.inputs(pair.b))
+        inputs = None  # the round's new anchors change them
         n = len(bundle.frozen.anchors)
         free_a = _free(anchor_ids(pair.a, bundle.frozen), n, pair.valid[:, 0])
         free_b = _free(anchor_ids(pair.b, bundle.frozen), n, pair.valid[:, 1])

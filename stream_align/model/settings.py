@@ -38,17 +38,13 @@ class SamplingSettings(_Frozen):
 
 #: Fixed structural blocks (``model/structure.py`` kinds) when ``structure_dim`` is on.
 STRUCTURE_BLOCKS = 8
-#: Retrieval-vector width the default fixed-block projections add up to (decision 0015): with
-#: ``3 × hidden_dim`` learnt dimensions the default vector has 256.
-FIXED_BUDGET = 208
-
-
 class ArchitectureSettings(_Frozen):
     """Shape of the CG-MuAlign encoder.
 
     ``skip_widths`` left out: the names track's measured split (112, 64, 32) when the fixed
-    blocks are the default three (names, 1-hop names, neighbour anchors), otherwise
-    :data:`FIXED_BUDGET` split evenly over the blocks there are.
+    blocks are the default three (names, 1-hop names, neighbour anchors); any other layout
+    (names hidden: eight structural blocks) keeps its raw blocks — projected to 26 floats each
+    the structure-only track lost a third of its validation Hits@1 (decision 0015).
     """
 
     hidden_dim: int = Field(16, ge=8, description="Width of every layer output (even).")
@@ -98,8 +94,7 @@ class ArchitectureSettings(_Frozen):
     def _default_widths(cls, data: object) -> object:
         if isinstance(data, dict) and "skip_widths" not in data:
             n = cls(**{**data, "skip_widths": None}).fixed_blocks
-            widths = (112, 64, 32) if n == 3 else (max(1, FIXED_BUDGET // n),) * n
-            data = {**data, "skip_widths": widths if n else None}
+            data = {**data, "skip_widths": (112, 64, 32) if n == 3 else None}
         return data
 
     @model_validator(mode="after")

@@ -63,9 +63,9 @@ def test_a_round_that_lowers_validation_is_undone(monkeypatch: pytest.MonkeyPatc
     kept: list[int] = []
     real = train_module.bootstrap
 
-    def counting(bundle, pair, rounds):
+    def counting(bundle, pair, rounds, inputs=None):
         kept.append(len(bundle.frozen.anchors))
-        return real(bundle, pair, rounds)
+        return real(bundle, pair, rounds, inputs)
 
     monkeypatch.setattr(train_module, "bootstrap", counting)
     bundle, report = train(pair, settings, arch, sampling=SamplingSettings(fanout=5))
