@@ -19,6 +19,7 @@ from stream_align.arrays import grown, lookup
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.level1_cache import LevelOneCache
+from stream_align.engine.list_table import ListTable
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.probers import CellProbers
 from stream_align.index import IvfVectorIndex, VectorIndex
@@ -41,7 +42,7 @@ class Side:
         self._node_of = np.zeros(0, dtype=np.int64)  # FAISS id → node (arrays: scans read
         self._bound = np.zeros(0, dtype=np.float64)  # all of them) · node → list bound
         self.cands: dict[int, tuple[int, ...]] = {}  # the first top_k of each list
-        self.lists: dict[int, list[tuple[float, int]]] = {}  # (score, other), best first
+        self.lists = ListTable()  # node → [(score, other), ...] best first
         self.listed_by: dict[int, set[int]] = {}  # other graph's node → my nodes listing it
 
     def put_vectors(self, tx: Transaction, nodes: list[int], vectors: np.ndarray,

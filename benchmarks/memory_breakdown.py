@@ -1,0 +1,121 @@
+"""Where the engine's memory per entity goes, by structure, after a bulk load:
+
+    python benchmarks/memory_breakdown.py --dataset DIR --model M [--batch 250000]
+
+Feeds the whole dataset (seeded shuffle, entities first, seed labels) to one engine in batches
+of ``--batch`` records (the service's default micro-batch), drains the deferred queue, then
+walks each engine structure and sums the bytes it holds: Python objects by ``sys.getsizeof``
+(containers walked, each object counted once), numpy arrays by ``nbytes``, FAISS indexes by
+their stored vectors. Prints one JSON object: RSS, bytes per entity by structure, and the total
+the walk found (the rest of RSS is the interpreter, torch, the model, allocator slack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from stream_align.engine.engine import AlignmentEngine
+from stream_align.engine.settings import EngineSettings
+from stream_align.eval.datasets.loader import load_dataset
+from stream_align.eval.replay import ReplayOrder, labels, triple_changes
+from stream_align.model.artifact import load
+from stream_align.store.settings import StoreSettings
+from stream_align.store.state_store import StateStore
+
+
+def deep_size(obj: object, seen: set[int]) -> int:
+    """Bytes reachable from ``obj`` not yet counted in ``seen`` (no modules, types, callables,
+    model or FAISS internals: those are reported separately)."""
+    stack, total = [obj], 0
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or isinstance(item, (type, torch.nn.Module)) or callable(item):
+            continue
+        seen.add(id(item))
+        if isinstance(item, np.ndarray):
+            total += item.nbytes + 112 if item.base is None else 112
+            continue
+        if type(item).__module__.startswith("faiss"):
+            continue
+        if hasattr(item, "nbytes") and callable(item.nbytes):  # numpy-backed tables
+            total += item.nbytes()
+            continue
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif hasattr(item, "__dict__"):
+            stack.extend(vars(item).values())
+        elif hasattr(item, "__slots__"):
+            stack.extend(getattr(item, s) for s in item.__slots__ if hasattr(item, s))
+    return total
+
+
+def breakdown(engine: AlignmentEngine) -> dict[str, int]:
+    """Bytes per engine structure (shared objects counted where first met, in this order)."""
+    seen: set[int] = {id(engine.bundle), id(engine.settings)}
+    out: dict[str, int] = {}
+    for side in engine.sides:
+        tag = side.graph.label
+        index = side.index
+        out[f"{tag}.faiss_vectors"] = len(index) * index.dim * 4 if index is not None else 0
+        seen.add(id(index))
+        for name in ("graph", "samples", "features", "level1", "lists", "cands", "listed_by",
+                     "fid", "_node_of", "_bound", "probers"):
+            out[f"{tag}.{name}"] = deep_size(getattr(side, name), seen)
+    for name in ("book", "decider", "pending", "held"):
+        out[name] = deep_size(getattr(engine, name), seen)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--batch", type=int, default=250_000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    pair, bundle = load_dataset(args.dataset), load(args.model)
+    events, seed_labels = list(triple_changes(pair, ReplayOrder.SHUFFLE, 7)), list(labels(pair))
+    entities = pair.a.num_entities + pair.b.num_entities
+    del pair
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = StateStore(StoreSettings(path=Path(tmp)))
+        with store.transaction() as tx:
+            engine = AlignmentEngine.restore(bundle, tx, EngineSettings())
+        for i in range(0, len(events), args.batch):
+            with store.transaction() as tx:
+                engine.process(tx, events[i:i + args.batch], seed_labels if i == 0 else [])
+            while engine.pending_count:
+                with store.transaction() as tx:
+                    engine.process(tx, [], [])
+        store.close()
+    loaded_s = time.perf_counter() - started
+    del events
+    parts = breakdown(engine)
+    found = sum(parts.values())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
+    print(json.dumps({
+        "entities": entities, "load_s": round(loaded_s, 1), "rss_bytes": rss,
+        "peak_rss_bytes": peak, "walked_bytes": found,
+        "walked_bytes_per_entity": round(found / entities, 1),
+        "per_entity": {k: round(v / entities, 1) for k, v in
+                       sorted(parts.items(), key=lambda kv: -kv[1])}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Candidate lists as two numpy tables (node ids and scores), not a dict of Python lists.
+
+Each entity's list is ``top_k + reserve`` (20 by default) ``(score, other node)`` entries. As a
+dict of lists of tuples that cost ≈ 1.2 KB per entity (a list, 20 tuples, 20 floats, the dict
+slot); as rows of an ``int64`` and a ``float32`` table it costs 12 bytes an entry (240 B) plus
+the doubling slack. Scores are stored as float32 without loss: every score is an inner product
+computed in float32 (FAISS or the scans), so the round trip to Python floats is exact.
+
+The read API is the mapping the engine used (``get``, ``pop``, ``keys``, item assignment,
+``in``, ``len``), returning lists of ``(score, node)`` tuples best first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from stream_align.arrays import grown
+
+Entry = tuple[float, int]
+
+
+class ListTable:
+    """``node → [(score, other), ...]`` kept in fixed-width rows (``-1``: an empty slot)."""
+
+    def __init__(self) -> None:
+        self._nodes = np.full((0, 0), -1, dtype=np.int64)
+        self._scores = np.zeros((0, 0), dtype=np.float32)
+        self._length = np.zeros(0, dtype=np.int32)  # entries per row; 0: no list
+        self._count = 0
+
+    def _fit(self, node: int, width: int) -> None:
+        if width > self._nodes.shape[1]:  # rare: the first list, or a wider setting
+            rows = len(self._nodes)
+            nodes = np.full((rows, width), -1, dtype=np.int64)
+            scores = np.zeros((rows, width), dtype=np.float32)
+            nodes[:, : self._nodes.shape[1]] = self._nodes
+            scores[:, : self._scores.shape[1]] = self._scores
+            self._nodes, self._scores = nodes, scores
+        self._nodes = grown(self._nodes, node + 1, -1)
+        self._scores = grown(self._scores, node + 1, 0.0)
+        self._length = grown(self._length, node + 1, 0)
+
+    def __setitem__(self, node: int, entries: list[Entry]) -> None:
+        self._fit(node, len(entries))
+        n = len(entries)
+        self._count += int(self._length[node] == 0) - int(n == 0)
+        self._length[node] = n
+        if n:
+            self._scores[node, :n] = [score for score, _ in entries]
+            self._nodes[node, :n] = [other for _, other in entries]
+
+    def get(self, node: int, default: list[Entry] | tuple = ()) -> list[Entry] | tuple:
+        if node >= len(self._length) or not self._length[node]:
+            return default
+        n = int(self._length[node])
+        return list(zip(self._scores[node, :n].tolist(), self._nodes[node, :n].tolist(),
+                        strict=True))
+
+    def pop(self, node: int, default: list[Entry] | tuple = ()) -> list[Entry] | tuple:
+        found = self.get(node, None)
+        if found is None:
+            return default
+        self[node] = []
+        return found
+
+    def __contains__(self, node: object) -> bool:
+        return isinstance(node, int) and node < len(self._length) and bool(self._length[node])
+
+    def __len__(self) -> int:
+        return self._count
+
+    def keys(self) -> set[int]:
+        return set(np.flatnonzero(self._length).tolist())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted(self.keys()))
+
+    def nbytes(self) -> int:
+        return int(self._nodes.nbytes + self._scores.nbytes + self._length.nbytes)
