@@ -83,10 +83,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--batch", type=int, default=250_000)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=250_000,
+                        help="records per engine call (the service's default micro-batch)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     pair, bundle = load_dataset(args.dataset), load(args.model)
     events, seed_labels = list(triple_changes(pair, ReplayOrder.SHUFFLE, 7)), list(labels(pair))
     entities = pair.a.num_entities + pair.b.num_entities
