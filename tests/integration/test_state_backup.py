@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 import test_service
-from test_service import Alignment, _assert_same, _config, _current, _run_to_idle, _service
+from service_run import (
+    Alignment,
+    assert_same,
+    current,
+    replay,
+    run_to_idle,
+    start_service,
+    write_config,
+)
 
 from stream_align.cli import main
 from stream_align.eval.datasets.loader import load_dataset
@@ -22,14 +30,8 @@ from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
 pytestmark = pytest.mark.integration
-# The service tests' module fixtures: the synthetic dataset, its model, the batch alignment.
-dataset, model_dir, batch_alignment = (
-    test_service.dataset, test_service.model_dir, test_service.batch_alignment)
-
-
-def _replay(dataset: Path, config: Path, *flags: str) -> None:
-    assert main(["replay", "--dataset", str(dataset), "--order", "shuffle", "--seed", "5",
-                 "--no-progress", "--config", str(config), *flags]) == 0
+# The service tests' module fixture: the same model and data in one in-process batch.
+batch_alignment = test_service.batch_alignment
 
 
 def _snapshot(state: Path) -> tuple[dict[tuple[str, int], int], int, Alignment]:
@@ -57,13 +59,13 @@ def test_backup_mid_stream_then_restore_after_losing_the_state(
         dataset: Path, model_dir: Path, batch_alignment: Alignment,
         kafka_settings: KafkaSettings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _config(tmp_path / "c.toml", kafka_settings, batch=25)
+    config = write_config(tmp_path / "c.toml", kafka_settings, batch=25)
     state, backup, log = tmp_path / "state", tmp_path / "backup", tmp_path / "service.log"
     pair = load_dataset(dataset)
     total = pair.a.num_entities + pair.b.num_entities + len(pair.a.triples) + len(pair.b.triples)
     first = total // 2
-    _replay(dataset, config, "--limit", str(first))
-    proc = _service(config, model_dir, state, log, until_idle=8)
+    replay(dataset, config, "--limit", str(first))
+    proc = start_service(config, model_dir, state, log, until_idle=8)
     try:
         _wait_for_output(kafka_settings)
         capsys.readouterr()
@@ -71,12 +73,12 @@ def test_backup_mid_stream_then_restore_after_losing_the_state(
                      "--config", str(config), "--timeout", "120"]) == 0
         taken = capsys.readouterr()
         assert "open by a running service" in taken.err  # the live path, not a stopped store
-        _replay(dataset, config, "--skip", str(first), "--no-labels")
+        replay(dataset, config, "--skip", str(first), "--no-labels")
         assert proc.wait(timeout=600) == 0, log.read_text()[-3000:]
     finally:
         proc.kill()
     if _consumed(_snapshot(state)[0], kafka_settings) < total:  # idle before the second part
-        _run_to_idle(config, model_dir, state, log)
+        run_to_idle(config, model_dir, state, log)
     info = json.loads(taken.out)
     backed_up = sum(offset for tp, offset in info["offsets"].items()
                     if tp.rsplit("/", 1)[0] == kafka_settings.triples_topic)
@@ -84,16 +86,16 @@ def test_backup_mid_stream_then_restore_after_losing_the_state(
 
     uninterrupted = _snapshot(state)
     assert uninterrupted[1] == len(pair.a.triples) + len(pair.b.triples)
-    _assert_same(_current(kafka_settings), batch_alignment)
+    assert_same(current(kafka_settings), batch_alignment)
 
     shutil.rmtree(state)  # the volume is lost
     assert main(["state", "restore", "--from", str(backup), "--state", str(state),
                  "--model", str(model_dir), "--config", str(config)]) == 0
     restored = _snapshot(state)
     assert sum(restored[0].values()) < sum(uninterrupted[0].values())  # really rewound
-    _run_to_idle(config, model_dir, state, log)  # resumes from the backup's offsets
+    run_to_idle(config, model_dir, state, log)  # resumes from the backup's offsets
 
     offsets, triples, decisions = _snapshot(state)
     assert (offsets, triples) == uninterrupted[:2]
-    _assert_same(decisions, uninterrupted[2])
-    _assert_same(_current(kafka_settings), batch_alignment)
+    assert_same(decisions, uninterrupted[2])
+    assert_same(current(kafka_settings), batch_alignment)
