@@ -9,6 +9,8 @@ per topic and why the inputs keep every record: :mod:`stream_align.service.topic
 
 from __future__ import annotations
 
+import time
+
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, TopicMetadata
 
@@ -43,8 +45,20 @@ def topic_plan(settings: KafkaSettings) -> list[PlannedTopic]:
 
 def _existing(settings: KafkaSettings, timeout: float
               ) -> tuple[AdminClient, dict[str, TopicMetadata]]:
-    """An admin client and the cluster's topics (an authentication error fails at once)."""
+    """An admin client and the cluster's topics (an authentication error fails at once).
+
+    A listing names only topics that exist, so a listed topic with an error is one still being
+    set up (no leader yet, just after ``stream-align topics`` created it): read again until the
+    flow's topics are ready or ``timeout`` passes, so a check run right after the creation does
+    not report them missing.
+    """
     admin, metadata = cluster_topics(settings, timeout)
+    deadline = time.monotonic() + timeout
+    names = {topic.name for topic in topic_plan(settings)}
+    while (any(metadata.topics[n].error is not None for n in names & metadata.topics.keys())
+           and time.monotonic() < deadline):
+        time.sleep(0.2)
+        metadata = admin.list_topics(timeout=max(deadline - time.monotonic(), 0.01))
     return admin, dict(metadata.topics)
 
 
