@@ -42,13 +42,16 @@ def directed_edges(graph: Graph, relation_ids: np.ndarray) -> np.ndarray:
     """``int64 (2m, 3)`` rows ``(node, neighbour, relation id)`` for both edge directions.
 
     ``relation_ids[r]`` is the vocabulary id of graph relation ``r`` as an out-edge; the in-edge
-    id is stored right after it (``+1``), see :meth:`Vocab.relation_ids`.
+    id is stored right after it (``+1``), see :meth:`Vocab.relation_ids`. The unknown relation
+    (0) has no direction: both of its edges stay 0, or an in-edge would read as id 1, the first
+    known relation's out-edge.
     """
     t = graph.triples
     if len(t) == 0:
         return np.zeros((0, 3), dtype=np.int64)
-    out = np.stack([t[:, 0], t[:, 2], relation_ids[t[:, 1]]], axis=1)
-    inc = np.stack([t[:, 2], t[:, 0], relation_ids[t[:, 1]] + 1], axis=1)
+    ids = relation_ids[t[:, 1]]
+    out = np.stack([t[:, 0], t[:, 2], ids], axis=1)
+    inc = np.stack([t[:, 2], t[:, 0], np.where(ids == 0, 0, ids + 1)], axis=1)
     return np.concatenate([out, inc]).astype(np.int64)
 
 
