@@ -24,6 +24,7 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
 from stream_align.model.artifact import load
+from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
@@ -75,7 +76,8 @@ def main() -> None:
             gaps.reset()
             started = time.perf_counter()
             with store.transaction() as tx:
-                engine.process(tx, events[i:i + args.batch], list(labels(pair)) if i == 0 else [])
+                process_into(tx, engine, events[i:i + args.batch],
+                             list(labels(pair)) if i == 0 else [])
                 gaps("commit", 0, 0)  # as the service beats before its commit
             worst = max(worst, gaps.report(f"batch {calls} ({len(events[i:i + args.batch])})",
                                            started))
@@ -84,13 +86,13 @@ def main() -> None:
             gaps.reset()
             started = time.perf_counter()
             with store.transaction() as tx:
-                engine.process(tx, [], [])
+                process_into(tx, engine, [], [])
                 gaps("commit", 0, 0)
             worst = max(worst, gaps.report(f"drain {calls}", started))
         gaps.reset()
         started = time.perf_counter()
         with store.transaction() as tx:
-            AlignmentEngine.restore(bundle, tx, settings, progress=gaps)
+            AlignmentEngine.restore(bundle, StoredState(tx), settings, progress=gaps)
         worst = max(worst, gaps.report("restore", started))
         store.close()
     print(f"longest gap between beats: {worst:.2f} s")

@@ -27,6 +27,7 @@ from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.model.artifact import load
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
+from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
@@ -46,13 +47,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(StoreSettings(path=Path(tmp)))
         with store.transaction() as tx:
-            engine = AlignmentEngine.restore(bundle, tx, settings)
+            engine = AlignmentEngine.restore(bundle, StoredState(tx), settings)
         for i in range(0, len(events), args.batch):
             with store.transaction() as tx:
-                engine.process(tx, events[i:i + args.batch], [])
+                process_into(tx, engine, events[i:i + args.batch], [])
         while engine.pending_count:
             with store.transaction() as tx:
-                engine.process(tx, [], [])
+                process_into(tx, engine, [], [])
         store.close()
     streamed = engine.final_alignment()
     print(f"streamed {len(events)} events in {time.perf_counter() - started:.1f}s", flush=True)

@@ -26,6 +26,7 @@ from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
 from stream_align.events.contracts import TripleChange, TripleOp
 from stream_align.model.artifact import load
+from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
@@ -36,7 +37,7 @@ def _timed(store: StateStore, engine: AlignmentEngine, events: list[TripleChange
     for i in range(0, len(events), batch):
         t, c = time.perf_counter(), time.process_time()
         with store.transaction() as tx:
-            out = engine.process(tx, events[i:i + batch], seed_labels if i == 0 else [])
+            out = process_into(tx, engine, events[i:i + batch], seed_labels if i == 0 else [])
         stats = {k: round(v, 2) for k, v in out.stats.items()}
         print(f"{i:>8} {time.perf_counter() - t:6.1f}s wall {time.process_time() - c:6.1f}s CPU "
               f"{stats}", flush=True)
@@ -50,10 +51,10 @@ def _bulk_load(store: StateStore, engine: AlignmentEngine, events: list[TripleCh
     """Process ``events`` in one batch, then drain the deferred recomputes (untimed)."""
     started = time.perf_counter()
     with store.transaction() as tx:
-        engine.process(tx, events, seed_labels)
+        process_into(tx, engine, events, seed_labels)
     while engine.pending_count:
         with store.transaction() as tx:
-            engine.process(tx, [], [])
+            process_into(tx, engine, [], [])
     print(f"{len(events)} events loaded in {time.perf_counter() - started:.1f}s (untimed)",
           flush=True)
 
@@ -82,12 +83,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(StoreSettings(path=Path(tmp)))
         with store.transaction() as tx:
-            engine = AlignmentEngine.restore(
-                load(args.model), tx, EngineSettings(**dict(o.split("=", 1) for o in args.engine)))
+            engine = AlignmentEngine.restore(load(args.model), StoredState(tx), EngineSettings(
+                **dict(o.split("=", 1) for o in args.engine)))
         if args.entities_first:
             upserts = sum(1 for e in events if e.op is TripleOp.UPSERT_ENTITY)
             with store.transaction() as tx:
-                engine.process(tx, events[:upserts], seed_labels)
+                process_into(tx, engine, events[:upserts], seed_labels)
             print(f"{upserts} entities loaded (untimed)", flush=True)
             events, seed_labels = events[upserts:], []
         if args.load:

@@ -30,6 +30,7 @@ from stream_align.eval.replay import ReplayOrder, labels, triple_changes
 from stream_align.events.contracts import Label, TripleChange
 from stream_align.model.artifact import load
 from stream_align.model.bundle import ModelBundle
+from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
@@ -44,7 +45,7 @@ def _drain(store: StateStore, engine: AlignmentEngine, events: list[TripleChange
     while True:
         started = time.perf_counter()
         with store.transaction() as tx:
-            out = engine.process(tx, *batch)
+            out = process_into(tx, engine, *batch)
         if verbose:
             print(f"  call: {time.perf_counter() - started:6.1f} s, recomputed "
                   f"{out.stats['recomputed']:>6,.0f}, affected {out.stats['affected']:>6,.0f}, "
@@ -87,7 +88,7 @@ def _run(bundle: ModelBundle, settings: EngineSettings, events: list[TripleChang
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(StoreSettings(path=Path(tmp)))
         with store.transaction() as tx:
-            engine = AlignmentEngine.restore(bundle, tx, settings)
+            engine = AlignmentEngine.restore(bundle, StoredState(tx), settings)
         _drain(store, engine, events, seeds, False)
         if rename is None:
             rename = _hub(engine)

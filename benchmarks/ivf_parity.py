@@ -32,6 +32,7 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
 from stream_align.model.artifact import load
+from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
@@ -40,23 +41,23 @@ def _run(bundle, settings: EngineSettings, events, seed_labels, load_n: int, bat
          tmp: Path) -> tuple[AlignmentEngine, dict[str, float]]:
     store = StateStore(StoreSettings(path=tmp))
     with store.transaction() as tx:
-        engine = AlignmentEngine.restore(bundle, tx, settings)
+        engine = AlignmentEngine.restore(bundle, StoredState(tx), settings)
     with store.transaction() as tx:
-        engine.process(tx, events[:load_n], seed_labels)
+        process_into(tx, engine, events[:load_n], seed_labels)
     while engine.pending_count:
         with store.transaction() as tx:
-            engine.process(tx, [], [])
+            process_into(tx, engine, [], [])
     timed = {"process_s": 0.0, "lists_s": 0.0, "batches": 0.0}
     tail = events[load_n:]
     for start in range(0, len(tail), batch):
         with store.transaction() as tx:
-            stats = engine.process(tx, tail[start:start + batch], []).stats
+            stats = process_into(tx, engine, tail[start:start + batch], []).stats
         timed["batches"] += 1
         timed["process_s"] += stats.get("process_s", 0.0)
         timed["lists_s"] += stats.get("lists_s", 0.0)
     while engine.pending_count:
         with store.transaction() as tx:
-            engine.process(tx, [], [])
+            process_into(tx, engine, [], [])
     store.close()
     return engine, timed
 

@@ -28,6 +28,7 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
 from stream_align.model.artifact import load
+from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
@@ -94,13 +95,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(StoreSettings(path=Path(tmp)))
         with store.transaction() as tx:
-            engine = AlignmentEngine.restore(bundle, tx, EngineSettings())
+            engine = AlignmentEngine.restore(bundle, StoredState(tx), EngineSettings())
         for i in range(0, len(events), args.batch):
             with store.transaction() as tx:
-                engine.process(tx, events[i:i + args.batch], seed_labels if i == 0 else [])
+                process_into(tx, engine, events[i:i + args.batch], seed_labels if i == 0 else [])
             while engine.pending_count:
                 with store.transaction() as tx:
-                    engine.process(tx, [], [])
+                    process_into(tx, engine, [], [])
         store.close()
     loaded_s = time.perf_counter() - started
     del events

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         store.set_model_version(bundle.version)
         service = AlignmentService(
             settings.kafka, settings.codec, settings.runner, store,
-            lambda tx, progress: AlignmentEngine.restore(bundle, tx, settings.engine, progress),
+            lambda stored, progress: AlignmentEngine.restore(bundle, stored, settings.engine,
+                                                             progress),
             metrics, health, configure_tracing(obs))
         try:
             with BackupAgent(store):  # answers `stream-align state backup`

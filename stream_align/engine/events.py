@@ -6,8 +6,9 @@ decision moved only by a competitor's change names it through the freed partner)
 latest of their times; with no known cause, ``event_time`` is the decision time, which every
 event also carries as ``decided_at``.
 
-``event_id`` comes from the store's event sequence (``store.event_sequence``): unique across
-the life of the state, and fixed once committed, so a re-published outbox record keeps it.
+``event_id`` comes from the state's event sequence (:class:`EventIds`, restored from and
+written back to the store with the batch, ``store.event_sequence``): unique across the life of
+the state, and fixed once committed, so a re-published outbox record keeps it.
 It is not a hash of the event's content: two different events may have equal contents (a
 pair retracted twice at the same score for the same causes), and a consumer that skips an id
 it has applied must never skip the second one.
@@ -15,18 +16,37 @@ it has applied must never skip the second one.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 from stream_align.engine.causes import Causes
 from stream_align.engine.decisions import Change
+from stream_align.engine.delta import StateDelta
 from stream_align.engine.progress import counted
 from stream_align.engine.scoring import score_pairs
 from stream_align.events.contracts import AlignmentEvent, Decision, Direction, Evidence, now_ms
 from stream_align.model.vocab import plain_relation
-from stream_align.store.transaction import Transaction
 
 if TYPE_CHECKING:
     from stream_align.engine.engine import AlignmentEngine
+
+
+class EventIds:
+    """The state's identity and next event number (restored; advanced in the batch's delta).
+
+    A new state gets a fresh identity (uuid4) with its first event, so a wiped state directory
+    whose counter starts at 0 again cannot repeat an earlier id."""
+
+    def __init__(self, identity: str | None = None, first: int = 0) -> None:
+        self.identity, self.next = identity, first
+
+    def allocate(self, count: int, delta: StateDelta) -> tuple[str, int]:
+        """``(identity, first number)`` of ``count`` consecutive new ids."""
+        if self.identity is None:
+            self.identity = delta.event_identity = uuid.uuid4().hex
+        first, self.next = self.next, self.next + count
+        delta.next_event_seq = self.next
+        return self.identity, first
 
 
 def _causes(engine: AlignmentEngine, causes: Causes, side: int, key: str | None
@@ -63,7 +83,7 @@ def _relation(name: str) -> tuple[str | None, Direction | None]:
     return plain[0], Direction.OUTGOING if plain[1] else Direction.INCOMING
 
 
-def build_events(engine: AlignmentEngine, tx: Transaction, decided: list[Change],
+def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Change],
                  causes: Causes) -> list[AlignmentEvent]:
     """One event per decision change, in the order the decider returned them."""
     matches = [c for c in decided if not c.retract]
@@ -72,8 +92,7 @@ def build_events(engine: AlignmentEngine, tx: Transaction, decided: list[Change]
     decided_at = now_ms()
     limit = engine.settings.max_cause_ids
     causes = causes.first(limit)
-    identity = tx.event_seq.identity() if decided else ""
-    first_seq = tx.event_seq.allocate(len(decided)) if decided else 0
+    identity, first_seq = engine.event_ids.allocate(len(decided), delta) if decided else ("", 0)
     events = []
     for seq, change in enumerate(counted(decided, engine.progress, "events", len(decided)),
                                  start=first_seq):

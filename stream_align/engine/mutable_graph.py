@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_align.engine.progress import Progress, counted, no_progress
+from stream_align.engine.state_source import StateSource
 from stream_align.graph import Graph
-from stream_align.store.graph_store import GraphStore
 
 NAME = "name"
 """The attribute that holds an entity's name (as ``eval.replay`` publishes it)."""
@@ -145,13 +145,14 @@ class MutableGraph:
         return graph, nodes
 
 
-def mirror_from_store(store: GraphStore, label: str, graph_id: str,
-                      progress: Progress = no_progress) -> MutableGraph:
-    """Rebuild the mirror of one graph from the store (entities in key order, then triples)."""
+def mirror_from(source: StateSource, label: str, graph_id: str,
+                progress: Progress = no_progress) -> MutableGraph:
+    """Rebuild the mirror of one graph from stored state (entities in key order, then triples)."""
     graph = MutableGraph(label, graph_id)
-    for entity in counted(store.entities(graph_id), progress, f"restore {label}: entities"):
-        graph.upsert(entity.id, entity.type, entity.attributes)
-    for triple in counted(store.triples(graph_id), progress, f"restore {label}: triples"):
-        graph.add_triple(graph.index[triple.head], graph.relation_id(triple.relation),
-                         graph.index[triple.tail])
+    for key, entity_type, attributes in counted(source.entities(graph_id), progress,
+                                                f"restore {label}: entities"):
+        graph.upsert(key, entity_type, attributes)
+    for head, relation, tail in counted(source.triples(graph_id), progress,
+                                        f"restore {label}: triples"):
+        graph.add_triple(graph.index[head], graph.relation_id(relation), graph.index[tail])
     return graph

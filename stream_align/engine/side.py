@@ -17,6 +17,7 @@ import numpy as np
 
 from stream_align.arrays import grown, lookup
 from stream_align.engine.affected import SampleIndex
+from stream_align.engine.delta import StateDelta, StoredVector
 from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.level1_cache import LevelOneCache
 from stream_align.engine.list_table import ListTable
@@ -24,7 +25,20 @@ from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.probers import CellProbers
 from stream_align.index import IvfVectorIndex, VectorIndex
 from stream_align.model.inputs import Frozen
-from stream_align.store.transaction import Transaction
+
+
+class FaissIds:
+    """FAISS ids of both graphs from one counter the engine owns (restored from the store):
+    ids are never reused, so a stale id left in an index cannot name another entity."""
+
+    def __init__(self, first: int = 0) -> None:
+        self.next = first
+
+    def take(self, delta: StateDelta) -> int:
+        """A fresh id; the delta carries the advanced counter with the row that uses it."""
+        fid, self.next = self.next, self.next + 1
+        delta.next_faiss_id = self.next
+        return fid
 
 
 class Side:
@@ -38,25 +52,29 @@ class Side:
         self.index: VectorIndex | IvfVectorIndex | None = None
         self.probers: CellProbers | None = None  # IVF mode: the cells my lists probe
         self._ivf: tuple[np.ndarray, int] | None = None  # frozen centroids, nprobe
-        self.fid: dict[int, int] = {}
+        self.fid: dict[int, int] = {}  # node → FAISS id of its indexed vector
+        self.unindexed: dict[int, int] = {}  # stored ids of vectors of another model version
         self._node_of = np.zeros(0, dtype=np.int64)  # FAISS id → node (arrays: scans read
         self._bound = np.zeros(0, dtype=np.float64)  # all of them) · node → list bound
         self.cands: dict[int, tuple[int, ...]] = {}  # the first top_k of each list
         self.lists = ListTable()  # node → [(score, other), ...] best first
         self.listed_by: dict[int, set[int]] = {}  # other graph's node → my nodes listing it
 
-    def put_vectors(self, tx: Transaction, nodes: list[int], vectors: np.ndarray,
-                    version: str) -> None:
-        """Store and index new vectors of ``nodes``."""
+    def put_vectors(self, delta: StateDelta, nodes: list[int], vectors: np.ndarray,
+                    version: str, ids: FaissIds) -> None:
+        """Index new vectors of ``nodes`` (an entity keeps its FAISS id) and record them."""
         if not nodes:
             return
-        gid = self.graph.graph_id
-        ids = []
+        gid, fids = self.graph.graph_id, []
         for node, vector in zip(nodes, vectors, strict=True):
-            key = self.graph.keys[node]
-            tx.embeddings.put(gid, key, vector, version)
-            ids.append(tx.embeddings.assign_faiss_id(gid, key))
-        self.load_vectors(nodes, np.asarray(ids, dtype=np.int64), vectors)
+            fid = self.fid.get(node)
+            if fid is None:
+                fid = self.unindexed.pop(node, None)
+            if fid is None:
+                fid = ids.take(delta)
+            fids.append(fid)
+            delta.embeddings[gid, self.graph.keys[node]] = StoredVector(fid, vector, version)
+        self.load_vectors(nodes, np.asarray(fids, dtype=np.int64), vectors)
 
     def load_vectors(self, nodes: list[int], ids: np.ndarray, vectors: np.ndarray) -> None:
         """Index vectors under their stored FAISS ids (restore, or after :meth:`put_vectors`)."""
@@ -84,7 +102,7 @@ class Side:
         """Whether this side's vectors sit in IVF cells."""
         return self._ivf is not None
 
-    def drop(self, tx: Transaction, nodes: Iterable[int]) -> None:
+    def drop(self, delta: StateDelta, nodes: Iterable[int]) -> None:
         """Forget deleted entities: embedding, FAISS id, index row, candidate list."""
         gid = self.graph.graph_id
         nodes = list(nodes)
@@ -94,11 +112,11 @@ class Side:
         for node in nodes:
             fid = self.fid.pop(node, None)
             if fid is None:
+                if self.unindexed.pop(node, None) is not None:
+                    delta.embeddings[gid, self.graph.keys[node]] = None
                 continue
             self._node_of[fid] = -1
-            key = self.graph.keys[node]
-            tx.embeddings.delete(gid, key)
-            tx.embeddings.release_faiss_id(gid, key)
+            delta.embeddings[gid, self.graph.keys[node]] = None
             if self.index is not None:
                 self.index.remove(np.array([fid], dtype=np.int64))
             self.set_list(node, [], float("-inf"), 1)

@@ -58,6 +58,7 @@ from stream_align.model.bundle import ModelBundle
 from stream_align.model.errors import ModelError
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
+from stream_align.service.engine_state import process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
@@ -125,7 +126,7 @@ def _process(store: StateStore, engine: AlignmentEngine, changes: list[TripleCha
     """One micro-batch in one transaction; wall time includes the commit (the service pays it)."""
     started = time.perf_counter()
     with store.transaction() as tx:
-        outcome = engine.process(tx, changes, seeds)
+        outcome = process_into(tx, engine, changes, seeds)
     cost["engine_seconds"] += time.perf_counter() - started
     cost["recomputed"] += outcome.stats.get("recomputed", 0.0)
     cost["batches"] += 1

@@ -4,7 +4,8 @@ Exactly-once effect, in explicit steps per batch:
 
 1. *decode* the records (bad ones become dead-letter outbox records);
 2. *admit* them by ``event_id`` (``idempotency``: re-sends dropped, reused ids dead-lettered)
-   and *process* them with the engine, inside a store transaction;
+   and *process* them with the engine, writing its state delta into a store transaction
+   (``engine_state``);
 3. *stage* the outputs (alignment events, dead letters) in the outbox and the next offset of
    every partition read — same transaction;
 4. *commit* the transaction: one atomic RocksDB write;
@@ -32,8 +33,10 @@ from typing import Protocol
 import structlog
 from opentelemetry.trace import Tracer
 
+from stream_align.engine.delta import StateDelta
 from stream_align.engine.errors import InputFailedError, Rejection
 from stream_align.engine.progress import Progress
+from stream_align.engine.state_source import StateSource
 from stream_align.events.codec import CodecSettings
 from stream_align.events.contracts import AlignmentEvent, Label, TripleChange
 from stream_align.service.batch import (
@@ -43,6 +46,7 @@ from stream_align.service.batch import (
     stage_outputs,
 )
 from stream_align.service.dead_letters import log_dead_letter
+from stream_align.service.engine_state import StoredState, write_delta
 from stream_align.service.idempotency import admit
 from stream_align.service.observability import (
     MODEL_LOADED,
@@ -61,7 +65,6 @@ from stream_align.store.errors import InvalidValueError
 from stream_align.store.records import OutboxRecord, TopicPartition
 from stream_align.store.recovery import stored_offsets
 from stream_align.store.state_store import StateStore
-from stream_align.store.transaction import Transaction
 
 log = structlog.get_logger("stream_align.service")
 
@@ -69,6 +72,7 @@ log = structlog.get_logger("stream_align.service")
 class Outcome(Protocol):
     """What the engine returns for one batch."""
 
+    delta: StateDelta
     rejected: list[tuple[int, Rejection]]
     events: list[AlignmentEvent]
     stats: dict[str, float]
@@ -82,12 +86,11 @@ class Engine(Protocol):
         """Recomputes deferred by the engine's work bound (drained when input is quiet)."""
         ...
 
-    def process(self, tx: Transaction, changes: Sequence[TripleChange],
-                labels: Sequence[Label]) -> Outcome: ...
+    def process(self, changes: Sequence[TripleChange], labels: Sequence[Label]) -> Outcome: ...
 
 
-EngineFactory = Callable[[Transaction, Progress], Engine]
-"""Rebuilds the engine from the store, reporting its progress (the health state's beat)."""
+EngineFactory = Callable[[StateSource, Progress], Engine]
+"""Rebuilds the engine from stored state, reporting its progress (the health state's beat)."""
 
 
 class AlignmentService:
@@ -155,7 +158,7 @@ class AlignmentService:
         """Rebuild the engine's memory from the store (start, and after a refused input)."""
         self._engine = None
         with self._store.transaction() as tx:
-            self._engine = self._engine_factory(tx, self._health.progress)
+            self._engine = self._engine_factory(StoredState(tx), self._health.progress)
 
     def _apply(self, batch: DecodedBatch) -> None:
         """Steps 2–4, again without any input the store refuses (see the module docstring)."""
@@ -179,7 +182,8 @@ class AlignmentService:
             raise RuntimeError("start() the service before stepping it")
         with self._store.transaction() as tx:
             admit(tx, batch, self._codec, self._runner.input_id_window)
-            outcome = self._engine.process(tx, batch.changes, batch.labels)
+            outcome = self._engine.process(batch.changes, batch.labels)
+            write_delta(tx, outcome.delta)
             letters = batch.dead_letters + [
                 self._codec.dead_letter(batch.change_messages[index], error)
                 for index, error in outcome.rejected]

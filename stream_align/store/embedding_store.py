@@ -2,7 +2,9 @@
 
 FAISS indexes vectors by int64 id, so every entity that enters an index gets a stable id from a
 persisted counter; ids are never reused, so a stale id in an index cannot name another entity.
-The map is kept in both directions (search results come back as ids).
+The engine hands the ids out (it owns the counter while it runs, ``engine.side.FaissIds``) and
+the counter's next value is stored with the rows that used the earlier ones. The map is kept in
+both directions (search results come back as ids).
 """
 
 from collections.abc import Iterator
@@ -10,7 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 import numpy.typing as npt
 
-from stream_align.store.counters import FAISS_ID, allocate
+from stream_align.store.counters import FAISS_ID, peek
 from stream_align.store.keys import Table, pack, read_u64, u64, unpack, unpack_one
 from stream_align.store.pending import PendingWrites
 from stream_align.store.records import StoredEmbedding
@@ -72,15 +74,23 @@ class EmbeddingStore:
         value = self._kv.get(Table.FAISS_ID, self._key(graph, entity_id))
         return None if value is None else read_u64(value)
 
-    def assign_faiss_id(self, graph: str, entity_id: str) -> int:
-        """The entity's FAISS id, allocating a fresh one on first use."""
+    def bind_faiss_id(self, graph: str, entity_id: str, faiss_id: int) -> None:
+        """Give the entity ``faiss_id`` (replacing an earlier id's reverse row)."""
         existing = self.faiss_id(graph, entity_id)
+        if existing == faiss_id:
+            return
         if existing is not None:
-            return existing
-        new_id = allocate(self._kv, FAISS_ID)
-        self._kv.put(Table.FAISS_ID, pack(graph, entity_id), u64(new_id))
-        self._kv.put(Table.FAISS_ENTITY, pack(graph) + u64(new_id), pack(entity_id))
-        return new_id
+            self._kv.delete(Table.FAISS_ENTITY, pack(graph) + u64(existing))
+        self._kv.put(Table.FAISS_ID, self._key(graph, entity_id), u64(faiss_id))
+        self._kv.put(Table.FAISS_ENTITY, pack(graph) + u64(faiss_id), pack(entity_id))
+
+    def next_faiss_id(self) -> int:
+        """The id the next entity entering an index gets."""
+        return peek(self._kv, FAISS_ID)
+
+    def set_next_faiss_id(self, value: int) -> None:
+        """Advance the id counter (with the rows that used the ids below ``value``)."""
+        self._kv.put(Table.META, FAISS_ID, u64(value))
 
     def entity_for_faiss_id(self, graph: str, faiss_id: int) -> str | None:
         """The entity a FAISS search result names; None for a released id or FAISS's -1 filler."""

@@ -225,7 +225,7 @@ def _harness(kafka_settings: KafkaSettings, bundle: ModelBundle,
     engine = EngineSettings(top_k=3, match_threshold=0.3, keep_threshold=0.3)
     service = AlignmentService(
         kafka, CODEC, RunnerSettings(poll_timeout_s=0.1), store,
-        lambda tx, progress: AlignmentEngine.restore(bundle, tx, engine, progress),
+        lambda stored, progress: AlignmentEngine.restore(bundle, stored, engine, progress),
         ServiceMetrics(), HealthState(), NoOpTracer())
     service.start()
     try:

@@ -89,7 +89,7 @@ def test_probes_stay_alive_through_a_long_restore_and_long_batches(
     store = StateStore(StoreSettings(path=tmp_path / "state"))
     service = AlignmentService(
         kafka_settings, CodecSettings(), RunnerSettings(), store,
-        lambda tx, progress: AlignmentEngine.restore(bundle, tx, engine, progress),
+        lambda stored, progress: AlignmentEngine.restore(bundle, stored, engine, progress),
         metrics, health, trace.get_tracer(__name__))
     try:
         with ObservabilityServer("127.0.0.1", 0, health, metrics) as server:

@@ -40,6 +40,7 @@ from stream_align.events.contracts import (
 )
 from stream_align.graph import GraphPair
 from stream_align.model.artifact import load
+from stream_align.service.engine_state import StoredState, process_into
 from stream_align.service.producer import EventProducer
 from stream_align.service.settings import KafkaSettings
 from stream_align.service.topic_reader import read_to_end
@@ -94,12 +95,14 @@ def _reference(pair: GraphPair, model: Path, labels: list[Label], tmp: Path) -> 
     store = StateStore(StoreSettings(path=tmp))
     try:
         with store.transaction() as tx:
-            engine = AlignmentEngine.restore(load(model), tx, EngineSettings(min_score_delta=0.0))
+            engine = AlignmentEngine.restore(load(model), StoredState(tx),
+                                             EngineSettings(min_score_delta=0.0))
         with store.transaction() as tx:
-            engine.process(tx, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=5)), labels)
+            process_into(tx, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=5)),
+                         labels)
         while engine.pending_count:
             with store.transaction() as tx:
-                engine.process(tx, [], [])
+                process_into(tx, engine, [], [])
         return engine.final_alignment()
     finally:
         store.close()

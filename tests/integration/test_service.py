@@ -30,6 +30,7 @@ from stream_align.eval.replay import ReplayOrder, labels, triple_changes
 from stream_align.events.codec import Codec, CodecSettings
 from stream_align.events.contracts import AlignmentEvent, DeadLetter, Label, LabelValue
 from stream_align.model.artifact import load
+from stream_align.service.engine_state import StoredState, process_into
 from stream_align.service.producer import EventProducer
 from stream_align.service.settings import KafkaSettings
 from stream_align.service.topic_reader import read_to_end
@@ -48,13 +49,14 @@ def batch_alignment(dataset: Path, model_dir: Path, tmp_path_factory: pytest.Tem
     store = StateStore(StoreSettings(path=tmp_path_factory.mktemp("batch-state")))
     try:
         with store.transaction() as tx:
-            engine = AlignmentEngine.restore(load(model_dir), tx,
+            engine = AlignmentEngine.restore(load(model_dir), StoredState(tx),
                                              EngineSettings(min_score_delta=0.0))
         with store.transaction() as tx:
-            engine.process(tx, list(triple_changes(pair, ReplayOrder.FILE)), list(labels(pair)))
+            process_into(tx, engine, list(triple_changes(pair, ReplayOrder.FILE)),
+                         list(labels(pair)))
         while engine.pending_count:
             with store.transaction() as tx:
-                engine.process(tx, [], [])
+                process_into(tx, engine, [], [])
         return engine.final_alignment()
     finally:
         store.close()

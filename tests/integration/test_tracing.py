@@ -64,7 +64,8 @@ def test_traceparent_flows_from_input_headers_to_spans_and_output_headers(
     store = StateStore(StoreSettings(path=tmp_path / "state"))
     service = AlignmentService(
         kafka_settings, CodecSettings(), RunnerSettings(), store,
-        lambda tx, progress: AlignmentEngine.restore(bundle, tx, EngineSettings(), progress),
+        lambda stored, progress: AlignmentEngine.restore(bundle, stored, EngineSettings(),
+                                                         progress),
         ServiceMetrics(), HealthState(), provider.get_tracer("test"))
     try:
         service.start()

@@ -11,6 +11,7 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import Label, TripleChange
 from stream_align.graph import Graph, GraphPair
+from stream_align.service.engine_state import process_into
 from stream_align.store import StateStore, StoreSettings
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
@@ -64,6 +65,6 @@ def run(store: StateStore, engine: AlignmentEngine, changes: list[TripleChange],
     outcomes = []
     for start in range(0, max(len(changes), 1), size):
         with store.transaction() as tx:
-            outcomes.append(engine.process(tx, changes[start:start + size],
+            outcomes.append(process_into(tx, engine, changes[start:start + size],
                                            labels if start == 0 and labels else []))
     return outcomes

@@ -12,6 +12,7 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.errors import InputFailedError
 from stream_align.events.contracts import Decision, Direction, Label, LabelValue, TripleChange
 from stream_align.model.bundle import ModelBundle
+from stream_align.service.engine_state import StoredState
 from stream_align.store.errors import InvalidValueError
 
 torch.set_num_threads(1)
@@ -143,7 +144,7 @@ def test_engine_labels_override_and_persist(tmp_path: Path) -> None:
         run(store, engine, changes)
         (outcome,) = run(store, engine, [], labels=[forced, forbid])
         with store.transaction() as tx:
-            restored = AlignmentEngine.restore(bundle, tx, settings)
+            restored = AlignmentEngine.restore(bundle, StoredState(tx), settings)
             assert tx.decisions.get("a:x").right == "b:z"
     final = engine.final_alignment()
     assert final["a:x"][0] == "b:z" and "a:y" not in final

@@ -19,6 +19,7 @@ from stream_align.index import IvfVectorIndex
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
+from stream_align.service.engine_state import StoredState
 
 torch.set_num_threads(1)
 IVF = {"candidate_index": "ivf", "ivf_train_min": 80, "ivf_cells": 8, "ivf_probe": 2}
@@ -96,7 +97,7 @@ def test_quantiser_is_stored_and_restored(tmp_path: Path, pair: GraphPair,
         centroids = live.sides[0].index.centroids
         with store.transaction() as tx:
             assert np.array_equal(tx.embeddings.quantiser(bundle.version), centroids)
-            restored = AlignmentEngine.restore(bundle, tx, settings)
+            restored = AlignmentEngine.restore(bundle, StoredState(tx), settings)
         assert np.array_equal(restored.sides[1].index.centroids, centroids)
         assert restored.final_alignment().keys() == live.final_alignment().keys()
         for s in (0, 1):

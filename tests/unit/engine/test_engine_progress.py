@@ -10,6 +10,7 @@ from engine_fixtures import engine_settings, open_store, synthetic_pair, untrain
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.progress import SCAN_REPORT_EVERY, chunks, counted
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
+from stream_align.service.engine_state import StoredState, process_into
 
 torch.set_num_threads(1)
 
@@ -53,12 +54,12 @@ def test_a_batch_and_a_restore_beat_between_chunks(tmp_path: Path) -> None:
     engine = AlignmentEngine(bundle, settings, progress=batch)
     with open_store(tmp_path / "db") as store:
         with store.transaction() as tx:
-            outcome = engine.process(tx, list(triple_changes(pair, ReplayOrder.FILE)),
+            outcome = process_into(tx, engine, list(triple_changes(pair, ReplayOrder.FILE)),
                                      list(labels(pair)))
         assert outcome.events
         restored = Recorder()
         with store.transaction() as tx:
-            AlignmentEngine.restore(bundle, tx, settings, progress=restored)
+            AlignmentEngine.restore(bundle, StoredState(tx), settings, progress=restored)
     assert {"apply", "affected A", "recompute A", "recompute B", "candidate lists",
             "pair scores", "decisions", "events"} <= batch.stages()
     recompute = [done for stage, done, _ in batch.reports if stage == "recompute A"]

@@ -16,6 +16,7 @@ from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import AlignmentEvent, Label, LabelValue, TripleChange
 from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
+from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.keys import Table
 from stream_align.store.state_store import StateStore
 
@@ -116,13 +117,13 @@ def _run(tmp: Path, bundle: ModelBundle, batches: list, restart_after: set[int]
     events: list[AlignmentEvent] = []
     with open_store(tmp) as store:
         with store.transaction() as tx:
-            engine = AlignmentEngine.restore(bundle, tx, settings)
+            engine = AlignmentEngine.restore(bundle, StoredState(tx), settings)
         for i, (changes, labels) in enumerate([*batches, *[([], [])] * 12]):
             with store.transaction() as tx:
-                events += engine.process(tx, changes, labels).events
+                events += process_into(tx, engine, changes, labels).events
             if i in restart_after:  # as after kill -9 / SIGTERM: memory from the store only
                 with store.transaction() as tx:
-                    engine = AlignmentEngine.restore(bundle, tx, settings)
+                    engine = AlignmentEngine.restore(bundle, StoredState(tx), settings)
         assert not engine.pending_count
         return _state(engine, store), events
 
@@ -170,14 +171,14 @@ def test_event_ids_are_unique_and_times_come_from_causes(tmp_path: Path, pair: G
     with open_store(tmp_path / "db") as store:
         engine = AlignmentEngine.empty(bundle, engine_settings())
         with store.transaction() as tx:
-            engine.process(tx, [c.model_copy(update={"event_time": 10}) for c in changes], [])
+            process_into(tx, engine, [c.model_copy(update={"event_time": 10}) for c in changes], [])
         for k in range(6):
             value = M if k % 2 == 0 else N
             label = Label.new(left=left, right=right, label=value, source="t",
                               event_time=100 + k)
             late = TripleChange.upsert_entity("A", "a:lonely", event_time=10_000 + k)
             with store.transaction() as tx:
-                events += engine.process(tx, [late], [label]).events
+                events += process_into(tx, engine, [late], [label]).events
         ids = [e.event_id for e in events]
         assert len(set(ids)) == len(ids)
         mine = [e for e in events if (e.left, e.right) == (left, right)]
@@ -185,8 +186,8 @@ def test_event_ids_are_unique_and_times_come_from_causes(tmp_path: Path, pair: G
         assert [e.event_time for e in mine] == [100, 101, 102, 103, 104, 105]
         assert all(e.decided_at is not None and e.decided_at >= e.event_time for e in events)
         with store.transaction() as tx:
-            restored = AlignmentEngine.restore(bundle, tx, engine.settings)
+            restored = AlignmentEngine.restore(bundle, StoredState(tx), engine.settings)
         with store.transaction() as tx:
-            more = restored.process(tx, [], [Label.new(left=left, right=right, label=M,
+            more = process_into(tx, restored, [], [Label.new(left=left, right=right, label=M,
                                                        source="t", event_time=200)]).events
         assert more and not {e.event_id for e in more} & set(ids)

@@ -16,6 +16,7 @@ from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.scorer import ModelScorer
+from stream_align.service.engine_state import StoredState
 
 torch.set_num_threads(1)
 
@@ -89,7 +90,7 @@ def test_score_pairs_encodes_what_no_recompute_kept(tmp_path: Path) -> None:
     with open_store(tmp_path) as store:
         run(store, engine, list(triple_changes(pair, ReplayOrder.FILE)))
         with store.transaction() as tx:
-            restored = AlignmentEngine.restore(bundle, tx, engine_settings())
+            restored = AlignmentEngine.restore(bundle, StoredState(tx), engine_settings())
     keys = sorted(engine.book.scores)
     assert not restored.sides[0].level1.missing(  # filled by the restore's pair scoring
         restored.sides[0].graph.index[a] for a, _ in keys)

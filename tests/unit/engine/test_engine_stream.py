@@ -16,6 +16,7 @@ from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
+from stream_align.service.engine_state import StoredState, process_into
 
 torch.set_num_threads(1)
 
@@ -103,7 +104,7 @@ def test_engine_restore_equals_live_state(tmp_path: Path, pair: GraphPair,
         run(store, live, changes[:300], labels=labels, batch=50)
         assert live.pending_count and live.held.calls  # restored mid-drain, lists held
         with store.transaction() as tx:
-            restored = AlignmentEngine.restore(bundle, tx, settings)
+            restored = AlignmentEngine.restore(bundle, StoredState(tx), settings)
         assert restored.final_alignment().keys() == live.final_alignment().keys()
         assert restored.decider.published == live.decider.published
         assert restored.held.everywhere
@@ -130,12 +131,12 @@ def test_engine_held_lists_refresh_once_the_queue_drains(tmp_path: Path, pair: G
                                                            max_held_batches=3))
     with open_store(tmp_path / "db") as store:
         with store.transaction() as tx:
-            first = engine.process(tx, changes, [])
+            first = process_into(tx, engine, changes, [])
         assert engine.pending_count and engine.held.calls == 1
         assert not first.events and not engine.book.scores and "lists_s" not in first.stats
         for _ in range(2):
             with store.transaction() as tx:
-                last = engine.process(tx, [], [])
+                last = process_into(tx, engine, [], [])
         assert engine.pending_count and engine.held.calls == 0  # the third call refreshed
         assert last.events and engine.book.scores and "lists_s" in last.stats
         # events of a refresh in an input-free call carry their held causing inputs' time

@@ -89,7 +89,7 @@ def test_embeddings_come_back_with_their_faiss_ids(store: StateStore) -> None:
         for i in range(5):
             tx.embeddings.put("B", f"e{i}", np.full(4, i), "v1")
             if i % 2 == 0:
-                tx.embeddings.assign_faiss_id("B", f"e{i}")
+                tx.embeddings.bind_faiss_id("B", f"e{i}", 10 + i)
     rows = list(iter_embeddings(store, "B"))
     assert [row.entity for row in rows] == [f"e{i}" for i in range(5)]
     assert [row.faiss_id is not None for row in rows] == [True, False, True, False, True]

@@ -27,19 +27,22 @@ def test_embeddings_keep_float32_vector_and_model_version(store: StateStore) -> 
         assert [entity for entity, _ in tx.embeddings.all("B")] == ["e"]
 
 
-def test_faiss_ids_are_stable_and_never_reused(settings: StoreSettings) -> None:
+def test_faiss_ids_map_both_ways_and_their_counter_persists(settings: StoreSettings) -> None:
     with StateStore(settings) as store, store.transaction() as tx:
-        first = tx.embeddings.assign_faiss_id("A", "x")
-        second = tx.embeddings.assign_faiss_id("B", "x")
-        assert tx.embeddings.assign_faiss_id("A", "x") == first != second
-        assert tx.embeddings.release_faiss_id("B", "x") == second
-        assert tx.embeddings.entity_for_faiss_id("B", second) is None
+        assert tx.embeddings.next_faiss_id() == 0
+        tx.embeddings.bind_faiss_id("A", "x", 0)
+        tx.embeddings.bind_faiss_id("B", "x", 1)
+        tx.embeddings.set_next_faiss_id(2)
+        assert tx.embeddings.release_faiss_id("B", "x") == 1
+        assert tx.embeddings.entity_for_faiss_id("B", 1) is None
     with StateStore(settings) as store, store.transaction() as tx:
-        assert tx.embeddings.faiss_id("A", "x") == first
-        assert tx.embeddings.entity_for_faiss_id("A", first) == "x"
+        assert tx.embeddings.faiss_id("A", "x") == 0
+        assert tx.embeddings.entity_for_faiss_id("A", 0) == "x"
         assert tx.embeddings.entity_for_faiss_id("A", -1) is None  # FAISS's "no result"
-        fresh = tx.embeddings.assign_faiss_id("B", "x")
-        assert fresh not in (first, second)
+        assert tx.embeddings.next_faiss_id() == 2
+        tx.embeddings.bind_faiss_id("A", "x", 5)  # a rebind drops the old reverse row
+        assert tx.embeddings.entity_for_faiss_id("A", 0) is None
+        assert tx.embeddings.entity_for_faiss_id("A", 5) == "x"
 
 
 def test_decisions_are_readable_from_both_sides(store: StateStore) -> None:

@@ -1,0 +1,66 @@
+"""What the engine reads of stored state: a protocol the store's side implements.
+
+The engine imports no store class: ``AlignmentEngine.restore`` (and any state the engine keeps
+on disk behind a cache) reads through this protocol, and ``service.engine_state.StoredState``
+implements it over one store transaction. Rows come in the store's vocabulary (graph ids and
+entity keys, plain tuples), exactly what a :class:`~stream_align.engine.delta.StateDelta`
+wrote, so ``restore(write(delta))`` is the engine that produced the delta.
+
+Every method is a read; iteration order is the store's key order, and the engine's restore
+does not depend on it (``AlignmentEngine.restore``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Protocol
+
+import numpy as np
+
+
+class StateSource(Protocol):
+    """Stored engine state, read-only."""
+
+    def entities(self, graph_id: str) -> Iterable[tuple[str, str, Mapping[str, str]]]:
+        """Every ``(key, type, attributes)`` of the graph."""
+        ...
+
+    def triples(self, graph_id: str) -> Iterable[tuple[str, str, str]]:
+        """Every ``(head, relation, tail)`` of the graph."""
+        ...
+
+    def labels(self) -> Iterable[tuple[str, str, str, int]]:
+        """Every ``(left, right, label value, event_time)``."""
+        ...
+
+    def decisions(self) -> Iterable[tuple[str, str, float]]:
+        """Every current ``(left, right, published score)``."""
+        ...
+
+    def queued(self) -> Iterable[tuple[int, str, str]]:
+        """Every deferred recompute ``(seq, graph id, key)``."""
+        ...
+
+    def next_queue_seq(self) -> int:
+        """The sequence number the next deferred recompute gets."""
+        ...
+
+    def embeddings(self, graph_id: str) -> Iterable[tuple[str, int | None, str, np.ndarray]]:
+        """Every stored ``(key, FAISS id, model version, vector)`` of the graph."""
+        ...
+
+    def quantiser(self, model_version: str) -> np.ndarray | None:
+        """The IVF centroids frozen for ``model_version``, if trained."""
+        ...
+
+    def next_faiss_id(self) -> int:
+        """The FAISS id the next indexed entity gets (ids are never reused)."""
+        ...
+
+    def event_identity(self) -> str | None:
+        """This state's identity in event ids (None until the first event is numbered)."""
+        ...
+
+    def next_event_seq(self) -> int:
+        """The sequence number the next alignment event gets."""
+        ...

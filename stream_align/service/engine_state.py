@@ -1,0 +1,138 @@
+"""The one boundary between the engine's state and the store, in both directions.
+
+The engine imports no store class (decision 0027): it restores from a read-only
+``StateSource`` and returns every change of a batch as one ``StateDelta``. This module is the
+only code that translates between the two — :class:`StoredState` reads a transaction as the
+engine's source, :func:`write_delta` writes a delta into the batch's transaction (with the
+batch's offsets and outbox, so all of it commits in one atomic RocksDB write or none of it does).
+
+A row the store refuses (``InvalidValueError``: a key it cannot encode) is raised as the
+engine's ``InputFailedError`` naming the input that produced the row, so the service
+dead-letters that input and rebuilds the engine from the store (``service.runner``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+import numpy as np
+
+from stream_align.engine.delta import GraphOp, GraphRow, StateDelta
+from stream_align.engine.engine import AlignmentEngine, Outcome
+from stream_align.engine.errors import InputFailedError
+from stream_align.events.contracts import Label, TripleChange
+from stream_align.store.errors import InvalidValueError
+from stream_align.store.records import Decision
+from stream_align.store.transaction import Transaction
+
+
+class StoredState:
+    """The engine's ``StateSource`` over one store transaction (reads only)."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def entities(self, graph_id: str) -> Iterator[tuple[str, str, Mapping[str, str]]]:
+        return ((e.id, e.type, e.attributes) for e in self._tx.graph.entities(graph_id))
+
+    def triples(self, graph_id: str) -> Iterator[tuple[str, str, str]]:
+        return ((t.head, t.relation, t.tail) for t in self._tx.graph.triples(graph_id))
+
+    def labels(self) -> Iterator[tuple[str, str, str, int]]:
+        return ((x.left, x.right, x.label, x.event_time) for x in self._tx.labels.all())
+
+    def decisions(self) -> Iterator[tuple[str, str, float]]:
+        return ((d.left, d.right, d.score) for d in self._tx.decisions.all())
+
+    def queued(self) -> Iterator[tuple[int, str, str]]:
+        return self._tx.recompute.all()
+
+    def next_queue_seq(self) -> int:
+        return self._tx.recompute.next_seq()
+
+    def embeddings(self, graph_id: str) -> Iterator[tuple[str, int | None, str, np.ndarray]]:
+        store = self._tx.embeddings
+        for key, stored in store.all(graph_id):
+            yield key, store.faiss_id(graph_id, key), stored.model_version, stored.vector
+
+    def quantiser(self, model_version: str) -> np.ndarray | None:
+        return self._tx.embeddings.quantiser(model_version)
+
+    def next_faiss_id(self) -> int:
+        return self._tx.embeddings.next_faiss_id()
+
+    def event_identity(self) -> str | None:
+        return self._tx.event_seq.identity()
+
+    def next_event_seq(self) -> int:
+        return self._tx.event_seq.next_seq()
+
+
+def _write_graph(tx: Transaction, row: GraphRow) -> None:
+    gid, head = row.graph_id, row.head
+    if row.op is GraphOp.UPSERT_ENTITY:
+        tx.graph.upsert_entity(gid, head, row.entity_type, dict(row.attributes))
+    elif row.op is GraphOp.DELETE_ENTITY:
+        tx.graph.delete_entity(gid, head)
+    elif row.op is GraphOp.ADD_TRIPLE:
+        tx.graph.add_triple(gid, head, row.relation, row.tail)
+    else:
+        tx.graph.remove_triple(gid, head, row.relation, row.tail)
+
+
+def _write_inputs(tx: Transaction, delta: StateDelta) -> None:
+    """Graph and label rows, in input order, each refusal naming its input."""
+    for row in delta.graph:
+        try:
+            _write_graph(tx, row)
+        except InvalidValueError as exc:
+            raise InputFailedError("change", row.position) from exc
+    for label in delta.labels:
+        try:
+            tx.labels.put(label.left, label.right, label.value, label.source, label.event_time)
+        except InvalidValueError as exc:
+            raise InputFailedError("label", label.position) from exc
+
+
+def write_delta(tx: Transaction, delta: StateDelta) -> None:
+    """Write everything one ``process`` call changed into ``tx`` (nothing is committed here)."""
+    _write_inputs(tx, delta)
+    for (gid, key), stored in delta.embeddings.items():
+        if stored is None:
+            tx.embeddings.delete(gid, key)
+            tx.embeddings.release_faiss_id(gid, key)
+        else:
+            tx.embeddings.put(gid, key, stored.vector, stored.model_version)
+            tx.embeddings.bind_faiss_id(gid, key, stored.faiss_id)
+    for (gid, key), seq in delta.queue.items():
+        if seq is None:
+            tx.recompute.pop(gid, key)
+        else:
+            tx.recompute.push(gid, key, seq)
+    for left, match in delta.decisions.items():
+        if match is None:
+            tx.decisions.delete(left)
+        else:
+            tx.decisions.put(Decision(left, match.right, match.score, "MATCH"))
+    _write_counters(tx, delta)
+
+
+def _write_counters(tx: Transaction, delta: StateDelta) -> None:
+    if delta.quantiser is not None:
+        tx.embeddings.put_quantiser(*delta.quantiser)
+    if delta.next_faiss_id is not None:
+        tx.embeddings.set_next_faiss_id(delta.next_faiss_id)
+    if delta.next_queue_seq is not None:
+        tx.recompute.set_next_seq(delta.next_queue_seq)
+    if delta.event_identity is not None:
+        tx.event_seq.set_identity(delta.event_identity)
+    if delta.next_event_seq is not None:
+        tx.event_seq.set_next_seq(delta.next_event_seq)
+
+
+def process_into(tx: Transaction, engine: AlignmentEngine, changes: Sequence[TripleChange],
+                 labels: Sequence[Label]) -> Outcome:
+    """One batch through the engine, its delta written into ``tx`` (batch runs, tools)."""
+    outcome = engine.process(changes, labels)
+    write_delta(tx, outcome.delta)
+    return outcome
