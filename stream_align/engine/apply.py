@@ -19,12 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from stream_align.engine.causes import Causes
-from stream_align.engine.delta import GraphOp, GraphRow, StateDelta
+from stream_align.engine.decisions import Decider
+from stream_align.engine.delta import GraphOp, GraphRow, LabelRow, StateDelta
 from stream_align.engine.errors import InputFailedError, Rejection
 from stream_align.engine.mutable_graph import NAME, MutableGraph
 from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.engine.settings import EngineSettings
-from stream_align.events.contracts import TripleChange, TripleOp
+from stream_align.events.contracts import Label, TripleChange, TripleOp
 
 
 @dataclass
@@ -126,3 +127,18 @@ def apply_changes(delta: StateDelta, graphs: Sequence[MutableGraph], settings: E
         if error is not None:
             out.rejected.append((position, error))
     return out
+
+
+def apply_labels(delta: StateDelta, decider: Decider, labels: Sequence[Label],
+                 causes: Causes) -> list[tuple[str, str]]:
+    """Apply and record ``labels`` in order; return the pairs whose standing changed (each
+    label's cause is recorded on their entities). A label naming an entity neither graph has
+    yet is kept: labels and triples travel on different topics, so it applies once both exist."""
+    changed: set[tuple[str, str]] = set()
+    for position, label in enumerate(labels):
+        delta.labels.append(LabelRow(position, label.left, label.right, label.label.value,
+                                     label.source, label.event_time))
+        pairs = decider.label(label.left, label.right, label.label, label.event_time)
+        causes.label(pairs, label.event_id, label.event_time)
+        changed |= pairs
+    return sorted(changed)

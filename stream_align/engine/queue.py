@@ -1,0 +1,90 @@
+"""The bound stage: which affected embeddings a call recomputes, and the queue of the rest.
+
+A call recomputes at most ``max_affected_per_batch`` embeddings; the others wait in a queue
+that drains oldest first. The queue is state the store keeps (``StateDelta.queue``) so a
+restart drains exactly what the live process would have:
+
+- every queued node has a sequence number, and numbers are handed out in one order: the
+  oldest queued first, then this call's new nodes by entity key — so the order is a function
+  of the inputs, not of node numbers (private to one process) or of set iteration;
+- the next number is state too (``StateDelta.next_queue_seq``): restored, the queue numbers new
+  work exactly as the live one would have;
+- a node leaves the queue when it is recomputed or deleted; a queued node affected again keeps
+  its number (it has waited longest), and the delta rewrites its row.
+
+Only the :class:`DeferredQueue` writes its maps; others read them through ``queued`` and
+``count``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from stream_align.engine.delta import StateDelta
+from stream_align.engine.mutable_graph import MutableGraph
+
+
+class DeferredQueue:
+    """Queued recomputes of both graphs (node → sequence number) and the next number."""
+
+    def __init__(self, graphs: tuple[MutableGraph, MutableGraph], first: int = 0) -> None:
+        self._graphs = graphs
+        self._pending: tuple[dict[int, int], dict[int, int]] = ({}, {})
+        self._next = first
+
+    def queued(self, side: int) -> Mapping[int, int]:
+        """``side``'s queued nodes and their sequence numbers (read-only)."""
+        return MappingProxyType(self._pending[side])
+
+    @property
+    def count(self) -> int:
+        """Queued recomputes of both graphs."""
+        return sum(len(p) for p in self._pending)
+
+    @property
+    def next_seq(self) -> int:
+        """The number the next queued node gets."""
+        return self._next
+
+    def restore(self, side: int, key: str, seq: int) -> None:
+        """A stored queue row (restore): kept if its entity is alive."""
+        node = self._graphs[side].index.get(key)
+        if node is not None and self._graphs[side].is_alive(node):
+            self._pending[side][node] = seq
+            self._next = max(self._next, seq + 1)
+
+    def enqueue(self, delta: StateDelta, side: int, nodes: list[int]) -> None:
+        """Queue ``nodes`` (not queued yet) in this order, recording their rows."""
+        graph = self._graphs[side]
+        for node in nodes:
+            self._pending[side][node] = self._next
+            delta.queue[graph.graph_id, graph.keys[node]] = self._next
+            self._next += 1
+        if nodes:  # the numbering is state too: restored, it continues from here
+            delta.next_queue_seq = self._next
+
+    def choose(self, delta: StateDelta, side: int, affected: set[int], budget: int
+               ) -> list[int]:
+        """Queue ``affected`` and take up to ``budget`` live nodes, oldest first; what leaves
+        the queue (taken or deleted) and what was affected again is recorded in ``delta``."""
+        graph, pending = self._graphs[side], self._pending[side]
+        stored = set(pending)  # queued by an earlier call: rows in the store
+        fresh = sorted(affected - stored, key=graph.keys.__getitem__)
+        for node in fresh:
+            pending[node] = self._next
+            self._next += 1
+        if fresh:
+            delta.next_queue_seq = self._next
+        live = sorted((seq, node) for node, seq in pending.items() if graph.is_alive(node))
+        chosen = [node for _, node in live[:max(budget, 0)]]
+        done = set(chosen)
+        for node in list(pending):
+            key = (graph.graph_id, graph.keys[node])
+            if node in done or not graph.is_alive(node):
+                del pending[node]
+                if node in stored:
+                    delta.queue[key] = None
+            elif node in affected:
+                delta.queue[key] = pending[node]
+        return chosen

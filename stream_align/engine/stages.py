@@ -1,0 +1,121 @@
+"""The middle stages of ``process``: affected set, recompute, decisions.
+
+``process`` is a pipeline; each stage takes an explicit input, changes only the state it owns
+and records what the store must keep in the call's ``StateDelta``:
+
+====================  =========================================  ================================
+stage                 input → output                             owns (writes)
+====================  =========================================  ================================
+apply (``apply``)     changes, labels → :class:`Applied`,         mirrors, label book
+                      labelled pairs
+affected              touched nodes → :class:`Affected`           sample index
+recompute             affected → recomputed nodes                 queue (``queue``), vectors,
+                                                                  FAISS index, level-1 cache
+candidates + scores   recomputed/removed → changed pairs          candidate lists, pair book
+(``pairs``)
+decisions             changed pairs → :class:`Change` list        matching
+events (``events``)   changes → ``AlignmentEvent`` list            event numbering
+====================  =========================================  ================================
+
+A stage reads the state of earlier stages through their read methods (``MutableGraph``,
+``SampleIndex.closure``, ``Side.vectors`` …) and never writes it, so a difference found by a
+stage's unit test lies in that stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+import numpy as np
+
+from stream_align.engine.apply import Applied
+from stream_align.engine.decisions import Change, Decider
+from stream_align.engine.delta import Match, StateDelta
+from stream_align.engine.held import HeldWork
+from stream_align.engine.progress import Progress, chunks, no_progress
+from stream_align.engine.queue import DeferredQueue
+from stream_align.engine.recompute import encode_local, row_vectors
+from stream_align.engine.side import FaissIds, Side
+from stream_align.model.bundle import ModelBundle
+
+
+def _sets() -> tuple[set[int], set[int]]:
+    return set(), set()
+
+
+@dataclass
+class Affected:
+    """Per graph (left, right): the live nodes whose embedding can change, the deleted ones."""
+
+    nodes: tuple[set[int], set[int]] = field(default_factory=_sets)
+    gone: tuple[set[int], set[int]] = field(default_factory=_sets)
+
+
+def find_affected(sides: tuple[Side, Side], applied: Applied,
+                  progress: Progress = no_progress) -> Affected:
+    """Refresh the samples of the touched nodes; every embedding that can change (``affected``:
+    ``D = H ∪ R(H)``) and every node the batch deleted."""
+    out = Affected()
+    for s, side in enumerate(sides):
+        progress(f"affected {side.graph.label}", 0, 2)
+        typed, sampled = side.samples.refresh(applied.touched[s])
+        out.gone[s].update(n for n in applied.touched[s] if not side.graph.is_alive(n))
+        progress(f"affected {side.graph.label}", 1, 2)
+        out.nodes[s].update(side.samples.affected(typed | applied.upserted[s], sampled))
+    return out
+
+
+@dataclass
+class Recompute:
+    """The recompute stage: bound the affected set, encode what fits, index the vectors."""
+
+    bundle: ModelBundle
+    sides: tuple[Side, Side]
+    queue: DeferredQueue
+    ids: FaissIds
+    chunk: int
+    progress: Progress = no_progress
+
+    def __call__(self, delta: StateDelta, affected: Affected, budget: int
+                 ) -> tuple[set[int], set[int]]:
+        """Forget deleted nodes, then recompute up to ``budget`` queued or affected nodes
+        (oldest first, left graph first); return the recomputed nodes per graph."""
+        computed: list[set[int]] = []
+        for s, side in enumerate(self.sides):
+            side.drop(delta, affected.gone[s])
+            chosen = self.queue.choose(delta, s, affected.nodes[s], budget)
+            budget -= len(chosen)
+            self.encode(delta, side, chosen)
+            computed.append(set(chosen))
+        return computed[0], computed[1]
+
+    def encode(self, delta: StateDelta, side: Side, nodes: list[int]) -> None:
+        """Exact embeddings of ``nodes`` (``recompute``), indexed and recorded."""
+        stage = f"recompute {side.graph.label}"
+        starts = range(0, len(nodes), self.chunk)
+        for done, start in enumerate(chunks(starts, self.progress, stage)):
+            beat = partial(self.progress, stage, done, len(starts))
+            part = nodes[start:start + self.chunk]
+            local = encode_local(self.bundle, side.samples, part, side.features, beat)
+            local.keep_level1(side.level1)
+            beat()
+            vectors: np.ndarray = row_vectors(self.bundle, local, local.rows(part), side.query)
+            beat()
+            side.put_vectors(delta, part, vectors, self.bundle.version, self.ids)
+
+
+def decide(delta: StateDelta, decider: Decider, held: HeldWork,
+           changed: set[tuple[str, str]]) -> list[Change]:
+    """Repair the one-to-one matching after ``changed`` pairs (``decisions``); record each
+    left's new decision. A restore mid-drain (``held.everywhere``) reconsiders every entity."""
+    lefts = {a for a, _ in held.labelled}
+    rights = {b for _, b in held.labelled}
+    if held.everywhere:
+        lefts |= decider.book.rights.keys() | decider.matches.keys()
+        rights |= decider.book.lefts.keys() | decider.matched_right.keys()
+    decided = decider.update(changed, lefts, rights)
+    for change in decided:
+        delta.decisions[change.left] = None if change.retract else \
+            Match(change.right, change.score)
+    return decided

@@ -1,0 +1,133 @@
+"""Each stage of ``process`` on its own: explicit input, the state it owns, its delta rows.
+
+A failure here names the stage (the test) and the entity or row that differs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from engine_fixtures import engine_settings
+
+from stream_align.engine.apply import apply_changes, apply_labels
+from stream_align.engine.causes import Causes
+from stream_align.engine.decisions import Decider, PairBook
+from stream_align.engine.delta import LabelRow, Match, StateDelta
+from stream_align.engine.engine import AlignmentEngine
+from stream_align.engine.events import EventIds
+from stream_align.engine.held import HeldWork
+from stream_align.engine.mutable_graph import MutableGraph
+from stream_align.engine.queue import DeferredQueue
+from stream_align.engine.stages import Affected, Recompute, decide, find_affected
+from stream_align.eval.replay import ReplayOrder, triple_changes
+from stream_align.events.contracts import Label, LabelValue
+from stream_align.events.contracts import TripleChange as T
+from stream_align.graph import GraphPair
+from stream_align.model.bundle import ModelBundle
+
+torch.set_num_threads(1)
+M = LabelValue.MATCH
+
+
+@pytest.fixture
+def loaded(pair: GraphPair, bundle: ModelBundle) -> AlignmentEngine:
+    """An engine holding the whole synthetic pair (a fresh one per test: stages write)."""
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    engine.process(list(triple_changes(pair, ReplayOrder.FILE)), [])
+    return engine
+
+
+def _graph(keys: list[str]) -> MutableGraph:
+    graph = MutableGraph("A", "A")
+    for key in keys:
+        graph.upsert(key, "", {})
+    return graph
+
+
+def test_apply_labels_records_each_label_with_its_position() -> None:
+    decider, delta, causes = Decider(engine_settings(), PairBook()), StateDelta(), Causes()
+    labels = [Label.new(left="a", right="b", label=M, source="s", event_time=3),
+              Label.new(left="a", right="c", label=M, source="s", event_time=4)]
+    changed = apply_labels(delta, decider, labels, causes)
+    assert delta.labels == [LabelRow(0, "a", "b", "MATCH", "s", 3),
+                            LabelRow(1, "a", "c", "MATCH", "s", 4)]
+    assert changed == [("a", "b"), ("a", "c")]
+    assert decider.forced_left == {"a": "c"}  # the latest MATCH governs (``labels``)
+
+
+def test_affected_is_the_renamed_node_and_every_node_reading_it(
+        loaded: AlignmentEngine) -> None:
+    """A new name changes ``x``'s features only: ``D = {n : x ∈ S(n) ∪ S(S(n)) ∪ {n}}``."""
+    side = loaded.sides[0]
+    x = max(side.graph.alive_indices(), key=lambda n: len(side.graph.inn[n]))
+    readers = {n for n in side.graph.alive_indices() if x in side.samples.closure([n])}
+    applied = apply_changes(StateDelta(), [s.graph for s in loaded.sides], loaded.settings,
+                            [T.upsert_entity("A", side.graph.keys[x],
+                                             attributes={"name": "renamed"})])
+    affected = find_affected(loaded.sides, applied)
+    assert affected.nodes[0] == readers, sorted(affected.nodes[0] ^ readers)
+    assert not affected.nodes[1] and affected.gone == (set(), set())
+    delete = apply_changes(StateDelta(), [s.graph for s in loaded.sides], loaded.settings,
+                           [T.delete_entity("A", side.graph.keys[x])])
+    gone = find_affected(loaded.sides, delete)
+    assert gone.gone[0] == {x} and x not in gone.nodes[0]
+
+
+def test_queue_takes_the_oldest_first_then_new_nodes_by_key() -> None:
+    graph = _graph(["k3", "k1", "k2", "k0"])  # nodes 0..3; keys out of node order
+    queue, delta = DeferredQueue((graph, _graph([]))), StateDelta()
+    assert queue.choose(delta, 0, {0, 1, 2}, budget=1) == [1]  # k1 < k2 < k3
+    assert dict(queue.queued(0)) == {2: 1, 0: 2} and queue.next_seq == 3
+    assert delta.queue == {("A", "k2"): 1, ("A", "k3"): 2} and delta.next_queue_seq == 3
+    graph.delete("k2")
+    later = StateDelta()
+    assert queue.choose(later, 0, {3}, budget=1) == [0]  # k3 waited longest; k2 is gone
+    assert later.queue == {("A", "k3"): None, ("A", "k2"): None, ("A", "k0"): 3}
+    restored = DeferredQueue((graph, _graph([])), first=4)
+    restored.restore(0, "k0", 3)
+    restored.restore(0, "k2", 1)  # deleted meanwhile: not queued again
+    assert dict(restored.queued(0)) == {3: 3} and restored.next_seq == 4
+
+
+def test_recompute_encodes_what_fits_and_keeps_faiss_ids(loaded: AlignmentEngine) -> None:
+    side = loaded.sides[1]
+    nodes = sorted(side.fid, key=side.graph.keys.__getitem__)[:5]  # new work: by key
+    before = side.vectors(nodes).copy()
+    ids = {n: side.fid[n] for n in nodes}
+    stage = Recompute(loaded.bundle, loaded.sides, DeferredQueue(
+        tuple(s.graph for s in loaded.sides)), loaded.faiss_ids, 2)
+    delta = StateDelta()
+    computed = stage(delta, Affected(nodes=(set(), set(nodes))), budget=3)
+    assert computed == (set(), set(nodes[:3])) and len(stage.queue.queued(1)) == 2
+    keys = {side.graph.keys[n]: n for n in nodes[:3]}
+    assert set(delta.embeddings) == {("B", key) for key in keys}
+    for key, node in keys.items():  # unchanged inputs: the same vector under the same id
+        row = delta.embeddings["B", key]
+        assert row is not None and row.faiss_id == ids[node], key
+    np.testing.assert_allclose(side.vectors(nodes), before, atol=1e-5)
+
+
+def test_decide_records_each_left_once() -> None:
+    book = PairBook()
+    decider = Decider(engine_settings(match_threshold=0.5, keep_threshold=0.5), book)
+    book.set("a1", "b1", 0.9)
+    book.set("a2", "b1", 0.8)
+    delta = StateDelta()
+    decide(delta, decider, HeldWork(), {("a1", "b1"), ("a2", "b1")})
+    assert delta.decisions == {"a1": Match("b1", 0.9)}
+    book.set("a2", "b1", 0.95)  # a2 takes b1 over: a1 retracted
+    later = StateDelta()
+    decided = decide(later, decider, HeldWork(), {("a2", "b1")})
+    assert [(c.left, c.retract) for c in decided] == [("a1", True), ("a2", False)]
+    assert later.decisions == {"a1": None, "a2": Match("b1", 0.95)}
+
+
+def test_event_ids_take_one_identity_and_consecutive_numbers() -> None:
+    ids, delta = EventIds(), StateDelta()
+    identity, first = ids.allocate(3, delta)
+    assert first == 0 and delta.event_identity == identity and delta.next_event_seq == 3
+    later = StateDelta()
+    assert ids.allocate(2, later) == (identity, 3)
+    assert later.event_identity is None and later.next_event_seq == 5  # identity: once
+    assert EventIds("kept", 7).allocate(1, StateDelta()) == ("kept", 7)
