@@ -40,16 +40,12 @@ from stream_align.engine.side import FaissIds, Side
 from stream_align.model.bundle import ModelBundle
 
 
-def _sets() -> tuple[set[int], set[int]]:
-    return set(), set()
-
-
 @dataclass
 class Affected:
     """Per graph (left, right): the live nodes whose embedding can change, the deleted ones."""
 
-    nodes: tuple[set[int], set[int]] = field(default_factory=_sets)
-    gone: tuple[set[int], set[int]] = field(default_factory=_sets)
+    nodes: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
+    gone: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
 
 
 def find_affected(sides: tuple[Side, Side], applied: Applied,
