@@ -74,13 +74,17 @@ class CandidateLists:
         return (self.settings.candidate_index == "ivf" and not self.ivf
                 and indexed >= self.settings.ivf_train_min)
 
+    def rebuilds(self, changed: int) -> bool:
+        """Whether an update with ``changed`` recomputed vectors rebuilds every list."""
+        indexed = len(self.sides[0].fid) + len(self.sides[1].fid)
+        return self._train_due() or bool(changed and
+                                          changed >= self.settings.rebuild_share * indexed)
+
     def update(self, computed: Sets, removed: Sets) -> tuple[set[NodePair], int]:
         """Repair every list; return the pairs whose candidate membership may have changed and
         how many lists were searched."""
-        changed = len(computed[0]) + len(computed[1])
-        indexed = len(self.sides[0].fid) + len(self.sides[1].fid)
-        if self._train_due() or (changed and changed >= self.settings.rebuild_share * indexed):
-            return self.rebuild(), indexed
+        if self.rebuilds(len(computed[0]) + len(computed[1])):
+            return self.rebuild(), len(self.sides[0].fid) + len(self.sides[1].fid)
         own: tuple[dict[int, list[Hit]], dict[int, list[Hit]]] = ({}, {})
         fresh: tuple[Fresh, Fresh] = ({}, {})
         for s in (0, 1):

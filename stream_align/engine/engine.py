@@ -166,8 +166,9 @@ class AlignmentEngine:
         return Outcome(delta=delta, rejected=applied.rejected, events=events, stats=stats)
 
     def _refresh_due(self) -> bool:
-        """Lists and decisions wait while queued recomputes remain (see ``held``)."""
-        return not self.queue.count or self.held.calls >= self.settings.max_held_batches
+        """Lists and decisions wait only for a rebuild-sized drain (see ``held``)."""
+        return self.held.due(self.queue.count, self.settings.max_held_batches,
+                             self.pairs.lists.rebuilds(self.held.changed))
 
     def _refresh(self, delta: StateDelta, stats: dict[str, float]) -> list[AlignmentEvent]:
         """Candidate lists, pair scores and decisions for everything held; the events."""

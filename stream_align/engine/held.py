@@ -1,13 +1,24 @@
-"""List, pair and decision work held back while the hub-bound queue drains.
+"""List, pair and decision work held back while the hub-bound queue drains — only when
+holding saves work.
 
 When a batch leaves embeddings queued (``max_affected_per_batch``), the next calls recompute
-them anyway; refreshing candidate lists, pair scores and decisions after each of those calls
-would redo that work once per call — on a bulk load or a ContEA snapshot every call rebuilds
-every list (a 46K × 65K product per call at ContEA batch2). So while the queue is non-empty
-the engine only recomputes and *holds* what changed here; the call that empties the queue (or
-the ``max_held_batches``-th held call, so decisions cannot starve under endless input) refreshes
-lists, scores and decisions once for everything held. The stale state in between is what the
-queue already implies: a queued node's vector and pair scores are those of the previous graph.
+them. Refreshing candidate lists, pair scores and decisions after each of those calls costs
+what it changed — a repaired list per changed vector, its pairs re-scored — *unless* the
+changed vectors reach ``rebuild_share`` of all indexed vectors: then every list is rebuilt from
+one exact pass (a fixed cost: a 46K × 65K product at ContEA batch2), and doing that once per
+call of a bulk load or snapshot would redo it once per call. So a call refreshes what it
+computed, keeps the rest pending and publishes at once, except while the work held since the
+last refresh is rebuild-sized and the queue is not empty: then lists, scores and decisions wait
+for the call that empties the queue (or the ``max_held_batches``-th held call, so decisions
+cannot starve under endless input), which refreshes once for everything held. (Until
+2026-12-05 every call with queued work held, whatever its size: at 40K entities a side and
+1,000 inserts/s every event then waited for a whole drain, ≈ 130 s.)
+
+Equality at quiescence does not depend on when refreshes happen: lists are kept equal to a
+fresh search over the current vectors, a pair is re-scored whenever one of its entities is
+recomputed, and the matching repair ends in the batch aligner's matching for the current
+scores (``decisions``); a queued node's vector and pair scores are those of the previous graph
+until its own recompute, which is refreshed like any other.
 
 Nothing here is persisted: a restore rebuilds every list and pair score from the stored vectors
 and, if work is queued, marks the held work ``everywhere``: the stored decisions predate vectors
@@ -50,3 +61,13 @@ class HeldWork:
         self.causes.merge(causes)
         self.labelled.extend(labelled)
         self.calls += 1
+
+    @property
+    def changed(self) -> int:
+        """Vectors recomputed since the last refresh (both sides)."""
+        return len(self.computed[0]) + len(self.computed[1])
+
+    def due(self, pending: int, max_calls: int, rebuild: bool) -> bool:
+        """Whether to refresh now: nothing queued, held too long, or the held work is not
+        ``rebuild``-sized (repairing what changed costs no more now than later)."""
+        return not pending or self.calls >= max_calls or not rebuild

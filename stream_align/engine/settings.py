@@ -74,8 +74,10 @@ class EngineSettings(BaseModel):
     max_held_batches: int = Field(
         default=8, ge=1,
         description=("Batches that may recompute queued embeddings before candidate lists, "
-                     "scores and decisions are refreshed (they wait while the queue drains, "
-                     "so each list is rebuilt once per drain, not once per batch)."),
+                     "scores and decisions are refreshed, when the work held is rebuild-sized "
+                     "(rebuild_share: then they wait while the queue drains, so each list is "
+                     "rebuilt once per drain, not once per batch; smaller work is refreshed "
+                     "in the batch that computed it)."),
     )
     recompute_chunk: int = Field(
         default=32_768, ge=1,

@@ -149,5 +149,29 @@ def test_engine_held_lists_refresh_once_the_queue_drains(tmp_path: Path, pair: G
           _stream(tmp_path / "u", bundle, changes, batch=0).final_alignment())
 
 
+def test_engine_small_work_refreshes_while_the_queue_drains(tmp_path: Path, pair: GraphPair,
+                                                           bundle: ModelBundle) -> None:
+    """Held work below a rebuild's size is refreshed in the call that computed it: after a
+    load, lists and scores move while recomputes stay queued, and the drained state equals an
+    unbounded run's."""
+    changes = list(triple_changes(pair, ReplayOrder.FILE))
+    load = len(changes) * 7 // 10
+    engine = AlignmentEngine.empty(bundle, engine_settings(max_affected_per_batch=10))
+    mid_drain = []
+    with open_store(tmp_path / "db") as store:
+        run(store, engine, changes[:load])
+        while engine.pending_count:
+            run(store, engine, [])
+        for start in range(load, len(changes), 5):
+            (out,) = run(store, engine, changes[start:start + 5])
+            if engine.pending_count:
+                mid_drain.append(("lists_s" in out.stats, engine.held.calls))
+        while engine.pending_count:
+            run(store, engine, [])
+    assert mid_drain and all(refreshed and calls == 0 for refreshed, calls in mid_drain)
+    _same(engine.final_alignment(),
+          _stream(tmp_path / "u", bundle, changes, batch=0).final_alignment())
+
+
 def _label(pair: GraphPair, i: int, j: int, value: LabelValue) -> Label:
     return Label.new(left=pair.a.keys[i], right=pair.b.keys[j], label=value, source="test")
