@@ -7,7 +7,8 @@
 Prints one line per batch (wall and CPU seconds, the engine's stats) and the events/s over the
 timed run. ``--entities-first`` loads every entity (the shuffle puts them first) in one untimed
 batch, so the timed batches are triple inserts into populated graphs. The model must have been
-trained on the same dataset (``stream-align train``).
+trained on the same dataset (``stream-align train``). ``--batch 1,10,100 --events 50,200,1000``
+times several batch sizes after one load (each phase on the next events).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from stream_align.store.state_store import StateStore
 
 def _timed(store: StateStore, engine: AlignmentEngine, events: list[TripleChange],
            batch: int, seed_labels: list) -> None:
+    print(f"== batches of {batch}: {len(events)} events", flush=True)
     started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(events), batch):
         t, c = time.perf_counter(), time.process_time()
@@ -42,8 +44,9 @@ def _timed(store: StateStore, engine: AlignmentEngine, events: list[TripleChange
         print(f"{i:>8} {time.perf_counter() - t:6.1f}s wall {time.process_time() - c:6.1f}s CPU "
               f"{stats}", flush=True)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
-    print(f"{len(events)} events in {elapsed:.1f}s wall, {cpu:.1f}s CPU: "
-          f"{len(events) / elapsed:.0f} events/s ({len(events) / cpu:.0f} per CPU second)")
+    print(f"{len(events)} events in batches of {batch}: {elapsed:.1f}s wall, {cpu:.1f}s CPU: "
+          f"{len(events) / elapsed:.0f} events/s ({len(events) / cpu:.0f} per CPU second), "
+          f"{1000 * elapsed / len(events):.1f} ms wall per event", flush=True)
 
 
 def _bulk_load(store: StateStore, engine: AlignmentEngine, events: list[TripleChange],
@@ -59,12 +62,19 @@ def _bulk_load(store: StateStore, engine: AlignmentEngine, events: list[TripleCh
           flush=True)
 
 
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--batch", type=int, default=2000, help="events per micro-batch")
-    parser.add_argument("--events", type=int, default=None, help="stop after this many")
+    parser.add_argument("--batch", type=_ints, default=[2000],
+                        help="events per micro-batch; a comma list runs one timed phase per "
+                             "size, one after the other (each on the next --events events)")
+    parser.add_argument("--events", type=_ints, default=None,
+                        help="stop after this many (a comma list: one per --batch size)")
     parser.add_argument("--entities-first", action="store_true",
                         help="load all entities in one untimed batch first")
     parser.add_argument("--load", type=int, default=0,
@@ -94,13 +104,17 @@ def main() -> None:
         if args.load:
             _bulk_load(store, engine, events[: args.load], seed_labels)
             events, seed_labels = events[args.load:], []
-        profile = cProfile.Profile() if args.profile else None
-        if profile:
-            profile.enable()
-        _timed(store, engine, events[: args.events], args.batch, seed_labels)
-        if profile:
-            profile.disable()
-            profile.dump_stats(args.profile)
+        counts = args.events or [len(events)]
+        for phase, (batch, count) in enumerate(zip(args.batch, counts, strict=True)):
+            profile = cProfile.Profile() if args.profile else None
+            if profile:
+                profile.enable()
+            _timed(store, engine, events[:count], batch, seed_labels)
+            events, seed_labels = events[count:], []
+            if profile:
+                profile.disable()
+                profile.dump_stats(f"{args.profile}.{phase}" if len(args.batch) > 1
+                                   else args.profile)
         store.close()
 
 

@@ -34,6 +34,7 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import FaissIds, Side
 from stream_align.engine.stages import Recompute, decide, find_affected
 from stream_align.engine.state_source import StateSource
+from stream_align.engine.threads import threads_for
 from stream_align.events.contracts import AlignmentEvent, Label, LabelValue, TripleChange
 from stream_align.model.bundle import ModelBundle
 
@@ -140,7 +141,13 @@ class AlignmentEngine:
     # one batch
 
     def process(self, changes: Sequence[TripleChange], labels: Sequence[Label]) -> Outcome:
-        """Apply one micro-batch and return its state delta, rejections, events and cost."""
+        """Apply one micro-batch and return its state delta, rejections, events and cost (a
+        small batch on one thread: ``threads``)."""
+        inputs = len(changes) + len(labels) + self.pending_count
+        with threads_for(inputs, self.settings.single_thread_below):
+            return self._process(changes, labels)
+
+    def _process(self, changes: Sequence[TripleChange], labels: Sequence[Label]) -> Outcome:
         started = time.perf_counter()
         delta = self._delta
         applied = apply_changes(delta, [s.graph for s in self.sides], self.settings, changes,

@@ -79,6 +79,13 @@ class EngineSettings(BaseModel):
                      "rebuilt once per drain, not once per batch; smaller work is refreshed "
                      "in the batch that computed it)."),
     )
+    single_thread_below: int = Field(
+        default=256, ge=0,
+        description=("Batches with fewer inputs than this (changes, labels and queued "
+                     "recomputes) run torch, BLAS and FAISS on one thread: their many tiny ops "
+                     "wait at every two-thread barrier while other processes hold the cores "
+                     "(12x per op measured on a busy 2-core VM). 0: never."),
+    )
     recompute_chunk: int = Field(
         default=32_768, ge=1,
         description=("Entities encoded per local closure, per side (memory bound; fewer, larger "
