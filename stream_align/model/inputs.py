@@ -10,7 +10,7 @@ gets the same features and the same sample.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,10 +37,22 @@ class Frozen:
     attr_idf: np.ndarray
     avg_counts: dict[str, np.ndarray]  # graph label → float32 (n_types, n_relations)
     anchors: list[tuple[str, str]]  # seed pairs (key in A, key in B)
+    _anchor_index: dict[int, tuple[int, dict[str, int]]] = field(default_factory=dict, init=False,
+                                                     repr=False, compare=False)
 
     @property
     def salt(self) -> str:
         return f"stream-align/sampling/{self.sampling.seed}"
+
+    def anchor_index(self, side: int) -> dict[str, int]:
+        """Anchor number of each seed key of one side (0: A), built again only when anchors
+        were added (self-training extends the list): the engine reads it for every local
+        graph (9,252 anchors on DBP15K zh_en: ≈ 7 ms a build)."""
+        count, index = self._anchor_index.get(side, (-1, {}))
+        if count != len(self.anchors):
+            index = {pair[side]: k for k, pair in enumerate(self.anchors)}
+            self._anchor_index[side] = (len(self.anchors), index)
+        return index
 
 
 @dataclass
@@ -89,8 +101,7 @@ def fit_frozen(pair: GraphPair, features: FeatureSettings, sampling: SamplingSet
 
 
 def anchor_ids(graph: Graph, frozen: Frozen) -> np.ndarray:
-    side = 0 if graph.label == "A" else 1
-    index = {pair[side]: k for k, pair in enumerate(frozen.anchors)}
+    index = frozen.anchor_index(0 if graph.label == "A" else 1)
     return np.array([index.get(key, len(frozen.anchors)) for key in graph.keys], dtype=np.int64)
 
 
