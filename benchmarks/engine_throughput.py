@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import threadpoolctl
 import torch
 
 from stream_align.engine.engine import AlignmentEngine
@@ -80,13 +81,15 @@ def main() -> None:
     parser.add_argument("--load", type=int, default=0,
                         help="first process this many events untimed, in one bulk batch and "
                              "its drain (the steady state after a bulk load)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=_ints, default=[2],
+                        help="torch/BLAS threads; a comma list: one per --batch phase (the "
+                             "load runs on the first; engine.single_thread_below still applies)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="write a cProfile of the timed batches (not the load) here")
     parser.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an EngineSettings field, e.g. max_affected_per_batch=50000")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads[0])
     pair = load_dataset(args.dataset)
     events = list(triple_changes(pair, ReplayOrder.SHUFFLE, 7))
     seed_labels = list(labels(pair))
@@ -105,7 +108,11 @@ def main() -> None:
             _bulk_load(store, engine, events[: args.load], seed_labels)
             events, seed_labels = events[args.load:], []
         counts = args.events or [len(events)]
+        threads = args.threads * len(args.batch) if len(args.threads) == 1 else args.threads
         for phase, (batch, count) in enumerate(zip(args.batch, counts, strict=True)):
+            torch.set_num_threads(threads[phase])
+            threadpoolctl.threadpool_limits(threads[phase])
+            print(f"== {threads[phase]} threads", flush=True)
             profile = cProfile.Profile() if args.profile else None
             if profile:
                 profile.enable()
