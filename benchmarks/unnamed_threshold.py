@@ -7,10 +7,11 @@ structure alone, and the plain match threshold lets most of them match something
 takes the base snapshot (what the model was trained on), blanks the names of both entities of
 every validation link and keeps at most ``--max-degree`` of each one's triples (seeded), encodes
 the graphs from scratch and batch-aligns them with the engine's rule — named pairs at the match
-threshold, pairs with an unnamed entity at ``t`` — for a grid of ``t``. It prints precision,
-recall and F1 of the unnamed entities' matches against the validation links, the ``t`` with the
-best F1 and the lowest ``t`` whose precision reaches ``--precision``: candidates for
-``--unnamed-threshold`` / ``engine.unnamed_threshold``. No test link is read.
+threshold, pairs with an unnamed entity at ``t`` — for a grid of ``t``, then for a grid of
+unnamed margins ``m`` (a pair with an unnamed entity must beat its runner-up by ``m``). It
+prints precision, recall and F1 of the unnamed entities' matches against the validation links,
+the ``t`` with the best F1 and the lowest ``t`` (and ``m``) whose precision reaches ``--precision``: candidates for
+``--unnamed-threshold`` / ``engine.unnamed_threshold`` (``--unnamed-margin``). No test link is read.
 
 Every simulated entity has its counterpart in the other graph and keeps named neighbours, so
 these precisions are upper bounds: most of ContEA's new entities have no counterpart at all
@@ -69,6 +70,9 @@ def main() -> None:
     parser.add_argument("--precision", type=float, default=0.75,
                         help="precision the unnamed matches should reach on validation")
     parser.add_argument("--match-threshold", type=float, default=0.5)
+    parser.add_argument("--margins", type=float, nargs="*",
+                        default=[0.0, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2],
+                        help="unnamed margins tried (decision 0026), at the match threshold")
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -92,24 +96,27 @@ def main() -> None:
     gold = {(int(a), int(b)) for a, b in valid.tolist()}
     print(f"{len(valid)} validation links unnamed (at most {args.max_degree} triples each); "
           f"{int(unnamed.sum())} of {len(pairs)} candidate pairs have an unnamed entity")
-    print("| unnamed threshold | unnamed matches | right | P | R | F1 |\n|---|---|---|---|---|---|")
-    best, reached = (-1.0, 0.0), None
-    for t in np.round(np.arange(args.match_threshold, 1.0001, 0.025), 3).tolist():
+    print("| unnamed threshold | unnamed margin | unnamed matches | right | P | R | F1 |\n"
+          "|---|---|---|---|---|---|---|")
+    grid = [(t, None) for t in np.round(np.arange(args.match_threshold, 1.0001, 0.025), 3)]
+    grid += [(args.match_threshold, m) for m in args.margins]
+    best, reached = (-1.0, "", ""), {}
+    for t, m in grid:
         limit = thresholds(scorer, pairs, AlignSettings(threshold=args.match_threshold,
-                                                        unnamed_threshold=t))
+                                                        unnamed_threshold=float(t),
+                                                        unnamed_margin=m), scores)
         chosen = pairs[one_to_one(pairs, scores, limit)]
         mine = chosen[unnamed_a[chosen[:, 0]] | unnamed_b[chosen[:, 1]]]
         right = sum((int(a), int(b)) in gold for a, b in mine.tolist())
         p = right / len(mine) if len(mine) else 0.0
         r = right / len(valid)
         f1 = 2 * p * r / (p + r) if p + r else 0.0
-        best = max(best, (f1, t))
-        if reached is None and p >= args.precision:
-            reached = t
-        print(f"| {t:.3f} | {len(mine)} | {right} | {p:.3f} | {r:.3f} | {f1:.3f} |")
-    print(f"best F1 {best[0]:.3f} at unnamed threshold {best[1]:.3f}; precision "
-          f"{args.precision} first reached at {reached}")
-
+        best = max(best, (f1, f"{t:.3f}", f"{m}"))
+        if p >= args.precision:
+            reached.setdefault("margin" if m is not None else "threshold", (t, m))
+        print(f"| {t:.3f} | {m} | {len(mine)} | {right} | {p:.3f} | {r:.3f} | {f1:.3f} |")
+    print(f"best F1 {best[0]:.3f} at unnamed threshold {best[1]}, margin {best[2]}; precision "
+          f"{args.precision} first reached at (threshold, margin) {reached}")
 
 if __name__ == "__main__":
     main()

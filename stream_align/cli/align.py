@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--unnamed-threshold", type=float, default=d.unnamed_threshold,
                    help="Minimum pair score where either entity has no name (structure-only "
                    "evidence; default: --threshold).")
+    p.add_argument("--unnamed-margin", type=float, default=d.unnamed_margin,
+                   help="Where either entity has no name, a match must also beat the runner-up "
+                   "(best other candidate of either entity) by this much (default: none).")
     p.add_argument("--evidence", type=int, default=d.evidence,
                    help="Neighbour pairs reported per match (by attention weight).")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (stderr).")
@@ -40,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from stream_align.model.scorer import ModelScorer
 
     settings = AlignSettings(candidates=args.candidates, threshold=args.threshold,
-                             unnamed_threshold=args.unnamed_threshold, evidence=args.evidence)
+                             unnamed_threshold=args.unnamed_threshold,
+                             unnamed_margin=args.unnamed_margin, evidence=args.evidence)
     stages = ("load model", "load dataset", "embed graphs", *ALIGN_STAGES, "write")
     with tqdm(total=len(stages), desc="align", unit="step", disable=args.no_progress,
               bar_format="{desc}: {n}/{total} steps |{bar}| {elapsed} {postfix}") as bar:

@@ -55,6 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="minimum score of a match where either entity has no name, for "
                         "the engine and the full recompute (default: the match threshold; "
                         "calibrate with benchmarks/unnamed_threshold.py)")
+    parser.add_argument("--unnamed-margin", type=float, default=None, metavar="SCORE",
+                        help="where either entity has no name, a match must also beat the "
+                        "runner-up (best other candidate of either entity) by this much, for "
+                        "the engine and the full recompute (default: none; decision 0026)")
     parser.add_argument("--hide-names", action="store_true",
                         help="structure-only track (the model must have been trained so)")
     parser.add_argument("--seed", type=int, default=0,
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        engine = EngineSettings(unnamed_threshold=args.unnamed_threshold)
+        engine = EngineSettings(unnamed_threshold=args.unnamed_threshold,
+                                unnamed_margin=args.unnamed_margin)
     except ValidationError as exc:  # an option out of range
         raise ConfigError(validation_summary(exc)) from exc
     settings = SnapshotEvalSettings(

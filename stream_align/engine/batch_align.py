@@ -3,8 +3,8 @@
 The same decision the streaming engine makes per affected entity, made for every entity at once:
 candidates are each entity's top-k in the other graph's index (A→B and B→A, so an entity that
 is nobody's nearest still gets considered), every candidate pair is re-scored with cross-graph
-attention, pairs under the threshold (the unnamed threshold where an entity has no name) are
-dropped, and the rest are matched one-to-one by repeated mutual best (the highest remaining
+attention, pairs under the threshold (the unnamed threshold and margin where an entity has no name)
+are dropped, and the rest are matched one-to-one by repeated mutual best (the highest remaining
 pair is always mutual best; take it, drop its rows).
 """
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stream_align.engine.margin import runner_up
 from stream_align.index import IvfVectorIndex, VectorIndex
 from stream_align.index.vector_index import prepared
 from stream_align.model.scorer import ModelScorer
@@ -84,14 +85,24 @@ def one_to_one(pairs: np.ndarray, scores: np.ndarray, threshold: float | np.ndar
     return np.asarray(chosen, dtype=np.int64)
 
 
-def thresholds(scorer: ModelScorer, pairs: np.ndarray, settings: AlignSettings) -> np.ndarray:
-    """Each pair's minimum score: ``unnamed_threshold`` where either entity has no name."""
+def thresholds(scorer: ModelScorer, pairs: np.ndarray, settings: AlignSettings,
+               scores: np.ndarray | None = None) -> np.ndarray:
+    """Each pair's minimum score: ``unnamed_threshold`` where either entity has no name, and
+    there at least ``unnamed_margin`` above the pair's runner-up (``margin``; needs ``scores``).
+    """
     limit = np.full(len(pairs), settings.threshold)
+    if settings.unnamed_threshold is None and settings.unnamed_margin is None:
+        return limit
+    named_a = np.array([bool(n) for n in scorer.pair.a.names], dtype=bool)
+    named_b = np.array([bool(n) for n in scorer.pair.b.names], dtype=bool)
+    unnamed = ~(named_a[pairs[:, 0]] & named_b[pairs[:, 1]])
     if settings.unnamed_threshold is not None:
-        named_a = np.array([bool(n) for n in scorer.pair.a.names], dtype=bool)
-        named_b = np.array([bool(n) for n in scorer.pair.b.names], dtype=bool)
-        unnamed = ~(named_a[pairs[:, 0]] & named_b[pairs[:, 1]])
         limit[unnamed] = settings.unnamed_threshold
+    if settings.unnamed_margin is not None:
+        if scores is None:
+            raise ValueError("an unnamed margin needs the pair scores")
+        ahead = runner_up(pairs, scores) + settings.unnamed_margin
+        limit[unnamed] = np.maximum(limit[unnamed], ahead[unnamed])
     return limit
 
 
@@ -109,7 +120,7 @@ def align(scorer: ModelScorer, settings: AlignSettings,
     on_stage(ALIGN_STAGES[1])
     scores, _ = scorer.pair_scores(pairs[:, 0], pairs[:, 1])
     on_stage(ALIGN_STAGES[2])
-    picked = pairs[one_to_one(pairs, scores, thresholds(scorer, pairs, settings))]
+    picked = pairs[one_to_one(pairs, scores, thresholds(scorer, pairs, settings, scores))]
     on_stage(ALIGN_STAGES[3])
     final, evidence = scorer.pair_scores(picked[:, 0], picked[:, 1], evidence=settings.evidence)
     keys_a, keys_b = scorer.pair.a.keys, scorer.pair.b.keys

@@ -10,7 +10,8 @@ as the batch computation. Each resolution replaces two lower matches with a high
 terminates.
 
 Hysteresis: a new match needs ``match_threshold`` (``unnamed_threshold`` where an entity has no
-name, so the score rests on structure alone); an existing one stays eligible down to its bar
+name, so the score rests on structure alone; there also ``unnamed_margin`` above the runner-up,
+``margin``); an existing one stays eligible down to its bar
 less the band ``match_threshold - keep_threshold``. A forced pair (``labels``: the MATCH label
 that governs both its entities) outranks every score, and an entity governed by a MATCH label
 sits out every other pair; a NON_MATCH label removes its pair.
@@ -23,6 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from stream_align.engine.labels import LabelBook
+from stream_align.engine.margin import RunnerUps
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import LabelValue
 
@@ -72,6 +74,7 @@ class Decider:
         self.matches: dict[str, str] = {}  # left → right
         self.matched_right: dict[str, str] = {}
         self.published: dict[str, float] = {}  # left → score of its last MATCH event
+        self.runner_ups = RunnerUps(book.scores, book.rights, book.lefts)  # unnamed margin
 
     def label(self, left: str, right: str, value: LabelValue, event_time: int) -> set[Pair]:
         """Record a label (rules in ``labels``); return the pairs whose standing changed."""
@@ -99,8 +102,12 @@ class Decider:
         """The pair's bar: to be made, and (lower by the hysteresis band) to stay."""
         settings = self.settings
         bar = settings.match_threshold
-        if settings.unnamed_threshold is not None and not self.named(left, right):
+        unnamed = (settings.unnamed_threshold is not None or settings.unnamed_margin is not None
+                   ) and not self.named(left, right)
+        if unnamed and settings.unnamed_threshold is not None:
             bar = settings.unnamed_threshold
+        if unnamed and settings.unnamed_margin is not None:
+            bar = max(bar, self.runner_ups.of(left, right) + settings.unnamed_margin)
         if self.matches.get(left) == right:
             return bar - (settings.match_threshold - settings.keep_threshold)
         return bar
@@ -134,6 +141,10 @@ class Decider:
         the changed pairs (most changed pairs touch no match).
         """
         pairs, lefts, rights = set(pairs), set(lefts), set(rights)
+        self.runner_ups.clear()
+        if self.settings.unnamed_margin is not None:  # a changed pair moves its entities'
+            lefts.update(a for a, _ in pairs)  # runner-ups (``margin``)
+            rights.update(b for _, b in pairs)
         involved = lefts | {a for a, _ in pairs}, rights | {b for _, b in pairs}
         before = {a: self.matches[a] for a in involved[0] if a in self.matches}
         before.update((self.matched_right[b], b) for b in involved[1] if b in self.matched_right)

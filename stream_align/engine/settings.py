@@ -59,6 +59,12 @@ class EngineSettings(BaseModel):
                      "score rests on structure alone (ContEA's new entities arrive unnamed). "
                      "None: match_threshold. Calibrate with benchmarks/unnamed_threshold.py."),
     )
+    unnamed_margin: float | None = Field(
+        default=None, ge=0,
+        description=("Where either entity has no name, a new match must also score this much "
+                     "above the runner-up (the best other candidate pair of either entity): "
+                     "rejects ambiguous structure-only matches (decision 0026). None: no margin."),
+    )
     keep_threshold: float = Field(
         default=0.5,
         description="Minimum score for an existing match to stay (hysteresis: <= match_threshold).",

@@ -179,6 +179,7 @@ def full_recompute_row(bundle: ModelBundle, sub: GraphPair, timeline: Timeline, 
     matches = align(scorer, AlignSettings(candidates=engine.top_k,
                                           threshold=engine.match_threshold,
                                           unnamed_threshold=engine.unnamed_threshold,
+                                          unnamed_margin=engine.unnamed_margin,
                                           evidence=0))
     seconds = time.perf_counter() - started
     predicted = _as_pairs([(m.left, m.right) for m in matches], index)
@@ -285,7 +286,9 @@ def _engine_line(settings: SnapshotEvalSettings) -> str:
 
 def _thresholds_line(engine: EngineSettings) -> str:
     unnamed = "as match" if engine.unnamed_threshold is None else engine.unnamed_threshold
-    return (f"match {engine.match_threshold}, unnamed {unnamed} (engine and full recompute)")
+    margin = "none" if engine.unnamed_margin is None else engine.unnamed_margin
+    return (f"match {engine.match_threshold}, unnamed {unnamed}, unnamed margin {margin} "
+            "(engine and full recompute)")
 
 
 def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> dict[str, Any]:

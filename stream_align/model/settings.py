@@ -149,4 +149,8 @@ class AlignSettings(_Frozen):
         None, description="Minimum pair score for a match where either entity has no name "
         "(structure-only evidence); None: threshold."
     )
+    unnamed_margin: float | None = Field(
+        None, ge=0, description="Where either entity has no name, a match must also score this "
+        "much above the best other candidate pair of either entity; None: no margin."
+    )
     evidence: int = Field(3, ge=0, description="Neighbour pairs reported as evidence per match.")

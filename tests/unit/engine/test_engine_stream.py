@@ -73,6 +73,22 @@ def test_engine_unnamed_threshold_agrees_with_batch(tmp_path: Path, pair: GraphP
     _same(streamed.final_alignment(), {m.left: (m.right, m.score) for m in batch})
 
 
+def test_engine_unnamed_margin_agrees_with_batch(tmp_path: Path, pair: GraphPair,
+                                                bundle: ModelBundle) -> None:
+    """A margin over the runner-up for unnamed pairs: streamed in shuffled micro-batches =
+    batch aligner, and it removes matches the plain rule makes."""
+    unnamed = replace(pair, a=replace(pair.a, names=[n if i % 3 else "" for i, n in
+                                                     enumerate(pair.a.names)]))
+    scorer = ModelScorer(bundle, unnamed)
+    plain = align(scorer, AlignSettings(candidates=3, threshold=0.3, evidence=0))
+    batch = align(scorer, AlignSettings(candidates=3, threshold=0.3, unnamed_margin=0.02,
+                                        evidence=0))
+    assert len(batch) < len(plain)
+    shuffled = list(triple_changes(unnamed, ReplayOrder.SHUFFLE, seed=4))
+    streamed = _stream(tmp_path, bundle, shuffled, batch=25, unnamed_margin=0.02)
+    _same(streamed.final_alignment(), {m.left: (m.right, m.score) for m in batch})
+
+
 def test_engine_bulk_rebuild_equals_list_repair(tmp_path: Path, pair: GraphPair,
                                                bundle: ModelBundle) -> None:
     """Rebuilding every list from one pass (any batch, ``rebuild_share`` tiny) ends where
