@@ -10,8 +10,9 @@ the graphs from scratch and batch-aligns them with the engine's rule — named p
 threshold, pairs with an unnamed entity at ``t`` — for a grid of ``t``, then for a grid of
 unnamed margins ``m`` (a pair with an unnamed entity must beat its runner-up by ``m``). It
 prints precision, recall and F1 of the unnamed entities' matches against the validation links,
-the ``t`` with the best F1 and the lowest ``t`` (and ``m``) whose precision reaches ``--precision``: candidates for
-``--unnamed-threshold`` / ``engine.unnamed_threshold`` (``--unnamed-margin``). No test link is read.
+the ``t`` with the best F1 and the lowest ``t`` (and ``m``) whose precision reaches
+``--precision``: candidates for ``--unnamed-threshold`` / ``engine.unnamed_threshold``
+(``--unnamed-margin`` / ``engine.unnamed_margin``). No test link is read.
 
 Every simulated entity has its counterpart in the other graph and keeps named neighbours, so
 these precisions are upper bounds: most of ContEA's new entities have no counterpart at all
