@@ -24,6 +24,7 @@ stage's unit test lies in that stage.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -82,18 +83,21 @@ class Recompute:
             side.drop(delta, affected.gone[s])
             chosen = self.queue.choose(delta, s, affected.nodes[s], budget)
             budget -= len(chosen)
-            self.encode(delta, side, chosen)
+            self.encode(delta, side, chosen, affected.nodes[s] | self.queue.queued(s).keys())
             computed.append(set(chosen))
         return computed[0], computed[1]
 
-    def encode(self, delta: StateDelta, side: Side, nodes: list[int]) -> None:
-        """Exact embeddings of ``nodes`` (``recompute``), indexed and recorded."""
+    def encode(self, delta: StateDelta, side: Side, nodes: list[int],
+               stale: Collection[int]) -> None:
+        """Exact embeddings of ``nodes`` (``recompute``; kept ``h1`` rows read where their
+        node is not ``stale``: affected or queued), indexed and recorded."""
         stage = f"recompute {side.graph.label}"
         starts = range(0, len(nodes), self.chunk)
         for done, start in enumerate(chunks(starts, self.progress, stage)):
             beat = partial(self.progress, stage, done, len(starts))
             part = nodes[start:start + self.chunk]
-            local = encode_local(self.bundle, side.samples, part, side.features, beat)
+            local = encode_local(self.bundle, side.samples, part, side.features, beat,
+                                 (side.level1, stale))
             local.keep_level1(side.level1)
             beat()
             vectors: np.ndarray = row_vectors(self.bundle, local, local.rows(part), side.query)

@@ -10,6 +10,7 @@ import torch
 from engine_fixtures import synthetic_pair, untrained_bundle
 
 from stream_align.engine.affected import SampleIndex
+from stream_align.engine.level1_cache import LevelOneCache
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.recompute import encode_local, row_vectors
 from stream_align.eval.datasets.loader import load_dataset
@@ -60,13 +61,17 @@ def _changed(before: np.ndarray, after: np.ndarray) -> set[int]:
 @pytest.mark.parametrize(("seed", "structure_dim"), [(0, 0), (1, 0), (2, 0), (0, 32), (1, 32)])
 def test_engine_affected_set_is_exactly_what_changes(seed: int, structure_dim: int) -> None:
     """Add and remove triples and upsert names; ``D`` = nodes whose full encode moved (also
-    with the structure-only track's 2-hop blocks)."""
+    with the structure-only track's 2-hop blocks); recomputing ``D`` with the kept ``h1`` of
+    every other node gives the full encode's vectors."""
     pair = synthetic_pair(n=40, seed=seed)
     bundle = untrained_bundle(pair, structure_dim=structure_dim)
     graph, rng = pair.a, np.random.default_rng(seed)
     mirror = _mirror(graph)
     samples = SampleIndex(mirror, bundle.frozen)
     samples.refresh(range(graph.num_entities))
+    kept = LevelOneCache()
+    with torch.no_grad():
+        kept.put(np.arange(graph.num_entities), bundle.net.encode(bundle.inputs(graph)).h1[:-1])
     for step in range(12):
         before = _full(bundle, graph)
         h, t = (int(x) for x in rng.choice(graph.num_entities, 2, replace=False))
@@ -90,3 +95,10 @@ def test_engine_affected_set_is_exactly_what_changes(seed: int, structure_dim: i
         rows = sorted(affected)
         if rows:
             assert np.abs(_local(bundle, samples, rows) - after[rows]).max() < 1e-5
+            # kept h1 rows for every node outside the affected set: the same vectors from a
+            # smaller local graph; the exact rows are kept for the next step, as the engine does
+            local = encode_local(bundle, samples, rows, kept=(kept, affected))
+            vectors = row_vectors(bundle, local, local.rows(rows), query=True)
+            assert np.abs(vectors - after[rows]).max() < 1e-5
+            assert len(local.globals) <= len(encode_local(bundle, samples, rows).globals)
+            local.keep_level1(kept)
