@@ -5,7 +5,10 @@ cross-graph attention α instead of uniform weights. So it is read from what the
 both retrieval vectors (``h0``, ``h1``, the fixed skips: in the index) with their ``h2`` block
 swapped for the pair's (:meth:`CGMuAlign.swap_h2`), whose CollectiveAgg messages need only the
 ``h1`` of both entities and of their samples (``level1_cache``) — with no local encode. Scores
-are those of ``ModelScorer.pair_scores``: a probability for BCE models, the cosine for hinge ones.
+are those of ``ModelScorer.pair_scores``: with a pair head (decision 0024) its probability from
+full-resolution evidence read from the samples and cached level-0 names (:func:`side_view`, the
+same rows ``model.pair_head`` cuts from a whole graph); else a probability for BCE models, the
+cosine for hinge ones.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
@@ -23,6 +27,7 @@ from stream_align.engine.side import Side
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import PairOutput
 from stream_align.model.evidence import NeighbourPair, top_evidence
+from stream_align.model.pair_head import PairView, features, pair_view
 
 PAIR_BLOCK = 4096
 """Pairs per cross-attention pass: ``PAIR_BLOCK × k × k`` attention weights at a time."""
@@ -87,25 +92,68 @@ def _evidence(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
 
 def _attend(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
             at: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, PairOutput]:
-    """Scores of the pairs ``(at[0][p], at[1][p])`` and their last-layer output."""
+    """Logits of the pairs ``(at[0][p], at[1][p])`` and their last-layer output."""
     net = bundle.net
     ma, mb = (net.layer2.messages(r.h1, i, r.nbr, r.rel, r.mask)
               for r, i in zip(rows, at, strict=True))
     out = net.attend(ma, mb)
     va = net.swap_h2(rows[0].vectors[at[0]], out.h2_a, query=True)
     vb = net.swap_h2(rows[1].vectors[at[1]], out.h2_b, query=False)
-    logits = (va * vb).sum(-1)
-    return (torch.sigmoid(logits + net.bce_bias) if net.loss == "bce" else logits), out
+    return _biased(bundle, (va * vb).sum(-1)), out
 
 
-def _retrieval_scores(bundle: ModelBundle, sides: tuple[Side, Side], lefts: list[int],
-                      rights: list[int]) -> np.ndarray:
-    """Pair scores of a model without cross-graph attention: its pair score *is* the retrieval
-    score (α uniform gives the retrieval ``h2``), read from the indexed vectors alone."""
+def _biased(bundle: ModelBundle, dots: torch.Tensor) -> torch.Tensor:
+    """Inner products of explicit vectors as the model's logits (BCE: plus its bias)."""
     net = bundle.net
-    logits = (torch.from_numpy(sides[0].vectors(lefts))
-              * torch.from_numpy(sides[1].vectors(rights))).sum(-1)
-    return (torch.sigmoid(logits + net.bce_bias) if net.loss == "bce" else logits).numpy()
+    return dots + net.bce_bias if net.loss == "bce" else dots
+
+
+def _retrieval_logits(bundle: ModelBundle, sides: tuple[Side, Side], lefts: list[int],
+                      rights: list[int]) -> torch.Tensor:
+    """Pair logits of a model without cross-graph attention: its pair score *is* the retrieval
+    score (α uniform gives the retrieval ``h2``), read from the indexed vectors alone."""
+    return _biased(bundle, (torch.from_numpy(sides[0].vectors(lefts))
+                            * torch.from_numpy(sides[1].vectors(rights))).sum(-1))
+
+
+def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
+    """The pair head's evidence rows of ``nodes`` (``model.pair_head.view_from_table`` of the
+    full graph, read from the samples and the level-0 name cache)."""
+    k, n_anchors = bundle.frozen.sampling.fanout, len(bundle.frozen.anchors)
+    index, keys = bundle.anchor_index(0 if side.query else 1), side.graph.keys
+    slots = [side.samples.slots(x) for x in nodes]
+    table = list(dict.fromkeys([*nodes, *(y for row in slots for y, _ in row)]))
+    local, glob = side.graph.local_graph(table, np.zeros((0, 3), dtype=np.int64))
+    names = side.features.level0(local, glob).names
+    where = {g: r for r, g in enumerate(table)}
+    rel = np.zeros((len(nodes), k), dtype=np.int64)
+    first = np.full((len(nodes), k), n_anchors, dtype=np.int64)
+    second = np.full((len(nodes), k, k), n_anchors, dtype=np.int64)
+    adj_rows, adj_cols = [], []
+    for r, (x, row) in enumerate(zip(nodes, slots, strict=True)):
+        for j, (y, relation) in enumerate(row):
+            rel[r, j], first[r, j] = relation, index.get(keys[y], n_anchors)
+            adj_rows.append(r)
+            adj_cols.append(where[y])
+            for m, (z, _) in enumerate(side.samples.slots(y)):
+                if z != x:
+                    second[r, j, m] = index.get(keys[z], n_anchors)
+    adj = sp.csr_matrix((np.ones(len(adj_rows), dtype=np.float32), (adj_rows, adj_cols)),
+                        shape=(len(nodes), len(table)))
+    return pair_view(names[:len(nodes)], adj @ names, rel, first, second, n_anchors)
+
+
+def _link(bundle: ModelBundle, sides: tuple[Side, Side], lefts: list[int], rights: list[int],
+          logits: torch.Tensor) -> np.ndarray:
+    """The published score of pairs with these model logits: the pair head's probability where
+    the model has one, else the model's own link (sigmoid for BCE, the cosine for hinge)."""
+    head = bundle.pair_head
+    if head is None:
+        return (torch.sigmoid(logits) if bundle.net.loss == "bce" else logits).numpy()
+    ua, ra = np.unique(lefts, return_inverse=True)
+    ub, rb = np.unique(rights, return_inverse=True)
+    views = side_view(bundle, sides[0], ua.tolist()), side_view(bundle, sides[1], ub.tolist())
+    return head.scores(features(views[0], ra, views[1], rb, logits.numpy()))
 
 
 @torch.no_grad()
@@ -122,14 +170,15 @@ def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[t
         block = pairs[start:start + PAIR_BLOCK]
         lefts, rights = [a for a, _ in block], [b for _, b in block]
         if not (evidence or bundle.arch.cross_attention):  # no re-rank to pay for
-            scores[start:start + len(block)] = _retrieval_scores(bundle, sides, lefts, rights)
-            continue
-        beat = partial(progress, "pair scores", done, len(blocks))
-        rows = (pair_rows(bundle, sides[0], sorted(set(lefts)), chunk, beat),
-                pair_rows(bundle, sides[1], sorted(set(rights)), chunk, beat))
-        at = rows[0].positions(lefts), rows[1].positions(rights)
-        block_scores, out = _attend(bundle, rows, at)
-        scores[start:start + len(block)] = block_scores.numpy()
-        if evidence:
-            explained[start:start + len(block)] = _evidence(bundle, rows, at, out.cross, evidence)
+            logits = _retrieval_logits(bundle, sides, lefts, rights)
+        else:
+            beat = partial(progress, "pair scores", done, len(blocks))
+            rows = (pair_rows(bundle, sides[0], sorted(set(lefts)), chunk, beat),
+                    pair_rows(bundle, sides[1], sorted(set(rights)), chunk, beat))
+            at = rows[0].positions(lefts), rows[1].positions(rights)
+            logits, out = _attend(bundle, rows, at)
+            if evidence:
+                explained[start:start + len(block)] = _evidence(bundle, rows, at, out.cross,
+                                                                evidence)
+        scores[start:start + len(block)] = _link(bundle, sides, lefts, rights, logits)
     return scores, explained

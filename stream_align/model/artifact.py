@@ -21,6 +21,7 @@ from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.errors import ModelError
 from stream_align.model.inputs import Frozen, content_hash
+from stream_align.model.pair_head import PairHead
 from stream_align.model.settings import (
     ArchitectureSettings,
     FeatureSettings,
@@ -54,6 +55,7 @@ def _config(bundle: ModelBundle) -> dict[str, Any]:
         "relations": f.vocab.relations, "types": f.vocab.types,
         "anchors": [list(p) for p in f.anchors], "provenance": bundle.provenance,
         "retrieval_dim": bundle.retrieval_dim,
+        **({} if bundle.pair_head is None else {"pair_head": bundle.pair_head.to_config()}),
     }
 
 
@@ -117,6 +119,7 @@ def load(path: Path) -> ModelBundle:
         arch = ArchitectureSettings(**{"skip_widths": None, **config["architecture"]})
         train = TrainSettings(**config["train"])
         net = CGMuAlign(frozen, arch, train.loss)
+        head = PairHead.from_config(config.get("pair_head"))
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         if config.get("retrieval_dim", net.retrieval_dim) != net.retrieval_dim:
             raise ValueError(f"retrieval_dim {config['retrieval_dim']} is not the "
@@ -125,4 +128,4 @@ def load(path: Path) -> ModelBundle:
         raise ModelError(f"{path}: incompatible model artifact: {exc}") from exc
     net.eval()
     return ModelBundle(net=net, frozen=frozen, arch=arch, train=train, version=version,
-                       provenance=dict(config.get("provenance", {})))
+                       provenance=dict(config.get("provenance", {})), pair_head=head)

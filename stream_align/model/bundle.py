@@ -8,6 +8,7 @@ from stream_align.graph import Graph
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.features import Level0
 from stream_align.model.inputs import Frozen, GraphInputs, graph_inputs
+from stream_align.model.pair_head import PairHead
 from stream_align.model.settings import ArchitectureSettings, TrainSettings
 
 
@@ -23,6 +24,10 @@ class ModelBundle:
     #: Where the model was trained (dataset name, loader seed, hidden names): entity keys and
     #: seed anchors only mean the same thing when a graph is loaded the same way.
     provenance: dict[str, object] = field(default_factory=dict)
+    #: Scores candidate pairs from full-resolution evidence (decision 0024); ``None``: the
+    #: model's own pair score decides (artifacts from before, or a head that could not be fit).
+    pair_head: PairHead | None = None
+    _anchor_index: dict[int, dict[str, int]] = field(default_factory=dict, repr=False)
 
     @property
     def retrieval_dim(self) -> int:
@@ -30,6 +35,12 @@ class ModelBundle:
         base rows, whose inner product is the retrieval score; the ``h2`` block sits at
         columns ``[2 d, 3 d)`` (``d = arch.hidden_dim``), where pair scoring swaps it."""
         return self.net.retrieval_dim
+
+    def anchor_index(self, side: int) -> dict[str, int]:
+        """Entity key → seed anchor id on graph A (``side`` 0) or B (1), built once."""
+        if side not in self._anchor_index:
+            self._anchor_index[side] = {p[side]: k for k, p in enumerate(self.frozen.anchors)}
+        return self._anchor_index[side]
 
     def inputs(self, graph: Graph, feats: Level0 | None = None) -> GraphInputs:
         """Encoder inputs of ``graph`` under this model's frozen features and sampling

@@ -16,6 +16,7 @@ from stream_align.graph import GraphPair
 from stream_align.model.artifact import load
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.evidence import NeighbourPair, top_evidence
+from stream_align.model.pair_head import GraphEvidence, pair_features
 from stream_align.model.readout import pair_logits, retrieval_vectors
 
 CHUNK = 8192
@@ -33,6 +34,8 @@ class ModelScorer:
             self.enc_a, self.enc_b = net.encode(self.ga), net.encode(self.gb)
             self.query = retrieval_vectors(net, self.ga, self.enc_a, query=True).numpy()
             self.base = retrieval_vectors(net, self.gb, self.enc_b, query=False).numpy()
+        anchors = len(bundle.frozen.anchors)
+        self.evidence = (GraphEvidence(self.ga, anchors), GraphEvidence(self.gb, anchors))
 
     @property
     def _bias(self) -> float:
@@ -58,15 +61,24 @@ class ModelScorer:
     @torch.no_grad()
     def pair_scores(self, ia: np.ndarray, ib: np.ndarray, cross: bool = True, evidence: int = 0,
                     link: bool = True) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
-        """Scores of ``(ia[p], ib[p])`` (cosine for hinge; for BCE the probability, or the logit
-        without ``link``) and, per pair, its ``evidence`` (:mod:`model.evidence`)."""
+        """Scores of ``(ia[p], ib[p])`` and, per pair, its ``evidence`` (:mod:`model.evidence`).
+
+        With a pair head (decision 0024) the probability from its features (its logit without
+        ``link``); else cosine for hinge, for BCE the probability (the logit without ``link``).
+        """
         scores, explained = [], []
         net = self.bundle.net
         for s in range(0, len(ia), CHUNK):
             a = torch.as_tensor(ia[s:s + CHUNK], dtype=torch.int64)
             b = torch.as_tensor(ib[s:s + CHUNK], dtype=torch.int64)
             logits, out = pair_logits(net, self.ga, self.enc_a, a, self.gb, self.enc_b, b, cross)
-            scores.append(torch.sigmoid(logits) if link and net.loss == "bce" else logits)
+            head = self.bundle.pair_head
+            if head is not None:
+                feats = pair_features(self.evidence[0], a.numpy(), self.evidence[1], b.numpy(),
+                                      logits.numpy())
+                scores.append(torch.from_numpy(head.scores(feats) if link else head.logits(feats)))
+            else:
+                scores.append(torch.sigmoid(logits) if link and net.loss == "bce" else logits)
             if evidence and out is not None:
                 explained += self._evidence(a, b, out.cross, evidence)
         result = torch.cat(scores).numpy() if scores else np.zeros(0, dtype=np.float32)

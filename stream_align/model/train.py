@@ -23,6 +23,7 @@ from stream_align.model.bootstrap import bootstrap
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.inputs import GraphInputs, fit_frozen
+from stream_align.model.pair_fit import fit_pair_head
 from stream_align.model.ranking import hits_at_1, topk
 from stream_align.model.readout import pair_logits, retrieval_vectors, row_vectors
 from stream_align.model.settings import (
@@ -185,21 +186,24 @@ def train(pair: GraphPair, train_settings: TrainSettings,
     trainer = Trainer(pair, bundle)
     report = trainer.run()
     bundle.net.eval()
+    inputs = trainer.ga, trainer.gb
+    del trainer  # its pools and optimiser state
+    start = time.monotonic()
     if train_settings.bootstrap_rounds:
-        inputs = trainer.ga, trainer.gb
-        del trainer  # its pools and optimiser state
-        start = time.monotonic()
-        _guarded_bootstrap(bundle, pair, report, train_settings.bootstrap_rounds, inputs)
-        report.seconds += time.monotonic() - start
+        inputs = _guarded_bootstrap(bundle, pair, report, train_settings.bootstrap_rounds,
+                                    inputs)
+    bundle.pair_head = fit_pair_head(bundle, pair, inputs)
+    report.seconds += time.monotonic() - start
     return bundle, report
 
 
 def _guarded_bootstrap(bundle: ModelBundle, pair: GraphPair, report: TrainReport,
-                       rounds: int, inputs: tuple[GraphInputs, GraphInputs]) -> None:
+                       rounds: int, inputs: tuple[GraphInputs, GraphInputs]
+                       ) -> tuple[GraphInputs, GraphInputs]:
     """Self-training rounds, each kept only if validation Hits@1 does not fall: the same model
     selection as the epochs'. On DBP15K a round adds ~12,000 mostly right pairs; on product
     tables (Amazon–Google) near-duplicate names make many wrong, and validation fell 0.60 →
-    0.52 unguarded (decision 0016)."""
+    0.52 unguarded (decision 0016). Returns both graphs' inputs under the anchors kept."""
     best = valid_hits1(bundle, pair, inputs)
     for _ in range(rounds):
         anchors, embedding = len(bundle.frozen.anchors), bundle.net.anchor_emb
@@ -210,7 +214,10 @@ def _guarded_bootstrap(bundle: ModelBundle, pair: GraphPair, report: TrainReport
             del bundle.frozen.anchors[anchors:]
             bundle.net.anchor_emb = embedding
             log.info("bootstrap round dropped: valid Hits@1 %.4f < %.4f", valid, best)
+            del inputs  # built with the dropped anchors; one graph's inputs at a time
+            inputs = bundle.inputs(pair.a), bundle.inputs(pair.b)
             break
         best = valid
         report.bootstrap_added.append(added)
     report.valid_hits1_after_bootstrap = best
+    return inputs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from stream_align.engine.scoring import score_pairs
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
+from stream_align.model.pair_head import PairHead
 from stream_align.model.scorer import ModelScorer
 from stream_align.service.engine_state import StoredState
 
@@ -33,11 +35,19 @@ def _bce(bundle: ModelBundle) -> ModelBundle:
                        version="test-bce")
 
 
-@pytest.mark.parametrize("loss", ["hinge", "bce"])
-def test_score_pairs_equals_the_full_graph_pair_scores(tmp_path: Path, loss: str) -> None:
+#: A pair head that weighs every feature (decision 0024), for parity tests.
+HEAD = PairHead(weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5), bias=-2.5)
+
+
+@pytest.mark.parametrize(("loss", "head"), [("hinge", None), ("bce", None), ("hinge", HEAD),
+                                            ("bce", HEAD)])
+def test_score_pairs_equals_the_full_graph_pair_scores(tmp_path: Path, loss: str,
+                                                        head: PairHead | None) -> None:
+    """Streamed pair scores (and with a pair head, its evidence read from the samples and the
+    name cache) equal the batch scorer's over the whole graph."""
     pair = synthetic_pair()
     bundle = untrained_bundle(pair)
-    bundle = _bce(bundle) if loss == "bce" else bundle
+    bundle = replace(_bce(bundle) if loss == "bce" else bundle, pair_head=head)
     engine = AlignmentEngine.empty(bundle, engine_settings())
     with open_store(tmp_path) as store:
         run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)

@@ -14,6 +14,7 @@ from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import Label, LabelValue, TripleChange
 from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
+from stream_align.model.pair_head import PairHead
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
 from stream_align.service.engine_state import StoredState, process_into
@@ -44,6 +45,20 @@ def test_engine_stream_orders_and_batch_agree(tmp_path: Path, pair: GraphPair,
     streamed = _stream(tmp_path / "s", bundle, shuffled, batch=25).final_alignment()
     _same(streamed, _stream(tmp_path / "f", bundle, in_file, batch=40).final_alignment())
     _same(streamed, _stream(tmp_path / "b", bundle, in_file, batch=0).final_alignment())
+    batch = align(ModelScorer(bundle, pair), AlignSettings(candidates=3, threshold=0.3,
+                                                           evidence=0))
+    _same(streamed, {m.left: (m.right, m.score) for m in batch})
+    assert len(streamed) > len(pair.test) // 2
+
+
+def test_engine_with_a_pair_head_agrees_with_batch(tmp_path: Path, pair: GraphPair,
+                                                   bundle: ModelBundle) -> None:
+    """With a pair head (decision 0024) the streamed decisions still equal the batch aligner's:
+    its evidence lies in the receptive field the engine re-scores on."""
+    bundle = replace(bundle, pair_head=PairHead(weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5),
+                                                bias=-2.5))
+    shuffled = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=3))
+    streamed = _stream(tmp_path, bundle, shuffled, batch=25).final_alignment()
     batch = align(ModelScorer(bundle, pair), AlignSettings(candidates=3, threshold=0.3,
                                                            evidence=0))
     _same(streamed, {m.left: (m.right, m.score) for m in batch})

@@ -38,6 +38,18 @@ def test_save_load_gives_identical_scores(trained) -> None:
     assert np.array_equal(before.score_pairs(pair, pair.test), after.score_pairs(pair, pair.test))
 
 
+def test_the_pair_head_is_fitted_recorded_and_reloaded(trained) -> None:
+    """Training fits the pair head (decision 0024); ``config.json`` records it, load reads it
+    back and the probabilities it gives are the same."""
+    pair, bundle, path = trained
+    assert bundle.pair_head is not None
+    config = json.loads((path / CONFIG).read_text())
+    assert config["pair_head"]["weights"] == list(bundle.pair_head.weights)
+    assert load(path).pair_head == bundle.pair_head
+    scores = ModelScorer(bundle, pair).score_pairs(pair, pair.test)
+    assert ((scores > 0) & (scores < 1)).all()
+
+
 def _copy(src: Path, dst: Path) -> Path:
     dst.mkdir()
     for name in (CONFIG, WEIGHTS):

@@ -1,0 +1,73 @@
+"""The pair head's evidence on hand-made neighbour tables, its fit and its config round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from stream_align.model.pair_head import FEATURES, PairHead, features, fit, view_from_table
+
+NONE = 9  # anchor ids 0..8 exist; 9 marks "no anchor"
+
+
+def _table(anchors: list[int], nbr: list[list[int]], rel: list[list[int]]
+           ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Rows with names ``n<i>`` as one-hot n-gram stand-ins, a padded neighbour table."""
+    n, k = len(anchors), max(len(row) for row in nbr)
+    names = sp.eye(n, 8, format="csr", dtype=np.float32)
+    table = np.full((n, k), n, dtype=np.int64)
+    rels = np.zeros((n, k), dtype=np.int64)
+    mask = np.zeros((n, k), dtype=bool)
+    for i, (row, rrow) in enumerate(zip(nbr, rel, strict=True)):
+        table[i, :len(row)], rels[i, :len(row)], mask[i, :len(row)] = row, rrow, True
+    return names, np.asarray(anchors), table, rels, mask
+
+
+def test_anchor_features_are_set_cosines_and_paths_back_do_not_count() -> None:
+    # A: x=0 reaches anchors 0 (over relation 1) and 1 (relation 2); anchor 0's own sample
+    # leads back to x, which carries anchor 5 — a path back, never evidence.
+    a = _table([5, 0, 1, NONE], [[1, 2], [0], [3], [2]], [[1, 2], [1], [1], [1]])
+    # B: y=0 reaches anchor 0 over relation 1 and an unanchored node over relation 2.
+    b = _table([5, 0, NONE], [[1, 2], [0], [1]], [[1, 2], [1], [1]])
+    va = view_from_table(*a, rows=np.array([0]), n_anchors=NONE)
+    vb = view_from_table(*b, rows=np.array([0]), n_anchors=NONE)
+    f = features(va, np.array([0]), vb, np.array([0]), np.array([0.25]))[0]
+    got = dict(zip(FEATURES, f.tolist(), strict=True))
+    assert got["score"] == 0.25
+    assert got["neighbour_anchors"] == pytest.approx(1 / np.sqrt(2))  # {0, 1} vs {0}
+    assert got["relation_anchors"] == pytest.approx(1 / np.sqrt(2))  # {(1,0), (2,1)} vs {(1,0)}
+    assert got["two_hop_anchors"] == 0.0  # both only lead back to x (anchor 5)
+    assert got["names"] == 1.0  # row 0's one-hot in both tables
+
+
+def test_relation_must_match_for_relation_anchors() -> None:
+    a = _table([NONE, 0], [[1], [0]], [[1], [1]])
+    b = _table([NONE, 0], [[1], [0]], [[3], [3]])
+    f = features(view_from_table(*a, rows=np.array([0]), n_anchors=NONE), np.array([0]),
+                 view_from_table(*b, rows=np.array([0]), n_anchors=NONE), np.array([0]),
+                 np.zeros(1))[0]
+    got = dict(zip(FEATURES, f.tolist(), strict=True))
+    assert got["neighbour_anchors"] == pytest.approx(1.0)
+    assert got["relation_anchors"] == 0.0
+
+
+def test_fit_ranks_by_the_evidence_and_needs_both_classes() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.random(400) < 0.2
+    feats = rng.random((400, len(FEATURES))).astype(np.float32) * 0.5
+    feats[labels, 3] += 0.6  # positives share their neighbours' anchors
+    head = fit(feats, labels)
+    assert head is not None
+    scores = head.scores(feats)
+    assert ((scores > 0) & (scores < 1)).all()
+    assert scores[labels].min() > scores[~labels].max()
+    assert fit(feats, np.zeros(400, dtype=bool)) is None
+
+
+def test_config_round_trip_and_foreign_features() -> None:
+    head = PairHead(weights=(1.0, 2.0, 0.0, 3.0, 0.5, 0.25), bias=-1.5)
+    assert PairHead.from_config(head.to_config()) == head
+    assert PairHead.from_config(None) is None
+    with pytest.raises(ValueError, match="features"):
+        PairHead.from_config({**head.to_config(), "features": ["score"]})
