@@ -86,7 +86,7 @@ class EngineSettings(BaseModel):
                      "in the batch that computed it)."),
     )
     single_thread_below: int = Field(
-        default=256, ge=0,
+        default=1024, ge=0,
         description=("Batches with fewer inputs than this (changes, labels and queued "
                      "recomputes) run torch, BLAS and FAISS on one thread: their many tiny ops "
                      "wait at every two-thread barrier while other processes hold the cores "
