@@ -41,6 +41,8 @@ Fresh = dict[int, dict[int, float | None]]  # list owner → member → new scor
 _NONE = float("-inf")
 _SCAN_ROWS = 512
 """Changed vectors scored per matrix product: ``_SCAN_ROWS × n`` floats at a time."""
+_ASSIGN_ROWS = 8192
+"""Lists set per slice of a rebuild."""
 
 
 class CandidateLists:
@@ -122,8 +124,18 @@ class CandidateLists:
         ids_b, vb = b.index.rows()
         nodes_a, nodes_b = a.node_of(ids_a), b.node_of(ids_b)
         to_b, to_a = top_both_ways(va, vb, self.depth, self.depth, progress=self.progress)
-        return (self._assign(0, _hits(nodes_a, to_b, nodes_b))
-                | self._assign(1, _hits(nodes_b, to_a, nodes_a)))
+        return (self._assign_top(0, nodes_a, to_b, nodes_b)
+                | self._assign_top(1, nodes_b, to_a, nodes_a))
+
+    def _assign_top(self, s: int, nodes: np.ndarray, top: TopR, others: np.ndarray
+                    ) -> set[NodePair]:
+        """:meth:`_assign` of a whole side's top-R, a slice at a time (the hits of every
+        entity at once were ≈ 2 KB an entity of transient Python tuples)."""
+        out: set[NodePair] = set()
+        for lo in range(0, len(nodes), _ASSIGN_ROWS):
+            part = TopR(top.index[lo:lo + _ASSIGN_ROWS], top.score[lo:lo + _ASSIGN_ROWS])
+            out |= self._assign(s, _hits(nodes[lo:lo + _ASSIGN_ROWS], part, others))
+        return out
 
     def _scan(self, s: int, nodes: Iterable[int], skip: set[int], own: dict[int, list[Hit]],
               fresh: Fresh) -> None:

@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from stream_align.engine.labels import LabelBook
 from stream_align.engine.margin import RunnerUps
+from stream_align.engine.pair_book import PairBook
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import LabelValue
 
@@ -40,25 +41,6 @@ class Change:
     score: float
     retract: bool
     previous_score: float | None  # published score of the MATCH it replaces, if any
-
-
-@dataclass
-class PairBook:
-    """Scored pairs, readable from both sides."""
-
-    scores: dict[Pair, float] = field(default_factory=dict)
-    lefts: dict[str, set[str]] = field(default_factory=dict)  # right → lefts
-    rights: dict[str, set[str]] = field(default_factory=dict)  # left → rights
-
-    def set(self, left: str, right: str, score: float) -> None:
-        self.scores[left, right] = score
-        self.rights.setdefault(left, set()).add(right)
-        self.lefts.setdefault(right, set()).add(left)
-
-    def drop(self, left: str, right: str) -> None:
-        if self.scores.pop((left, right), None) is not None:
-            self.rights[left].discard(right)
-            self.lefts[right].discard(left)
 
 
 class Decider:

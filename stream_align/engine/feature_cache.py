@@ -6,9 +6,16 @@ entity's features are a function of its own name and attributes only (``model.fe
 they are computed the first time a local graph needs them and reused until the entity changes —
 a change is seen by identity: :class:`MutableGraph` replaces an :class:`Entity` object on every
 upsert and sets ``None`` on delete.
+
+It is a cache, not state: bounded to ``capacity`` entities, least recently used first out
+(≈ 1.2 KB an entity — a few small arrays each — so unbounded it was the engine's fifth-largest
+structure per entity; at 65,536 entities a side it holds ≈ 80 MB whatever the graph size). An
+evicted entity is hashed again when a local graph next needs it.
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,42 +28,56 @@ from stream_align.model.inputs import Frozen
 _Row = tuple[np.ndarray, np.ndarray]  # indices, values of one sparse row
 
 
+_Entry = tuple[Entity | None, _Row, _Row, np.ndarray]  # version, names, attrs, numeric
+
+
 class FeatureCache:
     """Level-0 rows of one graph's entities, keyed by node and valid for one entity object."""
 
-    def __init__(self, graph: MutableGraph, frozen: Frozen) -> None:
-        self.graph, self.frozen = graph, frozen
-        self._entity: dict[int, Entity | None] = {}
-        self._names: dict[int, _Row] = {}
-        self._attrs: dict[int, _Row] = {}
-        self._numeric: dict[int, np.ndarray] = {}
+    def __init__(self, graph: MutableGraph, frozen: Frozen, capacity: int) -> None:
+        self.graph, self.frozen, self.capacity = graph, frozen, capacity
+        self._rows: OrderedDict[int, _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._rows)
 
     def level0(self, local: Graph, glob: np.ndarray) -> Level0:
         """Features of a local graph cut from the mirror (row ``r`` is node ``glob[r]``)."""
         nodes = glob.tolist()
-        stale = [r for r, g in enumerate(nodes)
-                 if g not in self._entity or self._entity[g] is not self.graph.entities[g]]
+        found: dict[int, _Entry] = {}
+        stale = []
+        for r, g in enumerate(nodes):
+            entry = self._rows.get(g)
+            if entry is not None and entry[0] is self.graph.entities[g]:
+                self._rows.move_to_end(g)
+                found[g] = entry
+            else:
+                stale.append(r)
         if stale:
-            self._compute(local, nodes, stale)
+            found.update(self._compute(local, nodes, stale))
+        rows = [found[g] for g in nodes]
         f = self.frozen.features
-        numeric = (np.stack([self._numeric[g] for g in nodes]) if nodes
+        numeric = (np.stack([e[3] for e in rows]) if rows
                    else np.zeros((0, f.numeric_dim), dtype=np.float32))
-        return Level0(names=_stack([self._names[g] for g in nodes], f.name_dim),
-                      attrs=_stack([self._attrs[g] for g in nodes], f.attr_dim),
-                      numeric=numeric)
+        return Level0(names=_stack([e[1] for e in rows], f.name_dim),
+                      attrs=_stack([e[2] for e in rows], f.attr_dim), numeric=numeric)
 
-    def _compute(self, local: Graph, nodes: list[int], rows: list[int]) -> None:
+    def _compute(self, local: Graph, nodes: list[int], rows: list[int]) -> dict[int, _Entry]:
+        """Hash the ``rows`` of ``local``; cache them (evicting the least recently used)."""
         sub = Graph(label=local.label, keys=[local.keys[r] for r in rows],
                     names=[local.names[r] for r in rows], types=[local.types[r] for r in rows],
                     attributes=[local.attributes[r] for r in rows], relations=local.relations,
                     triples=np.zeros((0, 3), dtype=np.int64))
         feats = level0(sub, self.frozen.features, self.frozen.name_idf, self.frozen.attr_idf)
+        out = {}
         for i, r in enumerate(rows):
             g = nodes[r]
-            self._entity[g] = self.graph.entities[g]
-            self._names[g] = _row(feats.names, i)
-            self._attrs[g] = _row(feats.attrs, i)
-            self._numeric[g] = feats.numeric[i]
+            out[g] = self._rows[g] = (self.graph.entities[g], _row(feats.names, i),
+                                      _row(feats.attrs, i), feats.numeric[i].copy())
+            self._rows.move_to_end(g)
+        while len(self._rows) > self.capacity:
+            self._rows.popitem(last=False)
+        return out
 
 
 def _row(m: sp.csr_matrix, i: int) -> _Row:

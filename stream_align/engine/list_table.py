@@ -7,7 +7,11 @@ the doubling slack. Scores are stored as float32 without loss: every score is an
 computed in float32 (FAISS or the scans), so the round trip to Python floats is exact.
 
 The read API is the mapping the engine used (``get``, ``pop``, ``keys``, item assignment,
-``in``, ``len``), returning lists of ``(score, node)`` tuples best first.
+``in``, ``len``), returning lists of ``(score, node)`` tuples best first. Two read views replace
+structures that were kept beside the lists: ``heads`` (each list's first ``top_k`` nodes, the
+entity's candidates — read from the row, 0 bytes, where a dict of tuples cost ≈ 490 B per
+entity) and ``listed_by`` (who lists a node: a :class:`PairTable` kept with every row change,
+12 B an entry, where a dict of sets cost ≈ 1.9 KB per entity).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from stream_align.arrays import grown
+from stream_align.engine.pair_table import PairTable
 
 Entry = tuple[float, int]
 
@@ -29,6 +34,10 @@ class ListTable:
         self._scores = np.zeros((0, 0), dtype=np.float32)
         self._length = np.zeros(0, dtype=np.int32)  # entries per row; 0: no list
         self._count = 0
+        self._inverse = PairTable()  # (listed node, listing node)
+        self.top_k = 0  # entries of a row that are candidates (``heads``)
+        self.heads = _Heads(self)
+        self.listed_by = _ListedBy(self._inverse)
 
     def _fit(self, node: int, width: int) -> None:
         if width > self._nodes.shape[1]:  # rare: the first list, or a wider setting
@@ -43,6 +52,12 @@ class ListTable:
         self._length = grown(self._length, node + 1, 0)
 
     def __setitem__(self, node: int, entries: list[Entry]) -> None:
+        before = set(self._row(node).tolist())
+        after = {other for _, other in entries}
+        for other in before - after:
+            self._inverse.discard(other, node)
+        for other in after - before:
+            self._inverse.put(other, node, 0.0)
         self._fit(node, len(entries))
         n = len(entries)
         self._count += int(self._length[node] == 0) - int(n == 0)
@@ -50,6 +65,12 @@ class ListTable:
         if n:
             self._scores[node, :n] = [score for score, _ in entries]
             self._nodes[node, :n] = [other for _, other in entries]
+
+    def _row(self, node: int) -> np.ndarray:
+        """The other nodes of ``node``'s list, best first (a view)."""
+        if node >= len(self._length) or not self._length[node]:
+            return self._nodes[:0, 0] if self._nodes.shape[1] else np.zeros(0, dtype=np.int64)
+        return self._nodes[node, : int(self._length[node])]
 
     def get(self, node: int, default: list[Entry] | tuple = ()) -> list[Entry] | tuple:
         if node >= len(self._length) or not self._length[node]:
@@ -78,4 +99,29 @@ class ListTable:
         return iter(sorted(self.keys()))
 
     def nbytes(self) -> int:
+        """The rows' bytes (the reverse is counted by ``listed_by``'s table)."""
         return int(self._nodes.nbytes + self._scores.nbytes + self._length.nbytes)
+
+
+class _Heads:
+    """``node → tuple`` of its list's first ``top_k`` other nodes (its candidates)."""
+
+    def __init__(self, table: ListTable) -> None:
+        self._table = table
+
+    def get(self, node: int, default: tuple = ()) -> tuple[int, ...]:
+        row = self._table._row(node)
+        return tuple(row[: self._table.top_k].tolist()) if len(row) else default
+
+    def items(self) -> Iterator[tuple[int, tuple[int, ...]]]:
+        return ((node, self.get(node)) for node in self._table)
+
+
+class _ListedBy:
+    """``other node → the nodes whose lists hold it``."""
+
+    def __init__(self, inverse: PairTable) -> None:
+        self._inverse = inverse
+
+    def get(self, other: int, default: tuple = ()) -> list[int] | tuple:
+        return self._inverse.seconds(other) or default

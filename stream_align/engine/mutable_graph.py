@@ -6,6 +6,11 @@ one process: a deleted entity keeps its slot (and gets it back if re-upserted), 
 numbers entities in key order. Nothing the model computes depends on an index — features and
 samples are functions of keys, attributes and edges — so a restored mirror computes the same
 embeddings as the live one.
+
+An edge is kept as one packed int per endpoint (``relation << 32 | other node``) in a set that
+exists only once the node has an edge: a set of ``(relation, node)`` tuples cost ≈ 100 bytes an
+edge end, and two empty sets per entity another 430 (the 40K-per-side breakdown in
+docs/BENCHMARKS.md); entities are slotted dataclasses (no per-instance ``__dict__``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ NAME = "name"
 """The attribute that holds an entity's name (as ``eval.replay`` publishes it)."""
 
 
-@dataclass
+_LOW = 0xFFFFFFFF
+_NO_EDGES: frozenset[int] = frozenset()  # shared by every node without edges (never mutated)
+
+
+@dataclass(slots=True)
 class Entity:
     """What the model reads of an entity (besides its edges)."""
 
@@ -42,8 +51,8 @@ class MutableGraph:
         self.entities: list[Entity | None] = []  # None: deleted (the slot is kept)
         self.relations: list[str] = []
         self._relation_index: dict[str, int] = {}
-        self.out: list[set[tuple[int, int]]] = []  # (relation, tail)
-        self.inn: list[set[tuple[int, int]]] = []  # (relation, head)
+        self.out: list[set[int] | frozenset[int]] = []  # relation << 32 | tail
+        self.inn: list[set[int] | frozenset[int]] = []  # relation << 32 | head
 
     # entities
 
@@ -72,8 +81,8 @@ class MutableGraph:
             self.index[key] = i
             self.keys.append(key)
             self.entities.append(entity)
-            self.out.append(set())
-            self.inn.append(set())
+            self.out.append(_NO_EDGES)
+            self.inn.append(_NO_EDGES)
         else:
             self.entities[i] = entity
         return i
@@ -81,7 +90,7 @@ class MutableGraph:
     def delete(self, key: str) -> list[tuple[int, int, int]]:
         """Delete an entity and its triples; return the removed ``(head, relation, tail)``."""
         i = self.index[key]
-        removed = [(i, r, t) for r, t in self.out[i]] + [(h, r, i) for r, h in self.inn[i]]
+        removed = self.edges(i)
         for h, r, t in removed:
             self.remove_triple(h, r, t)
         self.entities[i] = None
@@ -97,27 +106,31 @@ class MutableGraph:
         return r
 
     def has_triple(self, h: int, r: int, t: int) -> bool:
-        return (r, t) in self.out[h]
+        return (r << 32 | t) in self.out[h]
 
     def add_triple(self, h: int, r: int, t: int) -> bool:
         """Add; False if it was already there (a re-delivered ADD is a no-op)."""
-        if (r, t) in self.out[h]:
+        if (r << 32 | t) in self.out[h]:
             return False
-        self.out[h].add((r, t))
-        self.inn[t].add((r, h))
+        _edges(self.out, h).add(r << 32 | t)
+        _edges(self.inn, t).add(r << 32 | h)
         return True
 
     def remove_triple(self, h: int, r: int, t: int) -> bool:
-        if (r, t) not in self.out[h]:
+        if (r << 32 | t) not in self.out[h]:
             return False
-        self.out[h].discard((r, t))
-        self.inn[t].discard((r, h))
+        _edges(self.out, h).discard(r << 32 | t)
+        _edges(self.inn, t).discard(r << 32 | h)
         return True
+
+    def edges(self, node: int) -> list[tuple[int, int, int]]:
+        """``(head, relation, tail)`` of every triple at ``node``."""
+        return ([(node, p >> 32, p & _LOW) for p in self.out[node]]
+                + [(p & _LOW, p >> 32, node) for p in self.inn[node]])
 
     def incident(self, nodes: Iterable[int]) -> np.ndarray:
         """``int64 (m, 3)`` unique ``(head, relation, tail)`` rows touching any of ``nodes``."""
-        rows = {(i, r, t) for i in nodes for r, t in self.out[i]}
-        rows.update((h, r, i) for i in nodes for r, h in self.inn[i])
+        rows = {row for i in nodes for row in self.edges(i)}
         if not rows:
             return np.zeros((0, 3), dtype=np.int64)
         return np.array(sorted(rows), dtype=np.int64)
@@ -143,6 +156,14 @@ class MutableGraph:
                       attributes=[e.attributes for e in entities], relations=self.relations,
                       triples=local)
         return graph, nodes
+
+
+def _edges(table: list[set[int] | frozenset[int]], node: int) -> set[int]:
+    """``node``'s own edge set (made on its first edge)."""
+    edges = table[node]
+    if edges is _NO_EDGES:
+        edges = table[node] = set()
+    return edges  # type: ignore[return-value]
 
 
 def mirror_from(source: StateSource, label: str, graph_id: str,

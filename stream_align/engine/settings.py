@@ -97,6 +97,12 @@ class EngineSettings(BaseModel):
         description=("Entities encoded per local closure, per side (memory bound; fewer, larger "
                      "closures share more of their neighbourhoods: 3.6 GB peak on DBP15K zh_en)."),
     )
+    feature_cache_entries: int = Field(
+        default=65_536, ge=1,
+        description=("Entities per graph whose hashed level-0 features stay cached (least "
+                     "recently used out; ≈ 1.2 KB each). An evicted entity is hashed again "
+                     "when a recompute next reaches it."),
+    )
     evidence_size: int = Field(
         default=3, ge=0, description="Neighbour pairs reported as evidence per event."
     )

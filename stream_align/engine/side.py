@@ -44,10 +44,11 @@ class FaissIds:
 class Side:
     """Engine state of one graph; ``query`` is True for graph A."""
 
-    def __init__(self, graph: MutableGraph, frozen: Frozen, query: bool, normalise: bool) -> None:
+    def __init__(self, graph: MutableGraph, frozen: Frozen, query: bool, normalise: bool,
+                 feature_cache_entries: int) -> None:
         self.graph, self.query, self.normalise = graph, query, normalise
         self.samples = SampleIndex(graph, frozen)
-        self.features = FeatureCache(graph, frozen)
+        self.features = FeatureCache(graph, frozen, feature_cache_entries)
         self.level1 = LevelOneCache()
         self.index: VectorIndex | IvfVectorIndex | None = None
         self.probers: CellProbers | None = None  # IVF mode: the cells my lists probe
@@ -56,9 +57,9 @@ class Side:
         self.unindexed: dict[int, int] = {}  # stored ids of vectors of another model version
         self._node_of = np.zeros(0, dtype=np.int64)  # FAISS id → node (arrays: scans read
         self._bound = np.zeros(0, dtype=np.float64)  # all of them) · node → list bound
-        self.cands: dict[int, tuple[int, ...]] = {}  # the first top_k of each list
         self.lists = ListTable()  # node → [(score, other), ...] best first
-        self.listed_by: dict[int, set[int]] = {}  # other graph's node → my nodes listing it
+        self.cands = self.lists.heads  # node → the first top_k of its list
+        self.listed_by = self.lists.listed_by  # other graph's node → my nodes listing it
 
     def put_vectors(self, delta: StateDelta, nodes: list[int], vectors: np.ndarray,
                     version: str, ids: FaissIds) -> None:
@@ -157,16 +158,9 @@ class Side:
                  k: int) -> tuple[int, ...]:
         """Replace ``node``'s list (best first; no unlisted score above ``bound``); return its
         old candidates."""
-        old = self.cands.pop(node, ())
-        before = {other for _, other in self.lists.pop(node, ())}
-        after = {other for _, other in found}
-        for other in before - after:
-            self.listed_by[other].discard(node)
-        for other in after - before:
-            self.listed_by.setdefault(other, set()).add(node)
+        old = self.cands.get(node, ())
+        self.lists.top_k = k
+        self.lists[node] = found
         self._bound = grown(self._bound, node + 1, -np.inf)
         self._bound[node] = bound if found else -np.inf
-        if found:
-            self.lists[node] = found
-            self.cands[node] = tuple(other for _, other in found[:k])
         return old

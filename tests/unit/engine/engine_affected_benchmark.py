@@ -59,7 +59,7 @@ def main() -> None:
             row_vectors(bundle, local, local.rows(sorted(affected)), query=False)
             seconds.append(time.perf_counter() - started)
         exact.append(len(affected))
-        hood = {h, t} | {x for n in (h, t) for _, x in mirror.out[n] | mirror.inn[n]}
+        hood = {h, t} | {x for n in (h, t) for e in mirror.edges(n) for x in (e[0], e[2])}
         naive.append(len(hood))
     for name, sizes in (("exact D", exact), ("{h,t} ∪ N(h) ∪ N(t)", naive)):
         print(f"{name}: mean {np.mean(sizes):.1f}, p50 {np.percentile(sizes, 50):.0f}, "

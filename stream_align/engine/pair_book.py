@@ -1,0 +1,88 @@
+"""The scored pairs, readable from both sides, in two :class:`PairTable` arrays.
+
+Decisions and pair maintenance speak entity keys; the book stores node ids (the mirrors' own
+``key → index``, stable for a process: a deleted entity keeps its slot) so a pair costs about
+20 bytes (its score keyed ``left << 32 | right`` and its reverse key), where a dict keyed by
+key tuples with a set of keys per entity and side cost ≈ 2.3 KB per entity (the 40K-per-side
+breakdown in docs/BENCHMARKS.md). Reads return what the dict-based book returned: ``scores``
+is a read-only mapping ``(left, right) → score``, ``rights.get(left)`` / ``lefts.get(right)``
+the keys paired with one entity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Protocol
+
+from stream_align.engine.pair_table import PairTable
+
+Pair = tuple[str, str]
+
+
+class Keyed(Protocol):
+    """What the book needs of a graph mirror: its key ↔ node vocabulary."""
+
+    keys: list[str]
+    index: dict[str, int]
+
+
+class _Scores(Mapping[Pair, float]):
+    def __init__(self, table: PairTable, left: Keyed, right: Keyed) -> None:
+        self._table, self._left, self._right = table, left, right
+
+    def get(self, pair: Pair, default: float | None = None) -> float | None:  # type: ignore[override]
+        u, v = self._left.index.get(pair[0]), self._right.index.get(pair[1])
+        return default if u is None or v is None else self._table.get(u, v, default)
+
+    def __getitem__(self, pair: Pair) -> float:
+        score = self.get(pair)
+        if score is None:
+            raise KeyError(pair)
+        return score
+
+    def __contains__(self, pair: object) -> bool:
+        return isinstance(pair, tuple) and self.get(pair) is not None  # type: ignore[arg-type]
+
+    def __iter__(self) -> Iterator[Pair]:
+        left, right = self._left.keys, self._right.keys
+        return ((left[u], right[v]) for u, v, _ in self._table.items())
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+class _Partners:
+    """One side's view: ``get(key)`` the other side's keys paired with it, ``keys()`` those
+    with any pair."""
+
+    def __init__(self, table: PairTable, mine: Keyed, other: Keyed) -> None:
+        self._table, self._mine, self._other = table, mine, other
+
+    def get(self, key: str, default: tuple = ()) -> list[str] | tuple:
+        u = self._mine.index.get(key)
+        found = [] if u is None else self._table.seconds(u)
+        return [self._other.keys[v] for v in found] if found else default
+
+    def keys(self) -> set[str]:
+        return {self._mine.keys[u] for u in self._table.firsts()}
+
+
+class PairBook:
+    """Scored pairs of the graphs ``left`` and ``right``."""
+
+    def __init__(self, left: Keyed, right: Keyed) -> None:
+        self._by_left, self._by_right = PairTable(), PairTable()
+        self.scores = _Scores(self._by_left, left, right)
+        self.rights = _Partners(self._by_left, left, right)  # left → rights
+        self.lefts = _Partners(self._by_right, right, left)  # right → lefts
+        self._left, self._right = left, right
+
+    def set(self, left: str, right: str, score: float) -> None:
+        u, v = self._left.index[left], self._right.index[right]
+        self._by_left.put(u, v, score)
+        self._by_right.put(v, u, 0.0)
+
+    def drop(self, left: str, right: str) -> None:
+        u, v = self._left.index.get(left), self._right.index.get(right)
+        if u is not None and v is not None and self._by_left.discard(u, v):
+            self._by_right.discard(v, u)

@@ -1,0 +1,139 @@
+"""A set of ``(u, v)`` node pairs with a float32 each, in sorted numpy arrays, not dicts of sets.
+
+The engine's pair structures — the scored pairs (``PairBook``) and who lists whom
+(``ListTable``'s reverse) — held as dicts of sets of Python objects cost 150–250 bytes a pair
+(a tuple or set slot, boxed ints and floats, the hash tables' slack): at ~11 pairs per entity
+that was ≈ 2 KB of every entity's memory each. Here a pair is one ``int64`` key ``u << 32 | v``
+in a sorted array with its ``float32`` value beside it (12 bytes); the pairs of ``u`` are one
+binary search away. Recent changes sit in a small dict (``u → {v: value or None}``) that is
+merged into the arrays when it reaches a sixteenth of them, so a change costs amortised
+``O(16 log n)`` inside numpy and the dict never holds more than a few percent of the pairs.
+Values are float32 because every value kept here is one (an inner product or a pair score
+computed in float32): the round trip through Python floats is exact.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+
+_LOW = np.int64(0xFFFFFFFF)
+_MIN_DELTA = 4096
+"""Changes kept unmerged at least (so small tables do not re-sort on every change)."""
+
+
+def _key(u: int, v: int) -> int:
+    return (u << 32) | v
+
+
+class PairTable:
+    """``(u, v) → float`` for node ids ``0 ≤ u, v < 2**31``."""
+
+    def __init__(self) -> None:
+        self._keys = np.zeros(0, dtype=np.int64)  # sorted u << 32 | v
+        self._values = np.zeros(0, dtype=np.float32)
+        self._delta: dict[int, dict[int, float | None]] = {}  # None: removed from the arrays
+        self._changes = 0  # entries in _delta
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def _find(self, u: int, v: int) -> int:
+        """Position of ``(u, v)`` in the arrays, or -1."""
+        key = _key(u, v)
+        i = int(np.searchsorted(self._keys, key))
+        return i if i < len(self._keys) and self._keys[i] == key else -1
+
+    def get(self, u: int, v: int, default: float | None = None) -> float | None:
+        row = self._delta.get(u)
+        if row is not None and v in row:
+            value = row[v]
+            return default if value is None else value
+        i = self._find(u, v)
+        return default if i < 0 else float(self._values[i])
+
+    def put(self, u: int, v: int, value: float) -> None:
+        row = self._delta.setdefault(u, {})
+        if v in row:
+            self._size += row[v] is None
+        else:
+            self._changes += 1
+            self._size += self._find(u, v) < 0
+        row[v] = value
+        self._merge_due()
+
+    def discard(self, u: int, v: int) -> bool:
+        """Remove ``(u, v)``; False if it was absent."""
+        row = self._delta.get(u)
+        if row is not None and v in row:
+            if row[v] is None:
+                return False
+            if self._find(u, v) >= 0:
+                row[v] = None
+            else:
+                del row[v]
+                self._changes -= 1
+        elif self._find(u, v) >= 0:
+            self._delta.setdefault(u, {})[v] = None
+            self._changes += 1
+        else:
+            return False
+        self._size -= 1
+        self._merge_due()
+        return True
+
+    def seconds(self, u: int) -> list[int]:
+        """Every ``v`` paired with ``u`` (ascending among the merged ones, then the recent)."""
+        lo, hi = np.searchsorted(self._keys, [u << 32, (u + 1) << 32])
+        found = (self._keys[lo:hi] & _LOW).tolist()
+        row = self._delta.get(u)
+        if not row:
+            return found
+        return [v for v in found if v not in row] + [v for v, x in row.items() if x is not None]
+
+    def firsts(self) -> set[int]:
+        """Every ``u`` with at least one pair."""
+        out = set(np.unique(self._keys >> 32).tolist())
+        for u, row in self._delta.items():
+            if any(x is not None for x in row.values()):
+                out.add(u)
+            elif u in out and not self.seconds(u):
+                out.discard(u)
+        return out
+
+    def items(self) -> Iterator[tuple[int, int, float]]:
+        """Every ``(u, v, value)``, in key order."""
+        self._merge()
+        for key, value in zip(self._keys.tolist(), self._values.tolist(), strict=True):
+            yield key >> 32, key & 0xFFFFFFFF, value
+
+    def _merge_due(self) -> None:
+        if self._changes > max(_MIN_DELTA, len(self._keys) >> 4):
+            self._merge()
+
+    def _merge(self) -> None:
+        """Fold the recent changes into the sorted arrays."""
+        if not self._changes:
+            return
+        keys, values, gone = [], [], []
+        for u, row in self._delta.items():
+            for v, value in row.items():
+                (gone if value is None else keys).append(_key(u, v))
+                if value is not None:
+                    values.append(value)
+        changed = np.array(keys + gone, dtype=np.int64)
+        keep = ~np.isin(self._keys, changed)
+        merged_keys = np.concatenate([self._keys[keep], np.array(keys, dtype=np.int64)])
+        merged_values = np.concatenate([self._values[keep], np.array(values, dtype=np.float32)])
+        order = np.argsort(merged_keys, kind="stable")
+        self._keys, self._values = merged_keys[order], merged_values[order]
+        self._delta, self._changes = {}, 0
+
+    def nbytes(self) -> int:
+        """Bytes held: the arrays and the unmerged changes."""
+        delta = sys.getsizeof(self._delta) + sum(sys.getsizeof(r) + 56 * len(r)
+                                                 for r in self._delta.values())
+        return int(self._keys.nbytes + self._values.nbytes + delta)

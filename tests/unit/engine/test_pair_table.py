@@ -1,0 +1,52 @@
+"""PairTable and PairBook against plain dicts under random changes (merges included)."""
+
+from __future__ import annotations
+
+import random
+
+from stream_align.engine import pair_table
+from stream_align.engine.pair_book import PairBook
+from stream_align.engine.pair_table import PairTable
+
+
+def test_pair_table_equals_a_dict_under_random_changes(monkeypatch) -> None:
+    monkeypatch.setattr(pair_table, "_MIN_DELTA", 8)  # merge often
+    rng, table, want = random.Random(3), PairTable(), {}
+    for step in range(4000):
+        u, v = rng.randrange(40), rng.randrange(2**31 - 5, 2**31) if step % 7 == 0 \
+            else rng.randrange(60)
+        if rng.random() < 0.6:
+            value = float(rng.randrange(1000)) / 8
+            table.put(u, v, value)
+            want[u, v] = value
+        else:
+            assert table.discard(u, v) == ((u, v) in want)
+            want.pop((u, v), None)
+        assert len(table) == len(want)
+        if step % 97 == 0:
+            for x in range(40):
+                assert sorted(table.seconds(x)) == sorted(b for a, b in want if a == x)
+            assert table.firsts() == {a for a, _ in want}
+    assert {(u, v): x for u, v, x in table.items()} == want
+    assert all(table.get(u, v) == x for (u, v), x in want.items())
+    assert table.get(41, 0) is None and table.get(41, 0, -1.0) == -1.0
+
+
+class _Graph:
+    def __init__(self, keys: list[str]) -> None:
+        self.keys, self.index = keys, {k: i for i, k in enumerate(keys)}
+
+
+def test_pair_book_reads_by_key_from_both_sides() -> None:
+    book = PairBook(_Graph(["a0", "a1", "a2"]), _Graph(["b0", "b1"]))
+    book.set("a1", "b0", 0.5)
+    book.set("a2", "b0", 0.25)
+    book.set("a1", "b1", 0.75)
+    book.drop("a2", "b0")
+    book.drop("a0", "b1")  # absent: a no-op
+    assert dict(book.scores) == {("a1", "b0"): 0.5, ("a1", "b1"): 0.75}
+    assert book.scores["a1", "b1"] == 0.75 and ("a2", "b0") not in book.scores
+    assert book.scores.get(("zz", "b0")) is None
+    assert sorted(book.rights.get("a1")) == ["b0", "b1"] and book.rights.get("a2") == ()
+    assert book.lefts.get("b0") == ["a1"] and book.lefts.keys() == {"b0", "b1"}
+    assert book.rights.keys() == {"a1"}
