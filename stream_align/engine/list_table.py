@@ -11,7 +11,7 @@ The read API is the mapping the engine used (``get``, ``pop``, ``keys``, item as
 structures that were kept beside the lists: ``heads`` (each list's first ``top_k`` nodes, the
 entity's candidates — read from the row, 0 bytes, where a dict of tuples cost ≈ 490 B per
 entity) and ``listed_by`` (who lists a node: a :class:`PairTable` kept with every row change,
-12 B an entry, where a dict of sets cost ≈ 1.9 KB per entity).
+8 B an entry, where a dict of sets cost ≈ 1.9 KB per entity).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ class ListTable:
         self._scores = np.zeros((0, 0), dtype=np.float32)
         self._length = np.zeros(0, dtype=np.int32)  # entries per row; 0: no list
         self._count = 0
-        self._inverse = PairTable()  # (listed node, listing node)
+        self._inverse = PairTable(values=False)  # (listed node, listing node)
         self.top_k = 0  # entries of a row that are candidates (``heads``)
         self.heads = _Heads(self)
         self.listed_by = _ListedBy(self._inverse)
@@ -57,7 +57,7 @@ class ListTable:
         for other in before - after:
             self._inverse.discard(other, node)
         for other in after - before:
-            self._inverse.put(other, node, 0.0)
+            self._inverse.put(other, node)
         self._fit(node, len(entries))
         n = len(entries)
         self._count += int(self._length[node] == 0) - int(n == 0)

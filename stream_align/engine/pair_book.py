@@ -2,7 +2,7 @@
 
 Decisions and pair maintenance speak entity keys; the book stores node ids (the mirrors' own
 ``key → index``, stable for a process: a deleted entity keeps its slot) so a pair costs about
-20 bytes (its score keyed ``left << 32 | right`` and its reverse key), where a dict keyed by
+24 bytes (its score keyed ``left << 32 | right`` and its reverse key), where a dict keyed by
 key tuples with a set of keys per entity and side cost ≈ 2.3 KB per entity (the 40K-per-side
 breakdown in docs/BENCHMARKS.md). Reads return what the dict-based book returned: ``scores``
 is a read-only mapping ``(left, right) → score``, ``rights.get(left)`` / ``lefts.get(right)``
@@ -71,7 +71,7 @@ class PairBook:
     """Scored pairs of the graphs ``left`` and ``right``."""
 
     def __init__(self, left: Keyed, right: Keyed) -> None:
-        self._by_left, self._by_right = PairTable(), PairTable()
+        self._by_left, self._by_right = PairTable(), PairTable(values=False)
         self.scores = _Scores(self._by_left, left, right)
         self.rights = _Partners(self._by_left, left, right)  # left → rights
         self.lefts = _Partners(self._by_right, right, left)  # right → lefts
@@ -80,7 +80,7 @@ class PairBook:
     def set(self, left: str, right: str, score: float) -> None:
         u, v = self._left.index[left], self._right.index[right]
         self._by_left.put(u, v, score)
-        self._by_right.put(v, u, 0.0)
+        self._by_right.put(v, u)
 
     def drop(self, left: str, right: str) -> None:
         u, v = self._left.index.get(left), self._right.index.get(right)

@@ -1,15 +1,14 @@
-"""A set of ``(u, v)`` node pairs with a float32 each, in sorted numpy arrays, not dicts of sets.
+"""A set of ``(u, v)`` node pairs with a float each, in sorted numpy arrays, not dicts of sets.
 
 The engine's pair structures — the scored pairs (``PairBook``) and who lists whom
 (``ListTable``'s reverse) — held as dicts of sets of Python objects cost 150–250 bytes a pair
 (a tuple or set slot, boxed ints and floats, the hash tables' slack): at ~11 pairs per entity
 that was ≈ 2 KB of every entity's memory each. Here a pair is one ``int64`` key ``u << 32 | v``
-in a sorted array with its ``float32`` value beside it (12 bytes); the pairs of ``u`` are one
-binary search away. Recent changes sit in a small dict (``u → {v: value or None}``) that is
-merged into the arrays when it reaches a sixteenth of them, so a change costs amortised
-``O(16 log n)`` inside numpy and the dict never holds more than a few percent of the pairs.
-Values are float32 because every value kept here is one (an inner product or a pair score
-computed in float32): the round trip through Python floats is exact.
+in a sorted array with its ``float64`` value beside it (16 bytes; 8 for a table without
+values); the pairs of ``u`` are one binary search away. Recent changes sit in a small dict
+(``u → {v: value or None}``) that is merged into the arrays when it reaches a sixteenth of
+them, so a change costs amortised ``O(16 log n)`` inside numpy and the dict never holds more
+than a few percent of the pairs.
 """
 
 from __future__ import annotations
@@ -29,11 +28,12 @@ def _key(u: int, v: int) -> int:
 
 
 class PairTable:
-    """``(u, v) → float`` for node ids ``0 ≤ u, v < 2**31``."""
+    """``(u, v) → float`` for node ids ``0 ≤ u, v < 2**31`` (``values=False``: a set of pairs,
+    every value ``0.0``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, values: bool = True) -> None:
         self._keys = np.zeros(0, dtype=np.int64)  # sorted u << 32 | v
-        self._values = np.zeros(0, dtype=np.float32)
+        self._values = np.zeros(0, dtype=np.float64) if values else None
         self._delta: dict[int, dict[int, float | None]] = {}  # None: removed from the arrays
         self._changes = 0  # entries in _delta
         self._size = 0
@@ -53,9 +53,11 @@ class PairTable:
             value = row[v]
             return default if value is None else value
         i = self._find(u, v)
-        return default if i < 0 else float(self._values[i])
+        if i < 0:
+            return default
+        return 0.0 if self._values is None else float(self._values[i])
 
-    def put(self, u: int, v: int, value: float) -> None:
+    def put(self, u: int, v: int, value: float = 0.0) -> None:
         row = self._delta.setdefault(u, {})
         if v in row:
             self._size += row[v] is None
@@ -107,7 +109,8 @@ class PairTable:
     def items(self) -> Iterator[tuple[int, int, float]]:
         """Every ``(u, v, value)``, in key order."""
         self._merge()
-        for key, value in zip(self._keys.tolist(), self._values.tolist(), strict=True):
+        values = self._values.tolist() if self._values is not None else [0.0] * len(self._keys)
+        for key, value in zip(self._keys.tolist(), values, strict=True):
             yield key >> 32, key & 0xFFFFFFFF, value
 
     def _merge_due(self) -> None:
@@ -126,14 +129,16 @@ class PairTable:
                     values.append(value)
         changed = np.array(keys + gone, dtype=np.int64)
         keep = ~np.isin(self._keys, changed)
-        merged_keys = np.concatenate([self._keys[keep], np.array(keys, dtype=np.int64)])
-        merged_values = np.concatenate([self._values[keep], np.array(values, dtype=np.float32)])
-        order = np.argsort(merged_keys, kind="stable")
-        self._keys, self._values = merged_keys[order], merged_values[order]
+        merged = np.concatenate([self._keys[keep], np.array(keys, dtype=np.int64)])
+        order = np.argsort(merged, kind="stable")
+        self._keys = merged[order]
+        if self._values is not None:
+            self._values = np.concatenate([self._values[keep], np.array(values)])[order]
         self._delta, self._changes = {}, 0
 
     def nbytes(self) -> int:
         """Bytes held: the arrays and the unmerged changes."""
         delta = sys.getsizeof(self._delta) + sum(sys.getsizeof(r) + 56 * len(r)
                                                  for r in self._delta.values())
-        return int(self._keys.nbytes + self._values.nbytes + delta)
+        values = 0 if self._values is None else self._values.nbytes
+        return int(self._keys.nbytes + values + delta)

@@ -32,6 +32,15 @@ def test_pair_table_equals_a_dict_under_random_changes(monkeypatch) -> None:
     assert table.get(41, 0) is None and table.get(41, 0, -1.0) == -1.0
 
 
+def test_a_pair_set_keeps_no_values() -> None:
+    pairs = PairTable(values=False)
+    for v in range(5000):  # past one merge
+        pairs.put(v % 3, v)
+    assert pairs.discard(1, 4) and not pairs.discard(1, 4)
+    assert len(pairs) == 4999 and pairs.get(0, 3) == 0.0 and pairs.get(1, 4) is None
+    assert pairs.nbytes() < 5000 * 8 + 4096 * 120
+
+
 class _Graph:
     def __init__(self, keys: list[str]) -> None:
         self.keys, self.index = keys, {k: i for i, k in enumerate(keys)}
