@@ -26,6 +26,25 @@ class Keyed(Protocol):
     index: dict[str, int]
 
 
+class _Vocabulary:
+    """Keys numbered as first seen: a book used without graph mirrors (tools, unit tests)."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.index: dict[str, int] = {}
+
+    def add(self, key: str) -> int:
+        if key not in self.index:
+            self.index[key] = len(self.keys)
+            self.keys.append(key)
+        return self.index[key]
+
+
+def _node(graph: Keyed, key: str) -> int:
+    """``key``'s node (a mirror's entity exists before its pairs; a vocabulary numbers it)."""
+    return graph.add(key) if isinstance(graph, _Vocabulary) else graph.index[key]
+
+
 class _Scores(Mapping[Pair, float]):
     def __init__(self, table: PairTable, left: Keyed, right: Keyed) -> None:
         self._table, self._left, self._right = table, left, right
@@ -68,9 +87,11 @@ class _Partners:
 
 
 class PairBook:
-    """Scored pairs of the graphs ``left`` and ``right``."""
+    """Scored pairs of the graphs ``left`` and ``right`` (own key vocabularies if not given)."""
 
-    def __init__(self, left: Keyed, right: Keyed) -> None:
+    def __init__(self, left: Keyed | None = None, right: Keyed | None = None) -> None:
+        left = _Vocabulary() if left is None else left
+        right = _Vocabulary() if right is None else right
         self._by_left, self._by_right = PairTable(), PairTable(values=False)
         self.scores = _Scores(self._by_left, left, right)
         self.rights = _Partners(self._by_left, left, right)  # left → rights
@@ -78,7 +99,7 @@ class PairBook:
         self._left, self._right = left, right
 
     def set(self, left: str, right: str, score: float) -> None:
-        u, v = self._left.index[left], self._right.index[right]
+        u, v = _node(self._left, left), _node(self._right, right)
         self._by_left.put(u, v, score)
         self._by_right.put(v, u)
 

@@ -46,8 +46,7 @@ def _graph(keys: list[str]) -> MutableGraph:
 
 
 def test_apply_labels_records_each_label_with_its_position() -> None:
-    book = PairBook(_graph(["a"]), _graph(["b", "c"]))
-    decider, delta, causes = Decider(engine_settings(), book), StateDelta(), Causes()
+    decider, delta, causes = Decider(engine_settings(), PairBook()), StateDelta(), Causes()
     labels = [Label.new(left="a", right="b", label=M, source="s", event_time=3),
               Label.new(left="a", right="c", label=M, source="s", event_time=4)]
     changed = apply_labels(delta, decider, labels, causes)
@@ -110,7 +109,7 @@ def test_recompute_encodes_what_fits_and_keeps_faiss_ids(loaded: AlignmentEngine
 
 
 def test_decide_records_each_left_once() -> None:
-    book = PairBook(_graph(["a1", "a2"]), _graph(["b1"]))
+    book = PairBook()
     decider = Decider(engine_settings(match_threshold=0.5, keep_threshold=0.5), book)
     book.set("a1", "b1", 0.9)
     book.set("a2", "b1", 0.8)
