@@ -105,5 +105,6 @@ class PairBook:
 
     def drop(self, left: str, right: str) -> None:
         u, v = self._left.index.get(left), self._right.index.get(right)
-        if u is not None and v is not None and self._by_left.discard(u, v):
+        if u is not None and v is not None:
+            self._by_left.discard(u, v)
             self._by_right.discard(v, u)

@@ -23,10 +23,6 @@ _MIN_DELTA = 4096
 """Changes kept unmerged at least (so small tables do not re-sort on every change)."""
 
 
-def _key(u: int, v: int) -> int:
-    return (u << 32) | v
-
-
 class PairTable:
     """``(u, v) → float`` for node ids ``0 ≤ u, v < 2**31`` (``values=False``: a set of pairs,
     every value ``0.0``)."""
@@ -34,58 +30,41 @@ class PairTable:
     def __init__(self, values: bool = True) -> None:
         self._keys = np.zeros(0, dtype=np.int64)  # sorted u << 32 | v
         self._values = np.zeros(0, dtype=np.float64) if values else None
-        self._delta: dict[int, dict[int, float | None]] = {}  # None: removed from the arrays
+        self._delta: dict[int, dict[int, float | None]] = {}  # None: removed
         self._changes = 0  # entries in _delta
-        self._size = 0
 
     def __len__(self) -> int:
-        return self._size
-
-    def _find(self, u: int, v: int) -> int:
-        """Position of ``(u, v)`` in the arrays, or -1."""
-        key = _key(u, v)
-        i = int(np.searchsorted(self._keys, key))
-        return i if i < len(self._keys) and self._keys[i] == key else -1
+        self._merge()
+        return len(self._keys)
 
     def get(self, u: int, v: int, default: float | None = None) -> float | None:
         row = self._delta.get(u)
         if row is not None and v in row:
             value = row[v]
             return default if value is None else value
-        i = self._find(u, v)
-        if i < 0:
+        key = (u << 32) | v
+        i = int(np.searchsorted(self._keys, key))
+        if i == len(self._keys) or self._keys[i] != key:
             return default
         return 0.0 if self._values is None else float(self._values[i])
 
     def put(self, u: int, v: int, value: float = 0.0) -> None:
-        row = self._delta.setdefault(u, {})
-        if v in row:
-            self._size += row[v] is None
-        else:
-            self._changes += 1
-            self._size += self._find(u, v) < 0
-        row[v] = value
-        self._merge_due()
+        self._change(u, v, value)
 
-    def discard(self, u: int, v: int) -> bool:
-        """Remove ``(u, v)``; False if it was absent."""
+    def discard(self, u: int, v: int) -> None:
+        """Remove ``(u, v)`` if it is there."""
+        self._change(u, v, None)
+
+    def _change(self, u: int, v: int, value: float | None) -> None:
+        """Record a change in the dict (no search: the merge sorts out what it replaces)."""
         row = self._delta.get(u)
-        if row is not None and v in row:
-            if row[v] is None:
-                return False
-            if self._find(u, v) >= 0:
-                row[v] = None
-            else:
-                del row[v]
-                self._changes -= 1
-        elif self._find(u, v) >= 0:
-            self._delta.setdefault(u, {})[v] = None
+        if row is None:
+            row = self._delta[u] = {}
+        if v not in row:
             self._changes += 1
-        else:
-            return False
-        self._size -= 1
-        self._merge_due()
-        return True
+        row[v] = value
+        if self._changes > max(_MIN_DELTA, len(self._keys) >> 4):
+            self._merge()
 
     def seconds(self, u: int) -> list[int]:
         """Every ``v`` paired with ``u`` (ascending among the merged ones, then the recent)."""
@@ -113,10 +92,6 @@ class PairTable:
         for key, value in zip(self._keys.tolist(), values, strict=True):
             yield key >> 32, key & 0xFFFFFFFF, value
 
-    def _merge_due(self) -> None:
-        if self._changes > max(_MIN_DELTA, len(self._keys) >> 4):
-            self._merge()
-
     def _merge(self) -> None:
         """Fold the recent changes into the sorted arrays."""
         if not self._changes:
@@ -124,7 +99,7 @@ class PairTable:
         keys, values, gone = [], [], []
         for u, row in self._delta.items():
             for v, value in row.items():
-                (gone if value is None else keys).append(_key(u, v))
+                (gone if value is None else keys).append((u << 32) | v)
                 if value is not None:
                     values.append(value)
         changed = np.array(keys + gone, dtype=np.int64)
