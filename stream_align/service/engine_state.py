@@ -8,7 +8,9 @@ batch's offsets and outbox, so all of it commits in one atomic RocksDB write or 
 
 A row the store refuses (``InvalidValueError``: a key it cannot encode) is raised as the
 engine's ``InputFailedError`` naming the input that produced the row, so the service
-dead-letters that input and rebuilds the engine from the store (``service.runner``).
+dead-letters that input and rebuilds the engine from the store (``service.runner``). A delta
+whose counters would move back (an engine that was not restored from this store) is refused
+with ``EngineStateError`` before anything is written: it would reuse FAISS ids and event ids.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from stream_align.engine.delta import GraphOp, GraphRow, StateDelta
 from stream_align.engine.engine import AlignmentEngine, Outcome
 from stream_align.engine.errors import InputFailedError
 from stream_align.events.contracts import Label, TripleChange
+from stream_align.service.errors import EngineStateError
 from stream_align.store.errors import InvalidValueError
 from stream_align.store.records import Decision
 from stream_align.store.transaction import Transaction
@@ -94,8 +97,23 @@ def _write_inputs(tx: Transaction, delta: StateDelta) -> None:
             raise InputFailedError("label", label.position) from exc
 
 
+def _check_continues(tx: Transaction, delta: StateDelta) -> None:
+    """The delta's counters continue the stored ones (never back, one identity)."""
+    for name, new, stored in (
+            ("FAISS id", delta.next_faiss_id, tx.embeddings.next_faiss_id),
+            ("event number", delta.next_event_seq, tx.event_seq.next_seq),
+            ("queue number", delta.next_queue_seq, tx.recompute.next_seq)):
+        if new is not None and new < (old := stored()):
+            raise EngineStateError(f"the next {name} would go back from {old} to {new}: the "
+                                   "engine was not restored from this store")
+    if delta.event_identity is not None and tx.event_seq.identity() is not None:
+        raise EngineStateError("the engine numbers events under a new identity, but the store "
+                               "has one: the engine was not restored from this store")
+
+
 def write_delta(tx: Transaction, delta: StateDelta) -> None:
     """Write everything one ``process`` call changed into ``tx`` (nothing is committed here)."""
+    _check_continues(tx, delta)
     _write_inputs(tx, delta)
     for (gid, key), stored in delta.embeddings.items():
         if stored is None:

@@ -22,3 +22,8 @@ class RejectedEventError(StreamAlignError):
         super().__init__(reason, message)
         self.reason = reason
         self.message = message
+
+
+class EngineStateError(StreamAlignError):
+    """An engine's state delta does not continue the stored state (the engine was not restored
+    from this store): writing it would hand out stored ids again."""

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import numpy as np
+import pytest
 from engine_fixtures import engine_settings, open_store, synthetic_pair, untrained_bundle
 
 import stream_align.engine as engine_package
@@ -14,7 +15,8 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import Label, LabelValue
 from stream_align.events.contracts import TripleChange as T
-from stream_align.service.engine_state import StoredState, write_delta
+from stream_align.service.engine_state import StoredState, process_into, write_delta
+from stream_align.service.errors import EngineStateError
 
 ENGINE = Path(engine_package.__file__).parent
 
@@ -98,3 +100,16 @@ def test_an_empty_call_has_an_empty_delta() -> None:
     engine = AlignmentEngine.empty(untrained_bundle(pair), engine_settings())
     engine.process(list(triple_changes(pair, ReplayOrder.FILE)), [])
     assert engine.process([], []).delta == StateDelta()
+
+
+def test_a_delta_that_does_not_continue_the_store_is_refused(tmp_path: Path) -> None:
+    """An engine not restored from the store would hand out its FAISS and event ids again."""
+    pair = synthetic_pair(12, seed=6)
+    bundle = untrained_bundle(pair)
+    changes = list(triple_changes(pair, ReplayOrder.FILE))
+    with open_store(tmp_path / "db") as store:
+        with store.transaction() as tx:
+            process_into(tx, AlignmentEngine.empty(bundle, engine_settings()), changes, [])
+        stranger = AlignmentEngine.empty(bundle, engine_settings())
+        with store.transaction() as tx, pytest.raises(EngineStateError, match="FAISS id"):
+            process_into(tx, stranger, changes[:3], [])
