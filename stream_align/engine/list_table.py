@@ -2,7 +2,7 @@
 
 Each entity's list is ``top_k + reserve`` (20 by default) ``(score, other node)`` entries. As a
 dict of lists of tuples that cost ≈ 1.2 KB per entity (a list, 20 tuples, 20 floats, the dict
-slot); as rows of an ``int64`` and a ``float32`` table it costs 12 bytes an entry (240 B) plus
+slot); as rows of an ``int32`` and a ``float32`` table it costs 8 bytes an entry (160 B) plus
 the doubling slack. Scores are stored as float32 without loss: every score is an inner product
 computed in float32 (FAISS or the scans), so the round trip to Python floats is exact.
 
@@ -30,7 +30,7 @@ class ListTable:
     """``node → [(score, other), ...]`` kept in fixed-width rows (``-1``: an empty slot)."""
 
     def __init__(self) -> None:
-        self._nodes = np.full((0, 0), -1, dtype=np.int64)
+        self._nodes = np.full((0, 0), -1, dtype=np.int32)  # node ids are < 2**31
         self._scores = np.zeros((0, 0), dtype=np.float32)
         self._length = np.zeros(0, dtype=np.int32)  # entries per row; 0: no list
         self._count = 0
@@ -42,7 +42,7 @@ class ListTable:
     def _fit(self, node: int, width: int) -> None:
         if width > self._nodes.shape[1]:  # rare: the first list, or a wider setting
             rows = len(self._nodes)
-            nodes = np.full((rows, width), -1, dtype=np.int64)
+            nodes = np.full((rows, width), -1, dtype=np.int32)
             scores = np.zeros((rows, width), dtype=np.float32)
             nodes[:, : self._nodes.shape[1]] = self._nodes
             scores[:, : self._scores.shape[1]] = self._scores
@@ -69,7 +69,7 @@ class ListTable:
     def _row(self, node: int) -> np.ndarray:
         """The other nodes of ``node``'s list, best first (a view)."""
         if node >= len(self._length) or not self._length[node]:
-            return self._nodes[:0, 0] if self._nodes.shape[1] else np.zeros(0, dtype=np.int64)
+            return np.zeros(0, dtype=np.int32)
         return self._nodes[node, : int(self._length[node])]
 
     def get(self, node: int, default: list[Entry] | tuple = ()) -> list[Entry] | tuple:

@@ -15,6 +15,7 @@ docs/BENCHMARKS.md); entities are slotted dataclasses (no per-instance ``__dict_
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -74,7 +75,8 @@ class MutableGraph:
     def upsert(self, key: str, entity_type: str, attributes: Mapping[str, str]) -> int:
         """Create or replace an entity; return its index."""
         attrs = dict(attributes)
-        entity = Entity(name=attrs.pop(NAME, ""), type=entity_type, attributes=attrs)
+        entity = Entity(name=attrs.pop(NAME, ""), type=sys.intern(entity_type),
+                        attributes=attrs)  # a few types: one string each, not one per entity
         i = self.index.get(key)
         if i is None:
             i = len(self.keys)
