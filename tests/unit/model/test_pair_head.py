@@ -71,3 +71,17 @@ def test_config_round_trip_and_foreign_features() -> None:
     assert PairHead.from_config(None) is None
     with pytest.raises(ValueError, match="features"):
         PairHead.from_config({**head.to_config(), "features": ["score"]})
+
+
+def test_decision_bar_is_the_best_f1_threshold_of_the_stable_matching() -> None:
+    """Gold (0,0), (1,1), (2,2); candidates compete one to one. Highest first: (0,0) right,
+    (1,5) wrong (takes source 1), (2,2) right, (3,3) a non-gold source (not counted), then
+    (1,1) is blocked. F1 after each counted match: 2/4, 2/5, 4/6 → the bar is (2,2)'s logit."""
+    from stream_align.model.pair_fit import decision_bar
+
+    pairs = np.array([[0, 0], [1, 5], [2, 2], [3, 3], [1, 1], [0, 2]])
+    logits = np.array([3.0, 2.0, 1.0, 0.5, 0.0, -1.0])
+    labels = np.array([True, False, True, False, True, False])
+    gold = np.array([[0, 0], [1, 1], [2, 2]])
+    assert decision_bar(pairs, logits, labels, gold) == 1.0
+    assert decision_bar(pairs[:0], logits[:0], labels[:0], gold) == 0.0
