@@ -20,7 +20,8 @@ its two entities, so with a margin the decider reconsiders those entities' pairs
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Protocol
 
 import numpy as np
 
@@ -48,12 +49,18 @@ def runner_up(pairs: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return best
 
 
+class Partners(Protocol):
+    """One side of a pair book: the other side's keys paired with a key."""
+
+    def get(self, key: str, default: tuple = ()) -> Iterable[str]: ...
+
+
 class RunnerUps:
     """Runner-up scores read from a pair book (``scores`` by pair, ``rights``/``lefts`` by
     entity), each entity's two best pairs computed once until :meth:`clear`."""
 
-    def __init__(self, scores: dict[tuple[str, str], float], rights: dict[str, set[str]],
-                 lefts: dict[str, set[str]]) -> None:
+    def __init__(self, scores: Mapping[tuple[str, str], float], rights: Partners,
+                 lefts: Partners) -> None:
         self.scores, self.rights, self.lefts = scores, rights, lefts
         self._left: dict[str, list[tuple[float, str]]] = {}
         self._right: dict[str, list[tuple[float, str]]] = {}
