@@ -14,34 +14,23 @@ through ``affected``) would not either.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
-import torch
+from contea_rules import contea_parser, open_contea
 
 from stream_align.engine.batch_align import candidates, one_to_one, thresholds
-from stream_align.eval.datasets.loader import load_dataset
-from stream_align.eval.snapshot_metrics import Timeline, score_snapshot, snapshot_pair
-from stream_align.model.artifact import load
+from stream_align.eval.snapshot_metrics import score_snapshot, snapshot_pair
 from stream_align.model.bootstrap import add_anchors
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", type=Path, required=True)
-    parser.add_argument("--model", type=Path, required=True)
+    parser = contea_parser(__doc__)
     parser.add_argument("--snapshot", type=int, default=1)
     parser.add_argument("--margin", type=float, default=0.1)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    bundle = load(args.model)
-    pair = load_dataset(args.dataset, seed=int(bundle.provenance.get("seed", 0)))
-    timeline = Timeline.of(pair)
+    bundle, pair, timeline = open_contea(args)
     sub, keep_a, keep_b = snapshot_pair(pair, timeline, args.snapshot)
     rule = AlignSettings(unnamed_margin=args.margin, evidence=0)
     anchored = {a for a, _ in bundle.frozen.anchors}

@@ -25,7 +25,9 @@ from stream_align.engine.batch_align import candidates, one_to_one, thresholds
 from stream_align.engine.margin import runner_up
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.snapshot_metrics import Timeline, score_snapshot, snapshot_pair
+from stream_align.graph import GraphPair
 from stream_align.model.artifact import load
+from stream_align.model.bundle import ModelBundle
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
 
@@ -59,18 +61,29 @@ def diagnose(pairs: np.ndarray, scores: np.ndarray, unnamed: np.ndarray, gold: n
             f"{quartiles(ahead[top & ~right])}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def contea_parser(doc: str) -> argparse.ArgumentParser:
+    """The options every ContEA benchmark here takes (dataset, model, threads)."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--rule", action="append", default=[], help="see the module docstring")
-    parser.add_argument("--snapshots", type=int, nargs="*", help="default: all")
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+    return parser
+
+
+def open_contea(args: argparse.Namespace) -> tuple[ModelBundle, GraphPair, Timeline]:
+    """The model, the dataset loaded as the model was, and its snapshot timeline."""
     torch.set_num_threads(args.threads)
     bundle = load(args.model)
     pair = load_dataset(args.dataset, seed=int(bundle.provenance.get("seed", 0)))
-    timeline = Timeline.of(pair)
+    return bundle, pair, Timeline.of(pair)
+
+
+def main() -> None:
+    parser = contea_parser(__doc__)
+    parser.add_argument("--rule", action="append", default=[], help="see the module docstring")
+    parser.add_argument("--snapshots", type=int, nargs="*", help="default: all")
+    args = parser.parse_args()
+    bundle, pair, timeline = open_contea(args)
     rules = {text: parse_rule(text) for text in args.rule or ["plain"]}
     print("| snapshot | rule | P | R | F1 | new P | new R | new F1 | predicted (new) |\n"
           "|---|---|---|---|---|---|---|---|---|")
