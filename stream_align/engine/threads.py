@@ -3,11 +3,10 @@
 A small batch (a few inserts: tens of recomputed embeddings, hundreds of re-scored pairs) runs
 thousands of tiny torch ops and small BLAS/FAISS calls. With two OpenMP threads each of them
 ends at a barrier; when the other cores are busy — the broker and the producer share this
-machine in every end-to-end run — the barrier waits for a descheduled thread's next time slice.
-Measured on the shared 2-core VM at load average 6: a ``Linear(16, 8)`` on 300 rows plus a
-softmax took 109 µs on one thread and 1,269 µs on two (12×); the engine profile of 1-insert
-batches spent 6.9 s of 23 s in such ``linear`` calls. Bulk batches (large products) keep the
-process's thread count, where a second thread pays for its barriers.
+machine in every end-to-end run — the barrier waits for a descheduled thread's next time slice,
+and small batches spend most of their time in such ops (measured in docs/BENCHMARKS.md, decision
+0030). Bulk batches (large products) keep the process's thread count, where a second thread pays
+for its barriers.
 """
 
 from __future__ import annotations
