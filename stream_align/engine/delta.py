@@ -20,8 +20,9 @@ Invariants the writer relies on:
   with the rows that used the earlier ones: a crash before the commit loses both together.
 
 Partitioning (decision 0027): every row but the counters and the quantiser is keyed by one
-entity (a graph row by its head, a label or decision by its left entity), so a delta splits
-by the entity-key partition of decision 0014 without reading anything.
+entity (a graph row by its head, a label by its left entity, a decision by its left entity and
+naming its right one, retractions too), so a delta splits by the entity-key partition of
+decision 0014 without reading anything.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ class Match(NamedTuple):
     score: float
 
 
+class Retracted(NamedTuple):
+    """A left entity's decision withdrawn; it names the right entity it was matched to, so the
+    row routes by either side of the pair (decision 0027's partitioning table)."""
+
+    right: str
+
+
 Key = tuple[str, str]  # (graph id, entity key)
 
 
@@ -92,7 +100,7 @@ class StateDelta:
     labels: list[LabelRow] = field(default_factory=list)
     embeddings: dict[Key, StoredVector | None] = field(default_factory=dict)
     queue: dict[Key, int | None] = field(default_factory=dict)  # deferred recompute → seq
-    decisions: dict[str, Match | None] = field(default_factory=dict)  # left → match
+    decisions: dict[str, Match | Retracted] = field(default_factory=dict)  # by left
     quantiser: tuple[str, np.ndarray] | None = None  # (model version, frozen centroids)
     next_faiss_id: int | None = None
     next_queue_seq: int | None = None

@@ -32,7 +32,7 @@ import numpy as np
 
 from stream_align.engine.apply import Applied
 from stream_align.engine.decisions import Change, Decider
-from stream_align.engine.delta import Match, StateDelta
+from stream_align.engine.delta import Match, Retracted, StateDelta
 from stream_align.engine.held import HeldWork
 from stream_align.engine.progress import Progress, chunks, no_progress
 from stream_align.engine.queue import DeferredQueue
@@ -116,6 +116,6 @@ def decide(delta: StateDelta, decider: Decider, held: HeldWork,
         rights |= decider.book.lefts.keys() | decider.matched_right.keys()
     decided = decider.update(changed, lefts, rights)
     for change in decided:
-        delta.decisions[change.left] = None if change.retract else \
+        delta.decisions[change.left] = Retracted(change.right) if change.retract else \
             Match(change.right, change.score)
     return decided

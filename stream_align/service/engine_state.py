@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from stream_align.engine.delta import GraphOp, GraphRow, StateDelta
+from stream_align.engine.delta import GraphOp, GraphRow, Retracted, StateDelta
 from stream_align.engine.engine import AlignmentEngine, Outcome
 from stream_align.engine.errors import InputFailedError
 from stream_align.events.contracts import Label, TripleChange
@@ -128,7 +128,7 @@ def write_delta(tx: Transaction, delta: StateDelta) -> None:
         else:
             tx.recompute.push(gid, key, seq)
     for left, match in delta.decisions.items():
-        if match is None:
+        if isinstance(match, Retracted):
             tx.decisions.delete(left)
         else:
             tx.decisions.put(Decision(left, match.right, match.score, "MATCH"))

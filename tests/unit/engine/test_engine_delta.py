@@ -78,7 +78,7 @@ def test_process_writes_nothing_until_the_delta_is_written(tmp_path: Path) -> No
             stored = StoredState(tx)
             assert {key for key, *_ in stored.entities("A")} == set(pair.a.keys)
             assert {a: (b, score) for a, b, score in stored.decisions()} == {
-                a: tuple(match) for a, match in delta.decisions.items() if match is not None}
+                a: tuple(match) for a, match in delta.decisions.items() if isinstance(match, Match)}
             assert stored.next_faiss_id() == len(pair.a.keys) + len(pair.b.keys)
             restored = AlignmentEngine.restore(bundle, stored, engine_settings())
         assert restored.event_ids.identity == engine.event_ids.identity

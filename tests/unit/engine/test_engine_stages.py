@@ -13,7 +13,7 @@ from engine_fixtures import engine_settings
 from stream_align.engine.apply import apply_changes, apply_labels
 from stream_align.engine.causes import Causes
 from stream_align.engine.decisions import Decider, PairBook
-from stream_align.engine.delta import LabelRow, Match, StateDelta
+from stream_align.engine.delta import LabelRow, Match, Retracted, StateDelta
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.events import EventIds
 from stream_align.engine.held import HeldWork
@@ -120,7 +120,7 @@ def test_decide_records_each_left_once() -> None:
     later = StateDelta()
     decided = decide(later, decider, HeldWork(), {("a2", "b1")})
     assert [(c.left, c.retract) for c in decided] == [("a1", True), ("a2", False)]
-    assert later.decisions == {"a1": None, "a2": Match("b1", 0.95)}
+    assert later.decisions == {"a1": Retracted("b1"), "a2": Match("b1", 0.95)}  # names b1
 
 
 def test_event_ids_take_one_identity_and_consecutive_numbers() -> None:
