@@ -1,6 +1,6 @@
 """Where the engine's memory per entity goes, by structure, after a bulk load:
 
-    python benchmarks/memory_breakdown.py --dataset DIR --model M [--batch 250000]
+    python benchmarks/memory_breakdown.py --dataset DIR --model M [--batch 250000] [--peaks]
 
 Feeds the whole dataset (seeded shuffle, entities first, seed labels) to one engine in batches
 of ``--batch`` records (the service's default micro-batch), drains the deferred queue, then
@@ -8,6 +8,8 @@ walks each engine structure and sums the bytes it holds: Python objects by ``sys
 (containers walked, each object counted once), numpy arrays by ``nbytes``, FAISS indexes by
 their stored vectors. Prints one JSON object: RSS, bytes per entity by structure, and the total
 the walk found (the rest of RSS is the interpreter, torch, the model, allocator slack).
+``--peaks`` adds where the transients are: the highest RSS seen (sampled every 20 ms) while
+each engine progress stage ran, and the RSS steady state before the load.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import resource
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +31,7 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
 from stream_align.model.artifact import load
-from stream_align.service.engine_state import StoredState, process_into
+from stream_align.service.engine_state import StoredState, write_delta
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
@@ -80,36 +83,80 @@ def breakdown(engine: AlignmentEngine) -> dict[str, int]:
     return out
 
 
+def _rss() -> int:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
+
+
+class StagePeaks:
+    """The engine's progress callback with an RSS sampler: the highest RSS per stage."""
+
+    def __init__(self) -> None:
+        self.stage = "outside the engine"
+        self.peaks: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        self.stage = stage.split(":")[0]
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            stage, rss = self.stage, _rss()
+            self.peaks[stage] = max(self.peaks.get(stage, 0), rss)
+
+    def stop(self) -> dict[str, int]:
+        self._stop.set()
+        self._thread.join()
+        return dict(sorted(self.peaks.items(), key=lambda kv: -kv[1]))
+
+
+def _batch(store: StateStore, engine: AlignmentEngine, changes: list, labels: list,
+           peaks: StagePeaks | None) -> None:
+    """One engine call and the commit of its delta (``process_into``, the stages told apart)."""
+    outcome = engine.process(changes, labels)
+    if peaks is not None:
+        peaks("store write", 0, 1)
+    with store.transaction() as tx:
+        write_delta(tx, outcome.delta)
+    if peaks is not None:
+        peaks("between batches", 0, 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--batch", type=int, default=250_000,
                         help="records per engine call (the service's default micro-batch)")
+    parser.add_argument("--peaks", action="store_true", help="the highest RSS per stage")
     args = parser.parse_args()
     pair, bundle = load_dataset(args.dataset), load(args.model)
     events, seed_labels = list(triple_changes(pair, ReplayOrder.SHUFFLE, 7)), list(labels(pair))
     entities = pair.a.num_entities + pair.b.num_entities
     del pair
+    steady = _rss()
+    peaks = StagePeaks() if args.peaks else None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(StoreSettings(path=Path(tmp)))
         with store.transaction() as tx:
-            engine = AlignmentEngine.restore(bundle, StoredState(tx), EngineSettings())
+            engine = AlignmentEngine.restore(bundle, StoredState(tx), EngineSettings(),
+                                             peaks or (lambda *_: None))
         for i in range(0, len(events), args.batch):
-            with store.transaction() as tx:
-                process_into(tx, engine, events[i:i + args.batch], seed_labels if i == 0 else [])
+            _batch(store, engine, events[i:i + args.batch], seed_labels if i == 0 else [], peaks)
             while engine.pending_count:
-                with store.transaction() as tx:
-                    process_into(tx, engine, [], [])
+                _batch(store, engine, [], [], peaks)
         store.close()
     loaded_s = time.perf_counter() - started
     del events
     parts = breakdown(engine)
     found = sum(parts.values())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    rss = int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
-    print(json.dumps({
+    rss = _rss()
+    stage_peaks = {} if peaks is None else {"rss_before_load": steady, "stage_peaks": {
+        k: v for k, v in peaks.stop().items()}}
+    print(json.dumps({**stage_peaks,
         "entities": entities, "load_s": round(loaded_s, 1), "rss_bytes": rss,
         "peak_rss_bytes": peak, "walked_bytes": found,
         "walked_bytes_per_entity": round(found / entities, 1),

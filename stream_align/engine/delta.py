@@ -18,6 +18,10 @@ Invariants the writer relies on:
   the store refuses names its input (``InputFailedError``) and the service dead-letters it.
 - Counters (FAISS ids, queue sequence, event sequence) are the engine's next values, written
   with the rows that used the earlier ones: a crash before the commit loses both together.
+- Candidate lists and pair scores (decision 0033) are rows of what changed, naming the other
+  graph's entities by FAISS id (the store's id map), so the stored rows always equal the
+  committing engine's tables; ``candidates`` says whether they are also *current* (no held
+  work), which is when a restore may read them instead of rebuilding them.
 
 Partitioning (decision 0027): every row but the counters and the quantiser is keyed by one
 entity (a graph row by its head, a label by its left entity, a decision by its left entity and
@@ -93,6 +97,31 @@ Key = tuple[str, str]  # (graph id, entity key)
 
 
 @dataclass
+class ListRows:
+    """Candidate lists of one graph that changed, columnar (a bulk rebuild changes every list,
+    and a Python object per row would be a transient per entity): row ``i`` is entity
+    ``keys[i]``'s list of the other graph's entities by FAISS id, best first, ``-1`` past its
+    end; a row with no member deletes the stored list."""
+
+    keys: list[str]
+    bounds: np.ndarray  # float64 (n,): no unlisted entity scores above it
+    members: np.ndarray  # int64 (n, R): FAISS ids of the other graph
+    scores: np.ndarray  # float32 (n, R): retrieval scores (float32 products: exact)
+
+
+@dataclass
+class PairScoreRows:
+    """Scored pairs of the left entities that changed, as CSR: ``keys[i]``'s pairs are
+    ``rights[offsets[i]:offsets[i + 1]]`` (FAISS ids of graph B) with their scores; a left
+    with no pair deletes its stored row."""
+
+    keys: list[str]
+    offsets: np.ndarray  # int64 (n + 1,)
+    rights: np.ndarray  # int64 FAISS ids
+    scores: np.ndarray  # float32 (published pair scores are float32 results: exact)
+
+
+@dataclass
 class StateDelta:
     """Every state change of one ``process`` call (see the module docstring)."""
 
@@ -102,6 +131,10 @@ class StateDelta:
     queue: dict[Key, int | None] = field(default_factory=dict)  # deferred recompute → seq
     decisions: dict[str, Match | Retracted] = field(default_factory=dict)  # by left
     quantiser: tuple[str, np.ndarray] | None = None  # (model version, frozen centroids)
+    lists: dict[str, ListRows] = field(default_factory=dict)  # graph id → changed lists
+    pair_scores: PairScoreRows | None = None
+    candidates: str | None = None  # stored lists' state (``candidate_state``); None: as is
+    candidates_reset: bool = False  # drop every stored list and pair score first
     next_faiss_id: int | None = None
     next_queue_seq: int | None = None
     event_identity: str | None = None  # set once, when the first event ever is numbered
@@ -111,6 +144,8 @@ class StateDelta:
         """How many rows the delta writes (a metric; counters and quantiser count one each)."""
         scalars = (self.quantiser, self.next_faiss_id, self.next_queue_seq,
                    self.event_identity, self.next_event_seq)
+        pairs = 0 if self.pair_scores is None else len(self.pair_scores.keys)
         return (len(self.graph) + len(self.labels) + len(self.embeddings) + len(self.queue)
-                + len(self.decisions) + sum(x is not None for x in scalars))
+                + len(self.decisions) + sum(len(x.keys) for x in self.lists.values()) + pairs
+                + sum(x is not None for x in (*scalars, self.candidates)))
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stream_align.engine import candidate_state
 from stream_align.engine.apply import apply_changes, apply_labels
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.delta import StateDelta
@@ -72,6 +73,7 @@ class AlignmentEngine:
         self.faiss_ids = FaissIds()
         self.event_ids = EventIds()
         self._delta = StateDelta()  # what the next ``process`` returns (restore adds to it)
+        self._candidates_state: str | None = None  # what the store says of its lists
 
     @classmethod
     def empty(cls, bundle: ModelBundle, settings: EngineSettings) -> AlignmentEngine:
@@ -88,10 +90,11 @@ class AlignmentEngine:
         The result equals the engine that committed the store's state, whatever the order the
         rows are read in: labels are a function of the label table (``labels``), decisions one
         row per left, the recompute queue carries its own order (sequence numbers and the next
-        one), lists and scores are rebuilt from the stored vectors as a batch computation
-        (``pairs``), and held work is redone everywhere (``held``). What a restore itself
-        decides (vectors of another model version queued, a quantiser trained) travels with
-        the next call's delta.
+        one), lists and pair scores are read back as stored (``candidate_state``) — or, where
+        the engine that stored them held work, rebuilt from the stored vectors as a batch
+        computation (``pairs``) with held work redone everywhere (``held``). What a restore
+        itself decides (vectors of another model version queued, a quantiser trained, rebuilt
+        lists) travels with the next call's delta.
         """
         graphs = (mirror_from(source, "A", settings.graph_ids[0], progress),
                   mirror_from(source, "B", settings.graph_ids[1], progress))
@@ -109,10 +112,22 @@ class AlignmentEngine:
             side.samples.refresh(side.graph.alive_indices())
             engine._load_embeddings(source, s)
         engine.pairs.lists.use_quantiser(source.quantiser(bundle.version))
-        engine.pairs.rebuild()
-        engine._keep_quantiser()
-        engine.held.everywhere = engine.pending_count > 0
+        engine._restore_candidates(source)
         return engine
+
+    def _restore_candidates(self, source: StateSource) -> None:
+        """Lists and pair scores: read where the store's are current for this model and these
+        settings, else rebuilt from the vectors (and all rows rewritten with the next delta)."""
+        state = candidate_state.fingerprint(self.bundle.version, self.settings)
+        self._candidates_state = source.candidates_state()
+        if self._candidates_state == state:
+            self.progress("restore: candidate lists", 0, 1)
+            candidate_state.load(source, self.sides, self.book, self.settings.top_k)
+            return
+        self.pairs.rebuild()
+        self._keep_quantiser()
+        self._delta.candidates_reset = True
+        self.held.everywhere = self.pending_count > 0
 
     def _named(self, left: str, right: str) -> bool:
         """Whether both entities of a pair have a name (else the stricter unnamed threshold)."""
@@ -167,6 +182,7 @@ class AlignmentEngine:
         self.held.add(computed, affected.gone, labelled, applied.causes)
         events = self._refresh(delta, stats) if self._refresh_due() else []
         stats["held_calls"] = float(self.held.calls)
+        self._store_candidates(delta)
         stats["events"] = float(len(events))
         stats["delta_rows"] = float(delta.rows())
         stats["process_s"] = time.perf_counter() - started
@@ -186,6 +202,14 @@ class AlignmentEngine:
         self.progress("decisions", 0, 1)
         decided = decide(delta, self.decider, held, changed)
         return build_events(self, delta, decided, held.causes)
+
+    def _store_candidates(self, delta: StateDelta) -> None:
+        """The changed list and pair rows, and whether they are current (nothing held)."""
+        candidate_state.changed_rows(delta, self.sides, self.book)
+        held = self.held.calls or self.held.everywhere
+        state = "" if held else candidate_state.fingerprint(self.bundle.version, self.settings)
+        if state != self._candidates_state:
+            delta.candidates = self._candidates_state = state
 
     def _keep_quantiser(self) -> None:
         """Keep a quantiser the lists just trained: it is frozen for this model version."""

@@ -36,6 +36,7 @@ class ListTable:
         self._count = 0
         self._inverse = PairTable(values=False)  # (listed node, listing node)
         self.top_k = 0  # entries of a row that are candidates (``heads``)
+        self.changed: set[int] = set()  # rows set since the last ``take_changed`` (to store)
         self.heads = _Heads(self)
         self.listed_by = _ListedBy(self._inverse)
 
@@ -59,6 +60,7 @@ class ListTable:
         for other in after - before:
             self._inverse.put(other, node)
         self._fit(node, len(entries))
+        self.changed.add(node)
         n = len(entries)
         self._count += int(self._length[node] == 0) - int(n == 0)
         self._length[node] = n
@@ -71,6 +73,42 @@ class ListTable:
         if node >= len(self._length) or not self._length[node]:
             return np.zeros(0, dtype=np.int32)
         return self._nodes[node, : int(self._length[node])]
+
+    def take_changed(self) -> list[int]:
+        """The rows set since the last call, ascending (the delta stores them)."""
+        changed, self.changed = sorted(self.changed), set()
+        return changed
+
+    def rows(self, nodes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(members, scores)`` of ``nodes``' rows, ``(n, width)``, member ``-1`` past a row's
+        end (no list: every member ``-1``)."""
+        index = np.asarray(nodes, dtype=np.int64)
+        inside = index < len(self._length)
+        members = np.full((len(index), self._nodes.shape[1]), -1, dtype=np.int32)
+        scores = np.zeros(members.shape, dtype=np.float32)
+        members[inside] = self._nodes[index[inside]]
+        scores[inside] = self._scores[index[inside]]
+        length = np.zeros(len(index), dtype=np.int32)
+        length[inside] = self._length[index[inside]]
+        past = np.arange(members.shape[1])[None, :] >= length[:, None]
+        members[past] = -1
+        return members, scores
+
+    def load(self, nodes: np.ndarray, members: np.ndarray, scores: np.ndarray) -> None:
+        """Set the rows of ``nodes`` from stored rows (``members`` ``-1`` past each end) at
+        once, into an empty table (restore: a row at a time cost 0.4 ms, 35 s at 40K a side)."""
+        assert not self._count, "load fills an empty table"
+        if not len(nodes):
+            return
+        length = (members >= 0).sum(axis=1).astype(np.int32)
+        self._fit(int(nodes.max()), members.shape[1])
+        self._nodes[nodes, : members.shape[1]] = members
+        self._scores[nodes, : members.shape[1]] = scores
+        self._length[nodes] = length
+        self._count = int(np.count_nonzero(length))
+        owner = np.repeat(nodes, members.shape[1]).reshape(members.shape)
+        listed = members >= 0
+        self._inverse.load(members[listed].astype(np.int64), owner[listed].astype(np.int64))
 
     def get(self, node: int, default: list[Entry] | tuple = ()) -> list[Entry] | tuple:
         if node >= len(self._length) or not self._length[node]:
@@ -108,6 +146,42 @@ class _Heads:
 
     def __init__(self, table: ListTable) -> None:
         self._table = table
+
+    def take_changed(self) -> list[int]:
+        """The rows set since the last call, ascending (the delta stores them)."""
+        changed, self.changed = sorted(self.changed), set()
+        return changed
+
+    def rows(self, nodes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(members, scores)`` of ``nodes``' rows, ``(n, width)``, member ``-1`` past a row's
+        end (no list: every member ``-1``)."""
+        index = np.asarray(nodes, dtype=np.int64)
+        inside = index < len(self._length)
+        members = np.full((len(index), self._nodes.shape[1]), -1, dtype=np.int32)
+        scores = np.zeros(members.shape, dtype=np.float32)
+        members[inside] = self._nodes[index[inside]]
+        scores[inside] = self._scores[index[inside]]
+        length = np.zeros(len(index), dtype=np.int32)
+        length[inside] = self._length[index[inside]]
+        past = np.arange(members.shape[1])[None, :] >= length[:, None]
+        members[past] = -1
+        return members, scores
+
+    def load(self, nodes: np.ndarray, members: np.ndarray, scores: np.ndarray) -> None:
+        """Set the rows of ``nodes`` from stored rows (``members`` ``-1`` past each end) at
+        once, into an empty table (restore: a row at a time cost 0.4 ms, 35 s at 40K a side)."""
+        assert not self._count, "load fills an empty table"
+        if not len(nodes):
+            return
+        length = (members >= 0).sum(axis=1).astype(np.int32)
+        self._fit(int(nodes.max()), members.shape[1])
+        self._nodes[nodes, : members.shape[1]] = members
+        self._scores[nodes, : members.shape[1]] = scores
+        self._length[nodes] = length
+        self._count = int(np.count_nonzero(length))
+        owner = np.repeat(nodes, members.shape[1]).reshape(members.shape)
+        listed = members >= 0
+        self._inverse.load(members[listed].astype(np.int64), owner[listed].astype(np.int64))
 
     def get(self, node: int, default: tuple = ()) -> tuple[int, ...]:
         row = self._table._row(node)

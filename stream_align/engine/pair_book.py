@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
+import numpy as np
+
 from stream_align.engine.pair_table import PairTable
 
 Pair = tuple[str, str]
@@ -97,14 +99,31 @@ class PairBook:
         self.rights = _Partners(self._by_left, left, right)  # left → rights
         self.lefts = _Partners(self._by_right, right, left)  # right → lefts
         self._left, self._right = left, right
+        self.changed: set[int] = set()  # left nodes whose pairs changed (to store)
 
     def set(self, left: str, right: str, score: float) -> None:
         u, v = _node(self._left, left), _node(self._right, right)
         self._by_left.put(u, v, score)
         self._by_right.put(v, u)
+        self.changed.add(u)
 
     def drop(self, left: str, right: str) -> None:
         u, v = self._left.index.get(left), self._right.index.get(right)
         if u is not None and v is not None:
             self._by_left.discard(u, v)
             self._by_right.discard(v, u)
+            self.changed.add(u)
+
+    def take_changed(self) -> list[int]:
+        """Left nodes whose pairs changed since the last call, ascending."""
+        changed, self.changed = sorted(self.changed), set()
+        return changed
+
+    def row(self, left: int) -> tuple[list[int], list[float]]:
+        """The right nodes paired with left node ``left``, ascending, and their scores."""
+        return self._by_left.row(left)
+
+    def load(self, lefts: np.ndarray, rights: np.ndarray, scores: np.ndarray) -> None:
+        """Fill an empty book from stored pairs (node ids) at once (restore)."""
+        self._by_left.load(lefts, rights, scores)
+        self._by_right.load(rights, lefts)

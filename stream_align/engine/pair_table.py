@@ -75,6 +75,29 @@ class PairTable:
             return found
         return [v for v in found if v not in row] + [v for v, x in row.items() if x is not None]
 
+    def row(self, u: int) -> tuple[list[int], list[float]]:
+        """Every ``(v, value)`` of ``u``, ascending ``v``, as two lists (the stored form of one
+        entity's pairs; no merge: a batch reads the rows it changed)."""
+        lo, hi = np.searchsorted(self._keys, [u << 32, (u + 1) << 32])
+        values = [0.0] * (hi - lo) if self._values is None else self._values[lo:hi].tolist()
+        found = zip((self._keys[lo:hi] & _LOW).tolist(), values, strict=True)
+        recent = self._delta.get(u)
+        if recent:
+            found = sorted([(v, x) for v, x in found if v not in recent]
+                           + [(v, x) for v, x in recent.items() if x is not None])
+        pairs = list(found)
+        return [v for v, _ in pairs], [x for _, x in pairs]
+
+    def load(self, u: np.ndarray, v: np.ndarray, values: np.ndarray | None = None) -> None:
+        """Fill an empty table from arrays of distinct pairs at once (restore)."""
+        assert not len(self._keys) and not self._changes, "load fills an empty table"
+        keys = (u.astype(np.int64) << 32) | v.astype(np.int64)
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        if self._values is not None:
+            given = np.zeros(len(keys)) if values is None else values
+            self._values = np.asarray(given, dtype=np.float64)[order]
+
     def firsts(self) -> set[int]:
         """Every ``u`` with at least one pair."""
         out = set(np.unique(self._keys >> 32).tolist())

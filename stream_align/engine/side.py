@@ -146,6 +146,10 @@ class Side:
         """Nodes of indexed FAISS ids."""
         return self._node_of[ids]
 
+    def nodes_named(self, ids: np.ndarray) -> np.ndarray:
+        """Nodes of any FAISS ids (-1 for an id no indexed vector has)."""
+        return lookup(self._node_of, ids, -1)
+
     def bound_of(self, node: int) -> float:
         """``node``'s list bound: no unlisted entity scores above it (``-inf``: no list)."""
         return float(self._bound[node]) if node < len(self._bound) else -np.inf
@@ -153,6 +157,15 @@ class Side:
     def bounds(self, nodes: np.ndarray) -> np.ndarray:
         """Each node's list bound (``-inf`` where it has no list)."""
         return lookup(self._bound, nodes, -np.inf)
+
+    def load_lists(self, nodes: np.ndarray, members: np.ndarray, scores: np.ndarray,
+                   bounds: np.ndarray, k: int) -> None:
+        """Set stored lists at once (restore; ``members`` ``-1`` past each list's end)."""
+        self.lists.top_k = k
+        self.lists.load(nodes, members, scores)
+        if len(nodes):
+            self._bound = grown(self._bound, int(nodes.max()) + 1, -np.inf)
+            self._bound[nodes] = bounds
 
     def set_list(self, node: int, found: list[tuple[float, int]], bound: float,
                  k: int) -> tuple[int, ...]:

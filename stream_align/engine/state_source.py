@@ -53,6 +53,20 @@ class StateSource(Protocol):
         """The IVF centroids frozen for ``model_version``, if trained."""
         ...
 
+    def candidates_state(self) -> str | None:
+        """What the stored candidate rows are (``candidate_state.fingerprint`` when they are
+        current, ``""`` while work was held); None if never written."""
+        ...
+
+    def candidate_lists(self, graph_id: str
+                        ) -> Iterable[tuple[str, float, np.ndarray, np.ndarray]]:
+        """Every stored ``(key, bound, member FAISS ids, scores)`` list of the graph."""
+        ...
+
+    def pair_scores(self) -> Iterable[tuple[str, np.ndarray, np.ndarray]]:
+        """Every stored ``(left key, right FAISS ids, scores)``."""
+        ...
+
     def next_faiss_id(self) -> int:
         """The FAISS id the next indexed entity gets (ids are never reused)."""
         ...

@@ -61,6 +61,16 @@ class StoredState:
     def quantiser(self, model_version: str) -> np.ndarray | None:
         return self._tx.embeddings.quantiser(model_version)
 
+    def candidates_state(self) -> str | None:
+        return self._tx.candidates.state()
+
+    def candidate_lists(self, graph_id: str
+                        ) -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
+        return self._tx.candidates.lists(graph_id)
+
+    def pair_scores(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        return self._tx.candidates.pairs()
+
     def next_faiss_id(self) -> int:
         return self._tx.embeddings.next_faiss_id()
 
@@ -132,7 +142,32 @@ def write_delta(tx: Transaction, delta: StateDelta) -> None:
             tx.decisions.delete(left)
         else:
             tx.decisions.put(Decision(left, match.right, match.score, "MATCH"))
+    _write_candidates(tx, delta)
     _write_counters(tx, delta)
+
+
+def _write_candidates(tx: Transaction, delta: StateDelta) -> None:
+    """Changed candidate lists and pair rows (an empty row deletes), and their state."""
+    if delta.candidates_reset:
+        tx.candidates.clear()
+    for gid, rows in delta.lists.items():
+        for key, bound, ids, scores in zip(rows.keys, rows.bounds.tolist(), rows.members,
+                                           rows.scores, strict=True):
+            listed = ids >= 0
+            if listed.any():
+                tx.candidates.put_list(gid, key, bound, ids[listed], scores[listed])
+            else:
+                tx.candidates.delete_list(gid, key)
+    if (pairs := delta.pair_scores) is not None:
+        for i, key in enumerate(pairs.keys):
+            lo, hi = int(pairs.offsets[i]), int(pairs.offsets[i + 1])
+            rights, scores = pairs.rights[lo:hi], pairs.scores[lo:hi]
+            if (indexed := rights >= 0).any():
+                tx.candidates.put_pairs(key, rights[indexed], scores[indexed])
+            else:
+                tx.candidates.delete_pairs(key)
+    if delta.candidates is not None:
+        tx.candidates.set_state(delta.candidates)
 
 
 def _write_counters(tx: Transaction, delta: StateDelta) -> None:

@@ -38,6 +38,8 @@ class Table(StrEnum):
     RECOMPUTE = "recompute"  # graph, entity -> u64 sequence (deferred embedding recomputes)
     APPLIED = "applied"  # kind, input event id -> content digest + u64 sequence
     APPLIED_BY_SEQ = "applied_seq"  # u64 sequence -> kind, input event id (oldest first)
+    CANDIDATES = "candidates"  # graph, entity -> list bound + FAISS ids and scores
+    PAIR_SCORE = "pair_score"  # left -> FAISS ids of graph B and pair scores
 
 
 @lru_cache(maxsize=1 << 16)

@@ -12,6 +12,7 @@ from enum import Enum
 from types import TracebackType
 
 from stream_align.store.applied_ids import AppliedIds
+from stream_align.store.candidate_store import CandidateStore
 from stream_align.store.database import Database
 from stream_align.store.decision_store import DecisionStore
 from stream_align.store.delivery_store import DeliveryStore
@@ -45,6 +46,7 @@ class Transaction:
         self.state = TxState.OPEN
         self.graph = GraphStore(self._kv, settings)
         self.embeddings = EmbeddingStore(self._kv, settings)
+        self.candidates = CandidateStore(self._kv, settings)
         self.decisions = DecisionStore(self._kv)
         self.delivery = DeliveryStore(self._kv)
         self.labels = LabelStore(self._kv)

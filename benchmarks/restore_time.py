@@ -1,0 +1,125 @@
+"""Restart to ready: a restore that rebuilds lists and pair scores against one that reads them.
+
+    python benchmarks/restore_time.py --state DIR --model M [--work DIR]
+
+Copies a service's state directory (``DIR``: e.g. the scale contract's ``--work``/state), then
+in this one process (decision 0033):
+
+1. restores the engine from the copy. A store written before candidate rows were stored (or
+   while work was held) has no current rows: the restore *rebuilds* every list and pair score
+   from the stored vectors, as every restore did before;
+2. processes one empty batch and commits it: its delta writes every list and pair row;
+3. drops that engine and restores again: now the restore *reads* the rows;
+4. checks that both restored engines hold the same lists and pair scores.
+
+Prints each restore's seconds by stage (the engine's progress stages, first report to the next
+stage's) and, last, one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from stream_align.engine.candidate_state import fingerprint
+from stream_align.engine.engine import AlignmentEngine
+from stream_align.engine.settings import EngineSettings
+from stream_align.model.artifact import load
+from stream_align.service.engine_state import StoredState, process_into
+from stream_align.store.settings import StoreSettings
+from stream_align.store.state_store import StateStore
+
+
+class StageClock:
+    """The engine's progress callback: seconds from each stage's first report to the next's."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.stages: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if self._current is None or self._current[0] != stage:
+            self._close(now)
+            self._current = (stage, now)
+
+    def _close(self, now: float) -> None:
+        if self._current is not None:
+            name, since = self._current
+            self.stages[name] = self.stages.get(name, 0.0) + now - since
+
+    def total(self) -> float:
+        now = time.perf_counter()
+        self._close(now)
+        self._current = None
+        return now - self.started
+
+
+def _restore(store: StateStore, bundle, settings: EngineSettings
+             ) -> tuple[AlignmentEngine, float, dict[str, float]]:
+    clock = StageClock()
+    with store.transaction() as tx:
+        engine = AlignmentEngine.restore(bundle, StoredState(tx), settings, clock)
+    seconds = clock.total()
+    return engine, seconds, {k: round(v, 1) for k, v in clock.stages.items()}
+
+
+def _tables(engine: AlignmentEngine) -> tuple[int, int, float]:
+    """Entries of both sides' lists, pairs scored, and the sum of the pair scores."""
+    entries = sum(len(side.lists.get(n)) for side in engine.sides for n in side.lists)
+    scores = dict(engine.book.scores)
+    return entries, len(scores), round(sum(scores.values()), 3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    work = args.work or Path(tempfile.mkdtemp(prefix="restore_time_"))
+    copy = work / "state"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(args.state, copy)
+    bundle, settings = load(args.model), EngineSettings()
+    store = StateStore(StoreSettings(path=copy))
+    try:
+        with store.transaction() as tx:
+            rebuilt = tx.candidates.state() != fingerprint(bundle.version, settings)
+        first, first_s, first_stages = _restore(store, bundle, settings)
+        print(f"restore 1 ({'rebuilt' if rebuilt else 'read'}): {first_s:.1f} s {first_stages}",
+              flush=True)
+        started = time.perf_counter()
+        with store.transaction() as tx:
+            outcome = process_into(tx, first, [], [])
+        write_s = time.perf_counter() - started
+        print(f"rows written: {outcome.delta.rows()} in {write_s:.1f} s", flush=True)
+        want = _tables(first)
+        del first, outcome
+        gc.collect()
+        second, second_s, second_stages = _restore(store, bundle, settings)
+        print(f"restore 2 (read): {second_s:.1f} s {second_stages}", flush=True)
+        got = _tables(second)
+    finally:
+        store.close()
+    print(json.dumps({
+        "entities": sum(len(side.graph.keys) for side in second.sides),
+        "restore_rebuild_s": round(first_s, 1) if rebuilt else None,
+        "write_rows_s": round(write_s, 1), "restore_read_s": round(second_s, 1),
+        "speedup": round(first_s / second_s, 2), "equal": got == want,
+        "lists_pairs_scoresum": got,
+        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Candidate lists and pair scores as stored state: out with each delta, back on restore.
+
+A restore used to rebuild every list and re-score every candidate pair from the stored
+vectors — a batch alignment, 81 % of a restore's time at 40K entities a side and quadratic in
+the graphs (decision 0033). Instead each ``process`` call's delta carries the list rows and the
+left entities' pair rows it changed (``ListTable.take_changed``, ``PairBook.take_changed``: a
+few rows per insert), members named by FAISS id, so the stored rows always equal the
+committing engine's tables.
+
+They are also *current* only when the engine held no work (``held``): while a bulk drain holds
+lists and decisions back, the stored vectors are ahead of the stored lists and the held set is
+not stored. The delta says which (``state``: the fingerprint of the model version and list
+settings the rows were built under, or ``""`` while work is held); a restore reads the rows
+when the stored state is its own fingerprint and otherwise rebuilds as before and rewrites all
+rows (``StateDelta.candidates_reset``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stream_align.engine.delta import ListRows, PairScoreRows, StateDelta
+from stream_align.engine.errors import EngineError
+from stream_align.engine.pair_book import PairBook
+from stream_align.engine.settings import EngineSettings
+from stream_align.engine.side import Side
+from stream_align.engine.state_source import StateSource
+
+
+class StoredCandidatesError(EngineError):
+    """Stored candidate rows name a FAISS id no stored embedding has (a store not written by
+    this engine's deltas)."""
+
+
+def fingerprint(model_version: str, settings: EngineSettings) -> str:
+    """What stored lists and scores depend on besides the stored vectors and labels."""
+    return (f"{model_version}|top_k={settings.top_k}|reserve={settings.candidate_reserve}"
+            f"|{settings.candidate_index}|cells={settings.ivf_cells}|probe={settings.ivf_probe}")
+
+
+def _fids(side: Side, nodes: np.ndarray) -> np.ndarray:
+    """FAISS ids of ``nodes`` (-1 where a node has none: only while work is held)."""
+    return np.fromiter((side.fid.get(n, -1) for n in nodes.tolist()), dtype=np.int64,
+                       count=len(nodes))
+
+
+def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook) -> None:
+    """Put the list and pair rows changed since the last call into ``delta``."""
+    for s, side in enumerate(sides):
+        nodes = side.lists.take_changed()
+        if not nodes:
+            continue
+        members, scores = side.lists.rows(nodes)
+        ids = np.full(members.shape, -1, dtype=np.int64)
+        listed = members >= 0
+        ids[listed] = _fids(sides[1 - s], members[listed])
+        delta.lists[side.graph.graph_id] = ListRows(
+            keys=[side.graph.keys[n] for n in nodes],
+            bounds=side.bounds(np.asarray(nodes, dtype=np.int64)), members=ids, scores=scores)
+    lefts = book.take_changed()
+    if lefts:
+        rows = [book.row(u) for u in lefts]
+        rights = np.fromiter((v for r, _ in rows for v in r), dtype=np.int64)
+        delta.pair_scores = PairScoreRows(
+            keys=[sides[0].graph.keys[u] for u in lefts],
+            offsets=np.cumsum([0, *(len(r) for r, _ in rows)], dtype=np.int64),
+            rights=_fids(sides[1], rights),
+            scores=np.fromiter((x for _, v in rows for x in v), dtype=np.float32))
+
+
+def _nodes_of(side: Side, ids: np.ndarray) -> np.ndarray:
+    found = side.nodes_named(ids)
+    if (found < 0).any():
+        bad = int(ids[np.flatnonzero(found < 0)[0]])
+        raise StoredCandidatesError(f"stored candidates of graph {side.graph.graph_id} name "
+                                    f"FAISS id {bad}, which no stored embedding has")
+    return found
+
+
+def load(source: StateSource, sides: tuple[Side, Side], book: PairBook, top_k: int) -> None:
+    """Both sides' lists and every pair score from the stored rows (restore)."""
+    for s, side in enumerate(sides):
+        other, index = sides[1 - s], side.graph.index
+        rows = list(source.candidate_lists(side.graph.graph_id))
+        width = max((len(ids) for _, _, ids, _ in rows), default=0)
+        members = np.full((len(rows), width), -1, dtype=np.int32)
+        scores = np.zeros((len(rows), width), dtype=np.float32)
+        for r, (_, _, ids, row_scores) in enumerate(rows):
+            members[r, : len(ids)] = _nodes_of(other, ids)
+            scores[r, : len(ids)] = row_scores
+        nodes = np.fromiter((index[key] for key, *_ in rows), dtype=np.int64, count=len(rows))
+        bounds = np.fromiter((bound for _, bound, *_ in rows), dtype=np.float64,
+                             count=len(rows))
+        side.load_lists(nodes, members, scores, bounds, top_k)
+    lefts, rights, values = [], [], []
+    for key, ids, row_scores in source.pair_scores():
+        lefts.append(np.full(len(ids), sides[0].graph.index[key], dtype=np.int64))
+        rights.append(_nodes_of(sides[1], ids))
+        values.append(row_scores)
+    if lefts:
+        book.load(np.concatenate(lefts), np.concatenate(rights), np.concatenate(values))
