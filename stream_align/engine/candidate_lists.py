@@ -29,7 +29,13 @@ from collections.abc import Iterable
 import numpy as np
 
 from stream_align.engine import ivf_lists
-from stream_align.engine.exact_topk import InnerProducts, TopR, best_first, top_both_ways
+from stream_align.engine.exact_topk import (
+    InnerProducts,
+    TopR,
+    best_first,
+    rows_within,
+    top_both_ways,
+)
 from stream_align.engine.progress import Progress, chunks
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
@@ -40,7 +46,8 @@ Sets = tuple[set[int], set[int]]
 Fresh = dict[int, dict[int, float | None]]  # list owner → member → new score (None: gone)
 _NONE = float("-inf")
 _SCAN_ROWS = 512
-"""Changed vectors scored per matrix product: ``_SCAN_ROWS × n`` floats at a time."""
+"""Changed vectors scored per matrix product at most: ``_SCAN_ROWS × n`` floats at a time,
+fewer where that passes ``exact_topk.SCAN_BYTES`` (``rows_within``)."""
 _ASSIGN_ROWS = 8192
 """Lists set per slice of a rebuild."""
 
@@ -155,8 +162,9 @@ class CandidateLists:
         column[owners[~rebuilt]] = np.flatnonzero(~rebuilt)
         depth = min(self.depth, len(ids))
         product = InnerProducts(base, len(nodes))
-        for start in chunks(range(0, len(nodes), _SCAN_ROWS), self.progress, "candidate lists"):
-            part = nodes[start:start + _SCAN_ROWS]
+        step = rows_within(len(ids), _SCAN_ROWS)
+        for start in chunks(range(0, len(nodes), step), self.progress, "candidate lists"):
+            part = nodes[start:start + step]
             scores = product(mine.vectors(part))
             own.update(_hits(part, TopR(*best_first(scores, depth)), owners))
             rows, cols = np.nonzero(scores >= bound[None, :])

@@ -22,6 +22,7 @@ import numpy as np
 from stream_align.engine.delta import ListRows, PairScoreRows, StateDelta
 from stream_align.engine.errors import EngineError
 from stream_align.engine.pair_book import PairBook
+from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 from stream_align.engine.state_source import StateSource
@@ -50,9 +51,9 @@ def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook) ->
         nodes = side.lists.take_changed()
         if not nodes:
             continue
-        members, scores = side.lists.rows(nodes)
+        members, scores, lengths = side.lists.rows(np.asarray(nodes, dtype=np.int64))
         ids = np.full(members.shape, -1, dtype=np.int64)
-        listed = members >= 0
+        listed = np.arange(members.shape[1])[None, :] < lengths[:, None]
         ids[listed] = _fids(sides[1 - s], members[listed])
         delta.lists[side.graph.graph_id] = ListRows(
             keys=[side.graph.keys[n] for n in nodes],
@@ -77,11 +78,13 @@ def _nodes_of(side: Side, ids: np.ndarray) -> np.ndarray:
     return found
 
 
-def load(source: StateSource, sides: tuple[Side, Side], book: PairBook, top_k: int) -> None:
+def load(source: StateSource, sides: tuple[Side, Side], book: PairBook, top_k: int,
+         progress: Progress = no_progress) -> None:
     """Both sides' lists and every pair score from the stored rows (restore)."""
     for s, side in enumerate(sides):
         other, index = sides[1 - s], side.graph.index
-        rows = list(source.candidate_lists(side.graph.graph_id))
+        rows = list(counted(source.candidate_lists(side.graph.graph_id), progress,
+                            f"restore {side.graph.label}: candidate lists"))
         width = max((len(ids) for _, _, ids, _ in rows), default=0)
         members = np.full((len(rows), width), -1, dtype=np.int32)
         scores = np.zeros((len(rows), width), dtype=np.float32)
@@ -93,7 +96,7 @@ def load(source: StateSource, sides: tuple[Side, Side], book: PairBook, top_k: i
                              count=len(rows))
         side.load_lists(nodes, members, scores, bounds, top_k)
     lefts, rights, values = [], [], []
-    for key, ids, row_scores in source.pair_scores():
+    for key, ids, row_scores in counted(source.pair_scores(), progress, "restore: pair scores"):
         lefts.append(np.full(len(ids), sides[0].graph.index[key], dtype=np.int64))
         rights.append(_nodes_of(sides[1], ids))
         values.append(row_scores)

@@ -121,8 +121,8 @@ class AlignmentEngine:
         state = candidate_state.fingerprint(self.bundle.version, self.settings)
         self._candidates_state = source.candidates_state()
         if self._candidates_state == state:
-            self.progress("restore: candidate lists", 0, 1)
-            candidate_state.load(source, self.sides, self.book, self.settings.top_k)
+            candidate_state.load(source, self.sides, self.book, self.settings.top_k,
+                                 self.progress)
             return
         self.pairs.rebuild()
         self._keep_quantiser()

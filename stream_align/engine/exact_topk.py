@@ -27,6 +27,11 @@ from stream_align.engine.progress import Progress, chunks, no_progress
 CHUNK_ROWS = 2048
 """Rows of ``S`` per matrix product (``CHUNK_ROWS × m`` floats at a time): 2,048 is 15% faster
 than 512 on DBP15K zh_en — longer rows make the column selection cheaper."""
+SCAN_BYTES = 256 << 20
+"""What one chunk of ``S`` may hold, its transposed copy included: an absolute bound, so a
+bulk rebuild's transient does not grow with the graphs (2,048 rows of a 40K-column ``S`` and
+its copy were 655 MB, ≈ 8 KB per entity at 40K a side; of a 1M-column one, 16 GB)."""
+MIN_CHUNK_ROWS = 16
 SPARSE_DENSITY = 0.01
 """Columns of ``B`` with at most this share of non-zeros are multiplied sparsely."""
 DENSITY_SAMPLE = 4096
@@ -118,12 +123,20 @@ def best_first(scores: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
     return _ordered(*_top(scores, r))
 
 
+def rows_within(columns: int, most: int = CHUNK_ROWS, bytes_per_cell: int = 8) -> int:
+    """Rows of a score matrix with ``columns`` columns per chunk within :data:`SCAN_BYTES`
+    (``bytes_per_cell``: what the chunk and the arrays made from it hold per score)."""
+    return max(MIN_CHUNK_ROWS, min(most, SCAN_BYTES // (bytes_per_cell * max(columns, 1))))
+
+
 def top_both_ways(q: np.ndarray, b: np.ndarray, r_rows: int, r_cols: int,
-                  chunk: int = CHUNK_ROWS, progress: Progress = no_progress
+                  chunk: int | None = None, progress: Progress = no_progress
                   ) -> tuple[TopR, TopR]:
     """Each row of ``q``'s top ``r_rows`` in ``b`` and each row of ``b``'s top ``r_cols`` in
-    ``q`` by inner product (``r`` is capped by the other side's size)."""
+    ``q`` by inner product (``r`` is capped by the other side's size); ``chunk`` rows of ``q``
+    at a time (default: :func:`rows_within` the memory bound)."""
     n, m = len(q), len(b)
+    chunk = chunk or rows_within(m)
     r_rows, r_cols = min(r_rows, m), min(r_cols, n)
     product = InnerProducts(b, n)
     rows_i = np.zeros((n, r_rows), dtype=np.int64)

@@ -79,20 +79,18 @@ class ListTable:
         changed, self.changed = sorted(self.changed), set()
         return changed
 
-    def rows(self, nodes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """``(members, scores)`` of ``nodes``' rows, ``(n, width)``, member ``-1`` past a row's
-        end (no list: every member ``-1``)."""
-        index = np.asarray(nodes, dtype=np.int64)
-        inside = index < len(self._length)
-        members = np.full((len(index), self._nodes.shape[1]), -1, dtype=np.int32)
-        scores = np.zeros(members.shape, dtype=np.float32)
-        members[inside] = self._nodes[index[inside]]
-        scores[inside] = self._scores[index[inside]]
-        length = np.zeros(len(index), dtype=np.int32)
-        length[inside] = self._length[index[inside]]
-        past = np.arange(members.shape[1])[None, :] >= length[:, None]
-        members[past] = -1
-        return members, scores
+    def rows(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Other nodes, scores and lengths of the rows of ``nodes`` (copies; past the
+        length: whatever a shorter list left there)."""
+        inside = nodes < len(self._length)
+        width = self._nodes.shape[1]
+        members = np.full((len(nodes), width), -1, dtype=np.int32)
+        scores = np.zeros((len(nodes), width), dtype=np.float32)
+        lengths = np.zeros(len(nodes), dtype=np.int64)
+        members[inside] = self._nodes[nodes[inside]]
+        scores[inside] = self._scores[nodes[inside]]
+        lengths[inside] = self._length[nodes[inside]]
+        return members, scores, lengths
 
     def load(self, nodes: np.ndarray, members: np.ndarray, scores: np.ndarray) -> None:
         """Set the rows of ``nodes`` from stored rows (``members`` ``-1`` past each end) at
@@ -152,20 +150,18 @@ class _Heads:
         changed, self.changed = sorted(self.changed), set()
         return changed
 
-    def rows(self, nodes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """``(members, scores)`` of ``nodes``' rows, ``(n, width)``, member ``-1`` past a row's
-        end (no list: every member ``-1``)."""
-        index = np.asarray(nodes, dtype=np.int64)
-        inside = index < len(self._length)
-        members = np.full((len(index), self._nodes.shape[1]), -1, dtype=np.int32)
-        scores = np.zeros(members.shape, dtype=np.float32)
-        members[inside] = self._nodes[index[inside]]
-        scores[inside] = self._scores[index[inside]]
-        length = np.zeros(len(index), dtype=np.int32)
-        length[inside] = self._length[index[inside]]
-        past = np.arange(members.shape[1])[None, :] >= length[:, None]
-        members[past] = -1
-        return members, scores
+    def rows(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Other nodes, scores and lengths of the rows of ``nodes`` (copies; past the
+        length: whatever a shorter list left there)."""
+        inside = nodes < len(self._length)
+        width = self._nodes.shape[1]
+        members = np.full((len(nodes), width), -1, dtype=np.int32)
+        scores = np.zeros((len(nodes), width), dtype=np.float32)
+        lengths = np.zeros(len(nodes), dtype=np.int64)
+        members[inside] = self._nodes[nodes[inside]]
+        scores[inside] = self._scores[nodes[inside]]
+        lengths[inside] = self._length[nodes[inside]]
+        return members, scores, lengths
 
     def load(self, nodes: np.ndarray, members: np.ndarray, scores: np.ndarray) -> None:
         """Set the rows of ``nodes`` from stored rows (``members`` ``-1`` past each end) at

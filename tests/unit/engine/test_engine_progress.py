@@ -67,4 +67,5 @@ def test_a_batch_and_a_restore_beat_between_chunks(tmp_path: Path) -> None:
     assert recompute == sorted(recompute) and chunks_done == list(range(len(chunks_done)))
     assert len(chunks_done) > 48 // 4 and len(recompute) >= 5 * (len(chunks_done) - 1)
     assert {"restore A: entities", "restore A: triples", "restore A: embeddings",
-            "restore B: embeddings", "candidate lists", "pair scores"} <= restored.stages()
+            "restore B: embeddings", "restore A: candidate lists", "restore B: candidate lists",
+            "restore: pair scores"} <= restored.stages()  # read, not rebuilt (decision 0033)
