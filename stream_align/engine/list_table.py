@@ -145,40 +145,6 @@ class _Heads:
     def __init__(self, table: ListTable) -> None:
         self._table = table
 
-    def take_changed(self) -> list[int]:
-        """The rows set since the last call, ascending (the delta stores them)."""
-        changed, self.changed = sorted(self.changed), set()
-        return changed
-
-    def rows(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Other nodes, scores and lengths of the rows of ``nodes`` (copies; past the
-        length: whatever a shorter list left there)."""
-        inside = nodes < len(self._length)
-        width = self._nodes.shape[1]
-        members = np.full((len(nodes), width), -1, dtype=np.int32)
-        scores = np.zeros((len(nodes), width), dtype=np.float32)
-        lengths = np.zeros(len(nodes), dtype=np.int64)
-        members[inside] = self._nodes[nodes[inside]]
-        scores[inside] = self._scores[nodes[inside]]
-        lengths[inside] = self._length[nodes[inside]]
-        return members, scores, lengths
-
-    def load(self, nodes: np.ndarray, members: np.ndarray, scores: np.ndarray) -> None:
-        """Set the rows of ``nodes`` from stored rows (``members`` ``-1`` past each end) at
-        once, into an empty table (restore: a row at a time cost 0.4 ms, 35 s at 40K a side)."""
-        assert not self._count, "load fills an empty table"
-        if not len(nodes):
-            return
-        length = (members >= 0).sum(axis=1).astype(np.int32)
-        self._fit(int(nodes.max()), members.shape[1])
-        self._nodes[nodes, : members.shape[1]] = members
-        self._scores[nodes, : members.shape[1]] = scores
-        self._length[nodes] = length
-        self._count = int(np.count_nonzero(length))
-        owner = np.repeat(nodes, members.shape[1]).reshape(members.shape)
-        listed = members >= 0
-        self._inverse.load(members[listed].astype(np.int64), owner[listed].astype(np.int64))
-
     def get(self, node: int, default: tuple = ()) -> tuple[int, ...]:
         row = self._table._row(node)
         return tuple(row[: self._table.top_k].tolist()) if len(row) else default

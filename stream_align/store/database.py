@@ -39,12 +39,16 @@ _COMPRESSION = {
 
 
 def _table_options(settings: StoreSettings, cache: Cache, table: Table) -> Options:
-    """Per-table options: bloom filters for point lookups, no compression for float vectors."""
+    """Per-table options: bloom filters for point lookups, no compression for float vectors,
+    index and filter blocks inside the bounded block cache."""
     options = Options(raw_mode=True)
     block = BlockBasedOptions()
     block.set_block_cache(cache)
     if settings.bloom_bits_per_key:
         block.set_bloom_filter(settings.bloom_bits_per_key, False)
+    if settings.cache_index_and_filters:  # else every table file's index and filter stays in
+        block.set_cache_index_and_filter_blocks(True)  # memory: it grows with the data
+        block.set_pin_l0_filter_and_index_blocks_in_cache(True)
     options.set_block_based_table_factory(block)
     compression = "none" if table is Table.EMBEDDING else settings.compression
     options.set_compression_type(_COMPRESSION[compression]())

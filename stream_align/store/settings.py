@@ -44,6 +44,14 @@ class StoreSettings(BaseModel):
         ge=0,
         description="Bloom filter bits per key for point lookups (triple existence); 0 disables.",
     )
+    cache_index_and_filters: bool = Field(
+        default=True,
+        description=(
+            "Keep table files' index and bloom-filter blocks in the block cache, so RocksDB's "
+            "memory is bounded by block_cache_mb + memtable_budget_mb; off keeps them all in "
+            "memory (faster point lookups, memory growing with the data)."
+        ),
+    )
     max_background_jobs: int = Field(
         default=2, ge=1, description="RocksDB threads for flushes and compactions."
     )
