@@ -27,10 +27,16 @@ from stream_align.engine.side import Side
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import PairOutput
 from stream_align.model.evidence import NeighbourPair, top_evidence
+from stream_align.model.layers.collective_agg import Messages
 from stream_align.model.pair_head import PairView, features, pair_view
 
 PAIR_BLOCK = 4096
 """Pairs per cross-attention pass: ``PAIR_BLOCK × k × k`` attention weights at a time."""
+GROUP_PAIRS = 65_536
+"""Pairs whose entities' rows and pair-head views are built once (then cut per block): an
+entity sits in ~14 pairs of a bulk refresh, and building its rows and view once per 4,096-pair
+block instead of once per group was most of the cost of scoring (decision 0032). Bounds the
+group's views: at most this many entities a side."""
 
 
 @dataclass
@@ -43,11 +49,6 @@ class PairRows:
     rel: torch.Tensor  # int64 (R, k)
     mask: torch.Tensor  # bool (R, k)
     h1: torch.Tensor  # (len(order) + 1, d): kept rows, zero padding row last
-    vectors: torch.Tensor  # (R, D) indexed retrieval vectors of the entities
-
-    def positions(self, nodes: Sequence[int]) -> torch.Tensor:
-        where = {g: r for r, g in enumerate(self.order[: len(self.nbr)])}
-        return torch.tensor([where[g] for g in nodes], dtype=torch.int64)
 
 
 def ensure_level1(bundle: ModelBundle, side: Side, nodes: Sequence[int], chunk: int,
@@ -74,8 +75,7 @@ def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int,
         for j, (y, relation) in enumerate(row):
             nbr[r, j], rel[r, j], mask[r, j] = where[y], relation, True
     return PairRows(order=order, nbr=torch.from_numpy(nbr), rel=torch.from_numpy(rel),
-                    mask=torch.from_numpy(mask), h1=side.level1.rows(order),
-                    vectors=torch.from_numpy(side.vectors(nodes)))
+                    mask=torch.from_numpy(mask), h1=side.level1.rows(order))
 
 
 def _evidence(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
@@ -90,15 +90,27 @@ def _evidence(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
     return top_evidence(cross, tables[0], tables[1], bundle.frozen.vocab.relations, top)
 
 
-def _attend(bundle: ModelBundle, rows: tuple[PairRows, PairRows],
-            at: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, PairOutput]:
-    """Logits of the pairs ``(at[0][p], at[1][p])`` and their last-layer output."""
+def _messages(bundle: ModelBundle, rows: PairRows) -> Messages:
+    """The last layer's messages of each entity of ``rows`` (a function of the entity alone:
+    computed once, then cut per pair)."""
+    every = torch.arange(len(rows.nbr), dtype=torch.int64)
+    return bundle.net.layer2.messages(rows.h1, every, rows.nbr, rows.rel, rows.mask)
+
+
+def _cut(m: Messages, at: torch.Tensor) -> Messages:
+    """Rows ``at`` of per-entity messages: one row per pair."""
+    return Messages(z_self=m.z_self[at], z=m.z[at], beta=m.beta[at], mask=m.mask[at])
+
+
+def _attend(bundle: ModelBundle, messages: tuple[Messages, Messages],
+            at: tuple[torch.Tensor, torch.Tensor], vectors: tuple[torch.Tensor, torch.Tensor]
+            ) -> tuple[torch.Tensor, PairOutput]:
+    """Logits of the pairs ``(at[0][p], at[1][p])`` (rows of the per-entity ``messages``;
+    ``vectors``: their indexed retrieval vectors, row ``p`` each) and their last-layer output."""
     net = bundle.net
-    ma, mb = (net.layer2.messages(r.h1, i, r.nbr, r.rel, r.mask)
-              for r, i in zip(rows, at, strict=True))
-    out = net.attend(ma, mb)
-    va = net.swap_h2(rows[0].vectors[at[0]], out.h2_a, query=True)
-    vb = net.swap_h2(rows[1].vectors[at[1]], out.h2_b, query=False)
+    out = net.attend(_cut(messages[0], at[0]), _cut(messages[1], at[1]))
+    va = net.swap_h2(vectors[0], out.h2_a, query=True)
+    vb = net.swap_h2(vectors[1], out.h2_b, query=False)
     return _biased(bundle, (va * vb).sum(-1)), out
 
 
@@ -116,44 +128,81 @@ def _retrieval_logits(bundle: ModelBundle, sides: tuple[Side, Side], lefts: list
                             * torch.from_numpy(sides[1].vectors(rights))).sum(-1))
 
 
+def _slot_table(side: Side, nodes: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sampled neighbours (``-1``: padding) and their relation ids, ``int64 (len(nodes), k)``."""
+    slots = [side.samples.slots(x) for x in nodes]
+    counts = np.fromiter((len(row) for row in slots), dtype=np.int64, count=len(slots))
+    flat = np.array([slot for row in slots for slot in row], dtype=np.int64).reshape(-1, 2)
+    filled = np.arange(k)[None, :] < counts[:, None]
+    nbr = np.full((len(nodes), k), -1, dtype=np.int64)
+    rel = np.zeros((len(nodes), k), dtype=np.int64)
+    nbr[filled], rel[filled] = flat[:, 0], flat[:, 1]
+    return nbr, rel
+
+
+def _anchor_ids(bundle: ModelBundle, side: Side, nodes: np.ndarray) -> np.ndarray:
+    """Seed anchor id of each node (``-1`` entries and non-anchors: ``n_anchors``)."""
+    n_anchors = len(bundle.frozen.anchors)
+    index, keys = bundle.anchor_index(0 if side.query else 1), side.graph.keys
+    distinct, at = np.unique(nodes, return_inverse=True)
+    ids = np.fromiter((index.get(keys[x], n_anchors) if x >= 0 else n_anchors
+                       for x in distinct.tolist()), dtype=np.int64, count=len(distinct))
+    return ids[at].reshape(nodes.shape)
+
+
 def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     """The pair head's evidence rows of ``nodes`` (``model.pair_head.view_from_table`` of the
-    full graph, read from the samples and the level-0 name cache)."""
+    full graph, read from the samples and the level-0 name cache), built as arrays: the
+    sampled neighbours of the nodes and of those neighbours (a Python loop per slot and
+    second-hop slot was most of a bulk refresh's scoring)."""
     k, n_anchors = bundle.frozen.sampling.fanout, len(bundle.frozen.anchors)
-    index, keys = bundle.anchor_index(0 if side.query else 1), side.graph.keys
-    slots = [side.samples.slots(x) for x in nodes]
-    table = list(dict.fromkeys([*nodes, *(y for row in slots for y, _ in row)]))
+    nbr, rel = _slot_table(side, nodes, k)
+    table = list(dict.fromkeys([*nodes, *nbr[nbr >= 0].tolist()]))
     local, glob = side.graph.local_graph(table, np.zeros((0, 3), dtype=np.int64))
     names = side.features.level0(local, glob).names
-    where = {g: r for r, g in enumerate(table)}
-    rel = np.zeros((len(nodes), k), dtype=np.int64)
-    first = np.full((len(nodes), k), n_anchors, dtype=np.int64)
-    second = np.full((len(nodes), k, k), n_anchors, dtype=np.int64)
-    adj_rows, adj_cols = [], []
-    for r, (x, row) in enumerate(zip(nodes, slots, strict=True)):
-        for j, (y, relation) in enumerate(row):
-            rel[r, j], first[r, j] = relation, index.get(keys[y], n_anchors)
-            adj_rows.append(r)
-            adj_cols.append(where[y])
-            for m, (z, _) in enumerate(side.samples.slots(y)):
-                if z != x:
-                    second[r, j, m] = index.get(keys[z], n_anchors)
-    adj = sp.csr_matrix((np.ones(len(adj_rows), dtype=np.float32), (adj_rows, adj_cols)),
-                        shape=(len(nodes), len(table)))
-    return pair_view(names[:len(nodes)], adj @ names, rel, first, second, n_anchors)
+    where = np.full(int(glob.max(initial=-1)) + 1, -1, dtype=np.int64)
+    where[glob] = np.arange(len(glob))
+    hop1 = np.where(nbr >= 0, where[nbr], -1)  # table rows of the sampled neighbours
+    filled = hop1 >= 0  # the neighbours' own slots, (R, k, k) global, -1 padding:
+    second_nbr = np.concatenate([nbr, _slot_table(side, table[len(nodes):], k)[0]])[hop1]
+    second_nbr[~filled] = -1
+    second_nbr[second_nbr == np.asarray(nodes, dtype=np.int64)[:, None, None]] = -1  # paths back
+    adj = sp.csr_matrix((np.ones(int(filled.sum()), dtype=np.float32),
+                         (np.nonzero(filled)[0], hop1[filled])), shape=(len(nodes), len(table)))
+    return pair_view(names[:len(nodes)], adj @ names, np.where(filled, rel, 0),
+                     _anchor_ids(bundle, side, nbr), _anchor_ids(bundle, side, second_nbr),
+                     n_anchors)
 
 
-def _link(bundle: ModelBundle, sides: tuple[Side, Side], lefts: list[int], rights: list[int],
+def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
           logits: torch.Tensor) -> np.ndarray:
-    """The published score of pairs with these model logits: the pair head's probability where
-    the model has one, else the model's own link (sigmoid for BCE, the cosine for hinge)."""
+    """The published score of a group's pairs with these model logits: the pair head's
+    probability where the model has one, else the model's own link (sigmoid for BCE, the
+    cosine for hinge)."""
     head = bundle.pair_head
     if head is None:
         return (torch.sigmoid(logits) if bundle.net.loss == "bce" else logits).numpy()
-    ua, ra = np.unique(lefts, return_inverse=True)
-    ub, rb = np.unique(rights, return_inverse=True)
-    views = side_view(bundle, sides[0], ua.tolist()), side_view(bundle, sides[1], ub.tolist())
-    return head.scores(features(views[0], ra, views[1], rb, logits.numpy()))
+    views = (side_view(bundle, sides[0], group.unique[0].tolist()),
+             side_view(bundle, sides[1], group.unique[1].tolist()))
+    return head.scores(features(views[0], group.at[0], views[1], group.at[1], logits.numpy()))
+
+
+@dataclass
+class _Group:
+    """Consecutive pairs scored together: their nodes, and each side's distinct entities
+    (sorted) with every pair's row among them."""
+
+    lefts: np.ndarray  # int64 (G,) global nodes
+    rights: np.ndarray
+    unique: tuple[np.ndarray, np.ndarray]
+    at: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, pairs: Sequence[tuple[int, int]]) -> _Group:
+        nodes = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        ua, ia = np.unique(nodes[:, 0], return_inverse=True)
+        ub, ib = np.unique(nodes[:, 1], return_inverse=True)
+        return cls(nodes[:, 0], nodes[:, 1], (ua, ub), (ia, ib))
 
 
 @torch.no_grad()
@@ -162,23 +211,42 @@ def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[t
                 ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     """Scores of ``pairs`` (global ``(left, right)`` indices, each entity indexed) and, if
     asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``.
-    A model trained without cross-graph attention is scored from the vectors alone."""
+    A model trained without cross-graph attention is scored from the vectors alone. Pairs go
+    in groups of :data:`GROUP_PAIRS` (each entity's rows and view built once a group), the
+    attention in blocks of :data:`PAIR_BLOCK`."""
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
-    blocks = range(0, len(pairs), PAIR_BLOCK)
-    for done, start in enumerate(chunks(blocks, progress, "pair scores")):
-        block = pairs[start:start + PAIR_BLOCK]
-        lefts, rights = [a for a, _ in block], [b for _, b in block]
-        if not (evidence or bundle.arch.cross_attention):  # no re-rank to pay for
-            logits = _retrieval_logits(bundle, sides, lefts, rights)
-        else:
-            beat = partial(progress, "pair scores", done, len(blocks))
-            rows = (pair_rows(bundle, sides[0], sorted(set(lefts)), chunk, beat),
-                    pair_rows(bundle, sides[1], sorted(set(rights)), chunk, beat))
-            at = rows[0].positions(lefts), rows[1].positions(rights)
-            logits, out = _attend(bundle, rows, at)
-            if evidence:
-                explained[start:start + len(block)] = _evidence(bundle, rows, at, out.cross,
-                                                                evidence)
-        scores[start:start + len(block)] = _link(bundle, sides, lefts, rights, logits)
+    groups = range(0, len(pairs), GROUP_PAIRS)
+    for done, start in enumerate(chunks(groups, progress, "pair scores")):
+        beat = partial(progress, "pair scores", done, len(groups))
+        group = _Group.of(pairs[start:start + GROUP_PAIRS])
+        logits, found = _group_logits(bundle, sides, group, chunk, evidence, beat)
+        scores[start:start + len(group.lefts)] = _link(bundle, sides, group, logits)
+        if evidence:
+            explained[start:start + len(group.lefts)] = found
     return scores, explained
+
+
+def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group, chunk: int,
+                  evidence: int, beat: Beat) -> tuple[torch.Tensor, list[list[NeighbourPair]]]:
+    """Model logits of a group's pairs (and their ``evidence``), block by block."""
+    lefts, rights = group.lefts, group.rights
+    logits = torch.zeros(len(lefts), dtype=torch.float32)
+    explained: list[list[NeighbourPair]] = []
+    attend = evidence or bundle.arch.cross_attention  # else no re-rank to pay for
+    rows = (pair_rows(bundle, sides[0], group.unique[0].tolist(), chunk, beat),
+            pair_rows(bundle, sides[1], group.unique[1].tolist(), chunk, beat)) if attend else ()
+    messages = (_messages(bundle, rows[0]), _messages(bundle, rows[1])) if rows else ()
+    for start in range(0, len(lefts), PAIR_BLOCK):
+        block = slice(start, start + PAIR_BLOCK)
+        a, b = lefts[block].tolist(), rights[block].tolist()
+        if not rows:
+            logits[block] = _retrieval_logits(bundle, sides, a, b)
+            continue
+        at = torch.from_numpy(group.at[0][block]), torch.from_numpy(group.at[1][block])
+        vectors = torch.from_numpy(sides[0].vectors(a)), torch.from_numpy(sides[1].vectors(b))
+        logits[block], out = _attend(bundle, messages, at, vectors)
+        if evidence:
+            explained.extend(_evidence(bundle, rows, at, out.cross, evidence))
+        beat()
+    return logits, explained
