@@ -23,7 +23,7 @@ from stream_align.engine.causes import Causes
 from stream_align.engine.decisions import Change
 from stream_align.engine.delta import StateDelta
 from stream_align.engine.progress import counted
-from stream_align.engine.scoring import score_pairs
+from stream_align.engine.scoring import pair_evidence
 from stream_align.events.contracts import AlignmentEvent, Decision, Direction, Evidence, now_ms
 from stream_align.model.vocab import plain_relation
 
@@ -66,8 +66,8 @@ def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evid
         return [() for _ in matches]
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     pairs = [(ga.index[c.left], gb.index[c.right]) for c in matches]
-    _, found = score_pairs(engine.bundle, engine.sides, pairs, engine.settings.recompute_chunk,
-                           evidence=size, progress=engine.progress)
+    found = pair_evidence(engine.bundle, engine.sides, pairs, engine.settings.recompute_chunk,
+                          size, engine.progress)
     return [tuple(Evidence(left_neighbour=ga.keys[e.left], right_neighbour=gb.keys[e.right],
                            relation_left=(left := _relation(e.relation_left))[0],
                            relation_right=(right := _relation(e.relation_right))[0],

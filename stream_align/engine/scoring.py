@@ -140,16 +140,6 @@ def _slot_table(side: Side, nodes: Sequence[int], k: int) -> tuple[np.ndarray, n
     return nbr, rel
 
 
-def _anchor_ids(bundle: ModelBundle, side: Side, nodes: np.ndarray) -> np.ndarray:
-    """Seed anchor id of each node (``-1`` entries and non-anchors: ``n_anchors``)."""
-    n_anchors = len(bundle.frozen.anchors)
-    index, keys = bundle.anchor_index(0 if side.query else 1), side.graph.keys
-    distinct, at = np.unique(nodes, return_inverse=True)
-    ids = np.fromiter((index.get(keys[x], n_anchors) if x >= 0 else n_anchors
-                       for x in distinct.tolist()), dtype=np.int64, count=len(distinct))
-    return ids[at].reshape(nodes.shape)
-
-
 def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     """The pair head's evidence rows of ``nodes`` (``model.pair_head.view_from_table`` of the
     full graph, read from the samples and the level-0 name cache), built as arrays: the
@@ -170,8 +160,7 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     adj = sp.csr_matrix((np.ones(int(filled.sum()), dtype=np.float32),
                          (np.nonzero(filled)[0], hop1[filled])), shape=(len(nodes), len(table)))
     return pair_view(names[:len(nodes)], adj @ names, np.where(filled, rel, 0),
-                     _anchor_ids(bundle, side, nbr), _anchor_ids(bundle, side, second_nbr),
-                     n_anchors)
+                     side.anchor_ids(nbr), side.anchor_ids(second_nbr), n_anchors)
 
 
 def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
@@ -205,7 +194,6 @@ class _Group:
         return cls(nodes[:, 0], nodes[:, 1], (ua, ub), (ia, ib))
 
 
-@torch.no_grad()
 def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
                 chunk: int, evidence: int = 0, progress: Progress = no_progress
                 ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
@@ -214,6 +202,21 @@ def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[t
     A model trained without cross-graph attention is scored from the vectors alone. Pairs go
     in groups of :data:`GROUP_PAIRS` (each entity's rows and view built once a group), the
     attention in blocks of :data:`PAIR_BLOCK`."""
+    return _scored(bundle, sides, pairs, chunk, evidence, progress, linked=True)
+
+
+def pair_evidence(bundle: ModelBundle, sides: tuple[Side, Side],
+                  pairs: Sequence[tuple[int, int]], chunk: int, top: int,
+                  progress: Progress = no_progress) -> list[list[NeighbourPair]]:
+    """The ``top`` evidence entries of each pair, without the pair head's score (events carry
+    the score the pair book holds; the head's views were a third of an event's cost)."""
+    return _scored(bundle, sides, pairs, chunk, top, progress, linked=False)[1]
+
+
+@torch.no_grad()
+def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
+            chunk: int, evidence: int, progress: Progress, linked: bool
+            ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
     groups = range(0, len(pairs), GROUP_PAIRS)
@@ -221,7 +224,8 @@ def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[t
         beat = partial(progress, "pair scores", done, len(groups))
         group = _Group.of(pairs[start:start + GROUP_PAIRS])
         logits, found = _group_logits(bundle, sides, group, chunk, evidence, beat)
-        scores[start:start + len(group.lefts)] = _link(bundle, sides, group, logits)
+        if linked:
+            scores[start:start + len(group.lefts)] = _link(bundle, sides, group, logits)
         if evidence:
             explained[start:start + len(group.lefts)] = found
     return scores, explained

@@ -60,6 +60,20 @@ class Side:
         self.lists = ListTable()  # node → [(score, other), ...] best first
         self.cands = self.lists.heads  # node → the first top_k of its list
         self.listed_by = self.lists.listed_by  # other graph's node → my nodes listing it
+        self._anchor_index = {p[0 if query else 1]: a for a, p in enumerate(frozen.anchors)}
+        self._anchor_of = np.full(1, len(frozen.anchors), dtype=np.int64)  # node → anchor id
+
+    def anchor_ids(self, nodes: np.ndarray) -> np.ndarray:
+        """Seed anchor id of each node (``-1`` entries and non-anchors: the number of anchors).
+        A node's key never changes, so each node is looked up once (8 bytes a node) — a pair
+        refresh asks for its neighbours' and their neighbours' ids, ~100 per pair."""
+        known, keys = len(self._anchor_of) - 1, self.graph.keys
+        if known < len(keys):
+            none = self._anchor_of[-1]
+            new = np.fromiter((self._anchor_index.get(key, none) for key in keys[known:]),
+                              dtype=np.int64, count=len(keys) - known)
+            self._anchor_of = np.concatenate([self._anchor_of[:-1], new, [none]])
+        return self._anchor_of[nodes]
 
     def put_vectors(self, delta: StateDelta, nodes: list[int], vectors: np.ndarray,
                     version: str, ids: FaissIds) -> None:

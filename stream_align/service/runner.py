@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 import structlog
@@ -67,6 +68,9 @@ from stream_align.store.recovery import stored_offsets
 from stream_align.store.state_store import StateStore
 
 log = structlog.get_logger("stream_align.service")
+SLOW_BATCH_S = 1.0
+"""A batch taking this long logs its stage breakdown (decode, process, write, commit, publish
+and the engine's own stats): where a backlog's time goes, without a profiler."""
 
 
 class Outcome(Protocol):
@@ -109,6 +113,7 @@ class AlignmentService:
         self._last_lag = 0.0
         self._records = self._events_out = 0
         self._unpublished: list[int] = []  # event_time (ms) of events committed, not yet sent
+        self._stages: dict[str, float] = {}  # this batch's seconds per stage, engine stats
 
     def _resume_offset(self, tp: TopicPartition) -> int | None:
         return stored_offsets(self._store, [tp]).get(tp)
@@ -141,18 +146,28 @@ class AlignmentService:
         self._maybe_measure_lag()
         if not messages:
             if self._engine.pending_count:
-                self._apply(DecodedBatch())  # deferred work, no new input
-                self._publish()
+                self._timed(DecodedBatch, 0)  # deferred work, no new input
             return 0
-        started = time.perf_counter()
-        batch = self._codec.decode(messages)
         with batch_span(self._tracer, self._kafka.consumer_group, messages):
-            self._apply(batch)
-            self._publish()
+            batch = self._timed(partial(self._codec.decode, messages), len(messages))
         self._source.mirror_offsets(batch.next_offsets)
-        self._metrics.observe_batch(time.perf_counter() - started)
         self._records += len(messages)
         return len(messages)
+
+    def _timed(self, decode: Callable[[], DecodedBatch], records: int) -> DecodedBatch:
+        """Decode, apply and publish one batch, timing each stage (a slow batch logs them)."""
+        started = time.perf_counter()
+        batch = decode()
+        self._stages = {"decode_s": time.perf_counter() - started}
+        self._apply(batch)
+        self._publish()
+        took = time.perf_counter() - started
+        if records:
+            self._metrics.observe_batch(took)
+        if took >= SLOW_BATCH_S:
+            log.info("slow batch", records=records, took_s=round(took, 3),
+                     **{k: round(v, 3) for k, v in self._stages.items()})
+        return batch
 
     def _restore(self) -> None:
         """Rebuild the engine's memory from the store (start, and after a refused input)."""
@@ -180,9 +195,12 @@ class AlignmentService:
         """Steps 2–4: process, stage outputs and offsets, commit (on leaving the block)."""
         if self._engine is None:
             raise RuntimeError("start() the service before stepping it")
+        mark = time.perf_counter()
         with self._store.transaction() as tx:
             admit(tx, batch, self._codec, self._runner.input_id_window)
             outcome = self._engine.process(batch.changes, batch.labels)
+            self._stages.update(outcome.stats)
+            mark = self._lap("admit_process_s", mark)
             write_delta(tx, outcome.delta)
             letters = batch.dead_letters + [
                 self._codec.dead_letter(batch.change_messages[index], error)
@@ -192,14 +210,24 @@ class AlignmentService:
                 records.extend(self._codec.alignment_records(event))
             stage_outputs(tx, records, batch.next_offsets)
             self._health.progress("commit", len(records), len(records))
+            mark = self._lap("write_s", mark)
+        self._lap("commit_s", mark)
         self._record_metrics(batch, outcome, letters)
+
+    def _lap(self, stage: str, since: float) -> float:
+        """Add the time since ``since`` to ``stage`` of this batch's breakdown; now."""
+        now = time.perf_counter()
+        self._stages[stage] = self._stages.get(stage, 0.0) + now - since
+        return now
 
     def _publish(self) -> None:
         """Step 5: send the outbox, each record with its ``send`` span's trace context, then
         record how fresh the alignment events it held are."""
+        mark = time.perf_counter()
         with publish_spans(self._tracer) as headers:
             drain_outbox(self._store, self._producer, progress=self._health.progress,
                          headers=headers)
+        self._lap("publish_s", mark)
         now_ms = time.time() * 1000.0
         for event_time in self._unpublished:
             self._metrics.observe_freshness((now_ms - event_time) / 1000.0)

@@ -73,3 +73,25 @@ def test_poll_fills_a_batch_from_the_backlog(kafka_settings: KafkaSettings,
         assert source.poll(1000, 0.2) == []
     finally:
         source.close()
+
+
+def test_poll_reads_on_while_the_broker_holds_a_backlog(kafka_settings: KafkaSettings,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A read that finds the prefetched queue dry keeps reading while the cached watermarks say
+    a chunk or more is still waiting (a backlog outruns the prefetch), and stops once caught up."""
+    monkeypatch.setattr(source_module, "POLL_CHUNK", 4)
+    ensure_topics(kafka_settings)
+    _publish(kafka_settings, 40, "key")
+    source = StoreResumedSource(kafka_settings, [kafka_settings.triples_topic], lambda tp: None)
+    try:
+        first = _joined(source, 1, 2.0)
+        deadline = time.monotonic() + 30
+        while source._behind() < 40 - len(first) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the fetches have come back: the watermarks are known
+        assert source._behind() == 40 - len(first)
+        monkeypatch.setattr(source_module, "FILL_WAIT_S", 0.0)  # a dry queue ends a plain fill
+        batch = source.poll(1000, 2.0)
+        assert len(first) + len(batch) == 40
+        assert source._behind() == 0
+    finally:
+        source.close()
