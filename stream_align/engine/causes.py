@@ -14,6 +14,7 @@ an input of the same batch that did not reach the decision never sets its time.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -78,13 +79,28 @@ class Causes:
                       (_first(self.entities[0], limit), _first(self.entities[1], limit)),
                       self.entity_time)
 
-    def of(self, side: int, key: str, reach: Iterable[int]) -> tuple[set[str], int | None]:
-        """Ids and latest time of what caused entity ``key`` (whose scores read ``reach``)."""
-        ids = set(self.entities[side].get(key, ()))
+    def of(self, side: int, key: str, reach: Iterable[int], limit: int
+           ) -> tuple[list[str], int | None]:
+        """The ``limit`` smallest ids (sorted) and the latest time of what caused entity
+        ``key`` (whose scores read ``reach``), from causes cut by :meth:`first`: each node's
+        and entity's ids are sorted, so they are merged, not pooled and sorted (a bulk
+        refresh's 17,743 events pooled ≈ 3,000 ids each)."""
+        parts = [self.entities[side].get(key, [])]
         latest = self.entity_time[side].get(key)
         nodes, times = self.nodes[side], self.node_time[side]
         for node in reach:
-            if node in times:
-                ids.update(nodes.get(node, ()))
-                latest = times[node] if latest is None else max(latest, times[node])
-        return ids, latest
+            if (when := times.get(node)) is not None:
+                parts.append(nodes.get(node, []))
+                latest = when if latest is None or when > latest else latest
+        return smallest(parts, limit), latest
+
+
+def smallest(parts: Iterable[list[str]], limit: int) -> list[str]:
+    """The ``limit`` smallest distinct ids of sorted lists, sorted."""
+    out: list[str] = []
+    for x in heapq.merge(*parts):
+        if not out or out[-1] != x:
+            out.append(x)
+            if len(out) == limit:
+                break
+    return out

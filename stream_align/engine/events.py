@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from stream_align.engine.causes import Causes
+from stream_align.engine.causes import Causes, smallest
 from stream_align.engine.decisions import Change
 from stream_align.engine.delta import StateDelta
 from stream_align.engine.progress import counted
@@ -50,14 +50,15 @@ class EventIds:
 
 
 def _causes(engine: AlignmentEngine, causes: Causes, side: int, key: str | None
-            ) -> tuple[set[str], int | None]:
-    """Ids and latest time of the inputs that reached entity ``key``'s scores or labels."""
+            ) -> tuple[list[str], int | None]:
+    """The first ids and the latest time of the inputs that reached entity ``key``'s scores
+    or labels."""
     if key is None:
-        return set(), None
+        return [], None
     s = engine.sides[side]
     node = s.graph.index.get(key)
     reach = set() if node is None else s.samples.closure([node]) | {node}
-    return causes.of(side, key, reach)
+    return causes.of(side, key, reach, engine.settings.max_cause_ids)
 
 
 def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evidence, ...]]:
@@ -100,7 +101,7 @@ def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Chang
         found = [_causes(engine, causes, 0, change.left),
                  _causes(engine, causes, 1, change.right),
                  _causes(engine, causes, 1, partner if partner != change.right else None)]
-        cause = set().union(*(ids for ids, _ in found))
+        cause = smallest((ids for ids, _ in found), limit)
         times = [when for _, when in found if when is not None]
         decision = Decision.RETRACT if change.retract else Decision.MATCH
         previous = None if change.previous_score is None else Decision.MATCH
@@ -109,5 +110,5 @@ def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Chang
             left=change.left, right=change.right, decision=decision,
             score=change.score, previous_decision=previous, previous_score=change.previous_score,
             model_version=engine.bundle.version, evidence=evidence.get(id(change), ()),
-            cause=tuple(sorted(cause))[:limit], decided_at=decided_at))
+            cause=tuple(cause), decided_at=decided_at))
     return events
