@@ -30,8 +30,10 @@ from stream_align.model.evidence import NeighbourPair, top_evidence
 from stream_align.model.layers.collective_agg import Messages
 from stream_align.model.pair_head import PairView, features, pair_view
 
-PAIR_BLOCK = 4096
-"""Pairs per cross-attention pass: ``PAIR_BLOCK × k × k`` attention weights at a time."""
+PAIR_BLOCK = 16_384
+"""Pairs per cross-attention pass: ``PAIR_BLOCK × k × k`` attention weights and two
+``PAIR_BLOCK × D`` vector blocks at a time (≈ 70 MB at D = 256). Each pass is a few dozen
+small torch ops; fewer, larger passes wait less at thread barriers on a busy machine."""
 GROUP_PAIRS = 65_536
 """Pairs whose entities' rows and pair-head views are built once (then cut per block): an
 entity sits in ~14 pairs of a bulk refresh, and building its rows and view once per 4,096-pair
