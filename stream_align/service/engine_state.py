@@ -94,12 +94,14 @@ def _write_graph(tx: Transaction, row: GraphRow) -> None:
 
 
 def _write_inputs(tx: Transaction, delta: StateDelta) -> None:
-    """Graph and label rows, in input order, each refusal naming its input."""
-    for row in delta.graph:
-        try:
-            _write_graph(tx, row)
-        except InvalidValueError as exc:
-            raise InputFailedError("change", row.position) from exc
+    """Graph and label rows, in input order, each refusal naming its input (degree counters
+    summed per entity: ``GraphStore.summed_degrees``)."""
+    with tx.graph.summed_degrees():
+        for row in delta.graph:
+            try:
+                _write_graph(tx, row)
+            except InvalidValueError as exc:
+                raise InputFailedError("change", row.position) from exc
     for label in delta.labels:
         try:
             tx.labels.put(label.left, label.right, label.value, label.source, label.event_time)

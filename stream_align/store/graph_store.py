@@ -7,6 +7,7 @@ drops to zero is deleted, so the stored bytes depend only on the current graph, 
 """
 
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from stream_align.store.keys import Table, pack, unpack
 from stream_align.store.pending import PendingWrites
@@ -21,6 +22,7 @@ class GraphStore:
     def __init__(self, kv: PendingWrites, settings: StoreSettings) -> None:
         self._kv = kv
         self._settings = settings
+        self._moves: dict[bytes, Degree] | None = None  # inside ``summed_degrees``
 
     def _key(self, graph: str, *parts: str) -> bytes:
         self._settings.check_graph(graph)
@@ -113,13 +115,35 @@ class GraphStore:
 
     def degree(self, graph: str, entity_id: str) -> Degree:
         """Out- and in-degree from the counters, without scanning."""
-        return self._degree(self._key(graph, entity_id))
+        key = self._key(graph, entity_id)
+        stored, moved = self._degree(key), (self._moves or {}).get(key, Degree(0, 0))
+        return Degree(stored.out + moved.out, stored.in_ + moved.in_)
+
+    @contextmanager
+    def summed_degrees(self) -> Iterator[None]:
+        """Inside the block each entity's counters move once, at its end, by the sum of its
+        triples' moves: a bulk batch's triples then cost one counter read and write per entity
+        instead of two per triple (DBP15K zh_en: 165,556 triples, 38,960 entities). Nothing
+        moves if the block raises (its transaction is not committed)."""
+        self._moves = {}
+        try:
+            yield
+            moves = self._moves
+        finally:
+            self._moves = None
+        for key, move in moves.items():
+            if move.out or move.in_:
+                self._bump(key, move)
 
     def _degree(self, key: bytes) -> Degree:
         value = self._kv.get(Table.DEGREE, key)
         return Degree(0, 0) if value is None else decode_degree(value)
 
     def _bump(self, key: bytes, delta: Degree) -> None:
+        if self._moves is not None:
+            moved = self._moves.get(key, Degree(0, 0))
+            self._moves[key] = Degree(moved.out + delta.out, moved.in_ + delta.in_)
+            return
         old = self._degree(key)
         new = Degree(old.out + delta.out, old.in_ + delta.in_)
         if new.total:

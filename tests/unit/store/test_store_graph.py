@@ -87,3 +87,26 @@ def test_delete_entity_removes_its_triples_including_self_loops(store: StateStor
 def test_unknown_graph_ids_are_rejected(store: StateStore) -> None:
     with store.transaction() as tx, pytest.raises(UnknownGraphError):
         tx.graph.add_triple("C", "h", "r", "t")
+
+
+def test_summed_degrees_equal_one_move_per_triple(store: StateStore) -> None:
+    """Counters moved once per entity at the block's end equal counters moved per triple,
+    reads inside the block included; a block that raises moves nothing."""
+    edits = [("add", "h", "r", "t"), ("add", "h", "r2", "t"), ("add", "t", "r", "u"),
+             ("remove", "h", "r", "t"), ("add", "u", "r", "h"), ("remove", "t", "r", "u")]
+    with store.transaction() as tx:
+        tx.graph.add_triple("A", "t", "r0", "h")
+    with store.transaction() as tx:
+        with tx.graph.summed_degrees():
+            for op, h, r, t in edits:
+                (tx.graph.add_triple if op == "add" else tx.graph.remove_triple)("A", h, r, t)
+            assert tx.graph.degree("A", "h") == Degree(1, 2)
+        summed = {k: tx.graph.degree("A", k) for k in "htu"}
+        assert_graph_consistent(tx, "A")
+    with store.transaction() as tx:
+        with pytest.raises(RuntimeError), tx.graph.summed_degrees():
+            tx.graph.add_triple("A", "u", "r9", "t")
+            raise RuntimeError("refused")
+        assert tx.graph.degree("A", "u") == summed["u"]
+        tx.rollback()
+    assert summed == {"h": Degree(1, 2), "t": Degree(1, 1), "u": Degree(1, 0)}
