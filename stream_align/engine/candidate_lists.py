@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from stream_align.engine import ivf_lists
+from stream_align.engine import ivf_lists, list_repair
 from stream_align.engine.exact_topk import (
     InnerProducts,
     TopR,
@@ -36,15 +36,13 @@ from stream_align.engine.exact_topk import (
     rows_within,
     top_both_ways,
 )
+from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 
 NodePair = tuple[int, int]
-Hit = tuple[float, int]  # (retrieval score, node of the other graph)
 Sets = tuple[set[int], set[int]]
-Fresh = dict[int, dict[int, float | None]]  # list owner → member → new score (None: gone)
-_NONE = float("-inf")
 _SCAN_ROWS = 512
 """Changed vectors scored per matrix product at most: ``_SCAN_ROWS × n`` floats at a time,
 fewer where that passes ``exact_topk.SCAN_BYTES`` (``rows_within``)."""
@@ -94,20 +92,20 @@ class CandidateLists:
         how many lists were searched."""
         if self.rebuilds(len(computed[0]) + len(computed[1])):
             return self.rebuild(), len(self.sides[0].fid) + len(self.sides[1].fid)
-        own: tuple[dict[int, list[Hit]], dict[int, list[Hit]]] = ({}, {})
-        fresh: tuple[Fresh, Fresh] = ({}, {})
+        own: tuple[list[Found], list[Found]] = ([], [])
+        fresh = (FreshRows(), FreshRows())
         for s in (0, 1):
+            mine, other = self.sides[s], self.sides[1 - s]
+            nodes = _sorted(n for n in computed[s] if n in mine.fid)
             if self.ivf:
-                mine, other = self.sides[s], self.sides[1 - s]
-                nodes = sorted(n for n in computed[s] if n in mine.fid)
-                own[s].update(ivf_lists.search_own(mine, other, nodes, self.depth))
-                ivf_lists.scan(mine, other, nodes, computed[1 - s], fresh[1 - s])
+                own[s].append(ivf_lists.search_own(mine, other, nodes, self.depth))
+                ivf_lists.scan(mine, other, nodes, fresh[1 - s])
             else:
-                self._scan(s, computed[s], computed[1 - s], own[s], fresh[1 - s])
+                self._scan(s, nodes, own[s], fresh[1 - s])
         touched, searched = set(), 0
         for s in (0, 1):
-            self._gone(s, removed[1 - s], computed[s], fresh[s])
-            pairs, n = self._repair(s, own[s], fresh[s])
+            self._gone(s, removed[1 - s], fresh[s])
+            pairs, n = self._repair(s, Found.concat(own[s]), fresh[s], computed[s])
             touched |= pairs
             searched += n
         return touched, searched
@@ -120,13 +118,13 @@ class CandidateLists:
                                            self.settings.ivf_probe)
         a, b = self.sides
         if self.ivf:
-            return (self._assign(0, ivf_lists.search_own(a, b, sorted(a.fid), self.depth,
-                                                         self.progress))
-                    | self._assign(1, ivf_lists.search_own(b, a, sorted(b.fid), self.depth,
-                                                           self.progress)))
+            return (self._set(0, ivf_lists.search_own(a, b, _sorted(a.fid), self.depth,
+                                                      self.progress))
+                    | self._set(1, ivf_lists.search_own(b, a, _sorted(b.fid), self.depth,
+                                                        self.progress)))
         if a.index is None or b.index is None or not len(a.index) or not len(b.index):
-            return (self._assign(0, {x: [] for x in a.fid})
-                    | self._assign(1, {y: [] for y in b.fid}))
+            return (self._set(0, Found.empty(_sorted(a.fid), self.depth))
+                    | self._set(1, Found.empty(_sorted(b.fid), self.depth)))
         ids_a, va = a.index.rows()
         ids_b, vb = b.index.rows()
         nodes_a, nodes_b = a.node_of(ids_a), b.node_of(ids_b)
@@ -136,114 +134,81 @@ class CandidateLists:
 
     def _assign_top(self, s: int, nodes: np.ndarray, top: TopR, others: np.ndarray
                     ) -> set[NodePair]:
-        """:meth:`_assign` of a whole side's top-R, a slice at a time (the hits of every
-        entity at once were ≈ 2 KB an entity of transient Python tuples)."""
+        """Set a whole side's lists from its top-R (a slice at a time: bounded copies)."""
         out: set[NodePair] = set()
         for lo in range(0, len(nodes), _ASSIGN_ROWS):
-            part = TopR(top.index[lo:lo + _ASSIGN_ROWS], top.score[lo:lo + _ASSIGN_ROWS])
-            out |= self._assign(s, _hits(nodes[lo:lo + _ASSIGN_ROWS], part, others))
+            part = slice(lo, lo + _ASSIGN_ROWS)
+            out |= self._set(s, Found.searched(nodes[part], others[top.index[part]],
+                                               top.score[part], self.depth))
         return out
 
-    def _scan(self, s: int, nodes: Iterable[int], skip: set[int], own: dict[int, list[Hit]],
-              fresh: Fresh) -> None:
+    def _scan(self, s: int, nodes: np.ndarray, own: list[Found], fresh: FreshRows) -> None:
         """Score side ``s``'s changed vectors against all of the other side: their own top-R
-        lists, and for the other side's lists (not rebuilt anyway: ``skip``) the new score of
-        each changed vector they hold or now admit (one that reaches their bound)."""
+        lists, and for the other side's lists the new score of each changed vector they hold
+        or now admit (one that reaches their bound). One matrix product per chunk; the rows
+        are picked from it by numpy, none by Python."""
         mine, other = self.sides[s], self.sides[1 - s]
-        nodes = sorted(n for n in nodes if n in mine.fid)
-        if not nodes or other.index is None or not len(other.index):
-            own.update((n, []) for n in nodes)
+        if not len(nodes) or other.index is None or not len(other.index):
+            own.append(Found.empty(nodes, self.depth))
             return
         ids, base = other.index.rows()
         owners = other.node_of(ids)
-        rebuilt = np.isin(owners, np.fromiter(skip, dtype=np.int64, count=len(skip)))
-        bound = np.where(rebuilt, np.inf, other.bounds(owners))
-        column = np.full(int(owners.max()) + 1, -1, dtype=np.int64)  # node → column, if kept
-        column[owners[~rebuilt]] = np.flatnonzero(~rebuilt)
+        bound = other.bounds(owners)
+        listing, listed = other.listed_by.of(nodes)  # (row of nodes, list owner)
+        column = other.positions(listed)
         depth = min(self.depth, len(ids))
         product = InnerProducts(base, len(nodes))
         step = rows_within(len(ids), _SCAN_ROWS)
         for start in chunks(range(0, len(nodes), step), self.progress, "candidate lists"):
             part = nodes[start:start + step]
-            scores = product(mine.vectors(part))
-            own.update(_hits(part, TopR(*best_first(scores, depth)), owners))
+            scores = product(mine.vectors(part.tolist()))
+            top = TopR(*best_first(scores, depth))
+            own.append(Found.searched(part, owners[top.index], top.score, self.depth))
             rows, cols = np.nonzero(scores >= bound[None, :])
-            for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                fresh.setdefault(int(owners[c]), {})[part[r]] = float(scores[r, c])
-            for r, y in enumerate(part):
-                for x in other.listed_by.get(y, ()):
-                    if x < len(column) and (c := column[x]) >= 0:
-                        fresh.setdefault(x, {})[y] = float(scores[r, c])
+            fresh.add(owners[cols], part[rows], scores[rows, cols])
+            here = (listing >= start) & (listing < start + len(part)) & (column >= 0)
+            rows = listing[here] - start
+            fresh.add(listed[here], part[rows], scores[rows, column[here]])
 
-    def _probe(self, s: int, nodes: Iterable[int], depth: int) -> dict[int, list[Hit]]:
+    def _probe(self, s: int, nodes: np.ndarray, depth: int) -> Found:
         """Each node's top-``depth`` in the other graph (one FAISS search for all of them)."""
         mine, other = self.sides[s], self.sides[1 - s]
+        nodes = _sorted(n for n in nodes.tolist() if n in mine.fid)
+        if not len(nodes):
+            return Found.empty(nodes, depth)
         if self.ivf:
-            return ivf_lists.research(mine, other, nodes, depth)
-        nodes = sorted(n for n in nodes if n in mine.fid)
-        if not nodes:
-            return {}
-        return dict(zip(nodes, other.search(mine.vectors(nodes), depth), strict=True))
+            found, scores = ivf_lists.research(mine, other, nodes, depth)
+        else:
+            found, scores = other.search(mine.vectors(nodes.tolist()), depth)
+        return Found.searched(nodes, found, scores, depth)
 
-    def _assign(self, s: int, found: dict[int, list[Hit]]) -> set[NodePair]:
-        """Lists from search results (the bound: the R-th score, or none if fewer came back)."""
-        out: set[NodePair] = set()
-        for node, hits in found.items():
-            hits = hits[: self.depth]
-            bound = hits[-1][0] if len(hits) == self.depth else _NONE
-            out |= self._set(s, node, hits, bound)
-        return out
-
-    def _set(self, s: int, node: int, hits: list[Hit], bound: float) -> set[NodePair]:
-        """Replace a list; return the pairs that entered or left its candidates (a pair that
+    def _set(self, s: int, found: Found) -> set[NodePair]:
+        """Replace lists; return the pairs that entered or left their candidates (a pair that
         stays keeps its score unless an entity changed, and those pairs are re-scored anyway)."""
-        mine = self.sides[s]
-        old = mine.set_list(node, hits, bound, self.settings.top_k)
-        peers = set(old) ^ set(mine.cands.get(node, ()))
-        return {(node, y) if s == 0 else (y, node) for y in peers}
+        keys = self.sides[s].set_lists(found, self.settings.top_k)
+        owner, other = (keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist()
+        return set(zip(owner, other, strict=True) if s == 0 else zip(other, owner, strict=True))
 
-    def _repair(self, s: int, own: dict[int, list[Hit]], fresh: Fresh
+    def _repair(self, s: int, own: Found, fresh: FreshRows, computed: set[int]
                 ) -> tuple[set[NodePair], int]:
-        """Side ``s``: set the rebuilt lists, merge the rest; search what stays unknown."""
-        touched = self._assign(s, own)
-        research = set()
-        for x, scores in fresh.items():
-            if x in own:
-                continue
-            pairs = self._merge(s, x, scores)
-            if pairs is None:
-                research.add(x)
-            else:
-                touched |= pairs
-        touched |= self._assign(s, self._probe(s, research, self.depth))
-        return touched, len(own) + len(research)
+        """Side ``s``: set the rebuilt lists, merge fresh rows into the rest (not the
+        ``computed`` owners': searched anyway), search what stays unknown."""
+        touched = self._set(s, own)
+        skip = np.fromiter(computed, dtype=np.int64, count=len(computed))
+        merged, unknown = list_repair.merge(self.sides[s].lists, self.sides[s].bounds, fresh,
+                                            skip, self.depth, self.settings.top_k)
+        touched |= self._set(s, merged)
+        touched |= self._set(s, self._probe(s, unknown, self.depth))
+        return touched, len(own.owners) + len(unknown)
 
-    def _gone(self, s: int, removed: set[int], skip: set[int], out: Fresh) -> None:
-        """Members of side ``s``'s lists that left the other graph (``None``: drop them)."""
+    def _gone(self, s: int, removed: set[int], out: FreshRows) -> None:
+        """Members of side ``s``'s lists that left the other graph (``NaN``: drop them)."""
         other = self.sides[1 - s]
-        for y in removed:
-            if y not in other.fid:
-                for x in self.sides[s].listed_by.get(y, ()):
-                    if x not in skip:
-                        out.setdefault(x, {})[y] = None
-
-    def _merge(self, s: int, x: int, fresh: dict[int, float | None]) -> set[NodePair] | None:
-        """``x``'s list with fresh scores merged in, or ``None`` if its top-k is now unknown."""
-        mine, k = self.sides[s], self.settings.top_k
-        known = {y: score for score, y in mine.lists.get(x, ())}
-        known.update(fresh)
-        entries = sorted(((score, y) for y, score in known.items() if score is not None),
-                         reverse=True)
-        bound = mine.bound_of(x)
-        if bound != _NONE and sum(1 for score, _ in entries[:k] if score >= bound) < k:
-            return None
-        if len(entries) > self.depth:
-            bound = max(bound, entries[self.depth][0])
-            entries = entries[: self.depth]
-        return self._set(s, x, entries, bound)
+        gone = _sorted(y for y in removed if y not in other.fid)
+        if len(gone):
+            at, owners = self.sides[s].listed_by.of(gone)
+            out.add(owners, gone[at], np.full(len(at), np.nan))
 
 
-def _hits(nodes: Iterable[int], top: TopR, others: np.ndarray) -> dict[int, list[Hit]]:
-    """Per node, its best-first ``(score, other node)`` from a :class:`TopR` over ``others``."""
-    return {int(x): list(zip(score.tolist(), others[index].tolist(), strict=True))
-            for x, index, score in zip(nodes, top.index, top.score, strict=True)}
+def _sorted(nodes: Iterable[int]) -> np.ndarray:
+    return np.array(sorted(nodes), dtype=np.int64)

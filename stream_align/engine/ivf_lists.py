@@ -18,16 +18,13 @@ cell — about ``n · nprobe / nlist`` products each, against ``n`` for the exac
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 
+from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks, no_progress
 from stream_align.engine.side import Side
 from stream_align.index import IvfVectorIndex, auto_cells, train_quantiser
 
-Hit = tuple[float, int]
-Fresh = dict[int, dict[int, float | None]]
 CHUNK = 8192
 """Entities searched per FAISS call in a full rebuild (bounded query memory)."""
 
@@ -42,33 +39,32 @@ def train(sides: tuple[Side, Side], cells: int, nprobe: int) -> np.ndarray:
     return centroids
 
 
-def search_own(mine: Side, other: Side, nodes: list[int], depth: int,
-               progress: Progress = no_progress) -> dict[int, list[Hit]]:
+def search_own(mine: Side, other: Side, nodes: np.ndarray, depth: int,
+               progress: Progress = no_progress) -> Found:
     """``nodes``' lists from IVF searches of the other side; their probed cells registered."""
-    out: dict[int, list[Hit]] = {}
+    out: list[Found] = []
     assert mine.probers is not None
     for start in chunks(range(0, len(nodes), CHUNK), progress, "candidate lists"):
         part = nodes[start:start + CHUNK]
         if not isinstance(other.index, IvfVectorIndex) or not len(other.index):
-            mine.probers.drop(part)
-            out.update((n, []) for n in part)
+            mine.probers.drop(part.tolist())
+            out.append(Found.empty(part, depth))
             continue
-        vectors = mine.vectors(part)
+        vectors = mine.vectors(part.tolist())
         _, cells = other.index.probe(vectors)
-        mine.probers.set(part, cells)
-        out.update(zip(part, other.search(vectors, depth, cells), strict=True))
-    return out
+        mine.probers.set(part.tolist(), cells)
+        out.append(Found.searched(part, *other.search(vectors, depth, cells), depth))
+    return Found.concat(out) if out else Found.empty(nodes, depth)
 
 
-def research(mine: Side, other: Side, nodes: Iterable[int], depth: int
-             ) -> dict[int, list[Hit]]:
+def research(mine: Side, other: Side, nodes: np.ndarray, depth: int
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Lists searched again on the cells their owners registered (no new probe: the same
-    cells the rest of the engine reasons with)."""
-    nodes = sorted(n for n in nodes if n in mine.fid)
-    if not nodes or mine.probers is None:
-        return {}
-    cells = np.stack([_row(mine, n) for n in nodes])
-    return dict(zip(nodes, other.search(mine.vectors(nodes), depth, cells), strict=True))
+    cells the rest of the engine reasons with): each node's hits and scores."""
+    assert mine.probers is not None
+    cells = np.stack([_row(mine, n) for n in nodes.tolist()]) if len(nodes) else \
+        np.zeros((0, mine.probers.nprobe), np.int64)
+    return other.search(mine.vectors(nodes.tolist()), depth, cells)
 
 
 def _row(side: Side, node: int) -> np.ndarray:
@@ -79,29 +75,26 @@ def _row(side: Side, node: int) -> np.ndarray:
     return row
 
 
-def scan(mine: Side, other: Side, nodes: list[int], skip: set[int], fresh: Fresh) -> None:
+def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     """Changed vectors of ``mine`` against the lists of ``other`` that probe their cells: new
-    scores where they reach the bound or are already listed; ``None`` where a list holding one
-    no longer probes its cell. Lists in ``skip`` are searched anyway."""
-    if not nodes or other.probers is None or not isinstance(mine.index, IvfVectorIndex):
+    scores where they reach the bound or are already listed; ``NaN`` where a list holding one
+    no longer probes its cell."""
+    if not len(nodes) or other.probers is None or not isinstance(mine.index, IvfVectorIndex):
         return
-    vectors = mine.vectors(nodes)
-    cells = mine.index.cells_of(np.fromiter((mine.fid[n] for n in nodes), np.int64, len(nodes)))
-    skipped = np.fromiter(skip, dtype=np.int64, count=len(skip))
+    vectors = mine.vectors(nodes.tolist())
+    cells = mine.index.cells_of(mine.faiss_ids(nodes))
+    listing, listed = other.listed_by.of(nodes)  # (index into nodes, list owner)
     for cell in np.unique(cells).tolist():
         rows = np.flatnonzero(cells == cell)
         owners = np.sort(other.probers.of(cell))
-        owners = owners[~np.isin(owners, skipped)]
         scores = other.vectors(owners.tolist()) @ vectors[rows].T if len(owners) else \
             np.zeros((0, len(rows)), np.float32)
-        reach = scores >= other.bounds(owners)[:, None]
-        for i, r in zip(*np.nonzero(reach), strict=True):
-            fresh.setdefault(int(owners[i]), {})[nodes[rows[r]]] = float(scores[i, r])
-        for col, r in enumerate(rows.tolist()):
-            y = nodes[r]
-            for x in other.listed_by.get(y, ()):
-                if x in skip:
-                    continue
-                i = int(np.searchsorted(owners, x))
-                probing = i < len(owners) and owners[i] == x
-                fresh.setdefault(x, {})[y] = float(scores[i, col]) if probing else None
+        i, r = np.nonzero(scores >= other.bounds(owners)[:, None])
+        fresh.add(owners[i], nodes[rows[r]], scores[i, r])
+        here = np.flatnonzero(np.isin(listing, rows))
+        col = np.searchsorted(rows, listing[here])
+        at = np.minimum(np.searchsorted(owners, listed[here]), max(len(owners) - 1, 0))
+        probing = owners[at] == listed[here] if len(owners) else np.zeros(len(here), bool)
+        score = np.full(len(here), np.nan)
+        score[probing] = scores[at[probing], col[probing]]
+        fresh.add(listed[here], nodes[listing[here]], score)

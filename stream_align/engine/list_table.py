@@ -24,6 +24,7 @@ from stream_align.arrays import grown
 from stream_align.engine.pair_table import PairTable
 
 Entry = tuple[float, int]
+_LOW = np.int64(0xFFFFFFFF)
 
 
 class ListTable:
@@ -53,20 +54,51 @@ class ListTable:
         self._length = grown(self._length, node + 1, 0)
 
     def __setitem__(self, node: int, entries: list[Entry]) -> None:
-        before = set(self._row(node).tolist())
-        after = {other for _, other in entries}
-        for other in before - after:
-            self._inverse.discard(other, node)
-        for other in after - before:
-            self._inverse.put(other, node)
-        self._fit(node, len(entries))
-        self.changed.add(node)
         n = len(entries)
-        self._count += int(self._length[node] == 0) - int(n == 0)
-        self._length[node] = n
-        if n:
-            self._scores[node, :n] = [score for score, _ in entries]
-            self._nodes[node, :n] = [other for _, other in entries]
+        self.assign(np.array([node], dtype=np.int64),
+                    np.array([[other for _, other in entries]], dtype=np.int64).reshape(1, n),
+                    np.array([[score for score, _ in entries]], dtype=np.float32).reshape(1, n),
+                    np.array([n], dtype=np.int64))
+
+    def rows(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Other nodes, scores and lengths of the rows of ``nodes`` (copies; ``-1`` past
+        each length)."""
+        inside = nodes < len(self._length)
+        width = self._nodes.shape[1]
+        members = np.full((len(nodes), width), -1, dtype=np.int32)
+        scores = np.zeros((len(nodes), width), dtype=np.float32)
+        lengths = np.zeros(len(nodes), dtype=np.int64)
+        members[inside] = self._nodes[nodes[inside]]
+        scores[inside] = self._scores[nodes[inside]]
+        lengths[inside] = self._length[nodes[inside]]
+        return members, scores, lengths
+
+    def assign(self, nodes: np.ndarray, others: np.ndarray, scores: np.ndarray,
+               lengths: np.ndarray) -> np.ndarray:
+        """Replace the rows of distinct ``nodes`` at once (row ``i``: ``others[i, :lengths[i]]``
+        with their scores, best first); returns the keys ``node << 32 | other`` of the pairs
+        that entered or left the heads (the candidates)."""
+        if not len(nodes):
+            return np.zeros(0, dtype=np.int64)
+        self._fit(int(nodes.max()), others.shape[1])
+        old, _, old_lengths = self.rows(nodes)
+        before, after = _keys(nodes, old, old_lengths), _keys(nodes, others, lengths)
+        gone = np.setdiff1d(before, after, assume_unique=True)
+        came = np.setdiff1d(after, before, assume_unique=True)
+        self._inverse.change_many(gone & _LOW, gone >> 32, present=False)
+        self._inverse.change_many(came & _LOW, came >> 32, present=True)
+        self._count += int(np.count_nonzero(lengths > 0) - np.count_nonzero(old_lengths > 0))
+        slots = np.arange(others.shape[1]) < lengths[:, None]
+        rows = np.repeat(nodes, lengths)
+        columns = np.nonzero(slots)[1]
+        self._nodes[nodes] = -1
+        self._nodes[rows, columns] = others[slots]
+        self._scores[rows, columns] = scores[slots]
+        self._length[nodes] = lengths
+        self.changed.update(nodes.tolist())
+        return np.setxor1d(_keys(nodes, old, np.minimum(old_lengths, self.top_k)),
+                           _keys(nodes, others, np.minimum(lengths, self.top_k)),
+                           assume_unique=True)
 
     def _row(self, node: int) -> np.ndarray:
         """The other nodes of ``node``'s list, best first (a view)."""
@@ -78,19 +110,6 @@ class ListTable:
         """The rows set since the last call, ascending (the delta stores them)."""
         changed, self.changed = sorted(self.changed), set()
         return changed
-
-    def rows(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Other nodes, scores and lengths of the rows of ``nodes`` (copies; past the
-        length: whatever a shorter list left there)."""
-        inside = nodes < len(self._length)
-        width = self._nodes.shape[1]
-        members = np.full((len(nodes), width), -1, dtype=np.int32)
-        scores = np.zeros((len(nodes), width), dtype=np.float32)
-        lengths = np.zeros(len(nodes), dtype=np.int64)
-        members[inside] = self._nodes[nodes[inside]]
-        scores[inside] = self._scores[nodes[inside]]
-        lengths[inside] = self._length[nodes[inside]]
-        return members, scores, lengths
 
     def load(self, nodes: np.ndarray, members: np.ndarray, scores: np.ndarray) -> None:
         """Set the rows of ``nodes`` from stored rows (``members`` ``-1`` past each end) at
@@ -139,6 +158,12 @@ class ListTable:
         return int(self._nodes.nbytes + self._scores.nbytes + self._length.nbytes)
 
 
+def _keys(nodes: np.ndarray, others: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``node << 32 | other`` of the first ``lengths[i]`` entries of each row."""
+    slots = np.arange(others.shape[1]) < lengths[:, None]
+    return (np.repeat(nodes, lengths).astype(np.int64) << 32) | others[slots].astype(np.int64)
+
+
 class _Heads:
     """``node → tuple`` of its list's first ``top_k`` other nodes (its candidates)."""
 
@@ -161,3 +186,7 @@ class _ListedBy:
 
     def get(self, other: int, default: tuple = ()) -> list[int] | tuple:
         return self._inverse.seconds(other) or default
+
+    def of(self, others: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(i, node)`` for every node whose list holds ``others[i]``."""
+        return self._inverse.seconds_of(others)

@@ -98,6 +98,40 @@ class PairTable:
             given = np.zeros(len(keys)) if values is None else values
             self._values = np.asarray(given, dtype=np.float64)[order]
 
+    def seconds_of(self, us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every pair of the ``us``, as two arrays ``(i, v)``: ``v`` is paired with ``us[i]``
+        (one binary search per ``u`` inside numpy; the recent changes by dict per ``u``)."""
+        us = np.asarray(us, dtype=np.int64)
+        lo = np.searchsorted(self._keys, us << 32)
+        hi = np.searchsorted(self._keys, (us + 1) << 32)
+        counts = hi - lo
+        first = np.repeat(lo - np.cumsum(counts) + counts, counts)  # lo[i] - (i's first slot)
+        index = np.repeat(np.arange(len(us)), counts)
+        v = self._keys[first + np.arange(len(index))] & _LOW
+        if not self._delta:
+            return index, v
+        recent = [(i, u) for i, u in enumerate(us.tolist()) if u in self._delta]
+        if not recent:
+            return index, v
+        stale = np.zeros(len(v), dtype=bool)
+        starts = np.cumsum(counts) - counts
+        more_i, more_v = [], []
+        for i, u in recent:
+            row = self._delta[u]
+            mine = slice(int(starts[i]), int(starts[i] + counts[i]))
+            stale[mine] = np.isin(v[mine], np.fromiter(row, np.int64, len(row)))
+            added = [x for x, value in row.items() if value is not None]
+            more_i += [i] * len(added)
+            more_v += added
+        return (np.concatenate([index[~stale], np.array(more_i, dtype=np.int64)]),
+                np.concatenate([v[~stale], np.array(more_v, dtype=np.int64)]))
+
+    def change_many(self, us: np.ndarray, vs: np.ndarray, present: bool) -> None:
+        """Put (``present``) or discard every ``(us[i], vs[i])`` (a set table's batch write)."""
+        value = 0.0 if present else None
+        for u, v in zip(us.tolist(), vs.tolist(), strict=True):
+            self._change(u, v, value)
+
     def firsts(self) -> set[int]:
         """Every ``u`` with at least one pair."""
         out = set(np.unique(self._keys >> 32).tolist())

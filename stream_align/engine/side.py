@@ -20,6 +20,7 @@ from stream_align.engine.affected import SampleIndex
 from stream_align.engine.delta import StateDelta, StoredVector
 from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.level1_cache import LevelOneCache
+from stream_align.engine.list_repair import Found
 from stream_align.engine.list_table import ListTable
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.probers import CellProbers
@@ -57,6 +58,7 @@ class Side:
         self.unindexed: dict[int, int] = {}  # stored ids of vectors of another model version
         self._node_of = np.zeros(0, dtype=np.int64)  # FAISS id → node (arrays: scans read
         self._bound = np.zeros(0, dtype=np.float64)  # all of them) · node → list bound
+        self._fid_of = np.zeros(0, dtype=np.int64)  # node → FAISS id (-1: none)
         self.lists = ListTable()  # node → [(score, other), ...] best first
         self.cands = self.lists.heads  # node → the first top_k of its list
         self.listed_by = self.lists.listed_by  # other graph's node → my nodes listing it
@@ -99,6 +101,9 @@ class Side:
         self.index.add(ids, vectors)
         self._node_of = grown(self._node_of, int(ids.max()) + 1, -1)
         self._node_of[ids] = nodes
+        top = max(nodes) + 1 if len(nodes) else 0
+        self._fid_of = grown(self._fid_of, top, -1)
+        self._fid_of[nodes] = ids
         for node, fid in zip(nodes, ids.tolist(), strict=True):
             self.fid[node] = fid
 
@@ -130,31 +135,33 @@ class Side:
                 if self.unindexed.pop(node, None) is not None:
                     delta.embeddings[gid, self.graph.keys[node]] = None
                 continue
-            self._node_of[fid] = -1
+            self._node_of[fid] = self._fid_of[node] = -1
             delta.embeddings[gid, self.graph.keys[node]] = None
             if self.index is not None:
                 self.index.remove(np.array([fid], dtype=np.int64))
-            self.set_list(node, [], float("-inf"), 1)
+            self.lists[node] = []
+            if node < len(self._bound):
+                self._bound[node] = -np.inf
 
     def vectors(self, nodes: list[int]) -> np.ndarray:
         """Indexed vectors of ``nodes`` (as searched: normalised where the index normalises)."""
         assert self.index is not None  # only nodes with a FAISS id are asked for
-        return self.index.reconstruct_many(np.fromiter((self.fid[n] for n in nodes),
-                                                       dtype=np.int64, count=len(nodes)))
+        return self.index.reconstruct_many(self.faiss_ids(np.asarray(nodes, dtype=np.int64)))
 
     def search(self, vectors: np.ndarray, k: int, cells: np.ndarray | None = None
-               ) -> list[list[tuple[float, int]]]:
-        """Per query row, ``(score, node)`` of the top-``k`` of this graph, best first (IVF:
-        among the vectors of ``cells``, each row's probed cells, or the query's own)."""
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Per query row, the nodes (``-1``: none) and scores of the top-``k`` of this graph,
+        best first (IVF: among the vectors of ``cells``, each row's probed cells, or the
+        query's own)."""
         if self.index is None or not len(self.index) or not len(vectors):
-            return [[] for _ in range(len(vectors))]
+            return np.full((len(vectors), 0), -1, np.int64), np.zeros((len(vectors), 0),
+                                                                     np.float32)
         if cells is not None and isinstance(self.index, IvfVectorIndex):
             scores, ids = self.index.search(vectors, k, (np.zeros(cells.shape, np.float32),
                                                          cells))
         else:
             scores, ids = self.index.search(vectors, k)
-        return [[(float(s), int(self._node_of[i])) for s, i in zip(row_s, row_i, strict=True)
-                 if i >= 0] for row_s, row_i in zip(scores, ids, strict=True)]
+        return np.where(ids >= 0, self._node_of[np.maximum(ids, 0)], -1), scores
 
     def node_of(self, ids: np.ndarray) -> np.ndarray:
         """Nodes of indexed FAISS ids."""
@@ -181,13 +188,22 @@ class Side:
             self._bound = grown(self._bound, int(nodes.max()) + 1, -np.inf)
             self._bound[nodes] = bounds
 
-    def set_list(self, node: int, found: list[tuple[float, int]], bound: float,
-                 k: int) -> tuple[int, ...]:
-        """Replace ``node``'s list (best first; no unlisted score above ``bound``); return its
-        old candidates."""
-        old = self.cands.get(node, ())
+    def set_lists(self, found: Found, k: int) -> np.ndarray:
+        """Replace the lists of ``found``'s owners; return the keys ``owner << 32 | other``
+        of the pairs that entered or left their candidates (the first ``k``)."""
         self.lists.top_k = k
-        self.lists[node] = found
-        self._bound = grown(self._bound, node + 1, -np.inf)
-        self._bound[node] = bound if found else -np.inf
-        return old
+        if not len(found.owners):
+            return np.zeros(0, dtype=np.int64)
+        changed = self.lists.assign(found.owners, found.members, found.scores, found.lengths)
+        self._bound = grown(self._bound, int(found.owners.max()) + 1, -np.inf)
+        self._bound[found.owners] = np.where(found.lengths > 0, found.bounds, -np.inf)
+        return changed
+
+    def faiss_ids(self, nodes: np.ndarray) -> np.ndarray:
+        """FAISS ids of ``nodes`` (``-1``: not indexed)."""
+        return lookup(self._fid_of, np.asarray(nodes, dtype=np.int64), -1)
+
+    def positions(self, nodes: np.ndarray) -> np.ndarray:
+        """Each node's row in the flat index's ``rows()`` (``-1``: not indexed)."""
+        assert isinstance(self.index, VectorIndex)
+        return self.index.positions(self.faiss_ids(nodes))

@@ -76,6 +76,11 @@ class VectorIndex:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._index.reconstruct_batch(ids)
 
+    def positions(self, ids: np.ndarray) -> np.ndarray:
+        """Each id's row in :meth:`rows` (``-1``: absent, or a negative id)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        return np.where(ids >= 0, lookup(self._row, np.maximum(ids, 0), -1), -1)
+
     def rows(self) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, vectors)`` of every stored row, as FAISS holds them (a view: valid until the
         next ``add``/``remove``). For scans that need every score, not only the top k."""
