@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
+
 from stream_align.engine import pair_table
 from stream_align.engine.pair_book import PairBook
 from stream_align.engine.pair_table import PairTable
@@ -28,6 +30,10 @@ def test_pair_table_equals_a_dict_under_random_changes(monkeypatch) -> None:
             for x in range(40):
                 assert sorted(table.seconds(x)) == sorted(b for a, b in want if a == x)
             assert table.firsts() == {a for a, _ in want}
+            us = np.array(rng.sample(range(45), 12), dtype=np.int64)
+            at, vs = table.seconds_of(us)
+            assert sorted(zip(us[at].tolist(), vs.tolist(), strict=True)) == \
+                sorted((a, b) for a, b in want if a in set(us.tolist()))
     assert {(u, v): x for u, v, x in table.items()} == want
     assert all(table.get(u, v) == x for (u, v), x in want.items())
     assert table.get(41, 0) is None and table.get(41, 0, -1.0) == -1.0
