@@ -91,6 +91,10 @@ def main() -> None:
                              "load runs on the first; engine.single_thread_below still applies)")
     parser.add_argument("--profile", type=Path, default=None,
                         help="write a cProfile of the timed batches (not the load) here")
+    parser.add_argument("--state-digest", type=Path, default=None,
+                        help="write the final state's matches (with scores), candidate lists and "
+                             "pair scores here, one sorted line each (to compare two codes' "
+                             "results with cmp)")
     parser.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an EngineSettings field, e.g. max_affected_per_batch=50000")
     args = parser.parse_args()
@@ -130,7 +134,22 @@ def main() -> None:
                 profile.disable()
                 profile.dump_stats(f"{args.profile}.{phase}" if len(args.batch) > 1
                                    else args.profile)
+        if args.state_digest:
+            _digest(engine, args.state_digest)
         store.close()
+
+
+def _digest(engine: AlignmentEngine, path: Path) -> None:
+    """The engine's results as sorted text lines: matches, every list head, every pair score."""
+    lines = [f"match {a} {b} {engine.book.scores.get((a, b))!r}"
+             for a, b in engine.decider.matches.items()]
+    for s, side in enumerate(engine.sides):
+        other = engine.sides[1 - s].graph.keys
+        lines += [f"cands {s} {side.graph.keys[n]} {' '.join(other[y] for y in side.cands.get(n))}"
+                  for n in side.fid]
+    lines += [f"score {a} {b} {score!r}" for (a, b), score in engine.book.scores.items()]
+    path.write_text("\n".join(sorted(lines)) + "\n")
+    print(f"state digest: {len(lines)} lines in {path}", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import heapq
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import numpy as np
+
 from stream_align.engine.labels import LabelBook
 from stream_align.engine.margin import RunnerUps
 from stream_align.engine.pair_book import PairBook
@@ -157,11 +159,13 @@ class Decider:
         todo = {(a, b) for a in lefts for b in self.book.rights.get(a, ())}
         todo.update((a, b) for b in rights for a in self.book.lefts.get(b, ()))
         todo.update(pairs)
-        scores, floor = self.book.scores, self.settings.keep_threshold
-        for left, right in todo:
-            score = scores.get((left, right))
-            if score is None or (score < floor and self.forced_left.get(left) != right):
-                continue  # never eligible: most candidate pairs, skipped cheaply
+        todo_list = list(todo)
+        scores = self.book.scores.get_many(todo_list)  # one lookup: most are never eligible
+        floor, forced = self.settings.keep_threshold, self.forced_left
+        for i in np.flatnonzero(~np.isnan(scores)).tolist():
+            left, right = todo_list[i]
+            if scores[i] < floor and forced.get(left) != right:
+                continue
             key = self._blocking(left, right)
             if key is not None:
                 heapq.heappush(heap, key)

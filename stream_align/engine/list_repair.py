@@ -115,7 +115,7 @@ def merge(table: ListTable, bounds_of, rows: FreshRows, skip: np.ndarray, depth:
     owner, member, score = rows.latest(skip)
     owners = np.unique(owner)
     old_members, old_scores, old_lengths = table.rows(owners)
-    slots = np.arange(old_members.shape[1]) < old_lengths[:, None]
+    slots = old_members >= 0
     o_owner = np.repeat(owners, old_lengths)
     o_member = old_members[slots].astype(np.int64)
     kept = ~np.isin((o_owner << 32) | o_member, (owner << 32) | member)

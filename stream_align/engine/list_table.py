@@ -61,8 +61,9 @@ class ListTable:
                     np.array([n], dtype=np.int64))
 
     def rows(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Other nodes, scores and lengths of the rows of ``nodes`` (copies; ``-1`` past
-        each length)."""
+        """Other nodes, scores and lengths of the rows of ``nodes`` (copies; other node ``-1``
+        past each length)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
         inside = nodes < len(self._length)
         width = self._nodes.shape[1]
         members = np.full((len(nodes), width), -1, dtype=np.int32)
@@ -71,6 +72,7 @@ class ListTable:
         members[inside] = self._nodes[nodes[inside]]
         scores[inside] = self._scores[nodes[inside]]
         lengths[inside] = self._length[nodes[inside]]
+        members[np.arange(width)[None, :] >= lengths[:, None]] = -1
         return members, scores, lengths
 
     def assign(self, nodes: np.ndarray, others: np.ndarray, scores: np.ndarray,

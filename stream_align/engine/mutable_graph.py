@@ -147,12 +147,13 @@ class MutableGraph:
         ends = np.unique(triples[:, [0, 2]]) if len(triples) else np.zeros(0, dtype=np.int64)
         head = np.asarray(first, dtype=np.int64)
         nodes = np.concatenate([head, np.setdiff1d(ends, head)])
-        position = np.full(len(self.keys), -1, dtype=np.int64)
-        position[nodes] = np.arange(len(nodes))
+        order = np.argsort(nodes)  # local row of a node: a search, not a map over the graph
+        ranked = nodes[order]
         entities = [self.entities[i] or Entity() for i in nodes.tolist()]
         local = triples.copy()
         if len(local):
-            local[:, 0], local[:, 2] = position[triples[:, 0]], position[triples[:, 2]]
+            local[:, 0] = order[np.searchsorted(ranked, triples[:, 0])]
+            local[:, 2] = order[np.searchsorted(ranked, triples[:, 2])]
         graph = Graph(label=self.label, keys=[self.keys[i] for i in nodes.tolist()],
                       names=[e.name for e in entities], types=[e.type for e in entities],
                       attributes=[e.attributes for e in entities], relations=self.relations,

@@ -55,6 +55,16 @@ class _Scores(Mapping[Pair, float]):
         u, v = self._left.index.get(pair[0]), self._right.index.get(pair[1])
         return default if u is None or v is None else self._table.get(u, v, default)
 
+    def get_many(self, pairs: list[Pair]) -> np.ndarray:
+        """The scores of ``pairs`` (``NaN``: not scored), one vectorised lookup."""
+        left, right = self._left.index, self._right.index
+        u = np.fromiter((left.get(a, -1) for a, _ in pairs), np.int64, len(pairs))
+        v = np.fromiter((right.get(b, -1) for _, b in pairs), np.int64, len(pairs))
+        known = (u >= 0) & (v >= 0)
+        out = np.full(len(pairs), np.nan)
+        out[known] = self._table.get_many(u[known], v[known])
+        return out
+
     def __getitem__(self, pair: Pair) -> float:
         score = self.get(pair)
         if score is None:

@@ -48,6 +48,24 @@ class PairTable:
             return default
         return 0.0 if self._values is None else float(self._values[i])
 
+    def get_many(self, us: np.ndarray, vs: np.ndarray) -> np.ndarray:
+        """The values of ``(us[i], vs[i])``, ``NaN`` where absent (one vectorised search; the
+        recent changes by dict only for the ``u`` that have some)."""
+        us, vs = np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64)
+        keys = (us << 32) | vs
+        at = np.minimum(np.searchsorted(self._keys, keys), max(len(self._keys) - 1, 0))
+        out = np.full(len(keys), np.nan)
+        if len(self._keys):
+            hit = self._keys[at] == keys
+            out[hit] = 0.0 if self._values is None else self._values[at[hit]]
+        if self._delta:
+            for i, (u, v) in enumerate(zip(us.tolist(), vs.tolist(), strict=True)):
+                row = self._delta.get(u)
+                if row is not None and v in row:
+                    value = row[v]
+                    out[i] = np.nan if value is None else value
+        return out
+
     def put(self, u: int, v: int, value: float = 0.0) -> None:
         self._change(u, v, value)
 

@@ -31,6 +31,10 @@ def test_pair_table_equals_a_dict_under_random_changes(monkeypatch) -> None:
                 assert sorted(table.seconds(x)) == sorted(b for a, b in want if a == x)
             assert table.firsts() == {a for a, _ in want}
             us = np.array(rng.sample(range(45), 12), dtype=np.int64)
+            vs = np.array([rng.randrange(60) for _ in us], dtype=np.int64)
+            got = table.get_many(us, vs).tolist()
+            assert [None if np.isnan(x) else x for x in got] == \
+                [want.get((u, v)) for u, v in zip(us.tolist(), vs.tolist(), strict=True)]
             at, vs = table.seconds_of(us)
             assert sorted(zip(us[at].tolist(), vs.tolist(), strict=True)) == \
                 sorted((a, b) for a, b in want if a in set(us.tolist()))
