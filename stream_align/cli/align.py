@@ -28,6 +28,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--unnamed-margin", type=float, default=d.unnamed_margin,
                    help="Where either entity has no name, a match must also beat the runner-up "
                    "(best other candidate of either entity) by this much (default: none).")
+    p.add_argument("--neighbourhood-rounds", type=int, default=d.neighbourhood_rounds,
+                   help="Match pairs of unnamed entities by their relation-consistent aligned "
+                   "neighbours instead of by score, in this many rounds (default 0: by score; "
+                   "decision 0025).")
     p.add_argument("--evidence", type=int, default=d.evidence,
                    help="Neighbour pairs reported per match (by attention weight).")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (stderr).")
@@ -44,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     settings = AlignSettings(candidates=args.candidates, threshold=args.threshold,
                              unnamed_threshold=args.unnamed_threshold,
-                             unnamed_margin=args.unnamed_margin, evidence=args.evidence)
+                             unnamed_margin=args.unnamed_margin, evidence=args.evidence,
+                             neighbourhood_rounds=args.neighbourhood_rounds)
     stages = ("load model", "load dataset", "embed graphs", *ALIGN_STAGES, "write")
     with tqdm(total=len(stages), desc="align", unit="step", disable=args.no_progress,
               bar_format="{desc}: {n}/{total} steps |{bar}| {elapsed} {postfix}") as bar:

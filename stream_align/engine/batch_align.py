@@ -5,7 +5,8 @@ candidates are each entity's top-k in the other graph's index (A→B and B→A, 
 is nobody's nearest still gets considered), every candidate pair is re-scored with cross-graph
 attention, pairs under the threshold (the unnamed threshold and margin where an entity has no name)
 are dropped, and the rest are matched one-to-one by repeated mutual best (the highest remaining
-pair is always mutual best; take it, drop its rows).
+pair is always mutual best; take it, drop its rows). With ``neighbourhood_rounds``, pairs of
+unnamed entities are then matched by their aligned neighbours instead (``neighbourhood``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_align.engine.margin import runner_up
+from stream_align.engine.neighbourhood import rematch_unnamed
 from stream_align.index import IvfVectorIndex, VectorIndex
 from stream_align.index.vector_index import prepared
 from stream_align.model.scorer import ModelScorer
@@ -121,6 +123,9 @@ def align(scorer: ModelScorer, settings: AlignSettings,
     scores, _ = scorer.pair_scores(pairs[:, 0], pairs[:, 1])
     on_stage(ALIGN_STAGES[2])
     picked = pairs[one_to_one(pairs, scores, thresholds(scorer, pairs, settings, scores))]
+    if settings.neighbourhood_rounds:
+        picked = rematch_unnamed(scorer.pair.a, scorer.pair.b, picked, scorer.pair.train,
+                                 settings.neighbourhood_rounds, settings.neighbourhood_fanout)
     on_stage(ALIGN_STAGES[3])
     final, evidence = scorer.pair_scores(picked[:, 0], picked[:, 1], evidence=settings.evidence)
     keys_a, keys_b = scorer.pair.a.keys, scorer.pair.b.keys

@@ -153,4 +153,13 @@ class AlignSettings(_Frozen):
         None, ge=0, description="Where either entity has no name, a match must also score this "
         "much above the best other candidate pair of either entity; None: no margin."
     )
+    neighbourhood_rounds: int = Field(
+        0, ge=0, description="Where > 0, pairs of unnamed entities are matched by their "
+        "relation-consistent aligned neighbours instead of by score, in this many rounds of "
+        "self-training (engine/neighbourhood.py, decision 0025); 0: by score."
+    )
+    neighbourhood_fanout: int = Field(
+        64, ge=1, description="Anchors with more neighbours than this on either side give no "
+        "neighbourhood evidence (hubs; bounds the work per anchor)."
+    )
     evidence: int = Field(3, ge=0, description="Neighbour pairs reported as evidence per match.")

@@ -29,7 +29,8 @@ def test_align_finds_most_gold_pairs_with_evidence() -> None:
     pair = synthetic_pair(films=30)
     bundle, _ = train(pair, TrainSettings(epochs=3, batch_size=64, progress=False),
                       ArchitectureSettings(hidden_dim=16))
-    matches = align(ModelScorer(bundle, pair), AlignSettings(threshold=0.0, evidence=2))
+    scorer = ModelScorer(bundle, pair)
+    matches = align(scorer, AlignSettings(threshold=0.0, evidence=2))
     gold = {(pair.a.keys[a], pair.b.keys[b]) for a, b in pair.test.tolist()}
     found = {(m.left, m.right) for m in matches}
     assert len({m.left for m in matches}) == len(matches)  # one-to-one
@@ -41,3 +42,6 @@ def test_align_finds_most_gold_pairs_with_evidence() -> None:
     for m in matches:  # shares of the pair's attention mass, largest first
         weights = [e["weight"] for e in m.evidence]
         assert weights == sorted(weights, reverse=True) and sum(weights) <= 1 + 1e-6
+    # every entity is named: the neighbourhood rule (unnamed pairs only) changes nothing
+    rounds = align(scorer, AlignSettings(threshold=0.0, evidence=0, neighbourhood_rounds=2))
+    assert [(m.left, m.right) for m in rounds] == [(m.left, m.right) for m in matches]
