@@ -90,10 +90,12 @@ def one_to_one(pairs: np.ndarray, scores: np.ndarray, threshold: float | np.ndar
 def thresholds(scorer: ModelScorer, pairs: np.ndarray, settings: AlignSettings,
                scores: np.ndarray | None = None) -> np.ndarray:
     """Each pair's minimum score: ``unnamed_threshold`` where either entity has no name, and
-    there at least ``unnamed_margin`` above the pair's runner-up (``margin``; needs ``scores``).
+    there at least ``unnamed_margin`` above the pair's runner-up (``margin``; needs ``scores``);
+    with ``neighbourhood_rounds`` such pairs are not matched by score at all.
     """
     limit = np.full(len(pairs), settings.threshold)
-    if settings.unnamed_threshold is None and settings.unnamed_margin is None:
+    if (settings.unnamed_threshold is None and settings.unnamed_margin is None
+            and not settings.neighbourhood_rounds):
         return limit
     named_a = np.array([bool(n) for n in scorer.pair.a.names], dtype=bool)
     named_b = np.array([bool(n) for n in scorer.pair.b.names], dtype=bool)
@@ -105,6 +107,8 @@ def thresholds(scorer: ModelScorer, pairs: np.ndarray, settings: AlignSettings,
             raise ValueError("an unnamed margin needs the pair scores")
         ahead = runner_up(pairs, scores) + settings.unnamed_margin
         limit[unnamed] = np.maximum(limit[unnamed], ahead[unnamed])
+    if settings.neighbourhood_rounds:  # decided by their neighbourhood (``neighbourhood``)
+        limit[unnamed] = np.inf
     return limit
 
 
