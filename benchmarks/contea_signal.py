@@ -8,7 +8,9 @@ for "confident matches as anchors": with every base entity anchored to its gold 
 (train, valid and test links — an oracle, so this reads test links on purpose and is a
 diagnosis, never a method), a learning-free matcher pairs each unanchored A entity with the
 unanchored B entity sharing the most anchored neighbours (unique best both ways, at least
-``n`` shared) and is scored on the batch's new links.
+``n`` shared) and is scored on the batch's new links. Last, the same oracle anchors (now with
+the earlier batches' gold links too) under ``engine/neighbourhood.py``'s rule, which also asks
+that the relations to the shared neighbours correspond (decision 0025).
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+
+from stream_align.engine.neighbourhood import (
+    Edges,
+    corresponding_relations,
+    support,
+    unique_mutual_best,
+)
 
 
 def rows(path: Path) -> list[tuple[int, ...]]:
@@ -56,6 +65,30 @@ def shared_anchor_matches(adj_a: dict[int, set[int]], adj_b: dict[int, set[int]]
     return out
 
 
+def typed(triples: list[tuple[int, ...]]) -> Edges:
+    """``engine/neighbourhood.py``'s adjacency: (neighbour, relation, direction) per entity."""
+    out: Edges = defaultdict(list)
+    for h, r, t in triples:
+        out[h].append((t, r, 1))
+        out[t].append((h, r, -1))
+    return out
+
+
+def relation_rule(triples: dict[int, list], anchors: dict[int, int], new: list[tuple[int, ...]],
+                  unnamed: tuple[set[int], set[int]], fresh: list[set[int]]) -> str:
+    """The neighbourhood rule on oracle anchors; its pairs with an entity new in this batch
+    scored on the batch's new links (as ContEA counts)."""
+    adj = [typed([t for ts in triples[s] for t in ts]) for s in (1, 2)]
+    relations = corresponding_relations(adj[0], adj[1], anchors)
+    got = [(a, b) for a, b in unique_mutual_best(support(adj[0], adj[1], anchors, unnamed,
+                                                         relations, 64))
+           if a in fresh[0] or b in fresh[1]]
+    hits = len(set(got) & set(new))
+    p, r = hits / max(len(got), 1), hits / len(new)
+    return (f"  oracle anchors, neighbourhood rule (relations correspond): {len(got):,} pairs, "
+            f"P {p:.3f} R {r:.3f} F1 {2 * p * r / (p + r) if hits else 0.0:.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, required=True)
@@ -69,6 +102,8 @@ def main() -> None:
     gold = dict(p for ps in [*links.values(), *new_links.values()] for p in ps)
     oracle = dict(p for ps in links.values() for p in ps)
     triples = {s: [rows(base / f"triples_{s}")] for s in (1, 2)}
+    anchors = dict(oracle)
+    unnamed: tuple[set[int], set[int]] = (set(), set())
     for d in batches:
         for s in (1, 2):
             triples[s].append(rows(d / f"new_triples_{s}"))
@@ -92,6 +127,11 @@ def main() -> None:
             p, r = hits / max(len(got), 1), hits / len(new)
             print(f"  oracle anchors, >= {need} shared: {len(got):,} new pairs, P {p:.3f} "
                   f"R {r:.3f} F1 {2 * p * r / (p + r) if hits else 0.0:.3f}")
+        arrived = [set(adj[s]) - set(before[s]) for s in (0, 1)]
+        for s in (0, 1):
+            unnamed[s].update(arrived[s])
+        print(relation_rule(triples, anchors, new, unnamed, arrived))
+        anchors.update(new)
 
 
 if __name__ == "__main__":
