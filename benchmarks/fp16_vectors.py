@@ -1,13 +1,14 @@
 """Do float16 retrieval vectors change the alignment? The same stream with float32 and float16.
 
-    python benchmarks/fp16_vectors.py --dataset DIR --model M [--batch 20000]
+    python benchmarks/fp16_vectors.py --dataset DIR --model M [--batch 250000]
 
 Streams the dataset (seeded shuffle, entities first, the seed labels) through the engine in
-batches of ``--batch`` records and drains the queue, twice: with the indexed vectors as float32
-(today) and rounded to float16 where they enter the FAISS index — exactly what a float16 store
-decoded to float32 a block at a time would compute (every search, scan and pair score reads the
-indexed vectors). Compares the final alignments (P/R/F1 on the test split, decisions identical,
-score differences) and the candidate lists (top-k overlap). Last line: one JSON object.
+batches of ``--batch`` records (the service's bulk micro-batch) and drains the queue, twice:
+with the indexed vectors as float32 (today) and rounded to float16 where they enter the FAISS
+index — exactly what a float16 store decoded to float32 a block at a time would compute (every
+search, scan and pair score reads the indexed vectors). Compares the final alignments (P/R/F1
+on the test split, decisions identical, score differences) and the candidate lists (top-k
+overlap). Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=250_000)
     args = parser.parse_args()
     torch.set_num_threads(2)
     pair, bundle = load_dataset(args.dataset), load(args.model)

@@ -54,9 +54,8 @@ class StoredState:
         return self._tx.recompute.next_seq()
 
     def embeddings(self, graph_id: str) -> Iterator[tuple[str, int | None, str, np.ndarray]]:
-        store = self._tx.embeddings
-        for key, stored in store.all(graph_id):
-            yield key, store.faiss_id(graph_id, key), stored.model_version, stored.vector
+        for key, stored, fid in self._tx.embeddings.all_with_ids(graph_id):
+            yield key, fid, stored.model_version, stored.vector
 
     def quantiser(self, model_version: str) -> np.ndarray | None:
         return self._tx.embeddings.quantiser(model_version)

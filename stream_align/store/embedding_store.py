@@ -54,6 +54,20 @@ class EmbeddingStore:
             (entity_id,) = unpack(key, len(prefix))
             yield entity_id, decode_embedding(value)
 
+    def all_with_ids(self, graph: str) -> Iterator[tuple[str, StoredEmbedding, int | None]]:
+        """Every ``(entity, embedding, FAISS id or None)`` of ``graph`` in key order: the
+        embedding and id tables share their keys, so two scans joined on the raw key bytes
+        replace a point lookup per entity (a restore reads every embedding)."""
+        prefix = self._key(graph)
+        ids = self._kv.scan(Table.FAISS_ID, prefix)
+        bound = next(ids, None)
+        for key, value in self._kv.scan(Table.EMBEDDING, prefix):
+            while bound is not None and bound[0] < key:
+                bound = next(ids, None)
+            fid = read_u64(bound[1]) if bound is not None and bound[0] == key else None
+            (entity_id,) = unpack(key, len(prefix))
+            yield entity_id, decode_embedding(value), fid
+
     def put_quantiser(self, model_version: str, centroids: npt.ArrayLike) -> None:
         """Store the IVF coarse quantiser trained for ``model_version`` (frozen from then on:
         entities' cells must not move under a running engine or across a restart)."""

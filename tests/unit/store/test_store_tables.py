@@ -89,3 +89,19 @@ def test_outbox_keeps_append_order_across_transactions_and_acks(store: StateStor
         assert tx.delivery.append(OutboxRecord("out", None, None)) == 300  # counter not reset
         assert tx.delivery.ack(10_000) == 151
         assert list(tx.delivery.outbox()) == []
+
+
+def test_embeddings_with_ids_join_in_key_order(store: StateStore) -> None:
+    """Keys sort by their packed bytes (length first), not as strings: the join must too."""
+    keys = ["bb", "a", "c", "aaa", "é"]
+    with store.transaction() as tx:
+        for i, key in enumerate(keys):
+            tx.embeddings.put("A", key, np.full(4, i), "m")
+            if key != "c":  # an embedding without an id (never indexed)
+                tx.embeddings.bind_faiss_id("A", key, 10 + i)
+        tx.embeddings.bind_faiss_id("A", "zz", 99)  # an id whose embedding is gone
+    with store.transaction() as tx:
+        got = {key: fid for key, _, fid in tx.embeddings.all_with_ids("A")}
+        order = [key for key, _ in tx.embeddings.all("A")]
+    assert list(got) == order
+    assert got == {"a": 11, "bb": 10, "c": None, "aaa": 13, "é": 14}
