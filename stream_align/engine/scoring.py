@@ -162,7 +162,8 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     adj = sp.csr_matrix((np.ones(int(filled.sum()), dtype=np.float32),
                          (np.nonzero(filled)[0], hop1[filled])), shape=(len(nodes), len(table)))
     return pair_view(names[:len(nodes)], adj @ names, np.where(filled, rel, 0),
-                     side.anchor_ids(nbr), side.anchor_ids(second_nbr), n_anchors)
+                     side.anchor_ids(nbr), side.anchor_ids(second_nbr), n_anchors,
+                     local.names[:len(nodes)])
 
 
 def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,

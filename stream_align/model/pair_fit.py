@@ -10,6 +10,8 @@ validation candidates has the best F1 (on a tie, the highest such threshold)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 
@@ -63,7 +65,7 @@ def fit_pair_head(bundle: ModelBundle, pair: GraphPair,
     if head is None:
         return None
     bar = decision_bar(pairs, head.logits(feats), labels, gold)
-    return PairHead(weights=head.weights, bias=head.bias - bar)
+    return replace(head, bias=head.bias - bar)
 
 
 def decision_bar(pairs: np.ndarray, logits: np.ndarray, labels: np.ndarray,

@@ -36,7 +36,7 @@ def _bce(bundle: ModelBundle) -> ModelBundle:
 
 
 #: A pair head that weighs every feature (decision 0024), for parity tests.
-HEAD = PairHead(weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5), bias=-2.5)
+HEAD = PairHead(weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5, 1.0, 0.5, 1.5), bias=-2.5)
 
 
 @pytest.mark.parametrize(("loss", "head"), [("hinge", None), ("bce", None), ("hinge", HEAD),

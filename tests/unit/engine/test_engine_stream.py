@@ -55,8 +55,8 @@ def test_engine_with_a_pair_head_agrees_with_batch(tmp_path: Path, pair: GraphPa
                                                    bundle: ModelBundle) -> None:
     """With a pair head (decision 0024) the streamed decisions still equal the batch aligner's:
     its evidence lies in the receptive field the engine re-scores on."""
-    bundle = replace(bundle, pair_head=PairHead(weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5),
-                                                bias=-2.5))
+    bundle = replace(bundle, pair_head=PairHead(
+        weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5, 1.0, 0.5, 1.5), bias=-2.5))
     shuffled = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=3))
     streamed = _stream(tmp_path, bundle, shuffled, batch=25).final_alignment()
     batch = align(ModelScorer(bundle, pair), AlignSettings(candidates=3, threshold=0.3,

@@ -6,9 +6,17 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from stream_align.model.pair_head import FEATURES, PairHead, features, fit, view_from_table
+from stream_align.model.pair_head import (
+    FEATURES,
+    PairHead,
+    features,
+    fit,
+    name_sets,
+    view_from_table,
+)
 
 NONE = 9  # anchor ids 0..8 exist; 9 marks "no anchor"
+TEXTS = ["x", "y", "z", "w"]
 
 
 def _table(anchors: list[int], nbr: list[list[int]], rel: list[list[int]]
@@ -30,8 +38,10 @@ def test_anchor_features_are_set_cosines_and_paths_back_do_not_count() -> None:
     a = _table([5, 0, 1, NONE], [[1, 2], [0], [3], [2]], [[1, 2], [1], [1], [1]])
     # B: y=0 reaches anchor 0 over relation 1 and an unanchored node over relation 2.
     b = _table([5, 0, NONE], [[1, 2], [0], [1]], [[1, 2], [1], [1]])
-    va = view_from_table(*a, rows=np.array([0]), n_anchors=NONE)
-    vb = view_from_table(*b, rows=np.array([0]), n_anchors=NONE)
+    va = view_from_table(*a, rows=np.array([0]), n_anchors=NONE,
+                         texts=TEXTS)
+    vb = view_from_table(*b, rows=np.array([0]), n_anchors=NONE,
+                         texts=TEXTS)
     f = features(va, np.array([0]), vb, np.array([0]), np.array([0.25]))[0]
     got = dict(zip(FEATURES, f.tolist(), strict=True))
     assert got["score"] == 0.25
@@ -44,8 +54,10 @@ def test_anchor_features_are_set_cosines_and_paths_back_do_not_count() -> None:
 def test_relation_must_match_for_relation_anchors() -> None:
     a = _table([NONE, 0], [[1], [0]], [[1], [1]])
     b = _table([NONE, 0], [[1], [0]], [[3], [3]])
-    f = features(view_from_table(*a, rows=np.array([0]), n_anchors=NONE), np.array([0]),
-                 view_from_table(*b, rows=np.array([0]), n_anchors=NONE), np.array([0]),
+    f = features(view_from_table(*a, rows=np.array([0]), n_anchors=NONE,
+                         texts=TEXTS), np.array([0]),
+                 view_from_table(*b, rows=np.array([0]), n_anchors=NONE,
+                         texts=TEXTS), np.array([0]),
                  np.zeros(1))[0]
     got = dict(zip(FEATURES, f.tolist(), strict=True))
     assert got["neighbour_anchors"] == pytest.approx(1.0)
@@ -65,12 +77,42 @@ def test_fit_ranks_by_the_evidence_and_needs_both_classes() -> None:
     assert fit(feats, np.zeros(400, dtype=bool)) is None
 
 
-def test_config_round_trip_and_foreign_features() -> None:
-    head = PairHead(weights=(1.0, 2.0, 0.0, 3.0, 0.5, 0.25), bias=-1.5)
+def _name_features(left: str, right: str) -> dict[str, float]:
+    words_a, numbers_a = name_sets([left])
+    words_b, numbers_b = name_sets([right])
+    a = type("V", (), {"blocks": [], "words": words_a, "numbers": numbers_a})
+    b = type("V", (), {"blocks": [], "words": words_b, "numbers": numbers_b})
+    f = features(a, np.array([0]), b, np.array([0]), np.zeros(1))[0]  # type: ignore[arg-type]
+    return {k: v for k, v in zip(FEATURES, f.tolist(), strict=True) if k.startswith("name_")}
+
+
+def test_name_word_features_see_what_n_gram_cosines_blur() -> None:
+    """Numbers that disagree (a season, a model, a Roman numeral) are told apart; the same
+    words in another case and order are an exact match; ``xi`` is not a number."""
+    assert _name_features("sony xperia E", "Sony Xperia e") == {
+        "name_words": 1.0, "name_exact": 1.0, "name_numbers": 0.0}
+    assert _name_features("Shenzhou VII", "Shenzhou 7")["name_numbers"] == 1.0
+    assert _name_features("Fringe season 3", "Fringe (season 2)") == {
+        "name_words": 0.5, "name_exact": 0.0, "name_numbers": -1.0}
+    assert _name_features("Xperia Z3, 2014", "Xperia Z3")["name_numbers"] == 0.0  # overlap
+    assert _name_features("Xi Jinping", "Jinping xi") == {
+        "name_words": 1.0, "name_exact": 1.0, "name_numbers": 0.0}
+    assert _name_features("", "") == {"name_words": 0.0, "name_exact": 0.0,
+                                      "name_numbers": 0.0}
+
+
+def test_config_round_trip_and_artifacts_with_fewer_features() -> None:
+    head = PairHead(weights=(1.0, 2.0, 0.0, 3.0, 0.5, 0.25, 1.0, 2.0, 3.0), bias=-1.5)
     assert PairHead.from_config(head.to_config()) == head
     assert PairHead.from_config(None) is None
     with pytest.raises(ValueError, match="features"):
-        PairHead.from_config({**head.to_config(), "features": ["score"]})
+        PairHead.from_config({**head.to_config(), "features": ["score"] * 9 + ["bogus"]})
+    # Before decision 0031 a head had six features: it reads those columns only.
+    old = PairHead.from_config({"features": list(FEATURES[:6]), "weights": [1.0] * 6,
+                                "bias": 0.0})
+    assert old is not None
+    feats = np.ones((1, len(FEATURES)), dtype=np.float32)
+    assert old.logits(feats)[0] == 6.0
 
 
 def test_decision_bar_is_the_best_f1_threshold_of_the_stable_matching() -> None:
