@@ -3,7 +3,7 @@
 The retrieval vector only has to *retrieve* (its top 10 hold the gold partner of 97 % of the
 DBP15K zh_en test sources); squeezing names, neighbour names and anchors into 256 floats is
 what loses the last points of ranking (decision 0024). The pair head scores each candidate
-pair from the model's own pair score plus five learning-free similarities of the two entities
+pair from the model's own pair score plus eight learning-free similarities of the two entities
 at full resolution, all read from what the encoder already reads (the entity's level-0 names
 and its 2-hop *sample*, so the streaming engine re-scores exactly the pairs it re-scores now):
 
