@@ -41,8 +41,7 @@ def fingerprint(model_version: str, settings: EngineSettings) -> str:
 
 def _fids(side: Side, nodes: np.ndarray) -> np.ndarray:
     """FAISS ids of ``nodes`` (-1 where a node has none: only while work is held)."""
-    return np.fromiter((side.fid.get(n, -1) for n in nodes.tolist()), dtype=np.int64,
-                       count=len(nodes))
+    return side.faiss_ids(nodes)  # one array lookup (a dict read per member: 8% of a batch)
 
 
 def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook) -> None:

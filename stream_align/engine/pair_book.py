@@ -111,6 +111,12 @@ class PairBook:
         self._left, self._right = left, right
         self.changed: set[int] = set()  # left nodes whose pairs changed (to store)
 
+    def node_scores(self, pairs: list[tuple[int, int]]) -> np.ndarray:
+        """The scores of pairs named by node ids (``NaN``: not scored), one lookup."""
+        u = np.fromiter((a for a, _ in pairs), np.int64, len(pairs))
+        v = np.fromiter((b for _, b in pairs), np.int64, len(pairs))
+        return self._by_left.get_many(u, v)
+
     def set(self, left: str, right: str, score: float) -> None:
         u, v = _node(self._left, left), _node(self._right, right)
         self._by_left.put(u, v, score)

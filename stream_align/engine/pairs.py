@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from stream_align.engine.candidate_lists import CandidateLists, NodePair, Sets
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.progress import Progress
@@ -71,13 +73,15 @@ class PairMaintenance:
         stats["researched"] = float(searched)
         changed = set(labelled)
         rescore = []
-        for pair in sorted(touched):
-            keys = self._keys(pair)
+        ordered = sorted(touched)
+        scored = (~np.isnan(self.book.node_scores(ordered))).tolist()  # one lookup, not each
+        for pair, known in zip(ordered, scored, strict=True):
             if not self._wanted(pair):
-                if keys in self.book.scores:
+                if known:
+                    keys = self._keys(pair)
                     self.book.drop(*keys)
                     changed.add(keys)
-            elif pair[0] in computed[0] or pair[1] in computed[1] or keys not in self.book.scores:
+            elif pair[0] in computed[0] or pair[1] in computed[1] or not known:
                 rescore.append(pair)
         started = time.perf_counter()
         changed |= self._score(rescore)
@@ -90,9 +94,10 @@ class PairMaintenance:
         scores, _ = score_pairs(self.bundle, self.sides, pairs, self.settings.recompute_chunk,
                                 progress=self.progress)
         moved = set()
-        for pair, score in zip(pairs, scores.tolist(), strict=True):
-            keys = self._keys(pair)
-            if self.book.scores.get(keys) != score:
+        before = self.book.node_scores(pairs).tolist()  # NaN: not scored yet
+        for pair, score, old in zip(pairs, scores.tolist(), before, strict=True):
+            if old != score:
+                keys = self._keys(pair)
                 self.book.set(*keys, score)
                 moved.add(keys)
         return moved
