@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stream_align.engine import candidate_state
+from stream_align.engine import candidate_state, ivf_lists
 from stream_align.engine.apply import apply_changes, apply_labels
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.delta import StateDelta
@@ -123,6 +123,10 @@ class AlignmentEngine:
         if self._candidates_state == state:
             candidate_state.load(source, self.sides, self.book, self.settings.top_k,
                                  self.progress)
+            for s, side in enumerate(self.sides):
+                if side.probers is not None:  # IVF: the cells the read lists probe
+                    ivf_lists.register(side, self.sides[1 - s],
+                                       np.array(sorted(side.fid), dtype=np.int64))
             return
         self.pairs.rebuild()
         self._keep_quantiser()

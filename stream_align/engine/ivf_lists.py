@@ -57,6 +57,19 @@ def search_own(mine: Side, other: Side, nodes: np.ndarray, depth: int,
     return Found.concat(out) if out else Found.empty(nodes, depth)
 
 
+def register(mine: Side, other: Side, nodes: np.ndarray) -> None:
+    """Register ``nodes``' probed cells without searching: their lists were read from the
+    store (decision 0033), and a changed vector is scanned only against the lists probing
+    its cell (``scan``)."""
+    assert mine.probers is not None
+    if not isinstance(other.index, IvfVectorIndex) or not len(other.index):
+        return
+    for start in range(0, len(nodes), CHUNK):
+        part = nodes[start:start + CHUNK]
+        _, cells = other.index.probe(mine.vectors(part.tolist()))
+        mine.probers.set(part.tolist(), cells)
+
+
 def research(mine: Side, other: Side, nodes: np.ndarray, depth: int
              ) -> tuple[np.ndarray, np.ndarray]:
     """Lists searched again on the cells their owners registered (no new probe: the same

@@ -122,3 +122,30 @@ def test_flat_mode_never_trains(tmp_path: Path, pair: GraphPair, bundle: ModelBu
         with store.transaction() as tx:
             assert tx.embeddings.quantiser(bundle.version) is None
     assert not engine.pairs.lists.ivf
+
+
+def test_a_restore_that_reads_the_lists_registers_their_probes(
+        tmp_path: Path, pair: GraphPair, bundle: ModelBundle) -> None:
+    """Read lists (decision 0033) need their probed cells: a later changed vector is scanned
+    only against the lists probing its cell, so a few changes after the restore keep every
+    list fresh."""
+    changes = _changes(pair)
+    settings = engine_settings(**IVF)
+    live = AlignmentEngine.empty(bundle, settings)
+    with open_store(tmp_path / "db") as store:
+        run(store, live, changes[:-20], batch=80)
+        while live.pending_count:
+            run(store, live, [])
+        with store.transaction() as tx:
+            restored = AlignmentEngine.restore(bundle, StoredState(tx), settings)
+        for s in (0, 1):  # node ints are private to a process: compare by key
+            was, now = live.sides[s], restored.sides[s]
+            assert was.probers is not None and now.probers is not None
+            assert all(np.array_equal(np.sort(was.probers.cells(n)),
+                                      np.sort(now.probers.cells(now.graph.index[key])))
+                       for n, key in enumerate(was.graph.keys) if n in was.fid)
+        for change in changes[-20:]:
+            run(store, restored, [change])
+        while restored.pending_count:
+            run(store, restored, [])
+    _assert_lists_fresh(restored)
