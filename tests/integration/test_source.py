@@ -78,8 +78,10 @@ def test_poll_fills_a_batch_from_the_backlog(kafka_settings: KafkaSettings,
 def test_poll_reads_on_while_the_broker_holds_a_backlog(kafka_settings: KafkaSettings,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A read that finds the prefetched queue dry keeps reading while the cached watermarks say
-    a chunk or more is still waiting (a backlog outruns the prefetch), and stops once caught up."""
+    a chunk or more is still waiting (a backlog outruns the prefetch) — or, once the batch is
+    backlog-sized, anything at all — and stops once caught up."""
     monkeypatch.setattr(source_module, "POLL_CHUNK", 4)
+    monkeypatch.setattr(source_module, "BACKLOG_RECORDS", 8)  # then a tail under a chunk too
     ensure_topics(kafka_settings)
     _publish(kafka_settings, 40, "key")
     source = StoreResumedSource(kafka_settings, [kafka_settings.triples_topic], lambda tp: None)
