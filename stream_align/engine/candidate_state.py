@@ -1,8 +1,8 @@
 """Candidate lists and pair scores as stored state: out with each delta, back on restore.
 
 A restore used to rebuild every list and re-score every candidate pair from the stored
-vectors — a batch alignment, 81 % of a restore's time at 40K entities a side and quadratic in
-the graphs (decision 0033). Instead each ``process`` call's delta carries the list rows and the
+vectors — a batch alignment, most of a restore's time and quadratic in the graphs (decision
+0033). Instead each ``process`` call's delta carries the list rows and the
 left entities' pair rows it changed (``ListTable.take_changed``, ``PairBook.take_changed``: a
 few rows per insert), members named by FAISS id, so the stored rows always equal the
 committing engine's tables.
@@ -41,7 +41,7 @@ def fingerprint(model_version: str, settings: EngineSettings) -> str:
 
 def _fids(side: Side, nodes: np.ndarray) -> np.ndarray:
     """FAISS ids of ``nodes`` (-1 where a node has none: only while work is held)."""
-    return side.faiss_ids(nodes)  # one array lookup (a dict read per member: 8% of a batch)
+    return side.faiss_ids(nodes)  # one array lookup, not a dict read per member
 
 
 def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook) -> None:

@@ -25,12 +25,12 @@ import torch
 from stream_align.engine.progress import Progress, chunks, no_progress
 
 CHUNK_ROWS = 2048
-"""Rows of ``S`` per matrix product (``CHUNK_ROWS × m`` floats at a time): 2,048 is 15% faster
-than 512 on DBP15K zh_en — longer rows make the column selection cheaper."""
+"""Rows of ``S`` per matrix product (``CHUNK_ROWS × m`` floats at a time): longer chunks make
+the column selection cheaper (measured in docs/BENCHMARKS.md)."""
 SCAN_BYTES = 256 << 20
 """What one chunk of ``S`` may hold, its transposed copy included: an absolute bound, so a
-bulk rebuild's transient does not grow with the graphs (2,048 rows of a 40K-column ``S`` and
-its copy were 655 MB, ≈ 8 KB per entity at 40K a side; of a 1M-column one, 16 GB)."""
+bulk rebuild's transient does not grow with the graphs (a fixed row count times a
+million-column ``S`` would be gigabytes; decision 0034)."""
 MIN_CHUNK_ROWS = 16
 SPARSE_DENSITY = 0.01
 """Columns of ``B`` with at most this share of non-zeros are multiplied sparsely."""

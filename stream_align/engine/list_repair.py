@@ -8,8 +8,8 @@ it at ``depth`` and raising the bound to the first score cut. Where fewer than `
 first ``top_k`` scores reach the bound, a member fell below it and an unlisted entity may now
 beat it: the list's top-k is unknown and it is searched again.
 
-The old code merged each list in Python — ≈ 14 lists per changed vector, ≈ 14,000 merges and
-0.2–2.8 s a batch of 100 inserts on DBP15K zh_en (docs/BENCHMARKS.md). Here all rows of a batch
+A Python merge per list cost most of a small batch (each changed vector enters many lists;
+decision 0029 and docs/BENCHMARKS.md have the measurements). Here all rows of a batch
 are merged at once: the owners' rows are gathered from the :class:`ListTable`, concatenated with
 the fresh rows, sorted by ``(owner, score desc, member desc)`` — the order ``sorted(..., reverse=
 True)`` gave each list, so ties split as before — and ranked within their owner. The work is
