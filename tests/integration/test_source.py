@@ -82,6 +82,9 @@ def test_poll_reads_on_while_the_broker_holds_a_backlog(kafka_settings: KafkaSet
     backlog-sized, anything at all — and stops once caught up."""
     monkeypatch.setattr(source_module, "POLL_CHUNK", 4)
     monkeypatch.setattr(source_module, "BACKLOG_RECORDS", 8)  # then a tail under a chunk too
+    # a read of records known to be there returns when the fetch lands: a long wait costs
+    # nothing, and a loaded machine's slow fetch then cannot end the batch early
+    monkeypatch.setattr(source_module, "BACKLOG_WAIT_S", 30.0)
     ensure_topics(kafka_settings)
     _publish(kafka_settings, 40, "key")
     source = StoreResumedSource(kafka_settings, [kafka_settings.triples_topic], lambda tp: None)
