@@ -146,7 +146,7 @@ def _digest(engine: AlignmentEngine, path: Path) -> None:
     for s, side in enumerate(engine.sides):
         other = engine.sides[1 - s].graph.keys
         lines += [f"cands {s} {side.graph.keys[n]} {' '.join(other[y] for y in side.cands.get(n))}"
-                  for n in side.fid]
+                  for n in side.indexed().tolist()]
     lines += [f"score {a} {b} {score!r}" for (a, b), score in engine.book.scores.items()]
     path.write_text("\n".join(sorted(lines)) + "\n")
     print(f"state digest: {len(lines)} lines in {path}", flush=True)

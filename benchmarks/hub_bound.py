@@ -61,7 +61,7 @@ def _drain(store: StateStore, engine: AlignmentEngine, events: list[TripleChange
 def _vectors(engine: AlignmentEngine) -> tuple[Vectors, Vectors]:
     out = []
     for side in engine.sides:
-        nodes = sorted(side.fid)
+        nodes = side.indexed().tolist()
         rows = side.vectors(nodes)
         out.append({side.graph.keys[n]: row for n, row in zip(nodes, rows, strict=True)})
     return out[0], out[1]

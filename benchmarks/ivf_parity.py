@@ -68,7 +68,7 @@ def _parity(engine: AlignmentEngine) -> float:
     k = engine.settings.top_k
     for s in (0, 1):
         mine, other = engine.sides[s], engine.sides[1 - s]
-        nodes = sorted(mine.fid)
+        nodes = mine.indexed().tolist()
         _, ids = other.index.search(mine.vectors(nodes), k)
         for node, row in zip(nodes, ids, strict=True):
             fresh = other.node_of(row[row >= 0]).tolist()

@@ -77,13 +77,13 @@ class CandidateLists:
 
     def _train_due(self) -> bool:
         """IVF mode, no quantiser yet, and enough vectors to train one."""
-        indexed = len(self.sides[0].fid) + len(self.sides[1].fid)
+        indexed = self.sides[0].count + self.sides[1].count
         return (self.settings.candidate_index == "ivf" and not self.ivf
                 and indexed >= self.settings.ivf_train_min)
 
     def rebuilds(self, changed: int) -> bool:
         """Whether an update with ``changed`` recomputed vectors rebuilds every list."""
-        indexed = len(self.sides[0].fid) + len(self.sides[1].fid)
+        indexed = self.sides[0].count + self.sides[1].count
         return self._train_due() or bool(changed and
                                           changed >= self.settings.rebuild_share * indexed)
 
@@ -91,12 +91,12 @@ class CandidateLists:
         """Repair every list; return the pairs whose candidate membership may have changed and
         how many lists were searched."""
         if self.rebuilds(len(computed[0]) + len(computed[1])):
-            return self.rebuild(), len(self.sides[0].fid) + len(self.sides[1].fid)
+            return self.rebuild(), self.sides[0].count + self.sides[1].count
         own: tuple[list[Found], list[Found]] = ([], [])
         fresh = (FreshRows(), FreshRows())
         for s in (0, 1):
             mine, other = self.sides[s], self.sides[1 - s]
-            nodes = _sorted(n for n in computed[s] if n in mine.fid)
+            nodes = mine.with_vectors(computed[s])
             if self.ivf:
                 own[s].append(ivf_lists.search_own(mine, other, nodes, self.depth))
                 ivf_lists.scan(mine, other, nodes, fresh[1 - s])
@@ -118,13 +118,13 @@ class CandidateLists:
                                            self.settings.ivf_probe)
         a, b = self.sides
         if self.ivf:
-            return (self._set(0, ivf_lists.search_own(a, b, _sorted(a.fid), self.depth,
+            return (self._set(0, ivf_lists.search_own(a, b, a.indexed(), self.depth,
                                                       self.progress))
-                    | self._set(1, ivf_lists.search_own(b, a, _sorted(b.fid), self.depth,
+                    | self._set(1, ivf_lists.search_own(b, a, b.indexed(), self.depth,
                                                         self.progress)))
         if a.index is None or b.index is None or not len(a.index) or not len(b.index):
-            return (self._set(0, Found.empty(_sorted(a.fid), self.depth))
-                    | self._set(1, Found.empty(_sorted(b.fid), self.depth)))
+            return (self._set(0, Found.empty(a.indexed(), self.depth))
+                    | self._set(1, Found.empty(b.indexed(), self.depth)))
         ids_a, va = a.index.rows()
         ids_b, vb = b.index.rows()
         nodes_a, nodes_b = a.node_of(ids_a), b.node_of(ids_b)
@@ -173,7 +173,7 @@ class CandidateLists:
     def _probe(self, s: int, nodes: np.ndarray, depth: int) -> Found:
         """Each node's top-``depth`` in the other graph (one FAISS search for all of them)."""
         mine, other = self.sides[s], self.sides[1 - s]
-        nodes = _sorted(n for n in nodes.tolist() if n in mine.fid)
+        nodes = mine.with_vectors(nodes)
         if not len(nodes):
             return Found.empty(nodes, depth)
         if self.ivf:
@@ -204,7 +204,7 @@ class CandidateLists:
     def _gone(self, s: int, removed: set[int], out: FreshRows) -> None:
         """Members of side ``s``'s lists that left the other graph (``NaN``: drop them)."""
         other = self.sides[1 - s]
-        gone = _sorted(y for y in removed if y not in other.fid)
+        gone = _sorted(y for y in removed if not other.has_vector(y))
         if len(gone):
             at, owners = self.sides[s].listed_by.of(gone)
             out.add(owners, gone[at], np.full(len(at), np.nan))

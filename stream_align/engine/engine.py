@@ -126,7 +126,7 @@ class AlignmentEngine:
             for s, side in enumerate(self.sides):
                 if side.probers is not None:  # IVF: the cells the read lists probe
                     ivf_lists.register(side, self.sides[1 - s],
-                                       np.array(sorted(side.fid), dtype=np.int64))
+                                       side.indexed())
             return
         self.pairs.rebuild()
         self._keep_quantiser()
@@ -156,7 +156,7 @@ class AlignmentEngine:
             side.load_vectors(nodes, np.asarray(ids, dtype=np.int64), np.stack(vectors))
         queued = self.queue.queued(s)
         self.queue.enqueue(self._delta, s, [node for node in side.graph.alive_indices()
-                                            if node not in side.fid and node not in queued])
+                                            if not side.has_vector(node) and node not in queued])
 
     # one batch
 

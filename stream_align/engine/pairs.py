@@ -38,8 +38,8 @@ class PairMaintenance:
     def _wanted(self, pair: NodePair) -> bool:
         a, b = pair
         label = self.decider.labels.get(self._keys(pair))
-        if label is LabelValue.NON_MATCH or a not in self.sides[0].fid or \
-                b not in self.sides[1].fid:
+        if label is LabelValue.NON_MATCH or not self.sides[0].has_vector(a) or \
+                not self.sides[1].has_vector(b):
             return False
         return (b in self.sides[0].cands.get(a, ()) or a in self.sides[1].cands.get(b, ())
                 or label is LabelValue.MATCH)

@@ -54,11 +54,11 @@ class Side:
         self.index: VectorIndex | IvfVectorIndex | None = None
         self.probers: CellProbers | None = None  # IVF mode: the cells my lists probe
         self._ivf: tuple[np.ndarray, int] | None = None  # frozen centroids, nprobe
-        self.fid: dict[int, int] = {}  # node → FAISS id of its indexed vector
         self.unindexed: dict[int, int] = {}  # stored ids of vectors of another model version
         self._node_of = np.zeros(0, dtype=np.int64)  # FAISS id → node (arrays: scans read
         self._bound = np.zeros(0, dtype=np.float64)  # all of them) · node → list bound
         self._fid_of = np.zeros(0, dtype=np.int64)  # node → FAISS id (-1: none)
+        self.count = 0  # entities with an indexed vector
         self.lists = ListTable()  # node → [(score, other), ...] best first
         self.cands = self.lists.heads  # node → the first top_k of its list
         self.listed_by = self.lists.listed_by  # other graph's node → my nodes listing it
@@ -82,16 +82,15 @@ class Side:
         """Index new vectors of ``nodes`` (an entity keeps its FAISS id) and record them."""
         if not nodes:
             return
-        gid, fids = self.graph.graph_id, []
-        for node, vector in zip(nodes, vectors, strict=True):
-            fid = self.fid.get(node)
-            if fid is None:
+        gid = self.graph.graph_id
+        fids = self.faiss_ids(np.asarray(nodes, dtype=np.int64))
+        for at, (node, vector) in enumerate(zip(nodes, vectors, strict=True)):
+            if fids[at] < 0:
                 fid = self.unindexed.pop(node, None)
-            if fid is None:
-                fid = ids.take(delta)
-            fids.append(fid)
-            delta.embeddings[gid, self.graph.keys[node]] = StoredVector(fid, vector, version)
-        self.load_vectors(nodes, np.asarray(fids, dtype=np.int64), vectors)
+                fids[at] = ids.take(delta) if fid is None else fid
+            delta.embeddings[gid, self.graph.keys[node]] = StoredVector(int(fids[at]), vector,
+                                                                        version)
+        self.load_vectors(nodes, fids, vectors)
 
     def load_vectors(self, nodes: list[int], ids: np.ndarray, vectors: np.ndarray) -> None:
         """Index vectors under their stored FAISS ids (restore, or after :meth:`put_vectors`)."""
@@ -103,9 +102,8 @@ class Side:
         self._node_of[ids] = nodes
         top = max(nodes) + 1 if len(nodes) else 0
         self._fid_of = grown(self._fid_of, top, -1)
+        self.count += int(np.count_nonzero(self._fid_of[nodes] < 0))
         self._fid_of[nodes] = ids
-        for node, fid in zip(nodes, ids.tolist(), strict=True):
-            self.fid[node] = fid
 
     def use_ivf(self, centroids: np.ndarray, nprobe: int) -> None:
         """Move the indexed vectors into IVF cells of ``centroids`` (frozen from now on)."""
@@ -129,13 +127,14 @@ class Side:
         self.level1.drop(nodes)
         if self.probers is not None:
             self.probers.drop(nodes)
-        for node in nodes:
-            fid = self.fid.pop(node, None)
-            if fid is None:
+        for node, fid in zip(nodes, self.faiss_ids(np.asarray(nodes, dtype=np.int64)).tolist(),
+                             strict=True):
+            if fid < 0:
                 if self.unindexed.pop(node, None) is not None:
                     delta.embeddings[gid, self.graph.keys[node]] = None
                 continue
             self._node_of[fid] = self._fid_of[node] = -1
+            self.count -= 1
             delta.embeddings[gid, self.graph.keys[node]] = None
             if self.index is not None:
                 self.index.remove(np.array([fid], dtype=np.int64))
@@ -198,6 +197,19 @@ class Side:
         self._bound = grown(self._bound, int(found.owners.max()) + 1, -np.inf)
         self._bound[found.owners] = np.where(found.lengths > 0, found.bounds, -np.inf)
         return changed
+
+    def indexed(self) -> np.ndarray:
+        """Every node with an indexed vector, ascending (a whole-side pass: rebuilds only)."""
+        return np.flatnonzero(self._fid_of >= 0)
+
+    def has_vector(self, node: int) -> bool:
+        """Whether ``node`` has an indexed vector."""
+        return node < len(self._fid_of) and self._fid_of[node] >= 0
+
+    def with_vectors(self, nodes: Iterable[int]) -> np.ndarray:
+        """The nodes of ``nodes`` with an indexed vector, ascending."""
+        nodes = np.unique(np.fromiter(nodes, dtype=np.int64))
+        return nodes[self.faiss_ids(nodes) >= 0]
 
     def faiss_ids(self, nodes: np.ndarray) -> np.ndarray:
         """FAISS ids of ``nodes`` (``-1``: not indexed)."""

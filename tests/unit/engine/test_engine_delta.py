@@ -91,7 +91,7 @@ def test_process_writes_nothing_until_the_delta_is_written(tmp_path: Path) -> No
 def _vectors(engine: AlignmentEngine, s: int) -> np.ndarray:
     """Indexed vectors in entity-key order (node numbers are private to one process)."""
     side = engine.sides[s]
-    nodes = sorted(side.fid, key=side.graph.keys.__getitem__)
+    nodes = sorted(side.indexed().tolist(), key=side.graph.keys.__getitem__)
     return side.vectors(nodes)
 
 

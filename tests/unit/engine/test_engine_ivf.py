@@ -38,7 +38,7 @@ def bundle(pair: GraphPair) -> ModelBundle:
 def _fresh_lists(engine: AlignmentEngine, s: int) -> dict[int, list[int]]:
     """Every list as a fresh FAISS IVF search (its own probe) would give it."""
     mine, other = engine.sides[s], engine.sides[1 - s]
-    nodes = sorted(mine.fid)
+    nodes = mine.indexed().tolist()
     _, ids = other.index.search(mine.vectors(nodes), engine.pairs.lists.depth)
     return {n: [int(other.node_of(np.array([i]))[0]) for i in row if i >= 0]
             for n, row in zip(nodes, ids, strict=True)}
@@ -51,7 +51,7 @@ def _assert_lists_fresh(engine: AlignmentEngine) -> None:
         assert isinstance(side.index, IvfVectorIndex)
         k = engine.settings.top_k  # a list's reserve beyond k is repaired lazily (its bound)
         fresh = {n: found[:k] for n, found in _fresh_lists(engine, s).items()}
-        assert {n: list(side.cands.get(n, ())) for n in side.fid} == fresh
+        assert {n: list(side.cands.get(n, ())) for n in side.indexed().tolist()} == fresh
 
 
 def _changes(pair: GraphPair) -> list[TripleChange]:
@@ -69,7 +69,7 @@ def test_streamed_ivf_lists_equal_a_fresh_ivf_search(tmp_path: Path, pair: Graph
             run(store, engine, changes[start:start + 25])
             if engine.pairs.lists.ivf and not engine.pending_count:
                 _assert_lists_fresh(engine)
-                cells = engine.sides[0].probers.cells(next(iter(engine.sides[0].fid)))
+                cells = engine.sides[0].probers.cells(int(engine.sides[0].indexed()[0]))
                 probed_fewer = len(cells) == 2
         while engine.pending_count:
             run(store, engine, [])
@@ -143,7 +143,7 @@ def test_a_restore_that_reads_the_lists_registers_their_probes(
             assert was.probers is not None and now.probers is not None
             assert all(np.array_equal(np.sort(was.probers.cells(n)),
                                       np.sort(now.probers.cells(now.graph.index[key])))
-                       for n, key in enumerate(was.graph.keys) if n in was.fid)
+                       for n, key in enumerate(was.graph.keys) if was.has_vector(n))
         for change in changes[-20:]:
             run(store, restored, [change])
         while restored.pending_count:

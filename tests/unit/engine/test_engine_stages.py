@@ -92,9 +92,9 @@ def test_queue_takes_the_oldest_first_then_new_nodes_by_key() -> None:
 
 def test_recompute_encodes_what_fits_and_keeps_faiss_ids(loaded: AlignmentEngine) -> None:
     side = loaded.sides[1]
-    nodes = sorted(side.fid, key=side.graph.keys.__getitem__)[:5]  # new work: by key
+    nodes = sorted(side.indexed().tolist(), key=side.graph.keys.__getitem__)[:5]  # new work: by key
     before = side.vectors(nodes).copy()
-    ids = {n: side.fid[n] for n in nodes}
+    ids = dict(zip(nodes, side.faiss_ids(np.array(nodes)).tolist(), strict=True))
     stage = Recompute(loaded.bundle, loaded.sides, DeferredQueue(
         tuple(s.graph for s in loaded.sides)), loaded.faiss_ids, 2)
     delta = StateDelta()
