@@ -88,6 +88,5 @@ class CandidateStore:
 
     def clear(self) -> None:
         """Delete every stored list and pair score (before an engine rewrites all of them)."""
-        for table in (Table.CANDIDATES, Table.PAIR_SCORE):
-            for key, _ in list(self._kv.scan(table)):
-                self._kv.delete(table, key)
+        self._kv.clear(Table.CANDIDATES)
+        self._kv.clear(Table.PAIR_SCORE)

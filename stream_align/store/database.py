@@ -110,11 +110,16 @@ class Database:
             read_options.set_iterate_upper_bound(end)
         yield from self._table(table).items(from_key=prefix, read_opt=read_options)
 
-    def write(self, changes: Iterable[Change]) -> int:
-        """Write all changes as one atomic ``WriteBatch``; return how many were written."""
+    def write(self, changes: Iterable[Change], cleared: Iterable[Table] = ()) -> int:
+        """Write all changes as one atomic ``WriteBatch``, after deleting every key of the
+        ``cleared`` tables (one range deletion each); return how many operations were written."""
         if self._db is None:
             raise StoreClosedError("the state store is closed")
         batch = WriteBatch(raw_mode=True)
+        for table in cleared:
+            span = self._span(table)
+            if span is not None:
+                batch.delete_range(*span, self._handles[table])
         for table, key, value in changes:
             if value is None:
                 batch.delete(key, self._handles[table])
@@ -127,6 +132,15 @@ class Database:
             except Exception as exc:
                 raise StoreError(f"RocksDB write of {count} changes failed: {exc}") from exc
         return count
+
+    def _span(self, table: Table) -> tuple[bytes, bytes] | None:
+        """``[first key, just past the last key)`` of a table, or None when it is empty."""
+        rows = self._table(table)
+        first = next(iter(rows.keys()), None)
+        if first is None:
+            return None
+        last: bytes = next(iter(rows.keys(backwards=True)))
+        return first, last + b"\x00"
 
     def checkpoint(self, path: Path) -> None:
         """A consistent copy of the database at ``path`` (which must not exist), taken while

@@ -1,10 +1,11 @@
 """Pending writes of a transaction layered over the committed database (reads-your-writes).
 
 A read consults the pending writes first, then the database; a prefix scan merges the two sorted
-streams, with pending puts added and pending deletes hiding committed keys. Pending keys of a
-table are kept sortable lazily: new keys go to an unsorted tail that is merged into the sorted
-list only when a scan needs it, so a batch of writes followed by scans costs one sort, not one
-insertion sort per write.
+streams, with pending puts added and pending deletes hiding committed keys. A cleared table hides
+every committed key at once (one range deletion at commit, however many rows it held). Pending
+keys of a table are kept sortable lazily: new keys go to an unsorted tail that is merged into the
+sorted list only when a scan needs it, so a batch of writes followed by scans costs one sort, not
+one insertion sort per write.
 """
 
 from bisect import bisect_left
@@ -19,12 +20,20 @@ Pair = tuple[bytes, bytes]
 
 
 class _PendingTable:
-    """Pending values of one table; ``None`` marks a deleted key."""
+    """Pending values of one table; ``None`` marks a deleted key; ``cleared``: every committed
+    key is deleted first."""
 
     def __init__(self) -> None:
         self.values: dict[bytes, bytes | None] = {}
+        self.cleared = False
         self._sorted: list[bytes] = []
         self._unsorted: list[bytes] = []
+
+    def clear(self) -> None:
+        self.values.clear()
+        self._sorted.clear()
+        self._unsorted.clear()
+        self.cleared = True
 
     def set(self, key: bytes, value: bytes | None) -> None:
         if key not in self.values:
@@ -80,6 +89,8 @@ class PendingWrites:
         pending = self._tables.get(table)
         if pending is not None and key in pending.values:
             return pending.values[key]
+        if pending is not None and pending.cleared:
+            return None
         return self._database.get(table, key)
 
     def get_many(self, table: Table, keys: list[bytes]) -> list[bytes | None]:
@@ -88,6 +99,8 @@ class PendingWrites:
         self._check_open()
         pending = self._tables.get(table)
         staged = {} if pending is None else pending.values
+        if pending is not None and pending.cleared:
+            return [staged.get(key) for key in keys]
         missing = [key for key in keys if key not in staged]
         committed = dict(zip(missing, self._database.get_many(table, missing), strict=True))
         return [staged[key] if key in staged else committed[key] for key in keys]
@@ -96,9 +109,9 @@ class PendingWrites:
         """``(key, value)`` pairs under ``prefix`` as this transaction sees them, in key order."""
         self._check_open()
         pending = self._tables.get(table)
-        committed = self._database.scan(table, prefix)
         if pending is None:
-            return committed
+            return self._database.scan(table, prefix)
+        committed = iter(()) if pending.cleared else self._database.scan(table, prefix)
         return _merge(committed, pending.in_prefix(prefix))
 
     def put(self, table: Table, key: bytes, value: bytes) -> None:
@@ -110,6 +123,15 @@ class PendingWrites:
         """Stage the deletion of ``key`` (a no-op at commit if it does not exist)."""
         self._check_open()
         self._tables[table].set(key, None)
+
+    def clear(self, table: Table) -> None:
+        """Stage the deletion of every key of ``table`` (writes staged after it stay)."""
+        self._check_open()
+        self._tables[table].clear()
+
+    def cleared(self) -> list[Table]:
+        """The tables whose committed keys all go at commit, before the staged writes."""
+        return [table for table, pending in self._tables.items() if pending.cleared]
 
     def changes(self) -> Iterator[Change]:
         """Every staged write, the last value per key."""

@@ -62,10 +62,10 @@ class Transaction:
         """Write every staged change in one atomic batch; return the number of changes."""
         if self.state is not TxState.OPEN:
             raise TransactionStateError(f"cannot commit a transaction that is {self.state.value}")
-        changes = list(self._kv.changes())
+        changes, cleared = list(self._kv.changes()), self._kv.cleared()
         self.state = TxState.PREPARED
         try:
-            written = self._database.write(changes)
+            written = self._database.write(changes, cleared)
         except BaseException:
             self.state = TxState.FAILED
             raise

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from stream_align.store import (
@@ -9,6 +10,7 @@ from stream_align.store import (
     StateStore,
     StoreClosedError,
     StoreSettings,
+    Transaction,
     TransactionStateError,
     TxState,
 )
@@ -92,3 +94,42 @@ def test_closed_store_refuses_work(store: StateStore) -> None:
         store.transaction()
     with pytest.raises(StoreClosedError):
         tx.graph.has_triple("A", "h", "r", "t")
+
+
+def _lists(tx: Transaction) -> list[str]:
+    return [entity for entity, *_ in tx.candidates.lists("A")]
+
+
+def test_a_cleared_table_hides_every_committed_row_and_keeps_later_writes(
+        store: StateStore) -> None:
+    ids, scores = np.array([3, 4]), np.array([0.5, 0.25])
+    with store.transaction() as tx:
+        for entity in ["a", "b", "c"]:
+            tx.candidates.put_list("A", entity, 0.1, ids, scores)
+        tx.candidates.put_pairs("a", ids, scores)
+        tx.candidates.set_state("s1")
+    with store.transaction() as tx:
+        tx.candidates.clear()
+        tx.candidates.put_list("A", "b", 0.2, ids[:1], scores[:1])
+        assert _lists(tx) == ["b"]  # reads see the clear, and the write after it
+        assert list(tx.candidates.pairs()) == []
+        assert tx.candidates.state() == "s1"  # other tables untouched
+    with store.transaction() as tx:
+        assert _lists(tx) == ["b"]
+        assert [bound for _, bound, *_ in tx.candidates.lists("A")] == [0.2]
+        assert list(tx.candidates.pairs()) == []
+
+
+def test_a_rolled_back_clear_deletes_nothing(store: StateStore) -> None:
+    with store.transaction() as tx:
+        tx.candidates.put_list("A", "a", 0.1, np.array([1]), np.array([0.5]))
+    tx = store.transaction()
+    tx.candidates.clear()
+    tx.rollback()
+    with store.transaction() as tx:
+        assert _lists(tx) == ["a"]
+    with store.transaction() as tx:
+        tx.candidates.clear()  # clearing an empty table in a later commit is fine too
+    with store.transaction() as tx:
+        tx.candidates.clear()
+        assert _lists(tx) == []
