@@ -47,7 +47,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 
 from stream_align.model.inputs import GraphInputs
-from stream_align.model.structure import _key
+from stream_align.model.structure import feature_key
 
 FEATURES = ("score", "names", "neighbour_names", "neighbour_anchors", "relation_anchors",
             "two_hop_anchors", "name_words", "name_exact", "name_numbers")
@@ -124,9 +124,9 @@ def pair_view(names: sp.csr_matrix, neighbour_names: sp.csr_matrix, rel: np.ndar
     return PairView(blocks=[
         normalize(names.astype(np.float32)).tocsr(),
         normalize(neighbour_names.astype(np.float32)).tocsr(),
-        _set_rows(rows1, _key(0, anchors1[has1]), n),
-        _set_rows(rows1, _key(1, rel[has1], anchors1[has1]), n),
-        _set_rows(rows2, _key(3, anchors2[has2]), n),
+        _set_rows(rows1, feature_key(0, anchors1[has1]), n),
+        _set_rows(rows1, feature_key(1, rel[has1], anchors1[has1]), n),
+        _set_rows(rows2, feature_key(3, anchors2[has2]), n),
     ], words=words, numbers=numbers)
 
 

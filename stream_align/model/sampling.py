@@ -19,7 +19,7 @@ import numpy as np
 
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 def key_hashes(keys: list[str], salt: str) -> np.ndarray:
@@ -31,7 +31,7 @@ def key_hashes(keys: list[str], salt: str) -> np.ndarray:
     return out
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
+def mix(x: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser: every input bit flips about half of the output bits."""
     with np.errstate(over="ignore"):
         x = (x ^ (x >> np.uint64(30))) * _MIX1
@@ -42,7 +42,7 @@ def _mix(x: np.ndarray) -> np.ndarray:
 def edge_uniforms(node: np.ndarray, neighbour: np.ndarray, relation: np.ndarray) -> np.ndarray:
     """``u ∈ (0, 1)`` per edge from the endpoint key hashes and the relation id."""
     with np.errstate(over="ignore"):
-        x = _mix(node ^ _mix(neighbour + _GOLDEN) ^ _mix(relation.astype(np.uint64) * _GOLDEN))
+        x = mix(node ^ mix(neighbour + GOLDEN) ^ mix(relation.astype(np.uint64) * GOLDEN))
     return ((x >> np.uint64(11)).astype(np.float64) + 0.5) / float(1 << 53)
 
 

@@ -34,20 +34,19 @@ import scipy.sparse as sp
 import torch
 from sklearn.preprocessing import normalize
 
-from stream_align.model.sampling import Neighbourhood, _mix
+from stream_align.model.sampling import GOLDEN, Neighbourhood, mix
 
 KINDS = ("a1", "ra1", "r1", "a2", "r1a", "r2a", "rra", "r2")
 #: Learning-free weights of the blocks, picked greedily on the validation pairs (decision 0008).
 INITIAL_SCALES = (1.0, 1.0, 1.0, 1.0, 1.5, 1.0, 0.5, 0.3)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _key(kind: int, *parts: np.ndarray) -> np.ndarray:
+def feature_key(kind: int, *parts: np.ndarray) -> np.ndarray:
     """``uint64`` hash of a feature tuple (the kind is part of the key)."""
     with np.errstate(over="ignore"):
-        x = np.full(len(parts[0]), _mix(np.array([kind + 1], dtype=np.uint64))[0])
+        x = np.full(len(parts[0]), mix(np.array([kind + 1], dtype=np.uint64))[0])
         for part in parts:
-            x = _mix(x ^ (part.astype(np.uint64) + _GOLDEN))
+            x = mix(x ^ (part.astype(np.uint64) + GOLDEN))
     return x
 
 
@@ -88,13 +87,13 @@ def structure_skips(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
     ay, az = anchor[y], anchor[z]
     hy, hz = ay < n_anchors, az < n_anchors
     specs = [
-        (x1[hy], _key(0, ay[hy])),
-        (x1[hy], _key(1, r1[hy], ay[hy])),
-        (x1, _key(2, r1)),
-        (x2[hz], _key(3, az[hz])),
-        (x2[hz], _key(4, p1[hz], az[hz])),
-        (x2[hz], _key(5, p2[hz], az[hz])),
-        (x2[hz], _key(6, p1[hz], p2[hz], az[hz])),
-        (x2, _key(7, p2)),
+        (x1[hy], feature_key(0, ay[hy])),
+        (x1[hy], feature_key(1, r1[hy], ay[hy])),
+        (x1, feature_key(2, r1)),
+        (x2[hz], feature_key(3, az[hz])),
+        (x2[hz], feature_key(4, p1[hz], az[hz])),
+        (x2[hz], feature_key(5, p2[hz], az[hz])),
+        (x2[hz], feature_key(6, p1[hz], p2[hz], az[hz])),
+        (x2, feature_key(7, p2)),
     ]
     return [_block(rows, keys, n, dim) for rows, keys in specs]
