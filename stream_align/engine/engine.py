@@ -22,13 +22,14 @@ import numpy as np
 
 from stream_align.engine import candidate_state, ivf_lists
 from stream_align.engine.apply import apply_changes, apply_labels
+from stream_align.engine.candidate_lists import CandidateLists
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.delta import StateDelta
 from stream_align.engine.errors import Rejection
 from stream_align.engine.events import EventIds, build_events
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from
-from stream_align.engine.pairs import PairMaintenance
+from stream_align.engine.pairs import PairScores
 from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.engine.queue import DeferredQueue
 from stream_align.engine.settings import EngineSettings
@@ -66,8 +67,9 @@ class AlignmentEngine:
                       Side(graphs[1], bundle.frozen, False, unit, cached))
         self.book = PairBook(graphs[0], graphs[1])
         self.decider = Decider(settings, self.book, self._named)
-        self.pairs = PairMaintenance(bundle, settings, self.sides, self.book, self.decider,
-                                     progress)
+        self.lists = CandidateLists(settings, self.sides, progress)
+        self.scores = PairScores(bundle, settings, self.sides, self.book, self.decider,
+                                 progress)
         self.queue = DeferredQueue(graphs)
         self.held = HeldWork()
         self.faiss_ids = FaissIds()
@@ -111,7 +113,7 @@ class AlignmentEngine:
         for s, side in enumerate(engine.sides):
             side.samples.refresh(side.graph.alive_indices())
             engine._load_embeddings(source, s)
-        engine.pairs.lists.use_quantiser(source.quantiser(bundle.version))
+        engine.lists.use_quantiser(source.quantiser(bundle.version))
         engine._restore_candidates(source)
         return engine
 
@@ -128,7 +130,7 @@ class AlignmentEngine:
                     ivf_lists.register(side, self.sides[1 - s],
                                        side.indexed())
             return
-        self.pairs.rebuild()
+        self.scores.rebuild(self.lists.rebuild())
         self._keep_quantiser()
         self._delta.candidates_reset = True
         self.held.everywhere = self.pending_count > 0
@@ -196,12 +198,15 @@ class AlignmentEngine:
     def _refresh_due(self) -> bool:
         """Lists and decisions wait only for a rebuild-sized drain (see ``held``)."""
         return self.held.due(self.queue.count, self.settings.max_held_batches,
-                             self.pairs.lists.rebuilds(self.held.changed))
+                             self.lists.rebuilds(self.held.changed))
 
     def _refresh(self, delta: StateDelta, stats: dict[str, float]) -> list[AlignmentEvent]:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
-        changed = self.pairs.update(held.computed, held.removed, held.labelled, stats)
+        started = time.perf_counter()
+        touched, searched = self.lists.update(held.computed, held.removed)
+        stats["lists_s"], stats["researched"] = time.perf_counter() - started, float(searched)
+        changed = self.scores.update(touched, held.computed, held.removed, held.labelled, stats)
         self._keep_quantiser()
         self.progress("decisions", 0, 1)
         decided = decide(delta, self.decider, held, changed)
@@ -217,7 +222,7 @@ class AlignmentEngine:
 
     def _keep_quantiser(self) -> None:
         """Keep a quantiser the lists just trained: it is frozen for this model version."""
-        if (centroids := self.pairs.lists.take_trained()) is not None:
+        if (centroids := self.lists.take_trained()) is not None:
             self._delta.quantiser = (self.bundle.version, centroids)
 
     def _unknown(self, labels: Sequence[Label]) -> int:

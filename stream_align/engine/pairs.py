@@ -1,10 +1,11 @@
-"""The scored pairs, kept equal to a batch computation's after every batch.
+"""The scores stage: the scored pairs, kept equal to a batch computation's after every batch.
 
 The pair set is the batch aligner's: ``(a, b)`` when ``b`` is in ``a``'s top-k or ``a`` in
 ``b``'s (both directions, see ``candidate_lists``), plus MATCH-labelled pairs (every one,
 governing or dormant — ``labels`` — so the set is a function of the label table and a restore's
 ``rebuild`` finds the same pairs), minus NON_MATCH ones. A pair's score can change only if one
 of its entities was recomputed; only those are re-scored (cross-graph attention, ``scoring``).
+The candidates stage before it (``candidate_lists``) says which pairs entered or left the lists.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 
 import numpy as np
 
-from stream_align.engine.candidate_lists import CandidateLists, NodePair, Sets
+from stream_align.engine.candidate_lists import NodePair, Sets
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.progress import Progress
 from stream_align.engine.scoring import score_pairs
@@ -23,14 +24,13 @@ from stream_align.events.contracts import LabelValue
 from stream_align.model.bundle import ModelBundle
 
 
-class PairMaintenance:
-    """Owns the candidate lists of both sides and the scores in the :class:`PairBook`."""
+class PairScores:
+    """Owns the scores in the :class:`PairBook`; reads the candidate lists of both sides."""
 
     def __init__(self, bundle: ModelBundle, settings: EngineSettings, sides: tuple[Side, Side],
                  book: PairBook, decider: Decider, progress: Progress) -> None:
         self.bundle, self.settings, self.sides = bundle, settings, sides
         self.book, self.decider, self.progress = book, decider, progress
-        self.lists = CandidateLists(settings, sides, progress)
 
     def _keys(self, pair: NodePair) -> tuple[str, str]:
         return self.sides[0].graph.keys[pair[0]], self.sides[1].graph.keys[pair[1]]
@@ -62,15 +62,12 @@ class PairMaintenance:
                    if a in ga.index and b in gb.index)
         return out
 
-    def update(self, computed: Sets, removed: Sets, labelled: list[tuple[str, str]],
-               stats: dict[str, float]) -> set[tuple[str, str]]:
-        """Refresh lists and scores; return the keys of every pair whose score changed, that
-        was dropped, or that was labelled."""
-        started = time.perf_counter()
-        touched, searched = self.lists.update(computed, removed)
-        stats["lists_s"] = time.perf_counter() - started
-        touched |= self._related(computed, removed, labelled)
-        stats["researched"] = float(searched)
+    def update(self, touched: set[NodePair], computed: Sets, removed: Sets,
+               labelled: list[tuple[str, str]], stats: dict[str, float]) -> set[tuple[str, str]]:
+        """Re-score after the candidates stage: ``touched`` pairs entered or left candidate
+        lists, ``computed`` entities have new vectors. Return the keys of every pair whose
+        score changed, that was dropped, or that was labelled."""
+        touched = touched | self._related(computed, removed, labelled)
         changed = set(labelled)
         rescore = []
         ordered = sorted(touched)
@@ -102,9 +99,9 @@ class PairMaintenance:
                 moved.add(keys)
         return moved
 
-    def rebuild(self) -> None:
-        """Every list and pair score from the indexed vectors (restore)."""
-        touched = self.lists.rebuild()
+    def rebuild(self, touched: set[NodePair]) -> None:
+        """Every pair score, after the lists were rebuilt (``touched``: every candidate
+        pair) — a restore."""
         ga, gb = self.sides[0].graph, self.sides[1].graph
         labelled = {(ga.index[a], gb.index[b])
                     for a, b in self.decider.label_book.all_match_pairs()

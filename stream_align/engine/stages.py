@@ -11,8 +11,10 @@ apply (``apply``)     changes, labels → :class:`Applied`,         mirrors, lab
 affected              touched nodes → :class:`Affected`           sample index
 recompute             affected → recomputed nodes                 queue (``queue``), vectors,
                                                                   FAISS index, level-1 cache
-candidates + scores   recomputed/removed → changed pairs          candidate lists, pair book
-(``pairs``)
+candidates            recomputed/removed → pairs that entered     candidate lists, list bounds
+(``candidate_lists``  or left a list
+``.CandidateLists``)
+scores (``pairs``)    those pairs, recomputed → changed pairs     pair book
 decisions             changed pairs → :class:`Change` list        matching
 events (``events``)   changes → ``AlignmentEvent`` list            event numbering
 ====================  =========================================  ================================

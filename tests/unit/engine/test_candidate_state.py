@@ -12,7 +12,7 @@ from engine_fixtures import engine_settings, open_store, synthetic_pair, untrain
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.list_table import ListTable
 from stream_align.engine.pair_table import PairTable
-from stream_align.engine.pairs import PairMaintenance
+from stream_align.engine.pairs import PairScores
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.service.engine_state import StoredState, process_into
 
@@ -48,7 +48,7 @@ def test_a_restore_reads_the_committed_lists_and_scores_exactly(
             with store.transaction() as tx:
                 assert tx.candidates.state()  # nothing held: the rows are current
             with monkeypatch.context() as patch:
-                patch.setattr(PairMaintenance, "rebuild", _no_rebuild)
+                patch.setattr(PairScores, "rebuild", _no_rebuild)
                 with store.transaction() as tx:
                     restored = AlignmentEngine.restore(bundle, StoredState(tx), settings)
             assert _tables(restored) == _tables(engine)

@@ -39,13 +39,13 @@ def _fresh_lists(engine: AlignmentEngine, s: int) -> dict[int, list[int]]:
     """Every list as a fresh FAISS IVF search (its own probe) would give it."""
     mine, other = engine.sides[s], engine.sides[1 - s]
     nodes = mine.indexed().tolist()
-    _, ids = other.index.search(mine.vectors(nodes), engine.pairs.lists.depth)
+    _, ids = other.index.search(mine.vectors(nodes), engine.lists.depth)
     return {n: [int(other.node_of(np.array([i]))[0]) for i in row if i >= 0]
             for n, row in zip(nodes, ids, strict=True)}
 
 
 def _assert_lists_fresh(engine: AlignmentEngine) -> None:
-    assert engine.pairs.lists.ivf
+    assert engine.lists.ivf
     for s in (0, 1):
         side = engine.sides[s]
         assert isinstance(side.index, IvfVectorIndex)
@@ -67,7 +67,7 @@ def test_streamed_ivf_lists_equal_a_fresh_ivf_search(tmp_path: Path, pair: Graph
     with open_store(tmp_path / "db") as store:
         for start in range(0, len(changes), 25):
             run(store, engine, changes[start:start + 25])
-            if engine.pairs.lists.ivf and not engine.pending_count:
+            if engine.lists.ivf and not engine.pending_count:
                 _assert_lists_fresh(engine)
                 cells = engine.sides[0].probers.cells(int(engine.sides[0].indexed()[0]))
                 probed_fewer = len(cells) == 2
@@ -121,7 +121,7 @@ def test_flat_mode_never_trains(tmp_path: Path, pair: GraphPair, bundle: ModelBu
         run(store, engine, _changes(pair))
         with store.transaction() as tx:
             assert tx.embeddings.quantiser(bundle.version) is None
-    assert not engine.pairs.lists.ivf
+    assert not engine.lists.ivf
 
 
 def test_a_restore_that_reads_the_lists_registers_their_probes(
