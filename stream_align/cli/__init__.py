@@ -22,7 +22,7 @@ function set as ``func``::
         ...
 
 ``tests/unit/cli/test_cli_lazy.py`` fails when ``--help`` loads torch, FAISS, RocksDB or
-confluent-kafka (before: 8.3 s and 840 MB; docs/BENCHMARKS.md).
+confluent-kafka (the cost it avoids: docs/BENCHMARKS.md, "CLI start-up").
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ The service's decisions are one-to-one, so the benchmark also reports Hits@1 aft
 Three ways, each returning ``match[row] = column`` (``-1`` when a row stays unmatched, which only
 happens when there are more rows than columns):
 
-- ``hungarian``: maximum-weight matching (``scipy.optimize.linear_sum_assignment``). Exact; on
-  10,500 × 10,500 (2 cores) 7–15 s and +1.7 GB (it works on a float64 copy).
+- ``hungarian``: maximum-weight matching (``scipy.optimize.linear_sum_assignment``). Exact,
+  cubic in time, and it works on a float64 copy of the matrix: a benchmark tool, not the
+  service's rule.
 - ``mutual_best``: greedy, what the service does online — take every pair that is each other's
   best among what is left, remove them, repeat.
 - ``sinkhorn``: log-domain Sinkhorn normalisation (fixed iterations) towards a doubly stochastic

@@ -38,7 +38,7 @@ class VectorIndex:
         """Insert or replace the vectors of ``ids``.
 
         A replaced vector is overwritten where it is stored: ``remove_ids`` compacts the whole
-        flat storage (≈ 8 ms per call on DBP15K zh_en, one per batch and graph)."""
+        flat storage (linear in the index size, so once per batch and graph at most)."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
         if len(ids) != len(set(ids.tolist())):
             raise ValueError("duplicate ids in one add")

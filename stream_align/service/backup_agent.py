@@ -2,8 +2,7 @@
 
 A thread, not a step of the loop: a RocksDB checkpoint is consistent whatever the writer is
 doing (each batch is one atomic write) and rocksdict releases the GIL while it copies, so a
-backup neither waits for a long batch nor stalls it (a 390 MiB checkpoint across file
-systems took 1.4–1.6 s, another thread's longest pause 20–30 ms; decision 0023).
+backup neither waits for a long batch nor stalls it (measured in decision 0023).
 """
 
 from __future__ import annotations

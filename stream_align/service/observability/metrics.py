@@ -28,10 +28,11 @@ from stream_align import __version__
 
 PREFIX = "stream_align"
 # 1 ms … 10 min: a micro-batch is a few ms when little is affected, seconds at a hub, and
-# 35-96 s (measured) to minutes for a bulk batch of 250,000 records.
+# up to minutes for a bulk batch of 250,000 records (docs/BENCHMARKS.md).
 SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                    30.0, 60.0, 120.0, 300.0, 600.0)
-# 50 ms … 10 min: p99 343 ms at a steady 5 inserts/s, 38 s under a 1,000/s load (BENCHMARKS).
+# 50 ms … 10 min: sub-second at a steady rate, tens of seconds when a load outruns the engine
+# (docs/BENCHMARKS.md).
 FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 # Entities recomputed per batch: ~11 per triple on average, hundreds at the p99 (DESIGN §4).
 SIZE_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 50_000)

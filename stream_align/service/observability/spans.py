@@ -35,7 +35,8 @@ HeadersFor = Callable[[str], Headers]
 MAX_LINKS = 128
 """Links kept per span: the SDK's default limit (a bulk batch holds 250,000 records)."""
 MAX_READS = 8 * MAX_LINKS
-"""Distinct trace headers parsed per batch (~20 µs each); the rest of a batch is not linked."""
+"""Distinct trace headers parsed per batch (each is parsed in Python); the rest of a batch is
+not linked."""
 PROCESS = messaging.MessagingOperationTypeValues.PROCESS.value
 SEND = messaging.MessagingOperationTypeValues.SEND.value
 KAFKA = messaging.MessagingSystemValues.KAFKA.value
@@ -76,7 +77,7 @@ def _partitions(records: Sequence[Record]) -> dict[tuple[str, int], tuple[int, l
     """(topic, partition) → (records, distinct trace contexts up to MAX_LINKS)."""
     counts: Counter[tuple[str, int]] = Counter()
     contexts: dict[tuple[str, int], dict[tuple[int, int], SpanContext]] = {}
-    # Parsing a header takes ~20 µs: read each distinct one once (a burst from one traced
+    # Parsing a header is Python work: read each distinct one once (a burst from one traced
     # request shares its context), and at most MAX_READS per batch.
     read: dict[tuple[tuple[str, bytes], ...], SpanContext | None] = {}
     for record in records:
