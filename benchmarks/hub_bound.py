@@ -70,10 +70,10 @@ def _vectors(engine: AlignmentEngine) -> tuple[Vectors, Vectors]:
 def _hub(engine: AlignmentEngine) -> TripleChange:
     """A rename of graph B's entity sampled by the most others."""
     samples, graph = engine.sides[1].samples, engine.sides[1].graph
-    node = max(samples.reverse, key=lambda y: (len(samples.reverse[y]), -y))
+    node = samples.most_sampled()
     entity = graph.entities[node]
     assert entity is not None
-    print(f"hub: {graph.keys[node]} in graph B, sampled by {len(samples.reverse[node]):,} "
+    print(f"hub: {graph.keys[node]} in graph B, sampled by {len(samples.samplers(node)):,} "
           "entities; renamed", flush=True)
     return TripleChange.upsert_entity(
         engine.settings.graph_ids[1], graph.keys[node], entity.type or None,

@@ -15,6 +15,13 @@ triple per distinct (relation, direction) it has. A local graph holding the summ
 nodes gives each of them the same inferred type (same relation signature) and the same bottom-k
 sample (the top-k keys are all present) as the full graph — whatever their degree — so the
 recompute of a hub's neighbourhood reads O(k + relations) edges per node, not its whole degree.
+
+The index is held in numpy tables, not per-node Python objects: each node's type and sampled
+``(neighbour, relation)`` slots in fixed-width ``int32`` rows, its summary triples in one pool of
+``int32`` rows addressed by offset (compacted when half of it is stale), and ``R`` as a
+value-less :class:`PairTable` of ``(sampled, sampler)`` (8 bytes an entry). As dicts of tuples,
+arrays and sets they cost ≈ 1.9 KB per entity at 40K entities a side (docs/BENCHMARKS.md "Where
+the memory goes"); as tables ≈ 0.3 KB (decision 0039).
 """
 
 from __future__ import annotations
@@ -23,13 +30,27 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from stream_align.arrays import grown
 from stream_align.engine.mutable_graph import MutableGraph
+from stream_align.engine.pair_table import PairTable
+from stream_align.engine.row_pool import RowPool
 from stream_align.model.inputs import Frozen
 from stream_align.model.sampling import key_hashes, sample
 from stream_align.model.vocab import directed_edges
 
 _EMPTY = np.zeros((0, 3), dtype=np.int64)
-_State = tuple[int, tuple[tuple[int, int], ...]]  # type id, sampled (neighbour, relation) slots
+_NO_STATE = -1
+"""Slot count of a node without a sample (dead, or never refreshed): unlike a live node with no
+edges (0 slots), so a node coming alive counts as changed."""
+
+
+class _Computed:
+    """Samples of some live nodes as the model computes them: type, slots, summary triples."""
+
+    def __init__(self, types: np.ndarray, nbr: np.ndarray, rel: np.ndarray,
+                 count: np.ndarray, summaries: list[np.ndarray]) -> None:
+        self.types, self.nbr, self.rel, self.count = types, nbr, rel, count
+        self.summaries = summaries
 
 
 class SampleIndex:
@@ -37,10 +58,19 @@ class SampleIndex:
 
     def __init__(self, graph: MutableGraph, frozen: Frozen) -> None:
         self.graph, self.frozen = graph, frozen
-        self.samples: dict[int, tuple[int, ...]] = {}
-        self.summaries: dict[int, np.ndarray] = {}
-        self.reverse: dict[int, set[int]] = {}
-        self._state: dict[int, _State] = {}
+        k = frozen.sampling.fanout
+        self._type = np.zeros(0, dtype=np.int32)
+        self._count = np.zeros(0, dtype=np.int32)  # slots; ``_NO_STATE``: no sample
+        self._nbr = np.zeros((0, k), dtype=np.int32)  # sampled neighbours, -1 past the count
+        self._rel = np.zeros((0, k), dtype=np.int32)  # their relations, 0 past the count
+        self._summaries = RowPool(3)  # (head, relation, tail) rows per node
+        self._reverse = PairTable(values=False)  # (sampled, sampler)
+
+    def _fit(self, size: int) -> None:
+        self._type = grown(self._type, size, -1)
+        self._count = grown(self._count, size, _NO_STATE)
+        self._nbr = grown(self._nbr, size, -1)
+        self._rel = grown(self._rel, size, 0)
 
     def refresh(self, nodes: Iterable[int], chunk: int = 4096) -> tuple[set[int], set[int]]:
         """Recompute samples and summaries of ``nodes`` from their full edge lists; update ``R``.
@@ -48,38 +78,49 @@ class SampleIndex:
         Returns the nodes whose type changed and those whose sampled ``(neighbour, relation)``
         slots changed (a deleted node is in both): the ``F`` and ``M`` of :meth:`affected`.
         """
-        todo = sorted(set(nodes))
+        todo = np.array(sorted(set(nodes)), dtype=np.int64)
         typed: set[int] = set()
         sampled: set[int] = set()
+        if len(todo):
+            self._fit(int(todo[-1]) + 1)
         for start in range(0, len(todo), chunk):
             part = self._refresh(todo[start:start + chunk])
-            typed |= part[0]
-            sampled |= part[1]
+            typed.update(part[0].tolist())
+            sampled.update(part[1].tolist())
         return typed, sampled
 
-    def _refresh(self, nodes: list[int]) -> tuple[set[int], set[int]]:
-        live = [i for i in nodes if self.graph.is_alive(i)]
-        samples, summaries, state = self._compute(live)
-        old = {i: self._state.get(i, (-1, None)) for i in nodes}
-        new = {i: state.get(i, (-1, None)) for i in nodes}
-        typed = {i for i in nodes if old[i][0] != new[i][0]}
-        changed = {i for i in nodes if old[i][1] != new[i][1]}
-        for i in nodes:
-            for y in self.samples.pop(i, ()):
-                self.reverse[y].discard(i)
-            self.summaries.pop(i, None)
-            self._state.pop(i, None)
-        for i in live:
-            self.samples[i], self.summaries[i], self._state[i] = samples[i], summaries[i], state[i]
-            for y in samples[i]:
-                self.reverse.setdefault(y, set()).add(i)
-        return typed, changed
+    def _refresh(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        is_alive = self.graph.is_alive
+        alive = np.fromiter((is_alive(i) for i in nodes.tolist()), dtype=bool, count=len(nodes))
+        new = self._compute(nodes[alive].tolist())
+        k = self._nbr.shape[1]
+        types = np.full(len(nodes), -1, dtype=np.int32)
+        count = np.full(len(nodes), _NO_STATE, dtype=np.int32)
+        nbr = np.full((len(nodes), k), -1, dtype=np.int32)
+        rel = np.zeros((len(nodes), k), dtype=np.int32)
+        types[alive], count[alive], nbr[alive], rel[alive] = new.types, new.count, new.nbr, \
+            new.rel
+        typed = types != self._type[nodes]
+        changed = ((count != self._count[nodes]) | (nbr != self._nbr[nodes]).any(axis=1)
+                   | (rel != self._rel[nodes]).any(axis=1))
+        moved = nodes[changed]
+        old = self._nbr[moved]
+        xs = np.repeat(moved, k).reshape(-1, k)
+        self._reverse.change_many(old[old >= 0], xs[old >= 0], present=False)
+        fresh = nbr[changed]
+        self._reverse.change_many(fresh[fresh >= 0], xs[fresh >= 0], present=True)
+        self._type[nodes], self._count[nodes], self._nbr[nodes], self._rel[nodes] = \
+            types, count, nbr, rel
+        self._summaries.clear(nodes[~alive])
+        self._summaries.set_many(nodes[alive], new.summaries)
+        return nodes[typed], nodes[changed]
 
-    def _compute(self, nodes: list[int]) -> tuple[dict[int, tuple[int, ...]],
-                                                  dict[int, np.ndarray], dict[int, _State]]:
-        """Samples, summaries and (type, slots) with the model's own sampling on full edges."""
+    def _compute(self, nodes: list[int]) -> _Computed:
+        """Types, slots and summaries with the model's own sampling on full edges."""
+        k = self._nbr.shape[1]
         if not nodes:
-            return {}, {}, {}
+            return _Computed(np.zeros(0, np.int32), np.zeros((0, k), np.int32),
+                             np.zeros((0, k), np.int32), np.zeros(0, np.int32), [])
         triples = self.graph.incident(nodes)
         local, glob = self.graph.local_graph(nodes, triples)
         vocab, frozen = self.frozen.vocab, self.frozen
@@ -88,22 +129,22 @@ class SampleIndex:
         avg = frozen.avg_counts.get(local.label, np.ones((1, 1), dtype=np.float32))
         hood = sample(edges, local.num_entities, key_hashes(local.keys, frozen.salt), types, avg,
                       frozen.sampling.fanout)
-        samples = {int(glob[r]): tuple(glob[hood.nbr[r][hood.mask[r]]].tolist())
-                   for r in range(len(nodes))}
-        keep = _summary_edges(edges, hood.nbr, hood.rel, hood.mask, len(nodes), local.num_entities)
+        n = len(nodes)
+        mask = hood.mask[:n]  # a prefix of each row: slots fill from the first
+        nbr = np.where(mask, glob[np.minimum(hood.nbr[:n], len(glob) - 1)], -1)
+        rel = np.where(mask, hood.rel[:n], 0)
+        keep = _summary_edges(edges, hood.nbr, hood.rel, hood.mask, n, local.num_entities)
         keep = keep[np.argsort(edges[keep, 0], kind="stable")]
-        bounds = np.searchsorted(edges[keep, 0], np.arange(len(nodes) + 1))
+        bounds = np.searchsorted(edges[keep, 0], np.arange(n + 1))
         rows = keep % max(len(triples), 1)  # directed edge e and e + m are both triple e
-        summaries = {int(glob[r]): triples[np.unique(rows[bounds[r]:bounds[r + 1]])]
-                     for r in range(len(nodes))}
-        state = {int(glob[r]): (int(types[r]), tuple(zip(samples[int(glob[r])],
-                                                         hood.rel[r][hood.mask[r]].tolist(),
-                                                         strict=True)))
-                 for r in range(len(nodes))}
-        return samples, summaries, state
+        summaries = [triples[np.unique(rows[bounds[r]:bounds[r + 1]])] for r in range(n)]
+        return _Computed(types[:n].astype(np.int32), nbr.astype(np.int32),
+                         rel.astype(np.int32), mask.sum(axis=1).astype(np.int32), summaries)
 
     def _samplers(self, nodes: Iterable[int]) -> set[int]:
-        return {x for y in nodes for x in self.reverse.get(y, ())}
+        """``R(nodes)``: every node that samples one of ``nodes``."""
+        ys = np.fromiter(nodes, dtype=np.int64)
+        return set(self._reverse.seconds_of(np.sort(ys))[1].tolist()) if len(ys) else set()
 
     def affected(self, features: set[int], sampled: set[int]) -> set[int]:
         """``D = H ∪ R(H)``, ``H = F ∪ M ∪ R(F)``, among live nodes (after :meth:`refresh`)."""
@@ -112,24 +153,47 @@ class SampleIndex:
 
     def slots(self, node: int) -> tuple[tuple[int, int], ...]:
         """``node``'s sampled ``(neighbour, relation id)`` slots, in the encoder's order."""
-        state = self._state.get(node)
-        return state[1] if state is not None else ()
+        if node >= len(self._count) or self._count[node] <= 0:
+            return ()
+        c = int(self._count[node])
+        return tuple(zip(self._nbr[node, :c].tolist(), self._rel[node, :c].tolist(),
+                         strict=True))
+
+    def sampled(self, node: int) -> tuple[int, ...]:
+        """``S(node)``: its sampled neighbours, in slot order."""
+        return tuple(n for n, _ in self.slots(node))
+
+    def samplers(self, node: int) -> set[int]:
+        """``R(node)``: the nodes that sample it."""
+        return self._samplers([node])
+
+    def most_sampled(self) -> int:
+        """The node the most others sample (ties: the lowest), or -1 if none is sampled."""
+        nodes, counts = self._reverse.first_counts()
+        return int(nodes[np.argmax(counts)]) if len(nodes) else -1
 
     def closure(self, nodes: Iterable[int], hops: int = 2) -> set[int]:
         """``L = D ∪ S(D) ∪ S(S(D))``: every node whose type, sample or features ``D`` reads
         (``hops=1``: ``D ∪ S(D)``, the nodes whose ``h1`` the last layer of ``D`` reads)."""
         seen = set(nodes)
-        level = set(seen)
+        level = np.fromiter(seen, dtype=np.int64)
         for _ in range(hops):
-            level = {y for x in level for y in self.samples.get(x, ())} - seen
-            seen |= level
+            level = level[level < len(self._nbr)]
+            found = self._nbr[level].ravel()
+            new = set(found[found >= 0].tolist()) - seen
+            seen |= new
+            level = np.fromiter(new, dtype=np.int64)
         return seen
 
     def summary_triples(self, nodes: Iterable[int]) -> np.ndarray:
         """Unique triples of the summaries of ``nodes`` (what a local graph needs for them)."""
-        parts = [self.summaries[i] for i in nodes if i in self.summaries]
-        parts = [p for p in parts if len(p)]
-        return np.unique(np.concatenate(parts), axis=0) if parts else _EMPTY
+        rows = self._summaries.gather(np.fromiter(nodes, dtype=np.int64))
+        return np.unique(rows, axis=0) if len(rows) else _EMPTY
+
+    def nbytes(self) -> int:
+        """Bytes held by the tables."""
+        return int(self._type.nbytes + self._count.nbytes + self._nbr.nbytes + self._rel.nbytes
+                   + self._summaries.nbytes() + self._reverse.nbytes())
 
 
 def _summary_edges(edges: np.ndarray, nbr: np.ndarray, rel: np.ndarray, mask: np.ndarray,

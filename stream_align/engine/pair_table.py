@@ -145,10 +145,40 @@ class PairTable:
                 np.concatenate([v[~stale], np.array(more_v, dtype=np.int64)]))
 
     def change_many(self, us: np.ndarray, vs: np.ndarray, present: bool) -> None:
-        """Put (``present``) or discard every ``(us[i], vs[i])`` (a set table's batch write)."""
+        """Put (``present``) or discard every ``(us[i], vs[i])`` (a set table's batch write).
+
+        A change too large for the dict (a bulk refresh or a restore: one entry per pair of the
+        whole graph) goes into the arrays at once, by sorting, not through the dict."""
+        us, vs = np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64)
+        if len(us) > max(_MIN_DELTA, len(self._keys) >> 4):
+            self._merge()
+            self._apply(np.unique((us << 32) | vs), present)
+            return
         value = 0.0 if present else None
         for u, v in zip(us.tolist(), vs.tolist(), strict=True):
             self._change(u, v, value)
+
+    def _apply(self, keys: np.ndarray, present: bool) -> None:
+        """Put (value ``0.0``) or remove sorted distinct ``keys`` in the merged arrays."""
+        known = np.isin(self._keys, keys)
+        if not present:
+            self._keys = self._keys[~known]
+            if self._values is not None:
+                self._values = self._values[~known]
+            return
+        if self._values is not None:
+            self._values[known] = 0.0
+        new = keys[~np.isin(keys, self._keys)]
+        merged = np.concatenate([self._keys, new])
+        order = np.argsort(merged, kind="stable")
+        self._keys = merged[order]
+        if self._values is not None:
+            self._values = np.concatenate([self._values, np.zeros(len(new))])[order]
+
+    def first_counts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every ``u`` with a pair and how many pairs it has (ascending ``u``)."""
+        self._merge()
+        return np.unique(self._keys >> 32, return_counts=True)
 
     def firsts(self) -> set[int]:
         """Every ``u`` with at least one pair."""

@@ -63,8 +63,8 @@ def test_score_pairs_equals_the_full_graph_pair_scores(tmp_path: Path, loss: str
     assert any(explained)
     for (a, b), found, offline in zip(nodes, explained, batch, strict=True):
         for e in found:  # evidence names sampled neighbours of the pair's own entities
-            assert e.left in engine.sides[0].samples.samples[a]
-            assert e.right in engine.sides[1].samples.samples[b]
+            assert e.left in engine.sides[0].samples.sampled(a)
+            assert e.right in engine.sides[1].samples.sampled(b)
             assert 0 < e.weight <= 1
         # One definition: the service's evidence is the batch aligner's, keys for indices.
         assert [(ga.keys[e.left], gb.keys[e.right], e.relation_left, e.relation_right)

@@ -71,3 +71,21 @@ def test_pair_book_reads_by_key_from_both_sides() -> None:
     assert sorted(book.rights.get("a1")) == ["b0", "b1"] and book.rights.get("a2") == ()
     assert book.lefts.get("b0") == ["a1"] and book.lefts.keys() == {"b0", "b1"}
     assert book.rights.keys() == {"a1"}
+
+
+def test_change_many_in_bulk_equals_one_at_a_time(monkeypatch) -> None:
+    """A change too large for the dict goes into the arrays by sorting: same table."""
+    monkeypatch.setattr(pair_table, "_MIN_DELTA", 8)
+    rng = np.random.default_rng(5)
+    bulk, single = PairTable(values=False), PairTable(values=False)
+    for step in range(30):
+        n = 200 if step % 3 == 0 else 5  # the large ones take the sorted path
+        us, vs = rng.integers(0, 50, n), rng.integers(0, 80, n)
+        present = bool(step % 4)
+        bulk.change_many(us, vs, present)
+        for u, v in zip(us.tolist(), vs.tolist(), strict=True):
+            single.put(u, v) if present else single.discard(u, v)
+        assert list(bulk.items()) == list(single.items())
+    nodes, counts = bulk.first_counts()
+    assert dict(zip(nodes.tolist(), counts.tolist(), strict=True)) == \
+        {u: len(single.seconds(u)) for u in single.firsts()}
