@@ -7,20 +7,23 @@ numbers entities in key order. Nothing the model computes depends on an index �
 samples are functions of keys, attributes and edges — so a restored mirror computes the same
 embeddings as the live one.
 
-An edge is kept as one packed int per endpoint (``relation << 32 | other node``) in a set that
-exists only once the node has an edge: a set of ``(relation, node)`` tuples cost ≈ 100 bytes an
-edge end, and two empty sets per entity another 430 (the 40K-per-side breakdown in
-docs/BENCHMARKS.md); entities are slotted dataclasses (no per-instance ``__dict__``).
+An edge is kept as one packed int per endpoint (``relation << 32 | other node``) in two
+:class:`~stream_align.engine.edge_table.EdgeTable` (out and in): 16 bytes an edge end in sorted
+arrays, where a Python set per node and direction cost ≈ 670 bytes an entity (decision 0039);
+entities are slotted dataclasses (no per-instance ``__dict__``) sharing one empty attribute
+dict when they have no attributes besides the name.
 """
 
 from __future__ import annotations
 
 import sys
+from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from stream_align.engine.edge_table import EdgeTable
 from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.engine.state_source import StateSource
 from stream_align.graph import Graph
@@ -30,7 +33,7 @@ NAME = "name"
 
 
 _LOW = 0xFFFFFFFF
-_NO_EDGES: frozenset[int] = frozenset()  # shared by every node without edges (never mutated)
+_NO_ATTRIBUTES: dict[str, str] = {}  # shared by every entity with only a name (never mutated)
 
 
 @dataclass(slots=True)
@@ -52,8 +55,8 @@ class MutableGraph:
         self.entities: list[Entity | None] = []  # None: deleted (the slot is kept)
         self.relations: list[str] = []
         self._relation_index: dict[str, int] = {}
-        self.out: list[set[int] | frozenset[int]] = []  # relation << 32 | tail
-        self.inn: list[set[int] | frozenset[int]] = []  # relation << 32 | head
+        self.out = EdgeTable()  # head → relation << 32 | tail
+        self.inn = EdgeTable()  # tail → relation << 32 | head
 
     # entities
 
@@ -76,15 +79,13 @@ class MutableGraph:
         """Create or replace an entity; return its index."""
         attrs = dict(attributes)
         entity = Entity(name=attrs.pop(NAME, ""), type=sys.intern(entity_type),
-                        attributes=attrs)  # a few types: one string each, not one per entity
+                        attributes=attrs or _NO_ATTRIBUTES)  # a few types: one string each
         i = self.index.get(key)
         if i is None:
             i = len(self.keys)
             self.index[key] = i
             self.keys.append(key)
             self.entities.append(entity)
-            self.out.append(_NO_EDGES)
-            self.inn.append(_NO_EDGES)
         else:
             self.entities[i] = entity
         return i
@@ -108,34 +109,44 @@ class MutableGraph:
         return r
 
     def has_triple(self, h: int, r: int, t: int) -> bool:
-        return (r << 32 | t) in self.out[h]
+        return self.out.has(h, r << 32 | t)
 
     def add_triple(self, h: int, r: int, t: int) -> bool:
         """Add; False if it was already there (a re-delivered ADD is a no-op)."""
-        if (r << 32 | t) in self.out[h]:
+        if self.out.has(h, r << 32 | t):
             return False
-        _edges(self.out, h).add(r << 32 | t)
-        _edges(self.inn, t).add(r << 32 | h)
+        self.out.add(h, r << 32 | t)
+        self.inn.add(t, r << 32 | h)
         return True
 
     def remove_triple(self, h: int, r: int, t: int) -> bool:
-        if (r << 32 | t) not in self.out[h]:
+        if not self.out.has(h, r << 32 | t):
             return False
-        _edges(self.out, h).discard(r << 32 | t)
-        _edges(self.inn, t).discard(r << 32 | h)
+        self.out.discard(h, r << 32 | t)
+        self.inn.discard(t, r << 32 | h)
         return True
+
+    def load_triples(self, triples: np.ndarray) -> None:
+        """Set every ``(head, relation, tail)`` of an edgeless mirror at once (restore)."""
+        h, r, t = triples[:, 0], triples[:, 1], triples[:, 2]
+        self.out.load(h, r << 32 | t)
+        self.inn.load(t, r << 32 | h)
 
     def edges(self, node: int) -> list[tuple[int, int, int]]:
         """``(head, relation, tail)`` of every triple at ``node``."""
-        return ([(node, p >> 32, p & _LOW) for p in self.out[node]]
-                + [(p & _LOW, p >> 32, node) for p in self.inn[node]])
+        return ([(node, p >> 32, p & _LOW) for p in self.out.ends(node)]
+                + [(p & _LOW, p >> 32, node) for p in self.inn.ends(node)])
 
     def incident(self, nodes: Iterable[int]) -> np.ndarray:
-        """``int64 (m, 3)`` unique ``(head, relation, tail)`` rows touching any of ``nodes``."""
-        rows = {row for i in nodes for row in self.edges(i)}
-        if not rows:
-            return np.zeros((0, 3), dtype=np.int64)
-        return np.array(sorted(rows), dtype=np.int64)
+        """``int64 (m, 3)`` unique ``(head, relation, tail)`` rows touching any of ``nodes``,
+        in ascending order."""
+        nodes = np.fromiter(nodes, dtype=np.int64)
+        at, ends = self.out.ends_of(nodes)
+        out = np.stack([nodes[at], ends >> 32, ends & _LOW], axis=1)
+        at, ends = self.inn.ends_of(nodes)
+        inn = np.stack([ends & _LOW, ends >> 32, nodes[at]], axis=1)
+        rows = np.concatenate([out, inn])
+        return np.unique(rows, axis=0) if len(rows) else np.zeros((0, 3), dtype=np.int64)
 
     # views
 
@@ -161,14 +172,6 @@ class MutableGraph:
         return graph, nodes
 
 
-def _edges(table: list[set[int] | frozenset[int]], node: int) -> set[int]:
-    """``node``'s own edge set (made on its first edge)."""
-    edges = table[node]
-    if edges is _NO_EDGES:
-        edges = table[node] = set()
-    return edges  # type: ignore[return-value]
-
-
 def mirror_from(source: StateSource, label: str, graph_id: str,
                 progress: Progress = no_progress) -> MutableGraph:
     """Rebuild the mirror of one graph from stored state (entities in key order, then triples)."""
@@ -176,7 +179,10 @@ def mirror_from(source: StateSource, label: str, graph_id: str,
     for key, entity_type, attributes in counted(source.entities(graph_id), progress,
                                                 f"restore {label}: entities"):
         graph.upsert(key, entity_type, attributes)
+    index, relation_id = graph.index, graph.relation_id
+    rows = array("q")  # 24 bytes a triple while reading, no tuple per triple
     for head, relation, tail in counted(source.triples(graph_id), progress,
                                         f"restore {label}: triples"):
-        graph.add_triple(graph.index[head], graph.relation_id(relation), graph.index[tail])
+        rows.extend((index[head], relation_id(relation), index[tail]))
+    graph.load_triples(np.frombuffer(rows, dtype=np.int64).reshape(-1, 3))
     return graph

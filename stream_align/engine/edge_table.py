@@ -1,0 +1,116 @@
+"""One graph direction's edges: ``node → {relation << 32 | other node}`` in sorted numpy arrays.
+
+The mirror kept a Python set of packed ints per node and direction: a set object (≥ 216 bytes)
+and a boxed int (32 bytes) per edge end, ≈ 670 bytes an entity at DBP15K's degrees (the 40K-a-side
+breakdown in docs/BENCHMARKS.md). Here an edge end is two ``int64`` in arrays sorted by
+``(node, end)`` — 16 bytes — and a node's ends are one binary search away. Recent changes sit in
+a dict (``node → {end: present}``) merged into the arrays once it holds a sixteenth of them (at
+least 4,096), as in :class:`~stream_align.engine.pair_table.PairTable`, so a change costs a dict
+write and an amortised share of a merge.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+_MIN_DELTA = 4096
+"""Changes kept unmerged at least (small tables do not re-sort on every change)."""
+
+
+class EdgeTable:
+    """A set of ``(node, end)`` pairs of non-negative ``int64``, read per node."""
+
+    def __init__(self) -> None:
+        self._node = np.zeros(0, dtype=np.int64)  # sorted by (node, end)
+        self._end = np.zeros(0, dtype=np.int64)
+        self._delta: dict[int, dict[int, bool]] = {}  # False: removed
+        self._changes = 0
+
+    def __len__(self) -> int:
+        self._merge()
+        return len(self._node)
+
+    def _span(self, node: int) -> tuple[int, int]:
+        lo, hi = np.searchsorted(self._node, [node, node + 1])
+        return int(lo), int(hi)
+
+    def has(self, node: int, end: int) -> bool:
+        row = self._delta.get(node)
+        if row is not None and end in row:
+            return row[end]
+        lo, hi = self._span(node)
+        i = lo + int(np.searchsorted(self._end[lo:hi], end))
+        return i < hi and int(self._end[i]) == end
+
+    def add(self, node: int, end: int) -> None:
+        self._change(node, end, True)
+
+    def discard(self, node: int, end: int) -> None:
+        self._change(node, end, False)
+
+    def _change(self, node: int, end: int, present: bool) -> None:
+        row = self._delta.get(node)
+        if row is None:
+            row = self._delta[node] = {}
+        if end not in row:
+            self._changes += 1
+        row[end] = present
+        if self._changes > max(_MIN_DELTA, len(self._node) >> 4):
+            self._merge()
+
+    def ends(self, node: int) -> list[int]:
+        """Every end of ``node``."""
+        lo, hi = self._span(node)
+        found = self._end[lo:hi].tolist()
+        row = self._delta.get(node)
+        if not row:
+            return found
+        return [e for e in found if e not in row] + [e for e, x in row.items() if x]
+
+    def ends_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every end of ``nodes`` as two arrays ``(i, end)``: ``end`` is an end of ``nodes[i]``
+        (the merged ones found by two vectorised searches, the recent ones per dict row)."""
+        self._merge()
+        nodes = np.asarray(nodes, dtype=np.int64)
+        lo = np.searchsorted(self._node, nodes)
+        counts = np.searchsorted(self._node, nodes + 1) - lo
+        index = np.repeat(np.arange(len(nodes)), counts)
+        first = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        return index, self._end[first + np.arange(len(index))]
+
+    def load(self, nodes: np.ndarray, ends: np.ndarray) -> None:
+        """Fill an empty table from arrays of pairs at once (restore; duplicates kept once)."""
+        assert not len(self._node) and not self._changes, "load fills an empty table"
+        pairs = np.unique(np.stack([np.asarray(nodes, dtype=np.int64),
+                                    np.asarray(ends, dtype=np.int64)], axis=1), axis=0)
+        self._node, self._end = pairs[:, 0].copy(), pairs[:, 1].copy()
+
+    def _merge(self) -> None:
+        """Fold the recent changes into the sorted arrays: one sort of both, where a recent
+        change of a pair (sorted after its stored row) decides whether the pair stays."""
+        if not self._changes:
+            return
+        nodes, ends, present = [], [], []
+        for node, row in self._delta.items():
+            nodes.extend([node] * len(row))
+            ends.extend(row.keys())
+            present.extend(row.values())
+        old = len(self._node)
+        all_node = np.concatenate([self._node, np.array(nodes, dtype=np.int64)])
+        all_end = np.concatenate([self._end, np.array(ends, dtype=np.int64)])
+        here = np.concatenate([np.ones(old, dtype=bool), np.array(present, dtype=bool)])
+        order = np.lexsort((np.arange(len(all_node)) >= old, all_end, all_node))
+        node, end = all_node[order], all_end[order]
+        last = np.ones(len(node), dtype=bool)  # the last row of each pair decides
+        last[:-1] = (node[1:] != node[:-1]) | (end[1:] != end[:-1])
+        keep = last & here[order]
+        self._node, self._end = node[keep], end[keep]
+        self._delta, self._changes = {}, 0
+
+    def nbytes(self) -> int:
+        """Bytes held: the arrays and the unmerged changes."""
+        delta = sys.getsizeof(self._delta) + sum(sys.getsizeof(r) + 60 * len(r)
+                                                 for r in self._delta.values())
+        return int(self._node.nbytes + self._end.nbytes + delta)

@@ -1,0 +1,41 @@
+"""EdgeTable against a dict of sets under random changes (merges included)."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from stream_align.engine import edge_table
+from stream_align.engine.edge_table import EdgeTable
+
+
+def test_edge_table_equals_a_dict_of_sets(monkeypatch) -> None:
+    monkeypatch.setattr(edge_table, "_MIN_DELTA", 8)  # merge often
+    rng, table, want = random.Random(7), EdgeTable(), {}
+    for step in range(3000):
+        node, end = rng.randrange(30), rng.randrange(5) << 32 | rng.randrange(2**31)
+        if step % 3 and want.get(node):  # also remove ends that exist
+            end = rng.choice(sorted(want[node]))
+        if rng.random() < 0.55:
+            table.add(node, end)
+            want.setdefault(node, set()).add(end)
+        else:
+            table.discard(node, end)
+            want.get(node, set()).discard(end)
+        assert table.has(node, end) == (end in want.get(node, set()))
+        if step % 101 == 0:
+            for x in range(31):
+                assert sorted(table.ends(x)) == sorted(want.get(x, ()))
+            ask = np.array(rng.sample(range(35), 9), dtype=np.int64)
+            at, ends = table.ends_of(ask)
+            assert sorted(zip(ask[at].tolist(), ends.tolist(), strict=True)) == \
+                sorted((x, e) for x in ask.tolist() for e in want.get(x, ()))
+    assert len(table) == sum(len(v) for v in want.values())
+
+
+def test_load_fills_at_once() -> None:
+    table = EdgeTable()
+    table.load(np.array([3, 1, 3, 3]), np.array([9, 4, 2, 9]))
+    assert table.ends(3) == [2, 9] and table.ends(1) == [4] and table.ends(0) == []
+    assert table.has(3, 9) and not table.has(1, 9)
