@@ -60,7 +60,7 @@ def test_affected_is_the_renamed_node_and_every_node_reading_it(
         loaded: AlignmentEngine) -> None:
     """A new name changes ``x``'s features only: ``D = {n : x ∈ S(n) ∪ S(S(n)) ∪ {n}}``."""
     side = loaded.sides[0]
-    x = max(side.graph.alive_indices(), key=lambda n: len(side.graph.inn[n]))
+    x = max(side.graph.alive_indices(), key=lambda n: len(side.graph.inn.ends(n)))
     readers = {n for n in side.graph.alive_indices() if x in side.samples.closure([n])}
     applied = apply_changes(StateDelta(), [s.graph for s in loaded.sides], loaded.settings,
                             [T.upsert_entity("A", side.graph.keys[x],
