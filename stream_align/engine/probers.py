@@ -8,7 +8,9 @@ against ``n · nprobe / nlist`` list owners instead of all ``n``.
 
 State is numpy arrays (no per-entity objects): each node's ``nprobe`` cells and its slot in
 each cell's member array; a cell's members are a growable array with swap-removal, so adding or
-dropping a node costs ``O(nprobe)``. ``nprobe`` int64 cells + slots: 16 · nprobe bytes per node.
+dropping a node costs ``O(nprobe)``. ``int32`` cells, slots and members (node ids, cells and
+slots are below 2**31): 12 · nprobe bytes per node (384 at nprobe 32; int64 was 1.35 KB an
+entity with the members' doubling slack, docs/BENCHMARKS.md "IVF candidate lists").
 """
 
 from __future__ import annotations
@@ -25,21 +27,21 @@ class CellProbers:
 
     def __init__(self, nlist: int, nprobe: int) -> None:
         self.nlist, self.nprobe = nlist, nprobe
-        self._cells = np.full((0, nprobe), -1, dtype=np.int64)  # node → probed cells
-        self._slots = np.full((0, nprobe), -1, dtype=np.int64)  # node → slot in each cell
-        self._members = [np.zeros(0, dtype=np.int64) for _ in range(nlist)]
+        self._cells = np.full((0, nprobe), -1, dtype=np.int32)  # node → probed cells
+        self._slots = np.full((0, nprobe), -1, dtype=np.int32)  # node → slot in each cell
+        self._members = [np.zeros(0, dtype=np.int32) for _ in range(nlist)]
         self._count = np.zeros(nlist, dtype=np.int64)
 
     def of(self, cell: int) -> np.ndarray:
         """Nodes probing ``cell`` (a view: valid until the next change)."""
-        return self._members[cell][: self._count[cell]]
+        return self._members[cell][: self._count[cell]].astype(np.int64)
 
     def cells(self, node: int) -> np.ndarray:
         """The cells ``node`` probes (empty if it probes none)."""
         if node >= len(self._cells):
             return np.zeros(0, dtype=np.int64)
         row = self._cells[node]
-        return row[row >= 0]
+        return row[row >= 0].astype(np.int64)
 
     def set(self, nodes: Sequence[int], cells: np.ndarray) -> None:
         """``nodes[i]`` now probes ``cells[i]`` (its old cells are dropped)."""
