@@ -59,6 +59,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="where either entity has no name, a match must also beat the "
                         "runner-up (best other candidate of either entity) by this much, for "
                         "the engine and the full recompute (default: none; decision 0026)")
+    parser.add_argument("--neighbourhood-rounds", type=int, default=0, metavar="R",
+                        help="match unnamed entities by their relation-consistent aligned "
+                        "neighbours in R rounds instead of by score, in the engine and the full "
+                        "recompute (default 0: off; decisions 0025, 0035)")
     parser.add_argument("--hide-names", action="store_true",
                         help="structure-only track (the model must have been trained so)")
     parser.add_argument("--seed", type=int, default=0,
@@ -81,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     try:
         engine = EngineSettings(unnamed_threshold=args.unnamed_threshold,
-                                unnamed_margin=args.unnamed_margin)
+                                unnamed_margin=args.unnamed_margin,
+                                neighbourhood_rounds=args.neighbourhood_rounds)
     except ValidationError as exc:  # an option out of range
         raise ConfigError(validation_summary(exc)) from exc
     settings = SnapshotEvalSettings(

@@ -85,6 +85,8 @@ class Decider:
     def _limit(self, left: str, right: str) -> float:
         """The pair's bar: to be made, and (lower by the hysteresis band) to stay."""
         settings = self.settings
+        if settings.neighbourhood_rounds and not self.named(left, right):
+            return float("inf")  # the neighbourhood stage matches these (decision 0025)
         bar = settings.match_threshold
         unnamed = (settings.unnamed_threshold is not None or settings.unnamed_margin is not None
                    ) and not self.named(left, right)

@@ -86,6 +86,15 @@ class Match(NamedTuple):
     score: float
 
 
+class NeighbourhoodMatch(NamedTuple):
+    """A left entity's match made by the neighbourhood stage (stored apart from the decider's
+    so a restore gives it back to that stage) and the score it published."""
+
+    right: str
+    score: float
+
+
+
 class Retracted(NamedTuple):
     """A left entity's decision withdrawn; it names the right entity it was matched to, so the
     row routes by either side of the pair (decision 0027's partitioning table)."""
@@ -94,6 +103,15 @@ class Retracted(NamedTuple):
 
 
 Key = tuple[str, str]  # (graph id, entity key)
+
+
+class NeighbourhoodRelations(NamedTuple):
+    """The neighbourhood stage's corresponding relations, frozen per model version
+    (``neighbourhood_stage``): learnt when round one had ``learnt_at`` anchors and triples."""
+
+    model_version: str
+    learnt_at: tuple[int, int]
+    pairs: tuple[tuple[str, str], ...]  # (relation of the left graph, of the right graph)
 
 
 @dataclass
@@ -129,8 +147,10 @@ class StateDelta:
     labels: list[LabelRow] = field(default_factory=list)
     embeddings: dict[Key, StoredVector | None] = field(default_factory=dict)
     queue: dict[Key, int | None] = field(default_factory=dict)  # deferred recompute → seq
-    decisions: dict[str, Match | Retracted] = field(default_factory=dict)  # by left
+    decisions: dict[str, Match | NeighbourhoodMatch | Retracted] = field(
+        default_factory=dict)  # by left
     quantiser: tuple[str, np.ndarray] | None = None  # (model version, frozen centroids)
+    neighbourhood_relations: NeighbourhoodRelations | None = None  # frozen when learnt
     lists: dict[str, ListRows] = field(default_factory=dict)  # graph id → changed lists
     pair_scores: PairScoreRows | None = None
     candidates: str | None = None  # stored lists' state (``candidate_state``); None: as is
@@ -142,8 +162,8 @@ class StateDelta:
 
     def rows(self) -> int:
         """How many rows the delta writes (a metric; counters and quantiser count one each)."""
-        scalars = (self.quantiser, self.next_faiss_id, self.next_queue_seq,
-                   self.event_identity, self.next_event_seq)
+        scalars = (self.quantiser, self.neighbourhood_relations, self.next_faiss_id,
+                   self.next_queue_seq, self.event_identity, self.next_event_seq)
         pairs = 0 if self.pair_scores is None else len(self.pair_scores.keys)
         return (len(self.graph) + len(self.labels) + len(self.embeddings) + len(self.queue)
                 + len(self.decisions) + sum(len(x.keys) for x in self.lists.values()) + pairs

@@ -69,6 +69,13 @@ class EdgeTable:
             return found
         return [e for e in found if e not in row] + [e for e, x in row.items() if x]
 
+    def count(self, node: int) -> int:
+        """How many ends ``node`` has (no list built where it has no recent change)."""
+        if self._delta.get(node):
+            return len(self.ends(node))
+        lo, hi = self._span(node)
+        return hi - lo
+
     def ends_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every end of ``nodes`` as two arrays ``(i, end)``: ``end`` is an end of ``nodes[i]``
         (the merged ones found by two vectorised searches, the recent ones per dict row)."""

@@ -23,12 +23,18 @@ import numpy as np
 from stream_align.engine import candidate_state, ivf_lists
 from stream_align.engine.apply import apply_changes, apply_labels
 from stream_align.engine.candidate_lists import CandidateLists
-from stream_align.engine.decisions import Decider, PairBook
-from stream_align.engine.delta import StateDelta
+from stream_align.engine.decisions import Change, Decider, PairBook
+from stream_align.engine.delta import (
+    NeighbourhoodMatch,
+    NeighbourhoodRelations,
+    Retracted,
+    StateDelta,
+)
 from stream_align.engine.errors import Rejection
 from stream_align.engine.events import EventIds, build_events
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from
+from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.engine.pairs import PairScores
 from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.engine.queue import DeferredQueue
@@ -37,7 +43,13 @@ from stream_align.engine.side import FaissIds, Side
 from stream_align.engine.stages import Recompute, decide, find_affected
 from stream_align.engine.state_source import StateSource
 from stream_align.engine.threads import threads_for
-from stream_align.events.contracts import AlignmentEvent, Label, LabelValue, TripleChange
+from stream_align.events.contracts import (
+    AlignmentEvent,
+    Evidence,
+    Label,
+    LabelValue,
+    TripleChange,
+)
 from stream_align.model.bundle import ModelBundle
 
 
@@ -70,6 +82,9 @@ class AlignmentEngine:
         self.lists = CandidateLists(settings, self.sides, progress)
         self.scores = PairScores(bundle, settings, self.sides, self.book, self.decider,
                                  progress)
+        self.neighbourhood = NeighbourhoodStage(graphs, settings.neighbourhood_rounds,
+                                                settings.neighbourhood_fanout) \
+            if settings.neighbourhood_rounds else None
         self.queue = DeferredQueue(graphs)
         self.held = HeldWork()
         self.faiss_ids = FaissIds()
@@ -115,6 +130,10 @@ class AlignmentEngine:
             engine._load_embeddings(source, s)
         engine.lists.use_quantiser(source.quantiser(bundle.version))
         engine._restore_candidates(source)
+        if engine.neighbourhood is not None:
+            if (frozen := source.neighbourhood_relations(bundle.version)) is not None:
+                engine.neighbourhood.use_relations(*frozen)
+            engine.neighbourhood.restore(engine.decider, source.neighbourhood_matches())
         return engine
 
     def _restore_candidates(self, source: StateSource) -> None:
@@ -185,7 +204,7 @@ class AlignmentEngine:
         stats["recomputed"] = float(len(computed[0]) + len(computed[1]))
         stats["deferred"] = float(self.queue.count)
         stats["recompute_s"] = time.perf_counter() - started
-        self.held.add(computed, affected.gone, labelled, applied.causes)
+        self.held.add(computed, affected.gone, labelled, applied.causes, applied.touched)
         events = self._refresh(delta, stats) if self._refresh_due() else []
         stats["held_calls"] = float(self.held.calls)
         self._store_candidates(delta)
@@ -210,7 +229,35 @@ class AlignmentEngine:
         self._keep_quantiser()
         self.progress("decisions", 0, 1)
         decided = decide(delta, self.decider, held, changed)
-        return build_events(self, delta, decided, held.causes)
+        given = self._neighbourhood(delta, held, decided)
+        return build_events(self, delta, decided, held.causes, given)
+
+    def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change]
+                       ) -> dict[int, tuple[Evidence, ...]]:
+        """The neighbourhood stage after the decisions (``neighbourhood_stage``): its changes
+        join ``decided`` (rows marked as its own); their evidence by ``id`` of the change."""
+        stage = self.neighbourhood
+        if stage is None:
+            return {}
+        keys = ({a for a, _ in held.labelled} | {c.left for c in decided},
+                {b for _, b in held.labelled} | {c.right for c in decided})
+        if held.everywhere:
+            keys[0].update(self.decider.matches)
+            keys[1].update(self.decider.matched_right)
+        self.progress("neighbourhood", 0, 1)
+        changes = stage.update(self.decider, held.touched, keys)
+        if stage.learnt:
+            stage.learnt = False
+            delta.neighbourhood_relations = NeighbourhoodRelations(
+                self.bundle.version, stage.learnt_at, tuple(stage.relation_names()))
+        for change in changes:
+            if not change.retract:
+                delta.decisions[change.left] = NeighbourhoodMatch(change.right, change.score)
+            elif change.left not in self.decider.matches:
+                delta.decisions[change.left] = Retracted(change.right)
+        decided.extend(changes)
+        size = self.settings.evidence_size
+        return {id(c): stage.evidence(c.left, c.right, size) for c in changes if not c.retract}
 
     def _store_candidates(self, delta: StateDelta) -> None:
         """The changed list and pair rows, and whether they are current (nothing held)."""
@@ -234,8 +281,11 @@ class AlignmentEngine:
 
     def final_alignment(self) -> dict[str, tuple[str, float]]:
         """Current matches: left key → (right key, current pair score)."""
-        return {left: (right, self.book.scores[left, right])
-                for left, right in sorted(self.decider.matches.items())}
+        found = {left: (right, self.book.scores[left, right])
+                 for left, right in self.decider.matches.items()}
+        if self.neighbourhood is not None:
+            found.update(self.neighbourhood.published)
+        return dict(sorted(found.items()))
 
     @property
     def pending(self) -> tuple[Mapping[int, int], Mapping[int, int]]:

@@ -85,10 +85,14 @@ def _relation(name: str) -> tuple[str | None, Direction | None]:
 
 
 def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Change],
-                 causes: Causes) -> list[AlignmentEvent]:
-    """One event per decision change, in the order the decider returned them."""
-    matches = [c for c in decided if not c.retract]
+                 causes: Causes, given: dict[int, tuple[Evidence, ...]] | None = None
+                 ) -> list[AlignmentEvent]:
+    """One event per decision change, in the order the decider returned them; ``given``:
+    evidence already known, by ``id`` of the change (the neighbourhood stage's)."""
+    given = given or {}
+    matches = [c for c in decided if not c.retract and id(c) not in given]
     evidence = dict(zip(map(id, matches), _evidence(engine, matches), strict=True))
+    evidence.update(given)
     engine.progress("causes", 0, len(decided))
     decided_at = now_ms()
     limit = engine.settings.max_cause_ids

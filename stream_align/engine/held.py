@@ -48,15 +48,18 @@ class HeldWork:
     computed: tuple[set[int], set[int]] = field(default_factory=_sets)
     removed: tuple[set[int], set[int]] = field(default_factory=_sets)
     labelled: list[tuple[str, str]] = field(default_factory=list)
+    touched: tuple[set[int], set[int]] = field(default_factory=_sets)  # by the changes
     causes: Causes = field(default_factory=Causes)  # what caused what (ids, latest times)
     calls: int = 0
     everywhere: bool = False  # decisions of every entity need repair (restored mid-drain)
 
     def add(self, computed: tuple[set[int], set[int]], removed: tuple[set[int], set[int]],
-            labelled: list[tuple[str, str]], causes: Causes) -> None:
+            labelled: list[tuple[str, str]], causes: Causes,
+            touched: tuple[set[int], set[int]] = (set(), set())) -> None:
         """Hold one call's changes (a node recomputed twice is refreshed once)."""
         for s in (0, 1):
             self.computed[s].update(computed[s])
+            self.touched[s].update(touched[s])
             self.removed[s].update(removed[s])
         self.causes.merge(causes)
         self.labelled.extend(labelled)

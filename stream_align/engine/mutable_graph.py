@@ -57,6 +57,7 @@ class MutableGraph:
         self._relation_index: dict[str, int] = {}
         self.out = EdgeTable()  # head → relation << 32 | tail
         self.inn = EdgeTable()  # tail → relation << 32 | head
+        self.triple_count = 0  # kept here: ``len(EdgeTable)`` merges its recent changes
 
     # entities
 
@@ -117,6 +118,7 @@ class MutableGraph:
             return False
         self.out.add(h, r << 32 | t)
         self.inn.add(t, r << 32 | h)
+        self.triple_count += 1
         return True
 
     def remove_triple(self, h: int, r: int, t: int) -> bool:
@@ -124,6 +126,7 @@ class MutableGraph:
             return False
         self.out.discard(h, r << 32 | t)
         self.inn.discard(t, r << 32 | h)
+        self.triple_count -= 1
         return True
 
     def load_triples(self, triples: np.ndarray) -> None:
@@ -131,6 +134,7 @@ class MutableGraph:
         h, r, t = triples[:, 0], triples[:, 1], triples[:, 2]
         self.out.load(h, r << 32 | t)
         self.inn.load(t, r << 32 | h)
+        self.triple_count = len(self.out)
 
     def edges(self, node: int) -> list[tuple[int, int, int]]:
         """``(head, relation, tail)`` of every triple at ``node``."""

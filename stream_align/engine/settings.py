@@ -65,6 +65,19 @@ class EngineSettings(BaseModel):
                      "above the runner-up (the best other candidate pair of either entity): "
                      "rejects ambiguous structure-only matches (decision 0026). None: no margin."),
     )
+    neighbourhood_rounds: int = Field(
+        default=0, ge=0,
+        description=("Where > 0, pairs with an unnamed entity are not matched by score; unnamed "
+                     "entities are matched by their relation-consistent aligned neighbours, in "
+                     "this many rounds (each anchored on the one before: self-training), as "
+                     "`stream-align align --neighbourhood-rounds` does (decisions 0025, 0035). "
+                     "0: off."),
+    )
+    neighbourhood_fanout: int = Field(
+        default=64, ge=1,
+        description=("Anchors with more neighbours than this on either side give no "
+                     "neighbourhood evidence (hubs; bounds the work per changed anchor)."),
+    )
     keep_threshold: float = Field(
         default=0.5,
         description="Minimum score for an existing match to stay (hysteresis: <= match_threshold).",

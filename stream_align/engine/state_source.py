@@ -34,7 +34,17 @@ class StateSource(Protocol):
         ...
 
     def decisions(self) -> Iterable[tuple[str, str, float]]:
-        """Every current ``(left, right, published score)``."""
+        """Every current ``(left, right, published score)`` the decider made."""
+        ...
+
+    def neighbourhood_matches(self) -> Iterable[tuple[str, str, float]]:
+        """Every current ``(left, right, published score)`` the neighbourhood stage made."""
+        ...
+
+    def neighbourhood_relations(self, model_version: str
+                                ) -> tuple[tuple[int, int], list[tuple[str, str]]] | None:
+        """``((anchors, triples) when learnt, relation pairs)`` frozen for
+        ``model_version``, if learnt."""
         ...
 
     def queued(self) -> Iterable[tuple[int, str, str]]:

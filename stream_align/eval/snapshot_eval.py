@@ -180,6 +180,8 @@ def full_recompute_row(bundle: ModelBundle, sub: GraphPair, timeline: Timeline, 
                                           threshold=engine.match_threshold,
                                           unnamed_threshold=engine.unnamed_threshold,
                                           unnamed_margin=engine.unnamed_margin,
+                                          neighbourhood_rounds=engine.neighbourhood_rounds,
+                                          neighbourhood_fanout=engine.neighbourhood_fanout,
                                           evidence=0))
     seconds = time.perf_counter() - started
     predicted = _as_pairs([(m.left, m.right) for m in matches], index)
@@ -287,8 +289,8 @@ def _engine_line(settings: SnapshotEvalSettings) -> str:
 def _thresholds_line(engine: EngineSettings) -> str:
     unnamed = "as match" if engine.unnamed_threshold is None else engine.unnamed_threshold
     margin = "none" if engine.unnamed_margin is None else engine.unnamed_margin
-    return (f"match {engine.match_threshold}, unnamed {unnamed}, unnamed margin {margin} "
-            "(engine and full recompute)")
+    return (f"match {engine.match_threshold}, unnamed {unnamed}, unnamed margin {margin}, "
+            f"neighbourhood rounds {engine.neighbourhood_rounds} (engine and full recompute)")
 
 
 def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> dict[str, Any]:

@@ -19,7 +19,13 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from stream_align.engine.delta import GraphOp, GraphRow, Retracted, StateDelta
+from stream_align.engine.delta import (
+    GraphOp,
+    GraphRow,
+    NeighbourhoodMatch,
+    Retracted,
+    StateDelta,
+)
 from stream_align.engine.engine import AlignmentEngine, Outcome
 from stream_align.engine.errors import InputFailedError
 from stream_align.events.contracts import Label, TripleChange
@@ -27,6 +33,9 @@ from stream_align.service.errors import EngineStateError
 from stream_align.store.errors import InvalidValueError
 from stream_align.store.records import Decision
 from stream_align.store.transaction import Transaction
+
+NEIGHBOURHOOD = "NEIGHBOURHOOD"
+"""The decision row kind of a neighbourhood match: restored to its stage, not the decider."""
 
 
 class StoredState:
@@ -45,7 +54,16 @@ class StoredState:
         return ((x.left, x.right, x.label, x.event_time) for x in self._tx.labels.all())
 
     def decisions(self) -> Iterator[tuple[str, str, float]]:
-        return ((d.left, d.right, d.score) for d in self._tx.decisions.all())
+        return ((d.left, d.right, d.score) for d in self._tx.decisions.all()
+                if d.decision != NEIGHBOURHOOD)
+
+    def neighbourhood_matches(self) -> Iterator[tuple[str, str, float]]:
+        return ((d.left, d.right, d.score) for d in self._tx.decisions.all()
+                if d.decision == NEIGHBOURHOOD)
+
+    def neighbourhood_relations(self, model_version: str
+                                ) -> tuple[tuple[int, int], list[tuple[str, str]]] | None:
+        return self._tx.decisions.neighbourhood_relations(model_version)
 
     def queued(self) -> Iterator[tuple[int, str, str]]:
         return self._tx.recompute.all()
@@ -142,7 +160,8 @@ def write_delta(tx: Transaction, delta: StateDelta) -> None:
         if isinstance(match, Retracted):
             tx.decisions.delete(left)
         else:
-            tx.decisions.put(Decision(left, match.right, match.score, "MATCH"))
+            kind = NEIGHBOURHOOD if isinstance(match, NeighbourhoodMatch) else "MATCH"
+            tx.decisions.put(Decision(left, match.right, match.score, kind))
     _write_candidates(tx, delta)
     _write_counters(tx, delta)
 
@@ -174,6 +193,9 @@ def _write_candidates(tx: Transaction, delta: StateDelta) -> None:
 def _write_counters(tx: Transaction, delta: StateDelta) -> None:
     if delta.quantiser is not None:
         tx.embeddings.put_quantiser(*delta.quantiser)
+    if (relations := delta.neighbourhood_relations) is not None:
+        tx.decisions.put_neighbourhood_relations(relations.model_version, relations.learnt_at,
+                                                 list(relations.pairs))
     if delta.next_faiss_id is not None:
         tx.embeddings.set_next_faiss_id(delta.next_faiss_id)
     if delta.next_queue_seq is not None:

@@ -6,12 +6,15 @@ inside a batch, two left entities point at the same right entity: one-to-one is 
 engine enforces, not an invariant the store could silently break.
 """
 
+import json
 from collections.abc import Iterator
 
 from stream_align.store.keys import Table, pack, unpack
 from stream_align.store.pending import PendingWrites
 from stream_align.store.records import Decision
 from stream_align.store.values import decode_decision, encode_decision
+
+NEIGHBOURHOOD_RELATIONS = b"neighbourhood_relations/"
 
 
 class DecisionStore:
@@ -49,3 +52,22 @@ class DecisionStore:
         """Every current decision, ordered by left entity."""
         for key, value in self._kv.scan(Table.DECISION):
             yield decode_decision(unpack(key)[0], value)
+
+    def put_neighbourhood_relations(self, model_version: str, learnt_at: tuple[int, int],
+                                    pairs: list[tuple[str, str]]) -> None:
+        """Store the neighbourhood stage's corresponding relations frozen for
+        ``model_version`` (``engine.neighbourhood_stage``), replacing earlier ones."""
+        value = json.dumps({"learnt_at": list(learnt_at), "pairs": [list(p) for p in pairs]})
+        self._kv.put(Table.META, NEIGHBOURHOOD_RELATIONS + model_version.encode(),
+                     value.encode())
+
+    def neighbourhood_relations(self, model_version: str
+                                ) -> tuple[tuple[int, int], list[tuple[str, str]]] | None:
+        """``((anchors, triples) when learnt, relation pairs)`` stored for ``model_version``,
+        or None."""
+        value = self._kv.get(Table.META, NEIGHBOURHOOD_RELATIONS + model_version.encode())
+        if value is None:
+            return None
+        data = json.loads(value)
+        anchors, triples = data["learnt_at"]
+        return (int(anchors), int(triples)), [(str(a), str(b)) for a, b in data["pairs"]]

@@ -1,0 +1,147 @@
+"""The neighbourhood stage kept under change equals the batch rule on the same graphs.
+
+Random small graphs changed step by step (triples added and removed, entities named, anchors
+made, moved and withdrawn, labels): after every step the stage's matches equal
+``neighbourhood_matches`` computed from scratch with the stage's relations, for one and two
+rounds, and hubs crossing the fanout bound."""
+
+from __future__ import annotations
+
+import random
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from stream_align.engine.mutable_graph import MutableGraph
+from stream_align.engine.neighbourhood import neighbourhood_matches
+from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
+from stream_align.graph import Graph
+
+SIZE, RELATIONS = 40, 3
+
+
+def _mirrors(rng: random.Random) -> tuple[MutableGraph, MutableGraph]:
+    """Two graphs that mostly agree: B is A with its relations renamed (B's ``r`` is A's
+    ``r + 1``) and a fifth of the triples swapped for random ones."""
+    triples = [(rng.randrange(SIZE), rng.randrange(RELATIONS), rng.randrange(SIZE))
+               for _ in range(70)]
+    graphs = []
+    for label, shift in (("A", 0), ("B", 1)):
+        g = MutableGraph(label, label)
+        for i in range(SIZE):
+            g.upsert(f"{label}{i:02d}", "", {"name": f"n{i}"} if i < SIZE // 2 else {})
+        for r in range(RELATIONS):
+            g.relation_id(f"{label}r{r}")
+        for h, r, t in triples:
+            if rng.random() < 0.2:
+                h, t = rng.randrange(SIZE), rng.randrange(SIZE)
+            g.add_triple(h, (r + shift) % RELATIONS, t)
+        graphs.append(g)
+    return graphs[0], graphs[1]
+
+
+def _graph(g: MutableGraph) -> Graph:
+    rows = sorted((h, r, t) for h in range(len(g.keys)) for r, t, _ in
+                  ((p >> 32, p & 0xFFFFFFFF, 0) for p in g.out.ends(h)))
+    names = [e.name if e is not None else "x" for e in g.entities]
+    return Graph(label=g.label, keys=list(g.keys), names=names, types=[""] * len(names),
+                 attributes=[{} for _ in names], relations=list(g.relations),
+                 triples=np.array(rows, dtype=np.int64).reshape(-1, 3))
+
+
+def _decider() -> Any:
+    return SimpleNamespace(forced_left={}, forced_right={}, matches={}, matched_right={})
+
+
+def _expected(stage: NeighbourhoodStage, decider: Any, rounds: int, fanout: int
+              ) -> list[list[int]]:
+    ga, gb = stage.graphs
+    anchors = [(ga.index[a], gb.index[b]) for a, b in decider.matches.items()]
+    anchors += [(ga.index[a], gb.index[b]) for a, b in decider.forced_left.items()
+                if decider.forced_right.get(b) == a]
+    got = neighbourhood_matches(_graph(ga), _graph(gb), np.array(anchors).reshape(-1, 2),
+                                rounds, fanout, stage.relations)
+    return sorted(got.tolist())
+
+
+def _step(rng: random.Random, stage: NeighbourhoodStage, decider: Any
+          ) -> tuple[tuple[set[int], set[int]], tuple[set[str], set[str]]]:
+    """One random change; what it touched and which keys' decisions may have moved."""
+    touched: tuple[set[int], set[int]] = (set(), set())
+    keys: tuple[set[str], set[str]] = (set(), set())
+    kind = rng.random()
+    side = rng.randrange(2)
+    g = stage.graphs[side]
+    if kind < 0.45:
+        h, r, t = rng.randrange(SIZE), rng.randrange(RELATIONS), rng.randrange(SIZE)
+        if not g.add_triple(h, r, t):
+            g.remove_triple(h, r, t)
+        touched[side].update((h, t))
+    elif kind < 0.55:
+        i = rng.randrange(SIZE)
+        entity = g.entities[i]
+        g.upsert(g.keys[i], "", {} if entity and entity.name else {"name": "x"})
+        touched[side].add(i)
+    else:
+        a, b = f"A{rng.randrange(SIZE):02d}", f"B{rng.randrange(SIZE):02d}"
+        for t, k in ((decider.forced_left, decider.forced_right),
+                     (decider.matches, decider.matched_right)):  # one-to-one, as the decider
+            for left, right in ((a, t.get(a)), (k.get(b), b)):
+                if left is not None and right is not None:
+                    t.pop(left, None)
+                    k.pop(right, None)
+                    keys[0].add(left)
+                    keys[1].add(right)
+        table = decider.forced_left if kind < 0.65 else decider.matches
+        back = decider.forced_right if kind < 0.65 else decider.matched_right
+        if rng.random() < 0.8:
+            table[a], back[b] = b, a
+        keys[0].add(a)
+        keys[1].add(b)
+    return touched, keys
+
+
+@pytest.mark.parametrize(("rounds", "fanout", "seed"),
+                         [(1, 64, 0), (2, 64, 1), (2, 5, 2), (3, 6, 3)])
+def test_the_stage_kept_under_change_equals_the_batch_rule(rounds: int, fanout: int,
+                                                           seed: int) -> None:
+    rng = random.Random(seed)
+    stage = NeighbourhoodStage(_mirrors(rng), rounds, fanout)
+    decider = _decider()
+    for i in range(SIZE // 2):  # the named half matched by the "model", a few seeds
+        decider.matches[f"A{i:02d}"], decider.matched_right[f"B{i:02d}"] = f"B{i:02d}", f"A{i:02d}"
+    stage.update(decider, (set(), set()), (set(decider.matches), set(decider.matched_right)))
+    assert stage.learnt_at[0] == SIZE // 2 and stage.relations
+    matched = 0
+    for _ in range(300):
+        stage.update(decider, *_step(rng, stage, decider))
+        current = sorted([a, b] for a, (b, _) in stage.current().items())
+        assert current == _expected(stage, decider, rounds, fanout)
+        matched += len(current)
+    assert matched > 300  # the rule matched something most of the time
+
+
+def test_published_changes_follow_the_matches_with_readable_evidence() -> None:
+    """A-side a4 —r0→ a2 and b4 —r0→ b2 with (a2, b2) anchored: one match, published with its
+    evidence; withdrawing the anchor retracts it."""
+    ga, gb = MutableGraph("A", "A"), MutableGraph("B", "B")
+    for g in (ga, gb):
+        for i in range(5):
+            g.upsert(f"{g.label}{i}", "", {"name": f"n{i}"} if i < 4 else {})
+        for h, t in ((0, 1), (1, 2), (4, 2)):
+            g.add_triple(h, g.relation_id("r0"), t)
+    stage = NeighbourhoodStage((ga, gb), 1, 64)
+    decider = _decider()
+    decider.matches = {f"A{i}": f"B{i}" for i in range(4)}
+    decider.matched_right = {f"B{i}": f"A{i}" for i in range(4)}
+    made = stage.update(decider, ({4}, {4}), (set(decider.matches), set(decider.matched_right)))
+    assert [(c.left, c.right, c.retract) for c in made] == [("A4", "B4", False)]
+    (evidence,) = stage.evidence("A4", "B4", 3)
+    assert (evidence.left_neighbour, evidence.right_neighbour, evidence.relation_left,
+            evidence.relation_right, evidence.weight) == ("A2", "B2", "r0", "r0", 1.0)
+    del decider.matches["A2"], decider.matched_right["B2"]
+    gone = stage.update(decider, (set(), set()), ({"A2"}, {"B2"}))
+    assert [(c.left, c.right, c.retract) for c in gone] == [("A4", "B4", True)]
+    assert stage.published == {}
