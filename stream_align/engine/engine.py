@@ -229,7 +229,9 @@ class AlignmentEngine:
         self._keep_quantiser()
         self.progress("decisions", 0, 1)
         decided = decide(delta, self.decider, held, changed)
+        started = time.perf_counter()
         given = self._neighbourhood(delta, held, decided)
+        stats["neighbourhood_s"] = time.perf_counter() - started
         return build_events(self, delta, decided, held.causes, given)
 
     def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change]
