@@ -114,36 +114,27 @@ class NeighbourhoodStage:
 
     # anchors (from the decider)
 
-    def _anchor(self, decider: Decider, x: int) -> int | None:
-        """Left node ``x``'s round-one anchor: its governing MATCH label where that governs
-        both live entities, else its decider match."""
-        ga, gb = self.graphs
-        if not ga.is_alive(x):
+    def _anchor(self, decider: Decider, x: int, side: int = 0) -> int | None:
+        """Node ``x``'s round-one anchor in the other graph: its governing MATCH label where
+        that governs both live entities, else its decider match."""
+        mine, theirs = self.graphs[side], self.graphs[1 - side]
+        if not mine.is_alive(x):
             return None
-        key = ga.keys[x]
-        right = decider.forced_left.get(key)
-        if right is None or decider.forced_right.get(right) != key:
-            right = decider.matches.get(key)
-        node = None if right is None else gb.index.get(right)
-        return node if node is not None and gb.is_alive(node) else None
-
-    def _anchor_b(self, decider: Decider, y: int) -> int | None:
-        ga, gb = self.graphs
-        if not gb.is_alive(y):
-            return None
-        key = gb.keys[y]
-        left = decider.forced_right.get(key)
-        if left is None or decider.forced_left.get(left) != key:
-            left = decider.matched_right.get(key)
-        node = None if left is None else ga.index.get(left)
-        return node if node is not None and ga.is_alive(node) else None
+        key = mine.keys[x]
+        forced, back = ((decider.forced_left, decider.forced_right) if side == 0
+                        else (decider.forced_right, decider.forced_left))
+        other = forced.get(key)
+        if other is None or back.get(other) != key:
+            other = (decider.matches if side == 0 else decider.matched_right).get(key)
+        node = None if other is None else theirs.index.get(other)
+        return node if node is not None and theirs.is_alive(node) else None
 
     def _moves(self, decider: Decider, lefts: set[int], rights: set[int]) -> Moves:
         """Round one's anchors that moved among the entities whose standing may have."""
         first = self.layers[0]
         lefts = set(lefts)
         for y in rights:
-            lefts.update(x for x in (first.anchors_b.get(y), self._anchor_b(decider, y))
+            lefts.update(x for x in (first.anchors_b.get(y), self._anchor(decider, y, 1))
                          if x is not None)
         moves: Moves = {}
         for x in lefts:
@@ -175,13 +166,15 @@ class NeighbourhoodStage:
     def _triples(self) -> int:
         return self.graphs[0].triple_count + self.graphs[1].triple_count
 
-    def _rebuild(self, decider: Decider) -> set[int]:
-        """Relearn the relations from round one's current anchors; every table from scratch."""
+    def _rebuild(self, decider: Decider, relearn: bool = True) -> set[int]:
+        """Every table from scratch (a restore, or relearning the relations from round one's
+        current anchors): one scan of the left graph, amortised as the module says."""
         anchors = {x: y for x in self.graphs[0].alive_indices()
                    if (y := self._anchor(decider, x)) is not None}
-        self._set_relations(corresponding_relations(self.adj[0], self.adj[1], anchors),
-                            (len(anchors), self._triples()))
-        self.learnt = True
+        if relearn:
+            self._set_relations(corresponding_relations(self.adj[0], self.adj[1], anchors),
+                                (len(anchors), self._triples()))
+            self.learnt = True
         self.layers = [_Layer() for _ in self.layers]
         self._diff_all = True
         return self._follow({x: (None, y) for x, y in anchors.items()}, (set(), set()))
@@ -190,10 +183,7 @@ class NeighbourhoodStage:
         """Tables rebuilt from the restored decider and mirrors, under the stored relations;
         the next refresh publishes what differs from the stored matches."""
         self.published = {left: (right, score) for left, right, score in published}
-        anchors = {x: y for x in self.graphs[0].alive_indices()
-                   if (y := self._anchor(decider, x)) is not None}
-        self._follow({x: (None, y) for x, y in anchors.items()}, (set(), set()))
-        self._diff_all = True
+        self._rebuild(decider, relearn=False)
 
     def _follow(self, moves: Moves, touched: tuple[set[int], set[int]]) -> set[int]:
         """Every round after its anchors moved; the left entities whose match moved."""

@@ -16,6 +16,9 @@ candidates            recomputed/removed → pairs that entered     candidate li
 ``.CandidateLists``)
 scores (``pairs``)    those pairs, recomputed → changed pairs     pair book
 decisions             changed pairs → :class:`Change` list        matching
+neighbourhood         touched nodes, moved decisions and labels   support tables, its matches,
+(``neighbourhood_     → its :class:`Change` list (only with       frozen relations
+stage``)              ``neighbourhood_rounds``)
 events (``events``)   changes → ``AlignmentEvent`` list            event numbering
 ====================  =========================================  ================================
 
