@@ -27,6 +27,7 @@ def test_edge_table_equals_a_dict_of_sets(monkeypatch) -> None:
         if step % 101 == 0:
             for x in range(31):
                 assert sorted(table.ends(x)) == sorted(want.get(x, ()))
+                assert table.count(x) == len(want.get(x, ()))
             ask = np.array(rng.sample(range(35), 9), dtype=np.int64)
             at, ends = table.ends_of(ask)
             assert sorted(zip(ask[at].tolist(), ends.tolist(), strict=True)) == \
