@@ -15,7 +15,7 @@ an input of the same batch that did not reach the decision never sets its time.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -79,20 +79,58 @@ class Causes:
                       (_first(self.entities[0], limit), _first(self.entities[1], limit)),
                       self.entity_time)
 
-    def of(self, side: int, key: str, reach: Iterable[int], limit: int
-           ) -> tuple[list[str], int | None]:
-        """The ``limit`` smallest ids (sorted) and the latest time of what caused entity
-        ``key`` (whose scores read ``reach``), from causes cut by :meth:`first`: each node's
-        and entity's ids are sorted, so they are merged, not pooled and sorted (a bulk
-        refresh's 17,743 events pooled ≈ 3,000 ids each)."""
-        parts = [self.entities[side].get(key, [])]
-        latest = self.entity_time[side].get(key)
-        nodes, times = self.nodes[side], self.node_time[side]
-        for node in reach:
-            if (when := times.get(node)) is not None:
-                parts.append(nodes.get(node, []))
-                latest = when if latest is None or when > latest else latest
-        return smallest(parts, limit), latest
+    def closure(self, side: int, samples: Callable[[int], Iterable[int]], limit: int
+                ) -> ClosureCauses:
+        """What reached each entity of graph ``side`` through its closure, from causes cut by
+        :meth:`first` (see :class:`ClosureCauses`)."""
+        return ClosureCauses(self, side, samples, limit)
+
+
+_Found = tuple[list[str], int | None]
+
+
+class ClosureCauses:
+    """The ``limit`` smallest cause ids (sorted) and the latest time of an entity whose scores
+    read ``L(x) = x ∪ S(x) ∪ S(S(x))``, merged hop by hop.
+
+    ``L(x) = {x} ∪ ⋃_{y ∈ S(x)} ({y} ∪ S(y))``, and the ``limit`` smallest ids of a union are the
+    ``limit`` smallest of its parts' ``limit`` smallest (as in :meth:`Causes.first`), so each
+    node's one-hop part is merged once and kept (``_hop``): an event then merges ≤ k + 2 short
+    sorted lists instead of the ≈ 330 nodes of its closure (a bulk refresh's 17,743 events
+    shared most of their closures), with the same ids and time as pooling ``L(x)``.
+    """
+
+    def __init__(self, causes: Causes, side: int, samples: Callable[[int], Iterable[int]],
+                 limit: int) -> None:
+        self._ids, self._times = causes.nodes[side], causes.node_time[side]
+        self._entity_ids, self._entity_times = causes.entities[side], causes.entity_time[side]
+        self._samples, self._limit = samples, limit
+        self._hops: dict[int, _Found] = {}
+
+    def of(self, key: str, node: int | None) -> _Found:
+        """Entity ``key`` (``node``: its node, ``None`` if it has none)."""
+        found = [(self._entity_ids.get(key, []), self._entity_times.get(key))]
+        if node is not None:
+            found.append(self._own(node))
+            found.extend(self._hop(y) for y in self._samples(node))
+        return _merged(found, self._limit)
+
+    def _own(self, node: int) -> _Found:
+        when = self._times.get(node)
+        return ([], None) if when is None else (self._ids.get(node, []), when)
+
+    def _hop(self, node: int) -> _Found:
+        """``{node} ∪ S(node)``'s part, merged once."""
+        found = self._hops.get(node)
+        if found is None:
+            own = [self._own(node), *(self._own(y) for y in self._samples(node))]
+            found = self._hops[node] = _merged(own, self._limit)
+        return found
+
+
+def _merged(found: list[_Found], limit: int) -> _Found:
+    times = [when for _, when in found if when is not None]
+    return smallest([ids for ids, _ in found if ids], limit), max(times) if times else None
 
 
 def smallest(parts: Iterable[list[str]], limit: int) -> list[str]:

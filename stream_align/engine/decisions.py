@@ -7,7 +7,8 @@ matching under change by resolving blocking pairs, highest first: after pairs ``
 blocking pair must touch an endpoint of ``Δ`` (one of its three relevant scores changed), and a
 pair freed by a resolution is re-checked, so the repair is local and ends in the same matching
 as the batch computation. Each resolution replaces two lower matches with a higher one, so it
-terminates.
+terminates. When most pairs changed (a bulk refresh) the same matching is computed at once from
+the book's arrays instead (``rematch``, which says why it is the same).
 
 Hysteresis: a new match needs ``match_threshold`` (``unnamed_threshold`` where an entity has no
 name, so the score rests on structure alone; there also ``unnamed_margin`` above the runner-up,
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stream_align.engine import rematch
 from stream_align.engine.labels import LabelBook
 from stream_align.engine.margin import RunnerUps
 from stream_align.engine.pair_book import PairBook
@@ -140,6 +142,9 @@ class Decider:
                 rights.add(right)
                 if self._weight(left, right) is None:
                     self._unmatch(left)
+        if len(pairs) + len(lefts) + len(rights) >= rematch.BULK_SHARE * len(self.book.scores):
+            self._rematch(before)  # most pairs changed: the same matching, from arrays
+            return self._diff(before)
         heap: list[tuple[float, str, str]] = []
         self._push(heap, lefts, rights, pairs)
         while heap:
@@ -154,6 +159,17 @@ class Decider:
             self.matches[left], self.matched_right[right] = right, left
             self._push(heap, [old_left] if old_left else [], [old_right] if old_right else [])
         return self._diff(before)
+
+    def _rematch(self, before: dict[str, str]) -> None:
+        """Take the matching ``rematch`` computes; ``before`` gains every left it moves."""
+        new = rematch.rematch(self)
+        for left in self.matches.keys() | new.keys():
+            if self.matches.get(left) != new.get(left):
+                before.setdefault(left, self.matches.get(left) or "")
+        self.matches.clear()
+        self.matches.update(new)
+        self.matched_right.clear()
+        self.matched_right.update((b, a) for a, b in new.items())
 
     def _push(self, heap: list[tuple[float, str, str]], lefts: Iterable[str],
               rights: Iterable[str], pairs: Iterable[Pair] = ()) -> None:

@@ -207,7 +207,9 @@ class AlignmentEngine:
         self.held.add(computed, affected.gone, labelled, applied.causes, applied.touched)
         events = self._refresh(delta, stats) if self._refresh_due() else []
         stats["held_calls"] = float(self.held.calls)
+        started_rows = time.perf_counter()
         self._store_candidates(delta)
+        stats["rows_s"] = time.perf_counter() - started_rows
         stats["events"] = float(len(events))
         stats["delta_rows"] = float(delta.rows())
         stats["process_s"] = time.perf_counter() - started
@@ -228,11 +230,16 @@ class AlignmentEngine:
         changed = self.scores.update(touched, held.computed, held.removed, held.labelled, stats)
         self._keep_quantiser()
         self.progress("decisions", 0, 1)
+        started = time.perf_counter()
         decided = decide(delta, self.decider, held, changed)
+        stats["decide_s"] = time.perf_counter() - started
         started = time.perf_counter()
         given = self._neighbourhood(delta, held, decided)
         stats["neighbourhood_s"] = time.perf_counter() - started
-        return build_events(self, delta, decided, held.causes, given)
+        started = time.perf_counter()
+        events = build_events(self, delta, decided, held.causes, given)
+        stats["events_s"] = time.perf_counter() - started
+        return events
 
     def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change]
                        ) -> dict[int, tuple[Evidence, ...]]:

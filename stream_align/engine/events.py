@@ -17,9 +17,11 @@ it has applied must never skip the second one.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING
 
-from stream_align.engine.causes import Causes, smallest
+from stream_align.engine.affected import SampleIndex
+from stream_align.engine.causes import Causes, ClosureCauses, smallest
 from stream_align.engine.decisions import Change
 from stream_align.engine.delta import StateDelta
 from stream_align.engine.progress import counted
@@ -49,16 +51,25 @@ class EventIds:
         return self.identity, first
 
 
-def _causes(engine: AlignmentEngine, causes: Causes, side: int, key: str | None
+def _closures(engine: AlignmentEngine, causes: Causes) -> tuple[ClosureCauses, ClosureCauses]:
+    """Per graph, what reached an entity's scores or labels (its closure ``L``, ``affected``)."""
+    left, right = (causes.closure(s, partial(_sampled, side.samples),
+                                  engine.settings.max_cause_ids)
+                   for s, side in enumerate(engine.sides))
+    return left, right
+
+
+def _sampled(samples: SampleIndex, node: int) -> list[int]:
+    return [y for y, _ in samples.slots(node)]
+
+
+def _causes(engine: AlignmentEngine, reached: ClosureCauses, side: int, key: str | None
             ) -> tuple[list[str], int | None]:
     """The first ids and the latest time of the inputs that reached entity ``key``'s scores
     or labels."""
     if key is None:
         return [], None
-    s = engine.sides[side]
-    node = s.graph.index.get(key)
-    reach = set() if node is None else s.samples.closure([node]) | {node}
-    return causes.of(side, key, reach, engine.settings.max_cause_ids)
+    return reached.of(key, engine.sides[side].graph.index.get(key))
 
 
 def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evidence, ...]]:
@@ -76,6 +87,7 @@ def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evid
                            weight=e.weight) for e in row) for row in found]
 
 
+@lru_cache(maxsize=4096)
 def _relation(name: str) -> tuple[str | None, Direction | None]:
     """The plain relation name and direction of a vocabulary name (``None``s: unknown)."""
     plain = plain_relation(name)
@@ -96,15 +108,15 @@ def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Chang
     engine.progress("causes", 0, len(decided))
     decided_at = now_ms()
     limit = engine.settings.max_cause_ids
-    causes = causes.first(limit)
+    reached = _closures(engine, causes.first(limit))
     identity, first_seq = engine.event_ids.allocate(len(decided), delta) if decided else ("", 0)
     events = []
     for seq, change in enumerate(counted(decided, engine.progress, "events", len(decided)),
                                  start=first_seq):
         partner = engine.decider.matches.get(change.left)
-        found = [_causes(engine, causes, 0, change.left),
-                 _causes(engine, causes, 1, change.right),
-                 _causes(engine, causes, 1, partner if partner != change.right else None)]
+        found = [_causes(engine, reached[0], 0, change.left),
+                 _causes(engine, reached[1], 1, change.right),
+                 _causes(engine, reached[1], 1, partner if partner != change.right else None)]
         cause = smallest((ids for ids, _ in found), limit)
         times = [when for _, when in found if when is not None]
         decision = Decision.RETRACT if change.retract else Decision.MATCH

@@ -130,6 +130,15 @@ class PairBook:
             self._by_right.discard(v, u)
             self.changed.add(u)
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every scored pair as node ids ``(lefts, rights)`` and its score, by pair."""
+        return self._by_left.arrays()
+
+    @property
+    def vocabularies(self) -> tuple[Keyed, Keyed]:
+        """The left and right ``key ↔ node`` vocabularies the book's node ids refer to."""
+        return self._left, self._right
+
     def take_changed(self) -> list[int]:
         """Left nodes whose pairs changed since the last call, ascending."""
         changed, self.changed = sorted(self.changed), set()

@@ -190,6 +190,12 @@ class PairTable:
                 out.discard(u)
         return out
 
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every pair as ``(us, vs, values)``, in key order (a whole-table pass, not a loop)."""
+        self._merge()
+        values = np.zeros(len(self._keys)) if self._values is None else self._values
+        return self._keys >> 32, self._keys & _LOW, values
+
     def items(self) -> Iterator[tuple[int, int, float]]:
         """Every ``(u, v, value)``, in key order."""
         self._merge()

@@ -1,0 +1,102 @@
+"""The whole one-to-one matching at once, from sorted arrays: what the decider's local repair
+reaches when most pairs changed (a bulk load's refresh, a snapshot, a restore mid-drain).
+
+The repair (``decisions``) resolves blocking pairs highest first. Its pops only go down: a
+pair it queues after freeing an entity was not blocking before (the matching was stable), so
+it ranks below the freed entity's old match, which ranks below the pair that displaced it. So
+an entity matched by a pop keeps that match, and the repair takes, from the highest pair down,
+every eligible pair whose entities are still free — the greedy matching over every scored pair
+(``batch_align.one_to_one``), with each pair's bar as the repair reads it when it gets there:
+lowered by the hysteresis band for the pairs matched when the repair starts (a pair displaced
+later is passed over by both: an entity of it is already taken). That greedy runs here over
+the pair book's arrays: one lexsort by ``(-weight, left key, right key)`` — the repair's own
+order, ties broken by key — and one pass over the eligible pairs. Cost ``O(p log p)`` for the
+``p`` scored pairs, where the repair's Python work grows with the changed pairs' neighbourhoods
+(a bulk refresh reconsiders every pair): the decider uses this from :data:`BULK_SHARE` on.
+``tests/unit/engine/test_rematch.py`` checks both against each other on random books.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from stream_align.engine.margin import runner_up
+from stream_align.events.contracts import LabelValue
+
+if TYPE_CHECKING:
+    from stream_align.engine.decisions import Decider
+
+BULK_SHARE = 0.25
+"""Changed pairs and reconsidered entities, as a share of the scored pairs, from which the
+decider computes the whole matching here instead of repairing it pair by pair."""
+
+
+def _ranks(keys: list[str]) -> np.ndarray:
+    """Each node's position in key order (the repair's tie-break compares keys)."""
+    ranks = np.empty(len(keys), dtype=np.int64)
+    ranks[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(keys))
+    return ranks
+
+
+def _partner(mapping: Mapping[str, str], mine: Mapping[str, int], other: Mapping[str, int],
+             size: int) -> np.ndarray:
+    """Per node of one side: its partner's node in ``mapping`` (-1: none, -2: an absent key)."""
+    out = np.full(size, -1, dtype=np.int64)
+    for a, b in mapping.items():
+        if (u := mine.get(a)) is not None:
+            out[u] = other.get(b, -2)
+    return out
+
+
+def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each pair's bar, as ``Decider._limit`` computes it."""
+    settings = decider.settings
+    (lk, li), (rk, ri) = ((x.keys, x.index) for x in decider.book.vocabularies)
+    bar = np.full(len(u), settings.match_threshold)
+    if settings.unnamed_threshold is not None or settings.unnamed_margin is not None:
+        unnamed = ~np.fromiter((decider.named(lk[a], rk[b]) for a, b in
+                                zip(u.tolist(), v.tolist(), strict=True)), bool, len(u))
+        if settings.unnamed_threshold is not None:
+            bar[unnamed] = settings.unnamed_threshold
+        if settings.unnamed_margin is not None:
+            ahead = runner_up(np.stack([u, v], axis=1), scores) + settings.unnamed_margin
+            bar[unnamed] = np.maximum(bar[unnamed], ahead[unnamed])
+    matched = _partner(decider.matches, li, ri, len(lk))[u] == v
+    bar[matched] = bar[matched] - (settings.match_threshold - settings.keep_threshold)
+    return bar
+
+
+def weights(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Each pair's rank as ``Decider._weight`` gives it (``inf``: forced, ``NaN``: not
+    eligible)."""
+    (lk, li), (rk, ri) = ((x.keys, x.index) for x in decider.book.vocabularies)
+    out = np.where(scores >= _bars(decider, u, v, scores), scores, np.nan)
+    forced_left = _partner(decider.forced_left, li, ri, len(lk))[u]
+    forced_right = _partner(decider.forced_right, ri, li, len(rk))[v]
+    out[(forced_left != -1) | (forced_right != -1)] = np.nan
+    out[(forced_left == v) & (forced_right == u)] = np.inf
+    refused = [(li[a], ri[b]) for (a, b), value in decider.labels.items()
+               if value is LabelValue.NON_MATCH and a in li and b in ri]
+    if refused:
+        pairs = np.asarray(refused, dtype=np.int64)
+        out[np.isin((u << 32) | v, (pairs[:, 0] << 32) | pairs[:, 1])] = np.nan
+    return out
+
+
+def rematch(decider: Decider) -> dict[str, str]:
+    """The matching the repair reaches from the decider's current one (left → right key)."""
+    u, v, scores = decider.book.arrays()
+    left, right = decider.book.vocabularies
+    weight = weights(decider, u, v, scores)
+    ok = np.flatnonzero(~np.isnan(weight))
+    order = ok[np.lexsort((_ranks(right.keys)[v[ok]], _ranks(left.keys)[u[ok]], -weight[ok]))]
+    used_left, used_right, out = set(), set(), {}
+    for a, b in zip(u[order].tolist(), v[order].tolist(), strict=True):
+        if a not in used_left and b not in used_right:
+            used_left.add(a)
+            used_right.add(b)
+            out[left.keys[a]] = right.keys[b]
+    return out
