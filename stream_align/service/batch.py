@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Message
 
-from stream_align.events.codec import Codec, CodecSettings
+from stream_align.events.codec import Codec, CodecSettings, Encoding
 from stream_align.events.contracts import (
     AlignmentEvent,
     DeadLetter,
@@ -73,6 +73,7 @@ class BatchCodec:
         # one codec per output topic: a topic-based subject strategy gives each its own id
         self._events = Codec(AlignmentEvent, codec, topic=kafka.alignment_events_topic)
         self._current = Codec(AlignmentEvent, codec, topic=kafka.alignments_topic)
+        self._same_bytes = codec.encoding is Encoding.JSON  # JSON names no schema id
         self._letters = {topic: Codec(DeadLetter, codec, topic=topic)
                          for topic in (kafka.dead_letter_topic, kafka.labels_dead_letter_topic)}
         self._keep_bytes = codec.max_bytes // 2
@@ -114,7 +115,8 @@ class BatchCodec:
         """The event-log record, and the compacted current-state record (tombstone on RETRACT)."""
         value = self._events.encode(event)
         key = event.left.encode()
-        current = None if event.decision is Decision.RETRACT else self._current.encode(event)
+        current = None if event.decision is Decision.RETRACT else (
+            value if self._same_bytes else self._current.encode(event))
         return [OutboxRecord(self.kafka.alignment_events_topic, key, value),
                 OutboxRecord(self.kafka.alignments_topic, key, current)]
 
