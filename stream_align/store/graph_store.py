@@ -6,7 +6,7 @@ scan. Degrees are counters updated with each add/remove so hub checks never scan
 drops to zero is deleted, so the stored bytes depend only on the current graph, not its history.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from stream_align.store.keys import Table, pack, unpack
@@ -69,6 +69,24 @@ class GraphStore:
     def add_triple(self, graph: str, head: str, relation: str, tail: str) -> bool:
         """Add a triple; False (and no change) if it already exists."""
         return self._change_triple(graph, head, relation, tail, +1)
+
+    def add_triples(self, graph: str, triples: Sequence[tuple[str, str, str]]) -> None:
+        """``add_triple`` of each ``(head, relation, tail)`` in turn, with every key built first
+        and the stored ones found in one multi-get (a bulk load read each triple's key alone:
+        165,556 point reads for DBP15K zh_en). Raises ``InvalidValueError`` before writing
+        anything if a key cannot be built."""
+        forward = [self._key(graph, h, r, t) for h, r, t in triples]
+        reverse = [pack(graph, t, r, h) for h, r, t in triples]
+        added: set[bytes] = set()
+        stored = self._kv.get_many(Table.FORWARD, forward)
+        for (h, _, t), key, back, old in zip(triples, forward, reverse, stored, strict=True):
+            if old is not None or key in added:
+                continue
+            added.add(key)
+            self._kv.put(Table.FORWARD, key, b"")
+            self._kv.put(Table.REVERSE, back, b"")
+            self._bump(pack(graph, h), Degree(1, 0))
+            self._bump(pack(graph, t), Degree(0, 1))
 
     def remove_triple(self, graph: str, head: str, relation: str, tail: str) -> bool:
         """Remove a triple; False (and no change) if it does not exist."""

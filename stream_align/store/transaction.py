@@ -62,10 +62,10 @@ class Transaction:
         """Write every staged change in one atomic batch; return the number of changes."""
         if self.state is not TxState.OPEN:
             raise TransactionStateError(f"cannot commit a transaction that is {self.state.value}")
-        changes, cleared = list(self._kv.changes()), self._kv.cleared()
         self.state = TxState.PREPARED
-        try:
-            written = self._database.write(changes, cleared)
+        try:  # streamed into the batch: a list of a bulk batch's ≈ 600,000 changes held every
+            # change's tuple at once, and the cyclic collector walked the heap for them
+            written = self._database.write(self._kv.changes(), self._kv.cleared())
         except BaseException:
             self.state = TxState.FAILED
             raise

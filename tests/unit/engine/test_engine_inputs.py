@@ -73,6 +73,11 @@ def test_a_store_refusal_names_the_input_and_keeps_its_cause(tmp_path: Path) -> 
         with pytest.raises(InputFailedError) as caught:
             run(store, AlignmentEngine.empty(bundle, engine_settings()), good, [label])
         assert (caught.value.kind, caught.value.position) == ("label", 0)
+        added = [T.add_triple("A", "a:x", "http://x/rel2", "a:z"),  # one run of added triples
+                 T.add_triple("A", "a:x", "r" * 70_000, "a:z")]
+        with pytest.raises(InputFailedError) as caught:
+            run(store, AlignmentEngine.empty(bundle, engine_settings()), [*good, *added])
+        assert (caught.value.kind, caught.value.position) == ("change", len(good) + 1)
 
 
 def test_labels_naming_unknown_entities_are_kept_and_counted(tmp_path: Path) -> None:
