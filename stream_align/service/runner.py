@@ -48,6 +48,7 @@ from stream_align.service.batch import (
 )
 from stream_align.service.dead_letters import log_dead_letter
 from stream_align.service.engine_state import StoredState, write_delta
+from stream_align.service.collector import collector_paused, freeze_survivors
 from stream_align.service.idempotency import admit
 from stream_align.service.observability import (
     MODEL_LOADED,
@@ -129,6 +130,7 @@ class AlignmentService:
         published = published_records(self._store, self._kafka)
         republished = drain_outbox(self._store, self._producer, published, progress)
         self._restore()
+        freeze_survivors()  # the restored state is long-lived: no collection walks it again
         self._health.mark_ready(STATE_RESTORED)
         self._health.mark_ready(MODEL_LOADED)
         self._source = StoreResumedSource(
@@ -156,11 +158,12 @@ class AlignmentService:
 
     def _timed(self, decode: Callable[[], DecodedBatch], records: int) -> DecodedBatch:
         """Decode, apply and publish one batch, timing each stage (a slow batch logs them)."""
-        started = time.perf_counter()
-        batch = decode()
-        self._stages = {"decode_s": time.perf_counter() - started}
-        self._apply(batch)
-        self._publish()
+        started, self._stages = time.perf_counter(), {}
+        with collector_paused(self._stages):
+            batch = decode()
+            self._stages["decode_s"] = time.perf_counter() - started
+            self._apply(batch)
+            self._publish()
         took = time.perf_counter() - started
         if records:
             self._metrics.observe_batch(took)
