@@ -46,9 +46,9 @@ from stream_align.service.batch import (
     DecodedBatch,
     stage_outputs,
 )
+from stream_align.service.collector import collector_paused, freeze_survivors
 from stream_align.service.dead_letters import log_dead_letter
 from stream_align.service.engine_state import StoredState, write_delta
-from stream_align.service.collector import collector_paused, freeze_survivors
 from stream_align.service.idempotency import admit
 from stream_align.service.observability import (
     MODEL_LOADED,
