@@ -123,6 +123,12 @@ class PairBook:
         self._by_right.put(v, u)
         self.changed.add(u)
 
+    def set_nodes(self, lefts: np.ndarray, rights: np.ndarray, scores: np.ndarray) -> None:
+        """``set`` of distinct pairs named by node ids, at once (a refresh's new scores)."""
+        self._by_left.put_many(lefts, rights, scores)
+        self._by_right.put_many(rights, lefts)
+        self.changed.update(np.unique(lefts).tolist())
+
     def drop(self, left: str, right: str) -> None:
         u, v = self._left.index.get(left), self._right.index.get(right)
         if u is not None and v is not None:

@@ -69,6 +69,28 @@ class PairTable:
     def put(self, u: int, v: int, value: float = 0.0) -> None:
         self._change(u, v, value)
 
+    def put_many(self, us: np.ndarray, vs: np.ndarray, values: np.ndarray | None = None
+                 ) -> None:
+        """``put`` of distinct pairs ``(us[i], vs[i])`` (values ``0.0`` if not given); more than
+        the dict would hold (a bulk refresh's scores) go into the arrays in one sorted merge."""
+        us, vs = np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64)
+        given = np.zeros(len(us)) if values is None else np.asarray(values, dtype=np.float64)
+        if len(us) <= max(_MIN_DELTA, len(self._keys) >> 4):
+            for u, v, value in zip(us.tolist(), vs.tolist(), given.tolist(), strict=True):
+                self._change(u, v, value)
+            return
+        self._merge()
+        self._put_sorted((us << 32) | vs, given)
+
+    def _put_sorted(self, keys: np.ndarray, values: np.ndarray) -> None:
+        """Put distinct ``keys`` with ``values`` into the merged arrays, in one sorted merge."""
+        keep = ~np.isin(self._keys, keys)
+        merged = np.concatenate([self._keys[keep], keys])
+        order = np.argsort(merged, kind="stable")
+        self._keys = merged[order]
+        if self._values is not None:
+            self._values = np.concatenate([self._values[keep], values])[order]
+
     def discard(self, u: int, v: int) -> None:
         """Remove ``(u, v)`` if it is there."""
         self._change(u, v, None)
@@ -160,20 +182,13 @@ class PairTable:
 
     def _apply(self, keys: np.ndarray, present: bool) -> None:
         """Put (value ``0.0``) or remove sorted distinct ``keys`` in the merged arrays."""
-        known = np.isin(self._keys, keys)
-        if not present:
-            self._keys = self._keys[~known]
-            if self._values is not None:
-                self._values = self._values[~known]
+        if present:
+            self._put_sorted(keys, np.zeros(len(keys)))
             return
+        known = np.isin(self._keys, keys)
+        self._keys = self._keys[~known]
         if self._values is not None:
-            self._values[known] = 0.0
-        new = keys[~np.isin(keys, self._keys)]
-        merged = np.concatenate([self._keys, new])
-        order = np.argsort(merged, kind="stable")
-        self._keys = merged[order]
-        if self._values is not None:
-            self._values = np.concatenate([self._values, np.zeros(len(new))])[order]
+            self._values = self._values[~known]
 
     def first_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """Every ``u`` with a pair and how many pairs it has (ascending ``u``)."""

@@ -90,14 +90,11 @@ class PairScores:
         """Score ``pairs`` into the book; return the keys of those whose score moved."""
         scores, _ = score_pairs(self.bundle, self.sides, pairs, self.settings.recompute_chunk,
                                 progress=self.progress)
-        moved = set()
-        before = self.book.node_scores(pairs).tolist()  # NaN: not scored yet
-        for pair, score, old in zip(pairs, scores.tolist(), before, strict=True):
-            if old != score:
-                keys = self._keys(pair)
-                self.book.set(*keys, score)
-                moved.add(keys)
-        return moved
+        nodes = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+        values = scores.astype(np.float64)  # the book's own type: compared as it will hold them
+        at = np.flatnonzero(self.book.node_scores(pairs) != values)  # NaN: not scored yet
+        self.book.set_nodes(nodes[at, 0], nodes[at, 1], values[at])
+        return {self._keys(pair) for pair in nodes[at].tolist()}
 
     def rebuild(self, touched: set[NodePair]) -> None:
         """Every pair score, after the lists were rebuilt (``touched``: every candidate

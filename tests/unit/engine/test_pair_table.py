@@ -89,3 +89,21 @@ def test_change_many_in_bulk_equals_one_at_a_time(monkeypatch) -> None:
     nodes, counts = bulk.first_counts()
     assert dict(zip(nodes.tolist(), counts.tolist(), strict=True)) == \
         {u: len(single.seconds(u)) for u in single.firsts()}
+
+
+def test_put_many_equals_put_one_by_one() -> None:
+    rng = np.random.default_rng(3)
+    for size in (50, 20_000):  # through the dict, and one sorted merge
+        for values in (True, False):
+            one, many = PairTable(values=values), PairTable(values=values)
+            base = np.unique(rng.integers(0, 300, size=(6_000, 2)), axis=0)
+            stored = rng.random(len(base)) if values else None
+            for table in (one, many):
+                table.load(base[:, 0], base[:, 1], stored)
+                table.put(7, 7, 0.5)  # a recent change under the new ones
+            new = np.unique(rng.integers(0, 300, size=(size, 2)), axis=0)
+            scores = rng.random(len(new))
+            for (u, v), x in zip(new.tolist(), scores.tolist(), strict=True):
+                one.put(u, v, x if values else 0.0)
+            many.put_many(new[:, 0], new[:, 1], scores if values else None)
+            assert list(one.items()) == list(many.items())
