@@ -17,6 +17,7 @@ import argparse
 import cProfile
 import tempfile
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import threadpoolctl
@@ -32,14 +33,18 @@ from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
 
+PAUSED = False
+"""``--collector paused``: each call as the service runs a batch (``service.collector``)."""
+
 
 def _call(store: StateStore, engine: AlignmentEngine, events: list[TripleChange],
           seed_labels: list, label: object) -> None:
     """One ``process`` call written into a committed transaction; one line: wall, CPU, stats."""
     t, c = time.perf_counter(), time.process_time()
-    with store.transaction() as tx:
+    stages: dict[str, float] = {}
+    with _collector(stages), store.transaction() as tx:
         out = process_into(tx, engine, events, seed_labels)
-    stats = {k: round(v, 2) for k, v in out.stats.items()}
+    stats = {k: round(v, 2) for k, v in {**out.stats, **stages}.items()}
     print(f"{label:>8} {time.perf_counter() - t:6.1f}s wall {time.process_time() - c:6.1f}s CPU "
           f"{stats}", flush=True)
 
@@ -66,6 +71,13 @@ def _bulk_load(store: StateStore, engine: AlignmentEngine, events: list[TripleCh
         _call(store, engine, [], [], "drain")
     print(f"{len(events)} events loaded in {time.perf_counter() - started:.1f}s wall, "
           f"{time.process_time() - cpu:.1f}s CPU", flush=True)
+
+
+def _collector(stages: dict[str, float]) -> AbstractContextManager:
+    if not PAUSED:
+        return nullcontext()
+    from stream_align.service.collector import collector_paused  # not in older checkouts
+    return collector_paused(stages)
 
 
 def _ints(text: str) -> list[int]:
@@ -97,7 +109,12 @@ def main() -> None:
                              "results with cmp)")
     parser.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an EngineSettings field, e.g. max_affected_per_batch=50000")
+    parser.add_argument("--collector", choices=("default", "paused"), default="default",
+                        help="paused: the cyclic GC off in each call, survivors frozen after it "
+                             "(what the service does per batch, decision 0038)")
     args = parser.parse_args()
+    global PAUSED
+    PAUSED = args.collector == "paused"
     torch.set_num_threads(args.threads[0])
     pair = load_dataset(args.dataset)
     events = list(triple_changes(pair, ReplayOrder.SHUFFLE, 7))
