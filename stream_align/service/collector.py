@@ -16,6 +16,7 @@ arrays, dicts and tuples, not cycles).
 
 from __future__ import annotations
 
+import atexit
 import gc
 import time
 from collections.abc import Iterator
@@ -28,6 +29,11 @@ def freeze_survivors() -> float:
     gc.collect()
     gc.freeze()
     return time.perf_counter() - started
+
+
+# at exit the frozen objects go back to the collector, so the interpreter's last collections
+# free them (native bindings such as nanobind report what is still alive then as leaked)
+atexit.register(gc.unfreeze)
 
 
 @contextmanager
