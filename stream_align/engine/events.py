@@ -17,10 +17,9 @@ it has applied must never skip the second one.
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from stream_align.engine.affected import SampleIndex
 from stream_align.engine.causes import Causes, ClosureCauses, smallest
 from stream_align.engine.decisions import Change
 from stream_align.engine.delta import StateDelta
@@ -53,14 +52,9 @@ class EventIds:
 
 def _closures(engine: AlignmentEngine, causes: Causes) -> tuple[ClosureCauses, ClosureCauses]:
     """Per graph, what reached an entity's scores or labels (its closure ``L``, ``affected``)."""
-    left, right = (causes.closure(s, partial(_sampled, side.samples),
-                                  engine.settings.max_cause_ids)
+    left, right = (causes.closure(s, side.samples.sampled, engine.settings.max_cause_ids)
                    for s, side in enumerate(engine.sides))
     return left, right
-
-
-def _sampled(samples: SampleIndex, node: int) -> list[int]:
-    return [y for y, _ in samples.slots(node)]
 
 
 def _causes(engine: AlignmentEngine, reached: ClosureCauses, side: int, key: str | None
