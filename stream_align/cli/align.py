@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Ignore names (default: as the model was trained).")
     p.add_argument("--candidates", type=int, default=d.candidates,
                    help="FAISS candidates per entity, both directions, re-ranked.")
+    p.add_argument("--csls-k", type=int, default=d.csls_k,
+                   help="CSLS hubness correction of retrieval, as the service's csls_k "
+                   "(decision 0036): hub score = mean of the K best scores; 0: plain.")
     p.add_argument("--threshold", type=float, default=d.threshold, help="Minimum pair score.")
     p.add_argument("--unnamed-threshold", type=float, default=d.unnamed_threshold,
                    help="Minimum pair score where either entity has no name (structure-only "
@@ -46,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from stream_align.model.artifact import load
     from stream_align.model.scorer import ModelScorer
 
-    settings = AlignSettings(candidates=args.candidates, threshold=args.threshold,
+    settings = AlignSettings(candidates=args.candidates, csls_k=args.csls_k,
+                             threshold=args.threshold,
                              unnamed_threshold=args.unnamed_threshold,
                              unnamed_margin=args.unnamed_margin, evidence=args.evidence,
                              neighbourhood_rounds=args.neighbourhood_rounds)

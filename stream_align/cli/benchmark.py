@@ -37,6 +37,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--in-process", action="store_true",
                         help="run every method in this process (faster start; peak RSS is then "
                         "the process-wide peak, not per method)")
+    parser.add_argument("--csls-k", type=int, default=3, metavar="K",
+                        help="trained models: CSLS hubness correction of retrieval as the "
+                        "service applies it (hub score = mean of the K best; 0: plain scores)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,7 +68,7 @@ def execute(args: argparse.Namespace, methods: tuple[str, ...] | None,
     chosen: dict[str, Any] = {"methods": methods, "assignments": args.assignments}
     settings = BenchmarkSettings(
         dataset=args.dataset, hide_names=args.hide_names, seed=args.seed, models=models,
-        negatives=args.negatives, isolate=not args.in_process,
+        negatives=args.negatives, isolate=not args.in_process, csls_k=args.csls_k,
         **{key: value for key, value in chosen.items() if value is not None})
     meta = report_meta(settings, "stream-align " + shlex.join(sys.argv[1:]))
     results = run_benchmark(settings)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stream_align.csls import hub_scores, rerank
 from stream_align.engine.margin import runner_up
 from stream_align.engine.neighbourhood import rematch_unnamed
 from stream_align.index import IvfVectorIndex, VectorIndex
@@ -51,21 +52,43 @@ def _index(vectors: np.ndarray, normalise: bool, ivf: IvfCells | None
     return index
 
 
-def _queries(vectors: np.ndarray, normalise: bool, ivf: IvfCells | None) -> np.ndarray:
-    """Queries as the engine searches with them: its indexed (normalised) vectors in IVF mode
-    (the flat engine's exact scan reads the same; the batch flat path keeps the raw ones)."""
-    return vectors if ivf is None else prepared(vectors, vectors.shape[1], normalise)
+def _queries(vectors: np.ndarray, normalise: bool, searched: bool) -> np.ndarray:
+    """Queries as the engine searches with them: its indexed (normalised) vectors where the
+    scores themselves count (IVF mode; CSLS, whose hub scores are means of them) — the flat
+    engine's exact scan reads the same; else the raw ones (the same ranking)."""
+    return prepared(vectors, vectors.shape[1], normalise) if searched else vectors
 
 
-def candidates(scorer: ModelScorer, k: int, ivf: IvfCells | None = None) -> np.ndarray:
-    """Unique ``(a, b)`` pairs from top-k retrieval in both directions, ``int64 (m, 2)``."""
+def candidates(scorer: ModelScorer, k: int, ivf: IvfCells | None = None, csls_k: int = 0,
+               csls_depth: int = 0) -> np.ndarray:
+    """Unique ``(a, b)`` pairs from top-k retrieval in both directions, ``int64 (m, 2)``.
+
+    With ``csls_k`` each entity's top ``csls_depth`` (its list's exact part) is re-ranked by CSLS
+    (``stream_align.csls``: hub scores from the first ``csls_k`` of the other side's lists) and
+    its first ``k`` are its candidates, as the engine's list heads are."""
     unit = scorer.bundle.net.loss == "hinge"
-    _, to_b = _index(scorer.base, unit, ivf).search(_queries(scorer.query, unit, ivf), k)
-    _, to_a = _index(scorer.query, unit, ivf).search(_queries(scorer.base, unit, ivf), k)
+    searched = ivf is not None or csls_k > 0
+    depth = max(k, csls_depth) if csls_k else k
+    score_b, to_b = _index(scorer.base, unit, ivf).search(
+        _queries(scorer.query, unit, searched), depth)
+    score_a, to_a = _index(scorer.query, unit, ivf).search(
+        _queries(scorer.base, unit, searched), depth)
+    if csls_k:
+        to_b, to_a = _csls_heads(to_b, score_b, to_a, score_a, k, csls_k)
     ab = np.stack([np.repeat(np.arange(len(scorer.query)), to_b.shape[1]), to_b.ravel()], 1)
     ba = np.stack([to_a.ravel(), np.repeat(np.arange(len(scorer.base)), to_a.shape[1])], 1)
     both = np.concatenate([ab, ba])
     return np.unique(both[(both >= 0).all(axis=1)], axis=0)
+
+
+def _csls_heads(to_b: np.ndarray, score_b: np.ndarray, to_a: np.ndarray, score_a: np.ndarray,
+                k: int, csls_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides' lists re-ranked by CSLS, first ``k`` of each (``-1``: no member)."""
+    len_b, len_a = (to_b >= 0).sum(axis=1), (to_a >= 0).sum(axis=1)
+    hub_a, hub_b = hub_scores(score_b, len_b, csls_k), hub_scores(score_a, len_a, csls_k)
+    heads_b = rerank(to_b, score_b, len_b, np.where(to_b >= 0, hub_b[to_b], 0.0), k)
+    heads_a = rerank(to_a, score_a, len_a, np.where(to_a >= 0, hub_a[to_a], 0.0), k)
+    return heads_b, heads_a
 
 
 def one_to_one(pairs: np.ndarray, scores: np.ndarray, threshold: float | np.ndarray
@@ -122,7 +145,7 @@ def align(scorer: ModelScorer, settings: AlignSettings,
     """Aligned pairs of the scorer's two graphs, best first; ``on_stage`` hears each of
     :data:`ALIGN_STAGES` begin (a progress display: minutes on a large pair)."""
     on_stage(ALIGN_STAGES[0])
-    pairs = candidates(scorer, settings.candidates, ivf)
+    pairs = candidates(scorer, settings.candidates, ivf, settings.csls_k, settings.csls_depth)
     on_stage(ALIGN_STAGES[1])
     scores, _ = scorer.pair_scores(pairs[:, 0], pairs[:, 1])
     on_stage(ALIGN_STAGES[2])

@@ -18,6 +18,11 @@ When a batch changed at least ``rebuild_share`` of all vectors (bulk loads), eve
 rebuilt from one exact pass over the score matrix instead (``exact_topk``: both directions from
 the same products), which beats repairing that many lists one by one.
 
+With ``csls_k`` (decision 0036) the candidates are each list re-ranked by CSLS
+(``stream_align.csls``): after the repair, the lists that were set and every list holding an
+entity whose hub score moved (its own list's first ``csls_k`` scores changed) are re-ranked —
+reads of their rows and the hub scores, no search.
+
 Equal scores at a list's boundary (duplicate entities) may be split differently than a fresh
 search splits them; everything else equals the batch aligner's candidates.
 """
@@ -28,7 +33,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from stream_align.engine import ivf_lists, list_repair
+from stream_align.engine import csls_heads, ivf_lists, list_repair
 from stream_align.engine.exact_topk import (
     InnerProducts,
     TopR,
@@ -57,7 +62,12 @@ class CandidateLists:
                  progress: Progress) -> None:
         self.settings, self.sides, self.progress = settings, sides, progress
         self.depth = settings.top_k + settings.candidate_reserve
+        self.exact = settings.csls_depth if settings.csls_k else settings.top_k
+        """A list's first ``exact`` entries always equal a fresh search's (what the heads read)."""
         self.trained: np.ndarray | None = None  # a quantiser trained since the last take
+        self.reranked = 0  # CSLS: lists re-ranked (a running count, for the batch stats)
+        for side in sides:
+            side.lists.csls_k = settings.csls_k
 
     @property
     def ivf(self) -> bool:
@@ -108,11 +118,25 @@ class CandidateLists:
             pairs, n = self._repair(s, Found.concat(own[s]), fresh[s], computed[s])
             touched |= pairs
             searched += n
-        return touched, searched
+        return touched | self.refresh_heads(), searched
 
     def rebuild(self) -> set[NodePair]:
         """Every list from one exact pass (restore, bulk batches); return the pairs that
         entered or left candidates (on restore: every candidate pair)."""
+        return self._rebuild() | self.refresh_heads()
+
+    def refresh_heads(self) -> set[NodePair]:
+        """CSLS: re-rank the lists set since the last call (repairs, drops, a restore's read)
+        and every list holding an entity whose hub score moved; return the pairs that entered
+        or left candidates. Without CSLS the heads are the rows' first ``top_k``: nothing."""
+        if not self.settings.csls_k:
+            return set()
+        keys, ranked = csls_heads.refresh((self.sides[0].lists, self.sides[1].lists),
+                                          self.exact, self.settings.top_k)
+        self.reranked += len(ranked[0]) + len(ranked[1])
+        return self._pairs(0, keys[0]) | self._pairs(1, keys[1])
+
+    def _rebuild(self) -> set[NodePair]:
         if self._train_due():
             self.trained = ivf_lists.train(self.sides, self.settings.ivf_cells,
                                            self.settings.ivf_probe)
@@ -185,7 +209,11 @@ class CandidateLists:
     def _set(self, s: int, found: Found) -> set[NodePair]:
         """Replace lists; return the pairs that entered or left their candidates (a pair that
         stays keeps its score unless an entity changed, and those pairs are re-scored anyway)."""
-        keys = self.sides[s].set_lists(found, self.settings.top_k)
+        return self._pairs(s, self.sides[s].set_lists(found, self.settings.top_k))
+
+    @staticmethod
+    def _pairs(s: int, keys: np.ndarray) -> set[NodePair]:
+        """``(a, b)`` pairs of side ``s``'s keys ``owner << 32 | other``."""
         owner, other = (keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist()
         return set(zip(owner, other, strict=True) if s == 0 else zip(other, owner, strict=True))
 
@@ -196,7 +224,7 @@ class CandidateLists:
         touched = self._set(s, own)
         skip = np.fromiter(computed, dtype=np.int64, count=len(computed))
         merged, unknown = list_repair.merge(self.sides[s].lists, self.sides[s].bounds, fresh,
-                                            skip, self.depth, self.settings.top_k)
+                                            skip, self.depth, self.exact)
         touched |= self._set(s, merged)
         touched |= self._set(s, self._probe(s, unknown, self.depth))
         return touched, len(own.owners) + len(unknown)

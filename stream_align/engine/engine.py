@@ -144,6 +144,7 @@ class AlignmentEngine:
         if self._candidates_state == state:
             candidate_state.load(source, self.sides, self.book, self.settings.top_k,
                                  self.progress)
+            self.lists.refresh_heads()  # CSLS heads: derived from the read rows
             for s, side in enumerate(self.sides):
                 if side.probers is not None:  # IVF: the cells the read lists probe
                     ivf_lists.register(side, self.sides[1 - s],
@@ -224,9 +225,10 @@ class AlignmentEngine:
     def _refresh(self, delta: StateDelta, stats: dict[str, float]) -> list[AlignmentEvent]:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
-        started = time.perf_counter()
+        started, reranked = time.perf_counter(), self.lists.reranked
         touched, searched = self.lists.update(held.computed, held.removed)
         stats["lists_s"], stats["researched"] = time.perf_counter() - started, float(searched)
+        stats["csls_reranked"] = float(self.lists.reranked - reranked)
         changed = self.scores.update(touched, held.computed, held.removed, held.labelled, stats)
         self._keep_quantiser()
         self.progress("decisions", 0, 1)

@@ -12,6 +12,12 @@ structures that were kept beside the lists: ``heads`` (each list's first ``top_k
 entity's candidates — read from the row, 0 bytes, where a dict of tuples cost ≈ 490 B per
 entity) and ``listed_by`` (who lists a node: a :class:`PairTable` kept with every row change,
 8 B an entry, where a dict of sets cost ≈ 1.9 KB per entity).
+
+With CSLS (``csls_k > 0``, decision 0036) the candidates are not the row's first ``top_k`` but
+its first ``top_k`` by ``2 s − r(member)``, which depends on the other side's hub scores: the
+table then keeps them as rows of their own (``set_heads``: 4 B per candidate), and keeps each
+node's own hub score (the mean of its row's first ``csls_k`` scores, 8 B a node), noting the
+rows set and the nodes whose hub score moved for the caller to re-rank (``take_due``).
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from stream_align.arrays import grown
+from stream_align.arrays import grown, lookup
+from stream_align.csls import hub_scores
 from stream_align.engine.pair_table import PairTable
 
 Entry = tuple[float, int]
@@ -37,6 +44,11 @@ class ListTable:
         self._count = 0
         self._inverse = PairTable(values=False)  # (listed node, listing node)
         self.top_k = 0  # entries of a row that are candidates (``heads``)
+        self.csls_k = 0  # > 0: candidates are re-ranked by CSLS (``set_heads``)
+        self._head = np.full((0, 0), -1, dtype=np.int32)  # CSLS: node → its candidates
+        self._hub = np.zeros(0, dtype=np.float64)  # CSLS: node → its own hub score
+        self._due: list[np.ndarray] = []  # CSLS: rows set since the last ``take_due``
+        self._moved: list[np.ndarray] = []  # CSLS: nodes whose hub score moved since then
         self.changed: set[int] = set()  # rows set since the last ``take_changed`` (to store)
         self.heads = _Heads(self)
         self.listed_by = _ListedBy(self._inverse)
@@ -98,9 +110,50 @@ class ListTable:
         self._scores[rows, columns] = scores[slots]
         self._length[nodes] = lengths
         self.changed.update(nodes.tolist())
+        if self.csls_k:  # the heads follow in ``set_heads``, once the hub scores are known
+            self._note_hubs(nodes, scores, lengths)
+            return np.zeros(0, dtype=np.int64)
         return np.setxor1d(_keys(nodes, old, np.minimum(old_lengths, self.top_k)),
                            _keys(nodes, others, np.minimum(lengths, self.top_k)),
                            assume_unique=True)
+
+    def _note_hubs(self, nodes: np.ndarray, scores: np.ndarray, lengths: np.ndarray) -> None:
+        """Record the rows of ``nodes`` as due for re-ranking and their new hub scores."""
+        hubs = hub_scores(scores, lengths, self.csls_k)
+        self._hub = grown(self._hub, int(nodes.max()) + 1, 0.0)
+        self._moved.append(nodes[self._hub[nodes] != hubs])
+        self._hub[nodes] = hubs
+        self._due.append(np.asarray(nodes, dtype=np.int64))
+
+    def hubs(self, nodes: np.ndarray) -> np.ndarray:
+        """Hub scores of ``nodes`` (any shape; 0 for ``-1`` or a node without a list)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        flat = lookup(self._hub, np.maximum(nodes.ravel(), 0), 0.0)
+        return np.where(nodes.ravel() >= 0, flat, 0.0).reshape(nodes.shape)
+
+    def take_due(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows set, nodes whose hub score moved)`` since the last call, each ascending."""
+        due, moved = self._due, self._moved
+        self._due, self._moved = [], []
+        empty = [np.zeros(0, dtype=np.int64)]
+        return np.unique(np.concatenate(due or empty)), np.unique(np.concatenate(moved or empty))
+
+    def set_heads(self, nodes: np.ndarray, heads: np.ndarray) -> np.ndarray:
+        """Set the CSLS candidates of distinct ``nodes`` (row ``i``: ``heads[i]``, ``-1`` past
+        the end); returns the keys ``node << 32 | other`` of the pairs that entered or left."""
+        if not len(nodes):
+            return np.zeros(0, dtype=np.int64)
+        if self._head.shape[1] < heads.shape[1]:  # the first heads (or a wider top_k)
+            wider = np.full((len(self._head), heads.shape[1]), -1, dtype=np.int32)
+            wider[:, : self._head.shape[1]] = self._head
+            self._head = wider
+        self._head = grown(self._head, int(nodes.max()) + 1, -1)
+        heads = _padded(heads, self._head.shape[1])
+        old = self._head[nodes]
+        before = _keys(nodes, old, (old >= 0).sum(axis=1))
+        self._head[nodes] = heads
+        after = _keys(nodes, heads, (heads >= 0).sum(axis=1))
+        return np.setxor1d(before, after, assume_unique=True)
 
     def _row(self, node: int) -> np.ndarray:
         """The other nodes of ``node``'s list, best first (a view)."""
@@ -128,6 +181,8 @@ class ListTable:
         owner = np.repeat(nodes, members.shape[1]).reshape(members.shape)
         listed = members >= 0
         self._inverse.load(members[listed].astype(np.int64), owner[listed].astype(np.int64))
+        if self.csls_k:
+            self._note_hubs(np.asarray(nodes, dtype=np.int64), scores, length)
 
     def get(self, node: int, default: list[Entry] | tuple = ()) -> list[Entry] | tuple:
         if node >= len(self._length) or not self._length[node]:
@@ -157,7 +212,17 @@ class ListTable:
 
     def nbytes(self) -> int:
         """The rows' bytes (the reverse is counted by ``listed_by``'s table)."""
-        return int(self._nodes.nbytes + self._scores.nbytes + self._length.nbytes)
+        return int(self._nodes.nbytes + self._scores.nbytes + self._length.nbytes
+                   + self._head.nbytes + self._hub.nbytes)
+
+
+def _padded(rows: np.ndarray, width: int) -> np.ndarray:
+    """``rows`` with ``-1`` columns up to ``width``."""
+    if rows.shape[1] >= width:
+        return rows
+    out = np.full((len(rows), width), -1, dtype=rows.dtype)
+    out[:, : rows.shape[1]] = rows
+    return out
 
 
 def _keys(nodes: np.ndarray, others: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -173,8 +238,14 @@ class _Heads:
         self._table = table
 
     def get(self, node: int, default: tuple = ()) -> tuple[int, ...]:
-        row = self._table._row(node)
-        return tuple(row[: self._table.top_k].tolist()) if len(row) else default
+        table = self._table
+        if table.csls_k:
+            if node >= len(table._head):
+                return default
+            heads = table._head[node]
+            return tuple(heads[heads >= 0].tolist()) or default
+        row = table._row(node)
+        return tuple(row[: table.top_k].tolist()) if len(row) else default
 
     def items(self) -> Iterator[tuple[int, tuple[int, ...]]]:
         return ((node, self.get(node)) for node in self._table)

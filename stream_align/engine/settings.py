@@ -21,9 +21,22 @@ class EngineSettings(BaseModel):
     )
     top_k: int = Field(default=10, ge=1, description="FAISS candidates per entity, each way.")
     candidate_reserve: int = Field(
-        default=10, ge=0,
+        default=20, ge=0,
         description=("Entities kept per candidate list beyond top_k, so a list whose members "
                      "moved is usually repaired in place instead of searched again."),
+    )
+    csls_k: int = Field(
+        default=3, ge=0,
+        description=("CSLS hubness correction of the candidates (decision 0036): each list "
+                     "(top_k + candidate_reserve by inner product) is re-ranked by "
+                     "2·s − r(member), r = mean of the member's csls_k best scores, and its "
+                     "first top_k are the candidates. 0: the first top_k by inner product."),
+    )
+    csls_depth: int = Field(
+        default=20, ge=1,
+        description=("Entries of each list that CSLS re-ranks (top_k ≤ csls_depth ≤ top_k + "
+                     "candidate_reserve): lists are kept exact to this depth, the reserve "
+                     "beyond it lets a repair skip the search."),
     )
     rebuild_share: float = Field(
         default=0.15, gt=0, le=1,
@@ -130,6 +143,10 @@ class EngineSettings(BaseModel):
             raise ValueError("keep_threshold must not exceed match_threshold")
         if self.unnamed_threshold is not None and self.unnamed_threshold < self.match_threshold:
             raise ValueError("unnamed_threshold must not be below match_threshold")
+        if self.csls_k and not (self.csls_k <= self.top_k <= self.csls_depth
+                                <= self.top_k + self.candidate_reserve):
+            raise ValueError("CSLS needs csls_k <= top_k <= csls_depth <= top_k + "
+                             "candidate_reserve")
         if self.graph_ids[0] == self.graph_ids[1]:
             raise ValueError(f"graph_ids must differ, got {self.graph_ids}")
         return self

@@ -67,6 +67,10 @@ class BenchmarkSettings:
     assignments: tuple[str, ...] = DEFAULT_ASSIGNMENTS
     negatives: int = 10
     isolate: bool = True
+    csls_k: int = 3
+    """Trained models: CSLS retrieval as the service's default (decision 0036); 0: plain."""
+    depth: int = 20
+    """Trained models: each source's retrieval list (the service's top_k + candidate_reserve)."""
 
     def __post_init__(self) -> None:
         method_labels(self)  # raises on an unknown method or 'model' without a path
@@ -100,7 +104,8 @@ def build_scorer(label: str, pair: GraphPair, settings: BenchmarkSettings) -> Pa
         return BASELINES[label](pair)
     from stream_align.model.scorer import ModelScorer
 
-    scorer = ModelScorer.from_path(Path(label.split(":", 1)[1]), pair)
+    scorer = ModelScorer.from_path(Path(label.split(":", 1)[1]), pair, csls_k=settings.csls_k,
+                                   depth=settings.depth)
     _check_provenance(scorer, pair, settings)
     return scorer
 

@@ -177,6 +177,8 @@ def full_recompute_row(bundle: ModelBundle, sub: GraphPair, timeline: Timeline, 
     scorer = ModelScorer(bundle, sub, rerank_k=engine.top_k)
     encoded = time.perf_counter()
     matches = align(scorer, AlignSettings(candidates=engine.top_k,
+                                          csls_depth=engine.csls_depth,
+                                          csls_k=engine.csls_k,
                                           threshold=engine.match_threshold,
                                           unnamed_threshold=engine.unnamed_threshold,
                                           unnamed_margin=engine.unnamed_margin,

@@ -3,6 +3,9 @@
 ``similarity`` ranks by the pair-independent retrieval embedding (what FAISS serves), then
 re-ranks each source's top-k by the cross-graph-attention pair score, lifted above every
 non-candidate so the re-ranked candidates order first. ``score_pairs`` is the pair score alone.
+With ``csls_k`` the retrieval is CSLS-corrected as the service's lists are (``stream_align.csls``,
+decision 0036): each source's top ``depth`` by plain score re-ranked by ``2 s − r(target)``, hub
+scores ``r`` from the whole other graph, and non-candidates ordered by ``2 s − r_a − r_b``.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stream_align.csls import hub_scores, rerank
 from stream_align.graph import GraphPair
 from stream_align.model.artifact import load
 from stream_align.model.bundle import ModelBundle
@@ -26,8 +30,10 @@ class ModelScorer:
     """CG-MuAlign scores over one :class:`GraphPair` (inputs and encodings computed once)."""
 
     def __init__(self, bundle: ModelBundle, pair: GraphPair, rerank_k: int = 10,
-                 name: str = "cg-mualign") -> None:
+                 name: str = "cg-mualign", csls_k: int = 0, depth: int = 20) -> None:
         self.bundle, self.pair, self.rerank_k, self.name = bundle, pair, rerank_k, name
+        self.csls_k, self.depth = csls_k, max(depth, rerank_k)
+        self._hubs: tuple[np.ndarray, np.ndarray] | None = None
         self.ga, self.gb = bundle.inputs(pair.a), bundle.inputs(pair.b)
         with torch.no_grad():
             net = bundle.net
@@ -44,8 +50,26 @@ class ModelScorer:
         return float(net.bce_bias.detach()) if net.loss == "bce" else 0.0
 
     @classmethod
-    def from_path(cls, path: Path, pair: GraphPair, rerank_k: int = 10) -> ModelScorer:
-        return cls(load(path), pair, rerank_k)
+    def from_path(cls, path: Path, pair: GraphPair, rerank_k: int = 10, csls_k: int = 0,
+                  depth: int = 20) -> ModelScorer:
+        return cls(load(path), pair, rerank_k, csls_k=csls_k, depth=depth)
+
+    def retrieval(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both graphs' retrieval vectors as the service searches them (unit length for a
+        hinge model, whose index normalises)."""
+        if self.bundle.net.loss != "hinge":
+            return self.query, self.base
+        return tuple(np.ascontiguousarray(v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True),
+                                                         1e-12), dtype=np.float32)
+                     for v in (self.query, self.base))  # type: ignore[return-value]
+
+    def hubs(self) -> tuple[np.ndarray, np.ndarray]:
+        """CSLS hub scores of every entity of A and of B (their best ``csls_k`` retrieval
+        scores in the whole other graph, ``csls.hub_scores``); computed once."""
+        if self._hubs is None:
+            qa, qb = self.retrieval()
+            self._hubs = (_hub_of(qa, qb, self.csls_k), _hub_of(qb, qa, self.csls_k))
+        return self._hubs
 
     @property
     def version(self) -> str:
@@ -92,23 +116,52 @@ class ModelScorer:
 
     def similarity(self, pair: GraphPair, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
         self._check(pair)
-        sim = self.query[sources] @ self.base[targets].T + self._bias
+        if self.csls_k:
+            sim, cols = self._csls(sources, targets)
+        else:
+            sim = self.query[sources] @ self.base[targets].T + self._bias
         if self.rerank_k <= 0 or len(targets) == 0:
             return sim.astype(np.float32)
         k = min(self.rerank_k, len(targets))
-        order = np.argpartition(-sim, min(k, len(targets) - 1), axis=1)
-        cols, rest = order[:, :k], order[:, k:k + 1]
+        if not self.csls_k:
+            cols = np.argpartition(-sim, min(k, len(targets) - 1), axis=1)[:, :k]
         rows = np.arange(len(sources))[:, None]
         scores = self.pair_scores(sources[rows.repeat(k, 1).ravel()], targets[cols.ravel()],
                                   link=False)[0]
         scores = scores.reshape(len(sources), k)
         # Shift a row's candidates only as far as needed to stay above its best non-candidate,
         # so scores stay comparable across rows (one-to-one assignment reads across rows).
-        floor = sim[rows, rest].max(axis=1) if rest.shape[1] else np.full(len(sources), -np.inf)
+        rest = sim.copy()
+        rest[rows, cols] = -np.inf
+        floor = rest.max(axis=1) if len(targets) > k else np.full(len(sources), -np.inf)
         shift = np.maximum(0.0, floor - scores.min(axis=1) + 1e-6)
         sim[rows, cols] = scores + shift[:, None]
         return sim.astype(np.float32)
 
+    def _csls(self, sources: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """CSLS similarity of ``sources × targets`` and each row's candidate columns: the top
+        ``depth`` targets by plain score re-ranked by CSLS (``csls.rerank``), first ``rerank_k``."""
+        qa, qb = self.retrieval()
+        ra, rb = self.hubs()
+        plain = qa[sources] @ qb[targets].T
+        sim = 2.0 * plain - ra[sources, None] - rb[None, targets] + self._bias
+        depth = min(self.depth, len(targets))
+        top = torch.from_numpy(np.ascontiguousarray(plain)).topk(depth, dim=1)
+        order, values = top.indices.numpy(), top.values.numpy()
+        best = rerank(order, values, np.full(len(sources), depth), rb[targets[order]],
+                      self.rerank_k)
+        return sim.astype(np.float32), best
+
     def score_pairs(self, pair: GraphPair, pairs: np.ndarray) -> np.ndarray:
         self._check(pair)
         return self.pair_scores(pairs[:, 0], pairs[:, 1])[0]
+
+
+def _hub_of(mine: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
+    """Each row of ``mine``'s CSLS hub score against all of ``other`` (chunks of rows)."""
+    out = np.zeros(len(mine))
+    k = min(k, len(other))
+    for start in range(0, len(mine), CHUNK // 4):
+        values = torch.from_numpy(mine[start:start + CHUNK // 4] @ other.T).topk(k, dim=1).values
+        out[start:start + len(values)] = hub_scores(values.numpy(), np.full(len(values), k), k)
+    return out

@@ -144,6 +144,14 @@ class AlignSettings(_Frozen):
     """Batch alignment: retrieval, re-ranking and the one-to-one decision."""
 
     candidates: int = Field(10, ge=1, description="FAISS candidates re-ranked per entity.")
+    csls_depth: int = Field(
+        20, ge=1, description="Retrieval list depth CSLS re-ranks to pick the candidates "
+        "(the engine's csls_depth; at least candidates)."
+    )
+    csls_k: int = Field(
+        3, ge=0, description="CSLS hubness correction of retrieval (decision 0036): hub score = "
+        "mean of an entity's csls_k best retrieval scores; 0: plain inner products."
+    )
     threshold: float = Field(0.5, description="Minimum pair score for a match.")
     unnamed_threshold: float | None = Field(
         None, description="Minimum pair score for a match where either entity has no name "

@@ -10,6 +10,7 @@ import pytest
 import torch
 from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
 
+from stream_align.csls import hub_scores, rerank
 from stream_align.engine.batch_align import IvfCells, align
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.eval.replay import ReplayOrder, triple_changes
@@ -35,23 +36,35 @@ def bundle(pair: GraphPair) -> ModelBundle:
     return untrained_bundle(pair)
 
 
-def _fresh_lists(engine: AlignmentEngine, s: int) -> dict[int, list[int]]:
-    """Every list as a fresh FAISS IVF search (its own probe) would give it."""
+def _fresh_lists(engine: AlignmentEngine, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every list as a fresh FAISS IVF search (its own probe) would give it: owners, member
+    nodes (``-1``: none) and scores."""
     mine, other = engine.sides[s], engine.sides[1 - s]
-    nodes = mine.indexed().tolist()
-    _, ids = other.index.search(mine.vectors(nodes), engine.lists.depth)
-    return {n: [int(other.node_of(np.array([i]))[0]) for i in row if i >= 0]
-            for n, row in zip(nodes, ids, strict=True)}
+    nodes = mine.indexed()
+    scores, ids = other.index.search(mine.vectors(nodes.tolist()), engine.lists.depth)
+    named = other.nodes_named(np.maximum(ids, 0).ravel()).reshape(ids.shape)
+    return nodes, np.where(ids >= 0, named, -1), scores
 
 
 def _assert_lists_fresh(engine: AlignmentEngine) -> None:
+    """Candidates = the fresh lists' first ``csls_depth`` re-ranked by CSLS (a list's reserve
+    beyond that depth is repaired lazily: its bound), hub scores from the fresh lists."""
     assert engine.lists.ivf
+    settings = engine.settings
+    fresh = [_fresh_lists(engine, s) for s in (0, 1)]
+    hub = [dict(zip(nodes.tolist(), hub_scores(scores, (members >= 0).sum(axis=1),
+                                               settings.csls_k).tolist(), strict=True))
+           for nodes, members, scores in fresh]
     for s in (0, 1):
         side = engine.sides[s]
         assert isinstance(side.index, IvfVectorIndex)
-        k = engine.settings.top_k  # a list's reserve beyond k is repaired lazily (its bound)
-        fresh = {n: found[:k] for n, found in _fresh_lists(engine, s).items()}
-        assert {n: list(side.cands.get(n, ())) for n in side.indexed().tolist()} == fresh
+        nodes, members, scores = fresh[s]
+        members, scores = members[:, : settings.csls_depth], scores[:, : settings.csls_depth]
+        hubs = np.vectorize(lambda m, h=hub[1 - s]: h.get(m, 0.0))(members)
+        heads = rerank(members, scores, (members >= 0).sum(axis=1), hubs, settings.top_k)
+        assert {n: list(side.cands.get(n, ())) for n in side.indexed().tolist()} == \
+            {n: [m for m in row if m >= 0] for n, row in zip(nodes.tolist(), heads.tolist(),
+                                                               strict=True)}
 
 
 def _changes(pair: GraphPair) -> list[TripleChange]:

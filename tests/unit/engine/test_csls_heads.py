@@ -1,0 +1,111 @@
+"""CSLS candidates kept on two list tables: what a changed row re-ranks (decision 0036)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stream_align.csls import hub_scores, rerank
+from stream_align.engine import csls_heads
+from stream_align.engine.list_table import ListTable
+
+TOP_K, DEPTH, HUB_K = 2, 3, 2
+
+
+def _table() -> ListTable:
+    table = ListTable()
+    table.top_k, table.csls_k = TOP_K, HUB_K
+    return table
+
+
+def _set(table: ListTable, rows: dict[int, list[tuple[int, float]]]) -> None:
+    nodes = np.array(sorted(rows), dtype=np.int64)
+    width = max(len(r) for r in rows.values())
+    members = np.full((len(nodes), width), -1, dtype=np.int64)
+    scores = np.zeros((len(nodes), width), dtype=np.float32)
+    for i, node in enumerate(nodes.tolist()):
+        for j, (member, score) in enumerate(rows[node]):
+            members[i, j], scores[i, j] = member, score
+    table.assign(nodes, members, scores, np.array([len(rows[n]) for n in nodes.tolist()]))
+
+
+def _expected(tables: tuple[ListTable, ListTable], s: int) -> dict[int, list[int]]:
+    """Side ``s``'s heads computed from scratch from both tables' rows."""
+    mine, other = tables[s], tables[1 - s]
+    hub = {}
+    for node in other:
+        _, scores, lengths = other.rows(np.array([node]))
+        hub[node] = float(hub_scores(scores, lengths, HUB_K)[0])
+    out = {}
+    for node in sorted(mine.keys()):
+        members, scores, lengths = mine.rows(np.array([node]))
+        members, scores = members[:, :DEPTH], scores[:, :DEPTH]
+        hubs = np.array([[hub.get(m, 0.0) for m in members[0].tolist()]])
+        row = rerank(members, scores, np.minimum(lengths, DEPTH), hubs, TOP_K)[0]
+        out[node] = [m for m in row.tolist() if m >= 0]
+    return out
+
+
+def _heads(table: ListTable) -> dict[int, list[int]]:
+    return {node: list(table.heads.get(node)) for node in sorted(table.keys())}
+
+
+def _graphs() -> tuple[ListTable, ListTable]:
+    a, b = _table(), _table()
+    # B's node 10 is a hub: close to every A node; 11 and 12 are close to one A node each.
+    _set(a, {0: [(10, 0.9), (11, 0.8), (12, 0.1)], 1: [(10, 0.9), (12, 0.85), (11, 0.1)],
+             2: [(10, 0.95), (11, 0.2), (12, 0.1)]})
+    _set(b, {10: [(2, 0.95), (0, 0.9), (1, 0.9)], 11: [(0, 0.8), (2, 0.2), (1, 0.1)],
+             12: [(1, 0.85), (0, 0.1), (2, 0.1)]})
+    return a, b
+
+
+def test_first_refresh_ranks_every_list_and_demotes_the_hub() -> None:
+    tables = _graphs()
+    keys, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+    assert [r.tolist() for r in ranked] == [[0, 1, 2], [10, 11, 12]]
+    assert _heads(tables[0]) == _expected(tables, 0)
+    assert _heads(tables[1]) == _expected(tables, 1)
+    assert _heads(tables[0])[0] == [11, 10]  # plain order is 10, 11: the hub drops behind
+    assert len(keys[0]) == 6 and len(keys[1]) == 6  # every head entered
+
+
+def test_a_hub_change_re_ranks_exactly_the_lists_holding_it() -> None:
+    """B's row 11 changes in its first ``csls_k`` scores: its hub score moves, so the A lists
+    holding 11 are re-ranked, and no other A list; B re-ranks only the row that was set."""
+    tables = _graphs()
+    csls_heads.refresh(tables, DEPTH, TOP_K)
+    a, b = tables
+    _set(b, {11: [(0, 0.99), (2, 0.98), (1, 0.1)]})
+    keys, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+    holders = sorted(a.listed_by.get(11))
+    assert ranked[0].tolist() == holders == [0, 1, 2]
+    assert ranked[1].tolist() == [11]
+    assert _heads(a) == _expected(tables, 0) and _heads(b) == _expected(tables, 1)
+    # 11's hub rose from 0.5 to 0.985: A's list 0 puts the hub 10 back in front of it
+    assert _heads(a)[0] == [10, 11] and (0 << 32 | 12) not in keys[0].tolist()
+
+
+def test_a_change_beyond_the_hub_places_re_ranks_only_its_own_list() -> None:
+    """A change below B's row's first ``csls_k`` scores leaves its hub score: no A list is
+    re-ranked; and a list that holds no moved hub is not touched."""
+    tables = _graphs()
+    csls_heads.refresh(tables, DEPTH, TOP_K)
+    a, b = tables
+    _set(b, {12: [(1, 0.85), (0, 0.1), (2, 0.05)]})
+    _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+    assert ranked[0].tolist() == [] and ranked[1].tolist() == [12]
+    _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)  # nothing due: nothing re-ranked
+    assert ranked[0].tolist() == [] and ranked[1].tolist() == []
+    assert _heads(a) == _expected(tables, 0) and _heads(b) == _expected(tables, 1)
+
+
+def test_a_dropped_row_clears_its_heads_and_moves_its_hub() -> None:
+    tables = _graphs()
+    csls_heads.refresh(tables, DEPTH, TOP_K)
+    a, b = tables
+    b[10] = []  # an entity deleted (Side.drop): its list empties
+    _set(a, {n: [(m, s) for s, m in a.get(n) if m != 10] for n in (0, 1, 2)})  # the repair
+    _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+    assert 10 in ranked[1].tolist() and b.heads.get(10) == ()
+    assert all(10 not in heads for heads in _heads(a).values())
+    assert _heads(a) == _expected(tables, 0) and _heads(b) == _expected(tables, 1)
