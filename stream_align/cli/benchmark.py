@@ -40,6 +40,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csls-k", type=int, default=3, metavar="K",
                         help="trained models: CSLS hubness correction of retrieval as the "
                         "service applies it (hub score = mean of the K best; 0: plain scores)")
+    parser.add_argument("--csls-depth", type=int, default=20, metavar="N",
+                        help="trained models: retrieval list depth CSLS re-ranks (the "
+                        "service's csls_depth)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -69,6 +72,7 @@ def execute(args: argparse.Namespace, methods: tuple[str, ...] | None,
     settings = BenchmarkSettings(
         dataset=args.dataset, hide_names=args.hide_names, seed=args.seed, models=models,
         negatives=args.negatives, isolate=not args.in_process, csls_k=args.csls_k,
+        depth=args.csls_depth,
         **{key: value for key, value in chosen.items() if value is not None})
     meta = report_meta(settings, "stream-align " + shlex.join(sys.argv[1:]))
     results = run_benchmark(settings)

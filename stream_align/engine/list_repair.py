@@ -4,9 +4,10 @@ A batch's changed vectors give each affected list some *fresh* rows ``(owner, me
 a new score for a member it holds or a vector that now reaches its bound, or ``NaN`` for a member
 that left (deleted, or in IVF mode out of the cells the list probes). Repairing a list is merging
 those rows into it (a fresh row replaces the member's old score), ordering it best first, cutting
-it at ``depth`` and raising the bound to the first score cut. Where fewer than ``top_k`` of the
-first ``top_k`` scores reach the bound, a member fell below it and an unlisted entity may now
-beat it: the list's top-k is unknown and it is searched again.
+it at ``depth`` and raising the bound to the first score cut. Where fewer than ``k`` of the
+first ``k`` scores reach the bound, a member fell below it and an unlisted entity may now
+beat it: the list's top-k is unknown and it is searched again (``k``: what must stay exact —
+``top_k``, or with CSLS the ``csls_depth`` entries it re-ranks, decision 0036).
 
 A Python merge per list cost most of a small batch (each changed vector enters many lists;
 decision 0029 and docs/BENCHMARKS.md have the measurements). Here all rows of a batch
