@@ -88,7 +88,7 @@ def _name_features(left: str, right: str) -> dict[str, float]:
 
 def test_name_word_features_see_what_n_gram_cosines_blur() -> None:
     """Numbers that disagree (a season, a model, a Roman numeral) are told apart; the same
-    words in another case and order are an exact match; ``xi`` is not a number."""
+    words in another case and order are an exact match; ``xi`` is 11 (decision 0036)."""
     assert _name_features("sony xperia E", "Sony Xperia e") == {
         "name_words": 1.0, "name_exact": 1.0, "name_numbers": 0.0}
     assert _name_features("Shenzhou VII", "Shenzhou 7")["name_numbers"] == 1.0
@@ -96,7 +96,8 @@ def test_name_word_features_see_what_n_gram_cosines_blur() -> None:
         "name_words": 0.5, "name_exact": 0.0, "name_numbers": -1.0}
     assert _name_features("Xperia Z3, 2014", "Xperia Z3")["name_numbers"] == 0.0  # overlap
     assert _name_features("Xi Jinping", "Jinping xi") == {
-        "name_words": 1.0, "name_exact": 1.0, "name_numbers": 0.0}
+        "name_words": 1.0, "name_exact": 1.0, "name_numbers": 1.0}
+    assert _name_features("Pope Pius XI", "Pius XII")["name_numbers"] == -1.0
     assert _name_features("", "") == {"name_words": 0.0, "name_exact": 0.0,
                                       "name_numbers": 0.0}
 
