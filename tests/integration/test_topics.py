@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -14,6 +15,15 @@ from stream_align.service.topic_settings import InputTopic, TopicLayout
 from stream_align.service.topics import check_topics, ensure_topics, require_topics, topic_plan
 
 pytestmark = pytest.mark.integration
+
+
+def _visible(admin: AdminClient, topics: list[str], within_s: float = 60.0) -> None:
+    """Wait until the broker's metadata lists ``topics``: a created topic reaches the metadata
+    a moment after the controller accepts it (seconds on a loaded machine)."""
+    deadline = time.monotonic() + within_s
+    while not set(topics) <= set(admin.list_topics(timeout=10).topics):
+        assert time.monotonic() < deadline, f"topics not visible after {within_s} s: {topics}"
+        time.sleep(0.2)
 
 
 def _configs(admin: AdminClient, topic: str) -> dict[str, str]:
@@ -68,6 +78,7 @@ def test_start_up_check_names_what_is_wrong(kafka_settings: KafkaSettings, tmp_p
     ]  # and no labels topic at all
     for future in admin.create_topics(wrong).values():
         future.result(timeout=30)
+    _visible(admin, [topic.topic for topic in wrong])
 
     with pytest.raises(TopicSetupError) as error:
         require_topics(kafka_settings)
