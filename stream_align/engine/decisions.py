@@ -21,6 +21,7 @@ sits out every other pair; a NON_MATCH label removes its pair.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -142,7 +143,7 @@ class Decider:
                 rights.add(right)
                 if self._weight(left, right) is None:
                     self._unmatch(left)
-        if len(pairs) + len(lefts) + len(rights) >= rematch.BULK_SHARE * len(self.book.scores):
+        if len(pairs) + len(lefts) + len(rights) >= rematch.BULK_SHARE * self.book.size_bound():
             self._rematch(before)  # most pairs changed: the same matching, from arrays
             return self._diff(before)
         heap: list[tuple[float, str, str]] = []
@@ -197,18 +198,24 @@ class Decider:
     def _diff(self, before: dict[str, str]) -> list[Change]:
         """Events for every left whose match or published score moved, retractions first."""
         retracts, matches = [], []
-        for left, old in sorted(before.items()):
-            new = self.matches.get(left)
+        moved = sorted(before.items())
+        news = [self.matches.get(left) for left, _ in moved]
+        scores = self.book.scores  # both scores of every left in one lookup each, not a search
+        was = scores.get_many([(left, old) for left, old in moved]).tolist()
+        now = scores.get_many([(left, new or "") for (left, _), new in
+                               zip(moved, news, strict=True)]).tolist()
+        for (left, old), new, old_score, score in zip(moved, news, was, now, strict=True):
             published = self.published.get(left)
             if old and old != new:
-                score = self.book.scores.get((left, old), published or 0.0)
-                retracts.append(Change(left, old, score, True,
-                                       score if published is None else published))
+                old_score = (published or 0.0) if math.isnan(old_score) else old_score
+                retracts.append(Change(left, old, old_score, True,
+                                       old_score if published is None else published))
                 self.published.pop(left, None)
                 published = None
             if new is None:
                 continue
-            score = self.book.scores[left, new]
+            if math.isnan(score):  # a match always has a score
+                raise KeyError((left, new))
             if published is None or abs(score - published) > self.settings.min_score_delta:
                 matches.append(Change(left, new, score, False, published))
                 self.published[left] = score

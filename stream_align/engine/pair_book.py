@@ -140,6 +140,10 @@ class PairBook:
         """Every scored pair as node ids ``(lefts, rights)`` and its score, by pair."""
         return self._by_left.arrays()
 
+    def size_bound(self) -> int:
+        """At least the number of scored pairs, read without merging recent changes."""
+        return self._by_left.size_bound()
+
     @property
     def vocabularies(self) -> tuple[Keyed, Keyed]:
         """The left and right ``key ↔ node`` vocabularies the book's node ids refer to."""

@@ -37,6 +37,10 @@ class PairTable:
         self._merge()
         return len(self._keys)
 
+    def size_bound(self) -> int:
+        """At least ``len``, without merging the recent changes (a size to compare with)."""
+        return len(self._keys) + self._changes
+
     def get(self, u: int, v: int, default: float | None = None) -> float | None:
         row = self._delta.get(u)
         if row is not None and v in row:
