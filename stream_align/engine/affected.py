@@ -159,6 +159,20 @@ class SampleIndex:
         return tuple(zip(self._nbr[node, :c].tolist(), self._rel[node, :c].tolist(),
                          strict=True))
 
+    def slot_table(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`slots` of many nodes at once, ``int64 (len(nodes), k)``: the neighbours
+        (``-1`` past a node's slots) and their relation ids (``0`` there)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        k = self._nbr.shape[1]
+        nbr = np.full((len(nodes), k), -1, dtype=np.int64)
+        rel = np.zeros((len(nodes), k), dtype=np.int64)
+        inside = nodes < len(self._count)
+        rows = nodes[inside]
+        filled = np.arange(k)[None, :] < self._count[rows][:, None]
+        nbr[inside] = np.where(filled, self._nbr[rows], -1)
+        rel[inside] = np.where(filled, self._rel[rows], 0)
+        return nbr, rel
+
     def sampled(self, node: int) -> tuple[int, ...]:
         """``S(node)``: its sampled neighbours, in slot order."""
         return tuple(n for n, _ in self.slots(node))

@@ -64,18 +64,16 @@ def ensure_level1(bundle: ModelBundle, side: Side, nodes: Sequence[int], chunk: 
 
 def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int,
               beat: Beat = no_beat) -> PairRows:
-    """The :class:`PairRows` of distinct ``nodes`` (each with an indexed vector)."""
-    k = bundle.frozen.sampling.fanout
-    slots = [side.samples.slots(n) for n in nodes]
-    order = nodes + sorted({y for row in slots for y, _ in row}.difference(nodes))
+    """The :class:`PairRows` of distinct ``nodes`` (each with an indexed vector), from the
+    samples' slot table (a Python loop per slot before)."""
+    found, rel = side.samples.slot_table(np.asarray(nodes, dtype=np.int64))
+    mask = found >= 0
+    order = nodes + np.setdiff1d(found[mask], nodes).tolist()
     ensure_level1(bundle, side, order, chunk, beat)
-    where = {g: r for r, g in enumerate(order)}
-    nbr = np.full((len(nodes), k), len(order), dtype=np.int64)
-    rel = np.zeros((len(nodes), k), dtype=np.int64)
-    mask = np.zeros((len(nodes), k), dtype=bool)
-    for r, row in enumerate(slots):
-        for j, (y, relation) in enumerate(row):
-            nbr[r, j], rel[r, j], mask[r, j] = where[y], relation, True
+    at = np.asarray(order, dtype=np.int64)
+    sorter = np.argsort(at, kind="stable")  # local position of each sampled neighbour:
+    nbr = np.full(found.shape, len(order), dtype=np.int64)
+    nbr[mask] = sorter[np.searchsorted(at, found[mask], sorter=sorter)]
     return PairRows(order=order, nbr=torch.from_numpy(nbr), rel=torch.from_numpy(rel),
                     mask=torch.from_numpy(mask), h1=side.level1.rows(order))
 
@@ -130,25 +128,13 @@ def _retrieval_logits(bundle: ModelBundle, sides: tuple[Side, Side], lefts: list
                             * torch.from_numpy(sides[1].vectors(rights))).sum(-1))
 
 
-def _slot_table(side: Side, nodes: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sampled neighbours (``-1``: padding) and their relation ids, ``int64 (len(nodes), k)``."""
-    slots = [side.samples.slots(x) for x in nodes]
-    counts = np.fromiter((len(row) for row in slots), dtype=np.int64, count=len(slots))
-    flat = np.array([slot for row in slots for slot in row], dtype=np.int64).reshape(-1, 2)
-    filled = np.arange(k)[None, :] < counts[:, None]
-    nbr = np.full((len(nodes), k), -1, dtype=np.int64)
-    rel = np.zeros((len(nodes), k), dtype=np.int64)
-    nbr[filled], rel[filled] = flat[:, 0], flat[:, 1]
-    return nbr, rel
-
-
 def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     """The pair head's evidence rows of ``nodes`` (``model.pair_head.view_from_table`` of the
     full graph, read from the samples and the level-0 name cache), built as arrays: the
     sampled neighbours of the nodes and of those neighbours (a Python loop per slot and
     second-hop slot was most of a bulk refresh's scoring)."""
-    k, n_anchors = bundle.frozen.sampling.fanout, len(bundle.frozen.anchors)
-    nbr, rel = _slot_table(side, nodes, k)
+    n_anchors = len(bundle.frozen.anchors)
+    nbr, rel = side.samples.slot_table(np.asarray(nodes, dtype=np.int64))
     table = list(dict.fromkeys([*nodes, *nbr[nbr >= 0].tolist()]))
     local, glob = side.graph.local_graph(table, np.zeros((0, 3), dtype=np.int64))
     names = side.features.level0(local, glob).names
@@ -156,7 +142,8 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     where[glob] = np.arange(len(glob))
     hop1 = np.where(nbr >= 0, where[nbr], -1)  # table rows of the sampled neighbours
     filled = hop1 >= 0  # the neighbours' own slots, (R, k, k) global, -1 padding:
-    second_nbr = np.concatenate([nbr, _slot_table(side, table[len(nodes):], k)[0]])[hop1]
+    second_nbr = np.concatenate(
+        [nbr, side.samples.slot_table(np.asarray(table[len(nodes):], dtype=np.int64))[0]])[hop1]
     second_nbr[~filled] = -1
     second_nbr[second_nbr == np.asarray(nodes, dtype=np.int64)[:, None, None]] = -1  # paths back
     adj = sp.csr_matrix((np.ones(int(filled.sum()), dtype=np.float32),

@@ -14,6 +14,7 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.level1_cache import LevelOneCache
 from stream_align.engine.scoring import score_pairs
 from stream_align.eval.replay import ReplayOrder, triple_changes
+from stream_align.events.contracts import TripleChange
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.pair_head import PairHead
@@ -123,3 +124,21 @@ def test_level_one_cache_keeps_forgets_and_pads() -> None:
     assert cache.missing([2, 5]) == [5]
     rows = cache.rows([2])
     assert rows.tolist() == [[1.0, 2.0], [0.0, 0.0]]  # the padding row last
+
+
+def test_slot_table_equals_each_nodes_slots(tmp_path: Path) -> None:
+    """The arrays the pair rows and views are built from are the samples' own slots."""
+    pair = synthetic_pair()
+    engine = AlignmentEngine.empty(untrained_bundle(pair), engine_settings())
+    changes = list(triple_changes(pair, ReplayOrder.FILE))
+    gone = next(c.head for c in changes if c.graph == "A")
+    with open_store(tmp_path) as store:
+        run(store, engine, [*changes, TripleChange.delete_entity("A", gone)])
+    for side in engine.sides:
+        nodes = np.arange(len(side.graph.keys) + 2)  # two past every node: no slots
+        nbr, rel = side.samples.slot_table(nodes)
+        for n in nodes.tolist():
+            slots = side.samples.slots(n)
+            assert nbr[n, :len(slots)].tolist() == [y for y, _ in slots]
+            assert rel[n, :len(slots)].tolist() == [r for _, r in slots]
+            assert (nbr[n, len(slots):] == -1).all() and (rel[n, len(slots):] == 0).all()
