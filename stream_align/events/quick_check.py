@@ -41,7 +41,10 @@ def _enum(symbols: frozenset[str]) -> Check:
 
 
 def _union(checks: list[Check]) -> Check:
-    return lambda x: any(check(x) for check in checks)
+    if len(checks) == 2 and checks[0] is _is_null:  # ["null", T]: most optional fields
+        other = checks[1]
+        return lambda x: x is None or other(x)
+    return lambda x: any(one(x) for one in checks)
 
 
 def _map(values: Check) -> Check:
@@ -75,4 +78,13 @@ def quick_check(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | No
     if any(check is None for _, check in fields):
         return None
     checks: list[tuple[str, Check]] = fields  # type: ignore[assignment]
-    return lambda record: all(name in record and check(record[name]) for name, check in checks)
+
+    def passes(record: dict[str, Any]) -> bool:
+        try:
+            for name, check in checks:
+                if not check(record[name]):
+                    return False
+        except KeyError:
+            return False
+        return True
+    return passes
