@@ -50,11 +50,12 @@ class Adjacency(Protocol):
 
 
 class _Lists:
-    """A static graph's adjacency (the batch aligner's)."""
+    """A static graph's adjacency (the batch aligner's). A triple listed twice is one fact, as
+    in the engine's mirror (ContEA's files repeat about 1.5 % of theirs)."""
 
     def __init__(self, graph: Graph) -> None:
         self._out: dict[int, list[Edge]] = defaultdict(list)
-        for h, r, t in graph.triples.tolist():
+        for h, r, t in np.unique(graph.triples.reshape(-1, 3), axis=0).tolist():
             self._out[h].append((t, r, 1))
             self._out[t].append((h, r, -1))
 
