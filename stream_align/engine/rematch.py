@@ -56,7 +56,8 @@ def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) ->
     settings = decider.settings
     (lk, li), (rk, ri) = ((x.keys, x.index) for x in decider.book.vocabularies)
     bar = np.full(len(u), settings.match_threshold)
-    if settings.unnamed_threshold is not None or settings.unnamed_margin is not None:
+    if (settings.unnamed_threshold is not None or settings.unnamed_margin is not None
+            or settings.neighbourhood_rounds):
         unnamed = ~np.fromiter((decider.named(lk[a], rk[b]) for a, b in
                                 zip(u.tolist(), v.tolist(), strict=True)), bool, len(u))
         if settings.unnamed_threshold is not None:
@@ -64,6 +65,8 @@ def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) ->
         if settings.unnamed_margin is not None:
             ahead = runner_up(np.stack([u, v], axis=1), scores) + settings.unnamed_margin
             bar[unnamed] = np.maximum(bar[unnamed], ahead[unnamed])
+        if settings.neighbourhood_rounds:  # the neighbourhood stage matches these
+            bar[unnamed] = np.inf
     matched = _partner(decider.matches, li, ri, len(lk))[u] == v
     bar[matched] = bar[matched] - (settings.match_threshold - settings.keep_threshold)
     return bar

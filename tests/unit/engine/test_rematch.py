@@ -19,6 +19,7 @@ SETTINGS = [
      "unnamed_margin": 0.05},
     {"match_threshold": 0.4, "keep_threshold": 0.2, "unnamed_margin": 0.1,
      "min_score_delta": 0.0},
+    {"match_threshold": 0.5, "keep_threshold": 0.3, "neighbourhood_rounds": 1},
 ]
 
 
