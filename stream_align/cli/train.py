@@ -9,11 +9,15 @@ import time
 from pathlib import Path
 
 from stream_align.model.settings import (
+    STRUCTURE_BLOCKS,
     ArchitectureSettings,
     FeatureSettings,
     SamplingSettings,
     TrainSettings,
 )
+
+#: Floats in the retrieval vector of the structure-only default (decision 0037).
+RETRIEVAL_DIM = 256
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-widths", type=_widths, default=None,
                    help="Comma-separated width of each fixed block in the retrieval vector "
                    "(names per hop, anchors, structural blocks), or 'raw' for no projection "
-                   "(default: 112,64,32 with names; raw with --hide-names or --structure-dim).")
+                   "(default: 112,64,32 with names; with --hide-names one shared block of the "
+                   "eight structural blocks filling 256 floats; raw with names and "
+                   "--structure-dim). One width for all structural blocks projects them "
+                   "jointly.")
     p.add_argument("--fixed-projection", action="store_true",
                    help="Keep the fixed blocks' projections at their signed fold (not trained).")
     p.add_argument("--no-self-attention", action="store_true", help="Ablation: β uniform.")
@@ -82,17 +89,25 @@ def _default(value: float | None, args: argparse.Namespace, hidden: float,
 
 def _architecture(args: argparse.Namespace) -> ArchitectureSettings:
     """Names hidden: no (all-zero) name blocks; the structural blocks replace the 1-hop anchor
-    block (they contain it)."""
+    block (they contain it) and share one projected block that fills the 256 floats
+    (decision 0037). Widths given for one block fewer than there are fixed blocks (one
+    structural width) project the structural blocks jointly too."""
     structure = _default(args.structure_dim, args, 512, 0)
     anchor_dim = 0 if structure else ArchitectureSettings().anchor_skip_dim
-    widths = {} if args.skip_widths is None else {
-        "skip_widths": None if args.skip_widths == "raw" else args.skip_widths}
-    return ArchitectureSettings(hidden_dim=args.hidden_dim,
-                                self_attention=not args.no_self_attention,
-                                cross_attention=not args.no_cross_attention,
-                                name_skip=not args.hide_names, anchor_skip_dim=anchor_dim,
-                                structure_dim=structure,
-                                learn_projection=not args.fixed_projection, **widths)
+    common = {"hidden_dim": args.hidden_dim, "self_attention": not args.no_self_attention,
+              "cross_attention": not args.no_cross_attention, "name_skip": not args.hide_names,
+              "anchor_skip_dim": anchor_dim, "structure_dim": structure,
+              "learn_projection": not args.fixed_projection}
+    widths = args.skip_widths
+    if widths is None and args.hide_names and structure:
+        widths = (RETRIEVAL_DIM - 3 * args.hidden_dim,)
+    if widths is None:
+        return ArchitectureSettings(**common)
+    if widths == "raw":
+        return ArchitectureSettings(**common, skip_widths=None)
+    separate = ArchitectureSettings(**common, skip_widths=None).fixed_blocks
+    joint = bool(structure) and len(widths) == separate - STRUCTURE_BLOCKS + 1
+    return ArchitectureSettings(**common, skip_widths=widths, structure_joint=joint)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -84,6 +84,30 @@ def fixed_widths(arch: ArchitectureSettings, name_dim: int) -> list[int]:
     return [*names, *anchors, *structure]
 
 
+def projection_widths(arch: ArchitectureSettings) -> list[int]:
+    """Output width of each fixed block's projection, in :func:`fixed_widths` order (the
+    structural blocks share the last width when they are projected jointly); ``[]``: raw."""
+    if arch.skip_widths is None:
+        return []
+    widths = list(arch.skip_widths)
+    if arch.structure_joint:
+        widths += [widths[-1]] * (STRUCTURE_BLOCKS - 1)
+    return widths
+
+
+def _initial_projection(arch: ArchitectureSettings, raw: list[int], widths: list[int],
+                        ) -> list[torch.Tensor]:
+    """Signed folds; jointly projected structural blocks carry their learning-free blend
+    weights in the fold, as they share one block scale. No widths: no projections (raw)."""
+    if not widths:
+        return []
+    folds = [signed_fold(r, w, k) for k, (r, w) in enumerate(zip(raw, widths, strict=True))]
+    if arch.structure_joint:
+        first = len(folds) - STRUCTURE_BLOCKS
+        folds[first:] = [f * s for f, s in zip(folds[first:], STRUCTURE_SCALES, strict=True)]
+    return folds
+
+
 def signed_fold(raw: int, width: int, seed: int) -> torch.Tensor:
     """``(raw, width)``: column ``j mod width`` of row ``j``, with a random sign per row.
 
@@ -105,6 +129,8 @@ def initial_scales(arch: ArchitectureSettings) -> list[float]:
     names = [1.0, 0.9, 0.65, 0.5][: arch.name_skip_hops + 1] if arch.name_skip else []
     anchors = [0.55] if arch.use_anchors and arch.anchor_skip_dim else []
     structure = list(STRUCTURE_SCALES) if arch.use_anchors and arch.structure_dim else []
+    if structure and arch.structure_joint:
+        structure = [1.0]  # the blend is in the projection (:func:`_initial_projection`)
     return [0.2, 0.2, 0.2, *names, *anchors, *structure]
 
 
@@ -133,10 +159,11 @@ class CGMuAlign(nn.Module):
         # The initial scales are the best learning-free blend measured on DBP15K zh_en.
         scales = initial_scales(arch)
         raw = fixed_widths(arch, f.name_dim)
-        # The fixed blocks' projections into the compact retrieval vector (decision 0015).
+        # The fixed blocks' projections into the compact retrieval vector (decisions 0015,
+        # 0037: the structural blocks summed into one shared block when joint).
         self.skip_proj = nn.ParameterList(
-            nn.Parameter(signed_fold(r, w, k), requires_grad=arch.learn_projection)
-            for k, (r, w) in enumerate(zip(raw, arch.skip_widths or (), strict=False)))
+            nn.Parameter(fold, requires_grad=arch.learn_projection)
+            for fold in _initial_projection(arch, raw, projection_widths(arch)))
         self.retrieval_dim = 3 * d + sum(arch.skip_widths or raw)
         self.block_raw = nn.Parameter(torch.tensor(_raw(scales)))
         self.bce_weight = nn.Parameter(torch.full((3 * d,), 1.0))
@@ -202,8 +229,11 @@ class CGMuAlign(nn.Module):
                   F.normalize(h2, dim=-1)]
         fixed = [skip[rows] for skip in g.skips]
         if len(self.skip_proj):
-            return Parts(learnt + [F.normalize(x @ p, dim=-1)
-                                   for x, p in zip(fixed, self.skip_proj, strict=True)])
+            projected = [x @ p for x, p in zip(fixed, self.skip_proj, strict=True)]
+            if self.arch.structure_joint:
+                first = len(projected) - STRUCTURE_BLOCKS
+                projected[first:] = [torch.stack(projected[first:]).sum(0)]
+            return Parts(learnt + [F.normalize(x, dim=-1) for x in projected])
         return Parts(learnt + [x.dense() if isinstance(x, SparseRows) else x for x in fixed])
 
     def _scales(self, n_blocks: int) -> torch.Tensor:

@@ -80,6 +80,11 @@ class ArchitectureSettings(_Frozen):
         True, description="Train the fixed blocks' projections (initialised at a signed "
         "fold, i.e. feature hashing into the narrower width); False: keep the fold.",
     )
+    structure_joint: bool = Field(
+        False, description="Project the eight structural blocks into one shared block (their "
+        "projections summed, then unit) of the last ``skip_widths`` width, instead of one "
+        "block each (decision 0037).",
+    )
 
     @property
     def fixed_blocks(self) -> int:
@@ -87,13 +92,15 @@ class ArchitectureSettings(_Frozen):
         names = self.name_skip_hops + 1 if self.name_skip else 0
         anchors = 1 if self.use_anchors and self.anchor_skip_dim else 0
         structure = STRUCTURE_BLOCKS if self.use_anchors and self.structure_dim else 0
+        if structure and self.structure_joint:
+            structure = 1
         return names + anchors + structure
 
     @model_validator(mode="before")
     @classmethod
     def _default_widths(cls, data: object) -> object:
         if isinstance(data, dict) and "skip_widths" not in data:
-            n = cls(**{**data, "skip_widths": None}).fixed_blocks
+            n = cls(**{**data, "skip_widths": None, "structure_joint": False}).fixed_blocks
             data = {**data, "skip_widths": (112, 64, 32) if n == 3 else None}
         return data
 
@@ -102,6 +109,8 @@ class ArchitectureSettings(_Frozen):
         if self.skip_widths is not None and len(self.skip_widths) != self.fixed_blocks:
             raise ValueError(f"skip_widths has {len(self.skip_widths)} entries for "
                              f"{self.fixed_blocks} fixed blocks")
+        if self.structure_joint and (self.skip_widths is None or not self.structure_dim):
+            raise ValueError("structure_joint needs structural blocks and skip_widths")
         return self
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from stream_align.engine.affected import SampleIndex
@@ -39,7 +40,9 @@ def test_own_anchor_never_appears_and_paths_reach_two_hops() -> None:
     # 0 —1→ 1 —2→ 2, and back edges; entity 0 and entity 2 are anchors 0 and 1.
     hood = _hood([(0, 1, 1), (1, 0, 2), (1, 2, 1), (2, 1, 2)], n=3)
     anchors = np.array([0, 2, 1])  # 2 = no anchor (n_anchors = 2)
-    blocks = dict(zip(KINDS, structure_skips(anchors, 2, hood, dim=64), strict=True))
+    blocks = {kind: block.dense()
+              for kind, block in zip(KINDS, structure_skips(anchors, 2, hood, dim=64),
+                                     strict=True)}
     # 0's only 1-hop neighbour (1) is no anchor; its 2-hop paths are 0→1→0 (itself: dropped)
     # and 0→1→2 (anchor 1).
     assert blocks["a1"][0].abs().sum() == 0
@@ -57,7 +60,9 @@ def test_same_sampled_neighbourhood_gives_the_same_blocks() -> None:
     # 0 and 3 both link to anchor-bearing 1 under relation 5; 4 links to it under relation 6.
     hood = _hood([(0, 1, 5), (3, 1, 5), (4, 1, 6), (1, 2, 1)], n=5)
     anchors = np.array([9, 0, 1, 9, 9])  # n_anchors = 9
-    blocks = dict(zip(KINDS, structure_skips(anchors, 9, hood, dim=256), strict=True))
+    blocks = {kind: block.dense()
+              for kind, block in zip(KINDS, structure_skips(anchors, 9, hood, dim=256),
+                                     strict=True)}
     for kind in KINDS:
         assert torch.equal(blocks[kind][0], blocks[kind][3])
     assert torch.equal(blocks["a1"][0], blocks["a1"][4])  # same anchor...
@@ -73,15 +78,20 @@ def _mirror(graph: Graph) -> MutableGraph:
     return mirror
 
 
-def test_local_recompute_with_structure_blocks_equals_full_encode() -> None:
+@pytest.mark.parametrize("joint", [False, True])
+def test_local_recompute_with_structure_blocks_equals_full_encode(joint: bool) -> None:
+    """Raw blocks, and (decision 0037) the eight blocks projected into one shared block."""
     pair = synthetic_pair(films=40, hide_names=True)
     torch.manual_seed(0)
     frozen = fit_frozen(pair, FeatureSettings(name_dim=32, attr_dim=16, numeric_dim=4),
                         SamplingSettings(fanout=3))
+    widths = {"skip_widths": (16,), "structure_joint": True} if joint else {}
     arch = ArchitectureSettings(hidden_dim=16, name_skip=False, anchor_skip_dim=0,
-                                structure_dim=32)
+                                structure_dim=32, **widths)
     net = CGMuAlign(frozen, arch, "hinge").eval()
-    assert net.block_raw.shape[0] == len(initial_scales(arch)) == 3 + len(KINDS)
+    blocks = 1 if joint else len(KINDS)
+    assert net.block_raw.shape[0] == len(initial_scales(arch)) == 3 + blocks
+    assert net.retrieval_dim == 3 * 16 + (16 if joint else 32 * len(KINDS))
     bundle = ModelBundle(net=net, frozen=frozen, arch=arch, train=TrainSettings())
     with torch.no_grad():
         inputs = bundle.inputs(pair.a)
@@ -93,4 +103,4 @@ def test_local_recompute_with_structure_blocks_equals_full_encode() -> None:
     local = encode_local(bundle, samples, nodes)
     got = row_vectors(bundle, local, local.rows(nodes), query=True)
     assert np.abs(got - full[nodes]).max() < 1e-5
-    assert np.abs(full[nodes, -8 * 32:]).sum() > 0  # the structural blocks are not all zero
+    assert np.abs(full[nodes, 3 * 16:]).sum() > 0  # the structural blocks are not all zero
