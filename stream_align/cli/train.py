@@ -48,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap-rounds", type=int, default=2,
                    help="Self-training rounds after the epochs: mutual nearest non-anchor "
                    "pairs become frozen anchors (decisions 0008, 0015).")
+    p.add_argument("--projection-epochs", type=int, default=None,
+                   help="Passes that pre-fit the fixed blocks' projections on the seed pairs "
+                   "before the epochs (default 10 with --hide-names, else 0: decision 0037).")
     p.add_argument("--pool-every", type=int, default=TrainSettings().pool_every,
                    help="Epochs between hard-negative pool refreshes.")
     p.add_argument("--skip-widths", type=_widths, default=None,
@@ -121,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
                              negatives=args.negatives, hard_negatives=not args.random_negatives,
                              learning_rate=args.learning_rate, pool_every=args.pool_every,
                              bootstrap_rounds=args.bootstrap_rounds,
+                             projection_epochs=int(_default(args.projection_epochs, args, 10, 0)),
                              seed=args.seed, threads=args.threads,
                              time_limit_s=_default(args.time_limit, args, 240, 540))
     fanout = _default(args.fanout, args, 20, 10)
@@ -138,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
                "best_epoch": report.best_epoch, "best_valid_hits1": report.best_valid_hits1,
                "bootstrap_added": report.bootstrap_added,
                "valid_hits1_after_bootstrap": report.valid_hits1_after_bootstrap,
+               "projection_loss": report.projection_loss,
                "peak_rss_mb": peak_mb}
     if args.report:
         args.report.write_text(json.dumps({**summary, "history": report.history}, indent=1))

@@ -223,18 +223,30 @@ class CGMuAlign(nn.Module):
         return out
 
     def parts(self, g: GraphInputs, enc: Encoded, rows: torch.Tensor, h2: torch.Tensor) -> Parts:
-        """Unit learnt blocks, then the fixed blocks, projected (and unit again) when the
-        architecture compacts them; an empty row (no name, no anchor) stays zero."""
+        """Unit learnt blocks, then the fixed blocks (:meth:`fixed_parts`)."""
         learnt = [F.normalize(enc.h0[rows], dim=-1), F.normalize(enc.h1[rows], dim=-1),
                   F.normalize(h2, dim=-1)]
+        return Parts(learnt + self.fixed_parts(g, rows))
+
+    def fixed_parts(self, g: GraphInputs, rows: torch.Tensor) -> list[torch.Tensor]:
+        """The fixed blocks of ``rows``, projected (and unit again) when the architecture
+        compacts them; an empty row (no name, no anchor) stays zero."""
         fixed = [skip[rows] for skip in g.skips]
         if len(self.skip_proj):
             projected = [x @ p for x, p in zip(fixed, self.skip_proj, strict=True)]
             if self.arch.structure_joint:
                 first = len(projected) - STRUCTURE_BLOCKS
                 projected[first:] = [torch.stack(projected[first:]).sum(0)]
-            return Parts(learnt + [F.normalize(x, dim=-1) for x in projected])
-        return Parts(learnt + [x.dense() if isinstance(x, SparseRows) else x for x in fixed])
+            return [F.normalize(x, dim=-1) for x in projected]
+        return [x.dense() if isinstance(x, SparseRows) else x for x in fixed]
+
+    def fixed_vectors(self, g: GraphInputs, rows: torch.Tensor) -> torch.Tensor:
+        """Unit vectors of the fixed blocks alone, each weighted by its current block scale
+        (what the projections' pre-fit aligns, :mod:`model.projection_fit`)."""
+        blocks = self.fixed_parts(g, rows)
+        scales = self._scales(3 + len(blocks))[3:].detach()
+        return F.normalize(torch.cat([w * b for w, b in zip(scales, blocks, strict=True)], -1),
+                           dim=-1)
 
     def _scales(self, n_blocks: int) -> torch.Tensor:
         return F.softplus(self.block_raw[:n_blocks]) + 1e-3

@@ -131,6 +131,9 @@ class TrainSettings(_Frozen):
     hard_pool: int = Field(30, ge=2, description="Retrieval top-k the hard negatives come from.")
     pool_every: int = Field(3, ge=1, description="Epochs between hard-negative pool refreshes.")
     learning_rate: float = Field(5e-3, gt=0, description="Adam learning rate.")
+    projection_epochs: int = Field(
+        0, ge=0, description="Passes over the seed pairs that pre-fit the fixed blocks' "
+        "projections alone (contrastive, model/projection_fit.py) before the epochs; 0: none.")
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
     patience: int = Field(1, ge=1, description="Epochs without valid Hits@1 gain before stop.")
     pair_batch: int = Field(

@@ -24,6 +24,7 @@ from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.inputs import GraphInputs, fit_frozen
 from stream_align.model.pair_fit import fit_pair_head
+from stream_align.model.projection_fit import prefit_projection
 from stream_align.model.ranking import hits_at_1, topk
 from stream_align.model.readout import pair_logits, retrieval_vectors, row_vectors
 from stream_align.model.settings import (
@@ -46,6 +47,7 @@ class TrainReport:
     seconds: float = 0.0
     bootstrap_added: list[int] = field(default_factory=list)
     valid_hits1_after_bootstrap: float | None = None
+    projection_loss: list[float] = field(default_factory=list)
 
 
 def _negatives(pool: torch.Tensor | None, positives: torch.Tensor, count: int, n: int,
@@ -126,6 +128,12 @@ class Trainer:
         steps = -(-len(self.train_pairs) // s.batch_size)
         epochs = max(s.epochs, -(-s.min_steps // steps))
         bar = tqdm(total=epochs * steps, desc="train", unit="step", disable=not s.progress)
+        if s.projection_epochs:
+            bar.set_postfix(stage="projection pre-fit")
+            report.projection_loss = prefit_projection(
+                self.bundle.net, self.ga, self.gb, self.train_pairs, s.projection_epochs,
+                s.batch_size, self.gen)
+            log.info("projection pre-fit loss %s", report.projection_loss)
         emb = self._embeddings() if s.hard_negatives else None
         pools = None
         for epoch in range(epochs):
