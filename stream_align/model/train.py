@@ -133,6 +133,8 @@ class Trainer:
             report.projection_loss = prefit_projection(
                 self.bundle.net, self.ga, self.gb, self.train_pairs, s.projection_epochs,
                 s.batch_size, self.gen)
+            if report.projection_loss:
+                bar.set_postfix(projection_loss=f"{report.projection_loss[-1]:.4f}")
             log.info("projection pre-fit loss %s", report.projection_loss)
         emb = self._embeddings() if s.hard_negatives else None
         pools = None
