@@ -43,8 +43,10 @@ class ArchitectureSettings(_Frozen):
 
     ``skip_widths`` left out: the names track's measured split (112, 64, 32) when the fixed
     blocks are the default three (names, 1-hop names, neighbour anchors); any other layout
-    (names hidden: eight structural blocks) keeps its raw blocks — projected to 26 floats each
-    the structure-only track lost a third of its validation Hits@1 (decision 0015).
+    keeps its raw blocks — projected to 26 floats each the structure-only track lost a third of
+    its validation Hits@1 (decision 0015); ``structure_joint`` with one width projects the eight
+    structural blocks into one shared block instead (``stream-align train --hide-names``
+    default, decision 0037).
     """
 
     hidden_dim: int = Field(16, ge=8, description="Width of every layer output (even).")
