@@ -215,19 +215,14 @@ def _guarded_bootstrap(bundle: ModelBundle, pair: GraphPair, report: TrainReport
     tables (Amazon–Google) near-duplicate names make many wrong, and validation fell 0.60 →
     0.52 unguarded (decision 0016). Returns both graphs' inputs under the anchors kept."""
     best = valid_hits1(bundle, pair, inputs)
-    for round_ in range(rounds):
+    for _ in range(rounds):
         anchors, embedding = len(bundle.frozen.anchors), bundle.net.anchor_emb
-        projections = [p.detach().clone() for p in bundle.net.skip_proj]
         added = bootstrap(bundle, pair, 1, inputs)[0]
         inputs = bundle.inputs(pair.a), bundle.inputs(pair.b)
-        _refit_projection(bundle, pair, inputs, round_)
         valid = valid_hits1(bundle, pair, inputs)
         if valid < best:
             del bundle.frozen.anchors[anchors:]
             bundle.net.anchor_emb = embedding
-            with torch.no_grad():
-                for p, saved in zip(bundle.net.skip_proj, projections, strict=True):
-                    p.copy_(saved)
             log.info("bootstrap round dropped: valid Hits@1 %.4f < %.4f", valid, best)
             del inputs  # built with the dropped anchors; one graph's inputs at a time
             inputs = bundle.inputs(pair.a), bundle.inputs(pair.b)
@@ -236,20 +231,3 @@ def _guarded_bootstrap(bundle: ModelBundle, pair: GraphPair, report: TrainReport
         report.bootstrap_added.append(added)
     report.valid_hits1_after_bootstrap = best
     return inputs
-
-
-def _refit_projection(bundle: ModelBundle, pair: GraphPair,
-                      inputs: tuple[GraphInputs, GraphInputs], round_: int) -> None:
-    """After a self-training round, the projections' pre-fit again on every anchor pair, seed
-    and pseudo (decision 0037): the new anchors' features enter the structural blocks, and the
-    GNN's 8–16 steps are not run again. Nothing without a pre-fit in the settings."""
-    epochs = bundle.train.projection_epochs
-    if not epochs:
-        return
-    index_a, index_b = pair.a.index(), pair.b.index()
-    pairs = torch.tensor([(index_a[a], index_b[b]) for a, b in bundle.frozen.anchors],
-                         dtype=torch.int64)
-    with torch.enable_grad():
-        loss = prefit_projection(bundle.net, *inputs, pairs, epochs, bundle.train.batch_size,
-                                 torch.Generator().manual_seed(bundle.train.seed + 1 + round_))
-    log.info("projection re-fit on %d anchor pairs: loss %s", len(pairs), loss)
