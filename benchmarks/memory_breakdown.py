@@ -76,7 +76,7 @@ def breakdown(engine: AlignmentEngine) -> dict[str, int]:
         out[f"{tag}.faiss_vectors"] = len(index) * index.dim * 4 if index is not None else 0
         seen.add(id(index))
         for name in ("graph", "samples", "features", "level1", "lists", "cands", "listed_by",
-                     "fid", "_node_of", "_bound", "probers"):
+                     "_fid_of", "_node_of", "_bound", "probers"):
             out[f"{tag}.{name}"] = deep_size(getattr(side, name), seen)
     for name in ("book", "decider", "pending", "held"):
         out[name] = deep_size(getattr(engine, name), seen)
