@@ -47,10 +47,15 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 
 NodePair = tuple[int, int]
+Touched = np.ndarray
+"""Pairs whose candidate membership may have changed, packed ``left << 32 | right`` (``int64``,
+sorted, distinct): a bulk rebuild touches every candidate pair — ≈ 7 an entity — and a Python
+set of tuples held them at ≈ 150 bytes a pair (decision 0039)."""
 Sets = tuple[set[int], set[int]]
 _SCAN_ROWS = 512
 """Changed vectors scored per matrix product at most: ``_SCAN_ROWS × n`` floats at a time,
 fewer where that passes ``exact_topk.SCAN_BYTES`` (``rows_within``)."""
+_LOW = np.int64(0xFFFFFFFF)
 _ASSIGN_ROWS = 8192
 """Lists set per slice of a rebuild."""
 
@@ -97,7 +102,7 @@ class CandidateLists:
         return self._train_due() or bool(changed and
                                           changed >= self.settings.rebuild_share * indexed)
 
-    def update(self, computed: Sets, removed: Sets) -> tuple[set[NodePair], int]:
+    def update(self, computed: Sets, removed: Sets) -> tuple[Touched, int]:
         """Repair every list; return the pairs whose candidate membership may have changed and
         how many lists were searched."""
         if self.rebuilds(len(computed[0]) + len(computed[1])):
@@ -112,59 +117,57 @@ class CandidateLists:
                 ivf_lists.scan(mine, other, nodes, fresh[1 - s])
             else:
                 self._scan(s, nodes, own[s], fresh[1 - s])
-        touched, searched = set(), 0
+        touched, searched = [], 0
         for s in (0, 1):
             self._gone(s, removed[1 - s], fresh[s])
             pairs, n = self._repair(s, Found.concat(own[s]), fresh[s], computed[s])
-            touched |= pairs
+            touched.append(pairs)
             searched += n
-        return touched | self.refresh_heads(), searched
+        return _union([*touched, self.refresh_heads()]), searched
 
-    def rebuild(self) -> set[NodePair]:
+    def rebuild(self) -> Touched:
         """Every list from one exact pass (restore, bulk batches); return the pairs that
         entered or left candidates (on restore: every candidate pair)."""
-        return self._rebuild() | self.refresh_heads()
+        return _union([self._rebuild(), self.refresh_heads()])
 
-    def refresh_heads(self) -> set[NodePair]:
+    def refresh_heads(self) -> Touched:
         """CSLS: re-rank the lists set since the last call (repairs, drops, a restore's read)
         and every list holding an entity whose hub score moved; return the pairs that entered
         or left candidates. Without CSLS the heads are the rows' first ``top_k``: nothing."""
         if not self.settings.csls_k:
-            return set()
+            return np.zeros(0, dtype=np.int64)
         keys, ranked = csls_heads.refresh((self.sides[0].lists, self.sides[1].lists),
                                           self.exact, self.settings.top_k)
         self.reranked += len(ranked[0]) + len(ranked[1])
-        return self._pairs(0, keys[0]) | self._pairs(1, keys[1])
+        return _union([self._pairs(0, keys[0]), self._pairs(1, keys[1])])
 
-    def _rebuild(self) -> set[NodePair]:
+    def _rebuild(self) -> Touched:
         if self._train_due():
             self.trained = ivf_lists.train(self.sides, self.settings.ivf_cells,
                                            self.settings.ivf_probe)
         a, b = self.sides
         if self.ivf:
-            return (self._set(0, ivf_lists.search_own(a, b, a.indexed(), self.depth,
-                                                      self.progress))
-                    | self._set(1, ivf_lists.search_own(b, a, b.indexed(), self.depth,
-                                                        self.progress)))
+            return _union([self._set(0, ivf_lists.search_own(a, b, a.indexed(), self.depth,
+                                                             self.progress)),
+                           self._set(1, ivf_lists.search_own(b, a, b.indexed(), self.depth,
+                                                             self.progress))])
         if a.index is None or b.index is None or not len(a.index) or not len(b.index):
-            return (self._set(0, Found.empty(a.indexed(), self.depth))
-                    | self._set(1, Found.empty(b.indexed(), self.depth)))
+            return _union([self._set(0, Found.empty(a.indexed(), self.depth)),
+                           self._set(1, Found.empty(b.indexed(), self.depth))])
         ids_a, va = a.index.rows()
         ids_b, vb = b.index.rows()
         nodes_a, nodes_b = a.node_of(ids_a), b.node_of(ids_b)
         to_b, to_a = top_both_ways(va, vb, self.depth, self.depth, progress=self.progress)
-        return (self._assign_top(0, nodes_a, to_b, nodes_b)
-                | self._assign_top(1, nodes_b, to_a, nodes_a))
+        return _union([self._assign_top(0, nodes_a, to_b, nodes_b),
+                       self._assign_top(1, nodes_b, to_a, nodes_a)])
 
     def _assign_top(self, s: int, nodes: np.ndarray, top: TopR, others: np.ndarray
-                    ) -> set[NodePair]:
+                    ) -> Touched:
         """Set a whole side's lists from its top-R (a slice at a time: bounded copies)."""
-        out: set[NodePair] = set()
-        for lo in range(0, len(nodes), _ASSIGN_ROWS):
-            part = slice(lo, lo + _ASSIGN_ROWS)
-            out |= self._set(s, Found.searched(nodes[part], others[top.index[part]],
-                                               top.score[part], self.depth))
-        return out
+        return _union([self._set(s, Found.searched(nodes[lo:lo + _ASSIGN_ROWS],
+                                                   others[top.index[lo:lo + _ASSIGN_ROWS]],
+                                                   top.score[lo:lo + _ASSIGN_ROWS], self.depth))
+                       for lo in range(0, len(nodes), _ASSIGN_ROWS)])
 
     def _scan(self, s: int, nodes: np.ndarray, own: list[Found], fresh: FreshRows) -> None:
         """Score side ``s``'s changed vectors against all of the other side: their own top-R
@@ -206,28 +209,27 @@ class CandidateLists:
             found, scores = other.search(mine.vectors(nodes.tolist()), depth)
         return Found.searched(nodes, found, scores, depth)
 
-    def _set(self, s: int, found: Found) -> set[NodePair]:
+    def _set(self, s: int, found: Found) -> Touched:
         """Replace lists; return the pairs that entered or left their candidates (a pair that
         stays keeps its score unless an entity changed, and those pairs are re-scored anyway)."""
         return self._pairs(s, self.sides[s].set_lists(found, self.settings.top_k))
 
     @staticmethod
-    def _pairs(s: int, keys: np.ndarray) -> set[NodePair]:
-        """``(a, b)`` pairs of side ``s``'s keys ``owner << 32 | other``."""
-        owner, other = (keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist()
-        return set(zip(owner, other, strict=True) if s == 0 else zip(other, owner, strict=True))
+    def _pairs(s: int, keys: np.ndarray) -> Touched:
+        """Side ``s``'s keys ``owner << 32 | other`` as packed ``left << 32 | right``."""
+        return keys if s == 0 else (keys & _LOW) << 32 | keys >> 32
 
     def _repair(self, s: int, own: Found, fresh: FreshRows, computed: set[int]
-                ) -> tuple[set[NodePair], int]:
+                ) -> tuple[Touched, int]:
         """Side ``s``: set the rebuilt lists, merge fresh rows into the rest (not the
         ``computed`` owners': searched anyway), search what stays unknown."""
-        touched = self._set(s, own)
+        touched = [self._set(s, own)]
         skip = np.fromiter(computed, dtype=np.int64, count=len(computed))
         merged, unknown = list_repair.merge(self.sides[s].lists, self.sides[s].bounds, fresh,
                                             skip, self.depth, self.exact)
-        touched |= self._set(s, merged)
-        touched |= self._set(s, self._probe(s, unknown, self.depth))
-        return touched, len(own.owners) + len(unknown)
+        touched.append(self._set(s, merged))
+        touched.append(self._set(s, self._probe(s, unknown, self.depth)))
+        return _union(touched), len(own.owners) + len(unknown)
 
     def _gone(self, s: int, removed: set[int], out: FreshRows) -> None:
         """Members of side ``s``'s lists that left the other graph (``NaN``: drop them)."""
@@ -240,3 +242,8 @@ class CandidateLists:
 
 def _sorted(nodes: Iterable[int]) -> np.ndarray:
     return np.array(sorted(nodes), dtype=np.int64)
+
+
+def _union(parts: list[Touched]) -> Touched:
+    """The distinct packed pairs of ``parts``, sorted."""
+    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)

@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from stream_align.engine.candidate_lists import NodePair, Sets
+from stream_align.engine.candidate_lists import NodePair, Sets, Touched
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.progress import Progress
 from stream_align.engine.scoring import score_pairs
@@ -22,6 +22,12 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 from stream_align.events.contracts import LabelValue
 from stream_align.model.bundle import ModelBundle
+
+CHUNK_PAIRS = 65_536
+"""Touched pairs checked and re-scored at a time (as Python tuples): a bulk refresh touches
+every candidate pair, and the tuples, flags and scores of all of them at once were a transient
+of ≈ 7 pairs an entity (decision 0039). The scoring groups (``scoring.GROUP_PAIRS``) are as
+large, so scoring a chunk at a time costs no extra group."""
 
 
 class PairScores:
@@ -45,7 +51,7 @@ class PairScores:
                 or label is LabelValue.MATCH)
 
     def _related(self, computed: Sets, removed: Sets, labelled: list[tuple[str, str]]
-                 ) -> set[NodePair]:
+                 ) -> Touched:
         """Scored pairs of changed entities, and labelled pairs whose entities exist."""
         ga, gb = self.sides[0].graph, self.sides[1].graph
         labels = self.decider.label_book
@@ -60,30 +66,32 @@ class PairScores:
                        if a in ga.index)
         out.update((ga.index[a], gb.index[b]) for a, b in labelled
                    if a in ga.index and b in gb.index)
-        return out
+        return _packed(out)
 
-    def update(self, touched: set[NodePair], computed: Sets, removed: Sets,
+    def update(self, touched: Touched, computed: Sets, removed: Sets,
                labelled: list[tuple[str, str]], stats: dict[str, float]) -> set[tuple[str, str]]:
         """Re-score after the candidates stage: ``touched`` pairs entered or left candidate
         lists, ``computed`` entities have new vectors. Return the keys of every pair whose
         score changed, that was dropped, or that was labelled."""
-        touched = touched | self._related(computed, removed, labelled)
+        every = np.union1d(touched, self._related(computed, removed, labelled))
         changed = set(labelled)
-        rescore = []
-        ordered = sorted(touched)
-        scored = (~np.isnan(self.book.node_scores(ordered))).tolist()  # one lookup, not each
-        for pair, known in zip(ordered, scored, strict=True):
-            if not self._wanted(pair):
-                if known:
-                    keys = self._keys(pair)
-                    self.book.drop(*keys)
-                    changed.add(keys)
-            elif pair[0] in computed[0] or pair[1] in computed[1] or not known:
-                rescore.append(pair)
-        started = time.perf_counter()
-        changed |= self._score(rescore)
-        stats["pairs_scored"] = float(len(rescore))
-        stats["score_s"] = time.perf_counter() - started
+        stats["pairs_scored"] = stats["score_s"] = 0.0
+        for start in range(0, len(every), CHUNK_PAIRS):
+            ordered = _pairs(every[start:start + CHUNK_PAIRS])
+            rescore = []
+            scored = (~np.isnan(self.book.node_scores(ordered))).tolist()  # one lookup a chunk
+            for pair, known in zip(ordered, scored, strict=True):
+                if not self._wanted(pair):
+                    if known:
+                        keys = self._keys(pair)
+                        self.book.drop(*keys)
+                        changed.add(keys)
+                elif pair[0] in computed[0] or pair[1] in computed[1] or not known:
+                    rescore.append(pair)
+            started = time.perf_counter()
+            changed |= self._score(rescore)
+            stats["pairs_scored"] += len(rescore)
+            stats["score_s"] += time.perf_counter() - started
         return changed
 
     def _score(self, pairs: list[NodePair]) -> set[tuple[str, str]]:
@@ -96,11 +104,26 @@ class PairScores:
         self.book.set_nodes(nodes[at, 0], nodes[at, 1], values[at])
         return {self._keys(pair) for pair in nodes[at].tolist()}
 
-    def rebuild(self, touched: set[NodePair]) -> None:
+    def rebuild(self, touched: Touched) -> None:
         """Every pair score, after the lists were rebuilt (``touched``: every candidate
         pair) — a restore."""
         ga, gb = self.sides[0].graph, self.sides[1].graph
-        labelled = {(ga.index[a], gb.index[b])
-                    for a, b in self.decider.label_book.all_match_pairs()
-                    if a in ga.index and b in gb.index}
-        self._score(sorted(p for p in touched | labelled if self._wanted(p)))
+        labelled = _packed({(ga.index[a], gb.index[b])
+                            for a, b in self.decider.label_book.all_match_pairs()
+                            if a in ga.index and b in gb.index})
+        every = np.union1d(touched, labelled)
+        for start in range(0, len(every), CHUNK_PAIRS):
+            self._score([p for p in _pairs(every[start:start + CHUNK_PAIRS]) if self._wanted(p)])
+
+
+def _packed(pairs: set[NodePair]) -> Touched:
+    """``left << 32 | right`` of each pair, sorted."""
+    if not pairs:
+        return np.zeros(0, dtype=np.int64)
+    nodes = np.array(sorted(pairs), dtype=np.int64)
+    return nodes[:, 0] << 32 | nodes[:, 1]
+
+
+def _pairs(keys: Touched) -> list[NodePair]:
+    """The ``(left, right)`` tuples of packed pairs."""
+    return list(zip((keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist(), strict=True))
