@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+
 import numpy as np
 import pytest
 import torch
 
+from stream_align.cli.train import _architecture, register
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.recompute import encode_local, row_vectors
@@ -104,3 +107,22 @@ def test_local_recompute_with_structure_blocks_equals_full_encode(joint: bool) -
     got = row_vectors(bundle, local, local.rows(nodes), query=True)
     assert np.abs(got - full[nodes]).max() < 1e-5
     assert np.abs(full[nodes, 3 * 16:]).sum() > 0  # the structural blocks are not all zero
+
+
+def test_train_command_defaults_names_hidden_to_one_joint_block_of_256_floats() -> None:
+    """``stream-align train --hide-names``: the eight blocks share one projected block that
+    fills 256 floats (decision 0037); ``raw`` and eight widths keep the older layouts."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+
+    def arch(*flags: str) -> ArchitectureSettings:
+        return _architecture(parser.parse_args(["train", "--dataset", "d", "--out", "m",
+                                                *flags]))
+
+    hidden = arch("--hide-names")
+    assert hidden.structure_joint and hidden.fixed_blocks == 1
+    assert 3 * hidden.hidden_dim + sum(hidden.skip_widths or ()) == 256
+    assert arch("--hide-names", "--skip-widths", "raw").skip_widths is None
+    per_block = arch("--hide-names", "--skip-widths", ",".join(["26"] * len(KINDS)))
+    assert not per_block.structure_joint and per_block.fixed_blocks == len(KINDS)
+    assert not arch().structure_joint and arch().skip_widths == (112, 64, 32)
