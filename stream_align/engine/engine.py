@@ -15,7 +15,8 @@ through ``state_source.StateSource``.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -208,9 +209,8 @@ class AlignmentEngine:
         self.held.add(computed, affected.gone, labelled, applied.causes, applied.touched)
         events = self._refresh(delta, stats) if self._refresh_due() else []
         stats["held_calls"] = float(self.held.calls)
-        started_rows = time.perf_counter()
-        self._store_candidates(delta)
-        stats["rows_s"] = time.perf_counter() - started_rows
+        with _timed(stats, "rows_s"):
+            self._store_candidates(delta)
         stats["events"] = float(len(events))
         stats["delta_rows"] = float(delta.rows())
         stats["process_s"] = time.perf_counter() - started
@@ -225,23 +225,20 @@ class AlignmentEngine:
     def _refresh(self, delta: StateDelta, stats: dict[str, float]) -> list[AlignmentEvent]:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
-        started, reranked = time.perf_counter(), self.lists.reranked
-        touched, searched = self.lists.update(held.computed, held.removed)
-        stats["lists_s"], stats["researched"] = time.perf_counter() - started, float(searched)
+        reranked = self.lists.reranked
+        with _timed(stats, "lists_s"):
+            touched, searched = self.lists.update(held.computed, held.removed)
+        stats["researched"] = float(searched)
         stats["csls_reranked"] = float(self.lists.reranked - reranked)
         changed = self.scores.update(touched, held.computed, held.removed, held.labelled, stats)
         self._keep_quantiser()
         self.progress("decisions", 0, 1)
-        started = time.perf_counter()
-        decided = decide(delta, self.decider, held, changed)
-        stats["decide_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        given = self._neighbourhood(delta, held, decided)
-        stats["neighbourhood_s"] = time.perf_counter() - started
-        started = time.perf_counter()
-        events = build_events(self, delta, decided, held.causes, given)
-        stats["events_s"] = time.perf_counter() - started
-        return events
+        with _timed(stats, "decide_s"):
+            decided = decide(delta, self.decider, held, changed)
+        with _timed(stats, "neighbourhood_s"):
+            given = self._neighbourhood(delta, held, decided)
+        with _timed(stats, "events_s"):
+            return build_events(self, delta, decided, held.causes, given)
 
     def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change]
                        ) -> dict[int, tuple[Evidence, ...]]:
@@ -307,3 +304,13 @@ class AlignmentEngine:
     def pending_count(self) -> int:
         """Embeddings waiting for recompute (call ``process`` with no input to drain them)."""
         return self.queue.count
+
+
+@contextmanager
+def _timed(stats: dict[str, float], key: str) -> Iterator[None]:
+    """``stats[key]``: the seconds the block took (the stage clocks of a batch's stats)."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        stats[key] = time.perf_counter() - started
