@@ -33,6 +33,14 @@ def _joined(source: StoreResumedSource, max_records: int, timeout: float) -> lis
     return got
 
 
+def _fetched(source: StoreResumedSource, behind: int) -> None:
+    """Wait until the fetches came back: the cached watermarks show ``behind`` records."""
+    deadline = time.monotonic() + 30
+    while source._behind() < behind and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert source._behind() == behind
+
+
 def _lag(source: StoreResumedSource) -> dict:
     """Ask for the lag and wait for the answer (the service never waits: it asks again later)."""
     source.request_lag()
@@ -61,11 +69,15 @@ def test_lag_counts_what_is_published_but_not_yet_consumed(kafka_settings: Kafka
 def test_poll_fills_a_batch_from_the_backlog(kafka_settings: KafkaSettings,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(source_module, "POLL_CHUNK", 4)  # many reads per batch
+    # records known to be there are waited for until the fetch lands: a loaded machine's slow
+    # fetch cannot end the batch early (CI once read 23 of 30)
+    monkeypatch.setattr(source_module, "BACKLOG_WAIT_S", 30.0)
     ensure_topics(kafka_settings)
     _publish(kafka_settings, 50, "key")
     source = StoreResumedSource(kafka_settings, [kafka_settings.triples_topic], lambda tp: None)
     try:
         first = _joined(source, 1, 2.0)  # joins the group and starts fetching
+        _fetched(source, 50 - len(first))
         batch = source.poll(30, 2.0)  # reads of 4 while they come back full
         assert len(batch) == 30
         rest = source.poll(1000, 2.0)  # the backlog is shorter than the limit: all of it
@@ -90,10 +102,7 @@ def test_poll_reads_on_while_the_broker_holds_a_backlog(kafka_settings: KafkaSet
     source = StoreResumedSource(kafka_settings, [kafka_settings.triples_topic], lambda tp: None)
     try:
         first = _joined(source, 1, 2.0)
-        deadline = time.monotonic() + 30
-        while source._behind() < 40 - len(first) and time.monotonic() < deadline:
-            time.sleep(0.05)  # the fetches have come back: the watermarks are known
-        assert source._behind() == 40 - len(first)
+        _fetched(source, 40 - len(first))
         monkeypatch.setattr(source_module, "FILL_WAIT_S", 0.0)  # a dry queue ends a plain fill
         batch = source.poll(1000, 2.0)
         assert len(first) + len(batch) == 40
