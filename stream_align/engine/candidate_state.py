@@ -60,13 +60,10 @@ def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook) ->
             bounds=side.bounds(np.asarray(nodes, dtype=np.int64)), members=ids, scores=scores)
     lefts = book.take_changed()
     if lefts:
-        rows = [book.row(u) for u in lefts]
-        rights = np.fromiter((v for r, _ in rows for v in r), dtype=np.int64)
+        offsets, rights, scores = book.rows(lefts)
         delta.pair_scores = PairScoreRows(
-            keys=[sides[0].graph.keys[u] for u in lefts],
-            offsets=np.cumsum([0, *(len(r) for r, _ in rows)], dtype=np.int64),
-            rights=_fids(sides[1], rights),
-            scores=np.fromiter((x for _, v in rows for x in v), dtype=np.float32))
+            keys=[sides[0].graph.keys[u] for u in lefts], offsets=offsets,
+            rights=_fids(sides[1], rights), scores=scores.astype(np.float32))
 
 
 def _nodes_of(side: Side, ids: np.ndarray) -> np.ndarray:

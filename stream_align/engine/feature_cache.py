@@ -43,24 +43,34 @@ class FeatureCache:
 
     def level0(self, local: Graph, glob: np.ndarray) -> Level0:
         """Features of a local graph cut from the mirror (row ``r`` is node ``glob[r]``)."""
-        nodes = glob.tolist()
-        found: dict[int, _Entry] = {}
-        stale = []
-        for r, g in enumerate(nodes):
-            entry = self._rows.get(g)
-            if entry is not None and entry[0] is self.graph.entities[g]:
-                self._rows.move_to_end(g)
-                found[g] = entry
-            else:
-                stale.append(r)
-        if stale:
-            found.update(self._compute(local, nodes, stale))
-        rows = [found[g] for g in nodes]
+        rows = self._entries(local, glob)
         f = self.frozen.features
         numeric = (np.stack([e[3] for e in rows]) if rows
                    else np.zeros((0, f.numeric_dim), dtype=np.float32))
         return Level0(names=_stack([e[1] for e in rows], f.name_dim),
                       attrs=_stack([e[2] for e in rows], f.attr_dim), numeric=numeric)
+
+    def names(self, local: Graph, glob: np.ndarray) -> sp.csr_matrix:
+        """The ``names`` block of :meth:`level0` alone (the pair head reads nothing else: its
+        views stacked the attribute and numeric rows of every sampled neighbour for nothing)."""
+        return _stack([e[1] for e in self._entries(local, glob)], self.frozen.features.name_dim)
+
+    def _entries(self, local: Graph, glob: np.ndarray) -> list[_Entry]:
+        """The cached rows of each node of ``glob`` (the stale ones hashed from ``local``)."""
+        nodes = glob.tolist()
+        entities, cached = self.graph.entities, self._rows
+        found: dict[int, _Entry] = {}
+        stale = []
+        for r, g in enumerate(nodes):
+            entry = cached.get(g)
+            if entry is not None and entry[0] is entities[g]:
+                cached.move_to_end(g)
+                found[g] = entry
+            else:
+                stale.append(r)
+        if stale:
+            found.update(self._compute(local, nodes, stale))
+        return [found[g] for g in nodes]
 
     def _compute(self, local: Graph, nodes: list[int], rows: list[int]) -> dict[int, _Entry]:
         """Hash the ``rows`` of ``local``; cache them (evicting the least recently used)."""
@@ -87,8 +97,10 @@ def _row(m: sp.csr_matrix, i: int) -> _Row:
 
 def _stack(rows: list[_Row], dim: int) -> sp.csr_matrix:
     """The CSR matrix with these rows (what ``level0`` returns for the same entities)."""
-    lengths = np.fromiter((len(i) for i, _ in rows), dtype=np.int64, count=len(rows))
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    indices = np.concatenate([i for i, _ in rows]) if rows else np.zeros(0, dtype=np.int32)
-    data = np.concatenate([v for _, v in rows]) if rows else np.zeros(0, dtype=np.float32)
-    return sp.csr_matrix((data.astype(np.float32), indices, indptr), shape=(len(rows), dim))
+    if not rows:
+        return sp.csr_matrix((0, dim), dtype=np.float32)
+    indices, data = zip(*rows, strict=True)
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(i) for i in indices], out=indptr[1:])
+    return sp.csr_matrix((np.concatenate(data).astype(np.float32, copy=False),
+                          np.concatenate(indices), indptr), shape=(len(rows), dim))

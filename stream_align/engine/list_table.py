@@ -155,6 +155,22 @@ class ListTable:
         after = _keys(nodes, heads, (heads >= 0).sum(axis=1))
         return np.setxor1d(before, after, assume_unique=True)
 
+    def holds(self, nodes: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """Whether ``others[i]`` is a candidate of ``nodes[i]`` (in its ``heads``), for many
+        pairs at once."""
+        nodes, others = np.asarray(nodes, dtype=np.int64), np.asarray(others, dtype=np.int64)
+        out = np.zeros(len(nodes), dtype=bool)
+        if self.csls_k:
+            inside = nodes < len(self._head)
+            out[inside] = (self._head[nodes[inside]] == others[inside, None]).any(axis=1)
+            return out
+        inside = nodes < len(self._length)
+        width = min(self.top_k, self._nodes.shape[1])
+        rows = nodes[inside]
+        filled = np.arange(width)[None, :] < self._length[rows][:, None]
+        out[inside] = ((self._nodes[rows, :width] == others[inside, None]) & filled).any(axis=1)
+        return out
+
     def _row(self, node: int) -> np.ndarray:
         """The other nodes of ``node``'s list, best first (a view)."""
         if node >= len(self._length) or not self._length[node]:

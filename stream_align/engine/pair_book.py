@@ -111,11 +111,18 @@ class PairBook:
         self._left, self._right = left, right
         self.changed: set[int] = set()  # left nodes whose pairs changed (to store)
 
-    def node_scores(self, pairs: list[tuple[int, int]]) -> np.ndarray:
-        """The scores of pairs named by node ids (``NaN``: not scored), one lookup."""
-        u = np.fromiter((a for a, _ in pairs), np.int64, len(pairs))
-        v = np.fromiter((b for _, b in pairs), np.int64, len(pairs))
-        return self._by_left.get_many(u, v)
+    def node_scores(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
+        """The scores of the pairs ``(lefts[i], rights[i])`` of node ids (``NaN``: not
+        scored), one lookup."""
+        return self._by_left.get_many(lefts, rights)
+
+    def pairs_of(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
+        """Every scored pair of the left nodes ``lefts`` or the right nodes ``rights``, as
+        sorted distinct keys ``left << 32 | right`` (one search per node inside numpy)."""
+        at, right = self._by_left.seconds_of(lefts)
+        at_r, left = self._by_right.seconds_of(rights)
+        return np.union1d((np.asarray(lefts, dtype=np.int64)[at] << 32) | right,
+                          (left << 32) | np.asarray(rights, dtype=np.int64)[at_r])
 
     def set(self, left: str, right: str, score: float) -> None:
         u, v = _node(self._left, left), _node(self._right, right)
@@ -154,9 +161,10 @@ class PairBook:
         changed, self.changed = sorted(self.changed), set()
         return changed
 
-    def row(self, left: int) -> tuple[list[int], list[float]]:
-        """The right nodes paired with left node ``left``, ascending, and their scores."""
-        return self._by_left.row(left)
+    def rows(self, lefts: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The right nodes paired with each of the ascending distinct ``lefts`` and their
+        scores, as CSR (``PairTable.rows``: the stored form of the changed lefts' pairs)."""
+        return self._by_left.rows(np.asarray(lefts, dtype=np.int64))
 
     def load(self, lefts: np.ndarray, rights: np.ndarray, scores: np.ndarray) -> None:
         """Fill an empty book from stored pairs (node ids) at once (restore)."""

@@ -23,6 +23,7 @@ from stream_align.engine.side import Side
 from stream_align.events.contracts import LabelValue
 from stream_align.model.bundle import ModelBundle
 
+_LOW = np.int64(0xFFFFFFFF)
 CHUNK_PAIRS = 65_536
 """Touched pairs checked and re-scored at a time (as Python tuples): a bulk refresh touches
 every candidate pair, and the tuples, flags and scores of all of them at once were a transient
@@ -41,14 +42,22 @@ class PairScores:
     def _keys(self, pair: NodePair) -> tuple[str, str]:
         return self.sides[0].graph.keys[pair[0]], self.sides[1].graph.keys[pair[1]]
 
-    def _wanted(self, pair: NodePair) -> bool:
-        a, b = pair
-        label = self.decider.labels.get(self._keys(pair))
-        if label is LabelValue.NON_MATCH or not self.sides[0].has_vector(a) or \
-                not self.sides[1].has_vector(b):
-            return False
-        return (b in self.sides[0].cands.get(a, ()) or a in self.sides[1].cands.get(b, ())
-                or label is LabelValue.MATCH)
+    def _wanted(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
+        """Which pairs ``(lefts[i], rights[i])`` belong in the book: both entities indexed,
+        one a candidate of the other or the pair MATCH-labelled, not NON_MATCH-labelled (as
+        arrays: a Python test per pair was a tenth of a small batch)."""
+        a, b = self.sides
+        indexed = (a.faiss_ids(lefts) >= 0) & (b.faiss_ids(rights) >= 0)
+        listed = a.lists.holds(lefts, rights) | b.lists.holds(rights, lefts)
+        labels = self.decider.labels
+        if not labels:
+            return indexed & listed
+        ka, kb = a.graph.keys, b.graph.keys
+        found = [labels.get((ka[u], kb[v])) for u, v in zip(lefts.tolist(), rights.tolist(),
+                                                            strict=True)]
+        match = np.fromiter((x is LabelValue.MATCH for x in found), bool, len(found))
+        non = np.fromiter((x is LabelValue.NON_MATCH for x in found), bool, len(found))
+        return indexed & ~non & (listed | match)
 
     def _related(self, computed: Sets, removed: Sets, labelled: list[tuple[str, str]]
                  ) -> Touched:
@@ -57,16 +66,15 @@ class PairScores:
         labels = self.decider.label_book
         out: set[NodePair] = set()
         for a in computed[0] | removed[0]:
-            out.update((a, gb.index[b]) for b in self.book.rights.get(ga.keys[a], ()))
             out.update((a, gb.index[b]) for _, b in labels.match_pairs(0, ga.keys[a])
                        if b in gb.index)
         for b in computed[1] | removed[1]:
-            out.update((ga.index[a], b) for a in self.book.lefts.get(gb.keys[b], ()))
             out.update((ga.index[a], b) for a, _ in labels.match_pairs(1, gb.keys[b])
                        if a in ga.index)
         out.update((ga.index[a], gb.index[b]) for a, b in labelled
                    if a in ga.index and b in gb.index)
-        return _packed(out)
+        return np.union1d(_packed(out), self.book.pairs_of(_sorted(computed[0] | removed[0]),
+                                                           _sorted(computed[1] | removed[1])))
 
     def update(self, touched: Touched, computed: Sets, removed: Sets,
                labelled: list[tuple[str, str]], stats: dict[str, float]) -> set[tuple[str, str]]:
@@ -76,32 +84,33 @@ class PairScores:
         every = np.union1d(touched, self._related(computed, removed, labelled))
         changed = set(labelled)
         stats["pairs_scored"] = stats["score_s"] = 0.0
+        moved = _sorted(computed[0]), _sorted(computed[1])
         for start in range(0, len(every), CHUNK_PAIRS):
-            ordered = _pairs(every[start:start + CHUNK_PAIRS])
-            rescore = []
-            scored = (~np.isnan(self.book.node_scores(ordered))).tolist()  # one lookup a chunk
-            for pair, known in zip(ordered, scored, strict=True):
-                if not self._wanted(pair):
-                    if known:
-                        keys = self._keys(pair)
-                        self.book.drop(*keys)
-                        changed.add(keys)
-                elif pair[0] in computed[0] or pair[1] in computed[1] or not known:
-                    rescore.append(pair)
+            keys = every[start:start + CHUNK_PAIRS]
+            lefts, rights = keys >> 32, keys & _LOW
+            known = ~np.isnan(self.book.node_scores(lefts, rights))  # one lookup a chunk
+            wanted = self._wanted(lefts, rights)
+            for pair in zip(lefts[known & ~wanted].tolist(), rights[known & ~wanted].tolist(),
+                            strict=True):
+                dropped = self._keys(pair)
+                self.book.drop(*dropped)
+                changed.add(dropped)
+            rescore = wanted & (np.isin(lefts, moved[0]) | np.isin(rights, moved[1]) | ~known)
             started = time.perf_counter()
-            changed |= self._score(rescore)
-            stats["pairs_scored"] += len(rescore)
+            changed |= self._score(lefts[rescore], rights[rescore])
+            stats["pairs_scored"] += int(np.count_nonzero(rescore))
             stats["score_s"] += time.perf_counter() - started
         return changed
 
-    def _score(self, pairs: list[NodePair]) -> set[tuple[str, str]]:
-        """Score ``pairs`` into the book; return the keys of those whose score moved."""
-        scores, _ = score_pairs(self.bundle, self.sides, pairs, self.settings.recompute_chunk,
+    def _score(self, lefts: np.ndarray, rights: np.ndarray) -> set[tuple[str, str]]:
+        """Score the pairs ``(lefts[i], rights[i])`` into the book; return the keys of those
+        whose score moved."""
+        nodes = np.stack([lefts, rights], axis=1)
+        scores, _ = score_pairs(self.bundle, self.sides, nodes, self.settings.recompute_chunk,
                                 progress=self.progress)
-        nodes = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         values = scores.astype(np.float64)  # the book's own type: compared as it will hold them
-        at = np.flatnonzero(self.book.node_scores(pairs) != values)  # NaN: not scored yet
-        self.book.set_nodes(nodes[at, 0], nodes[at, 1], values[at])
+        at = np.flatnonzero(self.book.node_scores(lefts, rights) != values)  # NaN: not scored
+        self.book.set_nodes(lefts[at], rights[at], values[at])
         return {self._keys(pair) for pair in nodes[at].tolist()}
 
     def rebuild(self, touched: Touched) -> None:
@@ -113,7 +122,14 @@ class PairScores:
                             if a in ga.index and b in gb.index})
         every = np.union1d(touched, labelled)
         for start in range(0, len(every), CHUNK_PAIRS):
-            self._score([p for p in _pairs(every[start:start + CHUNK_PAIRS]) if self._wanted(p)])
+            keys = every[start:start + CHUNK_PAIRS]
+            lefts, rights = keys >> 32, keys & _LOW
+            wanted = self._wanted(lefts, rights)
+            self._score(lefts[wanted], rights[wanted])
+
+
+def _sorted(nodes: set[int]) -> np.ndarray:
+    return np.array(sorted(nodes), dtype=np.int64)
 
 
 def _packed(pairs: set[NodePair]) -> Touched:
@@ -122,8 +138,3 @@ def _packed(pairs: set[NodePair]) -> Touched:
         return np.zeros(0, dtype=np.int64)
     nodes = np.array(sorted(pairs), dtype=np.int64)
     return nodes[:, 0] << 32 | nodes[:, 1]
-
-
-def _pairs(keys: Touched) -> list[NodePair]:
-    """The ``(left, right)`` tuples of packed pairs."""
-    return list(zip((keys >> 32).tolist(), (keys & 0xFFFFFFFF).tolist(), strict=True))

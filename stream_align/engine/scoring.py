@@ -137,7 +137,7 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     nbr, rel = side.samples.slot_table(np.asarray(nodes, dtype=np.int64))
     table = list(dict.fromkeys([*nodes, *nbr[nbr >= 0].tolist()]))
     local, glob = side.graph.local_graph(table, np.zeros((0, 3), dtype=np.int64))
-    names = side.features.level0(local, glob).names
+    names = side.features.names(local, glob)
     where = np.full(int(glob.max(initial=-1)) + 1, -1, dtype=np.int64)
     where[glob] = np.arange(len(glob))
     hop1 = np.where(nbr >= 0, where[nbr], -1)  # table rows of the sampled neighbours

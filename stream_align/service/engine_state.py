@@ -181,21 +181,9 @@ def _write_candidates(tx: Transaction, delta: StateDelta) -> None:
     if delta.candidates_reset:
         tx.candidates.clear()
     for gid, rows in delta.lists.items():
-        for key, bound, ids, scores in zip(rows.keys, rows.bounds.tolist(), rows.members,
-                                           rows.scores, strict=True):
-            listed = ids >= 0
-            if listed.any():
-                tx.candidates.put_list(gid, key, bound, ids[listed], scores[listed])
-            else:
-                tx.candidates.delete_list(gid, key)
+        tx.candidates.put_lists(gid, rows.keys, rows.bounds, rows.members, rows.scores)
     if (pairs := delta.pair_scores) is not None:
-        for i, key in enumerate(pairs.keys):
-            lo, hi = int(pairs.offsets[i]), int(pairs.offsets[i + 1])
-            rights, scores = pairs.rights[lo:hi], pairs.scores[lo:hi]
-            if (indexed := rights >= 0).any():
-                tx.candidates.put_pairs(key, rights[indexed], scores[indexed])
-            else:
-                tx.candidates.delete_pairs(key)
+        tx.candidates.put_pair_rows(pairs.keys, pairs.offsets, pairs.rights, pairs.scores)
     if delta.candidates is not None:
         tx.candidates.set_state(delta.candidates)
 

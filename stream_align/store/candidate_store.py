@@ -25,8 +25,25 @@ _IDS, _SCORES, _BOUND = np.dtype("<i8"), np.dtype("<f4"), np.dtype("<f8")
 Row = tuple[np.ndarray, np.ndarray]  # FAISS ids (int64), scores (float32)
 
 
-def _encode(ids: np.ndarray, scores: np.ndarray, head: bytes = b"") -> bytes:
-    return head + ids.astype(_IDS).tobytes() + scores.astype(_SCORES).tobytes()
+def _encode_rows(ids: np.ndarray, scores: np.ndarray, keep: np.ndarray,
+                 heads: np.ndarray) -> list[bytes]:
+    """The stored value of each row ``i``: ``heads[i]``'s bytes, then the ids (``<i8``) and
+    the scores (``<f4``) of the row where ``keep``, in order — one masked copy of all rows'
+    bytes, not an encoding per row."""
+    n, width = keep.shape
+    count = keep.sum(axis=1)
+    order = np.argsort(~keep, axis=1, kind="stable")  # kept entries first, in their order
+    id_rows = np.take_along_axis(np.asarray(ids), order, axis=1).astype(_IDS)
+    score_rows = np.take_along_axis(np.asarray(scores), order, axis=1).astype(_SCORES)
+    cells = np.concatenate([heads.reshape(n, 1).view(np.uint8),
+                            id_rows.view(np.uint8).reshape(n, 8 * width),
+                            score_rows.view(np.uint8).reshape(n, 4 * width)], axis=1)
+    taken = np.concatenate([np.ones((n, heads.dtype.itemsize), dtype=bool),
+                            np.arange(8 * width) < 8 * count[:, None],
+                            np.arange(4 * width) < 4 * count[:, None]], axis=1)
+    flat = cells[taken].tobytes()
+    ends = np.cumsum(taken.sum(axis=1)).tolist()
+    return [flat[lo:hi] for lo, hi in zip([0, *ends][:-1], ends, strict=True)]
 
 
 def _decode(value: bytes, start: int = 0) -> Row:
@@ -44,18 +61,22 @@ class CandidateStore:
         self._kv = kv
         self._settings = settings
 
-    def put_list(self, graph: str, entity_id: str, bound: float, ids: np.ndarray,
-                 scores: np.ndarray) -> None:
-        """Store an entity's list: its bound, members (FAISS ids of the other graph, best
-        first) and their scores."""
+    def put_lists(self, graph: str, entity_ids: list[str], bounds: np.ndarray,
+                  ids: np.ndarray, scores: np.ndarray) -> None:
+        """Store entities' lists: row ``i`` is ``entity_ids[i]``'s bound and members (FAISS ids
+        of the other graph, best first: the ids ``>= 0`` of ``ids[i]``, in order) with their
+        scores; a row with none deletes the entity's list. The values are encoded for all rows
+        at once, not per row (a small batch changes tens of thousands of lists)."""
         self._settings.check_graph(graph)
-        head = np.array([bound], dtype=_BOUND).tobytes()
-        self._kv.put(Table.CANDIDATES, pack(graph, entity_id), _encode(ids, scores, head))
-
-    def delete_list(self, graph: str, entity_id: str) -> None:
-        """Forget an entity's list (no-op if it has none)."""
-        self._settings.check_graph(graph)
-        self._kv.delete(Table.CANDIDATES, pack(graph, entity_id))
+        keep = np.asarray(ids) >= 0
+        values = _encode_rows(ids, scores, keep, np.ascontiguousarray(bounds, dtype=_BOUND))
+        prefix = pack(graph)
+        for entity_id, value, listed in zip(entity_ids, values, keep.any(axis=1).tolist(),
+                                            strict=True):
+            if listed:
+                self._kv.put(Table.CANDIDATES, prefix + pack(entity_id), value)
+            else:
+                self._kv.delete(Table.CANDIDATES, prefix + pack(entity_id))
 
     def lists(self, graph: str) -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
         """Every ``(entity, bound, member ids, scores)`` of ``graph``, in key order."""
@@ -65,13 +86,21 @@ class CandidateStore:
             bound = float(np.frombuffer(value, dtype=_BOUND, count=1)[0])
             yield unpack(key, len(prefix))[0], bound, *_decode(value, 8)
 
-    def put_pairs(self, left: str, rights: np.ndarray, scores: np.ndarray) -> None:
-        """Store every scored pair of a left entity (FAISS ids of the right graph)."""
-        self._kv.put(Table.PAIR_SCORE, pack(left), _encode(rights, scores))
-
-    def delete_pairs(self, left: str) -> None:
-        """Forget a left entity's pairs (no-op if it has none)."""
-        self._kv.delete(Table.PAIR_SCORE, pack(left))
+    def put_pair_rows(self, lefts: list[str], offsets: np.ndarray, rights: np.ndarray,
+                      scores: np.ndarray) -> None:
+        """Store every scored pair of left entities (CSR: ``lefts[i]``'s pairs are the FAISS
+        ids ``>= 0`` of the right graph among ``rights[offsets[i]:offsets[i + 1]]``, with their
+        scores); a row with none deletes the entity's pairs."""
+        keep = np.asarray(rights) >= 0
+        kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])[np.asarray(offsets)]
+        id_bytes = np.asarray(rights)[keep].astype(_IDS).tobytes()
+        score_bytes = np.asarray(scores)[keep].astype(_SCORES).tobytes()
+        for left, lo, hi in zip(lefts, kept[:-1].tolist(), kept[1:].tolist(), strict=True):
+            if hi > lo:
+                self._kv.put(Table.PAIR_SCORE, pack(left),
+                             id_bytes[8 * lo:8 * hi] + score_bytes[4 * lo:4 * hi])
+            else:
+                self._kv.delete(Table.PAIR_SCORE, pack(left))
 
     def pairs(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         """Every ``(left, right ids, scores)``, in key order."""

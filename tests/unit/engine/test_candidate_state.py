@@ -113,5 +113,6 @@ def test_pair_table_rows_include_unmerged_changes() -> None:
     table.load(np.array([1, 1, 2]), np.array([5, 3, 4]), np.array([0.5, 0.25, 1.0]))
     table.put(1, 4, 0.75)
     table.discard(1, 5)
-    assert table.row(1) == ([3, 4], [0.25, 0.75])
-    assert table.row(2) == ([4], [1.0]) and table.row(9) == ([], [])
+    offsets, rights, values = table.rows(np.array([1, 2, 9]))
+    assert offsets.tolist() == [0, 2, 3, 3]
+    assert rights.tolist() == [3, 4, 4] and values.tolist() == [0.25, 0.75, 1.0]

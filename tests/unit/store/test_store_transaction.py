@@ -102,15 +102,14 @@ def _lists(tx: Transaction) -> list[str]:
 
 def test_a_cleared_table_hides_every_committed_row_and_keeps_later_writes(
         store: StateStore) -> None:
-    ids, scores = np.array([3, 4]), np.array([0.5, 0.25])
+    ids, scores = np.array([[3, 4]] * 3), np.array([[0.5, 0.25]] * 3)
     with store.transaction() as tx:
-        for entity in ["a", "b", "c"]:
-            tx.candidates.put_list("A", entity, 0.1, ids, scores)
-        tx.candidates.put_pairs("a", ids, scores)
+        tx.candidates.put_lists("A", ["a", "b", "c"], np.full(3, 0.1), ids, scores)
+        tx.candidates.put_pair_rows(["a"], np.array([0, 2]), ids[0], scores[0])
         tx.candidates.set_state("s1")
     with store.transaction() as tx:
         tx.candidates.clear()
-        tx.candidates.put_list("A", "b", 0.2, ids[:1], scores[:1])
+        tx.candidates.put_lists("A", ["b"], np.array([0.2]), ids[:1, :1], scores[:1, :1])
         assert _lists(tx) == ["b"]  # reads see the clear, and the write after it
         assert list(tx.candidates.pairs()) == []
         assert tx.candidates.state() == "s1"  # other tables untouched
@@ -120,9 +119,35 @@ def test_a_cleared_table_hides_every_committed_row_and_keeps_later_writes(
         assert list(tx.candidates.pairs()) == []
 
 
+def test_rows_written_at_once_read_back_as_written(store: StateStore) -> None:
+    """Batched rows: ``-1`` gaps skipped in order, a row without members deletes."""
+    with store.transaction() as tx:
+        tx.candidates.put_lists("A", ["a", "b", "c"], np.array([0.5, -np.inf, 0.25]),
+                                np.array([[7, -1, 3], [9, 8, 2], [-1, 5, -1]]),
+                                np.array([[0.9, 0.0, 0.7], [0.6, 0.5, 0.4], [0.0, 0.3, 0.0]],
+                                         dtype=np.float32))
+        tx.candidates.put_pair_rows(["a", "b", "c", "d"], np.array([0, 2, 2, 5, 5]),
+                                    np.array([4, 6, -1, 1, 2]),
+                                    np.array([0.1, 0.2, 0.3, 0.4, 0.5], dtype=np.float32))
+    with store.transaction() as tx:
+        got = [(e, bound, ids.tolist(), s.tolist()) for e, bound, ids, s in
+               tx.candidates.lists("A")]
+        assert got == [("a", 0.5, [7, 3], [np.float32(0.9), np.float32(0.7)]),
+                       ("b", -np.inf, [9, 8, 2], [np.float32(x) for x in (0.6, 0.5, 0.4)]),
+                       ("c", 0.25, [5], [np.float32(0.3)])]
+        pairs = [(e, ids.tolist(), s.tolist()) for e, ids, s in tx.candidates.pairs()]
+        assert pairs == [("a", [4, 6], [np.float32(0.1), np.float32(0.2)]),
+                         ("c", [1, 2], [np.float32(0.4), np.float32(0.5)])]
+        tx.candidates.put_lists("A", ["a"], np.array([0.5]), np.array([[-1, -1]]),
+                                np.zeros((1, 2), dtype=np.float32))
+        tx.candidates.put_pair_rows(["a"], np.array([0, 0]), np.zeros(0, dtype=np.int64),
+                                    np.zeros(0, dtype=np.float32))
+        assert _lists(tx) == ["b", "c"] and [e for e, *_ in tx.candidates.pairs()] == ["c"]
+
+
 def test_a_rolled_back_clear_deletes_nothing(store: StateStore) -> None:
     with store.transaction() as tx:
-        tx.candidates.put_list("A", "a", 0.1, np.array([1]), np.array([0.5]))
+        tx.candidates.put_lists("A", ["a"], np.array([0.1]), np.array([[1]]), np.array([[0.5]]))
     tx = store.transaction()
     tx.candidates.clear()
     tx.rollback()
