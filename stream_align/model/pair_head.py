@@ -41,6 +41,7 @@ import re
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -60,6 +61,8 @@ _ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "xi
           "xiii": 13, "xiv": 14, "xv": 15, "xvi": 16, "xvii": 17, "xviii": 18, "xix": 19,
           "xx": 20}
 _WIDTH = np.uint64(1 << 30)
+#: Names whose word and number keys are kept (≈ 0.3 KB each: ≈ 20 MB at most).
+NAME_KEYS_CACHED = 65_536
 #: Inverse regularisation of the head's fit: nine weights over thousands of candidate pairs.
 C = 1.0
 
@@ -91,22 +94,27 @@ def _numbers(words: list[str]) -> set[int]:
     return out
 
 
+@lru_cache(maxsize=NAME_KEYS_CACHED)
+def _name_keys(name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The hashed keys of a name's distinct casefolded words and of its numbers (a function
+    of the string alone: cached, so a streaming refresh does not run the regular expressions
+    again for every entity of every re-scored pair)."""
+    words = _WORD.findall(name.casefold()) if name else []
+    return (tuple(zlib.crc32(w.encode("utf-8")) for w in set(words)),
+            tuple(x % (1 << 62) for x in _numbers(words)))
+
+
 def name_sets(names: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Binary rows of each name's casefolded words and of the numbers in it (keys hashed by
     CRC-32, which is stable across processes, unlike ``hash``)."""
-    word_rows, word_keys, num_rows, num_keys = [], [], [], []
-    for r, name in enumerate(names):
-        words = _WORD.findall(name.casefold()) if name else []
-        for w in set(words):
-            word_rows.append(r)
-            word_keys.append(zlib.crc32(w.encode("utf-8")))
-        for x in _numbers(words):
-            num_rows.append(r)
-            num_keys.append(x % (1 << 62))
-    return (_set_rows(np.asarray(word_rows, np.int64), np.asarray(word_keys, np.uint64),
-                      len(names), unit=False),
-            _set_rows(np.asarray(num_rows, np.int64), np.asarray(num_keys, np.uint64),
-                      len(names), unit=False))
+    keys = [_name_keys(name) for name in names]
+    word_counts = np.fromiter((len(w) for w, _ in keys), np.int64, len(keys))
+    num_counts = np.fromiter((len(n) for _, n in keys), np.int64, len(keys))
+    word_keys = np.fromiter((k for w, _ in keys for k in w), np.uint64, int(word_counts.sum()))
+    num_keys = np.fromiter((k for _, n in keys for k in n), np.uint64, int(num_counts.sum()))
+    rows = np.arange(len(keys), dtype=np.int64)
+    return (_set_rows(np.repeat(rows, word_counts), word_keys, len(names), unit=False),
+            _set_rows(np.repeat(rows, num_counts), num_keys, len(names), unit=False))
 
 
 def pair_view(names: sp.csr_matrix, neighbour_names: sp.csr_matrix, rel: np.ndarray,

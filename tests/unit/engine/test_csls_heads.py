@@ -67,6 +67,10 @@ def test_first_refresh_ranks_every_list_and_demotes_the_hub() -> None:
     assert _heads(tables[1]) == _expected(tables, 1)
     assert _heads(tables[0])[0] == [11, 10]  # plain order is 10, 11: the hub drops behind
     assert len(keys[0]) == 6 and len(keys[1]) == 6  # every head entered
+    nodes, others = np.repeat(np.arange(14), 14), np.tile(np.arange(14), 14)
+    for table in tables:  # the vectorised membership test reads the CSLS heads
+        assert table.holds(nodes, others).tolist() == [
+            y in table.heads.get(x, ()) for x, y in zip(nodes.tolist(), others.tolist())]
 
 
 def test_a_hub_change_re_ranks_exactly_the_lists_holding_it() -> None:

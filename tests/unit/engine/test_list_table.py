@@ -29,6 +29,10 @@ def test_list_table_is_the_mapping_it_replaced() -> None:
     for node in range(60):
         assert table.get(node, ()) == truth.get(node, ())
         assert (node in table) == (node in truth)
+    table.top_k = 3
+    nodes, others = np.repeat(np.arange(70), 1000), np.tile(np.arange(1000), 70)
+    assert table.holds(nodes, others).tolist() == [  # past the table's rows too
+        y in table.heads.get(x, ()) for x, y in zip(nodes.tolist(), others.tolist())]
 
 
 def _merge_one(entries: list, bound: float, fresh: dict, depth: int, k: int

@@ -71,6 +71,10 @@ def test_pair_book_reads_by_key_from_both_sides() -> None:
     assert sorted(book.rights.get("a1")) == ["b0", "b1"] and book.rights.get("a2") == ()
     assert book.lefts.get("b0") == ["a1"] and book.lefts.keys() == {"b0", "b1"}
     assert book.rights.keys() == {"a1"}
+    assert (book.pairs_of(np.array([1]), np.array([])) == [1 << 32, 1 << 32 | 1]).all()
+    assert (book.pairs_of(np.array([0, 2]), np.array([1])) == [1 << 32 | 1]).all()
+    assert np.isnan(book.node_scores(np.array([1, 2]), np.array([1, 0]))).tolist() == [False,
+                                                                                      True]
 
 
 def test_change_many_in_bulk_equals_one_at_a_time(monkeypatch) -> None:
