@@ -62,10 +62,13 @@ class PairTable:
         if len(self._keys):
             hit = self._keys[at] == keys
             out[hit] = 0.0 if self._values is None else self._values[at[hit]]
-        if self._delta:
-            for i, (u, v) in enumerate(zip(us.tolist(), vs.tolist(), strict=True)):
-                row = self._delta.get(u)
-                if row is not None and v in row:
+        if self._delta:  # a dict read only for the pairs whose ``u`` has recent changes
+            changed = np.fromiter(self._delta, dtype=np.int64, count=len(self._delta))
+            hits = np.flatnonzero(np.isin(us, changed))
+            for i, u, v in zip(hits.tolist(), us[hits].tolist(), vs[hits].tolist(),
+                               strict=True):
+                row = self._delta[u]
+                if v in row:
                     value = row[v]
                     out[i] = np.nan if value is None else value
         return out
@@ -152,21 +155,20 @@ class PairTable:
         v = self._keys[first + np.arange(len(index))] & _LOW
         if not self._delta:
             return index, v
-        recent = [(i, u) for i, u in enumerate(us.tolist()) if u in self._delta]
-        if not recent:
+        recent_i, recent_v, present = [], [], []  # the recent changes of the ``us``, in order
+        for i, u in enumerate(us.tolist()):
+            row = self._delta.get(u)
+            if row:
+                recent_i += [i] * len(row)
+                recent_v += list(row)
+                present += [value is not None for value in row.values()]
+        if not recent_i:
             return index, v
-        stale = np.zeros(len(v), dtype=bool)
-        starts = np.cumsum(counts) - counts
-        more_i, more_v = [], []
-        for i, u in recent:
-            row = self._delta[u]
-            mine = slice(int(starts[i]), int(starts[i] + counts[i]))
-            stale[mine] = np.isin(v[mine], np.fromiter(row, np.int64, len(row)))
-            added = [x for x, value in row.items() if value is not None]
-            more_i += [i] * len(added)
-            more_v += added
-        return (np.concatenate([index[~stale], np.array(more_i, dtype=np.int64)]),
-                np.concatenate([v[~stale], np.array(more_v, dtype=np.int64)]))
+        more_i, more_v = np.array(recent_i, dtype=np.int64), np.array(recent_v, dtype=np.int64)
+        stale = np.isin((index << 32) | v, (more_i << 32) | more_v)  # one test, not one a row
+        added = np.array(present, dtype=bool)
+        return (np.concatenate([index[~stale], more_i[added]]),
+                np.concatenate([v[~stale], more_v[added]]))
 
     def change_many(self, us: np.ndarray, vs: np.ndarray, present: bool) -> None:
         """Put (``present``) or discard every ``(us[i], vs[i])`` (a set table's batch write).

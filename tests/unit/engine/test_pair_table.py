@@ -38,6 +38,12 @@ def test_pair_table_equals_a_dict_under_random_changes(monkeypatch) -> None:
             at, vs = table.seconds_of(us)
             assert sorted(zip(us[at].tolist(), vs.tolist(), strict=True)) == \
                 sorted((a, b) for a, b in want if a in set(us.tolist()))
+            offsets, vs, values = table.rows(np.sort(us))
+            assert [(v, x) for v, x in zip(vs.tolist(), values.tolist(), strict=True)] == [
+                (b, want[a, b]) for a in sorted(us.tolist()) for b in sorted(
+                    b for x, b in want if x == a)]
+            assert (np.diff(offsets) == [sum(1 for x, _ in want if x == a)
+                                         for a in sorted(us.tolist())]).all()
     assert {(u, v): x for u, v, x in table.items()} == want
     assert all(table.get(u, v) == x for (u, v), x in want.items())
     assert table.get(41, 0) is None and table.get(41, 0, -1.0) == -1.0
