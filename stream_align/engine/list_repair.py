@@ -112,35 +112,53 @@ def merge(table: ListTable, bounds_of, rows: FreshRows, skip: np.ndarray, depth:
     lists and the owners whose top-k became unknown (to search again).
 
     ``bounds_of(owners)`` reads the lists' current bounds (``-inf``: no list, or fewer than
-    ``depth`` entities in the other graph, so nothing unlisted exists)."""
-    owner, member, score = rows.latest(skip)
-    owners = np.unique(owner)
-    old_members, old_scores, old_lengths = table.rows(owners)
-    slots = old_members >= 0
-    o_owner = np.repeat(owners, old_lengths)
-    o_member = old_members[slots].astype(np.int64)
-    kept = ~np.isin((o_owner << 32) | o_member, (owner << 32) | member)
+    ``depth`` entities in the other graph, so nothing unlisted exists). Each owner's old row
+    and fresh rows go into one row of a matrix that is sorted row by row (:func:`_order`)."""
+    owner, member, score = rows.latest(skip)  # sorted by (owner, member)
+    owners, first, per = np.unique(owner, return_index=True, return_counts=True)
+    group = np.repeat(np.arange(len(owners)), per)
+    old_members, old_scores, _ = table.rows(owners)
+    replaced = np.zeros(old_members.shape, dtype=bool)  # old entries a fresh row replaces
+    at, col = np.nonzero(old_members[group] == member[:, None])
+    replaced[group[at], col] = True
     live = ~np.isnan(score)
-    owner = np.concatenate([o_owner[kept], owner[live]])
-    member = np.concatenate([o_member[kept], member[live]])
-    score = np.concatenate([old_scores[slots].astype(np.float64)[kept], score[live]])
-    order = np.lexsort((-member, -score, owner))
-    owner, member, score = owner[order], member[order], score[order]
-    group = np.searchsorted(owners, owner)
-    rank = np.arange(len(owner)) - np.searchsorted(owner, owners)[group]
-    count = np.bincount(group, minlength=len(owners))
+    slot = np.arange(len(owner)) - first[group]
+    width = old_members.shape[1] + (int(per.max()) if len(per) else 0)
+    members = np.full((len(owners), width), -1, dtype=np.int64)
+    scores = np.full((len(owners), width), -np.inf)
+    kept = (old_members >= 0) & ~replaced
+    members[:, :old_members.shape[1]] = np.where(kept, old_members, -1)
+    scores[:, :old_members.shape[1]] = np.where(kept, old_scores, -np.inf)
+    members[group[live], old_members.shape[1] + slot[live]] = member[live]
+    scores[group[live], old_members.shape[1] + slot[live]] = score[live]
+    order = _order(members, scores)
+    members = np.take_along_axis(members, order, axis=1)[:, :depth + 1]
+    scores = np.take_along_axis(scores, order, axis=1)[:, :depth + 1]
+    filled = members >= 0
     bound = np.asarray(bounds_of(owners), dtype=np.float64)
-    reached = np.bincount(group[(rank < k) & (score >= bound[group])], minlength=len(owners))
+    reached = np.count_nonzero(filled[:, :k] & (scores[:, :k] >= bound[:, None]), axis=1)
     unknown = (bound != _NONE) & (reached < k)
-    cut = rank == depth
-    bound[group[cut]] = np.maximum(bound[group[cut]], score[cut])
-    ok = np.flatnonzero(~unknown)
-    at = np.full(len(owners), -1, dtype=np.int64)
-    at[ok] = np.arange(len(ok))
-    put = (rank < depth) & ~unknown[group]
-    members = np.full((len(ok), depth), -1, dtype=np.int64)
-    scores = np.zeros((len(ok), depth), dtype=np.float32)
-    members[at[group[put]], rank[put]] = member[put]
-    scores[at[group[put]], rank[put]] = score[put]
-    found = Found(owners[ok], members, scores, np.minimum(count[ok], depth), bound[ok])
-    return found, owners[unknown]
+    if members.shape[1] > depth:  # the first score cut raises the bound
+        cut = filled[:, depth]
+        bound[cut] = np.maximum(bound[cut], scores[cut, depth])
+    ok = ~unknown
+    out_members = np.full((int(ok.sum()), depth), -1, dtype=np.int64)
+    out_scores = np.zeros((int(ok.sum()), depth), dtype=np.float32)
+    shown = min(depth, members.shape[1])
+    out_members[:, :shown] = np.where(filled[ok, :shown], members[ok, :shown], -1)
+    out_scores[:, :shown] = np.where(filled[ok, :shown], scores[ok, :shown], 0.0)
+    lengths = np.minimum(np.count_nonzero(filled[ok], axis=1), depth)
+    return Found(owners[ok], out_members, out_scores, lengths, bound[ok]), owners[unknown]
+
+
+def _order(members: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Per row, the column order best first: score descending, then member descending (the
+    order ``sorted(..., reverse=True)`` gave each list), empty slots (``-1``) last. Scores are
+    float32 values (inner products computed in float32), so score and member pack into one
+    ``uint64`` key per entry — a float's bits made monotone above the member's 32 bits — and
+    a row sorts by one key with no ties but between empty slots."""
+    bits = (scores.astype(np.float32) + np.float32(0.0)).view(np.uint32).astype(np.uint64)
+    monotone = np.where(bits >= 0x80000000, ~bits & 0xFFFFFFFF, bits | 0x80000000)
+    keys = np.where(members >= 0, (monotone << np.uint64(32)) | members.astype(np.uint64),
+                    np.uint64(0))
+    return np.argsort(keys, axis=1)[:, ::-1]

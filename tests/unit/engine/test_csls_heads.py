@@ -70,7 +70,8 @@ def test_first_refresh_ranks_every_list_and_demotes_the_hub() -> None:
     nodes, others = np.repeat(np.arange(14), 14), np.tile(np.arange(14), 14)
     for table in tables:  # the vectorised membership test reads the CSLS heads
         assert table.holds(nodes, others).tolist() == [
-            y in table.heads.get(x, ()) for x, y in zip(nodes.tolist(), others.tolist())]
+            y in table.heads.get(x, ())
+            for x, y in zip(nodes.tolist(), others.tolist(), strict=True)]
 
 
 def test_a_hub_change_re_ranks_exactly_the_lists_holding_it() -> None:

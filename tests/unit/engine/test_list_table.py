@@ -32,7 +32,7 @@ def test_list_table_is_the_mapping_it_replaced() -> None:
     table.top_k = 3
     nodes, others = np.repeat(np.arange(70), 1000), np.tile(np.arange(1000), 70)
     assert table.holds(nodes, others).tolist() == [  # past the table's rows too
-        y in table.heads.get(x, ()) for x, y in zip(nodes.tolist(), others.tolist())]
+        y in table.heads.get(x, ()) for x, y in zip(nodes.tolist(), others.tolist(), strict=True)]
 
 
 def _merge_one(entries: list, bound: float, fresh: dict, depth: int, k: int
