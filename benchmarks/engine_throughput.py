@@ -35,6 +35,9 @@ from stream_align.store.state_store import StateStore
 
 PAUSED = False
 """``--collector paused``: each call as the service runs a batch (``service.collector``)."""
+PUBLISHED: list[str] = []
+"""Every event of every call, as digest lines (with ``--state-digest``; times left out: the
+replay stamps its inputs with the wall clock)."""
 
 
 def _call(store: StateStore, engine: AlignmentEngine, events: list[TripleChange],
@@ -44,6 +47,9 @@ def _call(store: StateStore, engine: AlignmentEngine, events: list[TripleChange]
     stages: dict[str, float] = {}
     with _collector(stages), store.transaction() as tx:
         out = process_into(tx, engine, events, seed_labels)
+    PUBLISHED.extend(f"event {e.left} {e.right} {e.decision} {e.score!r} {e.previous_score!r} "
+                     f"{' '.join(e.cause)} {[x.model_dump(mode='json') for x in e.evidence]}"
+                     for e in out.events)
     stats = {k: round(v, 2) for k, v in {**out.stats, **stages}.items()}
     print(f"{label:>8} {time.perf_counter() - t:6.1f}s wall {time.process_time() - c:6.1f}s CPU "
           f"{stats}", flush=True)
@@ -104,9 +110,9 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=None,
                         help="write a cProfile of the timed batches (not the load) here")
     parser.add_argument("--state-digest", type=Path, default=None,
-                        help="write the final state's matches (with scores), candidate lists and "
-                             "pair scores here, one sorted line each (to compare two codes' "
-                             "results with cmp)")
+                        help="write the final state's matches (with scores), candidate lists, "
+                             "pair scores and every event published (without times) here, one "
+                             "sorted line each (to compare two codes' results with cmp)")
     parser.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
                         help="override an EngineSettings field, e.g. max_affected_per_batch=50000")
     parser.add_argument("--collector", choices=("default", "paused"), default="default",
@@ -134,6 +140,8 @@ def main() -> None:
             _bulk_load(store, engine, events[: args.load], seed_labels)
             events, seed_labels = events[args.load:], []
         if not events:  # --load took the whole dataset: the backlog alone
+            if args.state_digest:
+                _digest(engine, args.state_digest)
             store.close()
             return
         counts = args.events or [len(events)]
@@ -165,6 +173,7 @@ def _digest(engine: AlignmentEngine, path: Path) -> None:
         lines += [f"cands {s} {side.graph.keys[n]} {' '.join(other[y] for y in side.cands.get(n))}"
                   for n in side.indexed().tolist()]
     lines += [f"score {a} {b} {score!r}" for (a, b), score in engine.book.scores.items()]
+    lines += PUBLISHED
     path.write_text("\n".join(sorted(lines)) + "\n")
     print(f"state digest: {len(lines)} lines in {path}", flush=True)
 
