@@ -42,20 +42,25 @@ class IvfCells:
 
     centroids: np.ndarray
     nprobe: int
+    float16: bool = False  # the engine's ``ivf_float16``: half-float codes
 
 
 def _index(vectors: np.ndarray, normalise: bool, ivf: IvfCells | None
            ) -> VectorIndex | IvfVectorIndex:
     index = VectorIndex(vectors.shape[1], normalise=normalise) if ivf is None else \
-        IvfVectorIndex(ivf.centroids, ivf.nprobe, normalise=normalise)
+        IvfVectorIndex(ivf.centroids, ivf.nprobe, normalise, ivf.float16)
     index.add(np.arange(len(vectors), dtype=np.int64), vectors)
     return index
 
 
-def _queries(vectors: np.ndarray, normalise: bool, searched: bool) -> np.ndarray:
-    """Queries as the engine searches with them: its indexed (normalised) vectors where the
-    scores themselves count (IVF mode; CSLS, whose hub scores are means of them) — the flat
-    engine's exact scan reads the same; else the raw ones (the same ranking)."""
+def _queries(vectors: np.ndarray, normalise: bool, searched: bool,
+             index: VectorIndex | IvfVectorIndex) -> np.ndarray:
+    """Queries as the engine searches with them: its indexed vectors where the scores
+    themselves count (IVF mode: read back from the index, as decoded from half floats;
+    CSLS, whose hub scores are means of them) — the flat engine's exact scan reads the same;
+    else the raw ones (the same ranking)."""
+    if isinstance(index, IvfVectorIndex):
+        return index.reconstruct_many(np.arange(len(vectors), dtype=np.int64))
     return prepared(vectors, vectors.shape[1], normalise) if searched else vectors
 
 
@@ -69,10 +74,9 @@ def candidates(scorer: ModelScorer, k: int, ivf: IvfCells | None = None, csls_k:
     unit = scorer.bundle.net.loss == "hinge"
     searched = ivf is not None or csls_k > 0
     depth = max(k, csls_depth) if csls_k else k
-    score_b, to_b = _index(scorer.base, unit, ivf).search(
-        _queries(scorer.query, unit, searched), depth)
-    score_a, to_a = _index(scorer.query, unit, ivf).search(
-        _queries(scorer.base, unit, searched), depth)
+    index_a, index_b = _index(scorer.query, unit, ivf), _index(scorer.base, unit, ivf)
+    score_b, to_b = index_b.search(_queries(scorer.query, unit, searched, index_a), depth)
+    score_a, to_a = index_a.search(_queries(scorer.base, unit, searched, index_b), depth)
     if csls_k:
         to_b, to_a = _csls_heads(to_b, score_b, to_a, score_a, k, csls_k)
     ab = np.stack([np.repeat(np.arange(len(scorer.query)), to_b.shape[1]), to_b.ravel()], 1)

@@ -83,7 +83,7 @@ class CandidateLists:
         """Put both sides' vectors into the cells of a stored quantiser (restore)."""
         if centroids is not None and self.settings.candidate_index == "ivf":
             for side in self.sides:
-                side.use_ivf(centroids, self.settings.ivf_probe)
+                side.use_ivf(centroids, self.settings.ivf_probe, self.settings.ivf_float16)
 
     def take_trained(self) -> np.ndarray | None:
         """The quantiser trained since the last call (to store), or None."""
@@ -144,7 +144,7 @@ class CandidateLists:
     def _rebuild(self) -> Touched:
         if self._train_due():
             self.trained = ivf_lists.train(self.sides, self.settings.ivf_cells,
-                                           self.settings.ivf_probe)
+                                           self.settings.ivf_probe, self.settings.ivf_float16)
         a, b = self.sides
         if self.ivf:
             return _union([self._set(0, ivf_lists.search_own(a, b, a.indexed(), self.depth,

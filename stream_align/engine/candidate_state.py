@@ -37,7 +37,8 @@ def fingerprint(model_version: str, settings: EngineSettings) -> str:
     """What stored lists and scores depend on besides the stored vectors and labels."""
     return (f"{model_version}|top_k={settings.top_k}|reserve={settings.candidate_reserve}"
             f"|{settings.candidate_index}|cells={settings.ivf_cells}|probe={settings.ivf_probe}"
-            f"|csls={settings.csls_k}")
+            f"|csls={settings.csls_k}"
+            + ("|fp16" if settings.candidate_index == "ivf" and settings.ivf_float16 else ""))
 
 
 def _fids(side: Side, nodes: np.ndarray) -> np.ndarray:

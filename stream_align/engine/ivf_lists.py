@@ -29,13 +29,13 @@ CHUNK = 8192
 """Entities searched per FAISS call in a full rebuild (bounded query memory)."""
 
 
-def train(sides: tuple[Side, Side], cells: int, nprobe: int) -> np.ndarray:
+def train(sides: tuple[Side, Side], cells: int, nprobe: int, float16: bool) -> np.ndarray:
     """Train the quantiser on both sides' indexed vectors and move both into its cells."""
     rows = [side.index.rows()[1] for side in sides if side.index is not None and len(side.index)]
     vectors = np.concatenate(rows) if rows else np.zeros((0, 1), np.float32)
     centroids = train_quantiser(vectors, cells or auto_cells(len(vectors)))
     for side in sides:
-        side.use_ivf(centroids, nprobe)
+        side.use_ivf(centroids, nprobe, float16)
     return centroids
 
 

@@ -53,7 +53,7 @@ class Side:
         self.level1 = LevelOneCache()
         self.index: VectorIndex | IvfVectorIndex | None = None
         self.probers: CellProbers | None = None  # IVF mode: the cells my lists probe
-        self._ivf: tuple[np.ndarray, int] | None = None  # frozen centroids, nprobe
+        self._ivf: tuple[np.ndarray, int, bool] | None = None  # centroids, nprobe, float16
         self.unindexed: dict[int, int] = {}  # stored ids of vectors of another model version
         self._node_of = np.zeros(0, dtype=np.int64)  # FAISS id → node (arrays: scans read
         self._bound = np.zeros(0, dtype=np.float64)  # all of them) · node → list bound
@@ -96,7 +96,8 @@ class Side:
         """Index vectors under their stored FAISS ids (restore, or after :meth:`put_vectors`)."""
         if self.index is None:
             self.index = VectorIndex(vectors.shape[1], normalise=self.normalise) \
-                if self._ivf is None else IvfVectorIndex(*self._ivf, normalise=self.normalise)
+                if self._ivf is None else IvfVectorIndex(self._ivf[0], self._ivf[1],
+                                                         self.normalise, self._ivf[2])
         self.index.add(ids, vectors)
         self._node_of = grown(self._node_of, int(ids.max()) + 1, -1)
         self._node_of[ids] = nodes
@@ -105,14 +106,15 @@ class Side:
         self.count += int(np.count_nonzero(self._fid_of[nodes] < 0))
         self._fid_of[nodes] = ids
 
-    def use_ivf(self, centroids: np.ndarray, nprobe: int) -> None:
-        """Move the indexed vectors into IVF cells of ``centroids`` (frozen from now on)."""
-        self._ivf = (centroids, nprobe)
+    def use_ivf(self, centroids: np.ndarray, nprobe: int, float16: bool) -> None:
+        """Move the indexed vectors into IVF cells of ``centroids`` (frozen from now on),
+        stored as half floats with ``float16``."""
+        self._ivf = (centroids, nprobe, float16)
         self.probers = CellProbers(len(centroids), min(nprobe, len(centroids)))
         flat, self.index = self.index, None
         if isinstance(flat, VectorIndex) and len(flat):
             ids, vectors = flat.rows()
-            self.index = IvfVectorIndex(centroids, nprobe, normalise=self.normalise)
+            self.index = IvfVectorIndex(centroids, nprobe, self.normalise, float16)
             self.index.add(ids.copy(), vectors.copy())
 
     @property
