@@ -35,18 +35,25 @@ class RowPool:
 
     def set_many(self, nodes: np.ndarray, blocks: list[np.ndarray]) -> None:
         """Replace the blocks of ``nodes`` (distinct) with ``blocks`` (an empty one clears)."""
+        sizes = np.fromiter((len(b) for b in blocks), dtype=np.int64, count=len(blocks))
+        kept = [b for b in blocks if len(b)]
+        self.set_flat(nodes, np.concatenate(kept) if kept else self._rows[:0], sizes)
+
+    def set_flat(self, nodes: np.ndarray, rows: np.ndarray, sizes: np.ndarray) -> None:
+        """Replace the blocks of ``nodes`` (distinct): ``sizes[i]`` rows each, concatenated in
+        ``rows`` (no array per node: a refresh of thousands of nodes writes them at once)."""
         nodes = np.asarray(nodes, dtype=np.int64)
         if not len(nodes):
             return
         self.clear(nodes)
-        sizes = np.fromiter((len(b) for b in blocks), dtype=np.int64, count=len(blocks))
+        sizes = np.asarray(sizes, dtype=np.int64)
         total = int(sizes.sum())
         if not total:
             return
         if self._used + total > len(self._rows):
             self._compact(total)
         at = self._used
-        self._rows[at:at + total] = np.concatenate([b for b in blocks if len(b)])
+        self._rows[at:at + total] = rows
         self._start[nodes] = at + np.cumsum(sizes) - sizes
         self._count[nodes] = sizes
         self._used += total
