@@ -78,25 +78,33 @@ def _nodes_of(side: Side, ids: np.ndarray) -> np.ndarray:
 
 def load(source: StateSource, sides: tuple[Side, Side], book: PairBook, top_k: int,
          progress: Progress = no_progress) -> None:
-    """Both sides' lists and every pair score from the stored rows (restore)."""
+    """Both sides' lists and every pair score from the stored rows (restore): the FAISS ids of
+    all rows mapped to nodes at once, not a lookup per row."""
     for s, side in enumerate(sides):
         other, index = sides[1 - s], side.graph.index
         rows = list(counted(source.candidate_lists(side.graph.graph_id), progress,
                             f"restore {side.graph.label}: candidate lists"))
-        width = max((len(ids) for _, _, ids, _ in rows), default=0)
+        lengths = np.fromiter((len(ids) for _, _, ids, _ in rows), dtype=np.int64,
+                              count=len(rows))
+        width = int(lengths.max(initial=0))
+        filled = np.arange(width) < lengths[:, None]  # row-major: the rows' order
         members = np.full((len(rows), width), -1, dtype=np.int32)
         scores = np.zeros((len(rows), width), dtype=np.float32)
-        for r, (_, _, ids, row_scores) in enumerate(rows):
-            members[r, : len(ids)] = _nodes_of(other, ids)
-            scores[r, : len(ids)] = row_scores
+        if filled.any():
+            members[filled] = _nodes_of(other, np.concatenate([r[2] for r in rows]))
+            scores[filled] = np.concatenate([r[3] for r in rows])
         nodes = np.fromiter((index[key] for key, *_ in rows), dtype=np.int64, count=len(rows))
         bounds = np.fromiter((bound for _, bound, *_ in rows), dtype=np.float64,
                              count=len(rows))
         side.load_lists(nodes, members, scores, bounds, top_k)
-    lefts, rights, values = [], [], []
+    keys, rights, values = [], [], []
     for key, ids, row_scores in counted(source.pair_scores(), progress, "restore: pair scores"):
-        lefts.append(np.full(len(ids), sides[0].graph.index[key], dtype=np.int64))
-        rights.append(_nodes_of(sides[1], ids))
+        keys.append(key)
+        rights.append(ids)
         values.append(row_scores)
-    if lefts:
-        book.load(np.concatenate(lefts), np.concatenate(rights), np.concatenate(values))
+    if keys:
+        left_index = sides[0].graph.index
+        lefts = np.repeat(np.fromiter((left_index[k] for k in keys), dtype=np.int64,
+                                      count=len(keys)),
+                          np.fromiter((len(r) for r in rights), dtype=np.int64, count=len(keys)))
+        book.load(lefts, _nodes_of(sides[1], np.concatenate(rights)), np.concatenate(values))
