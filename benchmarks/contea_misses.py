@@ -21,15 +21,17 @@ from contea_structure import _Named, encoded
 
 from stream_align.engine.batch_align import one_to_one, thresholds
 from stream_align.engine.neighbourhood import (
+    Fanout,
     Support,
     corresponding_relations,
     edges,
+    images,
     support_row,
 )
 from stream_align.eval.snapshot_metrics import snapshot_pair
 from stream_align.model.settings import AlignSettings
 
-FANOUT = 64
+FANOUT = Fanout()
 
 
 def _best(row: dict[int, int]) -> tuple[int, bool]:
@@ -60,7 +62,8 @@ def main() -> None:
     free = set(np.flatnonzero(ub).tolist()) - set(anchors.values())
     support = Support()
     for y in {y for x in anchors for y, _, _ in adj[0](x) if ua[y] and y not in anchors}:
-        support.set_row(y, support_row(adj, anchors, free.__contains__, relations, FANOUT, y))
+        support.set_row(y, support_row(adj, anchors, free.__contains__, images(relations),
+                                       FANOUT, y))
     found: Counter[str] = Counter()
     new = timeline.new_test[k]
     for a, b in zip(np.searchsorted(keep_a, new[:, 0]).tolist(),
@@ -84,10 +87,10 @@ def _category(a, b, ua, ub, adj, anchors, free, support) -> str:
     if not anchored:
         return "no anchored neighbour"
     usable = [x for x in anchored
-              if adj[0].degree(x) <= FANOUT and adj[1].degree(anchors[x]) <= FANOUT]
-    if not usable:
-        return "hub anchors only"
+              if adj[0].degree(x) <= FANOUT.node and adj[1].degree(anchors[x]) <= FANOUT.node]
     row = support.rows.get(a, {})
+    if not usable and b not in row:
+        return "hub anchors only, no small relation group reaches the partner"
     if b not in row:
         images = {anchors[x] for x in usable}
         if any(y in images for y, _, _ in adj[1](b)):

@@ -24,7 +24,7 @@ import numpy as np
 from contea_rules import contea_parser, open_contea
 
 from stream_align.engine.batch_align import candidates, one_to_one, thresholds
-from stream_align.engine.neighbourhood import rematch_unnamed
+from stream_align.engine.neighbourhood import Fanout, rematch_unnamed
 from stream_align.eval.snapshot_metrics import Timeline, score_snapshot, snapshot_pair
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
@@ -69,12 +69,15 @@ def main() -> None:
     parser.add_argument("--margin", type=float, default=0.1)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-fanout", type=int, default=64)
+    parser.add_argument("--group-fanout", type=int, default=16)
+    parser.add_argument("--threshold", type=float, default=0.5, help="match threshold")
     parser.add_argument("--cache", type=Path)
     parser.add_argument("--snapshots", type=int, nargs="*", help="default: all")
     args = parser.parse_args()
     bundle, pair, timeline = open_contea(args)
-    rule = AlignSettings(unnamed_margin=args.margin, evidence=0)
-    structure = AlignSettings(neighbourhood_rounds=args.rounds, evidence=0)
+    rule = AlignSettings(threshold=args.threshold, unnamed_margin=args.margin, evidence=0)
+    structure = AlignSettings(threshold=args.threshold, neighbourhood_rounds=args.rounds,
+                              evidence=0)
     print("| snapshot | stage | P | R | F1 | new P | new R | new F1 | predicted (new) |\n"
           "|---|---|---|---|---|---|---|---|---|")
     for k in args.snapshots if args.snapshots is not None else range(len(timeline)):
@@ -90,7 +93,9 @@ def main() -> None:
         report(timeline, k, keep, "unnamed pairs not matched by score", by_name)
         for rounds in range(1, args.rounds + 1):
             tick = time.perf_counter()
-            got = rematch_unnamed(sub.a, sub.b, by_name, sub.train, rounds, args.max_fanout)
+            got = rematch_unnamed(sub.a, sub.b, by_name, sub.train, rounds,
+                                  Fanout(args.max_fanout, args.group_fanout),
+                                  scored=(pairs, scores >= args.threshold))
             report(timeline, k, keep, f"+ neighbourhood, {rounds} round(s) "
                    f"({time.perf_counter() - tick:.1f} s)", got)
         print(f"<!-- {timeline.names[k]}: encode + score + rule {seconds:.0f} s -->", flush=True)

@@ -69,7 +69,7 @@ def main() -> None:
     decider = SimpleNamespace(forced_left={}, forced_right={}, matched_right={}, matches={
         sub.a.keys[a]: sub.b.keys[b] for a, b in anchors})
     decider.matched_right = {b: a for a, b in decider.matches.items()}
-    stage = NeighbourhoodStage(graphs, args.rounds, 64)
+    stage = NeighbourhoodStage(graphs, args.rounds)
     tick = time.perf_counter()
     stage.update(decider, (set(), set()), (set(decider.matches), set(decider.matched_right)))
     first = time.perf_counter() - tick
@@ -103,8 +103,8 @@ def main() -> None:
     spent = time.perf_counter() - tick
     print(f"{len(moved):,} anchors withdrawn and given back (2 refreshes each): {spent:.1f} s, "
           f"{1e3 * spent / max(2 * len(moved), 1):.2f} ms per anchor change")
-    batch = neighbourhood_matches(sub.a, sub.b, np.array(sorted(anchors)), args.rounds, 64,
-                                  stage.relations)
+    batch = neighbourhood_matches(sub.a, sub.b, np.array(sorted(anchors)), args.rounds,
+                                  relations=stage.relations)
     got = sorted([a, b] for a, (b, _) in stage.current().items())
     print(f"stage = batch rule on the same graphs and relations: {got == sorted(batch.tolist())}")
 

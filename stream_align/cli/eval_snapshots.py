@@ -51,6 +51,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-engine", action="store_true",
                         help="do not stream: only the from-scratch rows (full recompute, "
                         "baseline) per snapshot — quick quality numbers when the engine is slow")
+    parser.add_argument("--match-threshold", type=float, default=None, metavar="SCORE",
+                        help="minimum pair score of a match (and of a kept one), for the engine "
+                        "and the full recompute (default: EngineSettings' 0.5; calibrate on "
+                        "validation links, decision 0040)")
     parser.add_argument("--unnamed-threshold", type=float, default=None, metavar="SCORE",
                         help="minimum score of a match where either entity has no name, for "
                         "the engine and the full recompute (default: the match threshold; "
@@ -84,9 +88,11 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     try:
+        chosen = {} if args.match_threshold is None else {
+            "match_threshold": args.match_threshold, "keep_threshold": args.match_threshold}
         engine = EngineSettings(unnamed_threshold=args.unnamed_threshold,
                                 unnamed_margin=args.unnamed_margin,
-                                neighbourhood_rounds=args.neighbourhood_rounds)
+                                neighbourhood_rounds=args.neighbourhood_rounds, **chosen)
     except ValidationError as exc:  # an option out of range
         raise ConfigError(validation_summary(exc)) from exc
     settings = SnapshotEvalSettings(

@@ -18,7 +18,7 @@ import numpy as np
 
 from stream_align.csls import hub_scores, rerank
 from stream_align.engine.margin import runner_up
-from stream_align.engine.neighbourhood import rematch_unnamed
+from stream_align.engine.neighbourhood import Fanout, rematch_unnamed
 from stream_align.index import IvfVectorIndex, VectorIndex
 from stream_align.index.vector_index import prepared
 from stream_align.model.scorer import ModelScorer
@@ -156,7 +156,10 @@ def align(scorer: ModelScorer, settings: AlignSettings,
     picked = pairs[one_to_one(pairs, scores, thresholds(scorer, pairs, settings, scores))]
     if settings.neighbourhood_rounds:
         picked = rematch_unnamed(scorer.pair.a, scorer.pair.b, picked, scorer.pair.train,
-                                 settings.neighbourhood_rounds, settings.neighbourhood_fanout)
+                                 settings.neighbourhood_rounds,
+                                 Fanout(settings.neighbourhood_fanout,
+                                        settings.neighbourhood_group_fanout),
+                                 scored=(pairs, scores >= settings.threshold))
     on_stage(ALIGN_STAGES[3])
     final, evidence = scorer.pair_scores(picked[:, 0], picked[:, 1], evidence=settings.evidence)
     keys_a, keys_b = scorer.pair.a.keys, scorer.pair.b.keys

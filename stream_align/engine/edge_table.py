@@ -76,6 +76,26 @@ class EdgeTable:
         lo, hi = self._span(node)
         return hi - lo
 
+    def between(self, node: int, lo: int, hi: int) -> list[int]:
+        """The ends of ``node`` in ``[lo, hi)`` — with ``relation << 32`` ends, one relation's
+        (a binary search in the node's sorted span, whatever its degree)."""
+        first, last = self._span(node)
+        i, j = np.searchsorted(self._end[first:last], [lo, hi]) + first
+        found = self._end[i:j].tolist()
+        row = self._delta.get(node)
+        if not row:
+            return found
+        return ([e for e in found if e not in row]
+                + [e for e, x in row.items() if x and lo <= e < hi])
+
+    def count_between(self, node: int, lo: int, hi: int) -> int:
+        """How many ends of ``node`` lie in ``[lo, hi)`` (no list built without recent changes)."""
+        if self._delta.get(node):
+            return len(self.between(node, lo, hi))
+        first, last = self._span(node)
+        i, j = np.searchsorted(self._end[first:last], [lo, hi])
+        return int(j - i)
+
     def ends_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every end of ``nodes`` as two arrays ``(i, end)``: ``end`` is an end of ``nodes[i]``
         (the merged ones found by two vectorised searches, the recent ones per dict row)."""

@@ -35,6 +35,7 @@ from stream_align.engine.errors import Rejection
 from stream_align.engine.events import EventIds, build_events
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from
+from stream_align.engine.neighbourhood import Fanout
 from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.engine.pairs import PairScores
 from stream_align.engine.progress import Progress, counted, no_progress
@@ -83,9 +84,9 @@ class AlignmentEngine:
         self.lists = CandidateLists(settings, self.sides, progress)
         self.scores = PairScores(bundle, settings, self.sides, self.book, self.decider,
                                  progress)
-        self.neighbourhood = NeighbourhoodStage(graphs, settings.neighbourhood_rounds,
-                                                settings.neighbourhood_fanout) \
-            if settings.neighbourhood_rounds else None
+        self.neighbourhood = NeighbourhoodStage(graphs, settings.neighbourhood_rounds, Fanout(
+            settings.neighbourhood_fanout, settings.neighbourhood_group_fanout),
+            self._preferred) if settings.neighbourhood_rounds else None
         self.queue = DeferredQueue(graphs)
         self.held = HeldWork()
         self.faiss_ids = FaissIds()
@@ -155,6 +156,13 @@ class AlignmentEngine:
         self._keep_quantiser()
         self._delta.candidates_reset = True
         self.held.everywhere = self.pending_count > 0
+
+    def _preferred(self, left: int, right: int) -> bool:
+        """The model alone would match the pair (its score reaches the match threshold): what
+        breaks a tie of the neighbourhood stage, as ``align``'s candidate scores do."""
+        score = self.book.scores.get((self.sides[0].graph.keys[left],
+                                      self.sides[1].graph.keys[right]))
+        return score is not None and score >= self.settings.match_threshold
 
     def _named(self, left: str, right: str) -> bool:
         """Whether both entities of a pair have a name (else the stricter unnamed threshold)."""
@@ -236,14 +244,15 @@ class AlignmentEngine:
         with _timed(stats, "decide_s"):
             decided = decide(delta, self.decider, held, changed)
         with _timed(stats, "neighbourhood_s"):
-            given = self._neighbourhood(delta, held, decided)
+            given = self._neighbourhood(delta, held, decided, changed)
         with _timed(stats, "events_s"):
             return build_events(self, delta, decided, held.causes, given)
 
-    def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change]
-                       ) -> dict[int, tuple[Evidence, ...]]:
+    def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change],
+                       rescored: set[tuple[str, str]]) -> dict[int, tuple[Evidence, ...]]:
         """The neighbourhood stage after the decisions (``neighbourhood_stage``): its changes
-        join ``decided`` (rows marked as its own); their evidence by ``id`` of the change."""
+        join ``decided`` (rows marked as its own); their evidence by ``id`` of the change.
+        ``rescored`` pairs can move the stage's tie-breaks."""
         stage = self.neighbourhood
         if stage is None:
             return {}
@@ -253,7 +262,13 @@ class AlignmentEngine:
             keys[0].update(self.decider.matches)
             keys[1].update(self.decider.matched_right)
         self.progress("neighbourhood", 0, 1)
-        changes = stage.update(self.decider, held.touched, keys)
+        index = self.sides[0].graph.index, self.sides[1].graph.index
+        nodes: tuple[set[int], set[int]] = (set(), set())
+        for left, right in rescored:
+            for side, key in ((0, left), (1, right)):
+                if (node := index[side].get(key)) is not None:
+                    nodes[side].add(node)
+        changes = stage.update(self.decider, held.touched, keys, nodes)
         if stage.learnt:
             stage.learnt = False
             delta.neighbourhood_relations = NeighbourhoodRelations(

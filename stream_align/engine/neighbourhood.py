@@ -17,11 +17,20 @@ and the corresponding relations:
 2. *Support* of a pair ``(a, b)`` of unanchored, unnamed entities (a named entity is left to
    the model: its name is the stronger signal, and the unnamed one would compete): the number of
    anchor pairs ``(x, x')`` with ``a`` joined to ``x`` and ``b`` to ``x'`` by corresponding
-   relations in the same direction. Anchors with more than ``max_fanout`` neighbours on either
-   side are skipped (a hub's neighbours say nothing about one of them; this also bounds the
-   work per anchor by ``max_fanout²``). :func:`support_row` is the one definition, read from
-   either side; :class:`Support` holds the table both ways.
-3. A pair is matched where it is the unique best of both its entities by support.
+   relations in the same direction. *Hubs*: an anchor with more than ``fanout`` neighbours on
+   either side supports a pair only through a *relation group* — the anchor's neighbours joined
+   to it by one relation in one direction — of at most ``group_fanout`` on each side (a
+   country's 3,000 residents say nothing about one of them, its 4 neighbouring countries do;
+   decision 0040: hub-only entities were 13 % of batch5's missed new links). Both bounds keep
+   the work per anchored edge at ``fanout`` or ``group_fanout`` per corresponding relation,
+   whatever the hub's degree. :func:`supporting` is the one definition, read from either side
+   (:func:`support_row` counts it, the stage's evidence lists it); :class:`Support` holds the
+   table both ways.
+3. A pair is matched where it is the unique best of both its entities by support. A tie at
+   the top of a row or column goes to the one tied entity, if exactly one, whose pair the model
+   scores at or above the match threshold (``prefer``: the model would match it on its own):
+   the support says where to look, the model which one (decision 0040; without it a tie
+   matches nothing — a quarter of batch5's missed new links).
 4. ``rounds`` > 1: round ``k``'s anchors are round ``k - 1``'s anchors and matches
    (self-training); each round is a function of the one before, so a streamed stage keeps
    each as a layer (``neighbourhood_stage``) and equals this batch computation.
@@ -30,8 +39,8 @@ and the corresponding relations:
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -39,14 +48,38 @@ from stream_align.graph import Graph
 
 Edge = tuple[int, int, int]  # (neighbour, relation, +1 out / -1 in)
 Relations = Collection[tuple[int, int]]  # (relation of A, relation of B)
+Images = Mapping[int, Collection[int]]  # a relation → the other graph's corresponding ones
+Path = tuple[int, int, int, int, int, int]  # (anchor, its partner, r, r', direction, other end)
+Prefer = Callable[[int, int], bool]  # (left, right): the model alone would match the pair
+
+
+def never(left: int, right: int) -> bool:
+    """No pair preferred: a tie matches nothing."""
+    return False
+
+
+class Fanout(NamedTuple):
+    """The hub bounds: an anchor's neighbours (either side), a relation group's."""
+
+    node: int = 64
+    group: int = 16
+
+
+HUBS = Fanout()
+"""The default bounds (64 neighbours, groups of 16)."""
 
 
 class Adjacency(Protocol):
-    """An entity's triples as ``(neighbour, relation, direction)``, and how many."""
+    """An entity's triples as ``(neighbour, relation, direction)``, how many, and one relation
+    group's neighbours (joined by ``relation`` in ``direction``, seen from ``node``)."""
 
     def __call__(self, node: int) -> Sequence[Edge]: ...
 
     def degree(self, node: int) -> int: ...
+
+    def group(self, node: int, relation: int, direction: int) -> Sequence[int]: ...
+
+    def group_size(self, node: int, relation: int, direction: int) -> int: ...
 
 
 class _Lists:
@@ -55,15 +88,24 @@ class _Lists:
 
     def __init__(self, graph: Graph) -> None:
         self._out: dict[int, list[Edge]] = defaultdict(list)
+        self._groups: dict[tuple[int, int, int], list[int]] = defaultdict(list)
         for h, r, t in np.unique(graph.triples.reshape(-1, 3), axis=0).tolist():
             self._out[h].append((t, r, 1))
             self._out[t].append((h, r, -1))
+            self._groups[h, r, 1].append(t)
+            self._groups[t, r, -1].append(h)
 
     def __call__(self, node: int) -> Sequence[Edge]:
         return self._out.get(node, ())
 
     def degree(self, node: int) -> int:
         return len(self._out.get(node, ()))
+
+    def group(self, node: int, relation: int, direction: int) -> Sequence[int]:
+        return self._groups.get((node, relation, direction), ())
+
+    def group_size(self, node: int, relation: int, direction: int) -> int:
+        return len(self.group(node, relation, direction))
 
 
 def edges(graph: Graph) -> Adjacency:
@@ -91,33 +133,62 @@ def corresponding_relations(adj_a: Adjacency, adj_b: Adjacency, anchors: Mapping
     return {(r, r2) for r, (_, r2) in best_a.items()} | {(r, r2) for r2, (_, r) in best_b.items()}
 
 
-def support_row(adj: tuple[Adjacency, Adjacency], partner: Mapping[int, int],
-                eligible: Callable[[int], bool], relations: Relations, max_fanout: int,
-                node: int) -> dict[int, int]:
-    """Support of every pair of ``node`` (graph ``adj[0]``) with the other graph's entities:
-    its edges to anchors ``partner`` that are no hub, joined to the partner's ``eligible``
-    neighbours by a corresponding relation (``relations`` as ``(mine, theirs)``) in the same
-    direction. The caller checks that ``node`` itself is eligible. Cost: ``deg(node)·fanout``."""
-    counts: dict[int, int] = {}
+def images(relations: Relations, flip: bool = False) -> dict[int, frozenset[int]]:
+    """``relations`` as a map from a relation of A (of B where ``flip``) to its images."""
+    found: dict[int, set[int]] = defaultdict(set)
+    for r, r2 in relations:
+        found[r2 if flip else r].add(r if flip else r2)
+    return {r: frozenset(theirs) for r, theirs in found.items()}
+
+
+def supporting(adj: tuple[Adjacency, Adjacency], partner: Mapping[int, int], relations: Images,
+               fanout: Fanout, node: int) -> Iterator[Path]:
+    """Every path that supports a pair of ``node`` (graph ``adj[0]``): its edge ``(r, d)`` to
+    an anchor ``x`` (partner ``x2``), and ``x2``'s edge to ``y`` by an image ``r'`` of ``r``
+    in the same direction — through any such edge where neither anchor is a hub (``fanout.
+    node``), else only where both relation groups (``r`` at ``x``, ``r'`` at ``x2``) are within
+    ``fanout.group``. Cost: ``deg(node)`` times ``fanout.node`` or the group bound."""
     for x, r, d in adj[0](node):
         x2 = partner.get(x)
-        if x2 is None or adj[0].degree(x) > max_fanout or adj[1].degree(x2) > max_fanout:
+        theirs = None if x2 is None else relations.get(r)
+        if not theirs:
             continue
-        for y, r2, d2 in adj[1](x2):  # x2's edge to y, seen from x2: from y it is -d2
-            if d2 == -d and (r, r2) in relations and eligible(y):
-                counts[y] = counts.get(y, 0) + 1
+        if adj[0].degree(x) <= fanout.node and adj[1].degree(x2) <= fanout.node:
+            for y, r2, d2 in adj[1](x2):  # x2's edge to y, seen from x2: from y it is -d2
+                if d2 == -d and r2 in theirs:
+                    yield x, x2, r, r2, d, y
+        elif adj[0].group_size(x, r, -d) <= fanout.group:
+            for r2 in theirs:
+                if adj[1].group_size(x2, r2, -d) <= fanout.group:
+                    for y in adj[1].group(x2, r2, -d):
+                        yield x, x2, r, r2, d, y
+
+
+def support_row(adj: tuple[Adjacency, Adjacency], partner: Mapping[int, int],
+                eligible: Callable[[int], bool], relations: Images, fanout: Fanout,
+                node: int) -> dict[int, int]:
+    """Support of every pair of ``node`` with the other graph's ``eligible`` entities: how
+    many paths (:func:`supporting`) reach each. The caller checks that ``node`` itself is
+    eligible."""
+    counts: dict[int, int] = {}
+    for *_, y in supporting(adj, partner, relations, fanout, node):
+        if eligible(y):
+            counts[y] = counts.get(y, 0) + 1
     return counts
 
 
-def _best(row: Mapping[int, int]) -> int | None:
-    """The strict best entry of a row (a tie has none)."""
+def _best(row: Mapping[int, int], prefer: Callable[[int], bool]) -> int | None:
+    """The strict best entry of a row; in a tie, the one tied entry ``prefer`` marks, if one."""
     top, second, who = 0, 0, None
     for other, n in row.items():
         if n > top:
             top, second, who = n, top, other
         elif n > second:
             second = n
-    return who if top > second else None
+    if top > second or not top:
+        return who
+    tied = [other for other, n in row.items() if n == top and prefer(other)]
+    return tied[0] if len(tied) == 1 else None
 
 
 class Support:
@@ -128,7 +199,8 @@ class Support:
     equals the table computed from scratch.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, prefer: Prefer = never) -> None:
+        self.prefer = prefer  # breaks ties (module docstring, 3.)
         self.rows: dict[int, dict[int, int]] = {}
         self.cols: dict[int, dict[int, int]] = {}
 
@@ -142,12 +214,12 @@ class Support:
 
     def mutual(self, a: int) -> int | None:
         """``a``'s partner where the pair is the unique best of both its entities."""
-        b = _best(self.rows.get(a, {}))
-        return b if b is not None and _best(self.cols[b]) == a else None
+        b = _best(self.rows.get(a, {}), lambda other: self.prefer(a, other))
+        return b if b is not None and self.best_left(b) == a else None
 
     def best_left(self, b: int) -> int | None:
         """``b``'s unique best left entity, if any."""
-        return _best(self.cols.get(b, {}))
+        return _best(self.cols.get(b, {}), lambda other: self.prefer(other, b))
 
 
 def _replace(mine: dict[int, dict[int, int]], theirs: dict[int, dict[int, int]], key: int,
@@ -167,31 +239,33 @@ def _replace(mine: dict[int, dict[int, int]], theirs: dict[int, dict[int, int]],
 
 
 def unique_mutual_best(support: Support) -> list[tuple[int, int]]:
-    """Pairs that are the strict best of both their entities (ties match nothing)."""
+    """Pairs that are the best of both their entities (ties as ``_best`` breaks them)."""
     return sorted((a, b) for a in support.rows if (b := support.mutual(a)) is not None)
 
 
 def neighbourhood_matches(a: Graph, b: Graph, anchors: np.ndarray, rounds: int,
-                          max_fanout: int = 64, relations: Relations | None = None
-                          ) -> np.ndarray:
+                          fanout: Fanout = HUBS, relations: Relations | None = None,
+                          prefer: Prefer = never) -> np.ndarray:
     """Pairs of unnamed entities matched by the neighbourhood rule (module docstring), as
     ``int64 (n, 2)``; ``anchors`` (``(m, 2)``, one-to-one) are not repeated in the result.
-    ``relations`` (default: learnt from ``anchors``) are ``(relation of a, relation of b)``."""
+    ``relations`` (default: learnt from ``anchors``) are ``(relation of a, relation of b)``;
+    ``prefer`` breaks ties (default: a tie matches nothing)."""
     adj = edges(a), edges(b)
     unnamed = ({i for i, n in enumerate(a.names) if not n},
                {i for i, n in enumerate(b.names) if not n})
     current = dict(anchors.tolist())
     if relations is None:
         relations = corresponding_relations(adj[0], adj[1], current)
+    index = images(relations)
     found: list[tuple[int, int]] = []
     for _ in range(rounds):
         free = unnamed[1] - set(current.values())
         lefts = {y for x in current for y, _, _ in adj[0](x)
                  if y in unnamed[0] and y not in current}
-        support = Support()
+        support = Support(prefer)
         for node in sorted(lefts):
-            support.set_row(node, support_row(adj, current, free.__contains__, relations,
-                                              max_fanout, node))
+            support.set_row(node, support_row(adj, current, free.__contains__, index, fanout,
+                                              node))
         new = unique_mutual_best(support)
         if not new:
             break
@@ -201,14 +275,20 @@ def neighbourhood_matches(a: Graph, b: Graph, anchors: np.ndarray, rounds: int,
 
 
 def rematch_unnamed(a: Graph, b: Graph, picked: np.ndarray, seeds: np.ndarray, rounds: int,
-                    max_fanout: int = 64, relations: Relations | None = None) -> np.ndarray:
+                    fanout: Fanout = HUBS, relations: Relations | None = None,
+                    scored: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """A one-to-one alignment ``picked`` (``(n, 2)``) with its pairs that have an unnamed entity
     replaced by :func:`neighbourhood_matches`, anchored on its named pairs and the ``seeds``
-    (labelled links; a picked pair that contradicts one is no anchor)."""
+    (labelled links; a picked pair that contradicts one is no anchor); ties go to the pairs
+    ``scored`` (``(pairs, at or above the match threshold)``) marks."""
     unnamed_a = np.array([not n for n in a.names], dtype=bool)
     unnamed_b = np.array([not n for n in b.names], dtype=bool)
     named = picked[~(unnamed_a[picked[:, 0]] | unnamed_b[picked[:, 1]])]
     agree = ~np.isin(named[:, 0], seeds[:, 0]) & ~np.isin(named[:, 1], seeds[:, 1])
     anchors = np.concatenate([seeds.reshape(-1, 2), named[agree]])
-    found = neighbourhood_matches(a, b, anchors, rounds, max_fanout, relations)
+    prefer = never
+    if scored is not None:
+        over = set(map(tuple, scored[0][scored[1]].tolist()))
+        prefer = lambda left, right: (left, right) in over  # noqa: E731
+    found = neighbourhood_matches(a, b, anchors, rounds, fanout, relations, prefer)
     return np.concatenate([named, found]).astype(np.int64)

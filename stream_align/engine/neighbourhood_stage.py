@@ -15,10 +15,14 @@ not depend on the order of events (a fixed point fed back into one table would).
 
 Cost per event, bounded: a support row is replaced whole from the current graphs
 (``support_row``: ``deg·fanout``), and only rows or columns that can have changed are: the
-entities a change touched, the two ends of an anchor that moved, and the neighbours of an anchor
-that moved or crossed the hub bound (at most ``fanout`` of them, since only a non-hub anchor
-gives support). A row's or column's best is read from that row alone, so only the pairs of
-entities whose row or column changed are re-matched.
+entities a change touched, the two ends of an anchor that moved, the neighbours of an anchor
+that moved or crossed the hub bound (at most ``fanout`` of them, since an anchor within the
+bound has no more; a hub's that moved: those in its relation groups within the group bound),
+and the members of a relation group at an anchor that crossed the group bound (at most
+``group_fanout + 1``). The groups above the bound are kept per node with such a group
+(``_big``: a hub's few large relations), recomputed for the nodes a change touched, so a
+crossing is seen without scanning anything else. A row's or column's best is read from that row
+alone, so only the pairs of entities whose row or column changed are re-matched.
 
 *Corresponding relations* are learnt from round one's anchors and frozen: relearnt only when the
 anchors or the triples (both graphs) have doubled since, a full rebuild whose cost is amortised
@@ -37,14 +41,28 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from stream_align.engine.decisions import Change, Decider
 from stream_align.engine.mutable_graph import MutableGraph
-from stream_align.engine.neighbourhood import Edge, Relations, Support, corresponding_relations
+from stream_align.engine.neighbourhood import (
+    HUBS,
+    Edge,
+    Fanout,
+    Images,
+    Prefer,
+    Support,
+    corresponding_relations,
+    images,
+    never,
+    supporting,
+)
 from stream_align.engine.neighbourhood import support_row as _row
 from stream_align.events.contracts import Direction, Evidence
 
 _LOW = 0xFFFFFFFF
 Moves = dict[int, tuple[int | None, int | None]]  # left → (old partner, new partner)
+Crossed = list[tuple[int, int, int, int]]  # (side, node, relation, direction) of a group
 
 
 class _Mirror:
@@ -60,6 +78,14 @@ class _Mirror:
 
     def degree(self, node: int) -> int:
         return self.graph.out.count(node) + self.graph.inn.count(node)
+
+    def group(self, node: int, relation: int, direction: int) -> list[int]:
+        table = self.graph.out if direction == 1 else self.graph.inn
+        return [p & _LOW for p in table.between(node, relation << 32, (relation + 1) << 32)]
+
+    def group_size(self, node: int, relation: int, direction: int) -> int:
+        table = self.graph.out if direction == 1 else self.graph.inn
+        return table.count_between(node, relation << 32, (relation + 1) << 32)
 
 
 @dataclass
@@ -82,13 +108,17 @@ class _Layer:
 class NeighbourhoodStage:
     """Neighbourhood matches of both mirrors, kept under change (module docstring)."""
 
-    def __init__(self, graphs: tuple[MutableGraph, MutableGraph], rounds: int, fanout: int
-                 ) -> None:
-        self.graphs, self.fanout = graphs, fanout
+    def __init__(self, graphs: tuple[MutableGraph, MutableGraph], rounds: int,
+                 fanout: Fanout = HUBS, prefer: Prefer = never) -> None:
+        """``prefer(left, right)``: the model alone would match the pair (breaks a tie; the
+        engine passes its pair score against the match threshold)."""
+        self.graphs, self.fanout, self.prefer = graphs, fanout, prefer
         self.adj = _Mirror(graphs[0]), _Mirror(graphs[1])
-        self.layers = [_Layer() for _ in range(rounds)]
+        self.layers = [self._new_layer() for _ in range(rounds)]
         self.relations: set[tuple[int, int]] = set()
-        self.flipped: set[tuple[int, int]] = set()  # (relation of B, relation of A)
+        self.images: tuple[Images, Images] = {}, {}  # of A's relations, of B's
+        # per side, node → its relation groups above the group bound (relation << 1 | incoming)
+        self.big: tuple[dict[int, tuple[int, ...]], dict[int, tuple[int, ...]]] = {}, {}
         self.learnt_at = (0, 0)  # round one's anchors, triples when the relations were learnt
         self.published: dict[str, tuple[str, float]] = {}  # left key → right key, score
         self._diff_all = False  # after a restore: compare every match with the stored ones
@@ -110,7 +140,7 @@ class NeighbourhoodStage:
 
     def _set_relations(self, ids: set[tuple[int, int]], learnt_at: tuple[int, int]) -> None:
         self.relations, self.learnt_at = ids, learnt_at
-        self.flipped = {(r2, r) for r, r2 in ids}
+        self.images = images(ids), images(ids, flip=True)
 
     # anchors (from the decider)
 
@@ -145,23 +175,58 @@ class NeighbourhoodStage:
 
     # one refresh
 
+    def _new_layer(self) -> _Layer:
+        return _Layer(support=Support(self.prefer))
+
     def update(self, decider: Decider, touched: tuple[set[int], set[int]],
-               keys: tuple[set[str], set[str]]) -> list[Change]:
+               keys: tuple[set[str], set[str]],
+               rescored: tuple[set[int], set[int]] = (set(), set())) -> list[Change]:
         """Follow the decider's anchors after a refresh: ``touched`` mirror nodes changed,
-        ``keys`` (left, right) are entities whose decision or label may have moved. Returns
-        the stage's decision changes, as the decider's."""
+        ``keys`` (left, right) are entities whose decision or label may have moved, the pairs
+        of ``rescored`` (left, right) nodes changed score (``prefer``). Returns the stage's
+        decision changes, as the decider's."""
         ga, gb = self.graphs
         lefts = set(touched[0]) | {i for k in keys[0] if (i := ga.index.get(k)) is not None}
         rights = set(touched[1]) | {i for k in keys[1] if (i := gb.index.get(k)) is not None}
         moves = self._moves(decider, lefts, rights)
+        crossed = self._regroup(touched)
         count = len(self.layers[0].anchors) + sum(
             (new is not None) - (old is not None) for old, new in moves.values())
         triples = self._triples()
         if count and (count >= 2 * self.learnt_at[0] or triples >= 2 * self.learnt_at[1]):
             moved = self._rebuild(decider)
         else:
-            moved = self._follow(moves, touched)
+            moved = self._follow(moves, touched, crossed, rescored)
         return self._changes(moved)
+
+    def _regroup(self, touched: tuple[set[int], set[int]]) -> Crossed:
+        """Recompute the large groups of the touched nodes; the groups that crossed the bound."""
+        crossed: Crossed = []
+        for side in (0, 1):
+            big = self.big[side]
+            for node in touched[side]:
+                now, old = self._big(side, node), big.get(node, ())
+                if now == old:
+                    continue
+                if now:
+                    big[node] = now
+                else:
+                    del big[node]
+                crossed += [(side, node, key >> 1, -1 if key & 1 else 1)
+                            for key in set(now).symmetric_difference(old)]
+        return crossed
+
+    def _big(self, side: int, node: int) -> tuple[int, ...]:
+        """``node``'s relation groups of more than ``fanout.group`` neighbours, as
+        ``relation << 1 | incoming``: a count of its ends by relation (``deg(node)``)."""
+        graph, bound = self.graphs[side], self.fanout.group
+        keys: list[int] = []
+        for incoming, table in ((0, graph.out), (1, graph.inn)):
+            if table.count(node) > bound:
+                rels, counts = np.unique(np.asarray(table.ends(node), dtype=np.int64) >> 32,
+                                         return_counts=True)
+                keys += [int(r) << 1 | incoming for r in rels[counts > bound]]
+        return tuple(sorted(keys))
 
     def _triples(self) -> int:
         return self.graphs[0].triple_count + self.graphs[1].triple_count
@@ -175,21 +240,23 @@ class NeighbourhoodStage:
             self._set_relations(corresponding_relations(self.adj[0], self.adj[1], anchors),
                                 (len(anchors), self._triples()))
             self.learnt = True
-        self.layers = [_Layer() for _ in self.layers]
+        self.layers = [self._new_layer() for _ in self.layers]
         self._diff_all = True
-        return self._follow({x: (None, y) for x, y in anchors.items()}, (set(), set()))
+        return self._follow({x: (None, y) for x, y in anchors.items()}, (set(), set()), [])
 
     def restore(self, decider: Decider, published: Iterable[tuple[str, str, float]]) -> None:
         """Tables rebuilt from the restored decider and mirrors, under the stored relations;
         the next refresh publishes what differs from the stored matches."""
         self.published = {left: (right, score) for left, right, score in published}
+        self._regroup((set(self.graphs[0].alive_indices()), set(self.graphs[1].alive_indices())))
         self._rebuild(decider, relearn=False)
 
-    def _follow(self, moves: Moves, touched: tuple[set[int], set[int]]) -> set[int]:
+    def _follow(self, moves: Moves, touched: tuple[set[int], set[int]], crossed: Crossed,
+                rescored: tuple[set[int], set[int]] = (set(), set())) -> set[int]:
         """Every round after its anchors moved; the left entities whose match moved."""
         moved: set[int] = set()
         for k, layer in enumerate(self.layers):
-            matched = self._layer(layer, moves, touched)
+            matched = self._layer(layer, moves, touched, crossed, rescored)
             moved |= matched
             if k + 1 < len(self.layers):
                 nxt = self.layers[k + 1]
@@ -197,10 +264,11 @@ class NeighbourhoodStage:
                          if (old := nxt.anchors.get(x)) != (new := layer.wanted(x))}
         return moved
 
-    def _layer(self, layer: _Layer, moves: Moves, touched: tuple[set[int], set[int]]
-               ) -> set[int]:
-        """One round after anchor ``moves`` and graph changes at ``touched``: replace every
-        row and column that can have changed, re-match their entities."""
+    def _layer(self, layer: _Layer, moves: Moves, touched: tuple[set[int], set[int]],
+               crossed: Crossed, rescored: tuple[set[int], set[int]]) -> set[int]:
+        """One round after anchor ``moves``, graph changes at ``touched``, relation groups
+        that ``crossed`` the group bound and pairs ``rescored``: replace every row and column
+        that can have changed, re-match their entities and the rescored ones."""
         rows, cols = set(touched[0]) | moves.keys(), set(touched[1])
         for x, (old, _) in moves.items():  # every removal first: a right may change hands
             if old is not None:
@@ -214,7 +282,12 @@ class NeighbourhoodStage:
         for x in {layer.anchors_b.get(y) for y in touched[1]} | touched[0]:
             if x is not None and x in layer.anchors and x not in moves:
                 self._recheck(layer, x, rows)
-        changed_b, changed_a = set(cols), set(rows)
+        for side, node, r, d in crossed:  # its members' support through it changed
+            if side == 0 and (node in layer.anchors or node in moves):
+                rows.update(self.adj[0].group(node, r, d))
+            elif side == 1 and node in layer.anchors_b:  # a B end that moved: by its rows
+                cols.update(self.adj[1].group(node, r, d))
+        changed_b, changed_a = cols | rescored[1], rows | rescored[0]
         for a in rows:
             changed_b |= layer.support.set_row(a, self._side_row(layer, 0, a))
         for b in cols:
@@ -222,11 +295,12 @@ class NeighbourhoodStage:
         return self._rematch(layer, changed_a, changed_b)
 
     def _recheck(self, layer: _Layer, x: int, rows: set[int], force: bool = False) -> None:
-        """Whether anchor ``x`` gives support (no hub on either side); where it did or does
-        and it moved (``force``) or that changed, its neighbours' rows can have changed."""
+        """Whether anchor ``x`` is within the hub bound on both sides; where it was or is and it
+        moved (``force``), or that changed, its neighbours' rows can have changed; a hub that
+        moved supports only through its groups within the group bound."""
         y = layer.anchors.get(x)
-        now = y is not None and (self.adj[0].degree(x) <= self.fanout
-                                 and self.adj[1].degree(y) <= self.fanout)
+        now = y is not None and (self.adj[0].degree(x) <= self.fanout.node
+                                 and self.adj[1].degree(y) <= self.fanout.node)
         was = x in layer.active
         if now:
             layer.active.add(x)
@@ -234,6 +308,9 @@ class NeighbourhoodStage:
             layer.active.discard(x)
         if (force and (was or now)) or was != now:
             rows.update(n for n, _, _ in self.adj[0](x))
+        elif force:
+            big = self.big[0].get(x, ())
+            rows.update(n for n, r, d in self.adj[0](x) if (r << 1 | (d == -1)) not in big)
 
     def _eligible(self, layer: _Layer, side: int, node: int) -> bool:
         entity = self.graphs[side].entities[node]
@@ -246,9 +323,8 @@ class NeighbourhoodStage:
             return {}
         adj = self.adj if side == 0 else (self.adj[1], self.adj[0])
         partner = layer.anchors if side == 0 else layer.anchors_b
-        relations: Relations = self.relations if side == 0 else self.flipped
         return _row(adj, partner, lambda other: self._eligible(layer, 1 - side, other),
-                    relations, self.fanout, node)
+                    self.images[side], self.fanout, node)
 
     def _rematch(self, layer: _Layer, changed_a: set[int], changed_b: set[int]) -> set[int]:
         """Re-match every entity whose row or column changed (a pair's standing depends on
@@ -304,13 +380,8 @@ class NeighbourhoodStage:
         layer = next((x for x in self.layers if x.matches.get(a) == b), None)
         if layer is None:
             return ()
-        found = []
-        for x, r, d in self.adj[0](a):
-            x2 = layer.anchors.get(x)
-            if x2 is None or x not in layer.active:
-                continue
-            found += [(x, x2, r, r2, d) for y, r2, d2 in self.adj[1](x2)
-                      if y == b and d2 == -d and (r, r2) in self.relations]
+        found = [path[:5] for path in supporting(self.adj, layer.anchors, self.images[0],
+                                                  self.fanout, a) if path[5] == b]
         weight = 1.0 / max(len(found), 1)
         return tuple(Evidence(
             left_neighbour=ga.keys[x], right_neighbour=gb.keys[x2],

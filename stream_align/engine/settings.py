@@ -96,8 +96,15 @@ class EngineSettings(BaseModel):
     )
     neighbourhood_fanout: int = Field(
         default=64, ge=1,
-        description=("Anchors with more neighbours than this on either side give no "
-                     "neighbourhood evidence (hubs; bounds the work per changed anchor)."),
+        description=("Anchors with more neighbours than this on either side (hubs) give "
+                     "neighbourhood evidence only through their small relation groups "
+                     "(neighbourhood_group_fanout); bounds the work per changed anchor."),
+    )
+    neighbourhood_group_fanout: int = Field(
+        default=16, ge=0,
+        description=("A hub anchor supports a pair through a relation group (its neighbours "
+                     "by one relation in one direction) of at most this many on each side "
+                     "(decision 0040); 0: hubs give no evidence."),
     )
     keep_threshold: float = Field(
         default=0.5,

@@ -184,6 +184,8 @@ def full_recompute_row(bundle: ModelBundle, sub: GraphPair, timeline: Timeline, 
                                           unnamed_margin=engine.unnamed_margin,
                                           neighbourhood_rounds=engine.neighbourhood_rounds,
                                           neighbourhood_fanout=engine.neighbourhood_fanout,
+                                          neighbourhood_group_fanout=(
+                                              engine.neighbourhood_group_fanout),
                                           evidence=0))
     seconds = time.perf_counter() - started
     predicted = _as_pairs([(m.left, m.right) for m in matches], index)

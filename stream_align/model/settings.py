@@ -181,7 +181,13 @@ class AlignSettings(_Frozen):
         "self-training (engine/neighbourhood.py, decision 0025); 0: by score."
     )
     neighbourhood_fanout: int = Field(
-        64, ge=1, description="Anchors with more neighbours than this on either side give no "
-        "neighbourhood evidence (hubs; bounds the work per anchor)."
+        64, ge=1, description="Anchors with more neighbours than this on either side (hubs) "
+        "give neighbourhood evidence only through their small relation groups "
+        "(neighbourhood_group_fanout); bounds the work per anchor."
+    )
+    neighbourhood_group_fanout: int = Field(
+        16, ge=0, description="A hub anchor supports a pair through a relation group (its "
+        "neighbours by one relation in one direction) of at most this many on each side "
+        "(decision 0040); 0: hubs give no evidence."
     )
     evidence: int = Field(3, ge=0, description="Neighbour pairs reported as evidence per match.")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from engine_fixtures import engine_settings, open_store, run
 
-from stream_align.engine.batch_align import align
+from stream_align.engine.batch_align import align, candidates
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.neighbourhood import rematch_unnamed
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
@@ -64,8 +64,11 @@ def _batch(bundle: ModelBundle, pair: GraphPair, engine: AlignmentEngine | None 
         ia, ib = pair.a.index(), pair.b.index()
         named = np.array([(ia[m.left], ib[m.right]) for m in matches
                           if pair.a.names[ia[m.left]] and pair.b.names[ib[m.right]]])
+        scorer = ModelScorer(bundle, pair)
+        pairs = candidates(scorer, settings.candidates)
+        scores, _ = scorer.pair_scores(pairs[:, 0], pairs[:, 1])
         got = rematch_unnamed(pair.a, pair.b, named.reshape(-1, 2), pair.train, ROUNDS,
-                              relations=relations)
+                              relations=relations, scored=(pairs, scores >= settings.threshold))
         return {pair.a.keys[a]: pair.b.keys[b] for a, b in got.tolist()}
     return {m.left: m.right for m in matches}
 

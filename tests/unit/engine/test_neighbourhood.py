@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from stream_align.engine.neighbourhood import (
+    Fanout,
     corresponding_relations,
     edges,
     neighbourhood_matches,
@@ -63,7 +64,20 @@ def test_a_second_round_anchors_on_the_first_rounds_matches() -> None:
 def test_a_hub_anchor_gives_no_evidence() -> None:
     a = _graph("a", 5, [*ANCHORED_A, (4, 0, 2)])
     b = _graph("b", 5, [*ANCHORED_B, (4, 1, 2)])
-    assert neighbourhood_matches(a, b, ANCHORS, rounds=1, max_fanout=2).tolist() == []
+    assert neighbourhood_matches(a, b, ANCHORS, rounds=1, fanout=Fanout(2, 0)).tolist() == []
+
+
+def test_a_hub_anchor_supports_through_its_small_relation_groups() -> None:
+    # a2 and b2 are hubs (degree 3 > 2); a4 —r0→ a2 and b4 —r1→ b2 are each alone in their
+    # group (r0 into a2, r1 into b2): evidence within a group bound of 1, none within 0
+    a = _graph("a", 5, [*ANCHORED_A, (4, 0, 2)])
+    b = _graph("b", 5, [*ANCHORED_B, (4, 1, 2)])
+    assert neighbourhood_matches(a, b, ANCHORS, rounds=1, fanout=Fanout(2, 1)).tolist() == [
+        [4, 4]]
+    # a second member of b2's group (b5 —r1→ b2, unnamed): over the bound of 1, a tie within 2
+    b = _graph("b", 6, [*ANCHORED_B, (4, 1, 2), (5, 1, 2)])
+    assert neighbourhood_matches(a, b, ANCHORS, rounds=1, fanout=Fanout(2, 1)).tolist() == []
+    assert neighbourhood_matches(a, b, ANCHORS, rounds=1, fanout=Fanout(2, 2)).tolist() == []
 
 
 def test_rematch_replaces_unnamed_pairs_and_keeps_seeds_first() -> None:

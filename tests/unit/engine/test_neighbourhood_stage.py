@@ -1,9 +1,10 @@
 """The neighbourhood stage kept under change equals the batch rule on the same graphs.
 
 Random small graphs changed step by step (triples added and removed, entities named, anchors
-made, moved and withdrawn, labels): after every step the stage's matches equal
-``neighbourhood_matches`` computed from scratch with the stage's relations, for one and two
-rounds, and hubs crossing the fanout bound."""
+made, moved and withdrawn, labels, pairs the model would match — what breaks a tie — changed):
+after every step the stage's matches equal
+``neighbourhood_matches`` computed from scratch with the stage's relations, for one to three
+rounds, hubs crossing the fanout bound and relation groups crossing the group bound."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 
 from stream_align.engine.mutable_graph import MutableGraph
-from stream_align.engine.neighbourhood import neighbourhood_matches
+from stream_align.engine.neighbourhood import Fanout, neighbourhood_matches
 from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.graph import Graph
 
@@ -55,31 +56,43 @@ def _decider() -> Any:
     return SimpleNamespace(forced_left={}, forced_right={}, matches={}, matched_right={})
 
 
-def _expected(stage: NeighbourhoodStage, decider: Any, rounds: int, fanout: int
-              ) -> list[list[int]]:
+Steps = tuple[tuple[set[int], set[int]], tuple[set[str], set[str]], tuple[set[int], set[int]]]
+
+
+def _expected(stage: NeighbourhoodStage, decider: Any, rounds: int, fanout: Fanout,
+              preferred: set[tuple[int, int]]) -> list[list[int]]:
     ga, gb = stage.graphs
     anchors = [(ga.index[a], gb.index[b]) for a, b in decider.matches.items()]
     anchors += [(ga.index[a], gb.index[b]) for a, b in decider.forced_left.items()
                 if decider.forced_right.get(b) == a]
     got = neighbourhood_matches(_graph(ga), _graph(gb), np.array(anchors).reshape(-1, 2),
-                                rounds, fanout, stage.relations)
+                                rounds, fanout, stage.relations,
+                                lambda a, b: (a, b) in preferred)
     return sorted(got.tolist())
 
 
-def _step(rng: random.Random, stage: NeighbourhoodStage, decider: Any
-          ) -> tuple[tuple[set[int], set[int]], tuple[set[str], set[str]]]:
-    """One random change; what it touched and which keys' decisions may have moved."""
+def _step(rng: random.Random, stage: NeighbourhoodStage, decider: Any,
+          preferred: set[tuple[int, int]]) -> Steps:
+    """One random change; what it touched, which keys' decisions may have moved and which
+    pairs were rescored."""
     touched: tuple[set[int], set[int]] = (set(), set())
     keys: tuple[set[str], set[str]] = (set(), set())
+    rescored: tuple[set[int], set[int]] = (set(), set())
     kind = rng.random()
     side = rng.randrange(2)
     g = stage.graphs[side]
-    if kind < 0.45:
+    if kind < 0.35:
+        for _ in range(rng.randrange(1, 6)):  # a refresh rescores several pairs
+            pair = rng.randrange(SIZE), rng.randrange(SIZE)
+            preferred.symmetric_difference_update({pair})
+            rescored[0].add(pair[0])
+            rescored[1].add(pair[1])
+    elif kind < 0.65:
         h, r, t = rng.randrange(SIZE), rng.randrange(RELATIONS), rng.randrange(SIZE)
         if not g.add_triple(h, r, t):
             g.remove_triple(h, r, t)
         touched[side].update((h, t))
-    elif kind < 0.55:
+    elif kind < 0.72:
         i = rng.randrange(SIZE)
         entity = g.entities[i]
         g.upsert(g.keys[i], "", {} if entity and entity.name else {"name": "x"})
@@ -94,31 +107,33 @@ def _step(rng: random.Random, stage: NeighbourhoodStage, decider: Any
                     k.pop(right, None)
                     keys[0].add(left)
                     keys[1].add(right)
-        table = decider.forced_left if kind < 0.65 else decider.matches
-        back = decider.forced_right if kind < 0.65 else decider.matched_right
+        table = decider.forced_left if kind < 0.8 else decider.matches
+        back = decider.forced_right if kind < 0.8 else decider.matched_right
         if rng.random() < 0.8:
             table[a], back[b] = b, a
         keys[0].add(a)
         keys[1].add(b)
-    return touched, keys
+    return touched, keys, rescored
 
 
 @pytest.mark.parametrize(("rounds", "fanout", "seed"),
-                         [(1, 64, 0), (2, 64, 1), (2, 5, 2), (3, 6, 3)])
-def test_the_stage_kept_under_change_equals_the_batch_rule(rounds: int, fanout: int,
+                         [(1, Fanout(64, 16), 0), (2, Fanout(64, 16), 1), (2, Fanout(5, 0), 2),
+                          (3, Fanout(6, 2), 3), (2, Fanout(4, 1), 4), (1, Fanout(3, 2), 5)])
+def test_the_stage_kept_under_change_equals_the_batch_rule(rounds: int, fanout: Fanout,
                                                            seed: int) -> None:
     rng = random.Random(seed)
-    stage = NeighbourhoodStage(_mirrors(rng), rounds, fanout)
+    preferred = {(a, b) for a in range(SIZE) for b in range(SIZE) if rng.random() < 0.2}
+    stage = NeighbourhoodStage(_mirrors(rng), rounds, fanout, lambda a, b: (a, b) in preferred)
     decider = _decider()
     for i in range(SIZE // 2):  # the named half matched by the "model", a few seeds
         decider.matches[f"A{i:02d}"], decider.matched_right[f"B{i:02d}"] = f"B{i:02d}", f"A{i:02d}"
     stage.update(decider, (set(), set()), (set(decider.matches), set(decider.matched_right)))
     assert stage.learnt_at[0] == SIZE // 2 and stage.relations
     matched = 0
-    for _ in range(300):
-        stage.update(decider, *_step(rng, stage, decider))
+    for _ in range(400):
+        stage.update(decider, *_step(rng, stage, decider, preferred))
         current = sorted([a, b] for a, (b, _) in stage.current().items())
-        assert current == _expected(stage, decider, rounds, fanout)
+        assert current == _expected(stage, decider, rounds, fanout, preferred)
         matched += len(current)
     assert matched > 300  # the rule matched something most of the time
 
@@ -132,7 +147,7 @@ def test_published_changes_follow_the_matches_with_readable_evidence() -> None:
             g.upsert(f"{g.label}{i}", "", {"name": f"n{i}"} if i < 4 else {})
         for h, t in ((0, 1), (1, 2), (4, 2)):
             g.add_triple(h, g.relation_id("r0"), t)
-    stage = NeighbourhoodStage((ga, gb), 1, 64)
+    stage = NeighbourhoodStage((ga, gb), 1)
     decider = _decider()
     decider.matches = {f"A{i}": f"B{i}" for i in range(4)}
     decider.matched_right = {f"B{i}": f"A{i}" for i in range(4)}
