@@ -88,7 +88,7 @@ def _category(a, b, ua, ub, adj, anchors, free, support) -> str:
         return "no anchored neighbour"
     usable = [x for x in anchored
               if adj[0].degree(x) <= FANOUT.node and adj[1].degree(anchors[x]) <= FANOUT.node]
-    row = support.rows.get(a, {})
+    row = support.row(a)
     if not usable and b not in row:
         return "hub anchors only, no small relation group reaches the partner"
     if b not in row:
@@ -101,8 +101,9 @@ def _category(a, b, ua, ub, adj, anchors, free, support) -> str:
         return "below the left entity's best"
     if not unique:
         return "tie at the left entity's best"
-    top, unique = _best(support.cols[b])
-    if support.cols[b][a] < top:
+    column = support.col(b)
+    top, unique = _best(column)
+    if column[a] < top:
         return "the right entity prefers another"
     return "matched" if unique else "tie at the right entity's best"
 

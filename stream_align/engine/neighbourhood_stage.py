@@ -347,7 +347,7 @@ class NeighbourhoodStage:
 
     def current(self) -> dict[int, tuple[int, int]]:
         """Every match: left node → (right node, support)."""
-        return {a: (b, layer.support.rows[a][b])
+        return {a: (b, layer.support.row(a)[b])
                 for layer in self.layers for a, b in layer.matches.items()}
 
     def _changes(self, moved: set[int]) -> list[Change]:
