@@ -47,6 +47,17 @@ def test_a_tie_matches_nothing() -> None:
     assert neighbourhood_matches(a, b, ANCHORS, rounds=1).tolist() == []
 
 
+def test_a_tie_goes_to_the_one_tied_pair_the_model_would_match() -> None:
+    a = _graph("a", 5, [*ANCHORED_A, (4, 0, 2)])
+    b = _graph("b", 6, [*ANCHORED_B, (4, 1, 2), (5, 1, 2)])
+    one = {(4, 5)}
+    assert neighbourhood_matches(a, b, ANCHORS, rounds=1,
+                                 prefer=lambda x, y: (x, y) in one).tolist() == [[4, 5]]
+    both = {(4, 4), (4, 5)}  # still a tie
+    assert neighbourhood_matches(a, b, ANCHORS, rounds=1,
+                                 prefer=lambda x, y: (x, y) in both).tolist() == []
+
+
 def test_named_entities_are_left_to_the_model() -> None:
     a = _graph("a", 5, [*ANCHORED_A, (4, 0, 2)], named=5)  # a4 has a name
     b = _graph("b", 5, [*ANCHORED_B, (4, 1, 2)])

@@ -196,6 +196,16 @@ def test_eval_snapshots_cli_end_to_end(tiny_contea: tuple[Path, Path], tmp_path:
     assert markdown.count("| batch1 |") == 4  # three quality rows and one cost row
 
 
+def test_eval_snapshots_cli_takes_a_calibrated_match_threshold(tiny_contea: tuple[Path, Path],
+                                                               tmp_path: Path) -> None:
+    data, model = tiny_contea
+    out = tmp_path / "report"
+    assert main(["eval-snapshots", "--model", str(model), "--dataset", str(data), "--report",
+                 str(out), "--max-snapshot", "0", "--no-engine", "--baseline", "none",
+                 "--threads", "1", "--match-threshold", "0.4"]) == 0
+    assert "thresholds: match 0.4, " in (out / "report.md").read_text()
+
+
 def test_eval_snapshots_cli_refuses_a_model_of_another_dataset(
         tiny_contea: tuple[Path, Path], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
