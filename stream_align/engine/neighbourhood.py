@@ -242,8 +242,7 @@ class Support:
 
 
 def _counts(table: PairTable, key: int) -> dict[int, int]:
-    others, values = table.row(key)
-    return dict(zip(others, map(int, values), strict=True))
+    return {other: int(n) for other, n in table.row(key).items()}
 
 
 def _replace(mine: PairTable, theirs: PairTable, key: int, counts: dict[int, int]) -> set[int]:

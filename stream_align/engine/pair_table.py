@@ -122,6 +122,19 @@ class PairTable:
             return found
         return [v for v in found if v not in row] + [v for v, x in row.items() if x is not None]
 
+    def row(self, u: int) -> dict[int, float]:
+        """Every ``v → value`` of one ``u`` (one search, no merge): a row read and replaced
+        whole, as the neighbourhood stage's support table does."""
+        lo, hi = np.searchsorted(self._keys, [u << 32, (u + 1) << 32])
+        values = [0.0] * int(hi - lo) if self._values is None else self._values[lo:hi].tolist()
+        found = dict(zip((self._keys[lo:hi] & _LOW).tolist(), values, strict=True))
+        for v, value in self._delta.get(u, {}).items():
+            if value is None:
+                found.pop(v, None)
+            else:
+                found[v] = value
+        return found
+
     def rows(self, us: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every ``(v, value)`` of each of the distinct ``us``, as CSR: ``offsets`` (int64,
         ``len(us) + 1``), the ``v`` (ascending within a row) and their values (no merge: a

@@ -28,6 +28,10 @@ def test_edge_table_equals_a_dict_of_sets(monkeypatch) -> None:
             for x in range(31):
                 assert sorted(table.ends(x)) == sorted(want.get(x, ()))
                 assert table.count(x) == len(want.get(x, ()))
+                for r in range(6):  # one relation's ends (``relation << 32`` ends)
+                    mine = sorted(e for e in want.get(x, ()) if e >> 32 == r)
+                    assert sorted(table.between(x, r << 32, (r + 1) << 32)) == mine
+                    assert table.count_between(x, r << 32, (r + 1) << 32) == len(mine)
             ask = np.array(rng.sample(range(35), 9), dtype=np.int64)
             at, ends = table.ends_of(ask)
             assert sorted(zip(ask[at].tolist(), ends.tolist(), strict=True)) == \

@@ -29,6 +29,7 @@ def test_pair_table_equals_a_dict_under_random_changes(monkeypatch) -> None:
             assert len(table) == len(want)
             for x in range(40):
                 assert sorted(table.seconds(x)) == sorted(b for a, b in want if a == x)
+                assert table.row(x) == {b: value for (a, b), value in want.items() if a == x}
             assert table.firsts() == {a for a, _ in want}
             us = np.array(rng.sample(range(45), 12), dtype=np.int64)
             vs = np.array([rng.randrange(60) for _ in us], dtype=np.int64)
