@@ -190,6 +190,7 @@ def prepare(args: argparse.Namespace) -> tuple[Path, Path]:
 def measure(bench: Bench) -> dict[str, object]:
     """Empty start, load, restore and tail; the contract's numbers."""
     args = bench.args
+    load_average = [round(os.getloadavg()[0], 2)]  # the machine's, next to every timing
     bench.cli("topics")
     empty = bench.service(1.0, "empty.log")
     scale = json.loads((bench.data / "SCALE.json").read_text())
@@ -231,6 +232,7 @@ def measure(bench: Bench) -> dict[str, object]:
         "alignments": summary.get("alignments"), "precision": summary.get("precision"),
         "recall": summary.get("recall"), "f1": summary.get("f1"),
         "triples_total": triples,
+        "load_average_start_end": [*load_average, round(os.getloadavg()[0], 2)],
     }
 
 
