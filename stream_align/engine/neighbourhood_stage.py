@@ -308,9 +308,11 @@ class NeighbourhoodStage:
             layer.active.discard(x)
         if (force and (was or now)) or was != now:
             rows.update(n for n, _, _ in self.adj[0](x))
-        elif force:
-            big = self.big[0].get(x, ())
-            rows.update(n for n, r, d in self.adj[0](x) if (r << 1 | (d == -1)) not in big)
+        elif force:  # only rows that can hold support: eligible, by a relation with images
+            big, images = self.big[0].get(x, ()), self.images[0]
+            rows.update(n for n, r, d in self.adj[0](x)
+                        if r in images and (r << 1 | (d == -1)) not in big
+                        and self._eligible(layer, 0, n))
 
     def _eligible(self, layer: _Layer, side: int, node: int) -> bool:
         entity = self.graphs[side].entities[node]
@@ -347,22 +349,31 @@ class NeighbourhoodStage:
 
     def current(self) -> dict[int, tuple[int, int]]:
         """Every match: left node → (right node, support)."""
-        return {a: (b, layer.support.row(a)[b])
-                for layer in self.layers for a, b in layer.matches.items()}
+        return {a: match for layer in self.layers for a in layer.matches
+                if (match := self._match(a)) is not None}
+
+    def _match(self, a: int) -> tuple[int, int] | None:
+        """``a``'s match and its support, if a round matched it (one round at most: a match
+        is an anchor of the rounds after)."""
+        for layer in self.layers:
+            if (b := layer.matches.get(a)) is not None:
+                return b, int(layer.support.rows.get(a, b) or 0)
+        return None
 
     def _changes(self, moved: set[int]) -> list[Change]:
         """The decision changes of the lefts in ``moved`` (all after a rebuild or restore),
         retractions first, as the decider publishes them."""
         ga, gb = self.graphs
-        now = self.current()
         if self._diff_all:
-            moved = {ga.index[k] for k in self.published if k in ga.index} | now.keys()
+            moved = ({ga.index[k] for k in self.published if k in ga.index}
+                     | {a for layer in self.layers for a in layer.matches})
             self._diff_all = False
         retracts, matches = [], []
         for a in sorted(moved, key=lambda node: ga.keys[node]):
             left = ga.keys[a]
             old = self.published.get(left)
-            new = None if a not in now else (gb.keys[now[a][0]], support_score(now[a][1]))
+            now = self._match(a)
+            new = None if now is None else (gb.keys[now[0]], support_score(now[1]))
             if old is not None and (new is None or new[0] != old[0]):
                 retracts.append(Change(left, old[0], old[1], True, old[1]))
                 del self.published[left]
