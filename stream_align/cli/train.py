@@ -51,6 +51,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--projection-epochs", type=int, default=None,
                    help="Passes that pre-fit the fixed blocks' projections on the seed pairs "
                    "before the epochs (default 10 with --hide-names, else 0: decision 0037).")
+    p.add_argument("--refit-epochs", type=int, default=None,
+                   help="Passes of the projections' contrastive fit after each self-training "
+                   "round, on seed and pseudo anchors (default 5; 0 with --hide-names: "
+                   "decision 0041).")
+    p.add_argument("--bootstrap-csls-k", type=int, default=TrainSettings().bootstrap_csls_k,
+                   help="Self-training pairs: mutual best by CSLS over this many best matches "
+                   "(0: plain inner product; decision 0041).")
     p.add_argument("--pool-every", type=int, default=TrainSettings().pool_every,
                    help="Epochs between hard-negative pool refreshes.")
     p.add_argument("--skip-widths", type=_widths, default=None,
@@ -113,6 +120,21 @@ def _architecture(args: argparse.Namespace) -> ArchitectureSettings:
     return ArchitectureSettings(**common, skip_widths=widths, structure_joint=joint)
 
 
+def _train_settings(args: argparse.Namespace) -> TrainSettings:
+    """The track's optimisation defaults: with names hidden the projections are pre-fit on the
+    seeds (decision 0037); with names they are refit on seed and pseudo anchors after each
+    self-training round (decision 0041)."""
+    return TrainSettings(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
+                         negatives=args.negatives, hard_negatives=not args.random_negatives,
+                         learning_rate=args.learning_rate, pool_every=args.pool_every,
+                         bootstrap_rounds=args.bootstrap_rounds,
+                         refit_epochs=int(_default(args.refit_epochs, args, 0, 5)),
+                         bootstrap_csls_k=args.bootstrap_csls_k,
+                         projection_epochs=int(_default(args.projection_epochs, args, 10, 0)),
+                         seed=args.seed, threads=args.threads,
+                         time_limit_s=_default(args.time_limit, args, 240, 540))
+
+
 def run(args: argparse.Namespace) -> int:
     from stream_align.eval.datasets.loader import load_dataset
     from stream_align.model.artifact import save
@@ -120,13 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     pair = load_dataset(args.dataset, hide_names=args.hide_names, seed=args.seed)
-    settings = TrainSettings(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
-                             negatives=args.negatives, hard_negatives=not args.random_negatives,
-                             learning_rate=args.learning_rate, pool_every=args.pool_every,
-                             bootstrap_rounds=args.bootstrap_rounds,
-                             projection_epochs=int(_default(args.projection_epochs, args, 10, 0)),
-                             seed=args.seed, threads=args.threads,
-                             time_limit_s=_default(args.time_limit, args, 240, 540))
+    settings = _train_settings(args)
     fanout = _default(args.fanout, args, 20, 10)
     bundle, report = train(pair, settings, _architecture(args), FeatureSettings(),
                            SamplingSettings(fanout=fanout, seed=args.seed))

@@ -31,16 +31,35 @@ log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def mutual_nearest(queries: torch.Tensor, base: torch.Tensor,
-                   chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``i`` and columns ``j`` that are each other's best match by inner product."""
+def hub_scores(queries: torch.Tensor, base: torch.Tensor, k: int,
+               chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """CSLS hub scores (Conneau et al., 2018): each row's and each column's mean of its ``k``
+    best inner products with the other side."""
+    k = min(k, len(queries), len(base))
+    rows = torch.empty(len(queries))
+    cols = torch.full((k, len(base)), -torch.inf)
+    for start in range(0, len(queries), chunk):
+        sim = queries[start:start + chunk] @ base.T
+        rows[start:start + chunk] = sim.topk(k, 1).values.mean(1)
+        cols = torch.cat([cols, sim.topk(min(k, len(sim)), 0).values]).topk(k, 0).values
+    return rows, cols.mean(0)
+
+
+@torch.no_grad()
+def mutual_nearest(queries: torch.Tensor, base: torch.Tensor, chunk: int = 2048,
+                   csls_k: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``i`` and columns ``j`` that are each other's best match by inner product, or by
+    CSLS ``2 s − r_i − r_j`` when ``csls_k`` > 0 (a hub, close to many, is nobody's best)."""
     if len(queries) == 0 or len(base) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    hub_q, hub_b = (hub_scores(queries, base, csls_k, chunk) if csls_k
+                    else (torch.zeros(len(queries)), torch.zeros(len(base))))
     row_best = torch.empty(len(queries), dtype=torch.int64)
     col_score = torch.full((len(base),), -torch.inf)
     col_best = torch.zeros(len(base), dtype=torch.int64)
     for start in range(0, len(queries), chunk):
-        sim = queries[start:start + chunk] @ base.T
+        sim = (2 * (queries[start:start + chunk] @ base.T) - hub_q[start:start + chunk, None]
+               - hub_b[None, :])
         row_best[start:start + chunk] = sim.argmax(1)
         score, arg = sim.max(0)
         better = score > col_score  # ties keep the earlier row: deterministic
@@ -87,7 +106,7 @@ def bootstrap(bundle: ModelBundle, pair: GraphPair, rounds: int,
         free_b = _free(anchor_ids(pair.b, bundle.frozen), n, pair.valid[:, 1])
         qa = row_vectors(net, ga, net.encode(ga), torch.from_numpy(free_a), query=True)
         eb = row_vectors(net, gb, net.encode(gb), torch.from_numpy(free_b), query=False)
-        rows, cols = mutual_nearest(qa, eb)
+        rows, cols = mutual_nearest(qa, eb, csls_k=bundle.train.bootstrap_csls_k)
         del qa, eb, ga, gb
         add_anchors(bundle, [(pair.a.keys[free_a[i]], pair.b.keys[free_b[j]])
                              for i, j in zip(rows.tolist(), cols.tolist(), strict=True)])

@@ -105,6 +105,19 @@ def anchor_ids(graph: Graph, frozen: Frozen) -> np.ndarray:
     return np.array([index.get(key, len(frozen.anchors)) for key in graph.keys], dtype=np.int64)
 
 
+def anchor_pairs(ga: GraphInputs, gb: GraphInputs, n_anchors: int) -> torch.Tensor:
+    """``(m, 2)`` entity ids of the anchors present in both graphs (seed and pseudo), in
+    anchor order: the pairs a fit on the anchors reads."""
+    rows = []
+    for g in (ga, gb):
+        at = torch.full((n_anchors,), -1, dtype=torch.int64)
+        has = g.anchors < n_anchors
+        at[g.anchors[has]] = torch.nonzero(has).squeeze(1)
+        rows.append(at)
+    both = (rows[0] >= 0) & (rows[1] >= 0)
+    return torch.stack([rows[0][both], rows[1][both]], 1)
+
+
 def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int) -> list[SparseRows]:
     """Raw name vectors of the entity, then the mean over its sampled neighbours per hop.
 

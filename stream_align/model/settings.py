@@ -136,6 +136,13 @@ class TrainSettings(_Frozen):
     projection_epochs: int = Field(
         0, ge=0, description="Passes over the seed pairs that pre-fit the fixed blocks' "
         "projections alone (contrastive, model/projection_fit.py) before the epochs; 0: none.")
+    bootstrap_csls_k: int = Field(
+        0, ge=0, description="Self-training pairs are mutual best by CSLS with hub scores over "
+        "this many best matches (decision 0041); 0: by plain inner product.")
+    refit_epochs: int = Field(
+        0, ge=0, description="Passes of the same contrastive fit of the fixed blocks' "
+        "projections after each self-training round, on the seed and pseudo anchors together "
+        "(decision 0041); 0: none.")
     weight_decay: float = Field(0.0, ge=0, description="Adam weight decay.")
     patience: int = Field(1, ge=1, description="Epochs without valid Hits@1 gain before stop.")
     pair_batch: int = Field(

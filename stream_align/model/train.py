@@ -22,7 +22,7 @@ from stream_align.graph import GraphPair
 from stream_align.model.bootstrap import bootstrap
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
-from stream_align.model.inputs import GraphInputs, fit_frozen
+from stream_align.model.inputs import GraphInputs, anchor_pairs, fit_frozen
 from stream_align.model.pair_fit import fit_pair_head
 from stream_align.model.projection_fit import prefit_projection
 from stream_align.model.ranking import hits_at_1, topk
@@ -214,15 +214,24 @@ def _guarded_bootstrap(bundle: ModelBundle, pair: GraphPair, report: TrainReport
     selection as the epochs'. On DBP15K a round adds ~12,000 mostly right pairs; on product
     tables (Amazon–Google) near-duplicate names make many wrong, and validation fell 0.60 →
     0.52 unguarded (decision 0016). Returns both graphs' inputs under the anchors kept."""
-    best = valid_hits1(bundle, pair, inputs)
+    best, net = valid_hits1(bundle, pair, inputs), bundle.net
     for _ in range(rounds):
-        anchors, embedding = len(bundle.frozen.anchors), bundle.net.anchor_emb
+        anchors, embedding = len(bundle.frozen.anchors), net.anchor_emb
+        projections = [p.detach().clone() for p in net.skip_proj]
         added = bootstrap(bundle, pair, 1, inputs)[0]
         inputs = bundle.inputs(pair.a), bundle.inputs(pair.b)
+        if bundle.train.refit_epochs:
+            report.projection_loss += prefit_projection(
+                net, *inputs, anchor_pairs(*inputs, len(bundle.frozen.anchors)),
+                bundle.train.refit_epochs, bundle.train.batch_size,
+                torch.Generator().manual_seed(bundle.train.seed + len(report.bootstrap_added)))
         valid = valid_hits1(bundle, pair, inputs)
         if valid < best:
             del bundle.frozen.anchors[anchors:]
-            bundle.net.anchor_emb = embedding
+            net.anchor_emb = embedding
+            with torch.no_grad():
+                for p, old in zip(net.skip_proj, projections, strict=True):
+                    p.copy_(old)
             log.info("bootstrap round dropped: valid Hits@1 %.4f < %.4f", valid, best)
             del inputs  # built with the dropped anchors; one graph's inputs at a time
             inputs = bundle.inputs(pair.a), bundle.inputs(pair.b)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from stream_align.cli.train import _architecture, register
+from stream_align.cli.train import _architecture, _train_settings, register
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.recompute import encode_local, row_vectors
@@ -126,3 +126,19 @@ def test_train_command_defaults_names_hidden_to_one_joint_block_of_256_floats() 
     per_block = arch("--hide-names", "--skip-widths", ",".join(["26"] * len(KINDS)))
     assert not per_block.structure_joint and per_block.fixed_blocks == len(KINDS)
     assert not arch().structure_joint and arch().skip_widths == (112, 64, 32)
+
+
+def test_train_command_refits_the_projections_on_the_names_track_only() -> None:
+    """Decision 0041: with names, 5 passes of the projections' refit after each self-training
+    round; names hidden, none (the pre-fit of decision 0037 instead); a flag overrides both."""
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+
+    def train(*flags: str) -> TrainSettings:
+        return _train_settings(parser.parse_args(["train", "--dataset", "d", "--out", "m",
+                                                  *flags]))
+
+    assert (train().refit_epochs, train().projection_epochs) == (5, 0)
+    assert (train("--hide-names").refit_epochs, train("--hide-names").projection_epochs) == (0, 10)
+    assert train("--refit-epochs", "0").refit_epochs == 0
+    assert train().bootstrap_csls_k == 0
