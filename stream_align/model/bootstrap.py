@@ -52,14 +52,14 @@ def mutual_nearest(queries: torch.Tensor, base: torch.Tensor, chunk: int = 2048,
     CSLS ``2 s − r_i − r_j`` when ``csls_k`` > 0 (a hub, close to many, is nobody's best)."""
     if len(queries) == 0 or len(base) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    hub_q, hub_b = (hub_scores(queries, base, csls_k, chunk) if csls_k
-                    else (torch.zeros(len(queries)), torch.zeros(len(base))))
+    hubs = hub_scores(queries, base, csls_k, chunk) if csls_k else None
     row_best = torch.empty(len(queries), dtype=torch.int64)
     col_score = torch.full((len(base),), -torch.inf)
     col_best = torch.zeros(len(base), dtype=torch.int64)
     for start in range(0, len(queries), chunk):
-        sim = (2 * (queries[start:start + chunk] @ base.T) - hub_q[start:start + chunk, None]
-               - hub_b[None, :])
+        sim = queries[start:start + chunk] @ base.T
+        if hubs is not None:  # in place: a chunk of scores is the round's largest transient
+            sim.mul_(2).sub_(hubs[0][start:start + chunk, None]).sub_(hubs[1][None, :])
         row_best[start:start + chunk] = sim.argmax(1)
         score, arg = sim.max(0)
         better = score > col_score  # ties keep the earlier row: deterministic
