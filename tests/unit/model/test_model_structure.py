@@ -128,9 +128,9 @@ def test_train_command_defaults_names_hidden_to_one_joint_block_of_256_floats() 
     assert not arch().structure_joint and arch().skip_widths == (112, 64, 32)
 
 
-def test_train_command_refit_is_opt_in_and_the_pre_fit_is_the_hidden_tracks() -> None:
-    """Decision 0041: the projections' refit after each self-training round runs only when
-    asked for (it doubles the training's CPU); names hidden keep decision 0037's pre-fit."""
+def test_train_command_refits_the_projections_on_the_names_track() -> None:
+    """Decision 0041: with names, 5 passes of the projections' refit after each self-training
+    round; names hidden, none (decision 0037's pre-fit instead); a flag overrides both."""
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
 
@@ -138,7 +138,7 @@ def test_train_command_refit_is_opt_in_and_the_pre_fit_is_the_hidden_tracks() ->
         return _train_settings(parser.parse_args(["train", "--dataset", "d", "--out", "m",
                                                   *flags]))
 
-    assert (train().refit_epochs, train().projection_epochs) == (0, 0)
+    assert (train().refit_epochs, train().projection_epochs) == (5, 0)
     assert (train("--hide-names").refit_epochs, train("--hide-names").projection_epochs) == (0, 10)
-    assert train("--refit-epochs", "5").refit_epochs == 5
+    assert train("--refit-epochs", "0").refit_epochs == 0
     assert train().bootstrap_csls_k == 0 and train("--bootstrap-csls-k", "3").bootstrap_csls_k == 3
