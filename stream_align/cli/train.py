@@ -53,8 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "before the epochs (default 10 with --hide-names, else 0: decision 0037).")
     p.add_argument("--refit-epochs", type=int, default=None,
                    help="Passes of the projections' contrastive fit after each self-training "
-                   "round, on seed and pseudo anchors (default 5; 0 with --hide-names, not "
-                   "measured end to end there: decision 0041).")
+                   "round, on seed and pseudo anchors (default 5; 10 with --hide-names: "
+                   "decision 0041).")
     p.add_argument("--bootstrap-csls-k", type=int, default=TrainSettings().bootstrap_csls_k,
                    help="Self-training pairs: mutual best by CSLS over this many best matches "
                    "(0: plain inner product; decision 0041).")
@@ -122,13 +122,13 @@ def _architecture(args: argparse.Namespace) -> ArchitectureSettings:
 
 def _train_settings(args: argparse.Namespace) -> TrainSettings:
     """The track's optimisation defaults: with names hidden the projections are pre-fit on the
-    seeds (decision 0037); with names they are refit on seed and pseudo anchors after each
+    seeds (decision 0037); on both tracks they are refit on seed and pseudo anchors after each
     self-training round (decision 0041)."""
     return TrainSettings(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
                          negatives=args.negatives, hard_negatives=not args.random_negatives,
                          learning_rate=args.learning_rate, pool_every=args.pool_every,
                          bootstrap_rounds=args.bootstrap_rounds,
-                         refit_epochs=int(_default(args.refit_epochs, args, 0, 5)),
+                         refit_epochs=int(_default(args.refit_epochs, args, 10, 5)),
                          bootstrap_csls_k=args.bootstrap_csls_k,
                          projection_epochs=int(_default(args.projection_epochs, args, 10, 0)),
                          seed=args.seed, threads=args.threads,

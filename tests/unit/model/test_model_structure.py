@@ -128,9 +128,9 @@ def test_train_command_defaults_names_hidden_to_one_joint_block_of_256_floats() 
     assert not arch().structure_joint and arch().skip_widths == (112, 64, 32)
 
 
-def test_train_command_refits_the_projections_on_the_names_track() -> None:
-    """Decision 0041: with names, 5 passes of the projections' refit after each self-training
-    round; names hidden, none (decision 0037's pre-fit instead); a flag overrides both."""
+def test_train_command_refits_the_projections_after_each_round() -> None:
+    """Decision 0041: 5 passes of the projections' refit after each self-training round with
+    names, 10 with names hidden (besides decision 0037's pre-fit); a flag overrides both."""
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
 
@@ -139,6 +139,6 @@ def test_train_command_refits_the_projections_on_the_names_track() -> None:
                                                   *flags]))
 
     assert (train().refit_epochs, train().projection_epochs) == (5, 0)
-    assert (train("--hide-names").refit_epochs, train("--hide-names").projection_epochs) == (0, 10)
+    assert (train("--hide-names").refit_epochs, train("--hide-names").projection_epochs) == (10, 10)
     assert train("--refit-epochs", "0").refit_epochs == 0
     assert train().bootstrap_csls_k == 0 and train("--bootstrap-csls-k", "3").bootstrap_csls_k == 3
