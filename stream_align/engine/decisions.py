@@ -16,18 +16,26 @@ name, so the score rests on structure alone; there also ``unnamed_margin`` above
 less the band ``match_threshold - keep_threshold``. A forced pair (``labels``: the MATCH label
 that governs both its entities) outranks every score, and an entity governed by a MATCH label
 sits out every other pair; a NON_MATCH label removes its pair.
+
+The matching and the repair are kept in node ids (the pair book's, decision 0047): a changed
+pair arrives packed ``left << 32 | right``, an entity's pairs and scores are read from the book
+by node, and only the heap's tie-break and the published changes read key strings — the key
+strings of a refresh's changed pairs were ≈ 1 KB an entity at a bulk refresh's peak, and
+turning nodes into keys and back most of the repair's time. ``matches``, ``matched_right`` and
+``published`` stay readable by key (views).
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 
-from stream_align.engine import rematch
+from stream_align.engine import packed, rematch
 from stream_align.engine.labels import LabelBook
 from stream_align.engine.margin import RunnerUps
 from stream_align.engine.pair_book import PairBook
@@ -35,6 +43,9 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import LabelValue
 
 Pair = tuple[str, str]
+Rank = tuple[float, str, str, int, int]
+"""A queued pair: ``-weight``, its keys (the tie-break), its nodes."""
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -48,44 +59,82 @@ class Change:
     previous_score: float | None  # published score of the MATCH it replaces, if any
 
 
+class _ByKey(Mapping[str, V], Generic[V]):
+    """A read-only view by key of a mapping by node (``value`` turns a stored value into the
+    view's: a node into its key)."""
+
+    def __init__(self, nodes: dict[int, object], mine: object, value: Callable[[object], V]
+                 ) -> None:
+        self._nodes, self._mine, self._value = nodes, mine, value
+
+    def __getitem__(self, key: str) -> V:
+        node = self._mine.index.get(key)  # type: ignore[attr-defined]
+        if node is None or node not in self._nodes:
+            raise KeyError(key)
+        return self._value(self._nodes[node])
+
+    def __iter__(self) -> Iterator[str]:
+        keys = self._mine.keys  # type: ignore[attr-defined]
+        return (keys[node] for node in self._nodes)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+
 class Decider:
-    """Labels, current matches (with their published scores) and the stable-matching repair."""
+    """Labels, current matches (with their published scores) and the stable-matching repair.
+    ``named(left, right)``: whether both nodes have a name."""
 
     def __init__(self, settings: EngineSettings, book: PairBook,
-                 named: Callable[[str, str], bool] = lambda left, right: True) -> None:
+                 named: Callable[[int, int], bool] = lambda left, right: True) -> None:
         self.settings, self.book, self.named = settings, book, named
         self.label_book = LabelBook()
         self.labels = self.label_book.labels
         self.forced_left = self.label_book.forced_left
         self.forced_right = self.label_book.forced_right
-        self.matches: dict[str, str] = {}  # left → right
-        self.matched_right: dict[str, str] = {}
-        self.published: dict[str, float] = {}  # left → score of its last MATCH event
-        self.runner_ups = RunnerUps(book.scores, book.rights, book.lefts)  # unnamed margin
+        self.left_match: dict[int, int] = {}  # left node → right node
+        self.right_match: dict[int, int] = {}  # right node → left node
+        self.published_at: dict[int, float] = {}  # left node → score of its last MATCH event
+        self.runner_ups = RunnerUps(book)  # unnamed margin
+        left, right = book.vocabularies
+        self._keys = left.keys, right.keys
+        self.matches: Mapping[str, str] = _ByKey(self.left_match, left, right.keys.__getitem__)
+        self.matched_right: Mapping[str, str] = _ByKey(self.right_match, right,
+                                                       left.keys.__getitem__)
+        self.published: Mapping[str, float] = _ByKey(self.published_at, left, float)
+        self._forced: tuple[tuple[int, int, int], set[int]] = ((-1, -1, -1), set())
 
     def label(self, left: str, right: str, value: LabelValue, event_time: int) -> set[Pair]:
         """Record a label (rules in ``labels``); return the pairs whose standing changed."""
+        self._forced = ((-1, -1, -1), set())
         return self.label_book.set(left, right, value, event_time)
 
     def restore_match(self, left: str, right: str, published: float) -> None:
         """A stored decision (restore): the match and the score its last MATCH event published,
         which is what the store keeps per left — one row per left, so any order rebuilds it."""
-        self.matches[left], self.matched_right[right] = right, left
-        self.published[left] = published
+        u, v = self.book.node_of(0, left), self.book.node_of(1, right)
+        if u is None or v is None:  # not a mirror's entity: it has no pair to hold it
+            return
+        self.left_match[u], self.right_match[v] = v, u
+        self.published_at[u] = published
 
-    def _weight(self, left: str, right: str) -> float | None:
+    def _weight(self, left: int, right: int) -> float | None:
         """Rank of an eligible pair (forced pairs outrank every score), None if ineligible."""
-        score = self.book.scores.get((left, right))
-        if score is None or self.labels.get((left, right)) is LabelValue.NON_MATCH:
+        score = self.book.score(left, right)
+        if score is None:
             return None
-        forced = self.forced_left.get(left), self.forced_right.get(right)
-        if forced == (right, left):
-            return float("inf")
-        if forced != (None, None):
-            return None
+        if self.labels:
+            a, b = self._keys[0][left], self._keys[1][right]
+            if self.labels.get((a, b)) is LabelValue.NON_MATCH:
+                return None
+            forced = self.forced_left.get(a), self.forced_right.get(b)
+            if forced == (b, a):
+                return float("inf")
+            if forced != (None, None):
+                return None
         return score if score >= self._limit(left, right) else None
 
-    def _limit(self, left: str, right: str) -> float:
+    def _limit(self, left: int, right: int) -> float:
         """The pair's bar: to be made, and (lower by the hysteresis band) to stay."""
         settings = self.settings
         if settings.neighbourhood_rounds and not self.named(left, right):
@@ -97,126 +146,165 @@ class Decider:
             bar = settings.unnamed_threshold
         if unnamed and settings.unnamed_margin is not None:
             bar = max(bar, self.runner_ups.of(left, right) + settings.unnamed_margin)
-        if self.matches.get(left) == right:
+        if self.left_match.get(left) == right:
             return bar - (settings.match_threshold - settings.keep_threshold)
         return bar
 
-    def _key(self, pair: tuple[str, str] | None) -> tuple[float, str, str] | None:
+    def _rank(self, left: int, right: int) -> Rank | None:
         """Order of an eligible pair, smaller first: higher weight, then left and right key.
 
         A strict total order: equal scores (duplicate entities) are broken by key exactly as
         the batch aligner's stable sort over key-ordered pairs breaks them, so the stable
         matching is unique and the local repair reaches the batch result in any batch order.
         """
-        weight = None if pair is None else self._weight(*pair)
-        return None if weight is None or pair is None else (-weight, pair[0], pair[1])
+        weight = self._weight(left, right)
+        return None if weight is None else (-weight, self._keys[0][left],
+                                            self._keys[1][right], left, right)
 
-    def _blocking(self, left: str, right: str) -> tuple[float, str, str] | None:
-        key = self._key((left, right))
-        if key is None or self.matches.get(left) == right:
+    def _blocking(self, left: int, right: int) -> Rank | None:
+        if self.left_match.get(left) == right:
             return None
-        mine = (left, self.matches[left]) if left in self.matches else None
-        theirs = (self.matched_right[right], right) if right in self.matched_right else None
-        held = [k for k in (self._key(mine), self._key(theirs)) if k is not None]
-        return key if all(key < k for k in held) else None
+        rank = self._rank(left, right)
+        if rank is None:
+            return None
+        mine = self.left_match.get(left)
+        theirs = self.right_match.get(right)
+        held = [r for r in (None if mine is None else self._rank(left, mine),
+                            None if theirs is None else self._rank(theirs, right))
+                if r is not None]
+        return rank if all(rank < r for r in held) else None
 
-    def update(self, pairs: Iterable[Pair], lefts: Iterable[str] = (),
-               rights: Iterable[str] = ()) -> list[Change]:
-        """Repair the matching after ``pairs`` changed (score, label or gone) and everything
-        about ``lefts``/``rights`` may have (labels); return what to publish.
+    def update(self, pairs: np.ndarray, lefts: Iterable[int] = (),
+               rights: Iterable[int] = ()) -> list[Change]:
+        """Repair the matching after ``pairs`` (packed ``left << 32 | right``, sorted and
+        distinct) changed (score, label or gone) and everything about the nodes ``lefts`` /
+        ``rights`` may have (labels); return what to publish.
 
         The matching was stable before, so a pair can only block now if it changed itself or
         an entity's match did: those entities' pairs are all reconsidered, of the others only
         the changed pairs (most changed pairs touch no match).
         """
-        pairs, lefts, rights = set(pairs), set(lefts), set(rights)
+        lefts, rights = set(lefts), set(rights)
+        pair_lefts, pair_rights = (set(np.unique(x).tolist()) for x in packed.split(pairs))
         self.runner_ups.clear()
         if self.settings.unnamed_margin is not None:  # a changed pair moves its entities'
-            lefts.update(a for a, _ in pairs)  # runner-ups (``margin``)
-            rights.update(b for _, b in pairs)
-        involved = lefts | {a for a, _ in pairs}, rights | {b for _, b in pairs}
-        before = {a: self.matches[a] for a in involved[0] if a in self.matches}
-        before.update((self.matched_right[b], b) for b in involved[1] if b in self.matched_right)
-        for left, right in before.items():
-            if (left, right) in pairs or left in lefts or right in rights:
-                lefts.add(left)
-                rights.add(right)
-                if self._weight(left, right) is None:
-                    self._unmatch(left)
+            lefts |= pair_lefts  # runner-ups (``margin``)
+            rights |= pair_rights
+        before = {a: self.left_match[a] for a in lefts | pair_lefts if a in self.left_match}
+        before.update((self.right_match[b], b) for b in rights | pair_rights
+                      if b in self.right_match)
+        if before:
+            held = np.fromiter(before.items(), dtype=np.dtype((np.int64, 2)), count=len(before))
+            changed = _within(packed.join(held[:, 0], held[:, 1]), pairs)
+            for (left, right), hit in zip(held.tolist(), changed.tolist(), strict=True):
+                if hit or left in lefts or right in rights:
+                    lefts.add(left)
+                    rights.add(right)
+                    if self._weight(left, right) is None:
+                        self._unmatch(left)
         if len(pairs) + len(lefts) + len(rights) >= rematch.BULK_SHARE * self.book.size_bound():
             self._rematch(before)  # most pairs changed: the same matching, from arrays
             return self._diff(before)
-        heap: list[tuple[float, str, str]] = []
+        self._repair(before, lefts, rights, pairs)
+        return self._diff(before)
+
+    def _repair(self, before: dict[int, int], lefts: set[int], rights: set[int],
+                pairs: np.ndarray) -> None:
+        """Resolve blocking pairs, highest first; ``before`` gains every left that moves."""
+        heap: list[Rank] = []
         self._push(heap, lefts, rights, pairs)
         while heap:
-            _, left, right = heapq.heappop(heap)
+            *_, left, right = heapq.heappop(heap)
             if self._blocking(left, right) is None:
                 continue
-            old_right, old_left = self._unmatch(left), self.matched_right.get(right)
+            old_right, old_left = self._unmatch(left), self.right_match.get(right)
             if old_left is not None:
                 self._unmatch(old_left)
                 before.setdefault(old_left, right)
-            before.setdefault(left, old_right or "")
-            self.matches[left], self.matched_right[right] = right, left
-            self._push(heap, [old_left] if old_left else [], [old_right] if old_right else [])
-        return self._diff(before)
+            before.setdefault(left, -1 if old_right is None else old_right)
+            self.left_match[left], self.right_match[right] = right, left
+            self._push(heap, set() if old_left is None else {old_left},
+                       set() if old_right is None else {old_right})
 
-    def _rematch(self, before: dict[str, str]) -> None:
+    def _rematch(self, before: dict[int, int]) -> None:
         """Take the matching ``rematch`` computes; ``before`` gains every left it moves."""
         new = rematch.rematch(self)
-        for left in self.matches.keys() | new.keys():
-            if self.matches.get(left) != new.get(left):
-                before.setdefault(left, self.matches.get(left) or "")
-        self.matches.clear()
-        self.matches.update(new)
-        self.matched_right.clear()
-        self.matched_right.update((b, a) for a, b in new.items())
+        for left in self.left_match.keys() | new.keys():
+            if self.left_match.get(left) != new.get(left):
+                before.setdefault(left, self.left_match.get(left, -1))
+        self.left_match.clear()
+        self.left_match.update(new)
+        self.right_match.clear()
+        self.right_match.update((b, a) for a, b in new.items())
 
-    def _push(self, heap: list[tuple[float, str, str]], lefts: Iterable[str],
-              rights: Iterable[str], pairs: Iterable[Pair] = ()) -> None:
-        """Queue the blocking pairs among ``pairs`` and every pair of ``lefts``/``rights``."""
-        todo = {(a, b) for a in lefts for b in self.book.rights.get(a, ())}
-        todo.update((a, b) for b in rights for a in self.book.lefts.get(b, ()))
-        todo.update(pairs)
-        todo_list = list(todo)
-        scores = self.book.scores.get_many(todo_list)  # one lookup: most are never eligible
-        floor, forced = self.settings.keep_threshold, self.forced_left
-        for i in np.flatnonzero(~np.isnan(scores)).tolist():
-            left, right = todo_list[i]
-            if scores[i] < floor and forced.get(left) != right:
-                continue
-            key = self._blocking(left, right)
-            if key is not None:
-                heapq.heappush(heap, key)
+    def _push(self, heap: list[Rank], lefts: set[int], rights: set[int],
+              pairs: np.ndarray | None = None) -> None:
+        """Queue the blocking pairs among ``pairs`` and every pair of ``lefts``/``rights``
+        (found and filtered as arrays: most pairs score below any bar)."""
+        todo = self.book.pairs_of(_nodes(lefts), _nodes(rights))
+        if pairs is not None and len(pairs):
+            todo = np.union1d(todo, pairs)
+        us, vs = packed.split(todo)
+        scores = self.book.node_scores(us, vs)  # NaN: not scored
+        keep = scores >= self.settings.keep_threshold  # below: only a forced pair is eligible
+        if self.forced_left:
+            keep |= np.isin(us, list(self._forced_lefts())) & ~np.isnan(scores)
+        for left, right in zip(us[keep].tolist(), vs[keep].tolist(), strict=True):
+            rank = self._blocking(left, right)
+            if rank is not None:
+                heapq.heappush(heap, rank)
 
-    def _unmatch(self, left: str) -> str | None:
-        right = self.matches.pop(left, None)
+    def _forced_lefts(self) -> set[int]:
+        """The left nodes a MATCH label governs (cached until a label or a new entity)."""
+        stamp = (len(self.labels), len(self._keys[0]), len(self._keys[1]))
+        if self._forced[0] != stamp:
+            index = self.book.vocabularies[0].index
+            self._forced = stamp, {u for a in self.forced_left
+                                   if (u := index.get(a)) is not None}
+        return self._forced[1]
+
+    def _unmatch(self, left: int) -> int | None:
+        right = self.left_match.pop(left, None)
         if right is not None:
-            del self.matched_right[right]
+            del self.right_match[right]
         return right
 
-    def _diff(self, before: dict[str, str]) -> list[Change]:
-        """Events for every left whose match or published score moved, retractions first."""
+    def _diff(self, before: dict[int, int]) -> list[Change]:
+        """Events for every left whose match or published score moved, retractions first (in
+        left key order)."""
         retracts, matches = [], []
-        moved = sorted(before.items())
-        news = [self.matches.get(left) for left, _ in moved]
-        scores = self.book.scores  # both scores of every left in one lookup each, not a search
-        was = scores.get_many([(left, old) for left, old in moved]).tolist()
-        now = scores.get_many([(left, new or "") for (left, _), new in
-                               zip(moved, news, strict=True)]).tolist()
-        for (left, old), new, old_score, score in zip(moved, news, was, now, strict=True):
-            published = self.published.get(left)
-            if old and old != new:
+        lk, rk = self._keys
+        moved = sorted(before.items(), key=lambda item: lk[item[0]])
+        news = [self.left_match.get(left, -1) for left, _ in moved]
+        lefts = np.array([left for left, _ in moved], dtype=np.int64)
+        was = self.book.node_scores(lefts, np.array([old for _, old in moved], dtype=np.int64))
+        now = self.book.node_scores(lefts, np.array(news, dtype=np.int64))
+        for (left, old), new, old_score, score in zip(moved, news, was.tolist(), now.tolist(),
+                                                      strict=True):
+            published = self.published_at.get(left)
+            if old >= 0 and old != new:
                 old_score = (published or 0.0) if math.isnan(old_score) else old_score
-                retracts.append(Change(left, old, old_score, True,
+                retracts.append(Change(lk[left], rk[old], old_score, True,
                                        old_score if published is None else published))
-                self.published.pop(left, None)
+                self.published_at.pop(left, None)
                 published = None
-            if new is None:
+            if new < 0:
                 continue
             if math.isnan(score):  # a match always has a score
-                raise KeyError((left, new))
+                raise KeyError((lk[left], rk[new]))
             if published is None or abs(score - published) > self.settings.min_score_delta:
-                matches.append(Change(left, new, score, False, published))
-                self.published[left] = score
+                matches.append(Change(lk[left], rk[new], score, False, published))
+                self.published_at[left] = score
         return retracts + matches
+
+
+def _nodes(nodes: set[int]) -> np.ndarray:
+    return np.fromiter(nodes, dtype=np.int64, count=len(nodes))
+
+
+def _within(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """Which ``keys`` are in the sorted ``sorted_keys``."""
+    if not len(sorted_keys):
+        return np.zeros(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return sorted_keys[at] == keys

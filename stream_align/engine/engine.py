@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from stream_align.engine import candidate_state, ivf_lists
+from stream_align.engine import candidate_state, ivf_lists, packed
 from stream_align.engine.apply import apply_changes, apply_labels
 from stream_align.engine.candidate_lists import CandidateLists
 from stream_align.engine.decisions import Change, Decider, PairBook
@@ -160,13 +160,13 @@ class AlignmentEngine:
     def _preferred(self, left: int, right: int) -> bool:
         """The model alone would match the pair (its score reaches the match threshold): what
         breaks a tie of the neighbourhood stage, as ``align``'s candidate scores do."""
-        score = self.book.scores.get((self.sides[0].graph.keys[left],
-                                      self.sides[1].graph.keys[right]))
+        score = self.book.score(left, right)
         return score is not None and score >= self.settings.match_threshold
 
-    def _named(self, left: str, right: str) -> bool:
-        """Whether both entities of a pair have a name (else the stricter unnamed threshold)."""
-        return self.sides[0].graph.has_name(left) and self.sides[1].graph.has_name(right)
+    def _named(self, left: int, right: int) -> bool:
+        """Whether both entities of a pair of nodes have a name (else the stricter unnamed
+        threshold)."""
+        return self.sides[0].graph.is_named(left) and self.sides[1].graph.is_named(right)
 
     def _load_embeddings(self, source: StateSource, s: int) -> None:
         """Index stored vectors of this model version; queue the rest for recompute."""
@@ -249,7 +249,7 @@ class AlignmentEngine:
             return build_events(self, delta, decided, held.causes, given)
 
     def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change],
-                       rescored: set[tuple[str, str]]) -> dict[int, tuple[Evidence, ...]]:
+                       rescored: np.ndarray) -> dict[int, tuple[Evidence, ...]]:
         """The neighbourhood stage after the decisions (``neighbourhood_stage``): its changes
         join ``decided`` (rows marked as its own); their evidence by ``id`` of the change.
         ``rescored`` pairs can move the stage's tie-breaks."""
@@ -262,12 +262,8 @@ class AlignmentEngine:
             keys[0].update(self.decider.matches)
             keys[1].update(self.decider.matched_right)
         self.progress("neighbourhood", 0, 1)
-        index = self.sides[0].graph.index, self.sides[1].graph.index
-        nodes: tuple[set[int], set[int]] = (set(), set())
-        for left, right in rescored:
-            for side, key in ((0, left), (1, right)):
-                if (node := index[side].get(key)) is not None:
-                    nodes[side].add(node)
+        lefts, rights = packed.split(rescored)
+        nodes = set(lefts.tolist()), set(rights.tolist())
         changes = stage.update(self.decider, held.touched, keys, nodes)
         if stage.learnt:
             stage.learnt = False

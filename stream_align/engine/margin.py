@@ -20,10 +20,12 @@ its two entities, so with a margin the decider reconsiders those entities' pairs
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from stream_align.engine.pair_book import PairBook
 
 
 def runner_up(pairs: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -49,45 +51,32 @@ def runner_up(pairs: np.ndarray, scores: np.ndarray) -> np.ndarray:
     return best
 
 
-class Partners(Protocol):
-    """One side of a pair book: the other side's keys paired with a key."""
-
-    def get(self, key: str, default: tuple = ()) -> Iterable[str]: ...
-
-
 class RunnerUps:
-    """Runner-up scores read from a pair book (``scores`` by pair, ``rights``/``lefts`` by
-    entity), each entity's two best pairs computed once until :meth:`clear`."""
+    """Runner-up scores read from a pair book by node, each entity's two best pairs computed
+    once until :meth:`clear`."""
 
-    def __init__(self, scores: Mapping[tuple[str, str], float], rights: Partners,
-                 lefts: Partners) -> None:
-        self.scores, self.rights, self.lefts = scores, rights, lefts
-        self._left: dict[str, list[tuple[float, str]]] = {}
-        self._right: dict[str, list[tuple[float, str]]] = {}
+    def __init__(self, book: PairBook) -> None:
+        self.book = book
+        self._best: tuple[dict[int, list[tuple[float, int]]], ...] = ({}, {})
 
     def clear(self) -> None:
         """Forget the memo (scores changed)."""
-        self._left.clear()
-        self._right.clear()
+        for memo in self._best:
+            memo.clear()
 
-    def _of_left(self, left: str) -> list[tuple[float, str]]:
-        if left not in self._left:
-            self._left[left] = _top2((self.scores[left, b], b) for b in self.rights.get(left, ()))
-        return self._left[left]
+    def _of(self, side: int, node: int) -> list[tuple[float, int]]:
+        """The two best ``(score, other node)`` of ``node`` on ``side``, highest first."""
+        memo = self._best[side]
+        if node not in memo:
+            others = np.asarray(self.book.partners(side, node), dtype=np.int64)
+            mine = np.full(len(others), node, dtype=np.int64)
+            scores = (self.book.node_scores(mine, others) if side == 0
+                      else self.book.node_scores(others, mine))
+            memo[node] = heapq.nlargest(2, zip(scores.tolist(), others.tolist(), strict=True))
+        return memo[node]
 
-    def _of_right(self, right: str) -> list[tuple[float, str]]:
-        if right not in self._right:
-            self._right[right] = _top2((self.scores[a, right], a)
-                                       for a in self.lefts.get(right, ()))
-        return self._right[right]
-
-    def of(self, left: str, right: str) -> float:
+    def of(self, left: int, right: int) -> float:
         """The best score of another pair of ``left`` or of ``right`` (``-inf``: none)."""
-        found = [score for score, b in self._of_left(left) if b != right][:1]
-        found += [score for score, a in self._of_right(right) if a != left][:1]
+        found = [score for score, b in self._of(0, left) if b != right][:1]
+        found += [score for score, a in self._of(1, right) if a != left][:1]
         return max(found, default=float("-inf"))
-
-
-def _top2(scored: Iterable[tuple[float, str]]) -> list[tuple[float, str]]:
-    """The two best ``(score, key)`` entries, highest first."""
-    return heapq.nlargest(2, scored)

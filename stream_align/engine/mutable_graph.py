@@ -68,9 +68,8 @@ class MutableGraph:
     def is_alive(self, i: int) -> bool:
         return self.entities[i] is not None
 
-    def has_name(self, key: str) -> bool:
-        i = self.index.get(key)
-        entity = None if i is None else self.entities[i]
+    def is_named(self, i: int) -> bool:
+        entity = self.entities[i]
         return entity is not None and bool(entity.name)
 
     def alive_indices(self) -> list[int]:

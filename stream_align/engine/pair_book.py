@@ -1,21 +1,23 @@
 """The scored pairs, readable from both sides, in two :class:`PairTable` arrays.
 
-Decisions and pair maintenance speak entity keys; the book stores node ids (the mirrors' own
-``key → index``, stable for a process: a deleted entity keeps its slot) so a pair costs about
-24 bytes (its score keyed ``left << 32 | right`` and its reverse key), where a dict keyed by
-key tuples with a set of keys per entity and side cost ≈ 2.3 KB per entity (the 40K-per-side
-breakdown in docs/BENCHMARKS.md). Reads return what the dict-based book returned: ``scores``
-is a read-only mapping ``(left, right) → score``, ``rights.get(left)`` / ``lefts.get(right)``
-the keys paired with one entity.
+The book stores node ids (the mirrors' own ``key → index``, stable for a process: a deleted
+entity keeps its slot) so a pair costs about 24 bytes (its score keyed ``left << 32 | right``
+and its reverse key), where a dict keyed by key tuples with a set of keys per entity and side
+cost ≈ 2.3 KB per entity (the 40K-per-side breakdown in docs/BENCHMARKS.md). Pair maintenance
+and decisions read it by node (``node_scores``, ``score``, ``partners``: decision 0047); the
+key reads return what the dict-based book returned: ``scores`` is a read-only mapping
+``(left, right) → score``, ``rights.get(left)`` / ``lefts.get(right)`` the keys paired with
+one entity.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
 
 import numpy as np
 
+from stream_align.engine import packed
 from stream_align.engine.pair_table import PairTable
 
 Pair = tuple[str, str]
@@ -111,6 +113,35 @@ class PairBook:
         self._left, self._right = left, right
         self.changed: set[int] = set()  # left nodes whose pairs changed (to store)
 
+    def node_of(self, side: int, key: str) -> int | None:
+        """``key``'s node on ``side`` (0: left; ``None``: a mirror without that key; a book's own
+        vocabulary numbers a new key)."""
+        graph = self._left if side == 0 else self._right
+        return graph.add(key) if isinstance(graph, _Vocabulary) else graph.index.get(key)
+
+    def pack(self, pairs: Iterable[Pair]) -> np.ndarray:
+        """The pairs of keys whose entities both have nodes, as sorted distinct ``left << 32 |
+        right`` (unknown keys are left out: they have no scored pair)."""
+        left, right = self._left.index, self._right.index
+        found = [(u, v) for a, b in pairs
+                 if (u := left.get(a)) is not None and (v := right.get(b)) is not None]
+        if not found:
+            return np.zeros(0, dtype=np.int64)
+        nodes = np.array(found, dtype=np.int64)
+        return np.unique(packed.join(nodes[:, 0], nodes[:, 1]))
+
+    def score(self, left: int, right: int) -> float | None:
+        """The score of the pair of nodes ``(left, right)`` (``None``: not scored)."""
+        return self._by_left.get(left, right)
+
+    def partners(self, side: int, node: int) -> list[int]:
+        """The other side's nodes paired with ``node`` of ``side`` (0: left)."""
+        return (self._by_left if side == 0 else self._by_right).seconds(node)
+
+    def entities(self) -> tuple[set[int], set[int]]:
+        """The left and the right nodes with at least one scored pair."""
+        return self._by_left.firsts(), self._by_right.firsts()
+
     def node_scores(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
         """The scores of the pairs ``(lefts[i], rights[i])`` of node ids (``NaN``: not
         scored), one lookup."""
@@ -121,8 +152,8 @@ class PairBook:
         sorted distinct keys ``left << 32 | right`` (one search per node inside numpy)."""
         at, right = self._by_left.seconds_of(lefts)
         at_r, left = self._by_right.seconds_of(rights)
-        return np.union1d((np.asarray(lefts, dtype=np.int64)[at] << 32) | right,
-                          (left << 32) | np.asarray(rights, dtype=np.int64)[at_r])
+        return np.union1d(packed.join(np.asarray(lefts, dtype=np.int64)[at], right),
+                          packed.join(left, np.asarray(rights, dtype=np.int64)[at_r]))
 
     def set(self, left: str, right: str, score: float) -> None:
         u, v = _node(self._left, left), _node(self._right, right)
@@ -139,6 +170,11 @@ class PairBook:
     def drop(self, left: str, right: str) -> None:
         u, v = self._left.index.get(left), self._right.index.get(right)
         if u is not None and v is not None:
+            self.drop_nodes(np.array([u]), np.array([v]))
+
+    def drop_nodes(self, lefts: np.ndarray, rights: np.ndarray) -> None:
+        """Remove the pairs ``(lefts[i], rights[i])`` of node ids (absent ones: a no-op)."""
+        for u, v in zip(lefts.tolist(), rights.tolist(), strict=True):
             self._by_left.discard(u, v)
             self._by_right.discard(v, u)
             self.changed.add(u)

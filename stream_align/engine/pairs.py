@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from stream_align.engine import packed
 from stream_align.engine.candidate_lists import NodePair, Sets, Touched
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.progress import Progress
@@ -23,7 +24,6 @@ from stream_align.engine.side import Side
 from stream_align.events.contracts import LabelValue
 from stream_align.model.bundle import ModelBundle
 
-_LOW = np.int64(0xFFFFFFFF)
 CHUNK_PAIRS = 65_536
 """Touched pairs checked and re-scored at a time (as Python tuples): a bulk refresh touches
 every candidate pair, and the tuples, flags and scores of all of them at once were a transient
@@ -38,9 +38,6 @@ class PairScores:
                  book: PairBook, decider: Decider, progress: Progress) -> None:
         self.bundle, self.settings, self.sides = bundle, settings, sides
         self.book, self.decider, self.progress = book, decider, progress
-
-    def _keys(self, pair: NodePair) -> tuple[str, str]:
-        return self.sides[0].graph.keys[pair[0]], self.sides[1].graph.keys[pair[1]]
 
     def _wanted(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
         """Which pairs ``(lefts[i], rights[i])`` belong in the book: both entities indexed,
@@ -77,41 +74,40 @@ class PairScores:
                                                            _sorted(computed[1] | removed[1])))
 
     def update(self, touched: Touched, computed: Sets, removed: Sets,
-               labelled: list[tuple[str, str]], stats: dict[str, float]) -> set[tuple[str, str]]:
+               labelled: list[tuple[str, str]], stats: dict[str, float]) -> np.ndarray:
         """Re-score after the candidates stage: ``touched`` pairs entered or left candidate
-        lists, ``computed`` entities have new vectors. Return the keys of every pair whose
-        score changed, that was dropped, or that was labelled."""
+        lists, ``computed`` entities have new vectors. Return every pair whose score changed,
+        that was dropped, or that was labelled (of entities the mirrors have), packed ``left <<
+        32 | right``, sorted and distinct (node ids: a bulk refresh changes every pair, and
+        their key tuples were ≈ 1 KB an entity, decision 0047)."""
         every = np.union1d(touched, self._related(computed, removed, labelled))
-        changed = set(labelled)
+        changed = [self.book.pack(labelled)]
         stats["pairs_scored"] = stats["score_s"] = 0.0
         moved = _sorted(computed[0]), _sorted(computed[1])
         for start in range(0, len(every), CHUNK_PAIRS):
             keys = every[start:start + CHUNK_PAIRS]
-            lefts, rights = keys >> 32, keys & _LOW
+            lefts, rights = packed.split(keys)
             known = ~np.isnan(self.book.node_scores(lefts, rights))  # one lookup a chunk
             wanted = self._wanted(lefts, rights)
-            for pair in zip(lefts[known & ~wanted].tolist(), rights[known & ~wanted].tolist(),
-                            strict=True):
-                dropped = self._keys(pair)
-                self.book.drop(*dropped)
-                changed.add(dropped)
+            self.book.drop_nodes(lefts[known & ~wanted], rights[known & ~wanted])
+            changed.append(keys[known & ~wanted])
             rescore = wanted & (np.isin(lefts, moved[0]) | np.isin(rights, moved[1]) | ~known)
             started = time.perf_counter()
-            changed |= self._score(lefts[rescore], rights[rescore])
+            changed.append(self._score(lefts[rescore], rights[rescore]))
             stats["pairs_scored"] += int(np.count_nonzero(rescore))
             stats["score_s"] += time.perf_counter() - started
-        return changed
+        return np.unique(np.concatenate(changed))
 
-    def _score(self, lefts: np.ndarray, rights: np.ndarray) -> set[tuple[str, str]]:
-        """Score the pairs ``(lefts[i], rights[i])`` into the book; return the keys of those
-        whose score moved."""
+    def _score(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
+        """Score the pairs ``(lefts[i], rights[i])`` into the book; return those whose score
+        moved, packed."""
         nodes = np.stack([lefts, rights], axis=1)
         scores, _ = score_pairs(self.bundle, self.sides, nodes, self.settings.recompute_chunk,
                                 progress=self.progress)
         values = scores.astype(np.float64)  # the book's own type: compared as it will hold them
         at = np.flatnonzero(self.book.node_scores(lefts, rights) != values)  # NaN: not scored
         self.book.set_nodes(lefts[at], rights[at], values[at])
-        return {self._keys(pair) for pair in nodes[at].tolist()}
+        return packed.join(lefts[at], rights[at])
 
     def rebuild(self, touched: Touched) -> None:
         """Every pair score, after the lists were rebuilt (``touched``: every candidate
@@ -123,7 +119,7 @@ class PairScores:
         every = np.union1d(touched, labelled)
         for start in range(0, len(every), CHUNK_PAIRS):
             keys = every[start:start + CHUNK_PAIRS]
-            lefts, rights = keys >> 32, keys & _LOW
+            lefts, rights = packed.split(keys)
             wanted = self._wanted(lefts, rights)
             self._score(lefts[wanted], rights[wanted])
 
@@ -137,4 +133,4 @@ def _packed(pairs: set[NodePair]) -> Touched:
     if not pairs:
         return np.zeros(0, dtype=np.int64)
     nodes = np.array(sorted(pairs), dtype=np.int64)
-    return nodes[:, 0] << 32 | nodes[:, 1]
+    return packed.join(nodes[:, 0], nodes[:, 1])

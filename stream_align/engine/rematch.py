@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stream_align.engine import packed
 from stream_align.engine.margin import runner_up
 from stream_align.events.contracts import LabelValue
 
@@ -43,7 +44,8 @@ def _ranks(keys: list[str]) -> np.ndarray:
 
 def _partner(mapping: Mapping[str, str], mine: Mapping[str, int], other: Mapping[str, int],
              size: int) -> np.ndarray:
-    """Per node of one side: its partner's node in ``mapping`` (-1: none, -2: an absent key)."""
+    """Per node of one side: its partner's node in ``mapping`` of keys (-1: none, -2: an absent
+    key)."""
     out = np.full(size, -1, dtype=np.int64)
     for a, b in mapping.items():
         if (u := mine.get(a)) is not None:
@@ -51,14 +53,22 @@ def _partner(mapping: Mapping[str, str], mine: Mapping[str, int], other: Mapping
     return out
 
 
+def _matched(decider: Decider, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Which pairs ``(u[i], v[i])`` are current matches."""
+    matches = decider.left_match
+    if not matches:
+        return np.zeros(len(u), dtype=bool)
+    held = np.fromiter(matches.items(), dtype=np.dtype((np.int64, 2)), count=len(matches))
+    return np.isin(packed.join(u, v), packed.join(held[:, 0], held[:, 1]))
+
+
 def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Each pair's bar, as ``Decider._limit`` computes it."""
     settings = decider.settings
-    (lk, li), (rk, ri) = ((x.keys, x.index) for x in decider.book.vocabularies)
     bar = np.full(len(u), settings.match_threshold)
     if (settings.unnamed_threshold is not None or settings.unnamed_margin is not None
             or settings.neighbourhood_rounds):
-        unnamed = ~np.fromiter((decider.named(lk[a], rk[b]) for a, b in
+        unnamed = ~np.fromiter((decider.named(a, b) for a, b in
                                 zip(u.tolist(), v.tolist(), strict=True)), bool, len(u))
         if settings.unnamed_threshold is not None:
             bar[unnamed] = settings.unnamed_threshold
@@ -67,7 +77,7 @@ def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) ->
             bar[unnamed] = np.maximum(bar[unnamed], ahead[unnamed])
         if settings.neighbourhood_rounds:  # the neighbourhood stage matches these
             bar[unnamed] = np.inf
-    matched = _partner(decider.matches, li, ri, len(lk))[u] == v
+    matched = _matched(decider, u, v)
     bar[matched] = bar[matched] - (settings.match_threshold - settings.keep_threshold)
     return bar
 
@@ -85,12 +95,12 @@ def weights(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) 
                if value is LabelValue.NON_MATCH and a in li and b in ri]
     if refused:
         pairs = np.asarray(refused, dtype=np.int64)
-        out[np.isin((u << 32) | v, (pairs[:, 0] << 32) | pairs[:, 1])] = np.nan
+        out[np.isin(packed.join(u, v), packed.join(pairs[:, 0], pairs[:, 1]))] = np.nan
     return out
 
 
-def rematch(decider: Decider) -> dict[str, str]:
-    """The matching the repair reaches from the decider's current one (left → right key)."""
+def rematch(decider: Decider) -> dict[int, int]:
+    """The matching the repair reaches from the decider's current one (left → right node)."""
     u, v, scores = decider.book.arrays()
     left, right = decider.book.vocabularies
     weight = weights(decider, u, v, scores)
@@ -101,5 +111,5 @@ def rematch(decider: Decider) -> dict[str, str]:
         if a not in used_left and b not in used_right:
             used_left.add(a)
             used_right.add(b)
-            out[left.keys[a]] = right.keys[b]
+            out[a] = b
     return out

@@ -111,14 +111,17 @@ class Recompute:
 
 
 def decide(delta: StateDelta, decider: Decider, held: HeldWork,
-           changed: set[tuple[str, str]]) -> list[Change]:
-    """Repair the one-to-one matching after ``changed`` pairs (``decisions``); record each
-    left's new decision. A restore mid-drain (``held.everywhere``) reconsiders every entity."""
-    lefts = {a for a, _ in held.labelled}
-    rights = {b for _, b in held.labelled}
+           changed: np.ndarray) -> list[Change]:
+    """Repair the one-to-one matching after the ``changed`` pairs (packed, ``decisions``);
+    record each left's new decision. A restore mid-drain (``held.everywhere``) reconsiders
+    every entity."""
+    book = decider.book
+    lefts = {u for a, _ in held.labelled if (u := book.node_of(0, a)) is not None}
+    rights = {v for _, b in held.labelled if (v := book.node_of(1, b)) is not None}
     if held.everywhere:
-        lefts |= decider.book.rights.keys() | decider.matches.keys()
-        rights |= decider.book.lefts.keys() | decider.matched_right.keys()
+        scored = book.entities()
+        lefts |= scored[0] | decider.left_match.keys()
+        rights |= scored[1] | decider.right_match.keys()
     decided = decider.update(changed, lefts, rights)
     for change in decided:
         delta.decisions[change.left] = Retracted(change.right) if change.retract else \

@@ -114,11 +114,11 @@ def test_decide_records_each_left_once() -> None:
     book.set("a1", "b1", 0.9)
     book.set("a2", "b1", 0.8)
     delta = StateDelta()
-    decide(delta, decider, HeldWork(), {("a1", "b1"), ("a2", "b1")})
+    decide(delta, decider, HeldWork(), book.pack([("a1", "b1"), ("a2", "b1")]))
     assert delta.decisions == {"a1": Match("b1", 0.9)}
     book.set("a2", "b1", 0.95)  # a2 takes b1 over: a1 retracted
     later = StateDelta()
-    decided = decide(later, decider, HeldWork(), {("a2", "b1")})
+    decided = decide(later, decider, HeldWork(), book.pack([("a2", "b1")]))
     assert [(c.left, c.retract) for c in decided] == [("a1", True), ("a2", False)]
     assert later.decisions == {"a1": Retracted("b1"), "a2": Match("b1", 0.95)}  # names b1
 

@@ -25,25 +25,26 @@ def test_book_runner_ups_equal_the_batch_ones() -> None:
     book = PairBook()
     for (a, b), s in zip(pairs.tolist(), scores.tolist(), strict=True):
         book.set(f"a{a}", f"b{b}", s)
-    ups = RunnerUps(book.scores, book.rights, book.lefts)
-    got = [ups.of(f"a{a}", f"b{b}") for a, b in pairs.tolist()]
+    ups = RunnerUps(book)
+    got = [ups.of(book.node_of(0, f"a{a}"), book.node_of(1, f"b{b}")) for a, b in pairs.tolist()]
     assert np.allclose(got, runner_up(pairs, scores))
 
 
 def _decider(margin: float | None) -> Decider:
     settings = EngineSettings(match_threshold=0.5, keep_threshold=0.5, unnamed_margin=margin)
-    return Decider(settings, PairBook(), named=lambda left, right: right != "b1")
+    book = PairBook()
+    return Decider(settings, book, named=lambda u, v: book.vocabularies[1].keys[v] != "b1")
 
 
 def test_margin_rejects_an_ambiguous_unnamed_pair_until_its_rival_falls() -> None:
     decider = _decider(0.1)
     for pair, score in ((("a1", "b1"), 0.9), (("a1", "b2"), 0.85), (("a2", "b3"), 0.8)):
         decider.book.set(*pair, score)
-    decider.update(decider.book.scores.keys())
+    decider.update(decider.book.pack(decider.book.scores.keys()))
     # (a1, b1) is unnamed and only 0.05 ahead of (a1, b2); named pairs need no margin
     assert decider.matches == {"a1": "b2", "a2": "b3"}
     decider.book.set("a1", "b2", 0.6)  # only the rival changed: (a1, b1) is reconsidered
-    changes = decider.update([("a1", "b2")])
+    changes = decider.update(decider.book.pack([("a1", "b2")]))
     assert decider.matches == {"a1": "b1", "a2": "b3"}
     assert [(c.left, c.right, c.retract) for c in changes] == [("a1", "b2", True),
                                                               ("a1", "b1", False)]
@@ -53,5 +54,5 @@ def test_no_margin_keeps_the_plain_rule() -> None:
     decider = _decider(None)
     for pair, score in ((("a1", "b1"), 0.9), (("a1", "b2"), 0.85)):
         decider.book.set(*pair, score)
-    decider.update(decider.book.scores.keys())
+    decider.update(decider.book.pack(decider.book.scores.keys()))
     assert decider.matches == {"a1": "b1"}

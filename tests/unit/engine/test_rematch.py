@@ -23,8 +23,12 @@ SETTINGS = [
 ]
 
 
-def _named(left: str, right: str) -> bool:
-    return not left.endswith("3") and not right.endswith("7")
+def _decider(settings: EngineSettings) -> Decider:
+    """A decider over its own book, unnamed where a left key ends in 3 or a right one in 7."""
+    book = PairBook()
+    left, right = book.vocabularies
+    return Decider(settings, book, lambda u, v: not left.keys[u].endswith("3")
+                   and not right.keys[v].endswith("7"))
 
 
 def _step(rng: random.Random, deciders: list[Decider], time: int) -> None:
@@ -48,10 +52,13 @@ def _step(rng: random.Random, deciders: list[Decider], time: int) -> None:
         lefts |= {a for a, _ in changed}
         rights |= {b for _, b in changed}
     repaired, rebuilt = deciders
-    rematch.BULK_SHARE = float("inf")
-    want = repaired.update(pairs, lefts, rights)
-    rematch.BULK_SHARE = 0.0
-    got = rebuilt.update(pairs, lefts, rights)
+    results = []
+    for decider, share in ((repaired, float("inf")), (rebuilt, 0.0)):
+        rematch.BULK_SHARE = share
+        book = decider.book
+        results.append(decider.update(book.pack(pairs), {book.node_of(0, a) for a in lefts},
+                                      {book.node_of(1, b) for b in rights}))
+    want, got = results
     assert rebuilt.matches == repaired.matches
     assert rebuilt.matched_right == repaired.matched_right
     assert got == want
@@ -64,6 +71,6 @@ def test_rematch_equals_the_repair(overrides: dict, seed: int,
     monkeypatch.setattr(rematch, "BULK_SHARE", rematch.BULK_SHARE)  # restored afterwards
     rng = random.Random(seed)
     settings = EngineSettings(**overrides)
-    deciders = [Decider(settings, PairBook(), _named) for _ in range(2)]
+    deciders = [_decider(settings) for _ in range(2)]
     for time in range(60):
         _step(rng, deciders, time)
