@@ -46,6 +46,10 @@ Pair = tuple[str, str]
 Rank = tuple[float, str, str, int, int]
 """A queued pair: ``-weight``, its keys (the tie-break), its nodes."""
 V = TypeVar("V")
+_NONE = np.zeros(0, dtype=np.int64)
+_FILTER_FROM = 64
+"""Queued pairs from which the blocking test is narrowed by arrays first (``_contenders``):
+below, the arrays' fixed cost (every label and match read once) exceeds the pairs' tests."""
 
 
 @dataclass(frozen=True)
@@ -102,11 +106,11 @@ class Decider:
         self.matched_right: Mapping[str, str] = _ByKey(self.right_match, right,
                                                        left.keys.__getitem__)
         self.published: Mapping[str, float] = _ByKey(self.published_at, left, float)
-        self._forced: tuple[tuple[int, int, int], set[int]] = ((-1, -1, -1), set())
+        self._forced: tuple[tuple[int, int, int], np.ndarray] = ((-1, -1, -1), _NONE)
 
     def label(self, left: str, right: str, value: LabelValue, event_time: int) -> set[Pair]:
         """Record a label (rules in ``labels``); return the pairs whose standing changed."""
-        self._forced = ((-1, -1, -1), set())
+        self._forced = ((-1, -1, -1), _NONE)
         return self.label_book.set(left, right, value, event_time)
 
     def restore_match(self, left: str, right: str, published: float) -> None:
@@ -240,27 +244,51 @@ class Decider:
     def _push(self, heap: list[Rank], lefts: set[int], rights: set[int],
               pairs: np.ndarray | None = None) -> None:
         """Queue the blocking pairs among ``pairs`` and every pair of ``lefts``/``rights``
-        (found and filtered as arrays: most pairs score below any bar)."""
+        (found and filtered as arrays: most pairs score below any bar or below a match of
+        theirs; ``_blocking`` decides the rest)."""
         todo = self.book.pairs_of(_nodes(lefts), _nodes(rights))
         if pairs is not None and len(pairs):
             todo = np.union1d(todo, pairs)
         us, vs = packed.split(todo)
         scores = self.book.node_scores(us, vs)  # NaN: not scored
         keep = scores >= self.settings.keep_threshold  # below: only a forced pair is eligible
-        if self.forced_left:
-            keep |= np.isin(us, list(self._forced_lefts())) & ~np.isnan(scores)
-        for left, right in zip(us[keep].tolist(), vs[keep].tolist(), strict=True):
+        below = ~keep & ~np.isnan(scores)
+        if self.forced_left and below.any():
+            keep |= below & np.isin(us, self._forced_lefts())
+        us, vs, scores = us[keep], vs[keep], scores[keep]
+        if len(us) > _FILTER_FROM and self.settings.unnamed_margin is None:
+            contend = self._contenders(us, vs, scores)
+            us, vs = us[contend], vs[contend]
+        for left, right in zip(us.tolist(), vs.tolist(), strict=True):
             rank = self._blocking(left, right)
             if rank is not None:
                 heapq.heappush(heap, rank)
 
-    def _forced_lefts(self) -> set[int]:
+    def _contenders(self, us: np.ndarray, vs: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Which pairs ``(us[i], vs[i])`` may block: eligible, not a match, and not ranked
+        below a match of either entity by weight alone — what ``_blocking`` needs, with the
+        weights as arrays (``rematch.weights``: the same weights; the runner-ups of the
+        unnamed margin are not, so not with a margin). Equal weights stay contenders: the
+        keys break those."""
+        mine, theirs = _partners(self.left_match, us), _partners(self.right_match, vs)
+        a, b = mine >= 0, theirs >= 0
+        lefts = np.concatenate([us, us[a], theirs[b]])
+        rights = np.concatenate([vs, mine[a], vs[b]])
+        held = self.book.node_scores(lefts[len(us):], rights[len(us):])
+        weight = rematch.weights(self, lefts, rights, np.concatenate([scores, held]))
+        own, rest = weight[:len(us)], weight[len(us):]
+        behind = np.zeros(len(us), dtype=bool)
+        behind[a] = own[a] < rest[:np.count_nonzero(a)]  # NaN (not eligible): not behind
+        behind[b] |= own[b] < rest[np.count_nonzero(a):]
+        return ~np.isnan(own) & (mine != vs) & ~behind
+
+    def _forced_lefts(self) -> np.ndarray:
         """The left nodes a MATCH label governs (cached until a label or a new entity)."""
         stamp = (len(self.labels), len(self._keys[0]), len(self._keys[1]))
         if self._forced[0] != stamp:
             index = self.book.vocabularies[0].index
-            self._forced = stamp, {u for a in self.forced_left
-                                   if (u := index.get(a)) is not None}
+            self._forced = stamp, np.array(sorted(u for a in self.forced_left if (
+                u := index.get(a)) is not None), dtype=np.int64)
         return self._forced[1]
 
     def _unmatch(self, left: int) -> int | None:
@@ -271,31 +299,38 @@ class Decider:
 
     def _diff(self, before: dict[int, int]) -> list[Change]:
         """Events for every left whose match or published score moved, retractions first (in
-        left key order)."""
-        retracts, matches = [], []
+        left key order; the lefts that publish nothing are told apart as arrays)."""
+        lefts = np.fromiter(before, dtype=np.int64, count=len(before))
+        olds = np.fromiter(before.values(), dtype=np.int64, count=len(before))
+        news = _partners(self.left_match, lefts)
+        published = np.array([self.published_at.get(u, np.nan) for u in lefts.tolist()])
+        was, now = self.book.node_scores(lefts, olds), self.book.node_scores(lefts, news)
+        retract = (olds >= 0) & (olds != news)
+        publish = (news >= 0) & (retract | np.isnan(published) | np.isnan(now)
+                                 | (np.abs(now - published) > self.settings.min_score_delta))
         lk, rk = self._keys
-        moved = sorted(before.items(), key=lambda item: lk[item[0]])
-        news = [self.left_match.get(left, -1) for left, _ in moved]
-        lefts = np.array([left for left, _ in moved], dtype=np.int64)
-        was = self.book.node_scores(lefts, np.array([old for _, old in moved], dtype=np.int64))
-        now = self.book.node_scores(lefts, np.array(news, dtype=np.int64))
-        for (left, old), new, old_score, score in zip(moved, news, was.tolist(), now.tolist(),
-                                                      strict=True):
-            published = self.published_at.get(left)
-            if old >= 0 and old != new:
-                old_score = (published or 0.0) if math.isnan(old_score) else old_score
+        retracts, matches = [], []
+        for i in sorted(np.flatnonzero(retract | publish).tolist(), key=lambda i: lk[lefts[i]]):
+            left, old, new = int(lefts[i]), int(olds[i]), int(news[i])
+            prior = self.published_at.pop(left, None) if retract[i] else None
+            if retract[i]:
+                old_score = (prior or 0.0) if math.isnan(was[i]) else float(was[i])
                 retracts.append(Change(lk[left], rk[old], old_score, True,
-                                       old_score if published is None else published))
-                self.published_at.pop(left, None)
-                published = None
-            if new < 0:
+                                       old_score if prior is None else prior))
+            if not publish[i]:
                 continue
-            if math.isnan(score):  # a match always has a score
+            if math.isnan(now[i]):  # a match always has a score
                 raise KeyError((lk[left], rk[new]))
-            if published is None or abs(score - published) > self.settings.min_score_delta:
-                matches.append(Change(lk[left], rk[new], score, False, published))
-                self.published_at[left] = score
+            score, prior = float(now[i]), None if retract[i] else self.published_at.get(left)
+            matches.append(Change(lk[left], rk[new], score, False, prior))
+            self.published_at[left] = score
         return retracts + matches
+
+
+def _partners(matches: dict[int, int], nodes: np.ndarray) -> np.ndarray:
+    """Each node's partner in ``matches`` (-1: none)."""
+    return np.fromiter((matches.get(x, -1) for x in nodes.tolist()), dtype=np.int64,
+                       count=len(nodes))
 
 
 def _nodes(nodes: set[int]) -> np.ndarray:

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from stream_align.engine import rematch
+from stream_align.engine import decisions, rematch
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import LabelValue
@@ -66,9 +66,13 @@ def _step(rng: random.Random, deciders: list[Decider], time: int) -> None:
 
 @pytest.mark.parametrize("overrides", SETTINGS)
 @pytest.mark.parametrize("seed", range(4))
-def test_rematch_equals_the_repair(overrides: dict, seed: int,
+@pytest.mark.parametrize("narrowed", [False, True])
+def test_rematch_equals_the_repair(overrides: dict, seed: int, narrowed: bool,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """``narrowed``: the repair's queue narrowed by arrays (``_contenders``) at any size."""
     monkeypatch.setattr(rematch, "BULK_SHARE", rematch.BULK_SHARE)  # restored afterwards
+    if narrowed:
+        monkeypatch.setattr(decisions, "_FILTER_FROM", 0)
     rng = random.Random(seed)
     settings = EngineSettings(**overrides)
     deciders = [_decider(settings) for _ in range(2)]
