@@ -46,7 +46,6 @@ Pair = tuple[str, str]
 Rank = tuple[float, str, str, int, int]
 """A queued pair: ``-weight``, its keys (the tie-break), its nodes."""
 V = TypeVar("V")
-_NONE = np.zeros(0, dtype=np.int64)
 _FILTER_FROM = 64
 """Queued pairs from which the blocking test is narrowed by arrays first (``_contenders``):
 below, the arrays' fixed cost (every label and match read once) exceeds the pairs' tests."""
@@ -61,6 +60,49 @@ class Change:
     score: float
     retract: bool
     previous_score: float | None  # published score of the MATCH it replaces, if any
+
+
+@dataclass(frozen=True)
+class LabelNodes:
+    """The label book by node: each entity's governing MATCH partner (-2: the partner's key
+    has no node yet), the governed left nodes (sorted) and the NON_MATCH pairs (packed,
+    sorted). Read per pair as arrays, where the book's key strings cost a lookup a pair."""
+
+    forced_left: dict[int, int]
+    forced_right: dict[int, int]
+    governed: np.ndarray
+    refused: np.ndarray
+    unresolved: bool  # some label key had no node
+
+    @classmethod
+    def of(cls, decider: Decider, left: Mapping[str, int], right: Mapping[str, int]
+           ) -> LabelNodes:
+        unresolved = False
+
+        def by_node(forced: dict[str, str], mine: Mapping[str, int],
+                    other: Mapping[str, int]) -> dict[int, int]:
+            nonlocal unresolved
+            out = {}
+            for a, b in forced.items():
+                if (u := mine.get(a)) is None:
+                    unresolved = True
+                    continue
+                out[u] = other.get(b, -2)
+                unresolved |= out[u] == -2
+            return out
+
+        forced_left = by_node(decider.forced_left, left, right)
+        forced_right = by_node(decider.forced_right, right, left)
+        refused = []
+        for (a, b), value in decider.labels.items():
+            if value is LabelValue.NON_MATCH:
+                if a in left and b in right:
+                    refused.append((left[a], right[b]))
+                else:
+                    unresolved = True
+        pairs = np.array(refused, dtype=np.int64).reshape(-1, 2)
+        return cls(forced_left, forced_right, np.array(sorted(forced_left), dtype=np.int64),
+                   np.unique(packed.join(pairs[:, 0], pairs[:, 1])), unresolved)
 
 
 class _ByKey(Mapping[str, V], Generic[V]):
@@ -106,11 +148,12 @@ class Decider:
         self.matched_right: Mapping[str, str] = _ByKey(self.right_match, right,
                                                        left.keys.__getitem__)
         self.published: Mapping[str, float] = _ByKey(self.published_at, left, float)
-        self._forced: tuple[tuple[int, int, int], np.ndarray] = ((-1, -1, -1), _NONE)
+        self._labels_seen = 0  # labels recorded (``label_nodes``' cache is for one count)
+        self._label_nodes: tuple[tuple[int, ...], LabelNodes] | None = None
 
     def label(self, left: str, right: str, value: LabelValue, event_time: int) -> set[Pair]:
         """Record a label (rules in ``labels``); return the pairs whose standing changed."""
-        self._forced = ((-1, -1, -1), _NONE)
+        self._labels_seen += 1
         return self.label_book.set(left, right, value, event_time)
 
     def restore_match(self, left: str, right: str, published: float) -> None:
@@ -254,7 +297,7 @@ class Decider:
         keep = scores >= self.settings.keep_threshold  # below: only a forced pair is eligible
         below = ~keep & ~np.isnan(scores)
         if self.forced_left and below.any():
-            keep |= below & np.isin(us, self._forced_lefts())
+            keep |= below & np.isin(us, self.label_nodes().governed)
         us, vs, scores = us[keep], vs[keep], scores[keep]
         if len(us) > _FILTER_FROM and self.settings.unnamed_margin is None:
             contend = self._contenders(us, vs, scores)
@@ -270,7 +313,8 @@ class Decider:
         weights as arrays (``rematch.weights``: the same weights; the runner-ups of the
         unnamed margin are not, so not with a margin). Equal weights stay contenders: the
         keys break those."""
-        mine, theirs = _partners(self.left_match, us), _partners(self.right_match, vs)
+        mine = rematch.partners(self.left_match, us)
+        theirs = rematch.partners(self.right_match, vs)
         a, b = mine >= 0, theirs >= 0
         lefts = np.concatenate([us, us[a], theirs[b]])
         rights = np.concatenate([vs, mine[a], vs[b]])
@@ -282,14 +326,20 @@ class Decider:
         behind[b] |= own[b] < rest[np.count_nonzero(a):]
         return ~np.isnan(own) & (mine != vs) & ~behind
 
-    def _forced_lefts(self) -> np.ndarray:
-        """The left nodes a MATCH label governs (cached until a label or a new entity)."""
-        stamp = (len(self.labels), len(self._keys[0]), len(self._keys[1]))
-        if self._forced[0] != stamp:
-            index = self.book.vocabularies[0].index
-            self._forced = stamp, np.array(sorted(u for a in self.forced_left if (
-                u := index.get(a)) is not None), dtype=np.int64)
-        return self._forced[1]
+    def label_nodes(self) -> LabelNodes:
+        """The labels by node, cached until the next label — or, while a label names a key
+        without a node, until either graph gains one."""
+        left, right = self.book.vocabularies
+        stamp: tuple[int, ...] = (self._labels_seen,)
+        if self._label_nodes is not None and self._label_nodes[0][0] == self._labels_seen:
+            held = self._label_nodes
+            if len(held[0]) == 1 or held[0] == (*stamp, len(left.keys), len(right.keys)):
+                return held[1]
+        found = LabelNodes.of(self, left.index, right.index)
+        if found.unresolved:
+            stamp = (*stamp, len(left.keys), len(right.keys))
+        self._label_nodes = stamp, found
+        return found
 
     def _unmatch(self, left: int) -> int | None:
         right = self.left_match.pop(left, None)
@@ -302,7 +352,7 @@ class Decider:
         left key order; the lefts that publish nothing are told apart as arrays)."""
         lefts = np.fromiter(before, dtype=np.int64, count=len(before))
         olds = np.fromiter(before.values(), dtype=np.int64, count=len(before))
-        news = _partners(self.left_match, lefts)
+        news = rematch.partners(self.left_match, lefts)
         published = np.array([self.published_at.get(u, np.nan) for u in lefts.tolist()])
         was, now = self.book.node_scores(lefts, olds), self.book.node_scores(lefts, news)
         retract = (olds >= 0) & (olds != news)
@@ -325,12 +375,6 @@ class Decider:
             matches.append(Change(lk[left], rk[new], score, False, prior))
             self.published_at[left] = score
         return retracts + matches
-
-
-def _partners(matches: dict[int, int], nodes: np.ndarray) -> np.ndarray:
-    """Each node's partner in ``matches`` (-1: none)."""
-    return np.fromiter((matches.get(x, -1) for x in nodes.tolist()), dtype=np.int64,
-                       count=len(nodes))
 
 
 def _nodes(nodes: set[int]) -> np.ndarray:

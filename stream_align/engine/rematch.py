@@ -25,7 +25,6 @@ import numpy as np
 
 from stream_align.engine import packed
 from stream_align.engine.margin import runner_up
-from stream_align.events.contracts import LabelValue
 
 if TYPE_CHECKING:
     from stream_align.engine.decisions import Decider
@@ -42,24 +41,11 @@ def _ranks(keys: list[str]) -> np.ndarray:
     return ranks
 
 
-def _partner(mapping: Mapping[str, str], mine: Mapping[str, int], other: Mapping[str, int],
-             size: int) -> np.ndarray:
-    """Per node of one side: its partner's node in ``mapping`` of keys (-1: none, -2: an absent
-    key)."""
-    out = np.full(size, -1, dtype=np.int64)
-    for a, b in mapping.items():
-        if (u := mine.get(a)) is not None:
-            out[u] = other.get(b, -2)
-    return out
-
-
-def _matched(decider: Decider, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Which pairs ``(u[i], v[i])`` are current matches."""
-    matches = decider.left_match
-    if not matches:
-        return np.zeros(len(u), dtype=bool)
-    held = np.fromiter(matches.items(), dtype=np.dtype((np.int64, 2)), count=len(matches))
-    return np.isin(packed.join(u, v), packed.join(held[:, 0], held[:, 1]))
+def partners(matches: Mapping[int, int], nodes: np.ndarray) -> np.ndarray:
+    """Each node's partner in ``matches`` (-1: none; one dict read a node, no pass over
+    ``matches``: small inputs stay cheap)."""
+    return np.fromiter((matches.get(x, -1) for x in nodes.tolist()), dtype=np.int64,
+                       count=len(nodes))
 
 
 def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -77,7 +63,7 @@ def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) ->
             bar[unnamed] = np.maximum(bar[unnamed], ahead[unnamed])
         if settings.neighbourhood_rounds:  # the neighbourhood stage matches these
             bar[unnamed] = np.inf
-    matched = _matched(decider, u, v)
+    matched = partners(decider.left_match, u) == v
     bar[matched] = bar[matched] - (settings.match_threshold - settings.keep_threshold)
     return bar
 
@@ -85,17 +71,15 @@ def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) ->
 def weights(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Each pair's rank as ``Decider._weight`` gives it (``inf``: forced, ``NaN``: not
     eligible)."""
-    (lk, li), (rk, ri) = ((x.keys, x.index) for x in decider.book.vocabularies)
     out = np.where(scores >= _bars(decider, u, v, scores), scores, np.nan)
-    forced_left = _partner(decider.forced_left, li, ri, len(lk))[u]
-    forced_right = _partner(decider.forced_right, ri, li, len(rk))[v]
-    out[(forced_left != -1) | (forced_right != -1)] = np.nan
-    out[(forced_left == v) & (forced_right == u)] = np.inf
-    refused = [(li[a], ri[b]) for (a, b), value in decider.labels.items()
-               if value is LabelValue.NON_MATCH and a in li and b in ri]
-    if refused:
-        pairs = np.asarray(refused, dtype=np.int64)
-        out[np.isin(packed.join(u, v), packed.join(pairs[:, 0], pairs[:, 1]))] = np.nan
+    labels = decider.label_nodes()
+    if labels.forced_left or labels.forced_right:
+        forced_left = partners(labels.forced_left, u)
+        forced_right = partners(labels.forced_right, v)
+        out[(forced_left != -1) | (forced_right != -1)] = np.nan
+        out[(forced_left == v) & (forced_right == u)] = np.inf
+    if len(labels.refused):
+        out[np.isin(packed.join(u, v), labels.refused)] = np.nan
     return out
 
 
