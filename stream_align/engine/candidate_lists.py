@@ -33,7 +33,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from stream_align.engine import csls_heads, ivf_lists, list_repair
+from stream_align.engine import csls_heads, ivf_lists, list_repair, packed
 from stream_align.engine.exact_topk import (
     InnerProducts,
     TopR,
@@ -55,7 +55,6 @@ Sets = tuple[set[int], set[int]]
 _SCAN_ROWS = 512
 """Changed vectors scored per matrix product at most: ``_SCAN_ROWS × n`` floats at a time,
 fewer where that passes ``exact_topk.SCAN_BYTES`` (``rows_within``)."""
-_LOW = np.int64(0xFFFFFFFF)
 _ASSIGN_ROWS = 8192
 """Lists set per slice of a rebuild."""
 
@@ -217,7 +216,7 @@ class CandidateLists:
     @staticmethod
     def _pairs(s: int, keys: np.ndarray) -> Touched:
         """Side ``s``'s keys ``owner << 32 | other`` as packed ``left << 32 | right``."""
-        return keys if s == 0 else (keys & _LOW) << 32 | keys >> 32
+        return keys if s == 0 else packed.swap(keys)
 
     def _repair(self, s: int, own: Found, fresh: FreshRows, computed: set[int]
                 ) -> tuple[Touched, int]:

@@ -28,10 +28,10 @@ import numpy as np
 
 from stream_align.arrays import grown, lookup
 from stream_align.csls import hub_scores
+from stream_align.engine.packed import LOW
 from stream_align.engine.pair_table import PairTable
 
 Entry = tuple[float, int]
-_LOW = np.int64(0xFFFFFFFF)
 
 
 class ListTable:
@@ -99,8 +99,8 @@ class ListTable:
         before, after = _keys(nodes, old, old_lengths), _keys(nodes, others, lengths)
         gone = np.setdiff1d(before, after, assume_unique=True)
         came = np.setdiff1d(after, before, assume_unique=True)
-        self._inverse.change_many(gone & _LOW, gone >> 32, present=False)
-        self._inverse.change_many(came & _LOW, came >> 32, present=True)
+        self._inverse.change_many(gone & LOW, gone >> 32, present=False)
+        self._inverse.change_many(came & LOW, came >> 32, present=True)
         self._count += int(np.count_nonzero(lengths > 0) - np.count_nonzero(old_lengths > 0))
         slots = np.arange(others.shape[1]) < lengths[:, None]
         rows = np.repeat(nodes, lengths)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_align.engine.edge_table import EdgeTable
+from stream_align.engine.packed import LOW
 from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.engine.state_source import StateSource
 from stream_align.graph import Graph
@@ -32,7 +33,6 @@ NAME = "name"
 """The attribute that holds an entity's name (as ``eval.replay`` publishes it)."""
 
 
-_LOW = 0xFFFFFFFF
 _NO_ATTRIBUTES: dict[str, str] = {}  # shared by every entity with only a name (never mutated)
 
 
@@ -137,17 +137,17 @@ class MutableGraph:
 
     def edges(self, node: int) -> list[tuple[int, int, int]]:
         """``(head, relation, tail)`` of every triple at ``node``."""
-        return ([(node, p >> 32, p & _LOW) for p in self.out.ends(node)]
-                + [(p & _LOW, p >> 32, node) for p in self.inn.ends(node)])
+        return ([(node, p >> 32, p & LOW) for p in self.out.ends(node)]
+                + [(p & LOW, p >> 32, node) for p in self.inn.ends(node)])
 
     def incident(self, nodes: Iterable[int]) -> np.ndarray:
         """``int64 (m, 3)`` unique ``(head, relation, tail)`` rows touching any of ``nodes``,
         in ascending order."""
         nodes = np.fromiter(nodes, dtype=np.int64)
         at, ends = self.out.ends_of(nodes)
-        out = np.stack([nodes[at], ends >> 32, ends & _LOW], axis=1)
+        out = np.stack([nodes[at], ends >> 32, ends & LOW], axis=1)
         at, ends = self.inn.ends_of(nodes)
-        inn = np.stack([ends & _LOW, ends >> 32, nodes[at]], axis=1)
+        inn = np.stack([ends & LOW, ends >> 32, nodes[at]], axis=1)
         rows = np.concatenate([out, inn])
         return np.unique(rows, axis=0) if len(rows) else np.zeros((0, 3), dtype=np.int64)
 

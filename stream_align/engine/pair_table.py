@@ -18,7 +18,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-_LOW = np.int64(0xFFFFFFFF)
+from stream_align.engine.packed import LOW
+
 _MIN_DELTA = 4096
 """Changes kept unmerged at least (so small tables do not re-sort on every change)."""
 
@@ -116,7 +117,7 @@ class PairTable:
     def seconds(self, u: int) -> list[int]:
         """Every ``v`` paired with ``u`` (ascending among the merged ones, then the recent)."""
         lo, hi = np.searchsorted(self._keys, [u << 32, (u + 1) << 32])
-        found = (self._keys[lo:hi] & _LOW).tolist()
+        found = (self._keys[lo:hi] & LOW).tolist()
         row = self._delta.get(u)
         if not row:
             return found
@@ -127,7 +128,7 @@ class PairTable:
         whole, as the neighbourhood stage's support table does."""
         lo, hi = np.searchsorted(self._keys, [u << 32, (u + 1) << 32])
         values = [0.0] * int(hi - lo) if self._values is None else self._values[lo:hi].tolist()
-        found = dict(zip((self._keys[lo:hi] & _LOW).tolist(), values, strict=True))
+        found = dict(zip((self._keys[lo:hi] & LOW).tolist(), values, strict=True))
         for v, value in self._delta.get(u, {}).items():
             if value is None:
                 found.pop(v, None)
@@ -165,7 +166,7 @@ class PairTable:
         counts = hi - lo
         first = np.repeat(lo - np.cumsum(counts) + counts, counts)  # lo[i] - (i's first slot)
         index = np.repeat(np.arange(len(us)), counts)
-        v = self._keys[first + np.arange(len(index))] & _LOW
+        v = self._keys[first + np.arange(len(index))] & LOW
         if not self._delta:
             return index, v
         recent_i, recent_v, present = [], [], []  # the recent changes of the ``us``, in order
@@ -226,14 +227,14 @@ class PairTable:
         """Every pair as ``(us, vs, values)``, in key order (a whole-table pass, not a loop)."""
         self._merge()
         values = np.zeros(len(self._keys)) if self._values is None else self._values
-        return self._keys >> 32, self._keys & _LOW, values
+        return self._keys >> 32, self._keys & LOW, values
 
     def items(self) -> Iterator[tuple[int, int, float]]:
         """Every ``(u, v, value)``, in key order."""
         self._merge()
         values = self._values.tolist() if self._values is not None else [0.0] * len(self._keys)
         for key, value in zip(self._keys.tolist(), values, strict=True):
-            yield key >> 32, key & 0xFFFFFFFF, value
+            yield key >> 32, key & LOW, value
 
     def _merge(self) -> None:
         """Fold the recent changes into the sorted arrays."""
