@@ -38,6 +38,7 @@ import numpy as np
 from stream_align.engine import packed, rematch
 from stream_align.engine.labels import LabelBook
 from stream_align.engine.margin import RunnerUps
+from stream_align.engine.node_map import NodeMap
 from stream_align.engine.pair_book import PairBook
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import LabelValue
@@ -46,9 +47,6 @@ Pair = tuple[str, str]
 Rank = tuple[float, str, str, int, int]
 """A queued pair: ``-weight``, its keys (the tie-break), its nodes."""
 V = TypeVar("V")
-_FILTER_FROM = 64
-"""Queued pairs from which the blocking test is narrowed by arrays first (``_contenders``):
-below, the arrays' fixed cost (every label and match read once) exceeds the pairs' tests."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +107,7 @@ class _ByKey(Mapping[str, V], Generic[V]):
     """A read-only view by key of a mapping by node (``value`` turns a stored value into the
     view's: a node into its key)."""
 
-    def __init__(self, nodes: dict[int, object], mine: object, value: Callable[[object], V]
+    def __init__(self, nodes: NodeMap, mine: object, value: Callable[[object], V]
                  ) -> None:
         self._nodes, self._mine, self._value = nodes, mine, value
 
@@ -131,6 +129,10 @@ class Decider:
     """Labels, current matches (with their published scores) and the stable-matching repair.
     ``named(left, right)``: whether both nodes have a name."""
 
+    narrow_from = 64
+    """Pairs from which the eligibility and blocking tests run on arrays first (``_recheck``,
+    ``_contenders``); below, numpy's fixed cost a call exceeds the Python tests'."""
+
     def __init__(self, settings: EngineSettings, book: PairBook,
                  named: Callable[[int, int], bool] = lambda left, right: True) -> None:
         self.settings, self.book, self.named = settings, book, named
@@ -138,9 +140,9 @@ class Decider:
         self.labels = self.label_book.labels
         self.forced_left = self.label_book.forced_left
         self.forced_right = self.label_book.forced_right
-        self.left_match: dict[int, int] = {}  # left node → right node
-        self.right_match: dict[int, int] = {}  # right node → left node
-        self.published_at: dict[int, float] = {}  # left node → score of its last MATCH event
+        self.left_match = NodeMap()  # left node → right node
+        self.right_match = NodeMap()  # right node → left node
+        self.published_at = NodeMap(floats=True)  # left node → score of its last MATCH event
         self.runner_ups = RunnerUps(book)  # unnamed margin
         left, right = book.vocabularies
         self._keys = left.keys, right.keys
@@ -237,23 +239,40 @@ class Decider:
         if self.settings.unnamed_margin is not None:  # a changed pair moves its entities'
             lefts |= pair_lefts  # runner-ups (``margin``)
             rights |= pair_rights
-        before = {a: self.left_match[a] for a in lefts | pair_lefts if a in self.left_match}
-        before.update((self.right_match[b], b) for b in rights | pair_rights
-                      if b in self.right_match)
+        mine = _nodes(lefts | pair_lefts)
+        theirs = _nodes(rights | pair_rights)
+        partner, partner_of = self.left_match.of(mine), self.right_match.of(theirs)
+        before = dict(zip(mine[partner >= 0].tolist(), partner[partner >= 0].tolist(),
+                          strict=True))
+        before.update(zip(partner_of[partner_of >= 0].tolist(),
+                          theirs[partner_of >= 0].tolist(), strict=True))
         if before:
-            held = np.fromiter(before.items(), dtype=np.dtype((np.int64, 2)), count=len(before))
-            changed = _within(packed.join(held[:, 0], held[:, 1]), pairs)
-            for (left, right), hit in zip(held.tolist(), changed.tolist(), strict=True):
-                if hit or left in lefts or right in rights:
-                    lefts.add(left)
-                    rights.add(right)
-                    if self._weight(left, right) is None:
-                        self._unmatch(left)
+            self._recheck(before, pairs, lefts, rights)
         if len(pairs) + len(lefts) + len(rights) >= rematch.BULK_SHARE * self.book.size_bound():
             self._rematch(before)  # most pairs changed: the same matching, from arrays
             return self._diff(before)
         self._repair(before, lefts, rights, pairs)
         return self._diff(before)
+
+    def _recheck(self, before: dict[int, int], pairs: np.ndarray, lefts: set[int],
+                 rights: set[int]) -> None:
+        """The matches in ``before`` whose pair changed or whose entity is reconsidered join
+        ``lefts``/``rights``; those no longer eligible are undone (weights as arrays where
+        ``rematch.weights`` gives ``_weight``'s: without the unnamed margin)."""
+        held = np.fromiter(before.items(), dtype=np.dtype((np.int64, 2)), count=len(before))
+        us, vs = held[:, 0], held[:, 1]
+        again = (_within(packed.join(us, vs), pairs) | np.isin(us, _nodes(lefts))
+                 | np.isin(vs, _nodes(rights)))
+        us, vs = us[again], vs[again]
+        lefts.update(us.tolist())
+        rights.update(vs.tolist())
+        if len(us) > self.narrow_from and self.settings.unnamed_margin is None:
+            gone = np.isnan(rematch.weights(self, us, vs, self.book.node_scores(us, vs)))
+        else:
+            gone = np.array([self._weight(u, v) is None for u, v in zip(
+                us.tolist(), vs.tolist(), strict=True)], dtype=bool)
+        for left in us[gone].tolist():
+            self._unmatch(left)
 
     def _repair(self, before: dict[int, int], lefts: set[int], rights: set[int],
                 pairs: np.ndarray) -> None:
@@ -280,7 +299,7 @@ class Decider:
             if self.left_match.get(left) != new.get(left):
                 before.setdefault(left, self.left_match.get(left, -1))
         self.left_match.clear()
-        self.left_match.update(new)
+        self.left_match.update(new.items())
         self.right_match.clear()
         self.right_match.update((b, a) for a, b in new.items())
 
@@ -299,7 +318,7 @@ class Decider:
         if self.forced_left and below.any():
             keep |= below & np.isin(us, self.label_nodes().governed)
         us, vs, scores = us[keep], vs[keep], scores[keep]
-        if len(us) > _FILTER_FROM and self.settings.unnamed_margin is None:
+        if len(us) > self.narrow_from and self.settings.unnamed_margin is None:
             contend = self._contenders(us, vs, scores)
             us, vs = us[contend], vs[contend]
         for left, right in zip(us.tolist(), vs.tolist(), strict=True):
@@ -313,8 +332,7 @@ class Decider:
         weights as arrays (``rematch.weights``: the same weights; the runner-ups of the
         unnamed margin are not, so not with a margin). Equal weights stay contenders: the
         keys break those."""
-        mine = rematch.partners(self.left_match, us)
-        theirs = rematch.partners(self.right_match, vs)
+        mine, theirs = self.left_match.of(us), self.right_match.of(vs)
         a, b = mine >= 0, theirs >= 0
         lefts = np.concatenate([us, us[a], theirs[b]])
         rights = np.concatenate([vs, mine[a], vs[b]])
@@ -344,7 +362,7 @@ class Decider:
     def _unmatch(self, left: int) -> int | None:
         right = self.left_match.pop(left, None)
         if right is not None:
-            del self.right_match[right]
+            self.right_match.pop(right)
         return right
 
     def _diff(self, before: dict[int, int]) -> list[Change]:
@@ -352,8 +370,7 @@ class Decider:
         left key order; the lefts that publish nothing are told apart as arrays)."""
         lefts = np.fromiter(before, dtype=np.int64, count=len(before))
         olds = np.fromiter(before.values(), dtype=np.int64, count=len(before))
-        news = rematch.partners(self.left_match, lefts)
-        published = np.array([self.published_at.get(u, np.nan) for u in lefts.tolist()])
+        news, published = self.left_match.of(lefts), self.published_at.of(lefts)
         was, now = self.book.node_scores(lefts, olds), self.book.node_scores(lefts, news)
         retract = (olds >= 0) & (olds != news)
         publish = (news >= 0) & (retract | np.isnan(published) | np.isnan(now)

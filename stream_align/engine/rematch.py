@@ -63,21 +63,21 @@ def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) ->
             bar[unnamed] = np.maximum(bar[unnamed], ahead[unnamed])
         if settings.neighbourhood_rounds:  # the neighbourhood stage matches these
             bar[unnamed] = np.inf
-    matched = partners(decider.left_match, u) == v
+    matched = decider.left_match.of(u) == v
     bar[matched] = bar[matched] - (settings.match_threshold - settings.keep_threshold)
     return bar
 
 
 def weights(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Each pair's rank as ``Decider._weight`` gives it (``inf``: forced, ``NaN``: not
-    eligible)."""
+    eligible or not scored — ``scores`` NaN)."""
     out = np.where(scores >= _bars(decider, u, v, scores), scores, np.nan)
     labels = decider.label_nodes()
     if labels.forced_left or labels.forced_right:
         forced_left = partners(labels.forced_left, u)
         forced_right = partners(labels.forced_right, v)
         out[(forced_left != -1) | (forced_right != -1)] = np.nan
-        out[(forced_left == v) & (forced_right == u)] = np.inf
+        out[(forced_left == v) & (forced_right == u) & ~np.isnan(scores)] = np.inf
     if len(labels.refused):
         out[np.isin(packed.join(u, v), labels.refused)] = np.nan
     return out
