@@ -53,6 +53,20 @@ def _check(engine: AlignmentEngine) -> None:
         assert (kept == expected).all(), f"side {s}"
 
 
+def _streamed(pair: GraphPair, bundle: ModelBundle, seed: int, batch: int, check: bool
+              ) -> tuple[AlignmentEngine, list[TripleChange]]:
+    """The pair's shuffled changes through a fresh engine, ``batch`` at a time (each batch's
+    heads checked against a fresh computation with ``check``)."""
+    engine = AlignmentEngine.empty(bundle, engine_settings(anchor_candidates=M,
+                                                           anchor_fanout=CAP))
+    changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=seed))
+    for start in range(0, len(changes), batch):
+        engine.process(changes[start:start + batch], [])
+        if check:
+            _check(engine)
+    return engine, changes
+
+
 def _removal(change: TripleChange) -> TripleChange:
     return TripleChange.new(graph=change.graph, op=TripleOp.REMOVE_TRIPLE, head=change.head,
                             relation=change.relation, tail=change.tail)
@@ -62,12 +76,7 @@ def test_heads_follow_every_batch_of_adds_and_removals(anchored) -> None:
     """Fails if a row the rule says can move is not recomputed (a moved anchor's samplers,
     its partner's samplers, a fan crossing the cap)."""
     pair, bundle = anchored
-    engine = AlignmentEngine.empty(bundle, engine_settings(anchor_candidates=M,
-                                                           anchor_fanout=CAP))
-    changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=5))
-    for start in range(0, len(changes), 20):
-        engine.process(changes[start:start + 20], [])
-        _check(engine)
+    engine, changes = _streamed(pair, bundle, seed=5, batch=20, check=True)
     triples = [c for c in changes if c.op is TripleOp.ADD_TRIPLE]
     rng = np.random.default_rng(0)
     for _ in range(10):
@@ -80,11 +89,7 @@ def test_heads_follow_every_batch_of_adds_and_removals(anchored) -> None:
 def test_a_whole_stream_lists_the_batch_aligners_pairs(anchored) -> None:
     """After the whole pair streamed, each entity's heads are the batch scorer's (by key)."""
     pair, bundle = anchored
-    engine = AlignmentEngine.empty(bundle, engine_settings(anchor_candidates=M,
-                                                           anchor_fanout=CAP))
-    changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=2))
-    for start in range(0, len(changes), 40):
-        engine.process(changes[start:start + 40], [])
+    engine, _ = _streamed(pair, bundle, seed=2, batch=40, check=False)
     scorer = ModelScorer(bundle, pair)
     for s, graph in enumerate((pair.a, pair.b)):
         other = (pair.b, pair.a)[s]
