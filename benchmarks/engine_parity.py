@@ -59,7 +59,8 @@ def main() -> None:
     print(f"streamed {len(events)} events in {time.perf_counter() - started:.1f}s", flush=True)
     found = align(ModelScorer(bundle, pair), AlignSettings(
         candidates=settings.top_k, csls_depth=settings.csls_depth,
-        csls_k=settings.csls_k, threshold=settings.match_threshold,
+        csls_k=settings.csls_k, anchor_candidates=settings.anchor_candidates,
+        anchor_fanout=settings.anchor_fanout, threshold=settings.match_threshold,
         unnamed_threshold=settings.unnamed_threshold, evidence=0))
     batch = {m.left: (m.right, m.score) for m in found}
     same = [k for k, (right, _) in streamed.items() if batch.get(k, ("",))[0] == right]

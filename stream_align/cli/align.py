@@ -24,6 +24,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--csls-k", type=int, default=d.csls_k,
                    help="CSLS hubness correction of retrieval, as the service's csls_k "
                    "(decision 0036): hub score = mean of the K best scores; 0: plain.")
+    p.add_argument("--anchor-candidates", type=int, default=d.anchor_candidates, metavar="M",
+                   help="Also the M best candidates by shared anchors, both directions, as the "
+                   "service's anchor_candidates (decision 0045); 0: retrieval alone.")
     p.add_argument("--threshold", type=float, default=d.threshold, help="Minimum pair score.")
     p.add_argument("--unnamed-threshold", type=float, default=d.unnamed_threshold,
                    help="Minimum pair score where either entity has no name (structure-only "
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from stream_align.model.scorer import ModelScorer
 
     settings = AlignSettings(candidates=args.candidates, csls_k=args.csls_k,
-                             threshold=args.threshold,
+                             anchor_candidates=args.anchor_candidates, threshold=args.threshold,
                              unnamed_threshold=args.unnamed_threshold,
                              unnamed_margin=args.unnamed_margin, evidence=args.evidence,
                              neighbourhood_rounds=args.neighbourhood_rounds)

@@ -43,6 +43,9 @@ def add_evaluation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csls-depth", type=int, default=20, metavar="N",
                         help="trained models: retrieval list depth CSLS re-ranks (the "
                         "service's csls_depth)")
+    parser.add_argument("--anchor-candidates", type=int, default=10, metavar="M",
+                        help="trained models: each source's candidates also hold its M best "
+                        "targets by shared anchors, as the service's (decision 0045; 0: none)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,7 +75,7 @@ def execute(args: argparse.Namespace, methods: tuple[str, ...] | None,
     settings = BenchmarkSettings(
         dataset=args.dataset, hide_names=args.hide_names, seed=args.seed, models=models,
         negatives=args.negatives, isolate=not args.in_process, csls_k=args.csls_k,
-        depth=args.csls_depth,
+        depth=args.csls_depth, anchor_k=args.anchor_candidates,
         **{key: value for key, value in chosen.items() if value is not None})
     meta = report_meta(settings, "stream-align " + shlex.join(sys.argv[1:]))
     results = run_benchmark(settings)

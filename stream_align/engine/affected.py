@@ -65,6 +65,8 @@ class SampleIndex:
         self._rel = np.zeros((0, k), dtype=np.int32)  # their relations, 0 past the count
         self._summaries = RowPool(3)  # (head, relation, tail) rows per node
         self._reverse = PairTable(values=False)  # (sampled, sampler)
+        self.noting = False  # keep ``notes`` (the shared-anchor candidates read them)
+        self._notes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def _fit(self, size: int) -> None:
         self._type = grown(self._type, size, -1)
@@ -109,11 +111,46 @@ class SampleIndex:
         self._reverse.change_many(old[old >= 0], xs[old >= 0], present=False)
         fresh = nbr[changed]
         self._reverse.change_many(fresh[fresh >= 0], xs[fresh >= 0], present=True)
+        if self.noting and len(moved):
+            self._note(moved, old, fresh)
         self._type[nodes], self._count[nodes], self._nbr[nodes], self._rel[nodes] = \
             types, count, nbr, rel
         self._summaries.clear(nodes[~alive])
         self._summaries.set_flat(nodes[alive], new.summaries, new.sizes)
         return nodes[typed], nodes[changed]
+
+    def _note(self, moved: np.ndarray, old: np.ndarray, fresh: np.ndarray) -> None:
+        """Keep the nodes whose sample moved and the sampled nodes whose ``R`` gained (+1)
+        or lost (−1) a sampler."""
+        xs = moved[:, None].astype(np.int64)
+        before = np.unique((old.astype(np.int64) << 32 | xs)[old >= 0])
+        after = np.unique((fresh.astype(np.int64) << 32 | xs)[fresh >= 0])
+        lost = np.setdiff1d(before, after, assume_unique=True) >> 32
+        got = np.setdiff1d(after, before, assume_unique=True) >> 32
+        self._notes.append((moved.astype(np.int64), np.concatenate([lost, got]),
+                            np.concatenate([-np.ones(len(lost), np.int64),
+                                            np.ones(len(got), np.int64)])))
+
+    def take_notes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Since the last call (while ``noting``): the nodes whose sample moved, and the
+        distinct nodes whose ``R`` changed with the net change of its size, ascending."""
+        notes, self._notes = self._notes, []
+        empty = np.zeros(0, dtype=np.int64)
+        moved = np.unique(np.concatenate([n[0] for n in notes] or [empty]))
+        nodes, at = np.unique(np.concatenate([n[1] for n in notes] or [empty]),
+                              return_inverse=True)
+        net = np.bincount(at, weights=np.concatenate([n[2] for n in notes] or [empty]),
+                          minlength=len(nodes)).astype(np.int64)
+        return moved, nodes, net
+
+    def fans(self, nodes: np.ndarray) -> np.ndarray:
+        """``|R(node)|`` of each node: how many nodes sample it."""
+        index, _ = self._reverse.seconds_of(np.asarray(nodes, dtype=np.int64))
+        return np.bincount(index, minlength=len(nodes)).astype(np.int64)
+
+    def samplers_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``R`` of many nodes: pairs ``(i, x)``, ``x`` samples ``nodes[i]``."""
+        return self._reverse.seconds_of(np.asarray(nodes, dtype=np.int64))
 
     def _compute(self, nodes: list[int]) -> _Computed:
         """Types, slots and summaries with the model's own sampling on full edges."""

@@ -65,12 +65,14 @@ def _queries(vectors: np.ndarray, normalise: bool, searched: bool,
 
 
 def candidates(scorer: ModelScorer, k: int, ivf: IvfCells | None = None, csls_k: int = 0,
-               csls_depth: int = 0) -> np.ndarray:
+               csls_depth: int = 0, anchors: int = 0, anchor_fanout: int = 64) -> np.ndarray:
     """Unique ``(a, b)`` pairs from top-k retrieval in both directions, ``int64 (m, 2)``.
 
     With ``csls_k`` each entity's top ``csls_depth`` (its list's exact part) is re-ranked by CSLS
     (``stream_align.csls``: hub scores from the first ``csls_k`` of the other side's lists) and
-    its first ``k`` are its candidates, as the engine's list heads are."""
+    its first ``k`` are its candidates, as the engine's list heads are. With ``anchors`` each
+    entity's ``anchors`` best by shared anchors join them (``stream_align.anchor_candidates``,
+    both directions, as the engine's anchor heads)."""
     unit = scorer.bundle.net.loss == "hinge"
     searched = ivf is not None or csls_k > 0
     depth = max(k, csls_depth) if csls_k else k
@@ -81,8 +83,19 @@ def candidates(scorer: ModelScorer, k: int, ivf: IvfCells | None = None, csls_k:
         to_b, to_a = _csls_heads(to_b, score_b, to_a, score_a, k, csls_k)
     ab = np.stack([np.repeat(np.arange(len(scorer.query)), to_b.shape[1]), to_b.ravel()], 1)
     ba = np.stack([to_a.ravel(), np.repeat(np.arange(len(scorer.base)), to_a.shape[1])], 1)
-    both = np.concatenate([ab, ba])
+    both = np.concatenate([ab, ba, *_anchor_pairs(scorer, anchors, anchor_fanout)])
     return np.unique(both[(both >= 0).all(axis=1)], axis=0)
+
+
+def _anchor_pairs(scorer: ModelScorer, m: int, fanout: int) -> list[np.ndarray]:
+    """Both graphs' shared-anchor candidates as ``(a, b)`` rows (none without ``m``)."""
+    if not m:
+        return []
+    na, nb = scorer.pair.a.num_entities, scorer.pair.b.num_entities
+    to_b = scorer.anchor_heads(0, np.arange(na), m, fanout)
+    to_a = scorer.anchor_heads(1, np.arange(nb), m, fanout)
+    return [np.stack([np.repeat(np.arange(na), m), to_b.ravel()], 1),
+            np.stack([to_a.ravel(), np.repeat(np.arange(nb), m)], 1)]
 
 
 def _csls_heads(to_b: np.ndarray, score_b: np.ndarray, to_a: np.ndarray, score_a: np.ndarray,
@@ -149,7 +162,8 @@ def align(scorer: ModelScorer, settings: AlignSettings,
     """Aligned pairs of the scorer's two graphs, best first; ``on_stage`` hears each of
     :data:`ALIGN_STAGES` begin (a progress display: minutes on a large pair)."""
     on_stage(ALIGN_STAGES[0])
-    pairs = candidates(scorer, settings.candidates, ivf, settings.csls_k, settings.csls_depth)
+    pairs = candidates(scorer, settings.candidates, ivf, settings.csls_k, settings.csls_depth,
+                       settings.anchor_candidates, settings.anchor_fanout)
     on_stage(ALIGN_STAGES[1])
     scores, _ = scorer.pair_scores(pairs[:, 0], pairs[:, 1])
     on_stage(ALIGN_STAGES[2])

@@ -138,7 +138,7 @@ class CandidateLists:
         keys, ranked = csls_heads.refresh((self.sides[0].lists, self.sides[1].lists),
                                           self.exact, self.settings.top_k)
         self.reranked += len(ranked[0]) + len(ranked[1])
-        return _union([self._pairs(0, keys[0]), self._pairs(1, keys[1])])
+        return _union([packed.as_pairs(0, keys[0]), packed.as_pairs(1, keys[1])])
 
     def _rebuild(self) -> Touched:
         if self._train_due():
@@ -211,12 +211,7 @@ class CandidateLists:
     def _set(self, s: int, found: Found) -> Touched:
         """Replace lists; return the pairs that entered or left their candidates (a pair that
         stays keeps its score unless an entity changed, and those pairs are re-scored anyway)."""
-        return self._pairs(s, self.sides[s].set_lists(found, self.settings.top_k))
-
-    @staticmethod
-    def _pairs(s: int, keys: np.ndarray) -> Touched:
-        """Side ``s``'s keys ``owner << 32 | other`` as packed ``left << 32 | right``."""
-        return keys if s == 0 else packed.swap(keys)
+        return packed.as_pairs(s, self.sides[s].set_lists(found, self.settings.top_k))
 
     def _repair(self, s: int, own: Found, fresh: FreshRows, computed: set[int]
                 ) -> tuple[Touched, int]:

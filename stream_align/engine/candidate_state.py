@@ -38,6 +38,8 @@ def fingerprint(model_version: str, settings: EngineSettings) -> str:
     return (f"{model_version}|top_k={settings.top_k}|reserve={settings.candidate_reserve}"
             f"|{settings.candidate_index}|cells={settings.ivf_cells}|probe={settings.ivf_probe}"
             f"|csls={settings.csls_k}"
+            + (f"|anchors={settings.anchor_candidates}/{settings.anchor_fanout}"
+               if settings.anchor_candidates else "")
             + ("|fp16" if settings.candidate_index == "ivf" and settings.ivf_float16 else ""))
 
 

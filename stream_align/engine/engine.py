@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_align.engine import candidate_state, ivf_lists, packed
+from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.apply import apply_changes, apply_labels
 from stream_align.engine.candidate_lists import CandidateLists
 from stream_align.engine.decisions import Change, Decider, PairBook
@@ -82,8 +83,10 @@ class AlignmentEngine:
         self.book = PairBook(graphs[0], graphs[1])
         self.decider = Decider(settings, self.book, self._named)
         self.lists = CandidateLists(settings, self.sides, progress)
+        self.anchors = AnchorHeads(self.sides, settings.anchor_candidates,
+                                   settings.anchor_fanout) if settings.anchor_candidates else None
         self.scores = PairScores(bundle, settings, self.sides, self.book, self.decider,
-                                 progress)
+                                 progress, self.anchors)
         self.neighbourhood = NeighbourhoodStage(graphs, settings.neighbourhood_rounds, Fanout(
             settings.neighbourhood_fanout, settings.neighbourhood_group_fanout),
             self._preferred) if settings.neighbourhood_rounds else None
@@ -143,6 +146,7 @@ class AlignmentEngine:
         settings, else rebuilt from the vectors (and all rows rewritten with the next delta)."""
         state = candidate_state.fingerprint(self.bundle.version, self.settings)
         self._candidates_state = source.candidates_state()
+        anchored = self.anchors.rebuild() if self.anchors is not None else _NONE
         if self._candidates_state == state:
             candidate_state.load(source, self.sides, self.book, self.settings.top_k,
                                  self.progress)
@@ -152,7 +156,7 @@ class AlignmentEngine:
                     ivf_lists.register(side, self.sides[1 - s],
                                        side.indexed())
             return
-        self.scores.rebuild(self.lists.rebuild())
+        self.scores.rebuild(np.union1d(self.lists.rebuild(), anchored))
         self._keep_quantiser()
         self._delta.candidates_reset = True
         self.held.everywhere = self.pending_count > 0
@@ -236,6 +240,11 @@ class AlignmentEngine:
         reranked = self.lists.reranked
         with _timed(stats, "lists_s"):
             touched, searched = self.lists.update(held.computed, held.removed)
+        if self.anchors is not None:
+            recomputed = self.anchors.recomputed
+            with _timed(stats, "anchors_s"):
+                touched = np.union1d(touched, self.anchors.update(held.computed))
+            stats["anchor_rows"] = float(self.anchors.recomputed - recomputed)
         stats["researched"] = float(searched)
         stats["csls_reranked"] = float(self.lists.reranked - reranked)
         changed = self.scores.update(touched, held.computed, held.removed, held.labelled, stats)
@@ -315,6 +324,9 @@ class AlignmentEngine:
     def pending_count(self) -> int:
         """Embeddings waiting for recompute (call ``process`` with no input to drain them)."""
         return self.queue.count
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 @contextmanager

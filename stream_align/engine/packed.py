@@ -27,3 +27,8 @@ def split(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def swap(keys: np.ndarray) -> np.ndarray:
     """``low << 32 | high``: the same pairs keyed from the other side."""
     return (keys & LOW) << 32 | keys >> 32
+
+
+def as_pairs(side: int, keys: np.ndarray) -> np.ndarray:
+    """Side ``side``'s keys ``owner << 32 | other`` as ``left << 32 | right`` (side 0: left)."""
+    return keys if side == 0 else swap(keys)

@@ -1,7 +1,8 @@
 """The scores stage: the scored pairs, kept equal to a batch computation's after every batch.
 
 The pair set is the batch aligner's: ``(a, b)`` when ``b`` is in ``a``'s top-k or ``a`` in
-``b``'s (both directions, see ``candidate_lists``), plus MATCH-labelled pairs (every one,
+``b``'s (both directions, see ``candidate_lists``) or in either's shared-anchor candidates
+(``anchor_heads``), plus MATCH-labelled pairs (every one,
 governing or dormant — ``labels`` — so the set is a function of the label table and a restore's
 ``rebuild`` finds the same pairs), minus NON_MATCH ones. A pair's score can change only if one
 of its entities was recomputed; only those are re-scored (cross-graph attention, ``scoring``).
@@ -15,6 +16,7 @@ import time
 import numpy as np
 
 from stream_align.engine import packed
+from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.candidate_lists import NodePair, Sets, Touched
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.progress import Progress
@@ -35,9 +37,11 @@ class PairScores:
     """Owns the scores in the :class:`PairBook`; reads the candidate lists of both sides."""
 
     def __init__(self, bundle: ModelBundle, settings: EngineSettings, sides: tuple[Side, Side],
-                 book: PairBook, decider: Decider, progress: Progress) -> None:
+                 book: PairBook, decider: Decider, progress: Progress,
+                 anchors: AnchorHeads | None = None) -> None:
         self.bundle, self.settings, self.sides = bundle, settings, sides
         self.book, self.decider, self.progress = book, decider, progress
+        self.anchors = anchors
 
     def _wanted(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
         """Which pairs ``(lefts[i], rights[i])`` belong in the book: both entities indexed,
@@ -46,6 +50,8 @@ class PairScores:
         a, b = self.sides
         indexed = (a.faiss_ids(lefts) >= 0) & (b.faiss_ids(rights) >= 0)
         listed = a.lists.holds(lefts, rights) | b.lists.holds(rights, lefts)
+        if self.anchors is not None:
+            listed |= self.anchors.holds(0, lefts, rights) | self.anchors.holds(1, rights, lefts)
         labels = self.decider.labels
         if not labels:
             return indexed & listed

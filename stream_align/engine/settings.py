@@ -38,6 +38,19 @@ class EngineSettings(BaseModel):
                      "candidate_reserve): lists are kept exact to this depth, the reserve "
                      "beyond it lets a repair skip the search."),
     )
+    anchor_candidates: int = Field(
+        default=10, ge=0,
+        description=("Candidates per entity, each way, also taken by shared anchors: the "
+                     "entities of the other graph sampling the most partners of the anchors "
+                     "among its own sampled neighbours (decision 0045; kept per sample change, "
+                     "40 B an entity). 0: retrieval alone."),
+    )
+    anchor_fanout: int = Field(
+        default=64, ge=1,
+        description=("An anchor sampled by more entities than this on either side (a hub) "
+                     "gives no shared-anchor candidates; bounds the rows one moved anchor "
+                     "re-reads (2·(anchor_fanout + 1)) and the pool of a row."),
+    )
     rebuild_share: float = Field(
         default=0.15, gt=0, le=1,
         description=("Share of all indexed vectors recomputed in one batch from which every "

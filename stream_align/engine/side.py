@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from stream_align.anchor_candidates import tie_keys
 from stream_align.arrays import grown, lookup
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.delta import StateDelta, StoredVector
@@ -64,6 +65,8 @@ class Side:
         self.listed_by = self.lists.listed_by  # other graph's node → my nodes listing it
         self._anchor_index = {p[0 if query else 1]: a for a, p in enumerate(frozen.anchors)}
         self._anchor_of = np.full(1, len(frozen.anchors), dtype=np.int64)  # node → anchor id
+        self._anchor_node = np.full(len(frozen.anchors) + 1, -1, dtype=np.int64)  # and back
+        self._tie = np.zeros(0, dtype=np.int64)  # node → key hash (shared-anchor candidates)
 
     def anchor_ids(self, nodes: np.ndarray) -> np.ndarray:
         """Seed anchor id of each node (``-1`` entries and non-anchors: the number of anchors).
@@ -75,7 +78,22 @@ class Side:
             new = np.fromiter((self._anchor_index.get(key, none) for key in keys[known:]),
                               dtype=np.int64, count=len(keys) - known)
             self._anchor_of = np.concatenate([self._anchor_of[:-1], new, [none]])
+            has = np.flatnonzero(new < none)
+            self._anchor_node[new[has]] = has + known
         return self._anchor_of[nodes]
+
+    def anchor_nodes(self, anchors: np.ndarray) -> np.ndarray:
+        """This graph's node of each anchor id (``-1``: no node has its key yet)."""
+        self.anchor_ids(np.zeros(0, dtype=np.int64))  # every key known so far looked up
+        return self._anchor_node[anchors]
+
+    def tie_keys(self, nodes: np.ndarray) -> np.ndarray:
+        """Each node's key hash that orders equal shared-anchor shares (8 bytes a node,
+        hashed once per node)."""
+        known, keys = len(self._tie), self.graph.keys
+        if known < len(keys):
+            self._tie = np.concatenate([self._tie, tie_keys(keys[known:])])
+        return self._tie[nodes]
 
     def put_vectors(self, delta: StateDelta, nodes: list[int], vectors: np.ndarray,
                     version: str, ids: FaissIds) -> None:

@@ -14,6 +14,8 @@ recompute             affected → recomputed nodes                 queue (``que
 candidates            recomputed/removed → pairs that entered     candidate lists, list bounds
 (``candidate_lists``  or left a list
 ``.CandidateLists``)
+anchor candidates     samples that moved → pairs that entered     shared-anchor heads
+(``anchor_heads``)    or left an entity's shared-anchor heads
 scores (``pairs``)    those pairs, recomputed → changed pairs     pair book
 decisions             changed pairs → :class:`Change` list        matching
 neighbourhood         touched nodes, moved decisions and labels   support tables, its matches,

@@ -71,6 +71,8 @@ class BenchmarkSettings:
     """Trained models: CSLS retrieval as the service's default (decision 0036); 0: plain."""
     depth: int = 20
     """Trained models: each source's retrieval list (the service's top_k + candidate_reserve)."""
+    anchor_k: int = 10
+    """Trained models: candidates also taken by shared anchors (decision 0045); 0: none."""
 
     def __post_init__(self) -> None:
         method_labels(self)  # raises on an unknown method or 'model' without a path
@@ -105,7 +107,7 @@ def build_scorer(label: str, pair: GraphPair, settings: BenchmarkSettings) -> Pa
     from stream_align.model.scorer import ModelScorer
 
     scorer = ModelScorer.from_path(Path(label.split(":", 1)[1]), pair, csls_k=settings.csls_k,
-                                   depth=settings.depth)
+                                   depth=settings.depth, anchor_k=settings.anchor_k)
     _check_provenance(scorer, pair, settings)
     return scorer
 

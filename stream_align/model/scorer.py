@@ -6,6 +6,8 @@ non-candidate so the re-ranked candidates order first. ``score_pairs`` is the pa
 With ``csls_k`` the retrieval is CSLS-corrected as the service's lists are (``stream_align.csls``,
 decision 0036): each source's top ``depth`` by plain score re-ranked by ``2 s − r(target)``, hub
 scores ``r`` from the whole other graph, and non-candidates ordered by ``2 s − r_a − r_b``.
+With ``anchor_k`` each source's candidates also hold its ``anchor_k`` best targets by shared
+anchors (``stream_align.anchor_candidates``, decision 0045), as the service's do.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from stream_align.anchor_candidates import AnchorSide, heads, table_side
 from stream_align.csls import hub_scores, rerank
 from stream_align.graph import GraphPair
 from stream_align.model.artifact import load
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.evidence import NeighbourPair, top_evidence
+from stream_align.model.inputs import GraphInputs
 from stream_align.model.pair_head import GraphEvidence, pair_features
 from stream_align.model.readout import pair_logits, retrieval_vectors
 
@@ -30,10 +34,13 @@ class ModelScorer:
     """CG-MuAlign scores over one :class:`GraphPair` (inputs and encodings computed once)."""
 
     def __init__(self, bundle: ModelBundle, pair: GraphPair, rerank_k: int = 10,
-                 name: str = "cg-mualign", csls_k: int = 0, depth: int = 20) -> None:
+                 name: str = "cg-mualign", csls_k: int = 0, depth: int = 20,
+                 anchor_k: int = 0, anchor_fanout: int = 64) -> None:
         self.bundle, self.pair, self.rerank_k, self.name = bundle, pair, rerank_k, name
         self.csls_k, self.depth = csls_k, max(depth, rerank_k)
+        self.anchor_k, self.anchor_fanout = anchor_k, anchor_fanout
         self._hubs: tuple[np.ndarray, np.ndarray] | None = None
+        self._anchor_sides: tuple[AnchorSide, AnchorSide] | None = None
         self.ga, self.gb = bundle.inputs(pair.a), bundle.inputs(pair.b)
         with torch.no_grad():
             net = bundle.net
@@ -51,8 +58,23 @@ class ModelScorer:
 
     @classmethod
     def from_path(cls, path: Path, pair: GraphPair, rerank_k: int = 10, csls_k: int = 0,
-                  depth: int = 20) -> ModelScorer:
-        return cls(load(path), pair, rerank_k, csls_k=csls_k, depth=depth)
+                  depth: int = 20, anchor_k: int = 0, anchor_fanout: int = 64) -> ModelScorer:
+        return cls(load(path), pair, rerank_k, csls_k=csls_k, depth=depth, anchor_k=anchor_k,
+                   anchor_fanout=anchor_fanout)
+
+    def anchor_heads(self, side: int, nodes: np.ndarray, m: int, fanout: int,
+                     allowed: np.ndarray | None = None) -> np.ndarray:
+        """The shared-anchor candidates (``anchor_candidates.heads``) of ``nodes`` of graph
+        ``side`` (0: A) in the other graph, ``int64 (len(nodes), m)``, ``-1`` past the end."""
+        if self._anchor_sides is None:
+            n = len(self.bundle.frozen.anchors)
+            aa, ab = self.ga.anchors.numpy(), self.gb.anchors.numpy()
+            self._anchor_sides = (table_side(_slots(self.ga), aa, ab, n, self.pair.a.keys),
+                                  table_side(_slots(self.gb), ab, aa, n, self.pair.b.keys))
+        g = self.ga if side == 0 else self.gb
+        slots = _slots(g)[np.asarray(nodes, dtype=np.int64)]
+        return heads(slots, self._anchor_sides[side], self._anchor_sides[1 - side], fanout, m,
+                     allowed)
 
     def retrieval(self) -> tuple[np.ndarray, np.ndarray]:
         """Both graphs' retrieval vectors as the service searches them (unit length for a
@@ -125,18 +147,33 @@ class ModelScorer:
         k = min(self.rerank_k, len(targets))
         if not self.csls_k:
             cols = np.argpartition(-sim, min(k, len(targets) - 1), axis=1)[:, :k]
-        rows = np.arange(len(sources))[:, None]
-        scores = self.pair_scores(sources[rows.repeat(k, 1).ravel()], targets[cols.ravel()],
-                                  link=False)[0]
-        scores = scores.reshape(len(sources), k)
+        if self.anchor_k:
+            cols = np.concatenate([cols, self._anchor_columns(sources, targets)], axis=1)
+        rows = np.repeat(np.arange(len(sources)), cols.shape[1])
+        flat = cols.ravel().astype(np.int64)
+        cells = np.unique((rows.astype(np.int64) << 32 | flat)[flat >= 0])
+        rows, cols = cells >> 32, cells & 0xFFFFFFFF
+        scores = self.pair_scores(sources[rows], targets[cols], link=False)[0]
         # Shift a row's candidates only as far as needed to stay above its best non-candidate,
         # so scores stay comparable across rows (one-to-one assignment reads across rows).
         rest = sim.copy()
         rest[rows, cols] = -np.inf
-        floor = rest.max(axis=1) if len(targets) > k else np.full(len(sources), -np.inf)
-        shift = np.maximum(0.0, floor - scores.min(axis=1) + 1e-6)
-        sim[rows, cols] = scores + shift[:, None]
+        floor = rest.max(axis=1)
+        lowest = np.full(len(sources), np.inf)
+        np.minimum.at(lowest, rows, scores)
+        shift = np.where(np.isfinite(floor), np.maximum(0.0, floor - lowest + 1e-6), 0.0)
+        sim[rows, cols] = scores + shift[rows]
         return sim.astype(np.float32)
+
+    def _anchor_columns(self, sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """Each source's shared-anchor candidates among ``targets``, as columns (``-1``:
+        none)."""
+        allowed = np.zeros(self.pair.b.num_entities, dtype=bool)
+        allowed[targets] = True
+        found = self.anchor_heads(0, sources, self.anchor_k, self.anchor_fanout, allowed)
+        column = np.full(self.pair.b.num_entities, -1, dtype=np.int64)
+        column[targets] = np.arange(len(targets))
+        return np.where(found >= 0, column[np.maximum(found, 0)], -1)
 
     def _csls(self, sources: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """CSLS similarity of ``sources × targets`` and each row's candidate columns: the top
@@ -155,6 +192,11 @@ class ModelScorer:
     def score_pairs(self, pair: GraphPair, pairs: np.ndarray) -> np.ndarray:
         self._check(pair)
         return self.pair_scores(pairs[:, 0], pairs[:, 1])[0]
+
+
+def _slots(g: GraphInputs) -> np.ndarray:
+    """Each entity's sampled neighbours, ``-1`` past its slots."""
+    return np.where(g.mask.numpy(), g.nbr.numpy(), -1)
 
 
 def _hub_of(mine: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:

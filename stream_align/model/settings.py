@@ -173,6 +173,14 @@ class AlignSettings(_Frozen):
         3, ge=0, description="CSLS hubness correction of retrieval (decision 0036): hub score = "
         "mean of an entity's csls_k best retrieval scores; 0: plain inner products."
     )
+    anchor_candidates: int = Field(
+        10, ge=0, description="Candidates per entity, both directions, also taken by shared "
+        "anchors among the sampled neighbours (decision 0045); 0: retrieval alone."
+    )
+    anchor_fanout: int = Field(
+        64, ge=1, description="An anchor sampled by more entities than this on either side "
+        "(a hub) gives no shared-anchor candidates; bounds the work per anchor."
+    )
     threshold: float = Field(0.5, description="Minimum pair score for a match.")
     unnamed_threshold: float | None = Field(
         None, description="Minimum pair score for a match where either entity has no name "

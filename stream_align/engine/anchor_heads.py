@@ -1,0 +1,114 @@
+"""The candidates stage's second source: each entity's shared-anchor candidates (decision 0045).
+
+Beside its retrieval list, each entity keeps its ``m`` best entities of the other graph by
+shared anchors (``stream_align.anchor_candidates``: the batch aligner's rule, the same
+function). They are a function of the samples alone — the anchors are frozen in the model —
+so they move only when a sample moves, and exactly these rows can change after a batch:
+
+- the entities whose own sample moved (``SampleIndex`` notes them);
+- for an anchor node ``q`` whose samplers ``R(q)`` changed, with partner ``p`` in the other
+  graph: the entities sampling ``q`` (their weight for ``q`` reads ``|R(q)|``) and those
+  sampling ``p`` (their pools read ``R(q)``) — each only while the fan is within ``cap``
+  before or after (a hub anchor gives nothing), so at most ``2 (cap + 1)`` rows per anchor
+  that moved, and each row reads at most ``k · cap`` pool entries (``k`` sampled slots).
+
+A row is recomputed whole, as the batch rule computes it, so the heads always equal a batch
+computation's. State: one ``int32`` row of ``m`` per entity and side (40 B at ``m = 10``) and
+the key hashes that order equal shares (8 B a node, ``Side.tie_keys``); the pools are read
+through the reverse sample index the affected set keeps anyway, so no index of its own. The
+heads are not stored: a restore recomputes them from the restored samples (a function of them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stream_align.anchor_candidates import AnchorSide, heads, shares
+from stream_align.arrays import grown
+from stream_align.engine import packed
+from stream_align.engine.side import Side
+
+
+def view(mine: Side, other: Side) -> AnchorSide:
+    """``mine`` as the shared-anchor rule reads a graph."""
+    return AnchorSide(partner=lambda nodes: other.anchor_nodes(mine.anchor_ids(nodes)),
+                      fan=mine.samples.fans, samplers=mine.samples.samplers_of,
+                      tie=mine.tie_keys)
+
+
+class AnchorHeads:
+    """Both sides' shared-anchor candidates, ``m`` per entity, repaired after sample moves."""
+
+    def __init__(self, sides: tuple[Side, Side], m: int, cap: int) -> None:
+        self.sides, self.m, self.cap = sides, m, cap
+        self._views = (view(sides[0], sides[1]), view(sides[1], sides[0]))
+        self._head = [np.full((0, m), -1, dtype=np.int32) for _ in sides]
+        self.recomputed = 0  # rows recomputed (a running count, for the batch stats)
+        for side in sides:
+            side.samples.noting = True
+
+    def update(self, computed: tuple[set[int], set[int]]) -> np.ndarray:
+        """Recompute the rows due since the last call; return the packed ``left << 32 |
+        right`` pairs that entered or left, and every pair of a ``computed`` entity's pool (an
+        entity that just got its first vector enters the pairs of the rows holding it)."""
+        notes = [side.samples.take_notes() for side in self.sides]
+        due = [notes[0][0], notes[1][0]]
+        for s in (0, 1):
+            nodes, net = notes[s][1], notes[s][2]
+            partner = self._views[s].partner(nodes)
+            fan = self.sides[s].samples.fans(nodes)
+            moved = (np.minimum(fan, fan - net) <= self.cap) & (partner >= 0)
+            due[s] = np.union1d(due[s], self._samplers(s, nodes[moved]))
+            far = partner[moved]
+            due[1 - s] = np.union1d(due[1 - s], self._samplers(
+                1 - s, far[self.sides[1 - s].samples.fans(far) <= self.cap]))
+        return np.unique(np.concatenate([self._set(0, due[0]), self._set(1, due[1]),
+                                         self._pools(0, computed[0]),
+                                         self._pools(1, computed[1])]))
+
+    def rebuild(self) -> np.ndarray:
+        """Every row (a restore): the packed pairs that entered or left."""
+        for side in self.sides:
+            side.samples.take_notes()
+        return np.unique(np.concatenate([
+            self._set(s, np.asarray(side.graph.alive_indices(), dtype=np.int64))
+            for s, side in enumerate(self.sides)]))
+
+    def holds(self, s: int, nodes: np.ndarray, others: np.ndarray) -> np.ndarray:
+        """Whether ``others[i]`` is a shared-anchor candidate of ``nodes[i]`` (side ``s``)."""
+        head = self._head[s]
+        nodes = np.asarray(nodes, dtype=np.int64)
+        out = np.zeros(len(nodes), dtype=bool)
+        inside = nodes < len(head)
+        out[inside] = (head[nodes[inside]] == np.asarray(others)[inside, None]).any(axis=1)
+        return out
+
+    def nbytes(self) -> int:
+        return int(sum(h.nbytes for h in self._head))
+
+    def _samplers(self, s: int, nodes: np.ndarray) -> np.ndarray:
+        return np.unique(self.sides[s].samples.samplers_of(np.unique(nodes))[1])
+
+    def _set(self, s: int, nodes: np.ndarray) -> np.ndarray:
+        """Recompute the rows of ``nodes``; the packed pairs that entered or left."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        if not len(nodes):
+            return np.zeros(0, dtype=np.int64)
+        self.recomputed += len(nodes)
+        slots = self.sides[s].samples.slot_table(nodes)[0]
+        new = heads(slots, self._views[s], self._views[1 - s], self.cap, self.m)
+        self._head[s] = grown(self._head[s], int(nodes.max()) + 1, -1)
+        old = self._head[s][nodes].astype(np.int64)
+        self._head[s][nodes] = new
+        owner = np.repeat(nodes, self.m).reshape(-1, self.m)
+        before, after = (owner << 32 | old)[old >= 0], (owner << 32 | new)[new >= 0]
+        return packed.as_pairs(s, np.setxor1d(before, after))
+
+    def _pools(self, s: int, nodes: set[int]) -> np.ndarray:
+        """Every pair of the pools of ``nodes`` (side ``s``), packed."""
+        if not nodes:
+            return np.zeros(0, dtype=np.int64)
+        chosen = np.array(sorted(nodes), dtype=np.int64)
+        slots = self.sides[s].samples.slot_table(chosen)[0]
+        rows, members, _ = shares(slots, self._views[s], self._views[1 - s], self.cap)
+        return packed.as_pairs(s, chosen[rows] << 32 | members)
