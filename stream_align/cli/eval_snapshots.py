@@ -67,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="match unnamed entities by their relation-consistent aligned "
                         "neighbours in R rounds instead of by score, in the engine and the full "
                         "recompute (default 0: off; decisions 0025, 0035)")
+    parser.add_argument("--anchor-candidates", type=int, default=10, metavar="M",
+                        help="candidates per entity also taken by shared anchors, in the engine "
+                        "and the full recompute (default 10, the service's; 0: retrieval "
+                        "alone, as ContEA was measured before decision 0045)")
     parser.add_argument("--hide-names", action="store_true",
                         help="structure-only track (the model must have been trained so)")
     parser.add_argument("--seed", type=int, default=0,
@@ -92,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
             "match_threshold": args.match_threshold, "keep_threshold": args.match_threshold}
         engine = EngineSettings(unnamed_threshold=args.unnamed_threshold,
                                 unnamed_margin=args.unnamed_margin,
-                                neighbourhood_rounds=args.neighbourhood_rounds, **chosen)
+                                neighbourhood_rounds=args.neighbourhood_rounds,
+                                anchor_candidates=args.anchor_candidates, **chosen)
     except ValidationError as exc:  # an option out of range
         raise ConfigError(validation_summary(exc)) from exc
     settings = SnapshotEvalSettings(
