@@ -180,6 +180,8 @@ class CandidateLists:
         ids, base = other.index.rows()
         owners = other.node_of(ids)
         bound = other.bounds(owners)
+        short = np.isneginf(bound)
+        fresh.short(owners[short])
         listing, listed = other.listed_by.of(nodes)  # (row of nodes, list owner)
         column = other.positions(listed)
         depth = min(self.depth, len(ids))
@@ -190,7 +192,7 @@ class CandidateLists:
             scores = product(mine.vectors(part.tolist()))
             top = TopR(*best_first(scores, depth))
             own.append(Found.searched(part, owners[top.index], top.score, self.depth))
-            rows, cols = np.nonzero(scores >= bound[None, :])
+            rows, cols = np.nonzero((scores >= bound[None, :]) & ~short[None, :])
             fresh.add(owners[cols], part[rows], scores[rows, cols])
             here = (listing >= start) & (listing < start + len(part)) & (column >= 0)
             rows = listing[here] - start
@@ -203,9 +205,8 @@ class CandidateLists:
         if not len(nodes):
             return Found.empty(nodes, depth)
         if self.ivf:
-            found, scores = ivf_lists.research(mine, other, nodes, depth)
-        else:
-            found, scores = other.search(mine.vectors(nodes.tolist()), depth)
+            return ivf_lists.research(mine, other, nodes, depth)
+        found, scores = other.search(mine.vectors(nodes.tolist()), depth)
         return Found.searched(nodes, found, scores, depth)
 
     def _set(self, s: int, found: Found) -> Touched:
@@ -216,12 +217,15 @@ class CandidateLists:
     def _repair(self, s: int, own: Found, fresh: FreshRows, computed: set[int]
                 ) -> tuple[Touched, int]:
         """Side ``s``: set the rebuilt lists, merge fresh rows into the rest (not the
-        ``computed`` owners': searched anyway), search what stays unknown."""
+        ``computed`` owners': searched anyway), search what stays unknown and the short lists
+        changed vectors reach."""
         touched = [self._set(s, own)]
         skip = np.fromiter(computed, dtype=np.int64, count=len(computed))
+        short = np.setdiff1d(fresh.short_owners(), skip)
         merged, unknown = list_repair.merge(self.sides[s].lists, self.sides[s].bounds, fresh,
-                                            skip, self.depth, self.exact)
+                                            np.union1d(skip, short), self.depth, self.exact)
         touched.append(self._set(s, merged))
+        unknown = np.union1d(unknown, short)
         touched.append(self._set(s, self._probe(s, unknown, self.depth)))
         return _union(touched), len(own.owners) + len(unknown)
 

@@ -33,14 +33,22 @@ class StoredCandidatesError(EngineError):
     this engine's deltas)."""
 
 
+IVF_LISTS = "lists=2"
+"""The IVF lists' maintenance version: until decision 0044 a list set while the other graph
+had no vector registered no cells and stayed empty, so IVF rows stored before it may be stale:
+a store naming another version is rebuilt once on restore."""
+
+
 def fingerprint(model_version: str, settings: EngineSettings) -> str:
     """What stored lists and scores depend on besides the stored vectors and labels."""
+    ivf = settings.candidate_index == "ivf"
     return (f"{model_version}|top_k={settings.top_k}|reserve={settings.candidate_reserve}"
             f"|{settings.candidate_index}|cells={settings.ivf_cells}|probe={settings.ivf_probe}"
             f"|csls={settings.csls_k}"
             + (f"|anchors={settings.anchor_candidates}/{settings.anchor_fanout}"
                if settings.anchor_candidates else "")
-            + ("|fp16" if settings.candidate_index == "ivf" and settings.ivf_float16 else ""))
+            + ("|fp16" if ivf and settings.ivf_float16 else "")
+            + (f"|{IVF_LISTS}" if ivf else ""))
 
 
 def _fids(side: Side, nodes: np.ndarray) -> np.ndarray:

@@ -238,6 +238,7 @@ class AlignmentEngine:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
         reranked = self.lists.reranked
+        bulk = self.lists.rebuilds(held.changed)  # every list rebuilt: the stages' bulk path
         with _timed(stats, "lists_s"):
             touched, searched = self.lists.update(held.computed, held.removed)
         if self.anchors is not None:
@@ -253,15 +254,17 @@ class AlignmentEngine:
         with _timed(stats, "decide_s"):
             decided = decide(delta, self.decider, held, changed)
         with _timed(stats, "neighbourhood_s"):
-            given = self._neighbourhood(delta, held, decided, changed)
+            given = self._neighbourhood(delta, held, decided, changed, bulk)
         with _timed(stats, "events_s"):
             return build_events(self, delta, decided, held.causes, given)
 
     def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change],
-                       rescored: np.ndarray) -> dict[int, tuple[Evidence, ...]]:
+                       rescored: np.ndarray, bulk: bool
+                       ) -> dict[int, tuple[Evidence, ...]]:
         """The neighbourhood stage after the decisions (``neighbourhood_stage``): its changes
         join ``decided`` (rows marked as its own); their evidence by ``id`` of the change.
-        ``rescored`` pairs can move the stage's tie-breaks."""
+        ``rescored`` pairs can move the stage's tie-breaks; a ``bulk`` refresh rebuilds the
+        stage's tables instead of following them."""
         stage = self.neighbourhood
         if stage is None:
             return {}
@@ -271,9 +274,9 @@ class AlignmentEngine:
             keys[0].update(self.decider.matches)
             keys[1].update(self.decider.matched_right)
         self.progress("neighbourhood", 0, 1)
-        lefts, rights = packed.split(rescored)
+        lefts, rights = packed.split(rescored[:0] if bulk else rescored)
         nodes = set(lefts.tolist()), set(rights.tolist())
-        changes = stage.update(self.decider, held.touched, keys, nodes)
+        changes = stage.update(self.decider, held.touched, keys, nodes, bulk)
         if stage.learnt:
             stage.learnt = False
             delta.neighbourhood_relations = NeighbourhoodRelations(

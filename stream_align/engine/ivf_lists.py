@@ -41,18 +41,18 @@ def train(sides: tuple[Side, Side], cells: int, nprobe: int, float16: bool) -> n
 
 def search_own(mine: Side, other: Side, nodes: np.ndarray, depth: int,
                progress: Progress = no_progress) -> Found:
-    """``nodes``' lists from IVF searches of the other side; their probed cells registered."""
+    """``nodes``' lists from IVF searches of the other side; their probed cells registered —
+    also while the other side has no vector yet (its lists are then empty): the cells a list
+    probes depend on its owner's vector alone, and the other side's vectors arriving later
+    enter exactly the lists registered on their cells (``scan``). Registering none there left
+    such lists empty for good — at a large load, whose queue recomputes graph A before B and
+    trains the quantiser on A alone, most of A's lists — until a restore registered them and
+    its first batch did all the missed work at once (decision 0044)."""
     out: list[Found] = []
-    assert mine.probers is not None
     for start in chunks(range(0, len(nodes), CHUNK), progress, "candidate lists"):
         part = nodes[start:start + CHUNK]
-        if not isinstance(other.index, IvfVectorIndex) or not len(other.index):
-            mine.probers.drop(part.tolist())
-            out.append(Found.empty(part, depth))
-            continue
         vectors = mine.vectors(part.tolist())
-        _, cells = other.index.probe(vectors)
-        mine.probers.set(part.tolist(), cells)
+        cells = _probed(mine, other, part, vectors)
         out.append(Found.searched(part, *other.search(vectors, depth, cells), depth))
     return Found.concat(out) if out else Found.empty(nodes, depth)
 
@@ -61,37 +61,35 @@ def register(mine: Side, other: Side, nodes: np.ndarray) -> None:
     """Register ``nodes``' probed cells without searching: their lists were read from the
     store (decision 0033), and a changed vector is scanned only against the lists probing
     its cell (``scan``)."""
-    assert mine.probers is not None
-    if not isinstance(other.index, IvfVectorIndex) or not len(other.index):
-        return
     for start in range(0, len(nodes), CHUNK):
         part = nodes[start:start + CHUNK]
-        _, cells = other.index.probe(mine.vectors(part.tolist()))
-        mine.probers.set(part.tolist(), cells)
+        _probed(mine, other, part, mine.vectors(part.tolist()))
 
 
-def research(mine: Side, other: Side, nodes: np.ndarray, depth: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _probed(mine: Side, other: Side, nodes: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """The cells of the other side's index that ``vectors`` (of ``nodes``) probe, registered
+    as ``nodes``' cells."""
+    assert mine.probers is not None and isinstance(other.index, IvfVectorIndex)
+    _, cells = other.index.probe(vectors)
+    mine.probers.set(nodes.tolist(), cells)
+    return cells
+
+
+def research(mine: Side, other: Side, nodes: np.ndarray, depth: int) -> Found:
     """Lists searched again on the cells their owners registered (no new probe: the same
-    cells the rest of the engine reasons with): each node's hits and scores."""
+    cells the rest of the engine reasons with), a chunk of queries at a time (a fill searches
+    most of a side's lists again, decision 0044)."""
     assert mine.probers is not None
-    cells = np.stack([_row(mine, n) for n in nodes.tolist()]) if len(nodes) else \
-        np.zeros((0, mine.probers.nprobe), np.int64)
-    return other.search(mine.vectors(nodes.tolist()), depth, cells)
-
-
-def _row(side: Side, node: int) -> np.ndarray:
-    assert side.probers is not None
-    row = np.full(side.probers.nprobe, -1, dtype=np.int64)
-    cells = side.probers.cells(node)
-    row[: len(cells)] = cells
-    return row
+    parts = [Found.searched(part, *other.search(mine.vectors(part.tolist()), depth,
+                                                mine.probers.rows(part)), depth)
+             for part in (nodes[start:start + CHUNK] for start in range(0, len(nodes), CHUNK))]
+    return Found.concat(parts) if parts else Found.empty(nodes, depth)
 
 
 def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     """Changed vectors of ``mine`` against the lists of ``other`` that probe their cells: new
     scores where they reach the bound or are already listed; ``NaN`` where a list holding one
-    no longer probes its cell."""
+    no longer probes its cell; lists with bound ``-inf`` to search again (``FreshRows.short``)."""
     if not len(nodes) or other.probers is None or not isinstance(mine.index, IvfVectorIndex):
         return
     vectors = mine.vectors(nodes.tolist())
@@ -102,7 +100,10 @@ def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
         owners = np.sort(other.probers.of(cell))
         scores = other.vectors(owners.tolist()) @ vectors[rows].T if len(owners) else \
             np.zeros((0, len(rows)), np.float32)
-        i, r = np.nonzero(scores >= other.bounds(owners)[:, None])
+        bound = other.bounds(owners)
+        short = np.isneginf(bound)
+        fresh.short(owners[short])
+        i, r = np.nonzero((scores >= bound[:, None]) & ~short[:, None])
         fresh.add(owners[i], nodes[rows[r]], scores[i, r])
         here = np.flatnonzero(np.isin(listing, rows))
         col = np.searchsorted(rows, listing[here])

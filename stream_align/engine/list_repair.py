@@ -83,15 +83,31 @@ def _pad(a: np.ndarray, width: int, fill: float) -> np.ndarray:
 @dataclass
 class FreshRows:
     """Fresh ``(owner, member, score)`` rows of one side's lists, in arrival order (a later
-    row for the same pair replaces an earlier one; ``NaN``: the member leaves)."""
+    row for the same pair replaces an earlier one; ``NaN``: the member leaves), and the owners
+    of *short* lists a changed vector would enter (``short``)."""
 
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    shorts: list[np.ndarray] = field(default_factory=list)
 
     def add(self, owners: np.ndarray, members: np.ndarray, scores: np.ndarray) -> None:
         if len(owners):
             self.parts.append((np.asarray(owners, dtype=np.int64),
                                np.asarray(members, dtype=np.int64),
                                np.asarray(scores, dtype=np.float64)))
+
+    def short(self, owners: np.ndarray) -> None:
+        """Lists with bound ``-inf`` (fewer than ``depth`` members: the other graph had fewer
+        vectors where they search when they were set) that changed vectors reach: each is
+        searched again instead of taking one row per changed vector — every changed vector
+        enters such a list, so while the other graph fills (a load that recomputes graph A
+        before B) rows would number changed vectors × lists (decision 0044)."""
+        if len(owners):
+            self.shorts.append(np.asarray(owners, dtype=np.int64))
+
+    def short_owners(self) -> np.ndarray:
+        """The distinct owners of :meth:`short`, ascending."""
+        return np.unique(np.concatenate(self.shorts)) if self.shorts else \
+            np.zeros(0, dtype=np.int64)
 
     def latest(self, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rows (one per pair, the latest) of owners not in ``skip``."""

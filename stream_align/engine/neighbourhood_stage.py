@@ -180,24 +180,40 @@ class NeighbourhoodStage:
 
     def update(self, decider: Decider, touched: tuple[set[int], set[int]],
                keys: tuple[set[str], set[str]],
-               rescored: tuple[set[int], set[int]] = (set(), set())) -> list[Change]:
+               rescored: tuple[set[int], set[int]] = (set(), set()),
+               bulk: bool = False) -> list[Change]:
         """Follow the decider's anchors after a refresh: ``touched`` mirror nodes changed,
         ``keys`` (left, right) are entities whose decision or label may have moved, the pairs
         of ``rescored`` (left, right) nodes changed score (``prefer``). Returns the stage's
-        decision changes, as the decider's."""
+        decision changes, as the decider's.
+
+        ``bulk``: the refresh reached most of both graphs (a ContEA snapshot, a backlog: the
+        engine's rebuild-sized refresh) — then every table is built from scratch, as a
+        restore builds them, instead of following the changes row by row (the same tables:
+        the stage is a function of the graphs, anchors and relations; ContEA batch1: one
+        build of a few seconds against ≈ 70 s of followed rows, decision 0046)."""
+        crossed = self._regroup(touched)
+        if bulk:
+            anchors = self._anchors(decider)
+            return self._changes(self._rebuild(decider, self._relearn_due(len(anchors)),
+                                               anchors))
         ga, gb = self.graphs
         lefts = set(touched[0]) | {i for k in keys[0] if (i := ga.index.get(k)) is not None}
         rights = set(touched[1]) | {i for k in keys[1] if (i := gb.index.get(k)) is not None}
         moves = self._moves(decider, lefts, rights)
-        crossed = self._regroup(touched)
         count = len(self.layers[0].anchors) + sum(
             (new is not None) - (old is not None) for old, new in moves.values())
-        triples = self._triples()
-        if count and (count >= 2 * self.learnt_at[0] or triples >= 2 * self.learnt_at[1]):
+        if self._relearn_due(count):
             moved = self._rebuild(decider)
         else:
             moved = self._follow(moves, touched, crossed, rescored)
         return self._changes(moved)
+
+    def _relearn_due(self, anchors: int) -> bool:
+        """Round one's ``anchors`` or the triples have doubled since the relations were learnt
+        (the amortised relearning of the module docstring)."""
+        return bool(anchors) and (anchors >= 2 * self.learnt_at[0]
+                                  or self._triples() >= 2 * self.learnt_at[1])
 
     def _regroup(self, touched: tuple[set[int], set[int]]) -> Crossed:
         """Recompute the large groups of the touched nodes; the groups that crossed the bound."""
@@ -231,11 +247,16 @@ class NeighbourhoodStage:
     def _triples(self) -> int:
         return self.graphs[0].triple_count + self.graphs[1].triple_count
 
-    def _rebuild(self, decider: Decider, relearn: bool = True) -> set[int]:
-        """Every table from scratch (a restore, or relearning the relations from round one's
-        current anchors): one scan of the left graph, amortised as the module says."""
-        anchors = {x: y for x in self.graphs[0].alive_indices()
-                   if (y := self._anchor(decider, x)) is not None}
+    def _anchors(self, decider: Decider) -> dict[int, int]:
+        """Round one's anchors of every live left entity (one scan of the left graph)."""
+        return {x: y for x in self.graphs[0].alive_indices()
+                if (y := self._anchor(decider, x)) is not None}
+
+    def _rebuild(self, decider: Decider, relearn: bool = True,
+                 anchors: dict[int, int] | None = None) -> set[int]:
+        """Every table from scratch (a restore, a bulk refresh, or relearning the relations
+        from round one's current ``anchors``): amortised as the module says."""
+        anchors = self._anchors(decider) if anchors is None else anchors
         if relearn:
             self._set_relations(corresponding_relations(self.adj[0], self.adj[1], anchors),
                                 (len(anchors), self._triples()))

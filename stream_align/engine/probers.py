@@ -43,6 +43,15 @@ class CellProbers:
         row = self._cells[node]
         return row[row >= 0].astype(np.int64)
 
+    def rows(self, nodes: np.ndarray) -> np.ndarray:
+        """``(len(nodes), nprobe)`` cells each node probes (``-1``: none), as FAISS reads
+        them: one gather, not a row per node."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        out = np.full((len(nodes), self.nprobe), -1, dtype=np.int64)
+        inside = nodes < len(self._cells)
+        out[inside] = self._cells[nodes[inside]]
+        return out
+
     def set(self, nodes: Sequence[int], cells: np.ndarray) -> None:
         """``nodes[i]`` now probes ``cells[i]`` (its old cells are dropped)."""
         self.drop(nodes)

@@ -64,6 +64,19 @@ class DeferredQueue:
         if nodes:  # the numbering is state too: restored, it continues from here
             delta.next_queue_seq = self._next
 
+    def first_share(self, affected: tuple[set[int], set[int]], budget: int) -> int:
+        """Graph A's part of ``budget``: in proportion to the nodes waiting on each graph
+        (queued or newly ``affected``), and at least what graph B cannot use (B takes the rest).
+        Taking A's whole queue first made a large load compute every A vector before any B
+        vector: the IVF quantiser was trained on A alone and A's lists were set against an
+        empty graph B, to be refilled as B arrived (decision 0044)."""
+        waiting = [len(self._pending[s]) + len(affected[s] - self._pending[s].keys())
+                   for s in (0, 1)]
+        total = waiting[0] + waiting[1]
+        if total <= budget:
+            return budget
+        return max(budget - waiting[1], budget * waiting[0] // total)
+
     def choose(self, delta: StateDelta, side: int, affected: set[int], budget: int
                ) -> list[int]:
         """Queue ``affected`` and take up to ``budget`` live nodes, oldest first; what leaves

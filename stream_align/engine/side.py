@@ -126,14 +126,16 @@ class Side:
 
     def use_ivf(self, centroids: np.ndarray, nprobe: int, float16: bool) -> None:
         """Move the indexed vectors into IVF cells of ``centroids`` (frozen from now on),
-        stored as half floats with ``float16``."""
+        stored as half floats with ``float16``. The IVF index exists from here on even while
+        this side has no vector: the other side's lists probe its cells all the same
+        (``ivf_lists.search_own``)."""
         self._ivf = (centroids, nprobe, float16)
         self.probers = CellProbers(len(centroids), min(nprobe, len(centroids)))
-        flat, self.index = self.index, None
+        flat = self.index
+        self.index = IvfVectorIndex(centroids, nprobe, self.normalise, float16)
         if isinstance(flat, VectorIndex) and len(flat):
             ids, vectors = flat.rows()
-            self.index = IvfVectorIndex(centroids, nprobe, self.normalise, float16)
-            self.index.add(ids.copy(), vectors.copy())
+            self.index.add(ids.copy(), vectors.copy(), as_prepared=True)
 
     @property
     def ivf(self) -> bool:

@@ -84,11 +84,14 @@ class Recompute:
     def __call__(self, delta: StateDelta, affected: Affected, budget: int
                  ) -> tuple[set[int], set[int]]:
         """Forget deleted nodes, then recompute up to ``budget`` queued or affected nodes
-        (oldest first, left graph first); return the recomputed nodes per graph."""
+        (oldest first within a graph; graph A's part by what waits on each graph,
+        ``DeferredQueue.first_share``); return the recomputed nodes per graph."""
         computed: list[set[int]] = []
         for s, side in enumerate(self.sides):
             side.drop(delta, affected.gone[s])
-            chosen = self.queue.choose(delta, s, affected.nodes[s], budget)
+        parts = (self.queue.first_share(affected.nodes, budget), budget)
+        for s, side in enumerate(self.sides):
+            chosen = self.queue.choose(delta, s, affected.nodes[s], min(parts[s], budget))
             budget -= len(chosen)
             self.encode(delta, side, chosen, affected.nodes[s] | self.queue.queued(s).keys())
             computed.append(set(chosen))

@@ -131,3 +131,15 @@ def test_event_ids_take_one_identity_and_consecutive_numbers() -> None:
     assert ids.allocate(2, later) == (identity, 3)
     assert later.event_identity is None and later.next_event_seq == 5  # identity: once
     assert EventIds("kept", 7).allocate(1, StateDelta()) == ("kept", 7)
+
+
+def test_the_budget_is_split_by_what_waits_on_each_graph() -> None:
+    """Graph A's whole queue first made a large load compute no B vector until A was done
+    (decision 0044): the budget goes to each graph in proportion to its waiting nodes, and
+    what one graph cannot use goes to the other."""
+    queue = DeferredQueue((_graph([f"a{i}" for i in range(30)]),
+                           _graph([f"b{i}" for i in range(10)])))
+    assert queue.first_share((set(range(30)), set(range(10))), 8) == 6  # 30 : 10
+    assert queue.first_share((set(range(30)), set(range(2))), 8) == 7  # 30 : 2, B takes 1
+    assert queue.first_share((set(range(3)), set(range(10))), 20) == 20  # everything fits
+    assert queue.first_share((set(), set(range(10))), 8) == 0

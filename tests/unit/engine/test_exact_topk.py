@@ -72,3 +72,15 @@ def test_inner_products_joins_narrow_runs_to_their_neighbours() -> None:
     assert product.dense == [slice(0, 60)]
     assert product.sparse.tolist() == list(range(60, 140))
     np.testing.assert_allclose(product(q), q @ b.T, rtol=1e-5, atol=1e-5)
+
+
+def test_top_both_ways_keeps_the_lower_row_of_a_tie_after_the_first_chunk() -> None:
+    """Once a column holds ``r`` rows, a later chunk's row that only equals its ``r``-th best
+    does not enter; a better one does (and the kept rows stay best first)."""
+    b = np.eye(3, dtype=np.float32)
+    q = np.array([[1, 0, 0], [2, 0, 0], [0, 1, 0],  # chunk 1: column 0 holds rows 1, 0
+                  [1, 0, 0], [3, 0, 0], [0, 2, 0]], dtype=np.float32)  # chunk 2
+    _, cols = top_both_ways(q, b, 1, 2, chunk=3)
+    assert cols.index[0].tolist() == [4, 1]  # row 4 (3.0) enters, row 3 (1.0 = row 0's) not
+    assert cols.index[1].tolist() == [5, 2]
+    assert cols.score[0].tolist() == [3.0, 2.0]

@@ -116,11 +116,15 @@ def _step(rng: random.Random, stage: NeighbourhoodStage, decider: Any,
     return touched, keys, rescored
 
 
-@pytest.mark.parametrize(("rounds", "fanout", "seed"),
-                         [(1, Fanout(64, 16), 0), (2, Fanout(64, 16), 1), (2, Fanout(5, 0), 2),
-                          (3, Fanout(6, 2), 3), (2, Fanout(4, 1), 4), (1, Fanout(3, 2), 5)])
+@pytest.mark.parametrize(("rounds", "fanout", "seed", "bulk"),
+                         [(1, Fanout(64, 16), 0, 0), (2, Fanout(64, 16), 1, 0),
+                          (2, Fanout(5, 0), 2, 0), (3, Fanout(6, 2), 3, 0),
+                          (2, Fanout(4, 1), 4, 0), (1, Fanout(3, 2), 5, 0),
+                          (2, Fanout(64, 16), 6, 3), (3, Fanout(6, 2), 7, 5)])
 def test_the_stage_kept_under_change_equals_the_batch_rule(rounds: int, fanout: Fanout,
-                                                           seed: int) -> None:
+                                                           seed: int, bulk: int) -> None:
+    """``bulk``: every ``bulk``-th refresh is a bulk one (tables rebuilt, not followed): the
+    steps after it follow from the rebuilt tables and still equal the batch rule."""
     rng = random.Random(seed)
     preferred = {(a, b) for a in range(SIZE) for b in range(SIZE) if rng.random() < 0.2}
     stage = NeighbourhoodStage(_mirrors(rng), rounds, fanout, lambda a, b: (a, b) in preferred)
@@ -130,8 +134,9 @@ def test_the_stage_kept_under_change_equals_the_batch_rule(rounds: int, fanout: 
     stage.update(decider, (set(), set()), (set(decider.matches), set(decider.matched_right)))
     assert stage.learnt_at[0] == SIZE // 2 and stage.relations
     matched = 0
-    for _ in range(400):
-        stage.update(decider, *_step(rng, stage, decider, preferred))
+    for step in range(400):
+        stage.update(decider, *_step(rng, stage, decider, preferred),
+                     bulk=bool(bulk) and step % bulk == 0)
         current = sorted([a, b] for a, (b, _) in stage.current().items())
         assert current == _expected(stage, decider, rounds, fanout, preferred)
         matched += len(current)
