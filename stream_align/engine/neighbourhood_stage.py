@@ -58,9 +58,9 @@ from stream_align.engine.neighbourhood import (
     supporting,
 )
 from stream_align.engine.neighbourhood import support_row as _row
+from stream_align.engine.packed import LOW
 from stream_align.events.contracts import Direction, Evidence
 
-_LOW = 0xFFFFFFFF
 Moves = dict[int, tuple[int | None, int | None]]  # left → (old partner, new partner)
 Crossed = list[tuple[int, int, int, int]]  # (side, node, relation, direction) of a group
 
@@ -73,15 +73,15 @@ class _Mirror:
 
     def __call__(self, node: int) -> Sequence[Edge]:
         g = self.graph
-        return ([(p & _LOW, p >> 32, 1) for p in g.out.ends(node)]
-                + [(p & _LOW, p >> 32, -1) for p in g.inn.ends(node)])
+        return ([(p & LOW, p >> 32, 1) for p in g.out.ends(node)]
+                + [(p & LOW, p >> 32, -1) for p in g.inn.ends(node)])
 
     def degree(self, node: int) -> int:
         return self.graph.out.count(node) + self.graph.inn.count(node)
 
     def group(self, node: int, relation: int, direction: int) -> list[int]:
         table = self.graph.out if direction == 1 else self.graph.inn
-        return [p & _LOW for p in table.between(node, relation << 32, (relation + 1) << 32)]
+        return [p & LOW for p in table.between(node, relation << 32, (relation + 1) << 32)]
 
     def group_size(self, node: int, relation: int, direction: int) -> int:
         table = self.graph.out if direction == 1 else self.graph.inn
