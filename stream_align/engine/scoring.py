@@ -132,25 +132,29 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     """The pair head's evidence rows of ``nodes`` (``model.pair_head.view_from_table`` of the
     full graph, read from the samples and the level-0 name cache), built as arrays: the
     sampled neighbours of the nodes and of those neighbours (a Python loop per slot and
-    second-hop slot was most of a bulk refresh's scoring)."""
+    second-hop slot was most of a bulk refresh's scoring).
+
+    The table of nodes and sampled neighbours is sorted by node, so a row's neighbour names
+    are summed in node order whatever else is viewed with it: each row is a function of its
+    entity's name, sample and neighbours alone (float32 sums of three or more rows depend on
+    their order), which is what lets ``view_cache`` keep a row until its entity is affected."""
     n_anchors = len(bundle.frozen.anchors)
-    nbr, rel = side.samples.slot_table(np.asarray(nodes, dtype=np.int64))
-    table = list(dict.fromkeys([*nodes, *nbr[nbr >= 0].tolist()]))
+    at = np.asarray(nodes, dtype=np.int64)
+    nbr, rel = side.samples.slot_table(at)
+    table = np.union1d(at, nbr[nbr >= 0])
     local, glob = side.graph.local_graph(table, np.zeros((0, 3), dtype=np.int64))
     names = side.features.names(local, glob)
-    where = np.full(int(glob.max(initial=-1)) + 1, -1, dtype=np.int64)
-    where[glob] = np.arange(len(glob))
-    hop1 = np.where(nbr >= 0, where[nbr], -1)  # table rows of the sampled neighbours
+    mine = np.searchsorted(table, at)  # table rows of the nodes
+    hop1 = np.where(nbr >= 0, np.searchsorted(table, nbr), -1)  # and of their neighbours
     filled = hop1 >= 0  # the neighbours' own slots, (R, k, k) global, -1 padding:
-    second_nbr = np.concatenate(
-        [nbr, side.samples.slot_table(np.asarray(table[len(nodes):], dtype=np.int64))[0]])[hop1]
+    second_nbr = side.samples.slot_table(table)[0][hop1]
     second_nbr[~filled] = -1
-    second_nbr[second_nbr == np.asarray(nodes, dtype=np.int64)[:, None, None]] = -1  # paths back
+    second_nbr[second_nbr == at[:, None, None]] = -1  # paths back
     adj = sp.csr_matrix((np.ones(int(filled.sum()), dtype=np.float32),
-                         (np.nonzero(filled)[0], hop1[filled])), shape=(len(nodes), len(table)))
-    return pair_view(names[:len(nodes)], adj @ names, np.where(filled, rel, 0),
+                         (np.nonzero(filled)[0], hop1[filled])), shape=(len(at), len(table)))
+    return pair_view(names[mine], adj @ names, np.where(filled, rel, 0),
                      side.anchor_ids(nbr), side.anchor_ids(second_nbr), n_anchors,
-                     local.names[:len(nodes)])
+                     [local.names[r] for r in mine.tolist()])
 
 
 def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
