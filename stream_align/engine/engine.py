@@ -77,9 +77,9 @@ class AlignmentEngine:
         graphs = graphs or (MutableGraph("A", settings.graph_ids[0]),
                             MutableGraph("B", settings.graph_ids[1]))
         unit = bundle.net.loss == "hinge"
-        cached = settings.feature_cache_entries
-        self.sides = (Side(graphs[0], bundle.frozen, True, unit, cached),
-                      Side(graphs[1], bundle.frozen, False, unit, cached))
+        cached = settings.feature_cache_entries, settings.view_cache_entries
+        self.sides = (Side(graphs[0], bundle.frozen, True, unit, *cached),
+                      Side(graphs[1], bundle.frozen, False, unit, *cached))
         self.book = PairBook(graphs[0], graphs[1])
         self.decider = Decider(settings, self.book, self._named)
         self.lists = CandidateLists(settings, self.sides, progress)

@@ -14,7 +14,7 @@ import numpy as np
 from stream_align.arrays import grown
 
 
-def _spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Pool rows ``starts[i] .. starts[i] + counts[i]`` of every ``i``, concatenated."""
     total = int(counts.sum())
     if not total:
@@ -74,14 +74,14 @@ class RowPool:
         """The rows of every node of ``nodes``, concatenated (``int64``)."""
         nodes = np.asarray(nodes, dtype=np.int64)
         nodes = nodes[nodes < len(self._count)]
-        rows = _spans(self._start[nodes], self._count[nodes].astype(np.int64))
+        rows = spans(self._start[nodes], self._count[nodes].astype(np.int64))
         return self._rows[rows].astype(np.int64)
 
     def _compact(self, more: int) -> None:
         """Copy the live blocks to the front of a pool with room for ``more`` rows (and as
         many again: amortised, each compaction at least doubles the free room)."""
         owners = np.flatnonzero(self._count)
-        rows = _spans(self._start[owners], self._count[owners].astype(np.int64))
+        rows = spans(self._start[owners], self._count[owners].astype(np.int64))
         size = max(2 * (self._live + more), 1024)
         pool = np.zeros((size, self._rows.shape[1]), dtype=np.int32)
         pool[:len(rows)] = self._rows[rows]

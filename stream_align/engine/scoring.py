@@ -165,8 +165,8 @@ def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
     head = bundle.pair_head
     if head is None:
         return (torch.sigmoid(logits) if bundle.net.loss == "bce" else logits).numpy()
-    views = (side_view(bundle, sides[0], group.unique[0].tolist()),
-             side_view(bundle, sides[1], group.unique[1].tolist()))
+    views = (sides[0].views.view(group.unique[0], partial(side_view, bundle, sides[0])),
+             sides[1].views.view(group.unique[1], partial(side_view, bundle, sides[1])))
     return head.scores(features(views[0], group.at[0], views[1], group.at[1], logits.numpy()))
 
 

@@ -25,6 +25,7 @@ from stream_align.engine.list_repair import Found
 from stream_align.engine.list_table import ListTable
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.probers import CellProbers
+from stream_align.engine.view_cache import ViewCache
 from stream_align.index import IvfVectorIndex, VectorIndex
 from stream_align.model.inputs import Frozen
 
@@ -47,10 +48,11 @@ class Side:
     """Engine state of one graph; ``query`` is True for graph A."""
 
     def __init__(self, graph: MutableGraph, frozen: Frozen, query: bool, normalise: bool,
-                 feature_cache_entries: int) -> None:
+                 feature_cache_entries: int, view_cache_entries: int = 0) -> None:
         self.graph, self.query, self.normalise = graph, query, normalise
         self.samples = SampleIndex(graph, frozen)
         self.features = FeatureCache(graph, frozen, feature_cache_entries)
+        self.views = ViewCache(view_cache_entries)  # pair-head views (``scoring``)
         self.level1 = LevelOneCache()
         self.index: VectorIndex | IvfVectorIndex | None = None
         self.probers: CellProbers | None = None  # IVF mode: the cells my lists probe

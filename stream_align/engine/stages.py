@@ -8,7 +8,9 @@ stage                 input → output                             owns (writes)
 ====================  =========================================  ================================
 apply (``apply``)     changes, labels → :class:`Applied`,         mirrors, label book
                       labelled pairs
-affected              touched nodes → :class:`Affected`           sample index
+affected              touched nodes → :class:`Affected`           sample index (and drops the
+                                                                  affected nodes' kept pair-head
+                                                                  views, ``view_cache``)
 recompute             affected → recomputed nodes                 queue (``queue``), vectors,
                                                                   FAISS index, level-1 cache
 candidates            recomputed/removed → pairs that entered     candidate lists, list bounds
@@ -67,6 +69,7 @@ def find_affected(sides: tuple[Side, Side], applied: Applied,
         out.gone[s].update(n for n in applied.touched[s] if not side.graph.is_alive(n))
         progress(f"affected {side.graph.label}", 1, 2)
         out.nodes[s].update(side.samples.affected(typed | applied.upserted[s], sampled))
+        side.views.forget(out.nodes[s] | out.gone[s])  # a view row reads no node outside D
     return out
 
 

@@ -1,0 +1,135 @@
+"""The pair head's view rows per entity, built once and kept until the entity is affected.
+
+A refresh re-scores every pair of a recomputed entity, and the other entity of most of those
+pairs did not change — yet each scoring group built every entity's view again: its own and its
+sampled neighbours' name rows stacked and summed, the anchor sets one and two hops away, the
+word and number sets of its name (decision 0047's profile: 13 % of a 100-insert batch). A view
+row reads the entity's name, its sample, and its sampled neighbours' names and samples
+(``scoring.side_view`` sums the neighbours' names in node order, so nothing else). Each of
+those changes only for nodes of the affected set ``D = H ∪ R(H)`` of ``affected`` (``F``: a
+name; ``M``: a sample; ``R(F)``, ``R(M)``: a neighbour's), so ``stages.find_affected`` drops the
+rows of ``D`` and of the deleted nodes, and a row is built again when a pair of its entity is
+next scored. A row is the same bytes whether built now or kept (``test_view_cache.py``), so the
+scores are too.
+
+No array object per entity: every row's seven CSR rows (:class:`PairView`'s five blocks, its
+words and numbers) lie one after the other in a :class:`RowPool` of ``(column, float32 bits)``
+pairs, with the seven lengths in a node-indexed table (28 bytes a node of the graph) and a
+last-use tick (8 bytes). Bounded: past ``capacity`` entities the least recently used are
+dropped down to three quarters of it (one partition over the held ticks); an evicted row is
+built again when needed. Measured bytes per row: docs/BENCHMARKS.md (decision 0051).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import scipy.sparse as sp
+
+from stream_align.arrays import grown, lookup
+from stream_align.engine.row_pool import RowPool, spans
+from stream_align.model.pair_head import PairView
+
+PARTS = 7
+"""CSR rows per entity: the view's blocks, then its words and its numbers."""
+
+
+def _parts(view: PairView) -> list[sp.csr_matrix]:
+    return [*view.blocks, view.words, view.numbers]
+
+
+class ViewCache:
+    """``node → its pair-head view row`` of one graph, valid until :meth:`forget`."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._pool = RowPool(2)  # (column, data bits) per stored entry
+        self._lengths = np.zeros((0, PARTS), dtype=np.int32)
+        self._tick = np.zeros(0, dtype=np.int64)  # last use; -1: nothing held
+        self._now = 0
+        self._dims: list[int] = []  # columns of each part (set by the first build)
+        self.held = 0
+        self.built = 0  # rows built, a running count (hits are the rest)
+
+    def forget(self, nodes: Iterable[int]) -> None:
+        """Drop the rows of ``nodes`` (their name, sample or neighbourhood changed)."""
+        at = np.unique(np.fromiter(nodes, dtype=np.int64))
+        at = at[at < len(self._tick)]
+        at = at[self._tick[at] >= 0]
+        self._drop(at)
+
+    def view(self, nodes: np.ndarray, build: Callable[[list[int]], PairView]) -> PairView:
+        """The view of distinct ``nodes``: kept rows read back, the others ``build``-t (a
+        list of nodes → their view) and kept. More than half the capacity missing (a bulk
+        refresh) is built whole and not kept: keeping it would only evict it again, and its
+        rows would set the pool's size (the pool does not shrink)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        if len(nodes) > self.capacity // 2 and \
+                np.count_nonzero(lookup(self._tick, nodes, -1) < 0) > self.capacity // 2:
+            self.built += len(nodes)
+            return build(nodes.tolist())
+        if len(nodes):
+            self._fit(int(nodes.max()) + 1)
+        missing = nodes[self._tick[nodes] < 0]
+        if len(missing):
+            self._keep(missing, build(missing.tolist()))
+        self._now += 1
+        self._tick[nodes] = self._now
+        out = self._read(nodes)
+        if self.held > self.capacity:
+            self._evict()
+        return out
+
+    def _fit(self, size: int) -> None:
+        self._lengths = grown(self._lengths, size, 0)
+        self._tick = grown(self._tick, size, -1)
+
+    def _keep(self, nodes: np.ndarray, view: PairView) -> None:
+        """Store each row of ``view`` (row ``i``: ``nodes[i]``), its parts one after another."""
+        parts = _parts(view)
+        if any(m.dtype != np.float32 for m in parts):  # kept as float32 bits
+            raise TypeError(f"pair view parts of {[m.dtype for m in parts]}, not float32")
+        self._dims = [m.shape[1] for m in parts]
+        lengths = np.stack([np.diff(m.indptr) for m in parts], axis=1).astype(np.int64)
+        bases = np.cumsum([0] + [m.nnz for m in parts[:-1]])
+        starts = (np.stack([m.indptr[:-1] for m in parts], axis=1) + bases).ravel()
+        at = spans(starts, lengths.ravel())  # row-major: row by row, part by part
+        columns = np.concatenate([m.indices for m in parts]).astype(np.int32)
+        data = np.concatenate([m.data for m in parts]).astype(np.float32, copy=False)
+        rows = np.stack([columns[at], data.view(np.int32)[at]], axis=1)
+        self._pool.set_flat(nodes, rows, lengths.sum(axis=1))
+        self._lengths[nodes] = lengths
+        self.held += len(nodes)
+        self.built += len(nodes)
+
+    def _read(self, nodes: np.ndarray) -> PairView:
+        """The view of held ``nodes``: each part's rows cut from the pooled entries."""
+        flat = self._pool.gather(nodes)
+        lengths = self._lengths[nodes].astype(np.int64)
+        total = lengths.sum(axis=1)
+        starts = (np.cumsum(total) - total)[:, None] + np.cumsum(lengths, axis=1) - lengths
+        columns = flat[:, 0].astype(np.int32)
+        data = flat[:, 1].astype(np.int32).view(np.float32)
+        parts = []
+        for p, dim in enumerate(self._dims):
+            at = spans(starts[:, p], lengths[:, p])
+            indptr = np.concatenate([[0], np.cumsum(lengths[:, p])])
+            parts.append(sp.csr_matrix((data[at], columns[at], indptr), shape=(len(nodes), dim)))
+        return PairView(blocks=parts[:-2], words=parts[-2], numbers=parts[-1])
+
+    def _evict(self) -> None:
+        """Drop the least recently used rows down to three quarters of ``capacity``."""
+        held = np.flatnonzero(self._tick >= 0)
+        extra = len(held) - self.capacity * 3 // 4
+        if extra > 0:
+            self._drop(held[np.argpartition(self._tick[held], extra - 1)[:extra]])
+
+    def _drop(self, nodes: np.ndarray) -> None:
+        self._pool.clear(nodes)
+        self._tick[nodes] = -1
+        self.held -= len(nodes)
+
+    def nbytes(self) -> int:
+        """Bytes held: the pool (with garbage and free room) and the node-indexed tables."""
+        return self._pool.nbytes() + self._lengths.nbytes + self._tick.nbytes
