@@ -63,13 +63,15 @@ class Change:
 @dataclass(frozen=True)
 class LabelNodes:
     """The label book by node: each entity's governing MATCH partner (-2: the partner's key
-    has no node yet), the governed left nodes (sorted) and the NON_MATCH pairs (packed,
-    sorted). Read per pair as arrays, where the book's key strings cost a lookup a pair."""
+    has no node yet), the governed left nodes (sorted), the NON_MATCH pairs and every MATCH
+    pair, governing or dormant (packed, sorted). Read per pair as arrays, where the book's
+    key strings cost a lookup a pair."""
 
     forced_left: dict[int, int]
     forced_right: dict[int, int]
     governed: np.ndarray
     refused: np.ndarray
+    matched: np.ndarray
     unresolved: bool  # some label key had no node
 
     @classmethod
@@ -91,16 +93,17 @@ class LabelNodes:
 
         forced_left = by_node(decider.forced_left, left, right)
         forced_right = by_node(decider.forced_right, right, left)
-        refused = []
+        pairs: dict[LabelValue, list[tuple[int, int]]] = {v: [] for v in LabelValue}
         for (a, b), value in decider.labels.items():
-            if value is LabelValue.NON_MATCH:
-                if a in left and b in right:
-                    refused.append((left[a], right[b]))
-                else:
-                    unresolved = True
-        pairs = np.array(refused, dtype=np.int64).reshape(-1, 2)
+            if a in left and b in right:
+                pairs[value].append((left[a], right[b]))
+            else:
+                unresolved = True
+        refused, matched = (np.array(pairs[v], dtype=np.int64).reshape(-1, 2)
+                            for v in (LabelValue.NON_MATCH, LabelValue.MATCH))
         return cls(forced_left, forced_right, np.array(sorted(forced_left), dtype=np.int64),
-                   np.unique(packed.join(pairs[:, 0], pairs[:, 1])), unresolved)
+                   np.unique(packed.join(refused[:, 0], refused[:, 1])),
+                   np.unique(packed.join(matched[:, 0], matched[:, 1])), unresolved)
 
 
 class _ByKey(Mapping[str, V], Generic[V]):

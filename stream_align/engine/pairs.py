@@ -23,7 +23,6 @@ from stream_align.engine.progress import Progress
 from stream_align.engine.scoring import score_pairs
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
-from stream_align.events.contracts import LabelValue
 from stream_align.model.bundle import ModelBundle
 
 CHUNK_PAIRS = 65_536
@@ -52,14 +51,11 @@ class PairScores:
         listed = a.lists.holds(lefts, rights) | b.lists.holds(rights, lefts)
         if self.anchors is not None:
             listed |= self.anchors.holds(0, lefts, rights) | self.anchors.holds(1, rights, lefts)
-        labels = self.decider.labels
-        if not labels:
+        if not self.decider.labels:
             return indexed & listed
-        ka, kb = a.graph.keys, b.graph.keys
-        found = [labels.get((ka[u], kb[v])) for u, v in zip(lefts.tolist(), rights.tolist(),
-                                                            strict=True)]
-        match = np.fromiter((x is LabelValue.MATCH for x in found), bool, len(found))
-        non = np.fromiter((x is LabelValue.NON_MATCH for x in found), bool, len(found))
+        by_node = self.decider.label_nodes()  # both nodes exist: a label of the pair has them
+        keys = packed.join(lefts, rights)
+        match, non = np.isin(keys, by_node.matched), np.isin(keys, by_node.refused)
         return indexed & ~non & (listed | match)
 
     def _related(self, computed: Sets, removed: Sets, labelled: list[tuple[str, str]]
