@@ -98,14 +98,31 @@ class EdgeTable:
 
     def ends_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every end of ``nodes`` as two arrays ``(i, end)``: ``end`` is an end of ``nodes[i]``
-        (the merged ones found by two vectorised searches, the recent ones per dict row)."""
-        self._merge()
+        (the merged ones found by two vectorised searches, the recent ones per dict row of a
+        node that has them; in no particular order). It does not merge: a merge sorts every
+        edge of the graph, and merging on each read did that every batch (decision 0051)."""
         nodes = np.asarray(nodes, dtype=np.int64)
         lo = np.searchsorted(self._node, nodes)
         counts = np.searchsorted(self._node, nodes + 1) - lo
+        starts = np.cumsum(counts) - counts  # each node's first output slot
         index = np.repeat(np.arange(len(nodes)), counts)
-        first = np.repeat(lo - (np.cumsum(counts) - counts), counts)
-        return index, self._end[first + np.arange(len(index))]
+        ends = self._end[np.repeat(lo - starts, counts) + np.arange(len(index))]
+        if not self._delta:
+            return index, ends
+        keep = np.ones(len(index), dtype=bool)
+        more_i: list[int] = []
+        more_end: list[int] = []
+        for i, node in enumerate(nodes.tolist()):
+            row = self._delta.get(node)
+            if not row:
+                continue
+            at = slice(int(starts[i]), int(starts[i] + counts[i]))
+            keep[at] = ~np.isin(ends[at], np.fromiter(row, dtype=np.int64, count=len(row)))
+            added = [end for end, present in row.items() if present]
+            more_i += [i] * len(added)
+            more_end += added
+        return (np.concatenate([index[keep], np.array(more_i, dtype=np.int64)]),
+                np.concatenate([ends[keep], np.array(more_end, dtype=np.int64)]))
 
     def load(self, nodes: np.ndarray, ends: np.ndarray) -> None:
         """Fill an empty table from arrays of pairs at once (restore; duplicates kept once)."""

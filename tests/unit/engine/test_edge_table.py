@@ -5,14 +5,22 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from stream_align.engine import edge_table
 from stream_align.engine.edge_table import EdgeTable
 
 
-def test_edge_table_equals_a_dict_of_sets(monkeypatch) -> None:
-    monkeypatch.setattr(edge_table, "_MIN_DELTA", 8)  # merge often
+@pytest.mark.parametrize("delta", [8, 1_000_000])
+def test_edge_table_equals_a_dict_of_sets(monkeypatch, delta: int) -> None:
+    """``delta`` 8: merges often; 1,000,000: after a first load every read sees recent
+    changes over stored rows (``ends_of`` itself does not merge)."""
+    monkeypatch.setattr(edge_table, "_MIN_DELTA", delta)
     rng, table, want = random.Random(7), EdgeTable(), {}
+    table.load(np.arange(30) % 7, np.arange(30) << 3)  # stored rows the changes then meet
+    for node, end in zip((np.arange(30) % 7).tolist(), (np.arange(30) << 3).tolist(),
+                         strict=True):
+        want.setdefault(node, set()).add(end)
     for step in range(3000):
         node, end = rng.randrange(30), rng.randrange(5) << 32 | rng.randrange(2**31)
         if step % 3 and want.get(node):  # also remove ends that exist
