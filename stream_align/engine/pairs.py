@@ -85,6 +85,7 @@ class PairScores:
         every = np.union1d(touched, self._related(computed, removed, labelled))
         changed = [self.book.pack(labelled)]
         stats["pairs_scored"] = stats["score_s"] = 0.0
+        built = sum(side.views.built for side in self.sides)
         moved = _sorted(computed[0]), _sorted(computed[1])
         for start in range(0, len(every), CHUNK_PAIRS):
             keys = every[start:start + CHUNK_PAIRS]
@@ -98,6 +99,9 @@ class PairScores:
             changed.append(self._score(lefts[rescore], rights[rescore]))
             stats["pairs_scored"] += int(np.count_nonzero(rescore))
             stats["score_s"] += time.perf_counter() - started
+        stats["views_built"] = float(sum(side.views.built for side in self.sides) - built)
+        stats["views_held"] = float(sum(side.views.held for side in self.sides))
+        stats["views_mb"] = sum(side.views.nbytes() for side in self.sides) / 2**20
         return np.unique(np.concatenate(changed))
 
     def _score(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:

@@ -61,12 +61,12 @@ class ViewCache:
 
     def view(self, nodes: np.ndarray, build: Callable[[list[int]], PairView]) -> PairView:
         """The view of distinct ``nodes``: kept rows read back, the others ``build``-t (a
-        list of nodes → their view) and kept. More than half the capacity missing (a bulk
+        list of nodes → their view) and kept. More missing than the capacity (a bulk
         refresh) is built whole and not kept: keeping it would only evict it again, and its
         rows would set the pool's size (the pool does not shrink)."""
         nodes = np.asarray(nodes, dtype=np.int64)
-        if len(nodes) > self.capacity // 2 and \
-                np.count_nonzero(lookup(self._tick, nodes, -1) < 0) > self.capacity // 2:
+        if len(nodes) > self.capacity and \
+                np.count_nonzero(lookup(self._tick, nodes, -1) < 0) > self.capacity:
             self.built += len(nodes)
             return build(nodes.tolist())
         if len(nodes):

@@ -136,5 +136,5 @@ def test_the_cache_is_bounded_and_rebuilds_what_it_evicted(bundle: ModelBundle) 
         assert _rows(got) == [_rows(fresh)[i] for i in pick.tolist()]
         assert cache.held <= 16
     assert 6 * 40 > built > 16  # some rows read back, evicted ones built again
-    whole = cache.view(nodes, build)  # more than half the capacity missing: built, not kept
+    whole = cache.view(nodes, build)  # more missing than the capacity: built, not kept
     assert _same(whole, fresh) and cache.held <= 16
