@@ -65,6 +65,8 @@ class SampleIndex:
         self._rel = np.zeros((0, k), dtype=np.int32)  # their relations, 0 past the count
         self._summaries = RowPool(3)  # (head, relation, tail) rows per node
         self._reverse = PairTable(values=False)  # (sampled, sampler)
+        self._hash = np.zeros(0, dtype=np.uint64)  # node → key hash (``key_hashes``)
+        self._hashed = 0  # nodes hashed so far
         self.noting = False  # keep ``notes`` (the shared-anchor candidates read them)
         self._notes: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
@@ -165,7 +167,7 @@ class SampleIndex:
         edges = directed_edges(local, vocab.relation_ids(local))
         types = vocab.type_ids(local, edges)
         avg = frozen.avg_counts.get(local.label, np.ones((1, 1), dtype=np.float32))
-        hood = sample(edges, local.num_entities, key_hashes(local.keys, frozen.salt), types, avg,
+        hood = sample(edges, local.num_entities, self.key_hashes(glob), types, avg,
                       frozen.sampling.fanout)
         n = len(nodes)
         mask = hood.mask[:n]  # a prefix of each row: slots fill from the first
@@ -182,6 +184,17 @@ class SampleIndex:
         return _Computed(types[:n].astype(np.int32), nbr.astype(np.int32),
                          rel.astype(np.int32), mask.sum(axis=1).astype(np.int32),
                          triples[pairs % m], np.bincount(pairs // m, minlength=n))
+
+    def key_hashes(self, nodes: np.ndarray) -> np.ndarray:
+        """``model.sampling.key_hashes`` of the nodes' keys under the model's salt, hashed
+        once per node (a key never changes; 8 bytes a node): every sample refresh and local
+        encode hashed its whole closure's keys again (decision 0051)."""
+        known, keys = self._hashed, self.graph.keys
+        if known < len(keys):
+            self._hash = grown(self._hash, len(keys), 0)
+            self._hash[known:len(keys)] = key_hashes(keys[known:], self.frozen.salt)
+            self._hashed = len(keys)
+        return self._hash[np.asarray(nodes, dtype=np.int64)]
 
     def _samplers(self, nodes: Iterable[int]) -> set[int]:
         """``R(nodes)``: every node that samples one of ``nodes``."""

@@ -159,7 +159,9 @@ class PairTable:
 
     def seconds_of(self, us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every pair of the ``us``, as two arrays ``(i, v)``: ``v`` is paired with ``us[i]``
-        (one binary search per ``u`` inside numpy; the recent changes by dict per ``u``)."""
+        (one binary search per ``u`` inside numpy; the recent changes by dict per ``u`` that
+        has some, found by one membership test: a dict read per ``u`` of every call was
+        2.1 s of a 79 s profile of five 100-insert batches, decision 0051)."""
         us = np.asarray(us, dtype=np.int64)
         lo = np.searchsorted(self._keys, us << 32)
         hi = np.searchsorted(self._keys, (us + 1) << 32)
@@ -170,8 +172,10 @@ class PairTable:
         if not self._delta:
             return index, v
         recent_i, recent_v, present = [], [], []  # the recent changes of the ``us``, in order
-        for i, u in enumerate(us.tolist()):
-            row = self._delta.get(u)
+        changed = np.fromiter(self._delta, dtype=np.int64, count=len(self._delta))
+        hits = np.flatnonzero(np.isin(us, changed))  # a dict read only where ``u`` has some
+        for i, u in zip(hits.tolist(), us[hits].tolist(), strict=True):
+            row = self._delta[u]
             if row:
                 recent_i += [i] * len(row)
                 recent_v += list(row)

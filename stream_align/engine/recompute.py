@@ -67,7 +67,8 @@ def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int]
     beat()
     local, glob = samples.graph.local_graph(ordered, samples.summary_triples(ordered))
     beat()
-    inputs = bundle.inputs(local, None if features is None else features.level0(local, glob))
+    inputs = bundle.inputs(local, None if features is None else features.level0(local, glob),
+                           samples.key_hashes(glob))
     beat()
     enc = bundle.net.encode(inputs)
     if kept:  # the last layer's other rows: read from the cache

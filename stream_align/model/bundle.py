@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from stream_align.graph import Graph
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.features import Level0
@@ -42,10 +44,13 @@ class ModelBundle:
             self._anchor_index[side] = {p[side]: k for k, p in enumerate(self.frozen.anchors)}
         return self._anchor_index[side]
 
-    def inputs(self, graph: Graph, feats: Level0 | None = None) -> GraphInputs:
+    def inputs(self, graph: Graph, feats: Level0 | None = None,
+               hashes: np.ndarray | None = None) -> GraphInputs:
         """Encoder inputs of ``graph`` under this model's frozen features and sampling
-        (``feats``: its level-0 rows, when the caller has them cached)."""
+        (``feats``: its level-0 rows, ``hashes``: its keys' ``sampling.key_hashes`` under the
+        model's salt, when the caller has them cached)."""
         hops = self.arch.name_skip_hops if self.arch.name_skip else None
         anchor_dim = self.arch.anchor_skip_dim if self.arch.use_anchors else 0
         structure_dim = self.arch.structure_dim if self.arch.use_anchors else 0
-        return graph_inputs(graph, self.frozen, hops, anchor_dim, structure_dim, feats=feats)
+        return graph_inputs(graph, self.frozen, hops, anchor_dim, structure_dim, feats=feats,
+                            hashes=hashes)

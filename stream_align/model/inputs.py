@@ -155,17 +155,19 @@ def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
 
 def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
                  anchor_dim: int = 0, structure_dim: int = 0, *,
-                 feats: Level0 | None = None) -> GraphInputs:
+                 feats: Level0 | None = None, hashes: np.ndarray | None = None
+                 ) -> GraphInputs:
     """Features and deterministic sample of ``graph`` under the frozen choices; fixed skip
     blocks: raw names for hops ``0..skip_hops`` (none when ``None``), then neighbour anchors
     (when ``anchor_dim``), then the structural blocks (when ``structure_dim``)."""
-    if feats is None:  # the streaming engine passes the rows it has cached
+    if feats is None:  # the streaming engine passes the rows (and key hashes) it has cached
         feats = level0(graph, frozen.features, frozen.name_idf, frozen.attr_idf)
     edges = directed_edges(graph, frozen.vocab.relation_ids(graph))
     types = frozen.vocab.type_ids(graph, edges)
     avg = frozen.avg_counts.get(graph.label, np.ones((1, 1), dtype=np.float32))
-    hood = sample(edges, graph.num_entities, key_hashes(graph.keys, frozen.salt), types, avg,
-                  frozen.sampling.fanout)
+    if hashes is None:
+        hashes = key_hashes(graph.keys, frozen.salt)
+    hood = sample(edges, graph.num_entities, hashes, types, avg, frozen.sampling.fanout)
     anchors = anchor_ids(graph, frozen)
     skips = [] if skip_hops is None else name_skips(feats.names, hood, skip_hops)
     if anchor_dim:
