@@ -182,6 +182,7 @@ class CandidateLists:
         bound = other.bounds(owners)
         short = np.isneginf(bound)
         fresh.short(owners[short])
+        reach = np.where(short, np.inf, bound)  # a short list is searched, not merged into
         listing, listed = other.listed_by.of(nodes)  # (row of nodes, list owner)
         column = other.positions(listed)
         depth = min(self.depth, len(ids))
@@ -192,7 +193,7 @@ class CandidateLists:
             scores = product(mine.vectors(part.tolist()))
             top = TopR(*best_first(scores, depth))
             own.append(Found.searched(part, owners[top.index], top.score, self.depth))
-            rows, cols = np.nonzero((scores >= bound[None, :]) & ~short[None, :])
+            rows, cols = np.nonzero(scores >= reach[None, :])
             fresh.add(owners[cols], part[rows], scores[rows, cols])
             here = (listing >= start) & (listing < start + len(part)) & (column >= 0)
             rows = listing[here] - start
