@@ -75,8 +75,8 @@ def breakdown(engine: AlignmentEngine) -> dict[str, int]:
         index = side.index
         out[f"{tag}.faiss_vectors"] = len(index) * index.dim * 4 if index is not None else 0
         seen.add(id(index))
-        for name in ("graph", "samples", "features", "level1", "lists", "cands", "listed_by",
-                     "_fid_of", "_node_of", "_bound", "probers"):
+        for name in ("graph", "samples", "features", "views", "level1", "lists", "cands",
+                     "listed_by", "_fid_of", "_node_of", "_bound", "probers"):
             out[f"{tag}.{name}"] = deep_size(getattr(side, name), seen)
     for name in ("book", "decider", "pending", "held"):
         out[name] = deep_size(getattr(engine, name), seen)

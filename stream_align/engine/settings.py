@@ -160,8 +160,9 @@ class EngineSettings(BaseModel):
     view_cache_entries: int = Field(
         default=16_384, ge=0,
         description=("Entities per graph whose pair-head view rows stay kept until the entity "
-                     "is affected (least recently used out; ≈ 2.6 KB each on DBP15K zh_en, "
-                     "decision 0051). 0: every view built per scoring group."),
+                     "is affected (least recently used out; ≈ 3.7 KB each on DBP15K zh_en with "
+                     "the pool's slack, decision 0051). 0: every view built per scoring "
+                     "group."),
     )
     evidence_size: int = Field(
         default=3, ge=0, description="Neighbour pairs reported as evidence per event."
