@@ -77,6 +77,12 @@ class RowPool:
         rows = spans(self._start[nodes], self._count[nodes].astype(np.int64))
         return self._rows[rows].astype(np.int64)
 
+    def cut(self, nodes: np.ndarray, offsets: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Rows ``offsets[i] .. offsets[i] + counts[i]`` of the block of each held ``nodes[i]``,
+        concatenated, as stored (``int32``: a part of many blocks read without a copy of the
+        whole blocks first)."""
+        return self._rows[spans(self._start[nodes] + offsets, counts)]
+
     def _compact(self, more: int) -> None:
         """Copy the live blocks to the front of a pool with room for ``more`` rows (and as
         many again: amortised, each compaction at least doubles the free room)."""

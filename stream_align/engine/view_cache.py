@@ -105,17 +105,15 @@ class ViewCache:
 
     def _read(self, nodes: np.ndarray) -> PairView:
         """The view of held ``nodes``: each part's rows cut from the pooled entries."""
-        flat = self._pool.gather(nodes)
         lengths = self._lengths[nodes].astype(np.int64)
-        total = lengths.sum(axis=1)
-        starts = (np.cumsum(total) - total)[:, None] + np.cumsum(lengths, axis=1) - lengths
-        columns = flat[:, 0].astype(np.int32)
-        data = flat[:, 1].astype(np.int32).view(np.float32)
+        within = np.cumsum(lengths, axis=1) - lengths  # each part's first entry in a block
         parts = []
         for p, dim in enumerate(self._dims):
-            at = spans(starts[:, p], lengths[:, p])
+            rows = self._pool.cut(nodes, within[:, p], lengths[:, p])
             indptr = np.concatenate([[0], np.cumsum(lengths[:, p])])
-            parts.append(sp.csr_matrix((data[at], columns[at], indptr), shape=(len(nodes), dim)))
+            data = np.ascontiguousarray(rows[:, 1]).view(np.float32)
+            parts.append(sp.csr_matrix((data, np.ascontiguousarray(rows[:, 0]), indptr),
+                                       shape=(len(nodes), dim)))
         return PairView(blocks=parts[:-2], words=parts[-2], numbers=parts[-1])
 
     def _evict(self) -> None:
