@@ -1,6 +1,7 @@
 """Where the engine's memory per entity goes, by structure, after a bulk load:
 
     python benchmarks/memory_breakdown.py --dataset DIR --model M [--batch 250000] [--peaks]
+        [--engine FIELD=VALUE ...] [--backlog] [--heap keep|trim]
 
 Feeds the whole dataset (seeded shuffle, entities first, seed labels) to one engine in batches
 of ``--batch`` records (the service's default micro-batch), drains the deferred queue, then
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,7 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
 from stream_align.model.artifact import load
+from stream_align.service.collector import collector_paused
 from stream_align.service.engine_state import StoredState, write_delta
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
@@ -112,15 +115,19 @@ class StagePeaks:
 
 
 def _batch(store: StateStore, engine: AlignmentEngine, changes: list, labels: list,
-           peaks: StagePeaks | None) -> None:
-    """One engine call and the commit of its delta (``process_into``, the stages told apart)."""
-    outcome = engine.process(changes, labels)
-    if peaks is not None:
-        peaks("store write", 0, 1)
-    with store.transaction() as tx:
-        write_delta(tx, outcome.delta)
-    if peaks is not None:
-        peaks("between batches", 0, 1)
+           peaks: StagePeaks | None, heap: str | None) -> None:
+    """One engine call and the commit of its delta (``process_into``, the stages told apart);
+    with ``heap``, inside the service's collector (``collector_paused``), the heap's free pages
+    released after it (``trim``) or not (``keep``)."""
+    with nullcontext() if heap is None else collector_paused({}, heap == "trim"):
+        outcome = engine.process(changes, labels)
+        if peaks is not None:
+            peaks("store write", 0, 1)
+        with store.transaction() as tx:
+            write_delta(tx, outcome.delta)
+        del outcome
+        if peaks is not None:
+            peaks("between batches", 0, 1)
 
 
 def main() -> None:
@@ -130,6 +137,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=250_000,
                         help="records per engine call (the service's default micro-batch)")
     parser.add_argument("--peaks", action="store_true", help="the highest RSS per stage")
+    parser.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override an EngineSettings field, e.g. candidate_index=ivf")
+    parser.add_argument("--backlog", action="store_true",
+                        help="drain the queue once, after the last batch (the service under a "
+                             "backlog), not after each batch")
+    parser.add_argument("--heap", choices=("keep", "trim"), default=None,
+                        help="each batch inside the service's collector, the heap's free pages "
+                             "kept or released after it (runner.trim_heap)")
     args = parser.parse_args()
     pair, bundle = load_dataset(args.dataset), load(args.model)
     events, seed_labels = list(triple_changes(pair, ReplayOrder.SHUFFLE, 7)), list(labels(pair))
@@ -141,12 +156,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = StateStore(StoreSettings(path=Path(tmp)))
         with store.transaction() as tx:
-            engine = AlignmentEngine.restore(bundle, StoredState(tx), EngineSettings(),
+            engine = AlignmentEngine.restore(bundle, StoredState(tx), EngineSettings(
+                **dict(o.split("=", 1) for o in args.engine)),
                                              peaks or (lambda *_: None))
         for i in range(0, len(events), args.batch):
-            _batch(store, engine, events[i:i + args.batch], seed_labels if i == 0 else [], peaks)
-            while engine.pending_count:
-                _batch(store, engine, [], [], peaks)
+            _batch(store, engine, events[i:i + args.batch], seed_labels if i == 0 else [], peaks,
+                   args.heap)
+            while engine.pending_count and (not args.backlog or i + args.batch >= len(events)):
+                _batch(store, engine, [], [], peaks, args.heap)
         store.close()
     loaded_s = time.perf_counter() - started
     del events

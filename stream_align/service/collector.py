@@ -12,14 +12,23 @@ So a batch runs with the collector off; at its end one collection looks at what 
 later collections skip it. Reference counting frees frozen objects as before; only a frozen
 object that later dies inside a reference cycle is never reclaimed (the engine's state holds
 arrays, dicts and tuples, not cycles).
+
+Then the heap's free pages go back to the operating system (``release_free_heap``). glibc keeps
+what a batch freed — its score chunks, id arrays, delta rows — inside its heaps for reuse: an
+array under the dynamic mmap threshold (which rises to 32 MiB once a large array is freed) is
+carved from a heap, and a free range below a live block is never returned. A bulk load's
+batches leave hundreds of MB there, and the next batch's transients land on top of them: the
+load's peak RSS carries the earlier batches' garbage (decision 0050).
 """
 
 from __future__ import annotations
 
 import atexit
+import ctypes
+import ctypes.util
 import gc
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -31,20 +40,43 @@ def freeze_survivors() -> float:
     return time.perf_counter() - started
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim`` (None elsewhere, e.g. musl: then nothing is released)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return getattr(libc, "malloc_trim", None)
+
+
+_TRIM = _malloc_trim()
+
+
+def release_free_heap() -> float:
+    """Return every free page of the process's heaps to the OS (``malloc_trim(0)``: all arenas,
+    free pages inside them too, not only the top); the seconds it took (≈ 1 ms)."""
+    started = time.perf_counter()
+    if _TRIM is not None:
+        _TRIM(0)
+    return time.perf_counter() - started
+
+
 # at exit the frozen objects go back to the collector, so the interpreter's last collections
 # free them (native bindings such as nanobind report what is still alive then as leaked)
 atexit.register(gc.unfreeze)
 
 
 @contextmanager
-def collector_paused(stages: dict[str, float]) -> Iterator[None]:
+def collector_paused(stages: dict[str, float], trim: bool = True) -> Iterator[None]:
     """No collection inside the block; at its end :func:`freeze_survivors` (``stages["gc_s"]``:
-    its seconds)."""
+    its seconds) and, with ``trim``, :func:`release_free_heap` (``stages["trim_s"]``)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         stages["gc_s"] = freeze_survivors()
+        if trim:
+            stages["trim_s"] = release_free_heap()
         if enabled:
             gc.enable()

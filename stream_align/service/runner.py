@@ -46,7 +46,11 @@ from stream_align.service.batch import (
     DecodedBatch,
     stage_outputs,
 )
-from stream_align.service.collector import collector_paused, freeze_survivors
+from stream_align.service.collector import (
+    collector_paused,
+    freeze_survivors,
+    release_free_heap,
+)
 from stream_align.service.dead_letters import log_dead_letter
 from stream_align.service.engine_state import StoredState, write_delta
 from stream_align.service.idempotency import admit
@@ -131,6 +135,8 @@ class AlignmentService:
         republished = drain_outbox(self._store, self._producer, published, progress)
         self._restore()
         freeze_survivors()  # the restored state is long-lived: no collection walks it again
+        if self._runner.trim_heap:
+            release_free_heap()  # the restore's transients (rows read, rebuilt lists)
         self._health.mark_ready(STATE_RESTORED)
         self._health.mark_ready(MODEL_LOADED)
         self._source = StoreResumedSource(
@@ -159,7 +165,7 @@ class AlignmentService:
     def _timed(self, decode: Callable[[], DecodedBatch], records: int) -> DecodedBatch:
         """Decode, apply and publish one batch, timing each stage (a slow batch logs them)."""
         started, self._stages = time.perf_counter(), {}
-        with collector_paused(self._stages):
+        with collector_paused(self._stages, self._runner.trim_heap):
             batch = decode()
             self._stages["decode_s"] = time.perf_counter() - started
             self._apply(batch)

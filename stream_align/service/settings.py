@@ -73,6 +73,12 @@ class RunnerSettings(BaseModel):
                      "amortises its work (DBP15K zh_en whole replay: 107 s at 250,000, 180 s at "
                      "50,000, about 37 min at 2,000); at a steady rate they stay small."),
     )
+    trim_heap: bool = Field(
+        True,
+        description=("After each batch, return the heap's free pages to the OS (glibc "
+                     "malloc_trim): what a batch freed otherwise stays resident under the next "
+                     "batch's transients (decision 0050). False: leave the allocator alone."),
+    )
     poll_timeout_s: float = Field(
         0.2, gt=0, description="How long one poll waits for the first record of a batch."
     )
