@@ -58,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--bootstrap-csls-k", type=int, default=TrainSettings().bootstrap_csls_k,
                    help="Self-training pairs: mutual best by CSLS over this many best matches "
                    "(0: plain inner product; decision 0041).")
+    p.add_argument("--bootstrap-by-head", action=argparse.BooleanOptionalAction, default=None,
+                   help="Self-training pairs: mutual best by the pair head among each free "
+                   "entity's retrieval candidates (default on with --hide-names, else off: "
+                   "decision 0049).")
     p.add_argument("--pool-every", type=int, default=TrainSettings().pool_every,
                    help="Epochs between hard-negative pool refreshes.")
     p.add_argument("--skip-widths", type=_widths, default=None,
@@ -130,6 +134,8 @@ def _train_settings(args: argparse.Namespace) -> TrainSettings:
                          bootstrap_rounds=args.bootstrap_rounds,
                          refit_epochs=int(_default(args.refit_epochs, args, 10, 5)),
                          bootstrap_csls_k=args.bootstrap_csls_k,
+                         bootstrap_by_head=bool(_default(args.bootstrap_by_head, args, True,
+                                                         False)),
                          projection_epochs=int(_default(args.projection_epochs, args, 10, 0)),
                          seed=args.seed, threads=args.threads,
                          time_limit_s=_default(args.time_limit, args, 240, 540))

@@ -6,6 +6,9 @@ round takes the *mutual* nearest neighbours (by the retrieval score) among entit
 neither anchors nor validation entities and freezes them as anchors (BootEA / the iterative
 variants of RREA and LightEA do the same). No label of a non-training pair is read: the pairs
 are predictions. Validation entities stay out so model selection and its numbers stay clean.
+With ``bootstrap_by_head`` (the names-hidden default) the mutual best pairs are chosen by the
+pair head among each free entity's retrieval candidates instead (``model.head_pairs``,
+decision 0049).
 
 Pseudo-anchors live in the artifact like seed anchors (a list of key pairs), so a new version
 serves them to the streaming engine unchanged; their learnt level-0 embedding starts at zero
@@ -24,7 +27,9 @@ from torch import nn
 
 from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
+from stream_align.model.head_pairs import head_mutual_best
 from stream_align.model.inputs import GraphInputs, anchor_ids
+from stream_align.model.pair_fit import fit_pair_head
 from stream_align.model.readout import row_vectors
 
 log = logging.getLogger(__name__)
@@ -106,7 +111,11 @@ def bootstrap(bundle: ModelBundle, pair: GraphPair, rounds: int,
         free_b = _free(anchor_ids(pair.b, bundle.frozen), n, pair.valid[:, 1])
         qa = row_vectors(net, ga, net.encode(ga), torch.from_numpy(free_a), query=True)
         eb = row_vectors(net, gb, net.encode(gb), torch.from_numpy(free_b), query=False)
-        rows, cols = mutual_nearest(qa, eb, csls_k=bundle.train.bootstrap_csls_k)
+        head = fit_pair_head(bundle, pair, (ga, gb)) if bundle.train.bootstrap_by_head else None
+        if head is not None:  # decision 0049
+            rows, cols = head_mutual_best(bundle, head, (ga, gb), (free_a, free_b), (qa, eb))
+        else:
+            rows, cols = mutual_nearest(qa, eb, csls_k=bundle.train.bootstrap_csls_k)
         del qa, eb, ga, gb
         add_anchors(bundle, [(pair.a.keys[free_a[i]], pair.b.keys[free_b[j]])
                              for i, j in zip(rows.tolist(), cols.tolist(), strict=True)])

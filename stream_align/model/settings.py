@@ -139,6 +139,10 @@ class TrainSettings(_Frozen):
     bootstrap_csls_k: int = Field(
         0, ge=0, description="Self-training pairs are mutual best by CSLS with hub scores over "
         "this many best matches (decision 0041); 0: by plain inner product.")
+    bootstrap_by_head: bool = Field(
+        False, description="Self-training pairs are mutual best by the pair head (fitted on the "
+        "validation pairs each round) among each free entity's retrieval candidates, instead "
+        "of by the retrieval vector (decision 0049).")
     refit_epochs: int = Field(
         0, ge=0, description="Passes of the same contrastive fit of the fixed blocks' "
         "projections after each self-training round, on the seed and pseudo anchors together "

@@ -142,3 +142,7 @@ def test_train_command_refits_the_projections_after_each_round() -> None:
     assert (train("--hide-names").refit_epochs, train("--hide-names").projection_epochs) == (10, 10)
     assert train("--refit-epochs", "0").refit_epochs == 0
     assert train().bootstrap_csls_k == 0 and train("--bootstrap-csls-k", "3").bootstrap_csls_k == 3
+    # Decision 0049: self-training pairs by the pair head with names hidden only.
+    assert not train().bootstrap_by_head and train("--hide-names").bootstrap_by_head
+    assert not train("--hide-names", "--no-bootstrap-by-head").bootstrap_by_head
+    assert train("--bootstrap-by-head").bootstrap_by_head
