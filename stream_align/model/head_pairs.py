@@ -24,7 +24,9 @@ from stream_align.model.readout import pair_logits
 
 #: Retrieval candidates of each free entity the head compares (the engine's ``top_k``).
 HEAD_CANDIDATES = 10
-CHUNK = 8192
+#: Pairs scored at once: the cross-graph attention holds ``CHUNK × k × k × d`` floats (k = 20
+#: sampled slots with names hidden: 52 MB at 2,048 pairs, 210 MB at 8,192).
+CHUNK = 2048
 
 
 def candidate_pairs(qa: torch.Tensor, eb: torch.Tensor, k: int) -> np.ndarray:
