@@ -23,6 +23,11 @@ STATE = b"candidates/state"
 _IDS, _SCORES, _BOUND = np.dtype("<i8"), np.dtype("<f4"), np.dtype("<f8")
 
 Row = tuple[np.ndarray, np.ndarray]  # FAISS ids (int64), scores (float32)
+ENCODE_ROWS = 16_384
+"""Rows encoded at a time by ``put_lists``: a bulk refresh sets every list (400,000 rows at 200K
+entities a side), and encoding them at once held the reordered ids, a byte matrix, its mask and
+the values of all rows together — ≈ 1 KB an entity at that moment; a slice bounds that copy
+(decision 0050)."""
 
 
 def _encode_rows(ids: np.ndarray, scores: np.ndarray, keep: np.ndarray,
@@ -65,18 +70,21 @@ class CandidateStore:
                   ids: np.ndarray, scores: np.ndarray) -> None:
         """Store entities' lists: row ``i`` is ``entity_ids[i]``'s bound and members (FAISS ids
         of the other graph, best first: the ids ``>= 0`` of ``ids[i]``, in order) with their
-        scores; a row with none deletes the entity's list. The values are encoded for all rows
-        at once, not per row (a small batch changes tens of thousands of lists)."""
+        scores; a row with none deletes the entity's list. The values are encoded
+        ``ENCODE_ROWS`` rows at once, not per row (a small batch changes tens of thousands of
+        lists) and not all at once (a bulk refresh changes every list)."""
         self._settings.check_graph(graph)
-        keep = np.asarray(ids) >= 0
-        values = _encode_rows(ids, scores, keep, np.ascontiguousarray(bounds, dtype=_BOUND))
-        prefix = pack(graph)
-        for entity_id, value, listed in zip(entity_ids, values, keep.any(axis=1).tolist(),
-                                            strict=True):
-            if listed:
-                self._kv.put(Table.CANDIDATES, prefix + pack(entity_id), value)
-            else:
-                self._kv.delete(Table.CANDIDATES, prefix + pack(entity_id))
+        prefix, heads = pack(graph), np.ascontiguousarray(bounds, dtype=_BOUND)
+        for lo in range(0, len(entity_ids), ENCODE_ROWS):
+            part = slice(lo, lo + ENCODE_ROWS)
+            keep = np.asarray(ids[part]) >= 0
+            values = _encode_rows(ids[part], scores[part], keep, heads[part])
+            for entity_id, value, listed in zip(entity_ids[part], values,
+                                                keep.any(axis=1).tolist(), strict=True):
+                if listed:
+                    self._kv.put(Table.CANDIDATES, prefix + pack(entity_id), value)
+                else:
+                    self._kv.delete(Table.CANDIDATES, prefix + pack(entity_id))
 
     def lists(self, graph: str) -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
         """Every ``(entity, bound, member ids, scores)`` of ``graph``, in key order."""

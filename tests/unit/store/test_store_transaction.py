@@ -158,3 +158,27 @@ def test_a_rolled_back_clear_deletes_nothing(store: StateStore) -> None:
     with store.transaction() as tx:
         tx.candidates.clear()
         assert _lists(tx) == []
+
+
+def test_rows_encoded_in_slices_read_back_as_rows_encoded_at_once(
+        store: StateStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bulk refresh's rows are encoded a slice at a time (``ENCODE_ROWS``): the stored
+    values are the same bytes, whatever the slice boundaries (a deleting row among them)."""
+    from stream_align.store import candidate_store
+
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 50, size=(7, 4))
+    ids[rng.random((7, 4)) < 0.3] = -1
+    ids[4] = -1  # no members: deletes
+    scores = rng.random((7, 4)).astype(np.float32)
+    keys, bounds = [f"e{i}" for i in range(7)], rng.random(7)
+    with store.transaction() as tx:
+        tx.candidates.put_lists("A", keys, bounds, ids, scores)
+        monkeypatch.setattr(candidate_store, "ENCODE_ROWS", 3)
+        tx.candidates.put_lists("B", keys, bounds, ids, scores)
+    with store.transaction() as tx:
+        whole, sliced = (
+            [(e, b, i.tolist(), s.tolist()) for e, b, i, s in tx.candidates.lists(g)]
+            for g in ("A", "B"))
+        assert sliced == whole and len(whole) == 6
+        assert [e for e, *_ in whole] == [k for k in keys if k != "e4"]
