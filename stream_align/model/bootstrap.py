@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 @torch.no_grad()
 def hub_scores(queries: torch.Tensor, base: torch.Tensor, k: int,
-               chunk: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+               chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
     """CSLS hub scores (Conneau et al., 2018): each row's and each column's mean of its ``k``
     best inner products with the other side."""
     k = min(k, len(queries), len(base))
@@ -51,10 +51,12 @@ def hub_scores(queries: torch.Tensor, base: torch.Tensor, k: int,
 
 
 @torch.no_grad()
-def mutual_nearest(queries: torch.Tensor, base: torch.Tensor, chunk: int = 2048,
+def mutual_nearest(queries: torch.Tensor, base: torch.Tensor, chunk: int = 512,
                    csls_k: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Rows ``i`` and columns ``j`` that are each other's best match by inner product, or by
-    CSLS ``2 s − r_i − r_j`` when ``csls_k`` > 0 (a hub, close to many, is nobody's best)."""
+    CSLS ``2 s − r_i − r_j`` when ``csls_k`` > 0 (a hub, close to many, is nobody's best).
+    ``chunk`` rows of scores at a time: this is the training's highest point, so the chunk is
+    small (docs/BENCHMARKS.md, "Training's peak in the self-training round")."""
     if len(queries) == 0 or len(base) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     hubs = hub_scores(queries, base, csls_k, chunk) if csls_k else None
