@@ -30,9 +30,7 @@ and the corresponding relations:
    the top of a row or column goes to the one tied entity, if exactly one, whose pair the model
    scores at or above the match threshold (``prefer``: the model would match it on its own):
    the support says where to look, the model which one (decision 0040; without it a tie
-   matches nothing — a quarter of batch5's missed new links). Failing that, it goes to the
-   one tied entity that no other entity reaches as strongly (a hubness correction: the others
-   are wanted elsewhere as much, this one only here; decision 0048), if exactly one is.
+   matches nothing — a quarter of batch5's missed new links).
 4. ``rounds`` > 1: round ``k``'s anchors are round ``k - 1``'s anchors and matches
    (self-training); each round is a function of the one before, so a streamed stage keeps
    each as a layer (``neighbourhood_stage``) and equals this batch computation.
@@ -180,12 +178,8 @@ def support_row(adj: tuple[Adjacency, Adjacency], partner: Mapping[int, int],
     return counts
 
 
-def _best(row: Mapping[int, int], prefer: Callable[[int], bool],
-          crowd: Callable[[int, int], int]) -> int | None:
-    """The strict best entry of a row; in a tie, the one tied entry ``prefer`` marks, if one;
-    else the one tied entry that nothing else reaches as strongly, if one: ``crowd(entry,
-    support)`` counts the entries of its own column (or row) at or above ``support``, this
-    row's included, so 1 means the tied entry is this row's alone (decision 0048)."""
+def _best(row: Mapping[int, int], prefer: Callable[[int], bool]) -> int | None:
+    """The strict best entry of a row; in a tie, the one tied entry ``prefer`` marks, if one."""
     top, second, who = 0, 0, None
     for other, n in row.items():
         if n > top:
@@ -194,17 +188,8 @@ def _best(row: Mapping[int, int], prefer: Callable[[int], bool],
             second = n
     if top > second or not top:
         return who
-    tied = [other for other, n in row.items() if n == top]
-    liked = [other for other in tied if prefer(other)]
-    if len(liked) == 1:
-        return liked[0]
-    alone = [other for other in tied if crowd(other, top) == 1]
-    return alone[0] if len(alone) == 1 else None
-
-
-def _reaching(counts: Mapping[int, int], support: int) -> int:
-    """How many entries of a row or column reach ``support``."""
-    return sum(n >= support for n in counts.values())
+    tied = [other for other, n in row.items() if n == top and prefer(other)]
+    return tied[0] if len(tied) == 1 else None
 
 
 class Support:
@@ -240,18 +225,12 @@ class Support:
 
     def mutual(self, a: int) -> int | None:
         """``a``'s partner where the pair is the unique best of both its entities."""
-        b = self.best_right(a)
+        b = _best(self.row(a), lambda other: self.prefer(a, other))
         return b if b is not None and self.best_left(b) == a else None
-
-    def best_right(self, a: int) -> int | None:
-        """``a``'s unique best right entity, if any (ties as ``_best`` breaks them)."""
-        return _best(self.row(a), lambda other: self.prefer(a, other),
-                     lambda other, n: _reaching(self.col(other), n))
 
     def best_left(self, b: int) -> int | None:
         """``b``'s unique best left entity, if any."""
-        return _best(self.col(b), lambda other: self.prefer(other, b),
-                     lambda other, n: _reaching(self.row(other), n))
+        return _best(self.col(b), lambda other: self.prefer(other, b))
 
     def lefts(self) -> set[int]:
         """Every left entity with a non-empty row."""

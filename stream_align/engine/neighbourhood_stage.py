@@ -21,10 +21,8 @@ bound has no more; a hub's that moved: those in its relation groups within the g
 and the members of a relation group at an anchor that crossed the group bound (at most
 ``group_fanout + 1``). The groups above the bound are kept per node with such a group
 (``_big``: a hub's few large relations), recomputed for the nodes a change touched, so a
-crossing is seen without scanning anything else. A row's best reads that row and, to break a
-tie (decision 0048), its entries' columns; so the lefts of the changed rows, of their entries'
-columns and of the changed columns are re-matched (two hops of the support table, bounded by its
-row and column lengths).
+crossing is seen without scanning anything else. A row's or column's best is read from that row
+alone, so only the pairs of entities whose row or column changed are re-matched.
 
 *Corresponding relations* are learnt from round one's anchors and frozen: relearnt only when the
 anchors or the triples (both graphs) have doubled since, a full rebuild whose cost is amortised
@@ -352,20 +350,13 @@ class NeighbourhoodStage:
                     self.images[side], self.fanout, node)
 
     def _rematch(self, layer: _Layer, changed_a: set[int], changed_b: set[int]) -> set[int]:
-        """Re-match every left entity whose standing may have moved; return those whose match
-        moved. A pair's standing reads its row, its column and — to break a tie by how
-        contested each tied entry is — the columns of its row's entries and the rows of its
-        column's entries: so with a changed row the lefts of its entries' columns, with a
-        changed column its lefts (a removed entry's left is itself a changed row)."""
+        """Re-match every entity whose row or column changed (a pair's standing depends on
+        its row and its column only); return the left entities whose match moved."""
         support = layer.support
         lefts = set(changed_a)
-        columns = set(changed_b)
-        for a in changed_a:
-            columns.update(support.row(a))
-        for b in columns:
-            lefts.update(support.col(b))
-            if (a := layer.matched_b.get(b)) is not None:
-                lefts.add(a)
+        for b in changed_b:
+            lefts.update(a for a in (layer.matched_b.get(b), support.best_left(b))
+                         if a is not None)
         old = {a: layer.matches.pop(a) for a in lefts if a in layer.matches}
         for b in old.values():
             del layer.matched_b[b]

@@ -58,19 +58,6 @@ def test_a_tie_goes_to_the_one_tied_pair_the_model_would_match() -> None:
                                  prefer=lambda x, y: (x, y) in both).tolist() == []
 
 
-def test_a_tie_goes_to_the_one_tied_entry_no_other_entity_reaches_as_strongly() -> None:
-    # a4 —r0→ a2 reaches b4 and b5 (both —r1→ b2): a tie; a5 —r1→ a3 reaches b5 (—r0→ b3)
-    # alone. b4 is a4's alone, so a4 takes it; b5's column then ties a4 and a5, and a5 is
-    # b5's alone (a4's row reaches two at that support): both pairs match.
-    a = _graph("a", 6, [*ANCHORED_A, (4, 0, 2), (5, 1, 3)])
-    b = _graph("b", 6, [*ANCHORED_B, (4, 1, 2), (5, 1, 2), (5, 0, 3)])
-    assert neighbourhood_matches(a, b, ANCHORS, rounds=1).tolist() == [[4, 4], [5, 5]]
-    # a third B entity on b2's group reached by a5 as well (b6 —r0→ b3): no tied entry of
-    # a5's row is its alone any more, and b4 stays a4's alone
-    b = _graph("b", 7, [*ANCHORED_B, (4, 1, 2), (5, 1, 2), (5, 0, 3), (6, 1, 2), (6, 0, 3)])
-    assert neighbourhood_matches(a, b, ANCHORS, rounds=1).tolist() == [[4, 4]]
-
-
 def test_named_entities_are_left_to_the_model() -> None:
     a = _graph("a", 5, [*ANCHORED_A, (4, 0, 2)], named=5)  # a4 has a name
     b = _graph("b", 5, [*ANCHORED_B, (4, 1, 2)])
