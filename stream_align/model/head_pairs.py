@@ -20,7 +20,7 @@ from stream_align.model.bundle import ModelBundle
 from stream_align.model.inputs import GraphInputs
 from stream_align.model.pair_head import GraphEvidence, PairHead, pair_features
 from stream_align.model.ranking import topk
-from stream_align.model.readout import pair_logits
+from stream_align.model.readout import pair_logit_chunks
 
 #: Retrieval candidates of each free entity the head compares (the engine's ``top_k``).
 HEAD_CANDIDATES = 10
@@ -40,7 +40,7 @@ def candidate_pairs(qa: torch.Tensor, eb: torch.Tensor, k: int) -> np.ndarray:
     return np.unique(pairs.astype(np.int64), axis=0)
 
 
-def mutual_best(pairs: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def mutual_best_pairs(pairs: np.ndarray, logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The pairs that are both their left's and their right's best by ``logits`` (ties: the
     earlier pair in ``pairs`` order), as ``(lefts, rights)`` sorted by left."""
     if not len(pairs):
@@ -61,14 +61,12 @@ def head_logits(bundle: ModelBundle, head: PairHead, ga: GraphInputs, gb: GraphI
                 ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
     """The head's logits of the entity pairs ``(ia[p], ib[p])`` (as the scorer computes them)."""
     net, anchors = bundle.net, len(bundle.frozen.anchors)
-    enc_a, enc_b = net.encode(ga), net.encode(gb)
     evidence = GraphEvidence(ga, anchors), GraphEvidence(gb, anchors)
-    out = []
-    for s in range(0, len(ia), CHUNK):
-        a, b = torch.from_numpy(ia[s:s + CHUNK]), torch.from_numpy(ib[s:s + CHUNK])
-        logits = pair_logits(net, ga, enc_a, a, gb, enc_b, b, bundle.arch.cross_attention)[0]
-        out.append(head.logits(pair_features(evidence[0], a.numpy(), evidence[1], b.numpy(),
-                                             logits.numpy())))
+    chunks = pair_logit_chunks(net, ga, net.encode(ga), ia, gb, net.encode(gb), ib,
+                               bundle.arch.cross_attention, CHUNK)
+    out = [head.logits(pair_features(evidence[0], a.numpy(), evidence[1], b.numpy(),
+                                     logits.numpy()))
+           for a, b, logits, _ in chunks]
     return np.concatenate(out) if out else np.zeros(0, dtype=np.float32)
 
 
@@ -80,4 +78,4 @@ def head_mutual_best(bundle: ModelBundle, head: PairHead, inputs: tuple[GraphInp
     :data:`HEAD_CANDIDATES` retrieval candidates."""
     pairs = candidate_pairs(*vectors, HEAD_CANDIDATES)
     logits = head_logits(bundle, head, *inputs, free[0][pairs[:, 0]], free[1][pairs[:, 1]])
-    return mutual_best(pairs, logits)
+    return mutual_best_pairs(pairs, logits)

@@ -6,6 +6,9 @@ retrieval scores use the pair-independent last layer, pair scores the cross-atte
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import numpy as np
 import torch
 
 from stream_align.model.encoder import CGMuAlign, Encoded, PairOutput, Parts
@@ -32,6 +35,20 @@ def pair_logits(net: CGMuAlign, ga: GraphInputs, enc_a: Encoded, ia: torch.Tenso
     else:
         pa, pb = retrieval_parts(net, ga, enc_a, ia), retrieval_parts(net, gb, enc_b, ib)
     return net.logits(pa, pb), out
+
+
+@torch.no_grad()
+def pair_logit_chunks(net: CGMuAlign, ga: GraphInputs, enc_a: Encoded, ia: np.ndarray,
+                      gb: GraphInputs, enc_b: Encoded, ib: np.ndarray, cross: bool, chunk: int
+                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                                          PairOutput | None]]:
+    """:func:`pair_logits` of ``(ia[p], ib[p])``, ``chunk`` pairs at a time, as ``(a, b,
+    logits, out)``: cross-graph attention holds ``chunk × k × k × d`` floats, so the caller
+    (training's self-training round, the scorer) bounds it by its chunk."""
+    for s in range(0, len(ia), chunk):
+        a = torch.as_tensor(ia[s:s + chunk], dtype=torch.int64)
+        b = torch.as_tensor(ib[s:s + chunk], dtype=torch.int64)
+        yield (a, b, *pair_logits(net, ga, enc_a, a, gb, enc_b, b, cross))
 
 
 @torch.no_grad()

@@ -25,7 +25,7 @@ from stream_align.model.bundle import ModelBundle
 from stream_align.model.evidence import NeighbourPair, top_evidence
 from stream_align.model.inputs import GraphInputs
 from stream_align.model.pair_head import GraphEvidence, pair_features
-from stream_align.model.readout import pair_logits, retrieval_vectors
+from stream_align.model.readout import pair_logit_chunks, retrieval_vectors
 
 CHUNK = 8192
 
@@ -114,10 +114,8 @@ class ModelScorer:
         """
         scores, explained = [], []
         net = self.bundle.net
-        for s in range(0, len(ia), CHUNK):
-            a = torch.as_tensor(ia[s:s + CHUNK], dtype=torch.int64)
-            b = torch.as_tensor(ib[s:s + CHUNK], dtype=torch.int64)
-            logits, out = pair_logits(net, self.ga, self.enc_a, a, self.gb, self.enc_b, b, cross)
+        for a, b, logits, out in pair_logit_chunks(net, self.ga, self.enc_a, ia, self.gb,
+                                                   self.enc_b, ib, cross, CHUNK):
             head = self.bundle.pair_head
             if head is not None:
                 feats = pair_features(self.evidence[0], a.numpy(), self.evidence[1], b.numpy(),

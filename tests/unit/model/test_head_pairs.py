@@ -12,7 +12,7 @@ from stream_align.model.head_pairs import (
     candidate_pairs,
     head_logits,
     head_mutual_best,
-    mutual_best,
+    mutual_best_pairs,
 )
 from stream_align.model.pair_fit import fit_pair_head
 from stream_align.model.settings import ArchitectureSettings, SamplingSettings, TrainSettings
@@ -33,9 +33,9 @@ def test_mutual_best_keeps_pairs_both_sides_prefer() -> None:
     pairs = np.array([[0, 0], [0, 1], [1, 0], [1, 1], [2, 1]])
     # 0 prefers 1, 1 prefers 0; column 0 prefers row 1, column 1 prefers row 2 (2.0 > 1.5)
     logits = np.array([0.5, 1.5, 1.0, 0.2, 2.0])
-    lefts, rights = mutual_best(pairs, logits)
+    lefts, rights = mutual_best_pairs(pairs, logits)
     assert lefts.tolist() == [1, 2] and rights.tolist() == [0, 1]
-    empty = mutual_best(np.zeros((0, 2), dtype=np.int64), np.zeros(0))
+    empty = mutual_best_pairs(np.zeros((0, 2), dtype=np.int64), np.zeros(0))
     assert len(empty[0]) == 0 and len(empty[1]) == 0
 
 
