@@ -248,7 +248,8 @@ class AlignmentEngine:
             stats["anchor_rows"] = float(self.anchors.recomputed - recomputed)
         stats["researched"] = float(searched)
         stats["csls_reranked"] = float(self.lists.reranked - reranked)
-        changed = self.scores.update(touched, held.computed, held.removed, held.labelled, stats)
+        changed = self.scores.update(touched, held.computed, held.removed, held.labelled, stats,
+                                     self.queue.waiting())
         self._keep_quantiser()
         self.progress("decisions", 0, 1)
         with _timed(stats, "decide_s"):
@@ -293,7 +294,7 @@ class AlignmentEngine:
     def _store_candidates(self, delta: StateDelta) -> None:
         """The changed list and pair rows, and whether they are current (nothing held)."""
         candidate_state.changed_rows(delta, self.sides, self.book)
-        held = self.held.calls or self.held.everywhere
+        held = self.held.calls or self.held.everywhere or len(self.scores.owed)
         state = "" if held else candidate_state.fingerprint(self.bundle.version, self.settings)
         if state != self._candidates_state:
             delta.candidates = self._candidates_state = state

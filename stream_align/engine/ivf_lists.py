@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stream_align.arrays import grown
 from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks, no_progress
 from stream_align.engine.side import Side
@@ -27,6 +28,10 @@ from stream_align.index import IvfVectorIndex, auto_cells, train_quantiser
 
 CHUNK = 8192
 """Entities searched per FAISS call in a full rebuild (bounded query memory)."""
+SCAN_OWNERS = 262_144
+"""Distinct list owners whose vectors ``scan`` decodes at a time (≈ 128 MB as half floats at
+256 dimensions): every owner of a side up to 262,144 entities a side, so each is decoded once
+a batch, where it was decoded once per probed cell — ``nprobe`` times (decision 0054)."""
 
 
 def train(sides: tuple[Side, Side], cells: int, nprobe: int, float16: bool) -> np.ndarray:
@@ -89,23 +94,68 @@ def research(mine: Side, other: Side, nodes: np.ndarray, depth: int) -> Found:
 def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     """Changed vectors of ``mine`` against the lists of ``other`` that probe their cells: new
     scores where they reach the bound or are already listed; ``NaN`` where a list holding one
-    no longer probes its cell; lists with bound ``-inf`` to search again (``FreshRows.short``)."""
+    no longer probes its cell; lists with bound ``-inf`` to search again (``FreshRows.short``).
+
+    Cell by cell, each owner's vector decoded once per :data:`SCAN_OWNERS` owners (not once per
+    probed cell: an owner probes ``nprobe`` cells, and a drain batch's changed vectors reach
+    nearly all of them), and the listed pairs split by cell once (not a membership test of all
+    of them per cell) — decision 0054."""
     if not len(nodes) or other.probers is None or not isinstance(mine.index, IvfVectorIndex):
         return
     vectors = mine.vectors(nodes.tolist())
     cells = mine.index.cells_of(mine.faiss_ids(nodes))
     listing, listed = other.listed_by.of(nodes)  # (index into nodes, list owner)
-    for cell in np.unique(cells).tolist():
-        rows = np.flatnonzero(cells == cell)
+    by_cell = np.argsort(cells, kind="stable")
+    firsts, starts, counts = np.unique(cells[by_cell], return_index=True, return_counts=True)
+    listed_order = np.argsort(cells[listing], kind="stable")
+    listings = listing, listed, listed_order, cells[listing][listed_order]
+    batch: list[tuple[int, np.ndarray, np.ndarray]] = []
+    seen, held = np.zeros(0, dtype=bool), 0  # distinct owners of the batch
+    for cell, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
         owners = np.sort(other.probers.of(cell))
-        scores = other.vectors(owners.tolist()) @ vectors[rows].T if len(owners) else \
-            np.zeros((0, len(rows)), np.float32)
+        seen = grown(seen, int(owners.max(initial=-1)) + 1, False)
+        held += int(np.count_nonzero(~seen[owners]))
+        seen[owners] = True
+        batch.append((cell, by_cell[lo:lo + k], owners))
+        if held >= SCAN_OWNERS:
+            _scan_cells(other, nodes, vectors, batch, listings, fresh)
+            batch, held = [], 0
+            seen[:] = False
+    _scan_cells(other, nodes, vectors, batch, listings, fresh)
+
+
+def _decoded(side: Side, nodes: np.ndarray) -> np.ndarray:
+    """The indexed vectors of ``nodes`` — as half floats where the index stores half floats
+    (their float32 values exactly, in half the memory)."""
+    index = side.index
+    if not isinstance(index, IvfVectorIndex) or not index.float16:
+        return side.vectors(nodes.tolist())
+    out = np.empty((len(nodes), index.dim), dtype=np.float16)
+    for start in range(0, len(nodes), CHUNK):
+        out[start:start + CHUNK] = side.vectors(nodes[start:start + CHUNK].tolist())
+    return out
+
+
+def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
+                batch: list[tuple[int, np.ndarray, np.ndarray]],
+                listings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+                fresh: FreshRows) -> None:
+    """``scan`` of a batch of cells ``(cell, rows of nodes in it, owners probing it)``."""
+    if not batch:
+        return
+    listing, listed, listed_order, listed_cells = listings
+    union = np.unique(np.concatenate([owners for _, _, owners in batch]))
+    decoded = _decoded(other, union)
+    for cell, rows, owners in batch:
+        block = decoded[np.searchsorted(union, owners)].astype(np.float32)
+        scores = block @ vectors[rows].T
         bound = other.bounds(owners)
         short = np.isneginf(bound)
         fresh.short(owners[short])
         i, r = np.nonzero((scores >= bound[:, None]) & ~short[:, None])
         fresh.add(owners[i], nodes[rows[r]], scores[i, r])
-        here = np.flatnonzero(np.isin(listing, rows))
+        here = listed_order[np.searchsorted(listed_cells, cell):
+                            np.searchsorted(listed_cells, cell, side="right")]
         col = np.searchsorted(rows, listing[here])
         at = np.minimum(np.searchsorted(owners, listed[here]), max(len(owners) - 1, 0))
         probing = owners[at] == listed[here] if len(owners) else np.zeros(len(here), bool)

@@ -7,6 +7,15 @@ governing or dormant — ``labels`` — so the set is a function of the label ta
 ``rebuild`` finds the same pairs), minus NON_MATCH ones. A pair's score can change only if one
 of its entities was recomputed; only those are re-scored (cross-graph attention, ``scoring``).
 The candidates stage before it (``candidate_lists``) says which pairs entered or left the lists.
+
+A pair one of whose entities waits in the recompute queue (``queue``) is not re-scored yet but
+*owed*: that entity's recompute re-scores it anyway, and until then its vector is the previous
+graph's, so the score would be thrown away. A bulk load's drain recomputes the entities of
+most pairs one after the other, and scoring each pair at its first entity's recompute and
+again at its second's was most of the drain's pair scores (decision 0054). Owed pairs are
+re-scored by the refresh after their last waiting entity is recomputed; at quiescence (nothing
+queued) nothing is owed, so the book equals a batch computation's as before. Labelled pairs
+are never owed (a label's decision reads its score at once).
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ class PairScores:
         self.bundle, self.settings, self.sides = bundle, settings, sides
         self.book, self.decider, self.progress = book, decider, progress
         self.anchors = anchors
+        self.owed = _NONE
+        """Packed pairs not re-scored because an entity of theirs waits in the queue (sorted)."""
 
     def _wanted(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
         """Which pairs ``(lefts[i], rights[i])`` belong in the book: both entities indexed,
@@ -76,14 +87,19 @@ class PairScores:
                                                            _sorted(computed[1] | removed[1])))
 
     def update(self, touched: Touched, computed: Sets, removed: Sets,
-               labelled: list[tuple[str, str]], stats: dict[str, float]) -> np.ndarray:
+               labelled: list[tuple[str, str]], stats: dict[str, float],
+               waiting: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Re-score after the candidates stage: ``touched`` pairs entered or left candidate
-        lists, ``computed`` entities have new vectors. Return every pair whose score changed,
-        that was dropped, or that was labelled (of entities the mirrors have), packed ``left <<
-        32 | right``, sorted and distinct (node ids: a bulk refresh changes every pair, and
-        their key tuples were ≈ 1 KB an entity, decision 0047)."""
-        every = np.union1d(touched, self._related(computed, removed, labelled))
-        changed = [self.book.pack(labelled)]
+        lists, ``computed`` entities have new vectors, ``waiting`` ones (sorted, per side) are
+        queued for recompute (their pairs are owed, not scored). Return every pair whose score
+        changed, that was dropped, or that was labelled (of entities the mirrors have), packed
+        ``left << 32 | right``, sorted and distinct (node ids: a bulk refresh changes every
+        pair, and their key tuples were ≈ 1 KB an entity, decision 0047)."""
+        every = np.union1d(np.union1d(touched, self._related(computed, removed, labelled)),
+                           self.owed)
+        labels = self.book.pack(labelled)
+        changed, owed = [labels], [_NONE]
+        waiting = waiting or (_NONE, _NONE)
         stats["pairs_scored"] = stats["score_s"] = 0.0
         built = sum(side.views.built for side in self.sides)
         moved = _sorted(computed[0]), _sorted(computed[1])
@@ -94,11 +110,18 @@ class PairScores:
             wanted = self._wanted(lefts, rights)
             self.book.drop_nodes(lefts[known & ~wanted], rights[known & ~wanted])
             changed.append(keys[known & ~wanted])
-            rescore = wanted & (np.isin(lefts, moved[0]) | np.isin(rights, moved[1]) | ~known)
+            rescore = wanted & (np.isin(lefts, moved[0]) | np.isin(rights, moved[1]) | ~known
+                                | np.isin(keys, self.owed))
+            later = rescore & (np.isin(lefts, waiting[0]) | np.isin(rights, waiting[1]))
+            later &= ~np.isin(keys, labels)
+            owed.append(keys[later])
+            rescore &= ~later
             started = time.perf_counter()
             changed.append(self._score(lefts[rescore], rights[rescore]))
             stats["pairs_scored"] += int(np.count_nonzero(rescore))
             stats["score_s"] += time.perf_counter() - started
+        self.owed = np.concatenate(owed)  # chunks of a sorted array: sorted
+        stats["pairs_owed"] = float(len(self.owed))
         stats["views_built"] = float(sum(side.views.built for side in self.sides) - built)
         stats["views_held"] = float(sum(side.views.held for side in self.sides))
         stats["views_mb"] = sum(side.views.nbytes() for side in self.sides) / 2**20
@@ -128,6 +151,9 @@ class PairScores:
             lefts, rights = packed.split(keys)
             wanted = self._wanted(lefts, rights)
             self._score(lefts[wanted], rights[wanted])
+
+
+_NONE = np.zeros(0, dtype=np.int64)
 
 
 def _sorted(nodes: set[int]) -> np.ndarray:

@@ -53,41 +53,59 @@ class CellProbers:
         return out
 
     def set(self, nodes: Sequence[int], cells: np.ndarray) -> None:
-        """``nodes[i]`` now probes ``cells[i]`` (its old cells are dropped)."""
+        """``nodes[i]`` now probes ``cells[i]`` (its old cells are dropped). One append per
+        cell, not per (node, cell): a drain batch re-registers 20,000 nodes × ``nprobe``
+        cells, and a Python step each was seconds of every batch (decision 0054)."""
         self.drop(nodes)
         if not len(nodes):
             return
-        top = int(max(nodes)) + 1
-        self._cells = grown(self._cells, top, -1)
-        self._slots = grown(self._slots, top, -1)
-        for node, row in zip(nodes, np.asarray(cells, dtype=np.int64).tolist(), strict=True):
-            for j, cell in enumerate(row):
-                if cell < 0:
-                    continue
-                n = self._count[cell]
-                if n == len(self._members[cell]):
-                    self._members[cell] = grown(self._members[cell], n + 1, -1)
-                self._members[cell][n] = node
-                self._count[cell] = n + 1
-                self._cells[node, j], self._slots[node, j] = cell, n
+        at = np.asarray(nodes, dtype=np.int64)
+        self._cells = grown(self._cells, int(at.max()) + 1, -1)
+        self._slots = grown(self._slots, int(at.max()) + 1, -1)
+        cells = np.asarray(cells, dtype=np.int64).reshape(len(at), -1)
+        node, j = np.nonzero(cells >= 0)
+        cell = cells[node, j]
+        order = np.argsort(cell, kind="stable")  # each cell's nodes in the given order
+        node, j, cell = at[node[order]], j[order], cell[order]
+        firsts, starts, counts = np.unique(cell, return_index=True, return_counts=True)
+        slot = self._count[cell] + np.arange(len(cell)) - np.repeat(starts, counts)
+        for c, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
+            n = int(self._count[c])
+            if n + k > len(self._members[c]):
+                self._members[c] = grown(self._members[c], n + k, -1)
+            self._members[c][n:n + k] = node[lo:lo + k]
+        self._count[firsts] += counts
+        self._cells[node, j], self._slots[node, j] = cell, slot
 
     def drop(self, nodes: Sequence[int]) -> None:
-        """Forget the cells of ``nodes`` (swap-remove from each cell's members)."""
-        for node in nodes:
-            if node >= len(self._cells):
-                continue
-            for j in range(self.nprobe):
-                cell = int(self._cells[node, j])
-                if cell < 0:
-                    continue
-                slot, last = int(self._slots[node, j]), int(self._count[cell]) - 1
-                moved = int(self._members[cell][last])
-                self._members[cell][slot] = moved
-                self._count[cell] = last
-                if moved != node:
-                    k = int(np.flatnonzero(self._cells[moved] == cell)[0])
-                    self._slots[moved, k] = slot
-                self._cells[node, j] = self._slots[node, j] = -1
+        """Forget the cells of ``nodes`` (swap-removal from each cell's members: one step per
+        cell, not a Python step per node × cell)."""
+        at = np.asarray(nodes, dtype=np.int64)
+        at = at[at < len(self._cells)]
+        if not len(at):
+            return
+        node, j = np.nonzero(self._cells[at] >= 0)
+        node = at[node]
+        cells = self._cells[node, j].astype(np.int64)
+        gone = self._slots[node, j].astype(np.int64)
+        self._cells[node, j] = self._slots[node, j] = -1
+        order = np.argsort(cells, kind="stable")
+        cells, gone = cells[order], gone[order]
+        firsts, starts, counts = np.unique(cells, return_index=True, return_counts=True)
+        for c, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
+            n = int(self._count[c])
+            left = n - k  # swap-removal: the last members still kept fill the holes below
+            holes = np.sort(gone[lo:lo + k])
+            holes = holes[holes < left]
+            tail = np.ones(k, dtype=bool)
+            tail[gone[lo:lo + k][gone[lo:lo + k] >= left] - left] = False
+            movers = left + np.flatnonzero(tail)
+            moved = self._members[c][movers]
+            self._members[c][holes] = moved
+            self._count[c] = left
+            if len(moved):
+                column = np.argmax(self._cells[moved] == c, axis=1)
+                self._slots[moved, column] = holes
 
     def nbytes(self) -> int:
         """Memory of the structure (arrays only)."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+import numpy as np
+
 from stream_align.engine.delta import StateDelta
 from stream_align.engine.mutable_graph import MutableGraph
 
@@ -63,6 +65,12 @@ class DeferredQueue:
             self._next += 1
         if nodes:  # the numbering is state too: restored, it continues from here
             delta.next_queue_seq = self._next
+
+    def waiting(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each graph's queued nodes, sorted (what the pair scores owe to, ``pairs``)."""
+        left, right = (np.sort(np.fromiter(p, dtype=np.int64, count=len(p)))
+                       for p in self._pending)
+        return left, right
 
     def first_share(self, affected: tuple[set[int], set[int]], budget: int) -> int:
         """Graph A's part of ``budget``: in proportion to the nodes waiting on each graph

@@ -55,20 +55,27 @@ def test_auto_cells_is_a_power_of_two_near_four_root_n() -> None:
 
 
 def test_probers_match_a_brute_force_map() -> None:
+    """After every set or drop (of one node or most of them, cells padded with ``-1``): each
+    cell's members, each node's cells, and each node's slot in each of its cells."""
     rng = np.random.default_rng(1)
     probers, truth = CellProbers(nlist=7, nprobe=3), {}
     for _ in range(300):
-        nodes = rng.choice(40, size=rng.integers(1, 6), replace=False).tolist()
+        nodes = rng.choice(40, size=rng.integers(1, 30), replace=False).tolist()
         if rng.random() < 0.3:
             probers.drop(nodes)
             for n in nodes:
                 truth.pop(n, None)
-            continue
-        cells = np.stack([rng.choice(7, 3, replace=False) for _ in nodes])
-        probers.set(nodes, cells)
-        truth.update({n: set(c.tolist()) for n, c in zip(nodes, cells, strict=True)})
-    for cell in range(7):
-        assert sorted(probers.of(cell).tolist()) == sorted(n for n, c in truth.items()
-                                                           if cell in c)
-    for n in range(40):
-        assert set(probers.cells(n).tolist()) == truth.get(n, set())
+        else:
+            cells = np.stack([rng.choice(7, 3, replace=False) for _ in nodes])
+            cells[rng.random(cells.shape) < 0.1] = -1
+            probers.set(nodes, cells)
+            truth.update({n: set(c[c >= 0].tolist()) for n, c in zip(nodes, cells,
+                                                                     strict=True)})
+        for cell in range(7):
+            assert sorted(probers.of(cell).tolist()) == sorted(n for n, c in truth.items()
+                                                               if cell in c)
+        for n in range(40):
+            assert set(probers.cells(n).tolist()) == truth.get(n, set())
+            for cell in probers.cells(n).tolist():
+                slot = probers._slots[n][probers._cells[n] == cell][0]
+                assert probers._members[cell][slot] == n
