@@ -232,8 +232,8 @@ def test_pairs_of_queued_entities_are_owed_until_their_recompute(
             lefts, rights = owed >> 32, owed & 0xFFFFFFFF
             waiting = engine.queue.waiting()
             assert (np.isin(lefts, waiting[0]) | np.isin(rights, waiting[1])).all()
-            old = dict(zip(zip(before[0].tolist(), before[1].tolist()), before[2].tolist(),
-                           strict=True))
+            old = dict(zip(zip(*(x.tolist() for x in before[:2]), strict=True),
+                           before[2].tolist(), strict=True))
             now = engine.book.node_scores(lefts, rights)
             for u, v, score in zip(lefts.tolist(), rights.tolist(), now.tolist(), strict=True):
                 assert np.isnan(score) or score == old.get((u, v), score)  # not re-scored
