@@ -174,10 +174,11 @@ class PairBook:
 
     def drop_nodes(self, lefts: np.ndarray, rights: np.ndarray) -> None:
         """Remove the pairs ``(lefts[i], rights[i])`` of node ids (absent ones: a no-op)."""
-        for u, v in zip(lefts.tolist(), rights.tolist(), strict=True):
-            self._by_left.discard(u, v)
-            self._by_right.discard(v, u)
-            self.changed.add(u)
+        if not len(lefts):
+            return
+        self._by_left.discard_many(lefts, rights)
+        self._by_right.discard_many(rights, lefts)
+        self.changed.update(np.unique(lefts).tolist())
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every scored pair as node ids ``(lefts, rights)`` and its score, by pair."""

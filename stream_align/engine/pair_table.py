@@ -22,6 +22,9 @@ from stream_align.engine.packed import LOW
 
 _MIN_DELTA = 4096
 """Changes kept unmerged at least (so small tables do not re-sort on every change)."""
+_EMPTY_KEYS = np.zeros(0, dtype=np.int64)
+_EMPTY_VALUES = np.zeros(0, dtype=np.float64)
+_EMPTY_LIVE = np.zeros(0, dtype=bool)
 
 
 class PairTable:
@@ -33,6 +36,9 @@ class PairTable:
         self._values = np.zeros(0, dtype=np.float64) if values else None
         self._delta: dict[int, dict[int, float | None]] = {}  # None: removed
         self._changes = 0  # entries in _delta
+        self._recent = _EMPTY_KEYS  # sorted distinct keys changed many at a time (older
+        self._recent_values = _EMPTY_VALUES  # than the dict's), their values
+        self._recent_live = _EMPTY_LIVE  # and False where the change removed the pair
 
     def __len__(self) -> int:
         self._merge()
@@ -40,7 +46,10 @@ class PairTable:
 
     def size_bound(self) -> int:
         """At least ``len``, without merging the recent changes (a size to compare with)."""
-        return len(self._keys) + self._changes
+        return len(self._keys) + len(self._recent) + self._changes
+
+    def _limit(self) -> int:
+        return max(_MIN_DELTA, len(self._keys) >> 4)
 
     def get(self, u: int, v: int, default: float | None = None) -> float | None:
         row = self._delta.get(u)
@@ -48,6 +57,12 @@ class PairTable:
             value = row[v]
             return default if value is None else value
         key = (u << 32) | v
+        if len(self._recent):
+            i = int(np.searchsorted(self._recent, key))
+            if i < len(self._recent) and self._recent[i] == key:
+                if not self._recent_live[i]:
+                    return default
+                return 0.0 if self._values is None else float(self._recent_values[i])
         i = int(np.searchsorted(self._keys, key))
         if i == len(self._keys) or self._keys[i] != key:
             return default
@@ -63,6 +78,12 @@ class PairTable:
         if len(self._keys):
             hit = self._keys[at] == keys
             out[hit] = 0.0 if self._values is None else self._values[at[hit]]
+        if len(self._recent):  # the array changes, over the merged arrays
+            at = np.minimum(np.searchsorted(self._recent, keys), len(self._recent) - 1)
+            hit = np.flatnonzero(self._recent[at] == keys)
+            found = at[hit]
+            values = np.zeros(len(found)) if self._values is None else self._recent_values[found]
+            out[hit] = np.where(self._recent_live[found], values, np.nan)
         if self._delta:  # a dict read only for the pairs whose ``u`` has recent changes
             changed = np.fromiter(self._delta, dtype=np.int64, count=len(self._delta))
             hits = np.flatnonzero(np.isin(us, changed))
@@ -83,12 +104,46 @@ class PairTable:
         the dict would hold (a bulk refresh's scores) go into the arrays in one sorted merge."""
         us, vs = np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64)
         given = np.zeros(len(us)) if values is None else np.asarray(values, dtype=np.float64)
-        if len(us) <= max(_MIN_DELTA, len(self._keys) >> 4):
-            for u, v, value in zip(us.tolist(), vs.tolist(), given.tolist(), strict=True):
-                self._change(u, v, value)
+        if len(us) <= self._limit():
+            self._change_arrays((us << 32) | vs, given, np.ones(len(us), dtype=bool))
             return
         self._merge()
         self._put_sorted((us << 32) | vs, given)
+
+    def discard_many(self, us: np.ndarray, vs: np.ndarray) -> None:
+        """``discard`` of every ``(us[i], vs[i])`` at once."""
+        self.change_many(us, vs, present=False)
+
+    def _change_arrays(self, keys: np.ndarray, values: np.ndarray, live: np.ndarray) -> None:
+        """Record changes of many pairs in the sorted recent arrays (a later change of the same
+        key wins). The dict's changes are newer than the arrays': they move in first."""
+        if not len(keys):
+            return
+        if self._delta:
+            self._fold_dict()
+        keys = np.concatenate([self._recent, keys])
+        values = np.concatenate([self._recent_values, values])
+        live = np.concatenate([self._recent_live, live])
+        order = np.argsort(keys, kind="stable")  # the latest change of a key sorts last
+        keys, values, live = keys[order], values[order], live[order]
+        last = np.ones(len(keys), dtype=bool)
+        last[:-1] = keys[1:] != keys[:-1]
+        self._recent, self._recent_values, self._recent_live = keys[last], values[last], \
+            live[last]
+        if len(self._recent) > self._limit():
+            self._merge()
+
+    def _fold_dict(self) -> None:
+        """Move the dict's changes into the recent arrays."""
+        keys, values, live = [], [], []
+        for u, row in self._delta.items():
+            for v, value in row.items():
+                keys.append((u << 32) | v)
+                values.append(0.0 if value is None else value)
+                live.append(value is not None)
+        self._delta, self._changes = {}, 0
+        self._change_arrays(np.array(keys, dtype=np.int64), np.array(values, dtype=np.float64),
+                            np.array(live, dtype=bool))
 
     def _put_sorted(self, keys: np.ndarray, values: np.ndarray) -> None:
         """Put distinct ``keys`` with ``values`` into the merged arrays, in one sorted merge."""
@@ -111,13 +166,22 @@ class PairTable:
         if v not in row:
             self._changes += 1
         row[v] = value
-        if self._changes > max(_MIN_DELTA, len(self._keys) >> 4):
+        if self._changes + len(self._recent) > self._limit():
             self._merge()
+
+    def _recent_range(self, u: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The recent arrays' keys of ``u``, their values and liveness."""
+        lo, hi = np.searchsorted(self._recent, [u << 32, (u + 1) << 32])
+        return self._recent[lo:hi], self._recent_values[lo:hi], self._recent_live[lo:hi]
 
     def seconds(self, u: int) -> list[int]:
         """Every ``v`` paired with ``u`` (ascending among the merged ones, then the recent)."""
         lo, hi = np.searchsorted(self._keys, [u << 32, (u + 1) << 32])
-        found = (self._keys[lo:hi] & LOW).tolist()
+        keys = self._keys[lo:hi]
+        if len(self._recent):
+            changed, _, live = self._recent_range(u)
+            keys = np.concatenate([keys[~np.isin(keys, changed)], changed[live]])
+        found = (keys & LOW).tolist()
         row = self._delta.get(u)
         if not row:
             return found
@@ -129,6 +193,14 @@ class PairTable:
         lo, hi = np.searchsorted(self._keys, [u << 32, (u + 1) << 32])
         values = [0.0] * int(hi - lo) if self._values is None else self._values[lo:hi].tolist()
         found = dict(zip((self._keys[lo:hi] & LOW).tolist(), values, strict=True))
+        if len(self._recent):
+            changed, recent, live = self._recent_range(u)
+            for v, value, there in zip((changed & LOW).tolist(), recent.tolist(),
+                                       live.tolist(), strict=True):
+                if not there:
+                    found.pop(v, None)
+                else:
+                    found[v] = 0.0 if self._values is None else value
         for v, value in self._delta.get(u, {}).items():
             if value is None:
                 found.pop(v, None)
@@ -149,7 +221,8 @@ class PairTable:
 
     def load(self, u: np.ndarray, v: np.ndarray, values: np.ndarray | None = None) -> None:
         """Fill an empty table from arrays of distinct pairs at once (restore)."""
-        assert not len(self._keys) and not self._changes, "load fills an empty table"
+        assert not len(self._keys) and not self._changes and not len(self._recent), \
+            "load fills an empty table"
         keys = (u.astype(np.int64) << 32) | v.astype(np.int64)
         order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
@@ -169,6 +242,8 @@ class PairTable:
         first = np.repeat(lo - np.cumsum(counts) + counts, counts)  # lo[i] - (i's first slot)
         index = np.repeat(np.arange(len(us)), counts)
         v = self._keys[first + np.arange(len(index))] & LOW
+        if len(self._recent):  # the array changes: replace the merged entries they name
+            index, v = self._with_recent(us, index, v)
         if not self._delta:
             return index, v
         recent_i, recent_v, present = [], [], []  # the recent changes of the ``us``, in order
@@ -188,19 +263,30 @@ class PairTable:
         return (np.concatenate([index[~stale], more_i[added]]),
                 np.concatenate([v[~stale], more_v[added]]))
 
+    def _with_recent(self, us: np.ndarray, index: np.ndarray, v: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """``seconds_of``'s merged pairs ``(index, v)`` with the recent arrays applied."""
+        lo = np.searchsorted(self._recent, us << 32)
+        counts = np.searchsorted(self._recent, (us + 1) << 32) - lo
+        first = np.repeat(lo - np.cumsum(counts) + counts, counts)
+        at = first + np.arange(int(counts.sum()))
+        more_i, more_v = np.repeat(np.arange(len(us)), counts), self._recent[at] & LOW
+        stale = np.isin(us[index] << 32 | v, self._recent)
+        live = self._recent_live[at]
+        return (np.concatenate([index[~stale], more_i[live]]),
+                np.concatenate([v[~stale], more_v[live]]))
+
     def change_many(self, us: np.ndarray, vs: np.ndarray, present: bool) -> None:
         """Put (``present``) or discard every ``(us[i], vs[i])`` (a set table's batch write).
 
         A change too large for the dict (a bulk refresh or a restore: one entry per pair of the
         whole graph) goes into the arrays at once, by sorting, not through the dict."""
         us, vs = np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64)
-        if len(us) > max(_MIN_DELTA, len(self._keys) >> 4):
+        if len(us) > self._limit():
             self._merge()
             self._apply(np.unique((us << 32) | vs), present)
             return
-        value = 0.0 if present else None
-        for u, v in zip(us.tolist(), vs.tolist(), strict=True):
-            self._change(u, v, value)
+        self._change_arrays((us << 32) | vs, np.zeros(len(us)), np.full(len(us), present))
 
     def _apply(self, keys: np.ndarray, present: bool) -> None:
         """Put (value ``0.0``) or remove sorted distinct ``keys`` in the merged arrays."""
@@ -219,6 +305,8 @@ class PairTable:
 
     def firsts(self) -> set[int]:
         """Every ``u`` with at least one pair."""
+        if len(self._recent):
+            self._merge()
         out = set(np.unique(self._keys >> 32).tolist())
         for u, row in self._delta.items():
             if any(x is not None for x in row.values()):
@@ -242,26 +330,25 @@ class PairTable:
 
     def _merge(self) -> None:
         """Fold the recent changes into the sorted arrays."""
-        if not self._changes:
+        if self._delta:
+            self._fold_dict()  # (which may merge: then nothing is left here)
+        if not len(self._recent):
             return
-        keys, values, gone = [], [], []
-        for u, row in self._delta.items():
-            for v, value in row.items():
-                (gone if value is None else keys).append((u << 32) | v)
-                if value is not None:
-                    values.append(value)
-        changed = np.array(keys + gone, dtype=np.int64)
+        changed, live = self._recent, self._recent_live
         keep = ~np.isin(self._keys, changed)
-        merged = np.concatenate([self._keys[keep], np.array(keys, dtype=np.int64)])
+        merged = np.concatenate([self._keys[keep], changed[live]])
         order = np.argsort(merged, kind="stable")
         self._keys = merged[order]
         if self._values is not None:
-            self._values = np.concatenate([self._values[keep], np.array(values)])[order]
-        self._delta, self._changes = {}, 0
+            self._values = np.concatenate([self._values[keep],
+                                           self._recent_values[live]])[order]
+        self._recent, self._recent_values, self._recent_live = \
+            _EMPTY_KEYS, _EMPTY_VALUES, _EMPTY_LIVE
 
     def nbytes(self) -> int:
         """Bytes held: the arrays and the unmerged changes."""
         delta = sys.getsizeof(self._delta) + sum(sys.getsizeof(r) + 56 * len(r)
                                                  for r in self._delta.values())
         values = 0 if self._values is None else self._values.nbytes
-        return int(self._keys.nbytes + values + delta)
+        recent = self._recent.nbytes + self._recent_values.nbytes + self._recent_live.nbytes
+        return int(self._keys.nbytes + values + delta + recent)

@@ -118,3 +118,67 @@ def test_put_many_equals_put_one_by_one() -> None:
                 one.put(u, v, x if values else 0.0)
             many.put_many(new[:, 0], new[:, 1], scores if values else None)
             assert list(one.items()) == list(many.items())
+
+
+def test_changes_one_at_a_time_and_many_at_a_time_interleave_as_a_dict(monkeypatch) -> None:
+    """Single changes (the dict) and array changes (``put_many``, ``discard_many``,
+    ``change_many``: the sorted recent arrays) in any order, read between them by every read
+    method: the table is the dict the same changes give, the latest change of a pair winning
+    whichever path each took (decision 0055)."""
+    monkeypatch.setattr(pair_table, "_MIN_DELTA", 64)  # merges now and then, not every step
+    rng = np.random.default_rng(11)
+    for values in (True, False):
+        table, want = PairTable(values=values), {}
+        base = np.unique(rng.integers(0, 30, size=(400, 2)), axis=0)
+        table.load(base[:, 0], base[:, 1], np.arange(len(base), dtype=np.float64)
+                   if values else None)
+        want.update({(u, v): (float(i) if values else 0.0)
+                     for i, (u, v) in enumerate(base.tolist())})
+        for step in range(300):
+            kind = step % 5
+            pairs = np.unique(rng.integers(0, 30, size=(int(rng.integers(1, 40)), 2)), axis=0)
+            us, vs = pairs[:, 0], pairs[:, 1]
+            scores = rng.random(len(us)).round(3) if values else np.zeros(len(us))
+            if kind == 0:
+                table.put_many(us, vs, scores if values else None)
+                want.update(zip(zip(us.tolist(), vs.tolist(), strict=True), scores.tolist(),
+                                strict=True))
+            elif kind == 1:
+                table.discard_many(us, vs)
+                for pair in zip(us.tolist(), vs.tolist(), strict=True):
+                    want.pop(pair, None)
+            elif kind == 2:
+                present = bool(rng.integers(2))
+                table.change_many(us, vs, present)
+                for pair in zip(us.tolist(), vs.tolist(), strict=True):  # a set's change: value 0.0
+                    _ = want.update({pair: 0.0}) if present else want.pop(pair, None)
+            else:
+                u, v = int(us[0]), int(vs[0])
+                if kind == 3:
+                    table.put(u, v, float(scores[0]))
+                    want[u, v] = float(scores[0])
+                else:
+                    table.discard(u, v)
+                    want.pop((u, v), None)
+            probe_u = rng.integers(0, 32, 25)
+            probe_v = rng.integers(0, 32, 25)
+            got = table.get_many(probe_u, probe_v).tolist()
+            assert [None if np.isnan(x) else x for x in got] == \
+                [want.get(p) for p in zip(probe_u.tolist(), probe_v.tolist(), strict=True)]
+            assert all(table.get(u, v) == want.get((u, v))
+                       for u, v in zip(probe_u.tolist(), probe_v.tolist(), strict=True))
+            u = int(probe_u[0])
+            mine = {b: x for (a, b), x in want.items() if a == u}
+            assert sorted(table.seconds(u)) == sorted(mine) and table.row(u) == mine
+            us = np.unique(probe_u)
+            at, seconds = table.seconds_of(us)
+            assert sorted(zip(us[at].tolist(), seconds.tolist(), strict=True)) == \
+                sorted(p for p in want if p[0] in set(us.tolist()))
+            _, seconds, got = table.rows(us)
+            assert list(zip(seconds.tolist(), got.tolist(), strict=True)) == \
+                [(b, want[a, b]) for a in us.tolist() for b in sorted(
+                    b for x, b in want if x == a)]
+            assert table.size_bound() >= len(want)
+            if step % 50 == 0:
+                assert table.firsts() == {a for a, _ in want}
+        assert {(u, v): x for u, v, x in table.items()} == want
