@@ -83,12 +83,13 @@ def _classify(scores: pairs.PairScores, every: np.ndarray, moved: tuple[np.ndarr
 
 
 def _update(original):  # a wrapper of PairScores.update
-    def wrapped(self, touched, computed, removed, labelled, stats):
+    def wrapped(self, touched, computed, removed, labelled, stats, *more, **named):
         every = np.union1d(touched, self._related(computed, removed, labelled))
+        every = np.union1d(every, getattr(self, "owed", every[:0]))  # none in a steady tail
         moved = pairs._sorted(computed[0]), pairs._sorted(computed[1])
         lefts, rights, again, known = _classify(self, every, moved)
         before = self.book.node_scores(lefts, rights)
-        out = original(self, touched, computed, removed, labelled, stats)
+        out = original(self, touched, computed, removed, labelled, stats, *more, **named)
         after = self.book.node_scores(lefts, rights)
         moved_by = np.abs(before[known] - after[known])
         TOTALS["batches"] += 1
