@@ -45,9 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "else 0 = off).")
     p.add_argument("--learning-rate", type=float, default=TrainSettings().learning_rate,
                    help="Adam learning rate.")
-    p.add_argument("--bootstrap-rounds", type=int, default=2,
+    p.add_argument("--bootstrap-rounds", type=int, default=None,
                    help="Self-training rounds after the epochs: mutual nearest non-anchor "
-                   "pairs become frozen anchors (decisions 0008, 0015).")
+                   "pairs become frozen anchors (decisions 0008, 0015; default 2, 3 with "
+                   "--hide-names: decision 0052).")
     p.add_argument("--projection-epochs", type=int, default=None,
                    help="Passes that pre-fit the fixed blocks' projections on the seed pairs "
                    "before the epochs (default 10 with --hide-names, else 0: decision 0037).")
@@ -62,6 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Self-training pairs: mutual best by the pair head among each free "
                    "entity's retrieval candidates (default on with --hide-names, else off: "
                    "decision 0049).")
+    p.add_argument("--bootstrap-rechoose", action=argparse.BooleanOptionalAction, default=None,
+                   help="Each self-training round chooses every pseudo pair again, the last "
+                   "round's as context, instead of only adding pairs (default on with "
+                   "--hide-names, else off: decision 0052).")
     p.add_argument("--pool-every", type=int, default=TrainSettings().pool_every,
                    help="Epochs between hard-negative pool refreshes.")
     p.add_argument("--skip-widths", type=_widths, default=None,
@@ -131,12 +136,14 @@ def _train_settings(args: argparse.Namespace) -> TrainSettings:
     return TrainSettings(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
                          negatives=args.negatives, hard_negatives=not args.random_negatives,
                          learning_rate=args.learning_rate, pool_every=args.pool_every,
-                         bootstrap_rounds=args.bootstrap_rounds,
+                         bootstrap_rounds=int(_default(args.bootstrap_rounds, args, 3, 2)),
                          refit_epochs=int(_default(args.refit_epochs, args, 10, 5)),
                          bootstrap_csls_k=args.bootstrap_csls_k,
                          bootstrap_by_head=bool(_default(args.bootstrap_by_head, args, True,
                                                          False)),
                          projection_epochs=int(_default(args.projection_epochs, args, 10, 0)),
+                         bootstrap_rechoose=bool(_default(args.bootstrap_rechoose, args, True,
+                                                          False)),
                          seed=args.seed, threads=args.threads,
                          time_limit_s=_default(args.time_limit, args, 240, 540))
 

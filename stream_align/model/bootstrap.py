@@ -76,10 +76,12 @@ def mutual_nearest(queries: torch.Tensor, base: torch.Tensor, chunk: int = 512,
     return rows[mutual].numpy(), row_best[mutual].numpy()
 
 
-def add_anchors(bundle: ModelBundle, pairs: list[tuple[str, str]]) -> None:
-    """Append anchors (key pairs) to the frozen list; new anchor embeddings start at zero."""
-    old = len(bundle.frozen.anchors)
-    bundle.frozen.anchors.extend(pairs)
+def add_anchors(bundle: ModelBundle, pairs: list[tuple[str, str]], keep: int | None = None
+                ) -> None:
+    """Append anchors (key pairs) to the frozen list after its first ``keep`` (all by
+    default; the rest are dropped); new anchor embeddings start at zero."""
+    old = len(bundle.frozen.anchors) if keep is None else keep
+    bundle.frozen.set_anchors(old, pairs)
     net = bundle.net
     if not bundle.arch.use_anchors:
         return
@@ -100,15 +102,19 @@ def _free(labels: np.ndarray, n_anchors: int, held_out: np.ndarray) -> np.ndarra
 
 @torch.no_grad()
 def bootstrap(bundle: ModelBundle, pair: GraphPair, rounds: int,
-              inputs: tuple[GraphInputs, GraphInputs] | None = None) -> list[int]:
+              inputs: tuple[GraphInputs, GraphInputs] | None = None,
+              seeds: int | None = None) -> list[int]:
     """Run ``rounds`` rounds of mutual-nearest self-training; returns the pairs added per round.
-    ``inputs``: both graphs' inputs under the current anchors, when the caller has them."""
+    ``inputs``: both graphs' inputs under the current anchors, when the caller has them.
+    ``seeds``: the first ``seeds`` anchors are the seed pairs and every later one is chosen
+    again each round (decision 0052) — a pseudo pair the new context no longer supports drops
+    out; ``None``: pseudo anchors are kept and a round only adds to them."""
     added = []
     net = bundle.net
     for _ in range(rounds):
         ga, gb = inputs or (bundle.inputs(pair.a), bundle.inputs(pair.b))
         inputs = None  # the round's new anchors change them
-        n = len(bundle.frozen.anchors)
+        n = len(bundle.frozen.anchors) if seeds is None else seeds
         free_a = _free(anchor_ids(pair.a, bundle.frozen), n, pair.valid[:, 0])
         free_b = _free(anchor_ids(pair.b, bundle.frozen), n, pair.valid[:, 1])
         qa = row_vectors(net, ga, net.encode(ga), torch.from_numpy(free_a), query=True)
@@ -120,7 +126,7 @@ def bootstrap(bundle: ModelBundle, pair: GraphPair, rounds: int,
             rows, cols = mutual_nearest(qa, eb, csls_k=bundle.train.bootstrap_csls_k)
         del qa, eb, ga, gb
         add_anchors(bundle, [(pair.a.keys[free_a[i]], pair.b.keys[free_b[j]])
-                             for i, j in zip(rows.tolist(), cols.tolist(), strict=True)])
+                             for i, j in zip(rows.tolist(), cols.tolist(), strict=True)], n)
         added.append(len(rows))
         log.info("bootstrap round %d: %d pseudo-anchors", len(added), len(rows))
     return added

@@ -44,6 +44,13 @@ class Frozen:
     def salt(self) -> str:
         return f"stream-align/sampling/{self.sampling.seed}"
 
+    def set_anchors(self, start: int, pairs: list[tuple[str, str]]) -> None:
+        """Anchors from ``start`` on become ``pairs`` (self-training adds or re-chooses its
+        pseudo anchors, decision 0052); the cached indexes are dropped, as the same count
+        can now hold other pairs."""
+        self.anchors[start:] = pairs
+        self._anchor_index.clear()
+
     def anchor_index(self, side: int) -> dict[str, int]:
         """Anchor number of each seed key of one side (0: A), built again only when anchors
         were added (self-training extends the list): the engine reads it for every local

@@ -143,6 +143,10 @@ class TrainSettings(_Frozen):
         False, description="Self-training pairs are mutual best by the pair head (fitted on the "
         "validation pairs each round) among each free entity's retrieval candidates, instead "
         "of by the retrieval vector (decision 0049).")
+    bootstrap_rechoose: bool = Field(
+        False, description="Each self-training round chooses every pseudo pair again among "
+        "the entities that are not seed anchors (the previous round's pseudo anchors as "
+        "context), instead of only adding pairs of still free entities (decision 0052).")
     refit_epochs: int = Field(
         0, ge=0, description="Passes of the same contrastive fit of the fixed blocks' "
         "projections after each self-training round, on the seed and pseudo anchors together "

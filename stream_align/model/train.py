@@ -215,10 +215,12 @@ def _guarded_bootstrap(bundle: ModelBundle, pair: GraphPair, report: TrainReport
     tables (Amazon–Google) near-duplicate names make many wrong, and validation fell 0.60 →
     0.52 unguarded (decision 0016). Returns both graphs' inputs under the anchors kept."""
     best, net = valid_hits1(bundle, pair, inputs), bundle.net
+    seeds = len(bundle.frozen.anchors) if bundle.train.bootstrap_rechoose else None
     for _ in range(rounds):
-        anchors, embedding = len(bundle.frozen.anchors), net.anchor_emb
+        start = len(bundle.frozen.anchors) if seeds is None else seeds
+        pseudo, embedding = bundle.frozen.anchors[start:], net.anchor_emb  # what a round replaces
         projections = [p.detach().clone() for p in net.skip_proj]
-        added = bootstrap(bundle, pair, 1, inputs)[0]
+        added = bootstrap(bundle, pair, 1, inputs, seeds)[0]
         inputs = bundle.inputs(pair.a), bundle.inputs(pair.b)
         if bundle.train.refit_epochs:
             report.projection_loss += prefit_projection(
@@ -227,7 +229,7 @@ def _guarded_bootstrap(bundle: ModelBundle, pair: GraphPair, report: TrainReport
                 torch.Generator().manual_seed(bundle.train.seed + len(report.bootstrap_added)))
         valid = valid_hits1(bundle, pair, inputs)
         if valid < best:
-            del bundle.frozen.anchors[anchors:]
+            bundle.frozen.set_anchors(start, pseudo)
             net.anchor_emb = embedding
             with torch.no_grad():
                 for p, old in zip(net.skip_proj, projections, strict=True):
