@@ -8,7 +8,11 @@ variants of RREA and LightEA do the same). No label of a non-training pair is re
 are predictions. Validation entities stay out so model selection and its numbers stay clean.
 With ``bootstrap_by_head`` (the names-hidden default) the mutual best pairs are chosen by the
 pair head among each free entity's retrieval candidates instead (``model.head_pairs``,
-decision 0049).
+decision 0049). With ``bootstrap_rechoose`` (also the names-hidden default) a round chooses
+among every entity that is not a seed anchor, the last round's pseudo anchors included, and
+its pairs replace theirs: a pair chosen when its neighbourhood held fewer anchors is checked
+again once it holds more, and drops out when the new context no longer supports it (the
+iterative re-labelling of BootEA; decision 0052).
 
 Pseudo-anchors live in the artifact like seed anchors (a list of key pairs), so a new version
 serves them to the streaming engine unchanged; their learnt level-0 embedding starts at zero
