@@ -65,9 +65,9 @@ def test_a_round_that_lowers_validation_is_undone(monkeypatch: pytest.MonkeyPatc
     kept: list[int] = []
     real = train_module.bootstrap
 
-    def counting(bundle, pair, rounds, inputs=None):
+    def counting(bundle, pair, rounds, inputs=None, seeds=None):
         kept.append(len(bundle.frozen.anchors))
-        return real(bundle, pair, rounds, inputs)
+        return real(bundle, pair, rounds, inputs, seeds)
 
     monkeypatch.setattr(train_module, "bootstrap", counting)
     bundle, report = train(pair, settings, arch, sampling=SamplingSettings(fanout=5))
@@ -108,9 +108,9 @@ def test_refit_after_a_round_is_undone_with_the_round(monkeypatch: pytest.Monkey
         pairs_seen.append(len(pairs))
         return real_fit(net, ga, gb, pairs, *args)
 
-    def boot(bundle, pair, rounds, inputs=None):
+    def boot(bundle, pair, rounds, inputs=None, seeds=None):
         seen.append([p.detach().clone() for p in bundle.net.skip_proj])
-        return real_boot(bundle, pair, rounds, inputs)
+        return real_boot(bundle, pair, rounds, inputs, seeds)
 
     monkeypatch.setattr(train_module, "prefit_projection", fit)
     monkeypatch.setattr(train_module, "bootstrap", boot)
