@@ -112,8 +112,7 @@ class PairScores:
             changed.append(keys[known & ~wanted])
             rescore = wanted & (np.isin(lefts, moved[0]) | np.isin(rights, moved[1]) | ~known
                                 | np.isin(keys, due))
-            later = rescore & (np.isin(lefts, waiting[0]) | np.isin(rights, waiting[1]))
-            later &= ~np.isin(keys, labels)
+            later = rescore & _waits(keys, waiting, labels)
             owed.append(keys[later])
             rescore &= ~later
             started = time.perf_counter()
@@ -132,9 +131,7 @@ class PairScores:
         """The owed pairs due now (no entity waits any more, or labelled) and those still owed:
         only the due ones are checked and scored — carrying every owed pair through each
         refresh cost a pass over ≈ 1.5M pairs a drain call at 200K a side."""
-        lefts, rights = packed.split(self.owed)
-        still = (np.isin(lefts, waiting[0]) | np.isin(rights, waiting[1])) & \
-            ~np.isin(self.owed, labels)
+        still = _waits(self.owed, waiting, labels)
         return self.owed[~still], self.owed[still]
 
     def _score(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
@@ -164,6 +161,14 @@ class PairScores:
 
 
 _NONE = np.zeros(0, dtype=np.int64)
+
+
+def _waits(keys: np.ndarray, waiting: tuple[np.ndarray, np.ndarray], labels: np.ndarray
+           ) -> np.ndarray:
+    """Which packed pairs ``keys`` are owed: an entity of theirs is ``waiting`` in the queue
+    and the pair is not among the ``labels`` (a label's decision reads its score at once)."""
+    lefts, rights = packed.split(keys)
+    return (np.isin(lefts, waiting[0]) | np.isin(rights, waiting[1])) & ~np.isin(keys, labels)
 
 
 def _sorted(nodes: set[int]) -> np.ndarray:
