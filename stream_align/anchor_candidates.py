@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stream_align import setops
+
 WEIGHT_SCALE = float(1 << 20)
 TIE_SALT = "stream-align/anchor-candidates"
 """Salt of the key hashes that order equal shares (``model.sampling.key_hashes``)."""
@@ -65,7 +67,7 @@ def shares(slots: np.ndarray, mine: AnchorSide, other: AnchorSide, cap: int
     n, k = slots.shape
     flat = slots.ravel().astype(np.int64)
     # a neighbour sampled under two relations is one anchor of the row
-    keys = np.unique((np.repeat(np.arange(n, dtype=np.int64), k) << 32 | flat)[flat >= 0])
+    keys = setops.unique((np.repeat(np.arange(n, dtype=np.int64), k) << 32 | flat)[flat >= 0])
     rows, nbr = keys >> 32, keys & _LOW
     partner = mine.partner(nbr)
     rows, nbr, partner = rows[partner >= 0], nbr[partner >= 0], partner[partner >= 0]
@@ -132,7 +134,7 @@ def table_side(slots: np.ndarray, anchors: np.ndarray, other_anchors: np.ndarray
     (``n_anchors``: none) and ``other_anchors`` the other graph's."""
     n, k = slots.shape
     flat = slots.ravel().astype(np.int64)
-    pairs = np.unique((flat << 32 | np.repeat(np.arange(n, dtype=np.int64), k))[flat >= 0])
+    pairs = setops.unique((flat << 32 | np.repeat(np.arange(n, dtype=np.int64), k))[flat >= 0])
     sampled, sampler = pairs >> 32, pairs & _LOW
     fan = np.bincount(sampled, minlength=n)
     partner_of = np.full(n_anchors + 1, -1, dtype=np.int64)

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.arrays import grown
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.pair_table import PairTable
@@ -125,10 +126,10 @@ class SampleIndex:
         """Keep the nodes whose sample moved and the sampled nodes whose ``R`` gained (+1)
         or lost (−1) a sampler."""
         xs = moved[:, None].astype(np.int64)
-        before = np.unique((old.astype(np.int64) << 32 | xs)[old >= 0])
-        after = np.unique((fresh.astype(np.int64) << 32 | xs)[fresh >= 0])
-        lost = np.setdiff1d(before, after, assume_unique=True) >> 32
-        got = np.setdiff1d(after, before, assume_unique=True) >> 32
+        before = setops.unique((old.astype(np.int64) << 32 | xs)[old >= 0])
+        after = setops.unique((fresh.astype(np.int64) << 32 | xs)[fresh >= 0])
+        lost = setops.setdiff1d(before, after, assume_unique=True) >> 32
+        got = setops.setdiff1d(after, before, assume_unique=True) >> 32
         self._notes.append((moved.astype(np.int64), np.concatenate([lost, got]),
                             np.concatenate([-np.ones(len(lost), np.int64),
                                             np.ones(len(got), np.int64)])))
@@ -138,7 +139,7 @@ class SampleIndex:
         distinct nodes whose ``R`` changed with the net change of its size, ascending."""
         notes, self._notes = self._notes, []
         empty = np.zeros(0, dtype=np.int64)
-        moved = np.unique(np.concatenate([n[0] for n in notes] or [empty]))
+        moved = setops.unique(np.concatenate([n[0] for n in notes] or [empty]))
         nodes, at = np.unique(np.concatenate([n[1] for n in notes] or [empty]),
                               return_inverse=True)
         net = np.bincount(at, weights=np.concatenate([n[2] for n in notes] or [empty]),
@@ -180,7 +181,7 @@ class SampleIndex:
         rows = keep[:bounds[n]] % m  # directed edge e and e + m are both triple e
         # each node's distinct triples, ascending: one unique over (node, triple) keys, not a
         # unique per node (80,000 calls were most of a 40K-a-side restore's sample refresh)
-        pairs = np.unique(np.repeat(np.arange(n, dtype=np.int64), np.diff(bounds)) * m + rows)
+        pairs = setops.unique(np.repeat(np.arange(n, dtype=np.int64), np.diff(bounds)) * m + rows)
         return _Computed(types[:n].astype(np.int32), nbr.astype(np.int32),
                          rel.astype(np.int32), mask.sum(axis=1).astype(np.int32),
                          triples[pairs % m], np.bincount(pairs // m, minlength=n))
@@ -276,7 +277,7 @@ def _summary_edges(edges: np.ndarray, nbr: np.ndarray, rel: np.ndarray, mask: np
     code = (edges[mine, 0] * (n + 1) + edges[mine, 1]) * n_rel + edges[mine, 2]
     rows = np.repeat(np.arange(nbr.shape[0]), nbr.shape[1])[mask.ravel()]
     picked = (rows * (n + 1) + nbr[mask]) * n_rel + rel[mask]
-    sampled = np.isin(code, picked)
+    sampled = setops.isin(code, picked)
     _, first = np.unique(edges[mine, 0] * n_rel + edges[mine, 2], return_index=True)
     keep = sampled.copy()
     keep[first] = True

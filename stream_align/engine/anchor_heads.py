@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.anchor_candidates import AnchorSide, heads, shares
 from stream_align.arrays import grown
 from stream_align.engine import packed
@@ -58,11 +59,11 @@ class AnchorHeads:
             partner = self._views[s].partner(nodes)
             fan = self.sides[s].samples.fans(nodes)
             moved = (np.minimum(fan, fan - net) <= self.cap) & (partner >= 0)
-            due[s] = np.union1d(due[s], self._samplers(s, nodes[moved]))
+            due[s] = setops.union1d(due[s], self._samplers(s, nodes[moved]))
             far = partner[moved]
-            due[1 - s] = np.union1d(due[1 - s], self._samplers(
+            due[1 - s] = setops.union1d(due[1 - s], self._samplers(
                 1 - s, far[self.sides[1 - s].samples.fans(far) <= self.cap]))
-        return np.unique(np.concatenate([self._set(0, due[0]), self._set(1, due[1]),
+        return setops.unique(np.concatenate([self._set(0, due[0]), self._set(1, due[1]),
                                          self._pools(0, computed[0]),
                                          self._pools(1, computed[1])]))
 
@@ -70,7 +71,7 @@ class AnchorHeads:
         """Every row (a restore): the packed pairs that entered or left."""
         for side in self.sides:
             side.samples.take_notes()
-        return np.unique(np.concatenate([
+        return setops.unique(np.concatenate([
             self._set(s, np.asarray(side.graph.alive_indices(), dtype=np.int64))
             for s, side in enumerate(self.sides)]))
 
@@ -87,7 +88,7 @@ class AnchorHeads:
         return int(sum(h.nbytes for h in self._head))
 
     def _samplers(self, s: int, nodes: np.ndarray) -> np.ndarray:
-        return np.unique(self.sides[s].samples.samplers_of(np.unique(nodes))[1])
+        return setops.unique(self.sides[s].samples.samplers_of(setops.unique(nodes))[1])
 
     def _set(self, s: int, nodes: np.ndarray) -> np.ndarray:
         """Recompute the rows of ``nodes``; the packed pairs that entered or left."""
@@ -102,7 +103,7 @@ class AnchorHeads:
         self._head[s][nodes] = new
         owner = np.repeat(nodes, self.m).reshape(-1, self.m)
         before, after = (owner << 32 | old)[old >= 0], (owner << 32 | new)[new >= 0]
-        return packed.as_pairs(s, np.setxor1d(before, after))
+        return packed.as_pairs(s, setops.setxor1d(before, after))
 
     def _pools(self, s: int, nodes: set[int]) -> np.ndarray:
         """Every pair of the pools of ``nodes`` (side ``s``), packed."""

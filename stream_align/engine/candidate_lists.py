@@ -33,6 +33,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine import csls_heads, ivf_lists, list_repair, packed
 from stream_align.engine.exact_topk import (
     InnerProducts,
@@ -222,11 +223,11 @@ class CandidateLists:
         changed vectors reach."""
         touched = [self._set(s, own)]
         skip = np.fromiter(computed, dtype=np.int64, count=len(computed))
-        short = np.setdiff1d(fresh.short_owners(), skip)
+        short = setops.setdiff1d(fresh.short_owners(), skip)
         merged, unknown = list_repair.merge(self.sides[s].lists, self.sides[s].bounds, fresh,
-                                            np.union1d(skip, short), self.depth, self.exact)
+                                            setops.union1d(skip, short), self.depth, self.exact)
         touched.append(self._set(s, merged))
-        unknown = np.union1d(unknown, short)
+        unknown = setops.union1d(unknown, short)
         touched.append(self._set(s, self._probe(s, unknown, self.depth)))
         return _union(touched), len(own.owners) + len(unknown)
 
@@ -245,4 +246,4 @@ def _sorted(nodes: Iterable[int]) -> np.ndarray:
 
 def _union(parts: list[Touched]) -> Touched:
     """The distinct packed pairs of ``parts``, sorted."""
-    return np.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
+    return setops.unique(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)

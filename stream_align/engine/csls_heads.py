@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.csls import rerank
 from stream_align.engine.list_table import ListTable
 
@@ -30,7 +31,7 @@ def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int
     for s in (0, 1):
         mine, other = tables[s], tables[1 - s]
         _, holders = mine.listed_by.of(due[1 - s][1])
-        nodes = np.union1d(due[s][0], holders).astype(np.int64)
+        nodes = setops.union1d(due[s][0], holders).astype(np.int64)
         members, scores, lengths = mine.rows(nodes)
         members, scores = members[:, :depth], scores[:, :depth]
         heads = rerank(members, scores, np.minimum(lengths, depth), other.hubs(members), top_k)

@@ -35,6 +35,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine import packed, rematch
 from stream_align.engine.labels import LabelBook
 from stream_align.engine.margin import RunnerUps
@@ -102,8 +103,8 @@ class LabelNodes:
         refused, matched = (np.array(pairs[v], dtype=np.int64).reshape(-1, 2)
                             for v in (LabelValue.NON_MATCH, LabelValue.MATCH))
         return cls(forced_left, forced_right, np.array(sorted(forced_left), dtype=np.int64),
-                   np.unique(packed.join(refused[:, 0], refused[:, 1])),
-                   np.unique(packed.join(matched[:, 0], matched[:, 1])), unresolved)
+                   setops.unique(packed.join(refused[:, 0], refused[:, 1])),
+                   setops.unique(packed.join(matched[:, 0], matched[:, 1])), unresolved)
 
 
 class _ByKey(Mapping[str, V], Generic[V]):
@@ -237,7 +238,7 @@ class Decider:
         the changed pairs (most changed pairs touch no match).
         """
         lefts, rights = set(lefts), set(rights)
-        pair_lefts, pair_rights = (set(np.unique(x).tolist()) for x in packed.split(pairs))
+        pair_lefts, pair_rights = (set(setops.unique(x).tolist()) for x in packed.split(pairs))
         self.runner_ups.clear()
         if self.settings.unnamed_margin is not None:  # a changed pair moves its entities'
             lefts |= pair_lefts  # runner-ups (``margin``)
@@ -264,8 +265,8 @@ class Decider:
         ``rematch.weights`` gives ``_weight``'s: without the unnamed margin)."""
         held = np.fromiter(before.items(), dtype=np.dtype((np.int64, 2)), count=len(before))
         us, vs = held[:, 0], held[:, 1]
-        again = (_within(packed.join(us, vs), pairs) | np.isin(us, _nodes(lefts))
-                 | np.isin(vs, _nodes(rights)))
+        again = (_within(packed.join(us, vs), pairs) | setops.isin(us, _nodes(lefts))
+                 | setops.isin(vs, _nodes(rights)))
         us, vs = us[again], vs[again]
         lefts.update(us.tolist())
         rights.update(vs.tolist())
@@ -313,13 +314,13 @@ class Decider:
         theirs; ``_blocking`` decides the rest)."""
         todo = self.book.pairs_of(_nodes(lefts), _nodes(rights))
         if pairs is not None and len(pairs):
-            todo = np.union1d(todo, pairs)
+            todo = setops.union1d(todo, pairs)
         us, vs = packed.split(todo)
         scores = self.book.node_scores(us, vs)  # NaN: not scored
         keep = scores >= self.settings.keep_threshold  # below: only a forced pair is eligible
         below = ~keep & ~np.isnan(scores)
         if self.forced_left and below.any():
-            keep |= below & np.isin(us, self.label_nodes().governed)
+            keep |= below & setops.isin(us, self.label_nodes().governed)
         us, vs, scores = us[keep], vs[keep], scores[keep]
         if len(us) > self.narrow_from and self.settings.unnamed_margin is None:
             contend = self._contenders(us, vs, scores)

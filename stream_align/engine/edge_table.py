@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from stream_align import setops
+
 _MIN_DELTA = 4096
 """Changes kept unmerged at least (small tables do not re-sort on every change)."""
 
@@ -117,7 +119,7 @@ class EdgeTable:
             if not row:
                 continue
             at = slice(int(starts[i]), int(starts[i] + counts[i]))
-            keep[at] = ~np.isin(ends[at], np.fromiter(row, dtype=np.int64, count=len(row)))
+            keep[at] = ~setops.isin(ends[at], np.fromiter(row, dtype=np.int64, count=len(row)))
             added = [end for end, present in row.items() if present]
             more_i += [i] * len(added)
             more_end += added

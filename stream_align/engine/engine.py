@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine import candidate_state, ivf_lists, packed
 from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.apply import apply_changes, apply_labels
@@ -156,7 +157,7 @@ class AlignmentEngine:
                     ivf_lists.register(side, self.sides[1 - s],
                                        side.indexed())
             return
-        self.scores.rebuild(np.union1d(self.lists.rebuild(), anchored))
+        self.scores.rebuild(setops.union1d(self.lists.rebuild(), anchored))
         self._keep_quantiser()
         self._delta.candidates_reset = True
         self.held.everywhere = self.pending_count > 0
@@ -244,7 +245,7 @@ class AlignmentEngine:
         if self.anchors is not None:
             recomputed = self.anchors.recomputed
             with _timed(stats, "anchors_s"):
-                touched = np.union1d(touched, self.anchors.update(held.computed))
+                touched = setops.union1d(touched, self.anchors.update(held.computed))
             stats["anchor_rows"] = float(self.anchors.recomputed - recomputed)
         stats["researched"] = float(searched)
         stats["csls_reranked"] = float(self.lists.reranked - reranked)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.arrays import grown
 from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks, no_progress
@@ -144,7 +145,7 @@ def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
     if not batch:
         return
     listing, listed, listed_order, listed_cells = listings
-    union = np.unique(np.concatenate([owners for _, _, owners in batch]))
+    union = setops.unique(np.concatenate([owners for _, _, owners in batch]))
     decoded = _decoded(other, union)
     for cell, rows, owners in batch:
         block = decoded[np.searchsorted(union, owners)].astype(np.float32)

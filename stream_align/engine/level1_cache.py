@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import torch
 
+from stream_align import setops
 from stream_align.arrays import grown, lookup
 
 
@@ -50,7 +51,7 @@ class LevelOneCache:
 
     def missing(self, nodes: Iterable[int]) -> list[int]:
         """The ``nodes`` without a kept row, sorted."""
-        ids = np.unique(np.fromiter(nodes, dtype=np.int64))
+        ids = setops.unique(np.fromiter(nodes, dtype=np.int64))
         return ids[~lookup(self._known, ids, False)].tolist()
 
     def rows(self, nodes: Sequence[int]) -> torch.Tensor:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine.list_table import ListTable
 
 _NONE = float("-inf")
@@ -106,7 +107,7 @@ class FreshRows:
 
     def short_owners(self) -> np.ndarray:
         """The distinct owners of :meth:`short`, ascending."""
-        return np.unique(np.concatenate(self.shorts)) if self.shorts else \
+        return setops.unique(np.concatenate(self.shorts)) if self.shorts else \
             np.zeros(0, dtype=np.int64)
 
     def latest(self, skip: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -115,7 +116,7 @@ class FreshRows:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0)
         owner, member, score = (np.concatenate(c) for c in zip(*self.parts, strict=True))
-        keep = ~np.isin(owner, skip)
+        keep = ~setops.isin(owner, skip)
         owner, member, score = owner[keep], member[keep], score[keep]
         _, last = np.unique(((owner << 32) | member)[::-1], return_index=True)
         pick = len(owner) - 1 - last

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.arrays import grown, lookup
 from stream_align.csls import hub_scores
 from stream_align.engine.packed import LOW
@@ -97,8 +98,8 @@ class ListTable:
         self._fit(int(nodes.max()), others.shape[1])
         old, _, old_lengths = self.rows(nodes)
         before, after = _keys(nodes, old, old_lengths), _keys(nodes, others, lengths)
-        gone = np.setdiff1d(before, after, assume_unique=True)
-        came = np.setdiff1d(after, before, assume_unique=True)
+        gone = setops.setdiff1d(before, after, assume_unique=True)
+        came = setops.setdiff1d(after, before, assume_unique=True)
         self._inverse.change_many(gone & LOW, gone >> 32, present=False)
         self._inverse.change_many(came & LOW, came >> 32, present=True)
         self._count += int(np.count_nonzero(lengths > 0) - np.count_nonzero(old_lengths > 0))
@@ -136,7 +137,8 @@ class ListTable:
         due, moved = self._due, self._moved
         self._due, self._moved = [], []
         empty = [np.zeros(0, dtype=np.int64)]
-        return np.unique(np.concatenate(due or empty)), np.unique(np.concatenate(moved or empty))
+        return (setops.unique(np.concatenate(due or empty)),
+                setops.unique(np.concatenate(moved or empty)))
 
     def set_heads(self, nodes: np.ndarray, heads: np.ndarray) -> np.ndarray:
         """Set the CSLS candidates of distinct ``nodes`` (row ``i``: ``heads[i]``, ``-1`` past

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine.edge_table import EdgeTable
 from stream_align.engine.packed import LOW
 from stream_align.engine.progress import Progress, counted, no_progress
@@ -158,9 +159,9 @@ class MutableGraph:
 
         Returns the graph and ``int64`` global index per local row.
         """
-        ends = np.unique(triples[:, [0, 2]]) if len(triples) else np.zeros(0, dtype=np.int64)
+        ends = setops.unique(triples[:, [0, 2]]) if len(triples) else np.zeros(0, dtype=np.int64)
         head = np.asarray(first, dtype=np.int64)
-        nodes = np.concatenate([head, np.setdiff1d(ends, head)])
+        nodes = np.concatenate([head, setops.setdiff1d(ends, head)])
         order = np.argsort(nodes)  # local row of a node: a search, not a map over the graph
         ranked = nodes[order]
         entities = [self.entities[i] or Entity() for i in nodes.tolist()]

@@ -44,6 +44,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine.pair_table import PairTable
 from stream_align.graph import Graph
 
@@ -305,7 +306,7 @@ def rematch_unnamed(a: Graph, b: Graph, picked: np.ndarray, seeds: np.ndarray, r
     unnamed_a = np.array([not n for n in a.names], dtype=bool)
     unnamed_b = np.array([not n for n in b.names], dtype=bool)
     named = picked[~(unnamed_a[picked[:, 0]] | unnamed_b[picked[:, 1]])]
-    agree = ~np.isin(named[:, 0], seeds[:, 0]) & ~np.isin(named[:, 1], seeds[:, 1])
+    agree = ~setops.isin(named[:, 0], seeds[:, 0]) & ~setops.isin(named[:, 1], seeds[:, 1])
     anchors = np.concatenate([seeds.reshape(-1, 2), named[agree]])
     prefer = never
     if scored is not None:

@@ -17,6 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine import packed
 from stream_align.engine.pair_table import PairTable
 
@@ -128,7 +129,7 @@ class PairBook:
         if not found:
             return np.zeros(0, dtype=np.int64)
         nodes = np.array(found, dtype=np.int64)
-        return np.unique(packed.join(nodes[:, 0], nodes[:, 1]))
+        return setops.unique(packed.join(nodes[:, 0], nodes[:, 1]))
 
     def score(self, left: int, right: int) -> float | None:
         """The score of the pair of nodes ``(left, right)`` (``None``: not scored)."""
@@ -152,7 +153,7 @@ class PairBook:
         sorted distinct keys ``left << 32 | right`` (one search per node inside numpy)."""
         at, right = self._by_left.seconds_of(lefts)
         at_r, left = self._by_right.seconds_of(rights)
-        return np.union1d(packed.join(np.asarray(lefts, dtype=np.int64)[at], right),
+        return setops.union1d(packed.join(np.asarray(lefts, dtype=np.int64)[at], right),
                           packed.join(left, np.asarray(rights, dtype=np.int64)[at_r]))
 
     def set(self, left: str, right: str, score: float) -> None:
@@ -165,7 +166,7 @@ class PairBook:
         """``set`` of distinct pairs named by node ids, at once (a refresh's new scores)."""
         self._by_left.put_many(lefts, rights, scores)
         self._by_right.put_many(rights, lefts)
-        self.changed.update(np.unique(lefts).tolist())
+        self.changed.update(setops.unique(lefts).tolist())
 
     def drop(self, left: str, right: str) -> None:
         u, v = self._left.index.get(left), self._right.index.get(right)
@@ -178,7 +179,7 @@ class PairBook:
             return
         self._by_left.discard_many(lefts, rights)
         self._by_right.discard_many(rights, lefts)
-        self.changed.update(np.unique(lefts).tolist())
+        self.changed.update(setops.unique(lefts).tolist())
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every scored pair as node ids ``(lefts, rights)`` and its score, by pair."""

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine.packed import LOW
 
 _MIN_DELTA = 4096
@@ -86,7 +87,7 @@ class PairTable:
             out[hit] = np.where(self._recent_live[found], values, np.nan)
         if self._delta:  # a dict read only for the pairs whose ``u`` has recent changes
             changed = np.fromiter(self._delta, dtype=np.int64, count=len(self._delta))
-            hits = np.flatnonzero(np.isin(us, changed))
+            hits = np.flatnonzero(setops.isin(us, changed))
             for i, u, v in zip(hits.tolist(), us[hits].tolist(), vs[hits].tolist(),
                                strict=True):
                 row = self._delta[u]
@@ -147,7 +148,7 @@ class PairTable:
 
     def _put_sorted(self, keys: np.ndarray, values: np.ndarray) -> None:
         """Put distinct ``keys`` with ``values`` into the merged arrays, in one sorted merge."""
-        keep = ~np.isin(self._keys, keys)
+        keep = ~setops.isin(self._keys, keys)
         merged = np.concatenate([self._keys[keep], keys])
         order = np.argsort(merged, kind="stable")
         self._keys = merged[order]
@@ -180,7 +181,7 @@ class PairTable:
         keys = self._keys[lo:hi]
         if len(self._recent):
             changed, _, live = self._recent_range(u)
-            keys = np.concatenate([keys[~np.isin(keys, changed)], changed[live]])
+            keys = np.concatenate([keys[~setops.isin(keys, changed)], changed[live]])
         found = (keys & LOW).tolist()
         row = self._delta.get(u)
         if not row:
@@ -248,7 +249,7 @@ class PairTable:
             return index, v
         recent_i, recent_v, present = [], [], []  # the recent changes of the ``us``, in order
         changed = np.fromiter(self._delta, dtype=np.int64, count=len(self._delta))
-        hits = np.flatnonzero(np.isin(us, changed))  # a dict read only where ``u`` has some
+        hits = np.flatnonzero(setops.isin(us, changed))  # a dict read only where ``u`` has some
         for i, u in zip(hits.tolist(), us[hits].tolist(), strict=True):
             row = self._delta[u]
             if row:
@@ -258,7 +259,7 @@ class PairTable:
         if not recent_i:
             return index, v
         more_i, more_v = np.array(recent_i, dtype=np.int64), np.array(recent_v, dtype=np.int64)
-        stale = np.isin((index << 32) | v, (more_i << 32) | more_v)  # one test, not one a row
+        stale = setops.isin((index << 32) | v, (more_i << 32) | more_v)  # one test, not one a row
         added = np.array(present, dtype=bool)
         return (np.concatenate([index[~stale], more_i[added]]),
                 np.concatenate([v[~stale], more_v[added]]))
@@ -271,7 +272,7 @@ class PairTable:
         first = np.repeat(lo - np.cumsum(counts) + counts, counts)
         at = first + np.arange(int(counts.sum()))
         more_i, more_v = np.repeat(np.arange(len(us)), counts), self._recent[at] & LOW
-        stale = np.isin(us[index] << 32 | v, self._recent)
+        stale = setops.isin(us[index] << 32 | v, self._recent)
         live = self._recent_live[at]
         return (np.concatenate([index[~stale], more_i[live]]),
                 np.concatenate([v[~stale], more_v[live]]))
@@ -284,7 +285,7 @@ class PairTable:
         us, vs = np.asarray(us, dtype=np.int64), np.asarray(vs, dtype=np.int64)
         if len(us) > self._limit():
             self._merge()
-            self._apply(np.unique((us << 32) | vs), present)
+            self._apply(setops.unique((us << 32) | vs), present)
             return
         self._change_arrays((us << 32) | vs, np.zeros(len(us)), np.full(len(us), present))
 
@@ -293,7 +294,7 @@ class PairTable:
         if present:
             self._put_sorted(keys, np.zeros(len(keys)))
             return
-        known = np.isin(self._keys, keys)
+        known = setops.isin(self._keys, keys)
         self._keys = self._keys[~known]
         if self._values is not None:
             self._values = self._values[~known]
@@ -307,7 +308,7 @@ class PairTable:
         """Every ``u`` with at least one pair."""
         if len(self._recent):
             self._merge()
-        out = set(np.unique(self._keys >> 32).tolist())
+        out = set(setops.unique(self._keys >> 32).tolist())
         for u, row in self._delta.items():
             if any(x is not None for x in row.values()):
                 out.add(u)
@@ -335,7 +336,7 @@ class PairTable:
         if not len(self._recent):
             return
         changed, live = self._recent, self._recent_live
-        keep = ~np.isin(self._keys, changed)
+        keep = ~setops.isin(self._keys, changed)
         merged = np.concatenate([self._keys[keep], changed[live]])
         order = np.argsort(merged, kind="stable")
         self._keys = merged[order]

@@ -24,6 +24,7 @@ import time
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine import packed
 from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.candidate_lists import NodePair, Sets, Touched
@@ -66,7 +67,7 @@ class PairScores:
             return indexed & listed
         by_node = self.decider.label_nodes()  # both nodes exist: a label of the pair has them
         keys = packed.join(lefts, rights)
-        match, non = np.isin(keys, by_node.matched), np.isin(keys, by_node.refused)
+        match, non = setops.isin(keys, by_node.matched), setops.isin(keys, by_node.refused)
         return indexed & ~non & (listed | match)
 
     def _related(self, computed: Sets, removed: Sets, labelled: list[tuple[str, str]]
@@ -83,8 +84,9 @@ class PairScores:
                        if a in ga.index)
         out.update((ga.index[a], gb.index[b]) for a, b in labelled
                    if a in ga.index and b in gb.index)
-        return np.union1d(_packed(out), self.book.pairs_of(_sorted(computed[0] | removed[0]),
-                                                           _sorted(computed[1] | removed[1])))
+        return setops.union1d(_packed(out),
+                              self.book.pairs_of(_sorted(computed[0] | removed[0]),
+                                                 _sorted(computed[1] | removed[1])))
 
     def update(self, touched: Touched, computed: Sets, removed: Sets,
                labelled: list[tuple[str, str]], stats: dict[str, float],
@@ -98,7 +100,8 @@ class PairScores:
         labels = self.book.pack(labelled)
         waiting = waiting or (_NONE, _NONE)
         due, kept = self._owed(waiting, labels)
-        every = np.union1d(np.union1d(touched, self._related(computed, removed, labelled)), due)
+        related = self._related(computed, removed, labelled)
+        every = setops.union1d(setops.union1d(touched, related), due)
         changed, owed = [labels], [kept]
         stats["pairs_scored"] = stats["score_s"] = 0.0
         built = sum(side.views.built for side in self.sides)
@@ -110,8 +113,8 @@ class PairScores:
             wanted = self._wanted(lefts, rights)
             self.book.drop_nodes(lefts[known & ~wanted], rights[known & ~wanted])
             changed.append(keys[known & ~wanted])
-            rescore = wanted & (np.isin(lefts, moved[0]) | np.isin(rights, moved[1]) | ~known
-                                | np.isin(keys, due))
+            rescore = wanted & (setops.isin(lefts, moved[0]) | setops.isin(rights, moved[1])
+                                | ~known | setops.isin(keys, due))
             later = rescore & _waits(keys, waiting, labels)
             owed.append(keys[later])
             rescore &= ~later
@@ -119,12 +122,12 @@ class PairScores:
             changed.append(self._score(lefts[rescore], rights[rescore]))
             stats["pairs_scored"] += int(np.count_nonzero(rescore))
             stats["score_s"] += time.perf_counter() - started
-        self.owed = np.unique(np.concatenate(owed))
+        self.owed = setops.unique(np.concatenate(owed))
         stats["pairs_owed"] = float(len(self.owed))
         stats["views_built"] = float(sum(side.views.built for side in self.sides) - built)
         stats["views_held"] = float(sum(side.views.held for side in self.sides))
         stats["views_mb"] = sum(side.views.nbytes() for side in self.sides) / 2**20
-        return np.unique(np.concatenate(changed))
+        return setops.unique(np.concatenate(changed))
 
     def _owed(self, waiting: tuple[np.ndarray, np.ndarray], labels: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +155,7 @@ class PairScores:
         labelled = _packed({(ga.index[a], gb.index[b])
                             for a, b in self.decider.label_book.all_match_pairs()
                             if a in ga.index and b in gb.index})
-        every = np.union1d(touched, labelled)
+        every = setops.union1d(touched, labelled)
         for start in range(0, len(every), CHUNK_PAIRS):
             keys = every[start:start + CHUNK_PAIRS]
             lefts, rights = packed.split(keys)
@@ -168,7 +171,8 @@ def _waits(keys: np.ndarray, waiting: tuple[np.ndarray, np.ndarray], labels: np.
     """Which packed pairs ``keys`` are owed: an entity of theirs is ``waiting`` in the queue
     and the pair is not among the ``labels`` (a label's decision reads its score at once)."""
     lefts, rights = packed.split(keys)
-    return (np.isin(lefts, waiting[0]) | np.isin(rights, waiting[1])) & ~np.isin(keys, labels)
+    return ((setops.isin(lefts, waiting[0]) | setops.isin(rights, waiting[1]))
+            & ~setops.isin(keys, labels))
 
 
 def _sorted(nodes: set[int]) -> np.ndarray:

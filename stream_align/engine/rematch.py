@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine import packed
 from stream_align.engine.margin import runner_up
 
@@ -79,7 +80,7 @@ def weights(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) 
         out[(forced_left != -1) | (forced_right != -1)] = np.nan
         out[(forced_left == v) & (forced_right == u) & ~np.isnan(scores)] = np.inf
     if len(labels.refused):
-        out[np.isin(packed.join(u, v), labels.refused)] = np.nan
+        out[setops.isin(packed.join(u, v), labels.refused)] = np.nan
     return out
 
 

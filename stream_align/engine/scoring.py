@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from stream_align import setops
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
@@ -68,7 +69,7 @@ def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int,
     samples' slot table (a Python loop per slot before)."""
     found, rel = side.samples.slot_table(np.asarray(nodes, dtype=np.int64))
     mask = found >= 0
-    order = nodes + np.setdiff1d(found[mask], nodes).tolist()
+    order = nodes + setops.setdiff1d(found[mask], nodes).tolist()
     ensure_level1(bundle, side, order, chunk, beat)
     at = np.asarray(order, dtype=np.int64)
     sorter = np.argsort(at, kind="stable")  # local position of each sampled neighbour:
@@ -141,7 +142,7 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     n_anchors = len(bundle.frozen.anchors)
     at = np.asarray(nodes, dtype=np.int64)
     nbr, rel = side.samples.slot_table(at)
-    table = np.union1d(at, nbr[nbr >= 0])
+    table = setops.union1d(at, nbr[nbr >= 0])
     local, glob = side.graph.local_graph(table, np.zeros((0, 3), dtype=np.int64))
     names = side.features.names(local, glob)
     mine = np.searchsorted(table, at)  # table rows of the nodes

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.anchor_candidates import tie_keys
 from stream_align.arrays import grown, lookup
 from stream_align.engine.affected import SampleIndex
@@ -232,7 +233,7 @@ class Side:
 
     def with_vectors(self, nodes: Iterable[int]) -> np.ndarray:
         """The nodes of ``nodes`` with an indexed vector, ascending."""
-        nodes = np.unique(np.fromiter(nodes, dtype=np.int64))
+        nodes = setops.unique(np.fromiter(nodes, dtype=np.int64))
         return nodes[self.faiss_ids(nodes) >= 0]
 
     def faiss_ids(self, nodes: np.ndarray) -> np.ndarray:

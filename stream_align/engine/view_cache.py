@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import scipy.sparse as sp
 
+from stream_align import setops
 from stream_align.arrays import grown, lookup
 from stream_align.engine.row_pool import RowPool, spans
 from stream_align.model.pair_head import PairView
@@ -54,7 +55,7 @@ class ViewCache:
 
     def forget(self, nodes: Iterable[int]) -> None:
         """Drop the rows of ``nodes`` (their name, sample or neighbourhood changed)."""
-        at = np.unique(np.fromiter(nodes, dtype=np.int64))
+        at = setops.unique(np.fromiter(nodes, dtype=np.int64))
         at = at[at < len(self._tick)]
         at = at[self._tick[at] >= 0]
         self._drop(at)
