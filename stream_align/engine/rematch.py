@@ -43,10 +43,18 @@ def _ranks(keys: list[str]) -> np.ndarray:
 
 
 def partners(matches: Mapping[int, int], nodes: np.ndarray) -> np.ndarray:
-    """Each node's partner in ``matches`` (-1: none; one dict read a node, no pass over
-    ``matches``: small inputs stay cheap)."""
-    return np.fromiter((matches.get(x, -1) for x in nodes.tolist()), dtype=np.int64,
-                       count=len(nodes))
+    """Each node's partner in ``matches`` (-1: none). Fewer nodes than matches: one dict read
+    a node, no pass over ``matches``. More (a whole rematch asks for every scored pair's, 1.7M
+    dict reads in a 1,000-insert zh_en batch): ``matches`` sorted once, one binary search."""
+    if len(nodes) <= len(matches) or not matches:
+        return np.fromiter((matches.get(x, -1) for x in nodes.tolist()), dtype=np.int64,
+                           count=len(nodes))
+    keys = np.fromiter(matches.keys(), dtype=np.int64, count=len(matches))
+    values = np.fromiter(matches.values(), dtype=np.int64, count=len(matches))
+    order = np.argsort(keys)
+    keys, values = keys[order], values[order]
+    at = np.minimum(np.searchsorted(keys, nodes), len(keys) - 1)
+    return np.where(keys[at] == nodes, values[at], -1).astype(np.int64)
 
 
 def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from stream_align.engine import rematch
@@ -78,3 +79,17 @@ def test_rematch_equals_the_repair(overrides: dict, seed: int,
     deciders[1].narrow_from = 0
     for time in range(60):
         _step(rng, deciders, time)
+
+
+def test_partners_as_arrays_equal_dict_reads() -> None:
+    """More nodes than matches take the sorted-array path; it answers as the dict does, with
+    unmatched nodes (-1), partners without a node (-2) and nodes past every key."""
+    rng = np.random.default_rng(3)
+    for n_matches in (0, 1, 5, 40):
+        keys = rng.choice(100, n_matches, replace=False)
+        matches = {int(k): int(v) for k, v in zip(keys, rng.integers(-2, 60, n_matches),
+                                                  strict=True)}
+        for n_nodes in (0, 3, 200):
+            nodes = rng.integers(0, 120, n_nodes).astype(np.int64)
+            want = [matches.get(x, -1) for x in nodes.tolist()]
+            assert rematch.partners(matches, nodes).tolist() == want
