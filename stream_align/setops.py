@@ -46,7 +46,15 @@ def isin(values: np.ndarray, tests: np.ndarray) -> np.ndarray:
         return np.zeros(values.shape, dtype=bool)
     if int(tests.max()) - int(tests.min()) <= 6 * (values.size + tests.size):
         return np.isin(values, tests, kind="table")
-    distinct = unique(tests)
+    return in_sorted(values, unique(tests))
+
+
+def in_sorted(values: np.ndarray, distinct: np.ndarray) -> np.ndarray:
+    """``np.isin(values, distinct)`` for ``distinct`` already sorted and distinct (a table's
+    own key array): one binary search, no sort."""
+    values = np.asarray(values)
+    if not len(distinct) or not values.size:
+        return np.zeros(values.shape, dtype=bool)
     flat = values.ravel()
     at = np.minimum(np.searchsorted(distinct, flat), len(distinct) - 1)
     return (distinct[at] == flat).reshape(values.shape)

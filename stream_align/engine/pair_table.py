@@ -181,7 +181,7 @@ class PairTable:
         keys = self._keys[lo:hi]
         if len(self._recent):
             changed, _, live = self._recent_range(u)
-            keys = np.concatenate([keys[~setops.isin(keys, changed)], changed[live]])
+            keys = np.concatenate([keys[~setops.in_sorted(keys, changed)], changed[live]])
         found = (keys & LOW).tolist()
         row = self._delta.get(u)
         if not row:
@@ -272,7 +272,7 @@ class PairTable:
         first = np.repeat(lo - np.cumsum(counts) + counts, counts)
         at = first + np.arange(int(counts.sum()))
         more_i, more_v = np.repeat(np.arange(len(us)), counts), self._recent[at] & LOW
-        stale = setops.isin(us[index] << 32 | v, self._recent)
+        stale = setops.in_sorted(us[index] << 32 | v, self._recent)
         live = self._recent_live[at]
         return (np.concatenate([index[~stale], more_i[live]]),
                 np.concatenate([v[~stale], more_v[live]]))

@@ -30,6 +30,7 @@ def test_every_operation_equals_numpy(seed: int) -> None:
             _same(setops.isin(a, b), np.isin(a, b))
             _same(setops.setdiff1d(a, b), np.setdiff1d(a, b))
             _same(setops.setxor1d(a, b), np.setxor1d(a, b))
+            _same(setops.in_sorted(a, np.unique(b)), np.isin(a, b))
             ua, ub = np.unique(a)[::-1].copy(), np.unique(b)  # kept in a's order
             _same(setops.setdiff1d(ua, ub, assume_unique=True),
                   np.setdiff1d(ua, ub, assume_unique=True))
