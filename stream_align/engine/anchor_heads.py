@@ -64,8 +64,8 @@ class AnchorHeads:
             due[1 - s] = setops.union1d(due[1 - s], self._samplers(
                 1 - s, far[self.sides[1 - s].samples.fans(far) <= self.cap]))
         return setops.unique(np.concatenate([self._set(0, due[0]), self._set(1, due[1]),
-                                         self._pools(0, computed[0]),
-                                         self._pools(1, computed[1])]))
+                                             self._pools(0, computed[0]),
+                                             self._pools(1, computed[1])]))
 
     def rebuild(self) -> np.ndarray:
         """Every row (a restore): the packed pairs that entered or left."""

@@ -154,7 +154,7 @@ class PairBook:
         at, right = self._by_left.seconds_of(lefts)
         at_r, left = self._by_right.seconds_of(rights)
         return setops.union1d(packed.join(np.asarray(lefts, dtype=np.int64)[at], right),
-                          packed.join(left, np.asarray(rights, dtype=np.int64)[at_r]))
+                              packed.join(left, np.asarray(rights, dtype=np.int64)[at_r]))
 
     def set(self, left: str, right: str, score: float) -> None:
         u, v = _node(self._left, left), _node(self._right, right)
