@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.preprocessing import normalize
 
 from stream_align.graph import Graph
 from stream_align.model.settings import FeatureSettings
+from stream_align.model.sparse_rows import unit_rows
 
 _DATE = re.compile(r"^(-?\d{1,4})-(\d{1,2})(?:-(\d{1,2}))?")
 
@@ -93,8 +93,8 @@ def fit_idf(graphs: list[Graph], settings: FeatureSettings) -> tuple[np.ndarray,
 def level0(graph: Graph, settings: FeatureSettings, name_idf: np.ndarray,
            attr_idf: np.ndarray) -> Level0:
     """Features of every entity of ``graph`` with frozen IDF weights."""
-    names = normalize(_counts(graph.names, settings, settings.name_dim) @ sp.diags(name_idf))
-    attrs = normalize(_counts([attribute_text(a) for a in graph.attributes], settings,
+    names = unit_rows(_counts(graph.names, settings, settings.name_dim) @ sp.diags(name_idf))
+    attrs = unit_rows(_counts([attribute_text(a) for a in graph.attributes], settings,
                               settings.attr_dim) @ sp.diags(attr_idf))
     return Level0(names=names.astype(np.float32).tocsr(), attrs=attrs.astype(np.float32).tocsr(),
                   numeric=numeric_features(graph.attributes, settings.numeric_dim))

@@ -15,13 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.preprocessing import normalize
 
 from stream_align.graph import Graph, GraphPair
 from stream_align.model.features import Level0, fit_idf, level0
 from stream_align.model.sampling import Neighbourhood, average_counts, key_hashes, sample
 from stream_align.model.settings import FeatureSettings, SamplingSettings
-from stream_align.model.sparse_rows import SparseRows
+from stream_align.model.sparse_rows import SparseRows, unit_rows
 from stream_align.model.structure import structure_skips
 from stream_align.model.vocab import Vocab, build_vocab, directed_edges
 
@@ -134,7 +133,7 @@ def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int) -> list[Spa
     adj = _adjacency(hood)
     out, current = [names], names
     for _ in range(hops):
-        current = normalize(adj @ current)
+        current = unit_rows(adj @ current)
         out.append(current)
     return [SparseRows.from_csr(m) for m in out]
 
@@ -157,7 +156,7 @@ def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
     buckets = (anchors[real].astype(np.uint64) * np.uint64(2654435761)) % np.uint64(dim)
     onehot = sp.csr_matrix((np.ones(len(real), dtype=np.float32),
                             (real, buckets.astype(np.int64))), shape=(len(anchors), dim))
-    return SparseRows.from_csr(normalize(_adjacency(hood) @ onehot))
+    return SparseRows.from_csr(unit_rows(_adjacency(hood) @ onehot))
 
 
 def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,

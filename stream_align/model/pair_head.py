@@ -46,9 +46,9 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import normalize
 
 from stream_align.model.inputs import GraphInputs
+from stream_align.model.sparse_rows import unit_rows
 from stream_align.model.structure import feature_key
 
 FEATURES = ("score", "names", "neighbour_names", "neighbour_anchors", "relation_anchors",
@@ -85,7 +85,7 @@ def _set_rows(rows: np.ndarray, keys: np.ndarray, n: int, unit: bool = True) -> 
     m = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n, 1 << 30))
     m.sum_duplicates()
     m.data[:] = 1.0
-    return (normalize(m) if unit else m).astype(np.float32).tocsr()
+    return (unit_rows(m) if unit else m).astype(np.float32).tocsr()
 
 
 def _numbers(words: list[str]) -> set[int]:
@@ -131,8 +131,8 @@ def pair_view(names: sp.csr_matrix, neighbour_names: sp.csr_matrix, rel: np.ndar
     rows2 = np.repeat(np.arange(n), k * k).reshape(anchors2.shape)[has2]
     words, numbers = name_sets(texts)
     return PairView(blocks=[
-        normalize(names.astype(np.float32)).tocsr(),
-        normalize(neighbour_names.astype(np.float32)).tocsr(),
+        unit_rows(names.astype(np.float32)).tocsr(),
+        unit_rows(neighbour_names.astype(np.float32)).tocsr(),
         _set_rows(rows1, feature_key(0, anchors1[has1]), n),
         _set_rows(rows1, feature_key(1, rel[has1], anchors1[has1]), n),
         _set_rows(rows2, feature_key(3, anchors2[has2]), n),

@@ -13,7 +13,20 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from torch.nn import functional as F
+
+
+def unit_rows(m: sp.spmatrix) -> sp.spmatrix:
+    """``sklearn.preprocessing.normalize(m)`` of a sparse matrix: rows scaled to unit L2 norm,
+    a new CSR matrix (float32 and float64 kept, other dtypes as float64), by the same Cython
+    routine, so the same bits. Without ``normalize``'s parameter and array validation, which
+    cost ≈ 1.6 ms a call: ≈ 25 calls per refresh (views, local inputs) were ≈ 5 % of a
+    10-insert zh_en batch (decision 0058)."""
+    dtype = m.dtype if m.dtype in (np.float32, np.float64) else np.float64
+    out = m.tocsr(copy=True).astype(dtype, copy=False)
+    inplace_csr_row_normalize_l2(out)
+    return out
 
 
 @dataclass

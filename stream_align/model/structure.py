@@ -31,10 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from stream_align.model.sampling import GOLDEN, Neighbourhood, mix
-from stream_align.model.sparse_rows import SparseRows
+from stream_align.model.sparse_rows import SparseRows, unit_rows
 
 KINDS = ("a1", "ra1", "r1", "a2", "r1a", "r2a", "rra", "r2")
 #: Learning-free weights of the blocks, picked greedily on the validation pairs (decision 0008).
@@ -63,7 +62,7 @@ def _block(rows: np.ndarray, keys: np.ndarray, n: int, dim: int) -> SparseRows:
     sign = np.where((keys >> np.uint64(63)) == 1, -1.0, 1.0).astype(np.float32)
     m = sp.csr_matrix((sign, (rows, bucket)), shape=(n, dim))
     m.sum_duplicates()
-    return SparseRows.from_csr(normalize(m))
+    return SparseRows.from_csr(unit_rows(m))
 
 
 def _paths(hood: Neighbourhood) -> tuple[np.ndarray, ...]:

@@ -20,6 +20,7 @@ from sklearn.cluster import KMeans
 from sklearn.preprocessing import normalize
 
 from stream_align.graph import Graph
+from stream_align.model.sparse_rows import unit_rows
 
 UNKNOWN = "<unk>"
 #: Relation lists whose vocabulary ids are kept (two graphs, and a list that just grew).
@@ -94,7 +95,7 @@ class Vocab:
         if self.type_centroids is None:
             index = {name: i for i, name in enumerate(self.types)}
             return np.array([index.get(t, 0) for t in graph.types], dtype=np.int64)
-        sig = normalize(signatures(graph.num_entities, edges, len(self.relations)))
+        sig = unit_rows(signatures(graph.num_entities, edges, len(self.relations)))
         nearest = np.asarray((sig @ self.type_centroids.T).argmax(axis=1)).ravel() + 1
         has_edges = np.asarray(sig.sum(axis=1)).ravel() > 0
         return np.where(has_edges, nearest, 0).astype(np.int64)

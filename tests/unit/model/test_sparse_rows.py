@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.preprocessing import normalize
 
-from stream_align.model.sparse_rows import SparseRows
+from stream_align.model.sparse_rows import SparseRows, unit_rows
 
 
 def test_rows_projection_and_gradient_match_the_dense_block() -> None:
@@ -21,3 +22,29 @@ def test_rows_projection_and_gradient_match_the_dense_block() -> None:
     assert torch.allclose(out, full[rows] @ proj, atol=1e-5) and not out[0].any()
     out.sum().backward()
     assert torch.allclose(proj.grad, full[rows].sum(0, keepdim=True).T.expand(64, 8), atol=1e-5)
+
+
+def _same_bits(got: sp.spmatrix, want: sp.spmatrix) -> None:
+    assert type(got) is type(want) and got.dtype == want.dtype and got.shape == want.shape
+    for a, b in ((got.indptr, want.indptr), (got.indices, want.indices),
+                 (got.data.view(np.uint8), want.data.view(np.uint8))):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_unit_rows_are_normalize_bit_for_bit() -> None:
+    """Float32 and float64 rows, empty rows, duplicate and unsorted entries, explicit zeros,
+    integer counts, CSC input and sparse arrays: the same matrix, bytes and type as sklearn's
+    ``normalize``; the input is left as it was."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float32, np.float64, np.int64):
+        rows, cols = rng.integers(0, 30, 400), rng.integers(0, 1 << 20, 400)
+        rows[:5], cols[:5] = 3, 77  # a duplicated entry
+        vals = rng.normal(size=400).astype(dtype) if dtype != np.int64 else \
+            rng.integers(1, 5, 400)
+        vals[10] = 0  # an explicit zero
+        m = sp.csr_matrix((vals, (rows, cols)), shape=(40, 1 << 20))
+        m.indices[m.indptr[3]:m.indptr[4]] = m.indices[m.indptr[3]:m.indptr[4]][::-1].copy()
+        before = m.copy()
+        for x in (m, m.tocsc(), sp.csr_array(m)):
+            _same_bits(unit_rows(x), normalize(x))
+        _same_bits(m, before)
