@@ -301,11 +301,16 @@ class AlignmentService:
 
         Quiet only counts while this member holds partitions: after a crash the group may keep
         them with the dead member until its session times out, and an empty poll then means
-        "not yet assigned", not "caught up".
+        "not yet assigned", not "caught up". A step that drains deferred work reads no record
+        but works: quiet counts from its end (counted from its start, a drain longer than
+        ``until_idle`` ended the run at once, so the idle wait a benchmark subtracts had not
+        been waited).
         """
         idle_since = time.monotonic()
         while not self._health.shutdown_requested:
-            busy = self.step() or (self._engine is not None and self._engine.pending_count)
+            draining = self._engine is not None and self._engine.pending_count
+            busy = self.step() or draining or (
+                self._engine is not None and self._engine.pending_count)
             if busy or not self.assigned:
                 idle_since = time.monotonic()
             elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
