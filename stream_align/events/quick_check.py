@@ -6,8 +6,11 @@ primitives, enums, nullable unions of those and maps of them — every contract'
 same test compiles to one small check per field. Each check is *stricter* than fastavro's
 (``type(x) is str`` where fastavro takes any ``str`` subclass, ``int`` but never ``bool``), so a
 record it passes is one ``validate`` passes; a record it fails is handed to ``validate``, which
-decides (and words the error) as before. A schema with other types compiles to ``None``: no
-quick check, ``validate`` every time.
+decides (and words the error) as before. Arrays, doubles and nested records (and references to
+a named type defined earlier) compile too, so the events the service writes — an
+``AlignmentEvent`` carries an array of ``Evidence`` records and one of cause ids — skip the
+generic walk on encode (40 µs of an event's 116 µs, decision 0059). A schema with other types
+compiles to ``None``: no quick check, ``validate`` every time.
 """
 
 from __future__ import annotations
@@ -36,15 +39,21 @@ def _int_in(low: int, high: int) -> Check:
     return lambda x: type(x) is int and low <= x <= high
 
 
+def _is_double(x: Any) -> bool:
+    return type(x) is float or type(x) is int
+
+
 def _enum(symbols: frozenset[str]) -> Check:
-    return lambda x: type(x) is str and x in symbols
+    # fastavro asks only ``x in symbols``: a StrEnum member (what ``to_record`` gives) is in
+    return lambda x: isinstance(x, str) and x in symbols
 
 
 def _union(checks: list[Check]) -> Check:
+    # a tuple in a union is fastavro's (branch name, datum) notation: left to ``validate``
     if len(checks) == 2 and checks[0] is _is_null:  # ["null", T]: most optional fields
         other = checks[1]
-        return lambda x: x is None or other(x)
-    return lambda x: any(one(x) for one in checks)
+        return lambda x: x is None or (type(x) is not tuple and other(x))
+    return lambda x: type(x) is not tuple and any(one(x) for one in checks)
 
 
 def _map(values: Check) -> Check:
@@ -52,34 +61,47 @@ def _map(values: Check) -> Check:
                                              for k, v in x.items())
 
 
-def _compile(schema: Any) -> Check | None:
-    """The check of one field type, or ``None`` where this module does not know it."""
+def _array(items: Check) -> Check:
+    return lambda x: (type(x) is list or type(x) is tuple) and all(items(v) for v in x)
+
+
+def _compile(schema: Any, named: dict[str, Check]) -> Check | None:
+    """The check of one field type, or ``None`` where this module does not know it; a named
+    type (enum, record) is added to ``named`` for later references."""
     if isinstance(schema, list):
-        branches = [_compile(branch) for branch in schema]
+        branches = [_compile(branch, named) for branch in schema]
         return None if any(b is None for b in branches) else _union(branches)  # type: ignore[arg-type]
     name = schema.get("type") if isinstance(schema, dict) else schema
+    check: Check | None = None
     if isinstance(schema, dict) and name == "enum":
-        return _enum(frozenset(schema["symbols"]))
-    if isinstance(schema, dict) and name == "map":
-        values = _compile(schema["values"])
-        return None if values is None else _map(values)
-    if isinstance(schema, dict) and schema.get("logicalType") not in (None, "timestamp-millis"):
+        check = _enum(frozenset(schema["symbols"]))
+    elif isinstance(schema, dict) and name in ("map", "array"):
+        inner = _compile(schema["values" if name == "map" else "items"], named)
+        check = None if inner is None else (_map if name == "map" else _array)(inner)
+    elif isinstance(schema, dict) and name == "record":
+        check = _record(schema, named)
+    elif isinstance(schema, dict) and schema.get("logicalType") not in (None, "timestamp-millis"):
         return None  # other logical types convert their datum first
-    return {"string": _is_str, "null": _is_null, "boolean": _is_bool,
-            "int": _int_in(INT_MIN_VALUE, INT_MAX_VALUE),
-            "long": _int_in(LONG_MIN_VALUE, LONG_MAX_VALUE)}.get(name)
+    else:
+        check = {"string": _is_str, "null": _is_null, "boolean": _is_bool, "double": _is_double,
+                 "float": _is_double, "int": _int_in(INT_MIN_VALUE, INT_MAX_VALUE),
+                 "long": _int_in(LONG_MIN_VALUE, LONG_MAX_VALUE)}.get(name) or named.get(name)
+    if check is not None and isinstance(schema, dict) and "name" in schema:
+        named[schema["name"]] = check
+    return check
 
 
-def quick_check(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | None:
-    """For a parsed record schema: a check of a record holding exactly the schema's fields
-    (``Codec._project``'s output) that passes only records ``validate(strict=True)`` passes;
-    ``None`` if a field's type is not flat."""
-    fields = [(field["name"], _compile(field["type"])) for field in schema["fields"]]
+def _record(schema: dict[str, Any], named: dict[str, Check]) -> Check | None:
+    """A dict holding every field of the record, each passing its check (fastavro takes a
+    missing field's default; this check takes none)."""
+    fields = [(field["name"], _compile(field["type"], named)) for field in schema["fields"]]
     if any(check is None for _, check in fields):
         return None
     checks: list[tuple[str, Check]] = fields  # type: ignore[assignment]
 
-    def passes(record: dict[str, Any]) -> bool:
+    def passes(record: Any) -> bool:
+        if type(record) is not dict:
+            return False
         try:
             for name, check in checks:
                 if not check(record[name]):
@@ -88,3 +110,10 @@ def quick_check(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | No
             return False
         return True
     return passes
+
+
+def quick_check(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | None:
+    """For a parsed record schema: a check of a record holding exactly the schema's fields
+    (``Codec._project``'s output) that passes only records ``validate(strict=True)`` passes;
+    ``None`` if a field's type is none of those above."""
+    return _record(schema, {})
