@@ -113,6 +113,13 @@ def apply_changes(delta: StateDelta, graphs: Sequence[MutableGraph], settings: E
     """Apply ``changes`` in order to ``graphs`` (left, right), recording them in ``delta``;
     raises only ``InputFailedError`` (naming the change that raised)."""
     out = Applied(delta)
+    with graphs[0].held_merges(), graphs[1].held_merges():
+        _apply_all(graphs, settings, changes, progress, out)
+    return out
+
+
+def _apply_all(graphs: Sequence[MutableGraph], settings: EngineSettings,
+               changes: Sequence[TripleChange], progress: Progress, out: Applied) -> None:
     for position, change in enumerate(counted(changes, progress, "apply", len(changes))):
         out.position = position
         if change.graph not in settings.graph_ids:
@@ -126,7 +133,6 @@ def apply_changes(delta: StateDelta, graphs: Sequence[MutableGraph], settings: E
                 raise InputFailedError("change", position) from exc
         if error is not None:
             out.rejected.append((position, error))
-    return out
 
 
 def apply_labels(delta: StateDelta, decider: Decider, labels: Sequence[Label],

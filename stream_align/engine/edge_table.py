@@ -12,6 +12,8 @@ write and an amortised share of a merge.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -29,6 +31,21 @@ class EdgeTable:
         self._end = np.zeros(0, dtype=np.int64)
         self._delta: dict[int, dict[int, bool]] = {}  # False: removed
         self._changes = 0
+        self._held = False  # inside ``held_merges``
+
+    @contextmanager
+    def held_merges(self) -> Iterator[None]:
+        """No merge inside the block, at most one at its end. A bulk batch adds most of a
+        graph's edges: merging at each sixteenth of growth re-sorted every edge ≈ 60 times
+        while the DBP15K zh_en backlog was applied (decision 0059); reads see the recent
+        changes either way."""
+        self._held = True
+        try:
+            yield
+        finally:
+            self._held = False
+            if self._changes > max(_MIN_DELTA, len(self._node) >> 4):
+                self._merge()
 
     def __len__(self) -> int:
         self._merge()
@@ -42,6 +59,8 @@ class EdgeTable:
         row = self._delta.get(node)
         if row is not None and end in row:
             return row[end]
+        if not len(self._node):
+            return False
         lo, hi = self._span(node)
         i = lo + int(np.searchsorted(self._end[lo:hi], end))
         return i < hi and int(self._end[i]) == end
@@ -59,7 +78,7 @@ class EdgeTable:
         if end not in row:
             self._changes += 1
         row[end] = present
-        if self._changes > max(_MIN_DELTA, len(self._node) >> 4):
+        if not self._held and self._changes > max(_MIN_DELTA, len(self._node) >> 4):
             self._merge()
 
     def ends(self, node: int) -> list[int]:

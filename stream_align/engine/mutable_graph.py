@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,6 +109,13 @@ class MutableGraph:
             r = self._relation_index[relation] = len(self.relations)
             self.relations.append(relation)
         return r
+
+    @contextmanager
+    def held_merges(self) -> Iterator[None]:
+        """Edge changes inside the block merge into the sorted arrays once, at its end
+        (``EdgeTable.held_merges``)."""
+        with self.out.held_merges(), self.inn.held_merges():
+            yield
 
     def has_triple(self, h: int, r: int, t: int) -> bool:
         return self.out.has(h, r << 32 | t)

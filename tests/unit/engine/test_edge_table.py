@@ -52,3 +52,22 @@ def test_load_fills_at_once() -> None:
     table.load(np.array([3, 1, 3, 3]), np.array([9, 4, 2, 9]))
     assert table.ends(3) == [2, 9] and table.ends(1) == [4] and table.ends(0) == []
     assert table.has(3, 9) and not table.has(1, 9)
+
+
+def test_held_merges_merge_once_at_the_end(monkeypatch) -> None:
+    """Inside ``held_merges`` nothing merges however many changes come (reads see them); the
+    block's end merges once."""
+    monkeypatch.setattr(edge_table, "_MIN_DELTA", 8)
+    merges: list[int] = []
+    table = EdgeTable()
+    merge = table._merge
+    monkeypatch.setattr(table, "_merge", lambda: (merges.append(table._changes), merge()))
+    assert not table.has(0, 5)  # an empty table answers without a search
+    with table.held_merges():
+        for node in range(100):
+            table.add(node % 9, node)
+        table.discard(3, 3)
+        assert merges == []
+        assert table.has(1, 10) and not table.has(3, 3) and table.count(3) == 10
+    assert merges == [100]
+    assert table.ends(3) == [12, 21, 30, 39, 48, 57, 66, 75, 84, 93] and len(table) == 99
