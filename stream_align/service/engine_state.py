@@ -16,7 +16,6 @@ with ``EngineStateError`` before anything is written: it would reuse FAISS ids a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import groupby
 
 import numpy as np
 
@@ -112,28 +111,62 @@ def _write_graph(tx: Transaction, row: GraphRow) -> None:
 
 
 def _write_inputs(tx: Transaction, delta: StateDelta) -> None:
-    """Graph and label rows, in input order, each refusal naming its input (degree counters
-    summed per entity: ``GraphStore.summed_degrees``)."""
+    """Graph and label rows, each refusal naming its input (degree counters summed per
+    entity: ``GraphStore.summed_degrees``)."""
     with tx.graph.summed_degrees():
-        for (added, gid), group in groupby(delta.graph, lambda r: (r.op is GraphOp.ADD_TRIPLE,
-                                                                    r.graph_id)):
-            rows = list(group)
-            if added and len(rows) > 1:
-                try:  # a run of added triples at once (a bulk load is one run)
-                    tx.graph.add_triples(gid, [(r.head, r.relation, r.tail) for r in rows])
-                    continue
-                except InvalidValueError:
-                    pass  # nothing written: row by row names the refused input
-            for row in rows:
-                try:
-                    _write_graph(tx, row)
-                except InvalidValueError as exc:
-                    raise InputFailedError("change", row.position) from exc
+        for segment in _segments(delta.graph):
+            _write_segment(tx, segment)
     for label in delta.labels:
         try:
             tx.labels.put(label.left, label.right, label.value, label.source, label.event_time)
         except InvalidValueError as exc:
             raise InputFailedError("label", label.position) from exc
+
+
+def _segments(rows: Sequence[GraphRow]) -> Iterator[list[GraphRow]]:
+    """The graph rows in input order, each row that removes (a triple, an entity with its
+    triples) a segment of its own: within the others, added triples and upserted entities
+    touch no row another one of them reads, whatever the graph, so they can be written in
+    any order."""
+    run: list[GraphRow] = []
+    for row in rows:
+        if row.op is GraphOp.REMOVE_TRIPLE or row.op is GraphOp.DELETE_ENTITY:
+            if run:
+                yield run
+            yield [row]
+            run = []
+        else:
+            run.append(row)
+    if run:
+        yield run
+
+
+def _write_segment(tx: Transaction, rows: list[GraphRow]) -> None:
+    """One segment: its entity rows in order, then each graph's added triples at once (a
+    shuffled bulk load interleaves the graphs and the upserts, so runs of adjacent adds were
+    mostly one triple long and went row by row, decision 0059)."""
+    added: dict[str, list[GraphRow]] = {}
+    for row in rows:
+        if row.op is GraphOp.ADD_TRIPLE:
+            added.setdefault(row.graph_id, []).append(row)
+        else:
+            _write_row(tx, row)
+    for gid, group in added.items():
+        if len(group) > 1:
+            try:
+                tx.graph.add_triples(gid, [(r.head, r.relation, r.tail) for r in group])
+                continue
+            except InvalidValueError:
+                pass  # nothing written: row by row names the refused input
+        for row in group:
+            _write_row(tx, row)
+
+
+def _write_row(tx: Transaction, row: GraphRow) -> None:
+    try:
+        _write_graph(tx, row)
+    except InvalidValueError as exc:
+        raise InputFailedError("change", row.position) from exc
 
 
 def _check_continues(tx: Transaction, delta: StateDelta) -> None:

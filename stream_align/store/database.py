@@ -7,7 +7,7 @@ record). The WAL must therefore stay enabled; nothing here ever disables it.
 """
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from rocksdict import (
@@ -113,6 +113,13 @@ class Database:
     def write(self, changes: Iterable[Change], cleared: Iterable[Table] = ()) -> int:
         """Write all changes as one atomic ``WriteBatch``, after deleting every key of the
         ``cleared`` tables (one range deletion each); return how many operations were written."""
+        return self.write_tables(((table, {key: value}) for table, key, value in changes),
+                                 cleared)
+
+    def write_tables(self, tables: Iterable[tuple[Table, Mapping[bytes, bytes | None]]],
+                     cleared: Iterable[Table] = ()) -> int:
+        """``write`` of each table's ``key → value`` (``None``: delete) in turn: a transaction's
+        staged writes go in as they are held, with no tuple per change."""
         if self._db is None:
             raise StoreClosedError("the state store is closed")
         batch = WriteBatch(raw_mode=True)
@@ -120,11 +127,14 @@ class Database:
             span = self._span(table)
             if span is not None:
                 batch.delete_range(*span, self._handles[table])
-        for table, key, value in changes:
-            if value is None:
-                batch.delete(key, self._handles[table])
-            else:
-                batch.put(key, value, self._handles[table])
+        put, delete = batch.put, batch.delete
+        for table, values in tables:
+            handle = self._handles[table]
+            for key, value in values.items():
+                if value is None:
+                    delete(key, handle)
+                else:
+                    put(key, value, handle)
         count = batch.len()
         if count:
             try:

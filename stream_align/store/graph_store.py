@@ -6,10 +6,11 @@ scan. Degrees are counters updated with each add/remove so hub checks never scan
 drops to zero is deleted, so the stored bytes depend only on the current graph, not its history.
 """
 
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
-from stream_align.store.keys import Table, pack, unpack
+from stream_align.store.keys import Table, component, pack, unpack
 from stream_align.store.pending import PendingWrites
 from stream_align.store.records import Degree, Edge, Entity, Triple
 from stream_align.store.settings import StoreSettings
@@ -72,21 +73,29 @@ class GraphStore:
 
     def add_triples(self, graph: str, triples: Sequence[tuple[str, str, str]]) -> None:
         """``add_triple`` of each ``(head, relation, tail)`` in turn, with every key built first
-        and the stored ones found in one multi-get (a bulk load read each triple's key alone:
-        165,556 point reads for DBP15K zh_en). Raises ``InvalidValueError`` before writing
-        anything if a key cannot be built."""
-        forward = [self._key(graph, h, r, t) for h, r, t in triples]
-        reverse = [pack(graph, t, r, h) for h, r, t in triples]
-        added: set[bytes] = set()
+        (from each string's cached key component, both directions from one lookup each) and
+        the stored ones found in one multi-get (a bulk load read each triple's key alone:
+        165,556 point reads for DBP15K zh_en); each entity's counters move once, by its count.
+        Raises ``InvalidValueError`` before writing anything if a key cannot be built."""
+        self._settings.check_graph(graph)
+        g = component(graph)
+        parts = [(component(h), component(r), component(t)) for h, r, t in triples]
+        forward = [g + h + r + t for h, r, t in parts]
         stored = self._kv.get_many(Table.FORWARD, forward)
-        for (h, _, t), key, back, old in zip(triples, forward, reverse, stored, strict=True):
-            if old is not None or key in added:
-                continue
-            added.add(key)
-            self._kv.put(Table.FORWARD, key, b"")
-            self._kv.put(Table.REVERSE, back, b"")
-            self._bump(pack(graph, h), Degree(1, 0))
-            self._bump(pack(graph, t), Degree(0, 1))
+        added: dict[bytes, bytes] = {}  # forward key -> reverse key, in input order
+        heads: Counter[bytes] = Counter()
+        tails: Counter[bytes] = Counter()
+        for (h, r, t), key, old in zip(parts, forward, stored, strict=True):
+            if old is None and key not in added:
+                added[key] = g + t + r + h
+                heads[h] += 1
+                tails[t] += 1
+        self._kv.put_many(Table.FORWARD, added, b"")
+        self._kv.put_many(Table.REVERSE, added.values(), b"")
+        for entity, count in heads.items():
+            self._bump(g + entity, Degree(count, 0))
+        for entity, count in tails.items():
+            self._bump(g + entity, Degree(0, count))
 
     def remove_triple(self, graph: str, head: str, relation: str, tail: str) -> bool:
         """Remove a triple; False (and no change) if it does not exist."""

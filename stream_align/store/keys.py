@@ -54,6 +54,10 @@ def _component(part: str) -> bytes:
     return _LEN.pack(len(raw)) + raw
 
 
+component = _component
+"""``pack(x)`` of one string: callers building many keys from the same parts join these."""
+
+
 def pack(*parts: str) -> bytes:
     """Encode string components as one key (or key prefix)."""
     return b"".join(map(_component, parts))

@@ -10,9 +10,9 @@ one insertion sort per write.
 
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
-from stream_align.store.database import Change, Database
+from stream_align.store.database import Database
 from stream_align.store.errors import TransactionStateError
 from stream_align.store.keys import Table, prefix_end
 
@@ -119,6 +119,13 @@ class PendingWrites:
         self._check_open()
         self._tables[table].set(key, value)
 
+    def put_many(self, table: Table, keys: Iterable[bytes], value: bytes) -> None:
+        """Stage ``key = value`` for each of ``keys`` (one table lookup for a bulk write)."""
+        self._check_open()
+        pending = self._tables[table]
+        for key in keys:
+            pending.set(key, value)
+
     def delete(self, table: Table, key: bytes) -> None:
         """Stage the deletion of ``key`` (a no-op at commit if it does not exist)."""
         self._check_open()
@@ -133,11 +140,10 @@ class PendingWrites:
         """The tables whose committed keys all go at commit, before the staged writes."""
         return [table for table, pending in self._tables.items() if pending.cleared]
 
-    def changes(self) -> Iterator[Change]:
-        """Every staged write, the last value per key."""
+    def staged(self) -> Iterator[tuple[Table, dict[bytes, bytes | None]]]:
+        """Each table's staged writes, ``key → value`` (``None``: delete), as held."""
         for table, pending in self._tables.items():
-            for key, value in pending.values.items():
-                yield table, key, value
+            yield table, pending.values
 
     def close(self) -> None:
         """Drop the staged writes; later use raises ``TransactionStateError``."""

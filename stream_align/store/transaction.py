@@ -63,9 +63,9 @@ class Transaction:
         if self.state is not TxState.OPEN:
             raise TransactionStateError(f"cannot commit a transaction that is {self.state.value}")
         self.state = TxState.PREPARED
-        try:  # streamed into the batch: a list of a bulk batch's ≈ 600,000 changes held every
-            # change's tuple at once, and the cyclic collector walked the heap for them
-            written = self._database.write(self._kv.changes(), self._kv.cleared())
+        try:  # each table's staged writes go into the batch as held: a list of a bulk batch's
+            # ≈ 600,000 changes held every change's tuple at once (the collector walked them)
+            written = self._database.write_tables(self._kv.staged(), self._kv.cleared())
         except BaseException:
             self.state = TxState.FAILED
             raise
