@@ -39,7 +39,7 @@ from stream_align.events.avro_schemas import parsed_schema, schema_text
 from stream_align.events.contracts import CONTRACTS, Event
 from stream_align.events.errors import CodecError, DecodeError, EncodeError, Reason
 from stream_align.events.limits import InputLimits, depth_exceeds
-from stream_align.events.quick_check import quick_check
+from stream_align.events.quick_check import nesting, quick_check
 from stream_align.events.schema_ids import FixedSchemaIds, RegistrySchemaIds, SchemaIds
 from stream_align.events.schema_registry import (
     RegistrySettings,
@@ -119,6 +119,9 @@ class Codec(Generic[E]):
         self._enums = enum_defaults(self._schema)
         self._bytes_fields = _top_level_bytes_fields(self._schema)
         self._quick = quick_check(self._schema)
+        self._shallow = frozenset(f["name"] for f in self._schema["fields"]) if (
+            self._quick is not None and not self._bytes_fields
+            and nesting(self._schema) <= self.settings.limits.max_depth) else None
         self._ids = self._schema_ids(registry) if self.settings.encoding is Encoding.AVRO else None
 
     def _schema_ids(self, registry: Any) -> SchemaIds:
@@ -232,6 +235,8 @@ class Codec(Generic[E]):
             _fail(Reason.INVALID_JSON, str(exc) or type(exc).__name__, exc)
         if not isinstance(document, dict):
             _fail(Reason.WRONG_TYPE, f"expected a JSON object, got {type(document).__name__}")
+        if (record := self._known_shape(document)) is not None:
+            return record
         if depth_exceeds(document, depth):
             _fail(Reason.TOO_DEEP, f"nested deeper than max_depth {depth}")
         record = self._project(document)
@@ -239,6 +244,19 @@ class Codec(Generic[E]):
             record = resolve_symbols(self._schema, record, self._enums)
             self._check_schema(record, DecodeError)
         return record
+
+    def _known_shape(self, document: dict[str, Any]) -> dict[str, Any] | None:
+        """The record of a document holding only the schema's fields and passing the quick
+        check, or ``None`` (then the full path decides): such a document nests no deeper than
+        the schema, within ``max_depth``, so it needs no depth walk (2.5 of a record's 22 µs
+        decode, decision 0059)."""
+        if self._shallow is None or not document.keys() <= self._shallow:
+            return None
+        try:
+            record = self._project(document)
+        except DecodeError:  # a missing field: the full path reports it (after the depth)
+            return None
+        return record if self._quick is not None and self._quick(record) else None
 
     def _project(self, document: dict[str, Any]) -> dict[str, Any]:
         """Keep the schema's fields, fill defaults, and turn base64 strings back into bytes."""

@@ -117,3 +117,19 @@ def quick_check(schema: dict[str, Any]) -> Callable[[dict[str, Any]], bool] | No
     (``Codec._project``'s output) that passes only records ``validate(strict=True)`` passes;
     ``None`` if a field's type is none of those above."""
     return _record(schema, {})
+
+
+def nesting(schema: dict[str, Any]) -> int:
+    """How deep a record of this schema nests as JSON (objects and arrays, the record itself
+    1), counting named types where they are defined; a reference to one counts as flat — the
+    contracts refer only to enums."""
+    def depth(node: Any) -> int:
+        if isinstance(node, list):
+            return max(map(depth, node), default=0)
+        kind = node.get("type") if isinstance(node, dict) else None
+        if kind == "record":
+            return 1 + max((depth(f["type"]) for f in node["fields"]), default=0)
+        if kind in ("map", "array"):
+            return 1 + depth(node["values" if kind == "map" else "items"])
+        return 0
+    return depth(schema)

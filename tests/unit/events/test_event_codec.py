@@ -219,7 +219,7 @@ def test_undecodable_wraps_anything_unforeseen(monkeypatch: pytest.MonkeyPatch) 
         raise KeyError("surprise")
 
     data = Codec(Label).encode(LABEL)
-    monkeypatch.setattr(codec_module, "depth_exceeds", explode)  # on every JSON decode
+    monkeypatch.setattr(codec_module._JSON, "decode", explode)  # on every JSON decode
     with pytest.raises(DecodeError) as caught:
         Codec(Label).decode(data)
     assert caught.value.reason is Reason.UNDECODABLE

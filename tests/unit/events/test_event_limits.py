@@ -125,6 +125,8 @@ def test_nesting_deeper_than_max_depth_is_too_deep() -> None:
     assert codec.decode(_json(extra=[[[[[1]]]]])).head == "h"
     assert _reason(codec, _json(extra=[[[[[[1]]]]]])) is Reason.TOO_DEEP
     assert _reason(codec, _json(extra={"a": {"b": {"c": {"d": {"e": {}}}}}})) is Reason.TOO_DEEP
+    # a known field too deep for its type is not of the schema's shape: the depth walk runs
+    assert _reason(codec, _json(attributes={"name": [[[[[[1]]]]]]})) is Reason.TOO_DEEP
     deep = b'{"x": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
     assert _reason(Codec(TripleChange, CodecSettings(max_bytes=1 << 20)), deep) is (
         Reason.TOO_DEEP)
