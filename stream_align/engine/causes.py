@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 K = TypeVar("K")
+T = TypeVar("T", str, int)
 
 
 def _later(times: dict[K, int], key: K, when: int) -> None:
@@ -86,6 +87,7 @@ class Causes:
 
 
 _Found = tuple[list[str], int | None]
+_Ranked = tuple[list[int], int | None]
 
 
 class ClosureCauses:
@@ -96,15 +98,22 @@ class ClosureCauses:
     ``limit`` smallest of its parts' ``limit`` smallest (as in :meth:`Causes.first`), so each
     node's one-hop part is merged once and kept (``_hop``): an event then merges ≤ k + 2 short
     sorted lists instead of the ≈ 330 nodes of its closure (a bulk refresh's 17,743 events
-    shared most of their closures), with the same ids and time as pooling ``L(x)``.
+    shared most of their closures), with the same ids and time as pooling ``L(x)``. The ids
+    are merged as their ranks in the sorted ids of the side (an int set and sort, not one of
+    32-character strings: most of the bulk refresh's cause time, decision 0059).
     """
 
     def __init__(self, causes: Causes, side: int, samples: Callable[[int], Iterable[int]],
                  limit: int) -> None:
-        self._ids, self._times = causes.nodes[side], causes.node_time[side]
-        self._entity_ids, self._entity_times = causes.entities[side], causes.entity_time[side]
+        ids, entity_ids = causes.nodes[side], causes.entities[side]
+        self._vocab = sorted({x for found in (*ids.values(), *entity_ids.values())
+                              for x in found})
+        rank = {x: r for r, x in enumerate(self._vocab)}
+        self._ids = {node: [rank[x] for x in found] for node, found in ids.items()}
+        self._entity_ids = {key: [rank[x] for x in found] for key, found in entity_ids.items()}
+        self._times, self._entity_times = causes.node_time[side], causes.entity_time[side]
         self._samples, self._limit = samples, limit
-        self._hops: dict[int, _Found] = {}
+        self._hops: dict[int, _Ranked] = {}
 
     def of(self, key: str, node: int | None) -> _Found:
         """Entity ``key`` (``node``: its node, ``None`` if it has none)."""
@@ -112,13 +121,14 @@ class ClosureCauses:
         if node is not None:
             found.append(self._own(node))
             found.extend(self._hop(y) for y in self._samples(node))
-        return _merged(found, self._limit)
+        ranks, when = _merged(found, self._limit)
+        return [self._vocab[r] for r in ranks], when
 
-    def _own(self, node: int) -> _Found:
+    def _own(self, node: int) -> _Ranked:
         when = self._times.get(node)
         return ([], None) if when is None else (self._ids.get(node, []), when)
 
-    def _hop(self, node: int) -> _Found:
+    def _hop(self, node: int) -> _Ranked:
         """``{node} ∪ S(node)``'s part, merged once."""
         found = self._hops.get(node)
         if found is None:
@@ -127,16 +137,17 @@ class ClosureCauses:
         return found
 
 
-def _merged(found: list[_Found], limit: int) -> _Found:
+def _merged(found: list[tuple[list[T], int | None]], limit: int
+            ) -> tuple[list[T], int | None]:
     times = [when for _, when in found if when is not None]
     return smallest([ids for ids, _ in found if ids], limit), max(times) if times else None
 
 
-def smallest(parts: Iterable[list[str]], limit: int) -> list[str]:
+def smallest(parts: Iterable[list[T]], limit: int) -> list[T]:
     """The ``limit`` smallest distinct ids of sorted lists, sorted: each list's first
     ``limit`` pooled in a set and sorted (C loops over ≤ (k + 2) · ``limit`` ids; a
     ``heapq.merge`` generator was a Python step per id, most of a bulk refresh's events)."""
-    pooled: set[str] = set()
+    pooled: set[T] = set()
     for ids in parts:
         pooled.update(ids[:limit])
     return sorted(pooled)[:limit]
