@@ -52,10 +52,11 @@ class AppliedIds:
             else:
                 out.append(Seen.DUPLICATE if known[:DIGEST_BYTES] == digest else Seen.CONFLICT)
         seq = allocate(self._kv, APPLIED_SEQ, len(fresh)) if fresh else 0
-        for key, digest in fresh.items():
-            self._kv.put(Table.APPLIED, key, digest + u64(seq))
-            self._kv.put(Table.APPLIED_BY_SEQ, u64(seq), key)
-            seq += 1
+        numbers = [u64(n) for n in range(seq, seq + len(fresh))]
+        values = [digest + number for digest, number in zip(fresh.values(), numbers,
+                                                            strict=True)]
+        self._kv.put_pairs(Table.APPLIED, zip(fresh, values, strict=True))
+        self._kv.put_pairs(Table.APPLIED_BY_SEQ, zip(numbers, fresh, strict=True))
         return out
 
     def forget_beyond(self, window: int) -> int:

@@ -98,8 +98,10 @@ class PendingWrites:
         keys this transaction has not written."""
         self._check_open()
         pending = self._tables.get(table)
-        staged = {} if pending is None else pending.values
-        if pending is not None and pending.cleared:
+        if pending is None or not (pending.values or pending.cleared):
+            return self._database.get_many(table, list(keys))  # nothing staged to overlay
+        staged = pending.values
+        if pending.cleared:
             return [staged.get(key) for key in keys]
         missing = [key for key in keys if key not in staged]
         committed = dict(zip(missing, self._database.get_many(table, missing), strict=True))
@@ -121,9 +123,13 @@ class PendingWrites:
 
     def put_many(self, table: Table, keys: Iterable[bytes], value: bytes) -> None:
         """Stage ``key = value`` for each of ``keys`` (one table lookup for a bulk write)."""
+        self.put_pairs(table, ((key, value) for key in keys))
+
+    def put_pairs(self, table: Table, pairs: Iterable[tuple[bytes, bytes]]) -> None:
+        """Stage each ``(key, value)`` of ``pairs`` in turn."""
         self._check_open()
         pending = self._tables[table]
-        for key in keys:
+        for key, value in pairs:
             pending.set(key, value)
 
     def delete(self, table: Table, key: bytes) -> None:
