@@ -61,3 +61,11 @@ def synthetic_pair(films: int = 60, drop: float = 0.1, seed: int = 0,
     split = [pairs_array([(int(i), int(perm[i])) for i in gold[s]])
              for s in (slice(0, cut1), slice(cut1, cut2), slice(cut2, n))]
     return GraphPair(name="synthetic", a=a, b=b, train=split[0], valid=split[1], test=split[2])
+
+
+def valid_outcome(share: float, n: int = 10) -> np.ndarray:
+    """A stand-in for the guard's per-pair validation outcome: the first ``share`` of ``n``
+    validation pairs ranked right (tests that script the guard's measurements)."""
+    right = np.zeros(n, dtype=bool)
+    right[:round(share * n)] = True
+    return right

@@ -16,7 +16,7 @@ from stream_align.model.inputs import anchor_pairs
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import ArchitectureSettings, SamplingSettings, TrainSettings
 from stream_align.model.train import train
-from tests.unit.model.model_synthetic import synthetic_pair
+from tests.unit.model.model_synthetic import synthetic_pair, valid_outcome
 
 
 def test_mutual_nearest_keeps_only_pairs_that_choose_each_other() -> None:
@@ -61,7 +61,7 @@ def test_a_round_that_lowers_validation_is_undone(monkeypatch: pytest.MonkeyPatc
     arch = ArchitectureSettings(hidden_dim=16, name_skip=False, anchor_skip_dim=0,
                                 structure_dim=64)
     scores = iter([0.5, 0.6, 0.4])  # before, after round 1 (kept), after round 2 (dropped)
-    monkeypatch.setattr(train_module, "valid_hits1", lambda *_: next(scores))
+    monkeypatch.setattr(train_module, "valid_right", lambda *_: valid_outcome(next(scores)))
     kept: list[int] = []
     real = train_module.bootstrap
 
@@ -99,7 +99,7 @@ def test_refit_after_a_round_is_undone_with_the_round(monkeypatch: pytest.Monkey
     settings = TrainSettings(epochs=1, batch_size=64, progress=False, bootstrap_rounds=2,
                              refit_epochs=2)
     scores = iter([0.5, 0.6, 0.4])  # before, after round 1 (kept), after round 2 (dropped)
-    monkeypatch.setattr(train_module, "valid_hits1", lambda *_: next(scores))
+    monkeypatch.setattr(train_module, "valid_right", lambda *_: valid_outcome(next(scores)))
     seen: list[list[torch.Tensor]] = []
     pairs_seen: list[int] = []
     real_fit, real_boot = train_module.prefit_projection, train_module.bootstrap

@@ -15,7 +15,7 @@ from stream_align.model.settings import (
     TrainSettings,
 )
 from stream_align.model.train import train
-from tests.unit.model.model_synthetic import synthetic_pair
+from tests.unit.model.model_synthetic import synthetic_pair, valid_outcome
 
 ARCH = ArchitectureSettings(hidden_dim=16, name_skip=False, anchor_skip_dim=0, structure_dim=64)
 
@@ -51,7 +51,7 @@ def test_a_dropped_rechosen_round_restores_the_pseudo_anchors_before_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     pair = synthetic_pair(films=40, hide_names=True)
     scores = iter([0.5, 0.6, 0.4])  # before, after round 1 (kept), after round 2 (dropped)
-    monkeypatch.setattr(train_module, "valid_hits1", lambda *_: next(scores))
+    monkeypatch.setattr(train_module, "valid_right", lambda *_: valid_outcome(next(scores)))
     after: list[list[tuple[str, str]]] = []
     real = train_module.bootstrap
 
