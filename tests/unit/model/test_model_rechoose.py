@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from stream_align.model import train as train_module
 from stream_align.model.bootstrap import bootstrap
 from stream_align.model.inputs import fit_frozen
-from stream_align.model.settings import (
-    ArchitectureSettings,
-    FeatureSettings,
-    SamplingSettings,
-    TrainSettings,
-)
+from stream_align.model.settings import FeatureSettings, SamplingSettings, TrainSettings
 from stream_align.model.train import train
 from tests.unit.model.model_synthetic import synthetic_pair, valid_outcome
-
-ARCH = ArchitectureSettings(hidden_dim=16, name_skip=False, anchor_skip_dim=0, structure_dim=64)
+from tests.unit.model.scripted_rounds import ARCH, scripted_rounds
 
 
 def _settings(**update: object) -> TrainSettings:
@@ -49,20 +42,9 @@ def test_a_rechosen_round_replaces_the_pseudo_anchors() -> None:
 
 def test_a_dropped_rechosen_round_restores_the_pseudo_anchors_before_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    pair = synthetic_pair(films=40, hide_names=True)
-    scores = iter([0.5, 0.6, 0.4])  # before, after round 1 (kept), after round 2 (dropped)
-    monkeypatch.setattr(train_module, "valid_right", lambda *_: valid_outcome(next(scores)))
-    after: list[list[tuple[str, str]]] = []
-    real = train_module.bootstrap
-
-    def recording(bundle, pair, rounds, inputs=None, seeds=None):
-        added = real(bundle, pair, rounds, inputs, seeds)
-        after.append(list(bundle.frozen.anchors))
-        return added
-
-    monkeypatch.setattr(train_module, "bootstrap", recording)
-    bundle, report = train(pair, _settings(bootstrap_rounds=2, bootstrap_rechoose=True), ARCH,
-                           sampling=SamplingSettings(fanout=5))
+    outcomes = [valid_outcome(share) for share in (0.5, 0.6, 0.4)]  # round 2 is dropped
+    after, bundle, report = scripted_rounds(
+        monkeypatch, outcomes, _settings(bootstrap_rounds=2, bootstrap_rechoose=True))
     assert len(after) == 2 and after[0] != after[1]
     assert bundle.frozen.anchors == after[0] and len(report.bootstrap_added) == 1
     assert bundle.net.anchor_emb.weight.shape[0] == len(after[0]) + 1

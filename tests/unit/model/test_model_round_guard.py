@@ -6,13 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream_align.model import train as train_module
+from stream_align.model.bundle import ModelBundle
 from stream_align.model.round_guard import losses_beyond_chance, round_is_worse
-from stream_align.model.settings import ArchitectureSettings, SamplingSettings, TrainSettings
-from stream_align.model.train import train, valid_right
+from stream_align.model.settings import SamplingSettings, TrainSettings
+from stream_align.model.train import TrainReport, train, valid_right
 from tests.unit.model.model_synthetic import synthetic_pair
-
-ARCH = ArchitectureSettings(hidden_dim=16, name_skip=False, anchor_skip_dim=0, structure_dim=64)
+from tests.unit.model.scripted_rounds import ARCH, scripted_rounds
 
 
 def test_the_sign_test_counts_only_the_pairs_that_changed() -> None:
@@ -43,26 +42,10 @@ def test_one_pair_lost_is_a_fall_only_to_the_strict_guard() -> None:
 
 
 def _rounds(monkeypatch: pytest.MonkeyPatch, outcomes: list[np.ndarray], guard: str,
-            rounds: int) -> tuple[list[list[tuple[str, str]]], object, object]:
-    """Trains on a synthetic graph with the guard's validation outcomes given in turn
-    (before the rounds, then after each); returns the anchors after each round."""
-    pair = synthetic_pair(films=40, hide_names=True)
-    outcome = iter(outcomes)
-    monkeypatch.setattr(train_module, "valid_right", lambda *_: next(outcome))
-    after: list[list[tuple[str, str]]] = []
-    real = train_module.bootstrap
-
-    def recording(bundle, pair, n, inputs=None, seeds=None):
-        added = real(bundle, pair, n, inputs, seeds)
-        after.append(list(bundle.frozen.anchors))
-        return added
-
-    monkeypatch.setattr(train_module, "bootstrap", recording)
-    settings = TrainSettings(epochs=1, batch_size=64, progress=False, bootstrap_rounds=rounds,
-                             bootstrap_rechoose=True, bootstrap_by_head=True,
-                             bootstrap_guard=guard)
-    bundle, report = train(pair, settings, ARCH, sampling=SamplingSettings(fanout=5))
-    return after, bundle, report
+            rounds: int) -> tuple[list[list[tuple[str, str]]], ModelBundle, TrainReport]:
+    return scripted_rounds(monkeypatch, outcomes, TrainSettings(
+        epochs=1, batch_size=64, progress=False, bootstrap_rounds=rounds,
+        bootstrap_rechoose=True, bootstrap_by_head=True, bootstrap_guard=guard))
 
 
 def test_a_round_inside_the_noise_is_kept_by_the_sign_test(
