@@ -20,6 +20,13 @@ fixed before it was measured, by the principle its docstring states; none reads 
   a relation's most frequent anchored image may be a reversed one.
 - ``named``: named entities that no anchor holds are eligible too (their names found no
   partner), so an unnamed entity can be matched to one.
+- ``namedR``: ``named`` with R rounds (decision 0057: the two rules that lowered no
+  snapshot below its target, together).
+- ``csls``, ``named-csls``: the tie-break (decision 0040) reads the pair score corrected for
+  hubness: a tied pair is preferred where it reaches the match threshold *and* its CSLS
+  ``2·s − r_a − r_b`` is positive, ``r`` an entity's mean of its ``csls_k`` best candidate
+  scores (the engine's default 3) — an unnamed entity that scores high with everything is a
+  hub, not a match (decision 0057).
 - ``two-hop``: after the rounds, an entity with no one-hop support is matched by two-hop
   support — ``a —r— x`` (anchored to ``x'``), ``b —r'— w'`` with ``r'`` an image of ``r`` and
   ``w'`` a neighbour of ``x'`` — among rows and columns the one-hop rule leaves empty.
@@ -152,10 +159,29 @@ def two_hop(sub: GraphPair, anchors: dict[int, int], relations: nb.Relations
     return nb.unique_mutual_best(two)
 
 
-def variant(name: str, sub: GraphPair, picked: np.ndarray, scored: tuple[np.ndarray, np.ndarray],
+def csls_over(pairs: np.ndarray, scores: np.ndarray, threshold: float, k: int) -> np.ndarray:
+    """Which pairs reach ``threshold`` and have a positive CSLS ``2·s − r_a − r_b`` (``r``: an
+    entity's mean of its ``k`` best scores among ``pairs``)."""
+    def tops(column: np.ndarray) -> np.ndarray:
+        n = int(column.max()) + 1
+        order = np.lexsort((-scores, column))
+        ends = np.searchsorted(column[order], np.arange(n + 1))
+        rank = np.arange(len(order)) - ends[column[order]]
+        keep = order[rank < k]
+        total = np.bincount(column[keep], weights=scores[keep], minlength=n)
+        count = np.bincount(column[keep], minlength=n)
+        return (total / np.maximum(count, 1))[column]
+    return (scores >= threshold) & (2 * scores - tops(pairs[:, 0]) - tops(pairs[:, 1]) > 0)
+
+
+def variant(name: str, sub: GraphPair, picked: np.ndarray, scored: tuple,
             carried: np.ndarray) -> np.ndarray:
     """The alignment a variant makes (sub-graph indices); ``carried``: the previous
     snapshot's unnamed matches (``carry``)."""
+    if name.endswith("csls"):
+        scored = scored[0], csls_over(scored[0], scored[2], scored[3], 3)
+        name = name[:-len("-csls")] if name != "csls" else "rounds2"
+    scored = scored[:2]
     if name.startswith("rounds"):
         return nb.rematch_unnamed(sub.a, sub.b, picked, sub.train, int(name[6:]), scored=scored)
     if name == "inverse":
@@ -163,11 +189,11 @@ def variant(name: str, sub: GraphPair, picked: np.ndarray, scored: tuple[np.ndar
         with _patched(edges=lambda g: _BothOrientations(plain(g)) if g is sub.b else plain(g)):
             return nb.rematch_unnamed(sub.a, sub.b, picked, sub.train, 2, scored=scored)
     named, anchors = anchors_of(sub, picked)
-    if name == "named":
+    if name.startswith("named"):
         held = np.concatenate([anchors, named])  # a named match stays the model's
         held_a, held_b = set(held[:, 0].tolist()), set(held[:, 1].tolist())
         a, b = _free_named_hidden(sub.a, held_a), _free_named_hidden(sub.b, held_b)
-        return nb.rematch_unnamed(a, b, picked, sub.train, 2, scored=scored)
+        return nb.rematch_unnamed(a, b, picked, sub.train, int(name[5:] or 2), scored=scored)
     over = set(map(tuple, scored[0][scored[1]].tolist()))
     prefer = lambda left, right: (left, right) in over  # noqa: E731
     if name == "carry":
@@ -214,7 +240,7 @@ def main() -> None:
     for k in args.snapshots if args.snapshots is not None else range(len(timeline)):
         sub, keep_a, keep_b = snapshot_pair(pair, timeline, k)
         pairs, scores, picked = encoded(bundle, sub, k, settings, args.cache)
-        scored = pairs, scores >= args.threshold
+        scored = pairs, scores >= args.threshold, scores, args.threshold
         local = np.stack([np.searchsorted(keep_a, carried[:, 0]),
                           np.searchsorted(keep_b, carried[:, 1])], 1)
         for name in args.variants.split(","):

@@ -38,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Match pairs of unnamed entities by their relation-consistent aligned "
                    "neighbours instead of by score, in this many rounds (default 0: by score; "
                    "decision 0025).")
+    p.add_argument("--neighbourhood-named", action="store_true",
+                   help="With --neighbourhood-rounds: named entities with no match are matched "
+                   "by their neighbours too (decision 0057).")
+    p.add_argument("--neighbourhood-csls", action="store_true",
+                   help="With --neighbourhood-rounds: a support tie goes to the model's pair "
+                   "only where its CSLS is positive too (decision 0057).")
     p.add_argument("--evidence", type=int, default=d.evidence,
                    help="Neighbour pairs reported per match (by attention weight).")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (stderr).")
@@ -56,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
                              anchor_candidates=args.anchor_candidates, threshold=args.threshold,
                              unnamed_threshold=args.unnamed_threshold,
                              unnamed_margin=args.unnamed_margin, evidence=args.evidence,
-                             neighbourhood_rounds=args.neighbourhood_rounds)
+                             neighbourhood_rounds=args.neighbourhood_rounds,
+                             neighbourhood_named=args.neighbourhood_named,
+                             neighbourhood_csls=args.neighbourhood_csls)
     stages = ("load model", "load dataset", "embed graphs", *ALIGN_STAGES, "write")
     with tqdm(total=len(stages), desc="align", unit="step", disable=args.no_progress,
               bar_format="{desc}: {n}/{total} steps |{bar}| {elapsed} {postfix}") as bar:

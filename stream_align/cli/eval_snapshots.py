@@ -67,6 +67,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="match unnamed entities by their relation-consistent aligned "
                         "neighbours in R rounds instead of by score, in the engine and the full "
                         "recompute (default 0: off; decisions 0025, 0035)")
+    parser.add_argument("--neighbourhood-named", action="store_true",
+                        help="with --neighbourhood-rounds: named entities with no anchor are "
+                        "matched by their neighbours too, in the engine and the full "
+                        "recompute (decision 0057)")
+    parser.add_argument("--neighbourhood-csls", action="store_true",
+                        help="with --neighbourhood-rounds: a support tie goes to the model's "
+                        "pair only where its CSLS is positive too, in the engine and the full "
+                        "recompute (decision 0057)")
     parser.add_argument("--anchor-candidates", type=int, default=10, metavar="M",
                         help="candidates per entity also taken by shared anchors, in the engine "
                         "and the full recompute (default 10, the service's; 0: retrieval "
@@ -97,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         engine = EngineSettings(unnamed_threshold=args.unnamed_threshold,
                                 unnamed_margin=args.unnamed_margin,
                                 neighbourhood_rounds=args.neighbourhood_rounds,
+                                neighbourhood_named=args.neighbourhood_named,
+                                neighbourhood_csls=args.neighbourhood_csls,
                                 anchor_candidates=args.anchor_candidates, **chosen)
     except ValidationError as exc:  # an option out of range
         raise ConfigError(validation_summary(exc)) from exc

@@ -18,7 +18,7 @@ import numpy as np
 
 from stream_align.csls import hub_scores, rerank
 from stream_align.engine.margin import runner_up
-from stream_align.engine.neighbourhood import Fanout, rematch_unnamed
+from stream_align.engine.neighbourhood import Fanout, hub_corrected, rematch_unnamed
 from stream_align.index import IvfVectorIndex, VectorIndex
 from stream_align.index.vector_index import prepared
 from stream_align.model.scorer import ModelScorer
@@ -173,7 +173,11 @@ def align(scorer: ModelScorer, settings: AlignSettings,
                                  settings.neighbourhood_rounds,
                                  Fanout(settings.neighbourhood_fanout,
                                         settings.neighbourhood_group_fanout),
-                                 scored=(pairs, scores >= settings.threshold))
+                                 scored=(pairs, hub_corrected(pairs, scores, settings.threshold,
+                                                              settings.csls_k)
+                                         if settings.neighbourhood_csls
+                                         else scores >= settings.threshold),
+                                 named=settings.neighbourhood_named)
     on_stage(ALIGN_STAGES[3])
     final, evidence = scorer.pair_scores(picked[:, 0], picked[:, 1], evidence=settings.evidence)
     keys_a, keys_b = scorer.pair.a.keys, scorer.pair.b.keys

@@ -37,7 +37,7 @@ from stream_align.engine.errors import Rejection
 from stream_align.engine.events import EventIds, build_events
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from
-from stream_align.engine.neighbourhood import Fanout
+from stream_align.engine.neighbourhood import Fanout, typical
 from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.engine.pairs import PairScores
 from stream_align.engine.progress import Progress, counted, no_progress
@@ -88,9 +88,11 @@ class AlignmentEngine:
                                    settings.anchor_fanout) if settings.anchor_candidates else None
         self.scores = PairScores(bundle, settings, self.sides, self.book, self.decider,
                                  progress, self.anchors)
-        self.neighbourhood = NeighbourhoodStage(graphs, settings.neighbourhood_rounds, Fanout(
-            settings.neighbourhood_fanout, settings.neighbourhood_group_fanout),
-            self._preferred) if settings.neighbourhood_rounds else None
+        self.neighbourhood = NeighbourhoodStage(
+            graphs, settings.neighbourhood_rounds, Fanout(
+                settings.neighbourhood_fanout, settings.neighbourhood_group_fanout),
+            self._preferred, settings.neighbourhood_named,
+        ) if settings.neighbourhood_rounds else None
         self.queue = DeferredQueue(graphs)
         self.held = HeldWork()
         self.faiss_ids = FaissIds()
@@ -163,10 +165,24 @@ class AlignmentEngine:
         self.held.everywhere = self.pending_count > 0
 
     def _preferred(self, left: int, right: int) -> bool:
-        """The model alone would match the pair (its score reaches the match threshold): what
-        breaks a tie of the neighbourhood stage, as ``align``'s candidate scores do."""
+        """The model alone would match the pair (its score reaches the match threshold; with
+        ``neighbourhood_csls`` its CSLS over the book's pairs of both entities is positive
+        too): what breaks a tie of the neighbourhood stage, as ``align``'s candidate scores
+        do. Cost: the two entities' scored pairs (their candidate lists)."""
         score = self.book.score(left, right)
-        return score is not None and score >= self.settings.match_threshold
+        if score is None or score < self.settings.match_threshold:
+            return False
+        if not self.settings.neighbourhood_csls:
+            return True
+        return 2 * score > self._typical(0, left) + self._typical(1, right)
+
+    def _typical(self, side: int, node: int) -> float:
+        """``node``'s typical pair score (``neighbourhood.typical``: CSLS's ``r``)."""
+        others = np.asarray(self.book.partners(side, node), dtype=np.int64)
+        mine = np.full(len(others), node, dtype=np.int64)
+        scores = (self.book.node_scores(mine, others) if side == 0
+                  else self.book.node_scores(others, mine))
+        return typical(scores, self.settings.csls_k)
 
     def _named(self, left: int, right: int) -> bool:
         """Whether both entities of a pair of nodes have a name (else the stricter unnamed

@@ -15,7 +15,9 @@ and the corresponding relations:
    ``r``'s most frequent image or ``r`` is ``r'``'s (no tuned constant). Learnt once from the
    first round's anchors (the streaming stage freezes them in its state, decision 0035).
 2. *Support* of a pair ``(a, b)`` of unanchored, unnamed entities (a named entity is left to
-   the model: its name is the stronger signal, and the unnamed one would compete): the number of
+   the model: its name is the stronger signal, and the unnamed one would compete — unless
+   ``named``: then a named entity that no anchor holds is eligible too, its name having found
+   no partner, so its structure is what is left; decision 0057): the number of
    anchor pairs ``(x, x')`` with ``a`` joined to ``x`` and ``b`` to ``x'`` by corresponding
    relations in the same direction. *Hubs*: an anchor with more than ``fanout`` neighbours on
    either side supports a pair only through a *relation group* — the anchor's neighbours joined
@@ -30,7 +32,9 @@ and the corresponding relations:
    the top of a row or column goes to the one tied entity, if exactly one, whose pair the model
    scores at or above the match threshold (``prefer``: the model would match it on its own):
    the support says where to look, the model which one (decision 0040; without it a tie
-   matches nothing — a quarter of batch5's missed new links).
+   matches nothing — a quarter of batch5's missed new links). With the hubness correction
+   (:func:`hub_corrected`, decision 0057) the pair must also score above the two entities'
+   typical candidate scores: an unnamed entity that scores high with everything is a hub.
 4. ``rounds`` > 1: round ``k``'s anchors are round ``k - 1``'s anchors and matches
    (self-training); each round is a function of the one before, so a streamed stage keeps
    each as a layer (``neighbourhood_stage``) and equals this batch computation.
@@ -267,14 +271,17 @@ def unique_mutual_best(support: Support) -> list[tuple[int, int]]:
 
 def neighbourhood_matches(a: Graph, b: Graph, anchors: np.ndarray, rounds: int,
                           fanout: Fanout = HUBS, relations: Relations | None = None,
-                          prefer: Prefer = never) -> np.ndarray:
+                          prefer: Prefer = never,
+                          eligible: tuple[set[int], set[int]] | None = None) -> np.ndarray:
     """Pairs of unnamed entities matched by the neighbourhood rule (module docstring), as
     ``int64 (n, 2)``; ``anchors`` (``(m, 2)``, one-to-one) are not repeated in the result.
     ``relations`` (default: learnt from ``anchors``) are ``(relation of a, relation of b)``;
-    ``prefer`` breaks ties (default: a tie matches nothing)."""
+    ``prefer`` breaks ties (default: a tie matches nothing); ``eligible``: the entities of
+    each graph the rule may match where no anchor holds them (default: the unnamed ones;
+    :func:`free_named` for ``named``)."""
     adj = edges(a), edges(b)
-    unnamed = ({i for i, n in enumerate(a.names) if not n},
-               {i for i, n in enumerate(b.names) if not n})
+    unnamed = eligible if eligible is not None else (
+        {i for i, n in enumerate(a.names) if not n}, {i for i, n in enumerate(b.names) if not n})
     current = dict(anchors.tolist())
     if relations is None:
         relations = corresponding_relations(adj[0], adj[1], current)
@@ -298,19 +305,59 @@ def neighbourhood_matches(a: Graph, b: Graph, anchors: np.ndarray, rounds: int,
 
 def rematch_unnamed(a: Graph, b: Graph, picked: np.ndarray, seeds: np.ndarray, rounds: int,
                     fanout: Fanout = HUBS, relations: Relations | None = None,
-                    scored: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                    scored: tuple[np.ndarray, np.ndarray] | None = None,
+                    named: bool = False) -> np.ndarray:
     """A one-to-one alignment ``picked`` (``(n, 2)``) with its pairs that have an unnamed entity
     replaced by :func:`neighbourhood_matches`, anchored on its named pairs and the ``seeds``
     (labelled links; a picked pair that contradicts one is no anchor); ties go to the pairs
-    ``scored`` (``(pairs, at or above the match threshold)``) marks."""
+    ``scored`` (``(pairs, at or above the match threshold)``) marks; ``named``: free named
+    entities are eligible too (module docstring, 2.)."""
     unnamed_a = np.array([not n for n in a.names], dtype=bool)
     unnamed_b = np.array([not n for n in b.names], dtype=bool)
-    named = picked[~(unnamed_a[picked[:, 0]] | unnamed_b[picked[:, 1]])]
-    agree = ~setops.isin(named[:, 0], seeds[:, 0]) & ~setops.isin(named[:, 1], seeds[:, 1])
-    anchors = np.concatenate([seeds.reshape(-1, 2), named[agree]])
+    by_name = picked[~(unnamed_a[picked[:, 0]] | unnamed_b[picked[:, 1]])]
+    agree = ~setops.isin(by_name[:, 0], seeds[:, 0]) & ~setops.isin(by_name[:, 1], seeds[:, 1])
+    anchors = np.concatenate([seeds.reshape(-1, 2), by_name[agree]])
     prefer = never
     if scored is not None:
         over = set(map(tuple, scored[0][scored[1]].tolist()))
         prefer = lambda left, right: (left, right) in over  # noqa: E731
-    found = neighbourhood_matches(a, b, anchors, rounds, fanout, relations, prefer)
-    return np.concatenate([named, found]).astype(np.int64)
+    eligible = free_named(a, b, by_name) if named else None
+    found = neighbourhood_matches(a, b, anchors, rounds, fanout, relations, prefer, eligible)
+    return np.concatenate([by_name, found]).astype(np.int64)
+
+
+def free_named(a: Graph, b: Graph, held: np.ndarray) -> tuple[set[int], set[int]]:
+    """Every entity but those of the pairs ``held`` (a named match stays the model's, even one
+    a seed overrules): the eligible entities where free named entities are (module docstring,
+    2.; anchors are excluded round by round)."""
+    return (set(range(a.num_entities)) - set(held[:, 0].tolist()),
+            set(range(b.num_entities)) - set(held[:, 1].tolist()))
+
+
+def typical(scores: np.ndarray, k: int) -> float:
+    """An entity's typical candidate score, CSLS's ``r``: the mean of its ``k`` best pair
+    scores (of as many as it has; 0 with none or ``k`` 0)."""
+    if not k or not len(scores):
+        return 0.0
+    best = np.sort(np.asarray(scores, dtype=np.float64))[-k:]
+    return float(best.mean())
+
+
+def hub_corrected(pairs: np.ndarray, scores: np.ndarray, threshold: float, k: int
+                  ) -> np.ndarray:
+    """Which candidate ``pairs`` (``(n, 2)``) a tie may go to with the hubness correction: the
+    score reaches ``threshold`` and its CSLS ``2·s − r_a − r_b`` is positive, ``r`` each
+    entity's :func:`typical` score among ``pairs`` (decision 0057; the engine reads the same
+    from its pair book, one entity at a time)."""
+    def side(column: np.ndarray) -> np.ndarray:
+        if not k or not len(column):
+            return np.zeros(len(column))
+        n = int(column.max()) + 1
+        order = np.lexsort((-scores, column))
+        starts = np.searchsorted(column[order], np.arange(n))
+        best = order[np.arange(len(order)) - starts[column[order]] < k]
+        total = np.bincount(column[best], weights=scores[best], minlength=n)
+        return (total / np.maximum(np.bincount(column[best], minlength=n), 1))[column]
+
+    scores = np.asarray(scores, dtype=np.float64)
+    return (scores >= threshold) & (2 * scores - side(pairs[:, 0]) - side(pairs[:, 1]) > 0)

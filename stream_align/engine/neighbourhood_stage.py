@@ -22,7 +22,9 @@ and the members of a relation group at an anchor that crossed the group bound (a
 ``group_fanout + 1``). The groups above the bound are kept per node with such a group
 (``_big``: a hub's few large relations), recomputed for the nodes a change touched, so a
 crossing is seen without scanning anything else. A row's or column's best is read from that row
-alone, so only the pairs of entities whose row or column changed are re-matched.
+alone, so only the pairs of entities whose row or column changed are re-matched; where a pair
+was rescored, also the pairs in its entities' row and column (a tie-break that reads an
+entity's other pair scores — the hubness correction, decision 0057 — moves with them).
 
 *Corresponding relations* are learnt from round one's anchors and frozen: relearnt only when the
 anchors or the triples (both graphs) have doubled since, a full rebuild whose cost is amortised
@@ -109,10 +111,11 @@ class NeighbourhoodStage:
     """Neighbourhood matches of both mirrors, kept under change (module docstring)."""
 
     def __init__(self, graphs: tuple[MutableGraph, MutableGraph], rounds: int,
-                 fanout: Fanout = HUBS, prefer: Prefer = never) -> None:
+                 fanout: Fanout = HUBS, prefer: Prefer = never, named: bool = False) -> None:
         """``prefer(left, right)``: the model alone would match the pair (breaks a tie; the
-        engine passes its pair score against the match threshold)."""
-        self.graphs, self.fanout, self.prefer = graphs, fanout, prefer
+        engine passes its pair score against the match threshold); ``named``: named entities
+        no anchor holds are eligible too (``neighbourhood``'s docstring, 2.)."""
+        self.graphs, self.fanout, self.prefer, self.named = graphs, fanout, prefer, named
         self.adj = _Mirror(graphs[0]), _Mirror(graphs[1])
         self.layers = [self._new_layer() for _ in range(rounds)]
         self.relations: set[tuple[int, int]] = set()
@@ -313,6 +316,10 @@ class NeighbourhoodStage:
             changed_b |= layer.support.set_row(a, self._side_row(layer, 0, a))
         for b in cols:
             changed_a |= layer.support.set_col(b, self._side_row(layer, 1, b))
+        for a in rescored[0]:  # a tie-break may read an entity's other pairs (CSLS)
+            changed_b |= layer.support.row(a).keys()
+        for b in rescored[1]:
+            changed_a |= layer.support.col(b).keys()
         return self._rematch(layer, changed_a, changed_b)
 
     def _recheck(self, layer: _Layer, x: int, rows: set[int], force: bool = False) -> None:
@@ -338,7 +345,8 @@ class NeighbourhoodStage:
     def _eligible(self, layer: _Layer, side: int, node: int) -> bool:
         entity = self.graphs[side].entities[node]
         anchored = layer.anchors if side == 0 else layer.anchors_b
-        return entity is not None and not entity.name and node not in anchored
+        return (entity is not None and (self.named or not entity.name)
+                and node not in anchored)
 
     def _side_row(self, layer: _Layer, side: int, node: int) -> dict[int, int]:
         """``node``'s support row (side 0) or column (side 1), empty where it is not eligible."""

@@ -109,6 +109,17 @@ class EngineSettings(BaseModel):
                      "`stream-align align --neighbourhood-rounds` does (decisions 0025, 0035). "
                      "0: off."),
     )
+    neighbourhood_named: bool = Field(
+        default=False,
+        description=("With neighbourhood_rounds: named entities with no anchor (their name "
+                     "found no partner) are matched by their neighbours too (decision 0057)."),
+    )
+    neighbourhood_csls: bool = Field(
+        default=False,
+        description=("With neighbourhood_rounds: a support tie goes to a pair the model scores "
+                     "at the match threshold only where its CSLS (2·s − r_a − r_b, r the mean of "
+                     "an entity's csls_k best pair scores) is positive too (decision 0057)."),
+    )
     neighbourhood_fanout: int = Field(
         default=64, ge=1,
         description=("Anchors with more neighbours than this on either side (hubs) give "

@@ -185,6 +185,8 @@ def full_recompute_row(bundle: ModelBundle, sub: GraphPair, timeline: Timeline, 
                                           unnamed_threshold=engine.unnamed_threshold,
                                           unnamed_margin=engine.unnamed_margin,
                                           neighbourhood_rounds=engine.neighbourhood_rounds,
+                                          neighbourhood_named=engine.neighbourhood_named,
+                                          neighbourhood_csls=engine.neighbourhood_csls,
                                           neighbourhood_fanout=engine.neighbourhood_fanout,
                                           neighbourhood_group_fanout=(
                                               engine.neighbourhood_group_fanout),

@@ -208,6 +208,15 @@ class AlignSettings(_Frozen):
         "relation-consistent aligned neighbours instead of by score, in this many rounds of "
         "self-training (engine/neighbourhood.py, decision 0025); 0: by score."
     )
+    neighbourhood_named: bool = Field(
+        False, description="With neighbourhood_rounds: named entities with no anchor are "
+        "matched by their neighbours too (decision 0057)."
+    )
+    neighbourhood_csls: bool = Field(
+        False, description="With neighbourhood_rounds: a support tie goes to a pair at the "
+        "threshold only where its CSLS over the candidate pairs (csls_k) is positive too "
+        "(decision 0057)."
+    )
     neighbourhood_fanout: int = Field(
         64, ge=1, description="Anchors with more neighbours than this on either side (hubs) "
         "give neighbourhood evidence only through their small relation groups "

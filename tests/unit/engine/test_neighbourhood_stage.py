@@ -4,7 +4,8 @@ Random small graphs changed step by step (triples added and removed, entities na
 made, moved and withdrawn, labels, pairs the model would match — what breaks a tie — changed):
 after every step the stage's matches equal
 ``neighbourhood_matches`` computed from scratch with the stage's relations, for one to three
-rounds, hubs crossing the fanout bound and relation groups crossing the group bound."""
+rounds, hubs crossing the fanout bound and relation groups crossing the group bound, with
+unnamed entities eligible or, ``named``, every entity no anchor holds (decision 0057)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 import pytest
 
 from stream_align.engine.mutable_graph import MutableGraph
-from stream_align.engine.neighbourhood import Fanout, neighbourhood_matches
+from stream_align.engine.neighbourhood import Fanout, neighbourhood_matches, never
 from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.graph import Graph
 
@@ -60,14 +61,19 @@ Steps = tuple[tuple[set[int], set[int]], tuple[set[str], set[str]], tuple[set[in
 
 
 def _expected(stage: NeighbourhoodStage, decider: Any, rounds: int, fanout: Fanout,
-              preferred: set[tuple[int, int]]) -> list[list[int]]:
+              prefer: Any) -> list[list[int]]:
+    """The batch rule on the stage's graphs, anchors and relations (``prefer``: a set of
+    preferred pairs or the tie-break itself; ``None``: no tie-break)."""
     ga, gb = stage.graphs
+    alive = tuple({i for i, e in enumerate(g.entities) if e is not None} for g in (ga, gb))
     anchors = [(ga.index[a], gb.index[b]) for a, b in decider.matches.items()]
     anchors += [(ga.index[a], gb.index[b]) for a, b in decider.forced_left.items()
                 if decider.forced_right.get(b) == a]
+    if isinstance(prefer, set):
+        prefer = (lambda chosen: lambda a, b: (a, b) in chosen)(prefer)
     got = neighbourhood_matches(_graph(ga), _graph(gb), np.array(anchors).reshape(-1, 2),
-                                rounds, fanout, stage.relations,
-                                lambda a, b: (a, b) in preferred)
+                                rounds, fanout, stage.relations, prefer or never,
+                                (alive[0], alive[1]) if stage.named else None)
     return sorted(got.tolist())
 
 
@@ -116,18 +122,23 @@ def _step(rng: random.Random, stage: NeighbourhoodStage, decider: Any,
     return touched, keys, rescored
 
 
-@pytest.mark.parametrize(("rounds", "fanout", "seed", "bulk"),
-                         [(1, Fanout(64, 16), 0, 0), (2, Fanout(64, 16), 1, 0),
-                          (2, Fanout(5, 0), 2, 0), (3, Fanout(6, 2), 3, 0),
-                          (2, Fanout(4, 1), 4, 0), (1, Fanout(3, 2), 5, 0),
-                          (2, Fanout(64, 16), 6, 3), (3, Fanout(6, 2), 7, 5)])
+@pytest.mark.parametrize(("rounds", "fanout", "seed", "bulk", "named"),
+                         [(1, Fanout(64, 16), 0, 0, False), (2, Fanout(64, 16), 1, 0, False),
+                          (2, Fanout(5, 0), 2, 0, False), (3, Fanout(6, 2), 3, 0, False),
+                          (2, Fanout(4, 1), 4, 0, False), (1, Fanout(3, 2), 5, 0, False),
+                          (2, Fanout(64, 16), 6, 3, False), (3, Fanout(6, 2), 7, 5, False),
+                          (2, Fanout(64, 16), 8, 0, True), (3, Fanout(6, 2), 9, 0, True),
+                          (2, Fanout(4, 1), 10, 4, True)])
 def test_the_stage_kept_under_change_equals_the_batch_rule(rounds: int, fanout: Fanout,
-                                                           seed: int, bulk: int) -> None:
+                                                           seed: int, bulk: int,
+                                                           named: bool) -> None:
     """``bulk``: every ``bulk``-th refresh is a bulk one (tables rebuilt, not followed): the
-    steps after it follow from the rebuilt tables and still equal the batch rule."""
+    steps after it follow from the rebuilt tables and still equal the batch rule. ``named``:
+    a named entity whose match is withdrawn (a step below) becomes eligible at once."""
     rng = random.Random(seed)
     preferred = {(a, b) for a in range(SIZE) for b in range(SIZE) if rng.random() < 0.2}
-    stage = NeighbourhoodStage(_mirrors(rng), rounds, fanout, lambda a, b: (a, b) in preferred)
+    stage = NeighbourhoodStage(_mirrors(rng), rounds, fanout, lambda a, b: (a, b) in preferred,
+                               named)
     decider = _decider()
     for i in range(SIZE // 2):  # the named half matched by the "model", a few seeds
         decider.matches[f"A{i:02d}"], decider.matched_right[f"B{i:02d}"] = f"B{i:02d}", f"A{i:02d}"
@@ -165,3 +176,72 @@ def test_published_changes_follow_the_matches_with_readable_evidence() -> None:
     gone = stage.update(decider, (set(), set()), ({"A2"}, {"B2"}))
     assert [(c.left, c.right, c.retract) for c in gone] == [("A4", "B4", True)]
     assert stage.published == {}
+
+
+def _hub_corrected(scored: set[tuple[int, int]]) -> Any:
+    """A tie-break that reads each entity's other pairs, as the hubness correction does: a
+    scored pair ``(a, b)`` (its score a function of the pair) is preferred where it reaches 0.3
+    and ``2·s`` beats the two entities' mean of their two best scores."""
+    def score(a: int, b: int) -> float:
+        return (a * 7 + b * 13) % 10 / 10
+
+    def r(side: int, node: int) -> float:
+        best = sorted((score(*p) for p in scored if p[side] == node), reverse=True)[:2]
+        return sum(best) / len(best)
+
+    return lambda a, b: ((a, b) in scored and score(a, b) >= 0.3
+                         and 2 * score(a, b) > r(0, a) + r(1, b))
+
+
+@pytest.mark.parametrize(("rounds", "seed", "named"), [(2, 11, False), (2, 12, True)])
+def test_a_tie_break_reading_other_pairs_is_followed(rounds: int, seed: int,
+                                                    named: bool) -> None:
+    """Scoring a pair ``(a, c)`` moves ``(a, b)``'s tie-break too: the stage re-matches the
+    pairs of a rescored entity's row and column, and still equals the batch rule."""
+    rng = random.Random(seed)
+    scored = {(a, b) for a in range(SIZE) for b in range(SIZE) if rng.random() < 0.2}
+    prefer = _hub_corrected(scored)
+    stage = NeighbourhoodStage(_mirrors(rng), rounds, Fanout(64, 16), prefer, named)
+    decider = _decider()
+    for i in range(SIZE // 2):
+        decider.matches[f"A{i:02d}"], decider.matched_right[f"B{i:02d}"] = f"B{i:02d}", f"A{i:02d}"
+    stage.update(decider, (set(), set()), (set(decider.matches), set(decider.matched_right)))
+    broken = 0
+    for _ in range(300):
+        stage.update(decider, *_step(rng, stage, decider, scored))
+        current = sorted([a, b] for a, (b, _) in stage.current().items())
+        assert current == _expected(stage, decider, rounds, Fanout(64, 16), prefer)
+        broken += len(current) - len(_expected(stage, decider, rounds, Fanout(64, 16), None))
+    assert broken > 0  # ties were broken, so the tie-break was exercised
+
+
+def test_a_pair_scored_elsewhere_moves_a_tie_it_is_not_in() -> None:
+    """a1 and a2 tie for b1 (both —r0→ the anchor A0, b1 —r0→ B0), and the model prefers both
+    pairs, so nothing matches. Scoring (a1, B3) high raises a1's typical score: (a1, b1) is no
+    longer preferred, the column's tie goes to a2 — though a2 and b1 were not rescored."""
+    ga, gb = MutableGraph("A", "A"), MutableGraph("B", "B")
+    for g in (ga, gb):
+        for i in range(5):
+            g.upsert(f"{g.label}{i}", "", {"name": "n"} if i in (0, 4) else {})
+        g.add_triple(4, g.relation_id("r0"), 0)  # anchored: r0 corresponds to r0
+    ga.add_triple(1, ga.relation_id("r0"), 0)
+    ga.add_triple(2, ga.relation_id("r0"), 0)
+    gb.add_triple(1, gb.relation_id("r0"), 0)
+    scores = {(1, 1): 0.8, (2, 1): 0.8, (1, 2): 0.2, (2, 2): 0.2}
+
+    def r(side: int, node: int) -> float:
+        best = sorted((s for p, s in scores.items() if p[side] == node), reverse=True)[:2]
+        return sum(best) / len(best)
+
+    def prefer(a: int, b: int) -> bool:
+        s = scores.get((a, b), 0.0)
+        return s >= 0.3 and 2 * s > r(0, a) + r(1, b)
+
+    stage = NeighbourhoodStage((ga, gb), 1, prefer=prefer)
+    decider = _decider()
+    decider.matches = {"A0": "B0", "A4": "B4"}
+    decider.matched_right = {"B0": "A0", "B4": "A4"}
+    assert stage.update(decider, ({1, 2}, {1}), ({"A0", "A4"}, {"B0", "B4"})) == []
+    scores[1, 3] = 0.9
+    made = stage.update(decider, (set(), set()), (set(), set()), ({1}, {3}))
+    assert [(c.left, c.right, c.retract) for c in made] == [("A2", "B1", False)]
