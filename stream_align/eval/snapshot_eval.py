@@ -297,8 +297,12 @@ def _engine_line(settings: SnapshotEvalSettings) -> str:
 def _thresholds_line(engine: EngineSettings) -> str:
     unnamed = "as match" if engine.unnamed_threshold is None else engine.unnamed_threshold
     margin = "none" if engine.unnamed_margin is None else engine.unnamed_margin
+    rule = "".join(text for on, text in ((engine.neighbourhood_named, ", free named eligible"),
+                                         (engine.neighbourhood_csls, ", ties hub-corrected"))
+                   if on and engine.neighbourhood_rounds)
     return (f"match {engine.match_threshold}, unnamed {unnamed}, unnamed margin {margin}, "
-            f"neighbourhood rounds {engine.neighbourhood_rounds} (engine and full recompute)")
+            f"neighbourhood rounds {engine.neighbourhood_rounds}{rule} (engine and full "
+            "recompute)")
 
 
 def report_meta(settings: SnapshotEvalSettings, command: str, version: str) -> dict[str, Any]:

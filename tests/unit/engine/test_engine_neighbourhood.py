@@ -39,9 +39,9 @@ def unnamed(pair: GraphPair) -> GraphPair:
                                             for i, n in enumerate(pair.b.names)]))
 
 
-def _stream(tmp: Path, bundle: ModelBundle, pair: GraphPair, batch: int, seed: int = 3
-            ) -> AlignmentEngine:
-    engine = AlignmentEngine.empty(bundle, engine_settings(neighbourhood_rounds=ROUNDS))
+def _stream(tmp: Path, bundle: ModelBundle, pair: GraphPair, batch: int, seed: int = 3,
+            **rule: bool) -> AlignmentEngine:
+    engine = AlignmentEngine.empty(bundle, engine_settings(neighbourhood_rounds=ROUNDS, **rule))
     changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=seed))
     with open_store(tmp) as store:
         run(store, engine, changes, labels=list(labels(pair)), batch=batch)
@@ -50,11 +50,11 @@ def _stream(tmp: Path, bundle: ModelBundle, pair: GraphPair, batch: int, seed: i
     return engine
 
 
-def _batch(bundle: ModelBundle, pair: GraphPair, engine: AlignmentEngine | None = None
-           ) -> dict[str, str]:
+def _batch(bundle: ModelBundle, pair: GraphPair, engine: AlignmentEngine | None = None,
+           **rule: bool) -> dict[str, str]:
     """``align --neighbourhood-rounds``; with ``engine``, under the engine's frozen relations."""
     settings = AlignSettings(candidates=3, threshold=0.3, evidence=0,
-                             neighbourhood_rounds=ROUNDS)
+                             neighbourhood_rounds=ROUNDS, **rule)
     matches = align(ModelScorer(bundle, pair), settings)
     if engine is not None:
         assert engine.neighbourhood is not None
@@ -82,6 +82,16 @@ def test_one_call_equals_align_with_neighbourhood_rounds(tmp_path: Path, unnamed
     engine = _stream(tmp_path, bundle, unnamed, batch=0)
     assert engine.neighbourhood is not None and engine.neighbourhood.published
     assert _right(engine) == _batch(bundle, unnamed)
+
+
+def test_free_named_and_the_hubness_correction_equal_align(tmp_path: Path, unnamed: GraphPair,
+                                                          bundle: ModelBundle) -> None:
+    """``--neighbourhood-named --neighbourhood-csls``: the engine's tie-break reads its pair
+    book's scores of both entities as ``align`` reads its candidate pairs (decision 0057)."""
+    rule = {"neighbourhood_named": True, "neighbourhood_csls": True}
+    engine = _stream(tmp_path, bundle, unnamed, batch=0, **rule)
+    assert engine.neighbourhood is not None and engine.neighbourhood.published
+    assert _right(engine) == _batch(bundle, unnamed, **rule)
 
 
 def test_shuffled_micro_batches_equal_the_batch_rule(tmp_path: Path, unnamed: GraphPair,
