@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from stream_align.cli.options import add_neighbourhood_rule_arguments
 from stream_align.model.settings import AlignSettings
 
 
@@ -38,12 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Match pairs of unnamed entities by their relation-consistent aligned "
                    "neighbours instead of by score, in this many rounds (default 0: by score; "
                    "decision 0025).")
-    p.add_argument("--neighbourhood-named", action="store_true",
-                   help="With --neighbourhood-rounds: named entities with no match are matched "
-                   "by their neighbours too (decision 0057).")
-    p.add_argument("--neighbourhood-csls", action="store_true",
-                   help="With --neighbourhood-rounds: a support tie goes to the model's pair "
-                   "only where its CSLS is positive too (decision 0057).")
+    add_neighbourhood_rule_arguments(p)
     p.add_argument("--evidence", type=int, default=d.evidence,
                    help="Neighbour pairs reported per match (by attention weight).")
     p.add_argument("--no-progress", action="store_true", help="No progress bar (stderr).")

@@ -11,6 +11,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from stream_align.cli.options import add_neighbourhood_rule_arguments
+
 DESCRIPTION = """\
 Replay a continual dataset (ContEA layout: base/ then batch1..batchN/) snapshot by snapshot
 through the incremental engine, without Kafka (a temporary RocksDB store), and after each
@@ -67,14 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="match unnamed entities by their relation-consistent aligned "
                         "neighbours in R rounds instead of by score, in the engine and the full "
                         "recompute (default 0: off; decisions 0025, 0035)")
-    parser.add_argument("--neighbourhood-named", action="store_true",
-                        help="with --neighbourhood-rounds: named entities with no anchor are "
-                        "matched by their neighbours too, in the engine and the full "
-                        "recompute (decision 0057)")
-    parser.add_argument("--neighbourhood-csls", action="store_true",
-                        help="with --neighbourhood-rounds: a support tie goes to the model's "
-                        "pair only where its CSLS is positive too, in the engine and the full "
-                        "recompute (decision 0057)")
+    add_neighbourhood_rule_arguments(parser)  # for the engine and the full recompute
     parser.add_argument("--anchor-candidates", type=int, default=10, metavar="M",
                         help="candidates per entity also taken by shared anchors, in the engine "
                         "and the full recompute (default 10, the service's; 0: retrieval "
