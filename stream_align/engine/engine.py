@@ -96,6 +96,7 @@ class AlignmentEngine:
         self.queue = DeferredQueue(graphs)
         self.held = HeldWork()
         self.faiss_ids = FaissIds()
+        self._typicals: dict[int, float] = {}  # ``_typical`` within one stage call
         self.event_ids = EventIds()
         self._delta = StateDelta()  # what the next ``process`` returns (restore adds to it)
         self._candidates_state: str | None = None  # what the store says of its lists
@@ -142,6 +143,7 @@ class AlignmentEngine:
             if (frozen := source.neighbourhood_relations(bundle.version)) is not None:
                 engine.neighbourhood.use_relations(*frozen)
             engine.neighbourhood.restore(engine.decider, source.neighbourhood_matches())
+            engine._typicals.clear()
         return engine
 
     def _restore_candidates(self, source: StateSource) -> None:
@@ -177,12 +179,18 @@ class AlignmentEngine:
         return 2 * score > self._typical(0, left) + self._typical(1, right)
 
     def _typical(self, side: int, node: int) -> float:
-        """``node``'s typical pair score (``neighbourhood.typical``: CSLS's ``r``)."""
-        others = np.asarray(self.book.partners(side, node), dtype=np.int64)
-        mine = np.full(len(others), node, dtype=np.int64)
-        scores = (self.book.node_scores(mine, others) if side == 0
-                  else self.book.node_scores(others, mine))
-        return typical(scores, self.settings.csls_k)
+        """``node``'s typical pair score (``neighbourhood.typical``: CSLS's ``r``), read once
+        per stage call (the book does not change during one): its pairs one ``score`` read
+        each, not a vectorised read, whose cost grows with the book's recent changes."""
+        key = node << 1 | side
+        found = self._typicals.get(key)
+        if found is None:
+            score = self.book.score
+            scores = [score(node, v) if side == 0 else score(v, node)
+                      for v in self.book.partners(side, node)]
+            found = self._typicals[key] = typical(
+                np.array([s for s in scores if s is not None]), self.settings.csls_k)
+        return found
 
     def _named(self, left: int, right: int) -> bool:
         """Whether both entities of a pair of nodes have a name (else the stricter unnamed
@@ -294,7 +302,9 @@ class AlignmentEngine:
         self.progress("neighbourhood", 0, 1)
         lefts, rights = packed.split(rescored[:0] if bulk else rescored)
         nodes = set(lefts.tolist()), set(rights.tolist())
+        self._typicals.clear()
         changes = stage.update(self.decider, held.touched, keys, nodes, bulk)
+        self._typicals.clear()
         if stage.learnt:
             stage.learnt = False
             delta.neighbourhood_relations = NeighbourhoodRelations(
