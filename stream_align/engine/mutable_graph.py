@@ -26,6 +26,7 @@ import numpy as np
 
 from stream_align import setops
 from stream_align.engine.edge_table import EdgeTable
+from stream_align.engine.neighbourhood import Edge
 from stream_align.engine.packed import LOW
 from stream_align.engine.progress import Progress, counted, no_progress
 from stream_align.engine.state_source import StateSource
@@ -198,3 +199,27 @@ def mirror_from(source: StateSource, label: str, graph_id: str,
         rows.extend((index[head], relation_id(relation), index[tail]))
     graph.load_triples(np.frombuffer(rows, dtype=np.int64).reshape(-1, 3))
     return graph
+
+
+class Adjacency:
+    """A mirror's adjacency as ``neighbourhood`` reads it: each node's edges, degree and
+    relation groups, from the packed edge tables without copying them."""
+
+    def __init__(self, graph: MutableGraph) -> None:
+        self.graph = graph
+
+    def __call__(self, node: int) -> Sequence[Edge]:
+        g = self.graph
+        return ([(p & LOW, p >> 32, 1) for p in g.out.ends(node)]
+                + [(p & LOW, p >> 32, -1) for p in g.inn.ends(node)])
+
+    def degree(self, node: int) -> int:
+        return self.graph.out.count(node) + self.graph.inn.count(node)
+
+    def group(self, node: int, relation: int, direction: int) -> list[int]:
+        table = self.graph.out if direction == 1 else self.graph.inn
+        return [p & LOW for p in table.between(node, relation << 32, (relation + 1) << 32)]
+
+    def group_size(self, node: int, relation: int, direction: int) -> int:
+        table = self.graph.out if direction == 1 else self.graph.inn
+        return table.count_between(node, relation << 32, (relation + 1) << 32)

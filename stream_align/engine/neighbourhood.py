@@ -361,3 +361,9 @@ def hub_corrected(pairs: np.ndarray, scores: np.ndarray, threshold: float, k: in
 
     scores = np.asarray(scores, dtype=np.float64)
     return (scores >= threshold) & (2 * scores - side(pairs[:, 0]) - side(pairs[:, 1]) > 0)
+
+
+def support_score(support: int) -> float:
+    """The score a neighbourhood match publishes: ``n / (n + 1)`` for ``n`` supporting anchor
+    pairs (0.5 for one, 0.67 for two …) — not a model probability; its evidence says why."""
+    return support / (support + 1.0)

@@ -40,16 +40,15 @@ matches.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from stream_align.engine.decisions import Change, Decider
-from stream_align.engine.mutable_graph import MutableGraph
+from stream_align.engine.mutable_graph import Adjacency, MutableGraph
 from stream_align.engine.neighbourhood import (
     HUBS,
-    Edge,
     Fanout,
     Images,
     Prefer,
@@ -57,37 +56,14 @@ from stream_align.engine.neighbourhood import (
     corresponding_relations,
     images,
     never,
+    support_score,
     supporting,
 )
 from stream_align.engine.neighbourhood import support_row as _row
-from stream_align.engine.packed import LOW
 from stream_align.events.contracts import Direction, Evidence
 
 Moves = dict[int, tuple[int | None, int | None]]  # left → (old partner, new partner)
 Crossed = list[tuple[int, int, int, int]]  # (side, node, relation, direction) of a group
-
-
-class _Mirror:
-    """A mirror's adjacency as ``neighbourhood`` reads it."""
-
-    def __init__(self, graph: MutableGraph) -> None:
-        self.graph = graph
-
-    def __call__(self, node: int) -> Sequence[Edge]:
-        g = self.graph
-        return ([(p & LOW, p >> 32, 1) for p in g.out.ends(node)]
-                + [(p & LOW, p >> 32, -1) for p in g.inn.ends(node)])
-
-    def degree(self, node: int) -> int:
-        return self.graph.out.count(node) + self.graph.inn.count(node)
-
-    def group(self, node: int, relation: int, direction: int) -> list[int]:
-        table = self.graph.out if direction == 1 else self.graph.inn
-        return [p & LOW for p in table.between(node, relation << 32, (relation + 1) << 32)]
-
-    def group_size(self, node: int, relation: int, direction: int) -> int:
-        table = self.graph.out if direction == 1 else self.graph.inn
-        return table.count_between(node, relation << 32, (relation + 1) << 32)
 
 
 @dataclass
@@ -116,7 +92,7 @@ class NeighbourhoodStage:
         engine passes its pair score against the match threshold); ``named``: named entities
         no anchor holds are eligible too (``neighbourhood``'s docstring, 2.)."""
         self.graphs, self.fanout, self.prefer, self.named = graphs, fanout, prefer, named
-        self.adj = _Mirror(graphs[0]), _Mirror(graphs[1])
+        self.adj = Adjacency(graphs[0]), Adjacency(graphs[1])
         self.layers = [self._new_layer() for _ in range(rounds)]
         self.relations: set[tuple[int, int]] = set()
         self.images: tuple[Images, Images] = {}, {}  # of A's relations, of B's
@@ -432,9 +408,3 @@ class NeighbourhoodStage:
 
 def _direction(d: int) -> Direction:
     return Direction.OUTGOING if d == 1 else Direction.INCOMING
-
-
-def support_score(support: int) -> float:
-    """The score a neighbourhood match publishes: ``n / (n + 1)`` for ``n`` supporting anchor
-    pairs (0.5 for one, 0.67 for two …) — not a model probability; its evidence says why."""
-    return support / (support + 1.0)
