@@ -47,8 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Adam learning rate.")
     p.add_argument("--bootstrap-rounds", type=int, default=None,
                    help="Self-training rounds after the epochs: mutual nearest non-anchor "
-                   "pairs become frozen anchors (decisions 0008, 0015; default 2, 3 with "
-                   "--hide-names: decision 0052).")
+                   "pairs become frozen anchors (decisions 0008, 0015; default 2, 5 with "
+                   "--hide-names: decisions 0052, 0060).")
     p.add_argument("--projection-epochs", type=int, default=None,
                    help="Passes that pre-fit the fixed blocks' projections on the seed pairs "
                    "before the epochs (default 10 with --hide-names, else 0: decision 0037).")
@@ -140,7 +140,7 @@ def _train_settings(args: argparse.Namespace) -> TrainSettings:
     return TrainSettings(loss=args.loss, epochs=args.epochs, batch_size=args.batch_size,
                          negatives=args.negatives, hard_negatives=not args.random_negatives,
                          learning_rate=args.learning_rate, pool_every=args.pool_every,
-                         bootstrap_rounds=int(_default(args.bootstrap_rounds, args, 3, 2)),
+                         bootstrap_rounds=int(_default(args.bootstrap_rounds, args, 5, 2)),
                          refit_epochs=int(_default(args.refit_epochs, args, 10, 5)),
                          bootstrap_csls_k=args.bootstrap_csls_k,
                          bootstrap_by_head=bool(_default(args.bootstrap_by_head, args, True,

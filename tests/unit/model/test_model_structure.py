@@ -150,3 +150,6 @@ def test_train_command_refits_the_projections_after_each_round() -> None:
     assert train().bootstrap_guard == "strict"
     assert train("--hide-names").bootstrap_guard == "sign-test"
     assert train("--hide-names", "--bootstrap-guard", "strict").bootstrap_guard == "strict"
+    # Decision 0060: five self-training rounds with names hidden, two with names.
+    assert (train().bootstrap_rounds, train("--hide-names").bootstrap_rounds) == (2, 5)
+    assert train("--hide-names", "--bootstrap-rounds", "3").bootstrap_rounds == 3
