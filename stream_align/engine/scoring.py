@@ -25,6 +25,7 @@ from stream_align import setops
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
+from stream_align.engine.threads import torch_on_one_thread
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import PairOutput
 from stream_align.model.evidence import NeighbourPair, top_evidence
@@ -35,11 +36,15 @@ PAIR_BLOCK = 16_384
 """Pairs per cross-attention pass: ``PAIR_BLOCK × k × k`` attention weights and two
 ``PAIR_BLOCK × D`` vector blocks at a time (≈ 70 MB at D = 256). Each pass is a few dozen
 small torch ops; fewer, larger passes wait less at thread barriers on a busy machine."""
-GROUP_PAIRS = 65_536
-"""Pairs whose entities' rows and pair-head views are built once (then cut per block): an
-entity sits in ~14 pairs of a bulk refresh, and building its rows and view once per 4,096-pair
-block instead of once per group was most of the cost of scoring (decision 0032). Bounds the
-group's views: at most this many entities a side."""
+GROUP_ENTITIES = 65_536
+"""Most distinct entities a side in one group of pairs, whose rows, messages and pair-head
+views are built once and cut per pair (decision 0032): bounds the group's views (each
+entity's view row is ≈ 3 KB). A group is as long as that allows, so a bulk refresh of a graph
+of fewer entities than this builds each entity's view once: in groups of a fixed 65,536 pairs
+the zh_en refresh built the other side's views again in each of its seven groups, three in
+four of the views built (decision 0061)."""
+GROUP_PAIRS = 1 << 19
+"""Most pairs in one group (their nodes, rows among the group's entities and logits)."""
 
 
 @dataclass
@@ -162,13 +167,20 @@ def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
           logits: torch.Tensor) -> np.ndarray:
     """The published score of a group's pairs with these model logits: the pair head's
     probability where the model has one, else the model's own link (sigmoid for BCE, the
-    cosine for hinge)."""
+    cosine for hinge). The head's features go :data:`PAIR_BLOCK` pairs at a time (their
+    sparse rows cut per pair are the largest transient of a long group)."""
     head = bundle.pair_head
     if head is None:
         return (torch.sigmoid(logits) if bundle.net.loss == "bce" else logits).numpy()
     views = (sides[0].views.view(group.unique[0], partial(side_view, bundle, sides[0])),
              sides[1].views.view(group.unique[1], partial(side_view, bundle, sides[1])))
-    return head.scores(features(views[0], group.at[0], views[1], group.at[1], logits.numpy()))
+    model = logits.numpy()
+    return np.concatenate([
+        head.scores(features(views[0], group.at[0][block], views[1], group.at[1][block],
+                             model[block]))
+        for block in (slice(start, start + PAIR_BLOCK)
+                      for start in range(0, len(model), PAIR_BLOCK))
+    ] or [np.zeros(0, dtype=np.float32)])
 
 
 @dataclass
@@ -195,8 +207,8 @@ def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[t
     """Scores of ``pairs`` (global ``(left, right)`` indices, each entity indexed) and, if
     asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``.
     A model trained without cross-graph attention is scored from the vectors alone. Pairs go
-    in groups of :data:`GROUP_PAIRS` (each entity's rows and view built once a group), the
-    attention in blocks of :data:`PAIR_BLOCK`."""
+    in groups (:func:`group_spans`: each entity's rows and view built once a group), the
+    attention and the pair head's features in blocks of :data:`PAIR_BLOCK`."""
     return _scored(bundle, sides, pairs, chunk, evidence, progress, linked=True)
 
 
@@ -214,16 +226,50 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
             ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
-    groups = range(0, len(pairs), GROUP_PAIRS)
-    for done, start in enumerate(chunks(groups, progress, "pair scores")):
+    nodes = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    groups = group_spans(nodes)
+    for done, at in enumerate(chunks(range(len(groups)), progress, "pair scores")):
         beat = partial(progress, "pair scores", done, len(groups))
-        group = _Group.of(pairs[start:start + GROUP_PAIRS])
+        span = groups[at]
+        group = _Group.of(nodes[span])
         logits, found = _group_logits(bundle, sides, group, chunk, evidence, beat)
         if linked:
-            scores[start:start + len(group.lefts)] = _link(bundle, sides, group, logits)
+            scores[span] = _link(bundle, sides, group, logits)
         if evidence:
-            explained[start:start + len(group.lefts)] = found
+            explained[span] = found
     return scores, explained
+
+
+def group_spans(nodes: np.ndarray) -> list[slice]:
+    """Consecutive spans of the pairs ``nodes`` (``(P, 2)``), each as long as
+    :data:`GROUP_ENTITIES` distinct entities a side and :data:`GROUP_PAIRS` allow."""
+    spans, start = [], 0
+    while start < len(nodes):
+        end = start + _group_length(nodes[start:start + GROUP_PAIRS])
+        spans.append(slice(start, end))
+        start = end
+    return spans
+
+
+def _group_length(nodes: np.ndarray) -> int:
+    """How many leading pairs of ``nodes`` fit one group (at least one): windows doubled from
+    :data:`GROUP_ENTITIES` pairs, so finding a group costs about its own length."""
+    window = GROUP_ENTITIES
+    while True:
+        part = nodes[:window]
+        fits = min(_within(part[:, 0]), _within(part[:, 1]))
+        if fits < len(part) or len(part) == len(nodes):
+            return max(fits, 1)
+        window *= 2
+
+
+def _within(column: np.ndarray) -> int:
+    """The longest prefix of ``column`` with at most :data:`GROUP_ENTITIES` distinct values."""
+    if len(column) <= GROUP_ENTITIES:
+        return len(column)
+    first = np.zeros(len(column), dtype=np.int64)
+    first[np.unique(column, return_index=True)[1]] = 1
+    return int(np.searchsorted(np.cumsum(first), GROUP_ENTITIES, side="right"))
 
 
 def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group, chunk: int,
@@ -235,17 +281,19 @@ def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group, 
     attend = evidence or bundle.arch.cross_attention  # else no re-rank to pay for
     rows = (pair_rows(bundle, sides[0], group.unique[0].tolist(), chunk, beat),
             pair_rows(bundle, sides[1], group.unique[1].tolist(), chunk, beat)) if attend else ()
-    messages = (_messages(bundle, rows[0]), _messages(bundle, rows[1])) if rows else ()
-    for start in range(0, len(lefts), PAIR_BLOCK):
-        block = slice(start, start + PAIR_BLOCK)
-        a, b = lefts[block].tolist(), rights[block].tolist()
-        if not rows:
-            logits[block] = _retrieval_logits(bundle, sides, a, b)
-            continue
-        at = torch.from_numpy(group.at[0][block]), torch.from_numpy(group.at[1][block])
-        vectors = torch.from_numpy(sides[0].vectors(a)), torch.from_numpy(sides[1].vectors(b))
-        logits[block], out = _attend(bundle, messages, at, vectors)
-        if evidence:
-            explained.extend(_evidence(bundle, rows, at, out.cross, evidence))
-        beat()
+    with torch_on_one_thread():
+        messages = (_messages(bundle, rows[0]), _messages(bundle, rows[1])) if rows else ()
+        for start in range(0, len(lefts), PAIR_BLOCK):
+            block = slice(start, start + PAIR_BLOCK)
+            a, b = lefts[block].tolist(), rights[block].tolist()
+            if not rows:
+                logits[block] = _retrieval_logits(bundle, sides, a, b)
+                continue
+            at = torch.from_numpy(group.at[0][block]), torch.from_numpy(group.at[1][block])
+            vectors = (torch.from_numpy(sides[0].vectors(a)),
+                       torch.from_numpy(sides[1].vectors(b)))
+            logits[block], out = _attend(bundle, messages, at, vectors)
+            if evidence:
+                explained.extend(_evidence(bundle, rows, at, out.cross, evidence))
+            beat()
     return logits, explained

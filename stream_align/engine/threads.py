@@ -6,7 +6,7 @@ ends at a barrier; when the other cores are busy — the broker and the producer
 machine in every end-to-end run — the barrier waits for a descheduled thread's next time slice,
 and small batches spend most of their time in such ops (measured in docs/BENCHMARKS.md, decision
 0030). Bulk batches (large products) keep the process's thread count, where a second thread pays
-for its barriers.
+for its barriers — except the pair scorer's tensors (:func:`torch_on_one_thread`).
 """
 
 from __future__ import annotations
@@ -38,5 +38,24 @@ def threads_for(inputs: int, single_below: int) -> Iterator[None]:
     try:
         with _controller().limit(limits=1):
             yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextmanager
+def torch_on_one_thread() -> Iterator[None]:
+    """Torch on one thread, whatever the batch: for work made of many small element-wise ops
+    and short reductions — the pair scorer's messages and cross-graph attention, ``k × k``
+    blocks of 8-float messages per pair, with no product a second thread pays for. On the
+    loaded 2-core VM the barriers cost that work several times its own CPU and wall (decision
+    0061). Every such op splits its rows between threads, never one row's reduction, so the
+    results are the same bits (compared on a whole zh_en refresh, the decision's digests)."""
+    before = torch.get_num_threads()
+    if before == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
     finally:
         torch.set_num_threads(before)

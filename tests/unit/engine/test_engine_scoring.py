@@ -10,9 +10,11 @@ import pytest
 import torch
 from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
 
+from stream_align.engine import scoring
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.level1_cache import LevelOneCache
-from stream_align.engine.scoring import score_pairs
+from stream_align.engine.scoring import group_spans, pair_evidence, score_pairs
+from stream_align.engine.threads import torch_on_one_thread
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleChange
 from stream_align.model.bundle import ModelBundle
@@ -142,3 +144,76 @@ def test_slot_table_equals_each_nodes_slots(tmp_path: Path) -> None:
             assert nbr[n, :len(slots)].tolist() == [y for y, _ in slots]
             assert rel[n, :len(slots)].tolist() == [r for _, r in slots]
             assert (nbr[n, len(slots):] == -1).all() and (rel[n, len(slots):] == 0).all()
+
+
+def test_groups_are_as_long_as_their_bounds_allow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each group holds at most ``GROUP_ENTITIES`` distinct entities a side and ``GROUP_PAIRS``
+    pairs; the groups cover the pairs in order, and each ends only where one more pair would
+    pass a bound (so a small graph's refresh is one group: each view built once)."""
+    monkeypatch.setattr(scoring, "GROUP_ENTITIES", 5)
+    monkeypatch.setattr(scoring, "GROUP_PAIRS", 40)
+    rng = np.random.default_rng(3)
+    for lefts, rights in [(rng.integers(0, 30, 200), rng.integers(0, 30, 200)),
+                          (np.repeat(np.arange(40), 5), rng.integers(0, 6, 200)),
+                          (np.zeros(100, dtype=np.int64), np.zeros(100, dtype=np.int64)),
+                          (np.arange(3), np.arange(3))]:
+        nodes = np.stack([lefts, rights], axis=1).astype(np.int64)
+        spans = group_spans(nodes)
+        assert [s.start for s in spans] == [0] + [s.stop for s in spans[:-1]]
+        assert spans[-1].stop == len(nodes)
+        for span in spans:
+            part = nodes[span]
+            assert 0 < len(part) <= 40
+            assert all(len(np.unique(part[:, c])) <= 5 for c in (0, 1))
+            if span.stop < len(nodes) and len(part) < 40:  # one more pair passes a bound
+                more = nodes[span.start:span.stop + 1]
+                assert max(len(np.unique(more[:, c])) for c in (0, 1)) > 5
+    assert group_spans(np.zeros((0, 2), dtype=np.int64)) == []
+
+
+@pytest.mark.parametrize("head", [None, HEAD])
+def test_scores_and_evidence_are_the_same_bits_in_any_grouping(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: PairHead | None) -> None:
+    """A pair's score and evidence are functions of the pair alone: groups and blocks of any
+    length give the same bits (each entity's rows, messages and view are built once a group
+    and cut per pair), and so does torch on two threads."""
+    pair = synthetic_pair()
+    bundle = replace(untrained_bundle(pair), pair_head=head)
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    with open_store(tmp_path) as store:
+        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    rng = np.random.default_rng(1)
+    ga, gb = engine.sides[0].graph, engine.sides[1].graph
+    nodes = [(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]])
+             for a, b in rng.integers(0, pair.a.num_entities, (90, 2)).tolist()]
+    whole, explained = score_pairs(bundle, engine.sides, nodes, chunk=16, evidence=3)
+    torch.set_num_threads(2)
+    try:
+        two = score_pairs(bundle, engine.sides, nodes, chunk=16, evidence=3)
+    finally:
+        torch.set_num_threads(1)
+    monkeypatch.setattr(scoring, "GROUP_ENTITIES", 4)
+    monkeypatch.setattr(scoring, "PAIR_BLOCK", 7)
+    assert len(group_spans(np.asarray(nodes))) > 5
+    for side in engine.sides:
+        side.views.forget(range(len(side.graph.keys)))  # built again, in the small groups
+    cut, cut_explained = score_pairs(bundle, engine.sides, nodes, chunk=16, evidence=3)
+    assert whole.tobytes() == cut.tobytes() == two[0].tobytes()
+    assert explained == cut_explained == two[1]
+    assert pair_evidence(bundle, engine.sides, nodes, 16, 3) == explained
+
+
+def test_torch_on_one_thread_restores_the_thread_count() -> None:
+    torch.set_num_threads(2)
+    try:
+        with torch_on_one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), torch_on_one_thread():
+            raise RuntimeError
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    with torch_on_one_thread():
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 1
