@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 
@@ -30,24 +31,49 @@ class NeighbourPair:
 def top_evidence(cross: torch.Tensor, left: tuple[torch.Tensor, torch.Tensor],
                  right: tuple[torch.Tensor, torch.Tensor], relations: list[str],
                  top: int) -> list[list[NeighbourPair]]:
-    """The ``top`` evidence entries of each pair, largest share first.
+    """The ``top`` evidence entries of each pair, largest share first (equal shares: smaller
+    ``(left, right, relation ids)`` first).
 
     ``cross``: ``(P, k, k)`` attention block per pair; ``left``/``right``: ``(P, k)`` neighbour
     index and relation id per slot of each pair's entity (padding slots carry no weight).
+    Entries naming the same neighbours over the same relations are summed in slot order, in
+    float64, as a Python loop over each pair's ``k²`` entries summed them (the same weights to
+    the bit: ``test_model_evidence.py``), but as array operations over every pair at once — a
+    bulk refresh's events explain ≈ 17,600 pairs, and that loop was ≈ 250 µs a pair.
     """
-    k = cross.shape[2]
+    p_count, k = cross.shape[0], cross.shape[2]
     flat = cross.flatten(1)
-    flat = flat / flat.sum(1, keepdim=True).clamp(min=1e-12)
-    (na, ra), (nb, rb) = (t.tolist() for t in left), (t.tolist() for t in right)
-    out = []
-    for p, row in enumerate(flat.tolist()):
-        mass: dict[tuple[int, int, int, int], float] = {}
-        for w, share in enumerate(row):
-            if share > 0:
-                x, y = w // k, w % k
-                key = (na[p][x], nb[p][y], ra[p][x], rb[p][y])
-                mass[key] = mass.get(key, 0.0) + share
-        best = sorted(mass.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        out.append([NeighbourPair(x, y, relations[r1], relations[r2], share)
-                    for (x, y, r1, r2), share in best])
+    share = (flat / flat.sum(1, keepdim=True).clamp(min=1e-12)).numpy().astype(np.float64)
+    (na, ra), (nb, rb) = (tuple(t.numpy().astype(np.int64) for t in side)
+                          for side in (left, right))
+    pair, slot = np.nonzero(share > 0)  # row-major: each pair's slots in order
+    x, y = slot // k, slot % k
+    keys = np.stack([na[pair, x], nb[pair, y], ra[pair, x], rb[pair, y]])
+    # one entry per pair and key, its shares summed in slot order (a stable sort keeps it)
+    order = np.lexsort((*keys[::-1], pair))
+    keys, pair, weight = keys[:, order], pair[order], share[pair[order], slot[order]]
+    first = np.ones(len(pair), dtype=bool)
+    first[1:] = (pair[1:] != pair[:-1]) | (keys[:, 1:] != keys[:, :-1]).any(axis=0)
+    mass = _sums_in_order(weight, np.flatnonzero(first))
+    keys, pair = keys[:, first], pair[first]
+    best = np.lexsort((*keys[::-1], -mass, pair))  # per pair: largest share, then key
+    keys, pair, mass = keys[:, best], pair[best], mass[best]
+    starts = np.searchsorted(pair, np.arange(p_count + 1))
+    rank = np.arange(len(pair)) - starts[pair]
+    keep = rank < top
+    entries = [NeighbourPair(x, y, relations[r1], relations[r2], w) for x, y, r1, r2, w in
+               zip(*keys[:, keep].tolist(), mass[keep].tolist(), strict=True)]
+    bounds = np.searchsorted(pair[keep], np.arange(p_count + 1)).tolist()
+    return [entries[bounds[p]:bounds[p + 1]] for p in range(p_count)]
+
+
+def _sums_in_order(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Each run's sum (runs of ``values`` beginning at ``starts``), added one value at a time
+    from 0.0 in order, as a Python loop adds them (``np.add.reduceat`` sums long runs
+    pairwise: other bits)."""
+    lengths = np.diff(np.append(starts, len(values)))
+    out = np.zeros(len(starts), dtype=np.float64)
+    for j in range(int(lengths.max(initial=0))):
+        runs = np.flatnonzero(lengths > j)
+        out[runs] += values[starts[runs] + j]
     return out
