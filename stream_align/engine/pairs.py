@@ -104,8 +104,7 @@ class PairScores:
         due, kept = self._owed(waiting, labels)
         related = self._related(computed, removed, labelled)
         every = setops.union1d(setops.union1d(touched, related), due)
-        changed, owed = [labels], [kept]
-        stats["pairs_scored"] = stats["score_s"] = 0.0
+        changed, owed, scored = [labels], [kept], [_NONE]
         built = sum(side.views.built for side in self.sides)
         moved = _sorted(computed[0]), _sorted(computed[1])
         for start in range(0, len(every), CHUNK_PAIRS):
@@ -120,10 +119,13 @@ class PairScores:
             later = rescore & _waits(keys, waiting, labels)
             owed.append(keys[later])
             rescore &= ~later
-            started = time.perf_counter()
-            changed.append(self._score(lefts[rescore], rights[rescore]))
-            stats["pairs_scored"] += int(np.count_nonzero(rescore))
-            stats["score_s"] += time.perf_counter() - started
+            scored.append(keys[rescore])
+        rescored = np.concatenate(scored)  # scored after every check: chunks of dropped and
+        started = time.perf_counter()  # kept pairs would cut the scoring's groups short
+        for start in range(0, len(rescored), CHUNK_PAIRS):
+            changed.append(self._score(*packed.split(rescored[start:start + CHUNK_PAIRS])))
+        stats["pairs_scored"] = float(len(rescored))
+        stats["score_s"] = time.perf_counter() - started
         self.owed = setops.unique(np.concatenate(owed))
         stats["pairs_owed"] = float(len(self.owed))
         stats["views_built"] = float(sum(side.views.built for side in self.sides) - built)
