@@ -31,6 +31,23 @@ def unique(values: np.ndarray) -> np.ndarray:
     return out[keep]
 
 
+def unique_rows(rows: np.ndarray) -> np.ndarray:
+    """``np.unique(rows, axis=0)`` of a 2-D integer array: the distinct rows, ascending
+    lexicographically, by one ``lexsort`` of the columns. numpy sorts the rows as structured
+    records there, ≈ 4× slower on the ``(head, relation, tail)`` triples a recompute gathers
+    for its local graph (decision 0062)."""
+    rows = np.asarray(rows)
+    if rows.ndim != 2 or not _ints(rows) or not rows.shape[1]:
+        return np.unique(rows, axis=0)
+    out = rows[np.lexsort(rows.T[::-1])]
+    if len(out) < 2:
+        return out
+    keep = np.empty(len(out), dtype=bool)
+    keep[0] = True
+    np.any(out[1:] != out[:-1], axis=1, out=keep[1:])
+    return out[keep]
+
+
 def union1d(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.union1d(a, b)``."""
     return unique(np.concatenate((np.asarray(a).ravel(), np.asarray(b).ravel())))

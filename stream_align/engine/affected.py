@@ -258,7 +258,7 @@ class SampleIndex:
     def summary_triples(self, nodes: Iterable[int]) -> np.ndarray:
         """Unique triples of the summaries of ``nodes`` (what a local graph needs for them)."""
         rows = self._summaries.gather(np.fromiter(nodes, dtype=np.int64))
-        return np.unique(rows, axis=0) if len(rows) else _EMPTY
+        return setops.unique_rows(rows) if len(rows) else _EMPTY
 
     def nbytes(self) -> int:
         """Bytes held by the tables."""

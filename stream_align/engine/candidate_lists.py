@@ -34,6 +34,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from stream_align import setops
+from stream_align.arrays import nonzero_sparse
 from stream_align.engine import csls_heads, ivf_lists, list_repair, packed
 from stream_align.engine.exact_topk import (
     InnerProducts,
@@ -194,7 +195,7 @@ class CandidateLists:
             scores = product(mine.vectors(part.tolist()))
             top = TopR(*best_first(scores, depth))
             own.append(Found.searched(part, owners[top.index], top.score, self.depth))
-            rows, cols = np.nonzero(scores >= reach[None, :])
+            rows, cols = nonzero_sparse(scores >= reach[None, :])
             fresh.add(owners[cols], part[rows], scores[rows, cols])
             here = (listing >= start) & (listing < start + len(part)) & (column >= 0)
             rows = listing[here] - start

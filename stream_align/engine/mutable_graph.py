@@ -159,7 +159,7 @@ class MutableGraph:
         at, ends = self.inn.ends_of(nodes)
         inn = np.stack([ends & LOW, ends >> 32, nodes[at]], axis=1)
         rows = np.concatenate([out, inn])
-        return np.unique(rows, axis=0) if len(rows) else np.zeros((0, 3), dtype=np.int64)
+        return setops.unique_rows(rows) if len(rows) else np.zeros((0, 3), dtype=np.int64)
 
     # views
 

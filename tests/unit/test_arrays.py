@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from stream_align.arrays import grown, lookup
+from stream_align.arrays import grown, lookup, nonzero_sparse
 
 
 def test_grown_keeps_rows_fills_new_ones_and_keeps_shape() -> None:
@@ -18,3 +19,21 @@ def test_grown_keeps_rows_fills_new_ones_and_keeps_shape() -> None:
 def test_lookup_past_the_end_is_the_default() -> None:
     assert lookup(np.array([5, 6, 7]), np.array([2, 0, 9]), -1).tolist() == [7, 5, -1]
     assert lookup(np.zeros(0, dtype=bool), np.array([3]), False).tolist() == [False]
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (0, 5), (3, 0), (1, 1), (7, 13), (64, 40), (5, 3)])
+@pytest.mark.parametrize("density", [0.0, 0.01, 0.3, 1.0])
+def test_nonzero_sparse_is_numpys_nonzero(shape: tuple[int, int], density: float) -> None:
+    rng = np.random.default_rng(sum(shape) + int(100 * density))
+    mask = rng.random(shape) < density
+    for m in (mask, mask[:, ::-1], mask.T):  # contiguous, a strided view, a transposed one
+        want, got = np.nonzero(m), nonzero_sparse(m)
+        assert [g.dtype for g in got] == [w.dtype for w in want]
+        assert [g.tolist() for g in got] == [w.tolist() for w in want]
+
+
+def test_nonzero_sparse_takes_only_boolean_matrices() -> None:
+    with pytest.raises(ValueError):
+        nonzero_sparse(np.ones((2, 2), dtype=np.int8))
+    with pytest.raises(ValueError):
+        nonzero_sparse(np.ones(4, dtype=bool))

@@ -51,3 +51,16 @@ def test_other_dtypes_fall_back_to_numpy() -> None:
     _same(setops.unique(floats), np.unique(floats))
     _same(setops.isin(floats, [0.5]), np.isin(floats, [0.5]))
     _same(setops.unique([]), np.unique([]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_unique_rows_equals_numpy(seed: int) -> None:
+    """Distinct rows in numpy's order: signed values, repeats, one column or row, no rows,
+    mixed widths; non-integer rows fall back to numpy."""
+    rng = np.random.default_rng(seed)
+    triples = rng.integers(-3, 6, (300, 3))
+    cases = [triples, triples.astype(np.int32), triples[:, :1], triples[:1], triples[:0],
+             np.concatenate([triples, triples[::-1]]), rng.integers(0, 2**40, (50, 2)),
+             triples.astype(np.uint16)[:, ::-1], triples.astype(np.float64) / 2]
+    for rows in cases:
+        _same(setops.unique_rows(rows), np.unique(rows, axis=0))

@@ -88,3 +88,57 @@ def test_vectorised_repair_equals_the_per_list_merge() -> None:
                            strict=True))
             assert (got, float(found.bounds[i])) == want[x]
     assert searched_again  # the case where a list's top-k becomes unknown was exercised
+
+
+def test_row_changes_are_the_set_differences_of_the_rows_keys() -> None:
+    """``assign`` and ``set_heads`` find what entered and left each row by comparing the
+    rows in place; that equals the set differences of all rows' ``node << 32 | other`` keys
+    (the reverse index and the returned pairs), rows of other widths and lengths included."""
+    from stream_align.engine.list_table import _moved
+
+    def keys(nodes: np.ndarray, rows: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return np.array([node << 32 | int(y) for node, row, n in zip(
+            nodes.tolist(), rows, lengths.tolist(), strict=True) for y in row[:n]],
+            dtype=np.int64)
+
+    rng = np.random.default_rng(3)
+    for width_old, width_new in ((20, 20), (5, 9), (9, 0), (0, 4)):
+        nodes = rng.permutation(300)[:120].astype(np.int64)
+        old = np.stack([rng.permutation(40)[:width_old] for _ in nodes]).astype(np.int32) \
+            if width_old else np.zeros((120, 0), np.int32)
+        new = np.stack([rng.permutation(40)[:width_new] for _ in nodes]) \
+            if width_new else np.zeros((120, 0), np.int64)
+        old_len, new_len = rng.integers(0, width_old + 1, 120), rng.integers(0, width_new + 1, 120)
+        before, after = keys(nodes, old, old_len), keys(nodes, new, new_len)
+        gone, came = _moved(nodes, old, old_len, new, new_len)
+        assert gone.tolist() == before[~np.isin(before, after)].tolist()
+        assert came.tolist() == after[~np.isin(after, before)].tolist()
+
+    table, rows = ListTable(), {}
+    table.top_k = 3
+    for _ in range(60):
+        nodes = rng.permutation(50)[:int(rng.integers(1, 20))].astype(np.int64)
+        lengths = rng.integers(0, 8, len(nodes))
+        others = np.stack([rng.permutation(30)[:8] for _ in nodes]).astype(np.int64)
+        heads_before = {(x, y) for x, r in rows.items() for y in r[:3]}
+        got = table.assign(nodes, others, np.zeros(others.shape, np.float32), lengths)
+        for node, row, n in zip(nodes.tolist(), others.tolist(), lengths.tolist(), strict=True):
+            rows[node] = row[:n]
+        heads_after = {(x, y) for x, r in rows.items() for y in r[:3]}
+        assert got.tolist() == sorted(x << 32 | y for x, y in heads_before ^ heads_after)
+        for y in range(30):
+            assert sorted(table.listed_by.get(y, ())) == sorted(
+                x for x, r in rows.items() if y in r)
+    table.csls_k, heads = 2, {}
+    for _ in range(30):
+        nodes = rng.permutation(50)[:int(rng.integers(1, 20))].astype(np.int64)
+        counts = rng.integers(0, 4, len(nodes))
+        new = np.full((len(nodes), 3), -1, dtype=np.int64)
+        for i, n in enumerate(counts.tolist()):
+            new[i, :n] = rng.permutation(30)[:n]
+        before = {(x, y) for x, r in heads.items() for y in r}
+        got = table.set_heads(nodes, new)
+        for node, row in zip(nodes.tolist(), new.tolist(), strict=True):
+            heads[node] = [y for y in row if y >= 0]
+        after = {(x, y) for x, r in heads.items() for y in r}
+        assert got.tolist() == sorted(x << 32 | y for x, y in before ^ after)
