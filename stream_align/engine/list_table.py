@@ -257,15 +257,22 @@ def _moved(nodes: np.ndarray, old: np.ndarray, old_lengths: np.ndarray, new: np.
     (a row's entries are distinct), found by comparing each row's ≤ width² entry pairs in
     place instead of sorting and searching every key of the batch — a 100-insert batch sets
     ≈ 20,000 lists of 20 (decision 0062)."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    width = min(old.shape[1], new.shape[1])
+    kept = np.arange(width) < np.asarray(old_lengths)[:, None]
+    unchanged = (np.asarray(old_lengths) == np.asarray(new_lengths)) & \
+        ((old[:, :width] == new[:, :width]) | ~kept).all(axis=1)
+    rows = np.flatnonzero(~unchanged)  # most rows of a repair keep their members in order
     gone, came = [], []
-    for lo in range(0, len(nodes), _MOVED_ROWS):
-        part = slice(lo, lo + _MOVED_ROWS)
+    for lo in range(0, len(rows), _MOVED_ROWS):
+        part = rows[lo:lo + _MOVED_ROWS]
         was = np.arange(old.shape[1]) < old_lengths[part, None]
         now = np.arange(new.shape[1]) < new_lengths[part, None]
-        same = old[part, :, None] == new[part, None, :]
+        o, n = old[part], new[part]
+        same = o[:, :, None] == n[:, None, :]
         same &= was[:, :, None] & now[:, None, :]
-        gone.append(_masked_keys(nodes[part], old[part], was & ~same.any(axis=2)))
-        came.append(_masked_keys(nodes[part], new[part], now & ~same.any(axis=1)))
+        gone.append(_masked_keys(nodes[part], o, was & ~same.any(axis=2)))
+        came.append(_masked_keys(nodes[part], n, now & ~same.any(axis=1)))
     empty = [np.zeros(0, dtype=np.int64)]
     return np.concatenate(gone or empty), np.concatenate(came or empty)
 
