@@ -34,12 +34,10 @@ from collections.abc import Iterable
 import numpy as np
 
 from stream_align import setops
-from stream_align.arrays import nonzero_sparse
-from stream_align.engine import csls_heads, ivf_lists, list_repair, packed
+from stream_align.engine import csls_heads, ivf_lists, list_repair, packed, scan_top
 from stream_align.engine.exact_topk import (
     InnerProducts,
     TopR,
-    best_first,
     rows_within,
     top_both_ways,
 )
@@ -190,16 +188,27 @@ class CandidateLists:
         depth = min(self.depth, len(ids))
         product = InnerProducts(base, len(nodes))
         step = rows_within(len(ids), _SCAN_ROWS)
+        kept = self._kept_columns(s, nodes)
         for start in chunks(range(0, len(nodes), step), self.progress, "candidate lists"):
             part = nodes[start:start + step]
             scores = product(mine.vectors(part.tolist()))
-            top = TopR(*best_first(scores, depth))
-            own.append(Found.searched(part, owners[top.index], top.score, self.depth))
-            rows, cols = nonzero_sparse(scores >= reach[None, :])
+            floor = scan_top.floors(scores, kept[start:start + step], depth)
+            (index, score), (rows, cols) = scan_top.select(scores, depth, floor, reach)
+            own.append(Found.searched(part, owners[index], score, self.depth))
             fresh.add(owners[cols], part[rows], scores[rows, cols])
             here = (listing >= start) & (listing < start + len(part)) & (column >= 0)
             rows = listing[here] - start
             fresh.add(listed[here], part[rows], scores[rows, column[here]])
+
+    def _kept_columns(self, s: int, nodes: np.ndarray) -> np.ndarray:
+        """The columns of the flat scan (rows of the other side's index) of the members that
+        ``nodes``' lists hold before this update (``-1``: none): their new scores bound each
+        changed entity's new list from below (``scan_top``)."""
+        members = self.sides[s].lists.rows(nodes)[0]
+        out = np.full(members.shape, -1, dtype=np.int64)
+        listed = members >= 0
+        out[listed] = self.sides[1 - s].positions(members[listed])
+        return out
 
     def _probe(self, s: int, nodes: np.ndarray, depth: int) -> Found:
         """Each node's top-``depth`` in the other graph (one FAISS search for all of them)."""
