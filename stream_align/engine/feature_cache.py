@@ -41,14 +41,18 @@ class FeatureCache:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def level0(self, local: Graph, glob: np.ndarray) -> Level0:
-        """Features of a local graph cut from the mirror (row ``r`` is node ``glob[r]``)."""
-        rows = self._entries(local, glob)
+    def level0(self, local: Graph, glob: np.ndarray, read: int | None = None) -> Level0:
+        """Features of a local graph cut from the mirror (row ``r`` is node ``glob[r]``);
+        with ``read``, only its first ``read`` rows — the others stay empty (zero rows: the
+        caller never reads what they feed, ``recompute``)."""
+        n = len(glob)
+        rows = self._entries(local, glob[:n if read is None else read])
         f = self.frozen.features
-        numeric = (np.stack([e[3] for e in rows]) if rows
-                   else np.zeros((0, f.numeric_dim), dtype=np.float32))
-        return Level0(names=_stack([e[1] for e in rows], f.name_dim),
-                      attrs=_stack([e[2] for e in rows], f.attr_dim), numeric=numeric)
+        numeric = np.zeros((n, f.numeric_dim), dtype=np.float32)
+        if rows:
+            numeric[:len(rows)] = np.stack([e[3] for e in rows])
+        return Level0(names=_stack([e[1] for e in rows], f.name_dim, n),
+                      attrs=_stack([e[2] for e in rows], f.attr_dim, n), numeric=numeric)
 
     def names(self, local: Graph, glob: np.ndarray) -> sp.csr_matrix:
         """The ``names`` block of :meth:`level0` alone (the pair head reads nothing else: its
@@ -95,12 +99,15 @@ def _row(m: sp.csr_matrix, i: int) -> _Row:
     return m.indices[lo:hi].copy(), m.data[lo:hi].copy()
 
 
-def _stack(rows: list[_Row], dim: int) -> sp.csr_matrix:
-    """The CSR matrix with these rows (what ``level0`` returns for the same entities)."""
+def _stack(rows: list[_Row], dim: int, height: int | None = None) -> sp.csr_matrix:
+    """The CSR matrix with these rows (what ``level0`` returns for the same entities), and
+    empty rows below them up to ``height``."""
+    height = len(rows) if height is None else height
     if not rows:
-        return sp.csr_matrix((0, dim), dtype=np.float32)
+        return sp.csr_matrix((height, dim), dtype=np.float32)
     indices, data = zip(*rows, strict=True)
-    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(i) for i in indices], out=indptr[1:])
+    indptr = np.zeros(height + 1, dtype=np.int64)
+    np.cumsum([len(i) for i in indices], out=indptr[1:len(rows) + 1])
+    indptr[len(rows) + 1:] = indptr[len(rows)]
     return sp.csr_matrix((np.concatenate(data).astype(np.float32, copy=False),
-                          np.concatenate(indices), indptr), shape=(len(rows), dim))
+                          np.concatenate(indices), indptr), shape=(height, dim))

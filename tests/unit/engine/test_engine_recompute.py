@@ -102,3 +102,42 @@ def test_engine_affected_set_is_exactly_what_changes(seed: int, structure_dim: i
             assert np.abs(vectors - after[rows]).max() < 1e-5
             assert len(local.globals) <= len(encode_local(bundle, samples, rows).globals)
             local.keep_level1(kept)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_local_rows_past_the_summarised_nodes_need_no_features(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With kept ``h1`` rows, the local graph's rows past ``E ∪ S(E)`` (their summaries'
+    endpoints) get empty level-0 rows; the recomputed vectors and the ``h1`` rows kept are
+    the same bits as with every row's features."""
+    from stream_align.engine import recompute
+    from stream_align.engine.feature_cache import FeatureCache
+
+    pair = synthetic_pair(n=60, seed=seed)
+    bundle = untrained_bundle(pair)
+    assert recompute._names_within_one_hop(bundle)
+    mirror = _mirror(pair.a)
+    samples = SampleIndex(mirror, bundle.frozen)
+    samples.refresh(range(pair.a.num_entities))
+    kept = LevelOneCache()
+    with torch.no_grad():
+        kept.put(np.arange(pair.a.num_entities), bundle.net.encode(bundle.inputs(pair.a)).h1[:-1])
+    rng = np.random.default_rng(seed)
+    for _ in range(4):
+        rows = sorted(rng.choice(pair.a.num_entities, 5, replace=False).tolist())
+        stale = set(rows) | set(rng.choice(pair.a.num_entities, 8).tolist())
+        got, want = [], []
+        for within in (True, False):
+            monkeypatch.setattr(recompute, "_names_within_one_hop", lambda _, w=within: w)
+            features = FeatureCache(mirror, bundle.frozen, 1000)
+            local = encode_local(bundle, samples, rows, features, kept=(kept, stale))
+            out = got if within else want
+            out += [row_vectors(bundle, local, local.rows(rows), query=True),
+                    local.enc.h1[torch.from_numpy(local.level1)].numpy(), local.globals]
+            if within:
+                summarised = samples.closure(
+                    recompute._encoded(samples, rows, (kept, stale)), hops=1)
+                assert len(local.globals) > len(summarised)  # endpoint rows exist
+                assert local.inputs.names.to_dense()[len(summarised):].abs().sum() == 0
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
