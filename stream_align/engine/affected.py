@@ -165,12 +165,16 @@ class SampleIndex:
         triples = self.graph.incident(nodes)
         local, glob = self.graph.local_graph(nodes, triples)
         vocab, frozen = self.frozen.vocab, self.frozen
+        n = len(nodes)
         edges = directed_edges(local, vocab.relation_ids(local))
+        # only the nodes' own edges: a node's type and sample read no other (the neighbours,
+        # most of the local rows, would get types and samples nothing reads)
+        own = np.flatnonzero(edges[:, 0] < n)
+        edges = edges[own]
         types = vocab.type_ids(local, edges)
         avg = frozen.avg_counts.get(local.label, np.ones((1, 1), dtype=np.float32))
         hood = sample(edges, local.num_entities, self.key_hashes(glob), types, avg,
                       frozen.sampling.fanout)
-        n = len(nodes)
         mask = hood.mask[:n]  # a prefix of each row: slots fill from the first
         nbr = np.where(mask, glob[np.minimum(hood.nbr[:n], len(glob) - 1)], -1)
         rel = np.where(mask, hood.rel[:n], 0)
@@ -178,7 +182,7 @@ class SampleIndex:
         keep = keep[np.argsort(edges[keep, 0], kind="stable")]
         bounds = np.searchsorted(edges[keep, 0], np.arange(n + 1))
         m = max(len(triples), 1)
-        rows = keep[:bounds[n]] % m  # directed edge e and e + m are both triple e
+        rows = own[keep[:bounds[n]]] % m  # directed edge e and e + m are both triple e
         # each node's distinct triples, ascending: one unique over (node, triple) keys, not a
         # unique per node (80,000 calls were most of a 40K-a-side restore's sample refresh)
         pairs = setops.unique(np.repeat(np.arange(n, dtype=np.int64), np.diff(bounds)) * m + rows)

@@ -69,7 +69,7 @@ def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int]
     beat()
     read = len(ordered) if kept and _names_within_one_hop(bundle) else None
     inputs = bundle.inputs(local, None if features is None else
-                           features.level0(local, glob, read), samples.key_hashes(glob))
+                           features.level0(local, glob, read), samples.key_hashes(glob), read)
     beat()
     enc = bundle.net.encode(inputs)
     if kept:  # the last layer's other rows: read from the cache
@@ -83,7 +83,7 @@ def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int]
 def _names_within_one_hop(bundle: ModelBundle) -> bool:
     """Whether the rows past the summarised nodes ``L = E ∪ S(E)`` (the endpoints of their
     summaries, ≈ 80 % of a steady insert's local rows on DBP15K zh_en) feed nothing that is
-    read, so their level-0 features may stay empty.
+    read, so their level-0 features, types and samples may stay empty.
 
     What is read of an encode with kept rows: the vectors of ``D`` and the ``h1`` of ``E``.
     A vector of ``D`` reads ``h0``/``h1`` of ``D``, ``h1`` of ``S(D)`` (computed in ``E`` or

@@ -161,14 +161,19 @@ def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
 
 def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
                  anchor_dim: int = 0, structure_dim: int = 0, *,
-                 feats: Level0 | None = None, hashes: np.ndarray | None = None
-                 ) -> GraphInputs:
+                 feats: Level0 | None = None, hashes: np.ndarray | None = None,
+                 read: int | None = None) -> GraphInputs:
     """Features and deterministic sample of ``graph`` under the frozen choices; fixed skip
     blocks: raw names for hops ``0..skip_hops`` (none when ``None``), then neighbour anchors
-    (when ``anchor_dim``), then the structural blocks (when ``structure_dim``)."""
+    (when ``anchor_dim``), then the structural blocks (when ``structure_dim``). ``read``: only
+    the first ``read`` entities get a type and a sample (each a function of the entity's own
+    edges), the others none — for a caller that reads nothing they feed (the engine's local
+    recompute, ``engine.recompute``)."""
     if feats is None:  # the streaming engine passes the rows (and key hashes) it has cached
         feats = level0(graph, frozen.features, frozen.name_idf, frozen.attr_idf)
     edges = directed_edges(graph, frozen.vocab.relation_ids(graph))
+    if read is not None:
+        edges = edges[edges[:, 0] < read]
     types = frozen.vocab.type_ids(graph, edges)
     avg = frozen.avg_counts.get(graph.label, np.ones((1, 1), dtype=np.float32))
     if hashes is None:

@@ -108,8 +108,8 @@ def test_engine_affected_set_is_exactly_what_changes(seed: int, structure_dim: i
 def test_local_rows_past_the_summarised_nodes_need_no_features(
         seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """With kept ``h1`` rows, the local graph's rows past ``E ∪ S(E)`` (their summaries'
-    endpoints) get empty level-0 rows; the recomputed vectors and the ``h1`` rows kept are
-    the same bits as with every row's features."""
+    endpoints) get empty level-0 rows, no type and no sample; the recomputed vectors and the
+    ``h1`` rows kept are the same bits as with every row's inputs."""
     from stream_align.engine import recompute
     from stream_align.engine.feature_cache import FeatureCache
 
@@ -139,5 +139,27 @@ def test_local_rows_past_the_summarised_nodes_need_no_features(
                     recompute._encoded(samples, rows, (kept, stale)), hops=1)
                 assert len(local.globals) > len(summarised)  # endpoint rows exist
                 assert local.inputs.names.to_dense()[len(summarised):].abs().sum() == 0
+                assert not local.inputs.mask[len(summarised):].any()  # no samples either
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_node_sample_is_the_same_refreshed_alone_or_with_all(seed: int) -> None:
+    """A sample refresh types and samples only the refreshed nodes' own edges, not their
+    neighbours': any subset refreshed gives each node the type, slots and summary that a
+    refresh of every node gives it."""
+    pair = synthetic_pair(n=50, seed=seed)
+    bundle = untrained_bundle(pair)
+    everything = SampleIndex(_mirror(pair.a), bundle.frozen)
+    everything.refresh(range(pair.a.num_entities))
+    rng = np.random.default_rng(seed)
+    for size in (1, 3, 17):
+        part = SampleIndex(_mirror(pair.a), bundle.frozen)
+        nodes = rng.choice(pair.a.num_entities, size, replace=False).tolist()
+        part.refresh(nodes)
+        for node in nodes:
+            assert part.slots(node) == everything.slots(node)
+            np.testing.assert_array_equal(part.summary_triples([node]),
+                                          everything.summary_triples([node]))
+        np.testing.assert_array_equal(part._type[nodes], everything._type[nodes])
