@@ -1,7 +1,7 @@
 """Where the engine's memory per entity goes, by structure, after a bulk load:
 
     python benchmarks/memory_breakdown.py --dataset DIR --model M [--batch 250000] [--peaks]
-        [--engine FIELD=VALUE ...] [--backlog] [--heap keep|trim]
+        [--engine FIELD=VALUE ...] [--backlog] [--heap keep|trim] [--state DIR]
 
 Feeds the whole dataset (seeded shuffle, entities first, seed labels) to one engine in batches
 of ``--batch`` records (the service's default micro-batch), drains the deferred queue, then
@@ -96,6 +96,7 @@ class StagePeaks:
     def __init__(self) -> None:
         self.stage = "outside the engine"
         self.peaks: dict[str, int] = {}
+        self.since = 0  # the highest RSS since the last ``take_since``
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
@@ -107,6 +108,12 @@ class StagePeaks:
         while not self._stop.wait(0.02):
             stage, rss = self.stage, _rss()
             self.peaks[stage] = max(self.peaks.get(stage, 0), rss)
+            self.since = max(self.since, rss)
+
+    def take_since(self) -> int:
+        """The highest RSS sampled since the last call (one batch's peak)."""
+        since, self.since = max(self.since, _rss()), 0
+        return since
 
     def stop(self) -> dict[str, int]:
         self._stop.set()
@@ -115,10 +122,11 @@ class StagePeaks:
 
 
 def _batch(store: StateStore, engine: AlignmentEngine, changes: list, labels: list,
-           peaks: StagePeaks | None, heap: str | None) -> None:
+           peaks: StagePeaks | None, heap: str | None) -> list[int]:
     """One engine call and the commit of its delta (``process_into``, the stages told apart);
     with ``heap``, inside the service's collector (``collector_paused``), the heap's free pages
-    released after it (``trim``) or not (``keep``)."""
+    released after it (``trim``) or not (``keep``). Returns the batch's records, the queue
+    after it, its peak RSS (with ``peaks``), the RSS at its end and after the collector."""
     with nullcontext() if heap is None else collector_paused({}, heap == "trim"):
         outcome = engine.process(changes, labels)
         if peaks is not None:
@@ -128,6 +136,9 @@ def _batch(store: StateStore, engine: AlignmentEngine, changes: list, labels: li
         del outcome
         if peaks is not None:
             peaks("between batches", 0, 1)
+        ended = _rss()
+    peak = peaks.take_since() if peaks is not None else 0
+    return [len(changes), engine.pending_count, peak, ended, _rss()]
 
 
 def main() -> None:
@@ -142,28 +153,34 @@ def main() -> None:
     parser.add_argument("--backlog", action="store_true",
                         help="drain the queue once, after the last batch (the service under a "
                              "backlog), not after each batch")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="keep the store here (an empty directory; default: a temporary "
+                             "one), e.g. for benchmarks/restore_time.py")
     parser.add_argument("--heap", choices=("keep", "trim"), default=None,
                         help="each batch inside the service's collector, the heap's free pages "
                              "kept or released after it (runner.trim_heap)")
     args = parser.parse_args()
-    pair, bundle = load_dataset(args.dataset), load(args.model)
+    bundle = load(args.model)
+    empty = _rss()  # the model loaded, no state: the service's base
+    pair = load_dataset(args.dataset)
     events, seed_labels = list(triple_changes(pair, ReplayOrder.SHUFFLE, 7)), list(labels(pair))
     entities = pair.a.num_entities + pair.b.num_entities
     del pair
     steady = _rss()
     peaks = StagePeaks() if args.peaks else None
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
+    with nullcontext(args.state) if args.state else tempfile.TemporaryDirectory() as tmp:
         store = StateStore(StoreSettings(path=Path(tmp)))
         with store.transaction() as tx:
             engine = AlignmentEngine.restore(bundle, StoredState(tx), EngineSettings(
                 **dict(o.split("=", 1) for o in args.engine)),
                                              peaks or (lambda *_: None))
+        batches = []  # records, queued, peak, RSS at the end, RSS after the collector
         for i in range(0, len(events), args.batch):
-            _batch(store, engine, events[i:i + args.batch], seed_labels if i == 0 else [], peaks,
-                   args.heap)
+            batches.append(_batch(store, engine, events[i:i + args.batch],
+                                  seed_labels if i == 0 else [], peaks, args.heap))
             while engine.pending_count and (not args.backlog or i + args.batch >= len(events)):
-                _batch(store, engine, [], [], peaks, args.heap)
+                batches.append(_batch(store, engine, [], [], peaks, args.heap))
         store.close()
     loaded_s = time.perf_counter() - started
     del events
@@ -172,8 +189,9 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     rss = _rss()
     stage_peaks = {} if peaks is None else {"rss_before_load": steady, "stage_peaks": {
-        k: v for k, v in peaks.stop().items()}}
-    print(json.dumps({**stage_peaks,
+        k: v for k, v in peaks.stop().items()}, "batches_mb": [
+            [*b[:2], *(round(x / 2**20) for x in b[2:])] for b in batches]}
+    print(json.dumps({**stage_peaks, "rss_model_loaded": empty,
         "entities": entities, "load_s": round(loaded_s, 1), "rss_bytes": rss,
         "peak_rss_bytes": peak, "walked_bytes": found,
         "walked_bytes_per_entity": round(found / entities, 1),

@@ -1,6 +1,6 @@
 """Restart to ready: a restore that rebuilds lists and pair scores against one that reads them.
 
-    python benchmarks/restore_time.py --state DIR --model M [--work DIR]
+    python benchmarks/restore_time.py --state DIR --model M [--work DIR] [--engine F=V ...]
 
 Copies a service's state directory (``DIR``: e.g. the scale contract's ``--work``/state), then
 in this one process (decision 0033):
@@ -85,13 +85,17 @@ def main() -> None:
     parser.add_argument("--state", type=Path, required=True)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
+                        help="an EngineSettings field as the state was written with, e.g. "
+                             "candidate_index=ivf (else the stored lists are rebuilt)")
     args = parser.parse_args()
     torch.set_num_threads(2)
     work = args.work or Path(tempfile.mkdtemp(prefix="restore_time_"))
     copy = work / "state"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(args.state, copy)
-    bundle, settings = load(args.model), EngineSettings()
+    bundle = load(args.model)
+    settings = EngineSettings(**dict(o.split("=", 1) for o in args.engine))
     store = StateStore(StoreSettings(path=copy))
     try:
         with store.transaction() as tx:

@@ -7,7 +7,7 @@ record). The WAL must therefore stay enabled; nothing here ever disables it.
 """
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from rocksdict import (
@@ -116,10 +116,12 @@ class Database:
         return self.write_tables(((table, {key: value}) for table, key, value in changes),
                                  cleared)
 
-    def write_tables(self, tables: Iterable[tuple[Table, Mapping[bytes, bytes | None]]],
+    def write_tables(self, tables: Iterable[tuple[Table, dict[bytes, bytes | None]]],
                      cleared: Iterable[Table] = ()) -> int:
         """``write`` of each table's ``key → value`` (``None``: delete) in turn: a transaction's
-        staged writes go in as they are held, with no tuple per change."""
+        staged writes go in as they are held, with no tuple per change, and each dict is
+        emptied as it is copied, so a staged value is freed once the write batch holds it
+        (the two together were a bulk batch's peak, decision 0063)."""
         if self._db is None:
             raise StoreClosedError("the state store is closed")
         batch = WriteBatch(raw_mode=True)
@@ -130,7 +132,8 @@ class Database:
         put, delete = batch.put, batch.delete
         for table, values in tables:
             handle = self._handles[table]
-            for key, value in values.items():
+            while values:
+                key, value = values.popitem()
                 if value is None:
                     delete(key, handle)
                 else:

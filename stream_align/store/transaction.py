@@ -64,8 +64,10 @@ class Transaction:
             raise TransactionStateError(f"cannot commit a transaction that is {self.state.value}")
         self.state = TxState.PREPARED
         try:  # each table's staged writes go into the batch as held: a list of a bulk batch's
-            # ≈ 600,000 changes held every change's tuple at once (the collector walked them)
-            written = self._database.write_tables(self._kv.staged(), self._kv.cleared())
+            # ≈ 600,000 changes held every change's tuple at once (the collector walked them);
+            # handed over, each staged value is freed once the batch holds a copy
+            cleared = self._kv.cleared()
+            written = self._database.write_tables(self._kv.handed_over(), cleared)
         except BaseException:
             self.state = TxState.FAILED
             raise

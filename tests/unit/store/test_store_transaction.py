@@ -182,3 +182,26 @@ def test_rows_encoded_in_slices_read_back_as_rows_encoded_at_once(
             for g in ("A", "B"))
         assert sliced == whole and len(whole) == 6
         assert [e for e, *_ in whole] == [k for k in keys if k != "e4"]
+
+
+
+def test_a_commit_hands_each_staged_value_over_to_the_write_batch(store: StateStore) -> None:
+    """The commit empties the staged layer as it copies it into RocksDB's batch, so a staged
+    value is freed once copied (decision 0063): the layer is closed first, every table's dict
+    is emptied, and every row lands, a cleared table's committed rows deleted first."""
+    with store.transaction() as tx:
+        tx.candidates.put_lists("A", ["a", "b"], np.array([0.1, 0.2]), np.array([[1], [2]]),
+                                np.array([[0.5], [0.25]]))
+    tx = store.transaction()
+    tx.candidates.clear()
+    tx.candidates.put_lists("A", ["c"], np.array([0.3]), np.array([[3]]), np.array([[0.75]]))
+    tx.graph.add_triple("A", "h", "r", "t")
+    kv, held = tx._kv, []
+    cleared = kv.cleared()
+    handed = ((table, held.append(values) or values) for table, values in kv.handed_over())
+    assert tx._database.write_tables(handed, cleared) >= 3  # the range deletion, c, the triple
+    assert held and all(not values for values in held)  # emptied as written
+    with pytest.raises(TransactionStateError):
+        tx.candidates.state()
+    with store.transaction() as tx:
+        assert _lists(tx) == ["c"] and tx.graph.has_triple("A", "h", "r", "t")
