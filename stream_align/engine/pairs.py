@@ -38,10 +38,10 @@ from stream_align.model.bundle import ModelBundle
 CHUNK_PAIRS = 1 << 19
 """Touched pairs checked and re-scored at a time: a bulk refresh touches every candidate pair,
 and the tuples, flags and scores of all of them at once were a transient of ≈ 7 pairs an
-entity (decision 0039); as arrays a chunk holds ≈ 60 bytes a pair. As long as the scoring's
-longest group (``scoring.GROUP_PAIRS``), so a chunk costs no extra group: a group builds its
-entities' pair-head views once, and zh_en's 427,553-pair refresh in chunks of 65,536 built
-the other side's views once a chunk (decision 0061)."""
+entity (decision 0039); now they are arrays, a few dozen bytes a pair. As long as the
+scoring's longest group (``scoring.GROUP_PAIRS``), so a chunk costs no extra group: a group
+builds its entities' pair-head views once, and the touched keys are sorted by left entity,
+so shorter chunks built most right entities' views again in each (decision 0061)."""
 
 
 class PairScores:

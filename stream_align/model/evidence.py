@@ -38,8 +38,9 @@ def top_evidence(cross: torch.Tensor, left: tuple[torch.Tensor, torch.Tensor],
     index and relation id per slot of each pair's entity (padding slots carry no weight).
     Entries naming the same neighbours over the same relations are summed in slot order, in
     float64, as a Python loop over each pair's ``k²`` entries summed them (the same weights to
-    the bit: ``test_model_evidence.py``), but as array operations over every pair at once — a
-    bulk refresh's events explain ≈ 17,600 pairs, and that loop was ≈ 250 µs a pair.
+    the bit: ``test_model_evidence.py``), but as array operations over every pair at once: a
+    bulk refresh's events explain every new match, and that loop was most of their evidence's
+    cost (decision 0061).
     """
     p_count, k = cross.shape[0], cross.shape[2]
     flat = cross.flatten(1)
