@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import shutil
 import signal
@@ -91,13 +92,35 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _ephemeral_low() -> int:
+    """The kernel's first port for outgoing connections (Linux; 32768 where unknown)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_pair() -> int:
-    """A free port p such that p + 1 (the controller listener) is free too."""
-    for _ in range(50):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if not _port_open(port + 1):
+    """A free port p such that p + 1 (the controller listener) is free too.
+
+    Chosen below the kernel's ephemeral range: a port from that range (``bind(0)``) stays free
+    only until the next outgoing connection takes it as its local port, and a broker restarted
+    on the same pair (``benchmarks/scale.py`` restarts it twice) then failed to bind p + 1."""
+    rng = random.Random()
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = rng.randrange(10_000, low - 2)
+        if _bindable(port) and _bindable(port + 1):
             return port
     raise SystemExit("no free port pair")
 
