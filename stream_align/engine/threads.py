@@ -33,13 +33,8 @@ def threads_for(inputs: int, single_below: int) -> Iterator[None]:
     if inputs >= single_below:
         yield
         return
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with _controller().limit(limits=1):
-            yield
-    finally:
-        torch.set_num_threads(before)
+    with torch_on_one_thread(), _controller().limit(limits=1):
+        yield
 
 
 @contextmanager
