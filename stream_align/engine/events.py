@@ -52,18 +52,18 @@ class EventIds:
 
 def _closures(engine: AlignmentEngine, causes: Causes) -> tuple[ClosureCauses, ClosureCauses]:
     """Per graph, what reached an entity's scores or labels (its closure ``L``, ``affected``)."""
-    left, right = (causes.closure(s, side.samples.sampled, engine.settings.max_cause_ids)
+    left, right = (causes.closure(s, lambda nodes, side=side: side.samples.slot_table(nodes)[0],
+                                  engine.settings.max_cause_ids)
                    for s, side in enumerate(engine.sides))
     return left, right
 
 
-def _causes(engine: AlignmentEngine, reached: ClosureCauses, side: int, key: str | None
-            ) -> tuple[list[str], int | None]:
-    """The first ids and the latest time of the inputs that reached entity ``key``'s scores
-    or labels."""
-    if key is None:
-        return [], None
-    return reached.of(key, engine.sides[side].graph.index.get(key))
+def _reached(engine: AlignmentEngine, reached: ClosureCauses, side: int,
+             keys: list[str | None]) -> list[tuple[list[str], int | None]]:
+    """The first ids and the latest time of the inputs that reached each entity ``key``'s
+    scores or labels (``None``: no entity, no causes)."""
+    index = engine.sides[side].graph.index
+    return reached.of_many([(key, None if key is None else index.get(key)) for key in keys])
 
 
 def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evidence, ...]]:
@@ -104,13 +104,16 @@ def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Chang
     limit = engine.settings.max_cause_ids
     reached = _closures(engine, causes.first(limit))
     identity, first_seq = engine.event_ids.allocate(len(decided), delta) if decided else ("", 0)
+    partners = [engine.decider.matches.get(change.left) for change in decided]
+    lefts = _reached(engine, reached[0], 0, [change.left for change in decided])
+    rights = _reached(engine, reached[1], 1, [change.right for change in decided] + [
+        partner if partner != change.right else None
+        for change, partner in zip(decided, partners, strict=True)])
     events = []
     for seq, change in enumerate(counted(decided, engine.progress, "events", len(decided)),
                                  start=first_seq):
-        partner = engine.decider.matches.get(change.left)
-        found = [_causes(engine, reached[0], 0, change.left),
-                 _causes(engine, reached[1], 1, change.right),
-                 _causes(engine, reached[1], 1, partner if partner != change.right else None)]
+        at = seq - first_seq
+        found = [lefts[at], rights[at], rights[len(decided) + at]]
         cause = smallest((ids for ids, _ in found), limit)
         times = [when for _, when in found if when is not None]
         decision = Decision.RETRACT if change.retract else Decision.MATCH

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from stream_align.arrays import nonzero_sparse
 from stream_align.engine.progress import Progress, chunks, no_progress
 
 CHUNK_ROWS = 2048
@@ -185,7 +186,7 @@ class _ColumnTop:
             keep, values = _top(cand_s, min(self.r, cand_s.shape[1]))
             self.index, self.score = _ordered(np.take_along_axis(cand_i, keep, axis=1), values)
             return
-        rows, cols = np.nonzero(s > self.score[:, -1][None, :])
+        rows, cols = nonzero_sparse(s > self.score[:, -1][None, :])  # few cells: decision 0066
         if not len(rows):
             return
         hit = np.flatnonzero(np.bincount(cols, minlength=len(self.index)))
