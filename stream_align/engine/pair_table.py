@@ -19,6 +19,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from stream_align import setops
+from stream_align.engine import sorted_merge
 from stream_align.engine.packed import LOW
 
 _MIN_DELTA = 4096
@@ -148,12 +149,21 @@ class PairTable:
 
     def _put_sorted(self, keys: np.ndarray, values: np.ndarray) -> None:
         """Put distinct ``keys`` with ``values`` into the merged arrays, in one sorted merge."""
-        keep = ~setops.isin(self._keys, keys)
-        merged = np.concatenate([self._keys[keep], keys])
-        order = np.argsort(merged, kind="stable")
-        self._keys = merged[order]
+        order = np.argsort(keys, kind="stable")
+        self._fold(keys[order], np.ones(len(keys), dtype=bool), values[order])
+
+    def _fold(self, changed: np.ndarray, live: np.ndarray, values: np.ndarray | None) -> None:
+        """``sorted_merge.fold`` of sorted distinct ``changed`` keys into the merged arrays
+        (put where ``live``, with ``values``; removed elsewhere). The table lets go of its
+        arrays first, so each old one is freed as its replacement is made."""
+        arrays = [self._keys] if self._values is None else [self._keys, self._values]
+        self._keys = _EMPTY_KEYS
         if self._values is not None:
-            self._values = np.concatenate([self._values[keep], values])[order]
+            self._values = _EMPTY_VALUES
+        sorted_merge.fold(arrays, changed, live, values)
+        self._keys = arrays[0]
+        if len(arrays) > 1:
+            self._values = arrays[1]
 
     def discard(self, u: int, v: int) -> None:
         """Remove ``(u, v)`` if it is there."""
@@ -291,13 +301,7 @@ class PairTable:
 
     def _apply(self, keys: np.ndarray, present: bool) -> None:
         """Put (value ``0.0``) or remove sorted distinct ``keys`` in the merged arrays."""
-        if present:
-            self._put_sorted(keys, np.zeros(len(keys)))
-            return
-        known = setops.isin(self._keys, keys)
-        self._keys = self._keys[~known]
-        if self._values is not None:
-            self._values = self._values[~known]
+        self._fold(keys, np.full(len(keys), present), np.zeros(len(keys)))
 
     def first_counts(self) -> tuple[np.ndarray, np.ndarray]:
         """Every ``u`` with a pair and how many pairs it has (ascending ``u``)."""
@@ -335,14 +339,7 @@ class PairTable:
             self._fold_dict()  # (which may merge: then nothing is left here)
         if not len(self._recent):
             return
-        changed, live = self._recent, self._recent_live
-        keep = ~setops.isin(self._keys, changed)
-        merged = np.concatenate([self._keys[keep], changed[live]])
-        order = np.argsort(merged, kind="stable")
-        self._keys = merged[order]
-        if self._values is not None:
-            self._values = np.concatenate([self._values[keep],
-                                           self._recent_values[live]])[order]
+        self._fold(self._recent, self._recent_live, self._recent_values)
         self._recent, self._recent_values, self._recent_live = \
             _EMPTY_KEYS, _EMPTY_VALUES, _EMPTY_LIVE
 

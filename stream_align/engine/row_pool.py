@@ -3,8 +3,13 @@
 A numpy array per node costs its ≈ 112-byte header and a dict slot besides the data — for the
 few triples of a node's sample summary (``affected.SampleIndex``) the header is most of it.
 Here every block lives in one ``(capacity, width)`` pool addressed by a start and a count per
-node; a replaced block is left behind as garbage and the pool is compacted (live blocks copied
-in node order) when a write does not fit, so the pool stays at most about twice the live rows.
+node; a replaced block is left behind as garbage and the pool is compacted when a write does not
+fit, so the pool stays at most about four times the live rows. Compaction moves the live blocks
+to the front *in place*, a bounded slab of rows at a time: copying them into a new pool held the
+old and the new pool together, and the pair-head view cache's pool compacting so was the
+largest allocation live at a drain call's peak (decision 0065). A new pool is allocated only
+when the compacted rows leave less free room than half of them (or four times more than they
+need).
 """
 
 from __future__ import annotations
@@ -12,6 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from stream_align.arrays import grown
+
+SLAB_ROWS = 1 << 18
+"""Live rows moved at a time by a compaction (the copy held beside the pool: 2 MB at 2
+columns)."""
 
 
 def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -37,7 +46,8 @@ class RowPool:
         """Replace the blocks of ``nodes`` (distinct) with ``blocks`` (an empty one clears)."""
         sizes = np.fromiter((len(b) for b in blocks), dtype=np.int64, count=len(blocks))
         kept = [b for b in blocks if len(b)]
-        self.set_flat(nodes, np.concatenate(kept) if kept else self._rows[:0], sizes)
+        empty = np.zeros((0, self._rows.shape[1]), dtype=np.int32)
+        self.set_flat(nodes, np.concatenate(kept) if kept else empty, sizes)
 
     def set_flat(self, nodes: np.ndarray, rows: np.ndarray, sizes: np.ndarray) -> None:
         """Replace the blocks of ``nodes`` (distinct): ``sizes[i]`` rows each, concatenated in
@@ -84,16 +94,38 @@ class RowPool:
         return self._rows[spans(self._start[nodes] + offsets, counts)]
 
     def _compact(self, more: int) -> None:
-        """Copy the live blocks to the front of a pool with room for ``more`` rows (and as
-        many again: amortised, each compaction at least doubles the free room)."""
+        """Move the live blocks to the front of the pool, then make room for ``more`` rows:
+        each compaction leaves free room for ``more`` and half the live rows besides, so a
+        written row is copied O(1) times on average."""
+        self._squeeze()
+        need = self._used + more
+        if len(self._rows) < need + need // 2 or len(self._rows) > 4 * max(need, 1024):
+            pool = np.zeros((max(2 * need, 1024), self._rows.shape[1]), dtype=np.int32)
+            pool[:self._used] = self._rows[:self._used]
+            self._rows = pool
+
+    def _squeeze(self) -> None:
+        """The live blocks moved, in the order of their starts, to pool rows ``0 .. live``.
+        A block moves down or stays (every row before it that is live moves before it), so
+        a slab of blocks copied after every earlier slab overwrites only garbage or rows
+        already moved."""
         owners = np.flatnonzero(self._count)
-        rows = spans(self._start[owners], self._count[owners].astype(np.int64))
-        size = max(2 * (self._live + more), 1024)
-        pool = np.zeros((size, self._rows.shape[1]), dtype=np.int32)
-        pool[:len(rows)] = self._rows[rows]
+        owners = owners[np.argsort(self._start[owners], kind="stable")]
         counts = self._count[owners].astype(np.int64)
-        self._start[owners] = np.cumsum(counts) - counts
-        self._rows, self._used = pool, len(rows)
+        ends = np.cumsum(counts)
+        cuts = np.searchsorted(ends, np.arange(SLAB_ROWS, int(ends[-1]) if len(ends) else 0,
+                                               SLAB_ROWS), side="right")
+        first = 0
+        for last in [*cuts.tolist(), len(owners)]:
+            if last <= first:
+                continue
+            part = owners[first:last]
+            at = int(ends[first] - counts[first])
+            rows = self._rows[spans(self._start[part], counts[first:last])]  # a copy
+            self._rows[at:at + len(rows)] = rows
+            self._start[part] = at + np.cumsum(counts[first:last]) - counts[first:last]
+            first = last
+        self._used = int(ends[-1]) if len(ends) else 0
 
     def nbytes(self) -> int:
         """Bytes held: the pool (with its garbage and free room) and the per-node arrays."""

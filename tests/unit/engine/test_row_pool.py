@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from stream_align.engine import row_pool
 from stream_align.engine.row_pool import RowPool
 
 
@@ -36,3 +37,32 @@ def test_row_pool_equals_a_dict_of_blocks() -> None:
         assert np.array_equal(cut, np.concatenate(part) if part else cut)
     live = sum(len(b) for b in want.values())
     assert pool.nbytes() <= 12 * max(4 * live, 2048) + 12 * 500  # compacted, not append-only
+
+
+def test_a_compaction_moves_blocks_in_place_slab_by_slab(monkeypatch) -> None:
+    """Blocks written out of node order, replaced and cleared, then compacted in slabs of 5
+    rows (smaller than some blocks): the rows read back are the blocks last written, and
+    a compaction that leaves room enough keeps the pool's array (no second pool beside it)."""
+    monkeypatch.setattr(row_pool, "SLAB_ROWS", 5)
+    rng, pool, want = np.random.default_rng(5), RowPool(2), {}
+    for node in rng.permutation(300).tolist():  # starts out of node order
+        want[node] = rng.integers(0, 1000, (int(rng.integers(1, 9)), 2))
+        pool.set_many(np.array([node]), [want[node]])
+    for node in rng.choice(300, 200, replace=False).tolist():  # garbage between live blocks
+        if node % 3:
+            want[node] = rng.integers(0, 1000, (int(rng.integers(0, 9)), 2))
+            pool.set_many(np.array([node]), [want[node]])
+        else:
+            want.pop(node, None)
+            pool.clear(np.array([node]))
+    before = pool._rows
+    pool._compact(1)
+    assert pool._rows is before  # compacted in place: the live rows left room enough
+    assert pool._used == sum(len(b) for b in want.values())
+    nodes = np.arange(300)
+    expected = [want[n] for n in nodes.tolist() if n in want and len(want[n])]
+    assert np.array_equal(pool.gather(nodes), np.concatenate(expected))
+    more = len(pool._rows) * 2  # no room: a new, larger pool with the same rows
+    pool._compact(more)
+    assert len(pool._rows) >= pool._used + more
+    assert np.array_equal(pool.gather(nodes), np.concatenate(expected))
