@@ -2,6 +2,7 @@
 
     python benchmarks/memory_breakdown.py --dataset DIR --model M [--batch 250000] [--peaks]
         [--engine FIELD=VALUE ...] [--backlog] [--heap keep|trim] [--state DIR]
+        [--state-digest FILE]
 
 Feeds the whole dataset (seeded shuffle, entities first, seed labels) to one engine in batches
 of ``--batch`` records (the service's default micro-batch), drains the deferred queue, then
@@ -25,6 +26,7 @@ import time
 from contextlib import nullcontext
 from pathlib import Path
 
+import engine_throughput  # (benchmarks/: the script's own directory)
 import numpy as np
 import torch
 
@@ -76,7 +78,8 @@ def breakdown(engine: AlignmentEngine) -> dict[str, int]:
     for side in engine.sides:
         tag = side.graph.label
         index = side.index
-        out[f"{tag}.faiss_vectors"] = len(index) * index.dim * 4 if index is not None else 0
+        code = 2 if getattr(index, "float16", False) else 4  # IVF half-float codes: 2 bytes
+        out[f"{tag}.faiss_vectors"] = len(index) * index.dim * code if index is not None else 0
         seen.add(id(index))
         for name in ("graph", "samples", "features", "views", "level1", "lists", "cands",
                      "listed_by", "_fid_of", "_node_of", "_bound", "probers"):
@@ -156,6 +159,9 @@ def main() -> None:
     parser.add_argument("--state", type=Path, default=None,
                         help="keep the store here (an empty directory; default: a temporary "
                              "one), e.g. for benchmarks/restore_time.py")
+    parser.add_argument("--state-digest", type=Path, default=None,
+                        help="write the final matches, candidate lists and pair scores here "
+                             "(engine_throughput's digest: two codes compared with cmp)")
     parser.add_argument("--heap", choices=("keep", "trim"), default=None,
                         help="each batch inside the service's collector, the heap's free pages "
                              "kept or released after it (runner.trim_heap)")
@@ -184,6 +190,8 @@ def main() -> None:
         store.close()
     loaded_s = time.perf_counter() - started
     del events
+    if args.state_digest:
+        engine_throughput._digest(engine, args.state_digest)
     parts = breakdown(engine)
     found = sum(parts.values())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
