@@ -51,13 +51,13 @@ def top_evidence(cross: torch.Tensor, left: tuple[torch.Tensor, torch.Tensor],
     x, y = slot // k, slot % k
     keys = np.stack([na[pair, x], nb[pair, y], ra[pair, x], rb[pair, y]])
     # one entry per pair and key, its shares summed in slot order (a stable sort keeps it)
-    order = np.lexsort((*keys[::-1], pair))
+    order = np.lexsort((*_sort_keys(keys), pair))
     keys, pair, weight = keys[:, order], pair[order], share[pair[order], slot[order]]
     first = np.ones(len(pair), dtype=bool)
     first[1:] = (pair[1:] != pair[:-1]) | (keys[:, 1:] != keys[:, :-1]).any(axis=0)
     mass = _sums_in_order(weight, np.flatnonzero(first))
     keys, pair = keys[:, first], pair[first]
-    best = np.lexsort((*keys[::-1], -mass, pair))  # per pair: largest share, then key
+    best = np.lexsort((*_sort_keys(keys), -mass, pair))  # per pair: largest share, then key
     keys, pair, mass = keys[:, best], pair[best], mass[best]
     starts = np.searchsorted(pair, np.arange(p_count + 1))
     rank = np.arange(len(pair)) - starts[pair]
@@ -66,6 +66,23 @@ def top_evidence(cross: torch.Tensor, left: tuple[torch.Tensor, torch.Tensor],
                zip(*keys[:, keep].tolist(), mass[keep].tolist(), strict=True)]
     bounds = np.searchsorted(pair[keep], np.arange(p_count + 1)).tolist()
     return [entries[bounds[p]:bounds[p + 1]] for p in range(p_count)]
+
+
+def _sort_keys(keys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``np.lexsort``'s keys (last most significant) that order the columns of ``keys``
+    (``(4, n)``: neighbours, then relation ids) as the rows compare, first row first: one
+    ``int64`` of the rows' bits side by side where they are non-negative and fit 63 bits (a
+    lexsort pass per key: five keys were most of a bulk refresh's evidence, decision 0066),
+    else the rows themselves."""
+    if not keys.shape[1]:
+        return tuple(keys[::-1])
+    widths = [max(int(row.max()).bit_length(), 1) for row in keys]
+    if int(keys.min()) < 0 or sum(widths) > 63:
+        return tuple(keys[::-1])
+    packed = np.zeros(keys.shape[1], dtype=np.int64)
+    for row, width in zip(keys, widths, strict=True):
+        packed = (packed << width) | row
+    return (packed,)
 
 
 def _sums_in_order(values: np.ndarray, starts: np.ndarray) -> np.ndarray:

@@ -49,10 +49,13 @@ def _one_pair_at_a_time(cross: torch.Tensor, left: tuple[torch.Tensor, torch.Ten
     return out
 
 
+@pytest.mark.parametrize("wide", [0, 1 << 40])
 @pytest.mark.parametrize("top", [1, 3, 200])
-def test_evidence_of_many_pairs_equals_the_definition_pair_by_pair(top: int) -> None:
+def test_evidence_of_many_pairs_equals_the_definition_pair_by_pair(top: int, wide: int) -> None:
     """Repeated neighbours and relations (summed), equal shares (ties by key), padding slots
-    with no weight, pairs with no attention: the same entries, the same weights to the bit."""
+    with no weight, pairs with no attention: the same entries, the same weights to the bit —
+    with keys packed into one sort key, and (``wide`` neighbour ids, past 63 bits together)
+    sorted key by key."""
     gen = torch.Generator().manual_seed(4)
     p, k = 300, 6
     cross = torch.rand(p, k, k, generator=gen)
@@ -63,6 +66,7 @@ def test_evidence_of_many_pairs_equals_the_definition_pair_by_pair(top: int) -> 
     nbr_b = torch.randint(0, 4, (p, k), generator=gen)
     rel_a = torch.randint(0, 3, (p, k), generator=gen)
     rel_b = torch.randint(0, 3, (p, k), generator=gen)
+    nbr_a, nbr_b = nbr_a + wide, nbr_b + wide
     nbr_a[:, -1] = -1  # a padding slot (no weight there)
     cross[:, -1, :] = 0.0
     relations = ["r0", "r1>", "r2<"]
