@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from stream_align import setops
 from stream_align.engine.delta import ListRows, PairScoreRows, StateDelta
 from stream_align.engine.errors import EngineError
 from stream_align.engine.pair_book import PairBook
-from stream_align.engine.progress import Progress, counted, no_progress
+from stream_align.engine.progress import Progress, no_progress
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
-from stream_align.engine.state_source import StateSource
+from stream_align.engine.state_source import ListRowsRead, StateSource
 
 
 class StoredCandidatesError(EngineError):
@@ -38,6 +39,10 @@ IVF_LISTS = "lists=2"
 had no vector registered no cells and stayed empty, so IVF rows stored before it may be stale:
 a store naming another version is rebuilt once on restore."""
 
+ROWS = "rows=2"
+"""The stored rows' format: since decision 0067 a list row carries its owner's IVF cells
+(``store.candidate_store``); rows of an earlier format are rebuilt once on restore."""
+
 
 def fingerprint(model_version: str, settings: EngineSettings) -> str:
     """What stored lists and scores depend on besides the stored vectors and labels."""
@@ -48,7 +53,7 @@ def fingerprint(model_version: str, settings: EngineSettings) -> str:
             + (f"|anchors={settings.anchor_candidates}/{settings.anchor_fanout}"
                if settings.anchor_candidates else "")
             + ("|fp16" if ivf and settings.ivf_float16 else "")
-            + (f"|{IVF_LISTS}" if ivf else ""))
+            + (f"|{IVF_LISTS}" if ivf else "") + f"|{ROWS}")
 
 
 def _fids(side: Side, nodes: np.ndarray) -> np.ndarray:
@@ -57,18 +62,20 @@ def _fids(side: Side, nodes: np.ndarray) -> np.ndarray:
 
 
 def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook) -> None:
-    """Put the list and pair rows changed since the last call into ``delta``."""
+    """Put the list and pair rows changed since the last call into ``delta``: a list row
+    also where only its owner's IVF cells moved (the row carries them, decision 0067)."""
     for s, side in enumerate(sides):
-        nodes = side.lists.take_changed()
-        if not nodes:
+        nodes = np.asarray(side.lists.take_changed(), dtype=np.int64)
+        nodes = setops.union1d(nodes, side.take_cells_changed())
+        if not len(nodes):
             continue
-        members, scores, lengths = side.lists.rows(np.asarray(nodes, dtype=np.int64))
+        members, scores, lengths = side.lists.rows(nodes)
         ids = np.full(members.shape, -1, dtype=np.int64)
         listed = np.arange(members.shape[1])[None, :] < lengths[:, None]
         ids[listed] = _fids(sides[1 - s], members[listed])
         delta.lists[side.graph.graph_id] = ListRows(
-            keys=[side.graph.keys[n] for n in nodes],
-            bounds=side.bounds(np.asarray(nodes, dtype=np.int64)), members=ids, scores=scores)
+            keys=[side.graph.keys[n] for n in nodes.tolist()], bounds=side.bounds(nodes),
+            members=ids, scores=scores, cells=side.cell_rows(nodes) if side.ivf else None)
     lefts = book.take_changed()
     if lefts:
         offsets, rights, scores = book.rows(lefts)
@@ -86,35 +93,52 @@ def _nodes_of(side: Side, ids: np.ndarray) -> np.ndarray:
     return found
 
 
-def load(source: StateSource, sides: tuple[Side, Side], book: PairBook, top_k: int,
-         progress: Progress = no_progress) -> None:
-    """Both sides' lists and every pair score from the stored rows (restore): the FAISS ids of
-    all rows mapped to nodes at once, not a lookup per row."""
-    for s, side in enumerate(sides):
-        other, index = sides[1 - s], side.graph.index
-        rows = list(counted(source.candidate_lists(side.graph.graph_id), progress,
-                            f"restore {side.graph.label}: candidate lists"))
-        lengths = np.fromiter((len(ids) for _, _, ids, _ in rows), dtype=np.int64,
-                              count=len(rows))
-        width = int(lengths.max(initial=0))
-        filled = np.arange(width) < lengths[:, None]  # row-major: the rows' order
-        members = np.full((len(rows), width), -1, dtype=np.int32)
-        scores = np.zeros((len(rows), width), dtype=np.float32)
-        if filled.any():
-            members[filled] = _nodes_of(other, np.concatenate([r[2] for r in rows]))
-            scores[filled] = np.concatenate([r[3] for r in rows])
-        nodes = np.fromiter((index[key] for key, *_ in rows), dtype=np.int64, count=len(rows))
-        bounds = np.fromiter((bound for _, bound, *_ in rows), dtype=np.float64,
-                             count=len(rows))
-        side.load_lists(nodes, members, scores, bounds, top_k)
-    keys, rights, values = [], [], []
-    for key, ids, row_scores in counted(source.pair_scores(), progress, "restore: pair scores"):
-        keys.append(key)
-        rights.append(ids)
-        values.append(row_scores)
-    if keys:
-        left_index = sides[0].graph.index
-        lefts = np.repeat(np.fromiter((left_index[k] for k in keys), dtype=np.int64,
-                                      count=len(keys)),
-                          np.fromiter((len(r) for r in rights), dtype=np.int64, count=len(keys)))
-        book.load(lefts, _nodes_of(sides[1], np.concatenate(rights)), np.concatenate(values))
+class StoredLists:
+    """Both sides' stored list rows, read before the vectors (their IVF cells place the
+    vectors, decision 0067) and loaded after them (members are named by FAISS id)."""
+
+    def __init__(self, source: StateSource, sides: tuple[Side, Side],
+                 progress: Progress = no_progress) -> None:
+        self.blocks: list[ListRowsRead] = []
+        self.nodes: list[np.ndarray] = []
+        for side in sides:
+            progress(f"restore {side.graph.label}: candidate lists", 0, 1)
+            block = source.candidate_lists(side.graph.graph_id)
+            index = side.graph.index
+            self.blocks.append(block)
+            self.nodes.append(np.fromiter((index[key] for key in block.keys), dtype=np.int64,
+                                          count=len(block.keys)))
+
+    def own_cells(self, s: int) -> np.ndarray:
+        """Side ``s``'s stored IVF cell of each node (``-1``: none stored), by node."""
+        nodes, cells = self.nodes[s], self.blocks[s].cells
+        out = np.full(int(nodes.max(initial=-1)) + 1, -1, dtype=np.int64)
+        if cells.shape[1]:
+            out[nodes] = cells[:, 0]
+        return out
+
+    def probed(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """Side ``s``'s nodes with stored probed cells, and those cells."""
+        nodes, cells = self.nodes[s], self.blocks[s].cells[:, 1:]
+        stored = (cells >= 0).any(axis=1)
+        return nodes[stored], cells[stored]
+
+    def load(self, sides: tuple[Side, Side], book: PairBook, source: StateSource, top_k: int,
+             progress: Progress = no_progress) -> None:
+        """Both sides' lists and every pair score (FAISS ids mapped to nodes at once)."""
+        for s, side in enumerate(sides):
+            block, nodes = self.blocks[s], self.nodes[s]
+            width = int(block.lengths.max(initial=0))
+            filled = np.arange(width) < block.lengths[:, None]  # row-major: the rows' order
+            members = np.full((len(nodes), width), -1, dtype=np.int32)
+            scores = np.zeros((len(nodes), width), dtype=np.float32)
+            members[filled] = _nodes_of(sides[1 - s], block.ids)
+            scores[filled] = block.scores
+            side.load_lists(nodes, members, scores, block.bounds, top_k)
+        progress("restore: pair scores", 0, 1)
+        pairs = source.pair_scores()
+        if pairs.keys:
+            left_index = sides[0].graph.index
+            lefts = np.repeat(np.fromiter((left_index[k] for k in pairs.keys), dtype=np.int64,
+                                          count=len(pairs.keys)), pairs.lengths)
+            book.load(lefts, _nodes_of(sides[1], pairs.rights), pairs.scores)

@@ -125,6 +125,7 @@ class ListRows:
     bounds: np.ndarray  # float64 (n,): no unlisted entity scores above it
     members: np.ndarray  # int64 (n, R): FAISS ids of the other graph
     scores: np.ndarray  # float32 (n, R): retrieval scores (float32 products: exact)
+    cells: np.ndarray | None = None  # int32 (n, 1 + nprobe), IVF: own cell, probed cells
 
 
 @dataclass

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_align import setops
+from stream_align.arrays import lookup
 from stream_align.engine import candidate_state, ivf_lists, packed
 from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.apply import apply_changes, apply_labels
@@ -134,11 +135,18 @@ class AlignmentEngine:
             engine.queue.restore(settings.graph_ids.index(graph_id), key, seq)
         engine.faiss_ids = FaissIds(source.next_faiss_id())
         engine.event_ids = EventIds(source.event_identity(), source.next_event_seq())
+        engine._candidates_state = source.candidates_state()
+        stored = candidate_state.StoredLists(source, engine.sides, progress) \
+            if engine._candidates_state == candidate_state.fingerprint(bundle.version,
+                                                                       settings) else None
+        if stored is not None:  # the vectors go straight into their stored IVF cells
+            engine.lists.use_quantiser(source.quantiser(bundle.version))
         for s, side in enumerate(engine.sides):
             side.samples.refresh(side.graph.alive_indices())
-            engine._load_embeddings(source, s)
-        engine.lists.use_quantiser(source.quantiser(bundle.version))
-        engine._restore_candidates(source)
+            engine._load_embeddings(source, s, None if stored is None else stored.own_cells(s))
+        if stored is None:
+            engine.lists.use_quantiser(source.quantiser(bundle.version))
+        engine._restore_candidates(source, stored)
         if engine.neighbourhood is not None:
             if (frozen := source.neighbourhood_relations(bundle.version)) is not None:
                 engine.neighbourhood.use_relations(*frozen)
@@ -146,20 +154,23 @@ class AlignmentEngine:
             engine._typicals.clear()
         return engine
 
-    def _restore_candidates(self, source: StateSource) -> None:
+    def _restore_candidates(self, source: StateSource,
+                            stored: candidate_state.StoredLists | None) -> None:
         """Lists and pair scores: read where the store's are current for this model and these
-        settings, else rebuilt from the vectors (and all rows rewritten with the next delta)."""
-        state = candidate_state.fingerprint(self.bundle.version, self.settings)
-        self._candidates_state = source.candidates_state()
+        settings (``stored``), else rebuilt from the vectors (and all rows rewritten with the
+        next delta). Read, the IVF cells are the rows' own; a cell not stored is computed
+        here and stored with the next delta (decision 0067)."""
         anchored = self.anchors.rebuild() if self.anchors is not None else _NONE
-        if self._candidates_state == state:
-            candidate_state.load(source, self.sides, self.book, self.settings.top_k,
-                                 self.progress)
+        if stored is not None:
+            stored.load(self.sides, self.book, source, self.settings.top_k, self.progress)
             self.lists.refresh_heads()  # CSLS heads: derived from the read rows
             for s, side in enumerate(self.sides):
+                indexed = side.indexed()
+                side.take_cells_changed()  # placed as stored: nothing to write back
                 if side.probers is not None:  # IVF: the cells the read lists probe
-                    ivf_lists.register(side, self.sides[1 - s],
-                                       side.indexed())
+                    own = stored.own_cells(s)
+                    side.mark_cells(indexed[lookup(own, indexed, -1) < 0])
+                    ivf_lists.register(side, self.sides[1 - s], indexed, stored.probed(s))
             return
         self.scores.rebuild(setops.union1d(self.lists.rebuild(), anchored))
         self._keep_quantiser()
@@ -197,8 +208,10 @@ class AlignmentEngine:
         threshold)."""
         return self.sides[0].graph.is_named(left) and self.sides[1].graph.is_named(right)
 
-    def _load_embeddings(self, source: StateSource, s: int) -> None:
-        """Index stored vectors of this model version; queue the rest for recompute."""
+    def _load_embeddings(self, source: StateSource, s: int,
+                         cells: np.ndarray | None = None) -> None:
+        """Index stored vectors of this model version (IVF: into ``cells``, each node's
+        stored cell, ``-1`` unknown); queue the rest for recompute."""
         side, gid = self.sides[s], self.sides[s].graph.graph_id
         nodes, ids, vectors = [], [], []
         for key, fid, version, vector in counted(source.embeddings(gid), self.progress,
@@ -213,7 +226,8 @@ class AlignmentEngine:
             ids.append(fid)
             vectors.append(vector)
         if nodes:
-            side.load_vectors(nodes, np.asarray(ids, dtype=np.int64), np.stack(vectors))
+            side.load_vectors(nodes, np.asarray(ids, dtype=np.int64), np.stack(vectors),
+                              None if cells is None else lookup(cells, np.asarray(nodes), -1))
         queued = self.queue.queued(s)
         self.queue.enqueue(self._delta, s, [node for node in side.graph.alive_indices()
                                             if not side.has_vector(node) and node not in queued])

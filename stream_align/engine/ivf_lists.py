@@ -63,13 +63,39 @@ def search_own(mine: Side, other: Side, nodes: np.ndarray, depth: int,
     return Found.concat(out) if out else Found.empty(nodes, depth)
 
 
-def register(mine: Side, other: Side, nodes: np.ndarray) -> None:
-    """Register ``nodes``' probed cells without searching: their lists were read from the
-    store (decision 0033), and a changed vector is scanned only against the lists probing
-    its cell (``scan``)."""
+def register(mine: Side, other: Side, nodes: np.ndarray,
+             stored: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+    """Register ``nodes``' (ascending) probed cells without searching: their lists were read
+    from the store (decision 0033), and a changed vector is scanned only against the lists
+    probing its cell (``scan``). ``stored``: nodes and the probed cells their stored rows
+    carry, registered as stored; only the others are probed — ``nlist`` centroid products a
+    node, the restore's largest cost at 1M entities a side (decision 0067)."""
+    assert mine.probers is not None
+    known, cells = _stored_probes(nodes, stored, mine.probers.nprobe)
     for start in range(0, len(nodes), CHUNK):
-        part = nodes[start:start + CHUNK]
-        _probed(mine, other, part, mine.vectors(part.tolist()))
+        part, have = nodes[start:start + CHUNK], known[start:start + CHUNK]
+        if not have.all():
+            probe = part[~have]
+            assert isinstance(other.index, IvfVectorIndex)
+            cells[start:start + CHUNK][~have] = other.index.probe(
+                mine.vectors(probe.tolist()))[1]
+            mine.mark_cells(probe)  # not stored: the next delta stores them
+        mine.probers.set(part.tolist(), cells[start:start + CHUNK])
+
+
+def _stored_probes(nodes: np.ndarray, stored: tuple[np.ndarray, np.ndarray] | None,
+                   nprobe: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``nodes`` have stored probes, and a ``(len(nodes), nprobe)`` table of them."""
+    known = np.zeros(len(nodes), dtype=bool)
+    cells = np.full((len(nodes), nprobe), -1, dtype=np.int64)
+    if stored is None or not len(nodes) or stored[1].shape[1] != nprobe:
+        return known, cells
+    at = np.searchsorted(nodes, stored[0])
+    inside = at < len(nodes)
+    inside[inside] = nodes[at[inside]] == stored[0][inside]
+    known[at[inside]] = True
+    cells[at[inside]] = stored[1][inside]
+    return known, cells
 
 
 def _probed(mine: Side, other: Side, nodes: np.ndarray, vectors: np.ndarray) -> np.ndarray:
@@ -77,7 +103,9 @@ def _probed(mine: Side, other: Side, nodes: np.ndarray, vectors: np.ndarray) -> 
     as ``nodes``' cells."""
     assert mine.probers is not None and isinstance(other.index, IvfVectorIndex)
     _, cells = other.index.probe(vectors)
+    moved = (mine.probers.rows(nodes) != cells).any(axis=1)
     mine.probers.set(nodes.tolist(), cells)
+    mine.mark_cells(nodes[moved])  # their list rows carry the cells (decision 0067)
     return cells
 
 

@@ -70,6 +70,7 @@ class Side:
         self._anchor_of = np.full(1, len(frozen.anchors), dtype=np.int64)  # node → anchor id
         self._anchor_node = np.full(len(frozen.anchors) + 1, -1, dtype=np.int64)  # and back
         self._tie = np.zeros(0, dtype=np.int64)  # node → key hash (shared-anchor candidates)
+        self._cells_moved: list[np.ndarray] = []  # IVF: nodes whose cells moved (to store)
 
     def anchor_ids(self, nodes: np.ndarray) -> np.ndarray:
         """Seed anchor id of each node (``-1`` entries and non-anchors: the number of anchors).
@@ -113,13 +114,21 @@ class Side:
                                                                         version)
         self.load_vectors(nodes, fids, vectors)
 
-    def load_vectors(self, nodes: list[int], ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Index vectors under their stored FAISS ids (restore, or after :meth:`put_vectors`)."""
+    def load_vectors(self, nodes: list[int], ids: np.ndarray, vectors: np.ndarray,
+                     cells: np.ndarray | None = None) -> None:
+        """Index vectors under their stored FAISS ids (restore, or after :meth:`put_vectors`);
+        IVF: ``cells`` the stored cell of each vector (``-1``: assign it)."""
         if self.index is None:
             self.index = VectorIndex(vectors.shape[1], normalise=self.normalise) \
                 if self._ivf is None else IvfVectorIndex(self._ivf[0], self._ivf[1],
                                                          self.normalise, self._ivf[2])
-        self.index.add(ids, vectors)
+        if isinstance(self.index, IvfVectorIndex):
+            before = self.index.cells_of(np.asarray(ids, dtype=np.int64))
+            self.index.add(ids, vectors, cells=cells)
+            moved = self.index.cells_of(np.asarray(ids, dtype=np.int64)) != before
+            self.mark_cells(np.asarray(nodes, dtype=np.int64)[moved])
+        else:
+            self.index.add(ids, vectors)
         self._node_of = grown(self._node_of, int(ids.max()) + 1, -1)
         self._node_of[ids] = nodes
         top = max(nodes) + 1 if len(nodes) else 0
@@ -139,6 +148,26 @@ class Side:
         if isinstance(flat, VectorIndex) and len(flat):
             ids, vectors = flat.rows()
             self.index.add(ids.copy(), vectors.copy(), as_prepared=True)
+            self.mark_cells(self._node_of[ids])
+
+    def mark_cells(self, nodes: Iterable[int] | np.ndarray) -> None:
+        """``nodes``' IVF cells (their own or their lists' probed ones) moved: their list rows,
+        which carry them, are stored again (``candidate_state.changed_rows``)."""
+        self._cells_moved.append(np.asarray(nodes, dtype=np.int64).ravel())
+
+    def take_cells_changed(self) -> np.ndarray:
+        """The nodes marked since the last call, ascending and distinct."""
+        moved, self._cells_moved = self._cells_moved, []
+        return setops.unique(np.concatenate(moved)) if moved else np.zeros(0, dtype=np.int64)
+
+    def cell_rows(self, nodes: np.ndarray) -> np.ndarray:
+        """``(len(nodes), 1 + nprobe)`` ``int32``: each node's own IVF cell, then the cells
+        its list probes (``-1``: none)."""
+        assert isinstance(self.index, IvfVectorIndex) and self.probers is not None
+        fids = self.faiss_ids(nodes)
+        own = np.full(len(nodes), -1, dtype=np.int64)
+        own[fids >= 0] = self.index.cells_of(fids[fids >= 0])
+        return np.column_stack([own, self.probers.rows(nodes)]).astype(np.int32)
 
     @property
     def ivf(self) -> bool:

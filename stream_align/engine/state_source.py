@@ -18,6 +18,30 @@ from typing import Protocol
 import numpy as np
 
 
+class ListRowsRead(Protocol):
+    """Every stored list of a graph, columnar: row ``i`` is ``keys[i]``'s ``bounds[i]`` and its
+    ``lengths[i]`` members (FAISS ids of the other graph, best first) with their scores, the
+    rows' entries concatenated in ``ids``/``scores``; ``cells[i]`` (IVF) the owner's own cell,
+    then the cells its list probes, ``-1`` where none was stored (``(n, 0)`` without IVF)."""
+
+    keys: list[str]
+    bounds: np.ndarray
+    lengths: np.ndarray
+    ids: np.ndarray
+    scores: np.ndarray
+    cells: np.ndarray
+
+
+class PairRowsRead(Protocol):
+    """Every stored pair row, columnar: left ``keys[i]``'s ``lengths[i]`` pairs (FAISS ids of
+    graph B) and scores, concatenated."""
+
+    keys: list[str]
+    lengths: np.ndarray
+    rights: np.ndarray
+    scores: np.ndarray
+
+
 class StateSource(Protocol):
     """Stored engine state, read-only."""
 
@@ -68,13 +92,12 @@ class StateSource(Protocol):
         current, ``""`` while work was held); None if never written."""
         ...
 
-    def candidate_lists(self, graph_id: str
-                        ) -> Iterable[tuple[str, float, np.ndarray, np.ndarray]]:
-        """Every stored ``(key, bound, member FAISS ids, scores)`` list of the graph."""
+    def candidate_lists(self, graph_id: str) -> ListRowsRead:
+        """Every stored list of the graph, at once (a restore reads them all)."""
         ...
 
-    def pair_scores(self) -> Iterable[tuple[str, np.ndarray, np.ndarray]]:
-        """Every stored ``(left key, right FAISS ids, scores)``."""
+    def pair_scores(self) -> PairRowsRead:
+        """Every stored pair row, at once."""
         ...
 
     def next_faiss_id(self) -> int:

@@ -87,18 +87,29 @@ class IvfVectorIndex:
         q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         return self._quantiser.search(q, self.nprobe)
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray, as_prepared: bool = False) -> None:
+    def add(self, ids: np.ndarray, vectors: np.ndarray, as_prepared: bool = False,
+            cells: np.ndarray | None = None) -> None:
         """Insert or replace the vectors of ``ids`` (a replaced vector may change cell).
         ``as_prepared``: rows another index of the same normalisation already prepared (a move
         out of the flat index), added as they are — normalising a unit vector again changes
         the last bit of ≈ 30 % of float32 rows and ≈ 1 % of half-float codes, so a moved
-        vector would differ from the same vector added once (a restore's, decision 0044)."""
+        vector would differ from the same vector added once (a restore's, decision 0044).
+        ``cells``: each vector's cell as this quantiser assigned it before (``-1``: assign it
+        now) — a restore's stored cells, where assigning all is ``n · nlist`` products
+        (decision 0067)."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
         if len(ids) != len(set(ids.tolist())):
             raise ValueError("duplicate ids in one add")
         x = prepared(vectors, self.dim, self.normalise and not as_prepared)
         self.remove(ids[lookup(self._cell, ids, -1) >= 0])
-        cells = np.ascontiguousarray(self.assign(x), dtype=np.int64)
+        if cells is None:
+            cells = np.ascontiguousarray(self.assign(x), dtype=np.int64)
+        else:
+            cells = np.array(cells, dtype=np.int64).ravel()
+            if (cells >= self.nlist).any():
+                raise ValueError("a stored cell beyond this quantiser's cells")
+            if len(missing := np.flatnonzero(cells < 0)):
+                cells[missing] = self.assign(x[missing])
         self._index.add_core(len(ids), faiss.swig_ptr(x), faiss.swig_ptr(ids),
                              faiss.swig_ptr(cells))
         self._cell = grown(self._cell, int(ids.max()) + 1 if len(ids) else 0, -1)

@@ -30,6 +30,7 @@ from stream_align.engine.engine import AlignmentEngine, Outcome
 from stream_align.engine.errors import InputFailedError
 from stream_align.events.contracts import Label, TripleChange
 from stream_align.service.errors import EngineStateError
+from stream_align.store.candidate_store import ListBlock, PairBlock
 from stream_align.store.errors import InvalidValueError
 from stream_align.store.records import Decision
 from stream_align.store.transaction import Transaction
@@ -81,12 +82,11 @@ class StoredState:
     def candidates_state(self) -> str | None:
         return self._tx.candidates.state()
 
-    def candidate_lists(self, graph_id: str
-                        ) -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
-        return self._tx.candidates.lists(graph_id)
+    def candidate_lists(self, graph_id: str) -> ListBlock:
+        return self._tx.candidates.list_block(graph_id)
 
-    def pair_scores(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-        return self._tx.candidates.pairs()
+    def pair_scores(self) -> PairBlock:
+        return self._tx.candidates.pair_block()
 
     def next_faiss_id(self) -> int:
         return self._tx.embeddings.next_faiss_id()
@@ -214,7 +214,8 @@ def _write_candidates(tx: Transaction, delta: StateDelta) -> None:
     if delta.candidates_reset:
         tx.candidates.clear()
     for gid, rows in delta.lists.items():
-        tx.candidates.put_lists(gid, rows.keys, rows.bounds, rows.members, rows.scores)
+        tx.candidates.put_lists(gid, rows.keys, rows.bounds, rows.members, rows.scores,
+                                rows.cells)
     if (pairs := delta.pair_scores) is not None:
         tx.candidates.put_pair_rows(pairs.keys, pairs.offsets, pairs.rights, pairs.scores)
     if delta.candidates is not None:

@@ -8,21 +8,29 @@ members; a left entity: all its scored pairs), members named by FAISS id (8 byte
 own id map, where entity keys run to ~60 bytes). ``state`` records whether the rows are also
 *current* — written by an engine with no held work, under a given model version and list
 settings — which is when a restore reads them instead of rebuilding them.
+
+A list row is its bound (``<f8``), a cell count ``c`` (``<i4``) and ``c`` cells (``<i4``: with
+IVF the owner's own cell and the cells its list probes, which a restore otherwise searches for
+— ``n · nlist`` centroid products, growing as ``n^1.5``), then its member ids (``<i8``) and
+scores (``<f4``); a pair row is the ids then the scores. A restore reads a table's rows as one
+block (``list_block``, ``pair_block``: one decode of the joined values, decision 0067). Rows
+written before the cells were stored (no count) are never read as current: the engine's
+``candidate_state.fingerprint`` names the row format, so such a store is rebuilt once.
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
+from stream_align.arrays import segments
 from stream_align.store.errors import CorruptValueError
-from stream_align.store.keys import Table, pack, unpack
+from stream_align.store.keys import Table, pack
 from stream_align.store.pending import PendingWrites
 from stream_align.store.settings import StoreSettings
 
 STATE = b"candidates/state"
-_IDS, _SCORES, _BOUND = np.dtype("<i8"), np.dtype("<f4"), np.dtype("<f8")
-
-Row = tuple[np.ndarray, np.ndarray]  # FAISS ids (int64), scores (float32)
+_IDS, _SCORES, _BOUND, _CELLS = np.dtype("<i8"), np.dtype("<f4"), np.dtype("<f8"), np.dtype("<i4")
 ENCODE_ROWS = 16_384
 """Rows encoded at a time by ``put_lists``: a bulk refresh sets every list (400,000 rows at 200K
 entities a side), and encoding them at once held the reordered ids, a byte matrix, its mask and
@@ -32,18 +40,17 @@ the values of all rows together — ≈ 1 KB an entity at that moment; a slice b
 
 def _encode_rows(ids: np.ndarray, scores: np.ndarray, keep: np.ndarray,
                  heads: np.ndarray) -> list[bytes]:
-    """The stored value of each row ``i``: ``heads[i]``'s bytes, then the ids (``<i8``) and
-    the scores (``<f4``) of the row where ``keep``, in order — one masked copy of all rows'
-    bytes, not an encoding per row."""
+    """The stored value of each row ``i``: the bytes of ``heads[i]`` (``(n, h)`` ``uint8``),
+    then the ids (``<i8``) and the scores (``<f4``) of the row where ``keep``, in order — one
+    masked copy of all rows' bytes, not an encoding per row."""
     n, width = keep.shape
     count = keep.sum(axis=1)
     order = np.argsort(~keep, axis=1, kind="stable")  # kept entries first, in their order
     id_rows = np.take_along_axis(np.asarray(ids), order, axis=1).astype(_IDS)
     score_rows = np.take_along_axis(np.asarray(scores), order, axis=1).astype(_SCORES)
-    cells = np.concatenate([heads.reshape(n, 1).view(np.uint8),
-                            id_rows.view(np.uint8).reshape(n, 8 * width),
+    cells = np.concatenate([heads, id_rows.view(np.uint8).reshape(n, 8 * width),
                             score_rows.view(np.uint8).reshape(n, 4 * width)], axis=1)
-    taken = np.concatenate([np.ones((n, heads.dtype.itemsize), dtype=bool),
+    taken = np.concatenate([np.ones(heads.shape, dtype=bool),
                             np.arange(8 * width) < 8 * count[:, None],
                             np.arange(4 * width) < 4 * count[:, None]], axis=1)
     flat = cells[taken].tobytes()
@@ -51,12 +58,99 @@ def _encode_rows(ids: np.ndarray, scores: np.ndarray, keep: np.ndarray,
     return [flat[lo:hi] for lo, hi in zip([0, *ends][:-1], ends, strict=True)]
 
 
-def _decode(value: bytes, start: int = 0) -> Row:
-    if (len(value) - start) % 12:
-        raise CorruptValueError(f"candidate row of {len(value)} bytes")
-    n = (len(value) - start) // 12
-    ids = np.frombuffer(value, dtype=_IDS, count=n, offset=start).astype(np.int64)
-    return ids, np.frombuffer(value, dtype=_SCORES, count=n, offset=start + 8 * n).copy()
+def _list_heads(bounds: np.ndarray, cells: np.ndarray | None) -> np.ndarray:
+    """Each list row's head bytes: its bound (``<f8``), how many cells follow (``<i4``) and
+    the cells (``<i4``: the owner's own IVF cell, then the cells its list probes)."""
+    n = len(bounds)
+    cells = np.zeros((n, 0), dtype=_CELLS) if cells is None else \
+        np.ascontiguousarray(cells, dtype=_CELLS).reshape(n, -1)
+    count = np.full(n, cells.shape[1], dtype=_CELLS)
+    return np.concatenate([np.ascontiguousarray(bounds, dtype=_BOUND).reshape(n, 1)
+                           .view(np.uint8), count.reshape(n, 1).view(np.uint8),
+                           cells.view(np.uint8).reshape(n, 4 * cells.shape[1])], axis=1)
+
+
+@dataclass
+class ListBlock:
+    """Every stored list of a graph, columnar (a restore reads them all: one decode of the
+    joined rows, not one per row, decision 0067): row ``i`` is ``keys[i]``'s bound, its
+    ``lengths[i]`` members (FAISS ids of the other graph, best first) and their scores, the
+    rows' entries concatenated in ``ids``/``scores``; ``cells[i]`` the owner's own IVF cell
+    then its list's probed cells (``-1`` past the stored ones; no column without IVF)."""
+
+    keys: list[str]
+    bounds: np.ndarray  # float64 (n,)
+    lengths: np.ndarray  # int64 (n,)
+    ids: np.ndarray  # int64 (sum of lengths,)
+    scores: np.ndarray  # float32 (sum of lengths,)
+    cells: np.ndarray  # int32 (n, c)
+
+
+@dataclass
+class PairBlock:
+    """Every stored pair row, columnar: left ``keys[i]``'s ``lengths[i]`` pairs (FAISS ids of
+    graph B and scores), the rows' pairs concatenated."""
+
+    keys: list[str]
+    lengths: np.ndarray  # int64 (n,)
+    rights: np.ndarray  # int64
+    scores: np.ndarray  # float32
+
+
+def _joined(values: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The values joined into one byte array, each one's start and length."""
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    starts = np.cumsum(lengths) - lengths
+    return np.frombuffer(b"".join(values), dtype=np.uint8), starts, lengths
+
+
+def _column(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
+            dtype: np.dtype) -> np.ndarray:
+    """The segments of ``buf`` read as one array of ``dtype`` (a copy, aligned)."""
+    return segments(buf, starts, lengths * dtype.itemsize).view(dtype).copy() \
+        if len(starts) else np.zeros(0, dtype=dtype)
+
+
+def _keys(keys: list[bytes], prefix: int) -> list[str]:
+    """The one string component after ``prefix`` bytes of each key (checked: one component
+    exactly, as ``pack`` wrote it)."""
+    buf, starts, lengths = _joined(keys)
+    if len(keys):
+        size = segments(buf, starts + prefix, np.full(len(keys), 2)).reshape(-1, 2)
+        if ((size[:, 0].astype(np.int64) << 8 | size[:, 1]) != lengths - prefix - 2).any():
+            raise CorruptValueError("a candidate row's key is not one component")
+    try:
+        return [key[prefix + 2:].decode() for key in keys]
+    except UnicodeDecodeError as exc:
+        raise CorruptValueError("undecodable candidate row key") from exc
+
+
+def _entries(buf: np.ndarray, starts: np.ndarray, size: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's entry count and all rows' ids and scores, the rows' ``size`` bytes from
+    ``starts`` holding ids (``<i8``) then scores (``<f4``)."""
+    if (size % 12).any():
+        raise CorruptValueError("a candidate row's entries are not 12 bytes each")
+    count = size // 12
+    return (count, _column(buf, starts, count, _IDS),
+            _column(buf, starts + 8 * count, count, _SCORES))
+
+
+def _list_block(keys: list[str], values: list[bytes]) -> ListBlock:
+    """Decode every list row at once (``_list_heads``' layout, then the entries)."""
+    buf, starts, lengths = _joined(values)
+    if (lengths < 12).any():
+        raise CorruptValueError("a candidate list row shorter than its head")
+    bounds = _column(buf, starts, np.ones(len(values), dtype=np.int64), _BOUND)
+    count = _column(buf, starts + 8, np.ones(len(values), dtype=np.int64),
+                    _CELLS).astype(np.int64)
+    if (count < 0).any() or (12 + 4 * count > lengths).any():
+        raise CorruptValueError("a candidate list row's cells overrun it")
+    cells = np.full((len(values), int(count.max(initial=0))), -1, dtype=_CELLS)
+    cells[np.arange(cells.shape[1]) < count[:, None]] = _column(buf, starts + 12, count, _CELLS)
+    head = 12 + 4 * count
+    sizes, ids, scores = _entries(buf, starts + head, lengths - head)
+    return ListBlock(keys, bounds, sizes, ids, scores, cells)
 
 
 class CandidateStore:
@@ -67,18 +161,22 @@ class CandidateStore:
         self._settings = settings
 
     def put_lists(self, graph: str, entity_ids: list[str], bounds: np.ndarray,
-                  ids: np.ndarray, scores: np.ndarray) -> None:
+                  ids: np.ndarray, scores: np.ndarray, cells: np.ndarray | None = None) -> None:
         """Store entities' lists: row ``i`` is ``entity_ids[i]``'s bound and members (FAISS ids
         of the other graph, best first: the ids ``>= 0`` of ``ids[i]``, in order) with their
-        scores; a row with none deletes the entity's list. The values are encoded
-        ``ENCODE_ROWS`` rows at once, not per row (a small batch changes tens of thousands of
-        lists) and not all at once (a bulk refresh changes every list)."""
+        scores, and ``cells[i]`` (IVF: the owner's own cell and its list's probed cells, which
+        a restore would otherwise search for, decision 0067); a row with no member deletes the
+        entity's list. The values are encoded ``ENCODE_ROWS`` rows at once, not per row (a
+        small batch changes tens of thousands of lists) and not all at once (a bulk refresh
+        changes every list)."""
         self._settings.check_graph(graph)
-        prefix, heads = pack(graph), np.ascontiguousarray(bounds, dtype=_BOUND)
+        prefix = pack(graph)
         for lo in range(0, len(entity_ids), ENCODE_ROWS):
             part = slice(lo, lo + ENCODE_ROWS)
             keep = np.asarray(ids[part]) >= 0
-            values = _encode_rows(ids[part], scores[part], keep, heads[part])
+            heads = _list_heads(np.asarray(bounds)[part],
+                                None if cells is None else np.asarray(cells)[part])
+            values = _encode_rows(ids[part], scores[part], keep, heads)
             for entity_id, value, listed in zip(entity_ids[part], values,
                                                 keep.any(axis=1).tolist(), strict=True):
                 if listed:
@@ -86,13 +184,21 @@ class CandidateStore:
                 else:
                     self._kv.delete(Table.CANDIDATES, prefix + pack(entity_id))
 
-    def lists(self, graph: str) -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
-        """Every ``(entity, bound, member ids, scores)`` of ``graph``, in key order."""
+    def list_block(self, graph: str) -> ListBlock:
+        """Every stored list of ``graph``, in key order, decoded at once."""
         self._settings.check_graph(graph)
         prefix = pack(graph)
-        for key, value in self._kv.scan(Table.CANDIDATES, prefix):
-            bound = float(np.frombuffer(value, dtype=_BOUND, count=1)[0])
-            yield unpack(key, len(prefix))[0], bound, *_decode(value, 8)
+        rows = list(self._kv.scan(Table.CANDIDATES, prefix))
+        keys = _keys([key for key, _ in rows], len(prefix))
+        return _list_block(keys, [value for _, value in rows])
+
+    def lists(self, graph: str) -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
+        """Every ``(entity, bound, member ids, scores)`` of ``graph``, in key order."""
+        block = self.list_block(graph)
+        ends = np.cumsum(block.lengths).tolist()
+        for i, (key, hi) in enumerate(zip(block.keys, ends, strict=True)):
+            lo = hi - int(block.lengths[i])
+            yield key, float(block.bounds[i]), block.ids[lo:hi], block.scores[lo:hi]
 
     def put_pair_rows(self, lefts: list[str], offsets: np.ndarray, rights: np.ndarray,
                       scores: np.ndarray) -> None:
@@ -110,10 +216,20 @@ class CandidateStore:
             else:
                 self._kv.delete(Table.PAIR_SCORE, pack(left))
 
+    def pair_block(self) -> PairBlock:
+        """Every stored pair row, in key order, decoded at once."""
+        rows = list(self._kv.scan(Table.PAIR_SCORE))
+        keys = _keys([key for key, _ in rows], 0)
+        buf, starts, lengths = _joined([value for _, value in rows])
+        return PairBlock(keys, *_entries(buf, starts, lengths))
+
     def pairs(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
         """Every ``(left, right ids, scores)``, in key order."""
-        for key, value in self._kv.scan(Table.PAIR_SCORE):
-            yield unpack(key)[0], *_decode(value)
+        block = self.pair_block()
+        ends = np.cumsum(block.lengths).tolist()
+        for i, (key, hi) in enumerate(zip(block.keys, ends, strict=True)):
+            lo = hi - int(block.lengths[i])
+            yield key, block.rights[lo:hi], block.scores[lo:hi]
 
     def state(self) -> str | None:
         """What the stored rows are (``engine.candidate_state``); None: never written."""

@@ -20,7 +20,7 @@ from stream_align.index import IvfVectorIndex
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
-from stream_align.service.engine_state import StoredState
+from stream_align.service.engine_state import StoredState, process_into
 
 torch.set_num_threads(1)
 IVF = {"candidate_index": "ivf", "ivf_train_min": 80, "ivf_cells": 8, "ivf_probe": 2}
@@ -204,3 +204,78 @@ def test_lists_set_while_the_other_graph_is_empty_still_probe_their_cells(
             for engine in (live, restored)]
     assert work[0] == work[1]
     _assert_lists_fresh(live)
+
+
+def _no_search(*_: object) -> None:
+    raise AssertionError("a restore from rows that carry their cells must not search cells")
+
+
+def _cells(engine: AlignmentEngine, s: int) -> dict[str, tuple[int, list[int]]]:
+    """Each indexed entity's own IVF cell and its list's probed cells, by key."""
+    side = engine.sides[s]
+    assert isinstance(side.index, IvfVectorIndex) and side.probers is not None
+    nodes = side.indexed()
+    own = side.index.cells_of(side.faiss_ids(nodes)).tolist()
+    return {side.graph.keys[n]: (c, sorted(side.probers.cells(n).tolist()))
+            for n, c in zip(nodes.tolist(), own, strict=True)}
+
+
+@pytest.mark.parametrize("float16", [False, True])
+def test_a_restore_places_vectors_and_probes_from_the_stored_cells(
+        tmp_path: Path, pair: GraphPair, bundle: ModelBundle, float16: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """List rows carry their owner's own cell and probed cells (decision 0067): a restore
+    assigns and probes nothing (``n · nlist`` products at 1M a side) and holds the cells,
+    vectors and lists of the engine that wrote them; its next delta writes no list row."""
+    settings = engine_settings(**IVF, ivf_float16=float16)
+    live = AlignmentEngine.empty(bundle, settings)
+    changes = _changes(pair)
+    with open_store(tmp_path / "db") as store:
+        run(store, live, changes[:-30], batch=80)
+        for change in changes[-30:]:  # small batches: cells moved without a rebuild
+            run(store, live, [change])
+        while live.pending_count:
+            run(store, live, [])
+        with monkeypatch.context() as patch:
+            patch.setattr(IvfVectorIndex, "probe", _no_search)
+            patch.setattr(IvfVectorIndex, "assign", _no_search)
+            with store.transaction() as tx:
+                restored = AlignmentEngine.restore(bundle, StoredState(tx), settings)
+        for s in (0, 1):
+            assert _cells(restored, s) == _cells(live, s)
+            was, now = live.sides[s], restored.sides[s]
+            nodes = was.indexed()
+            same = [now.graph.index[was.graph.keys[n]] for n in nodes.tolist()]
+            assert np.array_equal(was.vectors(nodes.tolist()), now.vectors(same))
+        with store.transaction() as tx:
+            delta = process_into(tx, restored, [], []).delta
+        assert not delta.lists
+
+
+def test_cells_missing_from_the_rows_are_computed_and_stored_again(
+        tmp_path: Path, pair: GraphPair, bundle: ModelBundle) -> None:
+    """A list row without cells (written before they were stored, or its list empty) costs
+    its owner a probe and an assignment on restore, and the next delta stores them."""
+    settings = engine_settings(**IVF)
+    live = AlignmentEngine.empty(bundle, settings)
+    with open_store(tmp_path / "db") as store:
+        run(store, live, _changes(pair), batch=80)
+        while live.pending_count:
+            run(store, live, [])
+        key = live.sides[0].graph.keys[int(live.sides[0].indexed()[3])]
+        with store.transaction() as tx:  # the row again, without its cells
+            block = tx.candidates.list_block("A")
+            i = block.keys.index(key)
+            lo = int(block.lengths[:i].sum())
+            hi = lo + int(block.lengths[i])
+            tx.candidates.put_lists("A", [key], block.bounds[i:i + 1],
+                                    block.ids[None, lo:hi], block.scores[None, lo:hi])
+        with store.transaction() as tx:
+            restored = AlignmentEngine.restore(bundle, StoredState(tx), settings)
+        assert _cells(restored, 0) == _cells(live, 0)
+        with store.transaction() as tx:
+            delta = process_into(tx, restored, [], []).delta
+        assert delta.lists["A"].keys == [key]
+        with store.transaction() as tx:
+            block = tx.candidates.list_block("A")
+            assert (block.cells[block.keys.index(key)] >= 0).all()
