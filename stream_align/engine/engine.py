@@ -41,7 +41,7 @@ from stream_align.engine.mutable_graph import MutableGraph, mirror_from
 from stream_align.engine.neighbourhood import Fanout, typical
 from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.engine.pairs import PairScores
-from stream_align.engine.progress import Progress, counted, no_progress
+from stream_align.engine.progress import Progress, no_progress
 from stream_align.engine.queue import DeferredQueue
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import FaissIds, Side
@@ -213,21 +213,20 @@ class AlignmentEngine:
         """Index stored vectors of this model version (IVF: into ``cells``, each node's
         stored cell, ``-1`` unknown); queue the rest for recompute."""
         side, gid = self.sides[s], self.sides[s].graph.graph_id
-        nodes, ids, vectors = [], [], []
-        for key, fid, version, vector in counted(source.embeddings(gid), self.progress,
-                                                 f"restore {side.graph.label}: embeddings"):
-            node = side.graph.index.get(key)
-            if node is None or fid is None:
-                continue
-            if version != self.bundle.version:
-                side.unindexed[node] = fid  # recomputed under the id it has
-                continue
-            nodes.append(node)
-            ids.append(fid)
-            vectors.append(vector)
-        if nodes:
-            side.load_vectors(nodes, np.asarray(ids, dtype=np.int64), np.stack(vectors),
-                              None if cells is None else lookup(cells, np.asarray(nodes), -1))
+        self.progress(f"restore {side.graph.label}: embeddings", 0, 1)
+        rows = source.embeddings(gid, self.bundle.version)
+        index = side.graph.index
+        nodes = np.fromiter((index.get(key, -1) for key in rows.keys), dtype=np.int64,
+                            count=len(rows.keys))
+        known = (nodes >= 0) & (rows.faiss_ids >= 0)
+        for node, fid in zip(nodes[known & ~rows.current].tolist(),
+                             rows.faiss_ids[known & ~rows.current].tolist(), strict=True):
+            side.unindexed[node] = fid  # another model version: recomputed under its id
+        take = known & rows.current
+        if take.any():  # ``vectors`` holds the current rows only
+            side.load_vectors(nodes[take].tolist(), rows.faiss_ids[take],
+                              rows.vectors[take[rows.current]],
+                              None if cells is None else lookup(cells, nodes[take], -1))
         queued = self.queue.queued(s)
         self.queue.enqueue(self._delta, s, [node for node in side.graph.alive_indices()
                                             if not side.has_vector(node) and node not in queued])

@@ -17,7 +17,6 @@ dict when they have no attributes besides the name.
 from __future__ import annotations
 
 import sys
-from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from stream_align import setops
 from stream_align.engine.edge_table import EdgeTable
 from stream_align.engine.neighbourhood import Edge
 from stream_align.engine.packed import LOW
-from stream_align.engine.progress import Progress, counted, no_progress
+from stream_align.engine.progress import Progress, no_progress
 from stream_align.engine.state_source import StateSource
 from stream_align.graph import Graph
 
@@ -187,17 +186,22 @@ class MutableGraph:
 
 def mirror_from(source: StateSource, label: str, graph_id: str,
                 progress: Progress = no_progress) -> MutableGraph:
-    """Rebuild the mirror of one graph from stored state (entities in key order, then triples)."""
+    """Rebuild the mirror of one graph from stored state, numbered as the source numbers it
+    (entities in key order; triples as numbered rows, no lookup per triple: decision 0067)."""
     graph = MutableGraph(label, graph_id)
-    for key, entity_type, attributes in counted(source.entities(graph_id), progress,
-                                                f"restore {label}: entities"):
+    progress(f"restore {label}: entities", 0, 1)  # and the triples' keys, read with them
+    rows = source.graph(graph_id)
+    for key, entity_type, attributes in zip(rows.keys, rows.types, rows.attributes,
+                                            strict=True):
         graph.upsert(key, entity_type, attributes)
-    index, relation_id = graph.index, graph.relation_id
-    rows = array("q")  # 24 bytes a triple while reading, no tuple per triple
-    for head, relation, tail in counted(source.triples(graph_id), progress,
-                                        f"restore {label}: triples"):
-        rows.extend((index[head], relation_id(relation), index[tail]))
-    graph.load_triples(np.frombuffer(rows, dtype=np.int64).reshape(-1, 3))
+    if len(graph.keys) != len(rows.keys):
+        raise ValueError(f"graph {graph_id}: an entity key stored twice")
+    progress(f"restore {label}: triples", 0, 1)
+    relation = np.array([graph.relation_id(name) for name in rows.relations], dtype=np.int64)
+    triples = np.asarray(rows.triples, dtype=np.int64).reshape(-1, 3)
+    if len(triples):
+        triples = np.stack([triples[:, 0], relation[triples[:, 1]], triples[:, 2]], axis=1)
+    graph.load_triples(triples)
     return graph
 
 

@@ -12,10 +12,33 @@ does not depend on it (``AlignmentEngine.restore``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Protocol
 
 import numpy as np
+
+
+class GraphRowsRead(Protocol):
+    """One graph's entities and triples, numbered: entity ``i`` is ``keys[i]`` with
+    ``types[i]`` and ``attributes[i]``; a triple row is ``(head entity, relation number,
+    tail entity)``, the relation named ``relations[number]``."""
+
+    keys: list[str]
+    types: list[str]
+    attributes: list[dict[str, str]]
+    relations: list[str]
+    triples: np.ndarray
+
+
+class EmbeddingRowsRead(Protocol):
+    """One graph's stored embeddings: ``keys[i]`` has FAISS id ``faiss_ids[i]`` (``-1``:
+    none) and, where ``current[i]`` (the model version asked for), the next row of
+    ``vectors``; the others are of another model version."""
+
+    keys: list[str]
+    faiss_ids: np.ndarray
+    current: np.ndarray
+    vectors: np.ndarray
 
 
 class ListRowsRead(Protocol):
@@ -45,12 +68,8 @@ class PairRowsRead(Protocol):
 class StateSource(Protocol):
     """Stored engine state, read-only."""
 
-    def entities(self, graph_id: str) -> Iterable[tuple[str, str, Mapping[str, str]]]:
-        """Every ``(key, type, attributes)`` of the graph."""
-        ...
-
-    def triples(self, graph_id: str) -> Iterable[tuple[str, str, str]]:
-        """Every ``(head, relation, tail)`` of the graph."""
+    def graph(self, graph_id: str) -> GraphRowsRead:
+        """Every entity and triple of the graph, at once (a restore reads them all)."""
         ...
 
     def labels(self) -> Iterable[tuple[str, str, str, int]]:
@@ -79,8 +98,8 @@ class StateSource(Protocol):
         """The sequence number the next deferred recompute gets."""
         ...
 
-    def embeddings(self, graph_id: str) -> Iterable[tuple[str, int | None, str, np.ndarray]]:
-        """Every stored ``(key, FAISS id, model version, vector)`` of the graph."""
+    def embeddings(self, graph_id: str, model_version: str) -> EmbeddingRowsRead:
+        """Every stored embedding of the graph, at once."""
         ...
 
     def quantiser(self, model_version: str) -> np.ndarray | None:

@@ -31,7 +31,9 @@ from stream_align.engine.errors import InputFailedError
 from stream_align.events.contracts import Label, TripleChange
 from stream_align.service.errors import EngineStateError
 from stream_align.store.candidate_store import ListBlock, PairBlock
+from stream_align.store.embedding_store import EmbeddingRows
 from stream_align.store.errors import InvalidValueError
+from stream_align.store.graph_rows import GraphRows
 from stream_align.store.records import Decision
 from stream_align.store.transaction import Transaction
 
@@ -45,10 +47,15 @@ class StoredState:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
+    def graph(self, graph_id: str) -> GraphRows:
+        return self._tx.graph.read_all(graph_id)
+
     def entities(self, graph_id: str) -> Iterator[tuple[str, str, Mapping[str, str]]]:
+        """Every entity, a row at a time (tools and tests; a restore reads ``graph``)."""
         return ((e.id, e.type, e.attributes) for e in self._tx.graph.entities(graph_id))
 
     def triples(self, graph_id: str) -> Iterator[tuple[str, str, str]]:
+        """Every triple, a row at a time (tools and tests)."""
         return ((t.head, t.relation, t.tail) for t in self._tx.graph.triples(graph_id))
 
     def labels(self) -> Iterator[tuple[str, str, str, int]]:
@@ -72,9 +79,8 @@ class StoredState:
     def next_queue_seq(self) -> int:
         return self._tx.recompute.next_seq()
 
-    def embeddings(self, graph_id: str) -> Iterator[tuple[str, int | None, str, np.ndarray]]:
-        for key, stored, fid in self._tx.embeddings.all_with_ids(graph_id):
-            yield key, fid, stored.model_version, stored.vector
+    def embeddings(self, graph_id: str, model_version: str) -> EmbeddingRows:
+        return self._tx.embeddings.read_all(graph_id, model_version)
 
     def quantiser(self, model_version: str) -> np.ndarray | None:
         return self._tx.embeddings.quantiser(model_version)

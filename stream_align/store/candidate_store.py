@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stream_align.arrays import segments
+from stream_align.store import blocks
 from stream_align.store.errors import CorruptValueError
 from stream_align.store.keys import Table, pack
 from stream_align.store.pending import PendingWrites
@@ -97,34 +97,6 @@ class PairBlock:
     scores: np.ndarray  # float32
 
 
-def _joined(values: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The values joined into one byte array, each one's start and length."""
-    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-    starts = np.cumsum(lengths) - lengths
-    return np.frombuffer(b"".join(values), dtype=np.uint8), starts, lengths
-
-
-def _column(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-            dtype: np.dtype) -> np.ndarray:
-    """The segments of ``buf`` read as one array of ``dtype`` (a copy, aligned)."""
-    return segments(buf, starts, lengths * dtype.itemsize).view(dtype).copy() \
-        if len(starts) else np.zeros(0, dtype=dtype)
-
-
-def _keys(keys: list[bytes], prefix: int) -> list[str]:
-    """The one string component after ``prefix`` bytes of each key (checked: one component
-    exactly, as ``pack`` wrote it)."""
-    buf, starts, lengths = _joined(keys)
-    if len(keys):
-        size = segments(buf, starts + prefix, np.full(len(keys), 2)).reshape(-1, 2)
-        if ((size[:, 0].astype(np.int64) << 8 | size[:, 1]) != lengths - prefix - 2).any():
-            raise CorruptValueError("a candidate row's key is not one component")
-    try:
-        return [key[prefix + 2:].decode() for key in keys]
-    except UnicodeDecodeError as exc:
-        raise CorruptValueError("undecodable candidate row key") from exc
-
-
 def _entries(buf: np.ndarray, starts: np.ndarray, size: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each row's entry count and all rows' ids and scores, the rows' ``size`` bytes from
@@ -132,22 +104,23 @@ def _entries(buf: np.ndarray, starts: np.ndarray, size: np.ndarray
     if (size % 12).any():
         raise CorruptValueError("a candidate row's entries are not 12 bytes each")
     count = size // 12
-    return (count, _column(buf, starts, count, _IDS),
-            _column(buf, starts + 8 * count, count, _SCORES))
+    return (count, blocks.column(buf, starts, count, _IDS),
+            blocks.column(buf, starts + 8 * count, count, _SCORES))
 
 
 def _list_block(keys: list[str], values: list[bytes]) -> ListBlock:
     """Decode every list row at once (``_list_heads``' layout, then the entries)."""
-    buf, starts, lengths = _joined(values)
+    buf, starts, lengths = blocks.joined(values)
     if (lengths < 12).any():
         raise CorruptValueError("a candidate list row shorter than its head")
-    bounds = _column(buf, starts, np.ones(len(values), dtype=np.int64), _BOUND)
-    count = _column(buf, starts + 8, np.ones(len(values), dtype=np.int64),
+    bounds = blocks.column(buf, starts, np.ones(len(values), dtype=np.int64), _BOUND)
+    count = blocks.column(buf, starts + 8, np.ones(len(values), dtype=np.int64),
                     _CELLS).astype(np.int64)
     if (count < 0).any() or (12 + 4 * count > lengths).any():
         raise CorruptValueError("a candidate list row's cells overrun it")
     cells = np.full((len(values), int(count.max(initial=0))), -1, dtype=_CELLS)
-    cells[np.arange(cells.shape[1]) < count[:, None]] = _column(buf, starts + 12, count, _CELLS)
+    filled = np.arange(cells.shape[1]) < count[:, None]
+    cells[filled] = blocks.column(buf, starts + 12, count, _CELLS)
     head = 12 + 4 * count
     sizes, ids, scores = _entries(buf, starts + head, lengths - head)
     return ListBlock(keys, bounds, sizes, ids, scores, cells)
@@ -189,7 +162,7 @@ class CandidateStore:
         self._settings.check_graph(graph)
         prefix = pack(graph)
         rows = list(self._kv.scan(Table.CANDIDATES, prefix))
-        keys = _keys([key for key, _ in rows], len(prefix))
+        keys = blocks.key_texts([key for key, _ in rows], len(prefix))
         return _list_block(keys, [value for _, value in rows])
 
     def lists(self, graph: str) -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
@@ -219,8 +192,8 @@ class CandidateStore:
     def pair_block(self) -> PairBlock:
         """Every stored pair row, in key order, decoded at once."""
         rows = list(self._kv.scan(Table.PAIR_SCORE))
-        keys = _keys([key for key, _ in rows], 0)
-        buf, starts, lengths = _joined([value for _, value in rows])
+        keys = blocks.key_texts([key for key, _ in rows], 0)
+        buf, starts, lengths = blocks.joined([value for _, value in rows])
         return PairBlock(keys, *_entries(buf, starts, lengths))
 
     def pairs(self) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:

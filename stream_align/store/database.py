@@ -110,6 +110,16 @@ class Database:
             read_options.set_iterate_upper_bound(end)
         yield from self._table(table).items(from_key=prefix, read_opt=read_options)
 
+    def scan_keys(self, table: Table, prefix: bytes) -> Iterator[bytes]:
+        """``scan``'s keys alone (a table whose values are empty: triples). A generator, as
+        ``scan``: its frame keeps the read options — the upper bound — alive while RocksDB's
+        iterator reads them (returned bare, the bound was freed and the scan stopped early)."""
+        read_options = ReadOptions()
+        end = prefix_end(prefix)
+        if end is not None:
+            read_options.set_iterate_upper_bound(end)
+        yield from self._table(table).keys(from_key=prefix, read_opt=read_options)
+
     def write(self, changes: Iterable[Change], cleared: Iterable[Table] = ()) -> int:
         """Write all changes as one atomic ``WriteBatch``, after deleting every key of the
         ``cleared`` tables (one range deletion each); return how many operations were written."""

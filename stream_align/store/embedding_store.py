@@ -8,11 +8,14 @@ both directions (search results come back as ids).
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
+from stream_align.store import blocks
 from stream_align.store.counters import FAISS_ID, peek
+from stream_align.store.errors import CorruptValueError
 from stream_align.store.keys import Table, pack, read_u64, u64, unpack, unpack_one
 from stream_align.store.pending import PendingWrites
 from stream_align.store.records import StoredEmbedding
@@ -20,6 +23,18 @@ from stream_align.store.settings import StoreSettings
 from stream_align.store.values import decode_embedding, encode_embedding
 
 QUANTISER = b"ivf_quantiser/"
+_NO_ID = b"\xff" * 8  # read as FAISS id -1: an embedding without an id
+
+
+@dataclass
+class EmbeddingRows:
+    """A graph's embeddings: ``keys[i]`` has FAISS id ``faiss_ids[i]`` (``-1``: none) and,
+    where ``current[i]``, the next row of ``vectors`` (the model version asked for)."""
+
+    keys: list[str]
+    faiss_ids: np.ndarray  # int64 (n,)
+    current: np.ndarray  # bool (n,)
+    vectors: np.ndarray  # float32 (current.sum(), dim)
 
 
 class EmbeddingStore:
@@ -67,6 +82,32 @@ class EmbeddingStore:
             fid = read_u64(bound[1]) if bound is not None and bound[0] == key else None
             (entity_id,) = unpack(key, len(prefix))
             yield entity_id, decode_embedding(value), fid
+
+    def read_all(self, graph: str, model_version: str) -> EmbeddingRows:
+        """Every embedding of ``graph`` with its FAISS id at once, the vectors of
+        ``model_version`` as one matrix (a restore reads them all: one decode of the joined
+        rows, not one per row, decision 0067)."""
+        prefix = self._key(graph)
+        rows = list(self._kv.scan(Table.EMBEDDING, prefix))
+        keys = [key for key, _ in rows]
+        ids = list(self._kv.scan(Table.FAISS_ID, prefix))
+        if [key for key, _ in ids] != keys:  # an embedding without an id, or the reverse
+            found = dict(ids)
+            ids = [(key, found.get(key, _NO_ID)) for key in keys]
+        buf, starts, lengths = blocks.joined([value for _, value in rows])
+        del rows
+        (at, size), = blocks.components(buf, starts, starts + lengths, 1)
+        current = blocks.numbered(buf, at, size, {pack(model_version): 0}) == 0
+        width = (lengths - size)[current]
+        if len(width) and ((width != width[0]).any() or width[0] % 4):
+            raise CorruptValueError(f"embeddings of {model_version} of unequal lengths")
+        dim = int(width[0]) // 4 if len(width) else 0
+        vectors = blocks.column(buf, (at + size)[current], np.full(len(width), dim),
+                                np.dtype("<f4")).reshape(len(width), dim)
+        raw, id_at, _ = blocks.joined([value for _, value in ids])
+        fids = blocks.column(raw, id_at, np.ones(len(ids), dtype=np.int64), np.dtype(">u8"))
+        return EmbeddingRows(blocks.key_texts(keys, len(prefix)), fids.astype(np.int64),
+                             current, vectors)
 
     def put_quantiser(self, model_version: str, centroids: npt.ArrayLike) -> None:
         """Store the IVF coarse quantiser trained for ``model_version`` (frozen from then on:

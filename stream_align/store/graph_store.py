@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
+from stream_align.store.graph_rows import GraphRows, read_graph
 from stream_align.store.keys import Table, component, pack, unpack
 from stream_align.store.pending import PendingWrites
 from stream_align.store.records import Degree, Edge, Entity, Triple
@@ -60,6 +61,10 @@ class GraphStore:
         for key, value in self._kv.scan(Table.ENTITY, prefix):
             (entity_id,) = unpack(key, len(prefix))
             yield decode_entity(graph, entity_id, value)
+
+    def read_all(self, graph: str) -> GraphRows:
+        """Every entity and triple of ``graph`` at once, numbered (a restore's mirror)."""
+        return read_graph(self._kv, self._key(graph))
 
     # triples
 

@@ -116,6 +116,13 @@ class PendingWrites:
         committed = iter(()) if pending.cleared else self._database.scan(table, prefix)
         return _merge(committed, pending.in_prefix(prefix))
 
+    def scan_keys(self, table: Table, prefix: bytes = b"") -> Iterator[bytes]:
+        """``scan``'s keys alone."""
+        self._check_open()
+        if table not in self._tables:
+            return self._database.scan_keys(table, prefix)
+        return (key for key, _ in self.scan(table, prefix))
+
     def put(self, table: Table, key: bytes, value: bytes) -> None:
         """Stage ``key = value``."""
         self._check_open()
