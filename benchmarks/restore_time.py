@@ -66,11 +66,13 @@ class StageClock:
 
 def _restore(store: StateStore, bundle, settings: EngineSettings
              ) -> tuple[AlignmentEngine, float, dict[str, float]]:
-    clock = StageClock()
+    clock, cpu = StageClock(), time.process_time()
     with store.transaction() as tx:
         engine = AlignmentEngine.restore(bundle, StoredState(tx), settings, clock)
     seconds = clock.total()
-    return engine, seconds, {k: round(v, 1) for k, v in clock.stages.items()}
+    stages = {k: round(v, 1) for k, v in clock.stages.items()}
+    stages["cpu_s"] = round(time.process_time() - cpu, 1)
+    return engine, seconds, stages
 
 
 def _tables(engine: AlignmentEngine) -> tuple[int, int, float]:

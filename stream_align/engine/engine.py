@@ -142,6 +142,7 @@ class AlignmentEngine:
         if stored is not None:  # the vectors go straight into their stored IVF cells
             engine.lists.use_quantiser(source.quantiser(bundle.version))
         for s, side in enumerate(engine.sides):
+            progress(f"restore {side.graph.label}: samples", 0, 1)
             side.samples.refresh(side.graph.alive_indices())
             engine._load_embeddings(source, s, None if stored is None else stored.own_cells(s))
         if stored is None:

@@ -3,7 +3,7 @@
 A restore reads every row of the state (at 1M entities a side ≈ 2M entity rows, ≈ 8M triple
 keys, 2M list rows): decoding them one at a time in Python was most of a restore (0.2–0.4 ms
 an entity, docs/BENCHMARKS.md, decision 0067). Here a table's rows are joined into one byte
-array and each field is cut out of all rows with one numpy gather (``arrays.segments``); keys
+array and each field is cut out of all rows at once (``windows``: a row copy each); keys
 (length-prefixed components, ``keys``) are split the same way, one component position at a
 time. Components are matched by value as fixed-width byte strings (numpy ``S``): the length
 prefix makes two components equal exactly when their bytes are, and orders them as RocksDB's
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from stream_align.arrays import segments
 from stream_align.store.errors import CorruptValueError
 
 WIDEST = 256
@@ -29,12 +28,39 @@ def joined(values: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.frombuffer(b"".join(values), dtype=np.uint8), starts, lengths
 
 
-def column(buf: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+def windows(buf: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """``(len(starts), width)`` bytes: the ``width`` bytes from each start (past the end of
+    ``buf``: zeros), one row copy each — not an index per byte, which cost more than reading
+    the rows (41 MB of vectors at 40K a side: 2.7 s against 0.26 s)."""
+    if not len(starts) or width <= 0:
+        return np.zeros((len(starts), max(width, 0)), dtype=np.uint8)
+    need = int(starts.max()) + width
+    if need > len(buf):
+        buf = np.concatenate([buf, np.zeros(need - len(buf), dtype=np.uint8)])
+    return np.lib.stride_tricks.sliding_window_view(buf, width)[starts]
+
+
+def column(buf: np.ndarray, starts: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """One item of ``dtype`` from each start."""
+    return windows(buf, starts, dtype.itemsize).view(dtype).reshape(len(starts))
+
+
+def ragged(buf: np.ndarray, starts: np.ndarray, counts: np.ndarray,
            dtype: np.dtype) -> np.ndarray:
-    """``counts[i]`` items of ``dtype`` from each ``starts[i]``, concatenated (aligned copy)."""
-    if not len(starts):
-        return np.zeros(0, dtype=dtype)
-    return segments(buf, starts, counts * dtype.itemsize).view(dtype).copy()
+    """``counts[i]`` items of ``dtype`` from each ``starts[i]``, concatenated in row order.
+    Rows are read in groups of similar counts (a power of two apart at most), so a few long
+    rows — a hub's pairs — do not widen every row's copy."""
+    counts = np.asarray(counts, dtype=np.int64)
+    out = np.empty(int(counts.sum()), dtype=dtype)
+    offsets = np.cumsum(counts) - counts
+    group = np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64)
+    for g in np.unique(group[counts > 0]).tolist():
+        rows = np.flatnonzero((group == g) & (counts > 0))
+        width = int(counts[rows].max())
+        items = windows(buf, starts[rows], width * dtype.itemsize).view(dtype)
+        filled = np.arange(width) < counts[rows][:, None]
+        out[(offsets[rows][:, None] + np.arange(width))[filled]] = items[filled]
+    return out
 
 
 def components(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
@@ -56,8 +82,8 @@ def components(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray,
 
 def fixed(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray, width: int) -> np.ndarray:
     """Each segment as a ``width``-byte string (zero-padded; callers check lengths fit)."""
-    out = np.zeros((len(starts), max(width, 1)), dtype=np.uint8)
-    out[np.arange(out.shape[1]) < lengths[:, None]] = segments(buf, starts, lengths)
+    out = windows(buf, starts, max(width, 1))
+    out[np.arange(out.shape[1]) >= lengths[:, None]] = 0
     return out.view(f"S{out.shape[1]}").ravel()
 
 
@@ -65,10 +91,9 @@ def key_texts(keys: list[bytes], prefix: int) -> list[str]:
     """The one string component after ``prefix`` bytes of each key (checked: one component
     exactly, as ``pack`` wrote it)."""
     buf, starts, lengths = joined(keys)
-    if len(keys):
-        size = segments(buf, starts + prefix, np.full(len(keys), 2)).reshape(-1, 2)
-        if ((size[:, 0].astype(np.int64) << 8 | size[:, 1]) != lengths - prefix - 2).any():
-            raise CorruptValueError("a key of more than one component")
+    size = column(buf, starts + prefix, np.dtype(">u2")).astype(np.int64)
+    if (size != lengths - prefix - 2).any():
+        raise CorruptValueError("a key of more than one component")
     try:
         return [key[prefix + 2:].decode() for key in keys]
     except UnicodeDecodeError as exc:

@@ -104,8 +104,8 @@ def _entries(buf: np.ndarray, starts: np.ndarray, size: np.ndarray
     if (size % 12).any():
         raise CorruptValueError("a candidate row's entries are not 12 bytes each")
     count = size // 12
-    return (count, blocks.column(buf, starts, count, _IDS),
-            blocks.column(buf, starts + 8 * count, count, _SCORES))
+    return (count, blocks.ragged(buf, starts, count, _IDS),
+            blocks.ragged(buf, starts + 8 * count, count, _SCORES))
 
 
 def _list_block(keys: list[str], values: list[bytes]) -> ListBlock:
@@ -113,14 +113,13 @@ def _list_block(keys: list[str], values: list[bytes]) -> ListBlock:
     buf, starts, lengths = blocks.joined(values)
     if (lengths < 12).any():
         raise CorruptValueError("a candidate list row shorter than its head")
-    bounds = blocks.column(buf, starts, np.ones(len(values), dtype=np.int64), _BOUND)
-    count = blocks.column(buf, starts + 8, np.ones(len(values), dtype=np.int64),
-                    _CELLS).astype(np.int64)
+    bounds = blocks.column(buf, starts, _BOUND)
+    count = blocks.column(buf, starts + 8, _CELLS).astype(np.int64)
     if (count < 0).any() or (12 + 4 * count > lengths).any():
         raise CorruptValueError("a candidate list row's cells overrun it")
     cells = np.full((len(values), int(count.max(initial=0))), -1, dtype=_CELLS)
     filled = np.arange(cells.shape[1]) < count[:, None]
-    cells[filled] = blocks.column(buf, starts + 12, count, _CELLS)
+    cells[filled] = blocks.ragged(buf, starts + 12, count, _CELLS)
     head = 12 + 4 * count
     sizes, ids, scores = _entries(buf, starts + head, lengths - head)
     return ListBlock(keys, bounds, sizes, ids, scores, cells)

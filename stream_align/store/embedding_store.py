@@ -102,10 +102,9 @@ class EmbeddingStore:
         if len(width) and ((width != width[0]).any() or width[0] % 4):
             raise CorruptValueError(f"embeddings of {model_version} of unequal lengths")
         dim = int(width[0]) // 4 if len(width) else 0
-        vectors = blocks.column(buf, (at + size)[current], np.full(len(width), dim),
-                                np.dtype("<f4")).reshape(len(width), dim)
+        vectors = blocks.windows(buf, (at + size)[current], 4 * dim).view("<f4")
         raw, id_at, _ = blocks.joined([value for _, value in ids])
-        fids = blocks.column(raw, id_at, np.ones(len(ids), dtype=np.int64), np.dtype(">u8"))
+        fids = blocks.column(raw, id_at, np.dtype(">u8"))
         return EmbeddingRows(blocks.key_texts(keys, len(prefix)), fids.astype(np.int64),
                              current, vectors)
 

@@ -91,3 +91,21 @@ def test_list_and_pair_blocks_equal_their_rows(store: StateStore) -> None:
     assert block.cells.tolist() == [[7, -1, 8], [1, 2, 3]]
     assert pairs.keys == ["l", "m"] and pairs.lengths.tolist() == [2, 1]
     assert pairs.rights.tolist() == [9, 8, 4] and pairs.scores.tolist() == [0.5, 0.25, 0.125]
+
+
+def test_pair_rows_of_very_different_lengths_read_back_exactly(store: StateStore) -> None:
+    """A hub's long row among short ones (rows are read in groups of similar length)."""
+    lengths = [1, 300, 2, 0, 17, 64, 65]
+    rights = np.arange(sum(lengths)) * 3
+    scores = (np.arange(sum(lengths)) / 7).astype(np.float32)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    keys = [f"left{i}" for i in range(len(lengths))]
+    with store.transaction() as tx:
+        tx.candidates.put_pair_rows(keys, offsets, rights, scores)
+    with store.transaction() as tx:
+        block = tx.candidates.pair_block()
+        rows = list(tx.candidates.pairs())
+    assert block.keys == [k for k, n in zip(keys, lengths, strict=True) if n]
+    assert block.lengths.tolist() == [n for n in lengths if n]
+    assert np.array_equal(block.rights, rights) and np.array_equal(block.scores, scores)
+    assert [len(r) for _, r, _ in rows] == [n for n in lengths if n]
