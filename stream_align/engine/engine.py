@@ -57,6 +57,10 @@ from stream_align.events.contracts import (
 )
 from stream_align.model.bundle import ModelBundle
 
+RESTORE_CHUNK = 16_384
+"""Nodes a restore samples at a time: every node is sampled, and 4,096 (a batch's chunk) cost
+≈ 20 % more at 40K a side (the neighbours shared by chunks are read again; decision 0067)."""
+
 
 @dataclass
 class Outcome:
@@ -143,7 +147,7 @@ class AlignmentEngine:
             engine.lists.use_quantiser(source.quantiser(bundle.version))
         for s, side in enumerate(engine.sides):
             progress(f"restore {side.graph.label}: samples", 0, 1)
-            side.samples.refresh(side.graph.alive_indices())
+            side.samples.refresh(side.graph.alive_indices(), chunk=RESTORE_CHUNK)
             engine._load_embeddings(source, s, None if stored is None else stored.own_cells(s))
         if stored is None:
             engine.lists.use_quantiser(source.quantiser(bundle.version))

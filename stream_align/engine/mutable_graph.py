@@ -92,6 +92,20 @@ class MutableGraph:
             self.entities[i] = entity
         return i
 
+    def load_entities(self, keys: list[str], types: list[str],
+                      attributes: list[dict[str, str]]) -> None:
+        """``upsert`` of each distinct key into an empty mirror, numbered in order (restore:
+        one comprehension, not a call per entity); ``attributes`` are taken over."""
+        assert not self.keys, "load_entities fills an empty mirror"
+        intern = sys.intern
+        self.index = {key: i for i, key in enumerate(keys)}
+        if len(self.index) != len(keys):
+            raise ValueError(f"graph {self.graph_id}: an entity key given twice")
+        self.keys = list(keys)
+        self.entities = [Entity(name=attrs.pop(NAME, ""), type=intern(kind),
+                                attributes=attrs or _NO_ATTRIBUTES)
+                         for kind, attrs in zip(types, attributes, strict=True)]
+
     def delete(self, key: str) -> list[tuple[int, int, int]]:
         """Delete an entity and its triples; return the removed ``(head, relation, tail)``."""
         i = self.index[key]
@@ -191,11 +205,7 @@ def mirror_from(source: StateSource, label: str, graph_id: str,
     graph = MutableGraph(label, graph_id)
     progress(f"restore {label}: entities", 0, 1)  # and the triples' keys, read with them
     rows = source.graph(graph_id)
-    for key, entity_type, attributes in zip(rows.keys, rows.types, rows.attributes,
-                                            strict=True):
-        graph.upsert(key, entity_type, attributes)
-    if len(graph.keys) != len(rows.keys):
-        raise ValueError(f"graph {graph_id}: an entity key stored twice")
+    graph.load_entities(rows.keys, rows.types, rows.attributes)
     progress(f"restore {label}: triples", 0, 1)
     relation = np.array([graph.relation_id(name) for name in rows.relations], dtype=np.int64)
     triples = np.asarray(rows.triples, dtype=np.int64).reshape(-1, 3)

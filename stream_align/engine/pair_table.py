@@ -235,11 +235,13 @@ class PairTable:
         assert not len(self._keys) and not self._changes and not len(self._recent), \
             "load fills an empty table"
         keys = (u.astype(np.int64) << 32) | v.astype(np.int64)
-        order = np.argsort(keys, kind="stable")
+        if self._values is None:  # keys alone: numpy's sort, ≈ 10× its argsort (restore)
+            self._keys = np.sort(keys)
+            return
+        order = np.argsort(keys)  # distinct keys: any order of equal keys is the same
         self._keys = keys[order]
-        if self._values is not None:
-            given = np.zeros(len(keys)) if values is None else values
-            self._values = np.asarray(given, dtype=np.float64)[order]
+        given = np.zeros(len(keys)) if values is None else values
+        self._values = np.asarray(given, dtype=np.float64)[order]
 
     def seconds_of(self, us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every pair of the ``us``, as two arrays ``(i, v)``: ``v`` is paired with ``us[i]``

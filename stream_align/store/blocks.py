@@ -17,6 +17,8 @@ import numpy as np
 from stream_align.store.errors import CorruptValueError
 
 WIDEST = 256
+_MIX = np.random.default_rng(67).integers(1, 2**63, WIDEST // 8, dtype=np.uint64) | np.uint64(1)
+"""Odd 64-bit multipliers of a component's 8-byte words: ``numbered``'s hash."""
 """Components up to this many bytes are matched as fixed-width arrays (a graph of 1M entities:
 ≤ 256 MB while restoring); a graph with a longer key is matched through a dictionary."""
 
@@ -151,20 +153,31 @@ class Vocabulary:
 def numbered(buf: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
              known: dict[bytes, int]) -> np.ndarray:
     """Each component's number in ``known`` (component → number), new ones numbered on as
-    they first appear (a graph's relations: a few hundred among millions of triples)."""
-    width = int(lengths.max(initial=2))
+    they first appear (a graph's relations: a few hundred among millions of triples). The
+    components are told apart by a 64-bit hash of their bytes, checked: every row must equal
+    its hash's first row byte for byte, else the rows are sorted as strings (slower: a sort
+    of byte strings was most of a triple's decode)."""
+    width = -(-int(lengths.max(initial=2)) // 8) * 8
     raw = buf.tobytes()
     if width > WIDEST:
         return np.fromiter((known.setdefault(raw[lo:lo + n], len(known)) for lo, n in
                             zip(starts.tolist(), lengths.tolist(), strict=True)),
                            dtype=np.int64, count=len(starts))
-    distinct, first, inverse = np.unique(fixed(buf, starts, lengths, width),
-                                         return_index=True, return_inverse=True)
-    number = np.zeros(len(distinct), dtype=np.int64)
+    rows = windows(buf, starts, width)
+    rows[np.arange(width) >= lengths[:, None]] = 0
+    words = rows.view(np.uint64)
+    hashed = (words * _MIX[: words.shape[1]]).sum(axis=1, dtype=np.uint64)
+    _, first, inverse = np.unique(hashed, return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if not (rows == rows[first[inverse]]).all():  # two components, one hash
+        _, first, inverse = np.unique(rows.view(f"S{width}").ravel(), return_index=True,
+                                      return_inverse=True)
+        inverse = inverse.ravel()
+    number = np.zeros(len(first), dtype=np.int64)
     for d in np.argsort(first, kind="stable").tolist():
         lo, n = int(starts[first[d]]), int(lengths[first[d]])
         number[d] = known.setdefault(raw[lo:lo + n], len(known))
-    return number[inverse.ravel()]
+    return number[inverse]
 
 
 def ranked(known: dict[bytes, int]) -> tuple[list[str], np.ndarray]:

@@ -109,3 +109,17 @@ def test_pair_rows_of_very_different_lengths_read_back_exactly(store: StateStore
     assert block.lengths.tolist() == [n for n in lengths if n]
     assert np.array_equal(block.rights, rights) and np.array_equal(block.scores, scores)
     assert [len(r) for _, r, _ in rows] == [n for n in lengths if n]
+
+
+def test_components_sharing_a_hash_are_still_told_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``numbered`` checks its hash: with every hash equal it falls back to sorting."""
+    from stream_align.store import blocks
+
+    parts = [b"\x00\x01a", b"\x00\x02ab", b"\x00\x01a", b"\x00\x01\x00", b"\x00\x02ab"]
+    buf, starts, lengths = blocks.joined(parts)
+    want = blocks.numbered(buf, starts, lengths, {})
+    monkeypatch.setattr(blocks, "_MIX", np.zeros_like(blocks._MIX))
+    known: dict[bytes, int] = {}
+    assert blocks.numbered(buf, starts, lengths, known).tolist() == want.tolist() == \
+        [0, 1, 0, 2, 1]
+    assert known == {b"\x00\x01a": 0, b"\x00\x02ab": 1, b"\x00\x01\x00": 2}
