@@ -9,6 +9,7 @@ both directions (search results come back as ids).
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,30 @@ from stream_align.store.values import decode_embedding, encode_embedding
 
 QUANTISER = b"ivf_quantiser/"
 _NO_ID = b"\xff" * 8  # read as FAISS id -1: an embedding without an id
+
+
+CHUNK = 65_536
+"""Embedding rows decoded at a time on restore (≈ 70 MB of 256-float rows): joined whole, a
+graph's rows, their joined copy and the matrix were each ≈ 1 GB at 1M entities."""
+
+
+def _decode_vectors(values: list[bytes], version: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Which values are of ``version`` and their vectors, ``(n, dim)`` ``float32``."""
+    buf, starts, lengths = blocks.joined(values)
+    (at, size), = blocks.components(buf, starts, starts + lengths, 1)
+    current = blocks.numbered(buf, at, size, {version: 0}) == 0
+    width = (lengths - size)[current]
+    if len(width) and ((width != width[0]).any() or width[0] % 4):
+        raise CorruptValueError("embeddings of one model version of unequal lengths")
+    dim = int(width[0]) // 4 if len(width) else 0
+    return current, blocks.windows(buf, (at + size)[current], 4 * dim).view("<f4")
+
+
+def _grown(vectors: np.ndarray, rows: int, dim: int) -> np.ndarray:
+    out = np.empty((rows, dim), dtype=np.float32)
+    if len(vectors):
+        out[:len(vectors)] = vectors
+    return out
 
 
 @dataclass
@@ -85,28 +110,35 @@ class EmbeddingStore:
 
     def read_all(self, graph: str, model_version: str) -> EmbeddingRows:
         """Every embedding of ``graph`` with its FAISS id at once, the vectors of
-        ``model_version`` as one matrix (a restore reads them all: one decode of the joined
-        rows, not one per row, decision 0067)."""
-        prefix = self._key(graph)
-        rows = list(self._kv.scan(Table.EMBEDDING, prefix))
-        keys = [key for key, _ in rows]
+        ``model_version`` as one matrix (a restore reads them all: rows decoded
+        ``CHUNK`` at a time into one matrix, not one at a time, decision 0067)."""
+        prefix, version = self._key(graph), pack(model_version)
         ids = list(self._kv.scan(Table.FAISS_ID, prefix))
+        keys: list[bytes] = []
+        current: list[np.ndarray] = []
+        vectors = np.zeros((0, 0), dtype=np.float32)
+        count, rows = 0, self._kv.scan(Table.EMBEDDING, prefix)
+        while chunk := list(islice(rows, CHUNK)):
+            keys.extend(key for key, _ in chunk)
+            mine, found = _decode_vectors([value for _, value in chunk], version)
+            current.append(mine)
+            if not len(found):
+                continue
+            if count and found.shape[1] != vectors.shape[1]:
+                raise CorruptValueError(f"embeddings of {model_version} of unequal lengths")
+            if count + len(found) > len(vectors) or found.shape[1] != vectors.shape[1]:
+                vectors = _grown(vectors[:count], max(len(ids), 2 * len(vectors),
+                                                     count + len(found)), found.shape[1])
+            vectors[count:count + len(found)] = found
+            count += len(found)
         if [key for key, _ in ids] != keys:  # an embedding without an id, or the reverse
-            found = dict(ids)
-            ids = [(key, found.get(key, _NO_ID)) for key in keys]
-        buf, starts, lengths = blocks.joined([value for _, value in rows])
-        del rows
-        (at, size), = blocks.components(buf, starts, starts + lengths, 1)
-        current = blocks.numbered(buf, at, size, {pack(model_version): 0}) == 0
-        width = (lengths - size)[current]
-        if len(width) and ((width != width[0]).any() or width[0] % 4):
-            raise CorruptValueError(f"embeddings of {model_version} of unequal lengths")
-        dim = int(width[0]) // 4 if len(width) else 0
-        vectors = blocks.windows(buf, (at + size)[current], 4 * dim).view("<f4")
+            given = dict(ids)
+            ids = [(key, given.get(key, _NO_ID)) for key in keys]
         raw, id_at, _ = blocks.joined([value for _, value in ids])
-        fids = blocks.column(raw, id_at, np.dtype(">u8"))
-        return EmbeddingRows(blocks.key_texts(keys, len(prefix)), fids.astype(np.int64),
-                             current, vectors)
+        fids = blocks.column(raw, id_at, np.dtype(">u8")).astype(np.int64)
+        return EmbeddingRows(blocks.key_texts(keys, len(prefix)), fids,
+                             np.concatenate(current) if current else np.zeros(0, dtype=bool),
+                             vectors[:count])
 
     def put_quantiser(self, model_version: str, centroids: npt.ArrayLike) -> None:
         """Store the IVF coarse quantiser trained for ``model_version`` (frozen from then on:

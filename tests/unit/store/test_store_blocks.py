@@ -123,3 +123,26 @@ def test_components_sharing_a_hash_are_still_told_apart(monkeypatch: pytest.Monk
     assert blocks.numbered(buf, starts, lengths, known).tolist() == want.tolist() == \
         [0, 1, 0, 2, 1]
     assert known == {b"\x00\x01a": 0, b"\x00\x02ab": 1, b"\x00\x01\x00": 2}
+
+
+def test_embeddings_read_in_chunks_equal_one_read(store: StateStore,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows decoded a chunk at a time (a chunk may hold no vector of the version asked for)
+    give the same matrix as one pass."""
+    from stream_align.store import embedding_store
+
+    vectors = np.arange(40, dtype=np.float32).reshape(10, 4)
+    with store.transaction() as tx:
+        for i in range(10):
+            version = "old" if i in (2, 3, 4) else "m1"
+            tx.embeddings.put("A", f"e{i}", vectors[i], version)
+            tx.embeddings.bind_faiss_id("A", f"e{i}", i)
+    with store.transaction() as tx:
+        whole = tx.embeddings.read_all("A", "m1")
+    monkeypatch.setattr(embedding_store, "CHUNK", 2)
+    with store.transaction() as tx:
+        chunked = tx.embeddings.read_all("A", "m1")
+    for rows in (whole, chunked):
+        assert rows.current.tolist() == [i not in (2, 3, 4) for i in range(10)]
+        assert np.array_equal(rows.vectors, vectors[rows.current])
+        assert rows.faiss_ids.tolist() == list(range(10))
