@@ -148,8 +148,7 @@ class SampleIndex:
 
     def fans(self, nodes: np.ndarray) -> np.ndarray:
         """``|R(node)|`` of each node: how many nodes sample it."""
-        index, _ = self._reverse.seconds_of(np.asarray(nodes, dtype=np.int64))
-        return np.bincount(index, minlength=len(nodes)).astype(np.int64)
+        return self._reverse.counts_of(nodes)
 
     def samplers_of(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``R`` of many nodes: pairs ``(i, x)``, ``x`` samples ``nodes[i]``."""

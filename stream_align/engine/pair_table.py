@@ -243,6 +243,16 @@ class PairTable:
         given = np.zeros(len(keys)) if values is None else values
         self._values = np.asarray(given, dtype=np.float64)[order]
 
+    def counts_of(self, us: np.ndarray) -> np.ndarray:
+        """How many pairs each of ``us`` has: two binary searches when no change is pending,
+        not the pairs themselves gathered and counted (a restore counts every sampled node's
+        samplers, decision 0067)."""
+        us = np.asarray(us, dtype=np.int64)
+        if len(self._recent) or self._delta:
+            return np.bincount(self.seconds_of(us)[0], minlength=len(us)).astype(np.int64)
+        return (np.searchsorted(self._keys, (us + 1) << 32)
+                - np.searchsorted(self._keys, us << 32)).astype(np.int64)
+
     def seconds_of(self, us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every pair of the ``us``, as two arrays ``(i, v)``: ``v`` is paired with ``us[i]``
         (one binary search per ``u`` inside numpy; the recent changes by dict per ``u`` that

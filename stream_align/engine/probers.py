@@ -62,20 +62,31 @@ class CellProbers:
         at = np.asarray(nodes, dtype=np.int64)
         self._cells = grown(self._cells, int(at.max()) + 1, -1)
         self._slots = grown(self._slots, int(at.max()) + 1, -1)
-        cells = np.asarray(cells, dtype=np.int64).reshape(len(at), -1)
-        node, j = np.nonzero(cells >= 0)
-        cell = cells[node, j]
-        order = np.argsort(cell, kind="stable")  # each cell's nodes in the given order
-        node, j, cell = at[node[order]], j[order], cell[order]
-        firsts, starts, counts = np.unique(cell, return_index=True, return_counts=True)
+        cells = np.asarray(cells).reshape(len(at), -1)
+        valid = cells >= 0
+        width = cells.shape[1]
+        # the table's valid entries as flat positions, grouped by cell (each cell's nodes in
+        # the given order); rows are written back whole, not scattered entry by entry
+        flat = np.flatnonzero(valid.ravel())
+        cell = cells.ravel()[flat]
+        order = _grouped(cell, self.nlist)
+        flat, cell = flat[order], cell[order].astype(np.int64)
+        counts = np.bincount(cell, minlength=self.nlist)
+        firsts = np.flatnonzero(counts)
+        counts = counts[firsts]
+        starts = np.cumsum(counts) - counts
         slot = self._count[cell] + np.arange(len(cell)) - np.repeat(starts, counts)
+        node = at[flat // width].astype(np.int32)
         for c, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
             n = int(self._count[c])
             if n + k > len(self._members[c]):
                 self._members[c] = grown(self._members[c], n + k, -1)
             self._members[c][n:n + k] = node[lo:lo + k]
         self._count[firsts] += counts
-        self._cells[node, j], self._slots[node, j] = cell, slot
+        slots = np.full(cells.shape, -1, dtype=np.int32)
+        slots.ravel()[flat] = slot
+        self._cells[at, :width] = np.where(valid, cells, -1)
+        self._slots[at, :width] = slots
 
     def drop(self, nodes: Sequence[int]) -> None:
         """Forget the cells of ``nodes`` (swap-removal from each cell's members: one step per
@@ -111,3 +122,13 @@ class CellProbers:
         """Memory of the structure (arrays only)."""
         return int(self._cells.nbytes + self._slots.nbytes
                    + sum(m.nbytes for m in self._members) + self._count.nbytes)
+
+
+def _grouped(cells: np.ndarray, nlist: int) -> np.ndarray:
+    """The stable order of ``cells`` by value: a radix sort of 16-bit values where the cell
+    numbers fit (``nlist`` ≤ 32,768; 4,096 cells at 1M entities a side), not a merge sort of
+    64-bit ones — the same order, ≈ 5× less CPU for a restore's registration of every node's
+    probed cells (decision 0067)."""
+    if nlist <= np.iinfo(np.int16).max + 1:
+        return np.argsort(cells.astype(np.int16), kind="stable")
+    return np.argsort(cells, kind="stable")

@@ -134,6 +134,9 @@ def test_changes_one_at_a_time_and_many_at_a_time_interleave_as_a_dict(monkeypat
                    if values else None)
         want.update({(u, v): (float(i) if values else 0.0)
                      for i, (u, v) in enumerate(base.tolist())})
+        probe = rng.integers(0, 32, 40)  # loaded, nothing pending: the searches alone
+        assert table.counts_of(probe).tolist() == [sum(1 for a, _ in want if a == u)
+                                                   for u in probe.tolist()]
         for step in range(300):
             kind = step % 5
             pairs = np.unique(rng.integers(0, 30, size=(int(rng.integers(1, 40)), 2)), axis=0)
@@ -174,6 +177,8 @@ def test_changes_one_at_a_time_and_many_at_a_time_interleave_as_a_dict(monkeypat
             at, seconds = table.seconds_of(us)
             assert sorted(zip(us[at].tolist(), seconds.tolist(), strict=True)) == \
                 sorted(p for p in want if p[0] in set(us.tolist()))
+            assert table.counts_of(probe_u).tolist() == [sum(1 for a, _ in want if a == u)
+                                                         for u in probe_u.tolist()]
             _, seconds, got = table.rows(us)
             assert list(zip(seconds.tolist(), got.tolist(), strict=True)) == \
                 [(b, want[a, b]) for a in us.tolist() for b in sorted(

@@ -79,3 +79,19 @@ def test_probers_match_a_brute_force_map() -> None:
             for cell in probers.cells(n).tolist():
                 slot = probers._slots[n][probers._cells[n] == cell][0]
                 assert probers._members[cell][slot] == n
+
+
+@pytest.mark.parametrize("nlist", [7, 32_768, 40_000])
+def test_probers_group_each_cell_in_the_given_order(nlist: int) -> None:
+    """A cell's members in the order given (a stable grouping: 16-bit radix where the cells
+    fit, else a stable sort of the cells as given), slots pointing back at them."""
+    rng = np.random.default_rng(5)
+    span = min(nlist, 50)  # the highest cells: past 16 bits where nlist is
+    cells = np.stack([rng.choice(span, 4, replace=False) for _ in range(200)]) + nlist - span
+    cells[rng.random(cells.shape) < 0.1] = -1
+    probers = CellProbers(nlist=nlist, nprobe=4)
+    nodes = rng.permutation(300)[:200]
+    probers.set(nodes.tolist(), cells)
+    for cell in np.unique(cells[cells >= 0]).tolist():
+        assert probers.of(cell).tolist() == nodes[(cells == cell).any(axis=1)].tolist()
+    assert np.array_equal(probers.rows(nodes), cells)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from stream_align.model.sampling import average_counts, key_hashes, sample
@@ -65,3 +67,15 @@ def test_sample_changes_only_when_a_new_neighbour_beats_the_kth_key() -> None:
     gained = (after.nbr[:FILMS] == n).any(axis=1)
     assert np.array_equal(changed, gained)  # a film's sample changed iff the new actor got in
     assert 0 < changed.mean() < 0.5
+
+
+def test_key_hashes_are_the_keyed_blake2b_of_each_key() -> None:
+    """The definition samples depend on (a model's samples and every stored state): one keyed
+    8-byte BLAKE2b digest per key, little-endian; the copied keyed state changes nothing."""
+    keys = ["e1", "", "http://zh.dbpedia.org/resource/北京", "x" * 300, "e1"]
+    for salt in ("s", "salt-" * 20):  # a salt past BLAKE2b's 64-byte key limit is cut
+        want = [int.from_bytes(hashlib.blake2b(k.encode(), digest_size=8,
+                                               key=salt.encode()[:64]).digest(), "little")
+                for k in keys]
+        assert key_hashes(keys, salt).tolist() == want
+    assert key_hashes([], "s").dtype == np.uint64 and not len(key_hashes([], "s"))
