@@ -2,7 +2,7 @@
 
     python benchmarks/memory_breakdown.py --dataset DIR --model M [--batch 250000] [--peaks]
         [--engine FIELD=VALUE ...] [--backlog] [--heap keep|trim] [--state DIR]
-        [--state-digest FILE]
+        [--state-digest FILE] [--mmap-threshold BYTES]
 
 Feeds the whole dataset (seeded shuffle, entities first, seed labels) to one engine in batches
 of ``--batch`` records (the service's default micro-batch), drains the deferred queue, then
@@ -35,7 +35,7 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
 from stream_align.model.artifact import load
-from stream_align.service.collector import collector_paused
+from stream_align.service.collector import collector_paused, fix_mmap_threshold
 from stream_align.service.engine_state import StoredState, write_delta
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
@@ -159,6 +159,10 @@ def main() -> None:
     parser.add_argument("--state", type=Path, default=None,
                         help="keep the store here (an empty directory; default: a temporary "
                              "one), e.g. for benchmarks/restore_time.py")
+    parser.add_argument("--mmap-threshold", type=int, default=0,
+                        help="bytes: allocations this large mmapped and returned when freed "
+                             "(collector.fix_mmap_threshold, runner.mmap_threshold_bytes); "
+                             "0: glibc's dynamic threshold")
     parser.add_argument("--state-digest", type=Path, default=None,
                         help="write the final matches, candidate lists and pair scores here "
                              "(engine_throughput's digest: two codes compared with cmp)")
@@ -166,6 +170,7 @@ def main() -> None:
                         help="each batch inside the service's collector, the heap's free pages "
                              "kept or released after it (runner.trim_heap)")
     args = parser.parse_args()
+    fix_mmap_threshold(args.mmap_threshold)
     bundle = load(args.model)
     empty = _rss()  # the model loaded, no state: the service's base
     pair = load_dataset(args.dataset)

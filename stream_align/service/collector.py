@@ -40,16 +40,29 @@ def freeze_survivors() -> float:
     return time.perf_counter() - started
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim`` (None elsewhere, e.g. musl: then nothing is released)."""
+def _libc_function(name: str) -> Callable[..., int] | None:
+    """A glibc function (None elsewhere, e.g. musl: then the allocator is left alone)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     except OSError:
         return None
-    return getattr(libc, "malloc_trim", None)
+    return getattr(libc, name, None)
 
 
-_TRIM = _malloc_trim()
+_TRIM = _libc_function("malloc_trim")
+_MALLOPT = _libc_function("mallopt")
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
+
+
+def fix_mmap_threshold(size: int) -> bool:
+    """Serve every allocation of at least ``size`` bytes by its own ``mmap``, returned to the
+    OS when freed (``mallopt(M_MMAP_THRESHOLD)``; this also stops glibc raising the threshold
+    to 32 MiB after a large free). A batch's freed arrays then leave RSS at once instead of
+    staying in a heap under the batch's later transients until the trim after it. ``0``:
+    glibc's dynamic threshold, untouched. Whether it was set."""
+    if not size or _MALLOPT is None:
+        return False
+    return bool(_MALLOPT(_M_MMAP_THRESHOLD, int(size)))
 
 
 def release_free_heap() -> float:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import resource
+import subprocess
+import sys
 import weakref
 from pathlib import Path
 
@@ -61,3 +63,38 @@ def test_a_batch_gives_the_pages_it_freed_back_to_the_os() -> None:
     assert kept < 50e6 and "trim_s" not in stages
     given, stages = _freed_in_a_batch(trim=True)
     assert given > 100e6 and stages["trim_s"] >= 0
+
+
+_MMAPPED_AGAIN = """
+import ctypes, sys
+import numpy as np
+from stream_align.service.collector import fix_mmap_threshold
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                 "uordblks", "fordblks", "keepcost")]
+
+info = ctypes.CDLL("libc.so.6").mallinfo2
+info.restype = MallInfo2
+fixed = fix_mmap_threshold(int(sys.argv[1])) if int(sys.argv[1]) else False
+first = np.ones(3 << 18)  # 6 MiB: over glibc's first threshold, so mmapped either way
+del first  # freeing it raises glibc's dynamic threshold to 6 MiB, unless the threshold is fixed
+before = info().hblks
+second = np.ones(3 << 18)
+print(fixed, info().hblks - before)
+"""
+
+
+@pytest.mark.skipif(collector._MALLOPT is None, reason="glibc only")
+def test_a_fixed_mmap_threshold_keeps_mapping_large_arrays_after_a_large_free() -> None:
+    """With glibc's dynamic threshold, a 6 MiB array freed makes the next one come from a heap
+    (where its pages stay after it is freed); with the threshold fixed at 1 MiB it is mmapped
+    again (its pages leave when it is freed). Each in a fresh interpreter."""
+    def run(size: int) -> str:
+        return subprocess.run([sys.executable, "-c", _MMAPPED_AGAIN, str(size)], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    assert run(0) == "False 0"
+    assert run(1 << 20) == "True 1"
+    assert not collector.fix_mmap_threshold(0)
