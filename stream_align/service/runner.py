@@ -48,6 +48,7 @@ from stream_align.service.batch import (
 )
 from stream_align.service.collector import (
     collector_paused,
+    fix_mmap_threshold,
     freeze_survivors,
     release_free_heap,
 )
@@ -128,6 +129,7 @@ class AlignmentService:
         Every stage beats the health state: /readyz says ``restoring`` with the progress and
         /healthz stays alive while it moves."""
         self._codec.prepare()  # a missing registry subject stops start-up, saying which
+        fix_mmap_threshold(self._runner.mmap_threshold_bytes)  # before the restore allocates
         progress = self._health.progress
         self._health.mark_not_ready(STATE_RESTORED, RESTORING)
         progress("read published outbox", 0, 0)

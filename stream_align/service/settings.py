@@ -79,6 +79,14 @@ class RunnerSettings(BaseModel):
                      "malloc_trim): what a batch freed otherwise stays resident under the next "
                      "batch's transients (decision 0050). False: leave the allocator alone."),
     )
+    mmap_threshold_bytes: int = Field(
+        1 << 20, ge=0,
+        description=("Allocations of at least this many bytes get their own mmap and leave RSS "
+                     "when freed (glibc mallopt M_MMAP_THRESHOLD, set at start-up): a batch's "
+                     "freed arrays no longer stay in the heap under its later transients, and "
+                     "glibc's dynamic threshold (up to 32 MiB) is off. Costs page faults on "
+                     "large allocations (decision 0065). 0: glibc's dynamic threshold."),
+    )
     poll_timeout_s: float = Field(
         0.2, gt=0, description="How long one poll waits for the first record of a batch."
     )
