@@ -293,9 +293,9 @@ class NeighbourhoodStage:
         for b in cols:
             changed_a |= layer.support.set_col(b, self._side_row(layer, 1, b))
         for a in rescored[0]:  # a tie-break may read an entity's other pairs (CSLS)
-            changed_b |= layer.support.row(a).keys()
+            changed_b.update(layer.support.row(a))  # in place: ``|= d.keys()`` copies the set
         for b in rescored[1]:
-            changed_a |= layer.support.col(b).keys()
+            changed_a.update(layer.support.col(b))
         return self._rematch(layer, changed_a, changed_b)
 
     def _recheck(self, layer: _Layer, x: int, rows: set[int], force: bool = False) -> None:
