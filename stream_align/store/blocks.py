@@ -17,10 +17,10 @@ import numpy as np
 from stream_align.store.errors import CorruptValueError
 
 WIDEST = 256
-_MIX = np.random.default_rng(67).integers(1, 2**63, WIDEST // 8, dtype=np.uint64) | np.uint64(1)
-"""Odd 64-bit multipliers of a component's 8-byte words: ``numbered``'s hash."""
 """Components up to this many bytes are matched as fixed-width arrays (a graph of 1M entities:
 ≤ 256 MB while restoring); a graph with a longer key is matched through a dictionary."""
+_MIX = np.random.default_rng(67).integers(1, 2**63, WIDEST // 8, dtype=np.uint64) | np.uint64(1)
+"""Odd 64-bit multipliers of a component's 8-byte words: ``numbered``'s hash."""
 
 
 def joined(values: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
