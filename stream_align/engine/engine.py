@@ -273,9 +273,11 @@ class AlignmentEngine:
         return Outcome(delta=delta, rejected=applied.rejected, events=events, stats=stats)
 
     def _refresh_due(self) -> bool:
-        """Lists and decisions wait only for a rebuild-sized drain (see ``held``)."""
-        return self.held.due(self.queue.count, self.settings.max_held_batches,
-                             self.lists.rebuilds(self.held.changed))
+        """Lists and decisions wait only for a rebuild-sized drain: the work held plus the
+        queue still to drain (see ``held``)."""
+        pending = self.queue.count
+        return self.held.due(pending, self.settings.max_held_batches,
+                             self.lists.rebuilds(self.held.changed + pending))
 
     def _refresh(self, delta: StateDelta, stats: dict[str, float]) -> list[AlignmentEvent]:
         """Candidate lists, pair scores and decisions for everything held; the events."""

@@ -8,11 +8,15 @@ changed vectors reach ``rebuild_share`` of all indexed vectors: then every list 
 one exact pass (a fixed cost: a 46K × 65K product at ContEA batch2), and doing that once per
 call of a bulk load or snapshot would redo it once per call. So a call refreshes what it
 computed, keeps the rest pending and publishes at once, except while the work held since the
-last refresh is rebuild-sized and the queue is not empty: then lists, scores and decisions wait
-for the call that empties the queue (or the ``max_held_batches``-th held call, so decisions
-cannot starve under endless input), which refreshes once for everything held. (Until
-2026-12-05 every call with queued work held, whatever its size: at 40K entities a side and
-1,000 inserts/s every event then waited for a whole drain, ≈ 130 s.)
+last refresh *plus the queue still to drain* is rebuild-sized and the queue is not empty: then
+lists, scores and decisions wait for the call that empties the queue (or the
+``max_held_batches``-th held call, so decisions cannot starve under endless input), which
+refreshes once for everything held. (Until 2026-12-05 every call with queued work held,
+whatever its size: at 40K entities a side and 1,000 inserts/s every event then waited for a
+whole drain, ≈ 130 s. Until 2026-12-06 the held work alone was judged: a ContEA snapshot,
+drained in calls of ``max_affected_per_batch`` that each stay under the share, repaired its
+lists, scores and neighbourhood tables row by row once per call where one rebuild for the
+whole snapshot does less; decision 0071.)
 
 Equality at quiescence does not depend on when refreshes happen: lists are kept equal to a
 fresh search over the current vectors, a pair is re-scored whenever one of its entities is
@@ -71,6 +75,7 @@ class HeldWork:
         return len(self.computed[0]) + len(self.computed[1])
 
     def due(self, pending: int, max_calls: int, rebuild: bool) -> bool:
-        """Whether to refresh now: nothing queued, held too long, or the held work is not
-        ``rebuild``-sized (repairing what changed costs no more now than later)."""
+        """Whether to refresh now: nothing queued, held too long, or the held work with the
+        ``pending`` queue is not ``rebuild``-sized (repairing what changed costs no more now
+        than later)."""
         return not pending or self.calls >= max_calls or not rebuild
