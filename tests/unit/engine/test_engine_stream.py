@@ -205,6 +205,35 @@ def test_engine_small_work_refreshes_while_the_queue_drains(tmp_path: Path, pair
           _stream(tmp_path / "u", bundle, changes, batch=0).final_alignment())
 
 
+def test_engine_drain_waits_while_its_queue_makes_it_rebuild_sized(
+        tmp_path: Path, pair: GraphPair, bundle: ModelBundle) -> None:
+    """A change that reaches most vectors (a ContEA snapshot) drained in calls each far below
+    ``rebuild_share``: the work held plus the queue is rebuild-sized, so the calls hold and
+    the call that empties the queue refreshes once, rebuilding every list (decision 0071);
+    the drained state equals an unbounded run's."""
+    changes = list(triple_changes(pair, ReplayOrder.FILE))
+    load = len(changes) // 2
+    engine = AlignmentEngine.empty(bundle, engine_settings(max_affected_per_batch=10,
+                                                           max_held_batches=1000))
+    share = engine.settings.rebuild_share
+    with open_store(tmp_path / "db") as store:
+        run(store, engine, changes[:load])
+        while engine.pending_count:
+            run(store, engine, [])
+        run(store, engine, changes[load:])
+        indexed = engine.sides[0].count + engine.sides[1].count
+        assert engine.held.changed < share * indexed  # the held work alone: a repair
+        assert engine.held.changed + engine.pending_count >= share * indexed
+        refreshed = []
+        while engine.pending_count:
+            (out,) = run(store, engine, [])
+            refreshed.append(out.stats.get("researched"))
+    assert len(refreshed) > 2 and refreshed[:-1] == [None] * (len(refreshed) - 1)
+    assert refreshed[-1] == engine.sides[0].count + engine.sides[1].count  # one rebuild
+    _same(engine.final_alignment(),
+          _stream(tmp_path / "u", bundle, changes, batch=0).final_alignment())
+
+
 def _label(pair: GraphPair, i: int, j: int, value: LabelValue) -> Label:
     return Label.new(left=pair.a.keys[i], right=pair.b.keys[j], label=value, source="test")
 
