@@ -45,6 +45,7 @@ from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
+from stream_align.index import IvfVectorIndex
 
 NodePair = tuple[int, int]
 Touched = np.ndarray
@@ -90,10 +91,16 @@ class CandidateLists:
         return trained
 
     def _train_due(self) -> bool:
-        """IVF mode, no quantiser yet, and enough vectors to train one."""
+        """IVF mode, and no quantiser yet with enough vectors to train one, or the graphs
+        outgrew its cells (``ivf_lists.outgrown``: trained again, every list rebuilt)."""
         indexed = self.sides[0].count + self.sides[1].count
-        return (self.settings.candidate_index == "ivf" and not self.ivf
-                and indexed >= self.settings.ivf_train_min)
+        if self.settings.candidate_index != "ivf":
+            return False
+        if not self.ivf:
+            return indexed >= self.settings.ivf_train_min
+        index = self.sides[0].index
+        assert isinstance(index, IvfVectorIndex)
+        return ivf_lists.outgrown(indexed, index.nlist, self.settings.ivf_cells)
 
     def rebuilds(self, changed: int) -> bool:
         """Whether an update with ``changed`` recomputed vectors rebuilds every list."""

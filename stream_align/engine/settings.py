@@ -69,8 +69,10 @@ class EngineSettings(BaseModel):
     )
     ivf_cells: int = Field(
         default=0, ge=0,
-        description=("IVF cells (centroids) when the quantiser is trained; 0: the power of "
-                     "two nearest 4·sqrt(indexed vectors). Frozen with the quantiser."),
+        description=("IVF cells (centroids), frozen with the quantiser; 0: the power of two "
+                     "nearest 4·sqrt(indexed vectors), the quantiser trained again (every list "
+                     "rebuilt) when that count reaches twice its cells, at each 4x growth of "
+                     "the graphs (decision 0068)."),
     )
     ivf_probe: int = Field(default=32, ge=1, description="IVF cells each list searches.")
     ivf_float16: bool = Field(
@@ -83,8 +85,8 @@ class EngineSettings(BaseModel):
     )
     ivf_train_min: int = Field(
         default=20_000, ge=1,
-        description=("Indexed vectors (both graphs) from which the IVF quantiser is trained "
-                     "(once per model version, stored with the state)."),
+        description=("Indexed vectors (both graphs) from which the IVF quantiser is first "
+                     "trained (stored with the state per model version; see ivf_cells)."),
     )
     match_threshold: float = Field(
         default=0.5, description="Minimum pair score for a new match (mutual best only)."

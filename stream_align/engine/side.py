@@ -30,6 +30,10 @@ from stream_align.engine.view_cache import ViewCache
 from stream_align.index import IvfVectorIndex, VectorIndex
 from stream_align.model.inputs import Frozen
 
+_MOVE_ROWS = 65_536
+"""Vectors moved into a re-trained quantiser's cells at a time (≈ 64 MB decoded at 256
+dimensions): both indexes are never whole at once."""
+
 
 class FaissIds:
     """FAISS ids of both graphs from one counter the engine owns (restored from the store):
@@ -143,11 +147,18 @@ class Side:
         (``ivf_lists.search_own``)."""
         self._ivf = (centroids, nprobe, float16)
         self.probers = CellProbers(len(centroids), min(nprobe, len(centroids)))
-        flat = self.index
+        was = self.index
         self.index = IvfVectorIndex(centroids, nprobe, self.normalise, float16)
-        if isinstance(flat, VectorIndex) and len(flat):
-            ids, vectors = flat.rows()
+        if isinstance(was, VectorIndex) and len(was):
+            ids, vectors = was.rows()
             self.index.add(ids.copy(), vectors.copy(), as_prepared=True)
+            self.mark_cells(self._node_of[ids])
+        elif isinstance(was, IvfVectorIndex) and len(was):  # re-trained (decision 0068)
+            ids = was.ids()
+            for lo in range(0, len(ids), _MOVE_ROWS):  # decoded as stored: the same codes
+                part = ids[lo:lo + _MOVE_ROWS]
+                self.index.add(part, was.reconstruct_many(part), as_prepared=True)
+                was.remove(part)
             self.mark_cells(self._node_of[ids])
 
     def mark_cells(self, nodes: Iterable[int] | np.ndarray) -> None:

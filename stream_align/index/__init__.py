@@ -1,6 +1,11 @@
 """FAISS vector indexes (one per graph) with add/remove by id: exact flat, or IVF cells."""
 
-from stream_align.index.ivf_index import IvfVectorIndex, auto_cells, train_quantiser
+from stream_align.index.ivf_index import (
+    IvfVectorIndex,
+    auto_cells,
+    train_quantiser,
+    training_rows,
+)
 from stream_align.index.vector_index import VectorIndex
 
-__all__ = ["IvfVectorIndex", "VectorIndex", "auto_cells", "train_quantiser"]
+__all__ = ["IvfVectorIndex", "VectorIndex", "auto_cells", "train_quantiser", "training_rows"]

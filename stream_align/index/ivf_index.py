@@ -32,14 +32,22 @@ TRAIN_POINTS_PER_CELL = 64
 """k-means sees at most this many vectors per cell (a seeded sample beyond that)."""
 
 
+def training_rows(n: int, cells: int, seed: int = 0) -> np.ndarray | None:
+    """Which of ``n`` vectors k-means sees for ``cells`` cells (ascending), None: all. A
+    caller holding the vectors encoded (IVF codes) decodes only these."""
+    cells = max(1, min(cells, n))
+    if n <= TRAIN_POINTS_PER_CELL * cells:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, TRAIN_POINTS_PER_CELL * cells,
+                                                      replace=False))
+
+
 def train_quantiser(vectors: np.ndarray, cells: int, seed: int = 0) -> np.ndarray:
     """``(cells, dim)`` centroids from seeded spherical k-means (inner-product cells)."""
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     cells = max(1, min(cells, len(x)))
-    if len(x) > TRAIN_POINTS_PER_CELL * cells:
-        pick = np.random.default_rng(seed).choice(len(x), TRAIN_POINTS_PER_CELL * cells,
-                                                  replace=False)
-        x = x[np.sort(pick)]
+    if (pick := training_rows(len(x), cells, seed)) is not None:
+        x = x[pick]
     kmeans = faiss.Kmeans(x.shape[1], cells, niter=20, seed=seed, spherical=True,
                           max_points_per_centroid=TRAIN_POINTS_PER_CELL, verbose=False)
     kmeans.train(x)
