@@ -189,14 +189,10 @@ def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
 
 def _decoded(side: Side, nodes: np.ndarray) -> np.ndarray:
     """The indexed vectors of ``nodes`` — as half floats where the index stores half floats
-    (their float32 values exactly, in half the memory)."""
+    (their float32 values exactly, in half the memory), read from the lists' codes."""
     index = side.index
-    if not isinstance(index, IvfVectorIndex) or not index.float16:
-        return side.vectors(nodes.tolist())
-    out = np.empty((len(nodes), index.dim), dtype=np.float16)
-    for start in range(0, len(nodes), CHUNK):
-        out[start:start + CHUNK] = side.vectors(nodes[start:start + CHUNK].tolist())
-    return out
+    assert isinstance(index, IvfVectorIndex)
+    return index.reconstruct_many(side.faiss_ids(nodes), half=True)
 
 
 def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
@@ -209,8 +205,10 @@ def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
     listing, listed, listed_order, listed_cells = listings
     union = setops.unique(np.concatenate([owners for _, _, owners in batch]))
     decoded = _decoded(other, union)
+    at_union = np.zeros(int(union[-1]) + 1 if len(union) else 0, dtype=np.int64)
+    at_union[union] = np.arange(len(union))  # owner → its decoded row
     for cell, rows, owners in batch:
-        block = decoded[np.searchsorted(union, owners)].astype(np.float32)
+        block = decoded[at_union[owners]].astype(np.float32)
         scores = block @ vectors[rows].T
         bound = other.bounds(owners)
         short = np.isneginf(bound)

@@ -30,6 +30,11 @@ from stream_align.index.vector_index import prepared
 
 TRAIN_POINTS_PER_CELL = 64
 """k-means sees at most this many vectors per cell (a seeded sample beyond that)."""
+READ_MIN = 4096
+"""Vectors decoded at once from which ``reconstruct_many`` reads the inverted lists' codes as
+arrays (one gather per list) instead of FAISS's ``reconstruct_batch`` (a hash-table lookup and
+a decoder object per vector: ≈ 3 µs a vector, decision 0068); below it the lists' layout is
+not worth its ``nlist`` steps."""
 
 
 def training_rows(n: int, cells: int, seed: int = 0) -> np.ndarray | None:
@@ -82,6 +87,7 @@ class IvfVectorIndex:
         self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
         self._index.nprobe = self.nprobe
         self._cell = np.zeros(0, dtype=np.int64)  # id → cell (-1: absent)
+        self._layout: _Layout | None = None  # the lists' codes as arrays (until a change)
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -118,6 +124,7 @@ class IvfVectorIndex:
                 raise ValueError("a stored cell beyond this quantiser's cells")
             if len(missing := np.flatnonzero(cells < 0)):
                 cells[missing] = self.assign(x[missing])
+        self._layout = None
         self._index.add_core(len(ids), faiss.swig_ptr(x), faiss.swig_ptr(ids),
                              faiss.swig_ptr(cells))
         self._cell = grown(self._cell, int(ids.max()) + 1 if len(ids) else 0, -1)
@@ -129,6 +136,7 @@ class IvfVectorIndex:
         ids = ids[lookup(self._cell, ids, -1) >= 0]
         if not len(ids):
             return 0
+        self._layout = None
         removed = int(self._index.remove_ids(ids))
         self._cell[ids] = -1
         return removed
@@ -141,12 +149,24 @@ class IvfVectorIndex:
         """Every stored id, ascending."""
         return np.flatnonzero(self._cell >= 0).astype(np.int64)
 
-    def reconstruct_many(self, ids: np.ndarray) -> np.ndarray:
-        """``(len(ids), dim)`` stored vectors."""
+    def reconstruct_many(self, ids: np.ndarray, half: bool = False) -> np.ndarray:
+        """``(len(ids), dim)`` stored vectors, ``float32`` — or with ``half``, where the index
+        stores half floats, those half floats (their exact values in half the memory). Many
+        at once are read from the lists' codes as arrays (:data:`READ_MIN`): the same bits."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        dtype = np.float16 if self.float16 and half else np.float32
         if not len(ids):
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._index.reconstruct_batch(ids)
+            return np.zeros((0, self.dim), dtype=dtype)
+        if len(ids) < READ_MIN:
+            return self._index.reconstruct_batch(ids).astype(dtype, copy=False)
+        if self._layout is None:
+            self._layout = _Layout(self._index.invlists, self.nlist, len(self._cell),
+                                   self._index.code_size)
+        cells = lookup(self._cell, ids, -1)
+        if (cells < 0).any():
+            raise KeyError(f"id {int(ids[np.argmax(cells < 0)])} is not stored")
+        codes = self._layout.codes(cells, ids)
+        return codes.view(np.float16 if self.float16 else np.float32).astype(dtype, copy=False)
 
     def search(self, queries: np.ndarray, k: int,
                probes: tuple[np.ndarray, np.ndarray] | None = None
@@ -158,3 +178,36 @@ class IvfVectorIndex:
         scores, cells = probes if probes is not None else self.probe(q)
         return self._index.search_preassigned(q, k, np.ascontiguousarray(cells),
                                               np.ascontiguousarray(scores))
+
+
+class _Layout:
+    """The inverted lists' ids and codes as numpy views, and each id's offset in its list:
+    valid until the index changes (an add may move a list's storage)."""
+
+    def __init__(self, invlists: faiss.InvertedLists, nlist: int, ids: int,
+                 code_size: int) -> None:
+        self.code_size = code_size
+        self.lists: list[np.ndarray | None] = []
+        self.offset = np.full(ids, -1, dtype=np.int64)
+        for cell in range(nlist):
+            size = invlists.list_size(cell)
+            if not size:
+                self.lists.append(None)
+                continue
+            self.offset[faiss.rev_swig_ptr(invlists.get_ids(cell), size)] = np.arange(size)
+            self.lists.append(faiss.rev_swig_ptr(invlists.get_codes(cell), size * code_size)
+                              .reshape(size, code_size))
+
+    def codes(self, cells: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """``(len(ids), code_size)`` codes of stored ``ids`` (in ``cells``): one gather per
+        list they sit in."""
+        out = np.empty((len(ids), self.code_size), dtype=np.uint8)
+        order = np.argsort(cells, kind="stable")
+        firsts, starts, counts = np.unique(cells[order], return_index=True, return_counts=True)
+        offsets = self.offset[ids]
+        for cell, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
+            rows = order[lo:lo + k]
+            codes = self.lists[cell]
+            assert codes is not None
+            out[rows] = codes[offsets[rows]]
+        return out

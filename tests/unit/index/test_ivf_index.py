@@ -95,3 +95,35 @@ def test_probers_group_each_cell_in_the_given_order(nlist: int) -> None:
     for cell in np.unique(cells[cells >= 0]).tolist():
         assert probers.of(cell).tolist() == nodes[(cells == cell).any(axis=1)].tolist()
     assert np.array_equal(probers.rows(nodes), cells)
+
+
+@pytest.mark.parametrize("float16", [False, True])
+def test_many_vectors_are_read_from_the_lists_to_the_bit(float16: bool,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``reconstruct_many`` reads many ids from the lists' codes as arrays (decision 0068):
+    the same bits as FAISS's own decoder — tiny coordinates (half-float subnormals) included —
+    after replacements and removals, and an absent id is refused as FAISS refuses it."""
+    rng = np.random.default_rng(3)
+    x = _unit(rng.normal(size=(500, 16)))
+    x[:40, :4] = rng.normal(size=(40, 4)) * 1e-6
+    index = IvfVectorIndex(train_quantiser(x, 8), nprobe=2, float16=float16)
+    ids = rng.permutation(5000)[:500].astype(np.int64)
+    index.add(ids, x)
+    index.add(ids[:60], _unit(rng.normal(size=(60, 16))))
+    index.remove(ids[100:130])
+    kept = np.concatenate([ids[:100], ids[130:]])[rng.permutation(470)]
+    expected = index.reconstruct_many(kept)  # below READ_MIN: FAISS's decoder
+    monkeypatch.setattr("stream_align.index.ivf_index.READ_MIN", 1)
+    read = index.reconstruct_many(kept)
+    assert read.dtype == np.float32 and np.array_equal(read.view(np.int32),
+                                                       expected.view(np.int32))
+    half = index.reconstruct_many(kept, half=True)
+    assert half.dtype == (np.float16 if float16 else np.float32)
+    assert np.array_equal(half.astype(np.float32), expected)
+    index.add(ids[125:131], x[:6])  # a change: the layout is read again
+    monkeypatch.setattr("stream_align.index.ivf_index.READ_MIN", 10**9)
+    expected = index.reconstruct_many(ids[125:140])
+    monkeypatch.setattr("stream_align.index.ivf_index.READ_MIN", 1)
+    assert np.array_equal(index.reconstruct_many(ids[125:140]), expected)
+    with pytest.raises(KeyError):
+        index.reconstruct_many(ids[100:102])
