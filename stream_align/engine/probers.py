@@ -7,10 +7,11 @@ enter or leave are exactly those probing ``c`` — this keeps them, so a changed
 against ``n · nprobe / nlist`` list owners instead of all ``n``.
 
 State is numpy arrays (no per-entity objects): each node's ``nprobe`` cells and its slot in
-each cell's member array; a cell's members are a growable array with swap-removal, so adding or
-dropping a node costs ``O(nprobe)``. ``int32`` cells, slots and members (node ids, cells and
-slots are below 2**31): 12 · nprobe bytes per node (384 at nprobe 32; int64 was 1.35 KB an
-entity with the members' doubling slack, docs/BENCHMARKS.md "IVF candidate lists").
+its cells' members; every cell's members in one array (a region per cell, swap-removal), so a
+batch's adds and drops are array operations over all cells at once, never a step per cell
+(decision 0068). ``int32`` cells, slots and members (node ids, cells and slots are below
+2**31): 12 · nprobe bytes per node (384 at nprobe 32; int64 was 1.35 KB an entity with the
+members' doubling slack, docs/BENCHMARKS.md "IVF candidate lists").
 """
 
 from __future__ import annotations
@@ -29,12 +30,15 @@ class CellProbers:
         self.nlist, self.nprobe = nlist, nprobe
         self._cells = np.full((0, nprobe), -1, dtype=np.int32)  # node → probed cells
         self._slots = np.full((0, nprobe), -1, dtype=np.int32)  # node → slot in each cell
-        self._members = [np.zeros(0, dtype=np.int32) for _ in range(nlist)]
+        self._members = np.zeros(0, dtype=np.int32)  # cell c's at [base[c], base[c] + cap[c])
+        self._base = np.zeros(nlist, dtype=np.int64)
+        self._cap = np.zeros(nlist, dtype=np.int64)
         self._count = np.zeros(nlist, dtype=np.int64)
 
     def of(self, cell: int) -> np.ndarray:
-        """Nodes probing ``cell`` (a view: valid until the next change)."""
-        return self._members[cell][: self._count[cell]].astype(np.int64)
+        """Nodes probing ``cell``, in slot order."""
+        base = int(self._base[cell])
+        return self._members[base:base + int(self._count[cell])].astype(np.int64)
 
     def cells(self, node: int) -> np.ndarray:
         """The cells ``node`` probes (empty if it probes none)."""
@@ -53,9 +57,9 @@ class CellProbers:
         return out
 
     def set(self, nodes: Sequence[int], cells: np.ndarray) -> None:
-        """``nodes[i]`` now probes ``cells[i]`` (its old cells are dropped). One append per
-        cell, not per (node, cell): a drain batch re-registers 20,000 nodes × ``nprobe``
-        cells, and a Python step each was seconds of every batch (decision 0054)."""
+        """``nodes[i]`` now probes ``cells[i]`` (its old cells are dropped): every (node, cell)
+        appended at once — a drain batch re-registers 20,000 nodes × ``nprobe`` cells, and a
+        step per cell was most of a small batch's registration (decisions 0054, 0068)."""
         self.drop(nodes)
         if not len(nodes):
             return
@@ -72,25 +76,19 @@ class CellProbers:
         order = _grouped(cell, self.nlist)
         flat, cell = flat[order], cell[order].astype(np.int64)
         counts = np.bincount(cell, minlength=self.nlist)
-        firsts = np.flatnonzero(counts)
-        counts = counts[firsts]
         starts = np.cumsum(counts) - counts
-        slot = self._count[cell] + np.arange(len(cell)) - np.repeat(starts, counts)
-        node = at[flat // width].astype(np.int32)
-        for c, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
-            n = int(self._count[c])
-            if n + k > len(self._members[c]):
-                self._members[c] = grown(self._members[c], n + k, -1)
-            self._members[c][n:n + k] = node[lo:lo + k]
-        self._count[firsts] += counts
+        slot = self._count[cell] + np.arange(len(cell)) - starts[cell]
+        self._reserve(self._count + counts)
+        self._members[self._base[cell] + slot] = at[flat // width]
+        self._count += counts
         slots = np.full(cells.shape, -1, dtype=np.int32)
         slots.ravel()[flat] = slot
         self._cells[at, :width] = np.where(valid, cells, -1)
         self._slots[at, :width] = slots
 
     def drop(self, nodes: Sequence[int]) -> None:
-        """Forget the cells of ``nodes`` (swap-removal from each cell's members: one step per
-        cell, not a Python step per node × cell)."""
+        """Forget the cells of ``nodes``: swap-removal from every cell at once — each cell's
+        holes below its new count filled by its last members still kept, in order."""
         at = np.asarray(nodes, dtype=np.int64)
         at = at[at < len(self._cells)]
         if not len(at):
@@ -100,28 +98,42 @@ class CellProbers:
         cells = self._cells[node, j].astype(np.int64)
         gone = self._slots[node, j].astype(np.int64)
         self._cells[node, j] = self._slots[node, j] = -1
-        order = np.argsort(cells, kind="stable")
-        cells, gone = cells[order], gone[order]
-        firsts, starts, counts = np.unique(cells, return_index=True, return_counts=True)
-        for c, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
-            n = int(self._count[c])
-            left = n - k  # swap-removal: the last members still kept fill the holes below
-            holes = np.sort(gone[lo:lo + k])
-            holes = holes[holes < left]
-            tail = np.ones(k, dtype=bool)
-            tail[gone[lo:lo + k][gone[lo:lo + k] >= left] - left] = False
-            movers = left + np.flatnonzero(tail)
-            moved = self._members[c][movers]
-            self._members[c][holes] = moved
-            self._count[c] = left
-            if len(moved):
-                column = np.argmax(self._cells[moved] == c, axis=1)
-                self._slots[moved, column] = holes
+        removed = np.bincount(cells, minlength=self.nlist)
+        left = self._count - removed
+        span = int(self._count.max(initial=0)) + 1  # (cell, slot) as one sortable key
+        hole = gone < left[cells]
+        holes = np.sort(cells[hole] * span + gone[hole])
+        tail = np.repeat(np.arange(self.nlist), removed)  # each cell's last `removed` slots
+        tail = tail * span + left[tail] + np.arange(len(tail)) \
+            - np.repeat(np.cumsum(removed) - removed, removed)
+        movers = np.setdiff1d(tail, cells[~hole] * span + gone[~hole], assume_unique=True)
+        to_cell, to_slot = np.divmod(holes, span)
+        from_cell, from_slot = np.divmod(movers, span)
+        moved = self._members[self._base[from_cell] + from_slot]
+        self._members[self._base[to_cell] + to_slot] = moved
+        self._count = left
+        column = np.argmax(self._cells[moved] == to_cell[:, None], axis=1)
+        self._slots[moved, column] = to_slot
+
+    def _reserve(self, need: np.ndarray) -> None:
+        """Room for ``need`` members in each cell: where a cell lacks it, every cell is moved
+        into a new array with a quarter more than it needs (growth amortised as a doubling's,
+        ≈ 25 % slack instead of up to 100 % for a doubling per cell)."""
+        if not (need > self._cap).any():
+            return
+        cap = need + need // 4 + 4
+        base = np.cumsum(cap) - cap
+        members = np.full(int(cap.sum()), -1, dtype=np.int32)
+        cell = np.repeat(np.arange(self.nlist), self._count)
+        rank = np.arange(len(cell)) - np.repeat(np.cumsum(self._count) - self._count,
+                                                self._count)
+        members[base[cell] + rank] = self._members[self._base[cell] + rank]
+        self._members, self._base, self._cap = members, base, cap
 
     def nbytes(self) -> int:
         """Memory of the structure (arrays only)."""
-        return int(self._cells.nbytes + self._slots.nbytes
-                   + sum(m.nbytes for m in self._members) + self._count.nbytes)
+        return int(self._cells.nbytes + self._slots.nbytes + self._members.nbytes
+                   + self._base.nbytes + self._cap.nbytes + self._count.nbytes)
 
 
 def _grouped(cells: np.ndarray, nlist: int) -> np.ndarray:

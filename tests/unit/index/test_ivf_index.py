@@ -78,7 +78,7 @@ def test_probers_match_a_brute_force_map() -> None:
             assert set(probers.cells(n).tolist()) == truth.get(n, set())
             for cell in probers.cells(n).tolist():
                 slot = probers._slots[n][probers._cells[n] == cell][0]
-                assert probers._members[cell][slot] == n
+                assert probers.of(cell)[slot] == n
 
 
 @pytest.mark.parametrize("nlist", [7, 32_768, 40_000])
