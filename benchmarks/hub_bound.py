@@ -71,7 +71,7 @@ def _hub(engine: AlignmentEngine) -> TripleChange:
     """A rename of graph B's entity sampled by the most others."""
     samples, graph = engine.sides[1].samples, engine.sides[1].graph
     node = samples.most_sampled()
-    entity = graph.entities[node]
+    entity = graph.entity(node)
     assert entity is not None
     print(f"hub: {graph.keys[node]} in graph B, sampled by {len(samples.samplers(node)):,} "
           "entities; renamed", flush=True)

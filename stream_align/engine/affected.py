@@ -162,7 +162,7 @@ class SampleIndex:
                              np.zeros((0, k), np.int32), np.zeros(0, np.int32), _EMPTY,
                              np.zeros(0, np.int64))
         triples = self.graph.incident(nodes)
-        local, glob = self.graph.local_graph(nodes, triples)
+        local, glob = self.graph.local_graph(nodes, triples, texts=False)  # types, edges
         vocab, frozen = self.frozen.vocab, self.frozen
         n = len(nodes)
         edges = directed_edges(local, vocab.relation_ids(local))

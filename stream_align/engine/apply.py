@@ -50,7 +50,7 @@ class Applied:
 
 def _unchanged(graph: MutableGraph, change: TripleChange) -> bool:
     i = graph.index.get(change.head)
-    entity = None if i is None else graph.entities[i]
+    entity = None if i is None else graph.entity(i)
     if entity is None:
         return False
     attrs = dict(change.attributes)
@@ -85,15 +85,17 @@ def _apply_triple(graph: MutableGraph, side: int, change: TripleChange,
                   out: Applied) -> Rejection | None:
     gid, head = graph.graph_id, change.head
     relation, tail = change.relation or "", change.tail or ""  # the contract requires both
-    missing = [key for key in (head, tail) if not graph.alive(key)]
+    nodes = {key: i if i is not None and graph.is_alive(i) else None
+             for key in (head, tail) for i in (graph.index.get(key),)}  # one lookup a key
+    missing = [key for key in (head, tail) if nodes[key] is None]
     if missing and change.op is TripleOp.REMOVE_TRIPLE:
         return Rejection("missing_triple", f"{gid}: no entity {missing[0]!r}")
     for key in dict.fromkeys(missing):  # an ADD before its endpoint's UPSERT: create it bare
-        node = graph.upsert(key, "", {})
+        node = nodes[key] = graph.upsert(key, "", {})
         out.touch(side, node, change)
         out.upserted[side].add(node)
         out.row(GraphOp.UPSERT_ENTITY, gid, key)
-    h, r, t = graph.index[head], graph.relation_id(relation), graph.index[tail]
+    h, r, t = nodes[head], graph.relation_id(relation), nodes[tail]
     if change.op is TripleOp.ADD_TRIPLE:
         changed = graph.add_triple(h, r, t)
         op = GraphOp.ADD_TRIPLE

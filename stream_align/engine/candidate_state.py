@@ -74,13 +74,13 @@ def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook) ->
         listed = np.arange(members.shape[1])[None, :] < lengths[:, None]
         ids[listed] = _fids(sides[1 - s], members[listed])
         delta.lists[side.graph.graph_id] = ListRows(
-            keys=[side.graph.keys[n] for n in nodes.tolist()], bounds=side.bounds(nodes),
+            keys=side.graph.keys.take(nodes), bounds=side.bounds(nodes),
             members=ids, scores=scores, cells=side.cell_rows(nodes) if side.ivf else None)
     lefts = book.take_changed()
     if lefts:
         offsets, rights, scores = book.rows(lefts)
         delta.pair_scores = PairScoreRows(
-            keys=[sides[0].graph.keys[u] for u in lefts], offsets=offsets,
+            keys=sides[0].graph.keys.take(lefts), offsets=offsets,
             rights=_fids(sides[1], rights), scores=scores.astype(np.float32))
 
 

@@ -4,8 +4,8 @@ Hashing character n-grams (sklearn's ``HashingVectorizer``) was about 70% of the
 encodes on DBP15K zh_en: every local graph re-hashed the names of its whole 2-hop closure. An
 entity's features are a function of its own name and attributes only (``model.features``), so
 they are computed the first time a local graph needs them and reused until the entity changes —
-a change is seen by identity: :class:`MutableGraph` replaces an :class:`Entity` object on every
-upsert and sets ``None`` on delete.
+a change is seen by the entity's stamp: :class:`MutableGraph` gives a node a new one on every
+upsert and delete.
 
 It is a cache, not state: bounded to ``capacity`` entities, least recently used first out
 (≈ 1.2 KB an entity — a few small arrays each — so unbounded it was the engine's fifth-largest
@@ -20,7 +20,7 @@ from collections import OrderedDict
 import numpy as np
 import scipy.sparse as sp
 
-from stream_align.engine.mutable_graph import Entity, MutableGraph
+from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.graph import Graph
 from stream_align.model.features import Level0, level0
 from stream_align.model.inputs import Frozen
@@ -28,11 +28,11 @@ from stream_align.model.inputs import Frozen
 _Row = tuple[np.ndarray, np.ndarray]  # indices, values of one sparse row
 
 
-_Entry = tuple[Entity | None, _Row, _Row, np.ndarray]  # version, names, attrs, numeric
+_Entry = tuple[int, _Row, _Row, np.ndarray]  # stamp, names, attrs, numeric
 
 
 class FeatureCache:
-    """Level-0 rows of one graph's entities, keyed by node and valid for one entity object."""
+    """Level-0 rows of one graph's entities, keyed by node and valid for one entity stamp."""
 
     def __init__(self, graph: MutableGraph, frozen: Frozen, capacity: int) -> None:
         self.graph, self.frozen, self.capacity = graph, frozen, capacity
@@ -62,12 +62,12 @@ class FeatureCache:
     def _entries(self, local: Graph, glob: np.ndarray) -> list[_Entry]:
         """The cached rows of each node of ``glob`` (the stale ones hashed from ``local``)."""
         nodes = glob.tolist()
-        entities, cached = self.graph.entities, self._rows
+        stamps, cached = self.graph.stamps(glob).tolist(), self._rows
         found: dict[int, _Entry] = {}
         stale = []
         for r, g in enumerate(nodes):
             entry = cached.get(g)
-            if entry is not None and entry[0] is entities[g]:
+            if entry is not None and entry[0] == stamps[r]:
                 cached.move_to_end(g)
                 found[g] = entry
             else:
@@ -84,9 +84,10 @@ class FeatureCache:
                     triples=np.zeros((0, 3), dtype=np.int64))
         feats = level0(sub, self.frozen.features, self.frozen.name_idf, self.frozen.attr_idf)
         out = {}
+        stamps = self.graph.stamps(np.asarray([nodes[r] for r in rows], dtype=np.int64)).tolist()
         for i, r in enumerate(rows):
             g = nodes[r]
-            out[g] = self._rows[g] = (self.graph.entities[g], _row(feats.names, i),
+            out[g] = self._rows[g] = (stamps[i], _row(feats.names, i),
                                       _row(feats.attrs, i), feats.numeric[i].copy())
             self._rows.move_to_end(g)
         while len(self._rows) > self.capacity:

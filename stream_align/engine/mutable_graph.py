@@ -9,14 +9,13 @@ embeddings as the live one.
 
 An edge is kept as one packed int per endpoint (``relation << 32 | other node``) in two
 :class:`~stream_align.engine.edge_table.EdgeTable` (out and in): 16 bytes an edge end in sorted
-arrays, where a Python set per node and direction cost ≈ 670 bytes an entity (decision 0039);
-entities are slotted dataclasses (no per-instance ``__dict__``) sharing one empty attribute
-dict when they have no attributes besides the name.
+arrays, where a Python set per node and direction cost ≈ 670 bytes an entity (decision 0039).
+Keys, names and types are columns of arrays too (decision 0069): an entity is a row, not an
+object.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,11 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_align import setops
+from stream_align.arrays import grown
 from stream_align.engine.edge_table import EdgeTable
 from stream_align.engine.neighbourhood import Edge
 from stream_align.engine.packed import LOW
 from stream_align.engine.progress import Progress, no_progress
 from stream_align.engine.state_source import StateSource
+from stream_align.engine.string_table import KeyIndex, StringColumn
 from stream_align.graph import Graph
 
 NAME = "name"
@@ -48,13 +49,26 @@ class Entity:
 
 
 class MutableGraph:
-    """One graph: ``label`` is the model's side ("A"/"B"), ``graph_id`` the store's id."""
+    """One graph: ``label`` is the model's side ("A"/"B"), ``graph_id`` the store's id.
+
+    Keys and names live in :class:`StringColumn` pools and the key index in numpy arrays
+    (``string_table``), types as numbers into a short list, attributes besides the name in a
+    dict of the nodes that have any: no Python object per entity (decision 0069).
+    :meth:`entity` builds an :class:`Entity` on demand; :meth:`stamps` tell an entity's
+    versions apart (a new stamp on every upsert and delete, as a new ``Entity`` object was)."""
 
     def __init__(self, label: str, graph_id: str) -> None:
         self.label, self.graph_id = label, graph_id
-        self.keys: list[str] = []
-        self.index: dict[str, int] = {}
-        self.entities: list[Entity | None] = []  # None: deleted (the slot is kept)
+        self.keys = StringColumn()
+        self.index = KeyIndex(self.keys)
+        self.names = StringColumn()  # "" for a deleted entity
+        self._type = np.zeros(0, dtype=np.int32)  # into ``_types``
+        self._types: list[str] = [""]
+        self._type_index: dict[str, int] = {"": 0}
+        self._alive = np.zeros(0, dtype=bool)  # False: deleted (the slot is kept)
+        self._stamp = np.zeros(0, dtype=np.int64)
+        self._stamps = 0  # the last stamp given
+        self._attributes: dict[int, dict[str, str]] = {}  # nodes with more than a name
         self.relations: list[str] = []
         self._relation_index: dict[str, int] = {}
         self.out = EdgeTable()  # head → relation << 32 | tail
@@ -65,46 +79,81 @@ class MutableGraph:
 
     def alive(self, key: str) -> bool:
         i = self.index.get(key)
-        return i is not None and self.entities[i] is not None
+        return i is not None and bool(self._alive[i])
 
     def is_alive(self, i: int) -> bool:
-        return self.entities[i] is not None
+        return bool(self._alive[i])
 
     def is_named(self, i: int) -> bool:
-        entity = self.entities[i]
-        return entity is not None and bool(entity.name)
+        return bool(self._alive[i]) and bool(self.names.size(i))
 
     def alive_indices(self) -> list[int]:
-        return [i for i, entity in enumerate(self.entities) if entity is not None]
+        return np.flatnonzero(self._alive[:len(self.keys)]).tolist()
+
+    def entity(self, i: int) -> Entity | None:
+        """Node ``i``'s name, type and attributes (None: deleted), built on demand."""
+        if not self._alive[i]:
+            return None
+        return Entity(self.names[i], self._types[self._type[i]],
+                      self._attributes.get(i, _NO_ATTRIBUTES))
+
+    def stamps(self, nodes: np.ndarray) -> np.ndarray:
+        """Each node's version: it changes on every upsert and delete of the entity."""
+        return self._stamp[nodes]
+
+    def _type_id(self, entity_type: str) -> int:
+        t = self._type_index.get(entity_type)
+        if t is None:
+            t = self._type_index[entity_type] = len(self._types)
+            self._types.append(entity_type)
+        return t
+
+    def _fit(self, size: int) -> None:
+        self._type = grown(self._type, size, 0)
+        self._alive = grown(self._alive, size, False)
+        self._stamp = grown(self._stamp, size, 0)
 
     def upsert(self, key: str, entity_type: str, attributes: Mapping[str, str]) -> int:
         """Create or replace an entity; return its index."""
         attrs = dict(attributes)
-        entity = Entity(name=attrs.pop(NAME, ""), type=sys.intern(entity_type),
-                        attributes=attrs or _NO_ATTRIBUTES)  # a few types: one string each
+        name = attrs.pop(NAME, "")
         i = self.index.get(key)
         if i is None:
-            i = len(self.keys)
-            self.index[key] = i
-            self.keys.append(key)
-            self.entities.append(entity)
+            i = self.keys.append(key)
+            self.index.add(key, i)
+            self.names.append(name)
+            self._fit(i + 1)
         else:
-            self.entities[i] = entity
+            self.names.set(i, name)
+        self._type[i] = self._type_id(entity_type)
+        self._alive[i] = True
+        self._stamps += 1
+        self._stamp[i] = self._stamps
+        if attrs:
+            self._attributes[i] = attrs
+        else:
+            self._attributes.pop(i, None)
         return i
 
     def load_entities(self, keys: list[str], types: list[str],
                       attributes: list[dict[str, str]]) -> None:
         """``upsert`` of each distinct key into an empty mirror, numbered in order (restore:
-        one comprehension, not a call per entity); ``attributes`` are taken over."""
-        assert not self.keys, "load_entities fills an empty mirror"
-        intern = sys.intern
-        self.index = {key: i for i, key in enumerate(keys)}
-        if len(self.index) != len(keys):
+        whole columns at once, not a call per entity)."""
+        assert not len(self.keys), "load_entities fills an empty mirror"
+        if len(set(keys)) != len(keys):
             raise ValueError(f"graph {self.graph_id}: an entity key given twice")
-        self.keys = list(keys)
-        self.entities = [Entity(name=attrs.pop(NAME, ""), type=intern(kind),
-                                attributes=attrs or _NO_ATTRIBUTES)
-                         for kind, attrs in zip(types, attributes, strict=True)]
+        n = len(keys)
+        self.keys.extend(keys)
+        self.index.load(keys)
+        self.names.extend([attrs.get(NAME, "") for attrs in attributes])
+        self._fit(n)
+        self._type[:n] = np.fromiter((self._type_id(kind) for kind in types), dtype=np.int32,
+                                     count=n)
+        self._alive[:n] = True
+        self._stamp[:n] = np.arange(self._stamps + 1, self._stamps + 1 + n)
+        self._stamps += n
+        self._attributes = {i: rest for i, attrs in enumerate(attributes)
+                            if (rest := {k: v for k, v in attrs.items() if k != NAME})}
 
     def delete(self, key: str) -> list[tuple[int, int, int]]:
         """Delete an entity and its triples; return the removed ``(head, relation, tail)``."""
@@ -112,7 +161,12 @@ class MutableGraph:
         removed = self.edges(i)
         for h, r, t in removed:
             self.remove_triple(h, r, t)
-        self.entities[i] = None
+        self._alive[i] = False
+        self.names.set(i, "")
+        self._type[i] = 0
+        self._attributes.pop(i, None)
+        self._stamps += 1
+        self._stamp[i] = self._stamps
         return removed
 
     # triples
@@ -176,25 +230,32 @@ class MutableGraph:
 
     # views
 
-    def local_graph(self, first: Sequence[int], triples: np.ndarray) -> tuple[Graph, np.ndarray]:
+    def local_graph(self, first: Sequence[int], triples: np.ndarray, texts: bool = True
+                    ) -> tuple[Graph, np.ndarray]:
         """A ``Graph`` over ``first`` (rows ``0..len(first)-1``) and every endpoint of ``triples``.
 
-        Returns the graph and ``int64`` global index per local row.
+        Returns the graph and ``int64`` global index per local row. ``texts=False``: keys and
+        names left empty (``""``) and no attributes — for readers of types and edges alone
+        (samples), which need not decode a string per row.
         """
         ends = setops.unique(triples[:, [0, 2]]) if len(triples) else np.zeros(0, dtype=np.int64)
         head = np.asarray(first, dtype=np.int64)
         nodes = np.concatenate([head, setops.setdiff1d(ends, head)])
         order = np.argsort(nodes)  # local row of a node: a search, not a map over the graph
         ranked = nodes[order]
-        entities = [self.entities[i] or Entity() for i in nodes.tolist()]
+        listed = nodes.tolist()
+        attributes = self._attributes
         local = triples.copy()
         if len(local):
             local[:, 0] = order[np.searchsorted(ranked, triples[:, 0])]
             local[:, 2] = order[np.searchsorted(ranked, triples[:, 2])]
-        graph = Graph(label=self.label, keys=[self.keys[i] for i in nodes.tolist()],
-                      names=[e.name for e in entities], types=[e.type for e in entities],
-                      attributes=[e.attributes for e in entities], relations=self.relations,
-                      triples=local)
+        types = self._types
+        blank = [""] * len(listed)
+        graph = Graph(label=self.label, keys=self.keys.take(nodes) if texts else blank,
+                      names=self.names.take(nodes) if texts else blank,
+                      types=[types[t] for t in self._type[nodes].tolist()],
+                      attributes=[attributes.get(i, _NO_ATTRIBUTES) for i in listed] if texts
+                      else [_NO_ATTRIBUTES] * len(listed), relations=self.relations, triples=local)
         return graph, nodes
 
 

@@ -319,9 +319,9 @@ class NeighbourhoodStage:
                         and self._eligible(layer, 0, n))
 
     def _eligible(self, layer: _Layer, side: int, node: int) -> bool:
-        entity = self.graphs[side].entities[node]
+        graph = self.graphs[side]
         anchored = layer.anchors if side == 0 else layer.anchors_b
-        return (entity is not None and (self.named or not entity.name)
+        return (graph.is_alive(node) and (self.named or not graph.is_named(node))
                 and node not in anchored)
 
     def _side_row(self, layer: _Layer, side: int, node: int) -> dict[int, int]:

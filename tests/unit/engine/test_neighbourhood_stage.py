@@ -47,7 +47,7 @@ def _mirrors(rng: random.Random) -> tuple[MutableGraph, MutableGraph]:
 def _graph(g: MutableGraph) -> Graph:
     rows = sorted((h, r, t) for h in range(len(g.keys)) for r, t, _ in
                   ((p >> 32, p & 0xFFFFFFFF, 0) for p in g.out.ends(h)))
-    names = [e.name if e is not None else "x" for e in g.entities]
+    names = [e.name if (e := g.entity(i)) is not None else "x" for i in range(len(g.keys))]
     return Graph(label=g.label, keys=list(g.keys), names=names, types=[""] * len(names),
                  attributes=[{} for _ in names], relations=list(g.relations),
                  triples=np.array(rows, dtype=np.int64).reshape(-1, 3))
@@ -65,7 +65,7 @@ def _expected(stage: NeighbourhoodStage, decider: Any, rounds: int, fanout: Fano
     """The batch rule on the stage's graphs, anchors and relations (``prefer``: a set of
     preferred pairs or the tie-break itself; ``None``: no tie-break)."""
     ga, gb = stage.graphs
-    alive = tuple({i for i, e in enumerate(g.entities) if e is not None} for g in (ga, gb))
+    alive = tuple(set(g.alive_indices()) for g in (ga, gb))
     anchors = [(ga.index[a], gb.index[b]) for a, b in decider.matches.items()]
     anchors += [(ga.index[a], gb.index[b]) for a, b in decider.forced_left.items()
                 if decider.forced_right.get(b) == a]
@@ -100,7 +100,7 @@ def _step(rng: random.Random, stage: NeighbourhoodStage, decider: Any,
         touched[side].update((h, t))
     elif kind < 0.72:
         i = rng.randrange(SIZE)
-        entity = g.entities[i]
+        entity = g.entity(i)
         g.upsert(g.keys[i], "", {} if entity and entity.name else {"name": "x"})
         touched[side].add(i)
     else:
