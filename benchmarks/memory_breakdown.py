@@ -2,7 +2,7 @@
 
     python benchmarks/memory_breakdown.py --dataset DIR --model M [--batch 250000] [--peaks]
         [--engine FIELD=VALUE ...] [--backlog] [--heap keep|trim] [--state DIR]
-        [--state-digest FILE] [--mmap-threshold BYTES]
+        [--state-digest FILE] [--mmap-threshold BYTES] [--fresh-events]
 
 Feeds the whole dataset (seeded shuffle, entities first, seed labels) to one engine in batches
 of ``--batch`` records (the service's default micro-batch), drains the deferred queue, then
@@ -11,7 +11,10 @@ walks each engine structure and sums the bytes it holds: Python objects by ``sys
 their stored vectors. Prints one JSON object: RSS, bytes per entity by structure, and the total
 the walk found (the rest of RSS is the interpreter, torch, the model, allocator slack).
 ``--peaks`` adds where the transients are: the highest RSS seen (sampled every 20 ms) while
-each engine progress stage ran, and the RSS steady state before the load.
+each engine progress stage ran, and the RSS steady state before the load. ``--fresh-events``
+holds each batch's events encoded (JSON lines) and decodes them just before the batch, as the
+service decodes its input: what the engine keeps of an event (a key, a name) is then allocated
+among that batch's temporaries, not shared with events held for the whole run (decision 0069).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, labels, triple_changes
+from stream_align.events.contracts import TripleChange
 from stream_align.model.artifact import load
 from stream_align.service.collector import collector_paused, fix_mmap_threshold
 from stream_align.service.engine_state import StoredState, write_delta
@@ -180,6 +184,9 @@ def main() -> None:
     parser.add_argument("--state-digest", type=Path, default=None,
                         help="write the final matches, candidate lists and pair scores here "
                              "(engine_throughput's digest: two codes compared with cmp)")
+    parser.add_argument("--fresh-events", action="store_true",
+                        help="each batch's events held encoded and decoded just before it "
+                             "(the service's shape: nothing shared with events held all along)")
     parser.add_argument("--heap", choices=("keep", "trim"), default=None,
                         help="each batch inside the service's collector, the heap's free pages "
                              "kept or released after it (runner.trim_heap)")
@@ -191,6 +198,10 @@ def main() -> None:
     events, seed_labels = list(triple_changes(pair, ReplayOrder.SHUFFLE, 7)), list(labels(pair))
     entities = pair.a.num_entities + pair.b.num_entities
     del pair
+    chunks = [events[i:i + args.batch] for i in range(0, len(events), args.batch)]
+    del events
+    if args.fresh_events:
+        chunks = [b"\n".join(e.model_dump_json().encode() for e in c) for c in chunks]
     steady = _rss()
     peaks = StagePeaks() if args.peaks else None
     started = time.perf_counter()
@@ -201,15 +212,18 @@ def main() -> None:
                 **dict(o.split("=", 1) for o in args.engine)),
                                              peaks or (lambda *_: None))
         batches = []  # records, queued, peak, RSS at the end, RSS after the collector
-        for i in range(0, len(events), args.batch):
-            batches.append(_batch(store, engine, events[i:i + args.batch],
-                                  seed_labels if i == 0 else [], peaks, args.heap))
-            while engine.pending_count and (not args.backlog or i + args.batch >= len(events)):
+        for i, chunk in enumerate(chunks):
+            changes = [TripleChange.model_validate_json(line) for line in chunk.split(b"\n")] \
+                if args.fresh_events else chunk
+            batches.append(_batch(store, engine, changes, seed_labels if i == 0 else [], peaks,
+                                  args.heap))
+            del changes
+            while engine.pending_count and (not args.backlog or i + 1 == len(chunks)):
                 batches.append(_batch(store, engine, [], [], peaks, args.heap))
         rocksdb = rocksdb_bytes(store)
         store.close()
     loaded_s = time.perf_counter() - started
-    del events
+    del chunks
     if args.state_digest:
         engine_throughput._digest(engine, args.state_digest)
     parts = breakdown(engine)
