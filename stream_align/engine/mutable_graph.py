@@ -48,6 +48,15 @@ class Entity:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
+def _numbered(index: dict[str, int], names: list[str], name: str) -> int:
+    """``name``'s number in ``names`` (appended, and numbered, the first time it is seen)."""
+    number = index.get(name)
+    if number is None:
+        number = index[name] = len(names)
+        names.append(name)
+    return number
+
+
 class MutableGraph:
     """One graph: ``label`` is the model's side ("A"/"B"), ``graph_id`` the store's id.
 
@@ -102,11 +111,7 @@ class MutableGraph:
         return self._stamp[nodes]
 
     def _type_id(self, entity_type: str) -> int:
-        t = self._type_index.get(entity_type)
-        if t is None:
-            t = self._type_index[entity_type] = len(self._types)
-            self._types.append(entity_type)
-        return t
+        return _numbered(self._type_index, self._types, entity_type)
 
     def _fit(self, size: int) -> None:
         self._type = grown(self._type, size, 0)
@@ -172,11 +177,7 @@ class MutableGraph:
     # triples
 
     def relation_id(self, relation: str) -> int:
-        r = self._relation_index.get(relation)
-        if r is None:
-            r = self._relation_index[relation] = len(self.relations)
-            self.relations.append(relation)
-        return r
+        return _numbered(self._relation_index, self.relations, relation)
 
     @contextmanager
     def held_merges(self) -> Iterator[None]:
