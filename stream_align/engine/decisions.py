@@ -31,6 +31,7 @@ import heapq
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Generic, TypeVar
 
 import numpy as np
@@ -41,6 +42,7 @@ from stream_align.engine.labels import LabelBook
 from stream_align.engine.margin import RunnerUps
 from stream_align.engine.node_map import NodeMap
 from stream_align.engine.pair_book import PairBook
+from stream_align.engine.rematch import SortedMap
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import LabelValue
 
@@ -74,6 +76,13 @@ class LabelNodes:
     refused: np.ndarray
     matched: np.ndarray
     unresolved: bool  # some label key had no node
+
+    @cached_property
+    def forced(self) -> tuple[SortedMap, SortedMap]:
+        """``forced_left`` and ``forced_right`` as sorted arrays, made once per label set:
+        the repair asks for the forced partners of every pair it weighs, and 4,500 seed
+        labels made that a dict read a node or a sort of the labels a call (decision 0070)."""
+        return SortedMap.of(self.forced_left), SortedMap.of(self.forced_right)
 
     @classmethod
     def of(cls, decider: Decider, left: Mapping[str, int], right: Mapping[str, int]

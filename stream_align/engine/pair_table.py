@@ -222,9 +222,12 @@ class PairTable:
     def rows(self, us: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every ``(v, value)`` of each of the distinct ``us``, as CSR: ``offsets`` (int64,
         ``len(us) + 1``), the ``v`` (ascending within a row) and their values (no merge: a
-        batch reads the rows it changed; one search per ``u`` inside numpy)."""
+        batch reads the rows it changed; one search per ``u`` inside numpy). The pairs are
+        sorted on one packed ``at << 32 | v`` key (distinct: the order ``lexsort((vs, at))``
+        gave), stably — they come mostly in order, the merged part first, and a stable sort
+        of a nearly sorted key is ≈ 70× faster than the two-key ``lexsort`` (decision 0070)."""
         at, vs = self.seconds_of(us)
-        order = np.lexsort((vs, at))
+        order = np.argsort(at << 32 | vs, kind="stable")
         at, vs = at[order], vs[order]
         offsets = np.zeros(len(us) + 1, dtype=np.int64)
         np.cumsum(np.bincount(at, minlength=len(us)), out=offsets[1:])
@@ -244,14 +247,39 @@ class PairTable:
         self._values = np.asarray(given, dtype=np.float64)[order]
 
     def counts_of(self, us: np.ndarray) -> np.ndarray:
-        """How many pairs each of ``us`` has: two binary searches when no change is pending,
-        not the pairs themselves gathered and counted (a restore counts every sampled node's
-        samplers, decision 0067)."""
+        """How many pairs each of ``us`` has: two binary searches in the merged keys, then
+        ``±1`` per pending change of a ``u`` that adds or removes a pair — not the pairs
+        themselves gathered and counted (a restore counts every sampled node's samplers,
+        decision 0067; the shared-anchor heads count the fans of every node they look at, and
+        gathering them was 3 % of a 100-insert batch, decision 0070)."""
         us = np.asarray(us, dtype=np.int64)
-        if len(self._recent) or self._delta:
-            return np.bincount(self.seconds_of(us)[0], minlength=len(us)).astype(np.int64)
-        return (np.searchsorted(self._keys, (us + 1) << 32)
-                - np.searchsorted(self._keys, us << 32)).astype(np.int64)
+        counts = (np.searchsorted(self._keys, (us + 1) << 32)
+                  - np.searchsorted(self._keys, us << 32)).astype(np.int64)
+        if len(self._recent):  # a recent key adds where new and live, removes where merged
+            lo = np.searchsorted(self._recent, us << 32)
+            many = np.searchsorted(self._recent, (us + 1) << 32) - lo
+            if many.any():
+                at = np.repeat(lo - np.cumsum(many) + many, many) + np.arange(int(many.sum()))
+                was = setops.in_sorted(self._recent[at], self._keys)
+                step = self._recent_live[at].astype(np.int64) - was.astype(np.int64)
+                counts += np.bincount(np.repeat(np.arange(len(us)), many), weights=step,
+                                      minlength=len(us)).astype(np.int64)
+        if self._delta:  # the dict, newer than both arrays: a dict read per ``u`` it has
+            changed = np.fromiter(self._delta, dtype=np.int64, count=len(self._delta))
+            for i in np.flatnonzero(setops.isin(us, changed)).tolist():
+                u = int(us[i])
+                for v, value in self._delta[u].items():
+                    counts[i] += int(value is not None) - int(self._held_before_delta(u << 32 | v))
+        return counts
+
+    def _held_before_delta(self, key: int) -> bool:
+        """Whether the arrays (recent over merged) hold ``key``, whatever the dict says."""
+        if len(self._recent):
+            i = int(np.searchsorted(self._recent, key))
+            if i < len(self._recent) and self._recent[i] == key:
+                return bool(self._recent_live[i])
+        i = int(np.searchsorted(self._keys, key))
+        return bool(i < len(self._keys) and self._keys[i] == key)
 
     def seconds_of(self, us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Every pair of the ``us``, as two arrays ``(i, v)``: ``v`` is paired with ``us[i]``

@@ -19,6 +19,7 @@ order, ties broken by key — and one pass over the eligible pairs. Cost ``O(p l
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,12 +50,33 @@ def partners(matches: Mapping[int, int], nodes: np.ndarray) -> np.ndarray:
     if len(nodes) <= len(matches) or not matches:
         return np.fromiter((matches.get(x, -1) for x in nodes.tolist()), dtype=np.int64,
                            count=len(nodes))
-    keys = np.fromiter(matches.keys(), dtype=np.int64, count=len(matches))
-    values = np.fromiter(matches.values(), dtype=np.int64, count=len(matches))
-    order = np.argsort(keys)
-    keys, values = keys[order], values[order]
-    at = np.minimum(np.searchsorted(keys, nodes), len(keys) - 1)
-    return np.where(keys[at] == nodes, values[at], -1).astype(np.int64)
+    return SortedMap.of(matches)(nodes)
+
+
+@dataclass(frozen=True)
+class SortedMap:
+    """``node → node`` as two arrays sorted by key, for a mapping read many times between
+    changes (the labels' forced partners, ``decisions.LabelNodes.forced``)."""
+
+    keys: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, mapping: Mapping[int, int]) -> SortedMap:
+        keys = np.fromiter(mapping.keys(), dtype=np.int64, count=len(mapping))
+        values = np.fromiter(mapping.values(), dtype=np.int64, count=len(mapping))
+        order = np.argsort(keys)
+        return cls(keys[order], values[order])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __call__(self, nodes: np.ndarray) -> np.ndarray:
+        """Each node's value (-1: not a key), one binary search for all."""
+        if not len(self.keys):
+            return np.full(len(nodes), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, nodes), len(self.keys) - 1)
+        return np.where(self.keys[at] == nodes, self.values[at], -1).astype(np.int64)
 
 
 def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -83,8 +105,7 @@ def weights(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) 
     out = np.where(scores >= _bars(decider, u, v, scores), scores, np.nan)
     labels = decider.label_nodes()
     if labels.forced_left or labels.forced_right:
-        forced_left = partners(labels.forced_left, u)
-        forced_right = partners(labels.forced_right, v)
+        forced_left, forced_right = labels.forced[0](u), labels.forced[1](v)
         out[(forced_left != -1) | (forced_right != -1)] = np.nan
         out[(forced_left == v) & (forced_right == u) & ~np.isnan(scores)] = np.inf
     if len(labels.refused):

@@ -112,11 +112,12 @@ def _attend(bundle: ModelBundle, messages: tuple[Messages, Messages],
             at: tuple[torch.Tensor, torch.Tensor], vectors: tuple[torch.Tensor, torch.Tensor]
             ) -> tuple[torch.Tensor, PairOutput]:
     """Logits of the pairs ``(at[0][p], at[1][p])`` (rows of the per-entity ``messages``;
-    ``vectors``: their indexed retrieval vectors, row ``p`` each) and their last-layer output."""
+    ``vectors``: their indexed retrieval vectors, row ``p`` each, a copy this call may
+    overwrite) and their last-layer output."""
     net = bundle.net
     out = net.attend(_cut(messages[0], at[0]), _cut(messages[1], at[1]))
-    va = net.swap_h2(vectors[0], out.h2_a, query=True)
-    vb = net.swap_h2(vectors[1], out.h2_b, query=False)
+    va = net.swap_h2(vectors[0], out.h2_a, query=True, inplace=True)
+    vb = net.swap_h2(vectors[1], out.h2_b, query=False, inplace=True)
     return _biased(bundle, (va * vb).sum(-1)), out
 
 

@@ -16,8 +16,12 @@ No array object per entity: every row's seven CSR rows (:class:`PairView`'s five
 words and numbers) lie one after the other in a :class:`RowPool` of ``(column, float32 bits)``
 pairs, with the seven lengths in a node-indexed table (28 bytes a node of the graph) and a
 last-use tick (8 bytes). Bounded: past ``capacity`` entities the least recently used are
-dropped down to three quarters of it (one partition over the held ticks); an evicted row is
-built again when needed. Measured bytes per row: docs/BENCHMARKS.md (decision 0051).
+dropped down to ``capacity`` (one partition over the held ticks); an evicted row is built again
+when needed. Dropping down to three quarters of it, as before, left ≈ 14,000 of zh_en's 19,500
+rows a side held on average, and each overflow threw away 4,096 rows the next batches read
+back: 48 views built an insert at batches of 10 against 11 affected, 32 when dropped to the
+capacity (decision 0070); the partition costs ≈ 0.3 ms a call that overflows. Measured bytes
+per row: docs/BENCHMARKS.md (decision 0051).
 """
 
 from __future__ import annotations
@@ -118,9 +122,9 @@ class ViewCache:
         return PairView(blocks=parts[:-2], words=parts[-2], numbers=parts[-1])
 
     def _evict(self) -> None:
-        """Drop the least recently used rows down to three quarters of ``capacity``."""
+        """Drop the least recently used rows down to ``capacity``."""
         held = np.flatnonzero(self._tick >= 0)
-        extra = len(held) - self.capacity * 3 // 4
+        extra = len(held) - self.capacity
         if extra > 0:
             self._drop(held[np.argpartition(self._tick[held], extra - 1)[:extra]])
 

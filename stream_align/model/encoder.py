@@ -58,7 +58,15 @@ class PairOutput:
 
     h2_a: torch.Tensor  # (P, d)
     h2_b: torch.Tensor  # (P, d)
-    cross: torch.Tensor  # (P, k, k) M_pq weighted by both sides' β (evidence)
+    m: torch.Tensor  # (P, k, k) M_pq of the cross-graph attention (masked)
+    beta_a: torch.Tensor  # (P, k) each side's self-attention β
+    beta_b: torch.Tensor
+
+    @property
+    def cross(self) -> torch.Tensor:
+        """``(P, k, k)`` M_pq weighted by both sides' β (evidence), made when asked: a pair
+        scored without evidence — every steady refresh's — never reads it."""
+        return self.m * self.beta_a.unsqueeze(2) * self.beta_b.unsqueeze(1)
 
 
 def _raw(scales: list[float]) -> list[float]:
@@ -203,11 +211,14 @@ class CGMuAlign(nn.Module):
             alpha_a, alpha_b = None, None
             m = (ma.mask.unsqueeze(2) & mb.mask.unsqueeze(1)).float()
         return PairOutput(h2_a=self.layer2.combine(ma, alpha_a),
-                          h2_b=self.layer2.combine(mb, alpha_b),
-                          cross=m * ma.beta.unsqueeze(2) * mb.beta.unsqueeze(1))
+                          h2_b=self.layer2.combine(mb, alpha_b), m=m, beta_a=ma.beta,
+                          beta_b=mb.beta)
 
-    def swap_h2(self, vectors: torch.Tensor, h2: torch.Tensor, query: bool) -> torch.Tensor:
-        """Retrieval :meth:`vectors` with their ``h2`` block replaced by pair states ``h2``.
+    def swap_h2(self, vectors: torch.Tensor, h2: torch.Tensor, query: bool,
+                inplace: bool = False) -> torch.Tensor:
+        """Retrieval :meth:`vectors` with their ``h2`` block replaced by pair states ``h2``
+        (``inplace``: written into ``vectors``, for a caller whose rows are a fresh copy — the
+        pair scorer's, read from the index per block — not a copy of them again).
 
         The inner product of a swapped query row and a swapped base row is the pair's
         :meth:`logits` (less the BCE bias): every other block is the same in both read-outs, and
@@ -215,7 +226,7 @@ class CGMuAlign(nn.Module):
         """
         d = self.arch.hidden_dim
         unit = F.normalize(h2, dim=-1)
-        out = vectors.clone()
+        out = vectors if inplace else vectors.clone()
         if self.loss == "bce":
             out[:, 2 * d:3 * d] = unit * self._bce_weights(3)[2] if query else unit
         else:

@@ -93,3 +93,4 @@ def test_partners_as_arrays_equal_dict_reads() -> None:
             nodes = rng.integers(0, 120, n_nodes).astype(np.int64)
             want = [matches.get(x, -1) for x in nodes.tolist()]
             assert rematch.partners(matches, nodes).tolist() == want
+            assert rematch.SortedMap.of(matches)(nodes).tolist() == want  # any size

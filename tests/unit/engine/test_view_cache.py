@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 from engine_fixtures import engine_settings, synthetic_pair, untrained_bundle
 
+from stream_align import setops
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.scoring import side_view
 from stream_align.engine.side import Side
@@ -130,11 +131,18 @@ def test_the_cache_is_bounded_and_rebuilds_what_it_evicted(bundle: ModelBundle) 
         return side_view(bundle, side, todo)
 
     rng = np.random.default_rng(0)
+    seen: set[int] = set()
+    picks = []
     for _ in range(40):
         pick = np.sort(rng.choice(len(nodes), 6, replace=False))
         got = cache.view(nodes[pick], build)
         assert _rows(got) == [_rows(fresh)[i] for i in pick.tolist()]
-        assert cache.held <= 16
+        seen.update(pick.tolist())
+        assert cache.held == min(16, len(seen))  # full once it overflowed: only the excess goes
+        picks.append(nodes[pick])
+    before = built
+    cache.view(setops.union1d(picks[-1], picks[-2]), build)  # the latest rows were kept
+    assert built == before
     assert 6 * 40 > built > 16  # some rows read back, evicted ones built again
     whole = cache.view(nodes, build)  # more missing than the capacity: built, not kept
     assert _same(whole, fresh) and cache.held <= 16
