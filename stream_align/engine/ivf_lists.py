@@ -29,10 +29,12 @@ from stream_align.index import IvfVectorIndex, auto_cells, train_quantiser, trai
 
 CHUNK = 8192
 """Entities searched per FAISS call in a full rebuild (bounded query memory)."""
-SCAN_OWNERS = 262_144
-"""Distinct list owners whose vectors ``scan`` decodes at a time (≈ 128 MB as half floats at
-256 dimensions): every owner of a side up to 262,144 entities a side, so each is decoded once
-a batch, where it was decoded once per probed cell — ``nprobe`` times (decision 0054)."""
+SCAN_OWNERS = 131_072
+"""Distinct list owners whose vectors ``scan`` decodes at a time (128 MB as float32 at 256
+dimensions): every owner of a side up to 131,072 entities a side, so each is decoded once a
+batch, where it was decoded once per probed cell — ``nprobe`` times (decision 0054). Float32,
+not half floats: a touched cell's owners are gathered once per cell, and numpy widens half
+floats one value at a time — 3× the scan's CPU at 40K a side (decision 0068)."""
 
 
 def train(sides: tuple[Side, Side], cells: int, nprobe: int, float16: bool) -> np.ndarray:
@@ -188,11 +190,11 @@ def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
 
 
 def _decoded(side: Side, nodes: np.ndarray) -> np.ndarray:
-    """The indexed vectors of ``nodes`` — as half floats where the index stores half floats
-    (their float32 values exactly, in half the memory), read from the lists' codes."""
+    """The indexed vectors of ``nodes`` as float32 (half-float codes widened once here, not
+    once per cell that gathers them), read from the lists' codes."""
     index = side.index
     assert isinstance(index, IvfVectorIndex)
-    return index.reconstruct_many(side.faiss_ids(nodes), half=True)
+    return index.reconstruct_many(side.faiss_ids(nodes))
 
 
 def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
@@ -208,7 +210,7 @@ def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
     at_union = np.zeros(int(union[-1]) + 1 if len(union) else 0, dtype=np.int64)
     at_union[union] = np.arange(len(union))  # owner → its decoded row
     for cell, rows, owners in batch:
-        block = decoded[at_union[owners]].astype(np.float32)
+        block = decoded[at_union[owners]]
         scores = block @ vectors[rows].T
         bound = other.bounds(owners)
         short = np.isneginf(bound)

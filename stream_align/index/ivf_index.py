@@ -149,16 +149,14 @@ class IvfVectorIndex:
         """Every stored id, ascending."""
         return np.flatnonzero(self._cell >= 0).astype(np.int64)
 
-    def reconstruct_many(self, ids: np.ndarray, half: bool = False) -> np.ndarray:
-        """``(len(ids), dim)`` stored vectors, ``float32`` — or with ``half``, where the index
-        stores half floats, those half floats (their exact values in half the memory). Many
-        at once are read from the lists' codes as arrays (:data:`READ_MIN`): the same bits."""
+    def reconstruct_many(self, ids: np.ndarray) -> np.ndarray:
+        """``(len(ids), dim)`` stored vectors, ``float32``. Many at once are read from the
+        lists' codes as arrays (:data:`READ_MIN`): the same bits as FAISS's decoder."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
-        dtype = np.float16 if self.float16 and half else np.float32
         if not len(ids):
-            return np.zeros((0, self.dim), dtype=dtype)
+            return np.zeros((0, self.dim), dtype=np.float32)
         if len(ids) < READ_MIN:
-            return self._index.reconstruct_batch(ids).astype(dtype, copy=False)
+            return self._index.reconstruct_batch(ids)
         if self._layout is None:
             self._layout = _Layout(self._index.invlists, self.nlist, len(self._cell),
                                    self._index.code_size)
@@ -166,7 +164,7 @@ class IvfVectorIndex:
         if (cells < 0).any():
             raise KeyError(f"id {int(ids[np.argmax(cells < 0)])} is not stored")
         codes = self._layout.codes(cells, ids)
-        return codes.view(np.float16 if self.float16 else np.float32).astype(dtype, copy=False)
+        return codes.view(np.float16 if self.float16 else np.float32).astype(np.float32)
 
     def search(self, queries: np.ndarray, k: int,
                probes: tuple[np.ndarray, np.ndarray] | None = None

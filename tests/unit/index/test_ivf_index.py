@@ -117,9 +117,6 @@ def test_many_vectors_are_read_from_the_lists_to_the_bit(float16: bool,
     read = index.reconstruct_many(kept)
     assert read.dtype == np.float32 and np.array_equal(read.view(np.int32),
                                                        expected.view(np.int32))
-    half = index.reconstruct_many(kept, half=True)
-    assert half.dtype == (np.float16 if float16 else np.float32)
-    assert np.array_equal(half.astype(np.float32), expected)
     index.add(ids[125:131], x[:6])  # a change: the layout is read again
     monkeypatch.setattr("stream_align.index.ivf_index.READ_MIN", 10**9)
     expected = index.reconstruct_many(ids[125:140])
