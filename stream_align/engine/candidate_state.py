@@ -106,8 +106,7 @@ class StoredLists:
             block = source.candidate_lists(side.graph.graph_id)
             index = side.graph.index
             self.blocks.append(block)
-            self.nodes.append(np.fromiter((index[key] for key in block.keys), dtype=np.int64,
-                                          count=len(block.keys)))
+            self.nodes.append(_known(index.nodes_of(block.keys), block.keys))
 
     def own_cells(self, s: int) -> np.ndarray:
         """Side ``s``'s stored IVF cell of each node (``-1``: none stored), by node."""
@@ -139,6 +138,13 @@ class StoredLists:
         pairs = source.pair_scores()
         if pairs.keys:
             left_index = sides[0].graph.index
-            lefts = np.repeat(np.fromiter((left_index[k] for k in pairs.keys), dtype=np.int64,
-                                          count=len(pairs.keys)), pairs.lengths)
+            lefts = np.repeat(_known(left_index.nodes_of(pairs.keys), pairs.keys), pairs.lengths)
             book.load(lefts, _nodes_of(sides[1], pairs.rights), pairs.scores)
+
+
+def _known(nodes: np.ndarray, keys: list[str]) -> np.ndarray:
+    """``nodes``, the mirror's node of each stored row's key; a row of an entity the mirror
+    lacks is a corrupt store (``KeyError`` naming the first such key)."""
+    if len(missing := np.flatnonzero(nodes < 0)):
+        raise KeyError(keys[int(missing[0])])
+    return nodes

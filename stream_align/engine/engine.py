@@ -221,8 +221,7 @@ class AlignmentEngine:
         self.progress(f"restore {side.graph.label}: embeddings", 0, 1)
         rows = source.embeddings(gid, self.bundle.version)
         index = side.graph.index
-        nodes = np.fromiter((index.get(key, -1) for key in rows.keys), dtype=np.int64,
-                            count=len(rows.keys))
+        nodes = index.nodes_of(rows.keys)
         known = (nodes >= 0) & (rows.faiss_ids >= 0)
         for node, fid in zip(nodes[known & ~rows.current].tolist(),
                              rows.faiss_ids[known & ~rows.current].tolist(), strict=True):

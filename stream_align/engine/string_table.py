@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from stream_align.arrays import segments
+
 
 class StringColumn:
     """``strings[i]`` of nodes ``0..n-1``; a string set again takes new bytes, and the pool is
@@ -49,6 +51,22 @@ class StringColumn:
         """Whether node ``i``'s string is the UTF-8 ``raw``."""
         start = self._start[i]
         return self._size[i] == len(raw) and self._pool[start:start + len(raw)] == raw
+
+    def same_bytes(self, nodes: np.ndarray, pool: np.ndarray, starts: np.ndarray,
+                   sizes: np.ndarray) -> np.ndarray:
+        """Whether node ``nodes[i]``'s string is ``pool[starts[i]:starts[i] + sizes[i]]``, for
+        every ``i`` at once."""
+        mine = np.frombuffer(self._size, dtype=np.int32)[nodes].astype(np.int64)
+        equal = mine == sizes
+        rows = np.flatnonzero(equal & (sizes > 0))
+        if len(rows):
+            own = segments(np.frombuffer(self._pool, dtype=np.uint8),
+                           np.frombuffer(self._start, dtype=np.int64)[nodes[rows]], sizes[rows])
+            other = segments(pool, starts[rows], sizes[rows])
+            bounds = np.cumsum(sizes[rows]) - sizes[rows]
+            differ = np.add.reduceat((own != other).astype(np.int64), bounds)
+            equal[rows] = differ == 0
+        return equal
 
     def take(self, nodes: Iterable[int] | np.ndarray) -> list[str]:
         """The strings of ``nodes``, in order."""
@@ -150,6 +168,34 @@ class KeyIndex:
                     return node
             slot = (slot + 1) & mask
         return -1
+
+    def nodes_of(self, keys: Sequence[str]) -> np.ndarray:
+        """Each key's node (``-1``: none) at once — a restore maps whole tables' keys: the
+        probes run as array rounds (each round advances every unsettled key one slot), the
+        bytes compared by one gather of both sides."""
+        n = len(keys)
+        out = np.full(n, -1, dtype=np.int64)
+        if not n or not len(self._hash):
+            return out
+        hashes = np.fromiter(map(self._hasher, keys), dtype=np.int64, count=n)
+        table = np.frombuffer(self._table, dtype=np.int32)
+        mine = np.frombuffer(self._hash, dtype=np.int64)
+        raw = [k.encode("utf-8") for k in keys]
+        sizes = np.fromiter(map(len, raw), dtype=np.int64, count=n)
+        pool = np.frombuffer(b"".join(raw), dtype=np.uint8)
+        starts = np.cumsum(sizes) - sizes
+        waiting, slots = np.arange(n), hashes & self._mask
+        while len(waiting):
+            node = table[slots].astype(np.int64) - 1
+            empty = node < 0
+            hit = ~empty & (mine[np.maximum(node, 0)] == hashes[waiting])
+            same = np.zeros(len(waiting), dtype=bool)
+            same[hit] = self._keys.same_bytes(node[hit], pool, starts[waiting[hit]],
+                                              sizes[waiting[hit]])
+            out[waiting[same]] = node[same]
+            going = ~empty & ~same
+            waiting, slots = waiting[going], (slots[going] + 1) & self._mask
+        return out
 
     def add(self, key: str, node: int) -> None:
         """Index node ``node``'s key (the next node; a key the index does not hold)."""

@@ -75,3 +75,16 @@ def test_the_mirror_keeps_entities_as_rows_and_stamps_each_version() -> None:
     assert [restored.entity(i) for i in (0, 1)] == [graph.entity(a), graph.entity(b)]
     with pytest.raises(ValueError):
         MutableGraph("A", "g").load_entities(["a", "a"], ["", ""], [{}, {}])
+
+
+def test_many_keys_are_looked_up_at_once_as_one_at_a_time() -> None:
+    for hasher in (hash, lambda key: len(key) % 5):
+        column = StringColumn()
+        index = KeyIndex(column, hasher=hasher)
+        assert index.nodes_of(["x"]).tolist() == [-1]
+        keys = [f"k{i}" * (1 + i % 4) for i in range(2000)] + ["", "名"]
+        for key in keys:
+            index.add(key, column.append(key))
+        asked = [*keys[::-3], "absent", "k1k1k1k1k1", "", "名字"]
+        assert index.nodes_of(asked).tolist() == [index.get(k, -1) for k in asked]
+        assert index.nodes_of([]).tolist() == []
