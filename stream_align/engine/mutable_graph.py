@@ -157,8 +157,9 @@ class MutableGraph:
         self._alive[:n] = True
         self._stamp[:n] = np.arange(self._stamps + 1, self._stamps + 1 + n)
         self._stamps += n
-        self._attributes = {i: rest for i, attrs in enumerate(attributes)
-                            if (rest := {k: v for k, v in attrs.items() if k != NAME})}
+        self._attributes = {i: {k: v for k, v in attrs.items() if k != NAME}
+                            for i, attrs in enumerate(attributes)
+                            if len(attrs) > (NAME in attrs)}  # more than a name
 
     def delete(self, key: str) -> list[tuple[int, int, int]]:
         """Delete an entity and its triples; return the removed ``(head, relation, tail)``."""
