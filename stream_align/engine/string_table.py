@@ -144,6 +144,16 @@ class KeyIndex:
     def __len__(self) -> int:
         return len(self._hash)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without hashes or table: ``hash`` of a ``str`` is salted per process
+        (``PYTHONHASHSEED``), so the hashes are only valid in the process that computed them
+        and another process indexes the keys again (``__setstate__``)."""
+        return {"keys": self._keys, "hasher": self._hasher}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(state["keys"], state["hasher"])
+        self.load(self._keys[:])
+
     def get(self, key: str, default: int | None = None) -> int | None:
         node = self._find(key, self._hasher(key))
         return default if node < 0 else node

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 import random
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -88,3 +92,20 @@ def test_many_keys_are_looked_up_at_once_as_one_at_a_time() -> None:
         asked = [*keys[::-3], "absent", "k1k1k1k1k1", "", "名字"]
         assert index.nodes_of(asked).tolist() == [index.get(k, -1) for k in asked]
         assert index.nodes_of([]).tolist() == []
+
+
+def test_an_index_pickled_here_finds_its_keys_in_a_process_with_another_hash_seed() -> None:
+    column = StringColumn()
+    index = KeyIndex(column)
+    keys = [f"key{i}" for i in range(3000)] + ["名", ""]
+    for key in keys:
+        index.add(key, column.append(key))
+    probe = ("import pickle, sys\n"
+             "index = pickle.loads(sys.stdin.buffer.read())\n"
+             "print(sum(index.get(f'key{i}') == i for i in range(3000)), index.get('名'),"
+             " 'key3000' in index)")
+    seeds = {"1", "2"} - {os.environ.get("PYTHONHASHSEED")}
+    env = {**os.environ, "PYTHONHASHSEED": seeds.pop()}
+    done = subprocess.run([sys.executable, "-c", probe], input=pickle.dumps(index), env=env,
+                          capture_output=True, check=True)
+    assert done.stdout.split() == [b"3000", b"3000", b"False"]
