@@ -31,18 +31,16 @@ import heapq
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Generic, TypeVar
 
 import numpy as np
 
 from stream_align import setops
 from stream_align.engine import packed, rematch
-from stream_align.engine.labels import LabelBook
+from stream_align.engine.labels import LabelBook, LabelNodes
 from stream_align.engine.margin import RunnerUps
 from stream_align.engine.node_map import NodeMap
 from stream_align.engine.pair_book import PairBook
-from stream_align.engine.rematch import SortedMap
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import LabelValue
 
@@ -61,59 +59,6 @@ class Change:
     score: float
     retract: bool
     previous_score: float | None  # published score of the MATCH it replaces, if any
-
-
-@dataclass(frozen=True)
-class LabelNodes:
-    """The label book by node: each entity's governing MATCH partner (-2: the partner's key
-    has no node yet), the governed left nodes (sorted), the NON_MATCH pairs and every MATCH
-    pair, governing or dormant (packed, sorted). Read per pair as arrays, where the book's
-    key strings cost a lookup a pair."""
-
-    forced_left: dict[int, int]
-    forced_right: dict[int, int]
-    governed: np.ndarray
-    refused: np.ndarray
-    matched: np.ndarray
-    unresolved: bool  # some label key had no node
-
-    @cached_property
-    def forced(self) -> tuple[SortedMap, SortedMap]:
-        """``forced_left`` and ``forced_right`` as sorted arrays, made once per label set:
-        the repair asks for the forced partners of every pair it weighs, and 4,500 seed
-        labels made that a dict read a node or a sort of the labels a call (decision 0070)."""
-        return SortedMap.of(self.forced_left), SortedMap.of(self.forced_right)
-
-    @classmethod
-    def of(cls, decider: Decider, left: Mapping[str, int], right: Mapping[str, int]
-           ) -> LabelNodes:
-        unresolved = False
-
-        def by_node(forced: dict[str, str], mine: Mapping[str, int],
-                    other: Mapping[str, int]) -> dict[int, int]:
-            nonlocal unresolved
-            out = {}
-            for a, b in forced.items():
-                if (u := mine.get(a)) is None:
-                    unresolved = True
-                    continue
-                out[u] = other.get(b, -2)
-                unresolved |= out[u] == -2
-            return out
-
-        forced_left = by_node(decider.forced_left, left, right)
-        forced_right = by_node(decider.forced_right, right, left)
-        pairs: dict[LabelValue, list[tuple[int, int]]] = {v: [] for v in LabelValue}
-        for (a, b), value in decider.labels.items():
-            if a in left and b in right:
-                pairs[value].append((left[a], right[b]))
-            else:
-                unresolved = True
-        refused, matched = (np.array(pairs[v], dtype=np.int64).reshape(-1, 2)
-                            for v in (LabelValue.NON_MATCH, LabelValue.MATCH))
-        return cls(forced_left, forced_right, np.array(sorted(forced_left), dtype=np.int64),
-                   setops.unique(packed.join(refused[:, 0], refused[:, 1])),
-                   setops.unique(packed.join(matched[:, 0], matched[:, 1])), unresolved)
 
 
 class _ByKey(Mapping[str, V], Generic[V]):
@@ -366,7 +311,7 @@ class Decider:
             held = self._label_nodes
             if len(held[0]) == 1 or held[0] == (*stamp, len(left.keys), len(right.keys)):
                 return held[1]
-        found = LabelNodes.of(self, left.index, right.index)
+        found = LabelNodes.of(self.label_book, left.index, right.index)
         if found.unresolved:
             stamp = (*stamp, len(left.keys), len(right.keys))
         self._label_nodes = stamp, found

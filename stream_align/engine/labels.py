@@ -26,6 +26,15 @@ order therefore rebuilds the same ``labels``, ``forced_left`` and ``forced_right
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from stream_align import setops
+from stream_align.engine import packed
+from stream_align.engine.rematch import SortedMap
 from stream_align.events.contracts import LabelValue
 
 Pair = tuple[str, str]
@@ -90,3 +99,56 @@ def _discard(index: dict[str, dict[str, int]], key: str, other: str) -> None:
         others.pop(other, None)
         if not others:
             del index[key]
+
+
+@dataclass(frozen=True)
+class LabelNodes:
+    """The label book by node: each entity's governing MATCH partner (-2: the partner's key
+    has no node yet), the governed left nodes (sorted), the NON_MATCH pairs and every MATCH
+    pair, governing or dormant (packed, sorted). Read per pair as arrays, where the book's
+    key strings cost a lookup a pair."""
+
+    forced_left: dict[int, int]
+    forced_right: dict[int, int]
+    governed: np.ndarray
+    refused: np.ndarray
+    matched: np.ndarray
+    unresolved: bool  # some label key had no node
+
+    @cached_property
+    def forced(self) -> tuple[SortedMap, SortedMap]:
+        """``forced_left`` and ``forced_right`` as sorted arrays, made once per label set:
+        the repair asks for the forced partners of every pair it weighs, and 4,500 seed
+        labels made that a dict read a node or a sort of the labels a call (decision 0070)."""
+        return SortedMap.of(self.forced_left), SortedMap.of(self.forced_right)
+
+    @classmethod
+    def of(cls, book: LabelBook, left: Mapping[str, int], right: Mapping[str, int]
+           ) -> LabelNodes:
+        unresolved = False
+
+        def by_node(forced: dict[str, str], mine: Mapping[str, int],
+                    other: Mapping[str, int]) -> dict[int, int]:
+            nonlocal unresolved
+            out = {}
+            for a, b in forced.items():
+                if (u := mine.get(a)) is None:
+                    unresolved = True
+                    continue
+                out[u] = other.get(b, -2)
+                unresolved |= out[u] == -2
+            return out
+
+        forced_left = by_node(book.forced_left, left, right)
+        forced_right = by_node(book.forced_right, right, left)
+        pairs: dict[LabelValue, list[tuple[int, int]]] = {v: [] for v in LabelValue}
+        for (a, b), value in book.labels.items():
+            if a in left and b in right:
+                pairs[value].append((left[a], right[b]))
+            else:
+                unresolved = True
+        refused, matched = (np.array(pairs[v], dtype=np.int64).reshape(-1, 2)
+                            for v in (LabelValue.NON_MATCH, LabelValue.MATCH))
+        return cls(forced_left, forced_right, np.array(sorted(forced_left), dtype=np.int64),
+                   setops.unique(packed.join(refused[:, 0], refused[:, 1])),
+                   setops.unique(packed.join(matched[:, 0], matched[:, 1])), unresolved)

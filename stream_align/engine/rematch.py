@@ -56,7 +56,7 @@ def partners(matches: Mapping[int, int], nodes: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class SortedMap:
     """``node → node`` as two arrays sorted by key, for a mapping read many times between
-    changes (the labels' forced partners, ``decisions.LabelNodes.forced``)."""
+    changes (the labels' forced partners, ``labels.LabelNodes.forced``)."""
 
     keys: np.ndarray
     values: np.ndarray
