@@ -73,21 +73,22 @@ class FeatureCache:
             else:
                 stale.append(r)
         if stale:
-            found.update(self._compute(local, nodes, stale))
+            found.update(self._compute(local, nodes, stale, stamps))
         return [found[g] for g in nodes]
 
-    def _compute(self, local: Graph, nodes: list[int], rows: list[int]) -> dict[int, _Entry]:
-        """Hash the ``rows`` of ``local``; cache them (evicting the least recently used)."""
+    def _compute(self, local: Graph, nodes: list[int], rows: list[int], stamps: list[int]
+                 ) -> dict[int, _Entry]:
+        """Hash the ``rows`` of ``local`` (``stamps``: each node's stamp, by row); cache them
+        (evicting the least recently used)."""
         sub = Graph(label=local.label, keys=[local.keys[r] for r in rows],
                     names=[local.names[r] for r in rows], types=[local.types[r] for r in rows],
                     attributes=[local.attributes[r] for r in rows], relations=local.relations,
                     triples=np.zeros((0, 3), dtype=np.int64))
         feats = level0(sub, self.frozen.features, self.frozen.name_idf, self.frozen.attr_idf)
         out = {}
-        stamps = self.graph.stamps(np.asarray([nodes[r] for r in rows], dtype=np.int64)).tolist()
         for i, r in enumerate(rows):
             g = nodes[r]
-            out[g] = self._rows[g] = (stamps[i], _row(feats.names, i),
+            out[g] = self._rows[g] = (stamps[r], _row(feats.names, i),
                                       _row(feats.attrs, i), feats.numeric[i].copy())
             self._rows.move_to_end(g)
         while len(self._rows) > self.capacity:
