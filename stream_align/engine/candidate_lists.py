@@ -1,5 +1,9 @@
 """Both sides' candidate lists, kept equal to a fresh exact search's after every batch.
 
+The search is over the indexed vectors: with ``vector_tolerance`` (decision 0073) a
+recomputed vector within it of its indexed version is not indexed and changes no list, so the
+lists are exact for vectors each within the tolerance of the batch aligner's.
+
 Each entity lists the best ``R = top_k + reserve`` entities of the other graph with their
 scores, and a ``bound`` no unlisted entity's score exceeds; its candidates are the first
 ``top_k``. After some vectors change (``computed``) or disappear (``removed``):

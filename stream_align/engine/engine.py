@@ -255,9 +255,11 @@ class AlignmentEngine:
         stats["affected_A"], stats["affected_B"] = (float(len(a)) for a in affected.nodes)
         stats["affected"] = stats["affected_A"] + stats["affected_B"]
         recompute = Recompute(self.bundle, self.sides, self.queue, self.faiss_ids,
-                              self.settings.recompute_chunk, self.progress)
+                              self.settings.recompute_chunk, self.progress,
+                              self.settings.vector_tolerance)
         computed = recompute(delta, affected, self.settings.max_affected_per_batch)
-        stats["recomputed"] = float(len(computed[0]) + len(computed[1]))
+        stats["recomputed"] = float(len(computed[0]) + len(computed[1]) + recompute.kept)
+        stats["vectors_kept"] = float(recompute.kept)
         stats["deferred"] = float(self.queue.count)
         stats["recompute_s"] = time.perf_counter() - started
         self.held.add(computed, affected.gone, labelled, applied.causes, applied.touched)

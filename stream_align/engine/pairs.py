@@ -6,6 +6,9 @@ The pair set is the batch aligner's: ``(a, b)`` when ``b`` is in ``a``'s top-k o
 governing or dormant — ``labels`` — so the set is a function of the label table and a restore's
 ``rebuild`` finds the same pairs), minus NON_MATCH ones. A pair's score can change only if one
 of its entities was recomputed; only those are re-scored (cross-graph attention, ``scoring``).
+With ``vector_tolerance`` an entity recomputed to within it of its indexed vector keeps that
+vector, and its pairs keep their scores (decision 0073): the book then equals a batch
+computation's only at tolerance 0.
 The candidates stage before it (``candidate_lists``) says which pairs entered or left the lists.
 
 A pair one of whose entities waits in the recompute queue (``queue``) is not re-scored yet but

@@ -60,6 +60,17 @@ class EngineSettings(BaseModel):
                      "a rebuild 6.4 and 7.6 s, with the same lists (decision 0055; 0.15 "
                      "until then, when a repair cost ≈ 3.5 ms per changed vector)."),
     )
+    vector_tolerance: float = Field(
+        default=0.0, ge=0, lt=1,
+        description=("A recomputed vector whose cosine distance (1 − cos) from its indexed "
+                     "version is below this keeps the indexed version, and with it its "
+                     "candidate lists and pair scores (decision 0073): most of an insert's "
+                     "≈ 11 recomputed vectors sit one or two sample hops from the change and "
+                     "barely move. The distance is taken from the indexed version, so drift "
+                     "cannot add up past the bound. Entities whose own triples or attributes "
+                     "changed, and those without a vector, always get the new one. 0: every "
+                     "recomputed vector is indexed (lists and scores equal a batch run's)."),
+    )
     candidate_index: Literal["flat", "ivf"] = Field(
         default="flat",
         description=("Candidate search: 'flat' scores every vector of the other graph (exact; "

@@ -11,8 +11,8 @@ apply (``apply``)     changes, labels → :class:`Applied`,         mirrors, lab
 affected              touched nodes → :class:`Affected`           sample index (and drops the
                                                                   affected nodes' kept pair-head
                                                                   views, ``view_cache``)
-recompute             affected → recomputed nodes                 queue (``queue``), vectors,
-                                                                  FAISS index, level-1 cache
+recompute             affected → recomputed nodes whose           queue (``queue``), vectors,
+                      vector moved (``vector_tolerance``)         FAISS index, level-1 cache
 candidates            recomputed/removed → pairs that entered     candidate lists, list bounds
 (``candidate_lists``  or left a list
 ``.CandidateLists``)
@@ -52,10 +52,13 @@ from stream_align.model.bundle import ModelBundle
 
 @dataclass
 class Affected:
-    """Per graph (left, right): the live nodes whose embedding can change, the deleted ones."""
+    """Per graph (left, right): the live nodes whose embedding can change, the deleted ones,
+    and the nodes the batch's changes touched themselves (``own``: their new vectors are
+    always indexed, whatever ``vector_tolerance``)."""
 
     nodes: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
     gone: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
+    own: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
 
 
 def find_affected(sides: tuple[Side, Side], applied: Applied,
@@ -67,6 +70,7 @@ def find_affected(sides: tuple[Side, Side], applied: Applied,
         progress(f"affected {side.graph.label}", 0, 2)
         typed, sampled = side.samples.refresh(applied.touched[s])
         out.gone[s].update(n for n in applied.touched[s] if not side.graph.is_alive(n))
+        out.own[s].update(applied.touched[s])
         progress(f"affected {side.graph.label}", 1, 2)
         out.nodes[s].update(side.samples.affected(typed | applied.upserted[s], sampled))
         side.views.forget(out.nodes[s] | out.gone[s])  # a view row reads no node outside D
@@ -75,7 +79,8 @@ def find_affected(sides: tuple[Side, Side], applied: Applied,
 
 @dataclass
 class Recompute:
-    """The recompute stage: bound the affected set, encode what fits, index the vectors."""
+    """The recompute stage: bound the affected set, encode what fits, index the vectors
+    (with a ``tolerance``, only those that moved: decision 0073)."""
 
     bundle: ModelBundle
     sides: tuple[Side, Side]
@@ -83,12 +88,15 @@ class Recompute:
     ids: FaissIds
     chunk: int
     progress: Progress = no_progress
+    tolerance: float = 0.0
+    kept: int = 0  # recomputed vectors not indexed: within ``tolerance`` of the indexed one
 
     def __call__(self, delta: StateDelta, affected: Affected, budget: int
                  ) -> tuple[set[int], set[int]]:
         """Forget deleted nodes, then recompute up to ``budget`` queued or affected nodes
         (oldest first within a graph; graph A's part by what waits on each graph,
-        ``DeferredQueue.first_share``); return the recomputed nodes per graph."""
+        ``DeferredQueue.first_share``); return the nodes per graph whose new vector was
+        indexed (every recomputed one at ``tolerance`` 0)."""
         computed: list[set[int]] = []
         for s, side in enumerate(self.sides):
             side.drop(delta, affected.gone[s])
@@ -96,15 +104,20 @@ class Recompute:
         for s, side in enumerate(self.sides):
             chosen = self.queue.choose(delta, s, affected.nodes[s], min(parts[s], budget))
             budget -= len(chosen)
-            self.encode(delta, side, chosen, affected.nodes[s] | self.queue.queued(s).keys())
-            computed.append(set(chosen))
+            computed.append(self.encode(delta, side, chosen,
+                                        affected.nodes[s] | self.queue.queued(s).keys(),
+                                        affected.own[s]))
         return computed[0], computed[1]
 
     def encode(self, delta: StateDelta, side: Side, nodes: list[int],
-               stale: Collection[int]) -> None:
+               stale: Collection[int], own: Collection[int] = ()) -> set[int]:
         """Exact embeddings of ``nodes`` (``recompute``; kept ``h1`` rows read where their
-        node is not ``stale``: affected or queued), indexed and recorded."""
+        node is not ``stale``: affected or queued); index and record those that moved
+        (:meth:`moved`) and return them. A node kept at its indexed vector still has its
+        exact ``h1`` kept (``level1_cache``): only its retrieval vector lags, by less than
+        the tolerance, so the error does not travel through the model to its neighbours."""
         stage = f"recompute {side.graph.label}"
+        indexed: set[int] = set()
         starts = range(0, len(nodes), self.chunk)
         for done, start in enumerate(chunks(starts, self.progress, stage)):
             beat = partial(self.progress, stage, done, len(starts))
@@ -115,7 +128,27 @@ class Recompute:
             beat()
             vectors: np.ndarray = row_vectors(self.bundle, local, local.rows(part), side.query)
             beat()
+            if self.tolerance:
+                moved = self.moved(side, part, vectors, own)
+                self.kept += len(part) - int(moved.sum())
+                part, vectors = [n for n, m in zip(part, moved.tolist(), strict=True) if m], \
+                    vectors[moved]
             side.put_vectors(delta, part, vectors, self.bundle.version, self.ids)
+            indexed.update(part)
+        return indexed
+
+    def moved(self, side: Side, nodes: list[int], vectors: np.ndarray,
+              own: Collection[int]) -> np.ndarray:
+        """Which new ``vectors`` are indexed: a cosine distance from the indexed version of
+        at least ``tolerance`` (``Side.drift``: always for a node without one), or an
+        ``own`` node, whose triples or attributes the batch changed. The distance is taken
+        from the indexed version — what its lists and pair scores were computed with — not
+        from the last recompute, so small moves in one direction add up until they pass."""
+        keep = side.drift(nodes, vectors) < self.tolerance
+        if own:
+            keep &= ~np.isin(np.asarray(nodes, dtype=np.int64),
+                             np.fromiter(own, dtype=np.int64, count=len(own)))
+        return ~keep
 
 
 def decide(delta: StateDelta, decider: Decider, held: HeldWork,

@@ -108,6 +108,27 @@ def test_recompute_encodes_what_fits_and_keeps_faiss_ids(loaded: AlignmentEngine
     np.testing.assert_allclose(side.vectors(nodes), before, atol=1e-5)
 
 
+def test_recompute_keeps_vectors_within_the_tolerance_but_not_its_own_nodes(
+        loaded: AlignmentEngine) -> None:
+    """With ``tolerance``, a recomputed vector that did not move (unchanged inputs) keeps its
+    indexed version: no embedding row, not returned as computed. A node the batch touched
+    (``own``) is indexed all the same, and so is every vector at tolerance 0."""
+    side = loaded.sides[1]
+    nodes = sorted(side.indexed().tolist())[:5]
+    graphs = tuple(s.graph for s in loaded.sides)
+    stage = Recompute(loaded.bundle, loaded.sides, DeferredQueue(graphs), loaded.faiss_ids, 8,
+                      tolerance=0.5)
+    delta = StateDelta()
+    computed = stage(delta, Affected(nodes=(set(), set(nodes)), own=(set(), {nodes[2]})),
+                     budget=10)
+    assert computed == (set(), {nodes[2]}) and stage.kept == 4
+    assert set(delta.embeddings) == {("B", side.graph.keys[nodes[2]])}
+    assert side.drift(nodes, side.vectors(nodes)).max() < 1e-6
+    exact = Recompute(loaded.bundle, loaded.sides, DeferredQueue(graphs), loaded.faiss_ids, 8)
+    assert exact(StateDelta(), Affected(nodes=(set(), set(nodes))), budget=10) == \
+        (set(), set(nodes)) and exact.kept == 0
+
+
 def test_decide_records_each_left_once() -> None:
     book = PairBook()
     decider = Decider(engine_settings(match_threshold=0.5, keep_threshold=0.5), book)
