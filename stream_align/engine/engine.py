@@ -262,7 +262,8 @@ class AlignmentEngine:
         stats["vectors_kept"] = float(recompute.kept)
         stats["deferred"] = float(self.queue.count)
         stats["recompute_s"] = time.perf_counter() - started
-        self.held.add(computed, affected.gone, labelled, applied.causes, applied.touched)
+        self.held.add(computed, affected.gone, labelled, applied.causes, applied.touched,
+                      fed=bool(changes or labels))
         events = self._refresh(delta, stats) if self._refresh_due() else []
         stats["held_calls"] = float(self.held.calls)
         with _timed(stats, "rows_s"):

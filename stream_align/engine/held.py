@@ -10,13 +10,16 @@ call of a bulk load or snapshot would redo it once per call. So a call refreshes
 computed, keeps the rest pending and publishes at once, except while the work held since the
 last refresh *plus the queue still to drain* is rebuild-sized and the queue is not empty: then
 lists, scores and decisions wait for the call that empties the queue (or the
-``max_held_batches``-th held call, so decisions cannot starve under endless input), which
-refreshes once for everything held. (Until 2026-12-05 every call with queued work held,
+``max_held_batches``-th held call *with input*, so decisions cannot starve under endless input),
+which refreshes once for everything held. Input-free calls only drain a queue that no longer
+grows, so they end by themselves. (Until 2026-12-05 every call with queued work held,
 whatever its size: at 40K entities a side and 1,000 inserts/s every event then waited for a
 whole drain, ≈ 130 s. Until 2026-12-06 the held work alone was judged: a ContEA snapshot,
 drained in calls of ``max_affected_per_batch`` that each stay under the share, repaired its
 lists, scores and neighbourhood tables row by row once per call where one rebuild for the
-whole snapshot does less; decision 0071.)
+whole snapshot does less; decision 0071. Input-free calls counted toward the bound until
+then too: a snapshot drained in more calls than that refreshed at the last counted one and
+repaired the rest row by row, ContEA batch4 and batch5; decision 0074.)
 
 Equality at quiescence does not depend on when refreshes happen: lists are kept equal to a
 fresh search over the current vectors, a pair is re-scored whenever one of its entities is
@@ -55,12 +58,14 @@ class HeldWork:
     touched: tuple[set[int], set[int]] = field(default_factory=_sets)  # by the changes
     causes: Causes = field(default_factory=Causes)  # what caused what (ids, latest times)
     calls: int = 0
+    fed: int = 0  # of ``calls``, those that brought input (changes or labels)
     everywhere: bool = False  # decisions of every entity need repair (restored mid-drain)
 
     def add(self, computed: tuple[set[int], set[int]], removed: tuple[set[int], set[int]],
             labelled: list[tuple[str, str]], causes: Causes,
-            touched: tuple[set[int], set[int]] = (set(), set())) -> None:
-        """Hold one call's changes (a node recomputed twice is refreshed once)."""
+            touched: tuple[set[int], set[int]] = (set(), set()), fed: bool = True) -> None:
+        """Hold one call's changes (a node recomputed twice is refreshed once); ``fed``: the
+        call brought input (an input-free call only drains the queue)."""
         for s in (0, 1):
             self.computed[s].update(computed[s])
             self.touched[s].update(touched[s])
@@ -68,6 +73,7 @@ class HeldWork:
         self.causes.merge(causes)
         self.labelled.extend(labelled)
         self.calls += 1
+        self.fed += fed
 
     @property
     def changed(self) -> int:
@@ -75,7 +81,8 @@ class HeldWork:
         return len(self.computed[0]) + len(self.computed[1])
 
     def due(self, pending: int, max_calls: int, rebuild: bool) -> bool:
-        """Whether to refresh now: nothing queued, held too long, or the held work with the
-        ``pending`` queue is not ``rebuild``-sized (repairing what changed costs no more now
-        than later)."""
-        return not pending or self.calls >= max_calls or not rebuild
+        """Whether to refresh now: nothing queued, ``max_calls`` calls with input held, or the
+        held work with the ``pending`` queue is not ``rebuild``-sized (repairing what changed
+        costs no more now than later). Input-free calls do not count: without input the queue
+        only shrinks, so they end in the call that empties it."""
+        return not pending or self.fed >= max_calls or not rebuild

@@ -159,11 +159,13 @@ class EngineSettings(BaseModel):
     )
     max_held_batches: int = Field(
         default=8, ge=1,
-        description=("Batches that may recompute queued embeddings before candidate lists, "
-                     "scores and decisions are refreshed, when the work held is rebuild-sized "
-                     "(rebuild_share: then they wait while the queue drains, so each list is "
-                     "rebuilt once per drain, not once per batch; smaller work is refreshed "
-                     "in the batch that computed it)."),
+        description=("Batches with input (changes or labels) that may recompute queued "
+                     "embeddings before candidate lists, scores and decisions are refreshed, "
+                     "when the work held is rebuild-sized (rebuild_share: then they wait while "
+                     "the queue drains, so each list is rebuilt once per drain, not once per "
+                     "batch; smaller work is refreshed in the batch that computed it). "
+                     "Input-free drain calls do not count: the queue only shrinks in them "
+                     "(decision 0074)."),
     )
     single_thread_below: int = Field(
         default=1024, ge=0,

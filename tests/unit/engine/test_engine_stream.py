@@ -157,23 +157,31 @@ def test_engine_restore_equals_live_state(tmp_path: Path, pair: GraphPair,
 def test_engine_held_lists_refresh_once_the_queue_drains(tmp_path: Path, pair: GraphPair,
                                                         bundle: ModelBundle) -> None:
     """While recomputes are queued, lists and decisions wait; the draining call refreshes them
-    for everything held, and ``max_held_batches`` bounds the wait under endless input."""
+    for everything held, and ``max_held_batches`` bounds the wait under endless input: calls
+    *with input* count, input-free drain calls do not (decision 0074)."""
     changes = list(triple_changes(pair, ReplayOrder.FILE))
-    engine = AlignmentEngine.empty(bundle, engine_settings(max_affected_per_batch=20,
+    head, tail = changes[:-4], changes[-4:]
+    engine = AlignmentEngine.empty(bundle, engine_settings(max_affected_per_batch=8,
                                                            max_held_batches=3))
     with open_store(tmp_path / "db") as store:
         with store.transaction() as tx:
-            first = process_into(tx, engine, changes, [])
+            first = process_into(tx, engine, head, [])
         assert engine.pending_count and engine.held.calls == 1
         assert not first.events and not engine.book.scores and "lists_s" not in first.stats
-        for _ in range(2):
+        for _ in range(3):  # input-free: they do not count toward the bound
             with store.transaction() as tx:
-                last = process_into(tx, engine, [], [])
-        assert engine.pending_count and engine.held.calls == 0  # the third call refreshed
+                drained = process_into(tx, engine, [], [])
+            assert engine.pending_count and "lists_s" not in drained.stats
+        assert engine.held.calls == 4 and engine.held.fed == 1
+        for change in tail[:2]:  # endless input: the third call with input refreshes
+            with store.transaction() as tx:
+                last = process_into(tx, engine, [change], [])
+        assert engine.pending_count and engine.held.calls == 0
         assert last.events and engine.book.scores and "lists_s" in last.stats
-        # events of a refresh in an input-free call carry their held causing inputs' time
+        # events of a refresh carry their held causing inputs' time
         assert {e.event_time for e in last.events} <= {c.event_time for c in changes}
         assert all(e.cause for e in last.events)
+        run(store, engine, tail[2:])
         while engine.pending_count:
             run(store, engine, [])
         assert engine.held.calls == 0
