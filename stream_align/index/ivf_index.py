@@ -26,10 +26,10 @@ import faiss
 import numpy as np
 
 from stream_align.arrays import grown, lookup
+from stream_align.index.kmeans import POINTS_PER_CELL as TRAIN_POINTS_PER_CELL
+from stream_align.index.kmeans import kmeans
 from stream_align.index.vector_index import prepared
 
-TRAIN_POINTS_PER_CELL = 64
-"""k-means sees at most this many vectors per cell (a seeded sample beyond that)."""
 READ_MIN = 4096
 """Vectors decoded at once from which ``reconstruct_many`` reads the inverted lists' codes as
 arrays (one gather per list) instead of FAISS's ``reconstruct_batch`` (a hash-table lookup and
@@ -48,15 +48,13 @@ def training_rows(n: int, cells: int, seed: int = 0) -> np.ndarray | None:
 
 
 def train_quantiser(vectors: np.ndarray, cells: int, seed: int = 0) -> np.ndarray:
-    """``(cells, dim)`` centroids from seeded spherical k-means (inner-product cells)."""
+    """``(cells, dim)`` centroids from seeded spherical k-means (inner-product cells; in two
+    levels from ``kmeans.TWO_LEVEL_CELLS`` cells)."""
     x = np.ascontiguousarray(vectors, dtype=np.float32)
     cells = max(1, min(cells, len(x)))
     if (pick := training_rows(len(x), cells, seed)) is not None:
         x = x[pick]
-    kmeans = faiss.Kmeans(x.shape[1], cells, niter=20, seed=seed, spherical=True,
-                          max_points_per_centroid=TRAIN_POINTS_PER_CELL, verbose=False)
-    kmeans.train(x)
-    return np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
+    return kmeans(x, cells, seed)
 
 
 def auto_cells(n: int) -> int:
@@ -87,7 +85,8 @@ class IvfVectorIndex:
         self._index.set_direct_map_type(faiss.DirectMap.Hashtable)
         self._index.nprobe = self.nprobe
         self._cell = np.zeros(0, dtype=np.int64)  # id → cell (-1: absent)
-        self._layout: _Layout | None = None  # the lists' codes as arrays (until a change)
+        self._layout: _Layout | None = None  # the lists' codes as arrays
+        self._changed: list[np.ndarray] = []  # cells an add or remove changed since read
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -124,9 +123,9 @@ class IvfVectorIndex:
                 raise ValueError("a stored cell beyond this quantiser's cells")
             if len(missing := np.flatnonzero(cells < 0)):
                 cells[missing] = self.assign(x[missing])
-        self._layout = None
         self._index.add_core(len(ids), faiss.swig_ptr(x), faiss.swig_ptr(ids),
                              faiss.swig_ptr(cells))
+        self._stale(cells)
         self._cell = grown(self._cell, int(ids.max()) + 1 if len(ids) else 0, -1)
         self._cell[ids] = cells
 
@@ -136,10 +135,17 @@ class IvfVectorIndex:
         ids = ids[lookup(self._cell, ids, -1) >= 0]
         if not len(ids):
             return 0
-        self._layout = None
+        self._stale(self._cell[ids])
         removed = int(self._index.remove_ids(ids))
         self._cell[ids] = -1
         return removed
+
+    def _stale(self, cells: np.ndarray) -> None:
+        """``cells``' lists changed: read again before the next read of codes (all lists,
+        once more changes are held than there are lists)."""
+        self._changed.append(cells.copy())
+        if sum(len(part) for part in self._changed) > self.nlist:
+            self._layout, self._changed = None, []
 
     def cells_of(self, ids: np.ndarray) -> np.ndarray:
         """The cell of each stored id (-1: absent)."""
@@ -158,8 +164,11 @@ class IvfVectorIndex:
         if len(ids) < READ_MIN:
             return self._index.reconstruct_batch(ids)
         if self._layout is None:
-            self._layout = _Layout(self._index.invlists, self.nlist, len(self._cell),
-                                   self._index.code_size)
+            self._layout = _Layout(self._index.invlists, self.nlist, self._index.code_size)
+            self._layout.read(np.arange(self.nlist), len(self._cell))
+        elif self._changed:
+            self._layout.read(np.unique(np.concatenate(self._changed)), len(self._cell))
+        self._changed = []
         cells = lookup(self._cell, ids, -1)
         if (cells < 0).any():
             raise KeyError(f"id {int(ids[np.argmax(cells < 0)])} is not stored")
@@ -179,22 +188,29 @@ class IvfVectorIndex:
 
 
 class _Layout:
-    """The inverted lists' ids and codes as numpy views, and each id's offset in its list:
-    valid until the index changes (an add may move a list's storage)."""
+    """The inverted lists' ids and codes as numpy views, and each id's offset in its list.
+    An add or remove changes only the lists of its cells (an add may move a list's storage, a
+    removal moves a list's last entry into the hole), so only those are read again: a batch's
+    changed cells, not every list and every id — ``nlist`` steps and an ``n``-long scatter
+    each batch at every size before (decision 0072)."""
 
-    def __init__(self, invlists: faiss.InvertedLists, nlist: int, ids: int,
-                 code_size: int) -> None:
-        self.code_size = code_size
-        self.lists: list[np.ndarray | None] = []
-        self.offset = np.full(ids, -1, dtype=np.int64)
-        for cell in range(nlist):
-            size = invlists.list_size(cell)
+    def __init__(self, invlists: faiss.InvertedLists, nlist: int, code_size: int) -> None:
+        self.invlists, self.code_size = invlists, code_size
+        self.lists: list[np.ndarray | None] = [None] * nlist
+        self.offset = np.zeros(0, dtype=np.int64)
+
+    def read(self, cells: np.ndarray, ids: int) -> None:
+        """Read the lists of ``cells`` again (``ids``: one past the largest stored id)."""
+        self.offset = grown(self.offset, ids, -1)
+        for cell in cells.tolist():
+            size = self.invlists.list_size(cell)
             if not size:
-                self.lists.append(None)
+                self.lists[cell] = None
                 continue
-            self.offset[faiss.rev_swig_ptr(invlists.get_ids(cell), size)] = np.arange(size)
-            self.lists.append(faiss.rev_swig_ptr(invlists.get_codes(cell), size * code_size)
-                              .reshape(size, code_size))
+            self.offset[faiss.rev_swig_ptr(self.invlists.get_ids(cell), size)] = np.arange(size)
+            self.lists[cell] = faiss.rev_swig_ptr(self.invlists.get_codes(cell),
+                                                  size * self.code_size
+                                                  ).reshape(size, self.code_size)
 
     def codes(self, cells: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """``(len(ids), code_size)`` codes of stored ``ids`` (in ``cells``): one gather per

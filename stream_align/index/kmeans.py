@@ -1,0 +1,72 @@
+"""Spherical k-means for the IVF quantiser: flat below :data:`TWO_LEVEL_CELLS` cells, in two
+levels from there.
+
+Flat k-means costs ``iterations · points · cells · dim`` with ``points = 64 · cells``: quadratic
+in the cells, so the re-training that cells following the graphs need at each 4× growth
+(decision 0068) grows with the square of the graphs — ≈ 1.1e13 products for 4,096 cells, the
+cells of ≈ 260K entities a side. In two levels (FAISS's ``two_level_clustering``, written out
+here for a seed per group and spherical cells): ``√cells`` coarse clusters, then each coarse
+cluster's points split into sub-cells in proportion to its share of the points — ≈ ``2 ·
+iterations · points · √cells · dim``, 30× fewer products at 4,096 cells (decision 0072).
+Deterministic for a given input and seed, as the re-training rule needs: an engine restored
+from a store trains on the same sample to the same centroids.
+"""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+POINTS_PER_CELL = 64
+"""k-means sees at most this many vectors per cell (a seeded sample beyond that)."""
+TWO_LEVEL_CELLS = 2048
+"""Cells from which the quantiser is trained in two levels (zh_en's 1,024 stay flat)."""
+_COARSE_POINTS = 256
+"""Points per coarse cluster the first level trains on (a sample of the given points)."""
+
+
+def kmeans(x: np.ndarray, cells: int, seed: int = 0) -> np.ndarray:
+    """``(cells, dim)`` spherical centroids of ``x`` (float32, ``cells <= len(x)``)."""
+    if cells < TWO_LEVEL_CELLS:
+        return _flat(x, cells, seed)
+    return two_level(x, cells, round(float(np.sqrt(cells))), seed)
+
+
+def _flat(x: np.ndarray, cells: int, seed: int, points: int = POINTS_PER_CELL) -> np.ndarray:
+    model = faiss.Kmeans(x.shape[1], cells, niter=20, seed=seed, spherical=True,
+                         max_points_per_centroid=points, verbose=False)
+    model.train(np.ascontiguousarray(x, dtype=np.float32))
+    return np.ascontiguousarray(model.centroids, dtype=np.float32)
+
+
+def two_level(x: np.ndarray, cells: int, coarse: int, seed: int = 0) -> np.ndarray:
+    """``cells`` centroids: ``coarse`` clusters of ``x``, each split into sub-cells in
+    proportion to its points (at least one, at most one a point)."""
+    top = _flat(x, coarse, seed, _COARSE_POINTS)
+    index = faiss.IndexFlatIP(x.shape[1])
+    index.add(top)
+    group = index.search(np.ascontiguousarray(x, dtype=np.float32), 1)[1].ravel()
+    sizes = np.bincount(group, minlength=coarse)
+    order = np.argsort(group, kind="stable")
+    starts = np.cumsum(sizes) - sizes
+    parts = [_flat(x[order[starts[g]:starts[g] + sizes[g]]], int(k), seed + 1 + g)
+             for g, k in enumerate(shares(sizes, cells).tolist()) if k]
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
+def shares(sizes: np.ndarray, cells: int) -> np.ndarray:
+    """Sub-cells of each group: ``cells`` in all (``cells <= sizes.sum()``), in proportion to
+    ``sizes`` by largest remainders, at least one per non-empty group and never more than
+    its points."""
+    sizes = np.asarray(sizes, dtype=np.int64)
+    exact = sizes * cells / max(int(sizes.sum()), 1)
+    out = np.minimum(np.maximum(np.floor(exact).astype(np.int64), sizes > 0), sizes)
+    while (left := cells - int(out.sum())) != 0:
+        room = np.where(out < sizes, exact - out, -np.inf) if left > 0 \
+            else np.where(out > 1, out - exact, -np.inf)
+        pick = np.argsort(-room, kind="stable")[:abs(left)]
+        pick = pick[np.isfinite(room[pick])]
+        if not len(pick):
+            raise ValueError(f"{cells} cells do not fit groups of sizes {sizes.tolist()}")
+        out[pick] += 1 if left > 0 else -1
+    return out

@@ -1,0 +1,58 @@
+"""The quantiser's k-means in two levels: every cell allotted, deterministic, and cells as
+good as flat k-means's on clustered data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stream_align.index import kmeans as km
+from stream_align.index import train_quantiser, training_rows
+
+
+def _clustered(n: int, centres: int, dim: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(centres, dim))
+    x = base[rng.integers(0, centres, n)] + 0.3 * rng.normal(size=(n, dim))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize(("sizes", "cells"), [([10, 0, 30, 60], 20), ([1, 1, 1, 97], 4),
+                                               ([5, 5, 5], 15), ([7, 3, 90], 3)])
+def test_shares_allot_every_cell_within_each_groups_points(sizes: list[int], cells: int) -> None:
+    out = km.shares(np.array(sizes), cells)
+    assert out.sum() == cells
+    assert ((out >= 1) == (np.array(sizes) > 0)).all()
+    assert (out <= np.array(sizes)).all()
+
+
+def test_shares_follow_the_groups_sizes() -> None:
+    assert km.shares(np.array([100, 300, 600]), 10).tolist() == [1, 3, 6]
+
+
+def test_shares_refuse_more_cells_than_points() -> None:
+    with pytest.raises(ValueError):
+        km.shares(np.array([2, 3]), 6)
+
+
+def test_two_level_centroids_are_unit_deterministic_and_cover_the_data() -> None:
+    x = _clustered(6000, 40, 16, seed=3)
+    first = km.two_level(x, 64, 8, seed=0)
+    assert first.shape == (64, 16)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
+    assert np.array_equal(first, km.two_level(x, 64, 8, seed=0))
+    flat = km.kmeans(x, 64)  # below TWO_LEVEL_CELLS: one level
+    # inner product of each point with its cell's centroid: within 2 % of flat k-means's
+    assert (x @ first.T).max(axis=1).mean() > 0.98 * (x @ flat.T).max(axis=1).mean()
+
+
+def test_train_quantiser_trains_in_two_levels_from_the_threshold(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    x = _clustered(3000, 30, 8, seed=4)
+    flat = train_quantiser(x, 32)
+    monkeypatch.setattr(km, "TWO_LEVEL_CELLS", 32)
+    two = train_quantiser(x, 32)
+    assert two.shape == flat.shape and not np.array_equal(two, flat)
+    pick = training_rows(len(x), 32)
+    assert pick is not None and len(pick) == 32 * km.POINTS_PER_CELL
+    assert np.array_equal(two, km.two_level(x[pick], 32, 6))
