@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from engine_fixtures import engine_settings, open_store, run
 
@@ -26,6 +27,7 @@ torch.set_num_threads(1)
 TOLERANCE = 1e-3
 """Above the median drift of a steady recompute on the synthetic pair (≈ 1.5e-4), so about
 half the recomputed vectors are kept."""
+IVF = {"candidate_index": "ivf", "ivf_train_min": 80, "ivf_cells": 4, "ivf_probe": 2}
 
 
 def _cosine_distance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -92,20 +94,35 @@ def _touched(engine: AlignmentEngine, s: int, batch: list[TripleChange]) -> set[
     return {graph.index[k] for k in keys if k in graph.index}
 
 
+@pytest.mark.parametrize("search", [{}, IVF], ids=["flat", "ivf"])
 def test_lists_are_an_exact_search_over_the_indexed_vectors(
-        tmp_path: Path, pair: GraphPair, bundle: ModelBundle) -> None:
+        tmp_path: Path, pair: GraphPair, bundle: ModelBundle, search: dict[str, object]) -> None:
     """The kept vectors are the ones every list was searched with: rebuilding every list from
-    one exact pass over the indexed vectors changes no candidate."""
+    one pass over the indexed vectors (flat, or IVF on the same cells) changes no candidate."""
     changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=4))
     load = len(changes) * 7 // 10
-    gated = AlignmentEngine.empty(bundle, engine_settings(vector_tolerance=TOLERANCE))
+    gated = AlignmentEngine.empty(bundle, engine_settings(vector_tolerance=TOLERANCE, **search))
     with open_store(tmp_path / "g") as store:
         run(store, gated, changes[:load])
         outs = run(store, gated, changes[load:], batch=5)
     assert sum(out.stats["vectors_kept"] for out in outs) > 20
-    streamed = _cands(gated)
+    assert gated.lists.ivf == bool(search)
+    streamed = _cands(gated), _heads(gated)
     gated.lists.rebuild()
-    assert _cands(gated) == streamed
+    assert _cands(gated) == streamed[0]
+    for s in (0, 1):  # the rows' exact part: the same members, the same scores
+        np.testing.assert_array_equal(_heads(gated)[s][0], streamed[1][s][0])
+        np.testing.assert_allclose(_heads(gated)[s][1], streamed[1][s][1], atol=1e-6)
+
+
+def _heads(engine: AlignmentEngine) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each side's list rows to the depth kept exact (``csls_depth``): members, scores."""
+    depth = engine.lists.exact
+    out = []
+    for side in engine.sides:
+        members, scores, _ = side.lists.rows(side.indexed())
+        out.append((members[:, :depth], scores[:, :depth]))
+    return out
 
 
 def test_restore_gives_the_same_state_and_goes_on_alike(
