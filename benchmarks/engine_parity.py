@@ -11,7 +11,8 @@ deferred queue, and compares the final one-to-one alignment with ``stream-align 
 ``--load N`` streams the first N events as one bulk batch (and its drain) and the rest in
 batches of ``--batch`` (the steady tail); ``--engine FIELD=VALUE`` overrides an engine setting
 (``vector_tolerance=1e-4``: decision 0073). The last line is one JSON object: the share of
-entities of each graph whose decision (its partner, or none) equals the batch aligner's.
+entities of each graph whose decision (its partner, or none) equals the batch aligner's, and
+both alignments' precision / recall / F1 on the gold test pairs (as ``stream-align summary``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.eval.replay import ReplayOrder, triple_changes
+from stream_align.eval.stream_summary import summarise
 from stream_align.model.artifact import load
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
@@ -87,7 +89,13 @@ def main() -> None:
               {right: left for left, (right, _) in batch.items()})
     equal = (sum(streamed.get(k, ("",))[0] == batch.get(k, ("",))[0] for k in pair.a.keys),
              sum(rights[0].get(k) == rights[1].get(k) for k in pair.b.keys))
+    gold = (summarise(pair, {k: v[0] for k, v in streamed.items()}, []),
+            summarise(pair, {k: v[0] for k, v in batch.items()}, []))
     print(json.dumps({"settings": args.engine, "load": args.load, "batch": args.batch,
+                      "streamed_prf": [round(gold[0].precision, 4), round(gold[0].recall, 4),
+                                       round(gold[0].f1, 4)],
+                      "batch_prf": [round(gold[1].precision, 4), round(gold[1].recall, 4),
+                                    round(gold[1].f1, 4)],
                       "streamed": len(streamed), "batch_pairs": len(batch),
                       "identical_pairs": len(same),
                       "decisions_equal_a": round(equal[0] / len(pair.a.keys), 6),
