@@ -25,6 +25,7 @@ from stream_align.arrays import grown
 from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks, no_progress
 from stream_align.engine.side import Side
+from stream_align.engine.threads import blas_on_one_thread
 from stream_align.index import IvfVectorIndex, auto_cells, train_quantiser, training_rows
 
 CHUNK = 8192
@@ -176,17 +177,18 @@ def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     listings = listing, listed, listed_order, cells[listing][listed_order]
     batch: list[tuple[int, np.ndarray, np.ndarray]] = []
     seen, held = np.zeros(0, dtype=bool), 0  # distinct owners of the batch
-    for cell, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
-        owners = np.sort(other.probers.of(cell))
-        seen = grown(seen, int(owners.max(initial=-1)) + 1, False)
-        held += int(np.count_nonzero(~seen[owners]))
-        seen[owners] = True
-        batch.append((cell, by_cell[lo:lo + k], owners))
-        if held >= SCAN_OWNERS:
-            _scan_cells(other, nodes, vectors, batch, listings, fresh)
-            batch, held = [], 0
-            seen[:] = False
-    _scan_cells(other, nodes, vectors, batch, listings, fresh)
+    with blas_on_one_thread():  # one small product per cell (decision 0075)
+        for cell, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
+            owners = np.sort(other.probers.of(cell))
+            seen = grown(seen, int(owners.max(initial=-1)) + 1, False)
+            held += int(np.count_nonzero(~seen[owners]))
+            seen[owners] = True
+            batch.append((cell, by_cell[lo:lo + k], owners))
+            if held >= SCAN_OWNERS:
+                _scan_cells(other, nodes, vectors, batch, listings, fresh)
+                batch, held = [], 0
+                seen[:] = False
+        _scan_cells(other, nodes, vectors, batch, listings, fresh)
 
 
 def _decoded(side: Side, nodes: np.ndarray) -> np.ndarray:

@@ -38,6 +38,16 @@ def threads_for(inputs: int, single_below: int) -> Iterator[None]:
 
 
 @contextmanager
+def blas_on_one_thread() -> Iterator[None]:
+    """BLAS on one thread, whatever the batch: for a loop of many small products — the IVF
+    scan's per-cell products, a few thousand probing owners against the ≈ 10 changed vectors
+    in the cell, 512–2,048 of them a drain call. Two threads meet at a barrier after each; on
+    the loaded 2-core VM that cost ≈ 16× the products' own CPU (decision 0075)."""
+    with _controller().limit(limits=1, user_api="blas"):
+        yield
+
+
+@contextmanager
 def torch_on_one_thread() -> Iterator[None]:
     """Torch on one thread, whatever the batch: for work made of many small element-wise ops
     and short reductions — the pair scorer's messages and cross-graph attention, ``k × k``
