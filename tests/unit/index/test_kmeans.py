@@ -55,4 +55,8 @@ def test_train_quantiser_trains_in_two_levels_from_the_threshold(
     assert two.shape == flat.shape and not np.array_equal(two, flat)
     pick = training_rows(len(x), 32)
     assert pick is not None and len(pick) == 32 * km.POINTS_PER_CELL
-    assert np.array_equal(two, km.two_level(x[pick], 32, 6))
+    start = km.two_level(x[pick], 32, 6)
+    assert not np.array_equal(two, start)  # refined by flat iterations over all the points
+    assert np.array_equal(two, km._flat(x[pick], 32, 0, iterations=km.REFINE_ITERATIONS,
+                                        start=start))
+    assert (x @ two.T).max(axis=1).mean() >= (x @ start.T).max(axis=1).mean() - 1e-4
