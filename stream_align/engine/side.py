@@ -207,20 +207,20 @@ class Side:
             if node < len(self._bound):
                 self._bound[node] = -np.inf
 
-    def vectors(self, nodes: list[int]) -> np.ndarray:
+    def vectors(self, nodes: list[int] | np.ndarray) -> np.ndarray:
         """Indexed vectors of ``nodes`` (as searched: normalised where the index normalises)."""
         assert self.index is not None  # only nodes with a FAISS id are asked for
         return self.index.reconstruct_many(self.faiss_ids(np.asarray(nodes, dtype=np.int64)))
 
-    def drift(self, nodes: list[int], vectors: np.ndarray) -> np.ndarray:
+    def drift(self, nodes: list[int] | np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Cosine distance (1 − cos, float64) of each new vector from its node's indexed
         version (``inf`` where a node has none): what ``vector_tolerance`` gates. Scale-free,
         so it reads the same whether or not the index normalises."""
         out = np.full(len(nodes), np.inf)
-        fids = self.faiss_ids(np.asarray(nodes, dtype=np.int64))
-        have = np.flatnonzero(fids >= 0)
-        if len(have) and self.index is not None:
-            old = self.index.reconstruct_many(fids[have]).astype(np.float64)
+        nodes = np.asarray(nodes, dtype=np.int64)
+        have = np.flatnonzero(self.faiss_ids(nodes) >= 0)
+        if len(have):
+            old = self.vectors(nodes[have]).astype(np.float64)
             new = np.asarray(vectors, dtype=np.float64)[have]
             norms = np.linalg.norm(old, axis=1) * np.linalg.norm(new, axis=1)
             out[have] = 1.0 - (old * new).sum(axis=1) / np.maximum(norms, 1e-300)
