@@ -70,8 +70,12 @@ def select(scores: np.ndarray, r: int, floor: np.ndarray, reach: np.ndarray
 def at_least(thresholds: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``thresholds`` in ``dtype`` (float32), rounded up where they are not exact: for every
     value ``x`` of that type, ``x >= t`` exactly when ``x >= thresholds`` — compared in the
-    matrix's own type, not each cell widened to float64 first (half the time of a test)."""
-    low = np.asarray(thresholds).astype(dtype)
+    matrix's own type, not each cell widened to float64 first (half the time of a test).
+    A threshold beyond the type's range casts to an infinity, as intended: ``+inf`` is reached
+    by the same values (``+inf`` alone), and a ``-inf`` cast from a finite threshold is rounded
+    up to the lowest finite value."""
+    with np.errstate(over="ignore"):
+        low = np.asarray(thresholds).astype(dtype)
     up = low < thresholds
     low[up] = np.nextafter(low[up], np.array(np.inf, dtype=dtype))
     return low
