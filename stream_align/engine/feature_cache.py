@@ -1,34 +1,38 @@
-"""Level-0 feature rows per entity, hashed once per entity version.
+"""Level-0 feature rows per entity, hashed once per entity version, kept as compact arrays.
 
 Hashing character n-grams (sklearn's ``HashingVectorizer``) was about 70% of the engine's local
 encodes on DBP15K zh_en: every local graph re-hashed the names of its whole 2-hop closure. An
 entity's features are a function of its own name and attributes only (``model.features``), so
-they are computed the first time a local graph needs them and reused until the entity changes —
-a change is seen by the entity's stamp: :class:`MutableGraph` gives a node a new one on every
-upsert and delete.
+they are computed the first time a local graph or a pair view needs them and reused until the
+entity changes — a change is seen by the entity's stamp: :class:`MutableGraph` gives a node a
+new one on every upsert and delete.
 
-It is a cache, not state: bounded to ``capacity`` entities, least recently used first out
-(≈ 1.2 KB an entity — a few small arrays each — so unbounded it was the engine's fifth-largest
-structure per entity; at 65,536 entities a side it holds ≈ 80 MB whatever the graph size). An
-evicted entity is hashed again when a local graph next needs it.
+No array object per entity: each held entity's sparse rows — names, attributes, then its
+non-zero numbers — lie one after the other in a :class:`RowPool` of ``(column, float32 bits)``
+pairs (8 bytes a non-zero), with the three lengths (12 bytes), the stamp they were hashed at and
+a last-use tick (8 bytes each) in node-indexed tables. A DBP15K name has ≈ 41 non-zeros:
+≈ 0.37 KB an entity with the tables (the ``OrderedDict`` of row tuples this replaces took
+≈ 1.2 KB). Bounded by ``capacity`` entities, least recently used out down to ``capacity`` (one
+partition over the held ticks) — sized to hold the graph: decision 0078 measured what an evicted
+entity costs, hashed again (≈ 17 µs a name) each time a view or closure reaches it.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 import numpy as np
 import scipy.sparse as sp
 
+from stream_align.arrays import grown
 from stream_align.engine.mutable_graph import MutableGraph
+from stream_align.engine.row_pool import RowPool, spans
 from stream_align.graph import Graph
 from stream_align.model.features import Level0, level0
 from stream_align.model.inputs import Frozen
+from stream_align.model.pair_head import NameKeys, name_keys
 
-_Row = tuple[np.ndarray, np.ndarray]  # indices, values of one sparse row
-
-
-_Entry = tuple[int, _Row, _Row, np.ndarray]  # stamp, names, attrs, numeric
+PARTS = 5
+"""Blocks per entity: its sparse rows of names, attributes and non-zero numbers (column, float32
+bits), then its name-word and name-number keys for the pair head (a ``uint64`` as two int32)."""
 
 
 class FeatureCache:
@@ -36,80 +40,124 @@ class FeatureCache:
 
     def __init__(self, graph: MutableGraph, frozen: Frozen, capacity: int) -> None:
         self.graph, self.frozen, self.capacity = graph, frozen, capacity
-        self._rows: OrderedDict[int, _Entry] = OrderedDict()
+        f = frozen.features
+        self._dims = (f.name_dim, f.attr_dim, f.numeric_dim)
+        self._pool = RowPool(2)  # (column, float32 bits) per non-zero
+        self._lengths = np.zeros((0, PARTS), dtype=np.int32)
+        self._stamp = np.zeros(0, dtype=np.int64)  # the stamp a held row was hashed at
+        self._tick = np.zeros(0, dtype=np.int64)  # last use; -1: nothing held
+        self._now = 0
+        self.held = 0
+        self.hashed = 0  # entities hashed, a running count
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self.held
 
     def level0(self, local: Graph, glob: np.ndarray, read: int | None = None) -> Level0:
         """Features of a local graph cut from the mirror (row ``r`` is node ``glob[r]``);
         with ``read``, only its first ``read`` rows — the others stay empty (zero rows: the
         caller never reads what they feed, ``recompute``)."""
         n = len(glob)
-        rows = self._entries(local, glob[:n if read is None else read])
-        f = self.frozen.features
-        numeric = np.zeros((n, f.numeric_dim), dtype=np.float32)
-        if rows:
-            numeric[:len(rows)] = np.stack([e[3] for e in rows])
-        return Level0(names=_stack([e[1] for e in rows], f.name_dim, n),
-                      attrs=_stack([e[2] for e in rows], f.attr_dim, n), numeric=numeric)
+        nodes = self._held(np.asarray(glob[:n if read is None else read], dtype=np.int64))
+        names, attrs, numbers = (self._part(nodes, p, n) for p in range(3))
+        numeric = np.zeros((n, self._dims[2]), dtype=np.float32)
+        rows = np.repeat(np.arange(n), np.diff(numbers.indptr))
+        numeric[rows, numbers.indices] = numbers.data
+        self._evict()
+        return Level0(names=names, attrs=attrs, numeric=numeric)
 
-    def names(self, local: Graph, glob: np.ndarray) -> sp.csr_matrix:
-        """The ``names`` block of :meth:`level0` alone (the pair head reads nothing else: its
-        views stacked the attribute and numeric rows of every sampled neighbour for nothing)."""
-        return _stack([e[1] for e in self._entries(local, glob)], self.frozen.features.name_dim)
-
-    def _entries(self, local: Graph, glob: np.ndarray) -> list[_Entry]:
-        """The cached rows of each node of ``glob`` (the stale ones hashed from ``local``)."""
-        nodes = glob.tolist()
-        stamps, cached = self.graph.stamps(glob).tolist(), self._rows
-        found: dict[int, _Entry] = {}
-        stale = []
-        for r, g in enumerate(nodes):
-            entry = cached.get(g)
-            if entry is not None and entry[0] == stamps[r]:
-                cached.move_to_end(g)
-                found[g] = entry
-            else:
-                stale.append(r)
-        if stale:
-            found.update(self._compute(local, nodes, stale, stamps))
-        return [found[g] for g in nodes]
-
-    def _compute(self, local: Graph, nodes: list[int], rows: list[int], stamps: list[int]
-                 ) -> dict[int, _Entry]:
-        """Hash the ``rows`` of ``local`` (``stamps``: each node's stamp, by row); cache them
-        (evicting the least recently used)."""
-        sub = Graph(label=local.label, keys=[local.keys[r] for r in rows],
-                    names=[local.names[r] for r in rows], types=[local.types[r] for r in rows],
-                    attributes=[local.attributes[r] for r in rows], relations=local.relations,
-                    triples=np.zeros((0, 3), dtype=np.int64))
-        feats = level0(sub, self.frozen.features, self.frozen.name_idf, self.frozen.attr_idf)
-        out = {}
-        for i, r in enumerate(rows):
-            g = nodes[r]
-            out[g] = self._rows[g] = (stamps[r], _row(feats.names, i),
-                                      _row(feats.attrs, i), feats.numeric[i].copy())
-            self._rows.move_to_end(g)
-        while len(self._rows) > self.capacity:
-            self._rows.popitem(last=False)
+    def names(self, glob: np.ndarray) -> sp.csr_matrix:
+        """The ``names`` block of :meth:`level0` alone (the pair head reads nothing else)."""
+        out = self._part(self._held(np.asarray(glob, dtype=np.int64)), 0, len(glob))
+        self._evict()
         return out
 
+    def name_keys(self, glob: np.ndarray) -> NameKeys:
+        """The pair head's name-word and name-number keys of ``glob`` (``name_keys`` of each
+        node's name: a regular expression and a CRC-32 a word, kept with the rows)."""
+        nodes = self._held(np.asarray(glob, dtype=np.int64))
+        (words, word_counts), (nums, num_counts) = (self._cut(nodes, p) for p in (3, 4))
+        out = NameKeys(word_counts, _keys(words), num_counts, _keys(nums))
+        self._evict()
+        return out
 
-def _row(m: sp.csr_matrix, i: int) -> _Row:
-    lo, hi = m.indptr[i], m.indptr[i + 1]
-    return m.indices[lo:hi].copy(), m.data[lo:hi].copy()
+    def _held(self, nodes: np.ndarray) -> np.ndarray:
+        """``nodes``, each now held at its current stamp (the stale ones hashed) and used."""
+        if not len(nodes):
+            return nodes
+        size = int(nodes.max()) + 1
+        self._lengths = grown(self._lengths, size, 0)
+        self._stamp = grown(self._stamp, size, 0)
+        self._tick = grown(self._tick, size, -1)
+        stamps = self.graph.stamps(nodes)
+        stale = nodes[(self._tick[nodes] < 0) | (self._stamp[nodes] != stamps)]
+        if len(stale):
+            self._keep(np.unique(stale))
+        self._now += 1
+        self._tick[nodes] = self._now
+        return nodes
+
+    def _keep(self, nodes: np.ndarray) -> None:
+        """Hash ``nodes`` (distinct) from the mirror and hold their rows."""
+        sub, _ = self.graph.local_graph(nodes, np.zeros((0, 3), dtype=np.int64))
+        f = self.frozen
+        feats = level0(sub, f.features, f.name_idf, f.attr_idf)
+        numbers = sp.csr_matrix(feats.numeric.view(np.int32))  # non-zero bits (-0.0 kept)
+        numbers = sp.csr_matrix((numbers.data.view(np.float32), numbers.indices,
+                                 numbers.indptr), shape=numbers.shape)
+        keys = NameKeys.of([name_keys(name) for name in sub.names])
+        blocks = [(m.indptr, np.stack([m.indices.astype(np.int32),
+                                       m.data.astype(np.float32, copy=False).view(np.int32)],
+                                      axis=1)) for m in (feats.names, feats.attrs, numbers)]
+        blocks += [(np.concatenate([[0], np.cumsum(counts)]), k.view(np.int32).reshape(-1, 2))
+                   for counts, k in ((keys.word_counts, keys.word_keys),
+                                     (keys.num_counts, keys.num_keys))]
+        lengths = np.stack([np.diff(indptr) for indptr, _ in blocks], axis=1)
+        bases = np.cumsum([0] + [len(b) for _, b in blocks[:-1]])
+        starts = (np.stack([indptr[:-1] for indptr, _ in blocks], axis=1) + bases).ravel()
+        at = spans(starts.astype(np.int64), lengths.ravel().astype(np.int64))
+        rows = np.concatenate([b for _, b in blocks])[at]
+        fresh = self._tick[nodes] < 0
+        self._pool.set_flat(nodes, rows, lengths.sum(axis=1))
+        self._lengths[nodes] = lengths
+        self._stamp[nodes] = self.graph.stamps(nodes)
+        self._tick[nodes] = self._now
+        self.held += int(np.count_nonzero(fresh))
+        self.hashed += len(nodes)
+
+    def _cut(self, nodes: np.ndarray, part: int) -> tuple[np.ndarray, np.ndarray]:
+        """Block ``part`` of held ``nodes``: their pool rows concatenated, and each's count."""
+        lengths = self._lengths[nodes].astype(np.int64)
+        within = lengths[:, :part].sum(axis=1)
+        return self._pool.cut(nodes, within, lengths[:, part]), lengths[:, part]
+
+    def _part(self, nodes: np.ndarray, part: int, height: int) -> sp.csr_matrix:
+        """Rows of part ``part`` of held ``nodes`` as CSR, empty rows below up to ``height``."""
+        rows, counts = self._cut(nodes, part)
+        indptr = np.zeros(height + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:len(nodes) + 1])
+        indptr[len(nodes) + 1:] = indptr[len(nodes)]
+        data = np.ascontiguousarray(rows[:, 1]).view(np.float32)
+        return sp.csr_matrix((data, np.ascontiguousarray(rows[:, 0]), indptr),
+                             shape=(height, self._dims[part]))
+
+    def _evict(self) -> None:
+        """Drop the least recently used rows down to ``capacity``."""
+        extra = self.held - self.capacity
+        if extra <= 0:
+            return
+        held = np.flatnonzero(self._tick >= 0)
+        drop = held[np.argpartition(self._tick[held], extra - 1)[:extra]]
+        self._pool.clear(drop)
+        self._tick[drop] = -1
+        self.held -= len(drop)
+
+    def nbytes(self) -> int:
+        """Bytes held: the pool (with garbage and free room) and the node-indexed tables."""
+        return (self._pool.nbytes() + self._lengths.nbytes + self._stamp.nbytes
+                + self._tick.nbytes)
 
 
-def _stack(rows: list[_Row], dim: int, height: int | None = None) -> sp.csr_matrix:
-    """The CSR matrix with these rows (what ``level0`` returns for the same entities), and
-    empty rows below them up to ``height``."""
-    height = len(rows) if height is None else height
-    if not rows:
-        return sp.csr_matrix((height, dim), dtype=np.float32)
-    indices, data = zip(*rows, strict=True)
-    indptr = np.zeros(height + 1, dtype=np.int64)
-    np.cumsum([len(i) for i in indices], out=indptr[1:len(rows) + 1])
-    indptr[len(rows) + 1:] = indptr[len(rows)]
-    return sp.csr_matrix((np.concatenate(data).astype(np.float32, copy=False),
-                          np.concatenate(indices), indptr), shape=(height, dim))
+def _keys(rows: np.ndarray) -> np.ndarray:
+    """``uint64`` keys from their pool rows (low, high int32 halves)."""
+    return np.ascontiguousarray(rows).view(np.uint64).ravel()

@@ -149,8 +149,7 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
     at = np.asarray(nodes, dtype=np.int64)
     nbr, rel = side.samples.slot_table(at)
     table = setops.union1d(at, nbr[nbr >= 0])
-    local, glob = side.graph.local_graph(table, np.zeros((0, 3), dtype=np.int64))
-    names = side.features.names(local, glob)
+    names = side.features.names(table)
     mine = np.searchsorted(table, at)  # table rows of the nodes
     hop1 = np.where(nbr >= 0, np.searchsorted(table, nbr), -1)  # and of their neighbours
     filled = hop1 >= 0  # the neighbours' own slots, (R, k, k) global, -1 padding:
@@ -161,7 +160,7 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
                          (np.nonzero(filled)[0], hop1[filled])), shape=(len(at), len(table)))
     return pair_view(names[mine], adj @ names, np.where(filled, rel, 0),
                      side.anchor_ids(nbr), side.anchor_ids(second_nbr), n_anchors,
-                     [local.names[r] for r in mine.tolist()])
+                     side.features.name_keys(at))
 
 
 def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,

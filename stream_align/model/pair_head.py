@@ -94,36 +94,59 @@ def _numbers(words: list[str]) -> set[int]:
     return out
 
 
-@lru_cache(maxsize=NAME_KEYS_CACHED)
-def _name_keys(name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def name_keys(name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The hashed keys of a name's distinct casefolded words and of its numbers (a function
-    of the string alone: cached, so a streaming refresh does not run the regular expressions
-    again for every entity of every re-scored pair)."""
+    of the string alone)."""
     words = _WORD.findall(name.casefold()) if name else []
     return (tuple(zlib.crc32(w.encode("utf-8")) for w in set(words)),
             tuple(x % (1 << 62) for x in _numbers(words)))
 
 
-def name_sets(names: Sequence[str]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+_name_keys = lru_cache(maxsize=NAME_KEYS_CACHED)(name_keys)
+"""Cached, so a batch scorer does not run the regular expressions again for every entity of
+every pair (the streaming engine keeps the keys per entity: ``engine.feature_cache``)."""
+
+
+@dataclass
+class NameKeys:
+    """Name-word and name-number keys of ``n`` names, flat: ``counts`` per name, ``keys``
+    concatenated (what :func:`name_sets` makes its binary rows from)."""
+
+    word_counts: np.ndarray  # int64 (n,)
+    word_keys: np.ndarray  # uint64
+    num_counts: np.ndarray
+    num_keys: np.ndarray
+
+    @classmethod
+    def of(cls, keys: Sequence[tuple[tuple[int, ...], tuple[int, ...]]]) -> NameKeys:
+        """From :func:`name_keys` of each name."""
+        word_counts = np.fromiter((len(w) for w, _ in keys), np.int64, len(keys))
+        num_counts = np.fromiter((len(n) for _, n in keys), np.int64, len(keys))
+        return cls(word_counts, np.fromiter((k for w, _ in keys for k in w), np.uint64,
+                                            int(word_counts.sum())),
+                   num_counts, np.fromiter((k for _, n in keys for k in n), np.uint64,
+                                           int(num_counts.sum())))
+
+
+def name_sets(names: Sequence[str] | NameKeys) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """Binary rows of each name's casefolded words and of the numbers in it (keys hashed by
-    CRC-32, which is stable across processes, unlike ``hash``)."""
-    keys = [_name_keys(name) for name in names]
-    word_counts = np.fromiter((len(w) for w, _ in keys), np.int64, len(keys))
-    num_counts = np.fromiter((len(n) for _, n in keys), np.int64, len(keys))
-    word_keys = np.fromiter((k for w, _ in keys for k in w), np.uint64, int(word_counts.sum()))
-    num_keys = np.fromiter((k for _, n in keys for k in n), np.uint64, int(num_counts.sum()))
-    rows = np.arange(len(keys), dtype=np.int64)
-    return (_set_rows(np.repeat(rows, word_counts), word_keys, len(names), unit=False),
-            _set_rows(np.repeat(rows, num_counts), num_keys, len(names), unit=False))
+    CRC-32, which is stable across processes, unlike ``hash``); from the names or their
+    :class:`NameKeys`."""
+    keys = names if isinstance(names, NameKeys) else \
+        NameKeys.of([_name_keys(name) for name in names])
+    n = len(keys.word_counts)
+    rows = np.arange(n, dtype=np.int64)
+    return (_set_rows(np.repeat(rows, keys.word_counts), keys.word_keys, n, unit=False),
+            _set_rows(np.repeat(rows, keys.num_counts), keys.num_keys, n, unit=False))
 
 
 def pair_view(names: sp.csr_matrix, neighbour_names: sp.csr_matrix, rel: np.ndarray,
               anchors1: np.ndarray, anchors2: np.ndarray, n_anchors: int,
-              texts: Sequence[str]) -> PairView:
+              texts: Sequence[str] | NameKeys) -> PairView:
     """The view of ``n`` entities: their ``names`` rows, the sum of their sampled neighbours'
     name rows, the relation ids ``(n, k)`` and anchor ids ``(n, k)`` of their sampled slots,
     the anchor ids ``(n, k, k)`` two hops away (``n_anchors`` marks no anchor, a padded slot
-    or a path back to the entity) and their name strings ``texts``."""
+    or a path back to the entity) and their name strings ``texts`` (or those names' keys)."""
     n, k = rel.shape if rel.ndim == 2 else (len(anchors1), 0)
     has1 = anchors1 < n_anchors
     rows1 = np.repeat(np.arange(n), k).reshape(n, k)[has1]
