@@ -8,13 +8,15 @@ entity changes — a change is seen by the entity's stamp: :class:`MutableGraph`
 new one on every upsert and delete.
 
 No array object per entity: each held entity's sparse rows — names, attributes, then its
-non-zero numbers — lie one after the other in a :class:`RowPool` of ``(column, float32 bits)``
-pairs (8 bytes a non-zero), with the three lengths (12 bytes), the stamp they were hashed at and
-a last-use tick (8 bytes each) in node-indexed tables. A DBP15K name has ≈ 41 non-zeros:
-≈ 0.37 KB an entity with the tables (the ``OrderedDict`` of row tuples this replaces took
-≈ 1.2 KB). Bounded by ``capacity`` entities, least recently used out down to ``capacity`` (one
-partition over the held ticks) — sized to hold the graph: decision 0078 measured what an evicted
-entity costs, hashed again (≈ 17 µs a name) each time a view or closure reaches it.
+non-zero numbers — and the pair head's name-word and name-number keys lie one after the other in
+a :class:`RowPool` of int32 pairs (8 bytes a non-zero or key), with the five lengths (20 bytes),
+the stamp they were hashed at and a last-use tick (8 bytes each) in node-indexed tables. On
+DBP15K names (≈ 41 non-zeros) that measured 0.61–0.71 KB an entity with the pool's slack
+(the ``OrderedDict`` of row tuples this replaces took ≈ 1.2 KB, and held 65,536 entities a
+graph). Bounded by ``capacity`` entities, least recently used out down to ``capacity`` (one
+partition over the held ticks); the default holds a graph of 2M entities, because an evicted
+entity is hashed again (≈ 17 µs a name) each time a view or a closure reaches it, and past the
+bound that grows with the graph (decision 0078).
 """
 
 from __future__ import annotations
