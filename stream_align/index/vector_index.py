@@ -70,11 +70,16 @@ class VectorIndex:
         return faiss.rev_swig_ptr(flat.get_xb(), len(self) * self.dim).reshape(-1, self.dim)
 
     def reconstruct_many(self, ids: np.ndarray) -> np.ndarray:
-        """``(len(ids), dim)`` stored vectors (one call into FAISS, not one per id)."""
+        """``(len(ids), dim)`` stored vectors: the flat storage's rows, copied by ``np.take``
+        (the same floats as FAISS's ``reconstruct_batch``, without its per-call cost: 2.5 ms
+        for 200 ids against 0.04, decision 0076). An absent id raises ``KeyError``."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
         if not len(ids):
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._index.reconstruct_batch(ids)
+        rows = self.positions(ids)
+        if (rows < 0).any():
+            raise KeyError(f"ids not in the index: {ids[rows < 0][:5].tolist()}")
+        return np.take(self._storage(), rows, axis=0)
 
     def positions(self, ids: np.ndarray) -> np.ndarray:
         """Each id's row in :meth:`rows` (``-1``: absent, or a negative id)."""

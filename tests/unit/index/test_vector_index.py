@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from stream_align.index import VectorIndex
 
@@ -69,3 +70,19 @@ def test_replacing_in_place_keeps_every_other_row_and_survives_a_remove() -> Non
     for i, row in zip(ids.tolist(), stored, strict=True):
         np.testing.assert_array_equal(row, expected[i])
     np.testing.assert_array_equal(index.reconstruct_many(np.array([19, 3])), fresh[1:])
+
+
+def test_reconstruct_many_reads_what_faiss_reconstructs_and_refuses_absent_ids() -> None:
+    """The rows read by ``np.take`` are FAISS's own ``reconstruct_batch`` bits, after adds,
+    in-place replacements and a compacting remove; an absent id raises (FAISS raised too)."""
+    rng = np.random.default_rng(2)
+    index = VectorIndex(5)
+    index.add(np.arange(30), rng.normal(size=(30, 5)))
+    index.remove(np.array([4, 17]))
+    index.add(np.array([9, 4, 31]), rng.normal(size=(3, 5)))
+    ids = np.array([31, 0, 9, 4, 29, 9])
+    expected = index._index.reconstruct_batch(ids)
+    np.testing.assert_array_equal(index.reconstruct_many(ids).view(np.uint32),
+                                  expected.view(np.uint32))
+    with pytest.raises(KeyError):
+        index.reconstruct_many(np.array([17]))
