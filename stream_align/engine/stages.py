@@ -73,8 +73,19 @@ def find_affected(sides: tuple[Side, Side], applied: Applied,
         out.own[s].update(applied.touched[s])
         progress(f"affected {side.graph.label}", 1, 2)
         out.nodes[s].update(side.samples.affected(typed | applied.upserted[s], sampled))
-        side.views.forget(out.nodes[s] | out.gone[s])  # a view row reads no node outside D
+        side.views.forget(_views_moved(side, applied.upserted[s] | sampled | out.gone[s]))
     return out
+
+
+def _views_moved(side: Side, changed: set[int]) -> set[int]:
+    """The nodes whose pair-head view can differ after nodes ``changed`` their name
+    (upserted), their sample (``M``) or were deleted: ``X ∪ R(X)``. A view reads its entity's
+    name and sample and its sampled neighbours' names and samples (``scoring.side_view``);
+    types and vectors it does not read, so ``D``'s ``R(R(F))`` — the samplers' samplers of a
+    node whose type changed — keep their rows (decision 0076). ``R`` is the new one: a node
+    outside ``M`` samples the same nodes before and after."""
+    nodes = np.array(sorted(changed), dtype=np.int64)
+    return changed | set(side.samples.samplers_of(nodes)[1].tolist())
 
 
 @dataclass
