@@ -21,6 +21,11 @@ from __future__ import annotations
 import numpy as np
 
 
+ROUNDING = 1e-12
+"""A relative margin (to the CSLS scores' size) far above float64's rounding of them (≈ 1e-16):
+what :func:`rerank_slack` leaves out of each row's slack."""
+
+
 def hub_scores(scores: np.ndarray, lengths: np.ndarray, k: int) -> np.ndarray:
     """``float64 (n,)``: the mean of each best-first row's first ``min(k, length)`` scores (0 for
     an empty row). Summed left to right in float64, so every caller gets the same bits."""
@@ -40,13 +45,33 @@ def rerank(members: np.ndarray, scores: np.ndarray, lengths: np.ndarray, hubs: n
     """``int64 (n, top_k)``: each row's first ``top_k`` members by ``2 s − r(member)`` (``-1``
     past the row's length). ``hubs[i, j]`` is the hub score of ``members[i, j]``; equal CSLS
     scores keep the rows' plain order (best first), so the result is a function of the rows."""
+    return rerank_slack(members, scores, lengths, hubs, top_k)[0]
+
+
+def rerank_slack(members: np.ndarray, scores: np.ndarray, lengths: np.ndarray,
+                 hubs: np.ndarray, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`rerank`'s rows, and each row's *slack* (``float64 (n,)``): the least gap between
+    consecutive CSLS scores among its first ``top_k + 1`` in CSLS order, less a rounding
+    margin (``inf`` without two live entries there; ``0`` where two tie). While the members'
+    hub scores move by less than half of it in all, no entry can pass another across the
+    first ``top_k`` places, so the row's heads stay what they are (``engine.csls_heads``,
+    decision 0076). The margin, ``ROUNDING · (1 + the row's largest |CSLS score|)``, covers
+    the rounding of the scores now and after the moves (``2**-53`` of their size each) and of
+    the gaps."""
     n, width = members.shape
     top_k = min(top_k, width)
     if not n or not top_k:
-        return np.full((n, top_k), -1, dtype=np.int64)
+        return np.full((n, top_k), -1, dtype=np.int64), np.full(n, np.inf)
     live = np.arange(width)[None, :] < np.asarray(lengths)[:, None]
     corrected = np.where(live, 2.0 * scores.astype(np.float64) - hubs, -np.inf)
-    order = np.argsort(-corrected, axis=1, kind="stable")[:, :top_k]
+    order = np.argsort(-corrected, axis=1, kind="stable")
+    ranked = np.take_along_axis(corrected, order[:, :top_k + 1], axis=1)
+    with np.errstate(invalid="ignore"):  # -inf - -inf: two empty slots, no gap
+        gaps = ranked[:, :-1] - ranked[:, 1:]
+    size = np.where(live, np.abs(corrected), 0.0).max(axis=1)
+    slack = np.where(np.isnan(gaps), np.inf, gaps).min(axis=1, initial=np.inf)
+    slack = np.maximum(slack - ROUNDING * (1.0 + size), 0.0)
+    order = order[:, :top_k]
     out = np.take_along_axis(np.asarray(members, dtype=np.int64), order, axis=1)
     out[~np.take_along_axis(live, order, axis=1)] = -1
-    return out
+    return out, slack

@@ -50,6 +50,8 @@ class ListTable:
         self._hub = np.zeros(0, dtype=np.float64)  # CSLS: node → its own hub score
         self._due: list[np.ndarray] = []  # CSLS: rows set since the last ``take_due``
         self._moved: list[np.ndarray] = []  # CSLS: nodes whose hub score moved since then
+        self._shift: list[np.ndarray] = []  # CSLS: how far each of them moved (``abs``)
+        self._slack = np.zeros(0, dtype=np.float64)  # CSLS: node → its heads' slack left
         self.changed: set[int] = set()  # rows set since the last ``take_changed`` (to store)
         self.heads = _Heads(self)
         self.listed_by = _ListedBy(self._inverse)
@@ -119,7 +121,9 @@ class ListTable:
         """Record the rows of ``nodes`` as due for re-ranking and their new hub scores."""
         hubs = hub_scores(scores, lengths, self.csls_k)
         self._hub = grown(self._hub, int(nodes.max()) + 1, 0.0)
-        self._moved.append(nodes[self._hub[nodes] != hubs])
+        moved = self._hub[nodes] != hubs
+        self._moved.append(nodes[moved])
+        self._shift.append(np.abs(hubs[moved] - self._hub[nodes[moved]]))
         self._hub[nodes] = hubs
         self._due.append(np.asarray(nodes, dtype=np.int64))
 
@@ -129,19 +133,37 @@ class ListTable:
         flat = lookup(self._hub, np.maximum(nodes.ravel(), 0), 0.0)
         return np.where(nodes.ravel() >= 0, flat, 0.0).reshape(nodes.shape)
 
-    def take_due(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(rows set, nodes whose hub score moved)`` since the last call, each ascending."""
-        due, moved = self._due, self._moved
-        self._due, self._moved = [], []
+    def take_due(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(rows set, nodes whose hub score moved, how far each moved)`` since the last
+        call, the nodes ascending; a node that moved more than once counts the sum of its
+        moves (at least its net move)."""
+        due, moved, shift = self._due, self._moved, self._shift
+        self._due, self._moved, self._shift = [], [], []
         empty = [np.zeros(0, dtype=np.int64)]
-        return (setops.unique(np.concatenate(due or empty)),
-                setops.unique(np.concatenate(moved or empty)))
+        nodes, at = np.unique(np.concatenate(moved or empty), return_inverse=True)
+        total = np.bincount(at, weights=np.concatenate(shift or [np.zeros(0)]),
+                            minlength=len(nodes))
+        return setops.unique(np.concatenate(due or empty)), nodes.astype(np.int64), total
 
-    def set_heads(self, nodes: np.ndarray, heads: np.ndarray) -> np.ndarray:
+    def keep_heads(self, nodes: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """Which rows of distinct ``nodes`` keep their heads while their members' CSLS scores
+        each move by at most ``need[i] / 2``: those whose slack exceeds ``need`` (it is spent
+        by as much); the others must be re-ranked (``set_heads`` gives them new slack)."""
+        slack = lookup(self._slack, nodes, 0.0)
+        keep = need < slack
+        self._slack[nodes[keep]] -= need[keep]
+        return keep
+
+    def set_heads(self, nodes: np.ndarray, heads: np.ndarray,
+                  slack: np.ndarray | None = None) -> np.ndarray:
         """Set the CSLS candidates of distinct ``nodes`` (row ``i``: ``heads[i]``, ``-1`` past
-        the end); returns the keys ``node << 32 | other`` of the pairs that entered or left."""
+        the end) and their ``slack`` (``csls.rerank_slack``; none: 0, re-ranked whenever a
+        member's hub moves); returns the keys ``node << 32 | other`` of the pairs that entered
+        or left."""
         if not len(nodes):
             return np.zeros(0, dtype=np.int64)
+        self._slack = grown(self._slack, int(nodes.max()) + 1, 0.0)
+        self._slack[nodes] = 0.0 if slack is None else slack
         if self._head.shape[1] < heads.shape[1]:  # the first heads (or a wider top_k)
             wider = np.full((len(self._head), heads.shape[1]), -1, dtype=np.int32)
             wider[:, : self._head.shape[1]] = self._head
@@ -227,7 +249,7 @@ class ListTable:
     def nbytes(self) -> int:
         """The rows' bytes (the reverse is counted by ``listed_by``'s table)."""
         return int(self._nodes.nbytes + self._scores.nbytes + self._length.nbytes
-                   + self._head.nbytes + self._hub.nbytes)
+                   + self._head.nbytes + self._hub.nbytes + self._slack.nbytes)
 
 
 def _padded(rows: np.ndarray, width: int) -> np.ndarray:

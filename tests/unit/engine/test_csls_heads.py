@@ -114,3 +114,57 @@ def test_a_dropped_row_clears_its_heads_and_moves_its_hub() -> None:
     assert 10 in ranked[1].tolist() and b.heads.get(10) == ()
     assert all(10 not in heads for heads in _heads(a).values())
     assert _heads(a) == _expected(tables, 0) and _heads(b) == _expected(tables, 1)
+
+
+def test_hub_moves_within_the_slack_re_rank_nothing_and_keep_exact_heads() -> None:
+    """A tiny move of B's hub 11 leaves A's lists unranked (the slack covers it); repeated
+    moves spend the slack until a list is re-ranked; the heads equal a fresh computation
+    throughout. Fails if the slack is not spent (a list would keep stale heads)."""
+    tables = _graphs()
+    csls_heads.refresh(tables, DEPTH, TOP_K)
+    a, b = tables
+    _set(b, {11: [(0, 0.8001), (2, 0.2), (1, 0.1)]})
+    _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+    assert ranked[0].tolist() == [] and ranked[1].tolist() == [11]
+    assert _heads(a) == _expected(tables, 0)
+    reranked = 0
+    for step in range(1, 200):
+        _set(b, {11: [(0, 0.8001 + 0.002 * step), (2, 0.2), (1, 0.1)]})
+        _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+        reranked += len(ranked[0])
+        assert _heads(a) == _expected(tables, 0) and _heads(b) == _expected(tables, 1)
+    assert 0 < reranked < 3 * 199  # spent slack re-ranks; most steps re-rank nothing
+
+
+def test_random_hub_moves_keep_every_head_exact() -> None:
+    """Random rows and random small and large changes of both sides' rows: after every
+    refresh both sides' heads equal a computation from scratch, and some lists holding a
+    moved hub were left alone (else the slack would prove nothing)."""
+    rng = np.random.default_rng(4)
+    tables = (_table(), _table())
+    n = 12
+
+    def row(scores: np.ndarray) -> list[tuple[int, float]]:
+        members = rng.choice(n, DEPTH + 1, replace=False)
+        return [(int(m), float(x)) for m, x in zip(members, np.sort(scores)[::-1],
+                                                   strict=True)]
+
+    base = [{i: rng.uniform(0, 1, DEPTH + 1) for i in range(n)} for _ in (0, 1)]
+    for s in (0, 1):
+        _set(tables[s], {i: row(base[s][i]) for i in range(n)})
+    rows = [{i: tables[s].get(i) for i in range(n)} for s in (0, 1)]
+    csls_heads.refresh(tables, DEPTH, TOP_K)
+    skipped = 0
+    for _ in range(300):
+        s, i = int(rng.integers(2)), int(rng.integers(n))
+        scale = 1e-4 if rng.random() < 0.8 else 0.2
+        moved = sorted(((score + rng.normal(0, scale), m) for score, m in rows[s][i]),
+                       reverse=True)
+        rows[s][i] = [(float(np.float32(x)), m) for x, m in moved]
+        _set(tables[s], {i: [(m, x) for x, m in rows[s][i]]})
+        holders = len(tables[1 - s].listed_by.get(i))
+        _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+        skipped += holders - len(ranked[1 - s])
+        assert _heads(tables[0]) == _expected(tables, 0)
+        assert _heads(tables[1]) == _expected(tables, 1)
+    assert skipped > 100
