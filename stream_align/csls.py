@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 ROUNDING = 1e-12
 """A relative margin (to the CSLS scores' size) far above float64's rounding of them (≈ 1e-16):
 what :func:`rerank_slack` leaves out of each row's slack."""
