@@ -76,7 +76,7 @@ class CandidateLists:
         self.trained: np.ndarray | None = None  # a quantiser trained since the last take
         self.reranked = 0  # CSLS: lists re-ranked (a running count, for the batch stats)
         for side in sides:
-            side.lists.csls_k = settings.csls_k
+            side.lists.csls_k, side.lists.csls_depth = settings.csls_k, settings.csls_depth
 
     @property
     def ivf(self) -> bool:

@@ -18,14 +18,15 @@ lists, a 1,000-insert batch all of them (decision 0076). So each list keeps a *s
 least gap between consecutive CSLS scores across its first ``top_k`` places at its last
 re-rank (``csls.rerank_slack``). A list not set whose members' hubs moved is re-ranked only
 when twice the largest move exceeds the slack left, which is spent by as much otherwise —
-exactly the heads a re-rank would give, from a read of the moves alone (8 B a node).
+exactly the heads a re-rank would give, from a read of the moves alone (8 B a node). A row
+set again whose members stayed (only their scores moved, the usual repair) is judged the
+same way, by how far its own scores moved.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from stream_align import setops
 from stream_align.csls import rerank_slack
 from stream_align.engine.list_table import ListTable
 
@@ -42,7 +43,7 @@ def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int
     keys, ranked = [], []
     for s in (0, 1):
         mine, other = tables[s], tables[1 - s]
-        nodes = setops.union1d(due[s][0], _moved_holders(mine, due[s][0], *due[1 - s][1:]))
+        nodes = _due_rows(mine, *due[s][:2], *due[1 - s][2:])
         members, scores, lengths = mine.rows(nodes)
         members, scores = members[:, :depth], scores[:, :depth]
         heads, slack = rerank_slack(members, scores, np.minimum(lengths, depth),
@@ -52,22 +53,22 @@ def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int
     return (keys[0], keys[1]), (ranked[0], ranked[1])
 
 
-def _moved_holders(mine: ListTable, set_rows: np.ndarray, moved: np.ndarray,
-                   shift: np.ndarray) -> np.ndarray:
-    """The rows of ``mine`` not set since the last refresh that hold a ``moved`` hub and must
-    be re-ranked: those whose slack does not cover the move. A member's CSLS score
-    ``2 s − r`` moves by its hub's move (``shift``) and the row's scores did not move, so two
-    members' gap moves by at most twice the largest shift in the row; the slack (the least
-    gap across the first ``top_k`` places at the last re-rank, less what was spent since) is
-    spent by that (and a margin, ``SHIFT_MARGIN``; the slack leaves out the scores' rounding,
-    ``csls.rerank_slack``). Exact: a row kept has the heads a re-rank gives, since the
-    members' hubs moved by at most the sum of the moves spent since it was re-ranked."""
+def _due_rows(mine: ListTable, set_rows: np.ndarray, drift: np.ndarray, moved: np.ndarray,
+              shift: np.ndarray) -> np.ndarray:
+    """The rows of ``mine`` to re-rank: among those set since the last refresh (their own
+    scores moved by ``drift``, ``inf`` where their members changed) and those holding a
+    ``moved`` hub (by ``shift``), the ones whose slack does not cover the move. A member's
+    CSLS score ``2 s − r`` moves by at most twice its score's move plus its hub's, so two
+    members' gap by at most twice the row's largest such move; the slack (the least gap
+    across the first ``top_k`` places at the last re-rank, less what was spent since) is
+    spent by that (with a margin, ``SHIFT_MARGIN``; the slack leaves out the scores'
+    rounding, ``csls.rerank_slack``). Exact: a row kept has the heads a re-rank would give,
+    as its members stayed and their scores and hubs moved by at most the moves spent."""
     at, holders = mine.listed_by.of(moved)
-    if not len(holders):
-        return np.zeros(0, dtype=np.int64)
-    rows, inverse = np.unique(holders, return_inverse=True)
+    rows, inverse = np.unique(np.concatenate([set_rows, holders]), return_inverse=True)
+    need = np.zeros(len(rows))
+    np.add.at(need, inverse[:len(set_rows)], 2.0 * drift)
     largest = np.zeros(len(rows))
-    np.maximum.at(largest, inverse, shift[at])
-    rest = ~setops.isin(rows, set_rows)
-    rows, need = rows[rest], 2.0 * largest[rest] * (1.0 + SHIFT_MARGIN)
+    np.maximum.at(largest, inverse[len(set_rows):], shift[at])
+    need = 2.0 * (need + largest) * (1.0 + SHIFT_MARGIN)
     return rows[~mine.keep_heads(rows, need)].astype(np.int64)

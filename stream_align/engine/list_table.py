@@ -26,7 +26,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from stream_align import setops
 from stream_align.arrays import grown, lookup
 from stream_align.csls import hub_scores
 from stream_align.engine.packed import LOW
@@ -48,7 +47,9 @@ class ListTable:
         self.csls_k = 0  # > 0: candidates are re-ranked by CSLS (``set_heads``)
         self._head = np.full((0, 0), -1, dtype=np.int32)  # CSLS: node → its candidates
         self._hub = np.zeros(0, dtype=np.float64)  # CSLS: node → its own hub score
+        self.csls_depth = 0  # CSLS: entries of a row that are re-ranked (0: the whole row)
         self._due: list[np.ndarray] = []  # CSLS: rows set since the last ``take_due``
+        self._drift: list[np.ndarray] = []  # CSLS: how far their re-ranked scores moved
         self._moved: list[np.ndarray] = []  # CSLS: nodes whose hub score moved since then
         self._shift: list[np.ndarray] = []  # CSLS: how far each of them moved (``abs``)
         self._slack = np.zeros(0, dtype=np.float64)  # CSLS: node → its heads' slack left
@@ -98,7 +99,7 @@ class ListTable:
         if not len(nodes):
             return np.zeros(0, dtype=np.int64)
         self._fit(int(nodes.max()), others.shape[1])
-        old, _, old_lengths = self.rows(nodes)
+        old, old_scores, old_lengths = self.rows(nodes)
         gone, came = _moved(nodes, old, old_lengths, others, lengths)
         self._inverse.change_many(gone & LOW, gone >> 32, present=False)
         self._inverse.change_many(came & LOW, came >> 32, present=True)
@@ -113,6 +114,9 @@ class ListTable:
         self.changed.update(nodes.tolist())
         if self.csls_k:  # the heads follow in ``set_heads``, once the hub scores are known
             self._note_hubs(nodes, scores, lengths)
+            depth = self.csls_depth or self._nodes.shape[1]
+            self._drift.append(score_drift(old, old_scores, np.minimum(old_lengths, depth),
+                                           others, scores, np.minimum(lengths, depth)))
             return np.zeros(0, dtype=np.int64)
         return np.sort(np.concatenate(_moved(nodes, old, np.minimum(old_lengths, self.top_k),
                                              others, np.minimum(lengths, self.top_k))))
@@ -133,17 +137,16 @@ class ListTable:
         flat = lookup(self._hub, np.maximum(nodes.ravel(), 0), 0.0)
         return np.where(nodes.ravel() >= 0, flat, 0.0).reshape(nodes.shape)
 
-    def take_due(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(rows set, nodes whose hub score moved, how far each moved)`` since the last
-        call, the nodes ascending; a node that moved more than once counts the sum of its
-        moves (at least its net move)."""
-        due, moved, shift = self._due, self._moved, self._shift
-        self._due, self._moved, self._shift = [], [], []
-        empty = [np.zeros(0, dtype=np.int64)]
-        nodes, at = np.unique(np.concatenate(moved or empty), return_inverse=True)
-        total = np.bincount(at, weights=np.concatenate(shift or [np.zeros(0)]),
-                            minlength=len(nodes))
-        return setops.unique(np.concatenate(due or empty)), nodes.astype(np.int64), total
+    def take_due(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Since the last call: the rows set and how far the scores they re-rank moved
+        (``score_drift``, ``inf`` where their members changed), then the nodes whose hub score
+        moved and how far; each ascending, a row or node set more than once counting the sum
+        of its moves (at least its net move)."""
+        due, drift, moved, shift = self._due, self._drift, self._moved, self._shift
+        self._due, self._drift, self._moved, self._shift = [], [], [], []
+        rows, row_drift = _summed(due, drift)
+        nodes, total = _summed(moved, shift)
+        return rows, row_drift, nodes, total
 
     def keep_heads(self, nodes: np.ndarray, need: np.ndarray) -> np.ndarray:
         """Which rows of distinct ``nodes`` keep their heads while their members' CSLS scores
@@ -219,6 +222,7 @@ class ListTable:
         self._inverse.load(members[listed].astype(np.int64), owner[listed].astype(np.int64))
         if self.csls_k:
             self._note_hubs(np.asarray(nodes, dtype=np.int64), scores, length)
+            self._drift.append(np.full(len(nodes), np.inf))
 
     def get(self, node: int, default: list[Entry] | tuple = ()) -> list[Entry] | tuple:
         if node >= len(self._length) or not self._length[node]:
@@ -250,6 +254,41 @@ class ListTable:
         """The rows' bytes (the reverse is counted by ``listed_by``'s table)."""
         return int(self._nodes.nbytes + self._scores.nbytes + self._length.nbytes
                    + self._head.nbytes + self._hub.nbytes + self._slack.nbytes)
+
+
+def _summed(nodes: list[np.ndarray], values: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``nodes`` of the parts, ascending, and the sum of each one's values."""
+    if not nodes:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    distinct, at = np.unique(np.concatenate(nodes), return_inverse=True)
+    total = np.zeros(len(distinct))
+    np.add.at(total, at, np.concatenate(values))
+    return distinct.astype(np.int64), total
+
+
+def score_drift(old: np.ndarray, old_scores: np.ndarray, old_lengths: np.ndarray,
+                new: np.ndarray, new_scores: np.ndarray, new_lengths: np.ndarray
+                ) -> np.ndarray:
+    """Per row, the largest move of a member's score between the old and the new row's first
+    ``old_lengths``/``new_lengths`` entries (``float64``), or ``inf`` where the two hold
+    different members: what a row set again can move its CSLS scores by through its own
+    scores (``engine.csls_heads``)."""
+    width = max(old.shape[1], new.shape[1], 1)
+    slots = np.arange(width)
+    members, scores = [], []
+    for m, x, n in ((old, old_scores, old_lengths), (new, new_scores, new_lengths)):
+        live = slots < np.asarray(n)[:, None]
+        wide = np.full((len(m), width), -1, dtype=np.int64)
+        wide[:, :m.shape[1]] = m
+        wide[~live] = -1
+        values = np.zeros((len(m), width))
+        values[:, :x.shape[1]] = x
+        order = np.argsort(wide, axis=1, kind="stable")
+        members.append(np.take_along_axis(wide, order, axis=1))
+        scores.append(np.take_along_axis(values, order, axis=1))
+    same = (members[0] == members[1]).all(axis=1)
+    moved = np.where(members[1] >= 0, np.abs(scores[1] - scores[0]), 0.0).max(axis=1)
+    return np.where(same, moved, np.inf)
 
 
 def _padded(rows: np.ndarray, width: int) -> np.ndarray:

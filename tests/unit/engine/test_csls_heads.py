@@ -98,7 +98,16 @@ def test_a_change_beyond_the_hub_places_re_ranks_only_its_own_list() -> None:
     a, b = tables
     _set(b, {12: [(1, 0.85), (0, 0.1), (2, 0.05)]})
     _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+    # row 12 kept its members and its scores moved by 0.05: its CSLS gaps (1.2, 0.275) cover
+    # twice 2 × 0.05, so not even row 12 is re-ranked
+    assert ranked[0].tolist() == [] and ranked[1].tolist() == []
+    assert _heads(a) == _expected(tables, 0) and _heads(b) == _expected(tables, 1)
+    _set(b, {12: [(1, 0.85), (0, 0.1), (2, 0.02)]})  # 0.08 more: the slack is spent
+    _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
     assert ranked[0].tolist() == [] and ranked[1].tolist() == [12]
+    _set(b, {12: [(1, 0.85), (0, 0.1), (11, 0.09)]})  # a member replaced: always re-ranked
+    _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+    assert ranked[1].tolist() == [12]
     _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)  # nothing due: nothing re-ranked
     assert ranked[0].tolist() == [] and ranked[1].tolist() == []
     assert _heads(a) == _expected(tables, 0) and _heads(b) == _expected(tables, 1)
@@ -125,7 +134,7 @@ def test_hub_moves_within_the_slack_re_rank_nothing_and_keep_exact_heads() -> No
     a, b = tables
     _set(b, {11: [(0, 0.8001), (2, 0.2), (1, 0.1)]})
     _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
-    assert ranked[0].tolist() == [] and ranked[1].tolist() == [11]
+    assert ranked[0].tolist() == [] and ranked[1].tolist() == []  # 11's own row: the same
     assert _heads(a) == _expected(tables, 0)
     reranked = 0
     for step in range(1, 200):
