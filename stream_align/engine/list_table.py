@@ -270,25 +270,20 @@ def score_drift(old: np.ndarray, old_scores: np.ndarray, old_lengths: np.ndarray
                 new: np.ndarray, new_scores: np.ndarray, new_lengths: np.ndarray
                 ) -> np.ndarray:
     """Per row, the largest move of a member's score between the old and the new row's first
-    ``old_lengths``/``new_lengths`` entries (``float64``), or ``inf`` where the two hold
-    different members: what a row set again can move its CSLS scores by through its own
-    scores (``engine.csls_heads``)."""
-    width = max(old.shape[1], new.shape[1], 1)
-    slots = np.arange(width)
-    members, scores = [], []
-    for m, x, n in ((old, old_scores, old_lengths), (new, new_scores, new_lengths)):
-        live = slots < np.asarray(n)[:, None]
-        wide = np.full((len(m), width), -1, dtype=np.int64)
-        wide[:, :m.shape[1]] = m
-        wide[~live] = -1
-        values = np.zeros((len(m), width))
-        values[:, :x.shape[1]] = x
-        order = np.argsort(wide, axis=1, kind="stable")
-        members.append(np.take_along_axis(wide, order, axis=1))
-        scores.append(np.take_along_axis(values, order, axis=1))
-    same = (members[0] == members[1]).all(axis=1)
-    moved = np.where(members[1] >= 0, np.abs(scores[1] - scores[0]), 0.0).max(axis=1)
-    return np.where(same, moved, np.inf)
+    ``old_lengths``/``new_lengths`` entries (``float64``) where the two hold the same members
+    in the same places — what a repair does to most rows, whose changed members only re-score
+    — else ``inf``: what a row set again can move its CSLS scores by through its own scores
+    (``engine.csls_heads``). A row whose members only swapped places counts as changed (it
+    is re-ranked): comparing in place costs a pass, where matching members cost two sorts
+    of every row set, as much as the re-ranks they spared (decision 0076)."""
+    old_lengths, new_lengths = np.asarray(old_lengths), np.asarray(new_lengths)
+    width = min(old.shape[1], new.shape[1])
+    live = np.arange(width) < old_lengths[:, None]
+    same = (old_lengths == new_lengths) & (old_lengths <= width) & \
+        ((old[:, :width] == new[:, :width]) | ~live).all(axis=1)
+    moved = np.abs(new_scores[:, :width].astype(np.float64) - old_scores[:, :width])
+    largest = np.where(live, moved, 0.0).max(axis=1, initial=0.0)
+    return np.where(same, largest, np.inf)
 
 
 def _padded(rows: np.ndarray, width: int) -> np.ndarray:
