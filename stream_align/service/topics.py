@@ -1,9 +1,10 @@
 """Create the topics of the flow with their configured settings, and check them at start-up.
 
-``stream-align topics`` creates what is missing (the only command that needs CREATE); the
-service only *checks* (DESCRIBE and DESCRIBE_CONFIGS) and refuses to start on an error, so it
-never depends on a broker auto-creating a topic with the broker's defaults (one replica, seven
-days of retention: a lost state volume would then rebuild only the last week). The settings
+``stream-align topics`` creates what is missing (the only command that needs CREATE) and waits
+until the service's consumer group has a coordinator; the service only *checks* (DESCRIBE and
+DESCRIBE_CONFIGS) and refuses to start on an error, so it never depends on a broker
+auto-creating a topic with the broker's defaults (one replica, seven days of retention: a lost
+state volume would then rebuild only the last week). The settings
 per topic and why the inputs keep every record: :mod:`stream_align.service.topic_settings`.
 """
 
@@ -68,6 +69,7 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
     Existing topics are left as they are (:func:`check_topics` reports how they differ).
     """
     admin, existing = _existing(settings, timeout)
+    await_coordinator(admin, settings.consumer_group, timeout)
     wanted = [NewTopic(topic.name, topic.partitions, topic.replication_factor,
                        config=dict(topic.config))
               for topic in topic_plan(settings) if topic.name not in existing]
@@ -82,6 +84,34 @@ def ensure_topics(settings: KafkaSettings, timeout: float = 30.0) -> list[str]:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise KafkaUnavailableError(f"creating topic {name}: {exc}") from exc
     return created
+
+
+#: Answers while a group's coordinator is not there yet (a new cluster's ``__consumer_offsets``).
+COORDINATOR_PENDING = frozenset({KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
+                                 KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError._TIMED_OUT})
+
+
+def await_coordinator(admin: AdminClient, group: str, timeout: float = 30.0) -> bool:
+    """Wait until the broker describes consumer ``group``, i.e. its coordinator is up; return
+    whether it did.
+
+    A new cluster creates ``__consumer_offsets`` at the first group lookup and answers "not
+    coordinator" until it has loaded it; a joining consumer asks again about once a second, so
+    the service's first join on a fresh broker waited ≈ 3 s for it, and its backlog with it
+    (decision 0079). Setting up the cluster is where that wait belongs. Best effort: another
+    error (no DESCRIBE on the group) or ``timeout`` changes nothing, the service joins as
+    before."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            admin.describe_consumer_groups([group], request_timeout=max(left, 0.1))[group]\
+                .result()
+            return True
+        except KafkaException as exc:
+            if exc.args[0].code() not in COORDINATOR_PENDING or left <= 0:
+                return False
+        time.sleep(0.1)
 
 
 def describe_topics(settings: KafkaSettings, timeout: float = 30.0

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
@@ -12,9 +16,15 @@ from stream_align.cli import main
 from stream_align.service.errors import TopicSetupError
 from stream_align.service.settings import KafkaSettings
 from stream_align.service.topic_settings import InputTopic, TopicLayout
-from stream_align.service.topics import check_topics, ensure_topics, require_topics, topic_plan
+from stream_align.service.topics import (
+    check_topics,
+    ensure_topics,
+    require_topics,
+    topic_plan,
+)
 
 pytestmark = pytest.mark.integration
+BROKER_TOOL = Path(__file__).resolve().parents[2] / "tools" / "kafka_broker.py"
 
 
 def _visible(admin: AdminClient, topics: list[str], within_s: float = 60.0) -> None:
@@ -97,3 +107,28 @@ def test_start_up_check_names_what_is_wrong(kafka_settings: KafkaSettings, tmp_p
     assert main(["topics", "--check", "--config", str(config)]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["created"] == [] and len(report["errors"]) == 3
+
+
+
+def test_topics_wait_for_the_consumer_groups_coordinator(tmp_path, kafka_settings: KafkaSettings):
+    """On a new cluster, ``ensure_topics`` leaves the service's group with a coordinator: the
+    broker made ``__consumer_offsets`` at the group lookup, and the group's description answers
+    at the first request. Before, the service's first join made the lookup and waited ≈ 3 s for
+    the topic to load (decision 0079)."""
+    tool = [sys.executable, str(BROKER_TOOL)]
+    spec = importlib.util.spec_from_file_location("kafka_broker", BROKER_TOOL)
+    broker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(broker)
+    port = broker.free_port_pair()
+    subprocess.run([*tool, "start", "--port", str(port), "--data-dir", str(tmp_path)], check=True)
+    try:
+        kafka = kafka_settings.model_copy(update={"bootstrap_servers": f"127.0.0.1:{port}"})
+        admin = AdminClient(kafka.client_config())
+        assert "__consumer_offsets" not in admin.list_topics(timeout=30).topics  # a new cluster
+        ensure_topics(kafka)
+        assert "__consumer_offsets" in admin.list_topics(timeout=30).topics
+        described = admin.describe_consumer_groups([kafka.consumer_group], request_timeout=10)
+        assert described[kafka.consumer_group].result(timeout=10).group_id == \
+            kafka.consumer_group
+    finally:
+        subprocess.run([*tool, "stop", "--data-dir", str(tmp_path)], check=True)
