@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--until-idle", type=float, default=None, metavar="SECONDS",
                         help="exit after this long without input (default: run until SIGTERM)")
     add_config_argument(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, exit_at_once=True)
 
 
 def _with_overrides(settings: AppSettings, args: argparse.Namespace) -> AppSettings:
