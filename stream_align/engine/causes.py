@@ -14,12 +14,15 @@ an input of the same batch that did not reach the decision never sets its time.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from array import array
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TypeVar
 
 import numpy as np
+
+from stream_align.engine import cause_ids
 
 K = TypeVar("K")
 T = TypeVar("T", str, int)
@@ -35,23 +38,43 @@ def _first(ids: dict[K, list[str]], limit: int) -> dict[K, list[str]]:
     return {key: sorted(set(found))[:limit] for key, found in ids.items()}
 
 
+def _side_columns() -> tuple[array, array]:
+    return array("q"), array("q")
+
+
 @dataclass
 class Causes:
-    """Causing input ids and their latest time, per node (triples) and entity key (labels)."""
+    """Causing input ids and their latest time, per node (triples) and entity key (labels).
 
-    nodes: tuple[dict[int, list[str]], dict[int, list[str]]] = field(
-        default_factory=lambda: ({}, {}))
-    node_time: tuple[dict[int, int], dict[int, int]] = field(
-        default_factory=lambda: ({}, {}))
+    A triple change's causes are kept as columns, not Python objects: each input id once as
+    UTF-8 bytes in one ``bytearray`` with its time, and each touch as a node and the id's
+    entry in ``array`` columns (≈ 17 bytes a touch). The ids and times were the decoded
+    inputs' own ``str`` and ``int`` objects in a list per node; held over a bulk load's drain
+    they kept every pymalloc pool those objects shared with the batch's temporaries resident —
+    the load's largest residue (decision 0077). Labels are few: their causes stay dicts."""
+
     entities: tuple[dict[str, list[str]], dict[str, list[str]]] = field(
         default_factory=lambda: ({}, {}))
     entity_time: tuple[dict[str, int], dict[str, int]] = field(
         default_factory=lambda: ({}, {}))
+    _blob: bytearray = field(default_factory=bytearray)  # every id entry's UTF-8 bytes
+    _ends: array = field(default_factory=lambda: array("q"))  # entry i: blob[ends[i-1]:ends[i]]
+    _time: array = field(default_factory=lambda: array("q"))  # entry i's input time
+    _node: tuple[array, array] = field(default_factory=_side_columns)  # per side, per touch
+    _entry: tuple[array, array] = field(default_factory=_side_columns)
+    _last: tuple[object, int] | None = None  # the last entry's id and time (a change's
+    # touches share one entry)
 
     def touch(self, side: int, node: int, event_id: str, event_time: int) -> None:
         """A triple change touched ``node`` of graph ``side`` (0 = left, 1 = right)."""
-        self.nodes[side].setdefault(node, []).append(event_id)
-        _later(self.node_time[side], node, event_time)
+        last = self._last
+        if last is None or last[0] is not event_id or last[1] != event_time:
+            self._blob += event_id.encode("utf-8", "surrogatepass")
+            self._ends.append(len(self._blob))
+            self._time.append(event_time)
+            self._last = (event_id, event_time)
+        self._node[side].append(node)
+        self._entry[side].append(len(self._time) - 1)
 
     def label(self, pairs: Iterable[tuple[str, str]], event_id: str, event_time: int) -> None:
         """A label changed the standing of ``pairs``: it causes both entities' decisions."""
@@ -61,38 +84,63 @@ class Causes:
                 _later(self.entity_time[side], key, event_time)
 
     def merge(self, other: Causes) -> None:
-        """Add ``other``'s causes (held work accumulating over calls)."""
+        """Add ``other``'s causes (held work accumulating over calls): its columns appended,
+        its entries renumbered after this one's."""
+        base, offset = len(self._time), len(self._blob)
+        self._blob += other._blob
+        self._ends.frombytes((_int64(other._ends) + offset).tobytes())
+        self._time.extend(other._time)
         for side in (0, 1):
-            for node, ids in other.nodes[side].items():
-                self.nodes[side].setdefault(node, []).extend(ids)
+            self._node[side].extend(other._node[side])
+            self._entry[side].frombytes((_int64(other._entry[side]) + base).tobytes())
             for key, ids in other.entities[side].items():
                 self.entities[side].setdefault(key, []).extend(ids)
-            for node, when in other.node_time[side].items():
-                _later(self.node_time[side], node, when)
             for key, when in other.entity_time[side].items():
                 _later(self.entity_time[side], key, when)
+        self._last = None
 
     def first(self, limit: int) -> Causes:
-        """Each node's and entity's ``limit`` smallest ids (times kept): the ``limit`` smallest
-        of a union are among its parts', so an event's ``cause`` is the same from these — and a
-        hub touched by thousands of a snapshot's triples is not walked again for every event
-        whose closure reaches it."""
-        return Causes((_first(self.nodes[0], limit), _first(self.nodes[1], limit)),
-                      self.node_time,
-                      (_first(self.entities[0], limit), _first(self.entities[1], limit)),
-                      self.entity_time)
+        """Each entity's ``limit`` smallest ids (times kept); the nodes' columns as they are
+        (``closure`` keeps each node's ``limit`` smallest): the ``limit`` smallest of a union
+        are among its parts', so an event's ``cause`` is the same from these."""
+        return Causes((_first(self.entities[0], limit), _first(self.entities[1], limit)),
+                      self.entity_time, self._blob, self._ends, self._time, self._node,
+                      self._entry)
+
+    def node_ids(self, side: int) -> dict[int, list[str]]:
+        """Every node's causing ids, as touched (a read for tests and tools: objects per
+        touch)."""
+        out: dict[int, list[str]] = {}
+        for node, entry in zip(self._node[side], self._entry[side], strict=True):
+            out.setdefault(node, []).append(self._id(entry))
+        return out
+
+    def node_times(self, side: int) -> dict[int, int]:
+        """Every touched node's latest input time (a read for tests and tools)."""
+        out: dict[int, int] = {}
+        for node, entry in zip(self._node[side], self._entry[side], strict=True):
+            _later(out, node, self._time[entry])
+        return out
+
+    def _id(self, entry: int) -> str:
+        start = self._ends[entry - 1] if entry else 0
+        return self._blob[start:self._ends[entry]].decode("utf-8", "surrogatepass")
 
     def closure(self, side: int, table: Callable[[np.ndarray], np.ndarray], limit: int
                 ) -> ClosureCauses:
-        """What reached each entity of graph ``side`` through its closure, from causes cut by
-        :meth:`first` (see :class:`ClosureCauses`; ``table``: the sampled neighbours of an
-        array of nodes, one row each, ``-1`` past a node's samples, as
-        ``SampleIndex.slot_table``'s first array)."""
+        """What reached each entity of graph ``side`` through its closure (see
+        :class:`ClosureCauses`; ``table``: the sampled neighbours of an array of nodes, one
+        row each, ``-1`` past a node's samples, as ``SampleIndex.slot_table``'s first
+        array)."""
         return ClosureCauses(self, side, table, limit)
 
 
+def _int64(column: array) -> np.ndarray:
+    return np.frombuffer(column, dtype=np.int64) if len(column) else np.zeros(0, np.int64)
+
+
 _Found = tuple[list[str], int | None]
-_NO_TIME = np.iinfo(np.int64).min
+_NO_TIME = cause_ids.NO_TIME
 _CELLS = 1 << 22
 """Cells of one chunk of merged rows (a bound on the transient, whatever the batch size)."""
 
@@ -114,21 +162,23 @@ class ClosureCauses:
 
     def __init__(self, causes: Causes, side: int, table: Callable[[np.ndarray], np.ndarray],
                  limit: int) -> None:
-        ids, entity_ids = causes.nodes[side], causes.entities[side]
-        self._vocab = sorted({x for found in (*ids.values(), *entity_ids.values())
-                              for x in found})
-        self._rank = {x: r for r, x in enumerate(self._vocab)}
+        entity_ids = causes.entities[side]
+        entries = _int64(causes._entry[side])
+        used, at = np.unique(entries, return_inverse=True)  # the id entries this side holds
+        labels = [x for found in entity_ids.values() for x in found]
+        self._vocab, ranks = cause_ids.vocabulary(causes._blob, _int64(causes._ends), used,
+                                                  labels)
         self._pad = np.iinfo(np.int32).max if len(self._vocab) < np.iinfo(np.int32).max \
             else np.iinfo(np.int64).max
         self._table, self._limit = table, limit
-        times = causes.node_time[side]
-        nodes = np.fromiter(times, dtype=np.int64, count=len(times))
-        self._row = np.zeros(int(nodes.max()) + 1 if len(nodes) else 0, dtype=np.int64)
-        self._row[nodes] = np.arange(1, len(nodes) + 1)  # row 0: no causes
-        self._own = self._ranked([ids.get(node, ()) for node in times])
-        self._own_time = np.fromiter((_NO_TIME, *times.values()), dtype=np.int64,
-                                     count=len(times) + 1)
-        self._entity_ids, self._entity_times = entity_ids, causes.entity_time[side]
+        self._row, self._own, self._own_time = cause_ids.node_rows(
+            _int64(causes._node[side]), ranks[:len(used)][at],
+            _int64(causes._time)[entries], limit, self._pad)
+        label_ranks, self._entity_ranks = ranks[len(used):].tolist(), {}
+        for key, found in entity_ids.items():
+            self._entity_ranks[key] = sorted(set(label_ranks[:len(found)]))
+            label_ranks = label_ranks[len(found):]
+        self._entity_times = causes.entity_time[side]
 
     def of(self, key: str, node: int | None) -> _Found:
         """Entity ``key`` (``node``: its node, ``None`` if it has none)."""
@@ -138,7 +188,7 @@ class ClosureCauses:
         """:meth:`of` for each ``(key, node)``; a ``None`` key has no causes."""
         nodes = np.array([-1 if key is None or node is None else node
                           for key, node in entities], dtype=np.int64)
-        entity = self._ranked([() if key is None else self._entity_ids.get(key, ())
+        entity = self._ranked([() if key is None else self._entity_ranks.get(key, ())
                                for key, _ in entities])[1:]
         when = [_NO_TIME if key is None else self._entity_times.get(key, _NO_TIME)
                 for key, _ in entities]
@@ -160,16 +210,15 @@ class ClosureCauses:
         return self._named(np.concatenate(found) if found else entity, np.concatenate(latest)
                            if latest else np.zeros(0, dtype=np.int64))
 
-    def _ranked(self, lists: Sequence[Collection[str]]) -> np.ndarray:
-        """Rows of ranks, padded, after an empty row 0 (each list sorted, ≤ ``limit``)."""
-        out = np.full((len(lists) + 1, self._limit), self._pad,
-                      dtype=np.int32 if self._pad == np.iinfo(np.int32).max else np.int64)
+    def _ranked(self, lists: Sequence[Sequence[int]]) -> np.ndarray:
+        """Rows of ranks (each list sorted and distinct), the first ``limit`` of each,
+        padded, after an empty row 0."""
+        out = np.full((len(lists) + 1, self._limit), self._pad, dtype=self._own.dtype)
         limit = self._limit
         lengths = np.fromiter((min(len(found), limit) for found in lists), dtype=np.int64,
                               count=len(lists))
         if lengths.sum():
-            rank = self._rank
-            flat = [rank[x] for found in lists for x in list(found)[:limit]]
+            flat = [x for found in lists for x in found[:limit]]
             rows = np.repeat(np.arange(1, len(lists) + 1), lengths)
             starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
             out[rows, np.arange(len(flat)) - starts] = flat
@@ -201,7 +250,7 @@ class ClosureCauses:
     def _named(self, ranks: np.ndarray, latest: np.ndarray) -> list[_Found]:
         """Rows of ranks back to the ids they stand for; ``_NO_TIME`` back to ``None``."""
         counts = np.count_nonzero(ranks != self._pad, axis=1).tolist()
-        names = iter([self._vocab[r] for r in ranks[ranks != self._pad].tolist()])
+        names = iter(cause_ids.names(self._vocab, ranks[ranks != self._pad]))
         return [(list(islice(names, n)), None if t == _NO_TIME else t)
                 for n, t in zip(counts, latest.tolist(), strict=True)]
 

@@ -30,9 +30,10 @@ def _pooled(causes: Causes, samples: dict[int, list[int]], side: int, key: str |
     reach = set() if node is None else {node, *samples.get(node, [])}
     reach |= {z for y in reach - {node} for z in samples.get(y, [])}
     pooled = set(causes.entities[side].get(key, ()))
+    ids, node_time = causes.node_ids(side), causes.node_times(side)
     for n in reach:
-        pooled.update(causes.nodes[side].get(n, ()))
-    times = [causes.node_time[side][n] for n in reach if n in causes.node_time[side]]
+        pooled.update(ids.get(n, ()))
+    times = [node_time[n] for n in reach if n in node_time]
     times += [causes.entity_time[side][key]] if key in causes.entity_time[side] else []
     return sorted(pooled)[:limit], max(times, default=None)
 
@@ -80,3 +81,50 @@ def test_many_entities_at_once_equal_each_alone(monkeypatch: pytest.MonkeyPatch,
 def test_no_causes_at_all() -> None:
     reached = Causes().first(4).closure(0, _table({1: [2]}, 1), 4)
     assert reached.of_many([("a", 1), ("b", None), (None, 3)]) == [([], None)] * 3
+
+
+def _split(causes_list: list[tuple[int, int, str, int]], parts: int) -> Causes:
+    """The touches fed to ``parts`` Causes (one a call) merged as held work merges them."""
+    held = Causes()
+    step = max(1, len(causes_list) // parts)
+    for lo in range(0, len(causes_list), step):
+        call = Causes()
+        for side, node, event_id, when in causes_list[lo:lo + step]:
+            call.touch(side, node, event_id, when)
+        held.merge(call)
+    return held
+
+
+@pytest.mark.parametrize("alphabet", ["ab", "aé€\U0001f600", "a\0b", "a\ud800z"])
+def test_merged_calls_and_any_id_text_equal_the_definition(alphabet: str) -> None:
+    """Ids of any text (non-ASCII, NUL bytes — ranked by Python's sort —, lone surrogates,
+    prefixes of each other), the same id text from different inputs, touches merged over
+    calls: each entity still gets the smallest ids by string order and the latest time."""
+    rng = random.Random(len(alphabet))
+    touches = [(rng.randrange(2), rng.randrange(30),
+                "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 4))),
+                rng.randrange(-5, 500)) for _ in range(1500)]
+    samples = {x: rng.sample(range(40), rng.randrange(4)) for x in range(40)}
+    whole = _split(touches, 1)
+    whole.label([("k", "m")], alphabet[-1] * 2, 9)
+    for parts in (1, 7, 1500):
+        held = _split(touches, parts)
+        held.label([("k", "m")], alphabet[-1] * 2, 9)
+        assert held.node_ids(0) == whole.node_ids(0)
+        for side in (0, 1):
+            reached = held.first(5).closure(side, _table(samples, 4), 5)
+            asked = [(key, node) for key in ("k", "m", "z") for node in (None, *range(0, 40, 3))]
+            assert reached.of_many(asked) == [
+                _pooled(whole, samples, side, key, node, 5) for key, node in asked]
+
+
+def test_a_changes_touches_share_one_id_entry() -> None:
+    """Consecutive touches of one input keep its id once (bytes, not one per touch)."""
+    causes = Causes()
+    event_id = "event-1"
+    for node in range(4):
+        causes.touch(node % 2, node, event_id, 7)
+    causes.touch(0, 9, "event-2", 8)
+    assert len(causes._time) == 2
+    assert causes.node_ids(0) == {0: ["event-1"], 2: ["event-1"], 9: ["event-2"]}
+    assert causes.node_times(1) == {1: 7, 3: 7}
