@@ -38,10 +38,30 @@ from stream_align.model.pair_head import PairView
 
 PARTS = 7
 """CSR rows per entity: the view's blocks, then its words and its numbers."""
+BUILD_ROWS = 8192
+"""Entities a view not kept is built for at a time (a bulk refresh's scoring group: up to
+``scoring.GROUP_ENTITIES`` a side). The builder's transients — the names of the entities and
+of their sampled neighbours, their sums, the ``(n, k, k)`` two-hop tables — were built for the
+whole group at once, the largest allocations live at a bulk refresh's peak (decision 0077);
+a row is a function of its entity alone, so parts stacked give the same rows."""
 
 
 def _parts(view: PairView) -> list[sp.csr_matrix]:
     return [*view.blocks, view.words, view.numbers]
+
+
+def _in_parts(nodes: np.ndarray, build: Callable[[list[int]], PairView]) -> PairView:
+    """``build``'s view of ``nodes``, :data:`BUILD_ROWS` of them at a time, stacked."""
+    if len(nodes) <= BUILD_ROWS:
+        return build(nodes.tolist())
+    built = [_parts(build(nodes[lo:lo + BUILD_ROWS].tolist()))
+             for lo in range(0, len(nodes), BUILD_ROWS)]
+    stacked = []
+    for p in range(PARTS):  # each part's pieces dropped once stacked
+        stacked.append(sp.vstack([pieces[p] for pieces in built], format="csr"))
+        for pieces in built:
+            pieces[p] = None
+    return PairView(blocks=stacked[:-2], words=stacked[-2], numbers=stacked[-1])
 
 
 class ViewCache:
@@ -73,7 +93,7 @@ class ViewCache:
         if len(nodes) > self.capacity and \
                 np.count_nonzero(lookup(self._tick, nodes, -1) < 0) > self.capacity:
             self.built += len(nodes)
-            return build(nodes.tolist())
+            return _in_parts(nodes, build)
         if len(nodes):
             self._fit(int(nodes.max()) + 1)
         missing = nodes[self._tick[nodes] < 0]

@@ -146,3 +146,25 @@ def test_the_cache_is_bounded_and_rebuilds_what_it_evicted(bundle: ModelBundle) 
     assert 6 * 40 > built > 16  # some rows read back, evicted ones built again
     whole = cache.view(nodes, build)  # more missing than the capacity: built, not kept
     assert _same(whole, fresh) and cache.held <= 16
+
+
+@pytest.mark.parametrize("rows", [1, 7, 20])
+def test_a_view_not_kept_is_built_in_parts_with_the_same_rows(
+        bundle: ModelBundle, monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """More missing than the capacity (a bulk refresh's group): built ``BUILD_ROWS`` entities
+    at a time and stacked, with the rows, shapes and dtypes of one whole build."""
+    from stream_align.engine import view_cache
+    monkeypatch.setattr(view_cache, "BUILD_ROWS", rows)
+    engine = AlignmentEngine.empty(bundle, engine_settings(view_cache_entries=0))
+    engine.process(_changes(seed=4)[:500], [])
+    for side in engine.sides:
+        nodes = _indexed(side)
+        calls: list[int] = []
+
+        def build(todo: list[int], side: Side = side, calls: list[int] = calls) -> PairView:
+            calls.append(len(todo))
+            return side_view(bundle, side, todo)
+
+        got = ViewCache(capacity=2).view(nodes, build)
+        assert _same(got, side_view(bundle, side, nodes.tolist()))
+        assert max(calls) <= rows and sum(calls) == len(nodes) > rows * 2
