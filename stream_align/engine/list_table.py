@@ -261,8 +261,7 @@ def _summed(nodes: list[np.ndarray], values: list[np.ndarray]) -> tuple[np.ndarr
     if not nodes:
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     distinct, at = np.unique(np.concatenate(nodes), return_inverse=True)
-    total = np.zeros(len(distinct))
-    np.add.at(total, at, np.concatenate(values))
+    total = np.bincount(at, weights=np.concatenate(values), minlength=len(distinct))
     return distinct.astype(np.int64), total
 
 
