@@ -177,3 +177,22 @@ def test_random_hub_moves_keep_every_head_exact() -> None:
         assert _heads(tables[0]) == _expected(tables, 0)
         assert _heads(tables[1]) == _expected(tables, 1)
     assert skipped > 100
+
+
+def test_a_tie_has_no_slack_and_the_least_hub_move_re_ranks() -> None:
+    """Two members of A's row 0 tie in CSLS (same score, same hub), so their order is the
+    row's plain order and the row has no slack: B's hub 11 moving by one float32 step of a
+    score flips the order, and the row must be re-ranked for it. Fails if a tie were given
+    slack (the heads would stay 10, 11)."""
+    a, b = _table(), _table()
+    _set(a, {0: [(10, 0.5), (11, 0.5), (12, 0.1)], 1: [(12, 0.9), (10, 0.2), (11, 0.2)]})
+    _set(b, {10: [(0, 0.5), (1, 0.3)], 11: [(0, 0.5), (1, 0.3)], 12: [(1, 0.9), (0, 0.1)]})
+    tables = (a, b)
+    csls_heads.refresh(tables, DEPTH, TOP_K)
+    assert a.heads.get(0) == (10, 11)
+    lower = float(np.nextafter(np.float32(0.3), np.float32(0)))
+    _set(b, {11: [(0, 0.5), (1, lower)]})  # 11's hub falls by ≈ 1.5e-8: its CSLS rises
+    _, ranked = csls_heads.refresh(tables, DEPTH, TOP_K)
+    assert 0 in ranked[0].tolist()
+    assert a.heads.get(0) == (11, 10)
+    assert _heads(a) == _expected(tables, 0) and _heads(b) == _expected(tables, 1)
