@@ -128,18 +128,12 @@ class PairTable:
         last = np.ones(len(keys), dtype=bool)
         last[:-1] = keys[1:] != keys[:-1]
         keys, values, live = keys[last], values[last], live[last]
-        recent = self._recent
-        if len(recent):  # merged into the sorted recent arrays, which are not sorted again:
-            at = np.searchsorted(recent, keys)  # up to len(keys) / 16 of them (decision 0076)
-            found = at < len(recent)
-            found[found] = recent[at[found]] == keys[found]
-            stay = np.ones(len(recent), dtype=bool)
-            stay[at[found]] = False  # replaced by the newer change
-            recent, old_values, old_live = recent[stay], self._recent_values[stay], \
-                self._recent_live[stay]
-            at = np.searchsorted(recent, keys)
-            keys, values, live = np.insert(recent, at, keys), np.insert(old_values, at, values), \
-                np.insert(old_live, at, live)
+        if len(self._recent):  # folded into the sorted recent arrays, not sorted again with
+            # them (up to a sixteenth of the table: decision 0076); a removal is kept there
+            # as a change, so every key goes in, its liveness beside its value
+            recent = [self._recent, self._recent_values, self._recent_live]
+            sorted_merge.fold(recent, keys, np.ones(len(keys), dtype=bool), values, live)
+            keys, values, live = recent
         self._recent, self._recent_values, self._recent_live = keys, values, live
         if len(self._recent) > self._limit():
             self._merge()

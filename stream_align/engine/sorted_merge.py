@@ -21,12 +21,12 @@ SLAB = 1 << 18
 
 
 def fold(arrays: list[np.ndarray], changed: np.ndarray, live: np.ndarray,
-         changed_values: np.ndarray | None = None) -> None:
+         *changed_values: np.ndarray | None) -> None:
     """``arrays[0]`` (sorted distinct keys) without the ``changed`` keys (sorted, distinct),
-    then with ``changed[live]`` added; ``arrays[1]``, if given, holds the keys' values and
-    gets ``changed_values[live]`` for the added ones. The list's arrays are replaced by the
-    results, the values first (so an old array is freed before the next is built, where the
-    caller holds no other reference to it)."""
+    then with ``changed[live]`` added; each further array, if given, holds a value of each key
+    and gets its ``changed_values[j][live]`` for the added ones. The list's arrays are replaced
+    by the results, the values first (so an old array is freed before the next is built, where
+    the caller holds no other reference to it)."""
     keys = arrays[0]
     at = np.minimum(np.searchsorted(keys, changed), max(len(keys) - 1, 0))
     found = keys[at] == changed if len(keys) else np.zeros(len(changed), dtype=bool)
@@ -36,9 +36,9 @@ def fold(arrays: list[np.ndarray], changed: np.ndarray, live: np.ndarray,
     into = (np.arange(len(added)) + np.searchsorted(keys, added)
             - np.searchsorted(changed[found], added))  # added's places among the kept
     del keys
-    if len(arrays) > 1:
-        arrays[1] = _placed(arrays[1], arrays[0], keep, added, into,
-                            np.asarray(changed_values)[live])
+    for j in range(1, len(arrays)):
+        arrays[j] = _placed(arrays[j], arrays[0], keep, added, into,
+                            np.asarray(changed_values[j - 1])[live])
     arrays[0] = _placed(arrays[0], arrays[0], keep, added, into, added)
 
 
