@@ -8,9 +8,9 @@ entity changes — a change is seen by the entity's stamp: :class:`MutableGraph`
 new one on every upsert and delete.
 
 No array object per entity: each held entity's sparse rows — names, attributes, then its
-non-zero numbers — and the pair head's name-word and name-number keys lie one after the other in
-a :class:`RowPool` of int32 pairs (8 bytes a non-zero or key), with the five lengths (20 bytes),
-the stamp they were hashed at and a last-use tick (8 bytes each) in node-indexed tables. On
+non-zero numbers — and the pair head's name-word and name-number keys are its five parts in a
+:class:`PartRows` of int32 pairs (8 bytes a non-zero or key; 20 bytes of lengths and an 8-byte
+last-use tick a node), with the stamp they were hashed at (8 bytes) in a node-indexed table. On
 DBP15K names (≈ 41 non-zeros) that measured 0.61–0.71 KB an entity with the pool's slack
 (the ``OrderedDict`` of row tuples this replaces took ≈ 1.2 KB, and held 65,536 entities a
 graph). Bounded by ``capacity`` entities, least recently used out down to ``capacity`` (one
@@ -26,7 +26,7 @@ import scipy.sparse as sp
 
 from stream_align.arrays import grown
 from stream_align.engine.mutable_graph import MutableGraph
-from stream_align.engine.row_pool import RowPool, spans
+from stream_align.engine.part_rows import PartRows, csr_block
 from stream_align.graph import Graph
 from stream_align.model.features import Level0, level0
 from stream_align.model.inputs import Frozen
@@ -44,13 +44,14 @@ class FeatureCache:
         self.graph, self.frozen, self.capacity = graph, frozen, capacity
         f = frozen.features
         self._dims = (f.name_dim, f.attr_dim, f.numeric_dim)
-        self._pool = RowPool(2)  # (column, float32 bits) per non-zero
-        self._lengths = np.zeros((0, PARTS), dtype=np.int32)
+        self._rows = PartRows(PARTS, capacity)
         self._stamp = np.zeros(0, dtype=np.int64)  # the stamp a held row was hashed at
-        self._tick = np.zeros(0, dtype=np.int64)  # last use; -1: nothing held
-        self._now = 0
-        self.held = 0
         self.hashed = 0  # entities hashed, a running count
+
+    @property
+    def held(self) -> int:
+        """Entities whose rows are held."""
+        return self._rows.held
 
     def __len__(self) -> int:
         return self.held
@@ -61,26 +62,27 @@ class FeatureCache:
         caller never reads what they feed, ``recompute``)."""
         n = len(glob)
         nodes = self._held(np.asarray(glob[:n if read is None else read], dtype=np.int64))
-        names, attrs, numbers = (self._part(nodes, p, n) for p in range(3))
+        names, attrs, numbers = (self._rows.csr(nodes, p, self._dims[p], n) for p in range(3))
         numeric = np.zeros((n, self._dims[2]), dtype=np.float32)
         rows = np.repeat(np.arange(n), np.diff(numbers.indptr))
         numeric[rows, numbers.indices] = numbers.data
-        self._evict()
+        self._rows.evict()
         return Level0(names=names, attrs=attrs, numeric=numeric)
 
     def names(self, glob: np.ndarray) -> sp.csr_matrix:
         """The ``names`` block of :meth:`level0` alone (the pair head reads nothing else)."""
-        out = self._part(self._held(np.asarray(glob, dtype=np.int64)), 0, len(glob))
-        self._evict()
+        nodes = self._held(np.asarray(glob, dtype=np.int64))
+        out = self._rows.csr(nodes, 0, self._dims[0], len(glob))
+        self._rows.evict()
         return out
 
     def name_keys(self, glob: np.ndarray) -> NameKeys:
         """The pair head's name-word and name-number keys of ``glob`` (``name_keys`` of each
         node's name: a regular expression and a CRC-32 a word, kept with the rows)."""
         nodes = self._held(np.asarray(glob, dtype=np.int64))
-        (words, word_counts), (nums, num_counts) = (self._cut(nodes, p) for p in (3, 4))
+        (words, word_counts), (nums, num_counts) = (self._rows.cut(nodes, p) for p in (3, 4))
         out = NameKeys(word_counts, _keys(words), num_counts, _keys(nums))
-        self._evict()
+        self._rows.evict()
         return out
 
     def _held(self, nodes: np.ndarray) -> np.ndarray:
@@ -88,15 +90,13 @@ class FeatureCache:
         if not len(nodes):
             return nodes
         size = int(nodes.max()) + 1
-        self._lengths = grown(self._lengths, size, 0)
+        self._rows.fit(size)
         self._stamp = grown(self._stamp, size, 0)
-        self._tick = grown(self._tick, size, -1)
         stamps = self.graph.stamps(nodes)
-        stale = nodes[(self._tick[nodes] < 0) | (self._stamp[nodes] != stamps)]
+        stale = nodes[self._rows.missing(nodes) | (self._stamp[nodes] != stamps)]
         if len(stale):
             self._keep(np.unique(stale))
-        self._now += 1
-        self._tick[nodes] = self._now
+        self._rows.touch(nodes)
         return nodes
 
     def _keep(self, nodes: np.ndarray) -> None:
@@ -108,56 +108,17 @@ class FeatureCache:
         numbers = sp.csr_matrix((numbers.data.view(np.float32), numbers.indices,
                                  numbers.indptr), shape=numbers.shape)
         keys = NameKeys.of([name_keys(name) for name in sub.names])
-        blocks = [(m.indptr, np.stack([m.indices.astype(np.int32),
-                                       m.data.astype(np.float32, copy=False).view(np.int32)],
-                                      axis=1)) for m in (feats.names, feats.attrs, numbers)]
+        blocks = [csr_block(m) for m in (feats.names, feats.attrs, numbers)]
         blocks += [(np.concatenate([[0], np.cumsum(counts)]), k.view(np.int32).reshape(-1, 2))
                    for counts, k in ((keys.word_counts, keys.word_keys),
                                      (keys.num_counts, keys.num_keys))]
-        lengths = np.stack([np.diff(indptr) for indptr, _ in blocks], axis=1)
-        bases = np.cumsum([0] + [len(b) for _, b in blocks[:-1]])
-        starts = (np.stack([indptr[:-1] for indptr, _ in blocks], axis=1) + bases).ravel()
-        at = spans(starts.astype(np.int64), lengths.ravel().astype(np.int64))
-        rows = np.concatenate([b for _, b in blocks])[at]
-        fresh = self._tick[nodes] < 0
-        self._pool.set_flat(nodes, rows, lengths.sum(axis=1))
-        self._lengths[nodes] = lengths
+        self._rows.keep(nodes, blocks)
         self._stamp[nodes] = self.graph.stamps(nodes)
-        self._tick[nodes] = self._now
-        self.held += int(np.count_nonzero(fresh))
         self.hashed += len(nodes)
-
-    def _cut(self, nodes: np.ndarray, part: int) -> tuple[np.ndarray, np.ndarray]:
-        """Block ``part`` of held ``nodes``: their pool rows concatenated, and each's count."""
-        lengths = self._lengths[nodes].astype(np.int64)
-        within = lengths[:, :part].sum(axis=1)
-        return self._pool.cut(nodes, within, lengths[:, part]), lengths[:, part]
-
-    def _part(self, nodes: np.ndarray, part: int, height: int) -> sp.csr_matrix:
-        """Rows of part ``part`` of held ``nodes`` as CSR, empty rows below up to ``height``."""
-        rows, counts = self._cut(nodes, part)
-        indptr = np.zeros(height + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:len(nodes) + 1])
-        indptr[len(nodes) + 1:] = indptr[len(nodes)]
-        data = np.ascontiguousarray(rows[:, 1]).view(np.float32)
-        return sp.csr_matrix((data, np.ascontiguousarray(rows[:, 0]), indptr),
-                             shape=(height, self._dims[part]))
-
-    def _evict(self) -> None:
-        """Drop the least recently used rows down to ``capacity``."""
-        extra = self.held - self.capacity
-        if extra <= 0:
-            return
-        held = np.flatnonzero(self._tick >= 0)
-        drop = held[np.argpartition(self._tick[held], extra - 1)[:extra]]
-        self._pool.clear(drop)
-        self._tick[drop] = -1
-        self.held -= len(drop)
 
     def nbytes(self) -> int:
         """Bytes held: the pool (with garbage and free room) and the node-indexed tables."""
-        return (self._pool.nbytes() + self._lengths.nbytes + self._stamp.nbytes
-                + self._tick.nbytes)
+        return self._rows.nbytes() + self._stamp.nbytes
 
 
 def _keys(rows: np.ndarray) -> np.ndarray:

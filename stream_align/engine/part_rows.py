@@ -1,0 +1,104 @@
+"""Per-node rows of several sparse parts, pooled and bounded: the store both row caches share.
+
+The pair head's view cache (``view_cache``) and the level-0 feature cache (``feature_cache``)
+hold, per node, a few variable-length parts — CSR rows of ``(column, float32 bits)`` or of
+``uint64`` keys as two ``int32`` — and drop the least recently used nodes past a bound. Both
+keep them the same way, here: a node's parts lie one after another in one :class:`RowPool`
+block (no array object per node), with each part's length in a node-indexed ``(n, parts)``
+table (4 bytes a part) and a last-use tick (8 bytes; ``-1``: nothing held). Eviction is one
+partition over the held ticks, down to ``capacity``: dropping further left rows the next
+batches read back (decision 0070). What a row means, when it goes stale and how it is built
+stay with the caller.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from stream_align.arrays import grown
+from stream_align.engine.row_pool import RowPool, spans
+
+
+def csr_block(m: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """``m``'s rows as a part: its ``indptr`` and ``(column, float32 bits)`` int32 pairs."""
+    bits = m.data.astype(np.float32, copy=False).view(np.int32)
+    return m.indptr, np.stack([m.indices.astype(np.int32), bits], axis=1)
+
+
+class PartRows:
+    """``node → parts`` rows of int32 pairs, at most ``capacity`` nodes, LRU out."""
+
+    def __init__(self, parts: int, capacity: int) -> None:
+        self.capacity = capacity
+        self._pool = RowPool(2)
+        self._lengths = np.zeros((0, parts), dtype=np.int32)
+        self._tick = np.zeros(0, dtype=np.int64)
+        self._now = 0
+        self.held = 0
+
+    def fit(self, size: int) -> None:
+        """Room for nodes ``0 .. size``."""
+        self._lengths = grown(self._lengths, size, 0)
+        self._tick = grown(self._tick, size, -1)
+
+    def missing(self, nodes: np.ndarray) -> np.ndarray:
+        """Which of ``nodes`` (each ``< size`` of :meth:`fit`) hold nothing."""
+        return self._tick[nodes] < 0
+
+    def holding(self, nodes: np.ndarray) -> np.ndarray:
+        """Those of ``nodes`` (any ids) that hold rows."""
+        nodes = nodes[nodes < len(self._tick)]
+        return nodes[self._tick[nodes] >= 0]
+
+    def touch(self, nodes: np.ndarray) -> None:
+        """Mark ``nodes`` (held) used now."""
+        self._now += 1
+        self._tick[nodes] = self._now
+
+    def keep(self, nodes: np.ndarray, blocks: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        """Hold ``blocks`` (one ``(indptr, rows)`` per part, row ``i`` of each for
+        ``nodes[i]``, distinct) as the rows of ``nodes``, replacing what they held."""
+        lengths = np.stack([np.diff(indptr) for indptr, _ in blocks], axis=1).astype(np.int64)
+        bases = np.cumsum([0] + [len(rows) for _, rows in blocks[:-1]])
+        starts = (np.stack([indptr[:-1] for indptr, _ in blocks], axis=1) + bases).ravel()
+        at = spans(starts.astype(np.int64), lengths.ravel())  # node by node, part by part
+        rows = np.concatenate([rows for _, rows in blocks])[at]
+        self.held += int(np.count_nonzero(self._tick[nodes] < 0))
+        self._pool.set_flat(nodes, rows, lengths.sum(axis=1))
+        self._lengths[nodes] = lengths
+        self._tick[nodes] = self._now
+
+    def cut(self, nodes: np.ndarray, part: int) -> tuple[np.ndarray, np.ndarray]:
+        """Part ``part`` of held ``nodes``: their rows concatenated, and each one's count."""
+        lengths = self._lengths[nodes].astype(np.int64)
+        within = lengths[:, :part].sum(axis=1)
+        return self._pool.cut(nodes, within, lengths[:, part]), lengths[:, part]
+
+    def csr(self, nodes: np.ndarray, part: int, dim: int, height: int) -> sp.csr_matrix:
+        """Part ``part`` of held ``nodes`` as a ``(height, dim)`` float32 CSR matrix, row
+        ``i`` for ``nodes[i]``, empty rows below."""
+        rows, counts = self.cut(nodes, part)
+        indptr = np.zeros(height + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:len(nodes) + 1])
+        indptr[len(nodes) + 1:] = indptr[len(nodes)]
+        data = np.ascontiguousarray(rows[:, 1]).view(np.float32)
+        return sp.csr_matrix((data, np.ascontiguousarray(rows[:, 0]), indptr),
+                             shape=(height, dim))
+
+    def drop(self, nodes: np.ndarray) -> None:
+        """Drop the rows of held ``nodes`` (distinct)."""
+        self._pool.clear(nodes)
+        self._tick[nodes] = -1
+        self.held -= len(nodes)
+
+    def evict(self) -> None:
+        """Drop the least recently used rows down to ``capacity``."""
+        extra = self.held - self.capacity
+        if extra > 0:
+            held = np.flatnonzero(self._tick >= 0)
+            self.drop(held[np.argpartition(self._tick[held], extra - 1)[:extra]])
+
+    def nbytes(self) -> int:
+        """Bytes held: the pool (with garbage and free room) and the node-indexed tables."""
+        return self._pool.nbytes() + self._lengths.nbytes + self._tick.nbytes
