@@ -144,8 +144,33 @@ def test_the_cache_is_bounded_and_rebuilds_what_it_evicted(bundle: ModelBundle) 
     cache.view(setops.union1d(picks[-1], picks[-2]), build)  # the latest rows were kept
     assert built == before
     assert 6 * 40 > built > 16  # some rows read back, evicted ones built again
-    whole = cache.view(nodes, build)  # more missing than the capacity: built, not kept
-    assert _same(whole, fresh) and cache.held <= 16
+    whole = cache.view(nodes, build)  # more missing than the capacity: built whole
+    assert _same(whole, fresh) and cache.held == 16
+
+
+def test_a_bulk_build_keeps_its_last_rows(bundle: ModelBundle) -> None:
+    """More missing than the capacity: built whole, its last ``capacity`` rows kept (and every
+    row held before dropped), read back later as the same rows without a build."""
+    engine = AlignmentEngine.empty(bundle, engine_settings(view_cache_entries=0))
+    engine.process(_changes(seed=2)[:500], [])
+    side = engine.sides[0]
+    nodes = _indexed(side)
+    fresh = side_view(bundle, side, nodes.tolist())
+    built: list[int] = []
+
+    def build(todo: list[int]) -> PairView:
+        built.extend(todo)
+        return side_view(bundle, side, todo)
+
+    cache = ViewCache(capacity=16)
+    cache.view(nodes[:3], build)  # held before the bulk build, then dropped by it
+    assert _same(cache.view(nodes, build), fresh) and cache.held == 16
+    assert cache.built == 3 + len(nodes)
+    built.clear()
+    got = cache.view(nodes[-16:], build)  # kept: read back
+    assert not built and _rows(got) == _rows(fresh)[-16:]
+    assert cache.view(nodes[:3], build) is not None and built == nodes[:3].tolist()
+    assert cache.held == 16  # the least recently used kept row made room
 
 
 @pytest.mark.parametrize("rows", [1, 7, 20])
