@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 SLAB = 1 << 18
-"""Entries placed at a time (their positions: 2 MB)."""
+"""Entries placed at a time (the kept ones copied out of a slab: 2 MB of ``int64``)."""
 
 
 def fold(arrays: list[np.ndarray], changed: np.ndarray, live: np.ndarray,
@@ -37,22 +37,36 @@ def fold(arrays: list[np.ndarray], changed: np.ndarray, live: np.ndarray,
             - np.searchsorted(changed[found], added))  # added's places among the kept
     del keys
     for j in range(1, len(arrays)):
-        arrays[j] = _placed(arrays[j], arrays[0], keep, added, into,
-                            np.asarray(changed_values[j - 1])[live])
-    arrays[0] = _placed(arrays[0], arrays[0], keep, added, into, added)
+        arrays[j] = _placed(arrays[j], keep, into, np.asarray(changed_values[j - 1])[live])
+    arrays[0] = _placed(arrays[0], keep, into, added)
 
 
-def _placed(array: np.ndarray, keys: np.ndarray, keep: np.ndarray, added: np.ndarray,
-            into: np.ndarray, fill: np.ndarray) -> np.ndarray:
-    """``array``'s kept entries, each shifted past the ``added`` keys below its key, and
-    ``fill`` at the added keys' places ``into``."""
-    out = np.empty(int(np.count_nonzero(keep)) + len(added), dtype=array.dtype)
-    at = 0
-    for start in range(0, len(keys), SLAB):
-        flags = keep[start:start + SLAB]
-        kept = keys[start:start + SLAB][flags]
-        to = at + np.arange(len(kept)) + np.searchsorted(added, kept)
-        out[to] = array[start:start + SLAB][flags]
-        at += len(kept)
+def _placed(array: np.ndarray, keep: np.ndarray, into: np.ndarray, fill: np.ndarray
+            ) -> np.ndarray:
+    """``array``'s kept entries in order, with ``fill`` at the sorted places ``into`` of the
+    result: the kept entries fill the other places in turn, a slab at a time, by boolean
+    copies. (Placing each kept entry by a binary search among the added keys cost
+    ``O(log added)`` an entry: a sixteenth of the pair book folded into it, or one
+    batch's changes folded into the recent arrays, 5 % of a 10-insert batch; decision 0082.)"""
+    out = np.empty(int(np.count_nonzero(keep)) + len(into), dtype=array.dtype)
+    free = np.ones(len(out), dtype=bool)
+    free[into] = False
     out[into] = fill
+    at = 0
+    for start in range(0, len(keep), SLAB):
+        kept = array[start:start + SLAB][keep[start:start + SLAB]]
+        end = _span_end(into, at, len(kept))
+        out[at:end][free[at:end]] = kept
+        at = end
     return out
+
+
+def _span_end(into: np.ndarray, at: int, count: int) -> int:
+    """The end of the shortest span of the result's places from ``at`` with ``count`` places
+    not in ``into`` (sorted): where the next ``count`` kept entries go."""
+    end = at + count
+    while True:
+        taken = int(np.searchsorted(into, end) - np.searchsorted(into, at))
+        if at + count + taken == end:
+            return end
+        end = at + count + taken

@@ -37,10 +37,11 @@ PARTS = 7
 """CSR rows per entity: the view's blocks, then its words and its numbers."""
 BUILD_ROWS = 8192
 """Entities a bulk view (more missing than the capacity) is built for at a time (a bulk
-refresh's scoring group: up to ``scoring.GROUP_ENTITIES`` a side). The builder's transients — the names of the entities and
-of their sampled neighbours, their sums, the ``(n, k, k)`` two-hop tables — were built for the
-whole group at once, the largest allocations live at a bulk refresh's peak (decision 0077);
-a row is a function of its entity alone, so parts stacked give the same rows."""
+refresh's scoring group: up to ``scoring.GROUP_ENTITIES`` a side). The builder's transients
+— the names of the entities and of their sampled neighbours, their sums, the ``(n, k, k)``
+two-hop tables — were built for the whole group at once, the largest allocations live at a
+bulk refresh's peak (decision 0077); a row is a function of its entity alone, so parts
+stacked give the same rows."""
 
 
 def _parts(view: PairView) -> list[sp.csr_matrix]:
