@@ -25,7 +25,7 @@ import numpy as np
 
 from stream_align.store import blocks
 from stream_align.store.errors import CorruptValueError
-from stream_align.store.keys import Table, pack
+from stream_align.store.keys import Table, component, pack
 from stream_align.store.pending import PendingWrites
 from stream_align.store.settings import StoreSettings
 
@@ -149,12 +149,10 @@ class CandidateStore:
             heads = _list_heads(np.asarray(bounds)[part],
                                 None if cells is None else np.asarray(cells)[part])
             values = _encode_rows(ids[part], scores[part], keep, heads)
-            for entity_id, value, listed in zip(entity_ids[part], values,
-                                                keep.any(axis=1).tolist(), strict=True):
-                if listed:
-                    self._kv.put(Table.CANDIDATES, prefix + pack(entity_id), value)
-                else:
-                    self._kv.delete(Table.CANDIDATES, prefix + pack(entity_id))
+            self._kv.put_rows(Table.CANDIDATES,
+                              [prefix + component(entity_id) for entity_id in entity_ids[part]],
+                              [value if listed else None for value, listed in
+                               zip(values, keep.any(axis=1).tolist(), strict=True)])
 
     def list_block(self, graph: str) -> ListBlock:
         """Every stored list of ``graph``, in key order, decoded at once."""
@@ -181,12 +179,9 @@ class CandidateStore:
         kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])[np.asarray(offsets)]
         id_bytes = np.asarray(rights)[keep].astype(_IDS).tobytes()
         score_bytes = np.asarray(scores)[keep].astype(_SCORES).tobytes()
-        for left, lo, hi in zip(lefts, kept[:-1].tolist(), kept[1:].tolist(), strict=True):
-            if hi > lo:
-                self._kv.put(Table.PAIR_SCORE, pack(left),
-                             id_bytes[8 * lo:8 * hi] + score_bytes[4 * lo:4 * hi])
-            else:
-                self._kv.delete(Table.PAIR_SCORE, pack(left))
+        self._kv.put_rows(Table.PAIR_SCORE, [component(left) for left in lefts], [
+            id_bytes[8 * lo:8 * hi] + score_bytes[4 * lo:4 * hi] if hi > lo else None
+            for lo, hi in zip(kept[:-1].tolist(), kept[1:].tolist(), strict=True)])
 
     def pair_block(self) -> PairBlock:
         """Every stored pair row, in key order, decoded at once."""

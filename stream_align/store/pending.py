@@ -40,6 +40,14 @@ class _PendingTable:
             self._unsorted.append(key)
         self.values[key] = value
 
+    def set_rows(self, keys: list[bytes], values: list[bytes | None]) -> None:
+        """``set`` of each ``keys[i] = values[i]`` in turn (a later duplicate wins), in two
+        passes inside the interpreter's loops, not a call a key: a 10-insert batch stages
+        thousands of list rows (decision 0082)."""
+        staged = self.values
+        self._unsorted.extend(dict.fromkeys([key for key in keys if key not in staged]))
+        staged.update(zip(keys, values, strict=True))
+
     def in_prefix(self, prefix: bytes) -> list[tuple[bytes, bytes | None]]:
         """A snapshot of the pending entries under ``prefix``, sorted by key."""
         if self._unsorted:
@@ -138,6 +146,11 @@ class PendingWrites:
         pending = self._tables[table]
         for key, value in pairs:
             pending.set(key, value)
+
+    def put_rows(self, table: Table, keys: list[bytes], values: list[bytes | None]) -> None:
+        """Stage ``keys[i] = values[i]`` for each ``i`` (``None``: delete), at once."""
+        self._check_open()
+        self._tables[table].set_rows(keys, values)
 
     def delete(self, table: Table, key: bytes) -> None:
         """Stage the deletion of ``key`` (a no-op at commit if it does not exist)."""

@@ -205,3 +205,31 @@ def test_a_commit_hands_each_staged_value_over_to_the_write_batch(store: StateSt
         tx.candidates.state()
     with store.transaction() as tx:
         assert _lists(tx) == ["c"] and tx.graph.has_triple("A", "h", "r", "t")
+
+
+def test_rows_staged_at_once_equal_rows_staged_one_by_one(store: StateStore) -> None:
+    """``put_rows`` (a later duplicate wins, ``None`` deletes) stages what ``put`` and
+    ``delete`` one key at a time stage: the same reads, the same scan, the same dict."""
+    from stream_align.store.keys import Table
+    with store.transaction() as tx:
+        for key in (b"b", b"d", b"f"):
+            tx._kv.put(Table.PAIR_SCORE, key, b"old " + key)
+    keys = [b"a", b"d", b"c", b"f", b"a", b"g"]
+    values = [b"1", None, b"2", b"3", b"4", None]
+    at_once, one_by_one = store.transaction(), store.transaction()
+    at_once._kv.put(Table.PAIR_SCORE, b"c", b"staged before")
+    one_by_one._kv.put(Table.PAIR_SCORE, b"c", b"staged before")
+    at_once._kv.put_rows(Table.PAIR_SCORE, keys, values)
+    for key, value in zip(keys, values, strict=True):
+        if value is None:
+            one_by_one._kv.delete(Table.PAIR_SCORE, key)
+        else:
+            one_by_one._kv.put(Table.PAIR_SCORE, key, value)
+    for tx in (at_once, one_by_one):
+        assert list(tx._kv.scan(Table.PAIR_SCORE)) == [
+            (b"a", b"4"), (b"b", b"old b"), (b"c", b"2"), (b"f", b"3")]
+        assert tx._kv.get(Table.PAIR_SCORE, b"d") is None
+    assert list(at_once._kv._tables[Table.PAIR_SCORE].values.items()) == \
+        list(one_by_one._kv._tables[Table.PAIR_SCORE].values.items())
+    at_once.rollback()
+    one_by_one.rollback()
