@@ -128,3 +128,32 @@ def stage_outputs(tx: Transaction, records: list[OutboxRecord],
         tx.delivery.append(record)
     for tp, offset in next_offsets.items():
         tx.delivery.set_offset(tp.topic, tp.partition, offset)
+
+
+@dataclass
+class StagedEvents:
+    """What the service still needs of a batch's alignment events once they are outbox
+    records: each event's time (freshness) and how many of each decision (metrics)."""
+
+    times: list[int] = field(default_factory=list)
+    decisions: Counter[str] = field(default_factory=Counter)
+    records: int = 0
+
+
+def stage_events(tx: Transaction, codec: BatchCodec, events: list[AlignmentEvent]
+                 ) -> StagedEvents:
+    """Append each event's outbox records to the transaction, in order, taking the events out
+    of ``events`` as it goes (the list is left empty). An event object is ≈ 8 KB of small
+    Python objects (its evidence and up to 32 cause ids) against ≈ 2 KB encoded: a bulk
+    refresh's tens of thousands of events, held until the commit next to their records, the
+    write batch and the memtable, were the largest part of the commit's peak (decision 0081)."""
+    staged = StagedEvents()
+    events.reverse()  # popped from the end: the original order, each freed once staged
+    while events:
+        event = events.pop()
+        for record in codec.alignment_records(event):
+            tx.delivery.append(record)
+            staged.records += 1
+        staged.times.append(event.event_time)
+        staged.decisions[event.decision.value] += 1
+    return staged

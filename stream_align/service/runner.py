@@ -44,6 +44,8 @@ from stream_align.service.batch import (
     BatchCodec,
     DeadLetterRecord,
     DecodedBatch,
+    StagedEvents,
+    stage_events,
     stage_outputs,
 )
 from stream_align.service.collector import (
@@ -69,7 +71,7 @@ from stream_align.service.producer import EventProducer
 from stream_align.service.settings import KafkaSettings, RunnerSettings
 from stream_align.service.source import StoreResumedSource
 from stream_align.store.errors import InvalidValueError
-from stream_align.store.records import OutboxRecord, TopicPartition
+from stream_align.store.records import TopicPartition
 from stream_align.store.recovery import stored_offsets
 from stream_align.store.state_store import StateStore
 
@@ -213,17 +215,17 @@ class AlignmentService:
             self._stages.update(outcome.stats)
             mark = self._lap("admit_process_s", mark)
             write_delta(tx, outcome.delta)
+            outcome.delta = StateDelta()  # its rows are staged now: not held twice at the commit
             letters = batch.dead_letters + [
                 self._codec.dead_letter(batch.change_messages[index], error)
                 for index, error in outcome.rejected]
-            records: list[OutboxRecord] = [letter.record for letter in letters]
-            for event in outcome.events:
-                records.extend(self._codec.alignment_records(event))
-            stage_outputs(tx, records, batch.next_offsets)
-            self._health.progress("commit", len(records), len(records))
+            stage_outputs(tx, [letter.record for letter in letters], batch.next_offsets)
+            events = stage_events(tx, self._codec, outcome.events)  # empties outcome.events
+            staged = len(letters) + events.records
+            self._health.progress("commit", staged, staged)
             mark = self._lap("write_s", mark)
         self._lap("commit_s", mark)
-        self._record_metrics(batch, outcome, letters)
+        self._record_metrics(batch, outcome, letters, events)
 
     def _lap(self, stage: str, since: float) -> float:
         """Add the time since ``since`` to ``stage`` of this batch's breakdown; now."""
@@ -262,12 +264,12 @@ class AlignmentService:
                 self._metrics.count_duplicates(topic, batch.duplicates[topic])
 
     def _record_metrics(self, batch: DecodedBatch, outcome: Outcome,
-                        letters: list[DeadLetterRecord]) -> None:
+                        letters: list[DeadLetterRecord], events: StagedEvents) -> None:
         self._count_inputs(batch, outcome)
-        self._events_out += len(outcome.events)
-        self._unpublished.extend(event.event_time for event in outcome.events)
-        for event in outcome.events:
-            self._metrics.count_out(self._kafka.alignment_events_topic, event.decision.value)
+        self._events_out += len(events.times)
+        self._unpublished.extend(events.times)
+        for decision, count in events.decisions.items():
+            self._metrics.count_out(self._kafka.alignment_events_topic, decision, count)
         for letter in letters:
             self._metrics.count_dead_letter(letter.reason)
             log_dead_letter(letter.letter)
