@@ -130,6 +130,20 @@ def stage_outputs(tx: Transaction, records: list[OutboxRecord],
         tx.delivery.set_offset(tp.topic, tp.partition, offset)
 
 
+def shared_records(records: list[OutboxRecord]) -> list[tuple[OutboxRecord, tuple[str, ...]]]:
+    """``records`` in order, each run of records that differ only by topic as one record and
+    the topics after its own (``DeliveryStore.append``'s ``also``): a MATCH's log record and
+    current-state record are the same bytes (JSON), which the outbox then holds once."""
+    out: list[tuple[OutboxRecord, tuple[str, ...]]] = []
+    for record in records:
+        if out and (first := out[-1][0]).key == record.key and first.value is not None \
+                and first.value == record.value and first.headers == record.headers:
+            out[-1] = (first, (*out[-1][1], record.topic))
+        else:
+            out.append((record, ()))
+    return out
+
+
 @dataclass
 class StagedEvents:
     """What the service still needs of a batch's alignment events once they are outbox
@@ -151,9 +165,9 @@ def stage_events(tx: Transaction, codec: BatchCodec, events: list[AlignmentEvent
     events.reverse()  # popped from the end: the original order, each freed once staged
     while events:
         event = events.pop()
-        for record in codec.alignment_records(event):
-            tx.delivery.append(record)
-            staged.records += 1
+        for record, also in shared_records(codec.alignment_records(event)):
+            tx.delivery.append(record, also)
+            staged.records += 1 + len(also)
         staged.times.append(event.event_time)
         staged.decisions[event.decision.value] += 1
     return staged

@@ -6,7 +6,7 @@ produces them after the commit and then acknowledges them. A crash between produ
 re-produces them, which the idempotent producer and the compacted topic absorb.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from stream_align.store.counters import OUTBOX_SEQ, allocate
 from stream_align.store.errors import InvalidValueError
@@ -39,16 +39,20 @@ class DeliveryStore:
             topic, end = unpack_one(key)
             yield TopicPartition(topic, read_u32(key, end)), read_u64(value)
 
-    def append(self, record: OutboxRecord) -> int:
-        """Queue a record for publishing after the commit; return its sequence number."""
+    def append(self, record: OutboxRecord, also: Sequence[str] = ()) -> int:
+        """Queue a record for publishing after the commit, and the same record (key, value,
+        headers) to each topic of ``also`` after it, stored once; return its sequence number."""
         seq = allocate(self._kv, OUTBOX_SEQ)
-        self._kv.put(Table.OUTBOX, u64(seq), encode_outbox(record))
+        self._kv.put(Table.OUTBOX, u64(seq), encode_outbox(record, also))
         return seq
 
     def outbox(self) -> Iterator[OutboxEntry]:
-        """Unacknowledged records in the order they were appended."""
+        """Unacknowledged records in the order they were appended (the records of one entry
+        share its sequence number)."""
         for key, value in self._kv.scan(Table.OUTBOX):
-            yield OutboxEntry(read_u64(key), decode_outbox(value))
+            seq = read_u64(key)
+            for record in decode_outbox(value):
+                yield OutboxEntry(seq, record)
 
     def ack(self, up_to_seq: int) -> int:
         """Delete every outbox entry with ``seq <= up_to_seq``; return how many were deleted."""

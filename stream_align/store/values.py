@@ -6,7 +6,7 @@ reached the same logical state must have written the same bytes (hence sorted JS
 
 import json
 import struct
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,9 @@ class _Cursor:
         chunk = self._data[self._pos :]
         self._pos = len(self._data)
         return chunk
+
+    def at_end(self) -> bool:
+        return self._pos == len(self._data)
 
     def finish(self) -> None:
         if self._pos != len(self._data):
@@ -133,23 +136,34 @@ def decode_decision(left: str, data: bytes) -> Decision:
     return decision
 
 
-def encode_outbox(record: OutboxRecord) -> bytes:
-    """Topic, optional key, optional value (None = tombstone), headers."""
+def encode_outbox(record: OutboxRecord, also: Sequence[str] = ()) -> bytes:
+    """Topic, optional key, optional value (None = tombstone), headers; then, if ``also`` names
+    more topics, their count and names: the same record goes to each of them after the first
+    (an alignment event's log record and its compacted current-state record are the same
+    bytes, stored once, decision 0081). Without ``also`` the layout is the one before it."""
     out = bytearray(pack(record.topic))
     out += _optional_bytes(record.key)
     out += _optional_bytes(record.value)
     out += u32(len(record.headers))
     for name, value in record.headers:
         out += pack(name) + _optional_bytes(value)
+    if also:
+        out += u32(len(also))
+        for topic in also:
+            out += pack(topic)
     return bytes(out)
 
 
-def decode_outbox(data: bytes) -> OutboxRecord:
-    """Inverse of ``encode_outbox``."""
+def decode_outbox(data: bytes) -> list[OutboxRecord]:
+    """Inverse of ``encode_outbox``: the record, then the same record for each ``also`` topic."""
     cursor = _Cursor(data, "outbox")
     topic, key, value = cursor.text(), cursor.optional_bytes(), cursor.optional_bytes()
     headers = []
     for _ in range(cursor.u32()):
         headers.append((cursor.text(), cursor.optional_bytes()))
+    records = [OutboxRecord(topic, key, value, tuple(headers))]
+    if not cursor.at_end():
+        for _ in range(cursor.u32()):
+            records.append(OutboxRecord(cursor.text(), key, value, records[0].headers))
     cursor.finish()
-    return OutboxRecord(topic, key, value, tuple(headers))
+    return records

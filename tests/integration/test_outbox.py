@@ -67,3 +67,31 @@ def test_a_topic_with_a_pending_tombstone_is_resent_whole(kafka_settings: KafkaS
     assert drain_outbox(store, producer, published) == 3
     assert latest_by_key(kafka_settings, current) == {b"a:2": b"match 2"}
     store.close()
+
+
+@pytest.mark.integration
+def test_a_record_stored_for_two_topics_reaches_each_once(kafka_settings: KafkaSettings,
+                                                          tmp_path: Path) -> None:
+    events, current = kafka_settings.alignment_events_topic, kafka_settings.alignments_topic
+    ensure_topics(kafka_settings)
+    producer = EventProducer(kafka_settings, CodecSettings())
+    store = StateStore(StoreSettings(path=tmp_path / "db"))
+    with store.transaction() as tx:  # an event's log and current-state records, stored once
+        for i in range(3):
+            tx.delivery.append(OutboxRecord(events, f"a:{i}".encode(), f"match {i}".encode()),
+                               (current,))
+    pending = list(iter_outbox(store))
+    assert [(entry.seq, entry.record.topic) for entry in pending] == [
+        (seq, topic) for seq in range(3) for topic in (events, current)]
+    for entry in pending[:3]:  # a crash after the first entry and half of the second
+        record = entry.record
+        producer.send_raw(record.topic, record.value, record.key.decode())
+    producer.flush()
+
+    published = published_records(store, kafka_settings)
+    assert drain_outbox(store, producer, published) == 3
+    assert not list(iter_outbox(store))
+    for topic in (events, current):
+        assert sorted((m.key(), m.value()) for m in read_to_end(kafka_settings, topic)) == [
+            (f"a:{i}".encode(), f"match {i}".encode()) for i in range(3)]
+    store.close()

@@ -1,5 +1,6 @@
-"""A batch's alignment events staged one at a time: the outbox holds what staging the records
-of every event at once held, in order, and the events leave the list as they are staged."""
+"""A batch's alignment events staged one at a time: the outbox gives back the records staging
+every event's records at once gave, in order (a MATCH's two records stored as one entry), and
+the events leave the list as they are staged."""
 
 from __future__ import annotations
 
@@ -39,9 +40,11 @@ def test_events_staged_one_at_a_time_fill_the_outbox_as_all_at_once(tmp_path: Pa
         tx, [record for event in _events() for record in codec.alignment_records(event)], {}))
     events = _events()
     staged = []
-    assert _outbox(tmp_path / "each", lambda tx: staged.append(
-        stage_events(tx, codec, events))) == expected
+    outbox = _outbox(tmp_path / "each", lambda tx: staged.append(stage_events(tx, codec, events)))
+    assert [record for _, record in outbox] == [record for _, record in expected]
     assert len(expected) == 12 and expected[-1][1].value is None  # the retraction's tombstone
+    # a MATCH's two records (the same bytes) are one entry; the retraction's two differ
+    assert [seq for seq, _ in outbox] == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 6]
     assert events == []
     assert staged[0].times == [1_000, 1_001, 1_002, 1_003, 1_004, 900]
     assert staged[0].decisions == {"MATCH": 5, "RETRACT": 1}

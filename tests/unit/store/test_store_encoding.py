@@ -65,7 +65,17 @@ def test_value_codecs_round_trip() -> None:
     decision = Decision("a", "b", 0.123456789, "MATCH")
     assert decode_decision("a", encode_decision(decision)) == decision
     record = OutboxRecord("t", None, b"v", (("traceparent", b"00-x"), ("empty", None)))
-    assert decode_outbox(encode_outbox(record)) == record
+    assert decode_outbox(encode_outbox(record)) == [record]
+
+
+def test_an_outbox_record_for_several_topics_is_stored_once() -> None:
+    record = OutboxRecord("log", b"k", b"v" * 50, (("traceparent", b"00-x"),))
+    shared = encode_outbox(record, ("current", "more"))
+    assert decode_outbox(shared) == [record, OutboxRecord("current", b"k", b"v" * 50,
+                                                          record.headers),
+                                     OutboxRecord("more", b"k", b"v" * 50, record.headers)]
+    assert shared.startswith(encode_outbox(record))  # the layout before, then the topics
+    assert len(shared) < 2 * len(encode_outbox(record))
 
 
 def test_entity_encoding_is_independent_of_attribute_order() -> None:
@@ -80,6 +90,8 @@ def test_entity_encoding_is_independent_of_attribute_order() -> None:
         (decode_embedding, pack("v1") + b"\x00" * 5),
         (lambda d: decode_decision("a", d), pack("b") + b"\x00"),
         (decode_outbox, pack("t") + b"\x07"),
+        (decode_outbox, encode_outbox(OutboxRecord("t", None, b"v")) + b"\x00\x00\x00\x02"
+         + pack("u")),
         (unpack, b"\x00\x05ab"),
     ],
 )
