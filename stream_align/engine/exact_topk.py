@@ -186,20 +186,40 @@ class _ColumnTop:
             keep, values = _top(cand_s, min(self.r, cand_s.shape[1]))
             self.index, self.score = _ordered(np.take_along_axis(cand_i, keep, axis=1), values)
             return
-        rows, cols = nonzero_sparse(s > self.score[:, -1][None, :])  # few cells: decision 0066
+        # the bound as its own contiguous row: a strided one (every r-th score) makes the
+        # comparison four times slower, ≈ 1.2 against 0.3 ns a cell
+        bound = np.ascontiguousarray(self.score[:, -1])
+        rows, cols = nonzero_sparse(s > bound[None, :])  # few cells: decision 0066
         if not len(rows):
             return
-        hit = np.flatnonzero(np.bincount(cols, minlength=len(self.index)))
-        column = np.concatenate([np.repeat(hit, self.r), cols])
-        row = np.concatenate([self.index[hit].ravel(), rows + start])
-        score = np.concatenate([self.score[hit].ravel(), s[rows, cols]])
-        # one int64 key: column, then score descending; the stable sort keeps the kept rows
-        # (lower) before the chunk's, and the chunk's in row order: ties by lower row
-        order = np.argsort(column << 32 | _descending(score), kind="stable")
-        first = np.searchsorted(column[order], hit)  # each hit column's run in ``order``
-        keep = order[(first[:, None] + np.arange(self.r)[None, :]).ravel()]
-        self.index[hit] = row[keep].reshape(len(hit), self.r)
-        self.score[hit] = score[keep].reshape(len(hit), self.r)
+        score = s[rows, cols]
+        # the admitted cells by column, then score descending; the stable sort keeps equal
+        # scores in row order (``nonzero_sparse`` is row-major): ties by lower row
+        order = np.argsort(cols.astype(np.int64) << 32 | _descending(score), kind="stable")
+        cols, rows, score = cols[order], rows[order] + start, score[order]
+        hit, first = np.unique(cols, return_index=True)
+        self._merge(hit, first, rows, score)
+
+    def _merge(self, hit: np.ndarray, first: np.ndarray, rows: np.ndarray,
+               score: np.ndarray) -> None:
+        """Merge each ``hit`` column's sorted kept list with its admitted cells (sorted, the
+        run of column ``hit[i]`` from ``first[i]``): an admitted cell's place is its rank among
+        its column's admitted plus the kept scores at least its own (a kept row is lower, so
+        it stays ahead on ties); the kept rows fill the other places in order. Linear in the
+        hit columns' lists, where one sort of the kept and admitted cells was not."""
+        r = self.r
+        run = np.repeat(np.arange(len(hit)), np.diff(np.append(first, len(rows))))
+        kept_s = self.score[hit]
+        place = np.arange(len(rows)) - first[run] + (kept_s[run] >= score[:, None]).sum(axis=1)
+        inside = place < r
+        free = np.ones((len(hit), r), dtype=bool)
+        free[run[inside], place[inside]] = False
+        survive = np.arange(r)[None, :] < free.sum(axis=1)[:, None]
+        index, values = np.empty((len(hit), r), dtype=np.int64), np.empty_like(kept_s)
+        index[free], values[free] = self.index[hit][survive], kept_s[survive]
+        index[run[inside], place[inside]] = rows[inside]
+        values[run[inside], place[inside]] = score[inside]
+        self.index[hit], self.score[hit] = index, values
 
     def result(self) -> TopR:
         """Best first, ties by lower index."""

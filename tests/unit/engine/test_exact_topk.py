@@ -84,3 +84,34 @@ def test_top_both_ways_keeps_the_lower_row_of_a_tie_after_the_first_chunk() -> N
     assert cols.index[0].tolist() == [4, 1]  # row 4 (3.0) enters, row 3 (1.0 = row 0's) not
     assert cols.index[1].tolist() == [5, 2]
     assert cols.score[0].tolist() == [3.0, 2.0]
+
+
+def _sorted_merge(kept_i: np.ndarray, kept_s: np.ndarray, s: np.ndarray, start: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Each column's kept list and a chunk's cells above its last kept score, merged by one
+    stable sort (kept first, then the chunk's rows in order): the column top's definition."""
+    r = kept_i.shape[1]
+    out_i, out_s = kept_i.copy(), kept_s.copy()
+    for c in range(s.shape[1]):
+        rows = np.flatnonzero(s[:, c] > kept_s[c, -1])
+        index = np.concatenate([kept_i[c], rows + start])
+        score = np.concatenate([kept_s[c], s[rows, c]])
+        order = np.argsort(-score, kind="stable")[:r]
+        out_i[c], out_s[c] = index[order], score[order]
+    return out_i, out_s
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_column_top_merge_equals_one_stable_sort(seed: int) -> None:
+    """Scores drawn from a few values (ties everywhere): after each chunk every column holds
+    what a stable sort of its kept list and the chunk's admitted cells puts first."""
+    from stream_align.engine.exact_topk import _ColumnTop
+
+    rng = np.random.default_rng(seed)
+    top = _ColumnTop(40, 5)
+    top.add(rng.integers(0, 6, (7, 40)).astype(np.float32), 0)
+    for start in range(7, 70, 9):
+        s = rng.integers(0, 8, (9, 40)).astype(np.float32)
+        want = _sorted_merge(top.index, top.score, s, start)
+        top.add(s, start)
+        assert np.array_equal(top.index, want[0]) and np.array_equal(top.score, want[1])
