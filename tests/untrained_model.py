@@ -9,6 +9,7 @@ from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.inputs import fit_frozen
+from stream_align.model.quantiser import fit_quantisers
 from stream_align.model.settings import (
     ArchitectureSettings,
     FeatureSettings,
@@ -28,5 +29,7 @@ def untrained_bundle(pair: GraphPair, seed: int = 0, structure_dim: int = 0,
                                 cross_attention=cross_attention)
     net = CGMuAlign(frozen, arch, "hinge")
     net.eval()
-    return ModelBundle(net=net, frozen=frozen, arch=arch, train=TrainSettings(),
-                       version="test-untrained")
+    bundle = ModelBundle(net=net, frozen=frozen, arch=arch, train=TrainSettings(),
+                         version="test-untrained")
+    bundle.quantisers = fit_quantisers(bundle, pair)  # IVF cells, as `train` fits them (0080)
+    return bundle

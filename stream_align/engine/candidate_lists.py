@@ -49,7 +49,7 @@ from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
-from stream_align.index import IvfVectorIndex
+from stream_align.index import IvfVectorIndex, rung
 
 NodePair = tuple[int, int]
 Touched = np.ndarray
@@ -68,12 +68,14 @@ class CandidateLists:
     """Maintains ``Side.lists``/``cands`` of both sides; reports the pairs that may change."""
 
     def __init__(self, settings: EngineSettings, sides: tuple[Side, Side],
-                 progress: Progress) -> None:
+                 progress: Progress, ladder: dict[int, np.ndarray] | None = None) -> None:
         self.settings, self.sides, self.progress = settings, sides, progress
+        self.ladder = ladder or {}
+        """The model's IVF quantisers by cell count (decision 0080)."""
         self.depth = settings.top_k + settings.candidate_reserve
         self.exact = settings.csls_depth if settings.csls_k else settings.top_k
         """A list's first ``exact`` entries always equal a fresh search's (what the heads read)."""
-        self.trained: np.ndarray | None = None  # a quantiser trained since the last take
+        self.trained: np.ndarray | None = None  # cells taken up since the last take (to store)
         self.reranked = 0  # CSLS: lists re-ranked (a running count, for the batch stats)
         for side in sides:
             side.lists.csls_k, side.lists.csls_depth = settings.csls_k, settings.csls_depth
@@ -84,32 +86,35 @@ class CandidateLists:
         return self.sides[0].ivf
 
     def use_quantiser(self, centroids: np.ndarray | None) -> None:
-        """Put both sides' vectors into the cells of a stored quantiser (restore)."""
+        """Put both sides' vectors into the cells a store names (restore): the model's rung of
+        that many cells (the store's row only says which rung its state is on)."""
         if centroids is not None and self.settings.candidate_index == "ivf":
-            for side in self.sides:
-                side.use_ivf(centroids, self.settings.ivf_probe, self.settings.ivf_float16)
+            ivf_lists.use_rung(self.sides, self.ladder[len(centroids)],
+                               self.settings.ivf_probe, self.settings.ivf_float16)
 
     def take_trained(self) -> np.ndarray | None:
-        """The quantiser trained since the last call (to store), or None."""
+        """The cells taken up since the last call (to store: which rung), or None."""
         trained, self.trained = self.trained, None
         return trained
 
-    def _train_due(self) -> bool:
-        """IVF mode, and no quantiser yet with enough vectors to train one, or the graphs
-        outgrew its cells (``ivf_lists.outgrown``: trained again, every list rebuilt)."""
-        indexed = self.sides[0].count + self.sides[1].count
+    def _rung_due(self) -> int:
+        """IVF mode: the model's rung of cells the lists move to now (every list rebuilt),
+        0 for none — the first at ``ivf_train_min`` indexed vectors, then one up at each 4×
+        growth of the graphs (``ladder.rung``). A function of the indexed count and the cells
+        in use alone: an engine restored from a store moves as the one that wrote it."""
         if self.settings.candidate_index != "ivf":
-            return False
-        if not self.ivf:
-            return indexed >= self.settings.ivf_train_min
+            return 0
+        indexed = self.sides[0].count + self.sides[1].count
+        if not self.ivf and indexed < self.settings.ivf_train_min:
+            return 0
+        cells = rung(self.ladder, indexed, self.settings.ivf_cells)
         index = self.sides[0].index
-        assert isinstance(index, IvfVectorIndex)
-        return ivf_lists.outgrown(indexed, index.nlist, self.settings.ivf_cells)
+        return cells if not isinstance(index, IvfVectorIndex) or cells > index.nlist else 0
 
     def rebuilds(self, changed: int) -> bool:
         """Whether an update with ``changed`` recomputed vectors rebuilds every list."""
         indexed = self.sides[0].count + self.sides[1].count
-        return self._train_due() or bool(changed and
+        return bool(self._rung_due()) or bool(changed and
                                           changed >= self.settings.rebuild_share * indexed)
 
     def update(self, computed: Sets, removed: Sets) -> tuple[Touched, int]:
@@ -152,9 +157,9 @@ class CandidateLists:
         return _union([packed.as_pairs(0, keys[0]), packed.as_pairs(1, keys[1])])
 
     def _rebuild(self) -> Touched:
-        if self._train_due():
-            self.trained = ivf_lists.train(self.sides, self.settings.ivf_cells,
-                                           self.settings.ivf_probe, self.settings.ivf_float16)
+        if cells := self._rung_due():
+            self.trained = ivf_lists.use_rung(self.sides, self.ladder[cells],
+                                              self.settings.ivf_probe, self.settings.ivf_float16)
         a, b = self.sides
         if self.ivf:
             return _union([self._set(0, ivf_lists.search_own(a, b, a.indexed(), self.depth,

@@ -88,7 +88,8 @@ class AlignmentEngine:
                       Side(graphs[1], bundle.frozen, False, unit, *cached))
         self.book = PairBook(graphs[0], graphs[1])
         self.decider = Decider(settings, self.book, self._named)
-        self.lists = CandidateLists(settings, self.sides, progress)
+        ivf_lists.check_ladder(bundle.quantisers, settings, bundle.version)
+        self.lists = CandidateLists(settings, self.sides, progress, bundle.quantisers)
         self.anchors = AnchorHeads(self.sides, settings.anchor_candidates,
                                    settings.anchor_fanout) if settings.anchor_candidates else None
         self.scores = PairScores(bundle, settings, self.sides, self.book, self.decider,

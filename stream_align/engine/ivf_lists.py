@@ -24,9 +24,11 @@ from stream_align import setops
 from stream_align.arrays import grown
 from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks, no_progress
+from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 from stream_align.engine.threads import blas_on_one_thread
-from stream_align.index import IvfVectorIndex, auto_cells, train_quantiser, training_rows
+from stream_align.index import IvfVectorIndex
+from stream_align.model.errors import ModelError
 
 CHUNK = 8192
 """Entities searched per FAISS call in a full rebuild (bounded query memory)."""
@@ -38,48 +40,29 @@ not half floats: a touched cell's owners are gathered once per cell, and numpy w
 floats one value at a time — 3× the scan's CPU at 40K a side (decision 0068)."""
 
 
-def train(sides: tuple[Side, Side], cells: int, nprobe: int, float16: bool) -> np.ndarray:
-    """Train the quantiser on both sides' indexed vectors and move both into its cells: from
-    the flat indexes the first time, from the IVF indexes again when the graphs outgrew the
-    cells (``outgrown``)."""
-    indexed = sum(side.count for side in sides)
-    cells = cells or auto_cells(indexed)
-    if sides[0].ivf:
-        centroids = train_quantiser(_sampled(sides, training_rows(indexed, cells)), cells)
-    else:
-        rows = [side.index.rows()[1] for side in sides
-                if side.index is not None and len(side.index)]
-        vectors = np.concatenate(rows) if rows else np.zeros((0, 1), np.float32)
-        centroids = train_quantiser(vectors, cells)
+def check_ladder(ladder: dict[int, np.ndarray], settings: EngineSettings, version: str) -> None:
+    """Refuse IVF lists with a model that carries no quantiser (an artifact trained before
+    decision 0080: cells trained from the stream made the state depend on its batches) or
+    without the cell count ``ivf_cells`` asks for: one line, at start-up."""
+    if settings.candidate_index != "ivf":
+        return
+    if not ladder:
+        raise ModelError(f"model {version} carries no IVF quantiser (trained before decision "
+                         "0080): train it again with `stream-align train` to use "
+                         "engine.candidate_index = ivf, or use candidate_index = flat")
+    if settings.ivf_cells and settings.ivf_cells not in ladder:
+        raise ModelError(f"engine.ivf_cells = {settings.ivf_cells} is not one of model "
+                         f"{version}'s IVF cell counts {sorted(ladder)} (0: follow the graphs)")
+
+
+def use_rung(sides: tuple[Side, Side], centroids: np.ndarray, nprobe: int, float16: bool
+             ) -> np.ndarray:
+    """Move both sides' vectors into the cells of ``centroids`` (a rung of the model's ladder,
+    decision 0080): from the flat indexes the first time, from the IVF indexes when the graphs
+    outgrew the rung (decision 0068). Returns the centroids (stored: which rung)."""
     for side in sides:
         side.use_ivf(centroids, nprobe, float16)
     return centroids
-
-
-def outgrown(indexed: int, nlist: int, cells: int) -> bool:
-    """Whether ``indexed`` vectors (both graphs) have outgrown a quantiser of ``nlist`` cells:
-    with ``cells`` 0 (``ivf_cells``: cells follow the graphs) once ``auto_cells`` of the
-    indexed count reaches twice ``nlist`` — each 4× growth of the graphs, so a list's cells
-    keep ≈ ``√n / 4`` members instead of ``n / nlist``, and the full rebuild a training
-    costs is amortised as an array's doubling is. A function of the indexed count and the
-    stored quantiser alone: an engine restored from a store decides as the one that wrote it
-    (decision 0068)."""
-    return not cells and auto_cells(indexed) >= 2 * nlist
-
-
-def _sampled(sides: tuple[Side, Side], pick: np.ndarray | None) -> np.ndarray:
-    """The indexed vectors of both sides (each by ascending FAISS id, graph A first), only the
-    ``pick`` rows of them where given: decoded from the IVF codes, a sample at a time."""
-    parts, offset = [], 0
-    for side in sides:
-        assert isinstance(side.index, IvfVectorIndex)
-        ids = every = side.index.ids()
-        if pick is not None:
-            ids = every[pick[(pick >= offset) & (pick < offset + len(every))] - offset]
-        offset += len(every)
-        parts.extend(side.index.reconstruct_many(ids[lo:lo + CHUNK])
-                     for lo in range(0, len(ids), CHUNK))
-    return np.concatenate(parts) if parts else np.zeros((0, sides[0].index.dim), np.float32)
 
 
 def search_own(mine: Side, other: Side, nodes: np.ndarray, depth: int,

@@ -33,6 +33,9 @@ from stream_align.model.vocab import Vocab
 FORMAT = "stream-align/cg-mualign"
 FORMAT_VERSION = 1
 WEIGHTS, CONFIG = "weights.safetensors", "config.json"
+QUANTISER = "ivf.cells."
+"""Tensor name prefix of the IVF quantiser of each cell count (decision 0080); artifacts
+written before carry none, and older code reading a newer artifact ignores them."""
 
 
 def _tensors(bundle: ModelBundle) -> dict[str, torch.Tensor]:
@@ -43,6 +46,8 @@ def _tensors(bundle: ModelBundle) -> dict[str, torch.Tensor]:
     out.update({f"frozen.avg.{label}": torch.from_numpy(a) for label, a in f.avg_counts.items()})
     if f.vocab.type_centroids is not None:
         out["frozen.type_centroids"] = torch.from_numpy(f.vocab.type_centroids)
+    out.update({f"{QUANTISER}{cells}": torch.from_numpy(np.ascontiguousarray(c, np.float32))
+                for cells, c in bundle.quantisers.items()})
     return out
 
 
@@ -127,5 +132,8 @@ def load(path: Path) -> ModelBundle:
     except (KeyError, TypeError, ValueError, ValidationError, RuntimeError) as exc:
         raise ModelError(f"{path}: incompatible model artifact: {exc}") from exc
     net.eval()
+    quantisers = {int(k[len(QUANTISER):]): v.numpy() for k, v in tensors.items()
+                  if k.startswith(QUANTISER)}
     return ModelBundle(net=net, frozen=frozen, arch=arch, train=train, version=version,
-                       provenance=dict(config.get("provenance", {})), pair_head=head)
+                       provenance=dict(config.get("provenance", {})), pair_head=head,
+                       quantisers=quantisers)

@@ -29,6 +29,10 @@ class ModelBundle:
     #: Scores candidate pairs from full-resolution evidence (decision 0024); ``None``: the
     #: model's own pair score decides (artifacts from before, or a head that could not be fit).
     pair_head: PairHead | None = None
+    #: IVF coarse quantisers, ``{cells: (cells, retrieval_dim) float32 centroids}``, trained on
+    #: the training graphs' retrieval vectors (decision 0080): the engine's IVF cells are a
+    #: function of the model, not of the stream. Empty: an artifact from before (IVF refused).
+    quantisers: dict[int, np.ndarray] = field(default_factory=dict)
     _anchor_index: dict[int, dict[str, int]] = field(default_factory=dict, repr=False)
 
     @property

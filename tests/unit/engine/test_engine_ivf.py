@@ -1,8 +1,8 @@
 """IVF candidate lists (decision 0012): streamed lists equal a fresh IVF search on the same
-cells after every batch, the quantiser is stored and restored, and the exact path is unchanged;
-with ``ivf_cells`` 0 the cells follow the graphs (decision 0068): the quantiser trained again
-at each 4× growth, every list rebuilt on the new cells, and an engine restored before a
-re-training re-trains as the one that wrote the store."""
+cells after every batch, the cells in use are stored and restored, and the exact path is
+unchanged; with ``ivf_cells`` 0 the cells follow the graphs (decision 0068): the next rung of
+the model's quantiser ladder (decision 0080) at each 4× growth, every list rebuilt on the new
+cells, and an engine restored before a move moves as the one that wrote the store."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ import torch
 from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
 
 from stream_align.csls import hub_scores, rerank
-from stream_align.engine import ivf_lists
 from stream_align.engine.batch_align import IvfCells, align
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleChange
 from stream_align.graph import GraphPair
-from stream_align.index import IvfVectorIndex
+from stream_align.index import IvfVectorIndex, rung
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
@@ -293,10 +292,14 @@ def _nlist(engine: AlignmentEngine) -> int:
 
 
 def test_cells_follow_the_graph() -> None:
-    assert not ivf_lists.outgrown(40_000, 1024, 0)  # zh_en: 1,024 cells, none more
-    assert ivf_lists.outgrown(160_000, 1024, 0)  # 80K a side: 4·√n = 1,600 → 2,048 cells
-    assert not ivf_lists.outgrown(160_000, 2048, 0)
-    assert not ivf_lists.outgrown(10_000_000, 1024, 1024)  # a set count stays frozen
+    """The model's rung nearest ``4 √n`` below it (decision 0080; the rule of 0068)."""
+    ladder = {cells: np.zeros((cells, 4), np.float32) for cells in (512, 1024, 2048, 4096)}
+    assert rung(ladder, 40_000, 0) == 1024  # zh_en: 1,024 cells, none more
+    assert rung(ladder, 160_000, 0) == 2048  # 80K a side: 4·√n = 1,600 → 2,048 cells
+    assert rung(ladder, 2_000_000, 0) == 4096  # 1M a side; beyond the ladder its top rung
+    assert rung(ladder, 8_000_000, 0) == 4096
+    assert rung(ladder, 100, 0) == 512  # below the ladder its bottom rung
+    assert rung(ladder, 10_000_000, 1024) == 1024  # a set count stays
 
 
 @pytest.mark.parametrize("float16", [False, True])

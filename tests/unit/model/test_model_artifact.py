@@ -11,6 +11,7 @@ from safetensors.torch import load_file
 
 from stream_align.model.artifact import CONFIG, WEIGHTS, _version, load, save
 from stream_align.model.errors import ModelError
+from stream_align.model.quantiser import fit_quantisers
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import ArchitectureSettings, TrainSettings
 from stream_align.model.train import train
@@ -128,3 +129,24 @@ def test_artifact_without_skip_widths_reads_raw_fixed_blocks(trained, tmp_path: 
     loaded = load(path)
     assert loaded.arch.skip_widths is None
     assert loaded.retrieval_dim == bundle.retrieval_dim == 3 * 16 + 512 * 2 + 1024
+
+
+def test_ivf_quantisers_are_part_of_the_model(trained, tmp_path: Path) -> None:
+    """The IVF ladder (decision 0080) is fitted on the training graphs' retrieval vectors,
+    saved with the weights, part of the version, and read back to the bit; an artifact
+    without one (written before) still loads, with an empty ladder."""
+    pair, bundle, path = trained
+    assert load(path).quantisers == {}  # saved without: an artifact from before 0080
+    with_cells = load(path)
+    with_cells.quantisers = fit_quantisers(with_cells, pair)
+    cells = sorted(with_cells.quantisers)
+    assert cells and cells == [4 << i for i in range(len(cells))]
+    dim = with_cells.retrieval_dim
+    assert all(c.shape == (n, dim) for n, c in with_cells.quantisers.items())
+    assert save(with_cells, tmp_path / "m") != bundle.version  # the cells are the model's
+    loaded = load(tmp_path / "m")
+    assert loaded.version == with_cells.version
+    assert sorted(loaded.quantisers) == cells
+    assert all(np.array_equal(loaded.quantisers[n], with_cells.quantisers[n]) for n in cells)
+    again = fit_quantisers(load(path), pair)  # deterministic: the same model, the same cells
+    assert all(np.array_equal(again[n], with_cells.quantisers[n]) for n in cells)
