@@ -88,9 +88,11 @@ class CandidateLists:
     def use_quantiser(self, centroids: np.ndarray | None) -> None:
         """Put both sides' vectors into the cells a store names (restore): the model's rung of
         that many cells (the store's row only says which rung its state is on)."""
-        if centroids is not None and self.settings.candidate_index == "ivf":
-            ivf_lists.use_rung(self.sides, self.ladder[len(centroids)],
-                               self.settings.ivf_probe, self.settings.ivf_float16)
+        if centroids is None or self.settings.candidate_index != "ivf":
+            return
+        if (cells := self.ladder.get(len(centroids))) is not None:  # else: rebuilt, on a rung
+            ivf_lists.use_rung(self.sides, cells, self.settings.ivf_probe,
+                               self.settings.ivf_float16)
 
     def take_trained(self) -> np.ndarray | None:
         """The cells taken up since the last call (to store: which rung), or None."""

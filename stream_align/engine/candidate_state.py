@@ -34,10 +34,11 @@ class StoredCandidatesError(EngineError):
     this engine's deltas)."""
 
 
-IVF_LISTS = "lists=2"
+IVF_LISTS = "lists=3"
 """The IVF lists' maintenance version: until decision 0044 a list set while the other graph
-had no vector registered no cells and stayed empty, so IVF rows stored before it may be stale:
-a store naming another version is rebuilt once on restore."""
+had no vector registered no cells and stayed empty, and until decision 0080 the cells were
+trained from the stream (a store's cells need not be its model's), so IVF rows stored before
+may be stale: a store naming another version is rebuilt once on restore."""
 
 ROWS = "rows=2"
 """The stored rows' format: since decision 0067 a list row carries its owner's IVF cells

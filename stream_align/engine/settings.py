@@ -74,16 +74,19 @@ class EngineSettings(BaseModel):
     candidate_index: Literal["flat", "ivf"] = Field(
         default="flat",
         description=("Candidate search: 'flat' scores every vector of the other graph (exact; "
-                     "cost grows with the graph); 'ivf' probes ivf_probe of the frozen "
-                     "quantiser's cells (sublinear; lists equal an IVF search on the same "
-                     "cells, decision 0012). Flat until ivf_train_min vectors are indexed."),
+                     "cost grows with the graph); 'ivf' probes ivf_probe of the model's IVF "
+                     "cells (sublinear; lists equal an IVF search on the same cells, decision "
+                     "0012; the cells are trained with the model, so the state does not depend "
+                     "on the stream's batches, decision 0080: a model trained before needs "
+                     "training again). Flat until ivf_train_min vectors are indexed."),
     )
     ivf_cells: int = Field(
         default=0, ge=0,
-        description=("IVF cells (centroids), frozen with the quantiser; 0: the power of two "
-                     "nearest 4·sqrt(indexed vectors), the quantiser trained again (every list "
-                     "rebuilt) when that count reaches twice its cells, at each 4x growth of "
-                     "the graphs (decision 0068)."),
+        description=("IVF cells: one of the model's cell counts (powers of two up to 8,192, "
+                     "as its training vectors allow); 0: the power of two nearest "
+                     "4·sqrt(indexed vectors), at most the model's largest, moved one up "
+                     "(every list rebuilt) at each 4x growth of the graphs (decisions 0068, "
+                     "0080)."),
     )
     ivf_probe: int = Field(default=32, ge=1, description="IVF cells each list searches.")
     ivf_float16: bool = Field(
@@ -96,8 +99,8 @@ class EngineSettings(BaseModel):
     )
     ivf_train_min: int = Field(
         default=20_000, ge=1,
-        description=("Indexed vectors (both graphs) from which the IVF quantiser is first "
-                     "trained (stored with the state per model version; see ivf_cells)."),
+        description=("Indexed vectors (both graphs) from which IVF lists use the model's "
+                     "cells (below: exact lists; see ivf_cells)."),
     )
     match_threshold: float = Field(
         default=0.5, description="Minimum pair score for a new match (mutual best only)."

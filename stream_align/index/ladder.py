@@ -49,8 +49,8 @@ def train_ladder(vectors: np.ndarray) -> dict[int, np.ndarray]:
 
 
 def rung(ladder: dict[int, np.ndarray], indexed: int, cells: int) -> int:
-    """The rung for ``indexed`` vectors (both graphs): ``cells`` where set, else the largest
-    rung not above ``auto_cells(indexed)`` (the smallest rung below that)."""
+    """The rung for ``indexed`` vectors (both graphs): ``cells`` where set, else
+    ``auto_cells(indexed)`` — the largest rung not above it (the smallest where none is)."""
     if not ladder:
         raise ValueError("the model carries no IVF quantiser")
     if cells:
