@@ -76,7 +76,7 @@ class CandidateLists:
         self.exact = settings.csls_depth if settings.csls_k else settings.top_k
         """A list's first ``exact`` entries always equal a fresh search's (what the heads read)."""
         self.trained: np.ndarray | None = None  # cells taken up since the last take (to store)
-        self.moved = False  # every list set on new cells since the last take
+        self.recoded = False  # vectors moved from the flat index into half-float codes
         self.reranked = 0  # CSLS: lists re-ranked (a running count, for the batch stats)
         for side in sides:
             side.lists.csls_k, side.lists.csls_depth = settings.csls_k, settings.csls_depth
@@ -100,17 +100,14 @@ class CandidateLists:
         trained, self.trained = self.trained, None
         return trained
 
-    def take_moved(self) -> Sets | None:
-        """Every indexed node of both sides where the lists just moved to a rung's cells (none
-        for the flat lists before the first): each list was defined anew, and a pair's score
-        reads the lists (the head's CSLS inputs) and, from the flat index into half-float
-        codes, vectors whose bits changed — so every pair is scored again, as pairs first
-        scored after the move are. Else a pair's score would depend on which side of the move
-        the batches put its scoring (up to 2.1e-5 at 20K a side, decision 0080). None
-        without a move."""
-        if not self.moved:
+    def take_recoded(self) -> Sets | None:
+        """Every indexed node of both sides where the vectors were just moved from the flat
+        index into half-float IVF codes (their bits changed: every pair is scored again, as
+        pairs scored after the move would be — else a pair's score would depend on which side
+        of the move the batches put its scoring, decision 0080), else None."""
+        if not self.recoded:
             return None
-        self.moved = False
+        self.recoded = False
         return set(self.sides[0].indexed().tolist()), set(self.sides[1].indexed().tolist())
 
     def _rung_due(self) -> int:
@@ -174,7 +171,7 @@ class CandidateLists:
 
     def _rebuild(self) -> Touched:
         if cells := self._rung_due():
-            self.moved = True
+            self.recoded = self.recoded or (self.settings.ivf_float16 and not self.ivf)
             self.trained = ivf_lists.use_rung(self.sides, self.ladder[cells],
                                               self.settings.ivf_probe, self.settings.ivf_float16)
         a, b = self.sides
