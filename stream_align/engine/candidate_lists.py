@@ -76,7 +76,6 @@ class CandidateLists:
         self.exact = settings.csls_depth if settings.csls_k else settings.top_k
         """A list's first ``exact`` entries always equal a fresh search's (what the heads read)."""
         self.trained: np.ndarray | None = None  # cells taken up since the last take (to store)
-        self.recoded = False  # vectors moved from the flat index into half-float codes
         self.reranked = 0  # CSLS: lists re-ranked (a running count, for the batch stats)
         for side in sides:
             side.lists.csls_k, side.lists.csls_depth = settings.csls_k, settings.csls_depth
@@ -99,16 +98,6 @@ class CandidateLists:
         """The cells taken up since the last call (to store: which rung), or None."""
         trained, self.trained = self.trained, None
         return trained
-
-    def take_recoded(self) -> Sets | None:
-        """Every indexed node of both sides where the vectors were just moved from the flat
-        index into half-float IVF codes (their bits changed: every pair is scored again, as
-        pairs scored after the move would be — else a pair's score would depend on which side
-        of the move the batches put its scoring, decision 0080), else None."""
-        if not self.recoded:
-            return None
-        self.recoded = False
-        return set(self.sides[0].indexed().tolist()), set(self.sides[1].indexed().tolist())
 
     def _rung_due(self) -> int:
         """IVF mode: the model's rung of cells the lists move to now (every list rebuilt),
@@ -171,7 +160,6 @@ class CandidateLists:
 
     def _rebuild(self) -> Touched:
         if cells := self._rung_due():
-            self.recoded = self.recoded or (self.settings.ivf_float16 and not self.ivf)
             self.trained = ivf_lists.use_rung(self.sides, self.ladder[cells],
                                               self.settings.ivf_probe, self.settings.ivf_float16)
         a, b = self.sides

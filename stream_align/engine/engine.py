@@ -179,7 +179,6 @@ class AlignmentEngine:
                     ivf_lists.register(side, self.sides[1 - s], indexed, stored.probed(s))
             return
         self.scores.rebuild(setops.union1d(self.lists.rebuild(), anchored))
-        self.lists.take_recoded()  # every pair was just scored on the codes
         self._keep_quantiser()
         self._delta.candidates_reset = True
         self.held.everywhere = self.pending_count > 0
@@ -297,8 +296,7 @@ class AlignmentEngine:
             stats["anchor_rows"] = float(self.anchors.recomputed - recomputed)
         stats["researched"] = float(searched)
         stats["csls_reranked"] = float(self.lists.reranked - reranked)
-        changed = self.scores.update(touched, self.lists.take_recoded() or held.computed,
-                                     held.removed, held.labelled, stats,
+        changed = self.scores.update(touched, held.computed, held.removed, held.labelled, stats,
                                      self.queue.waiting())
         self._keep_quantiser()
         self.progress("decisions", 0, 1)
