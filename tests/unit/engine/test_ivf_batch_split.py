@@ -16,7 +16,6 @@ from engine_fixtures import engine_settings, open_store, run, synthetic_pair, un
 
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.eval.replay import ReplayOrder, triple_changes
-from stream_align.graph import GraphPair
 from stream_align.index import IvfVectorIndex, rung
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.errors import ModelError
@@ -26,13 +25,9 @@ SETTINGS = {"candidate_index": "ivf", "ivf_train_min": 20, "ivf_probe": 2}
 
 
 @pytest.fixture(scope="module")
-def pair() -> GraphPair:
-    return synthetic_pair(n=120, seed=2)
-
-
-@pytest.fixture(scope="module")
-def bundle(pair: GraphPair) -> ModelBundle:
-    return untrained_bundle(pair)
+def model() -> ModelBundle:
+    """A model of ``test_engine_ivf``'s pair, with its IVF ladder."""
+    return untrained_bundle(synthetic_pair(n=120, seed=2))
 
 
 def _digest(engine: AlignmentEngine, scores: bool = True) -> list[str]:
@@ -58,10 +53,10 @@ def _digest(engine: AlignmentEngine, scores: bool = True) -> list[str]:
     return sorted(lines)
 
 
-def _streamed(tmp_path: Path, bundle: ModelBundle, batch: int, **settings: object
+def _streamed(tmp_path: Path, model: ModelBundle, batch: int, **settings: object
               ) -> AlignmentEngine:
     changes = list(triple_changes(synthetic_pair(n=120, seed=2), ReplayOrder.SHUFFLE, seed=4))
-    engine = AlignmentEngine.empty(bundle, engine_settings(**{**SETTINGS, **settings}))
+    engine = AlignmentEngine.empty(model, engine_settings(**{**SETTINGS, **settings}))
     with open_store(tmp_path / f"db{batch}") as store:
         run(store, engine, changes, batch=batch)
         while engine.pending_count:
@@ -69,37 +64,37 @@ def _streamed(tmp_path: Path, bundle: ModelBundle, batch: int, **settings: objec
     return engine
 
 
-def test_flat_lists_end_in_the_same_state(tmp_path: Path, bundle: ModelBundle) -> None:
+def test_flat_lists_end_in_the_same_state(tmp_path: Path, model: ModelBundle) -> None:
     """The digest's own check: the exact lists converge (decision 0018). Their pair scores
     within 1e-6: 8 of ≈ 590 differ in the last bit between these splits (the pair head's
     products, grouped by batch), as they did before decision 0080; the IVF runs below agree
     to every bit."""
-    small = _streamed(tmp_path, bundle, 7, candidate_index="flat")
-    large = _streamed(tmp_path, bundle, 50, candidate_index="flat")
+    small = _streamed(tmp_path, model, 7, candidate_index="flat")
+    large = _streamed(tmp_path, model, 50, candidate_index="flat")
     assert _digest(small, scores=False) == _digest(large, scores=False)
     assert max(abs(v - large.book.scores[k]) for k, v in small.book.scores.items()) < 1e-6
 
 
 @pytest.mark.parametrize("cells", [0, 16], ids=["cells-follow", "cells-set"])
-def test_two_batch_splits_end_in_the_same_ivf_state(tmp_path: Path, bundle: ModelBundle,
+def test_two_batch_splits_end_in_the_same_ivf_state(tmp_path: Path, model: ModelBundle,
                                                     cells: int) -> None:
-    small = _streamed(tmp_path, bundle, 7, ivf_cells=cells)
-    large = _streamed(tmp_path, bundle, 50, ivf_cells=cells)
+    small = _streamed(tmp_path, model, 7, ivf_cells=cells)
+    large = _streamed(tmp_path, model, 50, ivf_cells=cells)
     for engine in (small, large):
         index = engine.sides[0].index
         assert isinstance(index, IvfVectorIndex)
         indexed = engine.sides[0].count + engine.sides[1].count
-        expected = rung(bundle.quantisers, indexed, cells)
-        assert np.array_equal(index.centroids, bundle.quantisers[expected])
+        expected = rung(model.quantisers, indexed, cells)
+        assert np.array_equal(index.centroids, model.quantisers[expected])
     assert len(small.decider.matches) > 10
     assert _digest(small) == _digest(large)
 
 
-def test_a_model_without_a_quantiser_is_refused_for_ivf_lists(bundle: ModelBundle) -> None:
-    old = ModelBundle(net=bundle.net, frozen=bundle.frozen, arch=bundle.arch,
-                      train=bundle.train, version="before-0080")
+def test_a_model_without_a_quantiser_is_refused_for_ivf_lists(model: ModelBundle) -> None:
+    old = ModelBundle(net=model.net, frozen=model.frozen, arch=model.arch,
+                      train=model.train, version="before-0080")
     with pytest.raises(ModelError, match="carries no IVF quantiser"):
         AlignmentEngine.empty(old, engine_settings(**SETTINGS))
     with pytest.raises(ModelError, match="is not one of model"):
-        AlignmentEngine.empty(bundle, engine_settings(**SETTINGS, ivf_cells=24))
+        AlignmentEngine.empty(model, engine_settings(**SETTINGS, ivf_cells=24))
     AlignmentEngine.empty(old, engine_settings())  # flat lists need no quantiser
