@@ -41,8 +41,11 @@ def kmeans(x: np.ndarray, cells: int, seed: int = 0) -> np.ndarray:
 
 def _flat(x: np.ndarray, cells: int, seed: int, points: int = POINTS_PER_CELL,
           iterations: int = 20, start: np.ndarray | None = None) -> np.ndarray:
+    # min_points_per_centroid only gates FAISS's "please provide at least …" warning, printed
+    # for every group of a two-level training and every large rung of the model's ladder
     model = faiss.Kmeans(x.shape[1], cells, niter=iterations, seed=seed, spherical=True,
-                         max_points_per_centroid=points, verbose=False)
+                         max_points_per_centroid=points, min_points_per_centroid=1,
+                         verbose=False)
     model.train(np.ascontiguousarray(x, dtype=np.float32), init_centroids=start)
     return np.ascontiguousarray(model.centroids, dtype=np.float32)
 
