@@ -97,6 +97,7 @@ class ViewCache:
         missing = nodes[self._rows.missing(nodes)]
         if len(missing):
             self._keep(missing, build(missing.tolist()))
+            self.built += len(missing)
         self._rows.touch(nodes)
         parts = [self._rows.csr(nodes, p, dim, len(nodes)) for p, dim in enumerate(self._dims)]
         self._rows.evict()
@@ -117,7 +118,6 @@ class ViewCache:
         self._rows.fit(int(nodes.max()) + 1)
         self._keep(kept, PairView(blocks=[m[rows] for m in view.blocks],
                                   words=view.words[rows], numbers=view.numbers[rows]))
-        self.built -= len(kept)  # counted with the whole build
         self._rows.touch(kept)
         self._rows.evict()
 
@@ -128,7 +128,6 @@ class ViewCache:
             raise TypeError(f"pair view parts of {[m.dtype for m in parts]}, not float32")
         self._dims = [m.shape[1] for m in parts]
         self._rows.keep(nodes, [csr_block(m) for m in parts])
-        self.built += len(nodes)
 
     def nbytes(self) -> int:
         """Bytes held: the pool (with garbage and free room) and the node-indexed tables."""

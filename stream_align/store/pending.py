@@ -142,10 +142,8 @@ class PendingWrites:
 
     def put_pairs(self, table: Table, pairs: Iterable[tuple[bytes, bytes]]) -> None:
         """Stage each ``(key, value)`` of ``pairs`` in turn."""
-        self._check_open()
-        pending = self._tables[table]
-        for key, value in pairs:
-            pending.set(key, value)
+        staged = list(pairs)
+        self.put_rows(table, [key for key, _ in staged], [value for _, value in staged])
 
     def put_rows(self, table: Table, keys: list[bytes], values: list[bytes | None]) -> None:
         """Stage ``keys[i] = values[i]`` for each ``i`` (``None``: delete), at once."""
