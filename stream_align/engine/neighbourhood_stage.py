@@ -8,10 +8,10 @@ anchors (named matches and seeds) — so after a refresh its matches are those o
 ``stream-align align --neighbourhood-rounds R`` on the same graphs and the same corresponding
 relations.
 
-State, per round (``_Layer``): the anchors, which anchors are no hub, the support table
-(``neighbourhood.Support``) and the round's matches. Round ``k + 1``'s anchors are round
-``k``'s anchors and matches, so each round is a function of the one before and the result does
-not depend on the order of events (a fixed point fed back into one table would).
+State, per round (``neighbourhood_layer.Layer``): the anchors, which anchors are no hub, the
+support table (``neighbourhood.Support``) and the round's matches. Round ``k + 1``'s anchors
+are round ``k``'s anchors and matches, so each round is a function of the one before and the
+result does not depend on the order of events (a fixed point fed back into one table would).
 
 Cost per event, bounded: a support row is replaced whole from the current graphs
 (``support_row``: ``deg·fanout``), and only rows or columns that can have changed are: the
@@ -41,7 +41,6 @@ matches.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,27 +59,11 @@ from stream_align.engine.neighbourhood import (
     supporting,
 )
 from stream_align.engine.neighbourhood import support_row as _row
+from stream_align.engine.neighbourhood_layer import Layer
 from stream_align.events.contracts import Direction, Evidence
 
 Moves = dict[int, tuple[int | None, int | None]]  # left → (old partner, new partner)
 Crossed = list[tuple[int, int, int, int]]  # (side, node, relation, direction) of a group
-
-
-@dataclass
-class _Layer:
-    """One round: its anchors (left → right and back), the anchors that are no hub, its
-    support table and its matches."""
-
-    anchors: dict[int, int] = field(default_factory=dict)
-    anchors_b: dict[int, int] = field(default_factory=dict)
-    active: set[int] = field(default_factory=set)
-    support: Support = field(default_factory=Support)
-    matches: dict[int, int] = field(default_factory=dict)
-    matched_b: dict[int, int] = field(default_factory=dict)
-
-    def wanted(self, x: int) -> int | None:
-        """The next round's anchor of ``x``: this round's anchor or match."""
-        return self.anchors.get(x, self.matches.get(x))
 
 
 class NeighbourhoodStage:
@@ -154,8 +137,8 @@ class NeighbourhoodStage:
 
     # one refresh
 
-    def _new_layer(self) -> _Layer:
-        return _Layer(support=Support(self.prefer))
+    def _new_layer(self) -> Layer:
+        return Layer(support=Support(self.prefer))
 
     def update(self, decider: Decider, touched: tuple[set[int], set[int]],
                keys: tuple[set[str], set[str]],
@@ -264,7 +247,7 @@ class NeighbourhoodStage:
                          if (old := nxt.anchors.get(x)) != (new := layer.wanted(x))}
         return moved
 
-    def _layer(self, layer: _Layer, moves: Moves, touched: tuple[set[int], set[int]],
+    def _layer(self, layer: Layer, moves: Moves, touched: tuple[set[int], set[int]],
                crossed: Crossed, rescored: tuple[set[int], set[int]]) -> set[int]:
         """One round after anchor ``moves``, graph changes at ``touched``, relation groups
         that ``crossed`` the group bound and pairs ``rescored``: replace every row and column
@@ -296,9 +279,9 @@ class NeighbourhoodStage:
             changed_b.update(layer.support.row(a))  # in place: ``|= d.keys()`` copies the set
         for b in rescored[1]:
             changed_a.update(layer.support.col(b))
-        return self._rematch(layer, changed_a, changed_b)
+        return layer.rematch(changed_a, changed_b)
 
-    def _recheck(self, layer: _Layer, x: int, rows: set[int], force: bool = False) -> None:
+    def _recheck(self, layer: Layer, x: int, rows: set[int], force: bool = False) -> None:
         """Whether anchor ``x`` is within the hub bound on both sides; where it was or is and it
         moved (``force``), or that changed, its neighbours' rows can have changed; a hub that
         moved supports only through its groups within the group bound."""
@@ -318,13 +301,13 @@ class NeighbourhoodStage:
                         if r in images and (r << 1 | (d == -1)) not in big
                         and self._eligible(layer, 0, n))
 
-    def _eligible(self, layer: _Layer, side: int, node: int) -> bool:
+    def _eligible(self, layer: Layer, side: int, node: int) -> bool:
         graph = self.graphs[side]
         anchored = layer.anchors if side == 0 else layer.anchors_b
         return (graph.is_alive(node) and (self.named or not graph.is_named(node))
                 and node not in anchored)
 
-    def _side_row(self, layer: _Layer, side: int, node: int) -> dict[int, int]:
+    def _side_row(self, layer: Layer, side: int, node: int) -> dict[int, int]:
         """``node``'s support row (side 0) or column (side 1), empty where it is not eligible."""
         if not self._eligible(layer, side, node):
             return {}
@@ -332,23 +315,6 @@ class NeighbourhoodStage:
         partner = layer.anchors if side == 0 else layer.anchors_b
         return _row(adj, partner, lambda other: self._eligible(layer, 1 - side, other),
                     self.images[side], self.fanout, node)
-
-    def _rematch(self, layer: _Layer, changed_a: set[int], changed_b: set[int]) -> set[int]:
-        """Re-match every entity whose row or column changed (a pair's standing depends on
-        its row and its column only); return the left entities whose match moved."""
-        support = layer.support
-        lefts = set(changed_a)
-        for b in changed_b:
-            lefts.update(a for a in (layer.matched_b.get(b), support.best_left(b))
-                         if a is not None)
-        old = {a: layer.matches.pop(a) for a in lefts if a in layer.matches}
-        for b in old.values():
-            del layer.matched_b[b]
-        for a in sorted(lefts):
-            b = support.mutual(a)
-            if b is not None and b not in layer.matched_b:
-                layer.matches[a], layer.matched_b[b] = b, a
-        return {a for a in lefts if old.get(a) != layer.matches.get(a)}
 
     # reading
 
