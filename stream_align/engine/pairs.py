@@ -32,6 +32,7 @@ from stream_align.engine import packed
 from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.candidate_lists import NodePair, Sets, Touched
 from stream_align.engine.decisions import Decider, PairBook
+from stream_align.engine.pair_features import FeatureCache
 from stream_align.engine.progress import Progress
 from stream_align.engine.scoring import score_pairs
 from stream_align.engine.settings import EngineSettings
@@ -56,6 +57,8 @@ class PairScores:
         self.bundle, self.settings, self.sides = bundle, settings, sides
         self.book, self.decider, self.progress = book, decider, progress
         self.anchors = anchors
+        self.features = FeatureCache(settings.pair_feature_cache)
+        """The pair head's own features of scored pairs (``pair_features``)."""
         self.owed = _NONE
         """Packed pairs not re-scored because an entity of theirs waits in the queue (sorted)."""
 
@@ -108,7 +111,7 @@ class PairScores:
         related = self._related(computed, removed, labelled)
         every = setops.union1d(setops.union1d(touched, related), due)
         changed, owed, scored = [labels], [kept], [_NONE]
-        built = sum(side.views.built for side in self.sides)
+        built, hits = sum(side.views.built for side in self.sides), self.features.hits
         moved = _sorted(computed[0]), _sorted(computed[1])
         for start in range(0, len(every), CHUNK_PAIRS):
             keys = every[start:start + CHUNK_PAIRS]
@@ -134,6 +137,7 @@ class PairScores:
         stats["views_built"] = float(sum(side.views.built for side in self.sides) - built)
         stats["views_held"] = float(sum(side.views.held for side in self.sides))
         stats["views_mb"] = sum(side.views.nbytes() for side in self.sides) / 2**20
+        stats["features_kept"] = float(self.features.hits - hits)
         return setops.unique(np.concatenate(changed))
 
     def _owed(self, waiting: tuple[np.ndarray, np.ndarray], labels: np.ndarray
@@ -149,7 +153,7 @@ class PairScores:
         moved, packed."""
         nodes = np.stack([lefts, rights], axis=1)
         scores, _ = score_pairs(self.bundle, self.sides, nodes, self.settings.recompute_chunk,
-                                progress=self.progress)
+                                progress=self.progress, cache=self.features)
         values = scores.astype(np.float64)  # the book's own type: compared as it will hold them
         at = np.flatnonzero(self.book.node_scores(lefts, rights) != values)  # NaN: not scored
         self.book.set_nodes(lefts[at], rights[at], values[at])

@@ -22,6 +22,8 @@ import scipy.sparse as sp
 import torch
 
 from stream_align import setops
+from stream_align.engine import packed
+from stream_align.engine.pair_features import FeatureCache, cached_features
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
@@ -164,23 +166,29 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
 
 
 def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
-          logits: torch.Tensor) -> np.ndarray:
+          logits: torch.Tensor, cache: FeatureCache | None = None) -> np.ndarray:
     """The published score of a group's pairs with these model logits: the pair head's
     probability where the model has one, else the model's own link (sigmoid for BCE, the
     cosine for hinge). The head's features go :data:`PAIR_BLOCK` pairs at a time (their
-    sparse rows cut per pair are the largest transient of a long group)."""
+    sparse rows cut per pair are the largest transient of a long group); with a ``cache``,
+    a pair's own features are read back while its entities' own view parts stay."""
     head = bundle.pair_head
     if head is None:
         return (torch.sigmoid(logits) if bundle.net.loss == "bce" else logits).numpy()
     views = (sides[0].views.view(group.unique[0], partial(side_view, bundle, sides[0])),
              sides[1].views.view(group.unique[1], partial(side_view, bundle, sides[1])))
     model = logits.numpy()
-    return np.concatenate([
-        head.scores(features(views[0], group.at[0][block], views[1], group.at[1][block],
-                             model[block]))
-        for block in (slice(start, start + PAIR_BLOCK)
-                      for start in range(0, len(model), PAIR_BLOCK))
-    ] or [np.zeros(0, dtype=np.float32)])
+    if cache is not None:
+        keys = packed.join(group.lefts, group.rights)
+        tags = packed.join(sides[0].views.own_versions(group.lefts),
+                           sides[1].views.own_versions(group.rights))
+    out = []
+    for block in (slice(start, start + PAIR_BLOCK) for start in range(0, len(model), PAIR_BLOCK)):
+        at = group.at[0][block], group.at[1][block]
+        feats = features(views[0], at[0], views[1], at[1], model[block]) if cache is None \
+            else cached_features(cache, views, at, keys[block], tags[block], model[block])
+        out.append(head.scores(feats))
+    return np.concatenate(out or [np.zeros(0, dtype=np.float32)])
 
 
 @dataclass
@@ -202,14 +210,15 @@ class _Group:
 
 
 def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
-                chunk: int, evidence: int = 0, progress: Progress = no_progress
+                chunk: int, evidence: int = 0, progress: Progress = no_progress,
+                cache: FeatureCache | None = None
                 ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     """Scores of ``pairs`` (global ``(left, right)`` indices, each entity indexed) and, if
     asked, their evidence; ``chunk`` bounds a local encode of entities without a kept ``h1``.
     A model trained without cross-graph attention is scored from the vectors alone. Pairs go
     in groups (:func:`group_spans`: each entity's rows and view built once a group), the
     attention and the pair head's features in blocks of :data:`PAIR_BLOCK`."""
-    return _scored(bundle, sides, pairs, chunk, evidence, progress, linked=True)
+    return _scored(bundle, sides, pairs, chunk, evidence, progress, linked=True, cache=cache)
 
 
 def pair_evidence(bundle: ModelBundle, sides: tuple[Side, Side],
@@ -222,8 +231,8 @@ def pair_evidence(bundle: ModelBundle, sides: tuple[Side, Side],
 
 @torch.no_grad()
 def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
-            chunk: int, evidence: int, progress: Progress, linked: bool
-            ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
+            chunk: int, evidence: int, progress: Progress, linked: bool,
+            cache: FeatureCache | None = None) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
     nodes = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
@@ -234,7 +243,7 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
         group = _Group.of(nodes[span])
         logits, found = _group_logits(bundle, sides, group, chunk, evidence, beat)
         if linked:
-            scores[span] = _link(bundle, sides, group, logits)
+            scores[span] = _link(bundle, sides, group, logits, cache)
         if evidence:
             explained[span] = found
     return scores, explained

@@ -197,6 +197,13 @@ class EngineSettings(BaseModel):
                      "the pool's slack, decision 0051). 0: every view built per scoring "
                      "group."),
     )
+    pair_feature_cache: int = Field(
+        default=1 << 20, ge=0,
+        description=("Scored pairs whose pair-head features read from the two entities' own "
+                     "names and samples stay kept while those stay (least recently used out; "
+                     "49 bytes a pair; the same scores, decision 0087). 0: computed at every "
+                     "re-score."),
+    )
     evidence_size: int = Field(
         default=3, ge=0, description="Neighbour pairs reported as evidence per event."
     )

@@ -73,7 +73,9 @@ def find_affected(sides: tuple[Side, Side], applied: Applied,
         out.own[s].update(applied.touched[s])
         progress(f"affected {side.graph.label}", 1, 2)
         out.nodes[s].update(side.samples.affected(typed | applied.upserted[s], sampled))
-        side.views.forget(_views_moved(side, applied.upserted[s] | sampled | out.gone[s]))
+        changed = applied.upserted[s] | sampled | out.gone[s]
+        side.views.forget(_views_moved(side, changed),
+                          changed | _samplers(side, applied.upserted[s] | out.gone[s]))
     return out
 
 
@@ -84,8 +86,17 @@ def _views_moved(side: Side, changed: set[int]) -> set[int]:
     types and vectors it does not read, so ``D``'s ``R(R(F))`` — the samplers' samplers of a
     node whose type changed — keep their rows (decision 0076). ``R`` is the new one: a node
     outside ``M`` samples the same nodes before and after."""
-    nodes = np.array(sorted(changed), dtype=np.int64)
-    return changed | set(side.samples.samplers_of(nodes)[1].tolist())
+    return changed | _samplers(side, changed)
+
+
+def _samplers(side: Side, nodes: set[int]) -> set[int]:
+    """``R(nodes)``: the nodes whose sample holds one of ``nodes``. Of a view's parts only the
+    two-hop anchors read the sampled neighbours' samples, so a node whose neighbour was only
+    resampled keeps its own parts (``ViewCache.own_versions``); a neighbour's new name or its
+    deletion changes them (the summed neighbour names)."""
+    if not nodes:
+        return set()
+    return set(side.samples.samplers_of(np.array(sorted(nodes), dtype=np.int64))[1].tolist())
 
 
 @dataclass

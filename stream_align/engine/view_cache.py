@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from stream_align import setops
+from stream_align.arrays import grown, lookup
 from stream_align.engine.part_rows import PartRows, csr_block
 from stream_align.model.pair_head import PairView
 
@@ -70,15 +71,27 @@ class ViewCache:
         self._rows = PartRows(PARTS, capacity)
         self._dims: list[int] = []  # columns of each part (set by the first build)
         self.built = 0  # rows built, a running count (hits are the rest)
+        self._own = np.zeros(0, dtype=np.int64)  # node → version of its rows' own parts
+
+    def own_versions(self, nodes: np.ndarray) -> np.ndarray:
+        """A version of each node's *own* view parts — all but the two-hop anchors, which
+        read the sampled neighbours' samples — that changes whenever they can
+        (``pair_features`` keeps a pair's features while both versions stay)."""
+        return lookup(self._own, nodes, 0)
 
     @property
     def held(self) -> int:
         """Entities whose rows are held."""
         return self._rows.held
 
-    def forget(self, nodes: Iterable[int]) -> None:
-        """Drop the rows of ``nodes`` (their name, sample or neighbourhood changed)."""
+    def forget(self, nodes: Iterable[int], own: Iterable[int] = ()) -> None:
+        """Drop the rows of ``nodes`` (their name, sample or neighbourhood changed); ``own``
+        (among them): those whose own parts can differ (:meth:`own_versions`)."""
         self._rows.drop(self._rows.holding(setops.unique(np.fromiter(nodes, dtype=np.int64))))
+        moved = setops.unique(np.fromiter(own, dtype=np.int64))
+        if len(moved):
+            self._own = grown(self._own, int(moved[-1]) + 1, 0)
+            self._own[moved] += 1
 
     def view(self, nodes: np.ndarray, build: Callable[[list[int]], PairView]) -> PairView:
         """The view of distinct ``nodes``: kept rows read back, the others ``build``-t (a

@@ -214,7 +214,7 @@ def features(view_a: PairView, ia: np.ndarray, view_b: PairView, ib: np.ndarray,
     if not len(ia):
         return out
     for f, (xa, xb) in enumerate(zip(view_a.blocks, view_b.blocks, strict=True), start=1):
-        out[:, f] = _dots(xa, ia, xb, ib)
+        out[:, f] = pair_dots(xa, ia, xb, ib)
     words = _counts(view_a.words, ia, view_b.words, ib)
     union = words[0] + words[1] - words[2]
     out[:, 1 + COSINES] = np.divide(words[2], union, out=np.zeros(len(ia)), where=union > 0)
@@ -226,7 +226,11 @@ def features(view_a: PairView, ia: np.ndarray, view_b: PairView, ib: np.ndarray,
     return out
 
 
-def _dots(xa: sp.csr_matrix, ia: np.ndarray, xb: sp.csr_matrix, ib: np.ndarray) -> np.ndarray:
+def pair_dots(xa: sp.csr_matrix, ia: np.ndarray, xb: sp.csr_matrix,
+              ib: np.ndarray) -> np.ndarray:
+    """Inner products of rows ``xa[ia[p]]`` and ``xb[ib[p]]``. scipy sums each pair's products
+    in an order that depends on whether *all* the rows given have sorted columns
+    (``engine.pair_features`` keeps that order when it computes a subset)."""
     return np.asarray(xa[ia].multiply(xb[ib]).sum(axis=1)).ravel()
 
 
@@ -234,7 +238,7 @@ def _counts(xa: sp.csr_matrix, ia: np.ndarray, xb: sp.csr_matrix,
             ib: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Sizes of the two binary sets of each pair and of their intersection."""
     return (np.diff(xa.indptr)[ia].astype(np.float64), np.diff(xb.indptr)[ib].astype(np.float64),
-            _dots(xa, ia, xb, ib).astype(np.float64))
+            pair_dots(xa, ia, xb, ib).astype(np.float64))
 
 
 @dataclass(frozen=True)
