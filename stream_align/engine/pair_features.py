@@ -48,14 +48,20 @@ def _parts(view: PairView) -> list[sp.csr_matrix]:
 
 def unsorted_rows(m: sp.csr_matrix) -> np.ndarray:
     """Which rows of ``m`` do not have strictly increasing columns (scipy's canonical form,
-    which ``multiply`` checks of the whole matrices it is given)."""
-    bad = np.zeros(m.shape[0], dtype=bool)
-    if len(m.indices) > 1:
-        down = np.flatnonzero(m.indices[1:] <= m.indices[:-1]) + 1  # entry after a non-rise
-        starts = np.asarray(m.indptr)
-        inner = down[~np.isin(down, starts)]  # not the first entry of a row
-        bad[np.searchsorted(starts, inner, side="right") - 1] = True
-    return bad
+    which ``multiply`` checks of the whole matrices it is given): one pass over the columns."""
+    indices, indptr = m.indices, np.asarray(m.indptr, dtype=np.int64)
+    falls = np.zeros(len(indices) + 1, dtype=np.int64)
+    if len(indices) > 1:
+        falls[2:] = indices[1:] <= indices[:-1]  # entry i + 1 does not rise from entry i
+        starts = indptr[:-1][indptr[:-1] < len(indices)]
+        falls[starts + 1] = 0  # a row's first entry follows another row's
+    np.cumsum(falls, out=falls)
+    return falls[indptr[1:]] > falls[indptr[:-1]]
+
+
+def unsorted_parts(view: PairView) -> list[np.ndarray]:
+    """:func:`unsorted_rows` of each part of ``view`` (once per scoring group)."""
+    return [unsorted_rows(m) for m in _parts(view)]
 
 
 class FeatureCache:
@@ -165,13 +171,14 @@ class _Level:
 
 
 def cached_features(cache: FeatureCache, views: tuple[PairView, PairView],
+                    unsorted: tuple[list[np.ndarray], list[np.ndarray]],
                     at: tuple[np.ndarray, np.ndarray], keys: np.ndarray, tags: np.ndarray,
                     score: np.ndarray) -> np.ndarray:
-    """``pair_head.features`` of the pairs ``(at[0][p], at[1][p])`` (rows of ``views``; packed
-    ``keys``, own-part version ``tags``), the same bits, reading kept OWN features back."""
+    """``pair_head.features`` of the pairs ``(at[0][p], at[1][p])`` (rows of ``views``, whose
+    :func:`unsorted_parts` are ``unsorted``; packed ``keys``, own-part version ``tags``), the
+    same bits, reading kept OWN features back."""
     ia, ib = at
-    general = [unsorted_rows(xa)[ia] | unsorted_rows(xb)[ib]
-               for xa, xb in zip(_parts(views[0]), _parts(views[1]), strict=True)]
+    general = [ua[ia] | ub[ib] for ua, ub in zip(*unsorted, strict=True)]
     mask = sum(int(g.any()) << p for p, g in enumerate(general))
     hit, kept = cache.lookup(keys, tags, mask)
     miss = np.flatnonzero(~hit)

@@ -23,7 +23,7 @@ import torch
 
 from stream_align import setops
 from stream_align.engine import packed
-from stream_align.engine.pair_features import FeatureCache, cached_features
+from stream_align.engine.pair_features import FeatureCache, cached_features, unsorted_parts
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
@@ -182,11 +182,13 @@ def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
         keys = packed.join(group.lefts, group.rights)
         tags = packed.join(sides[0].views.own_versions(group.lefts),
                            sides[1].views.own_versions(group.rights))
+        unsorted = unsorted_parts(views[0]), unsorted_parts(views[1])
     out = []
     for block in (slice(start, start + PAIR_BLOCK) for start in range(0, len(model), PAIR_BLOCK)):
         at = group.at[0][block], group.at[1][block]
         feats = features(views[0], at[0], views[1], at[1], model[block]) if cache is None \
-            else cached_features(cache, views, at, keys[block], tags[block], model[block])
+            else cached_features(cache, views, unsorted, at, keys[block], tags[block],
+                                 model[block])
         out.append(head.scores(feats))
     return np.concatenate(out or [np.zeros(0, dtype=np.float32)])
 
