@@ -139,19 +139,20 @@ class _Level:
 
     def add(self, keys: np.ndarray, tags: np.ndarray, mask: int | np.ndarray,
             feats: np.ndarray, now: int | np.ndarray) -> None:
-        """Merge entries of keys not held."""
+        """Insert entries of keys not held (in place of a sort of both: no order array and
+        no concatenated copies beside the result, the bulk load's fill being the largest)."""
         if not len(keys):
             return
+        order = np.argsort(keys, kind="stable")
+        at = np.searchsorted(self.keys, keys[order])
         n = len(keys)
-        merged = np.concatenate([self.keys, keys])
-        order = np.argsort(merged, kind="stable")
-        self.keys = merged[order]
-        self.tags = np.concatenate([self.tags, tags])[order]
-        self.mask = np.concatenate([self.mask, np.broadcast_to(
-            np.asarray(mask, dtype=np.uint8), n)])[order]
-        self.tick = np.concatenate([self.tick, np.broadcast_to(
-            np.asarray(now, dtype=np.int32), n)])[order]
-        self.feats = np.concatenate([self.feats, feats])[order]
+        self.keys = np.insert(self.keys, at, keys[order])
+        self.tags = np.insert(self.tags, at, tags[order])
+        self.mask = np.insert(self.mask, at, np.broadcast_to(
+            np.asarray(mask, dtype=np.uint8), n)[order])
+        self.tick = np.insert(self.tick, at, np.broadcast_to(
+            np.asarray(now, dtype=np.int32), n)[order])
+        self.feats = np.insert(self.feats, at, feats[order], axis=0)
 
     def take(self) -> tuple[np.ndarray, ...]:
         """Every entry, leaving the level empty."""
