@@ -48,15 +48,18 @@ def _parts(view: PairView) -> list[sp.csr_matrix]:
 
 def unsorted_rows(m: sp.csr_matrix) -> np.ndarray:
     """Which rows of ``m`` do not have strictly increasing columns (scipy's canonical form,
-    which ``multiply`` checks of the whole matrices it is given): one pass over the columns."""
-    indices, indptr = m.indices, np.asarray(m.indptr, dtype=np.int64)
-    falls = np.zeros(len(indices) + 1, dtype=np.int64)
-    if len(indices) > 1:
-        falls[2:] = indices[1:] <= indices[:-1]  # entry i + 1 does not rise from entry i
-        starts = indptr[:-1][indptr[:-1] < len(indices)]
-        falls[starts + 1] = 0  # a row's first entry follows another row's
-    np.cumsum(falls, out=falls)
-    return falls[indptr[1:]] > falls[indptr[:-1]]
+    which ``multiply`` checks of the whole matrices it is given): one pass over the columns,
+    one flag an entry (a bulk refresh's group views hold millions)."""
+    indptr = np.asarray(m.indptr, dtype=np.int64)
+    indices = m.indices[:indptr[-1]]
+    falls = np.zeros(len(indices), dtype=bool)
+    falls[1:] = indices[1:] <= indices[:-1]  # entry i does not rise from entry i - 1
+    filled = np.flatnonzero(np.diff(indptr))
+    falls[indptr[filled]] = False  # a row's first entry follows another row's
+    out = np.zeros(m.shape[0], dtype=bool)
+    if len(filled):
+        out[filled] = np.logical_or.reduceat(falls, indptr[filled])
+    return out
 
 
 def unsorted_parts(view: PairView) -> list[np.ndarray]:
