@@ -1,7 +1,8 @@
 """Level-0 feature rows per entity, hashed once per entity version, kept as compact arrays.
 
-Hashing character n-grams (sklearn's ``HashingVectorizer``) was about 70% of the engine's local
-encodes on DBP15K zh_en: every local graph re-hashed the names of its whole 2-hop closure. An
+Hashing character n-grams (then sklearn's ``HashingVectorizer``, now ``model.char_hash``) was
+about 70% of the engine's local encodes on DBP15K zh_en: every local graph re-hashed the names
+of its whole 2-hop closure. An
 entity's features are a function of its own name and attributes only (``model.features``), so
 they are computed the first time a local graph or a pair view needs them and reused until the
 entity changes — a change is seen by the entity's stamp: :class:`MutableGraph` gives a node a

@@ -45,7 +45,6 @@ from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.linear_model import LogisticRegression
 
 from stream_align.model.inputs import GraphInputs
 from stream_align.model.sparse_rows import unit_rows
@@ -285,6 +284,8 @@ def fit(feats: np.ndarray, labels: np.ndarray,
     the labelled candidate pairs; ``None`` where both classes are not there."""
     if len(np.unique(labels)) < 2:
         return None
+    from sklearn.linear_model import LogisticRegression  # training only: the service never fits
+
     cols = [FEATURES.index(f) for f in names]
     model = LogisticRegression(C=C, max_iter=2000).fit(feats[:, cols].astype(np.float64), labels)
     return PairHead(weights=tuple(float(w) for w in model.coef_[0]),

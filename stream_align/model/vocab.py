@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.cluster import KMeans
-from sklearn.preprocessing import normalize
 
 from stream_align.graph import Graph
 from stream_align.model.sparse_rows import unit_rows
@@ -118,6 +116,9 @@ def build_vocab(a: Graph, b: Graph, n_clusters: int, seed: int) -> Vocab:
     if given:
         vocab.types = [UNKNOWN, *given]
         return vocab
+    from sklearn.cluster import KMeans  # training only: the service never clusters
+    from sklearn.preprocessing import normalize
+
     sigs = [signatures(g.num_entities, directed_edges(g, vocab.relation_ids(g)), len(names) + 1)
             for g in (a, b)]
     stacked = normalize(sp.vstack(sigs).tocsr())

@@ -48,3 +48,25 @@ def test_unit_rows_are_normalize_bit_for_bit() -> None:
         for x in (m, m.tocsc(), sp.csr_array(m)):
             _same_bits(unit_rows(x), normalize(x))
         _same_bits(m, before)
+
+
+def test_unit_rows_in_blocks_keep_the_column_order_sums(monkeypatch) -> None:
+    """Rows of very unequal length (one of 3,000 values beside rows of 1–40, all-zero rows),
+    summed in length-ordered blocks when the padded block would be large (a tiny block size
+    forces many): still sklearn's bytes, which a pairwise sum would miss on rows past 8
+    values; values whose squares overflow float32 give its inf and nan, without a warning."""
+    import stream_align.model.sparse_rows as sparse_rows
+
+    rng = np.random.default_rng(1)
+    lengths = np.concatenate([rng.integers(0, 41, 300), [3000, 0, 129]])
+    rows = np.repeat(np.arange(len(lengths)), lengths)
+    cols = np.concatenate([rng.choice(1 << 16, n, replace=False) for n in lengths])
+    for dtype, scale in ((np.float32, 1.0), (np.float64, 1e-3), (np.float32, 1e20)):
+        vals = (rng.lognormal(size=len(rows)) * scale).astype(dtype)
+        m = sp.csr_matrix((vals, (rows, cols)), shape=(len(lengths), 1 << 16))
+        for cells in (1 << 20, 64, 1):
+            monkeypatch.setattr(sparse_rows, "_PAD_CELLS", cells)
+            with np.errstate(all="raise"):
+                got = unit_rows(m)
+            with np.errstate(all="ignore"):
+                _same_bits(got, normalize(m))
