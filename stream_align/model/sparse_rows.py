@@ -20,60 +20,60 @@ def unit_rows(m: sp.spmatrix) -> sp.spmatrix:
     """``sklearn.preprocessing.normalize(m)`` of a sparse matrix: rows scaled to unit L2 norm,
     a new CSR matrix (float32 and float64 kept, other dtypes as float64), with the same bits as
     its Cython routine (``inplace_csr_row_normalize_l2``): each square in the data's precision,
-    summed in double in column order, each value divided by the root in double. Without
-    ``normalize``'s validation, which cost ≈ 1.6 ms a call (decision 0058), and without
-    importing scikit-learn, whose ``sklearn.utils`` costs the service ≈ 1.2 s of CPU at start
-    (decision 0085)."""
+    summed in double in column order (:func:`_row_sums`), each value divided by the root in
+    double. Without ``normalize``'s validation, which cost ≈ 1.6 ms a call (decision 0058),
+    and without importing scikit-learn, whose ``sklearn.utils`` costs the service ≈ 1.2 s of
+    CPU at start (decision 0085)."""
     dtype = m.dtype if m.dtype in (np.float32, np.float64) else np.float64
     out = m.tocsr(copy=True).astype(dtype, copy=False)
     if out.nnz:
         lengths = np.diff(out.indptr)
-        with np.errstate(over="ignore", invalid="ignore"):  # as the C loop: inf and nan, silently
-            squares = (out.data * out.data).astype(np.float64)
-            norms = np.sqrt(_row_sums(squares, out.indptr, lengths))
+        with np.errstate(all="ignore"):  # as the C loop: inf, nan and underflow, silently
+            squares = out.data * out.data
+            norms = np.sqrt(_row_sums(squares.astype(np.float64), out.indptr, lengths,
+                                      np.finfo(dtype).nmant + 1))
             norms[norms == 0.0] = 1.0  # an empty (or all-zero) row stays as it is
-            out.data = (out.data.astype(np.float64) / np.repeat(norms, lengths)).astype(dtype)
+            # in double, rounded to the data's type: (float)((double)x / norm), as the C loop
+            np.divide(out.data, np.repeat(norms, lengths), out=out.data, casting="unsafe")
     return out
 
 
-_PAD_CELLS = 1 << 20
-"""Cells of one padded block of rows summed in column order (8 MB of float64)."""
+def _row_sums(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray,
+              bits: int) -> np.ndarray:
+    """Each row's sum of ``values`` (non-negative, each with at most ``bits`` significant
+    bits; CSR ``indptr``) as the C loop adds them: one after another in column order, in double.
 
-
-def _row_sums(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Each row's sum of ``values`` (CSR ``indptr``), added one value after another from the
-    row's first — the Cython loop's order, so its rounding (a reduction sums pairwise). Rows
-    are laid as the columns of a block padded with zeros (adding 0.0 changes no sum) and
-    accumulated down them: one block when small, else rows in order of length, a block at a
-    time, so a long row pads only rows of its own length."""
-    width = int(lengths.max())
-    values = np.append(values, 0.0)  # the pad: every place past a row's end reads it
-    if width * len(lengths) <= _PAD_CELLS:
-        return _block_sums(values, indptr[:-1], lengths, width)
-    order = np.argsort(lengths, kind="stable")
+    Where no partial sum rounds, every order gives that sum. A row's terms are all multiples of
+    ``2**q``, ``q`` the exponent of the last bit of its smallest term; while the sum stays
+    below ``2**(52 + q)`` every partial sum is a multiple of ``2**q`` under ``2**53`` of them,
+    exactly representable. Such a row is summed by ``np.add.reduceat`` (pairwise, in C): on
+    squared float32 rows that is every row whose squares spread less than about ``2**28``.
+    The other rows (and those with a zero, an inf or a nan) are summed in column order by
+    :func:`_ordered_sums`."""
     sums = np.zeros(len(lengths), dtype=np.float64)
-    lo = 0
-    while lo < len(order):
-        width = max(1, int(lengths[order[lo]]))
-        hi = lo + max(1, _PAD_CELLS // (2 * width))  # at least half of each row is its own
-        hi = min(hi, int(np.searchsorted(lengths[order], 2 * width, side="right")),
-                 len(order))
-        take = order[lo:hi]
-        sums[take] = _block_sums(values, indptr[take], lengths[take],
-                                 int(lengths[take].max()))
-        lo = hi
+    rows = np.flatnonzero(lengths)
+    if not len(rows):
+        return sums
+    starts = indptr[rows]
+    sums[rows] = np.add.reduceat(values, starts)
+    least = np.minimum.reduceat(values, starts)
+    quantum = np.frexp(least)[1] - bits  # the exponent of the smallest term's last bit
+    exact = (least > 0) & (sums[rows] < np.ldexp(1.0, np.minimum(quantum + 52, 1000)))
+    if not exact.all():
+        redo = rows[~exact]
+        sums[redo] = _ordered_sums(values, indptr[redo], lengths[redo])
     return sums
 
 
-def _block_sums(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray,
-                width: int) -> np.ndarray:
-    """The sums of the rows at ``starts`` (``lengths`` values each, ``values`` ending with the
-    pad's 0.0), as one padded block."""
-    if width == 0:
-        return np.zeros(len(starts), dtype=np.float64)
+def _ordered_sums(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The sums of the rows at ``starts`` (``lengths`` values each), added in column order:
+    the rows laid as the columns of a block padded with zeros (adding 0.0 changes no sum) and
+    accumulated down them."""
+    width = int(lengths.max())
     place = np.arange(width)[:, None]
-    at = np.where(place < lengths, starts + place, len(values) - 1)
-    return np.add.accumulate(values[at], axis=0)[-1]
+    padded = np.append(values, 0.0)
+    at = np.where(place < lengths, starts + place, len(values))
+    return np.add.accumulate(padded[at], axis=0)[-1]
 
 
 @dataclass

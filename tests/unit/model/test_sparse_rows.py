@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -50,23 +52,41 @@ def test_unit_rows_are_normalize_bit_for_bit() -> None:
         _same_bits(m, before)
 
 
-def test_unit_rows_in_blocks_keep_the_column_order_sums(monkeypatch) -> None:
-    """Rows of very unequal length (one of 3,000 values beside rows of 1–40, all-zero rows),
-    summed in length-ordered blocks when the padded block would be large (a tiny block size
-    forces many): still sklearn's bytes, which a pairwise sum would miss on rows past 8
-    values; values whose squares overflow float32 give its inf and nan, without a warning."""
-    import stream_align.model.sparse_rows as sparse_rows
-
+def test_unit_rows_sum_in_column_order_where_order_matters() -> None:
+    """Rows of very unequal length (one of 3,000 values beside rows of 1–40) and of squares
+    spread far enough that a pairwise sum rounds otherwise (values from 1e-12 to 1e12, where
+    only the column-order sum is sklearn's), all-zero rows, explicit zeros, and values whose
+    squares overflow float32 (its inf and nan, without a warning): sklearn's bytes."""
     rng = np.random.default_rng(1)
     lengths = np.concatenate([rng.integers(0, 41, 300), [3000, 0, 129]])
     rows = np.repeat(np.arange(len(lengths)), lengths)
     cols = np.concatenate([rng.choice(1 << 16, n, replace=False) for n in lengths])
-    for dtype, scale in ((np.float32, 1.0), (np.float64, 1e-3), (np.float32, 1e20)):
-        vals = (rng.lognormal(size=len(rows)) * scale).astype(dtype)
+    for dtype, spread in ((np.float32, 0.0), (np.float32, 12.0), (np.float64, 12.0),
+                          (np.float32, 25.0)):
+        vals = (10.0 ** rng.uniform(-spread, spread, len(rows))).astype(dtype)
+        vals[::97] = 0
         m = sp.csr_matrix((vals, (rows, cols)), shape=(len(lengths), 1 << 16))
-        for cells in (1 << 20, 64, 1):
-            monkeypatch.setattr(sparse_rows, "_PAD_CELLS", cells)
-            with np.errstate(all="raise"):
-                got = unit_rows(m)
-            with np.errstate(all="ignore"):
-                _same_bits(got, normalize(m))
+        m.data[m.indptr[5]:m.indptr[6]] = 0  # a row of explicit zeros
+        with np.errstate(all="raise"):
+            got = unit_rows(m)
+        with np.errstate(all="ignore"):
+            _same_bits(got, normalize(m))
+
+
+def test_row_sums_add_in_column_order() -> None:
+    """The sums themselves, against Python's own double loop (the C loop's order), on rows
+    where the order changes the last bits."""
+    from stream_align.model.sparse_rows import _row_sums
+
+    rng = np.random.default_rng(2)
+    lengths = rng.integers(0, 200, 500)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    values = (10.0 ** rng.uniform(-9, 9, indptr[-1])).astype(np.float32).astype(np.float64)
+    want = []
+    for lo, hi in itertools.pairwise(indptr.tolist()):
+        total = 0.0
+        for v in values[lo:hi].tolist():
+            total += v
+        want.append(total)
+    got = _row_sums(values, indptr, lengths, 24)
+    np.testing.assert_array_equal(got.view(np.uint64), np.array(want).view(np.uint64))
