@@ -92,8 +92,10 @@ class BatchCodec:
         return DeadLetterRecord(letter, OutboxRecord(
             topic, letter.event_id.encode(), self._letters[topic].encode(letter)))
 
-    def decode(self, messages: list[Message]) -> DecodedBatch:
-        batch = DecodedBatch()
+    def decode(self, messages: list[Message], into: DecodedBatch | None = None) -> DecodedBatch:
+        """``messages`` decoded, added to ``into`` (a batch decoded a read at a time) or to a
+        new batch."""
+        batch = DecodedBatch() if into is None else into
         for msg in messages:
             tp = TopicPartition(msg.topic(), msg.partition())
             batch.next_offsets[tp] = max(batch.next_offsets.get(tp, 0), msg.offset() + 1)

@@ -80,6 +80,20 @@ atexit.register(gc.unfreeze)
 
 
 @contextmanager
+def collector_off() -> Iterator[None]:
+    """No collection inside the block, and none at its end: what it made is collected (and
+    frozen) by the next :func:`collector_paused` (a poll's records, decoded as they come,
+    belong to the batch that follows it)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@contextmanager
 def collector_paused(stages: dict[str, float], trim: bool = True) -> Iterator[None]:
     """No collection inside the block; at its end :func:`freeze_survivors` (``stages["gc_s"]``:
     its seconds) and, with ``trim``, :func:`release_free_heap` (``stages["trim_s"]``)."""

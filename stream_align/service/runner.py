@@ -2,7 +2,7 @@
 
 Exactly-once effect, in explicit steps per batch:
 
-1. *decode* the records (bad ones become dead-letter outbox records);
+1. *decode* the records as they are read (bad ones become dead-letter outbox records);
 2. *admit* them by ``event_id`` (``idempotency``: re-sends dropped, reused ids dead-lettered)
    and *process* them with the engine, writing its state delta into a store transaction
    (``engine_state``);
@@ -28,10 +28,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Protocol
 
 import structlog
+from confluent_kafka import Message
 from opentelemetry.trace import Tracer
 
 from stream_align.engine.delta import StateDelta
@@ -49,6 +49,7 @@ from stream_align.service.batch import (
     stage_outputs,
 )
 from stream_align.service.collector import (
+    collector_off,
     collector_paused,
     fix_mmap_threshold,
     freeze_survivors,
@@ -154,24 +155,43 @@ class AlignmentService:
             raise RuntimeError("start() the service before stepping it")
         self._health.heartbeat()
         self._producer.serve_callbacks()
-        messages = self._source.poll(self._runner.batch_max_records, self._runner.poll_timeout_s)
+        batch = DecodedBatch()
+        messages, decode_s = self._poll(batch)
         self._maybe_measure_lag()
         if not messages:
             if self._engine.pending_count:
-                self._timed(DecodedBatch, 0)  # deferred work, no new input
+                self._timed(batch, 0)  # deferred work, no new input
             return 0
         with batch_span(self._tracer, self._kafka.consumer_group, messages):
-            batch = self._timed(partial(self._codec.decode, messages), len(messages))
+            self._timed(batch, len(messages), decode_s)
         self._source.mirror_offsets(batch.next_offsets)
         self._records += len(messages)
         return len(messages)
 
-    def _timed(self, decode: Callable[[], DecodedBatch], records: int) -> DecodedBatch:
-        """Decode, apply and publish one batch, timing each stage (a slow batch logs them)."""
-        started, self._stages = time.perf_counter(), {}
+    def _poll(self, batch: DecodedBatch) -> tuple[list[Message], float]:
+        """Step 1 as the records come: each read is decoded into ``batch`` while librdkafka
+        fetches the next (a backlog's decode overlapped its fetches instead of following
+        them); the records, and the seconds their decode took."""
+        if self._source is None:
+            raise RuntimeError("start() the service before stepping it")
+        took = 0.0
+
+        def decode(read: list[Message]) -> None:
+            nonlocal took
+            mark = time.perf_counter()
+            self._codec.decode(read, batch)
+            took += time.perf_counter() - mark
+
+        with collector_off():  # what decoding makes is collected at the batch's end (``_timed``)
+            messages = self._source.poll(self._runner.batch_max_records,
+                                         self._runner.poll_timeout_s, decode)
+        return messages, took
+
+    def _timed(self, batch: DecodedBatch, records: int, decode_s: float = 0.0) -> None:
+        """Apply and publish one batch, timing each stage (a slow batch logs them); its decode,
+        done as its records were read, took ``decode_s``."""
+        started, self._stages = time.perf_counter() - decode_s, {"decode_s": decode_s}
         with collector_paused(self._stages, self._runner.trim_heap):
-            batch = decode()
-            self._stages["decode_s"] = time.perf_counter() - started
             self._apply(batch)
             self._publish()
         took = time.perf_counter() - started
@@ -180,7 +200,6 @@ class AlignmentService:
         if took >= SLOW_BATCH_S:
             log.info("slow batch", records=records, took_s=round(took, 3),
                      **{k: round(v, 3) for k, v in self._stages.items()})
-        return batch
 
     def _restore(self) -> None:
         """Rebuild the engine's memory from the store (start, and after a refused input)."""

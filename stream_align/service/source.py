@@ -88,23 +88,26 @@ class StoreResumedSource:
         consumer.unassign()
         log.info("partitions revoked", partitions=len(partitions), total=len(self.assigned))
 
-    def poll(self, max_records: int, timeout: float) -> list[Message]:
+    def poll(self, max_records: int, timeout: float,
+             each: Callable[[list[Message]], None] | None = None) -> list[Message]:
         """What has arrived, up to ``max_records``: waits up to ``timeout`` for the first
         record, then keeps reading while reads come back full (:data:`FILL_WAIT_S` each), so a
         batch under a backlog is full and one at a steady rate is what arrived meanwhile.
-        Raises on broker errors (not on end of partition)."""
+        ``each`` gets every read's records as it comes back: work on them (the batch's decode)
+        overlaps the fetches librdkafka's own threads make meanwhile, instead of following
+        the last one. Raises on broker errors (not on end of partition)."""
         self._admin.poll(0)  # its log lines and errors, while they are current
-        good, _ = self._read(1, timeout)
+        good, _ = self._read(1, timeout, each)
         while good and len(good) < max_records:
             want = min(max_records - len(good), POLL_CHUNK)
-            more, read = self._read(want, FILL_WAIT_S)
+            more, read = self._read(want, FILL_WAIT_S, each)
             good += more
             if read == want:
                 continue
             behind = min(self._behind(), max_records - len(good))
             if not behind or (behind < POLL_CHUNK and len(good) < BACKLOG_RECORDS):
                 break  # caught up (a steady rate): the batch is what arrived
-            more, read = self._read(min(behind, POLL_CHUNK), BACKLOG_WAIT_S)
+            more, read = self._read(min(behind, POLL_CHUNK), BACKLOG_WAIT_S, each)
             good += more
             if not read:
                 break
@@ -125,8 +128,10 @@ class StoreResumedSource:
                 behind += max(0, high - start)
         return behind
 
-    def _read(self, want: int, timeout: float) -> tuple[list[Message], int]:
-        """Good records of one read, and how many came back in all."""
+    def _read(self, want: int, timeout: float,
+              each: Callable[[list[Message]], None] | None = None
+              ) -> tuple[list[Message], int]:
+        """Good records of one read (handed to ``each`` too), and how many came back in all."""
         messages = self._consumer.consume(want, timeout=timeout)
         good = []
         for msg in messages:
@@ -137,6 +142,8 @@ class StoreResumedSource:
                 raise KafkaUnavailableError(f"consume failed: {error.str()}")
         if good:
             BROKERS.reachable()
+            if each is not None:
+                each(good)
         return good, len(messages)
 
     def mirror_offsets(self, offsets: dict[TopicPartition, int]) -> None:
