@@ -2,11 +2,10 @@
 
 Hashing character n-grams (then sklearn's ``HashingVectorizer``, now ``model.char_hash``) was
 about 70% of the engine's local encodes on DBP15K zh_en: every local graph re-hashed the names
-of its whole 2-hop closure. An
-entity's features are a function of its own name and attributes only (``model.features``), so
-they are computed the first time a local graph or a pair view needs them and reused until the
-entity changes — a change is seen by the entity's stamp: :class:`MutableGraph` gives a node a
-new one on every upsert and delete.
+of its whole 2-hop closure. An entity's features are a function of its own name and attributes
+only (``model.features``), so they are computed the first time a local graph or a pair view
+needs them and reused until the entity changes — a change is seen by the entity's stamp:
+:class:`MutableGraph` gives a node a new one on every upsert and delete.
 
 No array object per entity: each held entity's sparse rows — names, attributes, then its
 non-zero numbers — and the pair head's name-word and name-number keys are its five parts in a
