@@ -183,10 +183,15 @@ class Database:
                 raise StoreError(f"RocksDB checkpoint to {path} failed: {exc}") from exc
 
     def close(self) -> None:
-        """Flush and release the database lock; idempotent."""
+        """Flush and release the database lock; idempotent. Every table's flush is started
+        before the first close waits for its own: closing a table syncs the log and flushes its
+        memtable, so one table after another they were ≈ 0.8 s of a bulk backlog's exit;
+        started together, RocksDB's background jobs flush them side by side (decision 0085)."""
         with self._closing:
             if self._db is None:
                 return
+            for table in self._tables.values():
+                table.flush(wait=False)
             for table in self._tables.values():
                 table.close()
             self._tables.clear()
