@@ -82,3 +82,38 @@ def node_rows(nodes: np.ndarray, ranks: np.ndarray, times: np.ndarray, limit: in
     row = np.zeros(int(distinct.max()) + 1 if len(distinct) else 0, dtype=np.int64)
     row[distinct] = np.arange(1, len(distinct) + 1)
     return row, own, latest
+
+
+class CauseRows:
+    """Entities' smallest cause ids as rows of ranks (``pad`` after each row's ids, as
+    :func:`node_rows` and ``causes._smallest`` leave them) and each one's latest time (or
+    :data:`NO_TIME`), named a row at a time: a ``str`` per id only for the row being read.
+
+    The vocabulary is cut to the ids the rows use, so rows held until a refresh's events are
+    staged do not hold every id of the drain."""
+
+    def __init__(self, vocab: np.ndarray | list[str], ranks: np.ndarray, latest: np.ndarray,
+                 pad: int) -> None:
+        live = ranks != pad
+        used = np.unique(ranks[live])
+        self._vocab = [vocab[r] for r in used.tolist()] if isinstance(vocab, list) \
+            else vocab[used]
+        self._ranks = np.where(live, np.searchsorted(used, ranks), pad).astype(ranks.dtype)
+        self._latest, self._pad = latest, pad
+
+    def __len__(self) -> int:
+        return len(self._ranks)
+
+    def ids(self, row: int) -> list[str]:
+        """Row ``row``'s ids, smallest first."""
+        ranks = self._ranks[row]
+        return names(self._vocab, ranks[ranks != self._pad])
+
+    def time(self, row: int) -> int | None:
+        """Row ``row``'s latest input time (``None``: none known)."""
+        when = int(self._latest[row])
+        return None if when == NO_TIME else when
+
+    def found(self) -> list[tuple[list[str], int | None]]:
+        """Every row's ``(ids, time)``."""
+        return [(self.ids(row), self.time(row)) for row in range(len(self))]

@@ -17,7 +17,6 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
 from typing import TypeVar
 
 import numpy as np
@@ -186,6 +185,12 @@ class ClosureCauses:
 
     def of_many(self, entities: Sequence[tuple[str | None, int | None]]) -> list[_Found]:
         """:meth:`of` for each ``(key, node)``; a ``None`` key has no causes."""
+        return self.rows_of_many(entities).found()
+
+    def rows_of_many(self, entities: Sequence[tuple[str | None, int | None]]
+                     ) -> cause_ids.CauseRows:
+        """:meth:`of_many` as rows of ranks, named only when read: a refresh's events hold
+        ≈ 3 × ``limit`` ids each until they are staged, as ``str`` objects ≈ 7 KB an event."""
         nodes = np.array([-1 if key is None or node is None else node
                           for key, node in entities], dtype=np.int64)
         entity = self._ranked([() if key is None else self._entity_ranks.get(key, ())
@@ -207,8 +212,9 @@ class ClosureCauses:
             latest.append(np.max(np.column_stack(
                 [np.array(when[rows], dtype=np.int64), self._own_time[mine[rows]],
                  hop_time[at[rows]]]), axis=1))
-        return self._named(np.concatenate(found) if found else entity, np.concatenate(latest)
-                           if latest else np.zeros(0, dtype=np.int64))
+        return cause_ids.CauseRows(self._vocab, np.concatenate(found) if found else entity,
+                                   np.concatenate(latest) if latest else
+                                   np.zeros(0, dtype=np.int64), self._pad)
 
     def _ranked(self, lists: Sequence[Sequence[int]]) -> np.ndarray:
         """Rows of ranks (each list sorted and distinct), the first ``limit`` of each,
@@ -246,13 +252,6 @@ class ClosureCauses:
                          self._pad) for span in _spans(len(rows), rows.shape[1] * self._limit)]
         merged = np.concatenate(ids) if ids else np.zeros((0, self._limit), self._own.dtype)
         return merged, self._own_time[rows].max(axis=1, initial=_NO_TIME)
-
-    def _named(self, ranks: np.ndarray, latest: np.ndarray) -> list[_Found]:
-        """Rows of ranks back to the ids they stand for; ``_NO_TIME`` back to ``None``."""
-        counts = np.count_nonzero(ranks != self._pad, axis=1).tolist()
-        names = iter(cause_ids.names(self._vocab, ranks[ranks != self._pad]))
-        return [(list(islice(names, n)), None if t == _NO_TIME else t)
-                for n, t in zip(counts, latest.tolist(), strict=True)]
 
 
 def _spans(rows: int, width: int) -> list[slice]:

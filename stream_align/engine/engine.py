@@ -35,6 +35,7 @@ from stream_align.engine.delta import (
     StateDelta,
 )
 from stream_align.engine.errors import Rejection
+from stream_align.engine.event_rows import EventRows
 from stream_align.engine.events import EventIds, build_events
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph, mirror_from
@@ -69,7 +70,7 @@ class Outcome:
 
     delta: StateDelta = field(default_factory=StateDelta)
     rejected: list[tuple[int, Rejection]] = field(default_factory=list)
-    events: list[AlignmentEvent] = field(default_factory=list)
+    events: Sequence[AlignmentEvent] = field(default_factory=list)  # a refresh's: EventRows
     stats: dict[str, float] = field(default_factory=dict)
 
 
@@ -282,7 +283,7 @@ class AlignmentEngine:
         return self.held.due(pending, self.settings.max_held_batches,
                              self.lists.rebuilds(self.held.changed + pending))
 
-    def _refresh(self, delta: StateDelta, stats: dict[str, float]) -> list[AlignmentEvent]:
+    def _refresh(self, delta: StateDelta, stats: dict[str, float]) -> EventRows:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
         reranked = self.lists.reranked

@@ -20,12 +20,14 @@ import uuid
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from stream_align.engine.causes import Causes, ClosureCauses, smallest
+from stream_align.engine.cause_ids import CauseRows
+from stream_align.engine.causes import Causes, ClosureCauses
 from stream_align.engine.decisions import Change
 from stream_align.engine.delta import StateDelta
+from stream_align.engine.event_rows import EventFrame, EventRows, EvidenceRow
 from stream_align.engine.progress import counted
 from stream_align.engine.scoring import pair_evidence
-from stream_align.events.contracts import AlignmentEvent, Decision, Direction, Evidence, now_ms
+from stream_align.events.contracts import Direction, Evidence, now_ms
 from stream_align.model.vocab import plain_relation
 
 if TYPE_CHECKING:
@@ -59,14 +61,15 @@ def _closures(engine: AlignmentEngine, causes: Causes) -> tuple[ClosureCauses, C
 
 
 def _reached(engine: AlignmentEngine, reached: ClosureCauses, side: int,
-             keys: list[str | None]) -> list[tuple[list[str], int | None]]:
+             keys: list[str | None]) -> CauseRows:
     """The first ids and the latest time of the inputs that reached each entity ``key``'s
-    scores or labels (``None``: no entity, no causes)."""
+    scores or labels (``None``: no entity, no causes), as rows named when read."""
     index = engine.sides[side].graph.index
-    return reached.of_many([(key, None if key is None else index.get(key)) for key in keys])
+    return reached.rows_of_many([(key, None if key is None else index.get(key))
+                                 for key in keys])
 
 
-def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evidence, ...]]:
+def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[EvidenceRow, ...]]:
     size = engine.settings.evidence_size
     if not size or not matches:
         return [() for _ in matches]
@@ -74,11 +77,8 @@ def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[Evid
     pairs = [(ga.index[c.left], gb.index[c.right]) for c in matches]
     found = pair_evidence(engine.bundle, engine.sides, pairs, engine.settings.recompute_chunk,
                           size, engine.progress)
-    return [tuple(Evidence(left_neighbour=ga.keys[e.left], right_neighbour=gb.keys[e.right],
-                           relation_left=(left := _relation(e.relation_left))[0],
-                           relation_right=(right := _relation(e.relation_right))[0],
-                           direction_left=left[1], direction_right=right[1],
-                           weight=e.weight) for e in row) for row in found]
+    return [tuple((ga.keys[e.left], gb.keys[e.right], *_relation(e.relation_left),
+                   *_relation(e.relation_right), e.weight) for e in row) for row in found]
 
 
 @lru_cache(maxsize=4096)
@@ -92,12 +92,14 @@ def _relation(name: str) -> tuple[str | None, Direction | None]:
 
 def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Change],
                  causes: Causes, given: dict[int, tuple[Evidence, ...]] | None = None
-                 ) -> list[AlignmentEvent]:
+                 ) -> EventRows:
     """One event per decision change, in the order the decider returned them; ``given``:
-    evidence already known, by ``id`` of the change (the neighbourhood stage's)."""
+    evidence already known, by ``id`` of the change (the neighbourhood stage's). The events
+    are rows (``EventRows``): each ``AlignmentEvent`` is built when the service reads it."""
     given = given or {}
     matches = [c for c in decided if not c.retract and id(c) not in given]
-    evidence = dict(zip(map(id, matches), _evidence(engine, matches), strict=True))
+    evidence: dict[int, tuple[EvidenceRow | Evidence, ...]] = dict(
+        zip(map(id, matches), _evidence(engine, matches), strict=True))
     evidence.update(given)
     engine.progress("causes", 0, len(decided))
     decided_at = now_ms()
@@ -109,19 +111,11 @@ def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Chang
     rights = _reached(engine, reached[1], 1, [change.right for change in decided] + [
         partner if partner != change.right else None
         for change, partner in zip(decided, partners, strict=True)])
-    events = []
-    for seq, change in enumerate(counted(decided, engine.progress, "events", len(decided)),
-                                 start=first_seq):
-        at = seq - first_seq
-        found = [lefts[at], rights[at], rights[len(decided) + at]]
-        cause = smallest((ids for ids, _ in found), limit)
-        times = [when for _, when in found if when is not None]
-        decision = Decision.RETRACT if change.retract else Decision.MATCH
-        previous = None if change.previous_score is None else Decision.MATCH
-        events.append(AlignmentEvent.new(
-            id_from=(identity, seq), event_time=max(times) if times else decided_at,
-            left=change.left, right=change.right, decision=decision,
-            score=change.score, previous_decision=previous, previous_score=change.previous_score,
-            model_version=engine.bundle.version, evidence=evidence.get(id(change), ()),
-            cause=tuple(cause), decided_at=decided_at))
-    return events
+    times = []
+    for at, _ in enumerate(counted(decided, engine.progress, "events", len(decided))):
+        found = [when for when in (lefts.time(at), rights.time(at),
+                                   rights.time(len(decided) + at)) if when is not None]
+        times.append(max(found) if found else decided_at)
+    frame = EventFrame(identity, first_seq, decided_at, engine.bundle.version, limit)
+    return EventRows(frame, decided, [evidence.get(id(c), ()) for c in decided],
+                     (lefts, rights), times)

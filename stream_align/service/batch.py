@@ -9,10 +9,12 @@ topic's dead letters go to its own dead-letter topic (kg.triples.dlq, kg.labels.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from confluent_kafka import Message
 
+from stream_align.engine.event_rows import EventRows
 from stream_align.events.codec import Codec, CodecSettings, Encoding
 from stream_align.events.contracts import (
     AlignmentEvent,
@@ -156,20 +158,21 @@ class StagedEvents:
     records: int = 0
 
 
-def stage_events(tx: Transaction, codec: BatchCodec, events: list[AlignmentEvent]
+def stage_events(tx: Transaction, codec: BatchCodec, events: Sequence[AlignmentEvent]
                  ) -> StagedEvents:
-    """Append each event's outbox records to the transaction, in order, taking the events out
-    of ``events`` as it goes (the list is left empty). An event object is ≈ 8 KB of small
-    Python objects (its evidence and up to 32 cause ids) against ≈ 2 KB encoded: a bulk
-    refresh's tens of thousands of events, held until the commit next to their records, the
-    write batch and the memtable, were the largest part of the commit's peak (decision 0081)."""
+    """Append each event's outbox records to the transaction, in order, then empty ``events``
+    (``clear``). The engine's events are rows (``EventRows``): each ``AlignmentEvent`` — ≈ 8 KB
+    of small Python objects (its evidence and up to 32 cause ids) against ≈ 2 KB encoded — is
+    built as it is read here and freed once staged; a bulk refresh's tens of thousands of
+    them, held as objects until the commit next to their records, the write batch and the
+    memtable, were the largest part of the commit's peak (decisions 0081, 0086)."""
     staged = StagedEvents()
-    events.reverse()  # popped from the end: the original order, each freed once staged
-    while events:
-        event = events.pop()
+    for event in events:
         for record, also in shared_records(codec.alignment_records(event)):
             tx.delivery.append(record, also)
             staged.records += 1 + len(also)
         staged.times.append(event.event_time)
         staged.decisions[event.decision.value] += 1
+    if isinstance(events, list | EventRows):
+        events.clear()
     return staged

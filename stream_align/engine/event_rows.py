@@ -1,0 +1,101 @@
+"""A refresh's alignment events as rows, each ``AlignmentEvent`` built when it is read.
+
+An ``AlignmentEvent`` with its evidence (``Evidence`` models, ≈ 1.25 KB each) and up to
+``max_cause_ids`` cause ids is ≈ 8 KB of small Python objects, and building a refresh's events
+named every entity's causes first (three rows of up to ``max_cause_ids`` ``str`` objects an
+event). A bulk refresh's tens of thousands of events were held that way from the events stage
+until the service had staged them: the largest transient of the refresh after its pair scores
+(decisions 0081, 0086). Here an event is its decision change, its time, its evidence as plain
+tuples and its causes as rows of ranks (``cause_ids.CauseRows``); reading event ``i`` builds
+the same ``AlignmentEvent`` the engine built before (same fields, same id), so the service
+stages them one at a time and each is freed once its outbox records are staged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import overload
+
+from stream_align.engine.cause_ids import CauseRows
+from stream_align.engine.causes import smallest
+from stream_align.engine.decisions import Change
+from stream_align.events.contracts import AlignmentEvent, Decision, Direction, Evidence
+
+EvidenceRow = tuple[str, str, str | None, Direction | None, str | None, Direction | None,
+                    float]
+"""An evidence entry's fields in ``Evidence``'s order of the engine's reads: left and right
+neighbour keys, each relation's plain name and direction, the weight."""
+
+
+def as_evidence(row: EvidenceRow | Evidence) -> Evidence:
+    """The ``Evidence`` of a row (an ``Evidence`` already built is returned as it is)."""
+    if isinstance(row, Evidence):
+        return row
+    left, right, relation_left, direction_left, relation_right, direction_right, weight = row
+    return Evidence(left_neighbour=left, right_neighbour=right, relation_left=relation_left,
+                    relation_right=relation_right, direction_left=direction_left,
+                    direction_right=direction_right, weight=weight)
+
+
+@dataclass(frozen=True)
+class EventFrame:
+    """What a refresh's events share: the state's identity, the first event number, the
+    decision time and the model version."""
+
+    identity: str
+    first_seq: int
+    decided_at: int
+    model_version: str
+    max_cause_ids: int
+
+
+class EventRows(Sequence[AlignmentEvent]):
+    """One event per decision change, in the decider's order; ``causes``: the left entity's
+    rows (graph A) and the right entity's then the left's new partner's (graph B, ``2n``
+    rows); ``times``: each event's ``event_time``."""
+
+    def __init__(self, frame: EventFrame, changes: list[Change],
+                 evidence: list[tuple[EvidenceRow | Evidence, ...]],
+                 causes: tuple[CauseRows, CauseRows], times: list[int]) -> None:
+        self._frame, self._changes, self._evidence = frame, changes, evidence
+        self._causes: tuple[CauseRows, CauseRows] | None = causes
+        self._times = times
+
+    def __len__(self) -> int:
+        return len(self._changes)
+
+    @overload
+    def __getitem__(self, at: int) -> AlignmentEvent: ...
+
+    @overload
+    def __getitem__(self, at: slice) -> list[AlignmentEvent]: ...
+
+    def __getitem__(self, at: int | slice) -> AlignmentEvent | list[AlignmentEvent]:
+        if isinstance(at, slice):
+            return [self._event(i) for i in range(len(self))[at]]
+        if not -len(self) <= at < len(self):
+            raise IndexError("event index out of range")
+        return self._event(at % len(self))
+
+    def __iter__(self) -> Iterator[AlignmentEvent]:
+        return (self._event(i) for i in range(len(self)))
+
+    def clear(self) -> None:
+        """Drop every row (the service has staged them)."""
+        self._changes, self._evidence, self._times, self._causes = [], [], [], None
+
+    def _event(self, at: int) -> AlignmentEvent:
+        frame, change = self._frame, self._changes[at]
+        assert self._causes is not None  # (rows are read only while there are any)
+        lefts, rights = self._causes
+        ids = (lefts.ids(at), rights.ids(at), rights.ids(len(lefts) + at))
+        return AlignmentEvent.new(
+            id_from=(frame.identity, frame.first_seq + at), event_time=self._times[at],
+            left=change.left, right=change.right,
+            decision=Decision.RETRACT if change.retract else Decision.MATCH,
+            score=change.score,
+            previous_decision=None if change.previous_score is None else Decision.MATCH,
+            previous_score=change.previous_score, model_version=frame.model_version,
+            evidence=tuple(map(as_evidence, self._evidence[at])),
+            cause=tuple(smallest(ids, frame.max_cause_ids)), decided_at=frame.decided_at)
