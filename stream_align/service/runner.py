@@ -12,7 +12,10 @@ Exactly-once effect, in explicit steps per batch:
 5. *publish* the outbox with the idempotent producer, then acknowledge it.
 
 A crash before 4 leaves no trace and the batch is re-read from the stored offsets; a crash
-after 4 re-publishes the unacknowledged outbox on restart (same keys and event ids).
+after 4 re-publishes the unacknowledged outbox on restart (same keys and event ids). (A bulk
+refresh's candidate list and pair rows are committed in slices just before 4, marked not
+current until 4 commits: a crash between leaves only rows a restore ignores and rebuilds;
+``row_slices``.)
 
 A poison pill never stops the loop: the codec's limits turn what the store cannot take into
 dead letters at step 1; should the store still refuse one input in step 2 (``InvalidValueError``
@@ -69,6 +72,7 @@ from stream_align.service.observability import (
 )
 from stream_align.service.outbox import drain_outbox, published_records
 from stream_align.service.producer import EventProducer
+from stream_align.service.row_slices import commit_rows_first
 from stream_align.service.settings import KafkaSettings, RunnerSettings
 from stream_align.service.source import StoreResumedSource
 from stream_align.store.errors import InvalidValueError
@@ -233,6 +237,7 @@ class AlignmentService:
             outcome = self._engine.process(batch.changes, batch.labels)
             self._stages.update(outcome.stats)
             mark = self._lap("admit_process_s", mark)
+            commit_rows_first(self._store, outcome.delta, self._runner.commit_slice_rows)
             write_delta(tx, outcome.delta)
             outcome.delta = StateDelta()  # its rows are staged now: not held twice at the commit
             letters = batch.dead_letters + [

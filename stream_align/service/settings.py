@@ -87,6 +87,14 @@ class RunnerSettings(BaseModel):
                      "glibc's dynamic threshold (up to 32 MiB) is off. Costs page faults on "
                      "large allocations (decision 0065). 0: glibc's dynamic threshold."),
     )
+    commit_slice_rows: int = Field(
+        32_768, ge=1,
+        description=("Most candidate list or pair rows one transaction commits: a batch that "
+                     "writes more (a bulk refresh rewrites every list) commits them first in "
+                     "slices of this many, marked not current until the batch's own commit, so "
+                     "the commit holds a slice of them, not all (≈ 16 MB of list rows at "
+                     "32,768; decision 0086). A crash between rebuilds the lists on restart."),
+    )
     poll_timeout_s: float = Field(
         0.2, gt=0, description="How long one poll waits for the first record of a batch."
     )

@@ -141,7 +141,7 @@ def test_crashes_and_restarts_change_nothing(dataset: Path, model_dir: Path,
             "labels_dead_letter_topic": f"kg.labels.dlq.{suffix}",
             "consumer_group": f"stream-align-{suffix}", "group_instance_id": "stream-align-0"})
         config = write_config(tmp_path / f"{name}.toml", kafka, batch=25 if name == "stopped"
-                              else 200)
+                              else 200, slice_rows=4 if name == "stopped" else None)
         state, log = tmp_path / f"{name}-state", tmp_path / f"{name}.log"
         replay(dataset, config, "--no-labels")
         _publish(kafka, labels)

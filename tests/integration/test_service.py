@@ -114,7 +114,7 @@ def test_kill_9_at_random_points_converges(
     # Static membership, as the Helm chart deploys it: each restart takes the partitions back at
     # once, so every kill lands mid-stream (a dynamic member would wait out the dead one's session).
     kafka_settings = kafka_settings.model_copy(update={"group_instance_id": "stream-align-0"})
-    config = write_config(tmp_path / "c.toml", kafka_settings, batch=25)
+    config = write_config(tmp_path / "c.toml", kafka_settings, batch=25, slice_rows=4)
     state, log = tmp_path / "state", tmp_path / "service.log"
     _publish_bad_records(kafka_settings)
     replay(dataset, config)
