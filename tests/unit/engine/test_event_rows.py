@@ -6,26 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from engine_fixtures import engine_settings, synthetic_pair, untrained_bundle
+from engine_fixtures import engine_settings
+from test_engine_inputs import _tiny
 
 from stream_align.engine.cause_ids import CauseRows
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.event_rows import EventRows, as_evidence
-from stream_align.events.contracts import Direction, Evidence, TripleChange
+from stream_align.events.contracts import Direction, Evidence
 
 torch.set_num_threads(1)
 
-T = TripleChange
-
 
 def _refreshed() -> EventRows:
-    bundle = untrained_bundle(synthetic_pair())
-    changes = []
-    for graph, prefix in (("A", "a"), ("B", "b")):
-        for name in ("xavier stone", "yolanda brook", "zachary field"):
-            changes.append(T.upsert_entity(graph, f"{prefix}:{name[0]}", attributes={"name": name}))
-        changes.append(T.add_triple(graph, f"{prefix}:x", "http://x/rel0", f"{prefix}:y"))
-        changes.append(T.add_triple(graph, f"{prefix}:y", "http://x/rel1", f"{prefix}:z"))
+    bundle, changes = _tiny()
     events = AlignmentEngine.empty(bundle, engine_settings()).process(changes, []).events
     assert isinstance(events, EventRows)
     return events
