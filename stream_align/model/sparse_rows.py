@@ -29,9 +29,8 @@ def unit_rows(m: sp.spmatrix) -> sp.spmatrix:
     if out.nnz:
         lengths = np.diff(out.indptr)
         with np.errstate(all="ignore"):  # as the C loop: inf, nan and underflow, silently
-            squares = out.data * out.data
-            norms = np.sqrt(_row_sums(squares.astype(np.float64), out.indptr, lengths,
-                                      np.finfo(dtype).nmant + 1))
+            squares = out.data * out.data  # in the data's precision, as the C loop
+            norms = np.sqrt(_row_sums(squares, out.indptr, lengths, np.finfo(dtype).nmant + 1))
             norms[norms == 0.0] = 1.0  # an empty (or all-zero) row stays as it is
             # in double, rounded to the data's type: (float)((double)x / norm), as the C loop
             np.divide(out.data, np.repeat(norms, lengths), out=out.data, casting="unsafe")
@@ -41,7 +40,8 @@ def unit_rows(m: sp.spmatrix) -> sp.spmatrix:
 def _row_sums(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray,
               bits: int) -> np.ndarray:
     """Each row's sum of ``values`` (non-negative, each with at most ``bits`` significant
-    bits; CSR ``indptr``) as the C loop adds them: one after another in column order, in double.
+    bits; CSR ``indptr``) as the C loop adds them: one after another in column order, in double
+    (each value widened to double as it is added, not as a widened copy of them all).
 
     Where no partial sum rounds, every order gives that sum. A row's terms are all multiples of
     ``2**q``, ``q`` the exponent of the last bit of its smallest term; while the sum stays
@@ -55,8 +55,8 @@ def _row_sums(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray,
     if not len(rows):
         return sums
     starts = indptr[rows]
-    sums[rows] = np.add.reduceat(values, starts)
-    least = np.minimum.reduceat(values, starts)
+    sums[rows] = np.add.reduceat(values, starts, dtype=np.float64)
+    least = np.minimum.reduceat(values, starts).astype(np.float64)
     quantum = np.frexp(least)[1] - bits  # the exponent of the smallest term's last bit
     exact = (least > 0) & (sums[rows] < np.ldexp(1.0, np.minimum(quantum + 52, 1000)))
     if not exact.all():
@@ -71,9 +71,10 @@ def _ordered_sums(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -
     accumulated down them."""
     width = int(lengths.max())
     place = np.arange(width)[:, None]
-    padded = np.append(values, 0.0)
-    at = np.where(place < lengths, starts + place, len(values))
-    return np.add.accumulate(padded[at], axis=0)[-1]
+    inside = place < lengths
+    block = values[np.where(inside, starts + place, 0)].astype(np.float64)
+    block[~inside] = 0.0
+    return np.add.accumulate(block, axis=0)[-1]
 
 
 @dataclass
