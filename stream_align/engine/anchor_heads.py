@@ -28,6 +28,7 @@ from stream_align.anchor_candidates import AnchorSide, heads, shares
 from stream_align.arrays import grown
 from stream_align.engine import packed
 from stream_align.engine.side import Side
+from stream_align.engine.side_pair import Both, serial
 
 
 def view(mine: Side, other: Side) -> AnchorSide:
@@ -67,13 +68,15 @@ class AnchorHeads:
                                              self._pools(0, computed[0]),
                                              self._pools(1, computed[1])]))
 
-    def rebuild(self) -> np.ndarray:
-        """Every row (a restore): the packed pairs that entered or left."""
+    def rebuild(self, both: Both = serial) -> np.ndarray:
+        """Every row (a restore): the packed pairs that entered or left. ``both`` may run
+        the two sides at once: a side's rows read both sides' samples and keys, written
+        before (``Side.warm_keys``), and write only its own heads."""
         for side in self.sides:
             side.samples.take_notes()
-        return setops.unique(np.concatenate([
-            self._set(s, np.asarray(side.graph.alive_indices(), dtype=np.int64))
-            for s, side in enumerate(self.sides)]))
+        alive = [np.asarray(side.graph.alive_indices(), dtype=np.int64) for side in self.sides]
+        self.recomputed += len(alive[0]) + len(alive[1])
+        return setops.unique(np.concatenate(both(lambda s: self._rows(s, alive[s]))))
 
     def holds(self, s: int, nodes: np.ndarray, others: np.ndarray) -> np.ndarray:
         """Whether ``others[i]`` is a shared-anchor candidate of ``nodes[i]`` (side ``s``)."""
@@ -93,9 +96,13 @@ class AnchorHeads:
     def _set(self, s: int, nodes: np.ndarray) -> np.ndarray:
         """Recompute the rows of ``nodes``; the packed pairs that entered or left."""
         nodes = np.asarray(nodes, dtype=np.int64)
+        self.recomputed += len(nodes)
+        return self._rows(s, nodes)
+
+    def _rows(self, s: int, nodes: np.ndarray) -> np.ndarray:
+        """``_set`` without the count (it may run on a second thread: ``rebuild``)."""
         if not len(nodes):
             return np.zeros(0, dtype=np.int64)
-        self.recomputed += len(nodes)
         slots = self.sides[s].samples.slot_table(nodes)[0]
         new = heads(slots, self._views[s], self._views[1 - s], self.cap, self.m)
         self._head[s] = grown(self._head[s], int(nodes.max()) + 1, -1)

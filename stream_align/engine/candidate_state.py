@@ -26,6 +26,7 @@ from stream_align.engine.pair_book import PairBook
 from stream_align.engine.progress import Progress, no_progress
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
+from stream_align.engine.side_pair import Both, serial
 from stream_align.engine.state_source import ListRowsRead, StateSource
 
 
@@ -99,15 +100,16 @@ class StoredLists:
     vectors, decision 0067) and loaded after them (members are named by FAISS id)."""
 
     def __init__(self, source: StateSource, sides: tuple[Side, Side],
-                 progress: Progress = no_progress) -> None:
-        self.blocks: list[ListRowsRead] = []
-        self.nodes: list[np.ndarray] = []
-        for side in sides:
+                 progress: Progress = no_progress, both: Both = serial) -> None:
+        def read(s: int) -> tuple[ListRowsRead, np.ndarray]:
+            side = sides[s]
             progress(f"restore {side.graph.label}: candidate lists", 0, 1)
             block = source.candidate_lists(side.graph.graph_id)
-            index = side.graph.index
-            self.blocks.append(block)
-            self.nodes.append(_known(index.nodes_of(block.keys), block.keys))
+            return block, _known(side.graph.index.nodes_of(block.keys), block.keys)
+
+        read_both = both(read)
+        self.blocks: list[ListRowsRead] = [read_both[0][0], read_both[1][0]]
+        self.nodes: list[np.ndarray] = [read_both[0][1], read_both[1][1]]
 
     def own_cells(self, s: int) -> np.ndarray:
         """Side ``s``'s stored IVF cell of each node (``-1``: none stored), by node."""
@@ -124,23 +126,27 @@ class StoredLists:
         return nodes[stored], cells[stored]
 
     def load(self, sides: tuple[Side, Side], book: PairBook, source: StateSource, top_k: int,
-             progress: Progress = no_progress) -> None:
-        """Both sides' lists and every pair score (FAISS ids mapped to nodes at once)."""
-        for s, side in enumerate(sides):
-            block, nodes = self.blocks[s], self.nodes[s]
-            width = int(block.lengths.max(initial=0))
-            filled = np.arange(width) < block.lengths[:, None]  # row-major: the rows' order
-            members = np.full((len(nodes), width), -1, dtype=np.int32)
-            scores = np.zeros((len(nodes), width), dtype=np.float32)
-            members[filled] = _nodes_of(sides[1 - s], block.ids)
-            scores[filled] = block.scores
-            side.load_lists(nodes, members, scores, block.bounds, top_k)
+             progress: Progress = no_progress, both: Both = serial) -> None:
+        """Both sides' lists (``both`` may load them at once: a side's lists read the other
+        side's FAISS ids only) and every pair score (FAISS ids mapped to nodes at once)."""
+        both(lambda s: self._load_side(sides, s, top_k))
         progress("restore: pair scores", 0, 1)
         pairs = source.pair_scores()
         if pairs.keys:
             left_index = sides[0].graph.index
             lefts = np.repeat(_known(left_index.nodes_of(pairs.keys), pairs.keys), pairs.lengths)
             book.load(lefts, _nodes_of(sides[1], pairs.rights), pairs.scores)
+
+
+    def _load_side(self, sides: tuple[Side, Side], s: int, top_k: int) -> None:
+        block, nodes = self.blocks[s], self.nodes[s]
+        width = int(block.lengths.max(initial=0))
+        filled = np.arange(width) < block.lengths[:, None]  # row-major: the rows' order
+        members = np.full((len(nodes), width), -1, dtype=np.int32)
+        scores = np.zeros((len(nodes), width), dtype=np.float32)
+        members[filled] = _nodes_of(sides[1 - s], block.ids)
+        scores[filled] = block.scores
+        sides[s].load_lists(nodes, members, scores, block.bounds, top_k)
 
 
 def _known(nodes: np.ndarray, keys: list[str]) -> np.ndarray:

@@ -30,28 +30,32 @@ import numpy as np
 from stream_align import setops
 from stream_align.csls import rerank_slack
 from stream_align.engine.list_table import ListTable
+from stream_align.engine.side_pair import Both, serial
 
 SHIFT_MARGIN = 1e-9
 """Relative margin on each move a kept row's slack is spent by: the moves are float64
 differences and sums of hub scores (a few ``2**-53`` of their size off at most)."""
 
 
-def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int
+def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int, both: Both = serial
             ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Re-rank what is due on both sides; returns, per side, the keys ``owner << 32 | other``
-    of the candidate pairs that entered or left, and the owners re-ranked."""
+    of the candidate pairs that entered or left, and the owners re-ranked. ``both`` may run
+    the sides at once (a restore): a side reads the other's hub scores, writes its own heads
+    and slack."""
     due = [table.take_due() for table in tables]
-    keys, ranked = [], []
-    for s in (0, 1):
+
+    def rerank(s: int) -> tuple[np.ndarray, np.ndarray]:
         mine, other = tables[s], tables[1 - s]
         nodes = _due_rows(mine, *due[s][:2], *due[1 - s][2:])
         members, scores, lengths = mine.rows(nodes)
         members, scores = members[:, :depth], scores[:, :depth]
         heads, slack = rerank_slack(members, scores, np.minimum(lengths, depth),
                                     other.hubs(members), top_k)
-        keys.append(mine.set_heads(nodes, heads, slack))
-        ranked.append(nodes)
-    return (keys[0], keys[1]), (ranked[0], ranked[1])
+        return mine.set_heads(nodes, heads, slack), nodes
+
+    done = both(rerank)
+    return (done[0][0], done[1][0]), (done[0][1], done[1][1])
 
 
 def _due_rows(mine: ListTable, set_rows: np.ndarray, drift: np.ndarray, moved: np.ndarray,

@@ -46,6 +46,7 @@ from stream_align.engine.progress import Progress, no_progress
 from stream_align.engine.queue import DeferredQueue
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import FaissIds, Side
+from stream_align.engine.side_pair import Both, side_pair
 from stream_align.engine.stages import Recompute, decide, find_affected
 from stream_align.engine.state_source import StateSource
 from stream_align.engine.threads import threads_for
@@ -129,60 +130,81 @@ class AlignmentEngine:
         itself decides (vectors of another model version queued, a quantiser trained, rebuilt
         lists) travels with the next call's delta.
         """
-        graphs = (mirror_from(source, "A", settings.graph_ids[0], progress),
-                  mirror_from(source, "B", settings.graph_ids[1], progress))
-        engine = cls(bundle, settings, graphs, progress)
-        for left, right, value, event_time in source.labels():
-            engine.decider.label(left, right, LabelValue(value), event_time)
-        for left, right, score in source.decisions():
-            engine.decider.restore_match(left, right, score)
-        engine.queue = DeferredQueue(graphs, source.next_queue_seq())
-        for seq, graph_id, key in sorted(source.queued()):
-            engine.queue.restore(settings.graph_ids.index(graph_id), key, seq)
-        engine.faiss_ids = FaissIds(source.next_faiss_id())
-        engine.event_ids = EventIds(source.event_identity(), source.next_event_seq())
-        engine._candidates_state = source.candidates_state()
-        stored = candidate_state.StoredLists(source, engine.sides, progress) \
-            if engine._candidates_state == candidate_state.fingerprint(bundle.version,
-                                                                       settings) else None
-        if stored is not None:  # the vectors go straight into their stored IVF cells
-            engine.lists.use_quantiser(source.quantiser(bundle.version))
-        for s, side in enumerate(engine.sides):
-            progress(f"restore {side.graph.label}: samples", 0, 1)
-            side.samples.refresh(side.graph.alive_indices(), chunk=RESTORE_CHUNK)
-            engine._load_embeddings(source, s, None if stored is None else stored.own_cells(s))
-        if stored is None:
-            engine.lists.use_quantiser(source.quantiser(bundle.version))
-        engine._restore_candidates(source, stored)
-        if engine.neighbourhood is not None:
-            if (frozen := source.neighbourhood_relations(bundle.version)) is not None:
-                engine.neighbourhood.use_relations(*frozen)
-            engine.neighbourhood.restore(engine.decider, source.neighbourhood_matches())
-            engine._typicals.clear()
+        with side_pair(settings.restore_threads) as both:
+            graphs = both(lambda s: mirror_from(source, "AB"[s], settings.graph_ids[s],
+                                                progress))
+            engine = cls(bundle, settings, graphs, progress)
+            engine._restore_rest(source, both)
         return engine
 
+    def _restore_rest(self, source: StateSource, both: Both) -> None:
+        """``restore`` after the mirrors: ``both`` runs each side's share (``side_pair``)."""
+        settings, progress = self.settings, self.progress
+        for left, right, value, event_time in source.labels():
+            self.decider.label(left, right, LabelValue(value), event_time)
+        for left, right, score in source.decisions():
+            self.decider.restore_match(left, right, score)
+        self.queue = DeferredQueue((self.sides[0].graph, self.sides[1].graph),
+                                   source.next_queue_seq())
+        for seq, graph_id, key in sorted(source.queued()):
+            self.queue.restore(settings.graph_ids.index(graph_id), key, seq)
+        self.faiss_ids = FaissIds(source.next_faiss_id())
+        self.event_ids = EventIds(source.event_identity(), source.next_event_seq())
+        self._candidates_state = source.candidates_state()
+        stored = candidate_state.StoredLists(source, self.sides, progress, both) \
+            if self._candidates_state == candidate_state.fingerprint(self.bundle.version,
+                                                                     settings) else None
+        if stored is not None:  # the vectors go straight into their stored IVF cells
+            self.lists.use_quantiser(source.quantiser(self.bundle.version))
+        both(lambda s: self._restore_side(source, s, stored))
+        for s in (0, 1):  # the queue and the delta are shared: one side after the other
+            self._queue_missing(s)
+        if stored is None:
+            self.lists.use_quantiser(source.quantiser(self.bundle.version))
+        self._restore_candidates(source, stored, both)
+        if self.neighbourhood is not None:
+            if (frozen := source.neighbourhood_relations(self.bundle.version)) is not None:
+                self.neighbourhood.use_relations(*frozen)
+            self.neighbourhood.restore(self.decider, source.neighbourhood_matches())
+            self._typicals.clear()
+
+    def _restore_side(self, source: StateSource, s: int,
+                      stored: candidate_state.StoredLists | None) -> None:
+        """One side's samples and vectors, and its key tables looked up once (the
+        shared-anchor heads then read both sides' at once: nothing left to fill lazily)."""
+        side = self.sides[s]
+        self.progress(f"restore {side.graph.label}: samples", 0, 1)
+        side.samples.refresh(side.graph.alive_indices(), chunk=RESTORE_CHUNK)
+        self._load_embeddings(source, s, None if stored is None else stored.own_cells(s))
+        if self.anchors is not None:
+            side.warm_keys()
+
     def _restore_candidates(self, source: StateSource,
-                            stored: candidate_state.StoredLists | None) -> None:
+                            stored: candidate_state.StoredLists | None, both: Both) -> None:
         """Lists and pair scores: read where the store's are current for this model and these
         settings (``stored``), else rebuilt from the vectors (and all rows rewritten with the
         next delta). Read, the IVF cells are the rows' own; a cell not stored is computed
         here and stored with the next delta (decision 0067)."""
-        anchored = self.anchors.rebuild() if self.anchors is not None else _NONE
+        anchored = self.anchors.rebuild(both) if self.anchors is not None else _NONE
         if stored is not None:
-            stored.load(self.sides, self.book, source, self.settings.top_k, self.progress)
-            self.lists.refresh_heads()  # CSLS heads: derived from the read rows
-            for s, side in enumerate(self.sides):
-                indexed = side.indexed()
-                side.take_cells_changed()  # placed as stored: nothing to write back
-                if side.probers is not None:  # IVF: the cells the read lists probe
-                    own = stored.own_cells(s)
-                    side.mark_cells(indexed[lookup(own, indexed, -1) < 0])
-                    ivf_lists.register(side, self.sides[1 - s], indexed, stored.probed(s))
+            stored.load(self.sides, self.book, source, self.settings.top_k, self.progress, both)
+            self.lists.refresh_heads(both)  # CSLS heads: derived from the read rows
+            both(lambda s: self._register_stored(s, stored))
             return
         self.scores.rebuild(setops.union1d(self.lists.rebuild(), anchored))
         self._keep_quantiser()
         self._delta.candidates_reset = True
         self.held.everywhere = self.pending_count > 0
+
+    def _register_stored(self, s: int, stored: candidate_state.StoredLists) -> None:
+        """IVF: side ``s``'s nodes registered under the cells their read lists probe."""
+        side = self.sides[s]
+        indexed = side.indexed()
+        side.take_cells_changed()  # placed as stored: nothing to write back
+        if side.probers is not None:
+            own = stored.own_cells(s)
+            side.mark_cells(indexed[lookup(own, indexed, -1) < 0])
+            ivf_lists.register(side, self.sides[1 - s], indexed, stored.probed(s))
 
     def _preferred(self, left: int, right: int) -> bool:
         """The model alone would match the pair (its score reaches the match threshold; with
@@ -233,7 +255,10 @@ class AlignmentEngine:
             side.load_vectors(nodes[take].tolist(), rows.faiss_ids[take],
                               rows.vectors[take[rows.current]],
                               None if cells is None else lookup(cells, nodes[take], -1))
-        queued = self.queue.queued(s)
+
+    def _queue_missing(self, s: int) -> None:
+        """Queue side ``s``'s live nodes without a vector (after ``_load_embeddings``)."""
+        side, queued = self.sides[s], self.queue.queued(s)
         self.queue.enqueue(self._delta, s, [node for node in side.graph.alive_indices()
                                             if not side.has_vector(node) and node not in queued])
 

@@ -177,6 +177,13 @@ class EngineSettings(BaseModel):
                      "wait at every two-thread barrier while other processes hold the cores "
                      "(12x per op measured on a busy 2-core VM). 0: never."),
     )
+    restore_threads: int = Field(
+        default=2, ge=1, le=2,
+        description=("Threads a restore runs on: 2 rebuilds both graphs' mirrors, samples, "
+                     "vectors, shared-anchor heads, lists and probed cells at once (mostly "
+                     "numpy and FAISS, which release the GIL: decision 0088); 1: one side "
+                     "after the other. The restored state is the same either way."),
+    )
     recompute_chunk: int = Field(
         default=32_768, ge=1,
         description=("Entities encoded per local closure, per side (memory bound; fewer, larger "

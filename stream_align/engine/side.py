@@ -95,6 +95,13 @@ class Side:
         self.anchor_ids(np.zeros(0, dtype=np.int64))  # every key known so far looked up
         return self._anchor_node[anchors]
 
+    def warm_keys(self) -> None:
+        """Every key looked up for :meth:`anchor_ids` and hashed for :meth:`tie_keys` now:
+        a restore's two threads then only read them (each fills lazily, unguarded)."""
+        none = np.zeros(0, dtype=np.int64)
+        self.anchor_ids(none)
+        self.tie_keys(none)
+
     def tie_keys(self, nodes: np.ndarray) -> np.ndarray:
         """Each node's key hash that orders equal shared-anchor shares (8 bytes a node,
         hashed once per node)."""
