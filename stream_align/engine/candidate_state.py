@@ -20,6 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from stream_align import setops
+from stream_align.arrays import lookup
+from stream_align.engine import ivf_lists
 from stream_align.engine.delta import ListRows, PairScoreRows, StateDelta
 from stream_align.engine.errors import EngineError
 from stream_align.engine.pair_book import PairBook
@@ -124,6 +126,17 @@ class StoredLists:
         nodes, cells = self.nodes[s], self.blocks[s].cells[:, 1:]
         stored = (cells >= 0).any(axis=1)
         return nodes[stored], cells[stored]
+
+    def register(self, sides: tuple[Side, Side], s: int) -> None:
+        """IVF: side ``s``'s indexed nodes registered under the cells their read lists probe
+        (a node without stored cells is probed, and marked to be stored with the next delta);
+        nothing to write back for the vectors placed as stored."""
+        side = sides[s]
+        indexed = side.indexed()
+        side.take_cells_changed()
+        if side.probers is not None:
+            side.mark_cells(indexed[lookup(self.own_cells(s), indexed, -1) < 0])
+            ivf_lists.register(side, sides[1 - s], indexed, self.probed(s))
 
     def load(self, sides: tuple[Side, Side], book: PairBook, source: StateSource, top_k: int,
              progress: Progress = no_progress, both: Both = serial) -> None:

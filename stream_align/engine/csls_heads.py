@@ -70,6 +70,9 @@ def _due_rows(mine: ListTable, set_rows: np.ndarray, drift: np.ndarray, moved: n
     rounding, ``csls.rerank_slack``). Exact: a row kept has the heads a re-rank would give,
     as its members stayed and their scores and hubs moved by at most the moves spent."""
     at, holders = mine.listed_by.of(moved)
+    if len(whole := set_rows[np.isinf(drift)]):  # re-ranked whatever their hubs did (a
+        other = ~setops.in_sorted(holders, whole)  # restore: every row) — not summed
+        at, holders = at[other], holders[other]
     holders, largest = _largest(holders, shift[at])
     rows = setops.union1d(set_rows, holders)  # ``set_rows`` are distinct, as ``holders`` now
     need = np.zeros(len(rows))

@@ -189,22 +189,12 @@ class AlignmentEngine:
         if stored is not None:
             stored.load(self.sides, self.book, source, self.settings.top_k, self.progress, both)
             self.lists.refresh_heads(both)  # CSLS heads: derived from the read rows
-            both(lambda s: self._register_stored(s, stored))
+            both(lambda s: stored.register(self.sides, s))
             return
         self.scores.rebuild(setops.union1d(self.lists.rebuild(), anchored))
         self._keep_quantiser()
         self._delta.candidates_reset = True
         self.held.everywhere = self.pending_count > 0
-
-    def _register_stored(self, s: int, stored: candidate_state.StoredLists) -> None:
-        """IVF: side ``s``'s nodes registered under the cells their read lists probe."""
-        side = self.sides[s]
-        indexed = side.indexed()
-        side.take_cells_changed()  # placed as stored: nothing to write back
-        if side.probers is not None:
-            own = stored.own_cells(s)
-            side.mark_cells(indexed[lookup(own, indexed, -1) < 0])
-            ivf_lists.register(side, self.sides[1 - s], indexed, stored.probed(s))
 
     def _preferred(self, left: int, right: int) -> bool:
         """The model alone would match the pair (its score reaches the match threshold; with
@@ -257,10 +247,13 @@ class AlignmentEngine:
                               None if cells is None else lookup(cells, nodes[take], -1))
 
     def _queue_missing(self, s: int) -> None:
-        """Queue side ``s``'s live nodes without a vector (after ``_load_embeddings``)."""
+        """Queue side ``s``'s live nodes without a vector (after ``_load_embeddings``), in
+        node order: one array test for all, a Python step only for the few without."""
         side, queued = self.sides[s], self.queue.queued(s)
-        self.queue.enqueue(self._delta, s, [node for node in side.graph.alive_indices()
-                                            if not side.has_vector(node) and node not in queued])
+        alive = np.asarray(side.graph.alive_indices(), dtype=np.int64)
+        self.queue.enqueue(self._delta, s, [node for node in
+                                            alive[side.faiss_ids(alive) < 0].tolist()
+                                            if node not in queued])
 
     # one batch
 
