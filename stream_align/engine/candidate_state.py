@@ -150,8 +150,8 @@ class StoredLists:
             lefts = np.repeat(_known(left_index.nodes_of(pairs.keys), pairs.keys), pairs.lengths)
             book.load(lefts, _nodes_of(sides[1], pairs.rights), pairs.scores)
 
-
     def _load_side(self, sides: tuple[Side, Side], s: int, top_k: int) -> None:
+        """Side ``s``'s stored rows into its list table, members as nodes of the other side."""
         block, nodes = self.blocks[s], self.nodes[s]
         width = int(block.lengths.max(initial=0))
         filled = np.arange(width) < block.lengths[:, None]  # row-major: the rows' order

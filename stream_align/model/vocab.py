@@ -83,8 +83,9 @@ class Vocab:
         if ids is None:
             index = {name: i for i, name in enumerate(self.relations)}
             ids = np.array([index.get(relation_key(r) + ">", 0) for r in key], dtype=np.int64)
-            if len(self._known_ids) >= KNOWN_RELATION_LISTS:  # a mirror's list grew: drop
-                del self._known_ids[next(iter(self._known_ids))]  # the oldest
+            oldest = next(iter(self._known_ids), None)  # a mirror's list grew: drop the
+            if len(self._known_ids) >= KNOWN_RELATION_LISTS and oldest is not None:  # oldest
+                self._known_ids.pop(oldest, None)  # (a restore's two threads may drop it both)
             self._known_ids[key] = ids
         return ids.copy()
 
