@@ -10,10 +10,15 @@ cluster's points split into sub-cells in proportion to its share of the points �
 iterations · points · √cells · dim`` — then :data:`REFINE_ITERATIONS` flat iterations from
 those centroids (decision 0072).
 Deterministic for a given input and seed, as the re-training rule needs: an engine restored
-from a store trains on the same sample to the same centroids.
+from a store trains on the same sample to the same centroids — and whatever the thread count:
+FAISS's k-means gives the same centroids on one thread as on two (checked on the model's whole
+ladder, decision 0084), so a small k-means runs on one (:data:`SERIAL_BELOW`).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import faiss
 import numpy as np
@@ -29,6 +34,12 @@ recall against exact search fell with them; a few flat iterations move the borde
 a fifth of flat k-means's 20 (measured in decision 0072)."""
 _COARSE_POINTS = 256
 """Points per coarse cluster the first level trains on (a sample of the given points)."""
+SERIAL_BELOW = 1 << 25
+"""Products per iteration (points seen × cells) below which a k-means runs on one thread:
+each iteration opens a few OpenMP regions whose threads spin at the barriers, which for a
+small k-means costs more CPU than the work (the 8,192-cell rung's 91 group k-means: 8.4 s of
+CPU on two threads, 0.65 s on one, decision 0084). Above it the caller's threads share the
+products (zh_en's 1,024 cells: 4e7)."""
 
 
 def kmeans(x: np.ndarray, cells: int, seed: int = 0) -> np.ndarray:
@@ -46,8 +57,24 @@ def _flat(x: np.ndarray, cells: int, seed: int, points: int = POINTS_PER_CELL,
     model = faiss.Kmeans(x.shape[1], cells, niter=iterations, seed=seed, spherical=True,
                          max_points_per_centroid=points, min_points_per_centroid=1,
                          verbose=False)
-    model.train(np.ascontiguousarray(x, dtype=np.float32), init_centroids=start)
+    with _serial(min(len(x), points * cells) * cells < SERIAL_BELOW):
+        model.train(np.ascontiguousarray(x, dtype=np.float32), init_centroids=start)
     return np.ascontiguousarray(model.centroids, dtype=np.float32)
+
+
+@contextmanager
+def _serial(serial: bool) -> Iterator[None]:
+    """FAISS on one thread inside the block where ``serial`` (this thread's OpenMP setting,
+    restored after)."""
+    if not serial:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def two_level(x: np.ndarray, cells: int, coarse: int, seed: int = 0) -> np.ndarray:
