@@ -3,6 +3,7 @@ good as flat k-means's on clustered data."""
 
 from __future__ import annotations
 
+import faiss
 import numpy as np
 import pytest
 
@@ -71,3 +72,32 @@ def test_few_points_a_cell_train_without_faiss_warnings(capfd: pytest.CaptureFix
     x = rng.standard_normal((600, 16)).astype(np.float32)
     km.kmeans(x / np.linalg.norm(x, axis=1, keepdims=True), 64)
     assert "WARNING" not in capfd.readouterr().err
+
+
+def test_a_small_k_means_runs_on_one_thread_to_the_same_centroids(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenMP barriers cost a small k-means more CPU than its products (decision 0084): below
+    ``SERIAL_BELOW`` it runs on one thread, the caller's thread setting restored after, and the
+    centroids are the same bits as on the caller's threads."""
+    seen: list[int] = []
+    train = faiss.Kmeans.train
+
+    def spy(self: faiss.Kmeans, *args: object, **kwargs: object) -> object:
+        seen.append(faiss.omp_get_max_threads())
+        return train(self, *args, **kwargs)
+
+    monkeypatch.setattr(faiss.Kmeans, "train", spy)
+    x = _clustered(3000, 30, 16, seed=5)
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(2)
+    try:
+        monkeypatch.setattr(km, "SERIAL_BELOW", 0)
+        shared = km.kmeans(x, 64)
+        monkeypatch.setattr(km, "SERIAL_BELOW", 1 << 40)
+        serial = km.kmeans(x, 64)
+        assert faiss.omp_get_max_threads() == 2  # restored
+    finally:
+        faiss.omp_set_num_threads(before)
+    assert seen == [2, 1]
+    assert np.array_equal(shared, serial)
+
