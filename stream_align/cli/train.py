@@ -87,7 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=float, default=None,
                    help="Stop the epochs after this many seconds (default 540; 240 with "
                    "--hide-names, leaving time for the bootstrap rounds).")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads.")
+    p.add_argument("--threads", type=int, default=2,
+                   help="torch CPU threads (and FAISS's for the IVF ladder's large k-means).")
     p.add_argument("--report", type=Path, help="Also write the training report (JSON) here.")
     p.set_defaults(func=run)
 

@@ -57,20 +57,20 @@ def _flat(x: np.ndarray, cells: int, seed: int, points: int = POINTS_PER_CELL,
     model = faiss.Kmeans(x.shape[1], cells, niter=iterations, seed=seed, spherical=True,
                          max_points_per_centroid=points, min_points_per_centroid=1,
                          verbose=False)
-    with _serial(min(len(x), points * cells) * cells < SERIAL_BELOW):
+    with threads(1 if min(len(x), points * cells) * cells < SERIAL_BELOW else None):
         model.train(np.ascontiguousarray(x, dtype=np.float32), init_centroids=start)
     return np.ascontiguousarray(model.centroids, dtype=np.float32)
 
 
 @contextmanager
-def _serial(serial: bool) -> Iterator[None]:
-    """FAISS on one thread inside the block where ``serial`` (this thread's OpenMP setting,
-    restored after)."""
-    if not serial:
+def threads(count: int | None) -> Iterator[None]:
+    """FAISS on ``count`` threads inside the block (this thread's OpenMP setting, restored
+    after); None: as it is."""
+    if count is None:
         yield
         return
     before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
+    faiss.omp_set_num_threads(count)
     try:
         yield
     finally:

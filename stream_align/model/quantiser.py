@@ -15,6 +15,7 @@ import torch
 
 from stream_align.graph import GraphPair
 from stream_align.index import train_ladder
+from stream_align.index.kmeans import threads
 from stream_align.index.vector_index import prepared
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.readout import retrieval_vectors
@@ -22,7 +23,8 @@ from stream_align.model.readout import retrieval_vectors
 
 def fit_quantisers(bundle: ModelBundle, pair: GraphPair) -> dict[int, np.ndarray]:
     """``bundle``'s IVF quantiser ladder (``index.ladder``) from ``pair``'s retrieval vectors
-    (both graphs, A first)."""
+    (both graphs, A first); the large k-means on the training's threads (``train.threads``:
+    FAISS's default is every core the machine has), the small ones on one (decision 0084)."""
     net, parts = bundle.net, []
     with torch.no_grad():
         for graph, query in ((pair.a, True), (pair.b, False)):
@@ -30,4 +32,5 @@ def fit_quantisers(bundle: ModelBundle, pair: GraphPair) -> dict[int, np.ndarray
             vectors = retrieval_vectors(net, inputs, net.encode(inputs), query=query).numpy()
             parts.append(prepared(vectors, vectors.shape[1], net.loss == "hinge"))
             del inputs
-    return train_ladder(np.concatenate(parts))
+    with threads(bundle.train.threads):
+        return train_ladder(np.concatenate(parts))

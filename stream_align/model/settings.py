@@ -169,7 +169,8 @@ class TrainSettings(_Frozen):
         "non-anchor entities become frozen anchors (model/bootstrap.py)."
     )
     seed: int = Field(0, description="Seed of initialisation, batching and negatives.")
-    threads: int = Field(2, ge=1, description="torch CPU threads.")
+    threads: int = Field(2, ge=1, description="torch CPU threads (and FAISS's for the IVF "
+                         "ladder's large k-means, decision 0084).")
     time_limit_s: float = Field(540.0, gt=0, description="Stop training after this many seconds.")
     progress: bool = Field(True, description="Show a tqdm progress bar.")
 
