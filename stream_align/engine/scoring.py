@@ -13,7 +13,9 @@ cosine for hinge ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -47,6 +49,11 @@ the zh_en refresh built the other side's views again in each of its seven groups
 four of the views built (decision 0061)."""
 GROUP_PAIRS = 1 << 19
 """Most pairs in one group (their nodes, rows among the group's entities and logits)."""
+BESIDE_PAIRS = PAIR_BLOCK
+"""Pairs in a group from which the pair head's features run on a second thread beside the
+logits (torch on two threads only): scipy's sparse products and torch's attention both leave
+the GIL, so a bulk refresh uses the second core there (decision 0092). A smaller group is not
+worth a thread's hand-overs."""
 
 
 @dataclass
@@ -165,31 +172,46 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
                      side.features.name_keys(at))
 
 
-def _link(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
-          logits: torch.Tensor, cache: FeatureCache | None = None) -> np.ndarray:
-    """The published score of a group's pairs with these model logits: the pair head's
-    probability where the model has one, else the model's own link (sigmoid for BCE, the
-    cosine for hinge). The head's features go :data:`PAIR_BLOCK` pairs at a time (their
-    sparse rows cut per pair are the largest transient of a long group); with a ``cache``,
-    a pair's own features are read back while its entities' own view parts stay."""
-    head = bundle.pair_head
-    if head is None:
-        return (torch.sigmoid(logits) if bundle.net.loss == "bce" else logits).numpy()
+def _head_features(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
+                   cache: FeatureCache | None = None) -> list[np.ndarray] | None:
+    """The pair head's features of a group's pairs, :data:`PAIR_BLOCK` pairs a block (their
+    sparse rows cut per pair are the largest transient of a long group), the model's score
+    (column 0) left zero: every other feature is read from the entities' views alone, so this
+    may run beside the logits (:func:`_scored`). With a ``cache``, a pair's own features are
+    read back while its entities' own view parts stay. ``None`` without a head."""
+    if bundle.pair_head is None:
+        return None
     views = (sides[0].views.view(group.unique[0], partial(side_view, bundle, sides[0])),
              sides[1].views.view(group.unique[1], partial(side_view, bundle, sides[1])))
-    model = logits.numpy()
+    zero = np.zeros(len(group.lefts), dtype=np.float32)
     if cache is not None:
         keys = packed.join(group.lefts, group.rights)
         tags = packed.join(sides[0].views.own_versions(group.lefts),
                            sides[1].views.own_versions(group.rights))
         unsorted = unsorted_parts(views[0]), unsorted_parts(views[1])
     out = []
-    for block in (slice(start, start + PAIR_BLOCK) for start in range(0, len(model), PAIR_BLOCK)):
+    for block in (slice(start, start + PAIR_BLOCK) for start in range(0, len(zero), PAIR_BLOCK)):
         at = group.at[0][block], group.at[1][block]
-        feats = features(views[0], at[0], views[1], at[1], model[block]) if cache is None \
-            else cached_features(cache, views, unsorted, at, keys[block], tags[block],
-                                 model[block])
-        out.append(head.scores(feats))
+        out.append(features(views[0], at[0], views[1], at[1], zero[block]) if cache is None
+                   else cached_features(cache, views, unsorted, at, keys[block], tags[block],
+                                        zero[block]))
+    return out
+
+
+def _link(bundle: ModelBundle, logits: torch.Tensor,
+          feats: list[np.ndarray] | None) -> np.ndarray:
+    """The published score of a group's pairs with these model logits: the pair head's
+    probability over ``feats`` (:func:`_head_features`, the logits put in as their column 0:
+    the bits ``features`` writes there) where the model has one, else the model's own link
+    (sigmoid for BCE, the cosine for hinge)."""
+    head = bundle.pair_head
+    if head is None or feats is None:
+        return (torch.sigmoid(logits) if bundle.net.loss == "bce" else logits).numpy()
+    model, out, start = logits.numpy(), [], 0
+    for block in feats:
+        block[:, 0] = model[start:start + len(block)]
+        out.append(head.scores(block))
+        start += len(block)
     return np.concatenate(out or [np.zeros(0, dtype=np.float32)])
 
 
@@ -239,16 +261,39 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
     nodes = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     groups = group_spans(nodes)
+    two = torch.get_num_threads() > 1  # one: a small batch's (``threads``) or the operator's
     for done, at in enumerate(chunks(range(len(groups)), progress, "pair scores")):
         beat = partial(progress, "pair scores", done, len(groups))
         span = groups[at]
         group = _Group.of(nodes[span])
-        logits, found = _group_logits(bundle, sides, group, chunk, evidence, beat)
-        if linked:
-            scores[span] = _link(bundle, sides, group, logits, cache)
+        rows = _group_rows(bundle, sides, group, chunk, evidence, beat)
+        head = linked and bundle.pair_head is not None
+        with _beside(head and two and len(group.lefts) >= BESIDE_PAIRS) as run:
+            feats = run(_head_features, bundle, sides, group, cache) if head else None
+            logits, found = _group_logits(bundle, sides, group, rows, evidence, beat)
+            if linked:
+                scores[span] = _link(bundle, logits, feats.result() if feats else None)
         if evidence:
             explained[span] = found
     return scores, explained
+
+
+@contextmanager
+def _beside(on: bool) -> Iterator[Callable[..., Future]]:
+    """``submit`` of a one-thread pool while ``on`` (the caller goes on beside it; leaving
+    waits for it, also when the caller raises), else a ``submit`` that runs the call at once."""
+    if not on:
+        yield _now
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pair-features") as pool:
+        yield pool.submit
+
+
+def _now(fn: Callable[..., object], *args: object) -> Future:
+    """``fn(*args)`` run here, as a done future."""
+    done: Future = Future()
+    done.set_result(fn(*args))
+    return done
 
 
 def group_spans(nodes: np.ndarray) -> list[slice]:
@@ -283,15 +328,25 @@ def _within(column: np.ndarray) -> int:
     return int(np.searchsorted(np.cumsum(first), GROUP_ENTITIES, side="right"))
 
 
-def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group, chunk: int,
-                  evidence: int, beat: Beat) -> tuple[torch.Tensor, list[list[NeighbourPair]]]:
-    """Model logits of a group's pairs (and their ``evidence``), block by block."""
+def _group_rows(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group, chunk: int,
+                evidence: int, beat: Beat) -> tuple[PairRows, PairRows] | tuple[()]:
+    """Both sides' :class:`PairRows` of a group's entities where the logits attend (an
+    encode of what no recompute kept: before the head's features start beside the logits,
+    which read the same feature cache), else none."""
+    if not (evidence or bundle.arch.cross_attention):  # else no re-rank to pay for
+        return ()
+    return (pair_rows(bundle, sides[0], group.unique[0].tolist(), chunk, beat),
+            pair_rows(bundle, sides[1], group.unique[1].tolist(), chunk, beat))
+
+
+def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
+                  rows: tuple[PairRows, PairRows] | tuple[()], evidence: int,
+                  beat: Beat) -> tuple[torch.Tensor, list[list[NeighbourPair]]]:
+    """Model logits of a group's pairs (and their ``evidence``), block by block. Reads only
+    ``rows``, the indexed vectors and the model: nothing the head's features write."""
     lefts, rights = group.lefts, group.rights
     logits = torch.zeros(len(lefts), dtype=torch.float32)
     explained: list[list[NeighbourPair]] = []
-    attend = evidence or bundle.arch.cross_attention  # else no re-rank to pay for
-    rows = (pair_rows(bundle, sides[0], group.unique[0].tolist(), chunk, beat),
-            pair_rows(bundle, sides[1], group.unique[1].tolist(), chunk, beat)) if attend else ()
     with torch_on_one_thread():
         messages = (_messages(bundle, rows[0]), _messages(bundle, rows[1])) if rows else ()
         for start in range(0, len(lefts), PAIR_BLOCK):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from engine_fixtures import engine_settings, open_store, run, synthetic_pair, un
 from stream_align.engine import scoring
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.level1_cache import LevelOneCache
+from stream_align.engine.pair_features import FeatureCache
 from stream_align.engine.scoring import group_spans, pair_evidence, score_pairs
 from stream_align.engine.threads import torch_on_one_thread
 from stream_align.eval.replay import ReplayOrder, triple_changes
@@ -217,3 +219,68 @@ def test_torch_on_one_thread_restores_the_thread_count() -> None:
     with torch_on_one_thread():
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == 1
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_head_features_beside_the_logits_are_the_same_bits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool) -> None:
+    """With torch on two threads and a group of at least ``BESIDE_PAIRS``, the pair head's
+    features run on a second thread while the logits run here: the same scores, bit for bit
+    (with a feature cache too, read back in a second call), and the worker really ran."""
+    pair = synthetic_pair()
+    bundle = replace(untrained_bundle(pair), pair_head=HEAD)
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    with open_store(tmp_path) as store:
+        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    rng = np.random.default_rng(2)
+    ga, gb = engine.sides[0].graph, engine.sides[1].graph
+    nodes = [(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]])
+             for a, b in rng.integers(0, pair.a.num_entities, (90, 2)).tolist()]
+
+    def scored() -> list[np.ndarray]:
+        cache = FeatureCache(capacity=10_000) if cached else None
+        return [score_pairs(bundle, engine.sides, nodes, chunk=16, cache=cache)[0]
+                for _ in range(2)]
+
+    serial = scored()
+    ran: list[str] = []
+    features = scoring._head_features
+
+    def spy(*args: object) -> object:
+        ran.append(threading.current_thread().name)
+        return features(*args)
+
+    monkeypatch.setattr(scoring, "_head_features", spy)
+    monkeypatch.setattr(scoring, "BESIDE_PAIRS", 1)
+    monkeypatch.setattr(scoring, "PAIR_BLOCK", 32)  # several blocks a group
+    torch.set_num_threads(2)
+    try:
+        beside = scored()
+    finally:
+        torch.set_num_threads(1)
+    assert ran and all(name.startswith("pair-features") for name in ran)
+    for one, two in zip(serial, beside, strict=True):
+        assert one.tobytes() == two.tobytes()
+
+
+def test_an_error_beside_the_logits_is_raised_after_both_ended(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure of the head's features reaches the caller (not lost on the worker thread)."""
+    pair = synthetic_pair()
+    bundle = replace(untrained_bundle(pair), pair_head=HEAD)
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    with open_store(tmp_path) as store:
+        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    nodes = [(0, 0), (1, 1), (2, 2)]
+
+    def broken(*args: object) -> object:
+        raise MemoryError("features")
+
+    monkeypatch.setattr(scoring, "_head_features", broken)
+    monkeypatch.setattr(scoring, "BESIDE_PAIRS", 1)
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(MemoryError, match="features"):
+            score_pairs(bundle, engine.sides, nodes, chunk=16)
+    finally:
+        torch.set_num_threads(1)
