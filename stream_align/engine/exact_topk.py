@@ -24,6 +24,7 @@ import torch
 
 from stream_align.arrays import nonzero_sparse
 from stream_align.engine.progress import Progress, chunks, no_progress
+from stream_align.engine.threads import one_ahead, second_thread
 
 CHUNK_ROWS = 2048
 """Rows of ``S`` per matrix product (``CHUNK_ROWS × m`` floats at a time): longer chunks make
@@ -143,10 +144,17 @@ def top_both_ways(q: np.ndarray, b: np.ndarray, r_rows: int, r_cols: int,
     rows_i = np.zeros((n, r_rows), dtype=np.int64)
     rows_s = np.zeros((n, r_rows), dtype=np.float32)
     cols = _ColumnTop(m, r_cols)
-    for start in chunks(range(0, n, chunk), progress, "candidate lists"):
+
+    def scored(start: int) -> tuple[int, np.ndarray]:
+        """A chunk's products and its rows' tops (the next chunk's run beside the column
+        tops of this one: ``one_ahead``)."""
         s = product(q[start:start + chunk])
         if r_rows:
             rows_i[start:start + len(s)], rows_s[start:start + len(s)] = best_first(s, r_rows)
+        return start, s
+
+    starts = chunks(range(0, n, chunk), progress, "candidate lists")
+    for start, s in one_ahead(scored, starts, on=n > chunk and bool(r_cols) and second_thread()):
         if r_cols:
             cols.add(s, start)
     return TopR(rows_i, rows_s), cols.result()

@@ -29,7 +29,7 @@ from stream_align.engine.pair_features import FeatureCache, cached_features, uns
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
-from stream_align.engine.threads import torch_on_one_thread
+from stream_align.engine.threads import second_thread, torch_on_one_thread
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import PairOutput
 from stream_align.model.evidence import NeighbourPair, top_evidence
@@ -261,7 +261,7 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
     nodes = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     groups = group_spans(nodes)
-    two = torch.get_num_threads() > 1  # one: a small batch's (``threads``) or the operator's
+    two = second_thread()
     for done, at in enumerate(chunks(range(len(groups)), progress, "pair scores")):
         beat = partial(progress, "pair scores", done, len(groups))
         span = groups[at]

@@ -11,12 +11,17 @@ for its barriers — except the pair scorer's tensors (:func:`torch_on_one_threa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
+from typing import TypeVar
 
 import torch
 from threadpoolctl import ThreadpoolController
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @cache
@@ -64,3 +69,31 @@ def torch_on_one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def second_thread() -> bool:
+    """Whether bulk work may use a second thread of its own: torch's setting is above one
+    (``threads_for`` sets one for a small batch; ``OMP_NUM_THREADS=1`` sets it for a
+    process)."""
+    return torch.get_num_threads() > 1
+
+
+def one_ahead(fn: Callable[[T], R], items: Iterable[T], on: bool) -> Iterator[R]:
+    """``fn`` of each item, in order. While ``on``, item ``i + 1``'s runs on a second thread
+    while the caller works on item ``i``'s result (for work whose heavy parts — BLAS, torch,
+    numpy's and scipy's loops — leave the GIL); at most two results exist at once. Leaving
+    early (an error in the caller) waits for the running call."""
+    if not on:
+        yield from map(fn, items)
+        return
+    it = iter(items)
+    first = next(it, None)
+    if first is None:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="one-ahead") as pool:
+        pending = pool.submit(fn, first)
+        for item in it:
+            done = pending.result()
+            pending = pool.submit(fn, item)
+            yield done
+        yield pending.result()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from stream_align.engine.exact_topk import InnerProducts, top_both_ways
 
@@ -115,3 +116,24 @@ def test_column_top_merge_equals_one_stable_sort(seed: int) -> None:
         want = _sorted_merge(top.index, top.score, s, start)
         top.add(s, start)
         assert np.array_equal(top.index, want[0]) and np.array_equal(top.score, want[1])
+
+
+@pytest.mark.parametrize("r_rows", [0, 4])
+def test_top_both_ways_on_two_threads_is_the_same_bits(r_rows: int) -> None:
+    """The next chunk's products and row tops beside this chunk's column tops (torch on two
+    threads): the same arrays as one thread, with ties among the scores."""
+    rng = np.random.default_rng(5)
+    q = rng.integers(-3, 4, (203, 8)).astype(np.float32)  # many equal scores
+    b = rng.integers(-3, 4, (61, 8)).astype(np.float32)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = top_both_ways(q, b, r_rows, 6, chunk=16)
+        torch.set_num_threads(2)
+        two = top_both_ways(q, b, r_rows, 6, chunk=16)
+    finally:
+        torch.set_num_threads(before)
+    for x, y in zip((one[0], one[1]), (two[0], two[1]), strict=True):
+        assert x.index.tobytes() == y.index.tobytes() and x.score.tobytes() == y.score.tobytes()
+    want, _ = _brute(b, q, 6)
+    assert np.array_equal(two[1].index, want)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
+import pytest
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from stream_align.engine.threads import blas_on_one_thread
+from stream_align.engine.threads import blas_on_one_thread, one_ahead, second_thread
 
 
 def _blas_threads() -> list[int]:
@@ -19,3 +23,61 @@ def test_blas_on_one_thread_limits_blas_alone_and_restores_it() -> None:
             assert _blas_threads() and all(n == 1 for n in _blas_threads())
             assert torch.get_num_threads() == torch_before  # torch's pool is left alone
         assert _blas_threads() == before
+
+
+def test_one_ahead_keeps_the_order_and_runs_the_next_call_beside() -> None:
+    """Results in the items' order; item ``i + 1``'s call runs on the second thread while the
+    caller holds item ``i``'s result, and no more than one call is ahead."""
+    started: list[int] = []
+    names: set[str] = set()
+
+    def fn(item: int) -> int:
+        started.append(item)
+        names.add(threading.current_thread().name)
+        return item * item
+
+    seen = []
+    for got in one_ahead(fn, range(6), on=True):
+        time.sleep(0.01)  # the next call has time to start, not the one after it
+        seen.append((got, max(started)))
+    assert [g for g, _ in seen] == [i * i for i in range(6)]
+    assert all(ahead <= int(got ** 0.5) + 1 for got, ahead in seen)
+    assert names and all(name.startswith("one-ahead") for name in names)
+    assert list(one_ahead(fn, [], on=True)) == []
+    assert list(one_ahead(fn, [3], on=False)) == [9]
+
+
+def test_one_ahead_raises_a_call_error_and_waits_when_left_early() -> None:
+    def fn(item: int) -> int:
+        if item == 2:
+            raise ValueError("two")
+        return item
+
+    with pytest.raises(ValueError, match="two"):
+        list(one_ahead(fn, range(5), on=True))
+    running = threading.Event()
+    done = threading.Event()
+
+    def slow(item: int) -> int:
+        if item:
+            running.set()
+            time.sleep(0.05)
+            done.set()
+        return item
+
+    gen = one_ahead(slow, range(3), on=True)
+    assert next(gen) == 0
+    running.wait(1)
+    gen.close()  # the caller leaves: the running call is waited for
+    assert done.is_set()
+
+
+def test_second_thread_follows_torch() -> None:
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert not second_thread()
+        torch.set_num_threads(2)
+        assert second_thread()
+    finally:
+        torch.set_num_threads(before)
