@@ -27,11 +27,19 @@ from stream_align.engine.delta import StateDelta
 from stream_align.engine.event_rows import EventFrame, EventRows, EvidenceRow
 from stream_align.engine.progress import counted
 from stream_align.engine.scoring import pair_evidence
+from stream_align.engine.threads import beside, second_thread
 from stream_align.events.contracts import Direction, Evidence, now_ms
 from stream_align.model.vocab import plain_relation
 
 if TYPE_CHECKING:
     from stream_align.engine.engine import AlignmentEngine
+
+
+BESIDE_EVENTS = 4096
+"""Events of one call from which their causes are read on a second thread beside their
+evidence (torch on two threads only): the evidence's attention and the causes' merges are
+array work that leaves the GIL, so a bulk refresh uses the second core there (decision 0092).
+Fewer are not worth a thread's hand-overs."""
 
 
 class EventIds:
@@ -90,6 +98,20 @@ def _relation(name: str) -> tuple[str | None, Direction | None]:
     return plain[0], Direction.OUTGOING if plain[1] else Direction.INCOMING
 
 
+def _causes(engine: AlignmentEngine, first: Causes, decided: list[Change]
+            ) -> tuple[CauseRows, CauseRows]:
+    """The cause rows of each decided pair's entities and of the right entity's partner (it
+    reads the graphs' indexes, the samples and ``first``, nothing the evidence writes: it may
+    run beside it; no progress reports from here)."""
+    reached = _closures(engine, first)
+    partners = [engine.decider.matches.get(change.left) for change in decided]
+    lefts = _reached(engine, reached[0], 0, [change.left for change in decided])
+    rights = _reached(engine, reached[1], 1, [change.right for change in decided] + [
+        partner if partner != change.right else None
+        for change, partner in zip(decided, partners, strict=True)])
+    return lefts, rights
+
+
 def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Change],
                  causes: Causes, given: dict[int, tuple[Evidence, ...]] | None = None
                  ) -> EventRows:
@@ -98,19 +120,16 @@ def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Chang
     are rows (``EventRows``): each ``AlignmentEvent`` is built when the service reads it."""
     given = given or {}
     matches = [c for c in decided if not c.retract and id(c) not in given]
-    evidence: dict[int, tuple[EvidenceRow | Evidence, ...]] = dict(
-        zip(map(id, matches), _evidence(engine, matches), strict=True))
-    evidence.update(given)
     engine.progress("causes", 0, len(decided))
-    decided_at = now_ms()
     limit = engine.settings.max_cause_ids
-    reached = _closures(engine, causes.first(limit))
+    with beside(second_thread() and len(decided) >= BESIDE_EVENTS) as run:
+        causes_of = run(_causes, engine, causes.first(limit), decided)
+        evidence: dict[int, tuple[EvidenceRow | Evidence, ...]] = dict(
+            zip(map(id, matches), _evidence(engine, matches), strict=True))
+        lefts, rights = causes_of.result()
+    evidence.update(given)
+    decided_at = now_ms()
     identity, first_seq = engine.event_ids.allocate(len(decided), delta) if decided else ("", 0)
-    partners = [engine.decider.matches.get(change.left) for change in decided]
-    lefts = _reached(engine, reached[0], 0, [change.left for change in decided])
-    rights = _reached(engine, reached[1], 1, [change.right for change in decided] + [
-        partner if partner != change.right else None
-        for change, partner in zip(decided, partners, strict=True)])
     times = []
     for at, _ in enumerate(counted(decided, engine.progress, "events", len(decided))):
         found = [when for when in (lefts.time(at), rights.time(at),

@@ -13,9 +13,7 @@ cosine for hinge ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -29,7 +27,7 @@ from stream_align.engine.pair_features import FeatureCache, cached_features, uns
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
-from stream_align.engine.threads import second_thread, torch_on_one_thread
+from stream_align.engine.threads import beside, second_thread, torch_on_one_thread
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import PairOutput
 from stream_align.model.evidence import NeighbourPair, top_evidence
@@ -268,7 +266,7 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
         group = _Group.of(nodes[span])
         rows = _group_rows(bundle, sides, group, chunk, evidence, beat)
         head = linked and bundle.pair_head is not None
-        with _beside(head and two and len(group.lefts) >= BESIDE_PAIRS) as run:
+        with beside(head and two and len(group.lefts) >= BESIDE_PAIRS) as run:
             feats = run(_head_features, bundle, sides, group, cache) if head else None
             logits, found = _group_logits(bundle, sides, group, rows, evidence, beat)
             if linked:
@@ -276,24 +274,6 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
         if evidence:
             explained[span] = found
     return scores, explained
-
-
-@contextmanager
-def _beside(on: bool) -> Iterator[Callable[..., Future]]:
-    """``submit`` of a one-thread pool while ``on`` (the caller goes on beside it; leaving
-    waits for it, also when the caller raises), else a ``submit`` that runs the call at once."""
-    if not on:
-        yield _now
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pair-features") as pool:
-        yield pool.submit
-
-
-def _now(fn: Callable[..., object], *args: object) -> Future:
-    """``fn(*args)`` run here, as a done future."""
-    done: Future = Future()
-    done.set_result(fn(*args))
-    return done
 
 
 def group_spans(nodes: np.ndarray) -> list[slice]:

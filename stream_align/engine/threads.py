@@ -12,7 +12,7 @@ for its barriers — except the pair scorer's tensors (:func:`torch_on_one_threa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cache
 from typing import TypeVar
@@ -97,3 +97,22 @@ def one_ahead(fn: Callable[[T], R], items: Iterable[T], on: bool) -> Iterator[R]
             pending = pool.submit(fn, item)
             yield done
         yield pending.result()
+
+
+@contextmanager
+def beside(on: bool) -> Iterator[Callable[..., Future]]:
+    """``submit`` of a one-thread pool while ``on`` — the caller goes on beside the call, whose
+    heavy parts should leave the GIL, and reads its ``result()``; leaving the block waits for
+    it, also when the caller raises — else a ``submit`` that runs the call at once."""
+    if not on:
+        yield _now
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="beside") as pool:
+        yield pool.submit
+
+
+def _now(fn: Callable[..., object], *args: object) -> Future:
+    """``fn(*args)`` run here, as a done future."""
+    done: Future = Future()
+    done.set_result(fn(*args))
+    return done

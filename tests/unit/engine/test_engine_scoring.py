@@ -258,7 +258,7 @@ def test_head_features_beside_the_logits_are_the_same_bits(
         beside = scored()
     finally:
         torch.set_num_threads(1)
-    assert ran and all(name.startswith("pair-features") for name in ran)
+    assert ran and all(name.startswith("beside") for name in ran)
     for one, two in zip(serial, beside, strict=True):
         assert one.tobytes() == two.tobytes()
 
