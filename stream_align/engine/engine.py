@@ -49,7 +49,7 @@ from stream_align.engine.side import FaissIds, Side
 from stream_align.engine.side_pair import Both, side_pair
 from stream_align.engine.stages import Recompute, decide, find_affected
 from stream_align.engine.state_source import StateSource
-from stream_align.engine.threads import threads_for
+from stream_align.engine.threads import second_threads, threads_for
 from stream_align.events.contracts import (
     AlignmentEvent,
     Evidence,
@@ -261,7 +261,8 @@ class AlignmentEngine:
         """Apply one micro-batch and return its state delta, rejections, events and cost (a
         small batch on one thread: ``threads``)."""
         inputs = len(changes) + len(labels) + self.pending_count
-        with threads_for(inputs, self.settings.single_thread_below):
+        with threads_for(inputs, self.settings.single_thread_below), \
+                second_threads(self.settings.bulk_threads > 1):
             return self._process(changes, labels)
 
     def _process(self, changes: Sequence[TripleChange], labels: Sequence[Label]) -> Outcome:

@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 
 BESIDE_EVENTS = 4096
 """Events of one call from which their causes are read on a second thread beside their
-evidence (torch on two threads only): the evidence's attention and the causes' merges are
-array work that leaves the GIL, so a bulk refresh uses the second core there (decision 0092).
-Fewer are not worth a thread's hand-overs."""
+evidence (``engine.bulk_threads = 2``, torch on two threads): the evidence's attention and the
+causes' merges are array work that leaves the GIL, so a bulk refresh can use a free core there
+(decision 0092). Fewer are not worth a thread's hand-overs."""
 
 
 class EventIds:

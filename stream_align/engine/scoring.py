@@ -49,9 +49,9 @@ GROUP_PAIRS = 1 << 19
 """Most pairs in one group (their nodes, rows among the group's entities and logits)."""
 BESIDE_PAIRS = PAIR_BLOCK
 """Pairs in a group from which the pair head's features run on a second thread beside the
-logits (torch on two threads only): scipy's sparse products and torch's attention both leave
-the GIL, so a bulk refresh uses the second core there (decision 0092). A smaller group is not
-worth a thread's hand-overs."""
+logits (``engine.bulk_threads = 2``, torch on two threads): scipy's sparse products and
+torch's attention both leave the GIL, so a bulk refresh can use a free core there (decision
+0092). A smaller group is not worth a thread's hand-overs."""
 
 
 @dataclass

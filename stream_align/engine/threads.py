@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import TypeVar
 
@@ -22,6 +23,8 @@ from threadpoolctl import ThreadpoolController
 
 T = TypeVar("T")
 R = TypeVar("R")
+_SECOND: ContextVar[bool] = ContextVar("second_thread", default=False)
+"""Whether bulk work here may use a second thread of its own (``second_threads``)."""
 
 
 @cache
@@ -71,11 +74,21 @@ def torch_on_one_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+@contextmanager
+def second_threads(on: bool) -> Iterator[None]:
+    """Bulk work inside may use a second thread of its own (``engine.bulk_threads = 2``)."""
+    token = _SECOND.set(on)
+    try:
+        yield
+    finally:
+        _SECOND.reset(token)
+
+
 def second_thread() -> bool:
-    """Whether bulk work may use a second thread of its own: torch's setting is above one
-    (``threads_for`` sets one for a small batch; ``OMP_NUM_THREADS=1`` sets it for a
-    process)."""
-    return torch.get_num_threads() > 1
+    """Whether bulk work may use a second thread of its own: inside ``second_threads(True)``
+    while torch's setting is above one (``threads_for`` sets one for a small batch;
+    ``OMP_NUM_THREADS=1`` sets it for a process)."""
+    return _SECOND.get() and torch.get_num_threads() > 1
 
 
 def one_ahead(fn: Callable[[T], R], items: Iterable[T], on: bool) -> Iterator[R]:

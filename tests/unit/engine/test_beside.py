@@ -22,12 +22,14 @@ from stream_align.model.pair_head import PairHead
 HEAD = PairHead(weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5, 1.0, 0.5, 1.5), bias=-2.5)
 
 
-def _run(tmp_path: Path, threads: int) -> tuple[list[tuple], list[tuple], dict]:
+def _run(tmp_path: Path, threads: int, bulk_threads: int = 1
+         ) -> tuple[list[tuple], list[tuple], dict]:
     """A bulk batch of the whole stream, then small batches; its events (less their ids and
     wall-clock stamps), both sides' lists and the final matches."""
     pair = synthetic_pair(n=120, seed=3)
     bundle = replace(untrained_bundle(pair), pair_head=HEAD)
-    engine = AlignmentEngine.empty(bundle, engine_settings(single_thread_below=0))
+    engine = AlignmentEngine.empty(bundle, engine_settings(single_thread_below=0,
+                                                           bulk_threads=bulk_threads))
     changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1))
     torch.set_num_threads(threads)
     try:
@@ -72,10 +74,12 @@ def test_bulk_work_beside_gives_the_same_engine(tmp_path: Path,
     monkeypatch.setattr(exact_topk.InnerProducts, "__call__", product)
     monkeypatch.setattr(scoring, "BESIDE_PAIRS", 1)
     monkeypatch.setattr(events_module, "BESIDE_EVENTS", 1)
-    two = _run(tmp_path / "two", threads=2)
+    default = _run(tmp_path / "default", threads=2)  # engine.bulk_threads = 1
+    assert not chunks_beside and not [n for n in names if ":beside" in n]
+    two = _run(tmp_path / "two", threads=2, bulk_threads=2)
     assert {n.split(":")[0] for n in names if ":beside" in n} == {"features", "causes"}
     assert chunks_beside
     assert one[0] and one[1]
-    assert one == two
+    assert one == two == default
     assert np.array_equal(*(np.asarray([e[3] for e in r[0]], dtype=np.float64)
                             for r in (one, two)))

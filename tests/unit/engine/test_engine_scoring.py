@@ -16,7 +16,7 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.level1_cache import LevelOneCache
 from stream_align.engine.pair_features import FeatureCache
 from stream_align.engine.scoring import group_spans, pair_evidence, score_pairs
-from stream_align.engine.threads import torch_on_one_thread
+from stream_align.engine.threads import second_threads, torch_on_one_thread
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleChange
 from stream_align.model.bundle import ModelBundle
@@ -255,7 +255,8 @@ def test_head_features_beside_the_logits_are_the_same_bits(
     monkeypatch.setattr(scoring, "PAIR_BLOCK", 32)  # several blocks a group
     torch.set_num_threads(2)
     try:
-        beside = scored()
+        with second_threads(True):
+            beside = scored()
     finally:
         torch.set_num_threads(1)
     assert ran and all(name.startswith("beside") for name in ran)
@@ -280,7 +281,7 @@ def test_an_error_beside_the_logits_is_raised_after_both_ended(
     monkeypatch.setattr(scoring, "BESIDE_PAIRS", 1)
     torch.set_num_threads(2)
     try:
-        with pytest.raises(MemoryError, match="features"):
+        with second_threads(True), pytest.raises(MemoryError, match="features"):
             score_pairs(bundle, engine.sides, nodes, chunk=16)
     finally:
         torch.set_num_threads(1)

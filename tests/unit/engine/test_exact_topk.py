@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from stream_align.engine.exact_topk import InnerProducts, top_both_ways
+from stream_align.engine.threads import second_threads
 
 
 def _brute(q: np.ndarray, b: np.ndarray, r: int) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +131,8 @@ def test_top_both_ways_on_two_threads_is_the_same_bits(r_rows: int) -> None:
         torch.set_num_threads(1)
         one = top_both_ways(q, b, r_rows, 6, chunk=16)
         torch.set_num_threads(2)
-        two = top_both_ways(q, b, r_rows, 6, chunk=16)
+        with second_threads(True):
+            two = top_both_ways(q, b, r_rows, 6, chunk=16)
     finally:
         torch.set_num_threads(before)
     for x, y in zip((one[0], one[1]), (two[0], two[1]), strict=True):

@@ -9,7 +9,12 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from stream_align.engine.threads import blas_on_one_thread, one_ahead, second_thread
+from stream_align.engine.threads import (
+    blas_on_one_thread,
+    one_ahead,
+    second_thread,
+    second_threads,
+)
 
 
 def _blas_threads() -> list[int]:
@@ -72,12 +77,19 @@ def test_one_ahead_raises_a_call_error_and_waits_when_left_early() -> None:
     assert done.is_set()
 
 
-def test_second_thread_follows_torch() -> None:
+def test_second_thread_only_inside_second_threads_and_with_torch_on_two() -> None:
     before = torch.get_num_threads()
     try:
-        torch.set_num_threads(1)
-        assert not second_thread()
         torch.set_num_threads(2)
-        assert second_thread()
+        assert not second_thread()  # the default: engine.bulk_threads = 1
+        with second_threads(True):
+            assert second_thread()
+            with second_threads(False):
+                assert not second_thread()
+            assert second_thread()
+            torch.set_num_threads(1)  # a small batch (threads_for), OMP_NUM_THREADS=1
+            assert not second_thread()
+        torch.set_num_threads(2)
+        assert not second_thread()
     finally:
         torch.set_num_threads(before)
