@@ -15,7 +15,8 @@ A crash before 4 leaves no trace and the batch is re-read from the stored offset
 after 4 re-publishes the unacknowledged outbox on restart (same keys and event ids). (A bulk
 refresh's candidate list and pair rows are committed in slices just before 4, marked not
 current until 4 commits: a crash between leaves only rows a restore ignores and rebuilds;
-``row_slices``.)
+``row_slices``. A batch's outbox records beyond a slice go the same way, not the outbox's until
+4 commits: a restart deletes those of a batch that did not commit; ``outbox_slices``.)
 
 A poison pill never stops the loop: the codec's limits turn what the store cannot take into
 dead letters at step 1; should the store still refuse one input in step 2 (``InvalidValueError``
@@ -48,7 +49,6 @@ from stream_align.service.batch import (
     DeadLetterRecord,
     DecodedBatch,
     StagedEvents,
-    stage_events,
     stage_outputs,
 )
 from stream_align.service.collector import (
@@ -71,13 +71,14 @@ from stream_align.service.observability import (
     publish_spans,
 )
 from stream_align.service.outbox import drain_outbox, published_records
+from stream_align.service.outbox_slices import stage_outbox
 from stream_align.service.producer import EventProducer
 from stream_align.service.row_slices import commit_rows_first
 from stream_align.service.settings import KafkaSettings, RunnerSettings
 from stream_align.service.source import StoreResumedSource
 from stream_align.store.errors import InvalidValueError
 from stream_align.store.records import TopicPartition
-from stream_align.store.recovery import stored_offsets
+from stream_align.store.recovery import discard_open_outbox, stored_offsets
 from stream_align.store.state_store import StateStore
 
 log = structlog.get_logger("stream_align.service")
@@ -140,6 +141,8 @@ class AlignmentService:
         progress = self._health.progress
         self._health.mark_not_ready(STATE_RESTORED, RESTORING)
         progress("read published outbox", 0, 0)
+        if discarded := discard_open_outbox(self._store):
+            log.info("outbox slices of a batch that did not commit deleted", entries=discarded)
         published = published_records(self._store, self._kafka)
         republished = drain_outbox(self._store, self._producer, published, progress)
         self._restore()
@@ -243,8 +246,10 @@ class AlignmentService:
             letters = batch.dead_letters + [
                 self._codec.dead_letter(batch.change_messages[index], error)
                 for index, error in outcome.rejected]
-            stage_outputs(tx, [letter.record for letter in letters], batch.next_offsets)
-            events = stage_events(tx, self._codec, outcome.events)  # empties outcome.events
+            stage_outputs(tx, [], batch.next_offsets)
+            events = stage_outbox(self._store, tx, self._codec,  # empties outcome.events
+                                  [letter.record for letter in letters], outcome.events,
+                                  self._runner.commit_slice_outbox)
             staged = len(letters) + events.records
             self._health.progress("commit", staged, staged)
             mark = self._lap("write_s", mark)

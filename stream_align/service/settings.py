@@ -95,6 +95,14 @@ class RunnerSettings(BaseModel):
                      "the commit holds a slice of them, not all (≈ 16 MB of list rows at "
                      "32,768; decision 0086). A crash between rebuilds the lists on restart."),
     )
+    commit_slice_outbox: int = Field(
+        4_096, ge=1,
+        description=("Most outbox entries (an alignment event's records, a dead letter) one "
+                     "transaction commits: a batch with more (a bulk refresh's events) appends "
+                     "them first in slices of this many, not published until the batch's own "
+                     "commit, so the commit holds a slice of them, not all (≈ 9 MB at 4,096; "
+                     "decision 0090). A crash between deletes them on restart."),
+    )
     poll_timeout_s: float = Field(
         0.2, gt=0, description="How long one poll waits for the first record of a batch."
     )

@@ -4,16 +4,26 @@ Offsets are committed in the same batch as the state they produced, so a restart
 after the last applied event. Output records go to the outbox in that same batch; a publisher
 produces them after the commit and then acknowledges them. A crash between produce and ack
 re-produces them, which the idempotent producer and the compacted topic absorb.
+
+A batch with many output records (a bulk refresh's events) may append them in slices, each its
+own transaction, before its own commit (``service.outbox_slices``): the first slice marks the
+outbox *open from* its first sequence number and the batch's own commit removes the mark.
+Entries at or after an open mark are not the outbox's yet — ``outbox`` does not read them and
+``discard_open`` (on restart) deletes them — so a crash between slices leaves what a crash
+before the commit did.
 """
 
 from collections.abc import Iterator, Sequence
 
-from stream_align.store.counters import OUTBOX_SEQ, allocate
+from stream_align.store.counters import OUTBOX_SEQ, allocate, peek
 from stream_align.store.errors import InvalidValueError
 from stream_align.store.keys import Table, pack, read_u32, read_u64, u32, u64, unpack_one
 from stream_align.store.pending import PendingWrites
 from stream_align.store.records import OutboxEntry, OutboxRecord, TopicPartition
 from stream_align.store.values import decode_outbox, encode_outbox
+
+OUTBOX_OPEN = b"outbox/open_from"
+"""``meta`` key: the first sequence number of outbox entries whose batch has not committed."""
 
 
 class DeliveryStore:
@@ -46,18 +56,51 @@ class DeliveryStore:
         self._kv.put(Table.OUTBOX, u64(seq), encode_outbox(record, also))
         return seq
 
+    def open_slices(self) -> None:
+        """Mark what is appended from now on as not the outbox's until ``close_slices`` commits
+        (kept if already marked: the mark is the batch's first entry)."""
+        if self._open_from() is None:
+            self._kv.put(Table.META, OUTBOX_OPEN, u64(peek(self._kv, OUTBOX_SEQ)))
+
+    def close_slices(self) -> None:
+        """The entries appended since ``open_slices`` become the outbox's (with this commit)."""
+        self._kv.delete(Table.META, OUTBOX_OPEN)
+
+    def discard_open(self) -> int:
+        """Delete the entries of a batch that did not commit (a crash between its slices) and
+        give their sequence numbers back; return how many were deleted."""
+        start = self._open_from()
+        if start is None:
+            return 0
+        stale = [key for key in self._kv.scan_keys(Table.OUTBOX) if read_u64(key) >= start]
+        for key in stale:
+            self._kv.delete(Table.OUTBOX, key)
+        self._kv.put(Table.META, OUTBOX_SEQ, u64(start))
+        self._kv.delete(Table.META, OUTBOX_OPEN)
+        return len(stale)
+
+    def _open_from(self) -> int | None:
+        value = self._kv.get(Table.META, OUTBOX_OPEN)
+        return None if value is None else read_u64(value)
+
     def outbox(self) -> Iterator[OutboxEntry]:
         """Unacknowledged records in the order they were appended (the records of one entry
-        share its sequence number)."""
+        share its sequence number); not those of a batch still open (``open_slices``)."""
+        end = self._open_from()
         for key, value in self._kv.scan(Table.OUTBOX):
             seq = read_u64(key)
+            if end is not None and seq >= end:
+                return
             for record in decode_outbox(value):
                 yield OutboxEntry(seq, record)
 
     def ack(self, up_to_seq: int) -> int:
-        """Delete every outbox entry with ``seq <= up_to_seq``; return how many were deleted."""
+        """Delete every outbox entry with ``seq <= up_to_seq`` (not those of a batch still
+        open); return how many were deleted."""
+        if (end := self._open_from()) is not None:
+            up_to_seq = min(up_to_seq, end - 1)
         acked = []
-        for key, _ in self._kv.scan(Table.OUTBOX):
+        for key in self._kv.scan_keys(Table.OUTBOX):
             if read_u64(key) > up_to_seq:
                 break
             acked.append(key)

@@ -55,6 +55,13 @@ def iter_outbox(store: StateStore) -> Iterator[OutboxEntry]:
         yield from tx.delivery.outbox()
 
 
+def discard_open_outbox(store: StateStore) -> int:
+    """Delete the outbox slices of a batch that did not commit (``DeliveryStore.discard_open``;
+    a restart does it before publishing); return how many entries."""
+    with store.transaction() as tx:
+        return tx.delivery.discard_open()
+
+
 def ack_outbox(store: StateStore, up_to_seq: int) -> int:
     """Delete published entries (``seq <= up_to_seq``) in one batch; return how many."""
     with store.transaction() as tx:

@@ -24,15 +24,17 @@ Alignment = dict[str, tuple[str, float]]
 
 def write_config(path: Path, kafka: KafkaSettings, batch: int, slice_rows: int | None = None
                  ) -> Path:
-    """``slice_rows``: ``runner.commit_slice_rows`` (small: most batches commit their candidate
-    rows in slices first, so kills land between slices too)."""
+    """``slice_rows``: ``runner.commit_slice_rows`` and ``runner.commit_slice_outbox`` (small:
+    most batches commit their candidate rows and outbox entries in slices first, so kills land
+    between slices too)."""
     lines = ["[kafka]"] + [f"{k} = {json.dumps(v)}" for k, v in kafka.model_dump().items()
                            if v is not None and not isinstance(v, dict)]
     # min_score_delta 0: every score move is published, so the compacted topic holds the
     # current scores (by default it lags them by up to the delta) and can be compared at 1e-5.
     lines += ["[observability]", "http_port = 0", "log_level = \"WARNING\"",
               "[runner]", f"batch_max_records = {batch}"]
-    lines += [f"commit_slice_rows = {slice_rows}"] if slice_rows else []
+    lines += [f"commit_slice_rows = {slice_rows}", f"commit_slice_outbox = {slice_rows}"
+              ] if slice_rows else []
     lines += ["[engine]", "min_score_delta = 0.0"]
     path.write_text("\n".join(lines) + "\n")
     return path
