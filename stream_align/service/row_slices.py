@@ -15,6 +15,15 @@ batch: the restart rebuilds the rows and re-runs the batch, as a kill before its
 
 A delta of at most a slice (a steady tail's small batches) commits as before; where the rows
 were current and stay so, the batch's commit writes the stored state back.
+
+Where the stored rows were current before the batch and it does not reset them (a steady
+batch that writes more than a slice: 126,000–474,000 delta rows a batch in the 200K tail), each
+slice also keeps the rows it overwrites as they were, and the first one the stored state
+(``CandidateStore.keep_before``; ``Table.KEPT``), which the batch's own commit forgets
+(``forget_kept``). A restart after a kill between slices puts them back
+(``store.recovery.undo_row_slices``) — the rows and state of before the batch, current — so it
+reads them instead of rebuilding every list and pair score (decision 0090). A bulk refresh
+(rows not current before, or reset) keeps nothing: its restart rebuilds, as before.
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from collections.abc import Iterator
 
 from stream_align.engine.delta import ListRows, PairScoreRows, StateDelta
 from stream_align.store.state_store import StateStore
+from stream_align.store.transaction import Transaction
 
 
 def candidate_rows(delta: StateDelta) -> int:
@@ -36,15 +46,20 @@ def commit_rows_first(store: StateStore, delta: StateDelta, rows: int) -> int:
     them out of it; return the slices committed (0: ``delta`` left as it was)."""
     if candidate_rows(delta) <= rows:
         return 0
-    slices = 0
+    slices, keep = 0, False
     for graph_id, part in _parts(delta, rows):
         with store.transaction() as tx:
             if not slices:
+                before = tx.candidates.state()
                 if delta.candidates is None:  # unchanged: the batch's commit puts it back
-                    delta.candidates = tx.candidates.state()
+                    delta.candidates = before
+                if keep := bool(before) and not delta.candidates_reset:
+                    tx.candidates.keep_state_before(before or "")
                 if delta.candidates_reset:
                     tx.candidates.clear()
                 tx.candidates.set_state("")  # not current until the batch's own commit
+            if keep:  # current rows before: a restart puts them back instead of rebuilding
+                tx.candidates.keep_before(graph_id or None, part.keys)
             if isinstance(part, ListRows):
                 tx.candidates.put_lists(graph_id, part.keys, part.bounds, part.members,
                                         part.scores, part.cells)
@@ -53,6 +68,12 @@ def commit_rows_first(store: StateStore, delta: StateDelta, rows: int) -> int:
         slices += 1
     delta.lists, delta.pair_scores, delta.candidates_reset = {}, None, False
     return slices
+
+
+def forget_kept(tx: Transaction, slices: int) -> None:
+    """In the batch's own transaction: what ``slices`` kept is no longer needed."""
+    if slices:
+        tx.candidates.drop_kept()
 
 
 def _parts(delta: StateDelta, rows: int) -> Iterator[tuple[str, ListRows | PairScoreRows]]:

@@ -73,12 +73,12 @@ from stream_align.service.observability import (
 from stream_align.service.outbox import drain_outbox, published_records
 from stream_align.service.outbox_slices import stage_outbox
 from stream_align.service.producer import EventProducer
-from stream_align.service.row_slices import commit_rows_first
+from stream_align.service.row_slices import commit_rows_first, forget_kept
 from stream_align.service.settings import KafkaSettings, RunnerSettings
 from stream_align.service.source import StoreResumedSource
 from stream_align.store.errors import InvalidValueError
 from stream_align.store.records import TopicPartition
-from stream_align.store.recovery import discard_open_outbox, stored_offsets
+from stream_align.store.recovery import discard_open_outbox, stored_offsets, undo_row_slices
 from stream_align.store.state_store import StateStore
 
 log = structlog.get_logger("stream_align.service")
@@ -143,6 +143,8 @@ class AlignmentService:
         progress("read published outbox", 0, 0)
         if discarded := discard_open_outbox(self._store):
             log.info("outbox slices of a batch that did not commit deleted", entries=discarded)
+        if undone := undo_row_slices(self._store):
+            log.info("candidate rows of a batch that did not commit put back", rows=undone)
         published = published_records(self._store, self._kafka)
         republished = drain_outbox(self._store, self._producer, published, progress)
         self._restore()
@@ -240,7 +242,8 @@ class AlignmentService:
             outcome = self._engine.process(batch.changes, batch.labels)
             self._stages.update(outcome.stats)
             mark = self._lap("admit_process_s", mark)
-            commit_rows_first(self._store, outcome.delta, self._runner.commit_slice_rows)
+            forget_kept(tx, commit_rows_first(self._store, outcome.delta,
+                                              self._runner.commit_slice_rows))
             write_delta(tx, outcome.delta)
             outcome.delta = StateDelta()  # its rows are staged now: not held twice at the commit
             letters = batch.dead_letters + [

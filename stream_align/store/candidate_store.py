@@ -20,6 +20,7 @@ written before the cells were stored (no count) are never read as current: the e
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 
 import numpy as np
 
@@ -30,6 +31,8 @@ from stream_align.store.pending import PendingWrites
 from stream_align.store.settings import StoreSettings
 
 STATE = b"candidates/state"
+_KEPT_STATE, _KEPT_LIST, _KEPT_PAIR = b"s", b"c", b"p"
+_KEPT_TABLES = {_KEPT_LIST[0]: Table.CANDIDATES, _KEPT_PAIR[0]: Table.PAIR_SCORE}
 _IDS, _SCORES, _BOUND, _CELLS = np.dtype("<i8"), np.dtype("<f4"), np.dtype("<f8"), np.dtype("<i4")
 ENCODE_ROWS = 16_384
 """Rows encoded at a time by ``put_lists``: a bulk refresh sets every list (400,000 rows at 200K
@@ -210,3 +213,39 @@ class CandidateStore:
         """Delete every stored list and pair score (before an engine rewrites all of them)."""
         self._kv.clear(Table.CANDIDATES)
         self._kv.clear(Table.PAIR_SCORE)
+
+    def keep_before(self, graph: str | None, entity_ids: list[str]) -> None:
+        """Keep the stored rows of ``entity_ids`` — lists of ``graph``, pair rows where None —
+        as they are before a row slice overwrites them (``undo_some`` puts them back)."""
+        tag, table, prefix = ((_KEPT_PAIR, Table.PAIR_SCORE, b"") if graph is None
+                              else (_KEPT_LIST, Table.CANDIDATES, pack(graph)))
+        keys = [prefix + component(entity_id) for entity_id in entity_ids]
+        self._kv.put_rows(Table.KEPT, [tag + key for key in keys], [
+            b"\x00" if old is None else b"\x01" + old
+            for old in self._kv.get_many(table, keys)])
+
+    def keep_state_before(self, state: str) -> None:
+        """Keep the stored state a row slice marks not current (``undo_some`` puts it back)."""
+        self._kv.put(Table.KEPT, _KEPT_STATE, state.encode())
+
+    def undo_some(self, limit: int) -> int:
+        """Put back up to ``limit`` kept rows, no longer kept; return how many. Where none
+        are left, the kept state is put back and nothing is kept any more."""
+        rows = list(islice(((key, value) for key, value in self._kv.scan(Table.KEPT)
+                            if key != _KEPT_STATE), limit))
+        for key, value in rows:
+            table = _KEPT_TABLES[key[0]]
+            if value[:1] == b"\x01":
+                self._kv.put(table, key[1:], value[1:])
+            else:
+                self._kv.delete(table, key[1:])
+            self._kv.delete(Table.KEPT, key)
+        if not rows:
+            if (state := self._kv.get(Table.KEPT, _KEPT_STATE)) is not None:
+                self.set_state(state.decode())
+            self.drop_kept()
+        return len(rows)
+
+    def drop_kept(self) -> None:
+        """Forget the kept rows (the batch that overwrote them committed)."""
+        self._kv.clear(Table.KEPT)

@@ -40,6 +40,7 @@ class Table(StrEnum):
     APPLIED_BY_SEQ = "applied_seq"  # u64 sequence -> kind, input event id (oldest first)
     CANDIDATES = "candidates"  # graph, entity -> list bound + FAISS ids and scores
     PAIR_SCORE = "pair_score"  # left -> FAISS ids of graph B and pair scores
+    KEPT = "kept"  # tag + key of a candidate row a sliced batch overwrote -> its row before
 
 
 @lru_cache(maxsize=1 << 16)

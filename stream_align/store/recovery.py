@@ -62,6 +62,18 @@ def discard_open_outbox(store: StateStore) -> int:
         return tx.delivery.discard_open()
 
 
+def undo_row_slices(store: StateStore, per_transaction: int = 16_384) -> int:
+    """Put back the candidate rows (and state) a batch's row slices kept before it was killed,
+    ``per_transaction`` rows a transaction (``CandidateStore.undo_some``: the stored state
+    stays not current until the last one); return how many rows."""
+    done = 0
+    while True:
+        with store.transaction() as tx:
+            if not (undone := tx.candidates.undo_some(per_transaction)):
+                return done
+        done += undone
+
+
 def ack_outbox(store: StateStore, up_to_seq: int) -> int:
     """Delete published entries (``seq <= up_to_seq``) in one batch; return how many."""
     with store.transaction() as tx:

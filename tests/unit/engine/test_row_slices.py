@@ -8,14 +8,16 @@ from pathlib import Path
 
 import pytest
 from engine_fixtures import engine_settings, open_store, synthetic_pair, untrained_bundle
-from test_candidate_state import _tables
+from test_candidate_state import _no_rebuild, _tables
 
 from stream_align.engine.engine import AlignmentEngine
+from stream_align.engine.pairs import PairScores
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleChange as T
 from stream_align.service.engine_state import StoredState, write_delta
-from stream_align.service.row_slices import candidate_rows, commit_rows_first
+from stream_align.service.row_slices import candidate_rows, commit_rows_first, forget_kept
 from stream_align.store.keys import Table
+from stream_align.store.recovery import undo_row_slices
 from stream_align.store.state_store import StateStore
 
 SETTINGS = {"max_affected_per_batch": 10, "rebuild_share": 0.05}  # a held drain, one refresh
@@ -29,11 +31,13 @@ def _drain(store: StateStore, engine: AlignmentEngine, sliced: int, stop: int | 
     slices = 0
     while engine.pending_count:
         delta = engine.process([], []).delta
+        now = 0
         if sliced:
             if stop is not None and candidate_rows(delta) > sliced:
                 return commit_rows_first(_Stopping(store, stop), delta, sliced)
-            slices += commit_rows_first(store, delta, sliced)
+            slices += (now := commit_rows_first(store, delta, sliced))
         with store.transaction() as tx:
+            forget_kept(tx, now)
             write_delta(tx, delta)
     return slices
 
@@ -94,8 +98,10 @@ def test_rows_current_before_and_after_keep_their_state(tmp_path: Path) -> None:
         assert deltas[1].candidates is None and candidate_rows(deltas[1]) > 1
         with whole.transaction() as tx:
             write_delta(tx, deltas[0])
-        assert commit_rows_first(cut, deltas[1], 1) > 1
+        sliced = commit_rows_first(cut, deltas[1], 1)
+        assert sliced > 1
         with cut.transaction() as tx:
+            forget_kept(tx, sliced)
             write_delta(tx, deltas[1])
         assert _rows(cut) == _rows(whole)
         with cut.transaction() as tx:
@@ -152,3 +158,49 @@ def test_a_kill_while_rows_are_reset_leaves_them_not_current_for_any_settings(
         members = [{k: [m for _, m in row] for k, (row, _) in t["lists0"].items()}
                    for t in (_tables(back), before)]
         assert members[0] == members[1]
+
+
+def test_a_kill_between_a_steady_batchs_slices_puts_the_rows_back(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows current before a batch that does not reset them (the steady tail's shape): each
+    slice keeps what it overwrites, so a kill after any slice is undone on restart to the rows
+    and state of before the batch — read back, not rebuilt — and the batch's re-run commits
+    the store a kill before the commit (a restart, then the batch) leaves, with the decisions
+    of the uninterrupted run; its commit forgets what was kept."""
+    whole, engine = _loaded(tmp_path / "whole", held=False)
+    with whole:
+        gone = [T.delete_entity("A", key) for key in list(engine.sides[0].graph.keys)[:3]]
+        with whole.transaction() as tx:
+            write_delta(tx, engine.process(gone, []).delta)
+        decided = _rows(whole)[Table.DECISION]
+    restarted, first = _loaded(tmp_path / "restarted", held=False)
+    with restarted:
+        with restarted.transaction() as tx:
+            again = AlignmentEngine.restore(first.bundle, StoredState(tx), first.settings)
+        with restarted.transaction() as tx:
+            write_delta(tx, again.process(gone, []).delta)
+        expected = _rows(restarted)
+    assert expected[Table.DECISION] == decided
+    for stop in (1, 3):
+        store, killed = _loaded(tmp_path / f"kill{stop}", held=False)
+        with store:
+            before = _rows(store)
+            delta = killed.process(gone, []).delta
+            assert not delta.candidates_reset and candidate_rows(delta) > 4
+            with pytest.raises(_Killed):
+                commit_rows_first(_Stopping(store, stop), delta, 1)
+            with store.transaction() as tx:
+                assert tx.candidates.state() == ""  # as before: never read as current
+            assert undo_row_slices(store, per_transaction=2) == stop
+            assert _rows(store) == before  # rows, state; nothing kept any more
+            with monkeypatch.context() as patch:
+                patch.setattr(PairScores, "rebuild", _no_rebuild)
+                with store.transaction() as tx:
+                    restored = AlignmentEngine.restore(killed.bundle, StoredState(tx),
+                                                       killed.settings)
+            again = restored.process(gone, []).delta
+            with store.transaction() as tx:
+                forget_kept(tx, commit_rows_first(store, again, 1))
+                write_delta(tx, again)
+            assert _rows(store) == expected
+            assert undo_row_slices(store) == 0 and _rows(store) == expected
