@@ -220,9 +220,8 @@ class CandidateStore:
         tag, table, prefix = ((_KEPT_PAIR, Table.PAIR_SCORE, b"") if graph is None
                               else (_KEPT_LIST, Table.CANDIDATES, pack(graph)))
         keys = [prefix + component(entity_id) for entity_id in entity_ids]
-        self._kv.put_rows(Table.KEPT, [tag + key for key in keys], [
-            b"\x00" if old is None else b"\x01" + old
-            for old in self._kv.get_many(table, keys)])
+        self._kv.put_rows(Table.KEPT, [tag + key for key in keys], [  # b"": there was none
+            b"" if old is None else old for old in self._kv.get_many(table, keys)])
 
     def keep_state_before(self, state: str) -> None:
         """Keep the stored state a row slice marks not current (``undo_some`` puts it back)."""
@@ -235,8 +234,8 @@ class CandidateStore:
                             if key != _KEPT_STATE), limit))
         for key, value in rows:
             table = _KEPT_TABLES[key[0]]
-            if value[:1] == b"\x01":
-                self._kv.put(table, key[1:], value[1:])
+            if value:  # a stored row is never empty (a list's head, a pair's entries)
+                self._kv.put(table, key[1:], value)
             else:
                 self._kv.delete(table, key[1:])
             self._kv.delete(Table.KEPT, key)
