@@ -79,7 +79,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the id remap (the model must have been trained with it)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
+                        help="any other engine setting (EngineSettings field, repeatable), "
+                        "e.g. the snapshot profile of decision 0093: --engine "
+                        "candidate_index=ivf --engine vector_tolerance=1e-3 --engine "
+                        "max_affected_per_batch=250000")
     parser.set_defaults(func=run)
+
+
+def engine_fields(options: list[str]) -> dict[str, str]:
+    """``FIELD=VALUE`` options → fields (pydantic converts the values); a malformed one is
+    a usage error, not a silently ignored setting."""
+    from stream_align.cli.errors import ConfigError
+
+    fields: dict[str, str] = {}
+    for option in options:
+        name, sep, value = option.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--engine takes FIELD=VALUE, got {option!r}")
+        fields[name.strip()] = value.strip()
+    return fields
 
 
 def run(args: argparse.Namespace) -> int:
@@ -95,14 +114,16 @@ def run(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        chosen = {} if args.match_threshold is None else {
-            "match_threshold": args.match_threshold, "keep_threshold": args.match_threshold}
-        engine = EngineSettings(unnamed_threshold=args.unnamed_threshold,
-                                unnamed_margin=args.unnamed_margin,
-                                neighbourhood_rounds=args.neighbourhood_rounds,
-                                neighbourhood_named=args.neighbourhood_named,
-                                neighbourhood_csls=args.neighbourhood_csls,
-                                anchor_candidates=args.anchor_candidates, **chosen)
+        fields: dict[str, object] = {
+            "unnamed_threshold": args.unnamed_threshold, "unnamed_margin": args.unnamed_margin,
+            "neighbourhood_rounds": args.neighbourhood_rounds,
+            "neighbourhood_named": args.neighbourhood_named,
+            "neighbourhood_csls": args.neighbourhood_csls,
+            "anchor_candidates": args.anchor_candidates}
+        if args.match_threshold is not None:
+            fields |= {"match_threshold": args.match_threshold,
+                       "keep_threshold": args.match_threshold}
+        engine = EngineSettings(**(fields | engine_fields(args.engine)))
     except ValidationError as exc:  # an option out of range
         raise ConfigError(validation_summary(exc)) from exc
     settings = SnapshotEvalSettings(

@@ -290,8 +290,10 @@ def _engine_line(settings: SnapshotEvalSettings) -> str:
         return "not streamed (--no-engine)"
     feed = (f"micro-batches of {settings.batch} events" if settings.batch
             else "one engine call per snapshot (then the deferred queue drained)")
-    return (f"{feed}, top_k {settings.engine.top_k}, at most "
-            f"{settings.engine.max_affected_per_batch:,} embeddings recomputed per call")
+    engine = settings.engine
+    return (f"{feed}, top_k {engine.top_k}, at most {engine.max_affected_per_batch:,} "
+            f"embeddings recomputed per call, {engine.candidate_index} candidate lists, "
+            f"vector tolerance {engine.vector_tolerance:g}")
 
 
 def _thresholds_line(engine: EngineSettings) -> str:

@@ -206,6 +206,27 @@ def test_eval_snapshots_cli_takes_a_calibrated_match_threshold(tiny_contea: tupl
     assert "thresholds: match 0.4, " in (out / "report.md").read_text()
 
 
+def test_eval_snapshots_cli_takes_engine_settings(tiny_contea: tuple[Path, Path],
+                                                  tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``--engine FIELD=VALUE`` reaches the engine (decision 0093's snapshot profile); a
+    malformed or unknown one is refused, not ignored."""
+    data, model = tiny_contea
+    out = tmp_path / "report"
+    assert main(["eval-snapshots", "--model", str(model), "--dataset", str(data), "--report",
+                 str(out), "--max-snapshot", "1", "--batch", "0", "--baseline", "none",
+                 "--no-full-recompute", "--threads", "1", "--engine", "vector_tolerance=1e-3",
+                 "--engine", "max_affected_per_batch=250000"]) == 0
+    meta = json.loads((out / "report.json").read_text())["meta"]
+    assert "at most 250,000 embeddings" in meta["engine"]
+    assert "vector tolerance 0.001" in meta["engine"]
+    for bad in ("vector_tolerance", "no_such_setting=1", "vector_tolerance=2"):
+        assert main(["eval-snapshots", "--model", str(model), "--dataset", str(data),
+                     "--report", str(tmp_path / "r"), "--threads", "1",
+                     "--engine", bad]) == ExitCode.CONFIG
+        assert bad.partition("=")[0] in capsys.readouterr().err
+
+
 def test_eval_snapshots_cli_refuses_a_model_of_another_dataset(
         tiny_contea: tuple[Path, Path], tmp_path: Path,
         capsys: pytest.CaptureFixture[str]) -> None:
