@@ -18,12 +18,13 @@ still encodes the whole closure.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from stream_align import setops
 from stream_align.engine.affected import SampleIndex
 from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.level1_cache import LevelOneCache
@@ -56,20 +57,26 @@ class LocalEncoding:
 @torch.no_grad()
 def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int],
                  features: FeatureCache | None = None, beat: Beat = no_beat,
-                 kept: tuple[LevelOneCache, Collection[int]] | None = None) -> LocalEncoding:
+                 kept: tuple[LevelOneCache, Collection[int]] | None = None,
+                 anchors: Callable[[np.ndarray], np.ndarray] | None = None) -> LocalEncoding:
     """Exact levels 0–1 of ``nodes`` and of every node their last layer reads (level-0 rows
     from ``features`` where given, else hashed here); ``beat`` between the steps (a chunk of
     tens of thousands of nodes takes seconds each). ``kept``: the kept ``h1`` rows and the
-    stale nodes — neighbours with an exact kept row are read from it, not encoded."""
+    stale nodes — neighbours with an exact kept row are read from it, not encoded.
+    ``anchors``: each node's seed anchor id (``Side.anchor_ids``, kept per node); with it and
+    ``features`` nothing reads the local graph's strings, so none is decoded (a steady
+    insert's local graphs decoded ≈ 900 keys and names, decision 0091)."""
     encoded = _encoded(samples, nodes, kept)  # E: their h1 is computed (and exact) here
     summarised = samples.closure(encoded, hops=1) if kept else samples.closure(nodes)
     ordered = list(nodes) + sorted(summarised.difference(nodes))
     beat()
-    local, glob = samples.graph.local_graph(ordered, samples.summary_triples(ordered))
+    texts = features is None or anchors is None
+    local, glob = samples.graph.local_graph(ordered, samples.summary_triples(ordered), texts)
     beat()
     read = len(ordered) if kept and _names_within_one_hop(bundle) else None
     inputs = bundle.inputs(local, None if features is None else
-                           features.level0(local, glob, read), samples.key_hashes(glob), read)
+                           features.level0(local, glob, read), samples.key_hashes(glob), read,
+                           None if texts or anchors is None else anchors(glob))
     beat()
     enc = bundle.net.encode(inputs)
     if kept:  # the last layer's other rows: read from the cache
@@ -100,9 +107,12 @@ def _names_within_one_hop(bundle: ModelBundle) -> bool:
 
 
 def _rows_of(glob: np.ndarray, nodes: set[int]) -> np.ndarray:
-    """Local rows whose global node is in ``nodes``."""
-    return np.flatnonzero(np.fromiter((g in nodes for g in glob.tolist()), dtype=bool,
-                                      count=len(glob)))
+    """Local rows whose global node is in ``nodes`` (one sorted search, not a set test a
+    row: the local graphs of a steady insert have hundreds of rows)."""
+    if not nodes:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(setops.isin(glob, np.fromiter(nodes, dtype=np.int64,
+                                                        count=len(nodes))))
 
 
 def _encoded(samples: SampleIndex, nodes: Sequence[int],

@@ -72,7 +72,7 @@ def ensure_level1(bundle: ModelBundle, side: Side, nodes: Sequence[int], chunk: 
     todo = side.level1.missing(nodes)
     for start in range(0, len(todo), chunk):
         encode_local(bundle, side.samples, todo[start:start + chunk],
-                     side.features, beat).keep_level1(side.level1)
+                     side.features, beat, anchors=side.anchor_ids).keep_level1(side.level1)
 
 
 def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int,

@@ -145,7 +145,7 @@ class Recompute:
             beat = partial(self.progress, stage, done, len(starts))
             part = nodes[start:start + self.chunk]
             local = encode_local(self.bundle, side.samples, part, side.features, beat,
-                                 (side.level1, stale))
+                                 (side.level1, stale), side.anchor_ids)
             local.keep_level1(side.level1)
             beat()
             vectors: np.ndarray = row_vectors(self.bundle, local, local.rows(part), side.query)

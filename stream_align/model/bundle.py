@@ -49,12 +49,14 @@ class ModelBundle:
         return self._anchor_index[side]
 
     def inputs(self, graph: Graph, feats: Level0 | None = None,
-               hashes: np.ndarray | None = None, read: int | None = None) -> GraphInputs:
+               hashes: np.ndarray | None = None, read: int | None = None,
+               anchors: np.ndarray | None = None) -> GraphInputs:
         """Encoder inputs of ``graph`` under this model's frozen features and sampling
         (``feats``: its level-0 rows, ``hashes``: its keys' ``sampling.key_hashes`` under the
-        model's salt, when the caller has them cached; ``read``: ``graph_inputs``)."""
+        model's salt, ``anchors``: their seed anchor ids, when the caller has them cached;
+        ``read``: ``graph_inputs``)."""
         hops = self.arch.name_skip_hops if self.arch.name_skip else None
         anchor_dim = self.arch.anchor_skip_dim if self.arch.use_anchors else 0
         structure_dim = self.arch.structure_dim if self.arch.use_anchors else 0
         return graph_inputs(graph, self.frozen, hops, anchor_dim, structure_dim, feats=feats,
-                            hashes=hashes, read=read)
+                            hashes=hashes, read=read, anchors=anchors)

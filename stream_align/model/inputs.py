@@ -162,13 +162,15 @@ def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
 def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
                  anchor_dim: int = 0, structure_dim: int = 0, *,
                  feats: Level0 | None = None, hashes: np.ndarray | None = None,
-                 read: int | None = None) -> GraphInputs:
+                 read: int | None = None, anchors: np.ndarray | None = None
+                 ) -> GraphInputs:
     """Features and deterministic sample of ``graph`` under the frozen choices; fixed skip
     blocks: raw names for hops ``0..skip_hops`` (none when ``None``), then neighbour anchors
     (when ``anchor_dim``), then the structural blocks (when ``structure_dim``). ``read``: only
     the first ``read`` entities get a type and a sample (each a function of the entity's own
     edges), the others none — for a caller that reads nothing they feed (the engine's local
-    recompute, ``engine.recompute``)."""
+    recompute, ``engine.recompute``). ``anchors``: each entity's :func:`anchor_ids`, where
+    the caller keeps them per entity (then ``graph.keys`` is not read)."""
     if feats is None:  # the streaming engine passes the rows (and key hashes) it has cached
         feats = level0(graph, frozen.features, frozen.name_idf, frozen.attr_idf)
     edges = directed_edges(graph, frozen.vocab.relation_ids(graph))
@@ -179,7 +181,8 @@ def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
     if hashes is None:
         hashes = key_hashes(graph.keys, frozen.salt)
     hood = sample(edges, graph.num_entities, hashes, types, avg, frozen.sampling.fanout)
-    anchors = anchor_ids(graph, frozen)
+    if anchors is None:
+        anchors = anchor_ids(graph, frozen)
     skips = [] if skip_hops is None else name_skips(feats.names, hood, skip_hops)
     if anchor_dim:
         skips.append(anchor_skip(anchors, len(frozen.anchors), hood, anchor_dim))

@@ -163,3 +163,38 @@ def test_a_node_sample_is_the_same_refreshed_alone_or_with_all(seed: int) -> Non
             np.testing.assert_array_equal(part.summary_triples([node]),
                                           everything.summary_triples([node]))
         np.testing.assert_array_equal(part._type[nodes], everything._type[nodes])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_local_encode_with_kept_anchor_ids_decodes_no_string(seed: int) -> None:
+    """With the level-0 rows cached and each node's anchor id kept (``Side.anchor_ids``), the
+    local graph's keys and names are not decoded (left blank), and the inputs, vectors and
+    ``h1`` rows are the same bits as from the decoded keys."""
+    from stream_align.engine.feature_cache import FeatureCache
+    from stream_align.engine.side import Side
+
+    pair = synthetic_pair(n=60, seed=seed)
+    bundle = untrained_bundle(pair)
+    mirror = _mirror(pair.a)
+    side = Side(mirror, bundle.frozen, True, False, 1000, 1000)
+    samples = side.samples
+    samples.refresh(range(pair.a.num_entities))
+    kept = LevelOneCache()
+    with torch.no_grad():
+        kept.put(np.arange(pair.a.num_entities), bundle.net.encode(bundle.inputs(pair.a)).h1[:-1])
+    assert (side.anchor_ids(np.arange(pair.a.num_entities)) < len(bundle.frozen.anchors)).any()
+    rng = np.random.default_rng(seed)
+    for _ in range(4):
+        rows = sorted(rng.choice(pair.a.num_entities, 5, replace=False).tolist())
+        stale = set(rows) | set(rng.choice(pair.a.num_entities, 8).tolist())
+        out = []
+        for anchors in (side.anchor_ids, None):
+            features = FeatureCache(mirror, bundle.frozen, 1000)
+            local = encode_local(bundle, samples, rows, features, kept=(kept, stale),
+                                 anchors=anchors)
+            assert (set(local.inputs.graph.keys) == {""}) == (anchors is not None)
+            out.append([local.inputs.anchors.numpy(), local.globals,
+                        row_vectors(bundle, local, local.rows(rows), query=True),
+                        local.enc.h1[torch.from_numpy(local.level1)].numpy()])
+        for got, want in zip(*out, strict=True):
+            np.testing.assert_array_equal(got, want)
