@@ -62,7 +62,7 @@ class FeatureCache:
         caller never reads what they feed, ``recompute``)."""
         n = len(glob)
         nodes = self._held(np.asarray(glob[:n if read is None else read], dtype=np.int64))
-        names, attrs, numbers = (self._rows.csr(nodes, p, self._dims[p], n) for p in range(3))
+        names, attrs, numbers = self._rows.csrs(nodes, list(self._dims), n)
         numeric = np.zeros((n, self._dims[2]), dtype=np.float32)
         rows = np.repeat(np.arange(n), np.diff(numbers.indptr))
         numeric[rows, numbers.indices] = numbers.data

@@ -112,7 +112,7 @@ class ViewCache:
             self._keep(missing, build(missing.tolist()))
             self.built += len(missing)
         self._rows.touch(nodes)
-        parts = [self._rows.csr(nodes, p, dim, len(nodes)) for p, dim in enumerate(self._dims)]
+        parts = self._rows.csrs(nodes, self._dims, len(nodes))
         self._rows.evict()
         return PairView(blocks=parts[:-2], words=parts[-2], numbers=parts[-1])
 

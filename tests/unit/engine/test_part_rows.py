@@ -53,3 +53,26 @@ def test_part_rows_evict_the_least_recently_used_down_to_capacity() -> None:
     rows.evict()
     assert rows.held == 4
     assert rows.holding(np.arange(10)).tolist() == [0, 3, 4, 5]
+
+
+def test_all_parts_at_once_are_each_part_read_alone() -> None:
+    """``csrs`` (one read of the pool for every part) gives each part as ``csr`` does, bit
+    for bit and with the same index types, for any nodes in any order and the first parts
+    only; nodes without rows in a part and no nodes at all included."""
+    rng, rows = np.random.default_rng(11), PartRows(4, capacity=10**6)
+    dims = [5, 9, 1, 3]
+    rows.fit(200)
+    for _ in range(60):
+        nodes = np.unique(rng.integers(0, 200, rng.integers(1, 30)))
+        rows.keep(nodes, [csr_block(_csr(rng, len(nodes), dim)) for dim in dims])
+        held = np.flatnonzero(~rows.missing(np.arange(200)))
+        for ask in (rng.permutation(held)[:rng.integers(0, 50)], held[:0]):
+            for width in (4, 2):
+                got = rows.csrs(ask, dims[:width], len(ask) + 3)
+                assert len(got) == width
+                for p, m in enumerate(got):
+                    one = rows.csr(ask, p, dims[p], len(ask) + 3)
+                    assert m.shape == one.shape
+                    for a, b in ((m.indptr, one.indptr), (m.indices, one.indices),
+                                 (m.data, one.data)):
+                        assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
