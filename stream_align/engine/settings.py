@@ -178,13 +178,14 @@ class EngineSettings(BaseModel):
                      "(12x per op measured on a busy 2-core VM). 0: never."),
     )
     restore_threads: int = Field(
-        default=1, ge=1, le=2,
+        default=2, ge=1, le=2,
         description=("Threads a restore runs on. 2: both graphs' mirrors, samples, vectors, "
                      "shared-anchor heads, lists and probed cells rebuilt at once (about 40 % "
                      "of a restore's CPU releases the GIL: numpy and FAISS); the same state, "
                      "0.76x the wall on free cores for about 7 % more CPU and 0.14 GB more at "
-                     "the peak (80K a side), 7-12 % slower on a busy 2-core VM (decision "
-                     "0088). 1: one side after the other."),
+                     "the peak (80K a side), 7-12 % slower on a busy 2-core VM; both threads' "
+                     "progress reports beat the liveness probe (decisions 0088, 0089). 1: one "
+                     "side after the other."),
     )
     bulk_threads: int = Field(
         default=1, ge=1, le=2,

@@ -5,7 +5,8 @@ cells, and side A's work reads nothing side B's writes (nor the reverse) — so 
 once. About 40 % of a restore's CPU is numpy over whole arrays (sorts, searches, gathers) and
 FAISS, which release the GIL (decision 0088: the mirrors' decode and the embeddings' reads hold
 it), so on free cores a second thread can take up to ≈ 30 % off the wall; on a busy machine
-the GIL's hand-overs cost more than that (``restore_threads`` stays 1 by default). The
+the GIL's hand-overs cost more than that (``restore_threads`` defaults to 2 since decision
+0089: each thread's progress reports are beats of the process's liveness). The
 results do not depend on the threads: each side's work is the same calls on the same inputs in
 the same order; what both sides share (the recompute queue, the delta, the pair book, the
 running counts) is touched only by the calling thread between the parallel parts.

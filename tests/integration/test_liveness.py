@@ -4,11 +4,17 @@ Time is the health state's clock, moved by the test: every beat takes 40 s of it
 several chunks lasts longer than the 60 s liveness timeout. The probes are read over HTTP at
 each beat, just before it lands (when the beat is oldest), from inside the running batch — so
 what is asserted is what a kubelet would see, with no sleeping and no wall-clock limits.
+
+The restore runs on two threads (``restore_threads=2``, decision 0089), both reporting: a look
+and its beat are one step on the test clock (taken under a lock), so a look finds the age since
+the newest beat of either thread, as a real probe would — not a beat the other thread has
+announced on the clock but not yet given.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -39,6 +45,7 @@ class Seen:
     """One look at the probes, taken just before a beat."""
 
     stage: str | None  # None: the loop's heartbeat between batches
+    thread: str  # the thread that was about to beat
     healthz: tuple[int, dict]
     readyz: tuple[int, dict]
 
@@ -60,19 +67,23 @@ class WatchedHealth(HealthState):
         super().__init__(liveness_timeout_s=TIMEOUT_S, clock=lambda: self.now)
         self.url = ""
         self.seen: list[Seen] = []
+        self._step = threading.Lock()  # a look and its beat: one step of the test clock
 
     def _look(self, stage: str | None) -> None:
         self.now += BEAT_S
         if self.url:
-            self.seen.append(Seen(stage, _get(self.url + "/healthz"), _get(self.url + "/readyz")))
+            self.seen.append(Seen(stage, threading.current_thread().name,
+                                  _get(self.url + "/healthz"), _get(self.url + "/readyz")))
 
     def heartbeat(self) -> None:
-        self._look(None)
-        super().heartbeat()
+        with self._step:
+            self._look(None)
+            super().heartbeat()
 
     def progress(self, stage: str, done: int, total: int) -> None:
-        self._look(stage)
-        super().progress(stage, done, total)
+        with self._step:
+            self._look(stage)
+            super().progress(stage, done, total)
 
 
 def test_probes_stay_alive_through_a_long_restore_and_long_batches(
@@ -84,7 +95,8 @@ def test_probes_stay_alive_through_a_long_restore_and_long_batches(
     assert main(["replay", "--dataset", str(dataset), "--no-progress",
                  "--config", str(kafka_config_file)]) == 0
     bundle = load(model)
-    engine = EngineSettings(recompute_chunk=16)  # many chunks: many beats per batch
+    # many chunks: many beats per batch; the restore's sides on two threads, both beating
+    engine = EngineSettings(recompute_chunk=16, restore_threads=2)
     health, metrics = WatchedHealth(), ServiceMetrics()
     store = StateStore(StoreSettings(path=tmp_path / "state"))
     service = AlignmentService(
@@ -106,6 +118,9 @@ def test_probes_stay_alive_through_a_long_restore_and_long_batches(
     assert {s.readyz[1]["status"] for s in restoring} == {"restoring"}
     assert all(s.readyz[0] == 503 and s.readyz[1]["progress"] for s in restoring[1:])
     assert "restore A: entities" in {s.readyz[1]["progress"]["stage"] for s in restoring[1:]}
+    # ... with side B's share reported from the second restore thread: its beats count too
+    second = {s.stage for s in restoring if s.thread.startswith("restore-side-1")}
+    assert "restore B: entities" in second and not any(st.startswith("restore A") for st in second)
 
     # batches: every look finds the service alive and ready, mid-batch included ...
     running = health.seen[len(restoring):]

@@ -86,10 +86,14 @@ class HealthState:
         self._beat(Work(stage, done, total))
 
     def _beat(self, work: Work | None) -> None:
+        """A beat from any thread (a two-thread restore reports from both, decision 0089).
+        The clock is read before the lock, so a beat that waited on it may carry an older
+        time than one that landed meanwhile: the last beat only moves forward, or a probe
+        would find the process older than its newest beat."""
         now = self._clock()
         with self._lock:
             self._longest_gap = max(self._longest_gap, now - self._last_beat)
-            self._last_beat = now
+            self._last_beat = max(self._last_beat, now)
             self._beats += 1
             self._work = work
 

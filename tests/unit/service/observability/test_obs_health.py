@@ -90,6 +90,33 @@ def test_concurrent_updates_keep_a_consistent_state() -> None:
     assert health.readiness().ready
 
 
+def test_a_late_beat_from_another_thread_never_moves_the_last_beat_back() -> None:
+    """Two restore threads report at once (decision 0089): the one that read the clock first
+    may take the lock last; the process is still as young as its newest beat."""
+    now, entered, release = [10.0], threading.Event(), threading.Event()
+
+    def clock() -> float:
+        read = now[0]
+        if threading.current_thread().name == "restore-side-1":
+            entered.set()
+            release.wait(5)  # read at 10 s, lands after the beat at 11 s
+        return read
+
+    health = HealthState(liveness_timeout_s=5.0, clock=clock)
+    late = threading.Thread(target=health.progress, args=("restore B: samples", 0, 1),
+                            name="restore-side-1")
+    late.start()
+    assert entered.wait(5)
+    now[0] = 11.0
+    health.progress("restore A: samples", 0, 1)
+    release.set()
+    late.join(5)
+    live = health.liveness()
+    assert (live.heartbeat_age_s, live.beats, live.work) == (0.0, 2, Work("restore B: samples",
+                                                                          0, 1))
+    assert live.longest_gap_s == 1.0
+
+
 def test_sigterm_requests_shutdown_and_withdraws_readiness() -> None:
     health = HealthState(conditions=())
     restore = install_signal_handlers(health)
