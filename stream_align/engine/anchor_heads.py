@@ -15,8 +15,12 @@ so they move only when a sample moves, and exactly these rows can change after a
 A row is recomputed whole, as the batch rule computes it, so the heads always equal a batch
 computation's. State: one ``int32`` row of ``m`` per entity and side (40 B at ``m = 10``) and
 the key hashes that order equal shares (8 B a node, ``Side.tie_keys``); the pools are read
-through the reverse sample index the affected set keeps anyway, so no index of its own. The
-heads are not stored: a restore recomputes them from the restored samples (a function of them).
+through the reverse sample index the affected set keeps anyway, so no index of its own.
+
+The heads are stored with each entity's list row (decision 0089: recomputing them from the
+restored samples was a fifth of a restore): the rows that changed since the last delta
+(``take_changed``) go out with it, and a restore that reads current list rows loads them
+(``load``) and recomputes only the rows stored with a member it cannot name.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ class AnchorHeads:
         self.sides, self.m, self.cap = sides, m, cap
         self._views = (view(sides[0], sides[1]), view(sides[1], sides[0]))
         self._head = [np.full((0, m), -1, dtype=np.int32) for _ in sides]
+        self._changed: list[list[np.ndarray]] = [[], []]  # rows moved since the last delta
         self.recomputed = 0  # rows recomputed (a running count, for the batch stats)
         for side in sides:
             side.samples.noting = True
@@ -78,6 +83,35 @@ class AnchorHeads:
         self.recomputed += len(alive[0]) + len(alive[1])
         return setops.unique(np.concatenate(both(lambda s: self._rows(s, alive[s]))))
 
+    def load(self, s: int, nodes: np.ndarray, heads: np.ndarray, size: int) -> None:
+        """Side ``s``'s stored rows (a restore): ``heads[i]`` the row of ``nodes[i]``, nodes of
+        the other side, ``-1`` past the last (at most ``m`` wide); ``size`` the side's live
+        nodes' last plus one (0: none), the rows a rebuild would hold. Nothing to store back."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        if size:
+            self._head[s] = grown(self._head[s], size, -1)
+        if len(nodes):
+            self._head[s][nodes] = -1
+            self._head[s][nodes, :heads.shape[1]] = heads
+
+    def recompute(self, s: int, nodes: np.ndarray) -> None:
+        """Recompute side ``s``'s rows of ``nodes`` (a restore: rows stored with a member it
+        could not name); they go out with the next delta. May run on a second thread."""
+        self._rows(s, np.asarray(nodes, dtype=np.int64))
+
+    def take_changed(self, s: int) -> np.ndarray:
+        """Side ``s``'s nodes whose row moved since the last call, ascending."""
+        changed, self._changed[s] = self._changed[s], []
+        return setops.unique(np.concatenate(changed)) if changed else np.zeros(0, np.int64)
+
+    def rows(self, s: int, nodes: np.ndarray) -> np.ndarray:
+        """``int64 (len(nodes), m)``: side ``s``'s rows of ``nodes`` (``-1`` past the last)."""
+        nodes = np.asarray(nodes, dtype=np.int64)
+        out = np.full((len(nodes), self.m), -1, dtype=np.int64)
+        inside = nodes < len(self._head[s])
+        out[inside] = self._head[s][nodes[inside]]
+        return out
+
     def holds(self, s: int, nodes: np.ndarray, others: np.ndarray) -> np.ndarray:
         """Whether ``others[i]`` is a shared-anchor candidate of ``nodes[i]`` (side ``s``)."""
         head = self._head[s]
@@ -108,6 +142,7 @@ class AnchorHeads:
         self._head[s] = grown(self._head[s], int(nodes.max()) + 1, -1)
         old = self._head[s][nodes].astype(np.int64)
         self._head[s][nodes] = new
+        self._changed[s].append(nodes[(old != new).any(axis=1)])
         owner = np.repeat(nodes, self.m).reshape(-1, self.m)
         before, after = (owner << 32 | old)[old >= 0], (owner << 32 | new)[new >= 0]
         return packed.as_pairs(s, setops.setxor1d(before, after))

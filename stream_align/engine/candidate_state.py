@@ -22,6 +22,7 @@ import numpy as np
 from stream_align import setops
 from stream_align.arrays import lookup
 from stream_align.engine import ivf_lists
+from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.delta import ListRows, PairScoreRows, StateDelta
 from stream_align.engine.errors import EngineError
 from stream_align.engine.pair_book import PairBook
@@ -43,9 +44,10 @@ had no vector registered no cells and stayed empty, and until decision 0080 the 
 trained from the stream (a store's cells need not be its model's), so IVF rows stored before
 may be stale: a store naming another version is rebuilt once on restore."""
 
-ROWS = "rows=2"
-"""The stored rows' format: since decision 0067 a list row carries its owner's IVF cells
-(``store.candidate_store``); rows of an earlier format are rebuilt once on restore."""
+ROWS = "rows=3"
+"""The stored rows' format: since decision 0067 a list row carries its owner's IVF cells, since
+decision 0089 its shared-anchor candidates (``store.candidate_store``); rows of an earlier
+format are rebuilt once on restore."""
 
 
 def fingerprint(model_version: str, settings: EngineSettings) -> str:
@@ -65,12 +67,16 @@ def _fids(side: Side, nodes: np.ndarray) -> np.ndarray:
     return side.faiss_ids(nodes)  # one array lookup, not a dict read per member
 
 
-def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook) -> None:
+def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook,
+                 anchors: AnchorHeads | None = None) -> None:
     """Put the list and pair rows changed since the last call into ``delta``: a list row
-    also where only its owner's IVF cells moved (the row carries them, decision 0067)."""
+    also where only its owner's IVF cells moved (the row carries them, decision 0067) or
+    its shared-anchor candidates (decision 0089)."""
     for s, side in enumerate(sides):
         nodes = np.asarray(side.lists.take_changed(), dtype=np.int64)
         nodes = setops.union1d(nodes, side.take_cells_changed())
+        if anchors is not None:
+            nodes = setops.union1d(nodes, anchors.take_changed(s))
         if not len(nodes):
             continue
         members, scores, lengths = side.lists.rows(nodes)
@@ -79,13 +85,26 @@ def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook) ->
         ids[listed] = _fids(sides[1 - s], members[listed])
         delta.lists[side.graph.graph_id] = ListRows(
             keys=side.graph.keys.take(nodes), bounds=side.bounds(nodes),
-            members=ids, scores=scores, cells=side.cell_rows(nodes) if side.ivf else None)
+            members=ids, scores=scores, cells=side.cell_rows(nodes) if side.ivf else None,
+            anchors=None if anchors is None else _anchor_ids(sides[1 - s],
+                                                             anchors.rows(s, nodes)))
     lefts = book.take_changed()
     if lefts:
         offsets, rights, scores = book.rows(lefts)
         delta.pair_scores = PairScoreRows(
             keys=sides[0].graph.keys.take(lefts), offsets=offsets,
             rights=_fids(sides[1], rights), scores=scores.astype(np.float32))
+
+
+def _anchor_ids(other: Side, heads: np.ndarray) -> np.ndarray:
+    """Rows of shared-anchor candidates as FAISS ids of the other side: ``-1`` past each
+    row's last, ``-2`` a member without one (only while work is held; the restore
+    recomputes such a row)."""
+    ids = np.full(heads.shape, -1, dtype=np.int64)
+    held = heads >= 0
+    named = _fids(other, heads[held])
+    ids[held] = np.where(named >= 0, named, -2)
+    return ids
 
 
 def _nodes_of(side: Side, ids: np.ndarray) -> np.ndarray:
@@ -112,10 +131,11 @@ class StoredLists:
         read_both = both(read)
         self.blocks: list[ListRowsRead] = [read_both[0][0], read_both[1][0]]
         self.nodes: list[np.ndarray] = [read_both[0][1], read_both[1][1]]
+        self.listed = [block.lengths > 0 for block in self.blocks]  # else anchor rows alone
 
     def own_cells(self, s: int) -> np.ndarray:
         """Side ``s``'s stored IVF cell of each node (``-1``: none stored), by node."""
-        nodes, cells = self.nodes[s], self.blocks[s].cells
+        nodes, cells = self.nodes[s][self.listed[s]], self.blocks[s].cells[self.listed[s]]
         out = np.full(int(nodes.max(initial=-1)) + 1, -1, dtype=np.int64)
         if cells.shape[1]:
             out[nodes] = cells[:, 0]
@@ -123,7 +143,8 @@ class StoredLists:
 
     def probed(self, s: int) -> tuple[np.ndarray, np.ndarray]:
         """Side ``s``'s nodes with stored probed cells, and those cells."""
-        nodes, cells = self.nodes[s], self.blocks[s].cells[:, 1:]
+        listed = self.listed[s]
+        nodes, cells = self.nodes[s][listed], self.blocks[s].cells[listed, 1:]
         stored = (cells >= 0).any(axis=1)
         return nodes[stored], cells[stored]
 
@@ -150,16 +171,32 @@ class StoredLists:
             lefts = np.repeat(_known(left_index.nodes_of(pairs.keys), pairs.keys), pairs.lengths)
             book.load(lefts, _nodes_of(sides[1], pairs.rights), pairs.scores)
 
+    def load_anchors(self, sides: tuple[Side, Side], anchors: AnchorHeads, s: int) -> None:
+        """Side ``s``'s stored shared-anchor candidates into ``anchors`` (after the vectors:
+        members are named by FAISS id); a row with a member stored without an id, or with
+        one no indexed vector has, is recomputed from the samples instead (exact either way:
+        a row is a function of the samples)."""
+        ids, nodes = self.blocks[s].anchors, self.nodes[s]
+        heads = np.full(ids.shape, -1, dtype=np.int64)
+        held = ids >= 0
+        heads[held] = sides[1 - s].nodes_named(ids[held])
+        redo = ((ids != -1) & (heads < 0)).any(axis=1)
+        alive = sides[s].graph.alive_indices()
+        anchors.load(s, nodes[~redo], heads[~redo], alive[-1] + 1 if alive else 0)
+        anchors.recompute(s, nodes[redo])
+
     def _load_side(self, sides: tuple[Side, Side], s: int, top_k: int) -> None:
-        """Side ``s``'s stored rows into its list table, members as nodes of the other side."""
-        block, nodes = self.blocks[s], self.nodes[s]
-        width = int(block.lengths.max(initial=0))
-        filled = np.arange(width) < block.lengths[:, None]  # row-major: the rows' order
+        """Side ``s``'s stored rows into its list table, members as nodes of the other side
+        (rows of anchor candidates alone hold no list)."""
+        block, listed = self.blocks[s], self.listed[s]
+        nodes, lengths = self.nodes[s][listed], block.lengths[listed]
+        width = int(lengths.max(initial=0))
+        filled = np.arange(width) < lengths[:, None]  # row-major: the rows' order
         members = np.full((len(nodes), width), -1, dtype=np.int32)
         scores = np.zeros((len(nodes), width), dtype=np.float32)
         members[filled] = _nodes_of(sides[1 - s], block.ids)
         scores[filled] = block.scores
-        sides[s].load_lists(nodes, members, scores, block.bounds, top_k)
+        sides[s].load_lists(nodes, members, scores, block.bounds[listed], top_k)
 
 
 def _known(nodes: np.ndarray, keys: list[str]) -> np.ndarray:

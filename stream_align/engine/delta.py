@@ -119,13 +119,16 @@ class ListRows:
     """Candidate lists of one graph that changed, columnar (a bulk rebuild changes every list,
     and a Python object per row would be a transient per entity): row ``i`` is entity
     ``keys[i]``'s list of the other graph's entities by FAISS id, best first, ``-1`` past its
-    end; a row with no member deletes the stored list."""
+    end, and its shared-anchor candidates (``anchors``, decision 0089); a row with no member
+    and no anchor candidate deletes the stored row."""
 
     keys: list[str]
     bounds: np.ndarray  # float64 (n,): no unlisted entity scores above it
     members: np.ndarray  # int64 (n, R): FAISS ids of the other graph
     scores: np.ndarray  # float32 (n, R): retrieval scores (float32 products: exact)
     cells: np.ndarray | None = None  # int32 (n, 1 + nprobe), IVF: own cell, probed cells
+    anchors: np.ndarray | None = None  # int64 (n, m): shared-anchor candidates, FAISS ids,
+    # -1 past the last, -2 one without an id (the restore recomputes that row)
 
 
 @dataclass

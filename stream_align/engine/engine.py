@@ -185,12 +185,16 @@ class AlignmentEngine:
         settings (``stored``), else rebuilt from the vectors (and all rows rewritten with the
         next delta). Read, the IVF cells are the rows' own; a cell not stored is computed
         here and stored with the next delta (decision 0067)."""
-        anchored = self.anchors.rebuild(both) if self.anchors is not None else _NONE
         if stored is not None:
+            if self.anchors is not None:  # stored with the lists (decision 0089)
+                for side in self.sides:
+                    side.samples.take_notes()
+                both(lambda s: stored.load_anchors(self.sides, self.anchors, s))
             stored.load(self.sides, self.book, source, self.settings.top_k, self.progress, both)
             self.lists.refresh_heads(both)  # CSLS heads: derived from the read rows
             both(lambda s: stored.register(self.sides, s))
             return
+        anchored = self.anchors.rebuild(both) if self.anchors is not None else _NONE
         self.scores.rebuild(setops.union1d(self.lists.rebuild(), anchored))
         self._keep_quantiser()
         self._delta.candidates_reset = True
@@ -363,7 +367,7 @@ class AlignmentEngine:
 
     def _store_candidates(self, delta: StateDelta) -> None:
         """The changed list and pair rows, and whether they are current (nothing held)."""
-        candidate_state.changed_rows(delta, self.sides, self.book)
+        candidate_state.changed_rows(delta, self.sides, self.book, self.anchors)
         held = self.held.calls or self.held.everywhere or len(self.scores.owed)
         state = "" if held else candidate_state.fingerprint(self.bundle.version, self.settings)
         if state != self._candidates_state:

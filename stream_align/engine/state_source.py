@@ -45,7 +45,9 @@ class ListRowsRead(Protocol):
     """Every stored list of a graph, columnar: row ``i`` is ``keys[i]``'s ``bounds[i]`` and its
     ``lengths[i]`` members (FAISS ids of the other graph, best first) with their scores, the
     rows' entries concatenated in ``ids``/``scores``; ``cells[i]`` (IVF) the owner's own cell,
-    then the cells its list probes, ``-1`` where none was stored (``(n, 0)`` without IVF)."""
+    then the cells its list probes, ``-1`` where none was stored (``(n, 0)`` without IVF);
+    ``anchors[i]`` its shared-anchor candidates (FAISS ids, ``-1`` past the stored ones, ``-2``
+    one stored without an id); a row may hold them and no list (``lengths[i]`` 0)."""
 
     keys: list[str]
     bounds: np.ndarray
@@ -53,6 +55,7 @@ class ListRowsRead(Protocol):
     ids: np.ndarray
     scores: np.ndarray
     cells: np.ndarray
+    anchors: np.ndarray
 
 
 class PairRowsRead(Protocol):

@@ -221,7 +221,7 @@ def _write_candidates(tx: Transaction, delta: StateDelta) -> None:
         tx.candidates.clear()
     for gid, rows in delta.lists.items():
         tx.candidates.put_lists(gid, rows.keys, rows.bounds, rows.members, rows.scores,
-                                rows.cells)
+                                rows.cells, rows.anchors)
     if (pairs := delta.pair_scores) is not None:
         tx.candidates.put_pair_rows(pairs.keys, pairs.offsets, pairs.rights, pairs.scores)
     if delta.candidates is not None:

@@ -62,7 +62,7 @@ def commit_rows_first(store: StateStore, delta: StateDelta, rows: int) -> int:
                 tx.candidates.keep_before(graph_id or None, part.keys)
             if isinstance(part, ListRows):
                 tx.candidates.put_lists(graph_id, part.keys, part.bounds, part.members,
-                                        part.scores, part.cells)
+                                        part.scores, part.cells, part.anchors)
             else:
                 tx.candidates.put_pair_rows(part.keys, part.offsets, part.rights, part.scores)
         slices += 1
@@ -89,7 +89,8 @@ def _parts(delta: StateDelta, rows: int) -> Iterator[tuple[str, ListRows | PairS
 def _list_part(rows: ListRows, lo: int, hi: int) -> ListRows:
     return ListRows(keys=rows.keys[lo:hi], bounds=rows.bounds[lo:hi],
                     members=rows.members[lo:hi], scores=rows.scores[lo:hi],
-                    cells=None if rows.cells is None else rows.cells[lo:hi])
+                    cells=None if rows.cells is None else rows.cells[lo:hi],
+                    anchors=None if rows.anchors is None else rows.anchors[lo:hi])
 
 
 def _pair_part(rows: PairScoreRows, lo: int, hi: int) -> PairScoreRows:

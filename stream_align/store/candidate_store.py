@@ -11,8 +11,11 @@ settings — which is when a restore reads them instead of rebuilding them.
 
 A list row is its bound (``<f8``), a cell count ``c`` (``<i4``) and ``c`` cells (``<i4``: with
 IVF the owner's own cell and the cells its list probes, which a restore otherwise searches for
-— ``n · nlist`` centroid products, growing as ``n^1.5``), then its member ids (``<i8``) and
-scores (``<f4``); a pair row is the ids then the scores. A restore reads a table's rows as one
+— ``n · nlist`` centroid products, growing as ``n^1.5``), an anchor count ``h`` (``<i4``) and
+``h`` ids (``<i8``: the owner's shared-anchor candidates, which a restore otherwise recomputes
+from every sample — a fifth of it, decision 0089), then its member ids (``<i8``) and scores
+(``<f4``); a pair row is the ids then the scores. A row stays while it has a member or an
+anchor candidate. A restore reads a table's rows as one
 block (``list_block``, ``pair_block``: one decode of the joined values, decision 0067). Rows
 written before the cells were stored (no count) are never read as current: the engine's
 ``candidate_state.fingerprint`` names the row format, so such a store is rebuilt once.
@@ -42,10 +45,10 @@ the values of all rows together — ≈ 1 KB an entity at that moment; a slice b
 
 
 def _encode_rows(ids: np.ndarray, scores: np.ndarray, keep: np.ndarray,
-                 heads: np.ndarray) -> list[bytes]:
-    """The stored value of each row ``i``: the bytes of ``heads[i]`` (``(n, h)`` ``uint8``),
-    then the ids (``<i8``) and the scores (``<f4``) of the row where ``keep``, in order — one
-    masked copy of all rows' bytes, not an encoding per row."""
+                 heads: np.ndarray, head_taken: np.ndarray) -> list[bytes]:
+    """The stored value of each row ``i``: the bytes of ``heads[i]`` (``(n, h)`` ``uint8``)
+    where ``head_taken``, then the ids (``<i8``) and the scores (``<f4``) of the row where
+    ``keep``, in order — one masked copy of all rows' bytes, not an encoding per row."""
     n, width = keep.shape
     count = keep.sum(axis=1)
     order = np.argsort(~keep, axis=1, kind="stable")  # kept entries first, in their order
@@ -53,7 +56,7 @@ def _encode_rows(ids: np.ndarray, scores: np.ndarray, keep: np.ndarray,
     score_rows = np.take_along_axis(np.asarray(scores), order, axis=1).astype(_SCORES)
     cells = np.concatenate([heads, id_rows.view(np.uint8).reshape(n, 8 * width),
                             score_rows.view(np.uint8).reshape(n, 4 * width)], axis=1)
-    taken = np.concatenate([np.ones(heads.shape, dtype=bool),
+    taken = np.concatenate([head_taken,
                             np.arange(8 * width) < 8 * count[:, None],
                             np.arange(4 * width) < 4 * count[:, None]], axis=1)
     flat = cells[taken].tobytes()
@@ -61,16 +64,27 @@ def _encode_rows(ids: np.ndarray, scores: np.ndarray, keep: np.ndarray,
     return [flat[lo:hi] for lo, hi in zip([0, *ends][:-1], ends, strict=True)]
 
 
-def _list_heads(bounds: np.ndarray, cells: np.ndarray | None) -> np.ndarray:
-    """Each list row's head bytes: its bound (``<f8``), how many cells follow (``<i4``) and
-    the cells (``<i4``: the owner's own IVF cell, then the cells its list probes)."""
+def _list_heads(bounds: np.ndarray, cells: np.ndarray | None, anchors: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Each list row's head bytes and which of them are taken: its bound (``<f8``), how many
+    cells follow (``<i4``), the cells (``<i4``: the owner's own IVF cell, then the cells its
+    list probes), how many anchor candidates follow (``<i4``) and their ids (``<i8``: the
+    entries of ``anchors`` other than ``-1``, a prefix of each row)."""
     n = len(bounds)
     cells = np.zeros((n, 0), dtype=_CELLS) if cells is None else \
         np.ascontiguousarray(cells, dtype=_CELLS).reshape(n, -1)
     count = np.full(n, cells.shape[1], dtype=_CELLS)
-    return np.concatenate([np.ascontiguousarray(bounds, dtype=_BOUND).reshape(n, 1)
-                           .view(np.uint8), count.reshape(n, 1).view(np.uint8),
-                           cells.view(np.uint8).reshape(n, 4 * cells.shape[1])], axis=1)
+    anchors = np.ascontiguousarray(anchors, dtype=_IDS).reshape(n, -1)
+    held = (anchors != -1).sum(axis=1).astype(_CELLS)
+    fixed = np.concatenate([np.ascontiguousarray(bounds, dtype=_BOUND).reshape(n, 1)
+                            .view(np.uint8), count.reshape(n, 1).view(np.uint8),
+                            cells.view(np.uint8).reshape(n, 4 * cells.shape[1]),
+                            held.reshape(n, 1).view(np.uint8)], axis=1)
+    width = anchors.shape[1]
+    head = np.concatenate([fixed, anchors.view(np.uint8).reshape(n, 8 * width)], axis=1)
+    taken = np.concatenate([np.ones(fixed.shape, dtype=bool),
+                            np.arange(8 * width) < 8 * held[:, None]], axis=1)
+    return head, taken
 
 
 @dataclass
@@ -79,7 +93,10 @@ class ListBlock:
     joined rows, not one per row, decision 0067): row ``i`` is ``keys[i]``'s bound, its
     ``lengths[i]`` members (FAISS ids of the other graph, best first) and their scores, the
     rows' entries concatenated in ``ids``/``scores``; ``cells[i]`` the owner's own IVF cell
-    then its list's probed cells (``-1`` past the stored ones; no column without IVF)."""
+    then its list's probed cells (``-1`` past the stored ones; no column without IVF);
+    ``anchors[i]`` the owner's shared-anchor candidates (FAISS ids of the other graph, ``-1``
+    past the stored ones, ``-2`` one without an id; no column without them). A row may hold
+    anchor candidates and no list (``lengths[i]`` 0)."""
 
     keys: list[str]
     bounds: np.ndarray  # float64 (n,)
@@ -87,6 +104,7 @@ class ListBlock:
     ids: np.ndarray  # int64 (sum of lengths,)
     scores: np.ndarray  # float32 (sum of lengths,)
     cells: np.ndarray  # int32 (n, c)
+    anchors: np.ndarray  # int64 (n, a)
 
 
 @dataclass
@@ -124,8 +142,17 @@ def _list_block(keys: list[str], values: list[bytes]) -> ListBlock:
     filled = np.arange(cells.shape[1]) < count[:, None]
     cells[filled] = blocks.ragged(buf, starts + 12, count, _CELLS)
     head = 12 + 4 * count
+    if (head + 4 > lengths).any():
+        raise CorruptValueError("a candidate list row without its anchor count")
+    held = blocks.column(buf, starts + head, _CELLS).astype(np.int64)
+    if (held < 0).any() or (head + 4 + 8 * held > lengths).any():
+        raise CorruptValueError("a candidate list row's anchor candidates overrun it")
+    anchors = np.full((len(values), int(held.max(initial=0))), -1, dtype=_IDS)
+    anchors[np.arange(anchors.shape[1]) < held[:, None]] = blocks.ragged(
+        buf, starts + head + 4, held, _IDS)
+    head = head + 4 + 8 * held
     sizes, ids, scores = _entries(buf, starts + head, lengths - head)
-    return ListBlock(keys, bounds, sizes, ids, scores, cells)
+    return ListBlock(keys, bounds, sizes, ids, scores, cells, anchors)
 
 
 class CandidateStore:
@@ -136,26 +163,32 @@ class CandidateStore:
         self._settings = settings
 
     def put_lists(self, graph: str, entity_ids: list[str], bounds: np.ndarray,
-                  ids: np.ndarray, scores: np.ndarray, cells: np.ndarray | None = None) -> None:
+                  ids: np.ndarray, scores: np.ndarray, cells: np.ndarray | None = None,
+                  anchors: np.ndarray | None = None) -> None:
         """Store entities' lists: row ``i`` is ``entity_ids[i]``'s bound and members (FAISS ids
         of the other graph, best first: the ids ``>= 0`` of ``ids[i]``, in order) with their
-        scores, and ``cells[i]`` (IVF: the owner's own cell and its list's probed cells, which
-        a restore would otherwise search for, decision 0067); a row with no member deletes the
-        entity's list. The values are encoded ``ENCODE_ROWS`` rows at once, not per row (a
-        small batch changes tens of thousands of lists) and not all at once (a bulk refresh
-        changes every list)."""
+        scores, ``cells[i]`` (IVF: the owner's own cell and its list's probed cells, which
+        a restore would otherwise search for, decision 0067) and ``anchors[i]`` (its
+        shared-anchor candidates, FAISS ids, ``-1`` past the last; decision 0089); a row with
+        no member and no anchor candidate deletes the entity's row. The values are encoded
+        ``ENCODE_ROWS`` rows at once, not per row (a small batch changes tens of thousands of
+        lists) and not all at once (a bulk refresh changes every list)."""
         self._settings.check_graph(graph)
         prefix = pack(graph)
+        if anchors is None:
+            anchors = np.full((len(entity_ids), 0), -1, dtype=_IDS)
         for lo in range(0, len(entity_ids), ENCODE_ROWS):
             part = slice(lo, lo + ENCODE_ROWS)
             keep = np.asarray(ids[part]) >= 0
-            heads = _list_heads(np.asarray(bounds)[part],
-                                None if cells is None else np.asarray(cells)[part])
-            values = _encode_rows(ids[part], scores[part], keep, heads)
+            held = np.asarray(anchors[part])
+            heads, taken = _list_heads(np.asarray(bounds)[part],
+                                       None if cells is None else np.asarray(cells)[part], held)
+            values = _encode_rows(ids[part], scores[part], keep, heads, taken)
+            stays = (keep.any(axis=1) | (held != -1).any(axis=1)).tolist()
             self._kv.put_rows(Table.CANDIDATES,
                               [prefix + component(entity_id) for entity_id in entity_ids[part]],
-                              [value if listed else None for value, listed in
-                               zip(values, keep.any(axis=1).tolist(), strict=True)])
+                              [value if kept else None for value, kept in
+                               zip(values, stays, strict=True)])
 
     def list_block(self, graph: str) -> ListBlock:
         """Every stored list of ``graph``, in key order, decoded at once."""
@@ -171,7 +204,8 @@ class CandidateStore:
         ends = np.cumsum(block.lengths).tolist()
         for i, (key, hi) in enumerate(zip(block.keys, ends, strict=True)):
             lo = hi - int(block.lengths[i])
-            yield key, float(block.bounds[i]), block.ids[lo:hi], block.scores[lo:hi]
+            if hi > lo:  # a row of anchor candidates alone is no list
+                yield key, float(block.bounds[i]), block.ids[lo:hi], block.scores[lo:hi]
 
     def put_pair_rows(self, lefts: list[str], offsets: np.ndarray, rights: np.ndarray,
                       scores: np.ndarray) -> None:
