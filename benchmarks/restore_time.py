@@ -10,7 +10,8 @@ in this one process (decision 0033):
    from the stored vectors, as every restore did before;
 2. processes one empty batch and commits it: its delta writes every list and pair row;
 3. drops that engine and restores again: now the restore *reads* the rows;
-4. checks that both restored engines hold the same lists and pair scores.
+4. checks that both restored engines hold the same lists, pair scores and shared-anchor
+   candidates.
 
 Prints each restore's seconds by stage (the engine's progress stages, first report to the next
 stage's) and, last, one JSON object.
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import resource
 import shutil
@@ -27,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from stream_align.engine.candidate_state import fingerprint
@@ -75,11 +78,18 @@ def _restore(store: StateStore, bundle, settings: EngineSettings
     return engine, seconds, stages
 
 
-def _tables(engine: AlignmentEngine) -> tuple[int, int, float]:
-    """Entries of both sides' lists, pairs scored, and the sum of the pair scores."""
+def _tables(engine: AlignmentEngine) -> tuple[int, int, float, str]:
+    """Entries of both sides' lists, pairs scored, the sum of the pair scores and a digest of
+    both sides' shared-anchor candidates (read with the lists since decision 0089; two
+    restores of one store number nodes alike)."""
     entries = sum(len(side.lists.get(n)) for side in engine.sides for n in side.lists)
     scores = dict(engine.book.scores)
-    return entries, len(scores), round(sum(scores.values()), 3)
+    anchors = hashlib.sha1()
+    if engine.anchors is not None:
+        for s, side in enumerate(engine.sides):
+            nodes = np.asarray(side.graph.alive_indices(), dtype=np.int64)
+            anchors.update(engine.anchors.rows(s, nodes).tobytes())
+    return entries, len(scores), round(sum(scores.values()), 3), anchors.hexdigest()[:12]
 
 
 def main() -> None:
