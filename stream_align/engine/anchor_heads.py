@@ -99,6 +99,11 @@ class AnchorHeads:
         could not name); they go out with the next delta. May run on a second thread."""
         self._rows(s, np.asarray(nodes, dtype=np.int64))
 
+    def mark(self, s: int, nodes: np.ndarray) -> None:
+        """Side ``s``'s rows of ``nodes`` go out with the next delta, moved or not (a restore
+        of rows stored without them: every row written again)."""
+        self._changed[s].append(np.asarray(nodes, dtype=np.int64))
+
     def take_changed(self, s: int) -> np.ndarray:
         """Side ``s``'s nodes whose row moved since the last call, ascending."""
         changed, self._changed[s] = self._changed[s], []

@@ -47,11 +47,15 @@ may be stale: a store naming another version is rebuilt once on restore."""
 ROWS = "rows=3"
 """The stored rows' format: since decision 0067 a list row carries its owner's IVF cells, since
 decision 0089 its shared-anchor candidates (``store.candidate_store``); rows of an earlier
-format are rebuilt once on restore."""
+format are rebuilt once on restore — but those of ``LEGACY_ROWS`` are read (their lists),
+the anchor candidates recomputed and every row written again with the next delta."""
+LEGACY_ROWS = "rows=2"
+"""The format before decision 0089: the rows without their anchor candidates."""
 
 
-def fingerprint(model_version: str, settings: EngineSettings) -> str:
-    """What stored lists and scores depend on besides the stored vectors and labels."""
+def fingerprint(model_version: str, settings: EngineSettings, rows: str = ROWS) -> str:
+    """What stored lists and scores depend on besides the stored vectors and labels
+    (``rows``: the rows' format)."""
     ivf = settings.candidate_index == "ivf"
     return (f"{model_version}|top_k={settings.top_k}|reserve={settings.candidate_reserve}"
             f"|{settings.candidate_index}|cells={settings.ivf_cells}|probe={settings.ivf_probe}"
@@ -59,7 +63,7 @@ def fingerprint(model_version: str, settings: EngineSettings) -> str:
             + (f"|anchors={settings.anchor_candidates}/{settings.anchor_fanout}"
                if settings.anchor_candidates else "")
             + ("|fp16" if ivf and settings.ivf_float16 else "")
-            + (f"|{IVF_LISTS}" if ivf else "") + f"|{ROWS}")
+            + (f"|{IVF_LISTS}" if ivf else "") + f"|{rows}")
 
 
 def _fids(side: Side, nodes: np.ndarray) -> np.ndarray:
@@ -121,11 +125,15 @@ class StoredLists:
     vectors, decision 0067) and loaded after them (members are named by FAISS id)."""
 
     def __init__(self, source: StateSource, sides: tuple[Side, Side],
-                 progress: Progress = no_progress, both: Both = serial) -> None:
+                 progress: Progress = no_progress, both: Both = serial,
+                 anchored: bool = True) -> None:
+        """``anchored`` False: rows of ``LEGACY_ROWS``, without anchor candidates."""
+        self.anchored = anchored
+
         def read(s: int) -> tuple[ListRowsRead, np.ndarray]:
             side = sides[s]
             progress(f"restore {side.graph.label}: candidate lists", 0, 1)
-            block = source.candidate_lists(side.graph.graph_id)
+            block = source.candidate_lists(side.graph.graph_id, anchored)
             return block, _known(side.graph.index.nodes_of(block.keys), block.keys)
 
         read_both = both(read)
@@ -171,6 +179,19 @@ class StoredLists:
             lefts = np.repeat(_known(left_index.nodes_of(pairs.keys), pairs.keys), pairs.lengths)
             book.load(lefts, _nodes_of(sides[1], pairs.rights), pairs.scores)
 
+    def restore_anchors(self, sides: tuple[Side, Side], anchors: AnchorHeads,
+                        both: Both = serial) -> None:
+        """Shared-anchor candidates read with the lists (decision 0089); rows stored before
+        it (not ``anchored``): recomputed, and every row written again with the next delta."""
+        if self.anchored:
+            for side in sides:
+                side.samples.take_notes()
+            both(lambda s: self.load_anchors(sides, anchors, s))
+            return
+        anchors.rebuild(both)
+        for s, side in enumerate(sides):
+            anchors.mark(s, np.asarray(side.graph.alive_indices(), dtype=np.int64))
+
     def load_anchors(self, sides: tuple[Side, Side], anchors: AnchorHeads, s: int) -> None:
         """Side ``s``'s stored shared-anchor candidates into ``anchors`` (after the vectors:
         members are named by FAISS id); a row with a member stored without an id, or with
@@ -197,6 +218,20 @@ class StoredLists:
         members[filled] = _nodes_of(sides[1 - s], block.ids)
         scores[filled] = block.scores
         sides[s].load_lists(nodes, members, scores, block.bounds[listed], top_k)
+
+
+def stored_lists(source: StateSource, sides: tuple[Side, Side], state: str | None,
+                 version: str, settings: EngineSettings, progress: Progress = no_progress,
+                 both: Both = serial) -> StoredLists | None:
+    """The stored rows where ``state`` says they are current for this model and these
+    settings: of this format, or of ``LEGACY_ROWS`` (lists read, anchor candidates
+    recomputed and every row written again with the next delta, whose state names this
+    format); None: rebuild them."""
+    if state == fingerprint(version, settings):
+        return StoredLists(source, sides, progress, both)
+    if state == fingerprint(version, settings, LEGACY_ROWS):
+        return StoredLists(source, sides, progress, both, anchored=False)
+    return None
 
 
 def _known(nodes: np.ndarray, keys: list[str]) -> np.ndarray:

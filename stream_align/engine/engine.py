@@ -139,7 +139,7 @@ class AlignmentEngine:
 
     def _restore_rest(self, source: StateSource, both: Both) -> None:
         """``restore`` after the mirrors: ``both`` runs each side's share (``side_pair``)."""
-        settings, progress = self.settings, self.progress
+        settings = self.settings
         for left, right, value, event_time in source.labels():
             self.decider.label(left, right, LabelValue(value), event_time)
         for left, right, score in source.decisions():
@@ -151,9 +151,9 @@ class AlignmentEngine:
         self.faiss_ids = FaissIds(source.next_faiss_id())
         self.event_ids = EventIds(source.event_identity(), source.next_event_seq())
         self._candidates_state = source.candidates_state()
-        stored = candidate_state.StoredLists(source, self.sides, progress, both) \
-            if self._candidates_state == candidate_state.fingerprint(self.bundle.version,
-                                                                     settings) else None
+        stored = candidate_state.stored_lists(source, self.sides, self._candidates_state,
+                                              self.bundle.version, settings, self.progress,
+                                              both)
         if stored is not None:  # the vectors go straight into their stored IVF cells
             self.lists.use_quantiser(source.quantiser(self.bundle.version))
         both(lambda s: self._restore_side(source, s, stored))
@@ -186,10 +186,8 @@ class AlignmentEngine:
         next delta). Read, the IVF cells are the rows' own; a cell not stored is computed
         here and stored with the next delta (decision 0067)."""
         if stored is not None:
-            if self.anchors is not None:  # stored with the lists (decision 0089)
-                for side in self.sides:
-                    side.samples.take_notes()
-                both(lambda s: stored.load_anchors(self.sides, self.anchors, s))
+            if self.anchors is not None:
+                stored.restore_anchors(self.sides, self.anchors, both)
             stored.load(self.sides, self.book, source, self.settings.top_k, self.progress, both)
             self.lists.refresh_heads(both)  # CSLS heads: derived from the read rows
             both(lambda s: stored.register(self.sides, s))

@@ -114,8 +114,9 @@ class StateSource(Protocol):
         current, ``""`` while work was held); None if never written."""
         ...
 
-    def candidate_lists(self, graph_id: str) -> ListRowsRead:
-        """Every stored list of the graph, at once (a restore reads them all)."""
+    def candidate_lists(self, graph_id: str, anchors: bool = True) -> ListRowsRead:
+        """Every stored list of the graph, at once (a restore reads them all); ``anchors``
+        False: rows of the layout before decision 0089, without anchor candidates."""
         ...
 
     def pair_scores(self) -> PairRowsRead:

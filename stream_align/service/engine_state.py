@@ -88,8 +88,8 @@ class StoredState:
     def candidates_state(self) -> str | None:
         return self._tx.candidates.state()
 
-    def candidate_lists(self, graph_id: str) -> ListBlock:
-        return self._tx.candidates.list_block(graph_id)
+    def candidate_lists(self, graph_id: str, anchors: bool = True) -> ListBlock:
+        return self._tx.candidates.list_block(graph_id, anchors)
 
     def pair_scores(self) -> PairBlock:
         return self._tx.candidates.pair_block()

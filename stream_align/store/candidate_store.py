@@ -13,12 +13,14 @@ A list row is its bound (``<f8``), a cell count ``c`` (``<i4``) and ``c`` cells 
 IVF the owner's own cell and the cells its list probes, which a restore otherwise searches for
 — ``n · nlist`` centroid products, growing as ``n^1.5``), an anchor count ``h`` (``<i4``) and
 ``h`` ids (``<i8``: the owner's shared-anchor candidates, which a restore otherwise recomputes
-from every sample — a fifth of it, decision 0089), then its member ids (``<i8``) and scores
-(``<f4``); a pair row is the ids then the scores. A row stays while it has a member or an
-anchor candidate. A restore reads a table's rows as one
-block (``list_block``, ``pair_block``: one decode of the joined values, decision 0067). Rows
-written before the cells were stored (no count) are never read as current: the engine's
-``candidate_state.fingerprint`` names the row format, so such a store is rebuilt once.
+from every sample, decision 0089), then its member ids (``<i8``) and scores (``<f4``); a pair
+row is the ids then the scores. A list row stays while it has a member or an anchor
+candidate. A restore reads a table's rows as one block (``list_block``, ``pair_block``: one
+decode of the joined values, decision 0067). Rows written before the cells were stored (no
+count) are never read as current: the engine's ``candidate_state.fingerprint`` names the row
+format, so such a store is rebuilt once. Rows written before decision 0089 (no anchor count)
+are read with ``list_block(graph, anchors=False)``: an upgrade reads its lists and rewrites
+every row once instead of rebuilding them.
 """
 
 from collections.abc import Iterator
@@ -64,22 +66,26 @@ def _encode_rows(ids: np.ndarray, scores: np.ndarray, keep: np.ndarray,
     return [flat[lo:hi] for lo, hi in zip([0, *ends][:-1], ends, strict=True)]
 
 
-def _list_heads(bounds: np.ndarray, cells: np.ndarray | None, anchors: np.ndarray
+def _list_heads(bounds: np.ndarray, cells: np.ndarray | None, anchors: np.ndarray | None
                 ) -> tuple[np.ndarray, np.ndarray]:
     """Each list row's head bytes and which of them are taken: its bound (``<f8``), how many
     cells follow (``<i4``), the cells (``<i4``: the owner's own IVF cell, then the cells its
     list probes), how many anchor candidates follow (``<i4``) and their ids (``<i8``: the
-    entries of ``anchors`` other than ``-1``, a prefix of each row)."""
+    entries of ``anchors`` other than ``-1``, a prefix of each row); ``anchors`` None: the
+    layout before decision 0089, without them."""
     n = len(bounds)
     cells = np.zeros((n, 0), dtype=_CELLS) if cells is None else \
         np.ascontiguousarray(cells, dtype=_CELLS).reshape(n, -1)
     count = np.full(n, cells.shape[1], dtype=_CELLS)
-    anchors = np.ascontiguousarray(anchors, dtype=_IDS).reshape(n, -1)
+    legacy = anchors is None
+    anchors = np.ascontiguousarray(np.zeros((n, 0)) if legacy else anchors,
+                                   dtype=_IDS).reshape(n, -1)
     held = (anchors != -1).sum(axis=1).astype(_CELLS)
     fixed = np.concatenate([np.ascontiguousarray(bounds, dtype=_BOUND).reshape(n, 1)
                             .view(np.uint8), count.reshape(n, 1).view(np.uint8),
                             cells.view(np.uint8).reshape(n, 4 * cells.shape[1]),
-                            held.reshape(n, 1).view(np.uint8)], axis=1)
+                            held.reshape(n, 1)[:, :0 if legacy else 1].view(np.uint8)],
+                           axis=1)
     width = anchors.shape[1]
     head = np.concatenate([fixed, anchors.view(np.uint8).reshape(n, 8 * width)], axis=1)
     taken = np.concatenate([np.ones(fixed.shape, dtype=bool),
@@ -129,8 +135,9 @@ def _entries(buf: np.ndarray, starts: np.ndarray, size: np.ndarray
             blocks.ragged(buf, starts + 8 * count, count, _SCORES))
 
 
-def _list_block(keys: list[str], values: list[bytes]) -> ListBlock:
-    """Decode every list row at once (``_list_heads``' layout, then the entries)."""
+def _list_block(keys: list[str], values: list[bytes], with_anchors: bool = True) -> ListBlock:
+    """Decode every list row at once (``_list_heads``' layout, then the entries;
+    ``with_anchors`` False: the layout before decision 0089, no anchor column)."""
     buf, starts, lengths = blocks.joined(values)
     if (lengths < 12).any():
         raise CorruptValueError("a candidate list row shorter than its head")
@@ -142,6 +149,10 @@ def _list_block(keys: list[str], values: list[bytes]) -> ListBlock:
     filled = np.arange(cells.shape[1]) < count[:, None]
     cells[filled] = blocks.ragged(buf, starts + 12, count, _CELLS)
     head = 12 + 4 * count
+    if not with_anchors:
+        sizes, ids, scores = _entries(buf, starts + head, lengths - head)
+        return ListBlock(keys, bounds, sizes, ids, scores, cells,
+                         np.full((len(values), 0), -1, dtype=_IDS))
     if (head + 4 > lengths).any():
         raise CorruptValueError("a candidate list row without its anchor count")
     held = blocks.column(buf, starts + head, _CELLS).astype(np.int64)
@@ -164,13 +175,14 @@ class CandidateStore:
 
     def put_lists(self, graph: str, entity_ids: list[str], bounds: np.ndarray,
                   ids: np.ndarray, scores: np.ndarray, cells: np.ndarray | None = None,
-                  anchors: np.ndarray | None = None) -> None:
+                  anchors: np.ndarray | None = None, legacy: bool = False) -> None:
         """Store entities' lists: row ``i`` is ``entity_ids[i]``'s bound and members (FAISS ids
         of the other graph, best first: the ids ``>= 0`` of ``ids[i]``, in order) with their
         scores, ``cells[i]`` (IVF: the owner's own cell and its list's probed cells, which
         a restore would otherwise search for, decision 0067) and ``anchors[i]`` (its
         shared-anchor candidates, FAISS ids, ``-1`` past the last; decision 0089); a row with
-        no member and no anchor candidate deletes the entity's row. The values are encoded
+        no member and no anchor candidate deletes the entity's row (``legacy``: the layout
+        before decision 0089, as an upgrade finds it — tests). The values are encoded
         ``ENCODE_ROWS`` rows at once, not per row (a small batch changes tens of thousands of
         lists) and not all at once (a bulk refresh changes every list)."""
         self._settings.check_graph(graph)
@@ -182,21 +194,23 @@ class CandidateStore:
             keep = np.asarray(ids[part]) >= 0
             held = np.asarray(anchors[part])
             heads, taken = _list_heads(np.asarray(bounds)[part],
-                                       None if cells is None else np.asarray(cells)[part], held)
+                                       None if cells is None else np.asarray(cells)[part],
+                                       None if legacy else held)
             values = _encode_rows(ids[part], scores[part], keep, heads, taken)
-            stays = (keep.any(axis=1) | (held != -1).any(axis=1)).tolist()
+            stays = (keep.any(axis=1) | (not legacy and (held != -1).any(axis=1))).tolist()
             self._kv.put_rows(Table.CANDIDATES,
                               [prefix + component(entity_id) for entity_id in entity_ids[part]],
                               [value if kept else None for value, kept in
                                zip(values, stays, strict=True)])
 
-    def list_block(self, graph: str) -> ListBlock:
-        """Every stored list of ``graph``, in key order, decoded at once."""
+    def list_block(self, graph: str, anchors: bool = True) -> ListBlock:
+        """Every stored list of ``graph``, in key order, decoded at once (``anchors`` False:
+        rows written before decision 0089)."""
         self._settings.check_graph(graph)
         prefix = pack(graph)
         rows = list(self._kv.scan(Table.CANDIDATES, prefix))
         keys = blocks.key_texts([key for key, _ in rows], len(prefix))
-        return _list_block(keys, [value for _, value in rows])
+        return _list_block(keys, [value for _, value in rows], anchors)
 
     def lists(self, graph: str) -> Iterator[tuple[str, float, np.ndarray, np.ndarray]]:
         """Every ``(entity, bound, member ids, scores)`` of ``graph``, in key order."""

@@ -12,6 +12,7 @@ import torch
 from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
 from test_anchor_heads import CAP, M, _check, _removal
 
+from stream_align.engine.candidate_state import LEGACY_ROWS, fingerprint
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleOp
@@ -104,3 +105,42 @@ def test_a_row_stored_with_a_member_without_an_id_is_recomputed_and_stored_again
             again = tx.candidates.list_block("A")
     assert again.keys == block.keys
     assert np.array_equal(again.anchors, block.anchors)
+
+
+def test_rows_stored_before_the_anchor_candidates_are_read_and_written_again(
+        tmp_path: Path, anchored) -> None:
+    """An upgrade: the lists are read (not rebuilt), the anchor candidates recomputed, and
+    the next delta writes every row in the new format, under the new fingerprint."""
+    pair, bundle = anchored
+    with open_store(tmp_path / "db") as store:
+        live = _stream(store, pair, bundle)
+        before: dict[str, object] = {}
+        with store.transaction() as tx:
+            for gid in ("A", "B"):
+                block = before[gid] = tx.candidates.list_block(gid)
+                ends = np.cumsum(block.lengths)
+                width = int(block.lengths.max())
+                ids = np.full((len(block.keys), width), -1, dtype=np.int64)
+                scores = np.zeros((len(block.keys), width), dtype=np.float32)
+                for i, (hi, n) in enumerate(zip(ends.tolist(), block.lengths.tolist(),
+                                                strict=True)):
+                    ids[i, :n], scores[i, :n] = block.ids[hi - n:hi], block.scores[hi - n:hi]
+                tx.candidates.put_lists(gid, block.keys, block.bounds, ids, scores, None, None,
+                                        legacy=True)
+            tx.candidates.set_state(fingerprint(bundle.version, live.settings, LEGACY_ROWS))
+            assert tx.candidates.list_block("A", anchors=False).keys == [
+                k for k, n in zip(before["A"].keys, before["A"].lengths, strict=True) if n]
+        restored = _restore(store, bundle, 2)
+        assert restored.anchors is not None and restored.anchors.recomputed > 0
+        assert not restored._delta.candidates_reset  # the lists were read
+        for s in (0, 1):
+            assert _by_key(restored, s) == _by_key(live, s)
+        run(store, restored, [])
+        with store.transaction() as tx:
+            assert tx.candidates.state() == fingerprint(bundle.version, live.settings)
+            for gid in ("A", "B"):
+                again = tx.candidates.list_block(gid)
+                assert again.keys == before[gid].keys
+                assert np.array_equal(again.anchors, before[gid].anchors)
+                assert np.array_equal(again.ids, before[gid].ids)
+        assert _by_key(_restore(store, bundle, 1), 0) == _by_key(live, 0)
