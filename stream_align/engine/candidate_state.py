@@ -127,8 +127,10 @@ class StoredLists:
     def __init__(self, source: StateSource, sides: tuple[Side, Side],
                  progress: Progress = no_progress, both: Both = serial,
                  anchored: bool = True) -> None:
-        """``anchored`` False: rows of ``LEGACY_ROWS``, without anchor candidates."""
-        self.anchored = anchored
+        """``anchored`` False: rows of ``LEGACY_ROWS``, without anchor candidates. Each
+        part below beats ``progress`` from the thread that runs it (decision 0089: the
+        restore's silences are its longest parts, a liveness probe's timeout bounds them)."""
+        self.anchored, self.progress = anchored, progress
 
         def read(s: int) -> tuple[ListRowsRead, np.ndarray]:
             side = sides[s]
@@ -161,6 +163,7 @@ class StoredLists:
         (a node without stored cells is probed, and marked to be stored with the next delta);
         nothing to write back for the vectors placed as stored."""
         side = sides[s]
+        self.progress(f"restore {side.graph.label}: probed cells", 0, 1)
         indexed = side.indexed()
         side.take_cells_changed()
         if side.probers is not None:
@@ -198,6 +201,7 @@ class StoredLists:
         one no indexed vector has, is recomputed from the samples instead (exact either way:
         a row is a function of the samples)."""
         ids, nodes = self.blocks[s].anchors, self.nodes[s]
+        self.progress(f"restore {sides[s].graph.label}: anchor candidates", 0, 1)
         heads = np.full(ids.shape, -1, dtype=np.int64)
         held = ids >= 0
         heads[held] = sides[1 - s].nodes_named(ids[held])
@@ -210,6 +214,7 @@ class StoredLists:
         """Side ``s``'s stored rows into its list table, members as nodes of the other side
         (rows of anchor candidates alone hold no list)."""
         block, listed = self.blocks[s], self.listed[s]
+        self.progress(f"restore {sides[s].graph.label}: lists", 0, 1)
         nodes, lengths = self.nodes[s][listed], block.lengths[listed]
         width = int(lengths.max(initial=0))
         filled = np.arange(width) < lengths[:, None]  # row-major: the rows' order

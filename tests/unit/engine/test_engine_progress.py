@@ -69,3 +69,7 @@ def test_a_batch_and_a_restore_beat_between_chunks(tmp_path: Path) -> None:
     assert {"restore A: entities", "restore A: triples", "restore A: embeddings",
             "restore B: embeddings", "restore A: candidate lists", "restore B: candidate lists",
             "restore: pair scores"} <= restored.stages()  # read, not rebuilt (decision 0033)
+    # the read restore's longer parts beat too (decision 0089), each side's from its thread
+    assert {"restore A: anchor candidates", "restore B: anchor candidates", "restore A: lists",
+            "restore B: lists", "restore: CSLS heads", "restore A: probed cells",
+            "restore B: probed cells"} <= restored.stages()
