@@ -21,13 +21,17 @@ torch.set_num_threads(1)
 M, CAP = 3, 4
 
 
-@pytest.fixture(scope="module")
-def anchored() -> tuple[GraphPair, ModelBundle]:
+def anchored_pair() -> tuple[GraphPair, ModelBundle]:
     """The synthetic pair with 20 anchors (the hub 0 sampled by many: gated at CAP)."""
     pair = synthetic_pair()
     gold = np.concatenate([pair.train, pair.valid, pair.test])
     pair = replace(pair, train=gold[:20], valid=gold[20:24], test=gold[24:])
     return pair, untrained_bundle(pair)
+
+
+@pytest.fixture(scope="module")
+def anchored() -> tuple[GraphPair, ModelBundle]:
+    return anchored_pair()
 
 
 def _scratch(engine: AlignmentEngine, s: int) -> np.ndarray:

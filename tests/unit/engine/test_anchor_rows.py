@@ -3,14 +3,13 @@ instead of recomputing them from every sample, and gets what a recompute gets.""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
-from test_anchor_heads import CAP, M, _check, _removal
+from engine_fixtures import engine_settings, open_store, run
+from test_anchor_heads import CAP, M, _check, _removal, anchored_pair
 
 from stream_align.engine.candidate_state import LEGACY_ROWS, fingerprint
 from stream_align.engine.engine import AlignmentEngine
@@ -26,10 +25,7 @@ torch.set_num_threads(1)
 
 @pytest.fixture(scope="module")
 def anchored() -> tuple[GraphPair, ModelBundle]:
-    pair = synthetic_pair()
-    gold = np.concatenate([pair.train, pair.valid, pair.test])
-    pair = replace(pair, train=gold[:20], valid=gold[20:24], test=gold[24:])
-    return pair, untrained_bundle(pair)
+    return anchored_pair()
 
 
 def _settings(threads: int = 1):
