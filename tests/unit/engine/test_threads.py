@@ -81,7 +81,7 @@ def test_second_thread_only_inside_second_threads_and_with_torch_on_two() -> Non
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        assert not second_thread()  # the default: engine.bulk_threads = 1
+        assert not second_thread()  # outside a bulk refresh's second_threads
         with second_threads(True):
             assert second_thread()
             with second_threads(False):
