@@ -9,7 +9,7 @@ topic's dead letters go to its own dead-letter topic (kg.triples.dlq, kg.labels.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from confluent_kafka import Message
@@ -158,6 +158,25 @@ class StagedEvents:
     records: int = 0
 
 
+def event_entries(codec: BatchCodec, events: Sequence[AlignmentEvent], staged: StagedEvents
+                  ) -> Iterator[tuple[OutboxRecord, tuple[str, ...]]]:
+    """Each event's outbox entries in order, the event built as it is read and counted in
+    ``staged`` (its time, its decision, its records) before its entries are yielded."""
+    for event in events:
+        staged.times.append(event.event_time)
+        staged.decisions[event.decision.value] += 1
+        for record, also in shared_records(codec.alignment_records(event)):
+            staged.records += 1 + len(also)
+            yield record, also
+
+
+def release(events: Sequence[AlignmentEvent]) -> None:
+    """Empty staged ``events`` (a list or the engine's ``EventRows``): each is freed once its
+    records are staged."""
+    if isinstance(events, list | EventRows):
+        events.clear()
+
+
 def stage_events(tx: Transaction, codec: BatchCodec, events: Sequence[AlignmentEvent]
                  ) -> StagedEvents:
     """Append each event's outbox records to the transaction, in order, then empty ``events``
@@ -167,12 +186,7 @@ def stage_events(tx: Transaction, codec: BatchCodec, events: Sequence[AlignmentE
     them, held as objects until the commit next to their records, the write batch and the
     memtable, were the largest part of the commit's peak (decisions 0081, 0086)."""
     staged = StagedEvents()
-    for event in events:
-        for record, also in shared_records(codec.alignment_records(event)):
-            tx.delivery.append(record, also)
-            staged.records += 1 + len(also)
-        staged.times.append(event.event_time)
-        staged.decisions[event.decision.value] += 1
-    if isinstance(events, list | EventRows):
-        events.clear()
+    for record, also in event_entries(codec, events, staged):
+        tx.delivery.append(record, also)
+    release(events)
     return staged

@@ -22,7 +22,13 @@ from collections.abc import Iterator, Sequence
 from itertools import islice
 
 from stream_align.events.contracts import AlignmentEvent
-from stream_align.service.batch import BatchCodec, StagedEvents, shared_records, stage_events
+from stream_align.service.batch import (
+    BatchCodec,
+    StagedEvents,
+    event_entries,
+    release,
+    stage_events,
+)
 from stream_align.store.records import OutboxRecord
 from stream_align.store.state_store import StateStore
 from stream_align.store.transaction import Transaction
@@ -52,20 +58,13 @@ def stage_outbox(store: StateStore, tx: Transaction, codec: BatchCodec,
                 part.delivery.append(record, also)
         del chunk
     tx.delivery.close_slices()
-    if hasattr(events, "clear"):
-        events.clear()  # type: ignore[attr-defined]  # a list or ``EventRows``
+    release(events)
     return staged
 
 
 def _entries(codec: BatchCodec, letters: list[OutboxRecord],
              events: Sequence[AlignmentEvent], staged: StagedEvents) -> Iterator[Entry]:
-    """The outbox entries in order, each event built as it is read and counted in ``staged``
-    (its time and decision) before its entries are yielded."""
+    """The outbox entries in order: the dead letters, then ``event_entries``."""
     for record in letters:
         yield record, ()
-    for event in events:
-        staged.times.append(event.event_time)
-        staged.decisions[event.decision.value] += 1
-        for entry in shared_records(codec.alignment_records(event)):
-            staged.records += 1 + len(entry[1])
-            yield entry
+    yield from event_entries(codec, events, staged)
