@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stream_align import setops
-from stream_align.arrays import lookup
 from stream_align.engine import candidate_state, ivf_lists, packed
 from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.apply import apply_changes, apply_labels
@@ -44,6 +43,7 @@ from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.engine.pairs import PairScores
 from stream_align.engine.progress import Progress, no_progress
 from stream_align.engine.queue import DeferredQueue
+from stream_align.engine.restore import queue_missing, restore_side
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import FaissIds, Side
 from stream_align.engine.side_pair import Both, side_pair
@@ -58,10 +58,6 @@ from stream_align.events.contracts import (
     TripleChange,
 )
 from stream_align.model.bundle import ModelBundle
-
-RESTORE_CHUNK = 16_384
-"""Nodes a restore samples at a time: every node is sampled, and 4,096 (a batch's chunk) cost
-≈ 20 % more at 40K a side (the neighbours shared by chunks are read again; decision 0067)."""
 
 
 @dataclass
@@ -156,9 +152,11 @@ class AlignmentEngine:
                                               both)
         if stored is not None:  # the vectors go straight into their stored IVF cells
             self.lists.use_quantiser(source.quantiser(self.bundle.version))
-        both(lambda s: self._restore_side(source, s, stored))
+        both(lambda s: restore_side(self.sides[s], source, self.bundle.version,
+                                    None if stored is None else stored.own_cells(s),
+                                    self.anchors is not None, self.progress))
         for s in (0, 1):  # the queue and the delta are shared: one side after the other
-            self._queue_missing(s)
+            queue_missing(self.sides[s], s, self.queue, self._delta)
         if stored is None:
             self.lists.use_quantiser(source.quantiser(self.bundle.version))
         self._restore_candidates(source, stored, both)
@@ -167,17 +165,6 @@ class AlignmentEngine:
                 self.neighbourhood.use_relations(*frozen)
             self.neighbourhood.restore(self.decider, source.neighbourhood_matches())
             self._typicals.clear()
-
-    def _restore_side(self, source: StateSource, s: int,
-                      stored: candidate_state.StoredLists | None) -> None:
-        """One side's samples and vectors, and its key tables looked up once (the
-        shared-anchor heads then read both sides' at once: nothing left to fill lazily)."""
-        side = self.sides[s]
-        self.progress(f"restore {side.graph.label}: samples", 0, 1)
-        side.samples.refresh(side.graph.alive_indices(), chunk=RESTORE_CHUNK)
-        self._load_embeddings(source, s, None if stored is None else stored.own_cells(s))
-        if self.anchors is not None:
-            side.warm_keys()
 
     def _restore_candidates(self, source: StateSource,
                             stored: candidate_state.StoredLists | None, both: Both) -> None:
@@ -229,34 +216,6 @@ class AlignmentEngine:
         """Whether both entities of a pair of nodes have a name (else the stricter unnamed
         threshold)."""
         return self.sides[0].graph.is_named(left) and self.sides[1].graph.is_named(right)
-
-    def _load_embeddings(self, source: StateSource, s: int,
-                         cells: np.ndarray | None = None) -> None:
-        """Index stored vectors of this model version (IVF: into ``cells``, each node's
-        stored cell, ``-1`` unknown); queue the rest for recompute."""
-        side, gid = self.sides[s], self.sides[s].graph.graph_id
-        self.progress(f"restore {side.graph.label}: embeddings", 0, 1)
-        rows = source.embeddings(gid, self.bundle.version)
-        index = side.graph.index
-        nodes = index.nodes_of(rows.keys)
-        known = (nodes >= 0) & (rows.faiss_ids >= 0)
-        for node, fid in zip(nodes[known & ~rows.current].tolist(),
-                             rows.faiss_ids[known & ~rows.current].tolist(), strict=True):
-            side.unindexed[node] = fid  # another model version: recomputed under its id
-        take = known & rows.current
-        if take.any():  # ``vectors`` holds the current rows only
-            side.load_vectors(nodes[take].tolist(), rows.faiss_ids[take],
-                              rows.vectors[take[rows.current]],
-                              None if cells is None else lookup(cells, nodes[take], -1))
-
-    def _queue_missing(self, s: int) -> None:
-        """Queue side ``s``'s live nodes without a vector (after ``_load_embeddings``), in
-        node order: one array test for all, a Python step only for the few without."""
-        side, queued = self.sides[s], self.queue.queued(s)
-        alive = np.asarray(side.graph.alive_indices(), dtype=np.int64)
-        self.queue.enqueue(self._delta, s, [node for node in
-                                            alive[side.faiss_ids(alive) < 0].tolist()
-                                            if node not in queued])
 
     # one batch
 

@@ -1,0 +1,63 @@
+"""One side's share of ``AlignmentEngine.restore``: its samples and stored vectors, then the
+live nodes left without a vector queued for recompute.
+
+Apart from the engine because each step reads one side and the store only: ``restore_side``
+runs on either restore thread (``side_pair``) and touches nothing the other side's thread
+does; ``queue_missing`` writes the shared queue and delta, so the engine calls it for one side
+after the other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stream_align.arrays import lookup
+from stream_align.engine.delta import StateDelta
+from stream_align.engine.progress import Progress
+from stream_align.engine.queue import DeferredQueue
+from stream_align.engine.side import Side
+from stream_align.engine.state_source import StateSource
+
+RESTORE_CHUNK = 16_384
+"""Nodes a restore samples at a time: every node is sampled, and 4,096 (a batch's chunk) cost
+≈ 20 % more at 40K a side (the neighbours shared by chunks are read again; decision 0067)."""
+
+
+def restore_side(side: Side, source: StateSource, version: str, cells: np.ndarray | None,
+                 anchored: bool, progress: Progress) -> None:
+    """One side's samples and vectors (``cells``: each node's stored IVF cell, or ``None``
+    where the lists are rebuilt), and with shared-anchor heads (``anchored``) its key tables
+    looked up once, so the heads then read both sides' at once with nothing left to fill
+    lazily."""
+    progress(f"restore {side.graph.label}: samples", 0, 1)
+    side.samples.refresh(side.graph.alive_indices(), chunk=RESTORE_CHUNK)
+    load_embeddings(side, source, version, cells, progress)
+    if anchored:
+        side.warm_keys()
+
+
+def load_embeddings(side: Side, source: StateSource, version: str, cells: np.ndarray | None,
+                    progress: Progress) -> None:
+    """Index the side's stored vectors of model ``version`` (IVF: into ``cells``, ``-1``
+    unknown); a vector of another version keeps its FAISS id and waits for its recompute."""
+    progress(f"restore {side.graph.label}: embeddings", 0, 1)
+    rows = source.embeddings(side.graph.graph_id, version)
+    nodes = side.graph.index.nodes_of(rows.keys)
+    known = (nodes >= 0) & (rows.faiss_ids >= 0)
+    for node, fid in zip(nodes[known & ~rows.current].tolist(),
+                         rows.faiss_ids[known & ~rows.current].tolist(), strict=True):
+        side.unindexed[node] = fid  # another model version: recomputed under its id
+    take = known & rows.current
+    if take.any():  # ``vectors`` holds the current rows only
+        side.load_vectors(nodes[take].tolist(), rows.faiss_ids[take],
+                          rows.vectors[take[rows.current]],
+                          None if cells is None else lookup(cells, nodes[take], -1))
+
+
+def queue_missing(side: Side, s: int, queue: DeferredQueue, delta: StateDelta) -> None:
+    """Queue side ``s``'s live nodes without a vector (after ``load_embeddings``), in node
+    order: one array test for all, a Python step only for the few without."""
+    queued = queue.queued(s)
+    alive = np.asarray(side.graph.alive_indices(), dtype=np.int64)
+    queue.enqueue(delta, s, [node for node in alive[side.faiss_ids(alive) < 0].tolist()
+                             if node not in queued])
