@@ -67,12 +67,14 @@ class PairRows:
 
 
 def ensure_level1(bundle: ModelBundle, side: Side, nodes: Sequence[int], chunk: int,
-                  beat: Beat = no_beat) -> None:
-    """Encode the ``nodes`` no recompute has kept an ``h1`` for (after a restore)."""
+                  beat: Beat = no_beat, skips: bool = False) -> None:
+    """Encode the ``nodes`` no recompute has kept an ``h1`` for (after a restore, or queued
+    in a bulk load), without the fixed skip blocks nothing here reads (``skips``: with
+    them, to measure what they cost)."""
     todo = side.level1.missing(nodes)
     for start in range(0, len(todo), chunk):
-        encode_local(bundle, side.samples, todo[start:start + chunk],
-                     side.features, beat, anchors=side.anchor_ids).keep_level1(side.level1)
+        encode_local(bundle, side.samples, todo[start:start + chunk], side.features, beat,
+                     anchors=side.anchor_ids, skips=skips).keep_level1(side.level1)
 
 
 def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int,
