@@ -17,13 +17,15 @@ rows (``StateDelta.candidates_reset``).
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from stream_align import setops
 from stream_align.arrays import lookup
 from stream_align.engine import ivf_lists
 from stream_align.engine.anchor_heads import AnchorHeads
-from stream_align.engine.delta import ListRows, PairScoreRows, StateDelta
+from stream_align.engine.delta import ListRows, PairScoreRows, RowParts, StateDelta
 from stream_align.engine.errors import EngineError
 from stream_align.engine.pair_book import PairBook
 from stream_align.engine.progress import Progress, no_progress
@@ -75,29 +77,42 @@ def changed_rows(delta: StateDelta, sides: tuple[Side, Side], book: PairBook,
                  anchors: AnchorHeads | None = None) -> None:
     """Put the list and pair rows changed since the last call into ``delta``: a list row
     also where only its owner's IVF cells moved (the row carries them, decision 0067) or
-    its shared-anchor candidates (decision 0089)."""
+    its shared-anchor candidates (decision 0089). Only which rows is taken now; the rows
+    are built a part at a time as they are written (``RowParts``, decision 0097)."""
     for s, side in enumerate(sides):
         nodes = np.asarray(side.lists.take_changed(), dtype=np.int64)
         nodes = setops.union1d(nodes, side.take_cells_changed())
         if anchors is not None:
             nodes = setops.union1d(nodes, anchors.take_changed(s))
-        if not len(nodes):
-            continue
-        members, scores, lengths = side.lists.rows(nodes)
-        ids = np.full(members.shape, -1, dtype=np.int64)
-        listed = np.arange(members.shape[1])[None, :] < lengths[:, None]
-        ids[listed] = _fids(sides[1 - s], members[listed])
-        delta.lists[side.graph.graph_id] = ListRows(
-            keys=side.graph.keys.take(nodes), bounds=side.bounds(nodes),
-            members=ids, scores=scores, cells=side.cell_rows(nodes) if side.ivf else None,
-            anchors=None if anchors is None else _anchor_ids(sides[1 - s],
-                                                             anchors.rows(s, nodes)))
+        if len(nodes):
+            delta.lists[side.graph.graph_id] = RowParts(
+                len(nodes), partial(_list_rows, sides, s, nodes, anchors))
     lefts = book.take_changed()
     if lefts:
-        offsets, rights, scores = book.rows(lefts)
-        delta.pair_scores = PairScoreRows(
-            keys=sides[0].graph.keys.take(lefts), offsets=offsets,
-            rights=_fids(sides[1], rights), scores=scores.astype(np.float32))
+        delta.pair_scores = RowParts(len(lefts), partial(_pair_rows, sides, book, lefts))
+
+
+def _list_rows(sides: tuple[Side, Side], s: int, changed: np.ndarray,
+               anchors: AnchorHeads | None, lo: int, hi: int) -> ListRows:
+    """Side ``s``'s list rows of ``changed[lo:hi]``, members as the other side's FAISS ids."""
+    side, nodes = sides[s], changed[lo:hi]
+    members, scores, lengths = side.lists.rows(nodes)
+    ids = np.full(members.shape, -1, dtype=np.int64)
+    listed = np.arange(members.shape[1])[None, :] < lengths[:, None]
+    ids[listed] = _fids(sides[1 - s], members[listed])
+    return ListRows(keys=side.graph.keys.take(nodes), bounds=side.bounds(nodes),
+                    members=ids, scores=scores, cells=side.cell_rows(nodes) if side.ivf else None,
+                    anchors=None if anchors is None else _anchor_ids(sides[1 - s],
+                                                                     anchors.rows(s, nodes)))
+
+
+def _pair_rows(sides: tuple[Side, Side], book: PairBook, changed: list[int], lo: int,
+               hi: int) -> PairScoreRows:
+    """The pair rows of the left entities ``changed[lo:hi]``."""
+    lefts = changed[lo:hi]
+    offsets, rights, scores = book.rows(lefts)
+    return PairScoreRows(keys=sides[0].graph.keys.take(lefts), offsets=offsets,
+                         rights=_fids(sides[1], rights), scores=scores.astype(np.float32))
 
 
 def _anchor_ids(other: Side, heads: np.ndarray) -> np.ndarray:

@@ -21,7 +21,10 @@ Invariants the writer relies on:
 - Candidate lists and pair scores (decision 0033) are rows of what changed, naming the other
   graph's entities by FAISS id (the store's id map), so the stored rows always equal the
   committing engine's tables; ``candidates`` says whether they are also *current* (no held
-  work), which is when a restore may read them instead of rebuilding them.
+  work), which is when a restore may read them instead of rebuilding them. They are the one
+  part not held as data: :class:`RowParts` builds them from the engine's tables a part at a
+  time as they are written (decision 0097), so a delta is written before the engine
+  processes again.
 
 Partitioning (decision 0027): every row but the counters and the quantiser is keyed by one
 entity (a graph row by its head, a label by its left entity, a decision by its left entity and
@@ -31,9 +34,10 @@ decision 0014 without reading anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 import numpy as np
 
@@ -143,6 +147,35 @@ class PairScoreRows:
     scores: np.ndarray  # float32 (published pair scores are float32 results: exact)
 
 
+R = TypeVar("R", ListRows, PairScoreRows)
+
+
+@dataclass(frozen=True)
+class RowParts(Generic[R]):
+    """``count`` changed candidate rows, built a part at a time where they are written.
+
+    A bulk refresh rewrites every list and pair row (400,000 lists of ≈ 1 KB and 3.4M pairs at
+    200K entities a side); built whole before the service committed them in slices
+    (``service.row_slices``), they were the final refresh's peak (decision 0097). ``build(lo,
+    hi)`` reads the engine's tables as they are when called, so a delta's rows must be read
+    before the engine's next ``process`` call — the service writes each delta before it
+    processes again, as every writer of a delta does."""
+
+    count: int
+    build: Callable[[int, int], R]
+
+    def __len__(self) -> int:
+        return self.count
+
+    def part(self, lo: int, hi: int) -> R:
+        """Rows ``lo`` to ``hi`` (at most ``count``)."""
+        return self.build(lo, min(hi, self.count))
+
+    def whole(self) -> R:
+        """Every row at once (a delta written in one transaction)."""
+        return self.build(0, self.count)
+
+
 @dataclass
 class StateDelta:
     """Every state change of one ``process`` call (see the module docstring)."""
@@ -155,8 +188,8 @@ class StateDelta:
         default_factory=dict)  # by left
     quantiser: tuple[str, np.ndarray] | None = None  # (model version, frozen centroids)
     neighbourhood_relations: NeighbourhoodRelations | None = None  # frozen when learnt
-    lists: dict[str, ListRows] = field(default_factory=dict)  # graph id → changed lists
-    pair_scores: PairScoreRows | None = None
+    lists: dict[str, RowParts[ListRows]] = field(default_factory=dict)  # graph id → lists
+    pair_scores: RowParts[PairScoreRows] | None = None  # by left entity
     candidates: str | None = None  # stored lists' state (``candidate_state``); None: as is
     candidates_reset: bool = False  # drop every stored list and pair score first
     next_faiss_id: int | None = None
@@ -168,8 +201,8 @@ class StateDelta:
         """How many rows the delta writes (a metric; counters and quantiser count one each)."""
         scalars = (self.quantiser, self.neighbourhood_relations, self.next_faiss_id,
                    self.next_queue_seq, self.event_identity, self.next_event_seq)
-        pairs = 0 if self.pair_scores is None else len(self.pair_scores.keys)
+        pairs = 0 if self.pair_scores is None else len(self.pair_scores)
         return (len(self.graph) + len(self.labels) + len(self.embeddings) + len(self.queue)
-                + len(self.decisions) + sum(len(x.keys) for x in self.lists.values()) + pairs
+                + len(self.decisions) + sum(len(x) for x in self.lists.values()) + pairs
                 + sum(x is not None for x in (*scalars, self.candidates)))
 

@@ -219,10 +219,12 @@ def _write_candidates(tx: Transaction, delta: StateDelta) -> None:
     """Changed candidate lists and pair rows (an empty row deletes), and their state."""
     if delta.candidates_reset:
         tx.candidates.clear()
-    for gid, rows in delta.lists.items():
+    for gid, parts in delta.lists.items():
+        rows = parts.whole()
         tx.candidates.put_lists(gid, rows.keys, rows.bounds, rows.members, rows.scores,
                                 rows.cells, rows.anchors)
-    if (pairs := delta.pair_scores) is not None:
+    if delta.pair_scores is not None:
+        pairs = delta.pair_scores.whole()
         tx.candidates.put_pair_rows(pairs.keys, pairs.offsets, pairs.rights, pairs.scores)
     if delta.candidates is not None:
         tx.candidates.set_state(delta.candidates)

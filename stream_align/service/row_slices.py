@@ -37,8 +37,8 @@ from stream_align.store.transaction import Transaction
 
 def candidate_rows(delta: StateDelta) -> int:
     """The list and pair rows ``delta`` writes."""
-    pairs = 0 if delta.pair_scores is None else len(delta.pair_scores.keys)
-    return sum(len(rows.keys) for rows in delta.lists.values()) + pairs
+    pairs = 0 if delta.pair_scores is None else len(delta.pair_scores)
+    return sum(len(rows) for rows in delta.lists.values()) + pairs
 
 
 def commit_rows_first(store: StateStore, delta: StateDelta, rows: int) -> int:
@@ -77,24 +77,11 @@ def forget_kept(tx: Transaction, slices: int) -> None:
 
 
 def _parts(delta: StateDelta, rows: int) -> Iterator[tuple[str, ListRows | PairScoreRows]]:
-    """Each graph's list rows, then the pair rows, ``rows`` at a time (views, not copies)."""
+    """Each graph's list rows, then the pair rows, ``rows`` at a time, each part built as it
+    is reached (``RowParts``: the refresh's rows are never held whole, decision 0097)."""
     for graph_id, lists in delta.lists.items():
-        for lo in range(0, len(lists.keys), rows):
-            yield graph_id, _list_part(lists, lo, lo + rows)
+        for lo in range(0, len(lists), rows):
+            yield graph_id, lists.part(lo, lo + rows)
     if (pairs := delta.pair_scores) is not None:
-        for lo in range(0, len(pairs.keys), rows):
-            yield "", _pair_part(pairs, lo, lo + rows)
-
-
-def _list_part(rows: ListRows, lo: int, hi: int) -> ListRows:
-    return ListRows(keys=rows.keys[lo:hi], bounds=rows.bounds[lo:hi],
-                    members=rows.members[lo:hi], scores=rows.scores[lo:hi],
-                    cells=None if rows.cells is None else rows.cells[lo:hi],
-                    anchors=None if rows.anchors is None else rows.anchors[lo:hi])
-
-
-def _pair_part(rows: PairScoreRows, lo: int, hi: int) -> PairScoreRows:
-    offsets = rows.offsets[lo:hi + 1]
-    first, last = int(offsets[0]), int(offsets[-1])
-    return PairScoreRows(keys=rows.keys[lo:hi], offsets=offsets - first,
-                         rights=rows.rights[first:last], scores=rows.scores[first:last])
+        for lo in range(0, len(pairs), rows):
+            yield "", pairs.part(lo, lo + rows)

@@ -278,7 +278,7 @@ def test_cells_missing_from_the_rows_are_computed_and_stored_again(
         assert _cells(restored, 0) == _cells(live, 0)
         with store.transaction() as tx:
             delta = process_into(tx, restored, [], []).delta
-        assert delta.lists["A"].keys == [key]
+        assert delta.lists["A"].whole().keys == [key]
         with store.transaction() as tx:
             block = tx.candidates.list_block("A")
             assert (block.cells[block.keys.index(key)] >= 0).all()
