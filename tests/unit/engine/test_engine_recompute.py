@@ -198,3 +198,32 @@ def test_a_local_encode_with_kept_anchor_ids_decodes_no_string(seed: int) -> Non
                         local.enc.h1[torch.from_numpy(local.level1)].numpy()])
         for got, want in zip(*out, strict=True):
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_level_one_rows_without_skip_blocks_are_the_same_bits(seed: int) -> None:
+    """``ensure_level1``'s encode (``skips=False``: no fixed skip blocks, no types or samples
+    past the closure, decision 0097) keeps the same ``h1`` bits as an encode with every input,
+    in one closure or several."""
+    from stream_align.engine.feature_cache import FeatureCache
+    from stream_align.engine.scoring import ensure_level1
+    from stream_align.engine.side import Side
+
+    pair = synthetic_pair(n=60, seed=seed)
+    bundle = untrained_bundle(pair)
+    assert bundle.arch.name_skip and bundle.arch.use_anchors  # there are skips to leave out
+    rows = {}
+    for skips, chunk in ((True, 1000), (False, 1000), (False, 7)):
+        side = Side(_mirror(pair.a), bundle.frozen, True, False, 1000, 1000)
+        side.samples.refresh(range(pair.a.num_entities))
+        nodes = sorted(np.random.default_rng(seed).choice(pair.a.num_entities, 20,
+                                                          replace=False).tolist())
+        if skips:
+            local = encode_local(bundle, side.samples, nodes[:3],
+                                 FeatureCache(side.graph, bundle.frozen, 1000), skips=False)
+            assert not local.inputs.skips
+        ensure_level1(bundle, side, nodes, chunk, skips=skips)
+        assert not side.level1.missing(nodes)
+        rows[skips, chunk] = side.level1.rows(nodes).numpy()
+    np.testing.assert_array_equal(rows[False, 1000], rows[True, 1000])
+    np.testing.assert_array_equal(rows[False, 7], rows[True, 1000])

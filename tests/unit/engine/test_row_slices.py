@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from engine_fixtures import engine_settings, open_store, synthetic_pair, untrained_bundle
 from test_candidate_state import _no_rebuild, _tables
@@ -204,3 +205,26 @@ def test_a_kill_between_a_steady_batchs_slices_puts_the_rows_back(
                 write_delta(tx, again)
             assert _rows(store) == expected
             assert undo_row_slices(store) == 0 and _rows(store) == expected
+
+
+def test_row_parts_equal_the_whole_rows(tmp_path: Path) -> None:
+    """A refresh's rows built a part at a time (``RowParts``, decision 0097) are the rows built
+    at once, cut: list rows and each part's pair offsets from zero."""
+    store, engine = _loaded(tmp_path / "s", held=False)
+    with store:
+        gone = [T.delete_entity("A", key) for key in list(engine.sides[0].graph.keys)[:3]]
+        delta = engine.process(gone, []).delta
+        assert delta.lists and delta.pair_scores is not None
+        for parts in [*delta.lists.values(), delta.pair_scores]:
+            whole = parts.whole()
+            assert len(whole.keys) == len(parts) > 1
+            cut = [parts.part(lo, lo + 2) for lo in range(0, len(parts), 2)]
+            assert [k for c in cut for k in c.keys] == whole.keys
+            for name in ("bounds", "members", "cells", "anchors", "rights", "scores"):
+                if getattr(whole, name, None) is not None:
+                    assert np.array_equal(np.concatenate([getattr(c, name) for c in cut]),
+                                          getattr(whole, name)), name
+            if hasattr(whole, "offsets"):
+                ends = np.cumsum([c.offsets[-1] for c in cut])
+                assert ends[-1] == whole.offsets[-1]
+                assert all(c.offsets[0] == 0 for c in cut)
