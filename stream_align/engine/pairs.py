@@ -28,13 +28,13 @@ import time
 import numpy as np
 
 from stream_align import setops
-from stream_align.engine import packed
+from stream_align.engine import packed, pair_order
 from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.candidate_lists import NodePair, Sets, Touched
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.pair_features import FeatureCache
 from stream_align.engine.progress import Progress
-from stream_align.engine.scoring import score_pairs
+from stream_align.engine.scoring import GROUP_ENTITIES, score_pairs
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 from stream_align.model.bundle import ModelBundle
@@ -44,8 +44,8 @@ CHUNK_PAIRS = 1 << 19
 and the tuples, flags and scores of all of them at once were a transient of ≈ 7 pairs an
 entity (decision 0039); now they are arrays, a few dozen bytes a pair. As long as the
 scoring's longest group (``scoring.GROUP_PAIRS``), so a chunk costs no extra group: a group
-builds its entities' pair-head views once, and the touched keys are sorted by left entity,
-so shorter chunks built most right entities' views again in each (decision 0061)."""
+builds its entities' pair-head views once, and shorter chunks built most right entities' views
+again in each (decision 0061; the pairs go in ``pair_order``'s band order, decision 0096)."""
 
 
 class PairScores:
@@ -128,8 +128,7 @@ class PairScores:
             scored.append(keys[rescore])
         rescored = np.concatenate(scored)  # scored after every check: chunks of dropped and
         started = time.perf_counter()  # kept pairs would cut the scoring's groups short
-        for start in range(0, len(rescored), CHUNK_PAIRS):
-            changed.append(self._score(*packed.split(rescored[start:start + CHUNK_PAIRS])))
+        changed.append(self._score_all(rescored))
         stats["pairs_scored"] = float(len(rescored))
         stats["score_s"] = time.perf_counter() - started
         self.owed = setops.unique(np.concatenate(owed))
@@ -147,6 +146,15 @@ class PairScores:
         refresh cost a pass over ≈ 1.5M pairs a drain call at 200K a side."""
         still = _waits(self.owed, waiting, labels)
         return self.owed[~still], self.owed[still]
+
+    def _score_all(self, keys: np.ndarray) -> np.ndarray:
+        """Score the packed pairs ``keys`` into the book, :data:`CHUNK_PAIRS` at a time; more
+        than one scoring group's worth in the band order (``pair_order``: each entity's views
+        and rows built in fewer groups); return those whose score moved, packed."""
+        if len(keys) > GROUP_ENTITIES:  # else one group whatever the order
+            keys = pair_order.banded(keys)
+        return np.concatenate([self._score(*packed.split(keys[start:start + CHUNK_PAIRS]))
+                               for start in range(0, len(keys), CHUNK_PAIRS)] or [_NONE])
 
     def _score(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
         """Score the pairs ``(lefts[i], rights[i])`` into the book; return those whose score
@@ -167,11 +175,10 @@ class PairScores:
                             for a, b in self.decider.label_book.all_match_pairs()
                             if a in ga.index and b in gb.index})
         every = setops.union1d(touched, labelled)
-        for start in range(0, len(every), CHUNK_PAIRS):
-            keys = every[start:start + CHUNK_PAIRS]
-            lefts, rights = packed.split(keys)
-            wanted = self._wanted(lefts, rights)
-            self._score(lefts[wanted], rights[wanted])
+        wanted = [keys[self._wanted(*packed.split(keys))]
+                  for keys in (every[start:start + CHUNK_PAIRS]
+                               for start in range(0, len(every), CHUNK_PAIRS))]
+        self._score_all(np.concatenate(wanted or [_NONE]))
 
 
 _NONE = np.zeros(0, dtype=np.int64)
