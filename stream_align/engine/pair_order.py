@@ -30,6 +30,18 @@ from stream_align import setops
 from stream_align.engine import packed
 
 
+def for_groups(keys: np.ndarray, pairs: int, entities: int) -> np.ndarray:
+    """Sorted distinct packed pairs ``keys`` in the band order where they make more than one
+    scoring group — more than ``pairs`` pairs, or more than ``entities`` distinct entities a
+    side — else as they are: one group builds each entity once in any order, and the order
+    costs ≈ 0.2 s at DBP15K zh_en's 409K pairs."""
+    lefts, rights = packed.split(keys)
+    if len(keys) <= pairs and (np.count_nonzero(np.diff(lefts)) < entities
+                               and len(setops.unique(rights)) <= entities):
+        return keys
+    return banded(keys)
+
+
 def banded(keys: np.ndarray) -> np.ndarray:
     """``keys`` (packed pairs ``left << 32 | right``, distinct) in the band order above: by the
     lower Cuthill–McKee number of their two entities, then the higher. A transient of ≈ 60

@@ -34,7 +34,7 @@ from stream_align.engine.candidate_lists import NodePair, Sets, Touched
 from stream_align.engine.decisions import Decider, PairBook
 from stream_align.engine.pair_features import FeatureCache
 from stream_align.engine.progress import Progress
-from stream_align.engine.scoring import GROUP_ENTITIES, score_pairs
+from stream_align.engine.scoring import GROUP_ENTITIES, GROUP_PAIRS, score_pairs
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 from stream_align.model.bundle import ModelBundle
@@ -148,11 +148,10 @@ class PairScores:
         return self.owed[~still], self.owed[still]
 
     def _score_all(self, keys: np.ndarray) -> np.ndarray:
-        """Score the packed pairs ``keys`` into the book, :data:`CHUNK_PAIRS` at a time; more
-        than one scoring group's worth in the band order (``pair_order``: each entity's views
-        and rows built in fewer groups); return those whose score moved, packed."""
-        if len(keys) > GROUP_ENTITIES:  # else one group whatever the order
-            keys = pair_order.banded(keys)
+        """Score the sorted packed pairs ``keys`` into the book, :data:`CHUNK_PAIRS` at a time;
+        more than one scoring group's worth in the band order (``pair_order``: each entity's
+        views and rows built in fewer groups); return those whose score moved, packed."""
+        keys = pair_order.for_groups(keys, GROUP_PAIRS, GROUP_ENTITIES)
         return np.concatenate([self._score(*packed.split(keys[start:start + CHUNK_PAIRS]))
                                for start in range(0, len(keys), CHUNK_PAIRS)] or [_NONE])
 

@@ -39,3 +39,10 @@ def test_banded_groups_pairs_that_share_entities() -> None:
 
 def test_banded_of_nothing() -> None:
     assert len(pair_order.banded(np.zeros(0, dtype=np.int64))) == 0
+
+
+def test_one_group_keeps_its_order() -> None:
+    keys = np.unique(packed.join(np.arange(100) % 7, np.arange(100) % 11))
+    assert pair_order.for_groups(keys, 100, 11) is keys  # 7 lefts, 11 rights: one group
+    assert not np.array_equal(pair_order.for_groups(keys, 100, 10), keys)
+    assert np.array_equal(np.sort(pair_order.for_groups(keys, len(keys) - 1, 100)), keys)
