@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from stream_align.graph import GraphPair
+from stream_align.graph import Graph, GraphPair
 from stream_align.index import train_ladder
 from stream_align.index.kmeans import threads
 from stream_align.index.vector_index import prepared
@@ -30,7 +30,20 @@ def fit_quantisers(bundle: ModelBundle, pair: GraphPair) -> dict[int, np.ndarray
         for graph, query in ((pair.a, True), (pair.b, False)):
             inputs = bundle.inputs(graph)
             vectors = retrieval_vectors(net, inputs, net.encode(inputs), query=query).numpy()
+            vectors = vectors[held(graph)]
             parts.append(prepared(vectors, vectors.shape[1], net.loss == "hinge"))
             del inputs
     with threads(bundle.train.threads):
         return train_ladder(np.concatenate(parts))
+
+
+def held(graph: Graph) -> np.ndarray:
+    """Which entities ``graph`` holds something for: in a triple, named, typed or with an
+    attribute. The others (a continual dataset's later entities) all share the model's one
+    vector of an empty entity; every entity where none is held (a graph of only those)."""
+    out = np.zeros(graph.num_entities, dtype=bool)
+    out[graph.triples[:, 0]] = True
+    out[graph.triples[:, 2]] = True
+    out |= np.fromiter((bool(n or t or a) for n, t, a in zip(
+        graph.names, graph.types, graph.attributes, strict=True)), bool, graph.num_entities)
+    return out if out.any() else np.ones(graph.num_entities, dtype=bool)

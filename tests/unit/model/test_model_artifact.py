@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from safetensors.torch import load_file
 
 from stream_align.model.artifact import CONFIG, WEIGHTS, _version, load, save
 from stream_align.model.errors import ModelError
-from stream_align.model.quantiser import fit_quantisers
+from stream_align.model.quantiser import fit_quantisers, held
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import ArchitectureSettings, TrainSettings
 from stream_align.model.train import train
@@ -150,3 +151,23 @@ def test_ivf_quantisers_are_part_of_the_model(trained, tmp_path: Path) -> None:
     assert all(np.array_equal(loaded.quantisers[n], with_cells.quantisers[n]) for n in cells)
     again = fit_quantisers(load(path), pair)  # deterministic: the same model, the same cells
     assert all(np.array_equal(again[n], with_cells.quantisers[n]) for n in cells)
+
+
+def test_ivf_quantisers_skip_entities_the_graphs_hold_nothing_for(trained) -> None:
+    """A continual dataset's later entities (no triple, name, type or attribute in the
+    training graphs) all share one empty vector; the ladder is fitted without them, so
+    appending ten times the graph's size of them changes neither the rungs nor the cells
+    (decision 0100: k-means split that one point into cells nothing served falls in)."""
+    pair, _, path = trained
+    extra = 10 * pair.b.num_entities
+    b = dataclasses.replace(pair.b, keys=pair.b.keys + [f"later/{i}" for i in range(extra)],
+                            names=pair.b.names + [""] * extra,
+                            types=pair.b.types + [""] * extra,
+                            attributes=pair.b.attributes + [{} for _ in range(extra)])
+    grown = dataclasses.replace(pair, b=b)
+    assert held(b).sum() == held(pair.b).sum() == pair.b.num_entities - int(
+        (~held(pair.b)).sum())
+    assert not held(b)[pair.b.num_entities:].any()
+    plain, with_later = fit_quantisers(load(path), pair), fit_quantisers(load(path), grown)
+    assert sorted(with_later) == sorted(plain)
+    assert all(np.allclose(with_later[n], plain[n], atol=1e-5) for n in plain)
