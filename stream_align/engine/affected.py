@@ -232,6 +232,11 @@ class SampleIndex:
         rel[inside] = np.where(filled, self._rel[rows], 0)
         return nbr, rel
 
+    def types(self, nodes: np.ndarray) -> np.ndarray:
+        """Each node's inferred type id as its local graph gives it (``int64``; ``-1`` for a
+        node without a sample): the type ``h0`` reads."""
+        return self._type[np.asarray(nodes, dtype=np.int64)].astype(np.int64)
+
     def sampled(self, node: int) -> tuple[int, ...]:
         """``S(node)``: its sampled neighbours, in slot order."""
         return tuple(n for n, _ in self.slots(node))

@@ -239,7 +239,8 @@ class AlignmentEngine:
         stats["affected"] = stats["affected_A"] + stats["affected_B"]
         recompute = Recompute(self.bundle, self.sides, self.queue, self.faiss_ids,
                               self.settings.recompute_chunk, self.progress,
-                              self.settings.vector_tolerance)
+                              self.settings.vector_tolerance,
+                              levelwise_from=self.settings.recompute_levelwise_from)
         computed = recompute(delta, affected, self.settings.max_affected_per_batch)
         stats["recomputed"] = float(len(computed[0]) + len(computed[1]) + recompute.kept)
         stats["vectors_kept"] = float(recompute.kept)

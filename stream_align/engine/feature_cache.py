@@ -27,7 +27,6 @@ import scipy.sparse as sp
 from stream_align.arrays import grown
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.part_rows import PartRows, csr_block
-from stream_align.graph import Graph
 from stream_align.model.features import Level0, level0
 from stream_align.model.inputs import Frozen
 from stream_align.model.pair_head import NameKeys, name_keys
@@ -56,7 +55,7 @@ class FeatureCache:
     def __len__(self) -> int:
         return self.held
 
-    def level0(self, local: Graph, glob: np.ndarray, read: int | None = None) -> Level0:
+    def level0(self, glob: np.ndarray, read: int | None = None) -> Level0:
         """Features of a local graph cut from the mirror (row ``r`` is node ``glob[r]``);
         with ``read``, only its first ``read`` rows — the others stay empty (zero rows: the
         caller never reads what they feed, ``recompute``)."""

@@ -78,7 +78,7 @@ def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int]
     beat()
     read = len(ordered) if not skips or (kept and _names_within_one_hop(bundle)) else None
     inputs = bundle.inputs(local, None if features is None else
-                           features.level0(local, glob, read), samples.key_hashes(glob), read,
+                           features.level0(glob, read), samples.key_hashes(glob), read,
                            None if texts or anchors is None else anchors(glob), skips)
     beat()
     enc = bundle.net.encode(inputs)

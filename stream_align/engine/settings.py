@@ -203,6 +203,15 @@ class EngineSettings(BaseModel):
         description=("Entities encoded per local closure, per side (memory bound; fewer, larger "
                      "closures share more of their neighbourhoods: 3.6 GB peak on DBP15K zh_en)."),
     )
+    recompute_levelwise_from: int = Field(
+        default=1024, ge=0,
+        description=("Chunks of at least this many nodes (a side's share of a recompute, up "
+                     "to recompute_chunk) are encoded level-wise: h0 of each node once from "
+                     "its own inputs (kept a node while the queue drains, 76 bytes a node at "
+                     "hidden_dim 16), h1 and the last layer from the rows below through the "
+                     "samples, no local graph (decision 0095). 0: every chunk on its local "
+                     "graph."),
+    )
     feature_cache_entries: int = Field(
         default=2_097_152, ge=1,
         description=("Entities per graph whose hashed level-0 features and name keys stay "

@@ -22,6 +22,7 @@ from stream_align.engine.affected import SampleIndex
 from stream_align.engine.delta import StateDelta, StoredVector
 from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.level1_cache import LevelOneCache
+from stream_align.engine.levelwise import LevelZeroRows
 from stream_align.engine.list_repair import Found
 from stream_align.engine.list_table import ListTable
 from stream_align.engine.mutable_graph import MutableGraph
@@ -59,6 +60,7 @@ class Side:
         self.features = FeatureCache(graph, frozen, feature_cache_entries)
         self.views = ViewCache(view_cache_entries)  # pair-head views (``scoring``)
         self.level1 = LevelOneCache()
+        self.level0 = LevelZeroRows()  # ``h0`` a node while a level-wise recompute drains
         self.index: VectorIndex | IvfVectorIndex | None = None
         self.probers: CellProbers | None = None  # IVF mode: the cells my lists probe
         self._ivf: tuple[np.ndarray, int, bool] | None = None  # centroids, nprobe, float16

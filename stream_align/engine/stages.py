@@ -43,7 +43,8 @@ from stream_align.engine.apply import Applied
 from stream_align.engine.decisions import Change, Decider
 from stream_align.engine.delta import Match, Retracted, StateDelta
 from stream_align.engine.held import HeldWork
-from stream_align.engine.progress import Progress, chunks, no_progress
+from stream_align.engine.levelwise import encode_levelwise, supported
+from stream_align.engine.progress import Beat, Progress, chunks, no_progress
 from stream_align.engine.queue import DeferredQueue
 from stream_align.engine.recompute import encode_local, row_vectors
 from stream_align.engine.side import FaissIds, Side
@@ -112,6 +113,7 @@ class Recompute:
     progress: Progress = no_progress
     tolerance: float = 0.0
     kept: int = 0  # recomputed vectors not indexed: within ``tolerance`` of the indexed one
+    levelwise_from: int = 0  # chunks of this many nodes or more: ``levelwise`` (0: never)
 
     def __call__(self, delta: StateDelta, affected: Affected, budget: int
                  ) -> tuple[set[int], set[int]]:
@@ -129,6 +131,9 @@ class Recompute:
             computed.append(self.encode(delta, side, chosen,
                                         affected.nodes[s] | self.queue.queued(s).keys(),
                                         affected.own[s]))
+        if not self.queue.count:  # drained: the level-wise h0 rows wait for the next load
+            for side in self.sides:
+                side.level0.clear()
         return computed[0], computed[1]
 
     def encode(self, delta: StateDelta, side: Side, nodes: list[int],
@@ -144,12 +149,7 @@ class Recompute:
         for done, start in enumerate(chunks(starts, self.progress, stage)):
             beat = partial(self.progress, stage, done, len(starts))
             part = nodes[start:start + self.chunk]
-            local = encode_local(self.bundle, side.samples, part, side.features, beat,
-                                 (side.level1, stale), side.anchor_ids)
-            local.keep_level1(side.level1)
-            beat()
-            vectors: np.ndarray = row_vectors(self.bundle, local, local.rows(part), side.query)
-            beat()
+            vectors = self.vectors(side, part, stale, beat)
             if self.tolerance:
                 moved = self.moved(side, part, vectors, own)
                 self.kept += len(part) - int(moved.sum())
@@ -158,6 +158,20 @@ class Recompute:
             side.put_vectors(delta, part, vectors, self.bundle.version, self.ids)
             indexed.update(part)
         return indexed
+
+    def vectors(self, side: Side, part: list[int], stale: Collection[int],
+                beat: Beat) -> np.ndarray:
+        """Retrieval vectors of a chunk, its ``h1`` rows kept: level-wise from
+        ``levelwise_from`` nodes (decision 0095), else on the chunk's local graph."""
+        if self.levelwise_from and len(part) >= self.levelwise_from and supported(self.bundle):
+            return encode_levelwise(self.bundle, side, part, stale, beat)
+        local = encode_local(self.bundle, side.samples, part, side.features, beat,
+                             (side.level1, stale), side.anchor_ids)
+        local.keep_level1(side.level1)
+        beat()
+        vectors: np.ndarray = row_vectors(self.bundle, local, local.rows(part), side.query)
+        beat()
+        return vectors
 
     def moved(self, side: Side, nodes: list[int], vectors: np.ndarray,
               own: Collection[int]) -> np.ndarray:

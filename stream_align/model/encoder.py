@@ -184,8 +184,15 @@ class CGMuAlign(nn.Module):
         if hide is not None:
             anchors = anchors.clone()
             anchors[hide] = self.anchor_emb.padding_idx
-        return (torch.sparse.mm(g.names, self.name_proj) + torch.sparse.mm(g.attrs, self.attr_proj)
-                + self.numeric_proj(g.numeric) + self.type_emb(g.types)
+        return self.level0_of(g.names, g.attrs, g.numeric, g.types, anchors)
+
+    def level0_of(self, names: torch.Tensor, attrs: torch.Tensor, numeric: torch.Tensor,
+                  types: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        """``h0`` of rows from their own inputs alone (sparse COO names and attributes, anchor
+        ids already clamped): what :meth:`level0` computes, for a caller without a graph
+        (the engine's level-wise recompute, ``engine.levelwise``)."""
+        return (torch.sparse.mm(names, self.name_proj) + torch.sparse.mm(attrs, self.attr_proj)
+                + self.numeric_proj(numeric) + self.type_emb(types)
                 + self.anchor_emb(anchors))
 
     def encode(self, g: GraphInputs, hide: torch.Tensor | None = None) -> Encoded:
@@ -242,7 +249,13 @@ class CGMuAlign(nn.Module):
     def fixed_parts(self, g: GraphInputs, rows: torch.Tensor) -> list[torch.Tensor]:
         """The fixed blocks of ``rows``, projected (and unit again) when the architecture
         compacts them; an empty row (no name, no anchor) stays zero."""
-        fixed = [skip[rows] for skip in g.skips]
+        return self.fixed_blocks(g.skips, rows)
+
+    def fixed_blocks(self, skips: list[SparseRows | torch.Tensor],
+                     rows: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """:meth:`fixed_parts` of rows of the fixed blocks ``skips`` alone (``None``: all of
+        them, in order, as they are)."""
+        fixed = list(skips) if rows is None else [skip[rows] for skip in skips]
         if len(self.skip_proj):
             projected = [x @ p for x, p in zip(fixed, self.skip_proj, strict=True)]
             if self.arch.structure_joint:

@@ -81,7 +81,7 @@ class GraphInputs:
         return self.graph.num_entities
 
 
-def _coo(m: sp.csr_matrix) -> torch.Tensor:
+def coo_tensor(m: sp.csr_matrix) -> torch.Tensor:
     """A coalesced COO tensor; a canonical CSR's entries are already sorted and unique, so
     declaring it coalesced skips torch's sort (the hot spot of small local encodes)."""
     m = m.tocsr()
@@ -145,6 +145,19 @@ def _adjacency(hood: Neighbourhood) -> sp.csr_matrix:
                           (rows, hood.nbr.ravel()[hood.mask.ravel()])), shape=(n, n))
 
 
+def own_names(names: sp.csr_matrix) -> SparseRows:
+    """The own-names block of ``names`` (a fresh matrix, sorted in place here) as
+    :func:`graph_inputs` builds it: :func:`name_skips` makes it with ``SparseRows.from_csr``,
+    which shares the matrix's values, then :func:`coo_tensor` sorts that matrix's columns in
+    place. So a row whose hashed columns were not ascending keeps its columns in hashed order
+    with its values in ascending column order. Every trained model read its names this way,
+    so a caller that must give the same vectors builds the block the same way."""
+    block = SparseRows.from_csr(names)
+    names.sum_duplicates()  # coo_tensor's steps, in its order
+    names.sort_indices()
+    return block
+
+
 def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
                 dim: int) -> SparseRows:
     """Unit mean of the (hashed one-hot) seed anchors among an entity's sampled neighbours.
@@ -152,11 +165,18 @@ def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
     The learning-free form of "my neighbours are aligned to yours"; the entity's own anchor is
     not in it (it would make seed pairs trivially equal in training).
     """
+    return anchor_mean(_adjacency(hood), anchors, n_anchors, dim)
+
+
+def anchor_mean(adj: sp.csr_matrix, anchors: np.ndarray, n_anchors: int,
+                dim: int) -> SparseRows:
+    """:func:`anchor_skip` of the rows of ``adj`` (``(rows, len(anchors))``: each row's
+    sampled neighbours among the entities whose ``anchors`` are given)."""
     real = np.flatnonzero(anchors < n_anchors)
     buckets = (anchors[real].astype(np.uint64) * np.uint64(2654435761)) % np.uint64(dim)
     onehot = sp.csr_matrix((np.ones(len(real), dtype=np.float32),
                             (real, buckets.astype(np.int64))), shape=(len(anchors), dim))
-    return SparseRows.from_csr(unit_rows(_adjacency(hood) @ onehot))
+    return SparseRows.from_csr(unit_rows(adj @ onehot))
 
 
 def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
@@ -190,9 +210,9 @@ def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
         skips += structure_skips(anchors, len(frozen.anchors), hood, structure_dim)
     return GraphInputs(
         graph=graph,
-        names=_coo(feats.names),
+        names=coo_tensor(feats.names),
         skips=skips,
-        attrs=_coo(feats.attrs),
+        attrs=coo_tensor(feats.attrs),
         numeric=torch.from_numpy(feats.numeric),
         types=torch.from_numpy(types),
         anchors=torch.from_numpy(anchors),

@@ -51,9 +51,8 @@ def test_rows_equal_level0_of_the_whole_graph(capacity: int) -> None:
     rng = np.random.default_rng(0)
     for _ in range(6):
         glob = rng.choice(pair.a.num_entities, 15, replace=False)
-        local, _ = mirror.local_graph(glob, np.zeros((0, 3), dtype=np.int64))
         read = int(rng.integers(1, 16))
-        got = cache.level0(local, glob, read)
+        got = cache.level0(glob, read)
         _same(Level0(names=got.names[:read], attrs=got.attrs[:read],
                      numeric=got.numeric[:read]),
               Level0(names=whole.names[glob[:read]], attrs=whole.attrs[glob[:read]],
