@@ -53,6 +53,17 @@ def _sorted_by_python(blob: bytearray, starts: np.ndarray, lengths: np.ndarray,
             np.array([rank[x] for x in ids], dtype=np.int64))
 
 
+def smallest_rows(ids: np.ndarray, limit: int, pad: int) -> np.ndarray:
+    """Each row's ``limit`` smallest distinct values, sorted, padded with ``pad``: a sort,
+    each repeat turned to ``pad``, a second sort (numpy's vectorised sorts of short rows)."""
+    ids = np.sort(ids, axis=1)
+    repeat = np.zeros(ids.shape, dtype=bool)
+    repeat[:, 1:] = ids[:, 1:] == ids[:, :-1]
+    ids[repeat] = pad
+    ids.sort(axis=1)
+    return ids[:, :limit]
+
+
 def names(vocab: np.ndarray | list[str], ranks: np.ndarray) -> list[str]:
     """The ids of ``ranks`` in ``vocab`` (:func:`vocabulary`'s)."""
     if isinstance(vocab, list):
@@ -86,7 +97,7 @@ def node_rows(nodes: np.ndarray, ranks: np.ndarray, times: np.ndarray, limit: in
 
 class CauseRows:
     """Entities' smallest cause ids as rows of ranks (``pad`` after each row's ids, as
-    :func:`node_rows` and ``causes._smallest`` leave them) and each one's latest time (or
+    :func:`node_rows` and :func:`smallest_rows` leaves them) and each one's latest time (or
     :data:`NO_TIME`), named a row at a time: a ``str`` per id only for the row being read.
 
     The vocabulary is cut to the ids the rows use, so rows held until a refresh's events are
@@ -117,3 +128,47 @@ class CauseRows:
     def found(self) -> list[tuple[list[str], int | None]]:
         """Every row's ``(ids, time)``."""
         return [(self.ids(row), self.time(row)) for row in range(len(self))]
+
+
+
+class JointIds:
+    """Ranks of two ``CauseRows``' ids in one order: their vocabularies are each sorted but
+    differ (the two sides' closures), so an id's rank among both is its rank in its own plus
+    the count of the other's ids below it — two ``searchsorted`` of the sorted vocabularies,
+    no string sort. ``None`` from :meth:`of` where a vocabulary is Python's (ids with a NUL
+    byte): then events read their ids a row at a time."""
+
+    def __init__(self, parts: tuple[CauseRows, CauseRows], joint: tuple[np.ndarray, np.ndarray]
+                 ) -> None:
+        self._parts, self._joint = parts, joint
+        self.pad = int(max((int(j.max(initial=-1)) for j in joint), default=-1)) + 1
+
+    @classmethod
+    def of(cls, first: CauseRows, second: CauseRows) -> JointIds | None:
+        a, b = first._vocab, second._vocab
+        if isinstance(a, list) or isinstance(b, list):
+            return None
+        return cls((first, second), (np.arange(len(a)) + np.searchsorted(b, a),
+                                     np.arange(len(b)) + np.searchsorted(a, b)))
+
+    def smallest(self, rows: Sequence[tuple[int, np.ndarray]], limit: int) -> list[list[str]]:
+        """For each position ``j`` of the row arrays: the ``limit`` smallest distinct ids of
+        rows ``rows[j]`` of the parts named by index (``causes.smallest`` of their ``ids``),
+        every position at once: one :func:`smallest_rows` of their joint ranks, each id used
+        named once. An event's three rows read and pooled a row at a time were ≈ 1 s of the
+        zh_en backlog's 17,601 events (decision 0099)."""
+        blocks, named = [], {}
+        for index, at in rows:
+            part, joint = self._parts[index], self._joint[index]
+            ranks = part._ranks[at]
+            live = ranks != part._pad
+            used = np.unique(ranks[live])
+            named.update(zip(joint[used].tolist(), names(part._vocab, used), strict=True))
+            mapped = joint[np.where(live, ranks, 0)] if len(joint) else ranks
+            blocks.append(np.where(live, mapped, self.pad))
+        merged = smallest_rows(np.concatenate(blocks, axis=1), limit, self.pad)
+        used, at = np.unique(merged, return_inverse=True)  # the pad, if any, last
+        words = [named[rank] for rank in used.tolist() if rank != self.pad]
+        counts = np.count_nonzero(merged != self.pad, axis=1).tolist()
+        return [list(map(words.__getitem__, row[:count]))
+                for row, count in zip(at.reshape(merged.shape).tolist(), counts, strict=True)]

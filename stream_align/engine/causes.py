@@ -154,9 +154,9 @@ class ClosureCauses:
     merges ≤ k + 2 short sorted lists instead of the ≈ 330 nodes of its closure (a bulk
     refresh's 17,600 events shared most of their closures), with the same ids and time as
     pooling ``L(x)``. The ids are merged as their ranks in the sorted ids of the side, as rows
-    of an ``int`` matrix padded past each list's end, every row at once (:func:`_smallest`);
-    merging them as Python sets, one entity at a time, was most of a bulk refresh's event
-    time (decision 0066).
+    of an ``int`` matrix padded past each list's end, every row at once
+    (:func:`cause_ids.smallest_rows`); merging them as Python sets, one entity at a time, was
+    most of a bulk refresh's event time (decision 0066).
     """
 
     def __init__(self, causes: Causes, side: int, table: Callable[[np.ndarray], np.ndarray],
@@ -208,7 +208,7 @@ class ClosureCauses:
         for rows in _spans(len(nodes), (at.shape[1] + 2) * self._limit):
             parts = np.concatenate([entity[rows, None], self._own[mine[rows], None],
                                     hop_ids[at[rows]]], axis=1)
-            found.append(_smallest(parts.reshape(len(parts), -1), self._limit, self._pad))
+            found.append(cause_ids.smallest_rows(parts.reshape(len(parts), -1), self._limit, self._pad))
             latest.append(np.max(np.column_stack(
                 [np.array(when[rows], dtype=np.int64), self._own_time[mine[rows]],
                  hop_time[at[rows]]]), axis=1))
@@ -248,8 +248,9 @@ class ClosureCauses:
     def _merged(self, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The smallest ids and latest time of each row of nodes (``-1``: none)."""
         rows = np.where(parts >= 0, self._own_rows(parts.ravel()).reshape(parts.shape), 0)
-        ids = [_smallest(self._own[rows[span]].reshape(len(rows[span]), -1), self._limit,
-                         self._pad) for span in _spans(len(rows), rows.shape[1] * self._limit)]
+        ids = [cause_ids.smallest_rows(self._own[rows[span]].reshape(len(rows[span]), -1),
+                                       self._limit, self._pad)
+               for span in _spans(len(rows), rows.shape[1] * self._limit)]
         merged = np.concatenate(ids) if ids else np.zeros((0, self._limit), self._own.dtype)
         return merged, self._own_time[rows].max(axis=1, initial=_NO_TIME)
 
@@ -258,17 +259,6 @@ def _spans(rows: int, width: int) -> list[slice]:
     """Row spans of at most :data:`_CELLS` cells of ``width``."""
     step = max(1, _CELLS // max(width, 1))
     return [slice(a, min(a + step, rows)) for a in range(0, rows, step)]
-
-
-def _smallest(ids: np.ndarray, limit: int, pad: int) -> np.ndarray:
-    """Each row's ``limit`` smallest distinct values, sorted, padded with ``pad``: a sort,
-    each repeat turned to ``pad``, a second sort (numpy's vectorised sorts of short rows)."""
-    ids = np.sort(ids, axis=1)
-    repeat = np.zeros(ids.shape, dtype=bool)
-    repeat[:, 1:] = ids[:, 1:] == ids[:, :-1]
-    ids[repeat] = pad
-    ids.sort(axis=1)
-    return ids[:, :limit]
 
 
 def smallest(parts: Iterable[list[T]], limit: int) -> list[T]:

@@ -15,12 +15,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import overload
+from typing import Any, overload
 
-from stream_align.engine.cause_ids import CauseRows
+import numpy as np
+
+from stream_align.engine.cause_ids import CauseRows, JointIds
 from stream_align.engine.causes import smallest
 from stream_align.engine.decisions import Change
-from stream_align.events.contracts import AlignmentEvent, Decision, Direction, Evidence
+from stream_align.events.contracts import (
+    AlignmentEvent,
+    Decision,
+    Direction,
+    Evidence,
+    EvidenceFields,
+    alignment_record,
+    new_event_id,
+)
 
 EvidenceRow = tuple[str, str, str | None, Direction | None, str | None, Direction | None,
                     float]
@@ -36,6 +46,10 @@ def as_evidence(row: EvidenceRow | Evidence) -> Evidence:
     return Evidence(left_neighbour=left, right_neighbour=right, relation_left=relation_left,
                     relation_right=relation_right, direction_left=direction_left,
                     direction_right=direction_right, weight=weight)
+
+RECORDS_AT_ONCE = 1024
+"""Events whose cause ids ``EventRows.records`` names at once (a bounded transient: ≤ 3 ×
+``max_cause_ids`` ids an event)."""
 
 
 @dataclass(frozen=True)
@@ -85,11 +99,43 @@ class EventRows(Sequence[AlignmentEvent]):
         """Drop every row (the service has staged them)."""
         self._changes, self._evidence, self._times, self._causes = [], [], [], None
 
-    def _event(self, at: int) -> AlignmentEvent:
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Each event's record form, in order: ``self[i].to_record()``, the same dict, built
+        without the models where ``alignment_record`` can (what the service encodes:
+        building, validating and dumping the models was most of a bulk refresh's per-event
+        cost, decision 0099)."""
+        if not len(self):
+            return
+        assert self._causes is not None  # (rows are read only while there are any)
+        lefts, rights = self._causes
+        joint = JointIds.of(lefts, rights)
+        for lo in range(0, len(self), RECORDS_AT_ONCE):
+            at = np.arange(lo, min(lo + RECORDS_AT_ONCE, len(self)))
+            causes = None if joint is None else joint.smallest(
+                [(0, at), (1, at), (1, at + len(lefts))], self._frame.max_cause_ids)
+            for i, event in enumerate(at.tolist()):
+                yield self.record(event, None if causes is None else causes[i])
+
+    def record(self, at: int, causes: list[str] | None = None) -> dict[str, Any]:
+        """Event ``at``'s record form (``self[at].to_record()``); ``causes``: its cause ids if
+        known."""
         frame, change = self._frame, self._changes[at]
+        record = alignment_record(
+            new_event_id(AlignmentEvent.__name__, frame.identity, frame.first_seq + at),
+            self._times[at], change.left, change.right, change.retract, change.score,
+            change.previous_score, frame.model_version,
+            [_fields(row) for row in self._evidence[at]],
+            self._cause_ids(at) if causes is None else causes, frame.decided_at)
+        return self._event(at).to_record() if record is None else record
+
+    def _cause_ids(self, at: int) -> list[str]:
         assert self._causes is not None  # (rows are read only while there are any)
         lefts, rights = self._causes
         ids = (lefts.ids(at), rights.ids(at), rights.ids(len(lefts) + at))
+        return smallest(ids, self._frame.max_cause_ids)
+
+    def _event(self, at: int) -> AlignmentEvent:
+        frame, change = self._frame, self._changes[at]
         return AlignmentEvent.new(
             id_from=(frame.identity, frame.first_seq + at), event_time=self._times[at],
             left=change.left, right=change.right,
@@ -98,4 +144,13 @@ class EventRows(Sequence[AlignmentEvent]):
             previous_decision=None if change.previous_score is None else Decision.MATCH,
             previous_score=change.previous_score, model_version=frame.model_version,
             evidence=tuple(map(as_evidence, self._evidence[at])),
-            cause=tuple(smallest(ids, frame.max_cause_ids)), decided_at=frame.decided_at)
+            cause=tuple(self._cause_ids(at)), decided_at=frame.decided_at)
+
+
+def _fields(row: EvidenceRow | Evidence) -> EvidenceFields:
+    """An evidence entry's values in ``Evidence``'s field order."""
+    if isinstance(row, Evidence):
+        return (row.left_neighbour, row.right_neighbour, row.relation_left, row.relation_right,
+                row.weight, row.direction_left, row.direction_right)
+    left, right, relation_left, direction_left, relation_right, direction_right, weight = row
+    return left, right, relation_left, relation_right, weight, direction_left, direction_right

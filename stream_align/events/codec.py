@@ -36,7 +36,7 @@ from fastavro.validation import validate
 from pydantic import ConfigDict, Field, ValidationError
 
 from stream_align.events.avro_schemas import parsed_schema, schema_text
-from stream_align.events.contracts import CONTRACTS, Event
+from stream_align.events.contracts import CONTRACTS, CheckedRecord, Event
 from stream_align.events.errors import CodecError, DecodeError, EncodeError, Reason
 from stream_align.events.limits import InputLimits, depth_exceeds
 from stream_align.events.quick_check import nesting, quick_check
@@ -147,8 +147,20 @@ class Codec(Generic[E]):
 
     def encode(self, event: E) -> bytes:
         """Bytes for ``event``; raises ``EncodeError`` (and nothing else) when it cannot."""
+        return self._bytes(self._encode, event)
+
+    def encode_record(self, record: dict[str, Any]) -> bytes:
+        """Bytes for ``record``, the record form (``to_record()``) of an event of this
+        contract whose model rules the caller has checked (``contracts.alignment_record``):
+        ``encode`` without the model's second validation and dumps; checked against the
+        schema unless it is a ``CheckedRecord`` (its types are the schema's by construction),
+        and against ``max_bytes``. Raises ``EncodeError`` (and nothing else) when it
+        cannot."""
+        return self._bytes(self._write_record, record)
+
+    def _bytes(self, write: Any, value: Any) -> bytes:
         try:
-            data = self._encode(event)
+            data: bytes = write(value)
         except EncodeError:
             raise
         except Exception as exc:
@@ -177,7 +189,11 @@ class Codec(Generic[E]):
             record = self.contract.from_record(event.to_record()).to_record()
         except ValidationError as exc:
             raise EncodeError(Reason.INVARIANT_VIOLATION, _pydantic_summary(exc)) from exc
-        self._check_schema(record, EncodeError)
+        return self._write_record(record)
+
+    def _write_record(self, record: dict[str, Any]) -> bytes:
+        if not isinstance(record, CheckedRecord):
+            self._check_schema(record, EncodeError)
         if self._ids is None:
             return self._write_json(record)
         return self._write_avro(record, self._ids.id_for_writing())

@@ -9,8 +9,9 @@ topic's dead letters go to its own dead-letter topic (kg.triples.dlq, kg.labels.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Message
 
@@ -117,12 +118,22 @@ class BatchCodec:
 
     def alignment_records(self, event: AlignmentEvent) -> list[OutboxRecord]:
         """The event-log record, and the compacted current-state record (tombstone on RETRACT)."""
-        value = self._events.encode(event)
-        key = event.left.encode()
-        current = None if event.decision is Decision.RETRACT else (
-            value if self._same_bytes else self._current.encode(event))
+        return self._records(event.left, event.decision, self._events.encode(event),
+                             lambda: self._current.encode(event))
+
+    def record_records(self, record: dict[str, Any]) -> list[OutboxRecord]:
+        """``alignment_records`` of the event whose record form (``EventRows.records``) is
+        ``record``: the same records, encoded without building the event."""
+        return self._records(record["left"], record["decision"],
+                             self._events.encode_record(record),
+                             lambda: self._current.encode_record(record))
+
+    def _records(self, left: str, decision: Decision, value: bytes,
+                 current: Callable[[], bytes]) -> list[OutboxRecord]:
+        key = left.encode()
         return [OutboxRecord(self.kafka.alignment_events_topic, key, value),
-                OutboxRecord(self.kafka.alignments_topic, key, current)]
+                OutboxRecord(self.kafka.alignments_topic, key, None if decision == Decision.RETRACT
+                             else value if self._same_bytes else current())]
 
 
 def stage_outputs(tx: Transaction, records: list[OutboxRecord],
@@ -161,13 +172,25 @@ class StagedEvents:
 def event_entries(codec: BatchCodec, events: Sequence[AlignmentEvent], staged: StagedEvents
                   ) -> Iterator[tuple[OutboxRecord, tuple[str, ...]]]:
     """Each event's outbox entries in order, the event built as it is read and counted in
-    ``staged`` (its time, its decision, its records) before its entries are yielded."""
+    ``staged`` (its time, its decision, its records) before its entries are yielded. The
+    engine's ``EventRows`` are encoded from their record form, never built as models."""
+    if isinstance(events, EventRows):
+        for form in events.records():
+            yield from _counted(staged, form["event_time"], form["decision"],
+                                codec.record_records(form))
+        return
     for event in events:
-        staged.times.append(event.event_time)
-        staged.decisions[event.decision.value] += 1
-        for record, also in shared_records(codec.alignment_records(event)):
-            staged.records += 1 + len(also)
-            yield record, also
+        yield from _counted(staged, event.event_time, event.decision,
+                            codec.alignment_records(event))
+
+
+def _counted(staged: StagedEvents, event_time: int, decision: Decision,
+             records: list[OutboxRecord]) -> Iterator[tuple[OutboxRecord, tuple[str, ...]]]:
+    staged.times.append(event_time)
+    staged.decisions[decision.value] += 1
+    for record, also in shared_records(records):
+        staged.records += 1 + len(also)
+        yield record, also
 
 
 def release(events: Sequence[AlignmentEvent]) -> None:
