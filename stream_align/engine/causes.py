@@ -208,7 +208,8 @@ class ClosureCauses:
         for rows in _spans(len(nodes), (at.shape[1] + 2) * self._limit):
             parts = np.concatenate([entity[rows, None], self._own[mine[rows], None],
                                     hop_ids[at[rows]]], axis=1)
-            found.append(cause_ids.smallest_rows(parts.reshape(len(parts), -1), self._limit, self._pad))
+            found.append(cause_ids.smallest_rows(parts.reshape(len(parts), -1), self._limit,
+                                                 self._pad))
             latest.append(np.max(np.column_stack(
                 [np.array(when[rows], dtype=np.int64), self._own_time[mine[rows]],
                  hop_time[at[rows]]]), axis=1))
