@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from enum import Enum
 
 from stream_align.store.counters import APPLIED_FLOOR, APPLIED_SEQ, allocate, peek
-from stream_align.store.keys import Table, pack, u64
+from stream_align.store.keys import Table, component, fresh_component, u64
 from stream_align.store.pending import PendingWrites
 
 DIGEST_BYTES = 16
@@ -40,7 +40,8 @@ class AppliedIds:
     def see(self, kind: str, ids: Sequence[tuple[str, bytes]]) -> list[Seen]:
         """Compare each ``(event_id, digest)`` of one input kind, in order, with the remembered
         ids (an earlier one of the same call included); remember the new ones."""
-        keys = [pack(kind, event_id) for event_id, _ in ids]
+        prefix = component(kind)
+        keys = [prefix + fresh_component(event_id) for event_id, _ in ids]  # pack(kind, id)
         fresh: dict[bytes, bytes] = {}
         out = []
         for key, (_, digest), stored in zip(keys, ids, self._kv.get_many(Table.APPLIED, keys),

@@ -57,6 +57,9 @@ def _component(part: str) -> bytes:
 
 component = _component
 """``pack(x)`` of one string: callers building many keys from the same parts join these."""
+fresh_component = _component.__wrapped__
+"""``component`` without the cache, for parts seen once (input event ids): a backlog's 208,566
+distinct ids only churned the cache, ≈ 1 µs a key more (decision 0099)."""
 
 
 def pack(*parts: str) -> bytes:

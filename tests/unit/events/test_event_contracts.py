@@ -1,5 +1,7 @@
 """The typed contracts: rules the Avro schema cannot express, and the helper constructors."""
 
+import json
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -15,6 +17,7 @@ from stream_align.events import (
     new_event_id,
     now_ms,
 )
+from stream_align.events.contracts import _ID_NAMESPACE
 
 
 def test_triple_ops_need_relation_and_tail() -> None:
@@ -64,6 +67,13 @@ def test_deterministic_ids_depend_on_parts_and_contract() -> None:
     assert label.event_id != one.event_id
     assert new_event_id("a/b") != new_event_id("a", "b")
     assert new_event_id() != new_event_id()
+
+
+@pytest.mark.parametrize("parts", [("AlignmentEvent", "9f" * 16, 0), ("x",), (1,),
+                                   ("é", "\u4e2d", 2**70), ("AlignmentEvent", "s", 10**9)])
+def test_deterministic_ids_are_uuid5_of_the_parts_json(parts: tuple[str | int, ...]) -> None:
+    name = json.dumps(list(parts), ensure_ascii=False)
+    assert new_event_id(*parts) == uuid.uuid5(_ID_NAMESPACE, name).hex
 
 
 def test_event_time_accepts_datetime_as_fastavro_returns_it() -> None:
