@@ -130,7 +130,6 @@ class CauseRows:
         return [(self.ids(row), self.time(row)) for row in range(len(self))]
 
 
-
 class JointIds:
     """Ranks of two ``CauseRows``' ids in one order: their vocabularies are each sorted but
     differ (the two sides' closures), so an id's rank among both is its rank in its own plus

@@ -299,9 +299,10 @@ def alignment_record(event_id: str, event_time: int, left: str, right: str, retr
     in the same order, so the same encoded bytes — without building the models, or ``None``
     where a value is not of the exact plain type the model keeps as it is or breaks one of its
     rules (then build the model: it raises, or normalises the value). A bulk refresh's events
-    built as models, validated again by the encode and dumped twice cost ≈ 4 s of the zh_en
-    backlog's ≈ 32 (decision 0099); the rules below are the models' (``Key``, ``Finite``,
-    the time ranges, ``_consistent_history``), the types those ``quick_check`` accepts."""
+    built as models, validated again by the encode and dumped twice took 128 µs of CPU an
+    event against 58 µs this way (decision 0099); the rules below are the models' (``Key``,
+    ``Finite``, the time ranges, ``_consistent_history``), the types those ``quick_check``
+    accepts."""
     if not (_key(event_id) and _key(left) and _key(right) and _key(model_version)
             and _ms(event_time) and _ms(decided_at) and _finite(score)
             and (previous_score is None or _finite(previous_score))
