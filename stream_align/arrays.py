@@ -51,3 +51,14 @@ def segments(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.nd
         return data[:0]
     shift = np.repeat(starts - (ends - lengths), lengths)
     return data[np.arange(int(ends[-1]), dtype=np.int64) + shift]
+
+
+def positions(order: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``ids`` (``-1`` padding; each other id in ``order``, whose entries are distinct) as
+    positions in ``order``, padding at ``len(order)``: a padded neighbour table over a local
+    row order."""
+    sorter = np.argsort(order, kind="stable")
+    out = np.full(ids.shape, len(order), dtype=np.int64)
+    filled = ids >= 0
+    out[filled] = sorter[np.searchsorted(order, ids[filled], sorter=sorter)]
+    return out

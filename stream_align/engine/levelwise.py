@@ -35,10 +35,10 @@ import torch
 from torch.nn import functional as F
 
 from stream_align import setops
-from stream_align.arrays import grown
+from stream_align.arrays import grown, positions
 from stream_align.engine.progress import Beat, no_beat
 from stream_align.model.bundle import ModelBundle
-from stream_align.model.encoder import Parts
+from stream_align.model.encoder import Parts, pad_row
 from stream_align.model.inputs import anchor_mean, coo_tensor, own_names
 from stream_align.model.sparse_rows import SparseRows, unit_rows
 
@@ -109,20 +109,6 @@ def _level0(bundle: ModelBundle, side: Side, nodes: np.ndarray) -> torch.Tensor:
                          torch.from_numpy(side.samples.types(nodes)), anchors)
 
 
-def _positions(order: np.ndarray, nbr: np.ndarray) -> np.ndarray:
-    """``nbr`` (global, ``-1`` padding) as positions in ``order`` (distinct; each neighbour in
-    it), padding at ``len(order)``: the encoder's padded neighbour table."""
-    sorter = np.argsort(order, kind="stable")
-    out = np.full(nbr.shape, len(order), dtype=np.int64)
-    filled = nbr >= 0
-    out[filled] = sorter[np.searchsorted(order, nbr[filled], sorter=sorter)]
-    return out
-
-
-def _pad(h: torch.Tensor) -> torch.Tensor:
-    return torch.cat([h, h.new_zeros(1, h.shape[1])])
-
-
 @torch.no_grad()
 def encode_levelwise(bundle: ModelBundle, side: Side, nodes: Sequence[int],
                      stale: Collection[int], beat: Beat = no_beat) -> np.ndarray:
@@ -147,7 +133,7 @@ def encode_levelwise(bundle: ModelBundle, side: Side, nodes: Sequence[int],
     kept = len(mine) + np.flatnonzero(~redo)
     if len(kept):
         rows[kept] = side.level1.rows(table[kept].tolist())[:-1]
-    at = torch.from_numpy(_positions(table, nbr))
+    at = torch.from_numpy(positions(table, nbr))
     every = torch.arange(len(mine))
     mask = torch.from_numpy(nbr >= 0)
     h2 = net.layer2.combine(net.layer2.messages(rows, every, at, torch.from_numpy(rel), mask))
@@ -165,7 +151,7 @@ def _level1(bundle: ModelBundle, side: Side, encoded: np.ndarray
     nbr, rel = side.samples.slot_table(encoded)
     below = np.concatenate([encoded, setops.setdiff1d(setops.unique(nbr[nbr >= 0]), encoded)])
     h0 = side.level0.rows(bundle, side, below)
-    h1 = bundle.net.layer1(_pad(h0), torch.from_numpy(_positions(below, nbr)),
+    h1 = bundle.net.layer1(pad_row(h0), torch.from_numpy(positions(below, nbr)),
                            torch.from_numpy(rel), torch.from_numpy(nbr >= 0))
     return h1, h0
 

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import torch
 
 from stream_align import setops
+from stream_align.arrays import positions
 from stream_align.engine import packed
 from stream_align.engine.pair_features import FeatureCache, cached_features, unsorted_parts
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
@@ -85,10 +86,7 @@ def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int,
     mask = found >= 0
     order = nodes + setops.setdiff1d(found[mask], nodes).tolist()
     ensure_level1(bundle, side, order, chunk, beat)
-    at = np.asarray(order, dtype=np.int64)
-    sorter = np.argsort(at, kind="stable")  # local position of each sampled neighbour:
-    nbr = np.full(found.shape, len(order), dtype=np.int64)
-    nbr[mask] = sorter[np.searchsorted(at, found[mask], sorter=sorter)]
+    nbr = positions(np.asarray(order, dtype=np.int64), found)  # each neighbour's local row
     return PairRows(order=order, nbr=torch.from_numpy(nbr), rel=torch.from_numpy(rel),
                     mask=torch.from_numpy(mask), h1=side.level1.rows(order))
 

@@ -142,7 +142,8 @@ def initial_scales(arch: ArchitectureSettings) -> list[float]:
     return [0.2, 0.2, 0.2, *names, *anchors, *structure]
 
 
-def _pad(h: torch.Tensor) -> torch.Tensor:
+def pad_row(h: torch.Tensor) -> torch.Tensor:
+    """``h`` with a zero row appended: the row a padded neighbour slot reads."""
     return torch.cat([h, h.new_zeros(1, h.shape[1])])
 
 
@@ -198,7 +199,7 @@ class CGMuAlign(nn.Module):
     def encode(self, g: GraphInputs, hide: torch.Tensor | None = None) -> Encoded:
         """Levels 0 and 1 of every entity (the lower layers are pair-independent)."""
         h0 = self.level0(g, hide)
-        return Encoded(h0=h0, h1=_pad(self.layer1(_pad(h0), g.nbr, g.rel, g.mask)))
+        return Encoded(h0=h0, h1=pad_row(self.layer1(pad_row(h0), g.nbr, g.rel, g.mask)))
 
     def retrieval_h2(self, g: GraphInputs, enc: Encoded, rows: torch.Tensor) -> torch.Tensor:
         """Last layer with α uniform: the pair-independent state FAISS can index."""
