@@ -93,6 +93,10 @@ class MutableGraph:
     def is_alive(self, i: int) -> bool:
         return bool(self._alive[i])
 
+    def alive_mask(self, nodes: np.ndarray) -> np.ndarray:
+        """``is_alive`` of each of ``nodes``, as a boolean array."""
+        return self._alive[nodes]
+
     def is_named(self, i: int) -> bool:
         return bool(self._alive[i]) and bool(self.names.size(i))
 

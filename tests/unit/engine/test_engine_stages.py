@@ -90,6 +90,53 @@ def test_queue_takes_the_oldest_first_then_new_nodes_by_key() -> None:
     assert dict(restored.queued(0)) == {3: 3} and restored.next_seq == 4
 
 
+def _choose_by_tuples(pending: dict[int, int], graph: MutableGraph, delta: StateDelta,
+                      affected: set[int], budget: int, first: int) -> tuple[list[int], int]:
+    """``DeferredQueue.choose`` as it was written before decision 0102: sorted tuples."""
+    stored = set(pending)
+    for node in sorted(affected - stored, key=graph.keys.__getitem__):
+        pending[node] = first
+        first += 1
+    live = sorted((seq, node) for node, seq in pending.items() if graph.is_alive(node))
+    chosen = [node for _, node in live[:max(budget, 0)]]
+    for node in list(pending):
+        key = (graph.graph_id, graph.keys[node])
+        if node in chosen or not graph.is_alive(node):
+            del pending[node]
+            if node in stored:
+                delta.queue[key] = None
+        elif node in affected:
+            delta.queue[key] = pending[node]
+    return chosen, first
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_queue_choose_equals_the_tuple_sort(seed: int) -> None:
+    """Random calls (new work, work affected again, deletions, a restore out of order):
+    the same nodes chosen, queue left and delta rows in the same order as the tuple sort."""
+    rng = np.random.default_rng(seed)
+    graph = _graph([f"k{int(x)}" for x in rng.permutation(200)])
+    queue, pending, first = DeferredQueue((graph, _graph([]))), {}, 0
+    if seed % 2:  # restored rows out of number order (the sorted path), then calls continue
+        queue = DeferredQueue((graph, _graph([])), first=0)
+        for seq, node in zip(rng.permutation(30).tolist(),
+                             rng.choice(200, 30, replace=False).tolist(), strict=True):
+            queue.restore(0, graph.keys[node], 2 * seq)
+            pending[node] = 2 * seq
+        first = queue.next_seq
+    for _ in range(12):
+        for node in rng.choice(200, 3, replace=False).tolist():
+            graph.delete(graph.keys[node])
+        affected = {int(x) for x in rng.choice(200, int(rng.integers(0, 40)), replace=False)}
+        budget = int(rng.integers(-1, 30))
+        got, want = StateDelta(), StateDelta()
+        chosen, first = _choose_by_tuples(pending, graph, want, affected, budget, first)
+        assert queue.choose(got, 0, affected, budget) == chosen
+        assert list(got.queue.items()) == list(want.queue.items())
+        assert list(queue.queued(0).items()) == list(pending.items())
+        assert queue.next_seq == first
+
+
 def test_recompute_encodes_what_fits_and_keeps_faiss_ids(loaded: AlignmentEngine) -> None:
     side = loaded.sides[1]
     nodes = sorted(side.indexed().tolist(), key=side.graph.keys.__getitem__)[:5]  # new work: by key
