@@ -12,6 +12,15 @@ batch, so it is recomputed (or queued) and so is every entity that samples it. A
 its entity is still queued is as stale as that entity's indexed vector, and the pair is scored
 again when the queued entity is recomputed — so once the queue is drained every kept row, and
 every pair score, equals a from-scratch computation's.
+
+The same rule says when a row stays *current*: every row put is computed on the graph of that
+moment, and only the affected set of a later batch can change it. So a row is flagged current
+when put and unflagged when its node is affected (``outdate``, at the start of each
+recompute). A bulk drain's chunks encode the ``h1`` of their queued neighbours; a neighbour's
+row computed by one chunk stays current until the node is affected again, so the later chunks
+and drain calls that sample it read it instead of encoding it again (``engine.levelwise``,
+decision 0102): a queued node's ``h1`` is encoded about once a drain, not once a chunk that
+reaches it. One byte a node.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ class LevelOneCache:
     def __init__(self) -> None:
         self._rows = np.zeros((0, 0), dtype=np.float32)
         self._known = np.zeros(0, dtype=bool)
+        self._current = np.zeros(0, dtype=bool)  # put since the node was last affected
 
     def put(self, nodes: np.ndarray, h1: torch.Tensor) -> None:
         """Keep ``h1[i]`` as the state of ``nodes[i]``."""
@@ -40,14 +50,25 @@ class LevelOneCache:
             self._rows = np.zeros((0, h1.shape[1]), dtype=np.float32)
         size = int(nodes.max()) + 1
         self._rows, self._known = grown(self._rows, size, 0.0), grown(self._known, size, False)
+        self._current = grown(self._current, size, False)
         self._rows[nodes] = h1.numpy()
         self._known[nodes] = True
+        self._current[nodes] = True
 
     def drop(self, nodes: Iterable[int]) -> None:
         """Forget deleted entities."""
         for node in nodes:
             if node < len(self._known):
-                self._known[node] = False
+                self._known[node] = self._current[node] = False
+
+    def outdate(self, nodes: Iterable[int]) -> None:
+        """``nodes`` are affected: their rows, where kept, may be outdated until put again."""
+        ids = np.fromiter(nodes, dtype=np.int64)
+        self._current[ids[ids < len(self._current)]] = False
+
+    def current(self, nodes: np.ndarray) -> np.ndarray:
+        """Whether each of ``nodes`` has a row put since it was last affected or dropped."""
+        return lookup(self._current, nodes, False)
 
     def missing(self, nodes: Iterable[int]) -> list[int]:
         """The ``nodes`` without a kept row, sorted."""

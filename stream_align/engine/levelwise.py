@@ -115,45 +115,49 @@ def encode_levelwise(bundle: ModelBundle, side: Side, nodes: Sequence[int],
     """``float32 (len(nodes), D)`` retrieval vectors of distinct ``nodes`` of ``side``
     (``Side``), as ``encode_local`` with the kept rows and ``row_vectors`` give them; the
     ``h1`` of every node encoded here is kept in ``side.level1``. ``stale``: the nodes whose
-    kept ``h1`` is outdated (affected or queued)."""
+    kept ``h1`` is outdated (affected or queued) unless put since they were last affected
+    (``LevelOneCache.current``: a neighbour encoded by an earlier chunk of the drain)."""
     net, samples = bundle.net, side.samples
     mine = np.asarray(nodes, dtype=np.int64)
     nbr, rel = samples.slot_table(mine)
     # D first, then the other sampled neighbours ascending: encode_local's local order
     rest = setops.setdiff1d(setops.unique(nbr[nbr >= 0]), mine)
     table = np.concatenate([mine, rest])
-    redo = np.fromiter((y in stale for y in rest.tolist()), dtype=bool, count=len(rest))
-    redo |= setops.isin(rest, np.asarray(side.level1.missing(rest), dtype=np.int64))
-    encoded = np.concatenate([mine, rest[redo]])
-    h1, h0 = _level1(bundle, side, encoded)
+    encoded = table[_outdated(side, table, len(mine), stale)]
+    if len(encoded):
+        side.level1.put(encoded, _level1(bundle, side, encoded))
     beat()
-    side.level1.put(encoded, h1)
-    rows = torch.zeros(len(table) + 1, h1.shape[1])
-    rows[np.concatenate([np.arange(len(mine)), len(mine) + np.flatnonzero(redo)])] = h1
-    kept = len(mine) + np.flatnonzero(~redo)
-    if len(kept):
-        rows[kept] = side.level1.rows(table[kept].tolist())[:-1]
+    rows = side.level1.rows(table.tolist())  # and the zero row padded slots read
     at = torch.from_numpy(positions(table, nbr))
     every = torch.arange(len(mine))
     mask = torch.from_numpy(nbr >= 0)
     h2 = net.layer2.combine(net.layer2.messages(rows, every, at, torch.from_numpy(rel), mask))
-    learnt = [F.normalize(h0[:len(mine)], dim=-1), F.normalize(rows[:len(mine)], dim=-1),
-              F.normalize(h2, dim=-1)]
+    learnt = [F.normalize(side.level0.rows(bundle, side, mine), dim=-1),
+              F.normalize(rows[:len(mine)], dim=-1), F.normalize(h2, dim=-1)]
     blocks = net.fixed_blocks(_skips(bundle, side, table, at.numpy(), nbr >= 0))
     beat()
     return net.vectors(Parts(learnt + blocks), side.query).numpy().astype(np.float32)
 
 
-def _level1(bundle: ModelBundle, side: Side, encoded: np.ndarray
-            ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``h1`` of ``encoded`` (``(len, d)``) and the ``h0`` rows below it (``encoded`` first,
-    then their other sampled neighbours)."""
+def _outdated(side: Side, table: np.ndarray, own: int, stale: Collection[int]) -> np.ndarray:
+    """Which rows of ``table`` (the chunk's ``own`` nodes, then their sampled neighbours)
+    need their ``h1`` encoded: a node without a row, or one not put since it was last affected
+    (the chunk's own nodes, and the ``stale`` neighbours)."""
+    level1, rest = side.level1, table[own:]
+    out = ~level1.current(table)
+    out[own:] &= np.fromiter((y in stale for y in rest.tolist()), dtype=bool, count=len(rest))
+    out[own:] |= setops.isin(rest, np.asarray(level1.missing(rest), dtype=np.int64))
+    return out
+
+
+def _level1(bundle: ModelBundle, side: Side, encoded: np.ndarray) -> torch.Tensor:
+    """``h1`` of ``encoded`` (``(len, d)``) from the ``h0`` rows of them and their sampled
+    neighbours (``encoded`` first, then the others ascending)."""
     nbr, rel = side.samples.slot_table(encoded)
     below = np.concatenate([encoded, setops.setdiff1d(setops.unique(nbr[nbr >= 0]), encoded)])
     h0 = side.level0.rows(bundle, side, below)
-    h1 = bundle.net.layer1(pad_row(h0), torch.from_numpy(positions(below, nbr)),
-                           torch.from_numpy(rel), torch.from_numpy(nbr >= 0))
-    return h1, h0
+    return bundle.net.layer1(pad_row(h0), torch.from_numpy(positions(below, nbr)),
+                             torch.from_numpy(rel), torch.from_numpy(nbr >= 0))
 
 
 def _skips(bundle: ModelBundle, side: Side, table: np.ndarray, at: np.ndarray,

@@ -124,6 +124,7 @@ class Recompute:
         computed: list[set[int]] = []
         for s, side in enumerate(self.sides):
             side.drop(delta, affected.gone[s])
+            side.level1.outdate(affected.nodes[s])  # their kept h1 may be outdated now
         parts = (self.queue.first_share(affected.nodes, budget), budget)
         for s, side in enumerate(self.sides):
             chosen = self.queue.choose(delta, s, affected.nodes[s], min(parts[s], budget))

@@ -66,6 +66,54 @@ def test_levelwise_vectors_and_kept_rows_equal_the_local_encode(seed: int) -> No
         assert side.level0.nbytes() > 0
 
 
+def test_levelwise_encodes_each_queued_h1_once_a_drain() -> None:
+    """A neighbour's ``h1`` put by one chunk is current until its node is affected: the later
+    chunks read it (each row is put once across the chunks), and the vectors stay the local
+    encode's, which encodes every stale neighbour again."""
+    pair = synthetic_pair(n=60, seed=5)
+    bundle = untrained_bundle(pair, seed=5)
+    engine = _queued_engine(pair, bundle, budget=20)
+    side = engine.sides[0]
+    pending = engine.pending[0]
+    queued = sorted(pending, key=pending.__getitem__)
+    stale = set(queued)
+    puts: list[np.ndarray] = []
+    put = side.level1.put
+    side.level1.put = lambda nodes, h1: (puts.append(nodes.copy()), put(nodes, h1))[1]
+    for lo in range(0, len(queued), 6):
+        chunk = queued[lo:lo + 6]
+        want, _, _ = _local(bundle, engine, 0, chunk, stale)  # puts nothing
+        got = encode_levelwise(bundle, side, chunk, stale)
+        assert np.abs(got - want).max() < 1e-6
+    encoded = np.concatenate(puts)
+    assert len(puts) > 1 and len(np.unique(encoded)) == len(encoded)
+    assert side.level1.current(np.array(queued)).all()
+    side.level1.put = put
+
+
+def test_an_affected_node_is_encoded_again() -> None:
+    """Rows put during a drain, then a rename: the renamed node's readers are affected, their
+    kept ``h1`` outdated (``LevelOneCache.outdate``), so a chunk that samples them encodes
+    them again and still equals the local encode."""
+    pair = synthetic_pair(n=60, seed=6)
+    bundle = untrained_bundle(pair, seed=6)
+    engine = _queued_engine(pair, bundle, budget=4)
+    side = engine.sides[0]
+    queued = sorted(engine.pending[0], key=engine.pending[0].__getitem__)
+    encode_levelwise(bundle, side, queued, set(queued))
+    assert side.level1.current(np.array(queued)).all()
+    x = max(side.graph.alive_indices(), key=lambda n: len(side.graph.inn.ends(n)))
+    engine.process([TripleChange.upsert_entity("A", side.graph.keys[x],
+                                               attributes={"name": "wholly new"})], [])
+    readers = {n for n in side.graph.alive_indices() if x in side.samples.closure([n])}
+    stale = set(engine.pending[0])
+    assert len(readers & stale) > 10  # the readers' kept rows are outdated, most still queued
+    chunk = sorted(stale, key=engine.pending[0].__getitem__)
+    want, _, _ = _local(bundle, engine, 0, chunk, stale)
+    got = encode_levelwise(bundle, side, chunk, stale)
+    assert np.abs(got - want).max() < 1e-6
+
+
 def test_levelwise_h0_rows_follow_a_new_name_and_type() -> None:
     """A kept ``h0`` row is valid for its node's stamp and type: after an upsert or a triple
     that changes them, the level-wise vectors still equal the local encode's."""
