@@ -33,7 +33,7 @@ stage's unit test lies in that stage.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -100,6 +100,26 @@ def _samplers(side: Side, nodes: set[int]) -> set[int]:
     return set(side.samples.samplers_of(np.array(sorted(nodes), dtype=np.int64))[1].tolist())
 
 
+class Either(Collection[int]):
+    """The nodes of some collections, read as their union without building it: a drain's
+    ``stale`` nodes are its queue (most of a graph during a bulk load, ≈ 2M nodes at 1M a
+    side) with its affected set, and a call asks of a few of them only whether they are in
+    (decision 0102)."""
+
+    def __init__(self, *parts: Collection[int]) -> None:
+        self._parts = parts
+
+    def __contains__(self, node: object) -> bool:
+        return any(node in part for part in self._parts)
+
+    def __iter__(self) -> Iterator[int]:
+        for k, part in enumerate(self._parts):
+            yield from (x for x in part if not any(x in p for p in self._parts[:k]))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
 @dataclass
 class Recompute:
     """The recompute stage: bound the affected set, encode what fits, index the vectors
@@ -129,9 +149,10 @@ class Recompute:
         for s, side in enumerate(self.sides):
             chosen = self.queue.choose(delta, s, affected.nodes[s], min(parts[s], budget))
             budget -= len(chosen)
-            computed.append(self.encode(delta, side, chosen,
-                                        affected.nodes[s] | self.queue.queued(s).keys(),
-                                        affected.own[s]))
+            # stale: affected, queued or taken from the queue now (a chunk must not read
+            # the kept h1 of a node a later chunk of this call recomputes)
+            stale = Either(affected.nodes[s], self.queue.queued(s).keys(), set(chosen))
+            computed.append(self.encode(delta, side, chosen, stale, affected.own[s]))
         if not self.queue.count:  # drained: the level-wise h0 rows wait for the next load
             for side in self.sides:
                 side.level0.clear()
