@@ -19,7 +19,7 @@ from stream_align.engine.events import EventIds
 from stream_align.engine.held import HeldWork
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.queue import DeferredQueue
-from stream_align.engine.stages import Affected, Recompute, decide, find_affected
+from stream_align.engine.stages import Affected, Either, Recompute, decide, find_affected
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import Label, LabelValue
 from stream_align.events.contracts import TripleChange as T
@@ -135,6 +135,15 @@ def test_queue_choose_equals_the_tuple_sort(seed: int) -> None:
         assert list(got.queue.items()) == list(want.queue.items())
         assert list(queue.queued(0).items()) == list(pending.items())
         assert queue.next_seq == first
+
+
+def test_either_reads_as_the_union() -> None:
+    queued = {3: 0, 5: 1, 8: 2}
+    stale = Either({1, 3}, queued.keys(), {9})
+    assert 5 in stale and 9 in stale and 1 in stale and 4 not in stale
+    assert sorted(stale) == [1, 3, 5, 8, 9] and len(stale) == 5
+    del queued[5]  # a view: the queue as it is when asked
+    assert 5 not in stale and len(stale) == 4
 
 
 def test_recompute_encodes_what_fits_and_keeps_faiss_ids(loaded: AlignmentEngine) -> None:
