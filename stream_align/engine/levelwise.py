@@ -12,7 +12,10 @@ neighbours' rows of the layer below. So, per chunk:
    and its stale or unkept neighbours — from each node's own features, kept type and anchor
    (:class:`LevelZeroRows` keeps them a node, valid while the node's stamp and type stay);
 2. ``h1`` of ``E`` from those rows through the slot table, kept in ``level1_cache``; the other
-   neighbours' ``h1`` read from it;
+   neighbours' ``h1`` read from it — and so are the rows of ``E`` put since their node was
+   last affected (``LevelOneCache.current``): a queued neighbour encoded by an earlier chunk
+   or drain call is read, not encoded again, so a drain encodes a node's ``h1`` about once
+   (decision 0102);
 3. the last layer and the fixed blocks of ``D`` (names, neighbour names, neighbour anchors) from
    ``D ∪ S(D)``'s rows.
 
