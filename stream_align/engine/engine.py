@@ -43,7 +43,7 @@ from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.engine.pairs import PairScores
 from stream_align.engine.progress import Progress, no_progress
 from stream_align.engine.queue import DeferredQueue
-from stream_align.engine.restore import queue_missing, restore_side
+from stream_align.engine.restore import queue_missing, restore_side, warm_side
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import FaissIds, Side
 from stream_align.engine.side_pair import Both, side_pair
@@ -157,6 +157,8 @@ class AlignmentEngine:
                                     self.anchors is not None, self.progress))
         for s in (0, 1):  # the queue and the delta are shared: one side after the other
             queue_missing(self.sides[s], s, self.queue, self._delta)
+        both(lambda s: warm_side(self.bundle, self.sides[s], settings.restore_warm_entities,
+                                 self.progress))
         if stored is None:
             self.lists.use_quantiser(source.quantiser(self.bundle.version))
         self._restore_candidates(source, stored, both)

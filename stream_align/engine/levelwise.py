@@ -128,7 +128,7 @@ def encode_levelwise(bundle: ModelBundle, side: Side, nodes: Sequence[int],
     table = np.concatenate([mine, rest])
     encoded = table[_outdated(side, table, len(mine), stale)]
     if len(encoded):
-        side.level1.put(encoded, _level1(bundle, side, encoded))
+        side.level1.put(encoded, level1(bundle, side, encoded))
     beat()
     rows = side.level1.rows(table.tolist())  # and the zero row padded slots read
     at = torch.from_numpy(positions(table, nbr))
@@ -153,7 +153,7 @@ def _outdated(side: Side, table: np.ndarray, own: int, stale: Collection[int]) -
     return out
 
 
-def _level1(bundle: ModelBundle, side: Side, encoded: np.ndarray) -> torch.Tensor:
+def level1(bundle: ModelBundle, side: Side, encoded: np.ndarray) -> torch.Tensor:
     """``h1`` of ``encoded`` (``(len, d)``) from the ``h0`` rows of them and their sampled
     neighbours (``encoded`` first, then the others ascending)."""
     nbr, rel = side.samples.slot_table(encoded)

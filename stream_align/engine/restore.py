@@ -10,17 +10,22 @@ after the other.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from stream_align.arrays import lookup
+from stream_align.engine import levelwise
 from stream_align.engine.delta import StateDelta
 from stream_align.engine.progress import Progress
 from stream_align.engine.queue import DeferredQueue
 from stream_align.engine.side import Side
 from stream_align.engine.state_source import StateSource
+from stream_align.model.bundle import ModelBundle
 
 RESTORE_CHUNK = 16_384
 """Nodes a restore samples at a time: every node is sampled, and 4,096 (a batch's chunk) cost
 ≈ 20 % more at 40K a side (the neighbours shared by chunks are read again; decision 0067)."""
+WARM_BLOCK = levelwise.BLOCK
+"""Nodes whose ``h1`` :func:`warm_side` computes at a time (with the ``h0`` rows below them)."""
 
 
 def restore_side(side: Side, source: StateSource, version: str, cells: np.ndarray | None,
@@ -61,3 +66,41 @@ def queue_missing(side: Side, s: int, queue: DeferredQueue, delta: StateDelta) -
     alive = np.asarray(side.graph.alive_indices(), dtype=np.int64)
     queue.enqueue(delta, s, [node for node in alive[side.faiss_ids(alive) < 0].tolist()
                              if node not in queued])
+
+
+@torch.no_grad()  # per thread: a restore runs each side on its own (``side_pair``)
+def warm_side(bundle: ModelBundle, side: Side, limit: int, progress: Progress) -> int:
+    """Compute ahead what the first batch after a restart would otherwise compute in its
+    latency path: the level-0 features (hashed names, name keys; ``FeatureCache``) and the
+    ``h1`` row (``level1_cache``) of at most ``limit`` live nodes, the most sampled first (every
+    local graph and pair score reads its samples' rows). A restore keeps neither, so the first
+    refresh hashed the names and encoded the level-1 closures of every entity its pairs reach
+    (DBP15K zh_en, 63 inserts: ≈ 9,600 entities, most of that call's CPU; decision 0104).
+
+    ``h1`` is computed level-wise (``levelwise.level1``), one row a node, as a large
+    recompute's chunk does; a local encode at first use gives the same rows but for float
+    rounding (decision 0095), within what a restart reproduces. Bounded: ``limit`` nodes'
+    features (with their samples', the rows below their ``h1``) and ``h1`` rows; the ``h0``
+    rows used on the way are dropped. Returns the nodes warmed."""
+    nodes = np.asarray(side.graph.alive_indices(), dtype=np.int64)
+    if not limit or not len(nodes):
+        return 0
+    if len(nodes) > limit:
+        nodes = np.sort(_most_sampled(side, nodes, limit))
+    for start in range(0, len(nodes), WARM_BLOCK):
+        progress(f"restore {side.graph.label}: warm", start, len(nodes))
+        part = nodes[start:start + WARM_BLOCK]
+        side.level1.put(part, levelwise.level1(bundle, side, part))
+    side.level0.clear()
+    return len(nodes)
+
+
+def _most_sampled(side: Side, nodes: np.ndarray, limit: int) -> np.ndarray:
+    """The ``limit`` of ``nodes`` that most nodes sample (ties: lower node first), counted over
+    every node's slots a block at a time (``int64 (n, k)`` per block, not per graph)."""
+    counts = np.zeros(int(nodes.max()) + 1, dtype=np.int64)
+    for start in range(0, len(nodes), RESTORE_CHUNK):
+        nbr, _ = side.samples.slot_table(nodes[start:start + RESTORE_CHUNK])
+        counts += np.bincount(nbr[nbr >= 0], minlength=len(counts))[:len(counts)]
+    order = np.argsort(-counts[nodes], kind="stable")
+    return nodes[order[:limit]]
