@@ -43,7 +43,7 @@ from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.engine.pairs import PairScores
 from stream_align.engine.progress import Progress, no_progress
 from stream_align.engine.queue import DeferredQueue
-from stream_align.engine.restore import queue_missing, restore_side, warm_side
+from stream_align.engine.restore import queue_missing, restore_side, warm_side, warm_views
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import FaissIds, Side
 from stream_align.engine.side_pair import Both, side_pair
@@ -167,6 +167,9 @@ class AlignmentEngine:
                 self.neighbourhood.use_relations(*frozen)
             self.neighbourhood.restore(self.decider, source.neighbourhood_matches())
             self._typicals.clear()
+        if self.bundle.pair_head is not None:  # views of the lists' entities, read or rebuilt
+            both(lambda s: warm_views(self.bundle, self.sides[s], self.sides[1 - s],
+                                      settings.restore_warm_entities, self.progress))
 
     def _restore_candidates(self, source: StateSource,
                             stored: candidate_state.StoredLists | None, both: Both) -> None:

@@ -1,7 +1,10 @@
-"""A restore computes the first batch's level-0 features and ``h1`` rows ahead (decision 0104)."""
+"""A restore computes the first batch's level-0 features, ``h1`` rows and views ahead (decision
+0104)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -10,12 +13,15 @@ from engine_fixtures import engine_settings, open_store, run
 
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.recompute import encode_local
+from stream_align.engine.scoring import side_view
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
+from stream_align.model.pair_head import PairHead
 from stream_align.service.engine_state import StoredState
 
 torch.set_num_threads(1)
+HEAD = PairHead(weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5, 1.0, 0.5, 1.5), bias=-2.5)
 
 
 def _restored(tmp: Path, pair: GraphPair, bundle: ModelBundle,
@@ -84,3 +90,34 @@ def test_warmed_and_cold_restores_score_the_next_batch_alike(
     (cold, cold_matches), (warm, warm_matches) = out
     assert cold.keys() == warm.keys() and cold_matches.keys() == warm_matches.keys()
     assert max(abs(cold[k] - warm[k]) for k in cold) < 1e-5
+
+
+def test_a_restore_builds_the_views_a_cold_one_builds_later(
+        tmp_path: Path, pair: GraphPair, bundle: ModelBundle) -> None:
+    """Warmed views are the bytes a cold restore's cache builds on first use; past the
+    cache's capacity the nodes most listed by the other side are kept."""
+    bundle = replace(bundle, pair_head=HEAD)
+    warm = _restored(tmp_path, pair, bundle)
+    cold = _restored(tmp_path, pair, bundle, restore_warm_entities=0)
+    for s in (0, 1):
+        nodes = np.array(_alive(warm, s), dtype=np.int64)
+        assert warm.sides[s].views.built == len(nodes) and cold.sides[s].views.built == 0
+        got = warm.sides[s].views.view(nodes, _no_build)
+        want = cold.sides[s].views.view(nodes, partial(side_view, bundle, cold.sides[s]))
+        for a, b in zip([*got.blocks, got.words, got.numbers],
+                        [*want.blocks, want.words, want.numbers], strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape
+            for x, y in ((a.indptr, b.indptr), (a.indices, b.indices), (a.data, b.data)):
+                assert x.tobytes() == y.tobytes()
+    small = _restored(tmp_path, pair, bundle, view_cache_entries=4)
+    for s in (0, 1):
+        nodes = np.array(_alive(small, s), dtype=np.int64)
+        at, _ = small.sides[1 - s].listed_by.of(nodes)
+        listers = np.bincount(at, minlength=len(nodes))
+        want = sorted(nodes[np.lexsort((nodes, -listers))][:4].tolist())
+        assert small.sides[s].views.built == 4
+        small.sides[s].views.view(np.array(want, dtype=np.int64), _no_build)
+
+
+def _no_build(nodes: list[int]) -> None:
+    raise AssertionError(f"views of {nodes} were not kept")
