@@ -98,14 +98,16 @@ def test_without_cross_attention_pair_scores_are_retrieval_scores(tmp_path: Path
 
 
 def test_score_pairs_encodes_what_no_recompute_kept(tmp_path: Path) -> None:
-    """A restored engine has no kept ``h1``: the first scores encode them, and agree."""
+    """A restored engine not warmed (``restore_warm_entities=0``, decision 0104) has no kept
+    ``h1``: the first scores encode them, and agree."""
     pair = synthetic_pair()
     bundle = untrained_bundle(pair)
     engine = AlignmentEngine.empty(bundle, engine_settings())
     with open_store(tmp_path) as store:
         run(store, engine, list(triple_changes(pair, ReplayOrder.FILE)))
         with store.transaction() as tx:
-            restored = AlignmentEngine.restore(bundle, StoredState(tx), engine_settings())
+            restored = AlignmentEngine.restore(bundle, StoredState(tx),
+                                               engine_settings(restore_warm_entities=0))
     keys = sorted(engine.book.scores)
     lefts = [restored.sides[0].graph.index[a] for a, _ in keys]
     assert restored.sides[0].level1.missing(lefts)  # scores read, not re-scored (0033)
