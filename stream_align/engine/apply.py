@@ -81,21 +81,27 @@ def _apply_one(graph: MutableGraph, side: int, change: TripleChange,
     return _apply_triple(graph, side, change, out)
 
 
+def _node(graph: MutableGraph, key: str) -> int | None:
+    """``key``'s node if it is alive."""
+    i = graph.index.get(key)
+    return i if i is not None and graph.is_alive(i) else None
+
+
 def _apply_triple(graph: MutableGraph, side: int, change: TripleChange,
                   out: Applied) -> Rejection | None:
     gid, head = graph.graph_id, change.head
     relation, tail = change.relation or "", change.tail or ""  # the contract requires both
-    nodes = {key: i if i is not None and graph.is_alive(i) else None
-             for key in (head, tail) for i in (graph.index.get(key),)}  # one lookup a key
-    missing = [key for key in (head, tail) if nodes[key] is None]
-    if missing and change.op is TripleOp.REMOVE_TRIPLE:
-        return Rejection("missing_triple", f"{gid}: no entity {missing[0]!r}")
-    for key in dict.fromkeys(missing):  # an ADD before its endpoint's UPSERT: create it bare
-        node = nodes[key] = graph.upsert(key, "", {})
-        out.touch(side, node, change)
-        out.upserted[side].add(node)
-        out.row(GraphOp.UPSERT_ENTITY, gid, key)
-    h, r, t = nodes[head], graph.relation_id(relation), nodes[tail]
+    h = _node(graph, head)  # one lookup a key (a bulk load applies a triple a record)
+    t = h if tail == head else _node(graph, tail)
+    if (h is None or t is None) and change.op is TripleOp.REMOVE_TRIPLE:
+        return Rejection("missing_triple", f"{gid}: no entity {head if h is None else tail!r}")
+    if h is None:  # an ADD before its endpoint's UPSERT: create it bare
+        h = _bare(graph, side, head, change, out)
+        if tail == head:
+            t = h
+    if t is None:
+        t = _bare(graph, side, tail, change, out)
+    r = graph.relation_id(relation)
     if change.op is TripleOp.ADD_TRIPLE:
         changed = graph.add_triple(h, r, t)
         op = GraphOp.ADD_TRIPLE
@@ -108,6 +114,15 @@ def _apply_triple(graph: MutableGraph, side: int, change: TripleChange,
         out.touch(side, h, change)
         out.touch(side, t, change)
     return None
+
+
+def _bare(graph: MutableGraph, side: int, key: str, change: TripleChange, out: Applied) -> int:
+    """A bare entity for ``key`` (no type, no attributes), recorded."""
+    node = graph.upsert(key, "", {})
+    out.touch(side, node, change)
+    out.upserted[side].add(node)
+    out.row(GraphOp.UPSERT_ENTITY, graph.graph_id, key)
+    return node
 
 
 def apply_changes(delta: StateDelta, graphs: Sequence[MutableGraph], settings: EngineSettings,

@@ -36,8 +36,9 @@ from fastavro.validation import validate
 from pydantic import ConfigDict, Field, ValidationError
 
 from stream_align.events.avro_schemas import parsed_schema, schema_text
-from stream_align.events.contracts import CONTRACTS, CheckedRecord, Event
+from stream_align.events.contracts import CONTRACTS, CheckedRecord, Event, TripleChange
 from stream_align.events.errors import CodecError, DecodeError, EncodeError, Reason
+from stream_align.events.input_records import triple_change
 from stream_align.events.limits import InputLimits, depth_exceeds
 from stream_align.events.quick_check import nesting, quick_check
 from stream_align.events.schema_ids import FixedSchemaIds, RegistrySchemaIds, SchemaIds
@@ -123,6 +124,7 @@ class Codec(Generic[E]):
             self._quick is not None and not self._bytes_fields
             and nesting(self._schema) <= self.settings.limits.max_depth) else None
         self._ids = self._schema_ids(registry) if self.settings.encoding is Encoding.AVRO else None
+        self._checked = triple_change if contract is TripleChange and self._ids is None else None
 
     def _schema_ids(self, registry: Any) -> SchemaIds:
         subject = self.contract.avro_name
@@ -204,7 +206,14 @@ class Codec(Generic[E]):
         data = bytes(data)
         if len(data) > self.settings.max_bytes:
             _fail(Reason.OVERSIZED, f"{len(data)} bytes > max_bytes {self.settings.max_bytes}")
-        record = self._read_json(data) if self._ids is None else self._read_avro(data, self._ids)
+        if self._ids is None:
+            document = self._read_document(data)
+            if self._checked is not None and (
+                    event := self._checked(document, self.settings.limits)) is not None:
+                return event  # type: ignore[return-value]  # the contract is TripleChange
+            record = self._json_record(document)
+        else:
+            record = self._read_avro(data, self._ids)
         try:
             return self.contract.from_record(record, self.settings.limits)
         except ValidationError as exc:
@@ -236,7 +245,8 @@ class Codec(Generic[E]):
         text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         return text.encode("utf-8")
 
-    def _read_json(self, data: bytes) -> dict[str, Any]:
+    def _read_document(self, data: bytes) -> dict[str, Any]:
+        """The JSON object in ``data`` (raises ``DecodeError``)."""
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -251,6 +261,12 @@ class Codec(Generic[E]):
             _fail(Reason.INVALID_JSON, str(exc) or type(exc).__name__, exc)
         if not isinstance(document, dict):
             _fail(Reason.WRONG_TYPE, f"expected a JSON object, got {type(document).__name__}")
+        return document
+
+    def _json_record(self, document: dict[str, Any]) -> dict[str, Any]:
+        """The schema's record of a JSON object: fields projected, defaults filled, checked
+        (an unknown symbol read as its enum's default)."""
+        depth = self.settings.limits.max_depth
         if (record := self._known_shape(document)) is not None:
             return record
         if depth_exceeds(document, depth):

@@ -1,0 +1,137 @@
+"""A decoded ``TripleChange`` built without pydantic's validation where every rule is checked
+here, and its content's canonical JSON without the model's dump.
+
+A bulk backlog decodes one record per triple (208,566 for DBP15K zh_en): the model's
+validation — a core-schema walk with an after-validator per key, the op rule, the limits —
+and, in the idempotency window, a second pass to dump its content were most of the
+per-record CPU the codec spends after the JSON parse (decision 0105). :func:`triple_change`
+takes the parsed JSON document of a ``TripleChange`` and returns the model ``from_record``
+would return for it — the same field values, types and order, the same pydantic state — or
+``None`` where any value is not of the exact plain type the schema's quick check and the
+model keep as they are, or breaks any rule: the schema's (every field present, no other,
+types), the model's (``Key``, the time range, ``_fields_match_op``) and the input limits
+(``events.limits``). ``None`` sends the document down the full path, which raises the
+``DecodeError`` it raised before or normalises the value: only documents that path accepts
+unchanged take this one, so nothing a producer sends is read differently.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from stream_align.events.contracts import MAX_EVENT_TIME_MS, TripleChange, TripleOp
+from stream_align.events.limits import InputLimits
+
+_FIELDS = tuple(TripleChange.model_fields)
+"""The model's (and schema's) field order: what ``__dict__`` holds after validation."""
+_FIELD_SET = frozenset(_FIELDS)
+_OPS = {op.value: op for op in TripleOp}  # no UNKNOWN: the full path reports unknown_symbol
+_TRIPLE_OPS = frozenset({TripleOp.ADD_TRIPLE, TripleOp.REMOVE_TRIPLE})
+
+
+def _size(text: str) -> int:
+    """UTF-8 bytes of ``text``; -1 if it cannot be encoded (a lone surrogate, which the model
+    refuses as ``string_unicode``)."""
+    if text.isascii():
+        return len(text)
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return -1
+
+
+def _key(value: object, limit: int) -> bool:
+    """A ``Key`` as decoded: a non-empty ``str`` of at most ``limit`` UTF-8 bytes."""
+    return type(value) is str and value != "" and 0 <= _size(value) <= limit
+
+
+def _optional_key(value: object, limit: int) -> bool:
+    return value is None or _key(value, limit)
+
+
+def _attributes(value: object, limits: InputLimits) -> bool:
+    """``check_attributes`` with ``limits``, on a ``dict`` of exact ``str`` keys and values."""
+    if type(value) is not dict:
+        return False
+    if not value:
+        return True
+    if len(value) > limits.max_attributes:
+        return False
+    total = 0
+    for name, text in value.items():
+        if type(name) is not str or type(text) is not str:
+            return False
+        a, b = _size(name), _size(text)
+        if a < 0 or b < 0:
+            return False
+        total += a + b
+    return total <= limits.max_attribute_bytes
+
+
+def _op_fields(op: TripleOp, relation: object, tail: object, entity_type: object,
+               attributes: dict[str, str]) -> bool:
+    """``TripleChange._fields_match_op``."""
+    if op in _TRIPLE_OPS:
+        return relation is not None and tail is not None and entity_type is None \
+            and not attributes
+    if relation is not None or tail is not None:
+        return False
+    return op is not TripleOp.DELETE_ENTITY or (entity_type is None and not attributes)
+
+
+def triple_change(document: dict[str, Any], limits: InputLimits) -> TripleChange | None:
+    """The ``TripleChange`` that ``Codec`` decodes from the JSON ``document``, or ``None``
+    (then the full path decides: it raises, or normalises the value)."""
+    if document.keys() != _FIELD_SET:
+        return None
+    key_bytes = limits.max_key_bytes
+    op = _OPS.get(document["op"]) if type(document["op"]) is str else None
+    event_time, attributes = document["event_time"], document["attributes"]
+    relation, tail = document["relation"], document["tail"]
+    entity_type = document["entity_type"]
+    if not (op is not None and type(event_time) is int and 0 <= event_time <= MAX_EVENT_TIME_MS
+            and _key(document["event_id"], key_bytes) and _key(document["graph"], key_bytes)
+            and _key(document["head"], key_bytes) and _optional_key(relation, key_bytes)
+            and _optional_key(tail, key_bytes) and _optional_key(entity_type, key_bytes)
+            and _attributes(attributes, limits)
+            and _op_fields(op, relation, tail, entity_type, attributes)):
+        return None
+    values = {"event_id": document["event_id"], "event_time": event_time,
+              "graph": document["graph"], "op": op, "head": document["head"],
+              "relation": relation, "tail": tail, "entity_type": entity_type,
+              "attributes": attributes}
+    return _built(values)
+
+
+def _built(values: dict[str, Any]) -> TripleChange:
+    """The model holding ``values`` (checked), in the state ``model_validate`` leaves: its
+    field values in field order, every field set, no extra, no private attributes (what
+    ``BaseModel.model_construct`` sets, without its per-field default and alias handling)."""
+    event = TripleChange.__new__(TripleChange)
+    object.__setattr__(event, "__dict__", values)
+    object.__setattr__(event, "__pydantic_fields_set__", set(_FIELDS))
+    object.__setattr__(event, "__pydantic_extra__", None)
+    object.__setattr__(event, "__pydantic_private__", None)
+    return event
+
+
+def content_json(event: object) -> str | None:
+    """``event.model_dump_json(exclude={"event_time"})`` of a ``TripleChange`` whose values
+    are plain (``str``, ``None``, its ``TripleOp``, a ``dict`` of ``str``) — the same text:
+    ``json.dumps`` escapes every code point as pydantic's serialiser does (checked over all
+    of them by the tests) —, else ``None``."""
+    if type(event) is not TripleChange:
+        return None
+    d = event.__dict__
+    attributes = d["attributes"]
+    if type(attributes) is not dict or type(d["op"]) is not TripleOp:
+        return None
+    fields = {name: d[name] for name in _FIELDS if name != "event_time"}
+    for name in ("event_id", "graph", "head", "relation", "tail", "entity_type"):
+        if fields[name] is not None and type(fields[name]) is not str:
+            return None
+    for name, text in attributes.items():
+        if type(name) is not str or type(text) is not str:
+            return None
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
