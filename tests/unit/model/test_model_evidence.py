@@ -50,7 +50,7 @@ def _one_pair_at_a_time(cross: torch.Tensor, left: tuple[torch.Tensor, torch.Ten
 
 
 @pytest.mark.parametrize("wide", [0, 1 << 40])
-@pytest.mark.parametrize("top", [1, 3, 200])
+@pytest.mark.parametrize("top", [1, 2, 3, 5, 200])
 def test_evidence_of_many_pairs_equals_the_definition_pair_by_pair(top: int, wide: int) -> None:
     """Repeated neighbours and relations (summed), equal shares (ties by key), padding slots
     with no weight, pairs with no attention: the same entries, the same weights to the bit —
