@@ -43,6 +43,13 @@ class Applied:
         self.touched[side].add(node)
         self.causes.touch(side, node, change.event_id, change.event_time)
 
+    def touch_edge(self, side: int, head: int, tail: int, change: TripleChange) -> None:
+        """``touch`` of ``head``, then of ``tail`` (a triple's two ends: one call a triple)."""
+        touched = self.touched[side]
+        touched.add(head)
+        touched.add(tail)
+        self.causes.touch_edge(side, head, tail, change.event_id, change.event_time)
+
     def row(self, op: GraphOp, graph_id: str, head: str, *rest: object) -> None:
         """Record one applied graph change for the store (``StateDelta.graph``)."""
         self.delta.graph.append(GraphRow(self.position, op, graph_id, head, *rest))
@@ -111,8 +118,7 @@ def _apply_triple(graph: MutableGraph, side: int, change: TripleChange,
         changed, op = True, GraphOp.REMOVE_TRIPLE
     if changed:
         out.row(op, gid, head, relation, tail)
-        out.touch(side, h, change)
-        out.touch(side, t, change)
+        out.touch_edge(side, h, t, change)
     return None
 
 

@@ -75,6 +75,13 @@ class Causes:
         self._node[side].append(node)
         self._entry[side].append(len(self._time) - 1)
 
+    def touch_edge(self, side: int, head: int, tail: int, event_id: str, event_time: int
+                   ) -> None:
+        """``touch`` of ``head``, then of ``tail``, by one change (a triple's two ends)."""
+        self.touch(side, head, event_id, event_time)
+        self._node[side].append(tail)
+        self._entry[side].append(len(self._time) - 1)
+
     def label(self, pairs: Iterable[tuple[str, str]], event_id: str, event_time: int) -> None:
         """A label changed the standing of ``pairs``: it causes both entities' decisions."""
         for pair in pairs:

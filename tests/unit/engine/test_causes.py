@@ -128,3 +128,23 @@ def test_a_changes_touches_share_one_id_entry() -> None:
     assert len(causes._time) == 2
     assert causes.node_ids(0) == {0: ["event-1"], 2: ["event-1"], 9: ["event-2"]}
     assert causes.node_times(1) == {1: 7, 3: 7}
+
+
+def test_an_edges_touch_is_two_touches() -> None:
+    """``touch_edge`` leaves every column as touching the head, then the tail."""
+    edges, nodes = Causes(), Causes()
+    for at, (side, head, tail, event_id, when) in enumerate(
+            [(0, 1, 2, "a", 5), (0, 2, 2, "a", 5), (1, 3, 4, "b", 5), (1, 4, 3, "b", 6),
+             (0, 1, 7, "c", 1), (1, 0, 0, "c", 1)]):
+        edges.touch_edge(side, head, tail, event_id, when)
+        nodes.touch(side, head, event_id, when)
+        nodes.touch(side, tail, event_id, when)
+        if at == 3:
+            edges.touch(0, 5, "d", 2)
+            nodes.touch(0, 5, "d", 2)
+    assert bytes(edges._blob) == bytes(nodes._blob)
+    for name in ("_ends", "_time"):
+        assert getattr(edges, name) == getattr(nodes, name)
+    for side in (0, 1):
+        assert edges._node[side] == nodes._node[side]
+        assert edges._entry[side] == nodes._entry[side]
