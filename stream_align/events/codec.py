@@ -208,8 +208,8 @@ class Codec(Generic[E]):
             _fail(Reason.OVERSIZED, f"{len(data)} bytes > max_bytes {self.settings.max_bytes}")
         if self._ids is None:
             document = self._read_document(data)
-            if self._checked is not None and (
-                    event := self._checked(document, self.settings.limits)) is not None:
+            if self._checked is not None and (event := self._checked(
+                    document, self.settings.limits, b"\\u" in data)) is not None:
                 return event  # type: ignore[return-value]  # the contract is TripleChange
             record = self._json_record(document)
         else:

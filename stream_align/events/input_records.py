@@ -41,16 +41,21 @@ def _size(text: str) -> int:
         return -1
 
 
-def _key(value: object, limit: int) -> bool:
-    """A ``Key`` as decoded: a non-empty ``str`` of at most ``limit`` UTF-8 bytes."""
-    return type(value) is str and value != "" and 0 <= _size(value) <= limit
+def _keys_fit(values: tuple[object, ...], limit: int, escaped: bool) -> bool:
+    """Each value a ``Key`` as decoded (``None`` where ``optional``): a non-empty ``str``
+    of at most ``limit`` UTF-8 bytes that encodes. Without ``escaped`` (no ``\\u`` escape in
+    the record's text, so no lone surrogate in its strings) a key of at most ``limit / 4``
+    characters fits without being encoded (as ``check_key`` skips it)."""
+    quarter = limit // 4
+    for value in values:
+        if type(value) is not str or not value:
+            return False
+        if (escaped or len(value) > quarter) and not 0 <= _size(value) <= limit:
+            return False
+    return True
 
 
-def _optional_key(value: object, limit: int) -> bool:
-    return value is None or _key(value, limit)
-
-
-def _attributes(value: object, limits: InputLimits) -> bool:
+def _attributes(value: object, limits: InputLimits, escaped: bool) -> bool:
     """``check_attributes`` with ``limits``, on a ``dict`` of exact ``str`` keys and values."""
     if type(value) is not dict:
         return False
@@ -58,10 +63,15 @@ def _attributes(value: object, limits: InputLimits) -> bool:
         return True
     if len(value) > limits.max_attributes:
         return False
-    total = 0
+    chars = 0
     for name, text in value.items():
         if type(name) is not str or type(text) is not str:
             return False
+        chars += len(name) + len(text)
+    if not escaped and chars * 4 <= limits.max_attribute_bytes:
+        return True
+    total = 0
+    for name, text in value.items():
         a, b = _size(name), _size(text)
         if a < 0 or b < 0:
             return False
@@ -80,21 +90,23 @@ def _op_fields(op: TripleOp, relation: object, tail: object, entity_type: object
     return op is not TripleOp.DELETE_ENTITY or (entity_type is None and not attributes)
 
 
-def triple_change(document: dict[str, Any], limits: InputLimits) -> TripleChange | None:
+def triple_change(document: dict[str, Any], limits: InputLimits,
+                  escaped: bool = True) -> TripleChange | None:
     """The ``TripleChange`` that ``Codec`` decodes from the JSON ``document``, or ``None``
-    (then the full path decides: it raises, or normalises the value)."""
+    (then the full path decides: it raises, or normalises the value). ``escaped``: whether
+    the record's text may hold a ``\\u`` escape (only through one can a decoded string hold
+    a lone surrogate: the text itself was valid UTF-8)."""
     if document.keys() != _FIELD_SET:
         return None
-    key_bytes = limits.max_key_bytes
     op = _OPS.get(document["op"]) if type(document["op"]) is str else None
     event_time, attributes = document["event_time"], document["attributes"]
     relation, tail = document["relation"], document["tail"]
     entity_type = document["entity_type"]
+    given = tuple(v for v in (relation, tail, entity_type) if v is not None)
     if not (op is not None and type(event_time) is int and 0 <= event_time <= MAX_EVENT_TIME_MS
-            and _key(document["event_id"], key_bytes) and _key(document["graph"], key_bytes)
-            and _key(document["head"], key_bytes) and _optional_key(relation, key_bytes)
-            and _optional_key(tail, key_bytes) and _optional_key(entity_type, key_bytes)
-            and _attributes(attributes, limits)
+            and _keys_fit((document["event_id"], document["graph"], document["head"], *given),
+                          limits.max_key_bytes, escaped)
+            and _attributes(attributes, limits, escaped)
             and _op_fields(op, relation, tail, entity_type, attributes)):
         return None
     values = {"event_id": document["event_id"], "event_time": event_time,
