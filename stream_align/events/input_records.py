@@ -1,23 +1,21 @@
 """A decoded ``TripleChange`` built without pydantic's validation where every rule is checked
-here, and its content's canonical JSON without the model's dump.
+here.
 
 A bulk backlog decodes one record per triple (208,566 for DBP15K zh_en): the model's
 validation — a core-schema walk with an after-validator per key, the op rule, the limits —
-and, in the idempotency window, a second pass to dump its content were most of the
-per-record CPU the codec spends after the JSON parse (decision 0105). :func:`triple_change`
-takes the parsed JSON document of a ``TripleChange`` and returns the model ``from_record``
-would return for it — the same field values, types and order, the same pydantic state — or
-``None`` where any value is not of the exact plain type the schema's quick check and the
-model keep as they are, or breaks any rule: the schema's (every field present, no other,
-types), the model's (``Key``, the time range, ``_fields_match_op``) and the input limits
-(``events.limits``). ``None`` sends the document down the full path, which raises the
-``DecodeError`` it raised before or normalises the value: only documents that path accepts
-unchanged take this one, so nothing a producer sends is read differently.
+was most of the per-record CPU the codec spends after the JSON parse (decision 0105).
+:func:`triple_change` takes the parsed JSON document of a ``TripleChange`` and returns the
+model ``from_record`` would return for it — the same field values, types and order, the same
+pydantic state — or ``None`` where any value is not of the exact plain type the schema's
+quick check and the model keep as they are, or breaks any rule: the schema's (every field
+present, no other, types), the model's (``Key``, the time range, ``_fields_match_op``) and
+the input limits (``events.limits``). ``None`` sends the document down the full path, which
+raises the ``DecodeError`` it raised before or normalises the value: only documents that
+path accepts unchanged take this one, so nothing a producer sends is read differently.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from stream_align.events.contracts import MAX_EVENT_TIME_MS, TripleChange, TripleOp
@@ -126,24 +124,3 @@ def _built(values: dict[str, Any]) -> TripleChange:
     object.__setattr__(event, "__pydantic_extra__", None)
     object.__setattr__(event, "__pydantic_private__", None)
     return event
-
-
-def content_json(event: object) -> str | None:
-    """``event.model_dump_json(exclude={"event_time"})`` of a ``TripleChange`` whose values
-    are plain (``str``, ``None``, its ``TripleOp``, a ``dict`` of ``str``) — the same text:
-    ``json.dumps`` escapes every code point as pydantic's serialiser does (checked over all
-    of them by the tests) —, else ``None``."""
-    if type(event) is not TripleChange:
-        return None
-    d = event.__dict__
-    attributes = d["attributes"]
-    if type(attributes) is not dict or type(d["op"]) is not TripleOp:
-        return None
-    fields = {name: d[name] for name in _FIELDS if name != "event_time"}
-    for name in ("event_id", "graph", "head", "relation", "tail", "entity_type"):
-        if fields[name] is not None and type(fields[name]) is not str:
-            return None
-    for name, text in attributes.items():
-        if type(name) is not str or type(text) is not str:
-            return None
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))

@@ -32,7 +32,6 @@ from typing import TypeVar
 from confluent_kafka import Message
 
 from stream_align.events.contracts import Event
-from stream_align.events.input_records import content_json
 from stream_align.service.batch import BatchCodec, DeadLetterRecord, DecodedBatch
 from stream_align.service.errors import RejectedEventError
 from stream_align.store.applied_ids import DIGEST_BYTES, Seen
@@ -44,12 +43,8 @@ CONFLICT = "conflicting_event_id"
 
 def content_digest(event: Event) -> bytes:
     """A digest of what the event says: every field but ``event_time`` (a producer that
-    re-stamps a retry, or a second ``stream-align replay``, re-sends the same change). A
-    triple change's text is dumped by ``json`` (``content_json``: the same text, a third of
-    pydantic's cost — a backlog digests every record, decision 0105)."""
-    text = content_json(event)
-    if text is None:
-        text = event.model_dump_json(exclude={"event_time"})
+    re-stamps a retry, or a second ``stream-align replay``, re-sends the same change)."""
+    text = event.model_dump_json(exclude={"event_time"})
     return hashlib.blake2b(text.encode(), digest_size=DIGEST_BYTES).digest()
 
 

@@ -1,7 +1,6 @@
 """A decoded TripleChange built without pydantic's validation (``events.input_records``): the
 codec gives the same event, or the same ``DecodeError``, as the full path, for valid records,
-records at and over every limit, and records broken in every field; ``content_json`` is
-pydantic's dump."""
+records at and over every limit, and records broken in every field."""
 
 from __future__ import annotations
 
@@ -15,7 +14,7 @@ from hypothesis import strategies as st
 from stream_align.events import TripleChange
 from stream_align.events.codec import Codec, CodecSettings
 from stream_align.events.errors import DecodeError
-from stream_align.events.input_records import content_json, triple_change
+from stream_align.events.input_records import triple_change
 from stream_align.events.limits import InputLimits
 from tests.unit.events.event_strategies import FAST, triple_changes
 
@@ -134,24 +133,3 @@ def test_any_field_replaced(event: TripleChange, field: str, value: Any) -> None
     document = event.to_record() | {field: value}
     for settings in SETTINGS:
         _same(settings, document)
-
-
-@FAST
-@given(event=triple_changes)
-def test_content_json_is_pydantics_dump(event: TripleChange) -> None:
-    assert content_json(event) == event.model_dump_json(exclude={"event_time"})
-
-
-def test_content_json_escapes_every_code_point_as_pydantic() -> None:
-    points = [chr(i) for i in range(0x110000) if not 0xD800 <= i <= 0xDFFF]
-    for start in range(0, len(points), 8192):
-        text = "".join(points[start:start + 8192])
-        event = TripleChange.upsert_entity("A", "h" + text, text[:40], {"name": text, text: "v"},
-                                           event_time=1, id_from=("a",))
-        assert content_json(event) == event.model_dump_json(exclude={"event_time"})
-
-
-def test_content_json_leaves_other_events_to_pydantic() -> None:
-    event = TripleChange.add_triple("A", "h", "r", "t")
-    assert content_json(event.model_copy(update={"op": "ADD_TRIPLE"})) is None
-    assert content_json(object()) is None
