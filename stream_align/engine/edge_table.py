@@ -184,7 +184,8 @@ class EdgeTable:
         all_node = np.concatenate([self._node, np.array(nodes, dtype=np.int64)])
         all_end = np.concatenate([self._end, np.array(ends, dtype=np.int64)])
         here = np.concatenate([np.ones(old, dtype=bool), np.array(present, dtype=bool)])
-        order = np.lexsort((np.arange(len(all_node)) >= old, all_end, all_node))
+        # stable: a pair's stored row (first in the concatenation) stays before its change
+        order = np.lexsort((all_end, all_node))
         node, end = all_node[order], all_end[order]
         last = np.ones(len(node), dtype=bool)  # the last row of each pair decides
         last[:-1] = (node[1:] != node[:-1]) | (end[1:] != end[:-1])
