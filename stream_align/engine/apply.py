@@ -41,8 +41,8 @@ class Applied:
     known: tuple[dict[str, int], dict[str, int]] = field(default_factory=lambda: ({}, {}))
     """Per graph, the node of each key this batch's triples looked up or created: a key keeps
     its node for the graph's life (``KeyIndex``: a deleted entity's too), and the index's
-    probe in Python costs ≈ 20× a dict's — a bulk batch looks each entity up about eight
-    times (decision 0105). Transient: dropped with the batch."""
+    probe in Python costs ≈ 10× a dict's lookup — a bulk batch looks each entity up about
+    eight times (decision 0105). Transient: dropped when the apply ends."""
 
     def touch(self, side: int, node: int, change: TripleChange) -> None:
         self.touched[side].add(node)
