@@ -177,7 +177,7 @@ def _skips(bundle: ModelBundle, side: Side, table: np.ndarray, at: np.ndarray,
     out: list[SparseRows | torch.Tensor] = []
     if arch.name_skip:
         names = side.features.names(table)
-        out.append(own_names(names[:n]))
+        out.append(own_names(names[:n], bundle.frozen.features))
         if arch.name_skip_hops:
             out.append(SparseRows.from_csr(unit_rows(adj @ names)))
     if arch.use_anchors and arch.anchor_skip_dim:

@@ -103,7 +103,9 @@ def _frozen(config: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Frozen:
                   type_centroids=None if centroids is None else centroids.numpy())
     avg = {k.rsplit(".", 1)[1]: v.numpy() for k, v in tensors.items()
            if k.startswith("frozen.avg.")}
-    return Frozen(features=FeatureSettings(**config["features"]),
+    # Before decision 0101 the own-names block held each name's weights permuted.
+    features = FeatureSettings(**{"name_block": "permuted", **config["features"]})
+    return Frozen(features=features,
                   sampling=SamplingSettings(**config["sampling"]), vocab=vocab,
                   name_idf=tensors["frozen.name_idf"].numpy().astype(np.float32),
                   attr_idf=tensors["frozen.attr_idf"].numpy().astype(np.float32),

@@ -124,18 +124,20 @@ def anchor_pairs(ga: GraphInputs, gb: GraphInputs, n_anchors: int) -> torch.Tens
     return torch.stack([rows[0][both], rows[1][both]], 1)
 
 
-def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int) -> list[SparseRows]:
-    """Raw name vectors of the entity, then the mean over its sampled neighbours per hop.
+def name_skips(names: sp.csr_matrix, hood: Neighbourhood, hops: int,
+               features: FeatureSettings) -> list[SparseRows]:
+    """Raw name vectors of the entity (:func:`own_names`), then the mean over its sampled
+    neighbours per hop (from ``names`` as given, before :func:`own_names` sorts it).
 
     Parameter-free, so the model starts at name + neighbour-name similarity (the learning-free
     propagation baseline) and training only has to add what names cannot say.
     """
     adj = _adjacency(hood)
-    out, current = [names], names
+    out, current = [], names
     for _ in range(hops):
         current = unit_rows(adj @ current)
-        out.append(current)
-    return [SparseRows.from_csr(m) for m in out]
+        out.append(SparseRows.from_csr(current))
+    return [own_names(names, features), *out]
 
 
 def _adjacency(hood: Neighbourhood) -> sp.csr_matrix:
@@ -145,17 +147,19 @@ def _adjacency(hood: Neighbourhood) -> sp.csr_matrix:
                           (rows, hood.nbr.ravel()[hood.mask.ravel()])), shape=(n, n))
 
 
-def own_names(names: sp.csr_matrix) -> SparseRows:
-    """The own-names block of ``names`` (a fresh matrix, sorted in place here) as
-    :func:`graph_inputs` builds it: :func:`name_skips` makes it with ``SparseRows.from_csr``,
-    which shares the matrix's values, then :func:`coo_tensor` sorts that matrix's columns in
-    place. So a row whose hashed columns were not ascending keeps its columns in hashed order
-    with its values in ascending column order. Every trained model read its names this way,
-    so a caller that must give the same vectors builds the block the same way."""
-    block = SparseRows.from_csr(names)
-    names.sum_duplicates()  # coo_tensor's steps, in its order
+def own_names(names: sp.csr_matrix, features: FeatureSettings) -> SparseRows:
+    """The own-names block of ``names``, which is left canonical (columns ascending,
+    duplicates summed: sorted in place, as :func:`coo_tensor` then finds it).
+
+    ``features.name_block`` ``"own"``: each n-gram's weight under its own column.
+    ``"permuted"`` (every artifact trained before decision 0101): the block as those models
+    were trained on it — built sharing the matrix's values before the in-place sort, so a row
+    whose hashed columns were not ascending keeps its columns in hashed order with its values
+    in ascending column order (each name's weights permuted among its own columns)."""
+    block = SparseRows.from_csr(names) if features.name_block == "permuted" else None
+    names.sum_duplicates()
     names.sort_indices()
-    return block
+    return SparseRows.from_csr(names) if block is None else block
 
 
 def anchor_skip(anchors: np.ndarray, n_anchors: int, hood: Neighbourhood,
@@ -203,7 +207,8 @@ def graph_inputs(graph: Graph, frozen: Frozen, skip_hops: int | None,
     hood = sample(edges, graph.num_entities, hashes, types, avg, frozen.sampling.fanout)
     if anchors is None:
         anchors = anchor_ids(graph, frozen)
-    skips = [] if skip_hops is None else name_skips(feats.names, hood, skip_hops)
+    skips = ([] if skip_hops is None
+             else name_skips(feats.names, hood, skip_hops, frozen.features))
     if anchor_dim:
         skips.append(anchor_skip(anchors, len(frozen.anchors), hood, anchor_dim))
     if structure_dim:

@@ -27,6 +27,12 @@ class FeatureSettings(_Frozen):
     inferred_types: int = Field(
         16, ge=1, description="Clusters of relation signatures used as types when none are given."
     )
+    name_block: Literal["own", "permuted"] = Field(
+        "own", description="How the fixed own-names block holds a name's n-gram weights: "
+        "'own', each under its own column; 'permuted', as every artifact trained before "
+        "decision 0101 read them (each name's weights moved among its own columns by an "
+        "in-place sort, decision 0095). An artifact without this field is read 'permuted'."
+    )
 
 
 class SamplingSettings(_Frozen):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from engine_fixtures import engine_settings, open_store, run
+from engine_fixtures import engine_settings, open_store, run, untrained_bundle
 
 from stream_align.engine.batch_align import align
 from stream_align.engine.engine import AlignmentEngine
@@ -50,6 +50,21 @@ def test_engine_stream_orders_and_batch_agree(tmp_path: Path, pair: GraphPair,
                                                            evidence=0))
     _same(streamed, {m.left: (m.right, m.score) for m in batch})
     assert len(streamed) > len(pair.test) // 2
+
+
+def test_engine_reads_names_permuted_as_the_batch_aligner_does(tmp_path: Path,
+                                                               pair: GraphPair) -> None:
+    """A model from before decision 0101 (names block "permuted"): streamed = batch too,
+    and the vectors are not the fixed block's (the setting reaches the engine)."""
+    old = untrained_bundle(pair, name_block="permuted")
+    shuffled = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=3))
+    streamed = _stream(tmp_path, old, shuffled, batch=25).final_alignment()
+    batch = align(ModelScorer(old, pair), AlignSettings(candidates=3, threshold=0.3,
+                                                        evidence=0))
+    _same(streamed, {m.left: (m.right, m.score) for m in batch})
+    assert len(streamed) > len(pair.test) // 2
+    assert not np.array_equal(ModelScorer(old, pair).query,
+                              ModelScorer(untrained_bundle(pair), pair).query)
 
 
 def test_engine_with_a_pair_head_agrees_with_batch(tmp_path: Path, pair: GraphPair,

@@ -171,3 +171,26 @@ def test_ivf_quantisers_skip_entities_the_graphs_hold_nothing_for(trained) -> No
     plain, with_later = fit_quantisers(load(path), pair), fit_quantisers(load(path), grown)
     assert sorted(with_later) == sorted(plain)
     assert all(np.allclose(with_later[n], plain[n], atol=1e-5) for n in plain)
+
+
+def test_artifact_before_0101_reads_its_names_permuted(trained, tmp_path: Path) -> None:
+    """``train`` writes ``name_block`` "own" (decision 0101); an artifact without the field
+    (trained before) is read "permuted", so its vectors and scores stay what they were, and
+    they are not the vectors the same weights give with the fixed block."""
+    pair, bundle, path = trained
+    config = json.loads((path / CONFIG).read_text())
+    assert config["features"]["name_block"] == "own" == load(path).frozen.features.name_block
+    del config["features"]["name_block"]
+    config.pop("version")
+    tensors = load_file(str(path / WEIGHTS))
+    old = tmp_path / "old"
+    _copy(path, old)
+    (old / CONFIG).write_text(json.dumps({**config, "version": _version(config, tensors)}))
+    loaded = load(old)
+    assert loaded.frozen.features.name_block == "permuted"
+    permuted = ModelScorer(loaded, pair)
+    as_trained = ModelScorer(bundle, pair)
+    assert not np.array_equal(permuted.query, as_trained.query)
+    same = dataclasses.replace(bundle, frozen=dataclasses.replace(  # names read permuted
+        bundle.frozen, features=loaded.frozen.features))
+    assert np.array_equal(ModelScorer(same, pair).query, permuted.query)
