@@ -188,7 +188,7 @@ class EngineSettings(BaseModel):
                      "side after the other."),
     )
     restore_warm_entities: int = Field(
-        default=65_536, ge=0,
+        default=16_384, ge=0,
         description=("Entities per graph whose level-0 features and level-1 rows (the most "
                      "sampled first) and pair-head views (the most listed first, up to "
                      "view_cache_entries) a restore computes ahead, so the first batch after a "
