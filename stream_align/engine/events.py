@@ -77,14 +77,15 @@ def _reached(engine: AlignmentEngine, reached: ClosureCauses, side: int,
                                  for key in keys])
 
 
-def _evidence(engine: AlignmentEngine, matches: list[Change]) -> list[tuple[EvidenceRow, ...]]:
+def _evidence(engine: AlignmentEngine, matches: list[Change], beside_work: bool = False
+              ) -> list[tuple[EvidenceRow, ...]]:
     size = engine.settings.evidence_size
     if not size or not matches:
         return [() for _ in matches]
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     pairs = [(ga.index[c.left], gb.index[c.right]) for c in matches]
     found = pair_evidence(engine.bundle, engine.sides, pairs, engine.settings.recompute_chunk,
-                          size, engine.progress)
+                          size, engine.progress, beside_work)
     return [tuple((ga.keys[e.left], gb.keys[e.right], *_relation(e.relation_left),
                    *_relation(e.relation_right), e.weight) for e in row) for row in found]
 
@@ -122,10 +123,11 @@ def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Chang
     matches = [c for c in decided if not c.retract and id(c) not in given]
     engine.progress("causes", 0, len(decided))
     limit = engine.settings.max_cause_ids
-    with beside(second_thread() and len(decided) >= BESIDE_EVENTS) as run:
+    on = second_thread() and len(decided) >= BESIDE_EVENTS
+    with beside(on) as run:
         causes_of = run(_causes, engine, causes.first(limit), decided)
         evidence: dict[int, tuple[EvidenceRow | Evidence, ...]] = dict(
-            zip(map(id, matches), _evidence(engine, matches), strict=True))
+            zip(map(id, matches), _evidence(engine, matches, on), strict=True))
         lefts, rights = causes_of.result()
     evidence.update(given)
     decided_at = now_ms()

@@ -53,6 +53,14 @@ BESIDE_PAIRS = PAIR_BLOCK
 logits (``engine.bulk_threads = 2``, torch on two threads): scipy's sparse products and
 torch's attention both leave the GIL, so a bulk refresh can use a free core there (decision
 0092). A smaller group is not worth a thread's hand-overs."""
+BESIDE_BLOCK = 4_096
+"""Pairs per cross-attention pass while the head's features run beside the logits: what the
+logits hold — each pass's cut messages, both pairs' vectors and the ``k × k`` weights, ≈ 5 KB a
+pair — is held on top of the features' views and sparse cuts, so a pass of :data:`PAIR_BLOCK`
+raised the group's peak by ≈ 90 MB (decision 0103). A divisor of :data:`PAIR_BLOCK` and a
+multiple of 64: every pair then sits at the same offset, modulo torch's vector width, in its
+pass as it would in a pass of :data:`PAIR_BLOCK`, and the last pass ends where the group does,
+so the logits are the same bits (rows left to a vector's scalar tail round differently)."""
 
 
 @dataclass
@@ -245,16 +253,21 @@ def score_pairs(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[t
 
 def pair_evidence(bundle: ModelBundle, sides: tuple[Side, Side],
                   pairs: Sequence[tuple[int, int]], chunk: int, top: int,
-                  progress: Progress = no_progress) -> list[list[NeighbourPair]]:
+                  progress: Progress = no_progress, beside_work: bool = False
+                  ) -> list[list[NeighbourPair]]:
     """The ``top`` evidence entries of each pair, without the pair head's score (events carry
-    the score the pair book holds; the head's views were a third of an event's cost)."""
-    return _scored(bundle, sides, pairs, chunk, top, progress, linked=False)[1]
+    the score the pair book holds; the head's views were a third of an event's cost);
+    ``beside_work``: other work runs beside this (the events' causes), so the attention goes
+    in passes of :data:`BESIDE_BLOCK` (the same bits)."""
+    return _scored(bundle, sides, pairs, chunk, top, progress, linked=False,
+                   block_pairs=BESIDE_BLOCK if beside_work else PAIR_BLOCK)[1]
 
 
 @torch.no_grad()
 def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
             chunk: int, evidence: int, progress: Progress, linked: bool,
-            cache: FeatureCache | None = None) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
+            cache: FeatureCache | None = None, block_pairs: int = PAIR_BLOCK
+            ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
     nodes = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
@@ -266,9 +279,11 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
         group = _Group.of(nodes[span])
         rows = _group_rows(bundle, sides, group, chunk, evidence, beat)
         head = linked and bundle.pair_head is not None
-        with beside(head and two and len(group.lefts) >= BESIDE_PAIRS) as run:
+        on = head and two and len(group.lefts) >= BESIDE_PAIRS
+        with beside(on) as run:
             feats = run(_head_features, bundle, sides, group, cache) if head else None
-            logits, found = _group_logits(bundle, sides, group, rows, evidence, beat)
+            logits, found = _group_logits(bundle, sides, group, rows, evidence, beat,
+                                          BESIDE_BLOCK if on else block_pairs)
             if linked:
                 scores[span] = _link(bundle, logits, feats.result() if feats else None)
         if evidence:
@@ -321,7 +336,8 @@ def _group_rows(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group, ch
 
 def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
                   rows: tuple[PairRows, PairRows] | tuple[()], evidence: int,
-                  beat: Beat) -> tuple[torch.Tensor, list[list[NeighbourPair]]]:
+                  beat: Beat, block_pairs: int = PAIR_BLOCK
+                  ) -> tuple[torch.Tensor, list[list[NeighbourPair]]]:
     """Model logits of a group's pairs (and their ``evidence``), block by block. Reads only
     ``rows``, the indexed vectors and the model: nothing the head's features write."""
     lefts, rights = group.lefts, group.rights
@@ -329,8 +345,8 @@ def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
     explained: list[list[NeighbourPair]] = []
     with torch_on_one_thread():
         messages = (_messages(bundle, rows[0]), _messages(bundle, rows[1])) if rows else ()
-        for start in range(0, len(lefts), PAIR_BLOCK):
-            block = slice(start, start + PAIR_BLOCK)
+        for start in range(0, len(lefts), block_pairs):
+            block = slice(start, start + block_pairs)
             a, b = lefts[block].tolist(), rights[block].tolist()
             if not rows:
                 logits[block] = _retrieval_logits(bundle, sides, a, b)

@@ -122,15 +122,21 @@ class ViewCache:
         others held are the least recently used then: evicted first): the small batches after
         a bulk load start with a full cache instead of building ≈ 145 views an insert for
         their first hundred inserts on DBP15K zh_en (decision 0082). The rows are the same
-        bytes as ones built later, and the pool holds what a full cache holds anyway."""
+        bytes as ones built later, and the pool holds what a full cache holds anyway. They
+        are kept :data:`BUILD_ROWS` at a time: each keep copies its rows three times (the
+        slices, their ``(column, bits)`` pairs, the pool's gather), beside the whole view at a
+        bulk refresh's peak — all ``capacity`` rows at once were ≈ 3 × 50 MB at 40K a side,
+        the scoring group's highest point (decision 0103)."""
         if not self.capacity:
             return
         self._rows.drop(self._rows.holding(nodes))
         kept = nodes[-self.capacity:]
-        rows = slice(len(nodes) - len(kept), len(nodes))
         self._rows.fit(int(nodes.max()) + 1)
-        self._keep(kept, PairView(blocks=[m[rows] for m in view.blocks],
-                                  words=view.words[rows], numbers=view.numbers[rows]))
+        first = len(nodes) - len(kept)
+        for lo in range(first, len(nodes), BUILD_ROWS):
+            rows = slice(lo, min(lo + BUILD_ROWS, len(nodes)))
+            self._keep(nodes[rows], PairView(blocks=[m[rows] for m in view.blocks],
+                                             words=view.words[rows], numbers=view.numbers[rows]))
         self._rows.touch(kept)
         self._rows.evict()
 
