@@ -260,13 +260,13 @@ def pair_evidence(bundle: ModelBundle, sides: tuple[Side, Side],
     ``beside_work``: other work runs beside this (the events' causes), so the attention goes
     in passes of :data:`BESIDE_BLOCK` (the same bits)."""
     return _scored(bundle, sides, pairs, chunk, top, progress, linked=False,
-                   block_pairs=BESIDE_BLOCK if beside_work else PAIR_BLOCK)[1]
+                   beside_work=beside_work)[1]
 
 
 @torch.no_grad()
 def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple[int, int]],
             chunk: int, evidence: int, progress: Progress, linked: bool,
-            cache: FeatureCache | None = None, block_pairs: int = PAIR_BLOCK
+            cache: FeatureCache | None = None, beside_work: bool = False
             ) -> tuple[np.ndarray, list[list[NeighbourPair]]]:
     scores = np.zeros(len(pairs), dtype=np.float32)
     explained: list[list[NeighbourPair]] = [[] for _ in pairs] if evidence else []
@@ -283,7 +283,7 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
         with beside(on) as run:
             feats = run(_head_features, bundle, sides, group, cache) if head else None
             logits, found = _group_logits(bundle, sides, group, rows, evidence, beat,
-                                          BESIDE_BLOCK if on else block_pairs)
+                                          BESIDE_BLOCK if on or beside_work else None)
             if linked:
                 scores[span] = _link(bundle, logits, feats.result() if feats else None)
         if evidence:
@@ -336,10 +336,12 @@ def _group_rows(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group, ch
 
 def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
                   rows: tuple[PairRows, PairRows] | tuple[()], evidence: int,
-                  beat: Beat, block_pairs: int = PAIR_BLOCK
+                  beat: Beat, block_pairs: int | None = None
                   ) -> tuple[torch.Tensor, list[list[NeighbourPair]]]:
-    """Model logits of a group's pairs (and their ``evidence``), block by block. Reads only
-    ``rows``, the indexed vectors and the model: nothing the head's features write."""
+    """Model logits of a group's pairs (and their ``evidence``), ``block_pairs`` (else
+    :data:`PAIR_BLOCK`) at a time. Reads only ``rows``, the indexed vectors and the model:
+    nothing the head's features write."""
+    block_pairs = block_pairs or PAIR_BLOCK
     lefts, rights = group.lefts, group.rights
     logits = torch.zeros(len(lefts), dtype=torch.float32)
     explained: list[list[NeighbourPair]] = []

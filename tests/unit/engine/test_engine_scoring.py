@@ -205,6 +205,17 @@ def test_scores_and_evidence_are_the_same_bits_in_any_grouping(
     assert whole.tobytes() == cut.tobytes() == two[0].tobytes()
     assert explained == cut_explained == two[1]
     assert pair_evidence(bundle, engine.sides, nodes, 16, 3) == explained
+    monkeypatch.setattr(scoring, "BESIDE_BLOCK", 3)  # work beside: shorter attention passes
+    assert pair_evidence(bundle, engine.sides, nodes, 16, 3, beside_work=True) == explained
+
+
+def test_passes_beside_divide_the_passes_alone() -> None:
+    """Attention passes while work runs beside cut each pass of ``PAIR_BLOCK`` into whole
+    passes of a multiple of 64 pairs: each pair keeps its offset modulo torch's vector width
+    and the last pass ends where the group does, so the logits keep their bits (decision
+    0103: passes of 1, 3 or 17 pairs moved some logits of the 40K grown set by an ulp)."""
+    assert scoring.PAIR_BLOCK % scoring.BESIDE_BLOCK == 0
+    assert scoring.BESIDE_BLOCK % 64 == 0 and scoring.BESIDE_BLOCK < scoring.PAIR_BLOCK
 
 
 def test_torch_on_one_thread_restores_the_thread_count() -> None:
@@ -244,7 +255,19 @@ def test_head_features_beside_the_logits_are_the_same_bits(
         return [score_pairs(bundle, engine.sides, nodes, chunk=16, cache=cache)[0]
                 for _ in range(2)]
 
+    passes: list[int] = []
+    attend = scoring._attend
+
+    def attended(bundle: ModelBundle, messages: object, at: tuple, vectors: tuple) -> object:
+        passes.append(len(at[0]))
+        return attend(bundle, messages, at, vectors)
+
+    monkeypatch.setattr(scoring, "_attend", attended)
+    monkeypatch.setattr(scoring, "PAIR_BLOCK", 32)  # several blocks a group
+    monkeypatch.setattr(scoring, "BESIDE_BLOCK", 8)
     serial = scored()
+    assert max(passes) == 32
+    passes.clear()
     ran: list[str] = []
     features = scoring._head_features
 
@@ -254,7 +277,6 @@ def test_head_features_beside_the_logits_are_the_same_bits(
 
     monkeypatch.setattr(scoring, "_head_features", spy)
     monkeypatch.setattr(scoring, "BESIDE_PAIRS", 1)
-    monkeypatch.setattr(scoring, "PAIR_BLOCK", 32)  # several blocks a group
     torch.set_num_threads(2)
     try:
         with second_threads(True):
@@ -262,6 +284,7 @@ def test_head_features_beside_the_logits_are_the_same_bits(
     finally:
         torch.set_num_threads(1)
     assert ran and all(name.startswith("beside") for name in ran)
+    assert max(passes) == 8  # the logits' passes shortened while the features run beside
     for one, two in zip(serial, beside, strict=True):
         assert one.tobytes() == two.tobytes()
 

@@ -148,9 +148,14 @@ def test_the_cache_is_bounded_and_rebuilds_what_it_evicted(bundle: ModelBundle) 
     assert _same(whole, fresh) and cache.held == 16
 
 
-def test_a_bulk_build_keeps_its_last_rows(bundle: ModelBundle) -> None:
+@pytest.mark.parametrize("rows", [5, 8192])
+def test_a_bulk_build_keeps_its_last_rows(bundle: ModelBundle, monkeypatch: pytest.MonkeyPatch,
+                                          rows: int) -> None:
     """More missing than the capacity: built whole, its last ``capacity`` rows kept (and every
-    row held before dropped), read back later as the same rows without a build."""
+    row held before dropped; ``BUILD_ROWS`` of them at a time), read back later as the same
+    rows without a build."""
+    from stream_align.engine import view_cache
+    monkeypatch.setattr(view_cache, "BUILD_ROWS", rows)
     engine = AlignmentEngine.empty(bundle, engine_settings(view_cache_entries=0))
     engine.process(_changes(seed=2)[:500], [])
     side = engine.sides[0]
