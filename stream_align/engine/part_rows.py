@@ -69,6 +69,10 @@ class PartRows:
         self._lengths[nodes] = lengths
         self._tick[nodes] = self._now
 
+    def reserve(self, rows: int) -> None:
+        """Room for ``rows`` pool rows kept next, in one or several :meth:`keep` calls."""
+        self._pool.reserve(rows)
+
     def cut(self, nodes: np.ndarray, part: int) -> tuple[np.ndarray, np.ndarray]:
         """Part ``part`` of held ``nodes``: their rows concatenated, and each one's count."""
         lengths = self._lengths[nodes].astype(np.int64)

@@ -74,6 +74,13 @@ class RowPool:
         self._used += total
         self._live += total
 
+    def reserve(self, more: int) -> None:
+        """Room for ``more`` rows written next, made as one write of them would make it: the
+        pool's size then does not depend on how many writes they come in (a pool grown for
+        the first of two writes grows again for the second, and does not shrink)."""
+        if self._used + more > len(self._rows):
+            self._compact(more)
+
     def clear(self, nodes: np.ndarray) -> None:
         """Drop the blocks of ``nodes``."""
         nodes = np.asarray(nodes, dtype=np.int64)

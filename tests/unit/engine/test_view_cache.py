@@ -178,6 +178,26 @@ def test_a_bulk_build_keeps_its_last_rows(bundle: ModelBundle, monkeypatch: pyte
     assert cache.held == 16  # the least recently used kept row made room
 
 
+def test_a_bulk_keep_in_parts_leaves_the_pool_one_keep_leaves(
+        bundle: ModelBundle, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last rows of a bulk build kept ``BUILD_ROWS`` at a time leave the pool the size one
+    keep of them leaves (its room is made once for all: a pool grown part by part stays
+    larger, it does not shrink)."""
+    from stream_align.engine import view_cache
+    engine = AlignmentEngine.empty(bundle, engine_settings(view_cache_entries=0))
+    engine.process(_changes(seed=2)[:500], [])
+    side = engine.sides[0]
+    nodes = _indexed(side)
+    sizes = []
+    for rows in (1 << 20, 3):
+        monkeypatch.setattr(view_cache, "BUILD_ROWS", rows)
+        cache = ViewCache(capacity=40)
+        cache.view(nodes[:3], lambda todo: side_view(bundle, side, todo))
+        cache.view(nodes, lambda todo: side_view(bundle, side, todo))
+        sizes.append(cache.nbytes())
+    assert len(nodes) > 40 and sizes[0] == sizes[1]
+
+
 @pytest.mark.parametrize("rows", [1, 7, 20])
 def test_a_view_not_kept_is_built_in_parts_with_the_same_rows(
         bundle: ModelBundle, monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
