@@ -205,9 +205,10 @@ class EngineSettings(BaseModel):
                      "products beside this chunk's column tops, the pair head's features "
                      "beside the logits (groups of 16,384 pairs or more), the events' causes "
                      "beside their evidence (4,096 events or more); the same results, the "
-                     "zh_en backlog 0.89x the wall on a quiet 2-core VM for about 0.1 GB "
-                     "more at the peak; on a busy one the pair scores took about 13 % more "
-                     "CPU and wall (decision 0092). 1: one after the other."),
+                     "zh_en backlog 0.89x the wall on a quiet 2-core VM; the logits and the "
+                     "evidence go in shorter passes while work runs beside them, so the peak "
+                     "does not rise (decision 0103); on a busy one the pair scores took about "
+                     "13 % more CPU and wall (decision 0092). 1: one after the other."),
     )
     recompute_chunk: int = Field(
         default=32_768, ge=1,
