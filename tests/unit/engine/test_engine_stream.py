@@ -38,17 +38,24 @@ def _same(x: dict[str, tuple[str, float]], y: dict[str, tuple[str, float]]) -> N
     assert max((abs(x[k][1] - y[k][1]) for k in x), default=0.0) < 1e-5
 
 
+def _streamed_and_batch(tmp: Path, bundle: ModelBundle, pair: GraphPair
+                        ) -> tuple[dict[str, tuple[str, float]], dict[str, tuple[str, float]]]:
+    """The final alignment of shuffled micro-batches of 25, and the batch aligner's."""
+    shuffled = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=3))
+    streamed = _stream(tmp, bundle, shuffled, batch=25).final_alignment()
+    batch = align(ModelScorer(bundle, pair), AlignSettings(candidates=3, threshold=0.3,
+                                                           evidence=0))
+    return streamed, {m.left: (m.right, m.score) for m in batch}
+
+
 def test_engine_stream_orders_and_batch_agree(tmp_path: Path, pair: GraphPair,
                                              bundle: ModelBundle) -> None:
     """Shuffled micro-batches = file order = one batch = the model's batch aligner."""
-    shuffled = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=3))
     in_file = list(triple_changes(pair, ReplayOrder.FILE))
-    streamed = _stream(tmp_path / "s", bundle, shuffled, batch=25).final_alignment()
+    streamed, batch = _streamed_and_batch(tmp_path / "s", bundle, pair)
     _same(streamed, _stream(tmp_path / "f", bundle, in_file, batch=40).final_alignment())
     _same(streamed, _stream(tmp_path / "b", bundle, in_file, batch=0).final_alignment())
-    batch = align(ModelScorer(bundle, pair), AlignSettings(candidates=3, threshold=0.3,
-                                                           evidence=0))
-    _same(streamed, {m.left: (m.right, m.score) for m in batch})
+    _same(streamed, batch)
     assert len(streamed) > len(pair.test) // 2
 
 
@@ -57,11 +64,8 @@ def test_engine_reads_names_permuted_as_the_batch_aligner_does(tmp_path: Path,
     """A model from before decision 0101 (names block "permuted"): streamed = batch too,
     and the vectors are not the fixed block's (the setting reaches the engine)."""
     old = untrained_bundle(pair, name_block="permuted")
-    shuffled = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=3))
-    streamed = _stream(tmp_path, old, shuffled, batch=25).final_alignment()
-    batch = align(ModelScorer(old, pair), AlignSettings(candidates=3, threshold=0.3,
-                                                        evidence=0))
-    _same(streamed, {m.left: (m.right, m.score) for m in batch})
+    streamed, batch = _streamed_and_batch(tmp_path, old, pair)
+    _same(streamed, batch)
     assert len(streamed) > len(pair.test) // 2
     assert not np.array_equal(ModelScorer(old, pair).query,
                               ModelScorer(untrained_bundle(pair), pair).query)
@@ -73,11 +77,8 @@ def test_engine_with_a_pair_head_agrees_with_batch(tmp_path: Path, pair: GraphPa
     its evidence lies in the receptive field the engine re-scores on."""
     bundle = replace(bundle, pair_head=PairHead(
         weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5, 1.0, 0.5, 1.5), bias=-2.5))
-    shuffled = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=3))
-    streamed = _stream(tmp_path, bundle, shuffled, batch=25).final_alignment()
-    batch = align(ModelScorer(bundle, pair), AlignSettings(candidates=3, threshold=0.3,
-                                                           evidence=0))
-    _same(streamed, {m.left: (m.right, m.score) for m in batch})
+    streamed, batch = _streamed_and_batch(tmp_path, bundle, pair)
+    _same(streamed, batch)
     assert len(streamed) > len(pair.test) // 2
 
 
