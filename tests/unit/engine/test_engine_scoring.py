@@ -97,6 +97,32 @@ def test_without_cross_attention_pair_scores_are_retrieval_scores(tmp_path: Path
     assert np.abs(scores - full).max() < 1e-5 and np.abs(full - retrieval).max() < 1e-5
 
 
+@pytest.mark.parametrize("ivf", [False, True])
+def test_pair_vectors_are_read_once_per_entity_and_cut_per_pair(tmp_path: Path,
+                                                                ivf: bool) -> None:
+    """Each group reads its distinct entities' indexed vectors once and cuts them per pair
+    (decision 0112): the scores are the bits of reading every pair's two vectors, with
+    entities repeated in any order and IVF's half-float codes decoded."""
+    pair = synthetic_pair()
+    bundle = untrained_bundle(pair, cross_attention=False)
+    ivf_settings = {"candidate_index": "ivf", "ivf_train_min": 80, "ivf_cells": 8,
+                    "ivf_probe": 2, "ivf_float16": True} if ivf else {}
+    engine = AlignmentEngine.empty(bundle, engine_settings(**ivf_settings))
+    with open_store(tmp_path) as store:
+        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    ga, gb = engine.sides[0].graph, engine.sides[1].graph
+    rng = np.random.default_rng(2)
+    nodes = np.array([(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]])
+                      for a, b in rng.integers(0, 12, (200, 2)).tolist()])  # each ≈ 17 times
+    lefts, rights = nodes[:, 0].tolist(), nodes[:, 1].tolist()
+    if ivf:
+        assert engine.sides[0].index.float16 and len(engine.sides[0].index) > 0
+    each = (torch.from_numpy(engine.sides[0].vectors(lefts))
+            * torch.from_numpy(engine.sides[1].vectors(rights))).sum(-1).numpy()
+    scores, _ = score_pairs(bundle, engine.sides, nodes.tolist(), chunk=16)
+    assert scores.tobytes() == each.tobytes()
+
+
 def test_score_pairs_encodes_what_no_recompute_kept(tmp_path: Path) -> None:
     """A restored engine not warmed (``restore_warm_entities=0``, decision 0104) has no kept
     ``h1``: the first scores encode them, and agree."""
