@@ -340,7 +340,7 @@ def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
     """Model logits of a group's pairs (and their ``evidence``), ``block_pairs`` (else
     :data:`PAIR_BLOCK`) at a time. Reads only ``rows``, the indexed vectors and the model:
     nothing the head's features write. The indexed vectors are read once per distinct entity
-    of the group and cut per pair (a snapshot's pairs hold each entity ≈ 7 times, and an
+    of the group and cut per pair (a snapshot's pairs name each entity many times, and an
     IVF index decodes every row it reads from half floats, decision 0112)."""
     block_pairs = block_pairs or PAIR_BLOCK
     logits = torch.zeros(len(group.lefts), dtype=torch.float32)
