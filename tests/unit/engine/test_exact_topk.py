@@ -139,3 +139,83 @@ def test_top_both_ways_on_two_threads_is_the_same_bits(r_rows: int) -> None:
         assert x.index.tobytes() == y.index.tobytes() and x.score.tobytes() == y.score.tobytes()
     want, _ = _brute(b, q, 6)
     assert np.array_equal(two[1].index, want)
+
+
+def _first_chunk_both_ways(s: np.ndarray, r: int, start: int):
+    """The first chunk's column tops by the bound (``_first``) and by the transposed copy's
+    selection (the path it replaces, still taken where ``_first`` declines)."""
+    from stream_align.engine.exact_topk import _ColumnTop
+
+    bound = _ColumnTop(s.shape[1], r)
+    bound.add(s, start)
+    selected = _ColumnTop(s.shape[1], r)
+    selected._first = lambda *_: False  # type: ignore[method-assign]
+    selected.add(s, start)
+    return bound, selected
+
+
+@pytest.mark.parametrize(("c", "m", "r", "values"), [(300, 40, 7, 0), (97, 13, 5, 0),
+                                                      (64, 50, 6, 5), (31, 20, 30, 3),
+                                                      (200, 30, 4, 2)])
+def test_first_chunk_by_bound_equals_the_selection(c: int, m: int, r: int, values: int) -> None:
+    """The first chunk's tops from the group-maxima bound: the same index and score bytes as
+    the transposed selection — with scores from a few values (ties across the cut: those
+    columns take the selection), with −0 and +0 among them, and with ``r`` above
+    ``FIRST_GROUPS · r`` rows' worth (one row a group)."""
+    rng = np.random.default_rng(c * m + r)
+    if values:
+        s = rng.integers(-values, values + 1, (c, m)).astype(np.float32)
+        s[rng.random((c, m)) < 0.2] = -0.0
+    else:
+        s = rng.standard_normal((c, m)).astype(np.float32)
+    bound, selected = _first_chunk_both_ways(s, r, 1000)
+    assert bound.index.tobytes() == selected.index.tobytes()
+    assert bound.score.tobytes() == selected.score.tobytes()
+    assert bound.index.shape == (m, r)
+
+
+def test_first_chunk_with_a_nan_takes_the_selection() -> None:
+    s = np.random.default_rng(3).standard_normal((50, 8)).astype(np.float32)
+    s[7, 2] = np.nan
+    from stream_align.engine.exact_topk import _ColumnTop
+
+    top = _ColumnTop(8, 4)
+    assert not top._first(s, 0)
+    top.add(s, 0)
+    _, selected = _first_chunk_both_ways(s, 4, 0)
+    assert top.index.tobytes() == selected.index.tobytes()
+
+
+def test_at_least_counts_as_the_comparison() -> None:
+    """Each cell's count of kept scores at least its own (rows best first), by binary search:
+    the comparison's count, ties, −0 against +0 and infinities included."""
+    from stream_align.engine.exact_topk import _at_least
+
+    rng = np.random.default_rng(4)
+    pool = np.array([-np.inf, -2, -1, -0.0, 0.0, 1, 2.5, np.inf], dtype=np.float32)
+    kept = -np.sort(-rng.choice(pool, (30, 6)), axis=1)
+    run = rng.integers(0, 30, 500)
+    score = rng.choice(pool, 500)
+    want = (kept[run] >= score[:, None]).sum(axis=1)
+    assert np.array_equal(_at_least(kept, run, score), want)
+
+
+@pytest.mark.parametrize(("c", "m", "r", "values"), [(40, 300, 7, 0), (13, 97, 5, 0),
+                                                      (50, 64, 6, 5), (20, 31, 30, 3)])
+def test_bounded_row_tops_equal_best_first(c: int, m: int, r: int, values: int) -> None:
+    """Each row's tops from the group-maxima bound: ``best_first``'s bytes, ties across the cut
+    (rows taken by ``best_first`` itself), −0 and +0 included; ``None`` with a NaN."""
+    from stream_align.engine.exact_topk import best_first, bounded_top
+
+    rng = np.random.default_rng(c + m + r)
+    if values:
+        s = rng.integers(-values, values + 1, (c, m)).astype(np.float32)
+        s[rng.random((c, m)) < 0.2] = -0.0
+    else:
+        s = rng.standard_normal((c, m)).astype(np.float32)
+    top = bounded_top(s, r, axis=1)
+    want = best_first(s, r)
+    assert top is not None
+    assert top.index.tobytes() == want[0].tobytes() and top.score.tobytes() == want[1].tobytes()
+    s[3, 5] = np.nan
+    assert bounded_top(s, r, axis=1) is None
