@@ -206,3 +206,20 @@ def cached_features(cache: FeatureCache, views: tuple[PairView, PairView],
             out[done, TWO_HOP] = pair_dots(xa, ia[done], xb, ib[done])
     cache.store(keys[miss], tags[miss], mask, out[np.ix_(miss, OWN)])
     return out
+
+
+def kept_whole(cache: FeatureCache, unsorted: tuple[list[np.ndarray], list[np.ndarray]],
+               at: tuple[np.ndarray, np.ndarray], keys: np.ndarray, tags: np.ndarray,
+               whole: np.ndarray) -> np.ndarray:
+    """``whole``: ``pair_head.features`` of a block's every pair (computed elsewhere, on the
+    other thread of a bulk refresh's scoring); the cache reads and writes
+    :func:`cached_features` makes for that block — the same lookups (ticks, hits) and the
+    same stores — in their order. ``whole`` is what it returns too: a kept pair's features
+    are the bits a computation of the whole block gives (this module's point)."""
+    ia, ib = at
+    general = [ua[ia] | ub[ib] for ua, ub in zip(*unsorted, strict=True)]
+    mask = sum(int(g.any()) << p for p, g in enumerate(general))
+    hit, _ = cache.lookup(keys, tags, mask)
+    miss = np.flatnonzero(~hit)
+    cache.store(keys[miss], tags[miss], mask, whole[np.ix_(miss, OWN)])
+    return whole

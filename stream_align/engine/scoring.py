@@ -24,11 +24,16 @@ import torch
 from stream_align import setops
 from stream_align.arrays import positions
 from stream_align.engine import packed
-from stream_align.engine.pair_features import FeatureCache, cached_features, unsorted_parts
+from stream_align.engine.pair_features import (
+    FeatureCache,
+    cached_features,
+    kept_whole,
+    unsorted_parts,
+)
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
-from stream_align.engine.threads import beside, second_thread, torch_on_one_thread
+from stream_align.engine.threads import TwoEnds, beside, second_thread, torch_on_one_thread
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import PairOutput
 from stream_align.model.evidence import NeighbourPair, top_evidence
@@ -178,12 +183,15 @@ def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
 
 
 def _head_features(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
-                   cache: FeatureCache | None = None) -> list[np.ndarray] | None:
+                   cache: FeatureCache | None = None, ends: TwoEnds | None = None
+                   ) -> list[np.ndarray] | None:
     """The pair head's features of a group's pairs, :data:`PAIR_BLOCK` pairs a block (their
     sparse rows cut per pair are the largest transient of a long group), the model's score
     (column 0) left zero: every other feature is read from the entities' views alone, so this
     may run beside the logits (:func:`_scored`). With a ``cache``, a pair's own features are
-    read back while its entities' own view parts stay. ``None`` without a head."""
+    read back while its entities' own view parts stay. ``ends``: blocks a free caller takes
+    from the back (:class:`TwoEnds`, computed whole: the same bits, :func:`kept_whole`).
+    ``None`` without a head."""
     if bundle.pair_head is None:
         return None
     views = (sides[0].views.view(group.unique[0], partial(side_view, bundle, sides[0])),
@@ -194,12 +202,25 @@ def _head_features(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
         tags = packed.join(sides[0].views.own_versions(group.lefts),
                            sides[1].views.own_versions(group.rights))
         unsorted = unsorted_parts(views[0]), unsorted_parts(views[1])
+    blocks = [slice(start, start + PAIR_BLOCK) for start in range(0, len(zero), PAIR_BLOCK)]
+
+    def whole(i: int) -> np.ndarray:
+        at = group.at[0][blocks[i]], group.at[1][blocks[i]]
+        return features(views[0], at[0], views[1], at[1], zero[blocks[i]])
+
+    if ends is not None:
+        ends.start(len(blocks), whole)
     out = []
-    for block in (slice(start, start + PAIR_BLOCK) for start in range(0, len(zero), PAIR_BLOCK)):
+    for i, block in enumerate(blocks):
         at = group.at[0][block], group.at[1][block]
-        out.append(features(views[0], at[0], views[1], at[1], zero[block]) if cache is None
-                   else cached_features(cache, views, unsorted, at, keys[block], tags[block],
-                                        zero[block]))
+        if ends is not None and not ends.front(i):
+            taken = ends.taken(i)
+            out.append(taken if cache is None else
+                       kept_whole(cache, unsorted, at, keys[block], tags[block], taken))
+        else:
+            out.append(whole(i) if cache is None
+                       else cached_features(cache, views, unsorted, at, keys[block],
+                                            tags[block], zero[block]))
     return out
 
 
@@ -279,10 +300,13 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
         rows = _group_rows(bundle, sides, group, chunk, evidence, beat)
         head = linked and bundle.pair_head is not None
         on = head and two and len(group.lefts) >= BESIDE_PAIRS
+        ends = TwoEnds() if on else None
         with beside(on) as run:
-            feats = run(_head_features, bundle, sides, group, cache) if head else None
+            feats = run(_head_features, bundle, sides, group, cache, ends) if head else None
             logits, found = _group_logits(bundle, sides, group, rows, evidence, beat,
                                           BESIDE_BLOCK if on or beside_work else None)
+            if ends is not None and feats is not None:  # the logits done: take feature
+                ends.help(feats)  # blocks from the back (the head's features cost twice)
             if linked:
                 scores[span] = _link(bundle, logits, feats.result() if feats else None)
         if evidence:

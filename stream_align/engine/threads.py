@@ -12,10 +12,11 @@ for its barriers — except the pair scorer's tensors (:func:`torch_on_one_threa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
+from threading import Lock
 from typing import TypeVar
 
 import torch
@@ -129,3 +130,59 @@ def _now(fn: Callable[..., object], *args: object) -> Future:
     done: Future = Future()
     done.set_result(fn(*args))
     return done
+
+
+class TwoEnds:
+    """Items ``0 … n − 1`` of one job worked from both ends: its owner walks them in order and
+    works each one the other thread has not taken (:meth:`front`), a helper that is free takes
+    them from the back (:meth:`back`, :meth:`help`), so both finish about together. The owner
+    reads a taken item's value with :meth:`taken` (it waits for it); each item is worked once.
+    A helper's error is each of its items' value, so the owner never waits for nothing."""
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._front, self._back = 0, 0
+        self._values: list[Future] = []
+        self.work: Callable[[int], object] | None = None
+        self.ready: Future = Future()
+        """Set by the owner once items can be worked (``start``)."""
+
+    def start(self, n: int, work: Callable[[int], object]) -> None:
+        """Items ``0 … n − 1`` can now be taken; a helper works item ``i`` as ``work(i)``."""
+        with self._lock:
+            self._back, self._values, self.work = n, [Future() for _ in range(n)], work
+        self.ready.set_result(None)
+
+    def front(self, i: int) -> bool:
+        """Whether the owner works item ``i`` itself (the next in order, not taken)."""
+        with self._lock:
+            if i < self._back:
+                self._front = i + 1
+                return True
+            return False
+
+    def back(self) -> int | None:
+        """The last item no one took, now the helper's, or ``None``."""
+        with self._lock:
+            if self._back > self._front:
+                self._back -= 1
+                return self._back
+            return None
+
+    def taken(self, i: int) -> object:
+        """The helper's value of item ``i`` (raises its error)."""
+        return self._values[i].result()
+
+    def help(self, owner: Future) -> None:
+        """Work items from the back until the two ends meet, once the owner started; nothing
+        if the ``owner``'s call (its future) ended, or failed, before it started."""
+        wait([self.ready, owner], return_when=FIRST_COMPLETED)
+        if not self.ready.done() or self.ready.exception() is not None:
+            return
+        assert self.work is not None
+        while (i := self.back()) is not None:
+            try:
+                self._values[i].set_result(self.work(i))
+            except BaseException as error:
+                self._values[i].set_exception(error)
+                raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.level1_cache import LevelOneCache
 from stream_align.engine.pair_features import FeatureCache
 from stream_align.engine.scoring import group_spans, pair_evidence, score_pairs
-from stream_align.engine.threads import second_threads, torch_on_one_thread
+from stream_align.engine.threads import TwoEnds, second_threads, torch_on_one_thread
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleChange
 from stream_align.model.bundle import ModelBundle
@@ -313,6 +314,68 @@ def test_head_features_beside_the_logits_are_the_same_bits(
     assert max(passes) == 8  # the logits' passes shortened while the features run beside
     for one, two in zip(serial, beside, strict=True):
         assert one.tobytes() == two.tobytes()
+
+
+class _HeldEnds(TwoEnds):
+    """An owner held before its first item until the helper took all the others."""
+
+    def front(self, i: int) -> bool:
+        if i == 0:
+            deadline = time.monotonic() + 10
+            while self._back > 1 and time.monotonic() < deadline:
+                time.sleep(0.001)
+        return super().front(i)
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_feature_blocks_taken_from_the_back_are_the_same_bits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cached: bool) -> None:
+    """The calling thread, its logits done, computes the head's features of the blocks the
+    worker has not reached (whole, then the worker reads and stores the cache as it would
+    have): the same scores and the same cache after two calls (the second reads it back)."""
+    pair = synthetic_pair()
+    bundle = replace(untrained_bundle(pair), pair_head=HEAD)
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    with open_store(tmp_path) as store:
+        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    rng = np.random.default_rng(3)
+    ga, gb = engine.sides[0].graph, engine.sides[1].graph
+    nodes = sorted({(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]])
+                    for a, b in rng.integers(0, pair.a.num_entities, (120, 2)).tolist()})
+
+    def scored() -> tuple[list[np.ndarray], FeatureCache | None]:
+        cache = FeatureCache(capacity=10_000) if cached else None
+        return [score_pairs(bundle, engine.sides, nodes, chunk=16, cache=cache)[0]
+                for _ in range(2)], cache
+
+    monkeypatch.setattr(scoring, "PAIR_BLOCK", 16)  # several blocks a group
+    monkeypatch.setattr(scoring, "BESIDE_BLOCK", 8)
+    serial, serial_cache = scored()
+    taken: list[int] = []
+    whole = scoring.kept_whole
+
+    def kept(*args: object) -> object:
+        taken.append(threading.get_ident())
+        return whole(*args)
+
+    monkeypatch.setattr(scoring, "TwoEnds", _HeldEnds)
+    monkeypatch.setattr(scoring, "kept_whole", kept)
+    monkeypatch.setattr(scoring, "BESIDE_PAIRS", 1)
+    torch.set_num_threads(2)
+    try:
+        with second_threads(True):
+            helped, helped_cache = scored()
+    finally:
+        torch.set_num_threads(1)
+    for one, two in zip(serial, helped, strict=True):
+        assert one.tobytes() == two.tobytes()
+    if cached:
+        assert taken and threading.get_ident() not in taken  # the worker kept them
+        assert serial_cache is not None and helped_cache is not None
+        assert serial_cache.hits == helped_cache.hits > 0
+        for a, b in zip(serial_cache._levels, helped_cache._levels, strict=True):
+            for name in ("keys", "tags", "mask", "tick", "feats"):
+                assert getattr(a, name).tobytes() == getattr(b, name).tobytes()
 
 
 def test_an_error_beside_the_logits_is_raised_after_both_ended(

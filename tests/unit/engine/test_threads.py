@@ -10,6 +10,7 @@ import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from stream_align.engine.threads import (
+    TwoEnds,
     blas_on_one_thread,
     one_ahead,
     second_thread,
@@ -93,3 +94,60 @@ def test_second_thread_only_inside_second_threads_and_with_torch_on_two() -> Non
         assert not second_thread()
     finally:
         torch.set_num_threads(before)
+
+
+def _owner(ends: TwoEnds, n: int, hold: threading.Event | None = None) -> list[object]:
+    """Walk ``n`` items as :class:`TwoEnds`' owner (item ``i``'s own value ``("own", i)``),
+    held before its first item until ``hold`` is set."""
+    ends.start(n, lambda i: ("helper", i))
+    if hold is not None:
+        hold.wait(5)
+    return [("own", i) if ends.front(i) else ends.taken(i) for i in range(n)]
+
+
+def test_two_ends_work_each_item_once_in_order() -> None:
+    """A held owner leaves every item to the helper; a free one works them all; in both the
+    values come back in order, one per item."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for held in (True, False):
+        ends, hold = TwoEnds(), threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            owner = pool.submit(_owner, ends, 6, hold if held else None)
+            if not held:
+                owner.result()
+            ends.help(owner)
+            hold.set()
+            values = owner.result()
+        assert [v[1] for v in values] == list(range(6))
+        assert {v[0] for v in values} == ({"helper"} if held else {"own"})
+
+
+def test_two_ends_meet_in_the_middle_and_pass_a_helper_error() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ends, hold = TwoEnds(), threading.Event()
+    ends.start(4, lambda i: 1 / (i - 3))  # the helper's first item (3) fails
+    assert ends.front(0)
+    with ThreadPoolExecutor(1) as pool:
+        done = pool.submit(hold.wait, 5)
+        with pytest.raises(ZeroDivisionError):
+            ends.help(done)
+        hold.set()
+    assert ends.front(1) and ends.front(2) and not ends.front(3)
+    with pytest.raises(ZeroDivisionError):
+        ends.taken(3)
+
+
+def test_two_ends_help_returns_when_the_owner_failed_before_starting() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fails() -> None:
+        raise RuntimeError("owner")
+
+    ends = TwoEnds()
+    with ThreadPoolExecutor(1) as pool:
+        owner = pool.submit(fails)
+        ends.help(owner)  # returns: nothing was started
+        with pytest.raises(RuntimeError):
+            owner.result()
