@@ -305,8 +305,8 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
             feats = run(_head_features, bundle, sides, group, cache, ends) if head else None
             logits, found = _group_logits(bundle, sides, group, rows, evidence, beat,
                                           BESIDE_BLOCK if on or beside_work else None)
-            if ends is not None and feats is not None:  # the logits done: take feature
-                ends.help(feats)  # blocks from the back (the head's features cost twice)
+            if ends is not None and feats is not None:  # the logits done (≈ half the
+                ends.help(feats)  # features' CPU, decision 0109): feature blocks from the back
             if linked:
                 scores[span] = _link(bundle, logits, feats.result() if feats else None)
         if evidence:

@@ -137,7 +137,8 @@ class TwoEnds:
     works each one the other thread has not taken (:meth:`front`), a helper that is free takes
     them from the back (:meth:`back`, :meth:`help`), so both finish about together. The owner
     reads a taken item's value with :meth:`taken` (it waits for it); each item is worked once.
-    A helper's error is each of its items' value, so the owner never waits for nothing."""
+    A helper's error is the value of the item it failed on (the owner works the items left),
+    so the owner never waits for nothing."""
 
     def __init__(self) -> None:
         self._lock = Lock()
