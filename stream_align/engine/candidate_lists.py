@@ -209,9 +209,12 @@ class CandidateLists:
         product = InnerProducts(base, len(nodes))
         step = rows_within(len(ids), _SCAN_ROWS)
         kept = self._kept_columns(s, nodes)
+        held: np.ndarray | None = None  # the first chunk's matrix, reused by the next ones
         for start in chunks(range(0, len(nodes), step), self.progress, "candidate lists"):
             part = nodes[start:start + step]
-            scores = product(mine.vectors(part.tolist()))
+            scores = product(mine.vectors(part.tolist()),
+                             None if held is None else held[:len(part)])
+            held = scores if held is None else held
             floor = scan_top.floors(scores, kept[start:start + step], depth)
             (index, score), (rows, cols) = scan_top.select(scores, depth, floor, reach)
             own.append(Found.searched(part, owners[index], score, self.depth))

@@ -33,6 +33,9 @@ MOST_CANDIDATES = 64
 """Candidates per row above which the row goes to ``best_first`` (``r`` is 20 by default);
 such rows' candidates are left out of the sort (on zh_en at batches of 1,000, ≈ 15 % of the
 rows held ≈ 60 % of the candidates: docs/BENCHMARKS.md, decision 0098)."""
+BLOCK_CELLS = 1 << 19
+"""Cells of the score matrix tested at a time (``select``): the block's masks stay in the
+cache (512 KB each)."""
 
 
 def floors(scores: np.ndarray, columns: np.ndarray, r: int) -> np.ndarray:
@@ -57,16 +60,38 @@ def select(scores: np.ndarray, r: int, floor: np.ndarray, reach: np.ndarray
     """``best_first(scores, r)`` and ``np.nonzero(scores >= reach[None, :])`` of a score matrix
     ``(n, m)``, given a ``floor`` per row at or below its ``r``-th largest (``-inf``: none);
     ``r <= m``."""
-    hit = scores >= at_least(reach, scores.dtype)[None, :]
     test = np.where(np.isfinite(floor), floor, np.inf)  # no floor: no candidates, best_first
-    found = scores >= at_least(test, scores.dtype)[:, None]
-    found |= hit
-    rows, cols = nonzero_sparse(found)
+    rows, cols, reaching = _cells(scores, at_least(test, scores.dtype),
+                                  at_least(reach, scores.dtype))
     values = scores[rows, cols]
-    reaching = hit[rows, cols]
     cand = values >= test[rows]
     top = _from_candidates(scores, r, floor, rows[cand], cols[cand], values[cand])
     return top, (rows[reaching], cols[reaching])
+
+
+def _cells(scores: np.ndarray, test: np.ndarray, reach: np.ndarray
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The cells at or above their row's ``test`` or their column's ``reach`` (row-major, as
+    ``np.nonzero``) and which of them reach ``reach``: :data:`BLOCK_CELLS` at a time, into two
+    masks made once — whole-matrix masks were three fresh ``n × m`` arrays a chunk, each paid
+    in page faults and passes over memory (≈ 2× the time at 512 × 19,572, decision 0108)."""
+    step = max(1, BLOCK_CELLS // max(scores.shape[1], 1))
+    hit = np.empty((min(step, len(scores)), scores.shape[1]), dtype=bool)
+    found = np.empty_like(hit)
+    parts = []
+    for start in range(0, len(scores), step):
+        block = scores[start:start + step]
+        h, f = hit[:len(block)], found[:len(block)]
+        np.greater_equal(block, reach[None, :], out=h)
+        np.greater_equal(block, test[start:start + step, None], out=f)
+        f |= h
+        rows, cols = nonzero_sparse(f)
+        parts.append((rows + start, cols, h[rows, cols]))
+    if not parts:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, np.zeros(0, dtype=bool)
+    rows, cols, reaching = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return rows, cols, reaching
 
 
 def at_least(thresholds: np.ndarray, dtype: np.dtype) -> np.ndarray:

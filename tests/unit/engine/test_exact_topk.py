@@ -76,6 +76,26 @@ def test_inner_products_joins_narrow_runs_to_their_neighbours() -> None:
     np.testing.assert_allclose(product(q), q @ b.T, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+def test_inner_products_into_a_reused_matrix_are_the_same_bits(sparse: bool) -> None:
+    """A scan's later chunks write into the first chunk's matrix (shorter chunks into its
+    first rows): the same bits as a fresh product, whatever the matrix held before."""
+    rng = np.random.default_rng(3)
+    q = rng.standard_normal((300, 140)).astype(np.float32)
+    b = rng.standard_normal((500, 140)).astype(np.float32)
+    if sparse:
+        b[:, 40:100] *= rng.random((500, 60)) < 0.002
+    product = InnerProducts(b, len(q))
+    assert product.split == sparse
+    held = np.full((len(q), len(b)), np.nan, dtype=np.float32)
+    for part in (q, q[:7] * 2, q[100:]):
+        fresh = InnerProducts(b, len(q))(part)
+        into = product(part, held[:len(part)])
+        assert np.shares_memory(into, held)
+        assert np.array_equal(into, fresh)
+    assert not sparse or np.array_equal(InnerProducts(b, 3)(q[:3], held[:3]), q[:3] @ b.T)
+
+
 def test_top_both_ways_keeps_the_lower_row_of_a_tie_after_the_first_chunk() -> None:
     """Once a column holds ``r`` rows, a later chunk's row that only equals its ``r``-th best
     does not enter; a better one does (and the kept rows stay best first)."""

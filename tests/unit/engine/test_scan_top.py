@@ -19,8 +19,11 @@ def _case(seed: int, n: int, m: int, levels: int) -> tuple[np.ndarray, np.ndarra
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize("levels", [7, 1000, 2**20])
-def test_select_is_best_first_and_the_bound_hits(seed: int, levels: int,
+@pytest.mark.parametrize("block", [1, 7 * 300, 1 << 19])
+def test_select_is_best_first_and_the_bound_hits(seed: int, levels: int, block: int,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``block``: the cells tested at a time (a row, seven rows, all 40 rows at once)."""
+    monkeypatch.setattr(scan_top, "BLOCK_CELLS", block)
     n, m, r = 40, 300, 20
     scores, reach = _case(seed, n, m, levels)
     rng = np.random.default_rng(seed + 100)
