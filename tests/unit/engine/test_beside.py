@@ -66,10 +66,11 @@ def test_bulk_work_beside_gives_the_same_engine(tmp_path: Path,
     chunks_beside: list[str] = []
     scored = exact_topk.InnerProducts.__call__
 
-    def product(self: exact_topk.InnerProducts, q: np.ndarray) -> np.ndarray:
+    def product(self: exact_topk.InnerProducts, q: np.ndarray,
+                out: np.ndarray | None = None) -> np.ndarray:
         if threading.current_thread().name.startswith("one-ahead"):
             chunks_beside.append(threading.current_thread().name)
-        return scored(self, q)
+        return scored(self, q, out)
 
     monkeypatch.setattr(exact_topk.InnerProducts, "__call__", product)
     monkeypatch.setattr(scoring, "BESIDE_PAIRS", 1)
