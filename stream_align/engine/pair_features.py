@@ -36,6 +36,12 @@ import scipy.sparse as sp
 
 from stream_align.model.pair_head import FEATURES, PairView, features, pair_dots
 
+PART_PAIRS = 4096
+"""Pairs whose features are computed at a time within a scoring block: ``pair_dots`` copies
+both sides' rows of each pair (scipy's fancy row copies, the ``multiply`` product and its
+format check), so a block of 16,384 pairs held ≈ 16,384 copies of the neighbour-name sums
+on the second thread at once (decision 0110). Each part of a cut takes the path its whole
+block takes (:func:`block_features`), so the bits are those of one call."""
 TWO_HOP = FEATURES.index("two_hop_anchors")
 OWN = np.array([f for f in range(1, len(FEATURES)) if f != TWO_HOP])
 """Columns of :data:`FEATURES` read from the two entities' own view parts (kept here)."""
@@ -174,6 +180,29 @@ class _Level:
             setattr(self, name, getattr(self, name)[keep])
 
 
+def block_features(views: tuple[PairView, PairView], general: list[np.ndarray],
+                   at: tuple[np.ndarray, np.ndarray], score: np.ndarray, rows: np.ndarray
+                   ) -> np.ndarray:
+    """``pair_head.features`` of the pairs ``rows`` of a block (``at``: every pair's rows of
+    ``views``; ``general[p]``: which pairs take scipy's general path in part ``p``) as one
+    call over ``rows`` gives them, :data:`PART_PAIRS` pairs at a time: a cut where no pair
+    takes the general path in a part that some pair of ``rows`` takes it in gets one such
+    pair appended (its result dropped), so every part sums each pair's products in the
+    order of one call."""
+    ia, ib = at
+    if len(rows) <= PART_PAIRS:
+        return features(views[0], ia[rows], views[1], ib[rows], score[rows])
+    flags = [f for f in (g[rows] for g in general) if f.any()]
+    first = [int(rows[np.argmax(f)]) for f in flags]
+    out = np.empty((len(rows), len(FEATURES)), dtype=np.float32)
+    for lo in range(0, len(rows), PART_PAIRS):
+        hi = min(lo + PART_PAIRS, len(rows))
+        extra = [p for f, p in zip(flags, first, strict=True) if not f[lo:hi].any()]
+        cut = np.concatenate([rows[lo:hi], np.asarray(sorted(set(extra)), dtype=np.int64)])
+        out[lo:hi] = features(views[0], ia[cut], views[1], ib[cut], score[cut])[:hi - lo]
+    return out
+
+
 def cached_features(cache: FeatureCache, views: tuple[PairView, PairView],
                     unsorted: tuple[list[np.ndarray], list[np.ndarray]],
                     at: tuple[np.ndarray, np.ndarray], keys: np.ndarray, tags: np.ndarray,
@@ -192,7 +221,7 @@ def cached_features(cache: FeatureCache, views: tuple[PairView, PairView],
     rows = np.concatenate([miss, np.asarray(extra, dtype=np.int64)])
     out = np.empty((len(ia), len(FEATURES)), dtype=np.float32)
     if len(rows):
-        out[rows] = features(views[0], ia[rows], views[1], ib[rows], score[rows])
+        out[rows] = block_features(views, general, at, score, rows)
     if hit.any():
         done = np.flatnonzero(hit)
         out[done, 0] = score[done]

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from engine_fixtures import engine_settings, synthetic_pair, untrained_bundle
 from test_view_cache import HEAD, _changes
 
+from stream_align.engine import pair_features
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.pair_features import (
     OWN,
@@ -73,11 +74,16 @@ def test_a_subset_alone_can_take_the_other_path() -> None:
     assert _bits(alone[:, 2]) != _bits(both[:, 2])
 
 
-@pytest.mark.parametrize("seed", [2, 3, 4])
-def test_cached_features_are_the_whole_blocks_bits(seed: int) -> None:
+@pytest.mark.parametrize(("seed", "part"), [(2, 4096), (3, 4096), (4, 4096), (2, 1), (3, 4),
+                                            (4, 7)])
+def test_cached_features_are_the_whole_blocks_bits(seed: int, part: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks of random pairs, with and without unsorted rows, rows changed (and their
     versions bumped) between blocks: every block's features equal ``features`` of the whole
-    block, bit for bit, and many pairs are read back."""
+    block, bit for bit, and many pairs are read back — also when the pairs computed anew
+    go ``part`` at a time (``PART_PAIRS``: cuts of sorted rows alone in a block with unsorted
+    ones must still take the general path)."""
+    monkeypatch.setattr(pair_features, "PART_PAIRS", part)
     rng = np.random.default_rng(seed)
     cache = FeatureCache(capacity=10_000)
     versions = [np.zeros(ROWS, dtype=np.int64), np.zeros(ROWS, dtype=np.int64)]
@@ -110,6 +116,25 @@ def test_cached_features_are_the_whole_blocks_bits(seed: int) -> None:
         read += cache.hits - before
         assert _bits(got) == _bits(features(views[0], ia, views[1], ib, score))
     assert read > 100
+
+
+@pytest.mark.parametrize("part", [1, 2, 5, 64])
+def test_block_features_in_cuts_are_one_calls_bits(part: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A block whose unsorted pairs sit in one cut only: every cut gives the bits of one call
+    over the block (and of one call over a subset of its pairs)."""
+    monkeypatch.setattr(pair_features, "PART_PAIRS", part)
+    rng = np.random.default_rng(5)
+    va, vb = _view(rng, {0, 1}), _view(rng, set())
+    pairs = np.unique(rng.integers(ROWS, size=(60, 2)), axis=0)
+    pairs = pairs[np.argsort(pairs[:, 0] < 2, kind="stable")]  # the unsorted rows last
+    ia, ib = pairs[:, 0], pairs[:, 1]
+    score = rng.random(len(ia), dtype=np.float32)
+    general = [ua[ia] | ub[ib] for ua, ub in zip(unsorted_parts(va), unsorted_parts(vb),
+                                                  strict=True)]
+    for rows in (np.arange(len(ia)), np.arange(0, len(ia), 3)):
+        got = pair_features.block_features((va, vb), general, (ia, ib), score, rows)
+        assert _bits(got) == _bits(features(va, ia[rows], vb, ib[rows], score[rows]))
 
 
 def test_the_cache_is_bounded_and_reads_back_after_a_merge() -> None:
