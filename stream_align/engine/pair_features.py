@@ -203,6 +203,15 @@ def block_features(views: tuple[PairView, PairView], general: list[np.ndarray],
     return out
 
 
+def whole_features(views: tuple[PairView, PairView],
+                   unsorted: tuple[list[np.ndarray], list[np.ndarray]],
+                   at: tuple[np.ndarray, np.ndarray], score: np.ndarray) -> np.ndarray:
+    """``pair_head.features`` of every pair of a block (rows ``at`` of ``views``, whose
+    :func:`unsorted_parts` are ``unsorted``): :func:`block_features` of all of them."""
+    general = [ua[at[0]] | ub[at[1]] for ua, ub in zip(*unsorted, strict=True)]
+    return block_features(views, general, at, score, np.arange(len(at[0])))
+
+
 def cached_features(cache: FeatureCache, views: tuple[PairView, PairView],
                     unsorted: tuple[list[np.ndarray], list[np.ndarray]],
                     at: tuple[np.ndarray, np.ndarray], keys: np.ndarray, tags: np.ndarray,

@@ -29,6 +29,7 @@ from stream_align.engine.pair_features import (
     cached_features,
     kept_whole,
     unsorted_parts,
+    whole_features,
 )
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.recompute import encode_local
@@ -190,23 +191,27 @@ def _head_features(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
     (column 0) left zero: every other feature is read from the entities' views alone, so this
     may run beside the logits (:func:`_scored`). With a ``cache``, a pair's own features are
     read back while its entities' own view parts stay. ``ends``: blocks a free caller takes
-    from the back (:class:`TwoEnds`, computed whole: the same bits, :func:`kept_whole`).
+    from the back (:class:`TwoEnds`, each block's every pair computed, in cuts: the same
+    bits, :func:`whole_features`, :func:`kept_whole`).
     ``None`` without a head."""
     if bundle.pair_head is None:
         return None
     views = (sides[0].views.view(group.unique[0], partial(side_view, bundle, sides[0])),
              sides[1].views.view(group.unique[1], partial(side_view, bundle, sides[1])))
     zero = np.zeros(len(group.lefts), dtype=np.float32)
+    if cache is not None or ends is not None:  # the blocks' paths: features in cuts
+        unsorted = unsorted_parts(views[0]), unsorted_parts(views[1])
     if cache is not None:
         keys = packed.join(group.lefts, group.rights)
         tags = packed.join(sides[0].views.own_versions(group.lefts),
                            sides[1].views.own_versions(group.rights))
-        unsorted = unsorted_parts(views[0]), unsorted_parts(views[1])
     blocks = [slice(start, start + PAIR_BLOCK) for start in range(0, len(zero), PAIR_BLOCK)]
 
     def whole(i: int) -> np.ndarray:
         at = group.at[0][blocks[i]], group.at[1][blocks[i]]
-        return features(views[0], at[0], views[1], at[1], zero[blocks[i]])
+        if cache is None and ends is None:
+            return features(views[0], at[0], views[1], at[1], zero[blocks[i]])
+        return whole_features(views, unsorted, at, zero[blocks[i]])
 
     if ends is not None:
         ends.start(len(blocks), whole)

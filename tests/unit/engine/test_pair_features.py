@@ -135,6 +135,9 @@ def test_block_features_in_cuts_are_one_calls_bits(part: int,
     for rows in (np.arange(len(ia)), np.arange(0, len(ia), 3)):
         got = pair_features.block_features((va, vb), general, (ia, ib), score, rows)
         assert _bits(got) == _bits(features(va, ia[rows], vb, ib[rows], score[rows]))
+    whole = pair_features.whole_features((va, vb), (unsorted_parts(va), unsorted_parts(vb)),
+                                         (ia, ib), score)
+    assert _bits(whole) == _bits(features(va, ia, vb, ib, score))
 
 
 def test_the_cache_is_bounded_and_reads_back_after_a_merge() -> None:
