@@ -200,7 +200,8 @@ class AlignmentService:
         """Apply and publish one batch, timing each stage (a slow batch logs them); its decode,
         done as its records were read, took ``decode_s``."""
         started, self._stages = time.perf_counter() - decode_s, {"decode_s": decode_s}
-        with collector_paused(self._stages, self._runner.trim_heap):
+        with collector_paused(self._stages, self._runner.trim_heap,
+                              self._runner.trim_heap_above_bytes):
             self._apply(batch)
             self._publish()
         took = time.perf_counter() - started

@@ -15,6 +15,7 @@ import pytest
 
 from stream_align.service import collector
 from stream_align.service.collector import collector_paused
+from stream_align.service.settings import RunnerSettings
 
 
 class _Node:
@@ -42,13 +43,16 @@ def _rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
 
 
-def _freed_in_a_batch(trim: bool) -> tuple[int, dict[str, float]]:
+def _freed_in_a_batch(trim: bool, trim_above: int = collector.TRIM_ABOVE_BYTES
+                      ) -> tuple[int, dict[str, float]]:
     """RSS given back by the end of a batch that freed ≈ 200 MB of 64 KiB arrays (heap blocks,
-    under the mmap threshold) lying below a live block, so free() alone cannot return them."""
+    under the mmap threshold) lying below a live block, so free() alone cannot return them;
+    the resident set grew by them since a trim made first."""
+    collector.release_free_heap()
     blocks = [np.ones(8192) for _ in range(3000)]
     pin = np.ones(8192)
     stages: dict[str, float] = {}
-    with collector_paused(stages, trim):
+    with collector_paused(stages, trim, trim_above):
         del blocks
         before = _rss()
     after = _rss()
@@ -63,6 +67,22 @@ def test_a_batch_gives_the_pages_it_freed_back_to_the_os() -> None:
     assert kept < 50e6 and "trim_s" not in stages
     given, stages = _freed_in_a_batch(trim=True)
     assert given > 100e6 and stages["trim_s"] >= 0
+
+
+@pytest.mark.skipif(collector._TRIM is None or not Path("/proc/self/statm").exists(),
+                    reason="glibc's malloc_trim and /proc only")
+def test_a_batch_that_grew_the_resident_set_less_than_the_bound_keeps_its_free_pages() -> None:
+    """A steady batch's freed pages stay for the next batch (decision 0107); past the bound
+    (a bulk batch's transients) they go back as before."""
+    kept, stages = _freed_in_a_batch(trim=True, trim_above=1 << 40)
+    assert kept < 50e6 and stages["trim_s"] == 0.0
+    given, stages = _freed_in_a_batch(trim=True, trim_above=64 << 20)
+    assert given > 100e6 and stages["trim_s"] > 0
+    assert collector.resident_bytes() > 0
+
+
+def test_the_service_default_bound_is_the_collector_default() -> None:
+    assert RunnerSettings().trim_heap_above_bytes == collector.TRIM_ABOVE_BYTES
 
 
 _MMAPPED_AGAIN = """
