@@ -20,6 +20,7 @@ from stream_align.engine.scoring import group_spans, pair_evidence, score_pairs
 from stream_align.engine.threads import TwoEnds, second_threads, torch_on_one_thread
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleChange
+from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
 from stream_align.model.pair_head import PairHead
@@ -27,6 +28,15 @@ from stream_align.model.scorer import ModelScorer
 from stream_align.service.engine_state import StoredState
 
 torch.set_num_threads(1)
+
+
+def _loaded(tmp_path: Path, pair: GraphPair, bundle: ModelBundle,
+            **settings: object) -> AlignmentEngine:
+    """An engine of ``bundle`` with ``pair``'s triples applied (shuffled, batches of 40)."""
+    engine = AlignmentEngine.empty(bundle, engine_settings(**settings))
+    with open_store(tmp_path) as store:
+        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    return engine
 
 
 def _bce(bundle: ModelBundle) -> ModelBundle:
@@ -54,9 +64,7 @@ def test_score_pairs_equals_the_full_graph_pair_scores(tmp_path: Path, loss: str
     pair = synthetic_pair()
     bundle = untrained_bundle(pair)
     bundle = replace(_bce(bundle) if loss == "bce" else bundle, pair_head=head)
-    engine = AlignmentEngine.empty(bundle, engine_settings())
-    with open_store(tmp_path) as store:
-        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    engine = _loaded(tmp_path, pair, bundle)
     rng = np.random.default_rng(0)
     gold = pair.test.tolist() + rng.integers(0, pair.a.num_entities, (40, 2)).tolist()
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
@@ -84,9 +92,7 @@ def test_without_cross_attention_pair_scores_are_retrieval_scores(tmp_path: Path
     (no ``h1`` read), and the scores are still the full-graph pair scores."""
     pair = synthetic_pair()
     bundle = untrained_bundle(pair, cross_attention=False)
-    engine = AlignmentEngine.empty(bundle, engine_settings())
-    with open_store(tmp_path) as store:
-        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    engine = _loaded(tmp_path, pair, bundle)
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     nodes = [(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]]) for a, b in pair.test]
     engine.sides[0].level1.drop([a for a, _ in nodes])
@@ -108,9 +114,7 @@ def test_pair_vectors_are_read_once_per_entity_and_cut_per_pair(tmp_path: Path,
     bundle = untrained_bundle(pair, cross_attention=False)
     ivf_settings = {"candidate_index": "ivf", "ivf_train_min": 80, "ivf_cells": 8,
                     "ivf_probe": 2, "ivf_float16": True} if ivf else {}
-    engine = AlignmentEngine.empty(bundle, engine_settings(**ivf_settings))
-    with open_store(tmp_path) as store:
-        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    engine = _loaded(tmp_path, pair, bundle, **ivf_settings)
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     rng = np.random.default_rng(2)
     nodes = np.array([(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]])
@@ -210,9 +214,7 @@ def test_scores_and_evidence_are_the_same_bits_in_any_grouping(
     and cut per pair), and so does torch on two threads."""
     pair = synthetic_pair()
     bundle = replace(untrained_bundle(pair), pair_head=head)
-    engine = AlignmentEngine.empty(bundle, engine_settings())
-    with open_store(tmp_path) as store:
-        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    engine = _loaded(tmp_path, pair, bundle)
     rng = np.random.default_rng(1)
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     nodes = [(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]])
@@ -269,9 +271,7 @@ def test_head_features_beside_the_logits_are_the_same_bits(
     (with a feature cache too, read back in a second call), and the worker really ran."""
     pair = synthetic_pair()
     bundle = replace(untrained_bundle(pair), pair_head=HEAD)
-    engine = AlignmentEngine.empty(bundle, engine_settings())
-    with open_store(tmp_path) as store:
-        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    engine = _loaded(tmp_path, pair, bundle)
     rng = np.random.default_rng(2)
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     nodes = [(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]])
@@ -335,9 +335,7 @@ def test_feature_blocks_taken_from_the_back_are_the_same_bits(
     have): the same scores and the same cache after two calls (the second reads it back)."""
     pair = synthetic_pair()
     bundle = replace(untrained_bundle(pair), pair_head=HEAD)
-    engine = AlignmentEngine.empty(bundle, engine_settings())
-    with open_store(tmp_path) as store:
-        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    engine = _loaded(tmp_path, pair, bundle)
     rng = np.random.default_rng(3)
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     nodes = sorted({(ga.index[pair.a.keys[a]], gb.index[pair.b.keys[b]])
@@ -383,9 +381,7 @@ def test_an_error_beside_the_logits_is_raised_after_both_ended(
     """A failure of the head's features reaches the caller (not lost on the worker thread)."""
     pair = synthetic_pair()
     bundle = replace(untrained_bundle(pair), pair_head=HEAD)
-    engine = AlignmentEngine.empty(bundle, engine_settings())
-    with open_store(tmp_path) as store:
-        run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1)), batch=40)
+    engine = _loaded(tmp_path, pair, bundle)
     nodes = [(0, 0), (1, 1), (2, 2)]
 
     def broken(*args: object) -> object:
