@@ -55,13 +55,16 @@ def _sorted_by_python(blob: bytearray, starts: np.ndarray, lengths: np.ndarray,
 
 def smallest_rows(ids: np.ndarray, limit: int, pad: int) -> np.ndarray:
     """Each row's ``limit`` smallest distinct values, sorted, padded with ``pad``: a sort,
-    each repeat turned to ``pad``, a second sort (numpy's vectorised sorts of short rows)."""
+    each repeat turned to ``pad``, a second sort (numpy's vectorised sorts of short rows).
+    Returned as a copy: callers keep one result a chunk of rows until they concatenate them,
+    and a view would keep each chunk's whole sorted block (``(k + 2) × limit`` columns) alive
+    with it (decision 0114)."""
     ids = np.sort(ids, axis=1)
     repeat = np.zeros(ids.shape, dtype=bool)
     repeat[:, 1:] = ids[:, 1:] == ids[:, :-1]
     ids[repeat] = pad
     ids.sort(axis=1)
-    return ids[:, :limit]
+    return ids[:, :limit].copy()
 
 
 def names(vocab: np.ndarray | list[str], ranks: np.ndarray) -> list[str]:

@@ -147,7 +147,7 @@ def _int64(column: array) -> np.ndarray:
 
 _Found = tuple[list[str], int | None]
 _NO_TIME = cause_ids.NO_TIME
-_CELLS = 1 << 22
+_CELLS = 1 << 20
 """Cells of one chunk of merged rows (a bound on the transient, whatever the batch size)."""
 
 

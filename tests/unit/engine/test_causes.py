@@ -148,3 +148,13 @@ def test_an_edges_touch_is_two_touches() -> None:
     for side in (0, 1):
         assert edges._node[side] == nodes._node[side]
         assert edges._entry[side] == nodes._entry[side]
+
+
+def test_smallest_rows_keep_no_view_of_the_sorted_block() -> None:
+    """The result owns its ``limit`` columns: a chunk's result held in a list does not keep
+    the chunk's whole ``(rows, width)`` sort alive."""
+    from stream_align.engine.cause_ids import smallest_rows
+    ids = np.array([[5, 1, 5, 9, 2, 7], [3, 3, 3, 3, 3, 3]], dtype=np.int32)
+    out = smallest_rows(ids, 2, 99)
+    assert out.tolist() == [[1, 2], [3, 99]]
+    assert out.base is None and out.nbytes == 2 * 2 * 4
