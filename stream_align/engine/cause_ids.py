@@ -3,9 +3,9 @@
 ``causes.Causes`` keeps a triple change's input id once as UTF-8 bytes in one ``bytearray``
 (no ``str`` object per input, decision 0077). An event names the smallest ids by string order;
 UTF-8 bytes (``surrogatepass`` for lone surrogates) sort as their code points do, so the ids
-are ranked here as fixed-width byte strings, one ``np.unique`` for a side — zero-padded, which
-keeps the order (a prefix sorts first) for ids without a NUL byte. Ids with one (not expected
-of input ids, but allowed) are ranked by Python's own sort instead.
+are ranked here as fixed-width byte strings, one ``argsort`` for both sides (``Vocabulary``)
+— zero-padded, which keeps the order (a prefix sorts first) for ids without a NUL byte. Ids
+with one (not expected of input ids, but allowed) are ranked by Python's own sort instead.
 """
 
 from __future__ import annotations
@@ -14,38 +14,98 @@ from collections.abc import Sequence
 
 import numpy as np
 
-_ROWS = 1 << 16
+_ROWS = 1 << 13
 """Ids copied into the fixed-width table at a time (their byte positions: a bounded
 transient)."""
+_KEYS = 1 << 16
+"""Sorted ``(node, rank)`` keys placed into the node rows at a time (a bounded transient)."""
 NO_TIME = np.iinfo(np.int64).min
+_INT32 = np.iinfo(np.int32).max
 
 
-def vocabulary(blob: bytearray, ends: np.ndarray, entries: np.ndarray, labels: Sequence[str]
-               ) -> tuple[np.ndarray | list[str], np.ndarray]:
-    """The sorted distinct ids of ``entries`` (entry ``i``: ``blob[ends[i-1]:ends[i]]``) and
-    of ``labels``, and the rank of each (``entries`` first, then ``labels``) among them."""
-    data = np.frombuffer(blob, dtype=np.uint8) if len(blob) else np.zeros(0, np.uint8)
-    starts = np.where(entries > 0, ends[np.maximum(entries - 1, 0)], 0)
-    lengths = ends[entries] - starts if len(entries) else np.zeros(0, np.int64)
-    extra = [x.encode("utf-8", "surrogatepass") for x in labels]
-    if np.count_nonzero(data == 0) or any(b"\0" in x for x in extra):
-        return _sorted_by_python(blob, starts, lengths, extra)
-    width = max(int(lengths.max(initial=0)), max(map(len, extra), default=0), 1)
-    fixed = np.zeros((len(entries) + len(extra), width), dtype=np.uint8)
-    columns = np.arange(width)
-    for lo in range(0, len(entries), _ROWS):
-        first, size = starts[lo:lo + _ROWS], lengths[lo:lo + _ROWS]
-        inside = columns < size[:, None]
-        fixed[lo:lo + len(first)][inside] = data[(first[:, None] + columns)[inside]]
-    for row, found in enumerate(extra, start=len(entries)):
-        fixed[row, :len(found)] = np.frombuffer(found, dtype=np.uint8)
-    vocab, ranks = np.unique(fixed.view(f"S{width}").ravel(), return_inverse=True)
-    return vocab, ranks.reshape(-1).astype(np.int64)
+class Vocabulary:
+    """Every held cause id ranked once, for both sides: the input ids of a ``Causes``'
+    entries (``blob[ends[i-1]:ends[i]]``), then its label ids. ``rank[i]`` is row ``i``'s rank
+    among the distinct ids (equal ids, equal ranks), ``int32`` below 2**31 distinct ids; only
+    the ranks and the row of each rank are kept — an id's bytes are read from the blob when
+    :meth:`names` asks for them (decision 0114: a sorted fixed-width copy a side, kept while
+    the closures were built and merged, was ≈ 2 × the id width an id)."""
+
+    def __init__(self, blob: bytearray, ends: np.ndarray, labels: Sequence[str]) -> None:
+        data = np.frombuffer(blob, dtype=np.uint8) if len(blob) else np.zeros(0, np.uint8)
+        extra = [x.encode("utf-8", "surrogatepass") for x in labels]
+        self._data, self._ends, self._extra = data, ends, extra
+        self._words: list[str] | None = None
+        if np.count_nonzero(data == 0) or any(b"\0" in x for x in extra):
+            self._words, rank = _sorted_by_python(blob, ends, extra)
+            self.size = len(self._words)
+        else:
+            self._width = max(int(np.diff(ends, prepend=0).max(initial=0)),
+                              max(map(len, extra), default=0), 1)
+            rank = self._ranked(self._fixed(np.arange(len(ends)), extra))
+        self.pad = _INT32 if self.size < _INT32 else int(np.iinfo(np.int64).max)
+        self.rank = rank.astype(_dtype(self.pad), copy=False)
+
+    def _ranked(self, fixed: np.ndarray) -> np.ndarray:
+        """Each row's dense rank (one ``argsort``, the repeats found chunk by chunk against
+        the row before); keeps the first row of each rank."""
+        order = np.argsort(fixed)
+        new = np.ones(len(order), dtype=bool)
+        for lo in range(1, len(order), _ROWS * 8):
+            at = order[lo - 1:lo + _ROWS * 8]
+            new[lo:lo + len(at) - 1] = fixed[at[1:]] != fixed[at[:-1]]
+        del fixed
+        dtype = np.int32 if len(order) < _INT32 else np.int64
+        dense = np.cumsum(new, dtype=dtype)
+        dense -= 1
+        self.size = int(dense[-1]) + 1 if len(dense) else 0
+        rank = np.empty(len(order), dtype=dtype)
+        rank[order] = dense
+        self._first = order[new].astype(dtype)  # the row of each rank
+        return rank
+
+    def _fixed(self, entries: np.ndarray, extra: list[bytes]) -> np.ndarray:
+        """``entries``' ids, then ``extra``, zero-padded to the width (``S{width}``), copied
+        :data:`_ROWS` at a time."""
+        fixed = np.zeros((len(entries) + len(extra), self._width), dtype=np.uint8)
+        columns = np.arange(self._width)
+        for lo in range(0, len(entries), _ROWS):
+            first = _starts(self._ends, entries[lo:lo + _ROWS])
+            size = self._ends[entries[lo:lo + _ROWS]] - first
+            inside = columns < size[:, None]
+            fixed[lo:lo + len(first)][inside] = self._data[(first[:, None] + columns)[inside]]
+        for row, found in enumerate(extra, start=len(entries)):
+            fixed[row, :len(found)] = np.frombuffer(found, dtype=np.uint8)
+        return fixed.view(f"S{self._width}").ravel()
+
+    def names(self, used: np.ndarray) -> np.ndarray | list[str]:
+        """The ids of sorted distinct ranks ``used``: a fixed-width byte array (``names``
+        decodes it), or ``str``s where Python ranked them."""
+        if self._words is not None:
+            return [self._words[r] for r in used.tolist()]
+        rows = self._first[used]
+        mine = rows < len(self._ends)
+        out = np.zeros(len(rows), dtype=f"S{self._width}")
+        out[mine] = self._fixed(rows[mine], [])
+        out[~mine] = [self._extra[r - len(self._ends)] for r in rows[~mine].tolist()]
+        return out
 
 
-def _sorted_by_python(blob: bytearray, starts: np.ndarray, lengths: np.ndarray,
-                      extra: list[bytes]) -> tuple[list[str], np.ndarray]:
-    ids = [bytes(blob[a:a + n]) for a, n in zip(starts.tolist(), lengths.tolist(), strict=True)]
+def _dtype(pad: int) -> type:
+    """The rank type that :data:`_INT32` as ``pad`` allows (``int32``), else ``int64``."""
+    return np.int32 if pad == _INT32 else np.int64
+
+
+def _starts(ends: np.ndarray, entries: np.ndarray) -> np.ndarray:
+    """Where each of ``entries`` starts in the blob (entry ``i`` ends at ``ends[i]``)."""
+    return np.where(entries > 0, ends[np.maximum(entries - 1, 0)], 0) if len(entries) \
+        else np.zeros(0, dtype=np.int64)
+
+
+def _sorted_by_python(blob: bytearray, ends: np.ndarray, extra: list[bytes]
+                      ) -> tuple[list[str], np.ndarray]:
+    starts = _starts(ends, np.arange(len(ends))).tolist()
+    ids = [bytes(blob[a:b]) for a, b in zip(starts, ends.tolist(), strict=True)]
     ids += extra
     vocab = sorted(set(ids))
     rank = {x: r for r, x in enumerate(vocab)}
@@ -68,7 +128,7 @@ def smallest_rows(ids: np.ndarray, limit: int, pad: int) -> np.ndarray:
 
 
 def names(vocab: np.ndarray | list[str], ranks: np.ndarray) -> list[str]:
-    """The ids of ``ranks`` in ``vocab`` (:func:`vocabulary`'s)."""
+    """The ids of ``ranks`` in ``vocab`` (:meth:`Vocabulary.names`')."""
     if isinstance(vocab, list):
         return [vocab[r] for r in ranks.tolist()]
     return [vocab[r].decode("utf-8", "surrogatepass") for r in ranks.tolist()]
@@ -78,23 +138,34 @@ def node_rows(nodes: np.ndarray, ranks: np.ndarray, times: np.ndarray, limit: in
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per touch ``i`` (``nodes[i]`` touched by the id of rank ``ranks[i]`` at ``times[i]``):
     each node's row (0: none), the rows of each node's ``limit`` smallest distinct ranks
-    (``pad`` past them; row 0 empty) and each row's latest time (row 0: :data:`NO_TIME`)."""
-    distinct, node_at = np.unique(nodes, return_inverse=True)
-    node_at = node_at.reshape(-1)
-    latest = np.full(len(distinct) + 1, NO_TIME, dtype=np.int64)
-    np.maximum.at(latest, node_at + 1, times)
-    order = np.lexsort((ranks, node_at))
-    group, rank = node_at[order], ranks[order]
-    new = np.ones(len(group), dtype=bool)
-    new[1:] = (group[1:] != group[:-1]) | (rank[1:] != rank[:-1])
-    group, rank = group[new], rank[new]
-    place = np.arange(len(group)) - np.searchsorted(group, group)  # within its node's ids
-    kept = place < limit
-    own = np.full((len(distinct) + 1, limit), pad,
-                  dtype=np.int32 if pad == np.iinfo(np.int32).max else np.int64)
-    own[group[kept] + 1, place[kept]] = rank[kept]
-    row = np.zeros(int(distinct.max()) + 1 if len(distinct) else 0, dtype=np.int64)
-    row[distinct] = np.arange(1, len(distinct) + 1)
+    (``pad`` past them; row 0 empty) and each row's latest time (row 0: :data:`NO_TIME`).
+
+    One ``int64`` key a touch (its node's row × ``base`` + its rank), sorted in place and
+    placed :data:`_KEYS` at a time: ≈ 25 bytes a touch at its peak (decision 0114; the
+    ``unique`` and ``lexsort`` of node and rank columns, and their gathers, were ≈ 80)."""
+    present = np.zeros(int(nodes.max()) + 1 if len(nodes) else 0, dtype=bool)
+    present[nodes] = True
+    row = np.cumsum(present, dtype=np.int32)
+    row[~present] = 0
+    distinct = int(row[-1]) if len(row) else 0
+    latest = np.full(distinct + 1, NO_TIME, dtype=np.int64)
+    key = row[nodes].astype(np.int64)
+    np.maximum.at(latest, key, times)
+    base = int(ranks.max(initial=0)) + 1  # (row × base stays below 2**63 for any real drain)
+    key *= base
+    key += ranks
+    key.sort()
+    new = np.ones(len(key), dtype=bool)
+    new[1:] = key[1:] != key[:-1]
+    key = key[new]
+    del new
+    starts = np.searchsorted(key, np.arange(1, distinct + 1, dtype=np.int64) * base)
+    own = np.full((distinct + 1, limit), pad, dtype=_dtype(pad))
+    for lo in range(0, len(key), _KEYS):
+        group, rank = np.divmod(key[lo:lo + _KEYS], base)
+        place = np.arange(lo, lo + len(group)) - starts[group - 1]
+        kept = place < limit
+        own[group[kept], place[kept]] = rank[kept]
     return row, own, latest
 
 
@@ -106,14 +177,23 @@ class CauseRows:
     The vocabulary is cut to the ids the rows use, so rows held until a refresh's events are
     staged do not hold every id of the drain."""
 
-    def __init__(self, vocab: np.ndarray | list[str], ranks: np.ndarray, latest: np.ndarray,
-                 pad: int) -> None:
-        live = ranks != pad
-        used = np.unique(ranks[live])
-        self._vocab = [vocab[r] for r in used.tolist()] if isinstance(vocab, list) \
-            else vocab[used]
-        self._ranks = np.where(live, np.searchsorted(used, ranks), pad).astype(ranks.dtype)
-        self._latest, self._pad = latest, pad
+    def __init__(self, vocab: Vocabulary, ranks: np.ndarray, latest: np.ndarray, pad: int
+                 ) -> None:
+        """``ranks`` is renumbered in place (the caller's own array), :data:`_KEYS` cells at
+        a time: whole-array masks, ``unique`` and ``searchsorted`` of a refresh's rows were
+        ≈ 30 bytes a cell at once (decision 0114)."""
+        used = np.zeros(vocab.size + 1, dtype=bool)
+        flat = ranks.reshape(-1)
+        for lo in range(0, len(flat), _KEYS):
+            used[np.minimum(flat[lo:lo + _KEYS], vocab.size)] = True
+        used[-1] = False
+        renumbered = (np.cumsum(used[:-1]) - 1).astype(ranks.dtype)
+        for lo in range(0, len(flat), _KEYS):
+            part = flat[lo:lo + _KEYS]
+            live = part != pad
+            part[live] = renumbered[part[live]]
+        self._vocab = vocab.names(np.flatnonzero(used))
+        self._ranks, self._latest, self._pad = ranks, latest, pad
 
     def __len__(self) -> int:
         return len(self._ranks)

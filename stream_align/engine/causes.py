@@ -38,7 +38,7 @@ def _first(ids: dict[K, list[str]], limit: int) -> dict[K, list[str]]:
 
 
 def _side_columns() -> tuple[array, array]:
-    return array("q"), array("q")
+    return array("i"), array("i")
 
 
 @dataclass
@@ -46,8 +46,10 @@ class Causes:
     """Causing input ids and their latest time, per node (triples) and entity key (labels).
 
     A triple change's causes are kept as columns, not Python objects: each input id once as
-    UTF-8 bytes in one ``bytearray`` with its time, and each touch as a node and the id's
-    entry in ``array`` columns (≈ 17 bytes a touch). The ids and times were the decoded
+    UTF-8 bytes in one ``bytearray`` with its end and time, and each touch as a node and the
+    id's entry in ``int32`` ``array`` columns (8 bytes a touch; they were ``int64``,
+    decision 0114: entries count a drain's inputs and nodes a graph's entities, both far
+    below 2**31). The ids and times were the decoded
     inputs' own ``str`` and ``int`` objects in a list per node; held over a bulk load's drain
     they kept every pymalloc pool those objects shared with the batch's temporaries resident —
     the load's largest residue (decision 0077). Labels are few: their causes stay dicts."""
@@ -94,11 +96,11 @@ class Causes:
         its entries renumbered after this one's."""
         base, offset = len(self._time), len(self._blob)
         self._blob += other._blob
-        self._ends.frombytes((_int64(other._ends) + offset).tobytes())
+        self._ends.frombytes((_column(other._ends) + offset).tobytes())
         self._time.extend(other._time)
         for side in (0, 1):
             self._node[side].extend(other._node[side])
-            self._entry[side].frombytes((_int64(other._entry[side]) + base).tobytes())
+            self._entry[side].frombytes((_column(other._entry[side]) + np.int32(base)).tobytes())
             for key, ids in other.entities[side].items():
                 self.entities[side].setdefault(key, []).extend(ids)
             for key, when in other.entity_time[side].items():
@@ -132,17 +134,26 @@ class Causes:
         start = self._ends[entry - 1] if entry else 0
         return self._blob[start:self._ends[entry]].decode("utf-8", "surrogatepass")
 
-    def closure(self, side: int, table: Callable[[np.ndarray], np.ndarray], limit: int
-                ) -> ClosureCauses:
+    def vocabulary(self) -> cause_ids.Vocabulary:
+        """Every held id ranked once for both sides: the entries', then the labels' (left's
+        entities, then right's, in their lists' order)."""
+        return cause_ids.Vocabulary(self._blob, _column(self._ends), [
+            x for side in (0, 1) for found in self.entities[side].values() for x in found])
+
+    def closure(self, side: int, table: Callable[[np.ndarray], np.ndarray], limit: int,
+                vocab: cause_ids.Vocabulary | None = None) -> ClosureCauses:
         """What reached each entity of graph ``side`` through its closure (see
         :class:`ClosureCauses`; ``table``: the sampled neighbours of an array of nodes, one
-        row each, ``-1`` past a node's samples, as ``SampleIndex.slot_table``'s first
-        array)."""
-        return ClosureCauses(self, side, table, limit)
+        row each, ``-1`` past a node's samples, as ``SampleIndex.slot_table``'s first array;
+        ``vocab``: :meth:`vocabulary`, made here if not given — both sides' closures of one
+        refresh share one)."""
+        return ClosureCauses(self, side, table, limit, vocab or self.vocabulary())
 
 
-def _int64(column: array) -> np.ndarray:
-    return np.frombuffer(column, dtype=np.int64) if len(column) else np.zeros(0, np.int64)
+def _column(column: array) -> np.ndarray:
+    """An ``array`` column as numpy (no copy)."""
+    dtype = np.int64 if column.typecode == "q" else np.int32
+    return np.frombuffer(column, dtype=dtype) if len(column) else np.zeros(0, dtype)
 
 
 _Found = tuple[list[str], int | None]
@@ -167,23 +178,19 @@ class ClosureCauses:
     """
 
     def __init__(self, causes: Causes, side: int, table: Callable[[np.ndarray], np.ndarray],
-                 limit: int) -> None:
-        entity_ids = causes.entities[side]
-        entries = _int64(causes._entry[side])
-        used, at = np.unique(entries, return_inverse=True)  # the id entries this side holds
-        labels = [x for found in entity_ids.values() for x in found]
-        self._vocab, ranks = cause_ids.vocabulary(causes._blob, _int64(causes._ends), used,
-                                                  labels)
-        self._pad = np.iinfo(np.int32).max if len(self._vocab) < np.iinfo(np.int32).max \
-            else np.iinfo(np.int64).max
+                 limit: int, vocab: cause_ids.Vocabulary) -> None:
+        entries = _column(causes._entry[side])
+        self._vocab, self._pad = vocab, vocab.pad
         self._table, self._limit = table, limit
         self._row, self._own, self._own_time = cause_ids.node_rows(
-            _int64(causes._node[side]), ranks[:len(used)][at],
-            _int64(causes._time)[entries], limit, self._pad)
-        label_ranks, self._entity_ranks = ranks[len(used):].tolist(), {}
-        for key, found in entity_ids.items():
-            self._entity_ranks[key] = sorted(set(label_ranks[:len(found)]))
-            label_ranks = label_ranks[len(found):]
+            _column(causes._node[side]), vocab.rank[entries], _column(causes._time)[entries],
+            limit, self._pad)
+        before = sum(len(found) for found in causes.entities[0].values()) if side else 0
+        label_ranks, at = vocab.rank[len(causes._time) + before:].tolist(), 0
+        self._entity_ranks: dict[str, list[int]] = {}
+        for key, found in causes.entities[side].items():
+            self._entity_ranks[key] = sorted(set(label_ranks[at:at + len(found)]))
+            at += len(found)
         self._entity_times = causes.entity_time[side]
 
     def of(self, key: str, node: int | None) -> _Found:
@@ -197,32 +204,40 @@ class ClosureCauses:
     def rows_of_many(self, entities: Sequence[tuple[str | None, int | None]]
                      ) -> cause_ids.CauseRows:
         """:meth:`of_many` as rows of ranks, named only when read: a refresh's events hold
-        ≈ 3 × ``limit`` ids each until they are staged, as ``str`` objects ≈ 7 KB an event."""
+        ≈ 3 × ``limit`` ids each until they are staged, as ``str`` objects ≈ 7 KB an event.
+        Every hop's merge once, then the entities :data:`_CELLS` cells at a time — their
+        neighbours, hop rows and merges a span at a time, not over every entity at once."""
         nodes = np.array([-1 if key is None or node is None else node
                           for key, node in entities], dtype=np.int64)
-        entity = self._ranked([() if key is None else self._entity_ranks.get(key, ())
-                               for key, _ in entities])[1:]
-        when = [_NO_TIME if key is None else self._entity_times.get(key, _NO_TIME)
-                for key, _ in entities]
-        near = self._sampled(nodes)  # S(x), -1 padded
-        hops = np.unique(near[near >= 0])
-        hop_ids, hop_time = self._merged(np.concatenate([hops[:, None], self._sampled(hops)], 1))
-        hop_ids = np.concatenate([hop_ids, np.full((1, self._limit), self._pad, hop_ids.dtype)])
-        hop_time = np.append(hop_time, _NO_TIME)
-        at = np.where(near >= 0, np.searchsorted(hops, near), len(hops))  # empty hop: last
-        mine = self._own_rows(nodes)
-        found, latest = [], []
-        for rows in _spans(len(nodes), (at.shape[1] + 2) * self._limit):
-            parts = np.concatenate([entity[rows, None], self._own[mine[rows], None],
-                                    hop_ids[at[rows]]], axis=1)
-            found.append(cause_ids.smallest_rows(parts.reshape(len(parts), -1), self._limit,
-                                                 self._pad))
-            latest.append(np.max(np.column_stack(
-                [np.array(when[rows], dtype=np.int64), self._own_time[mine[rows]],
-                 hop_time[at[rows]]]), axis=1))
-        return cause_ids.CauseRows(self._vocab, np.concatenate(found) if found else entity,
-                                   np.concatenate(latest) if latest else
-                                   np.zeros(0, dtype=np.int64), self._pad)
+        label_at, label_rows = self._labelled([key for key, _ in entities])
+        when = np.array([_NO_TIME if key is None else self._entity_times.get(key, _NO_TIME)
+                         for key, _ in entities], dtype=np.int64)
+        spans = _spans(len(nodes), (self._width() + 2) * self._limit)
+        hops = np.unique(np.concatenate([np.zeros(0, np.int64), *(
+            np.unique(near[near >= 0]) for near in map(self._sampled, (nodes[r] for r in spans)))]))
+        hop_ids, hop_time = self._merged(hops)
+        found = np.full((len(nodes), self._limit), self._pad, dtype=self._own.dtype)
+        latest = np.zeros(len(nodes), dtype=np.int64)
+        for rows in spans:
+            near = self._sampled(nodes[rows])  # S(x), -1 padded
+            at = np.where(near >= 0, np.searchsorted(hops, near), len(hops))  # empty hop: last
+            mine = self._own_rows(nodes[rows])
+            parts = np.concatenate([label_rows[label_at[rows], None], self._own[mine, None],
+                                    hop_ids[at]], axis=1)
+            found[rows] = cause_ids.smallest_rows(parts.reshape(len(parts), -1), self._limit,
+                                                  self._pad)
+            latest[rows] = np.max(np.column_stack(
+                [when[rows], self._own_time[mine], hop_time[at]]), axis=1)
+        return cause_ids.CauseRows(self._vocab, found, latest, self._pad)
+
+    def _labelled(self, keys: Sequence[str | None]) -> tuple[np.ndarray, np.ndarray]:
+        """Each key's row of label ranks (0: none) and those rows (:meth:`_ranked`): rows
+        only for the keys with labels, not a padded row for every entity asked."""
+        lists = [() if key is None else self._entity_ranks.get(key, ()) for key in keys]
+        some = [i for i, found in enumerate(lists) if found]
+        at = np.zeros(len(lists), dtype=np.int64)
+        at[some] = np.arange(1, len(some) + 1)
+        return at, self._ranked([lists[i] for i in some])
 
     def _ranked(self, lists: Sequence[Sequence[int]]) -> np.ndarray:
         """Rows of ranks (each list sorted and distinct), the first ``limit`` of each,
@@ -253,14 +268,22 @@ class ClosureCauses:
         out[live] = got
         return out
 
-    def _merged(self, parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The smallest ids and latest time of each row of nodes (``-1``: none)."""
-        rows = np.where(parts >= 0, self._own_rows(parts.ravel()).reshape(parts.shape), 0)
-        ids = [cause_ids.smallest_rows(self._own[rows[span]].reshape(len(rows[span]), -1),
-                                       self._limit, self._pad)
-               for span in _spans(len(rows), rows.shape[1] * self._limit)]
-        merged = np.concatenate(ids) if ids else np.zeros((0, self._limit), self._own.dtype)
-        return merged, self._own_time[rows].max(axis=1, initial=_NO_TIME)
+    def _merged(self, hops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The smallest ids and latest time of each hop ``{y} ∪ S(y)``, :data:`_CELLS` cells
+        at a time, and an empty row last (for ``-1``)."""
+        ids = np.full((len(hops) + 1, self._limit), self._pad, dtype=self._own.dtype)
+        latest = np.full(len(hops) + 1, _NO_TIME, dtype=np.int64)
+        for span in _spans(len(hops), (self._width() + 1) * self._limit):
+            parts = np.concatenate([hops[span, None], self._sampled(hops[span])], 1)
+            rows = self._own_rows(parts.ravel()).reshape(parts.shape)
+            ids[span] = cause_ids.smallest_rows(self._own[rows].reshape(len(rows), -1),
+                                                self._limit, self._pad)
+            latest[span] = self._own_time[rows].max(axis=1, initial=_NO_TIME)
+        return ids, latest
+
+    def _width(self) -> int:
+        """Sampled neighbours a node (the table's columns)."""
+        return self._table(np.zeros(0, dtype=np.int64)).shape[1]
 
 
 def _spans(rows: int, width: int) -> list[slice]:

@@ -61,9 +61,11 @@ class EventIds:
 
 
 def _closures(engine: AlignmentEngine, causes: Causes) -> tuple[ClosureCauses, ClosureCauses]:
-    """Per graph, what reached an entity's scores or labels (its closure ``L``, ``affected``)."""
+    """Per graph, what reached an entity's scores or labels (its closure ``L``, ``affected``);
+    the held ids ranked once for both."""
+    vocab = causes.vocabulary()
     left, right = (causes.closure(s, lambda nodes, side=side: side.samples.slot_table(nodes)[0],
-                                  engine.settings.max_cause_ids)
+                                  engine.settings.max_cause_ids, vocab)
                    for s, side in enumerate(engine.sides))
     return left, right
 

@@ -50,11 +50,17 @@ def _random_causes(seed: int, nodes: int, ids: int, touches: int, k: int
     return causes, samples
 
 
-def test_closure_merges_to_the_smallest_ids_of_the_pooled_causes() -> None:
+@pytest.mark.parametrize("shared", [False, True])
+def test_closure_merges_to_the_smallest_ids_of_the_pooled_causes(shared: bool) -> None:
+    """Each side's closure with its own ranking of the held ids, or both with one (as a
+    refresh's events rank them): label ids of both sides and an id that is both a label's and
+    a touch's ranked with the rest."""
     causes, samples = _random_causes(0, 50, 400, 2000, 5)
     limit = 8
+    first = causes.first(limit)
+    vocab = first.vocabulary() if shared else None
     for side in (0, 1):
-        reached = causes.first(limit).closure(side, _table(samples, 5), limit)
+        reached = first.closure(side, _table(samples, 5), limit, vocab)
         for key, node in (("a", 3), ("b", 7), ("x", 60), ("a", None), ("y", 55), ("c", 69)):
             assert reached.of(key, node) == _pooled(causes, samples, side, key, node, limit)
 

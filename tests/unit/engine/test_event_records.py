@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from stream_align.engine import event_rows
-from stream_align.engine.cause_ids import CauseRows, JointIds
+from stream_align.engine.cause_ids import CauseRows, JointIds, Vocabulary
 from stream_align.engine.causes import smallest
 from stream_align.engine.decisions import Change
 from stream_align.engine.event_rows import EventFrame, EventRows
@@ -34,12 +34,17 @@ def _rows(rng: np.random.Generator, count: int, vocab: int, limit: int) -> np.nd
     return ranks
 
 
-def _vocab(rng: np.random.Generator, size: int, nul: bool = False) -> np.ndarray | list[str]:
+def _vocab(rng: np.random.Generator, size: int, nul: bool = False) -> Vocabulary:
+    """``size`` ids held as a blob (with a NUL byte each: ranked by Python)."""
     words = sorted({("id\0" if nul else "id") + str(int(x)) + "é" * int(x % 3)
                     for x in rng.integers(0, 10 * size, 3 * size)})[:size]
-    if nul:
-        return words
-    return np.array([w.encode("utf-8") for w in words])
+    return _held(words)
+
+
+def _held(words: list[str]) -> Vocabulary:
+    encoded = [w.encode("utf-8") for w in words]
+    return Vocabulary(bytearray(b"".join(encoded)),
+                      np.cumsum([len(x) for x in encoded], dtype=np.int64), [])
 
 
 def _events(count: int, limit: int = 4, nul: bool = False, seed: int = 0) -> EventRows:
@@ -93,8 +98,7 @@ def test_joint_ids_name_each_rows_smallest_ids() -> None:
         found = joint.smallest([(0, at), (1, at), (1, at + 30)], limit)
         assert found == [smallest([lefts.ids(i), rights.ids(i), rights.ids(30 + i)], limit)
                          for i in range(30)]
-    empty = CauseRows(np.zeros(0, dtype="S1"), np.full((2, 2), PAD, np.int32), np.zeros(2),
-                      PAD)
+    empty = CauseRows(_held([]), np.full((2, 2), PAD, np.int32), np.zeros(2), PAD)
     assert JointIds.of(empty, empty).smallest([(0, np.arange(2)), (1, np.arange(2))], 2) == [
         [], []]
 

@@ -9,7 +9,7 @@ import torch
 from engine_fixtures import engine_settings
 from test_engine_inputs import _tiny
 
-from stream_align.engine.cause_ids import CauseRows
+from stream_align.engine.cause_ids import CauseRows, Vocabulary
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.event_rows import EventRows, as_evidence
 from stream_align.events.contracts import Direction, Evidence
@@ -45,11 +45,16 @@ def test_evidence_rows_become_the_evidence_built_before() -> None:
     assert as_evidence(row) == built and as_evidence(built) is built
 
 
-@pytest.mark.parametrize("vocab", [np.array([b"a", b"b", b"c", b"d"]), ["a", "b", "c", "d"]])
-def test_cause_rows_keep_only_the_ids_they_name(vocab: np.ndarray | list[str]) -> None:
+@pytest.mark.parametrize("last", ["d", "d\0"])
+def test_cause_rows_keep_only_the_ids_they_name(last: str) -> None:
+    """Ranked as fixed-width bytes, or by Python where an id holds a NUL byte."""
+    ids = ["c", "a", last, "b"]
+    blob = bytearray("".join(ids).encode())
+    vocab = Vocabulary(blob, np.cumsum([len(x) for x in ids]), [])
+    assert vocab.rank.tolist() == [2, 0, 3, 1]
     pad = np.iinfo(np.int32).max
     ranks = np.array([[1, 3, pad], [pad, pad, pad], [3, pad, pad]], dtype=np.int32)
     latest = np.array([5, np.iinfo(np.int64).min, -2], dtype=np.int64)
     rows = CauseRows(vocab, ranks, latest, pad)
-    assert rows.found() == [(["b", "d"], 5), ([], None), (["d"], -2)]
+    assert rows.found() == [(["b", last], 5), ([], None), ([last], -2)]
     assert len(rows._vocab) == 2
