@@ -25,6 +25,8 @@ restored samples was a fifth of a restore): the rows that changed since the last
 
 from __future__ import annotations
 
+from collections.abc import Set
+
 import numpy as np
 
 from stream_align import setops
@@ -54,7 +56,7 @@ class AnchorHeads:
         for side in sides:
             side.samples.noting = True
 
-    def update(self, computed: tuple[set[int], set[int]]) -> np.ndarray:
+    def update(self, computed: tuple[Set[int], Set[int]]) -> np.ndarray:
         """Recompute the rows due since the last call; return the packed ``left << 32 |
         right`` pairs that entered or left, and every pair of a ``computed`` entity's pool (an
         entity that just got its first vector enters the pairs of the rows holding it)."""

@@ -33,7 +33,7 @@ search splits them; everything else equals the batch aligner's candidates.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 
 import numpy as np
 
@@ -57,7 +57,7 @@ Touched = np.ndarray
 """Pairs whose candidate membership may have changed, packed ``left << 32 | right`` (``int64``,
 sorted, distinct): a bulk rebuild touches every candidate pair — ≈ 7 an entity — and a Python
 set of tuples held them at ≈ 150 bytes a pair (decision 0039)."""
-Sets = tuple[set[int], set[int]]
+Sets = tuple[Set[int], Set[int]]
 _SCAN_ROWS = 512
 """Changed vectors scored per matrix product at most: ``_SCAN_ROWS × n`` floats at a time,
 fewer where that passes ``exact_topk.SCAN_BYTES`` (``rows_within``)."""
@@ -249,7 +249,7 @@ class CandidateLists:
         stays keeps its score unless an entity changed, and those pairs are re-scored anyway)."""
         return packed.as_pairs(s, self.sides[s].set_lists(found, self.settings.top_k))
 
-    def _repair(self, s: int, own: Found, fresh: FreshRows, computed: set[int]
+    def _repair(self, s: int, own: Found, fresh: FreshRows, computed: Set[int]
                 ) -> tuple[Touched, int]:
         """Side ``s``: set the rebuilt lists, merge fresh rows into the rest (not the
         ``computed`` owners': searched anyway), search what stays unknown and the short lists
@@ -264,7 +264,7 @@ class CandidateLists:
         touched.append(self._set(s, self._probe(s, unknown, self.depth)))
         return _union(touched), len(own.owners) + len(unknown)
 
-    def _gone(self, s: int, removed: set[int], out: FreshRows) -> None:
+    def _gone(self, s: int, removed: Set[int], out: FreshRows) -> None:
         """Members of side ``s``'s lists that left the other graph (``NaN``: drop them)."""
         other = self.sides[1 - s]
         gone = _sorted(y for y in removed if not other.has_vector(y))

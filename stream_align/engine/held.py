@@ -39,31 +39,33 @@ causes and, without any, carry their decision time as ``event_time`` (``causes``
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 from stream_align.engine.causes import Causes
+from stream_align.engine.node_set import NodeSet
 
 
-def _sets() -> tuple[set[int], set[int]]:
-    return set(), set()
+def _sets() -> tuple[NodeSet, NodeSet]:
+    return NodeSet(), NodeSet()
 
 
 @dataclass
 class HeldWork:
     """What changed since lists and decisions were last refreshed (per side: left, right)."""
 
-    computed: tuple[set[int], set[int]] = field(default_factory=_sets)
-    removed: tuple[set[int], set[int]] = field(default_factory=_sets)
+    computed: tuple[NodeSet, NodeSet] = field(default_factory=_sets)
+    removed: tuple[NodeSet, NodeSet] = field(default_factory=_sets)
     labelled: list[tuple[str, str]] = field(default_factory=list)
-    touched: tuple[set[int], set[int]] = field(default_factory=_sets)  # by the changes
+    touched: tuple[NodeSet, NodeSet] = field(default_factory=_sets)  # by the changes
     causes: Causes = field(default_factory=Causes)  # what caused what (ids, latest times)
     calls: int = 0
     fed: int = 0  # of ``calls``, those that brought input (changes or labels)
     everywhere: bool = False  # decisions of every entity need repair (restored mid-drain)
 
-    def add(self, computed: tuple[set[int], set[int]], removed: tuple[set[int], set[int]],
+    def add(self, computed: tuple[Set[int], Set[int]], removed: tuple[Set[int], Set[int]],
             labelled: list[tuple[str, str]], causes: Causes,
-            touched: tuple[set[int], set[int]] = (set(), set()), fed: bool = True) -> None:
+            touched: tuple[Set[int], Set[int]] = (set(), set()), fed: bool = True) -> None:
         """Hold one call's changes (a node recomputed twice is refreshed once); ``fed``: the
         call brought input (an input-free call only drains the queue)."""
         for s in (0, 1):

@@ -40,7 +40,7 @@ matches.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 
 import numpy as np
 
@@ -140,9 +140,9 @@ class NeighbourhoodStage:
     def _new_layer(self) -> Layer:
         return Layer(support=Support(self.prefer))
 
-    def update(self, decider: Decider, touched: tuple[set[int], set[int]],
+    def update(self, decider: Decider, touched: tuple[Set[int], Set[int]],
                keys: tuple[set[str], set[str]],
-               rescored: tuple[set[int], set[int]] = (set(), set()),
+               rescored: tuple[Set[int], Set[int]] = (set(), set()),
                bulk: bool = False) -> list[Change]:
         """Follow the decider's anchors after a refresh: ``touched`` mirror nodes changed,
         ``keys`` (left, right) are entities whose decision or label may have moved, the pairs
@@ -177,7 +177,7 @@ class NeighbourhoodStage:
         return bool(anchors) and (anchors >= 2 * self.learnt_at[0]
                                   or self._triples() >= 2 * self.learnt_at[1])
 
-    def _regroup(self, touched: tuple[set[int], set[int]]) -> Crossed:
+    def _regroup(self, touched: tuple[Set[int], Set[int]]) -> Crossed:
         """Recompute the large groups of the touched nodes; the groups that crossed the bound."""
         crossed: Crossed = []
         for side in (0, 1):
@@ -234,8 +234,8 @@ class NeighbourhoodStage:
         self._regroup((set(self.graphs[0].alive_indices()), set(self.graphs[1].alive_indices())))
         self._rebuild(decider, relearn=False)
 
-    def _follow(self, moves: Moves, touched: tuple[set[int], set[int]], crossed: Crossed,
-                rescored: tuple[set[int], set[int]] = (set(), set())) -> set[int]:
+    def _follow(self, moves: Moves, touched: tuple[Set[int], Set[int]], crossed: Crossed,
+                rescored: tuple[Set[int], Set[int]] = (set(), set())) -> set[int]:
         """Every round after its anchors moved; the left entities whose match moved."""
         moved: set[int] = set()
         for k, layer in enumerate(self.layers):
@@ -247,8 +247,8 @@ class NeighbourhoodStage:
                          if (old := nxt.anchors.get(x)) != (new := layer.wanted(x))}
         return moved
 
-    def _layer(self, layer: Layer, moves: Moves, touched: tuple[set[int], set[int]],
-               crossed: Crossed, rescored: tuple[set[int], set[int]]) -> set[int]:
+    def _layer(self, layer: Layer, moves: Moves, touched: tuple[Set[int], Set[int]],
+               crossed: Crossed, rescored: tuple[Set[int], Set[int]]) -> set[int]:
         """One round after anchor ``moves``, graph changes at ``touched``, relation groups
         that ``crossed`` the group bound and pairs ``rescored``: replace every row and column
         that can have changed, re-match their entities and the rescored ones."""
