@@ -55,6 +55,38 @@ def test_part_rows_evict_the_least_recently_used_down_to_capacity() -> None:
     assert rows.holding(np.arange(10)).tolist() == [0, 3, 4, 5]
 
 
+def test_eviction_follows_the_use_order_through_drops_rekeeps_and_compactions() -> None:
+    """Against an ordered dict of last uses (each use moves a node to the end, in the order it
+    was given): after every evict the held nodes are the dict's last ``capacity``, through
+    drops, rows kept again, uses of a node already used in the same call and the log's
+    compactions; the log stays within twice the held nodes and a call's uses."""
+    rng, rows, want = np.random.default_rng(7), PartRows(1, capacity=500), {}
+    rows.fit(3000)
+    for step in range(400):
+        nodes = rng.permutation(3000)[:rng.integers(1, 400)]
+        if step % 5 == 0:
+            held = rows.holding(nodes)
+            rows.drop(held)
+            for node in held.tolist():
+                del want[node]
+            continue
+        new = nodes[rows.missing(nodes)]
+        rows.keep(new, [csr_block(_csr(rng, len(new), 3))])
+        for node in new.tolist():
+            want[node] = want.pop(node, None)
+        again = nodes[: rng.integers(0, len(nodes) + 1)]
+        for used in (nodes, again):
+            rows.touch(used)
+            for node in used.tolist():
+                want[node] = want.pop(node)
+        rows.evict()
+        for node in list(want)[:max(len(want) - 500, 0)]:
+            del want[node]
+        assert rows.held == len(want)
+        assert sorted(rows.holding(np.arange(3000)).tolist()) == sorted(want)
+        assert rows._order.nbytes <= 8 * 2 * (500 + 3 * 400)  # 400 steps of ≈ 300 uses kept
+
+
 def test_all_parts_at_once_are_each_part_read_alone() -> None:
     """``csrs`` (one read of the pool for every part) gives each part as ``csr`` does, bit
     for bit and with the same index types, for any nodes in any order and the first parts
