@@ -14,7 +14,7 @@ latest entry there (so an entry is live while its node's tick points at it): evi
 live entries from the log's front, skipping the stale ones, O(evicted) a call. A partition over
 every held node's tick each call cost ≈ 1.8 ms a steady call of 10 inserts and scanned the
 node-indexed ticks, growing with the graph (decision 0111). The log is compacted to its live
-entries when full, into an array twice their size: at most ≈ 16 bytes a held node.
+entries when full, into an ``int32`` array twice their size (8 bytes a held node then).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class PartRows:
         self._pool = RowPool(2)
         self._lengths = np.zeros((0, parts), dtype=np.int32)
         self._tick = np.zeros(0, dtype=np.int64)  # node → its live place in _order, or -1
-        self._order = np.zeros(0, dtype=np.int64)  # nodes in order of use, stale ones left in
+        self._order = np.zeros(0, dtype=np.int32)  # nodes in order of use, stale ones left in
         self._head = 0  # _order before it: stale or evicted
         self._end = 0  # _order from it: free
         self.held = 0
@@ -73,7 +73,7 @@ class PartRows:
         ``room`` more, its size twice what it then holds (appends stay amortised O(1))."""
         order = self._order[self._head:self._end]
         order = order[self._tick[order] == np.arange(self._head, self._end)]
-        self._order = np.zeros(max(2 * (len(order) + room), 1024), dtype=np.int64)
+        self._order = np.zeros(max(2 * (len(order) + room), 1024), dtype=np.int32)
         self._order[:len(order)] = order
         self._tick[order] = np.arange(len(order))
         self._head, self._end = 0, len(order)

@@ -84,7 +84,7 @@ def test_eviction_follows_the_use_order_through_drops_rekeeps_and_compactions() 
             del want[node]
         assert rows.held == len(want)
         assert sorted(rows.holding(np.arange(3000)).tolist()) == sorted(want)
-        assert rows._order.nbytes <= 8 * 2 * (500 + 3 * 400)  # 400 steps of ≈ 300 uses kept
+        assert rows._order.nbytes <= 4 * 2 * (500 + 3 * 400)  # 400 steps of ≈ 200 uses kept
 
 
 def test_all_parts_at_once_are_each_part_read_alone() -> None:
