@@ -72,11 +72,11 @@ class EventFrame:
 class EventRows(Sequence[AlignmentEvent]):
     """One event per decision change, in the decider's order; ``causes``: the left entity's
     rows (graph A) and the right entity's then the left's new partner's (graph B, ``2n``
-    rows); ``times``: each event's ``event_time``."""
+    rows; ``None`` without changes); ``times``: each event's ``event_time``."""
 
     def __init__(self, frame: EventFrame, changes: list[Change],
                  evidence: list[tuple[EvidenceRow | Evidence, ...]],
-                 causes: tuple[CauseRows, CauseRows], times: list[int]) -> None:
+                 causes: tuple[CauseRows, CauseRows] | None, times: list[int]) -> None:
         self._frame, self._changes, self._evidence = frame, changes, evidence
         self._causes: tuple[CauseRows, CauseRows] | None = causes
         self._times = times

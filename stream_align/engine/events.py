@@ -121,10 +121,13 @@ def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Chang
     """One event per decision change, in the order the decider returned them; ``given``:
     evidence already known, by ``id`` of the change (the neighbourhood stage's). The events
     are rows (``EventRows``): each ``AlignmentEvent`` is built when the service reads it."""
+    limit = engine.settings.max_cause_ids
+    if not decided:  # no decision moved (most calls of one insert): no causes, no evidence
+        return EventRows(EventFrame("", 0, now_ms(), engine.bundle.version, limit), [], [],
+                         None, [])
     given = given or {}
     matches = [c for c in decided if not c.retract and id(c) not in given]
     engine.progress("causes", 0, len(decided))
-    limit = engine.settings.max_cause_ids
     on = second_thread() and len(decided) >= BESIDE_EVENTS
     with beside(on) as run:
         causes_of = run(_causes, engine, causes.first(limit), decided)
@@ -133,7 +136,7 @@ def build_events(engine: AlignmentEngine, delta: StateDelta, decided: list[Chang
         lefts, rights = causes_of.result()
     evidence.update(given)
     decided_at = now_ms()
-    identity, first_seq = engine.event_ids.allocate(len(decided), delta) if decided else ("", 0)
+    identity, first_seq = engine.event_ids.allocate(len(decided), delta)
     times = []
     for at, _ in enumerate(counted(decided, engine.progress, "events", len(decided))):
         found = [when for when in (lefts.time(at), rights.time(at),

@@ -10,8 +10,10 @@ from engine_fixtures import engine_settings
 from test_engine_inputs import _tiny
 
 from stream_align.engine.cause_ids import CauseRows, Vocabulary
+from stream_align.engine.delta import StateDelta
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.event_rows import EventRows, as_evidence
+from stream_align.engine.events import build_events
 from stream_align.events.contracts import Direction, Evidence
 
 torch.set_num_threads(1)
@@ -58,3 +60,21 @@ def test_cause_rows_keep_only_the_ids_they_name(last: str) -> None:
     rows = CauseRows(vocab, ranks, latest, pad)
     assert rows.found() == [(["b", last], 5), ([], None), ([last], -2)]
     assert len(rows._vocab) == 2
+
+
+def test_a_call_without_decisions_reads_no_causes_and_allocates_no_id() -> None:
+    """No decision moved: no events, and neither the causes nor the event ids are read (a
+    call of one insert usually moves none: its closures and evidence were all waste)."""
+    bundle, changes = _tiny()
+    engine = AlignmentEngine.empty(bundle, engine_settings())
+    engine.process(changes, [])
+    first = engine.event_ids.next
+
+    class Unread:
+        def first(self, limit: int) -> None:
+            raise AssertionError("causes read for no event")
+
+    delta = StateDelta()
+    events = build_events(engine, delta, [], Unread())  # type: ignore[arg-type]
+    assert len(events) == 0 and list(events) == [] and list(events.records()) == []
+    assert engine.event_ids.next == first and delta.next_event_seq is None
