@@ -14,7 +14,9 @@ latest entry there (so an entry is live while its node's tick points at it): evi
 live entries from the log's front, skipping the stale ones, O(evicted) a call. A partition over
 every held node's tick each call cost ≈ 1.8 ms a steady call of 10 inserts and scanned the
 node-indexed ticks, growing with the graph (decision 0111). The log is compacted to its live
-entries when full, into an ``int32`` array twice their size (8 bytes a held node then).
+entries when full, into an ``int32`` array twice their size (8 bytes a held node then). A
+cache whose nodes all fit its capacity (the level-0 feature cache's 2M) keeps no log until they
+do not: its compactions over every held node cost more than the partition they replace.
 """
 
 from __future__ import annotations
@@ -43,12 +45,18 @@ class PartRows:
         self._order = np.zeros(0, dtype=np.int32)  # nodes in order of use, stale ones left in
         self._head = 0  # _order before it: stale or evicted
         self._end = 0  # _order from it: free
+        self._space = 0  # nodes fitted: while within the capacity, nothing can be evicted
         self.held = 0
 
     def fit(self, size: int) -> None:
         """Room for nodes ``0 .. size``."""
         self._lengths = grown(self._lengths, size, 0)
         self._tick = grown(self._tick, size, -1)
+        if size > self._space:
+            bounded = self._space <= self.capacity < size  # the log starts: every held node
+            self._space = size
+            if bounded:
+                self.touch(np.flatnonzero(self._tick >= 0))
 
     def missing(self, nodes: np.ndarray) -> np.ndarray:
         """Which of ``nodes`` (each ``< size`` of :meth:`fit`) hold nothing."""
@@ -61,6 +69,9 @@ class PartRows:
 
     def touch(self, nodes: np.ndarray) -> None:
         """Mark ``nodes`` (held) used now, in their order."""
+        if self._space <= self.capacity:  # none can be evicted: no order to keep
+            self._tick[nodes] = 0
+            return
         n = len(nodes)
         if self._end + n > len(self._order):
             self._compact(n)

@@ -87,6 +87,23 @@ def test_eviction_follows_the_use_order_through_drops_rekeeps_and_compactions() 
         assert rows._order.nbytes <= 4 * 2 * (500 + 3 * 400)  # 400 steps of ≈ 200 uses kept
 
 
+def test_no_use_order_is_kept_until_the_nodes_outgrow_the_capacity() -> None:
+    """While every node fitted fits the capacity nothing can be evicted and no log is kept;
+    once they outgrow it, the nodes held then are the least recently used (in node order),
+    and eviction drops them first."""
+    rng, rows = np.random.default_rng(8), PartRows(1, capacity=5)
+    rows.fit(5)
+    rows.keep(np.array([4, 0, 2, 1, 3]), [csr_block(_csr(rng, 5, 3))])
+    rows.touch(np.array([3, 1]))
+    rows.evict()
+    assert rows.held == 5 and len(rows._order) == 0
+    rows.fit(8)
+    rows.keep(np.array([5, 6]), [csr_block(_csr(rng, 2, 3))])
+    rows.touch(np.array([0]))
+    rows.evict()
+    assert rows.holding(np.arange(8)).tolist() == [0, 3, 4, 5, 6]
+
+
 def test_all_parts_at_once_are_each_part_read_alone() -> None:
     """``csrs`` (one read of the pool for every part) gives each part as ``csr`` does, bit
     for bit and with the same index types, for any nodes in any order and the first parts
