@@ -10,7 +10,11 @@ restart drains exactly what the live process would have:
 - the next number is state too (``StateDelta.next_queue_seq``): restored, the queue numbers new
   work exactly as the live one would have;
 - a node leaves the queue when it is recomputed or deleted; a queued node affected again keeps
-  its number (it has waited longest), and the delta rewrites its row.
+  its number (it has waited longest) and with it its stored row, which the delta leaves alone.
+  Until decision 0115 the delta rewrote that row with the same number: during a bulk load
+  every input call reaches most of both graphs, whose nodes are mostly queued, so each call
+  wrote a row for nearly every node (≈ 110,000 a call at 80K a side) and the rows a triple
+  cost grew with the graphs.
 
 Only the :class:`DeferredQueue` writes its maps; others read them through ``queued`` and
 ``count``.
@@ -23,7 +27,6 @@ from types import MappingProxyType
 
 import numpy as np
 
-from stream_align import setops
 from stream_align.engine.delta import StateDelta
 from stream_align.engine.mutable_graph import MutableGraph
 
@@ -89,7 +92,8 @@ class DeferredQueue:
     def choose(self, delta: StateDelta, side: int, affected: set[int], budget: int
                ) -> list[int]:
         """Queue ``affected`` and take up to ``budget`` live nodes, oldest first; what leaves
-        the queue (taken or deleted) and what was affected again is recorded in ``delta``.
+        the queue (taken or deleted) and what joins it is recorded in ``delta`` (a stored node
+        affected again keeps its number: its row stands).
 
         Every call reads the whole queue (a deleted node leaves it wherever it waits), so
         that read is in arrays: a bulk drain's queue holds most of both graphs (≈ 2M nodes at
@@ -109,10 +113,10 @@ class DeferredQueue:
         taken = _oldest(nodes, seqs, np.flatnonzero(alive), max(budget, 0))
         gone = ~alive
         gone[taken] = True
-        again = ~gone & setops.isin(nodes, np.fromiter(affected, dtype=np.int64,
-                                                       count=len(affected)))
+        joins = ~gone  # a fresh node that stays: a new row
+        joins[:stored] = False
         gone[stored:] = False  # a fresh node leaves no stored row to delete
-        for i in np.flatnonzero(gone | again).tolist():
+        for i in np.flatnonzero(gone | joins).tolist():
             delta.queue[graph.graph_id, graph.keys[int(nodes[i])]] = \
                 None if gone[i] else int(seqs[i])
         for node in nodes[~alive].tolist() + nodes[taken].tolist():

@@ -90,6 +90,18 @@ def test_queue_takes_the_oldest_first_then_new_nodes_by_key() -> None:
     assert dict(restored.queued(0)) == {3: 3} and restored.next_seq == 4
 
 
+def test_queue_affected_again_keeps_its_stored_row() -> None:
+    """A queued node affected again keeps its number, so the delta writes no row for it (its
+    stored row stands); only the node new to the queue gets one."""
+    graph = _graph(["k0", "k1", "k2"])
+    queue = DeferredQueue((graph, _graph([])))
+    queue.choose(StateDelta(), 0, {0, 1}, budget=0)
+    again = StateDelta()
+    assert queue.choose(again, 0, {0, 1, 2}, budget=0) == []
+    assert dict(queue.queued(0)) == {0: 0, 1: 1, 2: 2}
+    assert again.queue == {("A", "k2"): 2} and again.next_queue_seq == 3
+
+
 def _choose_by_tuples(pending: dict[int, int], graph: MutableGraph, delta: StateDelta,
                       affected: set[int], budget: int, first: int) -> tuple[list[int], int]:
     """``DeferredQueue.choose`` as it was written before decision 0102: sorted tuples."""
@@ -105,7 +117,7 @@ def _choose_by_tuples(pending: dict[int, int], graph: MutableGraph, delta: State
             del pending[node]
             if node in stored:
                 delta.queue[key] = None
-        elif node in affected:
+        elif node in affected and node not in stored:  # a stored row stands (0115)
             delta.queue[key] = pending[node]
     return chosen, first
 
