@@ -100,6 +100,11 @@ class MutableGraph:
     def is_named(self, i: int) -> bool:
         return bool(self._alive[i]) and bool(self.names.size(i))
 
+    def unnamed_mask(self, nodes: np.ndarray) -> np.ndarray:
+        """Alive and without a name, for each of ``nodes`` (``is_named``'s complement among
+        the live)."""
+        return self._alive[nodes] & (self.names.sizes(nodes) == 0)
+
     def alive_indices(self) -> list[int]:
         return np.flatnonzero(self._alive[:len(self.keys)]).tolist()
 

@@ -59,6 +59,7 @@ from stream_align.engine.neighbourhood import (
     supporting,
 )
 from stream_align.engine.neighbourhood import support_row as _row
+from stream_align.engine.neighbourhood_bulk import built_layer
 from stream_align.engine.neighbourhood_layer import Layer
 from stream_align.events.contracts import Direction, Evidence
 
@@ -217,15 +218,22 @@ class NeighbourhoodStage:
     def _rebuild(self, decider: Decider, relearn: bool = True,
                  anchors: dict[int, int] | None = None) -> set[int]:
         """Every table from scratch (a restore, a bulk refresh, or relearning the relations
-        from round one's current ``anchors``): amortised as the module says."""
+        from round one's current ``anchors``): amortised as the module says; each round built
+        as arrays (``neighbourhood_bulk``), the tables following the anchors from empty would
+        hold."""
         anchors = self._anchors(decider) if anchors is None else anchors
         if relearn:
             self._set_relations(corresponding_relations(self.adj[0], self.adj[1], anchors),
                                 (len(anchors), self._triples()))
             self.learnt = True
-        self.layers = [self._new_layer() for _ in self.layers]
         self._diff_all = True
-        return self._follow({x: (None, y) for x, y in anchors.items()}, (set(), set()), [])
+        moved: set[int] = set()
+        for k in range(len(self.layers)):  # round k + 1's anchors: round k's and its matches
+            layer = self.layers[k] = built_layer(self.graphs, anchors, self.images[0],
+                                                 self.fanout, self.named, self.prefer)
+            moved.update(layer.matches)
+            anchors = anchors | layer.matches
+        return moved
 
     def restore(self, decider: Decider, published: Iterable[tuple[str, str, float]]) -> None:
         """Tables rebuilt from the restored decider and mirrors, under the stored relations;

@@ -47,6 +47,10 @@ class StringColumn:
         """Bytes of node ``i``'s string (0: empty)."""
         return self._size[i]
 
+    def sizes(self, nodes: np.ndarray) -> np.ndarray:
+        """Bytes of each of ``nodes``' strings (``size`` of every one at once)."""
+        return np.frombuffer(self._size, dtype=np.int32)[nodes]
+
     def equals(self, i: int, raw: bytes) -> bool:
         """Whether node ``i``'s string is the UTF-8 ``raw``."""
         start = self._start[i]
@@ -56,7 +60,7 @@ class StringColumn:
                    sizes: np.ndarray) -> np.ndarray:
         """Whether node ``nodes[i]``'s string is ``pool[starts[i]:starts[i] + sizes[i]]``, for
         every ``i`` at once."""
-        mine = np.frombuffer(self._size, dtype=np.int32)[nodes].astype(np.int64)
+        mine = self.sizes(nodes).astype(np.int64)
         equal = mine == sizes
         rows = np.flatnonzero(equal & (sizes > 0))
         if len(rows):
@@ -75,7 +79,7 @@ class StringColumn:
         if len(nodes) and (nodes.min() < 0 or nodes.max() >= len(self._start)):
             raise IndexError("a node past the column")
         starts = np.frombuffer(self._start, dtype=np.int64)[nodes].tolist()
-        sizes = np.frombuffer(self._size, dtype=np.int32)[nodes].tolist()
+        sizes = self.sizes(nodes).tolist()
         pool = self._pool
         return [pool[s:s + z].decode("utf-8") for s, z in zip(starts, sizes, strict=True)]
 

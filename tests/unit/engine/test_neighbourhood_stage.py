@@ -245,3 +245,41 @@ def test_a_pair_scored_elsewhere_moves_a_tie_it_is_not_in() -> None:
     scores[1, 3] = 0.9
     made = stage.update(decider, (set(), set()), (set(), set()), ({1}, {3}))
     assert [(c.left, c.right, c.retract) for c in made] == [("A2", "B1", False)]
+
+
+def _tables(stage: NeighbourhoodStage) -> list[tuple[Any, ...]]:
+    """Every round's anchors both ways, the anchors within the hub bound, both support tables
+    and the matches both ways."""
+    return [(layer.anchors, layer.anchors_b, layer.active, list(layer.support.rows.items()),
+             list(layer.support.cols.items()), layer.matches, layer.matched_b)
+            for layer in stage.layers]
+
+
+@pytest.mark.parametrize(("rounds", "fanout", "seed", "named"),
+                         [(2, Fanout(64, 16), 20, False), (3, Fanout(6, 2), 21, False),
+                          (2, Fanout(4, 1), 22, True), (1, Fanout(3, 0), 23, True)])
+def test_a_rebuild_built_as_arrays_holds_the_followed_tables(rounds: int, fanout: Fanout,
+                                                             seed: int, named: bool) -> None:
+    """After random changes, a bulk refresh's tables (each round one join of the anchors'
+    edges) equal those of following every anchor from empty tables, entry for entry: the
+    anchors, the hub-bound anchors, both support tables and the matches of every round."""
+    rng = random.Random(seed)
+    preferred = {(a, b) for a in range(SIZE) for b in range(SIZE) if rng.random() < 0.3}
+    stage = NeighbourhoodStage(_mirrors(rng), rounds, fanout, lambda a, b: (a, b) in preferred,
+                               named)
+    decider = _decider()
+    for i in range(SIZE // 2):
+        decider.matches[f"A{i:02d}"], decider.matched_right[f"B{i:02d}"] = f"B{i:02d}", f"A{i:02d}"
+    stage.update(decider, (set(), set()), (set(decider.matches), set(decider.matched_right)))
+    compared = 0
+    for step in range(120):
+        stage.update(decider, *_step(rng, stage, decider, preferred), bulk=step % 4 == 0)
+        if step % 4:
+            continue
+        built = _tables(stage)
+        stage.layers = [stage._new_layer() for _ in stage.layers]
+        stage._follow({x: (None, y) for x, y in stage._anchors(decider).items()},
+                      (set(), set()), [])
+        assert built == _tables(stage), f"step {step}"
+        compared += sum(len(layer.matches) for layer in stage.layers)
+    assert compared > 30  # the rounds matched something
