@@ -162,3 +162,39 @@ def _bests(owner: np.ndarray, other: np.ndarray, counts: np.ndarray,
         best[g] = picked[0] if len(picked) == 1 else -1
     kept = best >= 0
     return owner[starts][kept], best[kept]
+
+
+def relations_learnt(graphs: tuple[MutableGraph, MutableGraph], anchors: dict[int, int]
+                     ) -> set[tuple[int, int]]:
+    """``neighbourhood.corresponding_relations`` of the mirrors under ``anchors``, as one
+    join: every anchored triple ``(x, r, n)`` (``n`` anchored too) against each triple of the
+    same direction between the partners, ``(x', r', n')``; each such ``(r, r')`` counts once a
+    pair of triples, and each relation keeps its most frequent image (ties: the largest id,
+    as ``max`` of ``(count, relation)`` picks)."""
+    xs = np.fromiter(anchors, dtype=np.int64, count=len(anchors))
+    partner = np.full(len(graphs[0].keys), -1, dtype=np.int64)
+    partner[xs] = np.fromiter(anchors.values(), dtype=np.int64, count=len(xs))
+    at, others, rel, inc, _ = _edges(graphs[0], xs)
+    anchored = partner[others] >= 0
+    at, rel = at[anchored], rel[anchored]
+    wanted = at << 33 | partner[others[anchored]] << 1 | inc[anchored]
+    at_b, others_b, rel_b, inc_b, _ = _edges(graphs[1], partner[xs])
+    keys_b = at_b << 33 | others_b << 1 | inc_b
+    order = np.argsort(keys_b, kind="stable")
+    keys_b, rel_b = keys_b[order], rel_b[order]
+    lo = np.searchsorted(keys_b, wanted)
+    many = np.searchsorted(keys_b, wanted, "right") - lo
+    co, counts = np.unique(np.repeat(rel, many) << 32 | segments(rel_b, lo, many),
+                           return_counts=True)
+    mine, theirs = co >> 32, co & LOW
+    return _most_frequent(mine, theirs, counts) | {
+        (r, r2) for r2, r in _most_frequent(theirs, mine, counts)}
+
+
+def _most_frequent(first: np.ndarray, second: np.ndarray, counts: np.ndarray
+                   ) -> set[tuple[int, int]]:
+    """Each ``first``'s ``second`` of the largest count (ties: the largest ``second``)."""
+    order = np.lexsort((second, counts, first))
+    first, second = first[order], second[order]
+    last = np.r_[first[1:] != first[:-1], True] if len(first) else np.zeros(0, dtype=bool)
+    return set(zip(first[last].tolist(), second[last].tolist(), strict=True))

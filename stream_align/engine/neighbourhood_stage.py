@@ -52,14 +52,13 @@ from stream_align.engine.neighbourhood import (
     Images,
     Prefer,
     Support,
-    corresponding_relations,
     images,
     never,
     support_score,
     supporting,
 )
 from stream_align.engine.neighbourhood import support_row as _row
-from stream_align.engine.neighbourhood_bulk import built_layer
+from stream_align.engine.neighbourhood_bulk import built_layer, relations_learnt
 from stream_align.engine.neighbourhood_layer import Layer
 from stream_align.events.contracts import Direction, Evidence
 
@@ -223,7 +222,7 @@ class NeighbourhoodStage:
         hold."""
         anchors = self._anchors(decider) if anchors is None else anchors
         if relearn:
-            self._set_relations(corresponding_relations(self.adj[0], self.adj[1], anchors),
+            self._set_relations(relations_learnt(self.graphs, anchors),
                                 (len(anchors), self._triples()))
             self.learnt = True
         self._diff_all = True

@@ -16,8 +16,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from stream_align.engine.mutable_graph import MutableGraph
-from stream_align.engine.neighbourhood import Fanout, neighbourhood_matches, never
+from stream_align.engine.mutable_graph import Adjacency, MutableGraph
+from stream_align.engine.neighbourhood import (
+    Fanout,
+    corresponding_relations,
+    neighbourhood_matches,
+    never,
+)
+from stream_align.engine.neighbourhood_bulk import relations_learnt
 from stream_align.engine.neighbourhood_stage import NeighbourhoodStage
 from stream_align.graph import Graph
 
@@ -283,3 +289,21 @@ def test_a_rebuild_built_as_arrays_holds_the_followed_tables(rounds: int, fanout
         assert built == _tables(stage), f"step {step}"
         compared += sum(len(layer.matches) for layer in stage.layers)
     assert compared > 30  # the rounds matched something
+
+
+@pytest.mark.parametrize("seed", [30, 31, 32])
+def test_relations_learnt_as_a_join_equal_the_counted_ones(seed: int) -> None:
+    """The relations a rebuild learns (one join of anchored triples) equal
+    ``corresponding_relations`` counted triple by triple, ties included, under random
+    anchors that are not one-to-one everywhere."""
+    rng = random.Random(seed)
+    ga, gb = _mirrors(rng)
+    for g in (ga, gb):  # more relations, so that images tie and compete
+        for _ in range(60):
+            g.add_triple(rng.randrange(SIZE), g.relation_id(f"x{rng.randrange(4)}"),
+                         rng.randrange(SIZE))
+    anchors = {a: a if rng.random() < 0.8 else rng.randrange(SIZE)
+               for a in rng.sample(range(SIZE), 30)}
+    expected = corresponding_relations(Adjacency(ga), Adjacency(gb), anchors)
+    assert relations_learnt((ga, gb), anchors) == expected
+    assert len(expected) >= RELATIONS
