@@ -63,6 +63,15 @@ def _decider() -> Any:
     return SimpleNamespace(forced_left={}, forced_right={}, matches={}, matched_right={})
 
 
+def _started(stage: NeighbourhoodStage) -> Any:
+    """A decider whose "model" matched the named half (``Ai`` to ``Bi``), followed once."""
+    decider = _decider()
+    for i in range(SIZE // 2):
+        decider.matches[f"A{i:02d}"], decider.matched_right[f"B{i:02d}"] = f"B{i:02d}", f"A{i:02d}"
+    stage.update(decider, (set(), set()), (set(decider.matches), set(decider.matched_right)))
+    return decider
+
+
 Steps = tuple[tuple[set[int], set[int]], tuple[set[str], set[str]], tuple[set[int], set[int]]]
 
 
@@ -208,10 +217,7 @@ def test_a_tie_break_reading_other_pairs_is_followed(rounds: int, seed: int,
     scored = {(a, b) for a in range(SIZE) for b in range(SIZE) if rng.random() < 0.2}
     prefer = _hub_corrected(scored)
     stage = NeighbourhoodStage(_mirrors(rng), rounds, Fanout(64, 16), prefer, named)
-    decider = _decider()
-    for i in range(SIZE // 2):
-        decider.matches[f"A{i:02d}"], decider.matched_right[f"B{i:02d}"] = f"B{i:02d}", f"A{i:02d}"
-    stage.update(decider, (set(), set()), (set(decider.matches), set(decider.matched_right)))
+    decider = _started(stage)
     broken = 0
     for _ in range(300):
         stage.update(decider, *_step(rng, stage, decider, scored))
@@ -273,10 +279,7 @@ def test_a_rebuild_built_as_arrays_holds_the_followed_tables(rounds: int, fanout
     preferred = {(a, b) for a in range(SIZE) for b in range(SIZE) if rng.random() < 0.3}
     stage = NeighbourhoodStage(_mirrors(rng), rounds, fanout, lambda a, b: (a, b) in preferred,
                                named)
-    decider = _decider()
-    for i in range(SIZE // 2):
-        decider.matches[f"A{i:02d}"], decider.matched_right[f"B{i:02d}"] = f"B{i:02d}", f"A{i:02d}"
-    stage.update(decider, (set(), set()), (set(decider.matches), set(decider.matched_right)))
+    decider = _started(stage)
     compared = 0
     for step in range(120):
         stage.update(decider, *_step(rng, stage, decider, preferred), bulk=step % 4 == 0)
