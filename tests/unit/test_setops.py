@@ -36,6 +36,34 @@ def test_every_operation_equals_numpy(seed: int) -> None:
                   np.setdiff1d(ua, ub, assume_unique=True))
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_sorted_runs_give_numpys_arrays(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Arrays of a few ascending runs (unions of sorted arrays, an already sorted one, signed
+    and 32-bit values, repeats across runs) take the merging sort and give numpy's values;
+    shuffled ones take the default sort."""
+    rng = np.random.default_rng(seed)
+    kinds: list[str | None] = []
+    real = np.sort
+
+    def spy(a: np.ndarray, kind: str | None = None) -> np.ndarray:
+        kinds.append(kind)
+        return real(a, kind=kind)
+
+    monkeypatch.setattr(np, "sort", spy)
+    runs = [np.unique(rng.integers(-2**40, 2**40, n)) for n in (3000, 700, 1)]
+    small = np.unique(rng.integers(-50_000, 50_000, 900)).astype(np.int32)
+    for a, b in [(runs[0], runs[1]), (runs[1], runs[0]), (runs[0], runs[0][::3]),
+                 (runs[0], runs[2]), (small, small[5:])]:
+        kinds.clear()
+        _same(setops.union1d(a, b), np.union1d(a, b))
+        assert kinds == ["stable"]
+    kinds.clear()
+    _same(setops.unique(runs[0]), np.unique(runs[0]))
+    shuffled = rng.permutation(runs[0])
+    _same(setops.unique(shuffled), np.unique(shuffled))
+    assert kinds[0] == "stable" and kinds[1] is None
+
+
 def test_both_lookup_paths_are_taken() -> None:
     """A narrow range of tests goes to numpy's table, a wide one to the binary search; both
     answer the same, including values outside the tests' range."""

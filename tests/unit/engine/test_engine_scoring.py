@@ -191,6 +191,7 @@ def test_groups_are_as_long_as_their_bounds_allow(monkeypatch: pytest.MonkeyPatc
     for lefts, rights in [(rng.integers(0, 30, 200), rng.integers(0, 30, 200)),
                           (np.repeat(np.arange(40), 5), rng.integers(0, 6, 200)),
                           (np.zeros(100, dtype=np.int64), np.zeros(100, dtype=np.int64)),
+                          (rng.integers(7, 12, 200), rng.integers(0, 5, 200)),  # a small span
                           (np.arange(3), np.arange(3))]:
         nodes = np.stack([lefts, rights], axis=1).astype(np.int64)
         spans = group_spans(nodes)
