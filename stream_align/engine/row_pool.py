@@ -29,12 +29,19 @@ columns)."""
 
 
 def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Pool rows ``starts[i] .. starts[i] + counts[i]`` of every ``i``, concatenated."""
-    total = int(counts.sum())
-    if not total:
+    """Pool rows ``starts[i] .. starts[i] + counts[i]`` of every ``i``, concatenated: one
+    running sum of steps, 1 within a block and the jump to the next block's start at its
+    first row (the pair-head views read back millions of rows a refresh: a repeat of each
+    block's offset plus a range was two passes more, 1.7× the time, decision 0113)."""
+    filled = counts > 0
+    starts, counts = starts[filled], counts[filled]
+    if not len(counts):
         return np.zeros(0, dtype=np.int64)
-    offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
-    return offsets + np.arange(total)
+    ends = np.cumsum(counts)
+    steps = np.ones(int(ends[-1]), dtype=np.int64)
+    steps[0] = starts[0]
+    steps[ends[:-1]] = starts[1:] - (starts[:-1] + counts[:-1] - 1)
+    return np.cumsum(steps, out=steps)
 
 
 class RowPool:

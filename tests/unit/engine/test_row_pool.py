@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from stream_align.engine import row_pool
-from stream_align.engine.row_pool import RowPool
+from stream_align.engine.row_pool import RowPool, spans
 
 
 def test_row_pool_equals_a_dict_of_blocks() -> None:
@@ -66,3 +66,18 @@ def test_a_compaction_moves_blocks_in_place_slab_by_slab(monkeypatch) -> None:
     pool._compact(more)
     assert len(pool._rows) >= pool._used + more
     assert np.array_equal(pool.gather(nodes), np.concatenate(expected))
+
+
+def test_spans_are_each_blocks_rows_in_order() -> None:
+    """``spans`` equals the blocks' ranges concatenated: empty blocks first, between and
+    last, blocks out of pool order, adjacent and repeated blocks, ``int32`` counts, none."""
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        counts = rng.integers(0, 6, rng.integers(0, 12)) * rng.integers(0, 2, 1)[0]
+        counts = np.concatenate([[0], counts, [0]]).astype(np.int32)
+        starts = rng.integers(0, 50, len(counts)).astype(np.int64)
+        want = np.concatenate([np.arange(s, s + c) for s, c in zip(starts, counts, strict=True)]
+                              + [np.zeros(0, dtype=np.int64)]).astype(np.int64)
+        got = spans(starts, counts)
+        assert got.dtype == np.int64 and got.tolist() == want.tolist()
+    assert spans(np.array([5, 8, 8]), np.array([3, 2, 2])).tolist() == [5, 6, 7, 8, 9, 8, 9]
