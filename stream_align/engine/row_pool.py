@@ -32,7 +32,7 @@ def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Pool rows ``starts[i] .. starts[i] + counts[i]`` of every ``i``, concatenated: one
     running sum of steps, 1 within a block and the jump to the next block's start at its
     first row (the pair-head views read back millions of rows a refresh: a repeat of each
-    block's offset plus a range was two passes more, 1.7× the time, decision 0113)."""
+    block's offset plus a range was two passes more, decision 0113)."""
     filled = counts > 0
     starts, counts = starts[filled], counts[filled]
     if not len(counts):
