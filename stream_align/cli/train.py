@@ -67,10 +67,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Each self-training round chooses every pseudo pair again, the last "
                    "round's as context, instead of only adding pairs (default on with "
                    "--hide-names, else off: decision 0052).")
-    p.add_argument("--bootstrap-guard", choices=["strict", "sign-test"], default=None,
-                   help="A self-training round is undone when validation Hits@1 falls at all "
-                   "(strict) or loses more pairs than it gains beyond chance (sign-test; "
-                   "default with --hide-names, else strict: decision 0056).")
+    p.add_argument("--bootstrap-guard", choices=["strict", "sign-test"],
+                   default=TrainSettings().bootstrap_guard,
+                   help="A self-training round is undone when it loses more validation pairs "
+                   "than it gains beyond chance (sign-test, the default on both tracks: "
+                   "decisions 0056, 0117) or when validation Hits@1 falls at all (strict).")
     p.add_argument("--pool-every", type=int, default=TrainSettings().pool_every,
                    help="Epochs between hard-negative pool refreshes.")
     p.add_argument("--skip-widths", type=_widths, default=None,
@@ -149,8 +150,7 @@ def _train_settings(args: argparse.Namespace) -> TrainSettings:
                          projection_epochs=int(_default(args.projection_epochs, args, 10, 0)),
                          bootstrap_rechoose=bool(_default(args.bootstrap_rechoose, args, True,
                                                           False)),
-                         bootstrap_guard=args.bootstrap_guard or (
-                             "sign-test" if args.hide_names else "strict"),
+                         bootstrap_guard=args.bootstrap_guard,
                          seed=args.seed, threads=args.threads,
                          time_limit_s=_default(args.time_limit, args, 240, 540))
 

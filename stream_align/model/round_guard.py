@@ -1,9 +1,10 @@
-"""Whether a self-training round made validation worse (decisions 0016, 0056).
+"""Whether a self-training round made validation worse (decisions 0016, 0056, 0117).
 
 The guard compares, on the same validation pairs, which ones the retrieval vector ranks right
 before and after a round. ``strict`` drops a round whose Hits@1 is any lower: on the adding
 rounds (names shown) a kept pair is never checked again, so a round's errors compound, and
-on product tables the guard caught a fall of 0.60 → 0.52 (decision 0016).
+on product tables the guard caught a fall of 0.60 → 0.52 (decision 0016) — a fall the sign
+test catches too (11 pairs lost, none gained).
 
 ``sign-test`` drops a round only when its losses outweigh its gains beyond what chance moves
 on these pairs: McNemar's exact test, one-sided. Only the pairs whose outcome changed carry
@@ -13,7 +14,10 @@ probability ½, so with ``l`` losses of ``n`` changed pairs the round is dropped
 and the names-hidden default's third round was dropped for one pair — a round whose pairs
 the pair head's validation ranking (what the benchmark ranks by) rated better (decision 0056).
 Where rounds re-choose every pseudo pair (decision 0052) the next round checks a kept
-round's pairs again, so a round inside the noise costs little and is kept.
+round's pairs again, so a round inside the noise costs little and is kept. With names the
+strict guard dropped DBP15K zh_en's second round on one net pair at every seed measured, a
+round worth test Hits@1 and F1 there: ``sign-test`` is the default on both tracks (decision
+0117).
 """
 
 from __future__ import annotations

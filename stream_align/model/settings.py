@@ -154,9 +154,11 @@ class TrainSettings(_Frozen):
         "the entities that are not seed anchors (the previous round's pseudo anchors as "
         "context), instead of only adding pairs of still free entities (decision 0052).")
     bootstrap_guard: Literal["strict", "sign-test"] = Field(
-        "strict", description="When a self-training round counts as worse and is undone: "
-        "'strict', any fall of validation Hits@1; 'sign-test', more validation pairs lost than "
-        "gained beyond chance (McNemar's exact test, one-sided 5 %; decision 0056)."
+        "sign-test", description="When a self-training round counts as worse and is undone: "
+        "'sign-test', more validation pairs lost than gained beyond chance (McNemar's exact "
+        "test, one-sided 5 %; decision 0056), on both tracks since decision 0117: a one-pair "
+        "fall in a few hundred validation pairs is chance; 'strict', any fall of validation "
+        "Hits@1."
     )
     refit_epochs: int = Field(
         0, ge=0, description="Passes of the same contrastive fit of the fixed blocks' "

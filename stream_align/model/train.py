@@ -213,9 +213,9 @@ def train(pair: GraphPair, train_settings: TrainSettings,
 def _guarded_bootstrap(bundle: ModelBundle, pair: GraphPair, report: TrainReport,
                        rounds: int, inputs: tuple[GraphInputs, GraphInputs]
                        ) -> tuple[GraphInputs, GraphInputs]:
-    """Self-training rounds, each kept unless validation got worse (``round_guard``: any
-    fall, or with names hidden a fall beyond chance, decision 0056): the same model selection
-    as the epochs'. On DBP15K a round adds ~12,000 mostly right pairs; on product tables
+    """Self-training rounds, each kept unless validation got worse (``round_guard``: by
+    default a fall beyond chance, decisions 0056, 0117; ``strict``: any fall): the same model
+    selection as the epochs'. On DBP15K a round adds ~12,000 mostly right pairs; on product tables
     (Amazon–Google) near-duplicate names make many wrong, and validation fell 0.60 → 0.52
     unguarded (decision 0016). A round is compared with the best state kept so far, so rounds
     inside the noise cannot drift down one after another. Returns both graphs' inputs under

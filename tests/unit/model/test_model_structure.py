@@ -146,9 +146,10 @@ def test_train_command_refits_the_projections_after_each_round() -> None:
     assert not train().bootstrap_by_head and train("--hide-names").bootstrap_by_head
     assert not train("--hide-names", "--no-bootstrap-by-head").bootstrap_by_head
     assert train("--bootstrap-by-head").bootstrap_by_head
-    # Decision 0056: a names-hidden round is undone only for a fall beyond chance.
-    assert train().bootstrap_guard == "strict"
+    # Decisions 0056, 0117: on both tracks a round is undone only for a fall beyond chance.
+    assert train().bootstrap_guard == "sign-test"
     assert train("--hide-names").bootstrap_guard == "sign-test"
+    assert train("--bootstrap-guard", "strict").bootstrap_guard == "strict"
     assert train("--hide-names", "--bootstrap-guard", "strict").bootstrap_guard == "strict"
     # Decision 0060: five self-training rounds with names hidden, two with names.
     assert (train().bootstrap_rounds, train("--hide-names").bootstrap_rounds) == (2, 5)
