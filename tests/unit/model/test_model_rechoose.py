@@ -42,7 +42,8 @@ def test_a_rechosen_round_replaces_the_pseudo_anchors() -> None:
 
 def test_a_dropped_rechosen_round_restores_the_pseudo_anchors_before_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    outcomes = [valid_outcome(share) for share in (0.5, 0.6, 0.4)]  # round 2 is dropped
+    outcomes = [valid_outcome(share) for share in (0.5, 0.6, 0.0)]  # round 2 is dropped:
+    # 6 of 10 lost, none gained, a fall to both guards
     after, bundle, report = scripted_rounds(
         monkeypatch, outcomes, _settings(bootstrap_rounds=2, bootstrap_rechoose=True))
     assert len(after) == 2 and after[0] != after[1]
