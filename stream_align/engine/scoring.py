@@ -125,8 +125,16 @@ def _messages(bundle: ModelBundle, rows: PairRows) -> Messages:
 
 
 def _cut(m: Messages, at: torch.Tensor) -> Messages:
-    """Rows ``at`` of per-entity messages: one row per pair."""
-    return Messages(z_self=m.z_self[at], z=m.z[at], beta=m.beta[at], mask=m.mask[at])
+    """Rows ``at`` of per-entity messages: one row per pair (``index_select``: the same
+    copies as ``m.z[at]``, without advanced indexing's general path — 2–5× its CPU on a
+    steady batch's blocks, decision 0118)."""
+    return Messages(z_self=_rows(m.z_self, at), z=_rows(m.z, at), beta=_rows(m.beta, at),
+                    mask=_rows(m.mask, at))
+
+
+def _rows(t: torch.Tensor, at: torch.Tensor) -> torch.Tensor:
+    """``t[at]`` for a 1-D ``int64`` ``at`` (a fresh tensor)."""
+    return torch.index_select(t, 0, at)
 
 
 def _attend(bundle: ModelBundle, messages: tuple[Messages, Messages],
@@ -384,7 +392,7 @@ def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
         for start in range(0, len(group.lefts), block_pairs):
             block = slice(start, start + block_pairs)
             at = torch.from_numpy(group.at[0][block]), torch.from_numpy(group.at[1][block])
-            vectors = held[0][at[0]], held[1][at[1]]  # fresh copies: ``_attend`` writes them
+            vectors = _rows(held[0], at[0]), _rows(held[1], at[1])  # ``_attend`` writes them
             if not rows:
                 logits[block] = _retrieval_logits(bundle, vectors)
                 continue
