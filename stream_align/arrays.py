@@ -59,6 +59,6 @@ def positions(order: np.ndarray, ids: np.ndarray) -> np.ndarray:
     row order."""
     sorter = np.argsort(order, kind="stable")
     out = np.full(ids.shape, len(order), dtype=np.int64)
-    filled = ids >= 0
-    out[filled] = sorter[np.searchsorted(order, ids[filled], sorter=sorter)]
+    filled = ids >= 0  # searched in the sorted copy: ``sorter=`` reads ``order`` indirectly
+    out[filled] = sorter[np.searchsorted(order[sorter], ids[filled])]
     return out

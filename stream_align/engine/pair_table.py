@@ -229,12 +229,11 @@ class PairTable:
         sorted on one packed ``at << 32 | v`` key (distinct: the order ``lexsort((vs, at))``
         gave), stably — they come mostly in order, the merged part first, and a stable sort
         of a nearly sorted key is ≈ 70× faster than the two-key ``lexsort`` (decision 0070)."""
-        at, vs = self.seconds_of(us)
+        at, vs, values = self._seconds(us, True)
         order = np.argsort(at << 32 | vs, kind="stable")
-        at, vs = at[order], vs[order]
         offsets = np.zeros(len(us) + 1, dtype=np.int64)
         np.cumsum(np.bincount(at, minlength=len(us)), out=offsets[1:])
-        return offsets, vs, self.get_many(np.asarray(us, dtype=np.int64)[at], vs)
+        return offsets, vs[order], values[order]
 
     def load(self, u: np.ndarray, v: np.ndarray, values: np.ndarray | None = None) -> None:
         """Fill an empty table from arrays of distinct pairs at once (restore)."""
@@ -285,22 +284,31 @@ class PairTable:
         return bool(i < len(self._keys) and self._keys[i] == key)
 
     def seconds_of(self, us: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every pair of the ``us``, as two arrays ``(i, v)``: ``v`` is paired with ``us[i]``
-        (one binary search per ``u`` inside numpy; the recent changes by dict per ``u`` that
-        has some, found by one membership test: a dict read per ``u`` of every call was
-        2.1 s of a 79 s profile of five 100-insert batches, decision 0051)."""
+        """Every pair of the ``us``, as two arrays ``(i, v)``: ``v`` is paired with ``us[i]``."""
+        index, v, _ = self._seconds(us, False)
+        return index, v
+
+    def _seconds(self, us: np.ndarray, valued: bool
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``seconds_of`` (one binary search per ``u`` inside numpy; the recent changes by dict
+        per ``u`` that has some, found by one membership test: a dict read per ``u`` of every
+        call was 2.1 s of a 79 s profile of five 100-insert batches, decision 0051) and, where
+        ``valued``, each pair's value read where its key was found (``rows``, decision 0118)."""
         us = np.asarray(us, dtype=np.int64)
         lo = np.searchsorted(self._keys, us << 32)
         hi = np.searchsorted(self._keys, (us + 1) << 32)
         counts = hi - lo
         first = np.repeat(lo - np.cumsum(counts) + counts, counts)  # lo[i] - (i's first slot)
         index = np.repeat(np.arange(len(us)), counts)
-        v = self._keys[first + np.arange(len(index))] & LOW
+        at = first + np.arange(len(index))
+        v = self._keys[at] & LOW
+        value = (self._values[at] if self._values is not None else np.zeros(len(at))) \
+            if valued else None
         if len(self._recent):  # the array changes: replace the merged entries they name
-            index, v = self._with_recent(us, index, v)
+            index, v, value = self._with_recent(us, index, v, value)
         if not self._delta:
-            return index, v
-        recent_i, recent_v, present = [], [], []  # the recent changes of the ``us``, in order
+            return index, v, value
+        recent_i, recent_v, recent = [], [], []  # the recent changes of the ``us``, in order
         changed = np.fromiter(self._delta, dtype=np.int64, count=len(self._delta))
         hits = np.flatnonzero(setops.isin(us, changed))  # a dict read only where ``u`` has some
         for i, u in zip(hits.tolist(), us[hits].tolist(), strict=True):
@@ -308,18 +316,22 @@ class PairTable:
             if row:
                 recent_i += [i] * len(row)
                 recent_v += list(row)
-                present += [value is not None for value in row.values()]
+                recent += list(row.values())
         if not recent_i:
-            return index, v
+            return index, v, value
         more_i, more_v = np.array(recent_i, dtype=np.int64), np.array(recent_v, dtype=np.int64)
         stale = setops.isin((index << 32) | v, (more_i << 32) | more_v)  # one test, not one a row
-        added = np.array(present, dtype=bool)
+        added = np.array([x is not None for x in recent], dtype=bool)
+        if valued:
+            more = np.array([0.0 if x is None else x for x in recent], dtype=np.float64)
+            value = np.concatenate([value[~stale], more[added]])
         return (np.concatenate([index[~stale], more_i[added]]),
-                np.concatenate([v[~stale], more_v[added]]))
+                np.concatenate([v[~stale], more_v[added]]), value)
 
-    def _with_recent(self, us: np.ndarray, index: np.ndarray, v: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """``seconds_of``'s merged pairs ``(index, v)`` with the recent arrays applied."""
+    def _with_recent(self, us: np.ndarray, index: np.ndarray, v: np.ndarray,
+                     value: np.ndarray | None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``_seconds``' merged pairs ``(index, v, value)`` with the recent arrays applied."""
         lo = np.searchsorted(self._recent, us << 32)
         counts = np.searchsorted(self._recent, (us + 1) << 32) - lo
         first = np.repeat(lo - np.cumsum(counts) + counts, counts)
@@ -327,8 +339,11 @@ class PairTable:
         more_i, more_v = np.repeat(np.arange(len(us)), counts), self._recent[at] & LOW
         stale = setops.in_sorted(us[index] << 32 | v, self._recent)
         live = self._recent_live[at]
+        if value is not None:
+            more = np.zeros(len(at)) if self._values is None else self._recent_values[at]
+            value = np.concatenate([value[~stale], more[live]])
         return (np.concatenate([index[~stale], more_i[live]]),
-                np.concatenate([v[~stale], more_v[live]]))
+                np.concatenate([v[~stale], more_v[live]]), value)
 
     def change_many(self, us: np.ndarray, vs: np.ndarray, present: bool) -> None:
         """Put (``present``) or discard every ``(us[i], vs[i])`` (a set table's batch write).
