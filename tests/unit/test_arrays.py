@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream_align.arrays import grown, lookup, nonzero_sparse
+from stream_align.arrays import grown, lookup, nonzero_sparse, positions
 
 
 def test_grown_keeps_rows_fills_new_ones_and_keeps_shape() -> None:
@@ -37,3 +37,16 @@ def test_nonzero_sparse_takes_only_boolean_matrices() -> None:
         nonzero_sparse(np.ones((2, 2), dtype=np.int8))
     with pytest.raises(ValueError):
         nonzero_sparse(np.ones(4, dtype=bool))
+
+
+def test_positions_are_each_ids_place_in_the_order_padding_past_the_end() -> None:
+    """Searched in the sorted copy of ``order`` (decision 0118): each id's place in ``order``
+    itself, ``-1`` padding at ``len(order)``."""
+    rng = np.random.default_rng(5)
+    order = rng.permutation(1000)[:300]
+    ids = order[rng.integers(0, len(order), (40, 7))]
+    ids[rng.random(ids.shape) < 0.3] = -1
+    place = {int(x): i for i, x in enumerate(order.tolist())}
+    want = [[place[x] if x >= 0 else len(order) for x in row] for row in ids.tolist()]
+    assert positions(order, ids).tolist() == want
+    assert positions(order[:0], np.full((2, 3), -1)).tolist() == [[0] * 3] * 2

@@ -23,6 +23,7 @@ from stream_align.events.contracts import TripleChange
 from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import CGMuAlign
+from stream_align.model.layers.collective_agg import Messages
 from stream_align.model.pair_head import PairHead
 from stream_align.model.scorer import ModelScorer
 from stream_align.service.engine_state import StoredState
@@ -396,3 +397,16 @@ def test_an_error_beside_the_logits_is_raised_after_both_ended(
             score_pairs(bundle, engine.sides, nodes, chunk=16)
     finally:
         torch.set_num_threads(1)
+
+
+def test_messages_cut_per_pair_are_the_rows_indexing_gives() -> None:
+    """``_cut`` reads rows with ``index_select`` (decision 0118): the same tensors, dtypes and
+    shapes as advanced indexing, repeated rows included."""
+    gen = torch.Generator().manual_seed(2)
+    m = Messages(z_self=torch.randn(9, 4, generator=gen), z=torch.randn(9, 5, 4, generator=gen),
+                 beta=torch.rand(9, 5, generator=gen), mask=torch.rand(9, 5, generator=gen) > 0.3)
+    at = torch.tensor([3, 3, 0, 8, 1, 3], dtype=torch.int64)
+    got = scoring._cut(m, at)
+    for name in ("z_self", "z", "beta", "mask"):
+        want = getattr(m, name)[at]
+        assert getattr(got, name).dtype == want.dtype and torch.equal(getattr(got, name), want)
