@@ -126,10 +126,10 @@ class PairScores:
             owed.append(keys[later])
             rescore &= ~later
             scored.append(keys[rescore])
-        rescored = np.concatenate(scored)  # scored after every check: chunks of dropped and
-        started = time.perf_counter()  # kept pairs would cut the scoring's groups short
-        changed.append(self._score_all(rescored))
-        stats["pairs_scored"] = float(len(rescored))
+        del every, related  # the pairs checked: not held beside the scoring's groups
+        stats["pairs_scored"] = float(sum(len(part) for part in scored))
+        started = time.perf_counter()  # scored after every check: chunks of dropped and kept
+        changed.append(self._score_all(scored))  # pairs would cut the scoring's groups short
         stats["score_s"] = time.perf_counter() - started
         self.owed = setops.unique(np.concatenate(owed))
         stats["pairs_owed"] = float(len(self.owed))
@@ -147,10 +147,15 @@ class PairScores:
         still = _waits(self.owed, waiting, labels)
         return self.owed[~still], self.owed[still]
 
-    def _score_all(self, keys: np.ndarray) -> np.ndarray:
-        """Score the sorted packed pairs ``keys`` into the book, :data:`CHUNK_PAIRS` at a time;
-        more than one scoring group's worth in the band order (``pair_order``: each entity's
-        views and rows built in fewer groups); return those whose score moved, packed."""
+    def _score_all(self, parts: list[np.ndarray]) -> np.ndarray:
+        """Score the packed pairs ``parts`` (ascending, part after part) into the book,
+        :data:`CHUNK_PAIRS` at a time; more than one scoring group's worth in the band order
+        (``pair_order``: each entity's views and rows built in fewer groups); return those
+        whose score moved, packed. ``parts`` is emptied: only the ordered copy is held
+        while the groups are scored (at a bulk refresh every pair of the book is here, and
+        each copy of them grows with the graphs, decision 0121)."""
+        keys = np.concatenate(parts or [_NONE])
+        parts.clear()
         keys = pair_order.for_groups(keys, GROUP_PAIRS, GROUP_ENTITIES)
         return np.concatenate([self._score(*packed.split(keys[start:start + CHUNK_PAIRS]))
                                for start in range(0, len(keys), CHUNK_PAIRS)] or [_NONE])
@@ -177,7 +182,7 @@ class PairScores:
         wanted = [keys[self._wanted(*packed.split(keys))]
                   for keys in (every[start:start + CHUNK_PAIRS]
                                for start in range(0, len(every), CHUNK_PAIRS))]
-        self._score_all(np.concatenate(wanted or [_NONE]))
+        self._score_all(wanted)
 
 
 _NONE = np.zeros(0, dtype=np.int64)

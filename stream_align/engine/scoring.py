@@ -381,18 +381,21 @@ def _group_logits(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
     :data:`PAIR_BLOCK`) at a time. Reads only ``rows``, the indexed vectors and the model:
     nothing the head's features write. The indexed vectors are read once per distinct entity
     of the group and cut per pair (a snapshot's pairs name each entity many times, and an
-    IVF index decodes every row it reads from half floats, decision 0112)."""
+    IVF index decodes every row it reads from half floats, decision 0112), held as the index
+    stores them and widened a pass at a time (half the bytes beside the head's features at a
+    bulk refresh's peak, decision 0121)."""
     block_pairs = block_pairs or PAIR_BLOCK
     logits = torch.zeros(len(group.lefts), dtype=torch.float32)
     explained: list[list[NeighbourPair]] = []
     with torch_on_one_thread():
         messages = (_messages(bundle, rows[0]), _messages(bundle, rows[1])) if rows else ()
-        held = (torch.from_numpy(sides[0].vectors(group.unique[0])),
-                torch.from_numpy(sides[1].vectors(group.unique[1])))
+        held = (torch.from_numpy(sides[0].stored_vectors(group.unique[0])),
+                torch.from_numpy(sides[1].stored_vectors(group.unique[1])))
         for start in range(0, len(group.lefts), block_pairs):
             block = slice(start, start + block_pairs)
             at = torch.from_numpy(group.at[0][block]), torch.from_numpy(group.at[1][block])
-            vectors = _rows(held[0], at[0]), _rows(held[1], at[1])  # ``_attend`` writes them
+            vectors = (_rows(held[0], at[0]).to(torch.float32),  # fresh copies (``_attend``
+                       _rows(held[1], at[1]).to(torch.float32))  # writes them), widened exactly
             if not rows:
                 logits[block] = _retrieval_logits(bundle, vectors)
                 continue

@@ -221,6 +221,14 @@ class Side:
         assert self.index is not None  # only nodes with a FAISS id are asked for
         return self.index.reconstruct_many(self.faiss_ids(np.asarray(nodes, dtype=np.int64)))
 
+    def stored_vectors(self, nodes: np.ndarray) -> np.ndarray:
+        """:meth:`vectors` as the index stores them: half floats in an IVF index of
+        half-float codes (the same values), else ``float32``."""
+        ids = self.faiss_ids(np.asarray(nodes, dtype=np.int64))
+        if isinstance(self.index, IvfVectorIndex):
+            return self.index.stored_many(ids)
+        return self.vectors(nodes)
+
     def drift(self, nodes: list[int] | np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Cosine distance (1 − cos, float64) of each new vector from its node's indexed
         version (``inf`` where a node has none): what ``vector_tolerance`` gates. Scale-free,

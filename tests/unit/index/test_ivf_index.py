@@ -127,6 +127,28 @@ def test_many_vectors_are_read_from_the_lists_to_the_bit(float16: bool,
 
 
 @pytest.mark.parametrize("float16", [False, True])
+@pytest.mark.parametrize("read_min", [1, 10**9])
+def test_stored_vectors_widen_to_the_reconstructed_bits(float16: bool, read_min: int,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``stored_many`` gives the codes' own type (half floats with ``float16``: half the
+    bytes a scoring group holds, decision 0121), and widened they are ``reconstruct_many``'s
+    bits — subnormal halves included — from the lists' arrays and from FAISS's decoder."""
+    rng = np.random.default_rng(5)
+    x = _unit(rng.normal(size=(300, 16)))
+    x[:30, :4] = rng.normal(size=(30, 4)) * 1e-6
+    index = IvfVectorIndex(train_quantiser(x, 8), nprobe=2, float16=float16)
+    ids = rng.permutation(3000)[:300].astype(np.int64)
+    index.add(ids, x)
+    monkeypatch.setattr("stream_align.index.ivf_index.READ_MIN", read_min)
+    kept = ids[rng.permutation(300)]
+    stored = index.stored_many(kept)
+    assert stored.dtype == (np.float16 if float16 else np.float32)
+    expected = index.reconstruct_many(kept)
+    assert np.array_equal(stored.astype(np.float32).view(np.int32), expected.view(np.int32))
+    assert index.stored_many(ids[:0]).shape == (0, 16)
+
+
+@pytest.mark.parametrize("float16", [False, True])
 def test_lists_read_again_only_where_changed_stay_to_the_bit(float16: bool,
                                                               monkeypatch: pytest.MonkeyPatch
                                                               ) -> None:
