@@ -102,7 +102,9 @@ def test_many_vectors_are_read_from_the_lists_to_the_bit(float16: bool,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """``reconstruct_many`` reads many ids from the lists' codes as arrays (decision 0068):
     the same bits as FAISS's own decoder — tiny coordinates (half-float subnormals) included —
-    after replacements and removals, and an absent id is refused as FAISS refuses it."""
+    after replacements and removals, and an absent id is refused as FAISS refuses it.
+    ``stored_many`` gives the codes' own type (half floats with ``float16``: half the bytes a
+    scoring group holds, decision 0121) on both paths, widened to the same bits."""
     rng = np.random.default_rng(3)
     x = _unit(rng.normal(size=(500, 16)))
     x[:40, :4] = rng.normal(size=(40, 4)) * 1e-6
@@ -113,10 +115,16 @@ def test_many_vectors_are_read_from_the_lists_to_the_bit(float16: bool,
     index.remove(ids[100:130])
     kept = np.concatenate([ids[:100], ids[130:]])[rng.permutation(470)]
     expected = index.reconstruct_many(kept)  # below READ_MIN: FAISS's decoder
+    stored = [index.stored_many(kept)]
     monkeypatch.setattr("stream_align.index.ivf_index.READ_MIN", 1)
     read = index.reconstruct_many(kept)
     assert read.dtype == np.float32 and np.array_equal(read.view(np.int32),
                                                        expected.view(np.int32))
+    stored.append(index.stored_many(kept))
+    for half in stored:
+        assert half.dtype == (np.float16 if float16 else np.float32)
+        assert np.array_equal(half.astype(np.float32).view(np.int32), expected.view(np.int32))
+    assert index.stored_many(ids[:0]).shape == (0, 16)
     index.add(ids[125:131], x[:6])  # a change: the layout is read again
     monkeypatch.setattr("stream_align.index.ivf_index.READ_MIN", 10**9)
     expected = index.reconstruct_many(ids[125:140])
@@ -124,28 +132,6 @@ def test_many_vectors_are_read_from_the_lists_to_the_bit(float16: bool,
     assert np.array_equal(index.reconstruct_many(ids[125:140]), expected)
     with pytest.raises(KeyError):
         index.reconstruct_many(ids[100:102])
-
-
-@pytest.mark.parametrize("float16", [False, True])
-@pytest.mark.parametrize("read_min", [1, 10**9])
-def test_stored_vectors_widen_to_the_reconstructed_bits(float16: bool, read_min: int,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """``stored_many`` gives the codes' own type (half floats with ``float16``: half the
-    bytes a scoring group holds, decision 0121), and widened they are ``reconstruct_many``'s
-    bits — subnormal halves included — from the lists' arrays and from FAISS's decoder."""
-    rng = np.random.default_rng(5)
-    x = _unit(rng.normal(size=(300, 16)))
-    x[:30, :4] = rng.normal(size=(30, 4)) * 1e-6
-    index = IvfVectorIndex(train_quantiser(x, 8), nprobe=2, float16=float16)
-    ids = rng.permutation(3000)[:300].astype(np.int64)
-    index.add(ids, x)
-    monkeypatch.setattr("stream_align.index.ivf_index.READ_MIN", read_min)
-    kept = ids[rng.permutation(300)]
-    stored = index.stored_many(kept)
-    assert stored.dtype == (np.float16 if float16 else np.float32)
-    expected = index.reconstruct_many(kept)
-    assert np.array_equal(stored.astype(np.float32).view(np.int32), expected.view(np.int32))
-    assert index.stored_many(ids[:0]).shape == (0, 16)
 
 
 @pytest.mark.parametrize("float16", [False, True])
