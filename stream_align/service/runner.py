@@ -57,6 +57,7 @@ from stream_align.service.collector import (
     fix_mmap_threshold,
     freeze_survivors,
     release_free_heap,
+    settle_allocator,
 )
 from stream_align.service.dead_letters import log_dead_letter
 from stream_align.service.engine_state import StoredState, write_delta
@@ -128,6 +129,7 @@ class AlignmentService:
         self._records = self._events_out = 0
         self._unpublished: list[int] = []  # event_time (ms) of events committed, not yet sent
         self._stages: dict[str, float] = {}  # this batch's seconds per stage, engine stats
+        self._settled = False  # the allocator's steady thresholds set (the bulk load is done)
 
     def _resume_offset(self, tp: TopicPartition) -> int | None:
         return stored_offsets(self._store, [tp]).get(tp)
@@ -210,6 +212,25 @@ class AlignmentService:
         if took >= SLOW_BATCH_S:
             log.info("slow batch", records=records, took_s=round(took, 3),
                      **{k: round(v, 3) for k, v in self._stages.items()})
+        self._settle_after(records)
+
+    def _settle_after(self, records: int) -> None:
+        """Once the bulk load is done — the first batch that read less than a full batch (the
+        input caught up) and left no work deferred — set the allocator's steady thresholds
+        (``collector.settle_allocator``): the load's peak was held by the low fixed one."""
+        if self._settled or records >= self._runner.batch_max_records or (
+                self._engine is None or self._engine.pending_count):
+            return
+        self._settled = True
+        sizes = {"mmap_threshold_bytes": self._runner.steady_mmap_threshold_bytes,
+                 "trim_threshold_bytes": self._runner.steady_trim_threshold_bytes}
+        if not any(sizes.values()):
+            return
+        if settle_allocator(sizes["mmap_threshold_bytes"], sizes["trim_threshold_bytes"]):
+            log.info("allocator set for the steady state", **sizes)
+        else:
+            log.info("allocator left alone for the steady state: no glibc mallopt, or it "
+                     "refused a value", **sizes)
 
     def _restore(self) -> None:
         """Rebuild the engine's memory from the store (start, and after a refused input)."""

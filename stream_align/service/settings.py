@@ -95,6 +95,23 @@ class RunnerSettings(BaseModel):
                      "glibc's dynamic threshold (up to 32 MiB) is off. Costs page faults on "
                      "large allocations (decision 0065). 0: glibc's dynamic threshold."),
     )
+    steady_mmap_threshold_bytes: int = Field(
+        32 << 20, ge=0,
+        description=("The mmap threshold once the bulk load is done (the first batch that "
+                     "read less than batch_max_records and left no work deferred): a steady "
+                     "call's transients come from the heap and stay for the next call instead "
+                     "of being mapped and faulted in afresh; the load's peak is held by "
+                     "mmap_threshold_bytes before it (decision 0119). 0: keep "
+                     "mmap_threshold_bytes."),
+    )
+    steady_trim_threshold_bytes: int = Field(
+        64 << 20, ge=0,
+        description=("With steady_mmap_threshold_bytes: free() gives the heap's top back to "
+                     "the OS only past this many free bytes (glibc mallopt M_TRIM_THRESHOLD, "
+                     "128 KiB otherwise once a threshold is fixed), so a call's freed top is "
+                     "not faulted in again by the next; trim_heap still returns a grown heap "
+                     "after a batch (decision 0119). 0: glibc's."),
+    )
     commit_slice_rows: int = Field(
         32_768, ge=1,
         description=("Most candidate list or pair rows one transaction commits: a batch that "

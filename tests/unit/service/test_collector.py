@@ -118,3 +118,40 @@ def test_a_fixed_mmap_threshold_keeps_mapping_large_arrays_after_a_large_free() 
     assert run(0) == "False 0"
     assert run(1 << 20) == "True 1"
     assert not collector.fix_mmap_threshold(0)
+
+
+_SETTLED = """
+import ctypes, sys
+import numpy as np
+from stream_align.service.collector import fix_mmap_threshold, settle_allocator
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+                 "uordblks", "fordblks", "keepcost")]
+
+info = ctypes.CDLL("libc.so.6").mallinfo2
+info.restype = MallInfo2
+fix_mmap_threshold(1 << 20)  # the bulk load's threshold
+taken = settle_allocator(int(sys.argv[1]), int(sys.argv[2])) if int(sys.argv[1]) else None
+before = info().hblks
+block = np.ones(3 << 18)  # 6 MiB
+mapped = info().hblks - before
+del block
+print(taken, mapped, info().keepcost >= 6 << 20)
+"""
+
+
+@pytest.mark.skipif(collector._MALLOPT is None, reason="glibc only")
+def test_settled_thresholds_keep_a_6_mib_array_in_the_heap_and_its_pages_after_free() -> None:
+    """Under the bulk load's 1 MiB threshold a 6 MiB array is mmapped (its pages go when freed
+    and are faulted in again next time); under the steady 32 MiB it comes from the heap, and
+    with a 64 MiB trim threshold the freed top stays (glibc's 128 KiB would trim it). Each in
+    a fresh interpreter."""
+    def run(*sizes: int) -> str:
+        return subprocess.run([sys.executable, "-c", _SETTLED, *map(str, sizes)], check=True,
+                              capture_output=True, text=True).stdout.strip()
+
+    assert run(0, 0) == "None 1 False"
+    assert run(32 << 20, 64 << 20) == "True 0 True"
+    assert run(32 << 20, 0) == "True 0 False"
