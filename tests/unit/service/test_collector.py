@@ -85,10 +85,10 @@ def test_the_service_default_bound_is_the_collector_default() -> None:
     assert RunnerSettings().trim_heap_above_bytes == collector.TRIM_ABOVE_BYTES
 
 
-_MMAPPED_AGAIN = """
+_MALLINFO = """
 import ctypes, sys
 import numpy as np
-from stream_align.service.collector import fix_mmap_threshold
+from stream_align.service.collector import fix_mmap_threshold, settle_allocator
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
@@ -97,6 +97,16 @@ class MallInfo2(ctypes.Structure):
 
 info = ctypes.CDLL("libc.so.6").mallinfo2
 info.restype = MallInfo2
+"""
+
+
+def _fresh(script: str, *args: int) -> str:
+    """What ``script`` (after the mallinfo2 preamble) prints in a fresh interpreter."""
+    return subprocess.run([sys.executable, "-c", _MALLINFO + script, *map(str, args)],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+_MMAPPED_AGAIN = """
 fixed = fix_mmap_threshold(int(sys.argv[1])) if int(sys.argv[1]) else False
 first = np.ones(3 << 18)  # 6 MiB: over glibc's first threshold, so mmapped either way
 del first  # freeing it raises glibc's dynamic threshold to 6 MiB, unless the threshold is fixed
@@ -111,27 +121,12 @@ def test_a_fixed_mmap_threshold_keeps_mapping_large_arrays_after_a_large_free() 
     """With glibc's dynamic threshold, a 6 MiB array freed makes the next one come from a heap
     (where its pages stay after it is freed); with the threshold fixed at 1 MiB it is mmapped
     again (its pages leave when it is freed). Each in a fresh interpreter."""
-    def run(size: int) -> str:
-        return subprocess.run([sys.executable, "-c", _MMAPPED_AGAIN, str(size)], check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    assert run(0) == "False 0"
-    assert run(1 << 20) == "True 1"
+    assert _fresh(_MMAPPED_AGAIN, 0) == "False 0"
+    assert _fresh(_MMAPPED_AGAIN, 1 << 20) == "True 1"
     assert not collector.fix_mmap_threshold(0)
 
 
 _SETTLED = """
-import ctypes, sys
-import numpy as np
-from stream_align.service.collector import fix_mmap_threshold, settle_allocator
-
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-                 "uordblks", "fordblks", "keepcost")]
-
-info = ctypes.CDLL("libc.so.6").mallinfo2
-info.restype = MallInfo2
 fix_mmap_threshold(1 << 20)  # the bulk load's threshold
 taken = settle_allocator(int(sys.argv[1]), int(sys.argv[2])) if int(sys.argv[1]) else None
 before = info().hblks
@@ -148,10 +143,6 @@ def test_settled_thresholds_keep_a_6_mib_array_in_the_heap_and_its_pages_after_f
     and are faulted in again next time); under the steady 32 MiB it comes from the heap, and
     with a 64 MiB trim threshold the freed top stays (glibc's 128 KiB would trim it). Each in
     a fresh interpreter."""
-    def run(*sizes: int) -> str:
-        return subprocess.run([sys.executable, "-c", _SETTLED, *map(str, sizes)], check=True,
-                              capture_output=True, text=True).stdout.strip()
-
-    assert run(0, 0) == "None 1 False"
-    assert run(32 << 20, 64 << 20) == "True 0 True"
-    assert run(32 << 20, 0) == "True 0 False"
+    assert _fresh(_SETTLED, 0, 0) == "None 1 False"
+    assert _fresh(_SETTLED, 32 << 20, 64 << 20) == "True 0 True"
+    assert _fresh(_SETTLED, 32 << 20, 0) == "True 0 False"
