@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from itertools import pairwise
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -57,11 +58,22 @@ Relations = Collection[tuple[int, int]]  # (relation of A, relation of B)
 Images = Mapping[int, Collection[int]]  # a relation → the other graph's corresponding ones
 Path = tuple[int, int, int, int, int, int]  # (anchor, its partner, r, r', direction, other end)
 Prefer = Callable[[int, int], bool]  # (left, right): the model alone would match the pair
+PreferMany = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""``Prefer`` of each pair ``(lefts[i], rights[i])`` at once (bool per pair): a rebuild's ties
+(``neighbourhood_bulk``)."""
 
 
 def never(left: int, right: int) -> bool:
     """No pair preferred: a tie matches nothing."""
     return False
+
+
+def each(prefer: Prefer) -> PreferMany:
+    """``prefer`` asked of one pair after another (a caller without a batch read)."""
+    def many(lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
+        return np.fromiter(map(prefer, lefts.tolist(), rights.tolist()), dtype=bool,
+                           count=len(lefts))
+    return many
 
 
 class Fanout(NamedTuple):
@@ -341,6 +353,14 @@ def typical(scores: np.ndarray, k: int) -> float:
         return 0.0
     best = np.sort(np.asarray(scores, dtype=np.float64))[-k:]
     return float(best.mean())
+
+
+def typicals(at: np.ndarray, scores: np.ndarray, n: int, k: int) -> list[float]:
+    """:func:`typical` of each of ``n`` entities from the scores of their pairs (``at``: the
+    entity of each score, ascending; ``NaN``: not scored, left out)."""
+    bounds = np.searchsorted(at, np.arange(n + 1)).tolist()
+    return [typical(part[~np.isnan(part)], k)
+            for part in (scores[lo:hi] for lo, hi in pairwise(bounds))]
 
 
 def hub_corrected(pairs: np.ndarray, scores: np.ndarray, threshold: float, k: int

@@ -9,21 +9,20 @@ expanded by the corresponding relations, against their partners' edges in B on (
 relation, direction), kept where ``neighbourhood.supporting`` keeps a path (both anchors within
 ``fanout.node``, else both relation groups within ``fanout.group``) and both ends are eligible;
 the support of a pair is its number of paths. The best of every row and column is read from
-the sorted counts, and only a tie at the top calls ``prefer`` (as ``neighbourhood._best``
-does). The tables and matches are those the followed rebuild sets: every pair with a path is
-a pair of an eligible neighbour of an anchor that the rebuild re-reads, and a pair's standing
-depends on its row and column alone.
+the sorted counts, and only a tie at the top asks ``prefer`` (as ``neighbourhood._best``
+does), every tie of a round's rows (then of its columns) in one call. The tables and matches
+are those the followed rebuild sets: every pair with a path is a pair of an eligible
+neighbour of an anchor that the rebuild re-reads, and a pair's standing depends on its row
+and column alone.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import numpy as np
 
 from stream_align.arrays import segments
 from stream_align.engine.mutable_graph import MutableGraph
-from stream_align.engine.neighbourhood import Fanout, Images, Prefer, Support
+from stream_align.engine.neighbourhood import Fanout, Images, Prefer, PreferMany, Support
 from stream_align.engine.neighbourhood_layer import Layer
 from stream_align.engine.packed import LOW
 
@@ -31,9 +30,11 @@ _NONE = np.zeros(0, dtype=np.int64)
 
 
 def built_layer(graphs: tuple[MutableGraph, MutableGraph], anchors: dict[int, int],
-                images: Images, fanout: Fanout, named: bool, prefer: Prefer) -> Layer:
+                images: Images, fanout: Fanout, named: bool, prefer: Prefer,
+                prefer_many: PreferMany) -> Layer:
     """One round from scratch: its ``anchors`` (left → right), the anchors within the hub
-    bound, the support table and the matches (module docstring)."""
+    bound, the support table and the matches (module docstring); ``prefer_many``: ``prefer``
+    of many pairs at once (the ties here), ``prefer`` stays with the layer's support table."""
     layer = Layer(anchors=dict(anchors), support=Support(prefer))
     layer.anchors_b = {y: x for x, y in anchors.items()}
     xs = np.fromiter(layer.anchors, dtype=np.int64, count=len(layer.anchors))
@@ -43,7 +44,7 @@ def built_layer(graphs: tuple[MutableGraph, MutableGraph], anchors: dict[int, in
     layer.active = set(xs[active].tolist())
     layer.support.rows.load(lefts, rights, counts)
     layer.support.cols.load(rights, lefts, counts)
-    layer.matches = _mutual(lefts, rights, counts, prefer)
+    layer.matches = _mutual(lefts, rights, counts, prefer_many)
     layer.matched_b = {b: a for a, b in layer.matches.items()}
     return layer
 
@@ -128,7 +129,7 @@ def _images_of(images: Images, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return first, many, flat
 
 
-def _mutual(lefts: np.ndarray, rights: np.ndarray, counts: np.ndarray, prefer: Prefer
+def _mutual(lefts: np.ndarray, rights: np.ndarray, counts: np.ndarray, prefer: PreferMany
             ) -> dict[int, int]:
     """Every pair that is the unique best of its row and its column (``Support.mutual`` of
     every left), in ascending left order."""
@@ -141,25 +142,25 @@ def _mutual(lefts: np.ndarray, rights: np.ndarray, counts: np.ndarray, prefer: P
             if back.get(b) == a}
 
 
-def _bests(owner: np.ndarray, other: np.ndarray, counts: np.ndarray,
-           prefer: Callable[[int, int], bool]) -> tuple[np.ndarray, np.ndarray]:
+def _bests(owner: np.ndarray, other: np.ndarray, counts: np.ndarray, prefer: PreferMany
+           ) -> tuple[np.ndarray, np.ndarray]:
     """Each owner's strict best ``other`` by count, or in a tie at the top the one tied entry
     ``prefer(owner, other)`` marks, if one (``neighbourhood._best``); owners with none left
-    out."""
+    out. Every tied entry is asked in one call: the engine reads the pair scores of the
+    entities it is asked about at once (decision 0123)."""
     order = np.lexsort((-counts, owner))
     owner, other, counts = owner[order], other[order], counts[order]
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]]) if len(owner) else _NONE
+    group = np.cumsum(np.r_[False, owner[1:] != owner[:-1]]) if len(owner) else _NONE
     top = counts[starts]
     nxt = np.minimum(starts + 1, len(owner) - 1)
     tied = (nxt > starts) & (owner[nxt] == owner[starts]) & (counts[nxt] == top)
     best = other[starts].copy()
-    stops = np.r_[starts[1:], len(owner)]
-    for g in np.flatnonzero(tied).tolist():
-        start, stop, who = int(starts[g]), int(stops[g]), int(owner[starts[g]])
-        level = counts[start:stop]
-        picked = [v for v in other[start:start + int((level == top[g]).sum())].tolist()
-                  if prefer(who, v)]
-        best[g] = picked[0] if len(picked) == 1 else -1
+    asked = np.flatnonzero(tied[group] & (counts == top[group]))  # each tie's top entries
+    marked = asked[prefer(owner[asked], other[asked])]
+    best[tied] = -1  # a tie goes to its one marked entry, else to none
+    once = np.bincount(group[marked], minlength=len(starts))[group[marked]] == 1
+    best[group[marked[once]]] = other[marked[once]]
     kept = best >= 0
     return owner[starts][kept], best[kept]
 

@@ -51,7 +51,9 @@ from stream_align.engine.neighbourhood import (
     Fanout,
     Images,
     Prefer,
+    PreferMany,
     Support,
+    each,
     images,
     never,
     support_score,
@@ -70,11 +72,15 @@ class NeighbourhoodStage:
     """Neighbourhood matches of both mirrors, kept under change (module docstring)."""
 
     def __init__(self, graphs: tuple[MutableGraph, MutableGraph], rounds: int,
-                 fanout: Fanout = HUBS, prefer: Prefer = never, named: bool = False) -> None:
+                 fanout: Fanout = HUBS, prefer: Prefer = never, named: bool = False,
+                 prefer_many: PreferMany | None = None) -> None:
         """``prefer(left, right)``: the model alone would match the pair (breaks a tie; the
         engine passes its pair score against the match threshold); ``named``: named entities
-        no anchor holds are eligible too (``neighbourhood``'s docstring, 2.)."""
+        no anchor holds are eligible too (``neighbourhood``'s docstring, 2.);
+        ``prefer_many``: ``prefer`` of many pairs at once, what a rebuild asks of its ties
+        (default: ``prefer`` of one pair after another)."""
         self.graphs, self.fanout, self.prefer, self.named = graphs, fanout, prefer, named
+        self.prefer_many = each(prefer) if prefer_many is None else prefer_many
         self.adj = Adjacency(graphs[0]), Adjacency(graphs[1])
         self.layers = [self._new_layer() for _ in range(rounds)]
         self.relations: set[tuple[int, int]] = set()
@@ -229,7 +235,8 @@ class NeighbourhoodStage:
         moved: set[int] = set()
         for k in range(len(self.layers)):  # round k + 1's anchors: round k's and its matches
             layer = self.layers[k] = built_layer(self.graphs, anchors, self.images[0],
-                                                 self.fanout, self.named, self.prefer)
+                                                 self.fanout, self.named, self.prefer,
+                                                 self.prefer_many)
             moved.update(layer.matches)
             anchors = anchors | layer.matches
         return moved

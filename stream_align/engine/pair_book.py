@@ -139,6 +139,18 @@ class PairBook:
         """The other side's nodes paired with ``node`` of ``side`` (0: left)."""
         return (self._by_left if side == 0 else self._by_right).seconds(node)
 
+    def scores_of(self, side: int, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every scored pair of the distinct ``nodes`` of ``side`` (0: left) as ``(i, score)``
+        with ``nodes[i]`` the pair's entity, ``i`` ascending: one search per node inside numpy
+        and one score read for all, not ``partners`` and a ``score`` per pair."""
+        table = self._by_left if side == 0 else self._by_right
+        at, partners = table.seconds_of(nodes)
+        mine = np.asarray(nodes, dtype=np.int64)[at]
+        scores = (self.node_scores(mine, partners) if side == 0
+                  else self.node_scores(partners, mine))
+        order = np.argsort(at, kind="stable")
+        return at[order], scores[order]
+
     def entities(self) -> tuple[set[int], set[int]]:
         """The left and the right nodes with at least one scored pair."""
         return self._by_left.firsts(), self._by_right.firsts()

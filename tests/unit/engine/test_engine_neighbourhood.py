@@ -94,6 +94,30 @@ def test_free_named_and_the_hubness_correction_equal_align(tmp_path: Path, unnam
     assert _right(engine) == _batch(bundle, unnamed, **rule)
 
 
+def test_preferences_read_at_once_equal_those_read_pair_by_pair(tmp_path: Path,
+                                                               unnamed: GraphPair,
+                                                               bundle: ModelBundle) -> None:
+    """A rebuild's ties ask the engine about many pairs at once (``_preferred_many``: one read
+    of the pairs' scores and of their entities' pairs): each answer equals ``_preferred``'s of
+    the pair alone, over the book's pairs and pairs it never scored, with and without the
+    hubness correction (decision 0123)."""
+    engine = _stream(tmp_path, bundle, unnamed, batch=0, neighbourhood_named=True,
+                     neighbourhood_csls=True)
+    lefts, rights, _ = engine.book.arrays()
+    rng = np.random.default_rng(0)
+    lefts = np.concatenate([lefts, rng.permutation(lefts)])  # and mostly unscored pairs
+    rights = np.concatenate([rights, rights])
+    for csls in (True, False):
+        engine.settings = engine.settings.model_copy(update={"neighbourhood_csls": csls})
+        engine._typicals.clear()
+        many = engine._preferred_many(lefts, rights)
+        engine._typicals.clear()
+        one = [engine._preferred(a, b) for a, b in zip(lefts.tolist(), rights.tolist(),
+                                                       strict=True)]
+        assert many.tolist() == one
+        assert 0 < many.sum() < len(many)
+
+
 def test_shuffled_micro_batches_equal_the_batch_rule(tmp_path: Path, unnamed: GraphPair,
                                                     bundle: ModelBundle) -> None:
     """Any batch order ends in the batch rule under the relations the stage froze (learnt

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from stream_align import setops
 from stream_align.engine.mutable_graph import Adjacency, MutableGraph
 from stream_align.engine.neighbourhood import (
     Fanout,
@@ -267,18 +268,29 @@ def _tables(stage: NeighbourhoodStage) -> list[tuple[Any, ...]]:
             for layer in stage.layers]
 
 
+@pytest.mark.parametrize("batched", [False, True])
 @pytest.mark.parametrize(("rounds", "fanout", "seed", "named"),
                          [(2, Fanout(64, 16), 20, False), (3, Fanout(6, 2), 21, False),
                           (2, Fanout(4, 1), 22, True), (1, Fanout(3, 0), 23, True)])
 def test_a_rebuild_built_as_arrays_holds_the_followed_tables(rounds: int, fanout: Fanout,
-                                                             seed: int, named: bool) -> None:
+                                                             seed: int, named: bool,
+                                                             batched: bool) -> None:
     """After random changes, a bulk refresh's tables (each round one join of the anchors'
     edges) equal those of following every anchor from empty tables, entry for entry: the
-    anchors, the hub-bound anchors, both support tables and the matches of every round."""
+    anchors, the hub-bound anchors, both support tables and the matches of every round.
+    ``batched``: the rebuild asks its ties of a ``prefer_many`` (every tie of a round's rows,
+    then of its columns, in one call), the followed tables ask ``prefer`` one pair at a time."""
     rng = random.Random(seed)
     preferred = {(a, b) for a in range(SIZE) for b in range(SIZE) if rng.random() < 0.3}
+    asked: list[int] = []
+
+    def prefer_many(lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
+        asked.append(len(lefts))
+        return setops.isin(lefts << 32 | rights,
+                           np.array(sorted(a << 32 | b for a, b in preferred), dtype=np.int64))
+
     stage = NeighbourhoodStage(_mirrors(rng), rounds, fanout, lambda a, b: (a, b) in preferred,
-                               named)
+                               named, prefer_many if batched else None)
     decider = _started(stage)
     compared = 0
     for step in range(120):
@@ -292,6 +304,7 @@ def test_a_rebuild_built_as_arrays_holds_the_followed_tables(rounds: int, fanout
         assert built == _tables(stage), f"step {step}"
         compared += sum(len(layer.matches) for layer in stage.layers)
     assert compared > 30  # the rounds matched something
+    assert not batched or sum(asked) > 10  # ties were asked of the batch
 
 
 @pytest.mark.parametrize("seed", [30, 31, 32])
