@@ -57,6 +57,13 @@ class DecodedBatch:
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     duplicates: Counter[str] = field(default_factory=Counter)  # re-sends dropped, by topic
 
+    def release(self) -> None:
+        """Let go of the records (decoded, their messages, the dead letters); the offsets and
+        counts stay."""
+        for records in (self.changes, self.change_messages, self.labels, self.label_messages,
+                        self.dead_letters):
+            records.clear()
+
     def take(self, kind: str, position: int) -> Message:
         """Remove input ``position`` of the ``kind`` ("change" or "label") list; its message
         (to dead-letter it: its offset stays in ``next_offsets``)."""
