@@ -214,10 +214,11 @@ def _head_features(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
         tags = packed.join(sides[0].views.own_versions(group.lefts),
                            sides[1].views.own_versions(group.rights))
     blocks = [slice(start, start + PAIR_BLOCK) for start in range(0, len(zero), PAIR_BLOCK)]
+    plain = cache is None and ends is None
 
-    def whole(i: int) -> np.ndarray:
-        at = group.at[0][blocks[i]], group.at[1][blocks[i]]
-        if cache is None and ends is None:
+    def whole(i: int) -> np.ndarray:  # not closed over ``ends``, which holds it: a batch
+        at = group.at[0][blocks[i]], group.at[1][blocks[i]]  # runs with the collector off,
+        if plain:  # and that cycle kept every group's views to the call's end (decision 0121)
             return features(views[0], at[0], views[1], at[1], zero[blocks[i]])
         return whole_features(views, unsorted, at, zero[blocks[i]])
 

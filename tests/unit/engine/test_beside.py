@@ -4,6 +4,7 @@ beside their evidence — compared on whole engine runs, event by event and list
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -84,3 +85,30 @@ def test_bulk_work_beside_gives_the_same_engine(tmp_path: Path,
     assert one == two == default
     assert np.array_equal(*(np.asarray([e[3] for e in r[0]], dtype=np.float64)
                             for r in (one, two)))
+
+
+def test_a_groups_features_beside_leave_no_cycle(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch runs with the collector off, so a reference cycle lives to the call's end: the
+    features' blocks taken from the back (``TwoEnds``) held their closure, and it held them,
+    with every group's pair-head views (decision 0121). None is left once the groups ran."""
+    monkeypatch.setattr(scoring, "BESIDE_PAIRS", 1)
+    monkeypatch.setattr(scoring, "GROUP_ENTITIES", 16)  # several groups a refresh
+    ran = []
+    started = scoring.TwoEnds.start
+
+    def start(self: scoring.TwoEnds, *args: object) -> None:
+        ran.append(1)
+        started(self, *args)
+
+    monkeypatch.setattr(scoring.TwoEnds, "start", start)
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        _run(tmp_path, threads=2, bulk_threads=2)
+        alive = [o for o in gc.get_objects() if isinstance(o, scoring.TwoEnds)]
+    finally:
+        if enabled:
+            gc.enable()
+    assert len(ran) > 1 and not alive
