@@ -38,6 +38,10 @@ dimensions): every owner of a side up to 131,072 entities a side, so each is dec
 batch, where it was decoded once per probed cell — ``nprobe`` times (decision 0054). Float32,
 not half floats: a touched cell's owners are gathered once per cell, and numpy widens half
 floats one value at a time — 3× the scan's CPU at 40K a side (decision 0068)."""
+WHOLE_SHARE = 0.5
+"""Share of a side's vectors from which ``scan`` widens every stored vector list by list
+(``IvfVectorIndex.decoded``) rather than gathering the owners' codes by id: a whole list
+widened as one block costs about half as much a vector (decision 0120)."""
 
 
 def check_ladder(ladder: dict[int, np.ndarray], settings: EngineSettings, version: str) -> None:
@@ -174,12 +178,22 @@ def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
         _scan_cells(other, nodes, vectors, batch, listings, fresh)
 
 
-def _decoded(side: Side, nodes: np.ndarray) -> np.ndarray:
+def _decoded(side: Side, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The indexed vectors of ``nodes`` as float32 (half-float codes widened once here, not
-    once per cell that gathers them), read from the lists' codes."""
+    once per cell that gathers them), read from the lists' codes, and the row of each node
+    in them. Where ``nodes`` are at least :data:`WHOLE_SHARE` of the side (a batch of 100 at
+    80K a side reads every owner), every stored vector is widened list by list instead —
+    the same bits at about half the CPU (decision 0120) — within :data:`SCAN_OWNERS` rows."""
     index = side.index
     assert isinstance(index, IvfVectorIndex)
-    return index.reconstruct_many(side.faiss_ids(nodes))
+    ids = side.faiss_ids(nodes)
+    if len(nodes) >= WHOLE_SHARE * len(index) and len(index) <= SCAN_OWNERS:
+        every, rows = index.decoded()
+        at = rows[np.maximum(ids, 0)]
+        if (missing := (ids < 0) | (at < 0)).any():
+            raise KeyError(f"node {int(nodes[np.argmax(missing)])} has no stored vector")
+        return every, at
+    return index.reconstruct_many(ids), np.arange(len(nodes))
 
 
 def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
@@ -191,9 +205,9 @@ def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
         return
     listing, listed, listed_order, listed_cells = listings
     union = setops.unique(np.concatenate([owners for _, _, owners in batch]))
-    decoded = _decoded(other, union)
+    decoded, rows_of = _decoded(other, union)
     at_union = np.zeros(int(union[-1]) + 1 if len(union) else 0, dtype=np.int64)
-    at_union[union] = np.arange(len(union))  # owner → its decoded row
+    at_union[union] = rows_of  # owner → its decoded row
     for cell, rows, owners in batch:
         block = decoded[at_union[owners]]
         scores = block @ vectors[rows].T

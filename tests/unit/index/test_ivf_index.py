@@ -162,3 +162,27 @@ def test_lists_read_again_only_where_changed_stay_to_the_bit(float16: bool,
         expected = index.reconstruct_many(every)
         assert np.array_equal(read.view(np.int32), expected.view(np.int32))
 
+
+
+@pytest.mark.parametrize("float16", [False, True])
+def test_every_vector_widened_list_by_list_equals_the_reads_by_id(float16: bool) -> None:
+    """``decoded`` (every stored vector, list after list, decision 0120) holds each stored
+    id's vector to the bit at its row — half-float subnormals, replacements, removals and
+    a re-read layout included — and no row for an absent id."""
+    rng = np.random.default_rng(5)
+    x = _unit(rng.normal(size=(300, 16)))
+    x[:30, :4] = rng.normal(size=(30, 4)) * 1e-6
+    index = IvfVectorIndex(train_quantiser(x, 8), nprobe=2, float16=float16)
+    ids = rng.permutation(3000)[:300].astype(np.int64)
+    index.add(ids, x)
+    for round_ in range(3):
+        every, rows = index.decoded()
+        stored = index.ids()
+        assert every.dtype == np.float32 and len(every) == len(stored) == len(index)
+        expected = index.reconstruct_many(stored)  # below READ_MIN: FAISS's decoder
+        assert np.array_equal(every[rows[stored]].view(np.int32), expected.view(np.int32))
+        absent = np.setdiff1d(np.arange(len(rows)), stored)
+        assert (rows[absent] == -1).all()
+        assert sorted(rows[stored].tolist()) == list(range(len(stored)))
+        index.add(stored[:20 + round_], _unit(rng.normal(size=(20 + round_, 16))))
+        index.remove(stored[50 + 10 * round_:55 + 10 * round_])
