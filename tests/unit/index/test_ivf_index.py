@@ -97,6 +97,18 @@ def test_probers_group_each_cell_in_the_given_order(nlist: int) -> None:
     assert np.array_equal(probers.rows(nodes), cells)
 
 
+def _with_subnormals(rng: np.random.Generator, n: int, float16: bool
+                     ) -> tuple[IvfVectorIndex, np.ndarray]:
+    """An index of ``n`` unit vectors under sparse ids, a tenth with tiny coordinates (half-float
+    subnormals); its ids in the order added."""
+    x = _unit(rng.normal(size=(n, 16)))
+    x[:n // 10, :4] = rng.normal(size=(n // 10, 4)) * 1e-6
+    index = IvfVectorIndex(train_quantiser(x, 8), nprobe=2, float16=float16)
+    ids = rng.permutation(10 * n)[:n].astype(np.int64)
+    index.add(ids, x)
+    return index, ids
+
+
 @pytest.mark.parametrize("float16", [False, True])
 def test_many_vectors_are_read_from_the_lists_to_the_bit(float16: bool,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,11 +118,8 @@ def test_many_vectors_are_read_from_the_lists_to_the_bit(float16: bool,
     ``stored_many`` gives the codes' own type (half floats with ``float16``: half the bytes a
     scoring group holds, decision 0121) on both paths, widened to the same bits."""
     rng = np.random.default_rng(3)
-    x = _unit(rng.normal(size=(500, 16)))
-    x[:40, :4] = rng.normal(size=(40, 4)) * 1e-6
-    index = IvfVectorIndex(train_quantiser(x, 8), nprobe=2, float16=float16)
-    ids = rng.permutation(5000)[:500].astype(np.int64)
-    index.add(ids, x)
+    index, ids = _with_subnormals(rng, 500, float16)
+    x = index.reconstruct_many(ids[:6])
     index.add(ids[:60], _unit(rng.normal(size=(60, 16))))
     index.remove(ids[100:130])
     kept = np.concatenate([ids[:100], ids[130:]])[rng.permutation(470)]
@@ -170,11 +179,7 @@ def test_every_vector_widened_list_by_list_equals_the_reads_by_id(float16: bool)
     id's vector to the bit at its row — half-float subnormals, replacements, removals and
     a re-read layout included — and no row for an absent id."""
     rng = np.random.default_rng(5)
-    x = _unit(rng.normal(size=(300, 16)))
-    x[:30, :4] = rng.normal(size=(30, 4)) * 1e-6
-    index = IvfVectorIndex(train_quantiser(x, 8), nprobe=2, float16=float16)
-    ids = rng.permutation(3000)[:300].astype(np.int64)
-    index.add(ids, x)
+    index, _ = _with_subnormals(rng, 300, float16)
     for round_ in range(3):
         every, rows = index.decoded()
         stored = index.ids()
