@@ -38,11 +38,12 @@ dimensions): every owner of a side up to 131,072 entities a side, so each is dec
 batch, where it was decoded once per probed cell — ``nprobe`` times (decision 0054). Float32,
 not half floats: a touched cell's owners are gathered once per cell, and numpy widens half
 floats one value at a time — 3× the scan's CPU at 40K a side (decision 0068)."""
-WHOLE_SHARE = 0.75
+WHOLE_SHARE = 0.9
 """Share of a side's vectors from which ``scan`` widens every stored vector list by list
-(``IvfVectorIndex.decoded``) rather than gathering the owners' codes by id: measured at 80K a
-side, ≈ 0.8 µs of CPU a stored vector against ≈ 2 µs an owner read by id where the owners are
-nearly all of them, ≈ 1.1 µs where they are half (decision 0120)."""
+(``IvfVectorIndex.decoded``) rather than gathering the owners' codes by id: with nearly every
+owner read (batches of 100 and more) ≈ 1 µs of CPU a stored vector against ≈ 1.5–2 µs an
+owner by id; at batches of 10 (55–80 % of the owners) both cost about as much a vector, so
+reading every vector cost more (decision 0120)."""
 
 
 def check_ladder(ladder: dict[int, np.ndarray], settings: EngineSettings, version: str) -> None:
