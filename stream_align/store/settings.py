@@ -52,6 +52,20 @@ class StoreSettings(BaseModel):
             "memory (faster point lookups, memory growing with the data)."
         ),
     )
+    partition_index_and_filters: bool = Field(
+        default=True,
+        description=(
+            "With cache_index_and_filters: split each table file's index and bloom filter into "
+            "partitions of metadata_block_bytes, only the top level pinned. A whole filter of a "
+            "64 MB table file is larger than a block-cache shard, so unpartitioned it is read "
+            "from disk again on every lookup once the graphs are large (decision 0129)."
+        ),
+    )
+    metadata_block_bytes: int = Field(
+        default=4096,
+        ge=512,
+        description="Size of one index or filter partition (partition_index_and_filters), bytes.",
+    )
     max_background_jobs: int = Field(
         default=2, ge=1, description="RocksDB threads for flushes and compactions."
     )
