@@ -273,7 +273,7 @@ class AlignmentEngine:
         stats["deferred"] = float(self.queue.count)
         stats["recompute_s"] = time.perf_counter() - started
         self.held.add(computed, affected.gone, labelled, applied.causes, applied.touched,
-                      fed=bool(changes or labels))
+                      fed=bool(changes or labels), first=recompute.first)
         events = self._refresh(delta, stats) if self._refresh_due() else []
         stats["held_calls"] = float(self.held.calls)
         with _timed(stats, "rows_s"):
@@ -301,7 +301,7 @@ class AlignmentEngine:
         if self.anchors is not None:
             recomputed = self.anchors.recomputed
             with _timed(stats, "anchors_s"):
-                touched = setops.union1d(touched, self.anchors.update(held.computed))
+                touched = setops.union1d(touched, self.anchors.update(held.first))
             stats["anchor_rows"] = float(self.anchors.recomputed - recomputed)
         stats["researched"] = float(searched)
         stats["csls_reranked"] = float(self.lists.reranked - reranked)

@@ -55,6 +55,7 @@ class HeldWork:
     """What changed since lists and decisions were last refreshed (per side: left, right)."""
 
     computed: tuple[NodeSet, NodeSet] = field(default_factory=_sets)
+    first: tuple[NodeSet, NodeSet] = field(default_factory=_sets)  # of computed: no vector before
     removed: tuple[NodeSet, NodeSet] = field(default_factory=_sets)
     labelled: list[tuple[str, str]] = field(default_factory=list)
     touched: tuple[NodeSet, NodeSet] = field(default_factory=_sets)  # by the changes
@@ -65,11 +66,14 @@ class HeldWork:
 
     def add(self, computed: tuple[Set[int], Set[int]], removed: tuple[Set[int], Set[int]],
             labelled: list[tuple[str, str]], causes: Causes,
-            touched: tuple[Set[int], Set[int]] = (set(), set()), fed: bool = True) -> None:
+            touched: tuple[Set[int], Set[int]] = (set(), set()), fed: bool = True,
+            first: tuple[Set[int], Set[int]] = (set(), set())) -> None:
         """Hold one call's changes (a node recomputed twice is refreshed once); ``fed``: the
-        call brought input (an input-free call only drains the queue)."""
+        call brought input (an input-free call only drains the queue); ``first``: the
+        ``computed`` nodes indexed for the first time (``Recompute.first``)."""
         for s in (0, 1):
             self.computed[s].update(computed[s])
+            self.first[s].update(first[s])
             self.touched[s].update(touched[s])
             self.removed[s].update(removed[s])
         self.causes.merge(causes)

@@ -110,6 +110,7 @@ class PairScores:
         due, kept = self._owed(waiting, labels)
         related = self._related(computed, removed, labelled)
         every = setops.union1d(setops.union1d(touched, related), due)
+        stats["pairs_checked"] = float(len(every))
         changed, owed, scored = [labels], [kept], [_NONE]
         built, hits = sum(side.views.built for side in self.sides), self.features.hits
         moved = _sorted(computed[0]), _sorted(computed[1])

@@ -134,6 +134,9 @@ class Recompute:
     tolerance: float = 0.0
     kept: int = 0  # recomputed vectors not indexed: within ``tolerance`` of the indexed one
     levelwise_from: int = 0  # chunks of this many nodes or more: ``levelwise`` (0: never)
+    first: tuple[set[int], set[int]] = field(default_factory=lambda: (set(), set()))
+    """Per graph, the indexed nodes that had no indexed vector before this call (the
+    shared-anchor heads' pools are read for these alone, ``anchor_heads``)."""
 
     def __call__(self, delta: StateDelta, affected: Affected, budget: int
                  ) -> tuple[set[int], set[int]]:
@@ -152,7 +155,10 @@ class Recompute:
             # stale: affected, queued or taken from the queue now (a chunk must not read
             # the kept h1 of a node a later chunk of this call recomputes)
             stale = Either(affected.nodes[s], self.queue.queued(s).keys(), set(chosen))
+            new = np.asarray(chosen, dtype=np.int64)
+            new = new[side.faiss_ids(new) < 0].tolist()
             computed.append(self.encode(delta, side, chosen, stale, affected.own[s]))
+            self.first[s].update(computed[s].intersection(new))
         if not self.queue.count:  # drained: the level-wise h0 rows wait for the next load
             for side in self.sides:
                 side.level0.clear()

@@ -197,6 +197,23 @@ def test_recompute_keeps_vectors_within_the_tolerance_but_not_its_own_nodes(
         (set(), set(nodes)) and exact.kept == 0
 
 
+def test_recompute_names_the_nodes_indexed_for_the_first_time(
+        loaded: AlignmentEngine) -> None:
+    """``first``: the recomputed nodes that had no indexed vector (a deleted node's comes
+    back as first), not those that had one (the shared-anchor pools read ``first`` alone)."""
+    side = loaded.sides[1]
+    nodes = sorted(side.indexed().tolist())[:4]
+    graphs = tuple(s.graph for s in loaded.sides)
+    delta = StateDelta()
+    side.drop(delta, nodes[:1])  # its vector gone: the next recompute indexes it anew
+    stage = Recompute(loaded.bundle, loaded.sides, DeferredQueue(graphs), loaded.faiss_ids, 8)
+    computed = stage(delta, Affected(nodes=(set(), set(nodes))), budget=10)
+    assert computed == (set(), set(nodes)) and stage.first == (set(), {nodes[0]})
+    again = Recompute(loaded.bundle, loaded.sides, DeferredQueue(graphs), loaded.faiss_ids, 8)
+    again(StateDelta(), Affected(nodes=(set(), set(nodes))), budget=10)
+    assert again.first == (set(), set())
+
+
 def test_decide_records_each_left_once() -> None:
     book = PairBook()
     decider = Decider(engine_settings(match_threshold=0.5, keep_threshold=0.5), book)
