@@ -23,7 +23,7 @@ from stream_align.engine.decisions import Decider
 from stream_align.engine.delta import GraphOp, GraphRow, LabelRow, StateDelta
 from stream_align.engine.errors import InputFailedError, Rejection
 from stream_align.engine.mutable_graph import NAME, MutableGraph
-from stream_align.engine.progress import Progress, counted, no_progress
+from stream_align.engine.progress import SCAN_REPORT_EVERY, Progress, no_progress
 from stream_align.engine.settings import EngineSettings
 from stream_align.events.contracts import Label, TripleChange, TripleOp
 
@@ -90,7 +90,7 @@ def _apply_one(graph: MutableGraph, side: int, change: TripleChange,
         out.touch(side, graph.index[head], change)
         out.row(GraphOp.DELETE_ENTITY, gid, head)
         return None
-    return _apply_triple(graph, side, change, out)
+    return _remove_triple(graph, side, change, out)
 
 
 def _node(graph: MutableGraph, known: dict[str, int], key: str) -> int | None:
@@ -104,42 +104,21 @@ def _node(graph: MutableGraph, known: dict[str, int], key: str) -> int | None:
     return i if graph.is_alive(i) else None
 
 
-def _apply_triple(graph: MutableGraph, side: int, change: TripleChange,
-                  out: Applied) -> Rejection | None:
+def _remove_triple(graph: MutableGraph, side: int, change: TripleChange,
+                   out: Applied) -> Rejection | None:
+    """A REMOVE_TRIPLE (an ADD goes in a run: ``_add_run``)."""
     gid, head = graph.graph_id, change.head
     relation, tail = change.relation or "", change.tail or ""  # the contract requires both
     known = out.known[side]
-    h = _node(graph, known, head)  # one lookup a key (a bulk load applies a triple a record)
+    h = _node(graph, known, head)
     t = h if tail == head else _node(graph, known, tail)
-    if (h is None or t is None) and change.op is TripleOp.REMOVE_TRIPLE:
+    if h is None or t is None:
         return Rejection("missing_triple", f"{gid}: no entity {head if h is None else tail!r}")
-    if h is None:  # an ADD before its endpoint's UPSERT: create it bare
-        h = _bare(graph, side, head, change, out)
-        if tail == head:
-            t = h
-    if t is None:
-        t = _bare(graph, side, tail, change, out)
-    r = graph.relation_id(relation)
-    if change.op is TripleOp.ADD_TRIPLE:
-        changed = graph.add_triple(h, r, t)
-        op = GraphOp.ADD_TRIPLE
-    else:
-        if not graph.remove_triple(h, r, t):
-            return Rejection("missing_triple", f"{gid}: no triple ({head}, {relation}, {tail})")
-        changed, op = True, GraphOp.REMOVE_TRIPLE
-    if changed:
-        out.row(op, gid, head, relation, tail)
-        out.touch_edge(side, h, t, change)
+    if not graph.remove_triple(h, graph.relation_id(relation), t):
+        return Rejection("missing_triple", f"{gid}: no triple ({head}, {relation}, {tail})")
+    out.row(GraphOp.REMOVE_TRIPLE, gid, head, relation, tail)
+    out.touch_edge(side, h, t, change)
     return None
-
-
-def _bare(graph: MutableGraph, side: int, key: str, change: TripleChange, out: Applied) -> int:
-    """A bare entity for ``key`` (no type, no attributes), recorded."""
-    node = out.known[side][key] = graph.upsert(key, "", {})
-    out.touch(side, node, change)
-    out.upserted[side].add(node)
-    out.row(GraphOp.UPSERT_ENTITY, graph.graph_id, key)
-    return node
 
 
 def apply_changes(delta: StateDelta, graphs: Sequence[MutableGraph], settings: EngineSettings,
@@ -155,19 +134,133 @@ def apply_changes(delta: StateDelta, graphs: Sequence[MutableGraph], settings: E
 
 def _apply_all(graphs: Sequence[MutableGraph], settings: EngineSettings,
                changes: Sequence[TripleChange], progress: Progress, out: Applied) -> None:
-    for position, change in enumerate(counted(changes, progress, "apply", len(changes))):
-        out.position = position
-        if change.graph not in settings.graph_ids:
-            error: Rejection | None = Rejection(
-                "unknown_graph", f"graph {change.graph!r} is not one of {settings.graph_ids}")
-        else:
-            side = settings.graph_ids.index(change.graph)
-            try:
-                error = _apply_one(graphs[side], side, change, out)
-            except Exception as exc:  # which change, for the caller; the cause is kept
-                raise InputFailedError("change", position) from exc
-        if error is not None:
-            out.rejected.append((position, error))
+    """Each change in order: a run of added triples at once (``_add_run``), anything else one
+    at a time; a report every ``SCAN_REPORT_EVERY``."""
+    total, position = len(changes), 0
+    progress("apply", 0, total)
+    while position < total:
+        limit = min(total, (position // SCAN_REPORT_EVERY + 1) * SCAN_REPORT_EVERY)
+        stop = _add_run(graphs, settings.graph_ids, changes, position, limit, out)
+        if stop == position:
+            _apply_at(graphs, settings, changes[position], position, out)
+            stop += 1
+        if stop % SCAN_REPORT_EVERY == 0 and stop < total:
+            progress("apply", stop, total)
+        position = stop
+    progress("apply", total, total)
+
+
+def _apply_at(graphs: Sequence[MutableGraph], settings: EngineSettings, change: TripleChange,
+              position: int, out: Applied) -> None:
+    """One change (``position`` of the batch), rejected or applied."""
+    out.position = position
+    if change.graph not in settings.graph_ids:
+        error: Rejection | None = Rejection(
+            "unknown_graph", f"graph {change.graph!r} is not one of {settings.graph_ids}")
+    else:
+        side = settings.graph_ids.index(change.graph)
+        try:
+            error = _apply_one(graphs[side], side, change, out)
+        except Exception as exc:  # which change, for the caller; the cause is kept
+            raise InputFailedError("change", position) from exc
+    if error is not None:
+        out.rejected.append((position, error))
+
+
+@dataclass
+class _Run:
+    """The ADD_TRIPLE changes of a run, as columns: each one's side, nodes and relation, and
+    the bare entities the run created for them, in order (the index in the run of the change
+    that created each, its side, node and key)."""
+
+    changes: list[TripleChange] = field(default_factory=list)
+    sides: list[int] = field(default_factory=list)
+    heads: list[int] = field(default_factory=list)
+    relations: list[int] = field(default_factory=list)
+    tails: list[int] = field(default_factory=list)
+    bare: list[tuple[int, int, int, str]] = field(default_factory=list)
+
+    def node(self, graph: MutableGraph, side: int, known: dict[str, int], key: str) -> int:
+        """``key``'s node; if it is not alive, a bare entity for it (no type, no attributes)."""
+        node = _node(graph, known, key)
+        if node is None:
+            node = known[key] = graph.upsert(key, "", {})
+            self.bare.append((len(self.changes), side, node, key))
+        return node
+
+
+def _add_run(graphs: Sequence[MutableGraph], ids: tuple[str, ...],
+             changes: Sequence[TripleChange], start: int, limit: int, out: Applied) -> int:
+    """Apply the changes from ``start`` (before ``limit``) that add a triple to a known graph,
+    up to the first that does not; return its position. Such a change is never rejected: its
+    nodes (an end not alive created bare, the head first) and relation id are found in order
+    first, then its edges, rows, touches and causes go in at once, in the order the changes
+    one at a time leave them. A backlog read a partition chunk at a time has
+    triples naming entities whose upsert is in a chunk not read yet: their bare creations stay
+    inside the run (a run cut at each was a few triples long, decision 0122)."""
+    run, position = _Run(), start
+    try:
+        while position < limit:
+            change = changes[position]
+            if change.op is not TripleOp.ADD_TRIPLE or change.graph not in ids:
+                break
+            side = ids.index(change.graph)
+            graph, known, head, tail = graphs[side], out.known[side], change.head, change.tail
+            h = run.node(graph, side, known, head)
+            t = h if tail == head else run.node(graph, side, known, tail or "")
+            run.changes.append(change)
+            run.sides.append(side)
+            run.heads.append(h)
+            run.relations.append(graph.relation_id(change.relation or ""))
+            run.tails.append(t)
+            position += 1
+    except Exception as exc:  # which change, for the caller; the cause is kept
+        raise InputFailedError("change", position) from exc
+    if run.changes:
+        _add_edges(graphs, start, run, out)
+    return position
+
+
+def _add_edges(graphs: Sequence[MutableGraph], start: int, run: _Run, out: Applied) -> None:
+    """A run's triples (from position ``start``) into the graphs; in change order, the rows,
+    touches and causes of each bare entity it created and of each triple it added."""
+    added = [False] * len(run.changes)
+    for side in (0, 1):
+        if at := [i for i, s in enumerate(run.sides) if s == side]:
+            for i, was in zip(at, graphs[side].add_triples(
+                    [run.heads[i] for i in at], [run.relations[i] for i in at],
+                    [run.tails[i] for i in at]), strict=True):
+                added[i] = was
+    gids = (graphs[0].graph_id, graphs[1].graph_id)
+    rows, bare = out.delta.graph, run.bare
+    sides: list[int] = []
+    nodes: tuple[list[int], list[int]] = ([], [])
+    causes: list[tuple[str, int]] = []
+    upserted: tuple[list[int], list[int]] = ([], [])
+    next_bare = bare[0][0] if bare else -1
+    b = 0
+    for i, change in enumerate(run.changes):
+        cause = (change.event_id, change.event_time)
+        while i == next_bare:
+            _, side, node, key = bare[b]
+            rows.append(GraphRow(start + i, GraphOp.UPSERT_ENTITY, gids[side], key))
+            sides.append(side)
+            nodes[side].append(node)
+            causes.append(cause)
+            upserted[side].append(node)
+            b += 1
+            next_bare = bare[b][0] if b < len(bare) else -1
+        if added[i]:
+            side = run.sides[i]
+            rows.append(GraphRow(start + i, GraphOp.ADD_TRIPLE, gids[side], change.head,
+                                 change.relation or "", change.tail or ""))
+            sides += (side, side)
+            nodes[side].extend((run.heads[i], run.tails[i]))
+            causes += (cause, cause)
+    for side in (0, 1):
+        out.touched[side].update(nodes[side])
+        out.upserted[side].update(upserted[side])
+    out.causes.touch_many(sides, nodes, causes)
 
 
 def apply_labels(delta: StateDelta, decider: Decider, labels: Sequence[Label],

@@ -84,6 +84,32 @@ class Causes:
         self._node[side].append(tail)
         self._entry[side].append(len(self._time) - 1)
 
+    def touch_many(self, sides: list[int], nodes: tuple[list[int], list[int]],
+                   changes: Sequence[tuple[str, int]]) -> None:
+        """``touch(sides[k], node, *changes[k])`` for each touch ``k`` in order, where
+        ``nodes[side]`` holds each side's touched nodes in that order (a run of a bulk batch's
+        triples and the bare entities they created): the same entries and columns, one loop.
+        A change's touches pass the same ``changes`` tuple."""
+        last, blob, ends, times = self._last, self._blob, self._ends, self._time
+        entry = len(times) - 1
+        entries: tuple[list[int], list[int]] = ([], [])
+        before = None
+        for side, change in zip(sides, changes, strict=True):
+            if change is not before:
+                before = change
+                event_id, event_time = change
+                if last is None or last[0] is not event_id or last[1] != event_time:
+                    blob += event_id.encode("utf-8", "surrogatepass")
+                    ends.append(len(blob))
+                    times.append(event_time)
+                    entry += 1
+                    last = (event_id, event_time)
+            entries[side].append(entry)
+        self._last = last
+        for side in (0, 1):
+            self._node[side].extend(nodes[side])
+            self._entry[side].extend(entries[side])
+
     def label(self, pairs: Iterable[tuple[str, str]], event_id: str, event_time: int) -> None:
         """A label changed the standing of ``pairs``: it causes both entities' decisions."""
         for pair in pairs:

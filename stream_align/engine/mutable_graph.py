@@ -208,6 +208,17 @@ class MutableGraph:
         self.triple_count += 1
         return True
 
+    def add_triples(self, heads: list[int], relations: list[int], tails: list[int]
+                    ) -> list[bool]:
+        """``add_triple`` of each ``(heads[i], relations[i], tails[i])`` in order, inside
+        ``held_merges``; which were added (the others were there already)."""
+        added = self.out.add_new(heads, [r << 32 | t for r, t in zip(relations, tails,
+                                                                     strict=True)])
+        new = [i for i, was in enumerate(added) if was]
+        self.inn.add_all([tails[i] for i in new], [relations[i] << 32 | heads[i] for i in new])
+        self.triple_count += len(new)
+        return added
+
     def remove_triple(self, h: int, r: int, t: int) -> bool:
         if not self.out.has(h, r << 32 | t):
             return False
