@@ -104,22 +104,43 @@ class Database:
         self._write_options = WriteOptions()
         self._write_options.sync = settings.sync_writes
         self._closing = threading.Lock()  # a checkpoint on another thread vs close()
+        self._empty: dict[Table, bool] = {}  # per table probed: whether it holds no row
 
     def _table(self, table: Table) -> Rdict:
         if self._db is None:
             raise StoreClosedError("the state store is closed")
         return self._tables[table]
 
+    def _holds_none(self, table: Table, rows: Rdict) -> bool:
+        """Whether ``table`` holds no committed row, without a read where that is known.
+
+        This process is the database's only writer (RocksDB's lock) and every write goes
+        through ``write_tables``: a table is probed once (one seek), found empty it stays known
+        empty until a write puts a row in it, and once it may hold rows it is never probed
+        again (rows deleted later only cost the reads this saves). A fresh service's backlog
+        read every key of its first batch from empty tables — the input ids, the triples, the
+        degree counters: ≈ 410,000 reads for DBP15K zh_en, decision 0127."""
+        empty = self._empty.get(table)
+        if empty is None:
+            empty = self._empty[table] = next(iter(rows.keys()), None) is None
+        return empty
+
     def get(self, table: Table, key: bytes) -> bytes | None:
         """The committed value of ``key``, or None."""
-        value: bytes | None = self._table(table).get(key)
+        rows = self._table(table)
+        if self._holds_none(table, rows):
+            return None
+        value: bytes | None = rows.get(key)
         return value
 
     def get_many(self, table: Table, keys: list[bytes]) -> list[bytes | None]:
         """Committed values of ``keys`` in one multi-get (None where absent)."""
         if not keys:
             return []
-        values: list[bytes | None] = self._table(table).get(keys)
+        rows = self._table(table)
+        if self._holds_none(table, rows):
+            return [None] * len(keys)
+        values: list[bytes | None] = rows.get(keys)
         return values
 
     def scan(self, table: Table, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
@@ -162,6 +183,8 @@ class Database:
         put, delete = batch.put, batch.delete
         for table, values in tables:
             handle = self._handles[table]
+            if values:
+                self._empty[table] = False  # before the write: "may hold rows" is always safe
             while values:
                 key, value = values.popitem()
                 if value is None:
