@@ -26,7 +26,7 @@ from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks, no_progress
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
-from stream_align.engine.threads import blas_on_one_thread
+from stream_align.engine.threads import blas_on_one_thread, torch_on_one_thread
 from stream_align.index import IvfVectorIndex
 from stream_align.model.errors import ModelError
 
@@ -38,12 +38,11 @@ dimensions): every owner of a side up to 131,072 entities a side, so each is dec
 batch, where it was decoded once per probed cell — ``nprobe`` times (decision 0054). Float32,
 not half floats: a touched cell's owners are gathered once per cell, and numpy widens half
 floats one value at a time — 3× the scan's CPU at 40K a side (decision 0068)."""
-WHOLE_SHARE = 0.9
-"""Share of a side's vectors from which ``scan`` widens every stored vector list by list
-(``IvfVectorIndex.decoded``) rather than gathering the owners' codes by id: with nearly every
-owner read (batches of 100 and more) ≈ 1 µs of CPU a stored vector against ≈ 1.5–2 µs an
-owner by id; at batches of 10 (55–80 % of the owners) both cost about as much a vector, so
-reading every vector cost more (decision 0120)."""
+LIST_SHARE = 0.4
+"""Share of the vectors in the lists holding a scan's owners from which ``scan`` widens those
+lists whole (``IvfVectorIndex.decoded``: a copy and one vectorised widening, ≈ 0.3 µs a listed
+vector into fresh pages) rather than reading the owners by id (a sort by cell and a gather per
+list, ≈ 0.6 µs an owner); measured break-even ≈ 0.35–0.45 (decision 0125)."""
 
 
 def check_ladder(ladder: dict[int, np.ndarray], settings: EngineSettings, version: str) -> None:
@@ -157,6 +156,14 @@ def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     of them per cell) — decision 0054."""
     if not len(nodes) or other.probers is None or not isinstance(mine.index, IvfVectorIndex):
         return
+    # one small product per cell (decision 0075); the widenings on one thread (decision 0125)
+    with blas_on_one_thread(), torch_on_one_thread():
+        _scan(mine, other, nodes, fresh)
+
+
+def _scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
+    """``scan`` of ``nodes`` (with vectors, ``mine`` and ``other`` on IVF)."""
+    assert other.probers is not None and isinstance(mine.index, IvfVectorIndex)
     vectors = mine.vectors(nodes.tolist())
     cells = mine.index.cells_of(mine.faiss_ids(nodes))
     listing, listed = other.listed_by.of(nodes)  # (index into nodes, list owner)
@@ -166,35 +173,32 @@ def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     listings = listing, listed, listed_order, cells[listing][listed_order]
     batch: list[tuple[int, np.ndarray, np.ndarray]] = []
     seen, held = np.zeros(0, dtype=bool), 0  # distinct owners of the batch
-    with blas_on_one_thread():  # one small product per cell (decision 0075)
-        for cell, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
-            owners = np.sort(other.probers.of(cell))
-            seen = grown(seen, int(owners.max(initial=-1)) + 1, False)
-            held += int(np.count_nonzero(~seen[owners]))
-            seen[owners] = True
-            batch.append((cell, by_cell[lo:lo + k], owners))
-            if held >= SCAN_OWNERS:
-                _scan_cells(other, nodes, vectors, batch, listings, fresh)
-                batch, held = [], 0
-                seen[:] = False
-        _scan_cells(other, nodes, vectors, batch, listings, fresh)
+    for cell, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
+        owners = np.sort(other.probers.of(cell))
+        seen = grown(seen, int(owners.max(initial=-1)) + 1, False)
+        held += int(np.count_nonzero(~seen[owners]))
+        seen[owners] = True
+        batch.append((cell, by_cell[lo:lo + k], owners))
+        if held >= SCAN_OWNERS:
+            _scan_cells(other, nodes, vectors, batch, listings, fresh)
+            batch, held = [], 0
+            seen[:] = False
+    _scan_cells(other, nodes, vectors, batch, listings, fresh)
 
 
 def _decoded(side: Side, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The indexed vectors of ``nodes`` as float32 (half-float codes widened once here, not
     once per cell that gathers them), read from the lists' codes, and the row of each node
-    in them. Where ``nodes`` are at least :data:`WHOLE_SHARE` of the side (a batch of 100 at
-    80K a side reads every owner), every stored vector is widened list by list instead —
-    the same bits at less CPU (decision 0120) — within :data:`SCAN_OWNERS` rows."""
+    in them. Where ``nodes`` are at least :data:`LIST_SHARE` of the vectors in their lists,
+    those lists are widened whole — the same bits at less CPU (decisions 0120, 0125) — within
+    :data:`SCAN_OWNERS` rows."""
     index = side.index
     assert isinstance(index, IvfVectorIndex)
     ids = side.faiss_ids(nodes)
-    if len(nodes) >= WHOLE_SHARE * len(index) and len(index) <= SCAN_OWNERS:
-        every, rows = index.decoded()
-        at = rows[np.maximum(ids, 0)]
-        if (missing := (ids < 0) | (at < 0)).any():
-            raise KeyError(f"node {int(nodes[np.argmax(missing)])} has no stored vector")
-        return every, at
+    if (ids < 0).any():
+        raise KeyError(f"node {int(nodes[np.argmax(ids < 0)])} has no stored vector")
+    if len(nodes) >= LIST_SHARE * (listed := index.listed(ids)) and listed <= SCAN_OWNERS:
+        return index.decoded(ids)
     return index.reconstruct_many(ids), np.arange(len(nodes))
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import faiss
 import numpy as np
+import torch
 
 from stream_align.arrays import grown, lookup
 from stream_align.index.kmeans import POINTS_PER_CELL as TRAIN_POINTS_PER_CELL
@@ -35,6 +36,22 @@ READ_MIN = 4096
 arrays (one gather per list) instead of FAISS's ``reconstruct_batch`` (a hash-table lookup and
 a decoder object per vector: ≈ 3 µs a vector, decision 0068); below it the lists' layout is
 not worth its ``nlist`` steps."""
+WIDEN_MIN = 1 << 16
+"""Half floats from which :func:`widened` converts with torch (one vectorised F16C pass, ≈ 0.2
+ns a value) instead of numpy's ``astype`` (a value at a time, ≈ 2 ns, decision 0125); below it
+a call's fixed cost is more than the conversion."""
+
+
+def widened(half: np.ndarray) -> np.ndarray:
+    """``half`` (contiguous ``float16``) as ``float32``: the same values exactly (every half
+    float is a float32; subnormals included), into an array numpy allocates (torch's own
+    allocations are not backed by huge pages, so a large one is faulted in 4 KB at a time)."""
+    out = np.empty(half.shape, dtype=np.float32)
+    if half.size < WIDEN_MIN:
+        out[...] = half
+    else:
+        torch.from_numpy(out).copy_(torch.from_numpy(np.ascontiguousarray(half)))
+    return out
 
 
 def training_rows(n: int, cells: int, seed: int = 0) -> np.ndarray | None:
@@ -158,7 +175,8 @@ class IvfVectorIndex:
     def reconstruct_many(self, ids: np.ndarray) -> np.ndarray:
         """``(len(ids), dim)`` stored vectors, ``float32``. Many at once are read from the
         lists' codes as arrays (:data:`READ_MIN`): the same bits as FAISS's decoder."""
-        return self.stored_many(ids).astype(np.float32, copy=False)
+        stored = self.stored_many(ids)
+        return widened(stored) if stored.dtype == np.float16 else stored
 
     def stored_many(self, ids: np.ndarray) -> np.ndarray:
         """:meth:`reconstruct_many` in the codes' own type: ``float16`` with half-float codes
@@ -172,29 +190,40 @@ class IvfVectorIndex:
         if len(ids) < READ_MIN:
             return self._index.reconstruct_batch(ids).astype(stored, copy=False)
         layout = self._read_layout()
-        cells = lookup(self._cell, ids, -1)
-        if (cells < 0).any():
-            raise KeyError(f"id {int(ids[np.argmax(cells < 0)])} is not stored")
-        return layout.codes(cells, ids).view(stored)
+        return layout.codes(self._stored_cells(ids), ids).view(stored)
 
-    def decoded(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every stored vector as ``float32``, list after list, and the row of each id in it
-        (indexed by id, ``-1``: not stored). The same bits as :meth:`reconstruct_many`; for
-        most of the stored vectors at once less CPU — each list widened as one contiguous
-        block, no per-id gather of codes and no sort of the ids by cell (the scan of a batch
-        reads nearly every list owner, decision 0120)."""
+    def listed(self, ids: np.ndarray) -> int:
+        """How many vectors the lists holding stored ``ids`` hold: what :meth:`decoded` of
+        ``ids`` widens."""
         layout = self._read_layout()
-        sizes = np.array([0 if codes is None else len(codes) for codes in layout.lists],
-                         dtype=np.int64)
-        base = np.cumsum(sizes) - sizes
-        out = np.empty((int(sizes.sum()), self.dim), dtype=np.float32)
-        stored = np.float16 if self.float16 else np.float32
-        for cell in np.flatnonzero(sizes).tolist():
-            out[base[cell]:base[cell] + sizes[cell]] = layout.lists[cell].view(stored)
-        rows = np.full(len(self._cell), -1, dtype=np.int64)
-        held = np.flatnonzero(self._cell >= 0)
-        rows[held] = base[self._cell[held]] + layout.offset[held]
-        return out, rows
+        return int(layout.sizes(np.unique(self._stored_cells(ids))).sum())
+
+    def decoded(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every vector of the lists holding stored ``ids``, as ``float32``, list after list,
+        and the row of each of ``ids`` in them. The same bits as :meth:`reconstruct_many`;
+        where the ids are a good share of their lists less CPU — each list copied as one
+        contiguous block and widened in one pass, no per-id gather of codes and no sort of the
+        ids by cell (the scan of a batch reads most of the owners of the lists it meets,
+        decisions 0120, 0125)."""
+        ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
+        cells = self._stored_cells(ids)
+        layout = self._read_layout()
+        held = np.unique(cells)
+        sizes = layout.sizes(held)
+        base = np.zeros(self.nlist, dtype=np.int64)
+        base[held] = np.cumsum(sizes) - sizes
+        parts = [layout.lists[cell] for cell in held.tolist()]
+        codes = np.concatenate(parts) if parts else np.zeros((0, self._index.code_size),
+                                                             dtype=np.uint8)
+        vectors = widened(codes.view(np.float16)) if self.float16 else codes.view(np.float32)
+        return vectors.reshape(-1, self.dim), base[cells] + layout.offset[ids]
+
+    def _stored_cells(self, ids: np.ndarray) -> np.ndarray:
+        """The cell of each of ``ids``; ``KeyError`` where one is not stored."""
+        cells = lookup(self._cell, np.asarray(ids, dtype=np.int64), -1)
+        if (cells < 0).any():
+            raise KeyError(f"id {int(np.asarray(ids)[np.argmax(cells < 0)])} is not stored")
+        return cells
 
     def _read_layout(self) -> _Layout:
         """The lists' codes as arrays, read again where an add or remove changed them."""
@@ -242,6 +271,11 @@ class _Layout:
             self.lists[cell] = faiss.rev_swig_ptr(self.invlists.get_codes(cell),
                                                   size * self.code_size
                                                   ).reshape(size, self.code_size)
+
+    def sizes(self, cells: np.ndarray) -> np.ndarray:
+        """How many vectors each list of ``cells`` holds."""
+        return np.array([0 if self.lists[cell] is None else len(self.lists[cell])
+                         for cell in cells.tolist()], dtype=np.int64)
 
     def codes(self, cells: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """``(len(ids), code_size)`` codes of stored ``ids`` (in ``cells``): one gather per

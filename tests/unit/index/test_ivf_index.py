@@ -8,6 +8,7 @@ import pytest
 
 from stream_align.engine.probers import CellProbers
 from stream_align.index import IvfVectorIndex, auto_cells, train_quantiser
+from stream_align.index.ivf_index import WIDEN_MIN, widened
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -174,20 +175,39 @@ def test_lists_read_again_only_where_changed_stay_to_the_bit(float16: bool,
 
 
 @pytest.mark.parametrize("float16", [False, True])
-def test_every_vector_widened_list_by_list_equals_the_reads_by_id(float16: bool) -> None:
-    """``decoded`` (every stored vector, list after list, decision 0120) holds each stored
-    id's vector to the bit at its row — half-float subnormals, replacements, removals and
-    a re-read layout included — and no row for an absent id."""
+@pytest.mark.parametrize("widen_min", [0, 1 << 30])
+def test_lists_holding_ids_widened_whole_equal_the_reads_by_id(
+        float16: bool, widen_min: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``decoded(ids)`` (every vector of the lists holding ``ids``, list after list, decisions
+    0120, 0125) holds each of ``ids``' vectors to the bit at its row — half-float subnormals,
+    replacements, removals, a re-read layout, torch's widening and numpy's included — and
+    holds exactly the vectors of those lists; an absent id raises."""
+    monkeypatch.setattr("stream_align.index.ivf_index.WIDEN_MIN", widen_min)
     rng = np.random.default_rng(5)
     index, _ = _with_subnormals(rng, 300, float16)
     for round_ in range(3):
-        every, rows = index.decoded()
         stored = index.ids()
-        assert every.dtype == np.float32 and len(every) == len(stored) == len(index)
-        expected = index.reconstruct_many(stored)  # below READ_MIN: FAISS's decoder
-        assert np.array_equal(every[rows[stored]].view(np.int32), expected.view(np.int32))
-        absent = np.setdiff1d(np.arange(len(rows)), stored)
-        assert (rows[absent] == -1).all()
-        assert sorted(rows[stored].tolist()) == list(range(len(stored)))
+        some = rng.choice(stored, 7 + 40 * round_, replace=False)
+        every, rows = index.decoded(some)
+        assert every.dtype == np.float32
+        expected = index.reconstruct_many(some)  # below READ_MIN: FAISS's decoder
+        assert np.array_equal(every[rows].view(np.int32), expected.view(np.int32))
+        lists = np.isin(index.cells_of(stored), index.cells_of(some))
+        assert len(every) == index.listed(some) == np.count_nonzero(lists)
+        assert np.array_equal(np.sort(every.view(np.int32), axis=0),
+                              np.sort(index.reconstruct_many(stored[lists]).view(np.int32),
+                                      axis=0))
         index.add(stored[:20 + round_], _unit(rng.normal(size=(20 + round_, 16))))
         index.remove(stored[50 + 10 * round_:55 + 10 * round_])
+    with pytest.raises(KeyError):
+        index.decoded(np.array([10**7], dtype=np.int64))
+
+
+def test_half_floats_widened_by_torch_equal_numpy_to_the_bit() -> None:
+    """``widened`` above ``WIDEN_MIN`` (torch's conversion) gives numpy's float32 of every half
+    float: all 65,536 bit patterns but the NaNs (whose payloads neither promises), so
+    subnormals, signed zeros and infinities."""
+    half = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    half = np.tile(half[~np.isnan(half)], 2).reshape(-1, 2)
+    assert half.size >= WIDEN_MIN
+    assert np.array_equal(widened(half).view(np.int32), half.astype(np.float32).view(np.int32))
