@@ -28,21 +28,24 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 from stream_align.engine.threads import blas_on_one_thread, torch_on_one_thread
 from stream_align.index import IvfVectorIndex
+from stream_align.index.ivf_index import as_float32
 from stream_align.model.errors import ModelError
 
 CHUNK = 8192
 """Entities searched per FAISS call in a full rebuild (bounded query memory)."""
 SCAN_OWNERS = 131_072
-"""Distinct list owners whose vectors ``scan`` decodes at a time (128 MB as float32 at 256
-dimensions): every owner of a side up to 131,072 entities a side, so each is decoded once a
-batch, where it was decoded once per probed cell — ``nprobe`` times (decision 0054). Float32,
-not half floats: a touched cell's owners are gathered once per cell, and numpy widens half
-floats one value at a time — 3× the scan's CPU at 40K a side (decision 0068)."""
-LIST_SHARE = 0.4
-"""Share of the vectors in the lists holding a scan's owners from which ``scan`` widens those
-lists whole (``IvfVectorIndex.decoded``: a copy and one vectorised widening, ≈ 0.3 µs a listed
-vector into fresh pages) rather than reading the owners by id (a sort by cell and a gather per
-list, ≈ 0.6 µs an owner); measured break-even ≈ 0.35–0.45 (decision 0125)."""
+"""Distinct list owners whose stored vectors ``scan`` reads at a time (64 MB as half floats at
+256 dimensions): every owner of a side up to 131,072 entities a side, so each is read once a
+batch, where it was read once per probed cell — ``nprobe`` times (decision 0054). Held in the
+codes' own type and widened a cell's block at a time by one vectorised pass
+(``ivf_index.widened``): numpy widened half floats a value at a time, so the owners were
+widened once a batch to float32 instead (decision 0068) — a pass over fresh pages twice the
+size (decision 0125)."""
+LIST_SHARE = 0.1
+"""Share of the vectors in the lists holding a scan's owners from which ``scan`` copies those
+lists whole (``IvfVectorIndex.stored_lists``: one contiguous copy a list, ≈ 0.1–0.25 µs a
+listed vector) rather than reading the owners by id (a sort by cell and a gather per list,
+≈ 1 µs an owner): the lists the batch's cells reach, not the side (decision 0125)."""
 
 
 def check_ladder(ladder: dict[int, np.ndarray], settings: EngineSettings, version: str) -> None:
@@ -150,10 +153,10 @@ def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     scores where they reach the bound or are already listed; ``NaN`` where a list holding one
     no longer probes its cell; lists with bound ``-inf`` to search again (``FreshRows.short``).
 
-    Cell by cell, each owner's vector decoded once per :data:`SCAN_OWNERS` owners (not once per
-    probed cell: an owner probes ``nprobe`` cells, and a drain batch's changed vectors reach
-    nearly all of them), and the listed pairs split by cell once (not a membership test of all
-    of them per cell) — decision 0054."""
+    Cell by cell, each owner's stored vector read once per :data:`SCAN_OWNERS` owners (not
+    once per probed cell: an owner probes ``nprobe`` cells, and a drain batch's changed vectors
+    reach nearly all of them), and the listed pairs split by cell once (not a membership test
+    of all of them per cell) — decision 0054."""
     if not len(nodes) or other.probers is None or not isinstance(mine.index, IvfVectorIndex):
         return
     # one small product per cell (decision 0075); the widenings on one thread (decision 0125)
@@ -186,20 +189,19 @@ def _scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     _scan_cells(other, nodes, vectors, batch, listings, fresh)
 
 
-def _decoded(side: Side, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The indexed vectors of ``nodes`` as float32 (half-float codes widened once here, not
-    once per cell that gathers them), read from the lists' codes, and the row of each node
-    in them. Where ``nodes`` are at least :data:`LIST_SHARE` of the vectors in their lists,
-    those lists are widened whole — the same bits at less CPU (decisions 0120, 0125) — within
-    :data:`SCAN_OWNERS` rows."""
+def _stored(side: Side, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stored vectors of ``nodes`` in the codes' own type, read from the lists' codes, and
+    the row of each node in them. Where ``nodes`` are at least :data:`LIST_SHARE` of the
+    vectors in their lists, those lists are copied whole — the same bits at less CPU
+    (decisions 0120, 0125) — within :data:`SCAN_OWNERS` rows."""
     index = side.index
     assert isinstance(index, IvfVectorIndex)
     ids = side.faiss_ids(nodes)
     if (ids < 0).any():
         raise KeyError(f"node {int(nodes[np.argmax(ids < 0)])} has no stored vector")
     if len(nodes) >= LIST_SHARE * (listed := index.listed(ids)) and listed <= SCAN_OWNERS:
-        return index.decoded(ids)
-    return index.reconstruct_many(ids), np.arange(len(nodes))
+        return index.stored_lists(ids)
+    return index.stored_many(ids), np.arange(len(nodes))
 
 
 def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
@@ -211,11 +213,11 @@ def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
         return
     listing, listed, listed_order, listed_cells = listings
     union = setops.unique(np.concatenate([owners for _, _, owners in batch]))
-    decoded, rows_of = _decoded(other, union)
+    stored, rows_of = _stored(other, union)
     at_union = np.zeros(int(union[-1]) + 1 if len(union) else 0, dtype=np.int64)
-    at_union[union] = rows_of  # owner → its decoded row
+    at_union[union] = rows_of  # owner → its stored row
     for cell, rows, owners in batch:
-        block = decoded[at_union[owners]]
+        block = as_float32(stored[at_union[owners]])
         scores = block @ vectors[rows].T
         bound = other.bounds(owners)
         short = np.isneginf(bound)

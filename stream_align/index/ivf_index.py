@@ -42,6 +42,11 @@ ns a value) instead of numpy's ``astype`` (a value at a time, ≈ 2 ns, decision
 a call's fixed cost is more than the conversion."""
 
 
+def as_float32(stored: np.ndarray) -> np.ndarray:
+    """Stored vectors (``float32``, or ``float16`` codes) as ``float32``: :func:`widened`."""
+    return widened(stored) if stored.dtype == np.float16 else stored
+
+
 def widened(half: np.ndarray) -> np.ndarray:
     """``half`` (contiguous ``float16``) as ``float32``: the same values exactly (every half
     float is a float32; subnormals included), into an array numpy allocates (torch's own
@@ -175,8 +180,7 @@ class IvfVectorIndex:
     def reconstruct_many(self, ids: np.ndarray) -> np.ndarray:
         """``(len(ids), dim)`` stored vectors, ``float32``. Many at once are read from the
         lists' codes as arrays (:data:`READ_MIN`): the same bits as FAISS's decoder."""
-        stored = self.stored_many(ids)
-        return widened(stored) if stored.dtype == np.float16 else stored
+        return as_float32(self.stored_many(ids))
 
     def stored_many(self, ids: np.ndarray) -> np.ndarray:
         """:meth:`reconstruct_many` in the codes' own type: ``float16`` with half-float codes
@@ -193,18 +197,18 @@ class IvfVectorIndex:
         return layout.codes(self._stored_cells(ids), ids).view(stored)
 
     def listed(self, ids: np.ndarray) -> int:
-        """How many vectors the lists holding stored ``ids`` hold: what :meth:`decoded` of
-        ``ids`` widens."""
+        """How many vectors the lists holding stored ``ids`` hold: what :meth:`stored_lists` of
+        ``ids`` copies."""
         layout = self._read_layout()
         return int(layout.sizes(np.unique(self._stored_cells(ids))).sum())
 
-    def decoded(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Every vector of the lists holding stored ``ids``, as ``float32``, list after list,
-        and the row of each of ``ids`` in them. The same bits as :meth:`reconstruct_many`;
-        where the ids are a good share of their lists less CPU — each list copied as one
-        contiguous block and widened in one pass, no per-id gather of codes and no sort of the
-        ids by cell (the scan of a batch reads most of the owners of the lists it meets,
-        decisions 0120, 0125)."""
+    def stored_lists(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every vector of the lists holding stored ``ids`` in the codes' own type (as
+        :meth:`stored_many`), list after list, and the row of each of ``ids`` in them. The
+        same bits as :meth:`stored_many`; where the ids are a good share of their lists less
+        CPU — each list one contiguous copy, no per-id gather of codes and no sort of the ids
+        by cell (the scan of a batch reads most owners of the lists it meets, decisions 0120,
+        0125)."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
         cells = self._stored_cells(ids)
         layout = self._read_layout()
@@ -215,8 +219,8 @@ class IvfVectorIndex:
         parts = [layout.lists[cell] for cell in held.tolist()]
         codes = np.concatenate(parts) if parts else np.zeros((0, self._index.code_size),
                                                              dtype=np.uint8)
-        vectors = widened(codes.view(np.float16)) if self.float16 else codes.view(np.float32)
-        return vectors.reshape(-1, self.dim), base[cells] + layout.offset[ids]
+        stored = codes.view(np.float16 if self.float16 else np.float32)
+        return stored.reshape(-1, self.dim), base[cells] + layout.offset[ids]
 
     def _stored_cells(self, ids: np.ndarray) -> np.ndarray:
         """The cell of each of ``ids``; ``KeyError`` where one is not stored."""

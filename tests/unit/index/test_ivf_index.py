@@ -8,7 +8,7 @@ import pytest
 
 from stream_align.engine.probers import CellProbers
 from stream_align.index import IvfVectorIndex, auto_cells, train_quantiser
-from stream_align.index.ivf_index import WIDEN_MIN, widened
+from stream_align.index.ivf_index import WIDEN_MIN, as_float32, widened
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -176,31 +176,33 @@ def test_lists_read_again_only_where_changed_stay_to_the_bit(float16: bool,
 
 @pytest.mark.parametrize("float16", [False, True])
 @pytest.mark.parametrize("widen_min", [0, 1 << 30])
-def test_lists_holding_ids_widened_whole_equal_the_reads_by_id(
+def test_lists_holding_ids_copied_whole_equal_the_reads_by_id(
         float16: bool, widen_min: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """``decoded(ids)`` (every vector of the lists holding ``ids``, list after list, decisions
-    0120, 0125) holds each of ``ids``' vectors to the bit at its row — half-float subnormals,
-    replacements, removals, a re-read layout, torch's widening and numpy's included — and
-    holds exactly the vectors of those lists; an absent id raises."""
+    """``stored_lists(ids)`` (every vector of the lists holding ``ids``, list after list,
+    decisions 0120, 0125) holds each of ``ids``' codes to the bit at its row, and widened they
+    are FAISS's decoded vectors — half-float subnormals, replacements, removals, a re-read
+    layout, torch's widening and numpy's included; it holds exactly the vectors of those
+    lists; an absent id raises."""
     monkeypatch.setattr("stream_align.index.ivf_index.WIDEN_MIN", widen_min)
     rng = np.random.default_rng(5)
     index, _ = _with_subnormals(rng, 300, float16)
     for round_ in range(3):
         stored = index.ids()
         some = rng.choice(stored, 7 + 40 * round_, replace=False)
-        every, rows = index.decoded(some)
-        assert every.dtype == np.float32
+        codes, rows = index.stored_lists(some)
+        assert codes.dtype == (np.float16 if float16 else np.float32)
+        assert np.array_equal(codes[rows], index.stored_many(some))
         expected = index.reconstruct_many(some)  # below READ_MIN: FAISS's decoder
-        assert np.array_equal(every[rows].view(np.int32), expected.view(np.int32))
+        assert np.array_equal(as_float32(codes[rows]).view(np.int32), expected.view(np.int32))
         lists = np.isin(index.cells_of(stored), index.cells_of(some))
-        assert len(every) == index.listed(some) == np.count_nonzero(lists)
-        assert np.array_equal(np.sort(every.view(np.int32), axis=0),
+        assert len(codes) == index.listed(some) == np.count_nonzero(lists)
+        assert np.array_equal(np.sort(as_float32(codes).view(np.int32), axis=0),
                               np.sort(index.reconstruct_many(stored[lists]).view(np.int32),
                                       axis=0))
         index.add(stored[:20 + round_], _unit(rng.normal(size=(20 + round_, 16))))
         index.remove(stored[50 + 10 * round_:55 + 10 * round_])
     with pytest.raises(KeyError):
-        index.decoded(np.array([10**7], dtype=np.int64))
+        index.stored_lists(np.array([10**7], dtype=np.int64))
 
 
 def test_half_floats_widened_by_torch_equal_numpy_to_the_bit() -> None:
