@@ -85,15 +85,20 @@ class _ByKey(Mapping[str, V], Generic[V]):
 
 class Decider:
     """Labels, current matches (with their published scores) and the stable-matching repair.
-    ``named(left, right)``: whether both nodes have a name."""
+    ``named(left, right)``: whether both nodes have a name; ``named_many``: ``named`` of each
+    pair of two arrays of nodes (by default ``named`` of one pair after another)."""
 
     narrow_from = 64
     """Pairs from which the eligibility and blocking tests run on arrays first (``_recheck``,
     ``_contenders``); below, numpy's fixed cost a call exceeds the Python tests'."""
 
     def __init__(self, settings: EngineSettings, book: PairBook,
-                 named: Callable[[int, int], bool] = lambda left, right: True) -> None:
+                 named: Callable[[int, int], bool] = lambda left, right: True,
+                 named_many: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+                 ) -> None:
         self.settings, self.book, self.named = settings, book, named
+        self.named_many = named_many or (lambda lefts, rights: np.fromiter(
+            map(named, lefts.tolist(), rights.tolist()), bool, len(lefts)))
         self.label_book = LabelBook()
         self.labels = self.label_book.labels
         self.forced_left = self.label_book.forced_left

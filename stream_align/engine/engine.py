@@ -85,7 +85,7 @@ class AlignmentEngine:
         self.sides = (Side(graphs[0], bundle.frozen, True, unit, *cached),
                       Side(graphs[1], bundle.frozen, False, unit, *cached))
         self.book = PairBook(graphs[0], graphs[1])
-        self.decider = Decider(settings, self.book, self._named)
+        self.decider = Decider(settings, self.book, self._named, self._named_many)
         ivf_lists.check_ladder(bundle.quantisers, settings, bundle.version)
         self.lists = CandidateLists(settings, self.sides, progress, bundle.quantisers)
         self.anchors = AnchorHeads(self.sides, settings.anchor_candidates,
@@ -242,6 +242,10 @@ class AlignmentEngine:
         """Whether both entities of a pair of nodes have a name (else the stricter unnamed
         threshold)."""
         return self.sides[0].graph.is_named(left) and self.sides[1].graph.is_named(right)
+
+    def _named_many(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
+        """``_named`` of each pair ``(lefts[i], rights[i])`` (a rematch asks of every pair)."""
+        return self.sides[0].graph.named_mask(lefts) & self.sides[1].graph.named_mask(rights)
 
     # one batch
 

@@ -100,6 +100,10 @@ class MutableGraph:
     def is_named(self, i: int) -> bool:
         return bool(self._alive[i]) and bool(self.names.size(i))
 
+    def named_mask(self, nodes: np.ndarray) -> np.ndarray:
+        """``is_named`` of each of ``nodes``, as a boolean array."""
+        return self._alive[nodes] & (self.names.sizes(nodes) > 0)
+
     def unnamed_mask(self, nodes: np.ndarray) -> np.ndarray:
         """Alive and without a name, for each of ``nodes`` (``is_named``'s complement among
         the live)."""

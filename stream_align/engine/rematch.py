@@ -85,8 +85,7 @@ def _bars(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) ->
     bar = np.full(len(u), settings.match_threshold)
     if (settings.unnamed_threshold is not None or settings.unnamed_margin is not None
             or settings.neighbourhood_rounds):
-        unnamed = ~np.fromiter((decider.named(a, b) for a, b in
-                                zip(u.tolist(), v.tolist(), strict=True)), bool, len(u))
+        unnamed = ~decider.named_many(u, v)
         if settings.unnamed_threshold is not None:
             bar[unnamed] = settings.unnamed_threshold
         if settings.unnamed_margin is not None:

@@ -81,6 +81,23 @@ def test_the_mirror_keeps_entities_as_rows_and_stamps_each_version() -> None:
         MutableGraph("A", "g").load_entities(["a", "a"], ["", ""], [{}, {}])
 
 
+def test_names_asked_at_once_answer_as_asked_one_at_a_time() -> None:
+    """``named_mask`` (a rematch asks it of every pair) against ``is_named``: named, unnamed,
+    an empty name, deleted named and unnamed nodes, a node named again after deletion."""
+    graph = MutableGraph("A", "g")
+    for key, name in [("a", "Ann"), ("b", None), ("c", ""), ("d", "Dee"), ("e", None),
+                      ("f", "Fay"), ("g", "北京")]:
+        graph.upsert(key, "", {} if name is None else {"name": name})
+    graph.delete("d")
+    graph.delete("e")
+    graph.delete("f")
+    graph.upsert("f", "", {"name": "Fay"})
+    nodes = np.array([6, 0, 1, 2, 3, 4, 5, 0, 6])
+    assert graph.named_mask(nodes).tolist() == [graph.is_named(i) for i in nodes.tolist()]
+    assert graph.named_mask(nodes).tolist() == [True, True, False, False, False, False, True,
+                                                True, True], "a name misread"
+
+
 def test_many_keys_are_looked_up_at_once_as_one_at_a_time() -> None:
     for hasher in (hash, lambda key: len(key) % 5):
         column = StringColumn()
