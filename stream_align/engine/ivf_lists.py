@@ -33,14 +33,15 @@ from stream_align.model.errors import ModelError
 
 CHUNK = 8192
 """Entities searched per FAISS call in a full rebuild (bounded query memory)."""
-SCAN_OWNERS = 131_072
-"""Distinct list owners whose stored vectors ``scan`` reads at a time (64 MB as half floats at
-256 dimensions): every owner of a side up to 131,072 entities a side, so each is read once a
-batch, where it was read once per probed cell — ``nprobe`` times (decision 0054). Held in the
-codes' own type and widened a cell's block at a time by one vectorised pass
-(``ivf_index.widened``): numpy widened half floats a value at a time, so the owners were
-widened once a batch to float32 instead (decision 0068) — a pass over fresh pages twice the
-size (decision 0125)."""
+SCAN_BYTES = 1 << 29
+"""Bytes of stored vectors ``scan`` holds at a time (512 MiB: a whole side of 1M entities as
+half floats at 256 dimensions): the distinct list owners a batch's cells reach are read once a
+batch up to that many, where they were read once per probed cell — ``nprobe`` times (decision
+0054). Held in the codes' own type and widened a cell's block at a time by one vectorised pass
+(``ivf_index.widened``, decision 0125). A call of the steady tail reaches nearly every cell,
+so its owners are nearly the whole side: under a bound of 131,072 owners (64 MB) a side above
+it was read in chunks, each an owner read by id, ≈ ``n · nprobe`` reads a call — the part of
+the lists stage that grew past linearly with the graph (decision 0131)."""
 LIST_SHARE = 0.1
 """Share of the vectors in the lists holding a scan's owners from which ``scan`` copies those
 lists whole (``IvfVectorIndex.stored_lists``: one contiguous copy a list, ≈ 0.1–0.25 µs a
@@ -153,7 +154,7 @@ def scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     scores where they reach the bound or are already listed; ``NaN`` where a list holding one
     no longer probes its cell; lists with bound ``-inf`` to search again (``FreshRows.short``).
 
-    Cell by cell, each owner's stored vector read once per :data:`SCAN_OWNERS` owners (not
+    Cell by cell, each owner's stored vector read once per :data:`SCAN_BYTES` of codes (not
     once per probed cell: an owner probes ``nprobe`` cells, and a drain batch's changed vectors
     reach nearly all of them), and the listed pairs split by cell once (not a membership test
     of all of them per cell) — decision 0054."""
@@ -176,13 +177,14 @@ def _scan(mine: Side, other: Side, nodes: np.ndarray, fresh: FreshRows) -> None:
     listings = listing, listed, listed_order, cells[listing][listed_order]
     batch: list[tuple[int, np.ndarray, np.ndarray]] = []
     seen, held = np.zeros(0, dtype=bool), 0  # distinct owners of the batch
+    limit = _owners_within(other)
     for cell, lo, k in zip(firsts.tolist(), starts.tolist(), counts.tolist(), strict=True):
         owners = np.sort(other.probers.of(cell))
         seen = grown(seen, int(owners.max(initial=-1)) + 1, False)
         held += int(np.count_nonzero(~seen[owners]))
         seen[owners] = True
         batch.append((cell, by_cell[lo:lo + k], owners))
-        if held >= SCAN_OWNERS:
+        if held >= limit:
             _scan_cells(other, nodes, vectors, batch, listings, fresh)
             batch, held = [], 0
             seen[:] = False
@@ -193,15 +195,23 @@ def _stored(side: Side, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The stored vectors of ``nodes`` in the codes' own type, read from the lists' codes, and
     the row of each node in them. Where ``nodes`` are at least :data:`LIST_SHARE` of the
     vectors in their lists, those lists are copied whole — the same bits at less CPU
-    (decisions 0120, 0125) — within :data:`SCAN_OWNERS` rows."""
+    (decisions 0120, 0125) — within :data:`SCAN_BYTES` of codes."""
     index = side.index
     assert isinstance(index, IvfVectorIndex)
     ids = side.faiss_ids(nodes)
     if (ids < 0).any():
         raise KeyError(f"node {int(nodes[np.argmax(ids < 0)])} has no stored vector")
-    if len(nodes) >= LIST_SHARE * (listed := index.listed(ids)) and listed <= SCAN_OWNERS:
+    if len(nodes) >= LIST_SHARE * (listed := index.listed(ids)) and \
+            listed <= _owners_within(side):
         return index.stored_lists(ids)
     return index.stored_many(ids), np.arange(len(nodes))
+
+
+def _owners_within(side: Side) -> int:
+    """Stored vectors of ``side`` that :data:`SCAN_BYTES` holds."""
+    index = side.index
+    assert isinstance(index, IvfVectorIndex)
+    return max(1, SCAN_BYTES // index.code_bytes)
 
 
 def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,

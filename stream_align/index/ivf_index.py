@@ -113,6 +113,11 @@ class IvfVectorIndex:
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    @property
+    def code_bytes(self) -> int:
+        """Bytes of one stored vector's code (what a copy of the lists holds a vector)."""
+        return int(self._index.code_size)
+
     def assign(self, vectors: np.ndarray) -> np.ndarray:
         """The cell each (prepared) stored vector belongs to."""
         return self._quantiser.search(vectors, 1)[1].ravel()
