@@ -227,7 +227,7 @@ def _scan_cells(other: Side, nodes: np.ndarray, vectors: np.ndarray,
     at_union = np.zeros(int(union[-1]) + 1 if len(union) else 0, dtype=np.int64)
     at_union[union] = rows_of  # owner → its stored row
     for cell, rows, owners in batch:
-        block = as_float32(stored[at_union[owners]])
+        block = as_float32(np.take(stored, at_union[owners], axis=0))
         scores = block @ vectors[rows].T
         bound = other.bounds(owners)
         short = np.isneginf(bound)
