@@ -36,6 +36,7 @@ from stream_align.engine.candidate_state import fingerprint
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
 from stream_align.model.artifact import load
+from stream_align.service.collector import collector_off, freeze_survivors
 from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
@@ -70,8 +71,9 @@ class StageClock:
 def _restore(store: StateStore, bundle, settings: EngineSettings
              ) -> tuple[AlignmentEngine, float, dict[str, float]]:
     clock, cpu = StageClock(), time.process_time()
-    with store.transaction() as tx:
+    with collector_off(), store.transaction() as tx:  # as the service restores
         engine = AlignmentEngine.restore(bundle, StoredState(tx), settings, clock)
+    freeze_survivors()
     seconds = clock.total()
     stages = {k: round(v, 1) for k, v in clock.stages.items()}
     stages["cpu_s"] = round(time.process_time() - cpu, 1)

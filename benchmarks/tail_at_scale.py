@@ -39,7 +39,7 @@ from stream_align.engine.settings import EngineSettings
 from stream_align.eval.datasets.loader import load_dataset
 from stream_align.events.contracts import TripleChange, TripleOp
 from stream_align.model.artifact import load
-from stream_align.service.collector import collector_paused
+from stream_align.service.collector import collector_off, collector_paused, freeze_survivors
 from stream_align.service.engine_state import StoredState, process_into
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
@@ -140,8 +140,9 @@ def main() -> None:
     result: dict[str, object] = {"events": args.events, "batch": args.batch}
     try:
         t, c = time.perf_counter(), time.process_time()
-        with store.transaction() as tx:
+        with collector_off(), store.transaction() as tx:  # as the service restores
             engine = AlignmentEngine.restore(bundle, StoredState(tx), settings)
+        freeze_survivors()
         result["restore_s"] = round(time.perf_counter() - t, 1)
         result["restore_cpu_s"] = round(time.process_time() - c, 1)
         result["restored_rss_gb"] = round(rss_gb(), 2)

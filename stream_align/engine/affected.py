@@ -77,11 +77,13 @@ class SampleIndex:
         self._nbr = grown(self._nbr, size, -1)
         self._rel = grown(self._rel, size, 0)
 
-    def refresh(self, nodes: Iterable[int], chunk: int = 4096) -> tuple[set[int], set[int]]:
+    def refresh(self, nodes: Iterable[int], chunk: int = 4096, report: bool = True
+                ) -> tuple[set[int], set[int]]:
         """Recompute samples and summaries of ``nodes`` from their full edge lists; update ``R``.
 
         Returns the nodes whose type changed and those whose sampled ``(neighbour, relation)``
-        slots changed (a deleted node is in both): the ``F`` and ``M`` of :meth:`affected`.
+        slots changed (a deleted node is in both): the ``F`` and ``M`` of :meth:`affected`
+        (``report`` False: left empty).
         """
         todo = np.array(sorted(set(nodes)), dtype=np.int64)
         typed: set[int] = set()
@@ -90,9 +92,20 @@ class SampleIndex:
             self._fit(int(todo[-1]) + 1)
         for start in range(0, len(todo), chunk):
             part = self._refresh(todo[start:start + chunk])
-            typed.update(part[0].tolist())
-            sampled.update(part[1].tolist())
+            if report:
+                typed.update(part[0].tolist())
+                sampled.update(part[1].tolist())
         return typed, sampled
+
+    def restore(self, nodes: Iterable[int], chunk: int) -> None:
+        """``refresh`` of every node of a restore: nothing noted and no changed sets kept
+        (every node changed, and a restore reads neither: its shared-anchor rows are read
+        or recomputed whole)."""
+        noting, self.noting = self.noting, False
+        try:
+            self.refresh(nodes, chunk, report=False)
+        finally:
+            self.noting = noting
 
     def _refresh(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         is_alive = self.graph.is_alive

@@ -148,15 +148,16 @@ class CandidateLists:
         entered or left candidates (on restore: every candidate pair)."""
         return _union([self._rebuild(), self.refresh_heads()])
 
-    def refresh_heads(self, both: Both = serial) -> Touched:
+    def refresh_heads(self, both: Both = serial, moves: bool = True) -> Touched:
         """CSLS: re-rank the lists set since the last call (repairs, drops, a restore's read)
         and every list holding an entity whose hub score moved; return the pairs that entered
-        or left candidates. Without CSLS the heads are the rows' first ``top_k``: nothing.
-        ``both``: the two sides at once (a restore, ``side_pair``)."""
+        or left candidates (``moves`` False: not looked for — a restore's). Without CSLS the
+        heads are the rows' first ``top_k``: nothing. ``both``: the two sides at once (a
+        restore, ``side_pair``)."""
         if not self.settings.csls_k:
             return np.zeros(0, dtype=np.int64)
         keys, ranked = csls_heads.refresh((self.sides[0].lists, self.sides[1].lists),
-                                          self.exact, self.settings.top_k, both)
+                                          self.exact, self.settings.top_k, both, moves)
         self.reranked += len(ranked[0]) + len(ranked[1])
         return _union([packed.as_pairs(0, keys[0]), packed.as_pairs(1, keys[1])])
 

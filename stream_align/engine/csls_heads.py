@@ -37,12 +37,14 @@ SHIFT_MARGIN = 1e-9
 differences and sums of hub scores (a few ``2**-53`` of their size off at most)."""
 
 
-def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int, both: Both = serial
+def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int, both: Both = serial,
+            moves: bool = True
             ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Re-rank what is due on both sides; returns, per side, the keys ``owner << 32 | other``
-    of the candidate pairs that entered or left, and the owners re-ranked. ``both`` may run
-    the sides at once (a restore): a side reads the other's hub scores, writes its own heads
-    and slack."""
+    of the candidate pairs that entered or left (``moves`` False: none looked for, empty — a
+    restore's heads are all new and nothing reads them), and the owners re-ranked. ``both``
+    may run the sides at once (a restore): a side reads the other's hub scores, writes its
+    own heads and slack."""
     due = [table.take_due() for table in tables]
 
     def rerank(s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +54,7 @@ def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int, both: B
         members, scores = members[:, :depth], scores[:, :depth]
         heads, slack = rerank_slack(members, scores, np.minimum(lengths, depth),
                                     other.hubs(members), top_k)
-        return mine.set_heads(nodes, heads, slack), nodes
+        return mine.set_heads(nodes, heads, slack, moves), nodes
 
     done = both(rerank)
     return (done[0][0], done[1][0]), (done[0][1], done[1][1])
@@ -68,11 +70,18 @@ def _due_rows(mine: ListTable, set_rows: np.ndarray, drift: np.ndarray, moved: n
     across the first ``top_k`` places at the last re-rank, less what was spent since) is
     spent by that (with a margin, ``SHIFT_MARGIN``; the slack leaves out the scores'
     rounding, ``csls.rerank_slack``). Exact: a row kept has the heads a re-rank would give,
-    as its members stayed and their scores and hubs moved by at most the moves spent."""
-    at, holders = mine.listed_by.of(moved)
-    if len(whole := set_rows[np.isinf(drift)]):  # re-ranked whatever their hubs did (a
-        other = ~setops.in_sorted(holders, whole)  # restore: every row) — not summed
-        at, holders = at[other], holders[other]
+    as its members stayed and their scores and hubs moved by at most the moves spent. Where
+    every row with members is among those set anew (a restore sets every row), no other row
+    holds a moved hub: the holders are not looked up (at 200K a side, half a restore's
+    re-rank was finding every row's holders only to drop them all)."""
+    whole = set_rows[np.isinf(drift)]  # re-ranked whatever their hubs did: not summed
+    if mine.listed_within(whole):  # no other row holds a member (a restore: every row set)
+        at, holders = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    else:
+        at, holders = mine.listed_by.of(moved)
+        if len(whole):
+            other = ~setops.in_sorted(holders, whole)
+            at, holders = at[other], holders[other]
     holders, largest = _largest(holders, shift[at])
     rows = setops.union1d(set_rows, holders)  # ``set_rows`` are distinct, as ``holders`` now
     need = np.zeros(len(rows))

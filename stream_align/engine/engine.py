@@ -182,7 +182,7 @@ class AlignmentEngine:
                 stored.restore_anchors(self.sides, self.anchors, both)
             stored.load(self.sides, self.book, source, self.settings.top_k, self.progress, both)
             self.progress("restore: CSLS heads", 0, 1)
-            self.lists.refresh_heads(both)  # CSLS heads: derived from the read rows
+            self.lists.refresh_heads(both, moves=False)  # derived from the read rows
             both(lambda s: stored.register(self.sides, s))
             return
         anchored = self.anchors.rebuild(both) if self.anchors is not None else _NONE

@@ -158,11 +158,11 @@ class ListTable:
         return keep
 
     def set_heads(self, nodes: np.ndarray, heads: np.ndarray,
-                  slack: np.ndarray | None = None) -> np.ndarray:
+                  slack: np.ndarray | None = None, moves: bool = True) -> np.ndarray:
         """Set the CSLS candidates of distinct ``nodes`` (row ``i``: ``heads[i]``, ``-1`` past
         the end) and their ``slack`` (``csls.rerank_slack``; none: 0, re-ranked whenever a
         member's hub moves); returns the keys ``node << 32 | other`` of the pairs that entered
-        or left."""
+        or left (``moves`` False: not compared, empty)."""
         if not len(nodes):
             return np.zeros(0, dtype=np.int64)
         self._slack = grown(self._slack, int(nodes.max()) + 1, 0.0)
@@ -175,8 +175,14 @@ class ListTable:
         heads = _padded(heads, self._head.shape[1])
         old = self._head[nodes]
         self._head[nodes] = heads
+        if not moves:
+            return np.zeros(0, dtype=np.int64)
         return np.sort(np.concatenate(_moved(nodes, old, (old >= 0).sum(axis=1), heads,
                                              (heads >= 0).sum(axis=1))))
+
+    def listed_within(self, rows: np.ndarray) -> bool:
+        """Whether every row with members is among the distinct ``rows``."""
+        return int(np.count_nonzero(lookup(self._length, rows, 0) > 0)) == self._count
 
     def holds(self, nodes: np.ndarray, others: np.ndarray) -> np.ndarray:
         """Whether ``others[i]`` is a candidate of ``nodes[i]`` (in its ``heads``), for many

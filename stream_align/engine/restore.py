@@ -39,7 +39,7 @@ def restore_side(side: Side, source: StateSource, version: str, cells: np.ndarra
     looked up once, so the heads then read both sides' at once with nothing left to fill
     lazily."""
     progress(f"restore {side.graph.label}: samples", 0, 1)
-    side.samples.refresh(side.graph.alive_indices(), chunk=RESTORE_CHUNK)
+    side.samples.restore(side.graph.alive_indices(), chunk=RESTORE_CHUNK)
     load_embeddings(side, source, version, cells, progress)
     if anchored:
         side.warm_keys()

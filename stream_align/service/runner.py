@@ -241,9 +241,11 @@ class AlignmentService:
                      "refused a value", **sizes)
 
     def _restore(self) -> None:
-        """Rebuild the engine's memory from the store (start, and after a refused input)."""
+        """Rebuild the engine's memory from the store (start, and after a refused input), the
+        collector off: CPython's full collections walked the state again each time it grew
+        by a quarter (decision 0132); the caller collects and freezes it once after."""
         self._engine = None
-        with self._store.transaction() as tx:
+        with collector_off(), self._store.transaction() as tx:
             self._engine = self._engine_factory(StoredState(tx), self._health.progress)
 
     def _apply(self, batch: DecodedBatch) -> None:

@@ -196,3 +196,28 @@ def test_a_tie_has_no_slack_and_the_least_hub_move_re_ranks() -> None:
     assert 0 in ranked[0].tolist()
     assert a.heads.get(0) == (11, 10)
     assert _heads(a) == _expected(tables, 0) and _heads(b) == _expected(tables, 1)
+
+
+def test_a_refresh_without_moves_sets_the_same_heads_and_finds_no_keys() -> None:
+    """A restore's refresh (``moves`` False) re-ranks every row as the full refresh does —
+    same heads, same slack (the next change re-ranks the same rows) — and compares none."""
+    full, bare = _graphs(), _graphs()
+    keys, ranked = csls_heads.refresh(full, DEPTH, TOP_K)
+    none, bare_ranked = csls_heads.refresh(bare, DEPTH, TOP_K, moves=False)
+    assert [r.tolist() for r in bare_ranked] == [r.tolist() for r in ranked]
+    assert len(keys[0]) and not len(none[0]) and not len(none[1])
+    for s in (0, 1):
+        assert _heads(bare[s]) == _heads(full[s])
+    for tables in (full, bare):
+        _set(tables[1], {11: [(0, 0.99), (2, 0.98), (1, 0.1)]})
+    again = [csls_heads.refresh(t, DEPTH, TOP_K)[1] for t in (full, bare)]
+    assert [r.tolist() for r in again[0]] == [r.tolist() for r in again[1]]
+    assert _heads(bare[0]) == _heads(full[0]) and _heads(bare[1]) == _heads(full[1])
+
+
+def test_listed_within_names_whether_every_row_with_members_is_among_the_rows() -> None:
+    """The holders of moved hubs are looked up unless every row with members was set anew."""
+    a, _ = _graphs()
+    assert a.listed_within(np.array([0, 1, 2]))
+    assert a.listed_within(np.array([0, 1, 2, 7]))  # a row without members changes nothing
+    assert not a.listed_within(np.array([0, 2]))

@@ -227,3 +227,24 @@ def test_level_one_rows_without_skip_blocks_are_the_same_bits(seed: int) -> None
         rows[skips, chunk] = side.level1.rows(nodes).numpy()
     np.testing.assert_array_equal(rows[False, 1000], rows[True, 1000])
     np.testing.assert_array_equal(rows[False, 7], rows[True, 1000])
+
+
+def test_a_restores_samples_are_a_refreshs_without_notes() -> None:
+    """``SampleIndex.restore`` samples every node as ``refresh`` does (slots, types, the
+    reverse index) but keeps no notes for the shared-anchor rows (a restore reads or
+    recomputes them whole, decision 0132), and leaves ``noting`` as it found it."""
+    pair = synthetic_pair(n=40, seed=3)
+    bundle = untrained_bundle(pair)
+    mirror = _mirror(pair.a)
+    nodes = np.arange(pair.a.num_entities, dtype=np.int64)
+    refreshed, restored = SampleIndex(mirror, bundle.frozen), SampleIndex(mirror, bundle.frozen)
+    refreshed.noting = restored.noting = True
+    refreshed.refresh(nodes.tolist(), chunk=7)
+    restored.restore(nodes.tolist(), chunk=7)
+    for a, b in zip(refreshed.slot_table(nodes), restored.slot_table(nodes), strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(refreshed.fans(nodes), restored.fans(nodes))
+    assert all(np.array_equal(a, b) for a, b in zip(refreshed.samplers_of(nodes),
+                                                    restored.samplers_of(nodes), strict=True))
+    assert restored.noting and len(refreshed.take_notes()[0]) == len(nodes)
+    assert all(not len(part) for part in restored.take_notes())

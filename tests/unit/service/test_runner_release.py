@@ -35,3 +35,30 @@ def test_a_batch_lets_its_records_go_before_the_collection(monkeypatch) -> None:
     assert seen == [(0, 0, 0, 0, 0, 0)]
     assert batch.next_offsets == {TopicPartition("kg.triples", 0): 7}
     assert batch.duplicates["kg.triples"] == 2
+
+
+def test_a_restore_runs_with_the_collector_off() -> None:
+    """A restore builds the whole state: a full collection each time it grew by a quarter
+    walked it again (decision 0132). The collector is off inside, as it was before after."""
+    import gc
+    from contextlib import nullcontext
+
+    seen: list[bool] = []
+
+    def factory(source, progress) -> str:
+        seen.append(gc.isenabled())
+        return "engine"
+
+    service = AlignmentService.__new__(AlignmentService)
+    service._store = SimpleNamespace(transaction=lambda: nullcontext("tx"))
+    service._health = SimpleNamespace(progress=lambda *a: None)
+    service._engine_factory = factory
+    was = gc.isenabled()
+    gc.enable()
+    try:
+        service._restore()
+        assert gc.isenabled()
+    finally:
+        if not was:
+            gc.disable()
+    assert seen == [False] and service._engine == "engine"
