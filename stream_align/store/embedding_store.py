@@ -36,7 +36,7 @@ def _decode_vectors(values: list[bytes], version: bytes) -> tuple[np.ndarray, np
     """Which values are of ``version`` and their vectors, ``(n, dim)`` ``float32``."""
     buf, starts, lengths = blocks.joined(values)
     (at, size), = blocks.components(buf, starts, starts + lengths, 1)
-    current = blocks.numbered(buf, at, size, {version: 0}) == 0
+    current = blocks.equal_to(buf, at, size, version)
     width = (lengths - size)[current]
     if len(width) and ((width != width[0]).any() or width[0] % 4):
         raise CorruptValueError("embeddings of one model version of unequal lengths")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stream_align.store import StateStore
+from stream_align.store import StateStore, blocks
 from stream_align.store.blocks import WIDEST
 from stream_align.store.errors import CorruptValueError
 
@@ -146,3 +146,14 @@ def test_embeddings_read_in_chunks_equal_one_read(store: StateStore,
         assert rows.current.tolist() == [i not in (2, 3, 4) for i in range(10)]
         assert np.array_equal(rows.vectors, vectors[rows.current])
         assert rows.faiss_ids.tolist() == list(range(10))
+
+
+def test_equal_to_finds_exactly_the_segments_holding_the_value() -> None:
+    """Versions that share a prefix, are one byte longer or shorter, or hold a NUL are not
+    the one asked for (``equal_to``: the embeddings' model version, decision 0132)."""
+    values = [b"\x00\x02v1", b"\x00\x03v1x", b"\x00\x02v2", b"\x00\x01v", b"", b"\x00\x02v1",
+              b"\x00\x02v\x00"]
+    buf, starts, lengths = blocks.joined(values)
+    got = blocks.equal_to(buf, starts, lengths, b"\x00\x02v1")
+    assert got.tolist() == [True, False, False, False, False, True, False]
+    assert not blocks.equal_to(buf, starts[:0], lengths[:0], b"\x00\x02v1").size
