@@ -35,6 +35,7 @@ from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_pro
 from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
 from stream_align.engine.threads import TwoEnds, beside, second_thread, torch_on_one_thread
+from stream_align.heap import passes_reuse_heap
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import PairOutput
 from stream_align.model.evidence import NeighbourPair, top_evidence
@@ -307,24 +308,25 @@ def _scored(bundle: ModelBundle, sides: tuple[Side, Side], pairs: Sequence[tuple
     nodes = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     groups = group_spans(nodes)
     two = second_thread()
-    for done, at in enumerate(chunks(range(len(groups)), progress, "pair scores")):
-        beat = partial(progress, "pair scores", done, len(groups))
-        span = groups[at]
-        group = _Group.of(nodes[span])
-        rows = _group_rows(bundle, sides, group, chunk, evidence, beat)
-        head = linked and bundle.pair_head is not None
-        on = head and two and len(group.lefts) >= BESIDE_PAIRS
-        ends = TwoEnds() if on else None
-        with beside(on) as run:
-            feats = run(_head_features, bundle, sides, group, cache, ends) if head else None
-            logits, found = _group_logits(bundle, sides, group, rows, evidence, beat,
-                                          BESIDE_BLOCK if on or beside_work else None)
-            if ends is not None and feats is not None:  # the logits done (≈ half the
-                ends.help(feats)  # features' CPU, decision 0109): feature blocks from the back
-            if linked:
-                scores[span] = _link(bundle, logits, feats.result() if feats else None)
-        if evidence:
-            explained[span] = found
+    with passes_reuse_heap():  # each group's passes of PAIR_BLOCK reuse one another's pages
+        for done, at in enumerate(chunks(range(len(groups)), progress, "pair scores")):
+            beat = partial(progress, "pair scores", done, len(groups))
+            span = groups[at]
+            group = _Group.of(nodes[span])
+            rows = _group_rows(bundle, sides, group, chunk, evidence, beat)
+            head = linked and bundle.pair_head is not None
+            on = head and two and len(group.lefts) >= BESIDE_PAIRS
+            ends = TwoEnds() if on else None
+            with beside(on) as run:
+                feats = run(_head_features, bundle, sides, group, cache, ends) if head else None
+                logits, found = _group_logits(bundle, sides, group, rows, evidence, beat,
+                                              BESIDE_BLOCK if on or beside_work else None)
+                if ends is not None and feats is not None:  # the logits done (≈ half the
+                    ends.help(feats)  # features' CPU, decision 0109): feature blocks from the back
+                if linked:
+                    scores[span] = _link(bundle, logits, feats.result() if feats else None)
+            if evidence:
+                explained[span] = found
     return scores, explained
 
 

@@ -48,6 +48,7 @@ from stream_align.engine.progress import Beat, Progress, chunks, no_progress
 from stream_align.engine.queue import DeferredQueue
 from stream_align.engine.recompute import encode_local, row_vectors
 from stream_align.engine.side import FaissIds, Side
+from stream_align.heap import passes_reuse_heap
 from stream_align.model.bundle import ModelBundle
 
 
@@ -177,7 +178,8 @@ class Recompute:
         for done, start in enumerate(chunks(starts, self.progress, stage)):
             beat = partial(self.progress, stage, done, len(starts))
             part = nodes[start:start + self.chunk]
-            vectors = self.vectors(side, part, stale, beat)
+            with passes_reuse_heap():  # a chunk's encode reuses the last chunk's pages
+                vectors = self.vectors(side, part, stale, beat)
             if self.tolerance:
                 moved = self.moved(side, part, vectors, own)
                 self.kept += len(part) - int(moved.sum())

@@ -38,13 +38,13 @@ decision 0119).
 from __future__ import annotations
 
 import atexit
-import ctypes
-import ctypes.util
 import gc
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+
+from stream_align.heap import fix_thresholds, libc_function
 
 
 def freeze_survivors() -> float:
@@ -55,18 +55,7 @@ def freeze_survivors() -> float:
     return time.perf_counter() - started
 
 
-def _libc_function(name: str) -> Callable[..., int] | None:
-    """A glibc function (None elsewhere, e.g. musl: then the allocator is left alone)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
-    return getattr(libc, name, None)
-
-
-_TRIM = _libc_function("malloc_trim")
-_MALLOPT = _libc_function("mallopt")
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_TRIM = libc_function("malloc_trim")
 
 
 def fix_mmap_threshold(size: int) -> bool:
@@ -75,9 +64,7 @@ def fix_mmap_threshold(size: int) -> bool:
     to 32 MiB after a large free). A batch's freed arrays then leave RSS at once instead of
     staying in a heap under the batch's later transients until the trim after it. ``0``:
     glibc's dynamic threshold, untouched. Whether it was set."""
-    if not size or _MALLOPT is None:
-        return False
-    return bool(_MALLOPT(_M_MMAP_THRESHOLD, int(size)))
+    return bool(size) and fix_thresholds(size, 0)
 
 
 def settle_allocator(mmap_threshold: int, trim_threshold: int) -> bool:
@@ -89,11 +76,7 @@ def settle_allocator(mmap_threshold: int, trim_threshold: int) -> bool:
     (:func:`fix_mmap_threshold`) holds its peak; after it, a steady call's transients are the
     same sizes call after call and the faults were a quarter of its CPU. Whether glibc took
     every value given (``False`` where there is no ``mallopt``, e.g. musl)."""
-    if _MALLOPT is None:
-        return False
-    taken = [bool(_MALLOPT(param, int(size))) for param, size in
-             ((_M_MMAP_THRESHOLD, mmap_threshold), (_M_TRIM_THRESHOLD, trim_threshold)) if size]
-    return all(taken)
+    return fix_thresholds(mmap_threshold, trim_threshold)
 
 
 TRIM_ABOVE_BYTES = 64 << 20

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stream_align import heap
 from stream_align.service import collector
 from stream_align.service.collector import collector_paused
 from stream_align.service.settings import RunnerSettings
@@ -116,7 +117,7 @@ print(fixed, info().hblks - before)
 """
 
 
-@pytest.mark.skipif(collector._MALLOPT is None, reason="glibc only")
+@pytest.mark.skipif(heap.MALLOPT is None, reason="glibc only")
 def test_a_fixed_mmap_threshold_keeps_mapping_large_arrays_after_a_large_free() -> None:
     """With glibc's dynamic threshold, a 6 MiB array freed makes the next one come from a heap
     (where its pages stay after it is freed); with the threshold fixed at 1 MiB it is mmapped
@@ -137,7 +138,7 @@ print(taken, mapped, info().keepcost >= 6 << 20)
 """
 
 
-@pytest.mark.skipif(collector._MALLOPT is None, reason="glibc only")
+@pytest.mark.skipif(heap.MALLOPT is None, reason="glibc only")
 def test_settled_thresholds_keep_a_6_mib_array_in_the_heap_and_its_pages_after_free() -> None:
     """Under the bulk load's 1 MiB threshold a 6 MiB array is mmapped (its pages go when freed
     and are faulted in again next time); under the steady 32 MiB it comes from the heap, and

@@ -1,0 +1,85 @@
+"""glibc's allocator thresholds: fixed by the service, raised around the engine's fixed-size passes.
+
+The service fixes glibc's mmap threshold low for a bulk load (1 MiB, decision 0065): an array
+of that size or more gets its own mapping and leaves RSS when freed, so arrays that grow with
+the graphs do not stay in the heap under the load's later transients — which holds the load's
+peak. The same rule makes each of a bulk refresh's fixed-size passes — a block of 16,384
+pairs' attention and pair-head features, a chunk of vectors encoded — a fresh mapping that is
+faulted in page by page and given back when the pass ends, pass after pass: on the DBP15K
+zh_en backlog ≈ 2.0M page faults, a fifth of the service's CPU (decision 0134).
+
+So the engine runs those passes inside :func:`passes_reuse_heap`: while it lasts, the mmap
+threshold is at least :data:`PASS_MMAP_BYTES` and the trim threshold at least
+:data:`PASS_TRIM_BYTES`, so a pass's freed blocks stay in the heap and the next pass of the same
+shape takes them again, pages and all; on leaving, the thresholds the service fixed are put
+back. The heap then holds about one pass's blocks, whatever the graphs' size (the batch's trim,
+``service.collector.release_free_heap``, returns them). Where nobody fixed a threshold (a
+benchmark under glibc's own dynamic thresholds) or there is no glibc, it does nothing: glibc's
+dynamic rule cannot be put back once a threshold is set.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+"""glibc's ``mallopt`` parameters."""
+GLIBC_DEFAULT_BYTES = 128 << 10
+"""Both thresholds' values before any is set; once one is fixed glibc stops adapting either."""
+PASS_MMAP_BYTES = 8 << 20
+"""The mmap threshold inside a pass: above a pass's blocks (the largest, a block's attention
+weights, ≈ 6.5 MB at 16,384 pairs and ``k = 10``) and below the arrays that grow with the
+graphs at the sizes where memory matters."""
+PASS_TRIM_BYTES = 64 << 20
+"""The trim threshold inside a pass: glibc's 128 KiB gave a freed block at the heap's top back
+at once, and the next pass faulted it in again."""
+
+
+def libc_function(name: str) -> Callable[..., int] | None:
+    """A glibc function (None elsewhere, e.g. musl: then the allocator is left alone)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return getattr(libc, name, None)
+
+
+MALLOPT = libc_function("mallopt")
+_fixed: dict[int, int] = {}  # parameter -> the value last fixed through this module
+
+
+def fix_thresholds(mmap_threshold: int, trim_threshold: int) -> bool:
+    """Fix glibc's mmap threshold and trim threshold (``0`` leaves that one as it is); whether
+    glibc took every value given (``False`` where there is no ``mallopt``)."""
+    if MALLOPT is None:
+        return False
+    taken = [_set(param, size) for param, size in
+             ((M_MMAP_THRESHOLD, mmap_threshold), (M_TRIM_THRESHOLD, trim_threshold)) if size]
+    return all(taken)
+
+
+def _set(param: int, size: int) -> bool:
+    if MALLOPT is None or not MALLOPT(param, int(size)):
+        return False
+    _fixed[param] = int(size)
+    return True
+
+
+@contextmanager
+def passes_reuse_heap() -> Iterator[None]:
+    """Fixed-size passes inside this block reuse the heap's pages (see the module): the
+    thresholds fixed through :func:`fix_thresholds` raised to the pass floors while it lasts,
+    then put back. Nothing where none was fixed or both already are as high."""
+    floors = {M_MMAP_THRESHOLD: PASS_MMAP_BYTES, M_TRIM_THRESHOLD: PASS_TRIM_BYTES}
+    before = {param: _fixed.get(param, GLIBC_DEFAULT_BYTES) for param in floors} \
+        if _fixed else {}
+    raised = [param for param, size in before.items()
+              if size < floors[param] and _set(param, floors[param])]
+    try:
+        yield
+    finally:
+        for param in raised:
+            _set(param, before[param])
