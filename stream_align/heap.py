@@ -5,8 +5,9 @@ of that size or more gets its own mapping and leaves RSS when freed, so arrays t
 the graphs do not stay in the heap under the load's later transients — which holds the load's
 peak. The same rule makes each of a bulk refresh's fixed-size passes — a block of 16,384
 pairs' attention and pair-head features, a chunk of vectors encoded — a fresh mapping that is
-faulted in page by page and given back when the pass ends, pass after pass: on the DBP15K
-zh_en backlog ≈ 2.0M page faults, a fifth of the service's CPU (decision 0134).
+faulted in page by page and given back when the pass ends, pass after pass: most of the
+DBP15K zh_en backlog's page faults, whose system time was a fifth of the service's CPU
+(decision 0134).
 
 So the engine runs those passes inside :func:`passes_reuse_heap`: while it lasts, the mmap
 threshold is at least :data:`PASS_MMAP_BYTES` and the trim threshold at least

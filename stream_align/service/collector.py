@@ -28,11 +28,12 @@ service's ``runner.trim_heap_above_bytes``): a bulk batch's hundreds of MB still
 it, a steady batch's tens of MB stay for the next (decision 0107).
 
 The service fixes the mmap threshold low for the bulk load (``fix_mmap_threshold``): a freed
-array leaves RSS at once, which holds the load's peak (decision 0065). After the load the same
-threshold made every steady transient of 1 MiB or more a fresh mapping faulted in page by page,
-call after call — a quarter of the DBP15K zh_en tail's CPU at 1,000 inserts/s — so once the
-load is done the service raises it and the heap's trim threshold (``settle_allocator``,
-decision 0119).
+array leaves RSS at once, which holds the load's peak (decision 0065); the engine raises it
+only around a bulk refresh's fixed-size passes (``stream_align.heap``, decision 0134). After
+the load the same threshold made every steady transient of 1 MiB or more a fresh mapping
+faulted in page by page, call after call — a quarter of the DBP15K zh_en tail's CPU at 1,000
+inserts/s — so once the load is done the service raises it and the heap's trim threshold
+(``settle_allocator``, decision 0119).
 """
 
 from __future__ import annotations
