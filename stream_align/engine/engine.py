@@ -298,8 +298,22 @@ class AlignmentEngine:
     def _refresh(self, delta: StateDelta, stats: dict[str, float]) -> EventRows:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
-        reranked = self.lists.reranked
         bulk = self.lists.rebuilds(held.changed)  # every list rebuilt: the stages' bulk path
+        changed = self.scores.update(self._candidates(held, stats), held.computed, held.removed,
+                                     held.labelled, stats, self.queue.waiting())
+        self._keep_quantiser()
+        self.progress("decisions", 0, 1)
+        with _timed(stats, "decide_s"):
+            decided = decide(delta, self.decider, held, changed)
+        with _timed(stats, "neighbourhood_s"):
+            given = self._neighbourhood(delta, held, decided, changed, bulk)
+        with _timed(stats, "events_s"):
+            return build_events(self, delta, decided, held.causes, given)
+
+    def _candidates(self, held: HeldWork, stats: dict[str, float]) -> np.ndarray:
+        """The pairs that entered or left candidate lists, for the scores stage to hold alone
+        (it lets them go before its groups: at a bulk refresh every pair, decision 0126)."""
+        reranked = self.lists.reranked
         with _timed(stats, "lists_s"):
             touched, searched = self.lists.update(held.computed, held.removed)
         if self.anchors is not None:
@@ -309,16 +323,7 @@ class AlignmentEngine:
             stats["anchor_rows"] = float(self.anchors.recomputed - recomputed)
         stats["researched"] = float(searched)
         stats["csls_reranked"] = float(self.lists.reranked - reranked)
-        changed = self.scores.update(touched, held.computed, held.removed, held.labelled, stats,
-                                     self.queue.waiting())
-        self._keep_quantiser()
-        self.progress("decisions", 0, 1)
-        with _timed(stats, "decide_s"):
-            decided = decide(delta, self.decider, held, changed)
-        with _timed(stats, "neighbourhood_s"):
-            given = self._neighbourhood(delta, held, decided, changed, bulk)
-        with _timed(stats, "events_s"):
-            return build_events(self, delta, decided, held.causes, given)
+        return touched
 
     def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change],
                        rescored: np.ndarray, bulk: bool

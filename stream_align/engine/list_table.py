@@ -28,6 +28,7 @@ import numpy as np
 
 from stream_align.arrays import grown, lookup
 from stream_align.csls import hub_scores
+from stream_align.engine.node_set import NodeSet
 from stream_align.engine.packed import LOW
 from stream_align.engine.pair_table import PairTable
 
@@ -53,7 +54,7 @@ class ListTable:
         self._moved: list[np.ndarray] = []  # CSLS: nodes whose hub score moved since then
         self._shift: list[np.ndarray] = []  # CSLS: how far each of them moved (``abs``)
         self._slack = np.zeros(0, dtype=np.float64)  # CSLS: node → its heads' slack left
-        self.changed: set[int] = set()  # rows set since the last ``take_changed`` (to store)
+        self.changed = NodeSet()  # rows set since the last ``take_changed`` (to store)
         self.heads = _Heads(self)
         self.listed_by = _ListedBy(self._inverse)
 
@@ -111,7 +112,7 @@ class ListTable:
         self._nodes[rows, columns] = others[slots]
         self._scores[rows, columns] = scores[slots]
         self._length[nodes] = lengths
-        self.changed.update(nodes.tolist())
+        self.changed.update(nodes)
         if self.csls_k:  # the heads follow in ``set_heads``, once the hub scores are known
             self._note_hubs(nodes, scores, lengths)
             depth = self.csls_depth or self._nodes.shape[1]
@@ -208,7 +209,7 @@ class ListTable:
 
     def take_changed(self) -> list[int]:
         """The rows set since the last call, ascending (the delta stores them)."""
-        changed, self.changed = sorted(self.changed), set()
+        changed, self.changed = self.changed.array().tolist(), NodeSet()
         return changed
 
     def load(self, nodes: np.ndarray, members: np.ndarray, scores: np.ndarray) -> None:

@@ -29,6 +29,8 @@ class NodeSet(Set[int]):
         """Add ``nodes``."""
         if isinstance(nodes, NodeSet):
             self._added.frombytes(nodes.array().tobytes())
+        elif isinstance(nodes, np.ndarray):  # as one buffer, not an int object a node
+            self._added.frombytes(nodes.astype(np.int32, copy=False).tobytes())
         else:
             self._added.extend(nodes)
         if len(self._added) > max(len(self._sorted), 1 << 12):

@@ -19,6 +19,7 @@ import numpy as np
 
 from stream_align import setops
 from stream_align.engine import packed
+from stream_align.engine.node_set import NodeSet
 from stream_align.engine.pair_table import PairTable
 
 Pair = tuple[str, str]
@@ -112,7 +113,7 @@ class PairBook:
         self.rights = _Partners(self._by_left, left, right)  # left → rights
         self.lefts = _Partners(self._by_right, right, left)  # right → lefts
         self._left, self._right = left, right
-        self.changed: set[int] = set()  # left nodes whose pairs changed (to store)
+        self.changed = NodeSet()  # left nodes whose pairs changed (to store)
 
     def node_of(self, side: int, key: str) -> int | None:
         """``key``'s node on ``side`` (0: left; ``None``: a mirror without that key; a book's own
@@ -172,13 +173,13 @@ class PairBook:
         u, v = _node(self._left, left), _node(self._right, right)
         self._by_left.put(u, v, score)
         self._by_right.put(v, u)
-        self.changed.add(u)
+        self.changed.update((u,))
 
     def set_nodes(self, lefts: np.ndarray, rights: np.ndarray, scores: np.ndarray) -> None:
         """``set`` of distinct pairs named by node ids, at once (a refresh's new scores)."""
         self._by_left.put_many(lefts, rights, scores)
         self._by_right.put_many(rights, lefts)
-        self.changed.update(setops.unique(lefts).tolist())
+        self.changed.update(lefts)
 
     def drop(self, left: str, right: str) -> None:
         u, v = self._left.index.get(left), self._right.index.get(right)
@@ -191,7 +192,7 @@ class PairBook:
             return
         self._by_left.discard_many(lefts, rights)
         self._by_right.discard_many(rights, lefts)
-        self.changed.update(setops.unique(lefts).tolist())
+        self.changed.update(lefts)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every scored pair as node ids ``(lefts, rights)`` and its score, by pair."""
@@ -208,7 +209,7 @@ class PairBook:
 
     def take_changed(self) -> list[int]:
         """Left nodes whose pairs changed since the last call, ascending."""
-        changed, self.changed = sorted(self.changed), set()
+        changed, self.changed = self.changed.array().tolist(), NodeSet()
         return changed
 
     def rows(self, lefts: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -104,16 +104,41 @@ class PairScores:
         queued for recompute (their pairs are owed, not scored). Return every pair whose score
         changed, that was dropped, or that was labelled (of entities the mirrors have), packed
         ``left << 32 | right``, sorted and distinct (node ids: a bulk refresh changes every
-        pair, and their key tuples were ≈ 1 KB an entity, decision 0047)."""
+        pair, and their key tuples were ≈ 1 KB an entity, decision 0047). The caller hands
+        ``touched`` over, holding no reference of its own (``AlignmentEngine._refresh``)."""
         labels = self.book.pack(labelled)
         waiting = waiting or (_NONE, _NONE)
         due, kept = self._owed(waiting, labels)
-        related = self._related(computed, removed, labelled)
-        every = setops.union1d(setops.union1d(touched, related), due)
+        every = setops.union1d(setops.union1d(touched, self._related(computed, removed,
+                                                                     labelled)), due)
         stats["pairs_checked"] = float(len(every))
-        changed, owed, scored = [labels], [kept], [_NONE]
+        del touched  # handed over by the caller: let go with the pairs checked
         built, hits = sum(side.views.built for side in self.sides), self.features.hits
         moved = _sorted(computed[0]), _sorted(computed[1])
+        changed, owed, scored = self._checked(every, moved, due, waiting, labels)
+        del every  # the pairs checked: not held beside the scoring's groups
+        changed.append(labels)
+        owed.append(kept)
+        stats["pairs_scored"] = float(sum(len(part) for part in scored))
+        started = time.perf_counter()  # scored after every check: chunks of dropped and kept
+        changed.append(self._score_all(scored))  # pairs would cut the scoring's groups short
+        stats["score_s"] = time.perf_counter() - started
+        self.owed = setops.unique(np.concatenate(owed))
+        stats["pairs_owed"] = float(len(self.owed))
+        stats["views_built"] = float(sum(side.views.built for side in self.sides) - built)
+        stats["views_held"] = float(sum(side.views.held for side in self.sides))
+        stats["views_mb"] = sum(side.views.nbytes() for side in self.sides) / 2**20
+        stats["features_kept"] = float(self.features.hits - hits)
+        return setops.unique(np.concatenate(changed))
+
+    def _checked(self, every: np.ndarray, moved: tuple[np.ndarray, np.ndarray],
+                 due: np.ndarray, waiting: tuple[np.ndarray, np.ndarray], labels: np.ndarray
+                 ) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+        """Check the pairs ``every`` :data:`CHUNK_PAIRS` at a time: drop from the book those
+        no longer wanted; return the dropped ones, the owed ones and those to re-score, each
+        a list of copies. No chunk's view of ``every`` outlives the check (a loop's last
+        ``keys`` kept all of it alive through the scoring's groups, decision 0126)."""
+        changed, owed, scored = [], [], [_NONE]
         for start in range(0, len(every), CHUNK_PAIRS):
             keys = every[start:start + CHUNK_PAIRS]
             lefts, rights = packed.split(keys)
@@ -127,18 +152,7 @@ class PairScores:
             owed.append(keys[later])
             rescore &= ~later
             scored.append(keys[rescore])
-        del every, related  # the pairs checked: not held beside the scoring's groups
-        stats["pairs_scored"] = float(sum(len(part) for part in scored))
-        started = time.perf_counter()  # scored after every check: chunks of dropped and kept
-        changed.append(self._score_all(scored))  # pairs would cut the scoring's groups short
-        stats["score_s"] = time.perf_counter() - started
-        self.owed = setops.unique(np.concatenate(owed))
-        stats["pairs_owed"] = float(len(self.owed))
-        stats["views_built"] = float(sum(side.views.built for side in self.sides) - built)
-        stats["views_held"] = float(sum(side.views.held for side in self.sides))
-        stats["views_mb"] = sum(side.views.nbytes() for side in self.sides) / 2**20
-        stats["features_kept"] = float(self.features.hits - hits)
-        return setops.unique(np.concatenate(changed))
+        return changed, owed, scored
 
     def _owed(self, waiting: tuple[np.ndarray, np.ndarray], labels: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray]:
