@@ -166,11 +166,10 @@ class CandidateLists:
             self.trained = ivf_lists.use_rung(self.sides, self.ladder[cells],
                                               self.settings.ivf_probe, self.settings.ivf_float16)
         a, b = self.sides
-        if self.ivf:
-            return _union([self._set(0, ivf_lists.search_own(a, b, a.indexed(), self.depth,
-                                                             self.progress)),
-                           self._set(1, ivf_lists.search_own(b, a, b.indexed(), self.depth,
-                                                             self.progress))])
+        if self.ivf:  # each chunk's lists set as it is searched (decision 0133)
+            return _union([self._set(s, found) for s, (mine, other) in ((0, (a, b)), (1, (b, a)))
+                           for found in ivf_lists.searched_parts(mine, other, mine.indexed(),
+                                                                 self.depth, self.progress)])
         if a.index is None or b.index is None or not len(a.index) or not len(b.index):
             return _union([self._set(0, Found.empty(a.indexed(), self.depth)),
                            self._set(1, Found.empty(b.indexed(), self.depth))])
