@@ -32,6 +32,10 @@ from stream_align.csls import rerank_slack
 from stream_align.engine.list_table import ListTable
 from stream_align.engine.side_pair import Both, serial
 
+RERANK_ROWS = 65_536
+"""Rows re-ranked at a time: a row's re-rank reads only its own row and its members' hub
+scores, and a bulk refresh re-ranks every list — at once that held ≈ 1 KB a row of copies
+and ``float64`` scores, ≈ 1 GB a side at 1M a side (decision 0133)."""
 SHIFT_MARGIN = 1e-9
 """Relative margin on each move a kept row's slack is spent by: the moves are float64
 differences and sums of hub scores (a few ``2**-53`` of their size off at most)."""
@@ -50,14 +54,23 @@ def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int, both: B
     def rerank(s: int) -> tuple[np.ndarray, np.ndarray]:
         mine, other = tables[s], tables[1 - s]
         nodes = _due_rows(mine, *due[s][:2], *due[1 - s][2:])
-        members, scores, lengths = mine.rows(nodes)
-        members, scores = members[:, :depth], scores[:, :depth]
-        heads, slack = rerank_slack(members, scores, np.minimum(lengths, depth),
-                                    other.hubs(members), top_k)
-        return mine.set_heads(nodes, heads, slack, moves), nodes
+        keys = [_rerank_rows(mine, other, nodes[lo:lo + RERANK_ROWS], depth, top_k, moves)
+                for lo in range(0, len(nodes), RERANK_ROWS)]
+        return np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64), nodes
 
     done = both(rerank)
     return (done[0][0], done[1][0]), (done[0][1], done[1][1])
+
+
+def _rerank_rows(mine: ListTable, other: ListTable, nodes: np.ndarray, depth: int,
+                 top_k: int, moves: bool) -> np.ndarray:
+    """Re-rank the rows of ``nodes`` (ascending, distinct) and set their heads; returns the
+    keys of the candidate pairs that entered or left, ascending (``moves`` False: none)."""
+    members, scores, lengths = mine.rows(nodes)
+    members, scores = members[:, :depth], scores[:, :depth]
+    heads, slack = rerank_slack(members, scores, np.minimum(lengths, depth),
+                                other.hubs(members), top_k)
+    return mine.set_heads(nodes, heads, slack, moves)
 
 
 def _due_rows(mine: ListTable, set_rows: np.ndarray, drift: np.ndarray, moved: np.ndarray,

@@ -221,3 +221,35 @@ def test_listed_within_names_whether_every_row_with_members_is_among_the_rows() 
     assert a.listed_within(np.array([0, 1, 2]))
     assert a.listed_within(np.array([0, 1, 2, 7]))  # a row without members changes nothing
     assert not a.listed_within(np.array([0, 2]))
+
+
+def _random_tables(seed: int) -> tuple[ListTable, ListTable]:
+    """Two tables of 40 rows of 3 random members and scores (ties included)."""
+    rng = np.random.default_rng(seed)
+    tables = _table(), _table()
+    for table in tables:
+        members = np.stack([rng.permutation(40)[:DEPTH] for _ in range(40)]).astype(np.int64)
+        scores = np.round(rng.random((40, DEPTH)), 1).astype(np.float32)
+        order = np.argsort(-scores, axis=1, kind="stable")
+        table.assign(np.arange(40, dtype=np.int64), np.take_along_axis(members, order, 1),
+                     np.take_along_axis(scores, order, 1), rng.integers(1, DEPTH + 1, 40))
+    return tables
+
+
+def test_rows_re_ranked_a_slice_at_a_time_equal_all_at_once(monkeypatch) -> None:
+    """A refresh re-ranks ``RERANK_ROWS`` rows at a time (decision 0133): the same keys, rows
+    re-ranked, heads and slack as one pass over every row, at the first refresh and after a
+    change of some rows."""
+    results = []
+    for rows in (7, csls_heads.RERANK_ROWS):
+        monkeypatch.setattr(csls_heads, "RERANK_ROWS", rows)
+        tables = _random_tables(4)
+        first = csls_heads.refresh(tables, DEPTH, TOP_K)
+        _set(tables[1], {5: [(3, 0.97), (9, 0.5)], 17: [(3, 0.2)]})
+        second = csls_heads.refresh(tables, DEPTH, TOP_K)
+        slack = [t.keep_heads(np.arange(40), np.zeros(40)) for t in tables]
+        results.append(([[k.tolist() for k in pair] for done in (first, second)
+                         for pair in done], [_heads(t) for t in tables],
+                        [s.tolist() for s in slack]))
+    assert len(results[0][0][1][0]) > 7  # more than one slice re-ranked
+    assert results[0] == results[1]
