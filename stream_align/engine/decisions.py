@@ -204,6 +204,8 @@ class Decider:
             rights |= pair_rights
         mine = _nodes(lefts | pair_lefts)
         theirs = _nodes(rights | pair_rights)
+        del pair_lefts, pair_rights  # every changed pair's entities (a bulk refresh: all of
+        # them, as sets of ``int`` objects): not held through the rematch (decision 0133)
         partner, partner_of = self.left_match.of(mine), self.right_match.of(theirs)
         before = dict(zip(mine[partner >= 0].tolist(), partner[partner >= 0].tolist(),
                           strict=True))

@@ -307,6 +307,7 @@ class AlignmentEngine:
             decided = decide(delta, self.decider, held, changed)
         with _timed(stats, "neighbourhood_s"):
             given = self._neighbourhood(delta, held, decided, changed, bulk)
+        del changed  # a bulk refresh's every pair: not held beside the events (decision 0133)
         with _timed(stats, "events_s"):
             return build_events(self, delta, decided, held.causes, given)
 

@@ -36,6 +36,12 @@ BULK_SHARE = 0.25
 decider computes the whole matching here instead of repairing it pair by pair."""
 
 
+GREEDY_PAIRS = 1 << 20
+"""Pairs of the greedy pass read into Python at a time: a bulk refresh's book is every pair
+(16.8M at 1M a side), and its eligible pairs as two lists of ``int`` objects were ≈ 70 bytes
+a pair held at once, beside the book's whole arrays (decision 0133)."""
+
+
 def _ranks(keys: list[str]) -> np.ndarray:
     """Each node's position in key order (the repair's tie-break compares keys)."""
     ranks = np.empty(len(keys), dtype=np.int64)
@@ -114,15 +120,26 @@ def weights(decider: Decider, u: np.ndarray, v: np.ndarray, scores: np.ndarray) 
 
 def rematch(decider: Decider) -> dict[int, int]:
     """The matching the repair reaches from the decider's current one (left → right node)."""
-    u, v, scores = decider.book.arrays()
+    u, v, weight = _eligible(decider)
     left, right = decider.book.vocabularies
-    weight = weights(decider, u, v, scores)
-    ok = np.flatnonzero(~np.isnan(weight))
-    order = ok[np.lexsort((_ranks(right.keys)[v[ok]], _ranks(left.keys)[u[ok]], -weight[ok]))]
+    order = np.lexsort((_ranks(right.keys)[v], _ranks(left.keys)[u], -weight))
+    del weight
     used_left, used_right, out = set(), set(), {}
-    for a, b in zip(u[order].tolist(), v[order].tolist(), strict=True):
-        if a not in used_left and b not in used_right:
-            used_left.add(a)
-            used_right.add(b)
-            out[a] = b
+    for lo in range(0, len(order), GREEDY_PAIRS):
+        part = order[lo:lo + GREEDY_PAIRS]
+        for a, b in zip(u[part].tolist(), v[part].tolist(), strict=True):
+            if a not in used_left and b not in used_right:
+                used_left.add(a)
+                used_right.add(b)
+                out[a] = b
     return out
+
+
+def _eligible(decider: Decider) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The book's eligible pairs (``weights`` not ``NaN``): lefts, rights and weights, by
+    pair. Only these are held past the weights: the book's whole arrays are let go here."""
+    u, v, scores = decider.book.arrays()
+    weight = weights(decider, u, v, scores)
+    del scores
+    ok = np.flatnonzero(~np.isnan(weight))
+    return u[ok], v[ok], weight[ok]

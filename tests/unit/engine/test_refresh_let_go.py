@@ -1,6 +1,7 @@
 """What a bulk refresh lets go before its scoring groups (decision 0126): the candidates'
 touched pairs and the checked pairs are not alive while the groups are scored, and the rows
-to store are gathered as node arrays, listing the same nodes as the sets they replace."""
+to store are gathered as node arrays, listing the same nodes as the sets they replace; and
+before its events and a rematch's greedy pass (decision 0133)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
 
-from stream_align.engine import pairs
+from stream_align.engine import engine as engine_module
+from stream_align.engine import pairs, rematch
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.list_table import ListTable
 from stream_align.engine.node_set import NodeSet
@@ -84,3 +86,47 @@ def test_a_node_set_takes_an_array_as_one_buffer() -> None:
     nodes.update(np.array([5, 3, 9, 5], dtype=np.int64))
     nodes.update(np.array([], dtype=np.int64))
     assert list(nodes) == [3, 5, 7, 9] and nodes.array().dtype == np.int32
+
+
+def test_the_changed_pairs_and_the_books_arrays_are_let_go(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decision 0133: the scores stage's changed pairs are not alive while the events are
+    built, nor the book's whole arrays while a rematch's greedy pass runs."""
+    changed: list[weakref.ref] = []
+    arrays: list[weakref.ref] = []
+    dead: dict[str, list[bool]] = {"events": [], "greedy": []}
+    update, build, book_arrays = pairs.PairScores.update, engine_module.build_events, \
+        PairBook.arrays
+    ranks = rematch._ranks
+
+    def update_spy(self, *args, **kwargs):
+        out = update(self, *args, **kwargs)
+        changed.append(weakref.ref(out))
+        return out
+
+    def build_spy(*args, **kwargs):
+        dead["events"].append(changed[-1]() is None)
+        return build(*args, **kwargs)
+
+    def arrays_spy(self):
+        out = book_arrays(self)
+        arrays.extend(weakref.ref(a) for a in out[:2])  # the scores are the book's own
+        return out
+
+    def ranks_spy(keys):
+        dead["greedy"].append(all(r() is None for r in arrays))
+        arrays.clear()
+        return ranks(keys)
+
+    monkeypatch.setattr(pairs.PairScores, "update", update_spy)
+    monkeypatch.setattr(engine_module, "build_events", build_spy)
+    monkeypatch.setattr(PairBook, "arrays", arrays_spy)
+    monkeypatch.setattr(rematch, "_ranks", ranks_spy)
+    pair = synthetic_pair(n=120, seed=3)
+    engine = AlignmentEngine.empty(untrained_bundle(pair), engine_settings())
+    changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1))
+    with open_store(tmp_path) as store:
+        run(store, engine, changes[:-20])
+        run(store, engine, changes[-20:], batch=5)
+    assert dead["events"] and all(dead["events"]), dead
+    assert dead["greedy"] and all(dead["greedy"]), dead

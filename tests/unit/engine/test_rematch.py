@@ -70,8 +70,10 @@ def _step(rng: random.Random, deciders: list[Decider], time: int) -> None:
 def test_rematch_equals_the_repair(overrides: dict, seed: int,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The repair with every test in Python, the repair narrowed by arrays at any size
-    (``narrow_from`` 0) and the rematch, step after step."""
+    (``narrow_from`` 0) and the rematch, step after step; the rematch's greedy pass reads
+    its pairs 3 at a time (``GREEDY_PAIRS``, decision 0133)."""
     monkeypatch.setattr(rematch, "BULK_SHARE", rematch.BULK_SHARE)  # restored afterwards
+    monkeypatch.setattr(rematch, "GREEDY_PAIRS", 3)
     rng = random.Random(seed)
     settings = EngineSettings(**overrides)
     deciders = [_decider(settings) for _ in range(3)]
