@@ -41,6 +41,12 @@ evidence (``engine.bulk_threads = 2``, torch on two threads): the evidence's att
 causes' merges are array work that leaves the GIL, so a bulk refresh can use a free core there
 (decision 0092). Fewer are not worth a thread's hand-overs."""
 
+EVIDENCE_PAIRS = 65_536
+"""Matches whose evidence is found at a time: each slice's entries (objects, ≈ 0.8 KB a
+match) become the events' rows before the next slice is found — a bulk refresh explains
+every new match (532,274 at 1M a side), and every entry held at once beside the rows was
+≈ 0.7 GB there (decision 0133). A pair's evidence reads only its own two entities' rows."""
+
 
 class EventIds:
     """The state's identity and next event number (restored; advanced in the batch's delta).
@@ -86,10 +92,15 @@ def _evidence(engine: AlignmentEngine, matches: list[Change], beside_work: bool 
         return [() for _ in matches]
     ga, gb = engine.sides[0].graph, engine.sides[1].graph
     pairs = [(ga.index[c.left], gb.index[c.right]) for c in matches]
-    found = pair_evidence(engine.bundle, engine.sides, pairs, engine.settings.recompute_chunk,
-                          size, engine.progress, beside_work)
-    return [tuple((ga.keys[e.left], gb.keys[e.right], *_relation(e.relation_left),
-                   *_relation(e.relation_right), e.weight) for e in row) for row in found]
+    out: list[tuple[EvidenceRow, ...]] = []
+    for lo in range(0, len(pairs), EVIDENCE_PAIRS):
+        found = pair_evidence(engine.bundle, engine.sides, pairs[lo:lo + EVIDENCE_PAIRS],
+                              engine.settings.recompute_chunk, size, engine.progress,
+                              beside_work)
+        out.extend(tuple((ga.keys[e.left], gb.keys[e.right], *_relation(e.relation_left),
+                          *_relation(e.relation_right), e.weight) for e in row)
+                   for row in found)
+    return out
 
 
 @lru_cache(maxsize=4096)

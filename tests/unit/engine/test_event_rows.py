@@ -9,6 +9,7 @@ import torch
 from engine_fixtures import engine_settings
 from test_engine_inputs import _tiny
 
+from stream_align.engine import events as events_module
 from stream_align.engine.cause_ids import CauseRows, Vocabulary
 from stream_align.engine.delta import StateDelta
 from stream_align.engine.engine import AlignmentEngine
@@ -78,3 +79,15 @@ def test_a_call_without_decisions_reads_no_causes_and_allocates_no_id() -> None:
     events = build_events(engine, delta, [], Unread())  # type: ignore[arg-type]
     assert len(events) == 0 and list(events) == [] and list(events.records()) == []
     assert engine.event_ids.next == first and delta.next_event_seq is None
+
+
+def test_evidence_found_a_slice_of_matches_at_a_time_is_the_same(monkeypatch) -> None:
+    """Decision 0133: a refresh's evidence is found ``EVIDENCE_PAIRS`` matches at a time;
+    in slices of one match the events are those of one pass over every match."""
+    def evidence(slice_pairs: int) -> list[tuple]:
+        monkeypatch.setattr(events_module, "EVIDENCE_PAIRS", slice_pairs)
+        return [(e.left, e.right, e.evidence) for e in _refreshed()]
+
+    sliced, whole = evidence(1), evidence(events_module.EVIDENCE_PAIRS)
+    assert len(whole) == 3 and all(found for *_, found in whole)
+    assert sliced == whole
