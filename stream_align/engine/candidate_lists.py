@@ -166,10 +166,8 @@ class CandidateLists:
             self.trained = ivf_lists.use_rung(self.sides, self.ladder[cells],
                                               self.settings.ivf_probe, self.settings.ivf_float16)
         a, b = self.sides
-        if self.ivf:  # each chunk's lists set as it is searched (decision 0133)
-            return _union([self._set(s, found) for s, (mine, other) in ((0, (a, b)), (1, (b, a)))
-                           for found in ivf_lists.searched_parts(mine, other, mine.indexed(),
-                                                                 self.depth, self.progress)])
+        if self.ivf:
+            return _union([self._searched(0), self._searched(1)])
         if a.index is None or b.index is None or not len(a.index) or not len(b.index):
             return _union([self._set(0, Found.empty(a.indexed(), self.depth)),
                            self._set(1, Found.empty(b.indexed(), self.depth))])
@@ -179,6 +177,15 @@ class CandidateLists:
         to_b, to_a = top_both_ways(va, vb, self.depth, self.depth, progress=self.progress)
         return _union([self._assign_top(0, nodes_a, to_b, nodes_b),
                        self._assign_top(1, nodes_b, to_a, nodes_a)])
+
+    def _searched(self, s: int) -> Touched:
+        """Side ``s``'s every list searched on IVF cells, each chunk's lists set as it is
+        searched (decision 0133)."""
+        mine, other = self.sides[s], self.sides[1 - s]
+        nodes = mine.indexed()
+        mine.reserve_lists(nodes)
+        return _union([self._set(s, found) for found in ivf_lists.searched_parts(
+            mine, other, nodes, self.depth, self.progress)])
 
     def _assign_top(self, s: int, nodes: np.ndarray, top: TopR, others: np.ndarray
                     ) -> Touched:

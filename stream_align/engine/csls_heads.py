@@ -54,6 +54,7 @@ def refresh(tables: tuple[ListTable, ListTable], depth: int, top_k: int, both: B
     def rerank(s: int) -> tuple[np.ndarray, np.ndarray]:
         mine, other = tables[s], tables[1 - s]
         nodes = _due_rows(mine, *due[s][:2], *due[1 - s][2:])
+        mine.reserve(int(nodes.max()) + 1 if len(nodes) else 0)
         keys = [_rerank_rows(mine, other, nodes[lo:lo + RERANK_ROWS], depth, top_k, moves)
                 for lo in range(0, len(nodes), RERANK_ROWS)]
         return np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64), nodes

@@ -70,6 +70,18 @@ class ListTable:
         self._scores = grown(self._scores, node + 1, 0.0)
         self._length = grown(self._length, node + 1, 0)
 
+    def reserve(self, rows: int) -> None:
+        """Room for node ids below ``rows`` at once: a rebuild sets a side's rows and a
+        re-rank their heads a slice at a time (decision 0133), and each table then grows once,
+        to what one write of every row gives, not by doubling slice after slice."""
+        if not rows:
+            return
+        self._fit(rows - 1, 0)
+        if self.csls_k:
+            self._hub = grown(self._hub, rows, 0.0)
+            self._slack = grown(self._slack, rows, 0.0)
+            self._head = grown(self._head, rows, -1)
+
     def __setitem__(self, node: int, entries: list[Entry]) -> None:
         n = len(entries)
         self.assign(np.array([node], dtype=np.int64),

@@ -283,6 +283,12 @@ class Side:
             self._bound = grown(self._bound, int(nodes.max()) + 1, -np.inf)
             self._bound[nodes] = bounds
 
+    def reserve_lists(self, nodes: np.ndarray) -> None:
+        """Room for the lists of ``nodes`` at once (a rebuild sets them a chunk at a time)."""
+        if len(nodes):
+            self._bound = grown(self._bound, int(nodes.max()) + 1, -np.inf)
+            self.lists.reserve(int(nodes.max()) + 1)
+
     def set_lists(self, found: Found, k: int) -> np.ndarray:
         """Replace the lists of ``found``'s owners; return the keys ``owner << 32 | other``
         of the pairs that entered or left their candidates (the first ``k``)."""

@@ -1,6 +1,6 @@
 """An IVF rebuild sets each search chunk's lists as it is searched (decision 0133): the lists,
-their reverse, the CSLS heads, the rows to store, the pair scores and the decisions are those
-of setting every list of a side at once, as before."""
+their reverse, the CSLS heads, the rows to store, the pair scores, the decisions and the
+tables' sizes are those of setting every list of a side at once, as before."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ def _state(engine: AlignmentEngine, rows: list[list[str]]) -> dict[str, object]:
         out[f"heads{s}"] = [side.cands.get(n, ()) for n in nodes.tolist()]
         out[f"hubs{s}"] = side.lists.hubs(nodes).tolist()
         out[f"listed_by{s}"] = sorted(zip(at.tolist(), holders.tolist(), strict=True))
+        out[f"bytes{s}"] = side.lists.nbytes()  # grown once, not by doubling chunk by chunk
     return out
 
 

@@ -21,6 +21,16 @@ from stream_align.engine.pair_book import PairBook
 from stream_align.eval.replay import ReplayOrder, triple_changes
 
 
+def _stream(tmp_path: Path) -> None:
+    """The synthetic stream in one bulk batch, then its last 20 changes in batches of 5."""
+    pair = synthetic_pair(n=120, seed=3)
+    engine = AlignmentEngine.empty(untrained_bundle(pair), engine_settings())
+    changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1))
+    with open_store(tmp_path) as store:
+        run(store, engine, changes[:-20])
+        run(store, engine, changes[-20:], batch=5)
+
+
 def test_the_pairs_checked_are_let_go_before_the_groups(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """Every refresh, chunks of 64 pairs: when ``_score_all`` starts, neither the candidates'
@@ -49,12 +59,7 @@ def test_the_pairs_checked_are_let_go_before_the_groups(tmp_path: Path,
     monkeypatch.setattr(AlignmentEngine, "_candidates", candidates_spy)
     monkeypatch.setattr(pairs.PairScores, "_checked", checked_spy)
     monkeypatch.setattr(pairs.PairScores, "_score_all", score_all_spy)
-    pair = synthetic_pair(n=120, seed=3)
-    engine = AlignmentEngine.empty(untrained_bundle(pair), engine_settings())
-    changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1))
-    with open_store(tmp_path) as store:
-        run(store, engine, changes[:-20])
-        run(store, engine, changes[-20:], batch=5)
+    _stream(tmp_path)
     bulk = [dead for scored, dead in seen if scored > 64]
     assert bulk, "no refresh scored more than one chunk of pairs"
     assert all(len(dead) == 2 and all(dead) for _, dead in seen), seen
@@ -122,11 +127,6 @@ def test_the_changed_pairs_and_the_books_arrays_are_let_go(
     monkeypatch.setattr(engine_module, "build_events", build_spy)
     monkeypatch.setattr(PairBook, "arrays", arrays_spy)
     monkeypatch.setattr(rematch, "_ranks", ranks_spy)
-    pair = synthetic_pair(n=120, seed=3)
-    engine = AlignmentEngine.empty(untrained_bundle(pair), engine_settings())
-    changes = list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=1))
-    with open_store(tmp_path) as store:
-        run(store, engine, changes[:-20])
-        run(store, engine, changes[-20:], batch=5)
+    _stream(tmp_path)
     assert dead["events"] and all(dead["events"]), dead
     assert dead["greedy"] and all(dead["greedy"]), dead
