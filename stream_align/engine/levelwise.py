@@ -90,6 +90,11 @@ class LevelZeroRows:
         self._stamp[nodes[todo]], self._type[nodes[todo]] = stamps[todo], types[todo]
         return torch.from_numpy(self._rows[nodes])
 
+    @property
+    def held(self) -> bool:
+        """Whether any row is held (a level-wise drain's, until :meth:`clear`)."""
+        return bool(len(self._stamp))
+
     def clear(self) -> None:
         """Drop every row (the queue is drained: nothing reads them until the next load)."""
         self._rows = np.zeros((0, 0), dtype=np.float32)

@@ -58,17 +58,14 @@ class LocalEncoding:
 def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int],
                  features: FeatureCache | None = None, beat: Beat = no_beat,
                  kept: tuple[LevelOneCache, Collection[int]] | None = None,
-                 anchors: Callable[[np.ndarray], np.ndarray] | None = None,
-                 skips: bool = True) -> LocalEncoding:
+                 anchors: Callable[[np.ndarray], np.ndarray] | None = None) -> LocalEncoding:
     """Exact levels 0–1 of ``nodes`` and of every node their last layer reads (level-0 rows
     from ``features`` where given, else hashed here); ``beat`` between the steps (a chunk of
     tens of thousands of nodes takes seconds each). ``kept``: the kept ``h1`` rows and the
     stale nodes — neighbours with an exact kept row are read from it, not encoded.
     ``anchors``: each node's seed anchor id (``Side.anchor_ids``, kept per node); with it and
     ``features`` nothing reads the local graph's strings, so none is decoded (a steady
-    insert's local graphs decoded ≈ 900 keys and names, decision 0091). ``skips=False``: no
-    fixed skip blocks (``ModelBundle.inputs``), for a caller that reads only ``h1``
-    (``scoring.ensure_level1``): the rows cannot be read as vectors (``row_vectors``)."""
+    insert's local graphs decoded ≈ 900 keys and names, decision 0091)."""
     encoded = _encoded(samples, nodes, kept)  # E: their h1 is computed (and exact) here
     summarised = samples.closure(encoded, hops=1) if kept else samples.closure(nodes)
     ordered = list(nodes) + sorted(summarised.difference(nodes))
@@ -76,10 +73,10 @@ def encode_local(bundle: ModelBundle, samples: SampleIndex, nodes: Sequence[int]
     texts = features is None or anchors is None
     local, glob = samples.graph.local_graph(ordered, samples.summary_triples(ordered), texts)
     beat()
-    read = len(ordered) if not skips or (kept and _names_within_one_hop(bundle)) else None
+    read = len(ordered) if kept and _names_within_one_hop(bundle) else None
     inputs = bundle.inputs(local, None if features is None else
                            features.level0(glob, read), samples.key_hashes(glob), read,
-                           None if texts or anchors is None else anchors(glob), skips)
+                           None if texts or anchors is None else anchors(glob))
     beat()
     enc = bundle.net.encode(inputs)
     if kept:  # the last layer's other rows: read from the cache

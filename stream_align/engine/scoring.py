@@ -23,7 +23,7 @@ import torch
 
 from stream_align import setops
 from stream_align.arrays import positions
-from stream_align.engine import packed
+from stream_align.engine import levelwise, packed
 from stream_align.engine.pair_features import (
     FeatureCache,
     cached_features,
@@ -32,7 +32,6 @@ from stream_align.engine.pair_features import (
     whole_features,
 )
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
-from stream_align.engine.recompute import encode_local
 from stream_align.engine.side import Side
 from stream_align.engine.threads import TwoEnds, beside, second_thread, torch_on_one_thread
 from stream_align.heap import passes_reuse_heap
@@ -82,15 +81,28 @@ class PairRows:
     h1: torch.Tensor  # (len(order) + 1, d): kept rows, zero padding row last
 
 
+@torch.no_grad()
 def ensure_level1(bundle: ModelBundle, side: Side, nodes: Sequence[int], chunk: int,
-                  beat: Beat = no_beat, skips: bool = False) -> None:
-    """Encode the ``nodes`` no recompute has kept an ``h1`` for (after a restore, or queued
-    in a bulk load), without the fixed skip blocks nothing here reads (``skips``: with
-    them, to measure what they cost)."""
-    todo = side.level1.missing(nodes)
+                  beat: Beat = no_beat) -> None:
+    """Compute the ``h1`` of the ``nodes`` no recompute has kept one for (after a restore,
+    or queued in a bulk load), ``chunk`` of them at a time, level-wise
+    (``levelwise.level1``: from the ``h0`` rows of them and their samples). A local encode of
+    each chunk's 2-hop closure, as before, also built its local graph, typed and sampled it
+    again and hashed the names of every node two hops out: after a restore at 200K a side it
+    was most of the first call's pair scores, and it grows with the graph, the restore
+    warming a fixed number of nodes (decision 0130). The rows are a local encode's to float
+    rounding, as the restore's own (decision 0104). The ``h0`` rows are dropped after unless
+    a level-wise drain holds them."""
+    todo = np.asarray(side.level1.missing(nodes), dtype=np.int64)
+    if not len(todo):
+        return
+    draining = side.level0.held
     for start in range(0, len(todo), chunk):
-        encode_local(bundle, side.samples, todo[start:start + chunk], side.features, beat,
-                     anchors=side.anchor_ids, skips=skips).keep_level1(side.level1)
+        part = todo[start:start + chunk]
+        side.level1.put(part, levelwise.level1(bundle, side, part))
+        beat()
+    if not draining:
+        side.level0.clear()
 
 
 def pair_rows(bundle: ModelBundle, side: Side, nodes: list[int], chunk: int,

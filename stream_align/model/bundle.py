@@ -50,15 +50,13 @@ class ModelBundle:
 
     def inputs(self, graph: Graph, feats: Level0 | None = None,
                hashes: np.ndarray | None = None, read: int | None = None,
-               anchors: np.ndarray | None = None, skips: bool = True) -> GraphInputs:
+               anchors: np.ndarray | None = None) -> GraphInputs:
         """Encoder inputs of ``graph`` under this model's frozen features and sampling
         (``feats``: its level-0 rows, ``hashes``: its keys' ``sampling.key_hashes`` under the
         model's salt, ``anchors``: their seed anchor ids, when the caller has them cached;
-        ``read``: ``graph_inputs``). ``skips=False``: no fixed skip blocks, for a caller that
-        reads only ``h0``/``h1`` (:meth:`CGMuAlign.encode` does not read them): the name
-        skips' sparse products are the largest part of a local graph's inputs."""
-        hops = self.arch.name_skip_hops if self.arch.name_skip and skips else None
-        anchor_dim = self.arch.anchor_skip_dim if self.arch.use_anchors and skips else 0
-        structure_dim = self.arch.structure_dim if self.arch.use_anchors and skips else 0
+        ``read``: ``graph_inputs``)."""
+        hops = self.arch.name_skip_hops if self.arch.name_skip else None
+        anchor_dim = self.arch.anchor_skip_dim if self.arch.use_anchors else 0
+        structure_dim = self.arch.structure_dim if self.arch.use_anchors else 0
         return graph_inputs(graph, self.frozen, hops, anchor_dim, structure_dim, feats=feats,
                             hashes=hashes, read=read, anchors=anchors)

@@ -201,32 +201,37 @@ def test_a_local_encode_with_kept_anchor_ids_decodes_no_string(seed: int) -> Non
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_level_one_rows_without_skip_blocks_are_the_same_bits(seed: int) -> None:
-    """``ensure_level1``'s encode (``skips=False``: no fixed skip blocks, no types or samples
-    past the closure, decision 0097) keeps the same ``h1`` bits as an encode with every input,
-    in one closure or several."""
+def test_level_one_rows_a_pair_score_computes_are_the_local_encodes(seed: int) -> None:
+    """``ensure_level1`` computes the missing ``h1`` rows level-wise (decision 0130): each is
+    a local encode's to float rounding, in one chunk or several; a kept row is left as it is
+    and the ``h0`` rows on the way are dropped, unless a level-wise drain held some."""
     from stream_align.engine.feature_cache import FeatureCache
     from stream_align.engine.scoring import ensure_level1
     from stream_align.engine.side import Side
 
     pair = synthetic_pair(n=60, seed=seed)
     bundle = untrained_bundle(pair)
-    assert bundle.arch.name_skip and bundle.arch.use_anchors  # there are skips to leave out
-    rows = {}
-    for skips, chunk in ((True, 1000), (False, 1000), (False, 7)):
+    nodes = sorted(np.random.default_rng(seed).choice(pair.a.num_entities, 20,
+                                                      replace=False).tolist())
+    for chunk in (1000, 7):
         side = Side(_mirror(pair.a), bundle.frozen, True, False, 1000, 1000)
         side.samples.refresh(range(pair.a.num_entities))
-        nodes = sorted(np.random.default_rng(seed).choice(pair.a.num_entities, 20,
-                                                          replace=False).tolist())
-        if skips:
-            local = encode_local(bundle, side.samples, nodes[:3],
-                                 FeatureCache(side.graph, bundle.frozen, 1000), skips=False)
-            assert not local.inputs.skips
-        ensure_level1(bundle, side, nodes, chunk, skips=skips)
-        assert not side.level1.missing(nodes)
-        rows[skips, chunk] = side.level1.rows(nodes).numpy()
-    np.testing.assert_array_equal(rows[False, 1000], rows[True, 1000])
-    np.testing.assert_array_equal(rows[False, 7], rows[True, 1000])
+        marker = torch.full((1, bundle.arch.hidden_dim), 7.0)
+        side.level1.put(np.array(nodes[:1]), marker)  # kept: not computed again
+        ensure_level1(bundle, side, nodes, chunk)
+        assert not side.level1.missing(nodes) and not side.level0.held
+        with torch.no_grad():
+            local = encode_local(bundle, side.samples, nodes[1:],
+                                 FeatureCache(side.graph, bundle.frozen, 1000))
+        want = local.enc.h1[:len(nodes) - 1].numpy()
+        got = side.level1.rows(nodes).numpy()
+        assert np.abs(got[1:-1] - want).max() < 1e-6
+        np.testing.assert_array_equal(got[0], marker[0].numpy())
+    with torch.no_grad():  # a drain's rows: they stay
+        side.level0.rows(bundle, side, np.array(nodes[:2]))
+    side.level1.drop(nodes)
+    ensure_level1(bundle, side, nodes, 1000)
+    assert side.level0.held
 
 
 def test_a_restores_samples_are_a_refreshs_without_notes() -> None:
