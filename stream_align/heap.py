@@ -13,8 +13,10 @@ So the engine runs those passes inside :func:`passes_reuse_heap`: while it lasts
 threshold is at least :data:`PASS_MMAP_BYTES` and the trim threshold at least
 :data:`PASS_TRIM_BYTES`, so a pass's freed blocks stay in the heap and the next pass of the same
 shape takes them again, pages and all; on leaving, the thresholds the service fixed are put
-back. The heap then holds about one pass's blocks, whatever the graphs' size (the batch's trim,
-``service.collector.release_free_heap``, returns them). Where nobody fixed a threshold (a
+back. The heap then keeps what a scoring group's or a recompute chunk's passes freed, which is
+bounded by their shape, not by the graphs (the load's peak rose ≈ 100 MB at 40K and at 80K a
+side alike, decision 0134); the batch's trim, ``service.collector.release_free_heap``, returns
+it. Where nobody fixed a threshold (a
 benchmark under glibc's own dynamic thresholds) or there is no glibc, it does nothing: glibc's
 dynamic rule cannot be put back once a threshold is set.
 """
