@@ -20,6 +20,8 @@ import uuid
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from stream_align.engine.cause_ids import CauseRows
 from stream_align.engine.causes import Causes, ClosureCauses
 from stream_align.engine.decisions import Change
@@ -27,8 +29,10 @@ from stream_align.engine.delta import StateDelta
 from stream_align.engine.event_rows import EventFrame, EventRows, EvidenceRow
 from stream_align.engine.progress import counted
 from stream_align.engine.scoring import pair_evidence
+from stream_align.engine.string_table import StringColumn
 from stream_align.engine.threads import beside, second_thread
 from stream_align.events.contracts import Direction, Evidence, now_ms
+from stream_align.model.evidence import NeighbourPair
 from stream_align.model.vocab import plain_relation
 
 if TYPE_CHECKING:
@@ -97,10 +101,21 @@ def _evidence(engine: AlignmentEngine, matches: list[Change], beside_work: bool 
         found = pair_evidence(engine.bundle, engine.sides, pairs[lo:lo + EVIDENCE_PAIRS],
                               engine.settings.recompute_chunk, size, engine.progress,
                               beside_work)
-        out.extend(tuple((ga.keys[e.left], gb.keys[e.right], *_relation(e.relation_left),
-                          *_relation(e.relation_right), e.weight) for e in row)
-                   for row in found)
+        out.extend(_rows(ga.keys, gb.keys, found))
     return out
+
+
+def _rows(keys_a: StringColumn, keys_b: StringColumn, found: list[list[NeighbourPair]]
+          ) -> list[tuple[EvidenceRow, ...]]:
+    """Each pair's entries as rows: every entry's neighbour keys read in one ``take`` a side
+    (a key read an entry was a third of a bulk refresh's events, decision 0139)."""
+    flat = [e for row in found for e in row]
+    lefts = keys_a.take(np.fromiter((e.left for e in flat), dtype=np.int64, count=len(flat)))
+    rights = keys_b.take(np.fromiter((e.right for e in flat), dtype=np.int64, count=len(flat)))
+    rows = [(left, right, *_relation(e.relation_left), *_relation(e.relation_right), e.weight)
+            for left, right, e in zip(lefts, rights, flat, strict=True)]
+    ends = np.cumsum([len(row) for row in found]).tolist()
+    return [tuple(rows[end - len(row):end]) for row, end in zip(found, ends, strict=True)]
 
 
 @lru_cache(maxsize=4096)

@@ -15,7 +15,9 @@ from stream_align.engine.delta import StateDelta
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.event_rows import EventRows, as_evidence
 from stream_align.engine.events import build_events
+from stream_align.engine.string_table import StringColumn
 from stream_align.events.contracts import Direction, Evidence
+from stream_align.model.evidence import NeighbourPair
 
 torch.set_num_threads(1)
 
@@ -91,3 +93,19 @@ def test_evidence_found_a_slice_of_matches_at_a_time_is_the_same(monkeypatch) ->
     sliced, whole = evidence(1), evidence(events_module.EVIDENCE_PAIRS)
     assert len(whole) == 3 and all(found for *_, found in whole)
     assert sliced == whole
+
+
+def test_evidence_rows_read_their_keys_at_once_as_entry_by_entry() -> None:
+    """Decision 0139: each side's neighbour keys are read in one ``take``; the rows equal
+    those read an entry at a time, in each pair's order, empty pairs kept in place."""
+    keys_a, keys_b = StringColumn(), StringColumn()
+    keys_a.extend([f"a:{i}" for i in range(5)])
+    keys_b.extend([f"b:{i}" for i in range(4)])
+    found = [[NeighbourPair(3, 1, "r", "~s", 0.5), NeighbourPair(0, 2, "~r", "s", 0.25)], [],
+             [NeighbourPair(4, 0, "r", "unknown relation", 1.0)]]
+    one_by_one = [tuple((keys_a[e.left], keys_b[e.right], *events_module._relation(
+        e.relation_left), *events_module._relation(e.relation_right), e.weight) for e in row)
+        for row in found]
+    rows = events_module._rows(keys_a, keys_b, found)
+    assert rows == one_by_one
+    assert rows[0][0][:2] == ("a:3", "b:1") and rows[1] == () and rows[2][0][1] == "b:0"
