@@ -37,6 +37,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stream_align.engine.batch_align import align
+from stream_align.engine.delta import StateDelta
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.settings import EngineSettings
 from stream_align.eval.baselines import BASELINES
@@ -58,9 +59,14 @@ from stream_align.model.bundle import ModelBundle
 from stream_align.model.errors import ModelError
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
-from stream_align.service.engine_state import process_into
+from stream_align.service.engine_state import write_delta
+from stream_align.service.row_slices import commit_rows_first, forget_kept
+from stream_align.service.settings import RunnerSettings
 from stream_align.store.settings import StoreSettings
 from stream_align.store.state_store import StateStore
+
+COMMIT_SLICE_ROWS = RunnerSettings().commit_slice_rows
+"""The service's default: list and pair rows committed at a time ahead of a batch's commit."""
 
 
 @dataclass(frozen=True)
@@ -123,10 +129,17 @@ def snapshot_events(events: Iterator[TripleChange], timeline: Timeline, k: int,
 
 def _process(store: StateStore, engine: AlignmentEngine, changes: list[TripleChange],
              seeds: list[Label], cost: dict[str, float]) -> None:
-    """One micro-batch in one transaction; wall time includes the commit (the service pays it)."""
+    """One micro-batch committed as the service commits one: the delta's list and pair rows
+    first, in slices of the service's ``commit_slice_rows`` (``row_slices``), then the rest in
+    the batch's transaction, the delta let go once staged — a snapshot's refresh rewrites every
+    list and pair row, and held whole beside their staged copies at one commit they were its
+    peak (decision 0139). Wall time includes the commits (the service pays them)."""
     started = time.perf_counter()
     with store.transaction() as tx:
-        outcome = process_into(tx, engine, changes, seeds)
+        outcome = engine.process(changes, seeds)
+        forget_kept(tx, commit_rows_first(store, outcome.delta, COMMIT_SLICE_ROWS))
+        write_delta(tx, outcome.delta)
+        outcome.delta = StateDelta()  # staged: not held beside its rows at the commit
     cost["engine_seconds"] += time.perf_counter() - started
     cost["recomputed"] += outcome.stats.get("recomputed", 0.0)
     cost["batches"] += 1

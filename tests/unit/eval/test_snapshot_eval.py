@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+import stream_align.eval.snapshot_eval as snapshot_eval
 from stream_align.cli import main
 from stream_align.cli.exit_codes import ExitCode
 from stream_align.eval.baselines.factored import FactoredScorer
@@ -25,6 +26,7 @@ from stream_align.eval.snapshot_metrics import (
 )
 from stream_align.eval.snapshot_report import markdown
 from stream_align.graph import Graph, GraphPair, Snapshot
+from stream_align.store.keys import Table, pack, unpack
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india",
          "juliet", "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo"]
@@ -254,3 +256,40 @@ def test_run_reports_after_every_snapshot_and_only_the_methods_asked(
     assert "| base | n/a | n/a |" in markdown(references)
     with pytest.raises(EvaluationError, match="unknown baseline"):
         SnapshotEvalSettings(dataset=data, model=model, baseline="nope")
+
+
+def test_snapshot_rows_committed_in_slices_leave_the_store_a_whole_commit_leaves(
+        tiny_contea: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decision 0139: each batch commits its list and pair rows in slices first, as the
+    service does; after every snapshot the store holds the rows one whole commit leaves (the
+    labels' wall-clock event times aside), and the slices were taken."""
+    sliced, streamed = snapshot_eval.commit_rows_first, snapshot_eval.stream_snapshot
+
+    def stored(slice_rows: int | None) -> tuple[list[list[tuple[bytes, bytes]]], int]:
+        states, slices = [], [0]
+
+        def counted(*args: object) -> int:
+            taken = sliced(*args)  # type: ignore[arg-type]
+            slices[0] += taken
+            return taken
+
+        def stream(store, *args, **kwargs):  # type: ignore[no-untyped-def]
+            cost = streamed(store, *args, **kwargs)
+            states.append([(key, pack(*unpack(value)[:2]) if table is Table.LABEL else value)
+                           for table in Table for key, value in
+                           store._database.scan(table, b"") if key != b"store/identity"])
+            return cost
+
+        monkeypatch.setattr(snapshot_eval, "COMMIT_SLICE_ROWS", slice_rows or 1 << 30)
+        monkeypatch.setattr(snapshot_eval, "commit_rows_first", counted)
+        monkeypatch.setattr(snapshot_eval, "stream_snapshot", stream)
+        run_snapshot_eval(SnapshotEvalSettings(dataset=data, model=model, max_snapshot=1,
+                                               batch=0, baseline=None, full_recompute=False),
+                          "test")
+        return states, slices[0]
+
+    data, model = tiny_contea
+    (sliced, slices), (whole, none) = stored(3), stored(None)
+    assert slices > 2 and none == 0
+    assert len(sliced) == len(whole) == 2 and all(len(state) > 50 for state in whole)
+    assert sliced == whole
