@@ -4,7 +4,8 @@ The engine owns its state in memory and never writes the store; each call return
 :class:`StateDelta` and the caller writes it into the transaction that also carries the
 batch's offsets and outbox (``service.engine_state.write_delta``), so state, offsets and
 events commit together or not at all. The delta is what the store must hold for a restore
-to rebuild the engine (``AlignmentEngine.restore``) — nothing the engine can recompute.
+to rebuild the engine (``AlignmentEngine.restore``) — nothing the engine can recompute, but
+the ``h1`` rows, which a restore would otherwise compute (decision 0135).
 
 Invariants the writer relies on:
 
@@ -147,6 +148,20 @@ class PairScoreRows:
     scores: np.ndarray  # float32 (published pair scores are float32 results: exact)
 
 
+@dataclass
+class LevelOneRows:
+    """One graph's ``h1`` rows (``level1_cache``) put, outdated or dropped in the call, as the
+    engine keeps them (decision 0135): row ``i`` is entity ``keys[i]``'s, of
+    ``model_version``, ``current[i]`` whether put since the entity was last affected; where
+    ``kept[i]`` is False (a deleted entity) the stored row is deleted."""
+
+    model_version: str
+    keys: list[str]
+    rows: np.ndarray  # float32 (n, hidden_dim)
+    current: np.ndarray  # bool (n,)
+    kept: np.ndarray  # bool (n,)
+
+
 R = TypeVar("R", ListRows, PairScoreRows)
 
 
@@ -183,6 +198,7 @@ class StateDelta:
     graph: list[GraphRow] = field(default_factory=list)
     labels: list[LabelRow] = field(default_factory=list)
     embeddings: dict[Key, StoredVector | None] = field(default_factory=dict)
+    level1: dict[str, LevelOneRows] = field(default_factory=dict)  # graph id → h1 rows
     queue: dict[Key, int | None] = field(default_factory=dict)  # deferred recompute → seq
     decisions: dict[str, Match | NeighbourhoodMatch | Retracted] = field(
         default_factory=dict)  # by left
@@ -203,6 +219,7 @@ class StateDelta:
                    self.next_queue_seq, self.event_identity, self.next_event_seq)
         pairs = 0 if self.pair_scores is None else len(self.pair_scores)
         return (len(self.graph) + len(self.labels) + len(self.embeddings) + len(self.queue)
+                + sum(len(x.keys) for x in self.level1.values())
                 + len(self.decisions) + sum(len(x) for x in self.lists.values()) + pairs
                 + sum(x is not None for x in (*scalars, self.candidates)))
 

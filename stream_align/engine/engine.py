@@ -282,6 +282,8 @@ class AlignmentEngine:
         stats["held_calls"] = float(self.held.calls)
         with _timed(stats, "rows_s"):
             self._store_candidates(delta)
+            for side in self.sides:
+                side.put_level1(delta, self.bundle.version)
         stats["events"] = float(len(events))
         stats["delta_rows"] = float(delta.rows())
         stats["process_s"] = time.perf_counter() - started

@@ -41,6 +41,7 @@ def restore_side(side: Side, source: StateSource, version: str, cells: np.ndarra
     progress(f"restore {side.graph.label}: samples", 0, 1)
     side.samples.restore(side.graph.alive_indices(), chunk=RESTORE_CHUNK)
     load_embeddings(side, source, version, cells, progress)
+    load_level1(side, source, version, progress)
     if anchored:
         side.warm_keys()
 
@@ -63,6 +64,18 @@ def load_embeddings(side: Side, source: StateSource, version: str, cells: np.nda
                           None if cells is None else lookup(cells, nodes[take], -1))
 
 
+def load_level1(side: Side, source: StateSource, version: str, progress: Progress) -> None:
+    """Keep the side's stored ``h1`` rows of model ``version`` as the storing engine kept
+    them (decision 0135); a live node without one (a state written before, or another
+    version) is computed by the warm step or when first read."""
+    progress(f"restore {side.graph.label}: h1 rows", 0, 1)
+    rows = source.level1_rows(side.graph.graph_id, version)
+    nodes = side.graph.index.nodes_of(rows.keys)
+    known = nodes >= 0
+    known[known] = side.graph.alive_mask(nodes[known])
+    side.level1.load(nodes[known], rows.rows[known], rows.current[known])
+
+
 def queue_missing(side: Side, s: int, queue: DeferredQueue, delta: StateDelta) -> None:
     """Queue side ``s``'s live nodes without a vector (after ``load_embeddings``), in node
     order: one array test for all, a Python step only for the few without."""
@@ -76,17 +89,20 @@ def queue_missing(side: Side, s: int, queue: DeferredQueue, delta: StateDelta) -
 def warm_side(bundle: ModelBundle, side: Side, limit: int, progress: Progress) -> int:
     """Compute ahead what the first batch after a restart would otherwise compute in its
     latency path: the level-0 features (hashed names, name keys; ``FeatureCache``) and the
-    ``h1`` row (``level1_cache``) of at most ``limit`` live nodes, the most sampled first (every
-    local graph and pair score reads its samples' rows). A restore keeps neither, so the first
-    refresh hashed the names and encoded the level-1 closures of every entity its pairs reach
-    (DBP15K zh_en, 63 inserts: ≈ 9,600 entities, most of that call's CPU; decision 0104).
+    ``h1`` row (``level1_cache``) of at most ``limit`` live nodes without a stored row, the
+    most sampled first (every local graph and pair score reads its samples' rows). A restore
+    kept neither, so the first refresh hashed the names and encoded the level-1 closures of
+    every entity its pairs reach (DBP15K zh_en, 63 inserts: ≈ 9,600 entities, most of that
+    call's CPU; decision 0104). With the rows stored (decision 0135) nothing is left to warm,
+    and the features are hashed where first read.
 
     ``h1`` is computed level-wise (``levelwise.level1``), one row a node, as a large
     recompute's chunk does; a local encode at first use gives the same rows but for float
     rounding (decision 0095), within what a restart reproduces. Bounded: ``limit`` nodes'
     features (with their samples', the rows below their ``h1``) and ``h1`` rows; the ``h0``
-    rows used on the way are dropped. Returns the nodes warmed."""
-    nodes = np.asarray(side.graph.alive_indices(), dtype=np.int64)
+    rows used on the way are dropped. The rows computed here are stored with the next
+    delta. Returns the nodes warmed."""
+    nodes = np.asarray(side.level1.missing(side.graph.alive_indices()), dtype=np.int64)
     if not limit or not len(nodes):
         return 0
     if len(nodes) > limit:

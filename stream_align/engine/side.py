@@ -19,7 +19,7 @@ from stream_align import setops
 from stream_align.anchor_candidates import tie_keys
 from stream_align.arrays import grown, lookup
 from stream_align.engine.affected import SampleIndex
-from stream_align.engine.delta import StateDelta, StoredVector
+from stream_align.engine.delta import LevelOneRows, StateDelta, StoredVector
 from stream_align.engine.feature_cache import FeatureCache
 from stream_align.engine.level1_cache import LevelOneCache
 from stream_align.engine.levelwise import LevelZeroRows
@@ -126,6 +126,14 @@ class Side:
             delta.embeddings[gid, self.graph.keys[node]] = StoredVector(int(fids[at]), vector,
                                                                         version)
         self.load_vectors(nodes, fids, vectors)
+
+    def put_level1(self, delta: StateDelta, version: str) -> None:
+        """Record the ``h1`` rows put, outdated or dropped since the last call (decision
+        0135): the store keeps them as this engine does, so a restore computes none."""
+        nodes, rows, current, kept = self.level1.take_written()
+        if len(nodes):
+            delta.level1[self.graph.graph_id] = LevelOneRows(
+                version, self.graph.keys.take(nodes), rows, current, kept)
 
     def load_vectors(self, nodes: list[int], ids: np.ndarray, vectors: np.ndarray,
                      cells: np.ndarray | None = None) -> None:

@@ -41,6 +41,15 @@ class EmbeddingRowsRead(Protocol):
     vectors: np.ndarray
 
 
+class LevelOneRowsRead(Protocol):
+    """One graph's stored ``h1`` rows of one model version (decision 0135): ``keys[i]`` has
+    ``rows[i]``, current where ``current[i]`` (``level1_cache``)."""
+
+    keys: list[str]
+    rows: np.ndarray
+    current: np.ndarray
+
+
 class ListRowsRead(Protocol):
     """Every stored list of a graph, columnar: row ``i`` is ``keys[i]``'s ``bounds[i]`` and its
     ``lengths[i]`` members (FAISS ids of the other graph, best first) with their scores, the
@@ -103,6 +112,11 @@ class StateSource(Protocol):
 
     def embeddings(self, graph_id: str, model_version: str) -> EmbeddingRowsRead:
         """Every stored embedding of the graph, at once."""
+        ...
+
+    def level1_rows(self, graph_id: str, model_version: str) -> LevelOneRowsRead:
+        """Every stored ``h1`` row of the graph computed by ``model_version``, at once (none
+        in a state written before decision 0135)."""
         ...
 
     def quantiser(self, model_version: str) -> np.ndarray | None:

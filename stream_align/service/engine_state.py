@@ -34,6 +34,7 @@ from stream_align.store.candidate_store import ListBlock, PairBlock
 from stream_align.store.embedding_store import EmbeddingRows
 from stream_align.store.errors import InvalidValueError
 from stream_align.store.graph_rows import GraphRows
+from stream_align.store.level_one_store import LevelOneRowsRead
 from stream_align.store.records import Decision
 from stream_align.store.transaction import Transaction
 
@@ -81,6 +82,9 @@ class StoredState:
 
     def embeddings(self, graph_id: str, model_version: str) -> EmbeddingRows:
         return self._tx.embeddings.read_all(graph_id, model_version)
+
+    def level1_rows(self, graph_id: str, model_version: str) -> LevelOneRowsRead:
+        return self._tx.level1.read_all(graph_id, model_version)
 
     def quantiser(self, model_version: str) -> np.ndarray | None:
         return self._tx.embeddings.quantiser(model_version)
@@ -200,6 +204,9 @@ def write_delta(tx: Transaction, delta: StateDelta) -> None:
         else:
             tx.embeddings.put(gid, key, stored.vector, stored.model_version)
             tx.embeddings.bind_faiss_id(gid, key, stored.faiss_id)
+    for gid, rows in delta.level1.items():
+        tx.level1.put_rows(gid, rows.model_version, rows.keys, rows.rows, rows.current,
+                           rows.kept)
     for (gid, key), seq in delta.queue.items():
         if seq is None:
             tx.recompute.pop(gid, key)

@@ -53,7 +53,7 @@ def _table_options(settings: StoreSettings, cache: Cache, table: Table) -> Optio
         if settings.partition_index_and_filters:
             _partition(block, settings.metadata_block_bytes)
     options.set_block_based_table_factory(block)
-    compression = "none" if table is Table.EMBEDDING else settings.compression
+    compression = "none" if table in (Table.EMBEDDING, Table.LEVEL1) else settings.compression
     options.set_compression_type(_COMPRESSION[compression]())
     return options
 

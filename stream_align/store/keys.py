@@ -29,6 +29,7 @@ class Table(StrEnum):
     DEGREE = "degree"  # graph, entity -> out count, in count
     EMBEDDING = "embedding"  # graph, entity -> model version + float32 vector
     FAISS_ID = "faiss_id"  # graph, entity -> u64 id
+    LEVEL1 = "level1"  # graph, entity -> model version + current flag + float32 h1 row
     FAISS_ENTITY = "faiss_entity"  # graph, u64 id -> entity
     DECISION = "decision"  # left -> right, score, decision
     DECISION_BY_RIGHT = "decision_rev"  # right, left -> b""

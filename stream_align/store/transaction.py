@@ -22,6 +22,7 @@ from stream_align.store.event_sequence import EventSequence
 from stream_align.store.graph_store import GraphStore
 from stream_align.store.keys import Table
 from stream_align.store.label_store import LabelStore
+from stream_align.store.level_one_store import LevelOneStore
 from stream_align.store.pending import PendingWrites
 from stream_align.store.recompute_queue import RecomputeQueue
 from stream_align.store.settings import StoreSettings
@@ -46,6 +47,7 @@ class Transaction:
         self.state = TxState.OPEN
         self.graph = GraphStore(self._kv, settings)
         self.embeddings = EmbeddingStore(self._kv, settings)
+        self.level1 = LevelOneStore(self._kv, settings)
         self.candidates = CandidateStore(self._kv, settings)
         self.decisions = DecisionStore(self._kv)
         self.delivery = DeliveryStore(self._kv)

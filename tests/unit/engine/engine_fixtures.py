@@ -58,6 +58,15 @@ def open_store(path: Path) -> StateStore:
     return StateStore(StoreSettings(path=path, block_cache_mb=8, memtable_budget_mb=8))
 
 
+def forget_level1(store: StateStore, graph_ids: tuple[str, str], version: str) -> None:
+    """Delete every stored ``h1`` row: the store as code before decision 0135 wrote it."""
+    with store.transaction() as tx:
+        for gid in graph_ids:
+            keys = tx.level1.read_all(gid, version).keys
+            tx.level1.put_rows(gid, version, keys, np.zeros((len(keys), 1), dtype=np.float32),
+                               np.zeros(len(keys), dtype=bool), np.zeros(len(keys), dtype=bool))
+
+
 def run(store: StateStore, engine: AlignmentEngine, changes: list[TripleChange],
         labels: list[Label] | None = None, batch: int = 0) -> list:
     """Process ``changes`` in batches of ``batch`` (0: one batch), one transaction each."""

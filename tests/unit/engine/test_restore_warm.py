@@ -1,5 +1,5 @@
 """A restore computes the first batch's level-0 features, ``h1`` rows and views ahead (decision
-0104)."""
+0104): the ``h1`` rows where the state stores none (written before decision 0135)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from engine_fixtures import engine_settings, open_store, run
+from engine_fixtures import engine_settings, forget_level1, open_store, run
 
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.recompute import encode_local
@@ -24,16 +24,21 @@ torch.set_num_threads(1)
 HEAD = PairHead(weights=(2.0, 1.5, 1.0, 1.0, 1.0, 0.5, 1.0, 0.5, 1.5), bias=-2.5)
 
 
-def _restored(tmp: Path, pair: GraphPair, bundle: ModelBundle,
+def _restored(tmp: Path, pair: GraphPair, bundle: ModelBundle, rows: bool = False,
               **overrides: object) -> AlignmentEngine:
-    """The pair streamed into a store in batches and drained, then restored from it."""
+    """The pair streamed into a store in batches and drained, then restored from it; without
+    ``rows`` the stored ``h1`` rows are deleted first (a state of the layout before decision
+    0135)."""
     settings = engine_settings(**overrides)
+    tmp = tmp / ("rows" if rows else "old")
     with open_store(tmp) as store:
         if not (tmp / "done").exists():
             engine = AlignmentEngine.empty(bundle, settings)
             run(store, engine, list(triple_changes(pair, ReplayOrder.SHUFFLE, seed=3)), batch=50)
             while engine.pending_count:
                 run(store, engine, [])
+            if not rows:
+                forget_level1(store, settings.graph_ids, bundle.version)
             (tmp / "done").touch()
         with store.transaction() as tx:
             return AlignmentEngine.restore(bundle, StoredState(tx), settings)
@@ -97,8 +102,8 @@ def test_a_restore_builds_the_views_a_cold_one_builds_later(
     """Warmed views are the bytes a cold restore's cache builds on first use; past the
     cache's capacity the nodes most listed by the other side are kept."""
     bundle = replace(bundle, pair_head=HEAD)
-    warm = _restored(tmp_path, pair, bundle)
-    cold = _restored(tmp_path, pair, bundle, restore_warm_entities=0)
+    warm = _restored(tmp_path, pair, bundle, rows=True)
+    cold = _restored(tmp_path, pair, bundle, rows=True, restore_warm_entities=0)
     for s in (0, 1):
         nodes = np.array(_alive(warm, s), dtype=np.int64)
         assert warm.sides[s].views.built == len(nodes) and cold.sides[s].views.built == 0
@@ -109,7 +114,7 @@ def test_a_restore_builds_the_views_a_cold_one_builds_later(
             assert a.dtype == b.dtype and a.shape == b.shape
             for x, y in ((a.indptr, b.indptr), (a.indices, b.indices), (a.data, b.data)):
                 assert x.tobytes() == y.tobytes()
-    small = _restored(tmp_path, pair, bundle, view_cache_entries=4)
+    small = _restored(tmp_path, pair, bundle, rows=True, view_cache_entries=4)
     for s in (0, 1):
         nodes = np.array(_alive(small, s), dtype=np.int64)
         at, _ = small.sides[1 - s].listed_by.of(nodes)
