@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
+from engine_fixtures import (
+    engine_settings,
+    forget_level1,
+    open_store,
+    run,
+    synthetic_pair,
+    untrained_bundle,
+)
 
 from stream_align.engine import scoring
 from stream_align.engine.engine import AlignmentEngine
@@ -130,13 +137,15 @@ def test_pair_vectors_are_read_once_per_entity_and_cut_per_pair(tmp_path: Path,
 
 
 def test_score_pairs_encodes_what_no_recompute_kept(tmp_path: Path) -> None:
-    """A restored engine not warmed (``restore_warm_entities=0``, decision 0104) has no kept
-    ``h1``: the first scores encode them, and agree."""
+    """A restored engine not warmed (``restore_warm_entities=0``, decision 0104) from a state
+    without stored rows (before decision 0135) has no kept ``h1``: the first scores encode
+    them, and agree."""
     pair = synthetic_pair()
     bundle = untrained_bundle(pair)
     engine = AlignmentEngine.empty(bundle, engine_settings())
     with open_store(tmp_path) as store:
         run(store, engine, list(triple_changes(pair, ReplayOrder.FILE)))
+        forget_level1(store, engine_settings().graph_ids, bundle.version)
         with store.transaction() as tx:
             restored = AlignmentEngine.restore(bundle, StoredState(tx),
                                                engine_settings(restore_warm_entities=0))
