@@ -213,7 +213,7 @@ class CandidateLists:
         listing, listed = other.listed_by.of(nodes)  # (row of nodes, list owner)
         column = other.positions(listed)
         depth = min(self.depth, len(ids))
-        product = InnerProducts(base, len(nodes))
+        product = InnerProducts(base, len(nodes), other.index.columns())
         step = rows_within(len(ids), _SCAN_ROWS)
         kept = self._kept_columns(s, nodes)
         held: np.ndarray | None = None  # the first chunk's matrix, reused by the next ones

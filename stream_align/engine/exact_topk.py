@@ -64,11 +64,13 @@ class InnerProducts:
     The dense columns are multiplied as views of ``b`` (one BLAS product per run of adjacent
     dense columns, each at least :data:`MIN_RUN` wide: one run for the model's block layout),
     so building this copies only the sparse columns' non-zeros: it runs once per scan, over the
-    whole other graph.
+    whole other graph. ``columns``, where given, is ``b`` transposed and kept
+    (``VectorIndex.columns``): an unsplit product of two or more rows reads it, the same bits
+    without BLAS packing ``b.T`` again on every product.
     """
 
-    def __init__(self, b: np.ndarray, rows: int) -> None:
-        self.b, self.split = b, False
+    def __init__(self, b: np.ndarray, rows: int, columns: np.ndarray | None = None) -> None:
+        self.b, self.split, self.columns = b, False, columns
         if rows < SPLIT_MIN_ROWS:  # small scans: not worth even sampling the density
             return
         sample = b[:: max(1, len(b) // DENSITY_SAMPLE)]
@@ -86,6 +88,8 @@ class InnerProducts:
         page faults again each time (≈ a fifth of the product's CPU at 512 × 19,572,
         decision 0108). The same BLAS calls, so the same bits."""
         if not self.split:
+            if self.columns is not None and len(q) > 1:  # one row: BLAS's matrix-vector sums
+                return np.matmul(q, self.columns, out=out)
             return np.matmul(q, self.b.T, out=out)
         products = (np.matmul(q[:, run], self.b[:, run].T, out=out if i == 0 else None)
                     for i, run in enumerate(self.dense))

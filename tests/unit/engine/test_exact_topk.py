@@ -96,6 +96,21 @@ def test_inner_products_into_a_reused_matrix_are_the_same_bits(sparse: bool) -> 
     assert not sparse or np.array_equal(InnerProducts(b, 3)(q[:3], held[:3]), q[:3] @ b.T)
 
 
+@pytest.mark.parametrize("rows", [1, 2, 7, 64, 300])
+def test_inner_products_from_kept_columns_are_the_same_bits(rows: int) -> None:
+    """``VectorIndex.columns`` (``b`` transposed, with room past its end) read by the product:
+    the bits of ``q @ b.T`` (one row: that product itself, its sums differ from the other's)."""
+    rng = np.random.default_rng(rows)
+    b = rng.normal(size=(3000, 256)).astype(np.float32)
+    kept = np.zeros((256, 3500), dtype=np.float32)
+    kept[:, :3000] = b.T
+    q = rng.normal(size=(rows, 256)).astype(np.float32)
+    product = InnerProducts(b, rows, kept[:, :3000])
+    expected = np.matmul(q, b.T)
+    assert np.array_equal(product(q), expected)
+    assert np.array_equal(product(q, np.empty_like(expected)), expected), "into a kept matrix"
+
+
 def test_top_both_ways_keeps_the_lower_row_of_a_tie_after_the_first_chunk() -> None:
     """Once a column holds ``r`` rows, a later chunk's row that only equals its ``r``-th best
     does not enter; a better one does (and the kept rows stay best first)."""

@@ -86,3 +86,19 @@ def test_reconstruct_many_reads_what_faiss_reconstructs_and_refuses_absent_ids()
                                   expected.view(np.uint32))
     with pytest.raises(KeyError):
         index.reconstruct_many(np.array([17]))
+
+
+def test_columns_follow_adds_replacements_growth_and_removals() -> None:
+    rng = np.random.default_rng(3)
+    index = VectorIndex(8)
+    assert index.columns().shape == (8, 0)
+    index.add(np.arange(10), rng.normal(size=(10, 8)))
+    assert np.array_equal(index.columns(), index.rows()[1].T)  # transposed on the first ask
+    for step in range(4):  # replacements and new ids past the kept columns' room
+        ids = np.concatenate([[3, 7], np.arange(10 + 700 * step, 10 + 700 * (step + 1))])
+        index.add(ids, rng.normal(size=(len(ids), 8)))
+        assert np.array_equal(index.columns(), index.rows()[1].T), f"after add {step}"
+    index.remove(np.array([0, 5, 900]))  # the storage compacts: transposed anew
+    assert np.array_equal(index.columns(), index.rows()[1].T), "after remove"
+    index.add(np.array([5, 5000]), rng.normal(size=(2, 8)))
+    assert np.array_equal(index.columns(), index.rows()[1].T), "after a re-add"
