@@ -213,9 +213,9 @@ def _stored(side: Side, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ids = side.faiss_ids(nodes)
     if (ids < 0).any():
         raise KeyError(f"node {int(nodes[np.argmax(ids < 0)])} has no stored vector")
-    if len(nodes) >= LIST_SHARE * (listed := index.listed(ids)) and \
-            listed <= _owners_within(side):
-        return index.stored_lists(ids)
+    if (whole := index.stored_lists(ids, min(int(len(nodes) / LIST_SHARE),
+                                             _owners_within(side)))) is not None:
+        return whole
     return index.stored_many(ids), np.arange(len(nodes))
 
 

@@ -201,24 +201,22 @@ class IvfVectorIndex:
         layout = self._read_layout()
         return layout.codes(self._stored_cells(ids), ids).view(stored)
 
-    def listed(self, ids: np.ndarray) -> int:
-        """How many vectors the lists holding stored ``ids`` hold: what :meth:`stored_lists` of
-        ``ids`` copies."""
-        layout = self._read_layout()
-        return int(layout.sizes(np.unique(self._stored_cells(ids))).sum())
-
-    def stored_lists(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def stored_lists(self, ids: np.ndarray, most: int | None = None
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
         """Every vector of the lists holding stored ``ids`` in the codes' own type (as
-        :meth:`stored_many`), list after list, and the row of each of ``ids`` in them. The
-        same bits as :meth:`stored_many`; where the ids are a good share of their lists less
-        CPU — each list one contiguous copy, no per-id gather of codes and no sort of the ids
-        by cell (the scan of a batch reads most owners of the lists it meets, decisions 0120,
-        0125)."""
+        :meth:`stored_many`), list after list, and the row of each of ``ids`` in them; None
+        where those lists hold more than ``most`` vectors (nothing copied: the caller reads by
+        id). The same bits as :meth:`stored_many`; where the ids are a good share of their
+        lists less CPU — each list one contiguous copy, no per-id gather of codes and no sort
+        of the ids by cell (the scan of a batch reads most owners of the lists it meets,
+        decisions 0120, 0125). One look-up of the ids' cells serves the bound and the copy."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).ravel()
         cells = self._stored_cells(ids)
         layout = self._read_layout()
         held = np.unique(cells)
         sizes = layout.sizes(held)
+        if most is not None and int(sizes.sum()) > most:
+            return None
         base = np.zeros(self.nlist, dtype=np.int64)
         base[held] = np.cumsum(sizes) - sizes
         parts = [layout.lists[cell] for cell in held.tolist()]

@@ -19,7 +19,8 @@ from stream_align.engine.engine import AlignmentEngine
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleChange
 from stream_align.graph import GraphPair
-from stream_align.index import IvfVectorIndex, rung
+from stream_align.index import IvfVectorIndex, auto_cells, ladder, rung
+from stream_align.index.ladder import FINE_FROM, VECTORS_A_CELL, wanted
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.scorer import ModelScorer
 from stream_align.model.settings import AlignSettings
@@ -292,29 +293,58 @@ def _nlist(engine: AlignmentEngine) -> int:
 
 
 def test_cells_follow_the_graph() -> None:
-    """The model's rung nearest ``4 √n`` below it (decision 0080; the rule of 0068)."""
-    ladder = {cells: np.zeros((cells, 4), np.float32) for cells in (512, 1024, 2048, 4096)}
-    assert rung(ladder, 40_000, 0) == 1024  # zh_en: 1,024 cells, none more
+    """The model's rung nearest ``4 √n`` below it (decision 0080; the rule of 0068), and from
+    ``FINE_FROM`` indexed vectors at most ``VECTORS_A_CELL`` a cell (decision 0137)."""
+    ladder = {cells: np.zeros((cells, 4), np.float32) for cells in (512, 1024, 2048, 4096,
+                                                                     8192)}
+    assert rung(ladder, 38_960, 0) == 1024  # zh_en: 1,024 cells, none more
+    assert rung(ladder, 80_000, 0) == 1024  # 40K a side: 4·√n = 1,131 → 1,024 cells
     assert rung(ladder, 160_000, 0) == 2048  # 80K a side: 4·√n = 1,600 → 2,048 cells
-    assert rung(ladder, 2_000_000, 0) == 4096  # 1M a side; beyond the ladder its top rung
-    assert rung(ladder, 8_000_000, 0) == 4096
+    assert rung(ladder, 216_806, 0) == 2048  # ContEA ZH-EN's every entity: 4·√n alone
+    assert rung(ladder, FINE_FROM - 1, 0) == 2048
+    assert rung(ladder, FINE_FROM, 0) == 8192  # 262,144 / 50 = 5,243 → 8,192 cells
+    assert rung(ladder, 400_000, 0) == 8192  # 200K a side: 24.4 vectors a cell
+    assert rung(ladder, 2_000_000, 0) == 8192  # 1M a side; beyond the ladder its top rung
+    del ladder[8192]
+    assert rung(ladder, 400_000, 0) == 4096  # the largest rung not above the rule's
     assert rung(ladder, 100, 0) == 512  # below the ladder its bottom rung
     assert rung(ladder, 10_000_000, 1024) == 1024  # a set count stays
 
 
-@pytest.mark.parametrize("float16", [False, True])
+def test_the_fine_rule_keeps_at_most_its_vectors_a_cell() -> None:
+    """From ``FINE_FROM`` the wanted count is the smallest power of two giving at most
+    ``VECTORS_A_CELL`` vectors a cell, never fewer cells than ``4 √n``; below, ``4 √n``."""
+    for n in (FINE_FROM, 300_000, 409_600, 409_601, 2_000_000, 10**8):
+        cells = wanted(n)
+        assert n / cells <= VECTORS_A_CELL < 2 * n / cells  # the smallest power of two
+        assert cells >= auto_cells(n) and cells & (cells - 1) == 0
+    assert [wanted(n) for n in (10, 38_960, 80_000, FINE_FROM - 1)] == [
+        auto_cells(n) for n in (10, 38_960, 80_000, FINE_FROM - 1)]
+
+
+@pytest.mark.parametrize(("float16", "fine"), [(False, False), (True, False), (True, True)])
 def test_lists_stay_fresh_across_re_trainings(tmp_path: Path, pair: GraphPair,
-                                              bundle: ModelBundle, float16: bool) -> None:
+                                              bundle: ModelBundle, float16: bool, fine: bool,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fresh lists after every batch across rung moves, and the streamed decisions equal the
+    batch aligner's on the final cells; ``fine``: the rule of ``VECTORS_A_CELL`` from a small
+    ``FINE_FROM`` (decision 0137), which moves to 64 cells at 65 indexed vectors where
+    ``4 √n`` waits for 128."""
+    if fine:
+        monkeypatch.setattr(ladder, "FINE_FROM", 60)
+        monkeypatch.setattr(ladder, "VECTORS_A_CELL", 2)
     changes = _changes(pair)
     settings = engine_settings(**GROWING, rebuild_share=1.0, ivf_float16=float16)
     engine = AlignmentEngine.empty(bundle, settings)
-    seen = set()
+    seen, early = set(), False
     with open_store(tmp_path / "db") as store:
         for start in range(0, len(changes), 25):
             run(store, engine, changes[start:start + 25])
             if engine.lists.ivf and not engine.pending_count:
                 _assert_lists_fresh(engine)
                 seen.add(_nlist(engine))
+                early |= _nlist(engine) == 64 and \
+                    engine.sides[0].count + engine.sides[1].count < 128
         while engine.pending_count:
             run(store, engine, [])
         with store.transaction() as tx:  # the latest quantiser is the stored one
@@ -322,6 +352,7 @@ def test_lists_stay_fresh_across_re_trainings(tmp_path: Path, pair: GraphPair,
                                   engine.sides[0].index.centroids)
     _assert_lists_fresh(engine)
     assert len(seen) >= 2 and max(seen) > min(seen)  # trained again, on more cells
+    assert early == fine
     streamed = engine.final_alignment()
     cells = IvfCells(engine.sides[0].index.centroids, GROWING["ivf_probe"], float16)
     batch = align(ModelScorer(bundle, pair), AlignSettings(candidates=3, threshold=0.3,

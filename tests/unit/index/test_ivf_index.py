@@ -182,20 +182,24 @@ def test_lists_holding_ids_copied_whole_equal_the_reads_by_id(
     decisions 0120, 0125) holds each of ``ids``' codes to the bit at its row, and widened they
     are FAISS's decoded vectors — half-float subnormals, replacements, removals, a re-read
     layout, torch's widening and numpy's included; it holds exactly the vectors of those
-    lists; an absent id raises."""
+    lists, and none where they hold more than the bound given; an absent id raises."""
     monkeypatch.setattr("stream_align.index.ivf_index.WIDEN_MIN", widen_min)
     rng = np.random.default_rng(5)
     index, _ = _with_subnormals(rng, 300, float16)
     for round_ in range(3):
         stored = index.ids()
         some = rng.choice(stored, 7 + 40 * round_, replace=False)
-        codes, rows = index.stored_lists(some)
+        whole = index.stored_lists(some)
+        assert whole is not None
+        codes, rows = whole
         assert codes.dtype == (np.float16 if float16 else np.float32)
         assert np.array_equal(codes[rows], index.stored_many(some))
         expected = index.reconstruct_many(some)  # below READ_MIN: FAISS's decoder
         assert np.array_equal(as_float32(codes[rows]).view(np.int32), expected.view(np.int32))
         lists = np.isin(index.cells_of(stored), index.cells_of(some))
-        assert len(codes) == index.listed(some) == np.count_nonzero(lists)
+        assert len(codes) == np.count_nonzero(lists)
+        assert index.stored_lists(some, len(codes) - 1) is None  # past the bound: no copy
+        assert np.array_equal(index.stored_lists(some, len(codes))[0], codes)
         assert np.array_equal(np.sort(as_float32(codes).view(np.int32), axis=0),
                               np.sort(index.reconstruct_many(stored[lists]).view(np.int32),
                                       axis=0))
