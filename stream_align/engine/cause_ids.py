@@ -10,6 +10,7 @@ with one (not expected of input ids, but allowed) are ranked by Python's own sor
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -36,6 +37,7 @@ class Vocabulary:
         extra = [x.encode("utf-8", "surrogatepass") for x in labels]
         self._data, self._ends, self._extra = data, ends, extra
         self._words: list[str] | None = None
+        self._packed: np.ndarray | None = None
         if np.count_nonzero(data == 0) or any(b"\0" in x for x in extra):
             self._words, rank = _sorted_by_python(blob, ends, extra)
             self.size = len(self._words)
@@ -45,6 +47,25 @@ class Vocabulary:
             rank = self._ranked(self._fixed(np.arange(len(ends)), extra))
         self.pad = _INT32 if self.size < _INT32 else int(np.iinfo(np.int64).max)
         self.rank = rank.astype(_dtype(self.pad), copy=False)
+
+    @classmethod
+    def of_packed(cls, blob: bytearray, labels: Sequence[str]) -> Vocabulary:
+        """The vocabulary of packed entries (``blob``: each id's 16 hex bytes, ``Causes``),
+        then ``labels``: ranked as 16-byte strings where every label packs too (their order is
+        the text's, and the fixed-width table is the blob itself), else as text."""
+        raws = [packed_id(x) for x in labels]
+        if any(raw is None for raw in raws):
+            text, ends = unpacked(blob)
+            return cls(text, _column(ends), labels)
+        out = cls.__new__(cls)
+        out._words, out._width = None, _PACKED
+        whole = blob + b"".join(raws) if raws else blob  # no copy of the entries without labels
+        out._packed = np.frombuffer(whole, dtype=np.uint8).reshape(-1, _PACKED)
+        out._ends = np.zeros(0, dtype=np.int64)
+        rank = out._ranked(out._packed.view(f"S{_PACKED}").ravel())
+        out.pad = _INT32 if out.size < _INT32 else int(np.iinfo(np.int64).max)
+        out.rank = rank.astype(_dtype(out.pad), copy=False)
+        return out
 
     def _ranked(self, fixed: np.ndarray) -> np.ndarray:
         """Each row's dense rank (one ``argsort``, the repeats found chunk by chunk against
@@ -83,12 +104,44 @@ class Vocabulary:
         decodes it), or ``str``s where Python ranked them."""
         if self._words is not None:
             return [self._words[r] for r in used.tolist()]
+        if self._packed is not None:
+            raw = self._packed[self._first[used]]
+            text = _HEX[np.stack([raw >> 4, raw & 15], axis=2).reshape(len(raw), 2 * _PACKED)]
+            return text.view(f"S{2 * _PACKED}").ravel()
         rows = self._first[used]
         mine = rows < len(self._ends)
         out = np.zeros(len(rows), dtype=f"S{self._width}")
         out[mine] = self._fixed(rows[mine], [])
         out[~mine] = [self._extra[r - len(self._ends)] for r in rows[~mine].tolist()]
         return out
+
+
+_PACKED = 16
+"""Bytes of a packed id (32 hex digits)."""
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def packed_id(event_id: str) -> bytes | None:
+    """``event_id``'s 16 bytes if it is 32 lowercase hex digits (``new_event_id``'s form:
+    the bytes then sort as the text does and give it back exactly), else ``None``."""
+    if len(event_id) != 2 * _PACKED:
+        return None
+    try:
+        raw = bytes.fromhex(event_id)
+    except ValueError:
+        return None
+    return raw if raw.hex() == event_id else None
+
+
+def unpacked(blob: bytearray) -> tuple[bytearray, array]:
+    """Packed entries (16 bytes each) as their text and its ends (``Causes``' columns)."""
+    size = 2 * _PACKED
+    return (bytearray(blob.hex().encode("ascii")),
+            array("q", range(size, size * (len(blob) // _PACKED) + 1, size)))
+
+
+def _column(ends: array) -> np.ndarray:
+    return np.frombuffer(ends, dtype=np.int64) if len(ends) else np.zeros(0, np.int64)
 
 
 def _dtype(pad: int) -> type:

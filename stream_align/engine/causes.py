@@ -52,7 +52,13 @@ class Causes:
     below 2**31). The ids and times were the decoded
     inputs' own ``str`` and ``int`` objects in a list per node; held over a bulk load's drain
     they kept every pymalloc pool those objects shared with the batch's temporaries resident —
-    the load's largest residue (decision 0077). Labels are few: their causes stay dicts."""
+    the load's largest residue (decision 0077). Labels are few: their causes stay dicts.
+
+    While every id is 32 lowercase hex digits (``new_event_id``'s, the inputs' usual form) the
+    blob holds each as its 16 bytes and no ends (an entry is 16 bytes at ``16 × i``): 24 of an
+    entry's ≈ 70 bytes over a bulk load's drain, held until its events (decision 0138). The
+    first other id turns the blob back into text with ends (``_unpack``); the hex bytes sort
+    as their text does, so the order an event names its ids by is the same."""
 
     entities: tuple[dict[str, list[str]], dict[str, list[str]]] = field(
         default_factory=lambda: ({}, {}))
@@ -65,17 +71,33 @@ class Causes:
     _entry: tuple[array, array] = field(default_factory=_side_columns)
     _last: tuple[object, int] | None = None  # the last entry's id and time (a change's
     # touches share one entry)
+    _packed: bool = True  # every entry's id as its 16 hex bytes, no ends (see the class)
 
     def touch(self, side: int, node: int, event_id: str, event_time: int) -> None:
         """A triple change touched ``node`` of graph ``side`` (0 = left, 1 = right)."""
         last = self._last
         if last is None or last[0] is not event_id or last[1] != event_time:
-            self._blob += event_id.encode("utf-8", "surrogatepass")
-            self._ends.append(len(self._blob))
+            self._add(event_id)
             self._time.append(event_time)
             self._last = (event_id, event_time)
         self._node[side].append(node)
         self._entry[side].append(len(self._time) - 1)
+
+    def _add(self, event_id: str) -> None:
+        """Append ``event_id``'s entry to the blob (packed while every id allows it)."""
+        if self._packed:
+            raw = cause_ids.packed_id(event_id)
+            if raw is not None:
+                self._blob += raw
+                return
+            self._unpack()
+        self._blob += event_id.encode("utf-8", "surrogatepass")
+        self._ends.append(len(self._blob))
+
+    def _unpack(self) -> None:
+        """The packed entries as their text, with ends: another id is coming."""
+        self._blob, self._ends = cause_ids.unpacked(self._blob)
+        self._packed = False
 
     def touch_edge(self, side: int, head: int, tail: int, event_id: str, event_time: int
                    ) -> None:
@@ -93,14 +115,20 @@ class Causes:
         last, blob, ends, times = self._last, self._blob, self._ends, self._time
         entry = len(times) - 1
         entries: tuple[list[int], list[int]] = ([], [])
-        before = None
+        before, packed_id = None, cause_ids.packed_id if self._packed else None
         for side, change in zip(sides, changes, strict=True):
             if change is not before:
                 before = change
                 event_id, event_time = change
                 if last is None or last[0] is not event_id or last[1] != event_time:
-                    blob += event_id.encode("utf-8", "surrogatepass")
-                    ends.append(len(blob))
+                    if packed_id is not None and (raw := packed_id(event_id)) is not None:
+                        blob += raw
+                    else:
+                        if packed_id is not None:  # the first other id: text from here on
+                            self._unpack()
+                            packed_id, blob, ends = None, self._blob, self._ends
+                        blob += event_id.encode("utf-8", "surrogatepass")
+                        ends.append(len(blob))
                     times.append(event_time)
                     entry += 1
                     last = (event_id, event_time)
@@ -120,9 +148,16 @@ class Causes:
     def merge(self, other: Causes) -> None:
         """Add ``other``'s causes (held work accumulating over calls): its columns appended,
         its entries renumbered after this one's."""
+        if self._packed and not other._packed:
+            self._unpack()
         base, offset = len(self._time), len(self._blob)
-        self._blob += other._blob
-        self._ends.frombytes((_column(other._ends) + offset).tobytes())
+        if self._packed:  # both packed: the entries' bytes, ends implicit
+            self._blob += other._blob
+        else:
+            blob, ends = (cause_ids.unpacked(other._blob) if other._packed
+                          else (other._blob, other._ends))
+            self._blob += blob
+            self._ends.frombytes((_column(ends) + offset).tobytes())
         self._time.extend(other._time)
         for side in (0, 1):
             self._node[side].extend(other._node[side])
@@ -139,7 +174,7 @@ class Causes:
         are among its parts', so an event's ``cause`` is the same from these."""
         return Causes((_first(self.entities[0], limit), _first(self.entities[1], limit)),
                       self.entity_time, self._blob, self._ends, self._time, self._node,
-                      self._entry)
+                      self._entry, _packed=self._packed)
 
     def node_ids(self, side: int) -> dict[int, list[str]]:
         """Every node's causing ids, as touched (a read for tests and tools: objects per
@@ -157,14 +192,18 @@ class Causes:
         return out
 
     def _id(self, entry: int) -> str:
+        if self._packed:
+            return self._blob[16 * entry:16 * entry + 16].hex()
         start = self._ends[entry - 1] if entry else 0
         return self._blob[start:self._ends[entry]].decode("utf-8", "surrogatepass")
 
     def vocabulary(self) -> cause_ids.Vocabulary:
         """Every held id ranked once for both sides: the entries', then the labels' (left's
         entities, then right's, in their lists' order)."""
-        return cause_ids.Vocabulary(self._blob, _column(self._ends), [
-            x for side in (0, 1) for found in self.entities[side].values() for x in found])
+        labels = [x for side in (0, 1) for found in self.entities[side].values() for x in found]
+        if self._packed:
+            return cause_ids.Vocabulary.of_packed(self._blob, labels)
+        return cause_ids.Vocabulary(self._blob, _column(self._ends), labels)
 
     def closure(self, side: int, table: Callable[[np.ndarray], np.ndarray], limit: int,
                 vocab: cause_ids.Vocabulary | None = None) -> ClosureCauses:

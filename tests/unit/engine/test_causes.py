@@ -164,3 +164,51 @@ def test_smallest_rows_keep_no_view_of_the_sorted_block() -> None:
     out = smallest_rows(ids, 2, 99)
     assert out.tolist() == [[1, 2], [3, 99]]
     assert out.base is None and out.nbytes == 2 * 2 * 4
+
+
+def _hex(n: int) -> str:
+    """A ``new_event_id``-shaped id (32 lowercase hex digits), leading zero bytes and all."""
+    return f"{n * 0x9E3779B97F4A7C15 % (1 << 128):032x}" if n % 5 else f"{n:032x}"
+
+
+@pytest.mark.parametrize(("other", "label"), [
+    (None, _hex(7)), (None, "label-1"), (40, _hex(7)), (900, "Z"), (1499, _hex(3))])
+def test_hex_ids_held_packed_name_the_same_ids(other: int | None, label: str) -> None:
+    """Ids of 32 lowercase hex digits are held as their 16 bytes (no ends) until another id
+    comes (at touch ``other``; uppercase hex is another id), in calls merged either way round;
+    labels packed or not: each entity gets the ids and time the definition pools."""
+    rng = random.Random(other or 0)
+    touches = [(rng.randrange(2), rng.randrange(30), _hex(rng.randrange(400)),
+                rng.randrange(-5, 500)) for _ in range(1500)]
+    if other is not None:
+        touches[other] = (*touches[other][:2], _hex(1).upper(), 3)
+    samples = {x: rng.sample(range(40), rng.randrange(4)) for x in range(40)}
+    whole = _split(touches, 1)
+    assert whole._packed == (other is None)
+    if other is None:
+        assert len(whole._blob) == 16 * len(whole._time) and not len(whole._ends)
+    whole.label([("k", "m")], label, 9)
+    for parts in (1, 7, 1500):
+        held = _split(touches, parts)
+        held.label([("k", "m")], label, 9)
+        assert held.node_ids(0) == whole.node_ids(0) and held._packed == whole._packed
+        for side in (0, 1):
+            reached = held.first(5).closure(side, _table(samples, 4), 5)
+            asked = [(key, node) for key in ("k", "m", "z") for node in (None, *range(0, 40, 3))]
+            assert reached.of_many(asked) == [
+                _pooled(whole, samples, side, key, node, 5) for key, node in asked]
+
+
+def test_a_text_id_merged_into_packed_ids_unpacks_them() -> None:
+    """A call with a text id merged into packed held work (and packed into text) keeps every
+    id's text and entry."""
+    packed, text = Causes(), Causes()
+    packed.touch(0, 1, _hex(1), 1)
+    text.touch(1, 2, "plain", 2)
+    mixed = Causes()
+    for part in (packed, text, packed):
+        mixed.merge(part)
+    assert not mixed._packed
+    assert mixed.node_ids(0) == {1: [_hex(1), _hex(1)]}
+    assert mixed.node_ids(1) == {2: ["plain"]}
+    assert [mixed._id(i) for i in range(3)] == [_hex(1), "plain", _hex(1)]
