@@ -51,6 +51,25 @@ def unique(values: np.ndarray) -> np.ndarray:
     return out[keep]
 
 
+def unique_of(parts: list[np.ndarray]) -> np.ndarray:
+    """``unique(np.concatenate(parts))`` of integer arrays, ``parts`` emptied: their
+    concatenation sorted in place and the parts let go first. Held at once that was the
+    parts, their concatenation, its sorted copy and a mask — 3.1 times the values against 2.1
+    here; at a bulk refresh's end of scoring they are every pair of the book (decision 0138)."""
+    flat = np.concatenate(parts)
+    parts.clear()
+    if not _ints(flat):
+        return np.unique(flat)
+    if len(flat) < 2:
+        return flat
+    few_runs = np.count_nonzero(flat[1:] < flat[:-1]) * RUN_SHARE < len(flat)
+    flat.sort(kind="stable" if few_runs else None)  # as _sort_values chooses
+    keep = np.empty(len(flat), dtype=bool)
+    keep[0] = True
+    np.not_equal(flat[1:], flat[:-1], out=keep[1:])
+    return flat[keep]
+
+
 def unique_rows(rows: np.ndarray) -> np.ndarray:
     """``np.unique(rows, axis=0)`` of a 2-D integer array: the distinct rows, ascending
     lexicographically, by one ``lexsort`` of the columns. numpy sorts the rows as structured

@@ -121,7 +121,7 @@ class PairScores:
         owed.append(kept)
         stats["pairs_scored"] = float(sum(len(part) for part in scored))
         started = time.perf_counter()  # scored after every check: chunks of dropped and kept
-        changed.append(self._score_all(scored))  # pairs would cut the scoring's groups short
+        changed += self._score_all(scored)  # pairs would cut the scoring's groups short
         stats["score_s"] = time.perf_counter() - started
         self.owed = setops.unique(np.concatenate(owed))
         stats["pairs_owed"] = float(len(self.owed))
@@ -129,7 +129,7 @@ class PairScores:
         stats["views_held"] = float(sum(side.views.held for side in self.sides))
         stats["views_mb"] = sum(side.views.nbytes() for side in self.sides) / 2**20
         stats["features_kept"] = float(self.features.hits - hits)
-        return setops.unique(np.concatenate(changed))
+        return setops.unique_of(changed)
 
     def _checked(self, every: np.ndarray, moved: tuple[np.ndarray, np.ndarray],
                  due: np.ndarray, waiting: tuple[np.ndarray, np.ndarray], labels: np.ndarray
@@ -162,18 +162,21 @@ class PairScores:
         still = _waits(self.owed, waiting, labels)
         return self.owed[~still], self.owed[still]
 
-    def _score_all(self, parts: list[np.ndarray]) -> np.ndarray:
+    def _score_all(self, parts: list[np.ndarray]) -> list[np.ndarray]:
         """Score the packed pairs ``parts`` (ascending, part after part) into the book,
         :data:`CHUNK_PAIRS` at a time; more than one scoring group's worth in the band order
         (``pair_order``: each entity's views and rows built in fewer groups); return those
-        whose score moved, packed. ``parts`` is emptied: only the ordered copy is held
-        while the groups are scored (at a bulk refresh every pair of the book is here, and
-        each copy of them grows with the graphs, decision 0121)."""
+        whose score moved, packed, a part a chunk. ``parts`` is emptied: only the ordered
+        copy is held while the groups are scored (at a bulk refresh every pair of the book is
+        here, and each copy of them grows with the graphs, decision 0121), and let go before
+        the caller joins the parts (decision 0138)."""
         keys = np.concatenate(parts or [_NONE])
         parts.clear()
         keys = pair_order.for_groups(keys, GROUP_PAIRS, GROUP_ENTITIES)
-        return np.concatenate([self._score(*packed.split(keys[start:start + CHUNK_PAIRS]))
-                               for start in range(0, len(keys), CHUNK_PAIRS)] or [_NONE])
+        found = [_NONE]
+        for start in range(0, len(keys), CHUNK_PAIRS):
+            found.append(self._score(*packed.split(keys[start:start + CHUNK_PAIRS])))
+        return found
 
     def _score(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:
         """Score the pairs ``(lefts[i], rights[i])`` into the book; return those whose score

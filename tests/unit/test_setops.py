@@ -92,3 +92,37 @@ def test_unique_rows_equals_numpy(seed: int) -> None:
              triples.astype(np.uint16)[:, ::-1], triples.astype(np.float64) / 2]
     for rows in cases:
         _same(setops.unique_rows(rows), np.unique(rows, axis=0))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_unique_of_parts_equals_numpy_and_empties_them(seed: int) -> None:
+    """``unique_of`` of 1-D parts (a few sorted runs, shuffled ones, one value, empty ones,
+    mixed widths) gives ``np.unique`` of their concatenation, and lets the parts go."""
+    rng = np.random.default_rng(seed)
+    runs = [np.unique(rng.integers(-2**40, 2**40, n)) for n in (3000, 700, 1, 0)]
+    shuffled = rng.integers(0, 2**40, 2000)
+    for parts in ([runs[0], runs[1], runs[0][::3]], [shuffled, runs[2]], [runs[3]],
+                  [runs[2]], [runs[3], shuffled.astype(np.int32), runs[1]],
+                  [np.zeros(0, dtype=np.int64), np.array([5, 5, 5])]):
+        want = np.unique(np.concatenate(parts))
+        given = list(parts)
+        _same(setops.unique_of(given), want)
+        assert given == []
+
+
+def test_unique_of_holds_the_values_about_twice() -> None:
+    """At its peak ``unique_of`` holds the parts and their concatenation, or the sorted values,
+    a mask and the result: ≈ 2.1 times the values (numpy's arrays traced), where
+    ``unique(np.concatenate(parts))`` beside the parts held ≈ 3.1 times."""
+    import tracemalloc
+    rng = np.random.default_rng(0)
+    parts = [rng.integers(0, 2**40, 250_000) for _ in range(4)]
+    size = sum(p.nbytes for p in parts)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        out = setops.unique_of(parts)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert len(out) and peak <= 2.5 * size, peak / size
