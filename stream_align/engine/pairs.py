@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from stream_align import setops
+from stream_align import heap, setops
 from stream_align.engine import packed, pair_order
 from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.candidate_lists import NodePair, Sets, Touched
@@ -176,6 +176,7 @@ class PairScores:
         found = [_NONE]
         for start in range(0, len(keys), CHUNK_PAIRS):
             found.append(self._score(*packed.split(keys[start:start + CHUNK_PAIRS])))
+        heap.give_back_pass_pages()  # what the groups' passes left in the heap, before the join
         return found
 
     def _score(self, lefts: np.ndarray, rights: np.ndarray) -> np.ndarray:

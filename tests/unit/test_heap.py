@@ -62,3 +62,17 @@ def test_thresholds_already_as_high_are_left_alone(monkeypatch: pytest.MonkeyPat
     with heap.passes_reuse_heap():
         pass
     assert calls == [(heap.M_MMAP_THRESHOLD, 32 << 20), (heap.M_TRIM_THRESHOLD, 64 << 20)]
+
+
+@pytest.mark.parametrize(("fixed", "trims"), [({}, 0), ({heap.M_MMAP_THRESHOLD: 1 << 20}, 1),
+                                              ({heap.M_MMAP_THRESHOLD: 32 << 20,
+                                                heap.M_TRIM_THRESHOLD: 64 << 20}, 0)])
+def test_pass_pages_go_back_only_where_passes_raise_the_thresholds(
+        monkeypatch: pytest.MonkeyPatch, fixed: dict[int, int], trims: int) -> None:
+    """After a bulk refresh's groups the heap is trimmed under the load's fixed 1 MiB, not
+    under glibc's own rule (nothing fixed) nor the steady state's 32 MiB / 64 MiB."""
+    calls: list[int] = []
+    monkeypatch.setattr(heap, "MALLOC_TRIM", calls.append)
+    monkeypatch.setattr(heap, "_fixed", dict(fixed))
+    assert heap.give_back_pass_pages() == bool(trims)
+    assert calls == [0] * trims

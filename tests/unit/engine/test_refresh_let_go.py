@@ -130,3 +130,21 @@ def test_the_changed_pairs_and_the_books_arrays_are_let_go(
     _stream(tmp_path)
     assert dead["events"] and all(dead["events"]), dead
     assert dead["greedy"] and all(dead["greedy"]), dead
+
+
+def test_the_groups_pass_pages_go_back_before_the_changed_pairs_are_joined(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every refresh, chunks of 64 pairs: the heap is given back once the last chunk is
+    scored, before the scores stage joins its changed pairs (decision 0138)."""
+    monkeypatch.setattr(pairs, "CHUNK_PAIRS", 64)
+    order: list[str] = []
+    score, unique_of = pairs.PairScores._score, pairs.setops.unique_of
+    monkeypatch.setattr(pairs.PairScores, "_score",
+                        lambda self, *rest: order.append("chunk") or score(self, *rest))
+    monkeypatch.setattr(pairs.heap, "give_back_pass_pages", lambda: order.append("trim"))
+    monkeypatch.setattr(pairs.setops, "unique_of",
+                        lambda parts: order.append("join") or unique_of(parts))
+    _stream(tmp_path)
+    calls = " ".join(order).split(" join")
+    assert any(call.count("chunk") > 1 for call in calls), order
+    assert all(call.strip().endswith("trim") for call in calls if "chunk" in call), order
