@@ -111,17 +111,25 @@ def test_merged_calls_and_any_id_text_equal_the_definition(alphabet: str) -> Non
                 "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 4))),
                 rng.randrange(-5, 500)) for _ in range(1500)]
     samples = {x: rng.sample(range(40), rng.randrange(4)) for x in range(40)}
+    _merged_equal_the_definition(touches, samples, alphabet[-1] * 2)
+
+
+def _merged_equal_the_definition(touches: list[tuple[int, int, str, int]],
+                                 samples: dict[int, list[int]], label: str) -> Causes:
+    """``touches`` held in one call, in 7 and in one a touch, merged, with a label: each held
+    the same, and each entity's closure of each equal to the definition. The one call's."""
     whole = _split(touches, 1)
-    whole.label([("k", "m")], alphabet[-1] * 2, 9)
+    whole.label([("k", "m")], label, 9)
     for parts in (1, 7, 1500):
         held = _split(touches, parts)
-        held.label([("k", "m")], alphabet[-1] * 2, 9)
-        assert held.node_ids(0) == whole.node_ids(0)
+        held.label([("k", "m")], label, 9)
+        assert held.node_ids(0) == whole.node_ids(0) and held._packed == whole._packed
         for side in (0, 1):
             reached = held.first(5).closure(side, _table(samples, 4), 5)
             asked = [(key, node) for key in ("k", "m", "z") for node in (None, *range(0, 40, 3))]
             assert reached.of_many(asked) == [
                 _pooled(whole, samples, side, key, node, 5) for key, node in asked]
+    return whole
 
 
 def test_a_changes_touches_share_one_id_entry() -> None:
@@ -183,20 +191,10 @@ def test_hex_ids_held_packed_name_the_same_ids(other: int | None, label: str) ->
     if other is not None:
         touches[other] = (*touches[other][:2], _hex(1).upper(), 3)
     samples = {x: rng.sample(range(40), rng.randrange(4)) for x in range(40)}
-    whole = _split(touches, 1)
+    whole = _merged_equal_the_definition(touches, samples, label)
     assert whole._packed == (other is None)
     if other is None:
         assert len(whole._blob) == 16 * len(whole._time) and not len(whole._ends)
-    whole.label([("k", "m")], label, 9)
-    for parts in (1, 7, 1500):
-        held = _split(touches, parts)
-        held.label([("k", "m")], label, 9)
-        assert held.node_ids(0) == whole.node_ids(0) and held._packed == whole._packed
-        for side in (0, 1):
-            reached = held.first(5).closure(side, _table(samples, 4), 5)
-            asked = [(key, node) for key in ("k", "m", "z") for node in (None, *range(0, 40, 3))]
-            assert reached.of_many(asked) == [
-                _pooled(whole, samples, side, key, node, 5) for key, node in asked]
 
 
 def test_a_text_id_merged_into_packed_ids_unpacks_them() -> None:
