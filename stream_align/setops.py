@@ -29,12 +29,22 @@ with runs this short timsort costs about what the default sort does, and far les
 longer runs (decision 0113)."""
 
 
-def _sort_values(flat: np.ndarray) -> np.ndarray:
-    """``np.sort(flat)`` of a 1-D integer array: timsort where it is a few ascending runs
-    (one pass counts the descents), else numpy's default; the same array either way."""
+def _sort_kind(flat: np.ndarray) -> str | None:
+    """How to sort a 1-D integer array: timsort (``"stable"``) where it is a few ascending
+    runs (one pass counts the descents), else numpy's default; the same order either way."""
     if len(flat) < 2 or np.count_nonzero(flat[1:] < flat[:-1]) * RUN_SHARE >= len(flat):
-        return np.sort(flat)
-    return np.sort(flat, kind="stable")
+        return None
+    return "stable"
+
+
+def _distinct(ordered: np.ndarray) -> np.ndarray:
+    """The distinct values of an ascending array."""
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def unique(values: np.ndarray) -> np.ndarray:
@@ -42,13 +52,7 @@ def unique(values: np.ndarray) -> np.ndarray:
     flat = np.asarray(values).ravel()
     if not _ints(flat):
         return np.unique(flat)
-    out = _sort_values(flat)
-    if len(out) < 2:
-        return out
-    keep = np.empty(len(out), dtype=bool)
-    keep[0] = True
-    np.not_equal(out[1:], out[:-1], out=keep[1:])
-    return out[keep]
+    return _distinct(np.sort(flat, kind=_sort_kind(flat)))
 
 
 def unique_of(parts: list[np.ndarray]) -> np.ndarray:
@@ -61,14 +65,8 @@ def unique_of(parts: list[np.ndarray]) -> np.ndarray:
     parts.clear()
     if not _ints(flat):
         return np.unique(flat)
-    if len(flat) < 2:
-        return flat
-    few_runs = np.count_nonzero(flat[1:] < flat[:-1]) * RUN_SHARE < len(flat)
-    flat.sort(kind="stable" if few_runs else None)  # as _sort_values chooses
-    keep = np.empty(len(flat), dtype=bool)
-    keep[0] = True
-    np.not_equal(flat[1:], flat[:-1], out=keep[1:])
-    return flat[keep]
+    flat.sort(kind=_sort_kind(flat))
+    return _distinct(flat)
 
 
 def unique_rows(rows: np.ndarray) -> np.ndarray:
