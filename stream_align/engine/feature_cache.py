@@ -25,9 +25,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from stream_align.arrays import grown
+from stream_align.engine import count_rows
 from stream_align.engine.mutable_graph import MutableGraph
-from stream_align.engine.part_rows import PartRows, csr_block
-from stream_align.model.features import Level0, level0
+from stream_align.engine.part_rows import PartRows, csr_block, part_csr
+from stream_align.model.features import Level0, attr_rows, name_counts, name_rows, numeric_features
 from stream_align.model.inputs import Frozen
 from stream_align.model.pair_head import NameKeys, name_keys
 
@@ -61,19 +62,26 @@ class FeatureCache:
         caller never reads what they feed, ``recompute``)."""
         n = len(glob)
         nodes = self._held(np.asarray(glob[:n if read is None else read], dtype=np.int64))
-        names, attrs, numbers = self._rows.csrs(nodes, list(self._dims), n)
+        names, *rest = self._rows.cuts(nodes, 3)
+        attrs, numbers = (part_csr(*part, dim, n) for part, dim in zip(rest, self._dims[1:],
+                                                                         strict=True))
         numeric = np.zeros((n, self._dims[2]), dtype=np.float32)
         rows = np.repeat(np.arange(n), np.diff(numbers.indptr))
         numeric[rows, numbers.indices] = numbers.data
         self._rows.evict()
-        return Level0(names=names, attrs=attrs, numeric=numeric)
+        return Level0(names=self._names(*names, n), attrs=attrs, numeric=numeric)
 
     def names(self, glob: np.ndarray) -> sp.csr_matrix:
         """The ``names`` block of :meth:`level0` alone (the pair head reads nothing else)."""
         nodes = self._held(np.asarray(glob, dtype=np.int64))
-        out = self._rows.csr(nodes, 0, self._dims[0], len(glob))
+        out = self._names(*self._rows.cut(nodes, 0), len(glob))
         self._rows.evict()
         return out
+
+    def _names(self, rows: np.ndarray, pairs: np.ndarray, height: int) -> sp.csr_matrix:
+        """The name rows of held counts (``count_rows``), ``height`` rows."""
+        return name_rows(count_rows.unpack(rows, pairs, self._dims[0], height),
+                         self.frozen.name_idf)
 
     def name_keys(self, glob: np.ndarray) -> NameKeys:
         """The pair head's name-word and name-number keys of ``glob`` (``name_keys`` of each
@@ -102,12 +110,14 @@ class FeatureCache:
         """Hash ``nodes`` (distinct) from the mirror and hold their rows."""
         sub, _ = self.graph.local_graph(nodes, np.zeros((0, 3), dtype=np.int64))
         f = self.frozen
-        feats = level0(sub, f.features, f.name_idf, f.attr_idf)
-        numbers = sp.csr_matrix(feats.numeric.view(np.int32))  # non-zero bits (-0.0 kept)
+        numeric = numeric_features(sub.attributes, f.features.numeric_dim)
+        numbers = sp.csr_matrix(numeric.view(np.int32))  # non-zero bits (-0.0 kept)
         numbers = sp.csr_matrix((numbers.data.view(np.float32), numbers.indices,
                                  numbers.indptr), shape=numbers.shape)
         keys = NameKeys.of([name_keys(name) for name in sub.names])
-        blocks = [csr_block(m) for m in (feats.names, feats.attrs, numbers)]
+        blocks = [count_rows.pack(name_counts(sub.names, f.features))]
+        blocks += [csr_block(m) for m in (attr_rows(sub.attributes, f.features, f.attr_idf),
+                                          numbers)]
         blocks += [(np.concatenate([[0], np.cumsum(counts)]), k.view(np.int32).reshape(-1, 2))
                    for counts, k in ((keys.word_counts, keys.word_keys),
                                      (keys.num_counts, keys.num_keys))]

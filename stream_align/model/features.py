@@ -69,9 +69,32 @@ def numeric_features(attributes: list[dict[str, str]], dim: int) -> np.ndarray:
 
 
 def _counts(texts: list[str], settings: FeatureSettings, dim: int) -> sp.csr_matrix:
-    counts = char_wb_counts(texts, settings.ngram_min, settings.ngram_max, dim)
-    counts.data = 1.0 + np.log(counts.data)  # sublinear TF
-    return counts
+    return _sublinear(char_wb_counts(texts, settings.ngram_min, settings.ngram_max, dim))
+
+
+def _sublinear(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """Sublinear TF of raw ``counts``: a new matrix, ``counts`` as it was."""
+    return sp.csr_matrix((1.0 + np.log(counts.data), counts.indices, counts.indptr),
+                         shape=counts.shape)
+
+
+def name_counts(names: list[str], settings: FeatureSettings) -> sp.csr_matrix:
+    """The raw character n-gram counts of ``names`` (float32 CSR, each row's columns
+    ascending): all a name row is made of with the frozen IDF (:func:`name_rows`)."""
+    return char_wb_counts(names, settings.ngram_min, settings.ngram_max, settings.name_dim)
+
+
+def name_rows(counts: sp.csr_matrix, name_idf: np.ndarray) -> sp.csr_matrix:
+    """The ``names`` block of :func:`level0` from :func:`name_counts`: row by row, so a row
+    has the same bits whichever rows are computed with it."""
+    return unit_rows(_sublinear(counts) @ sp.diags(name_idf)).astype(np.float32).tocsr()
+
+
+def attr_rows(attributes: list[dict[str, str]], settings: FeatureSettings,
+              attr_idf: np.ndarray) -> sp.csr_matrix:
+    """The ``attrs`` block of :func:`level0`."""
+    return unit_rows(_counts([attribute_text(a) for a in attributes], settings,
+                             settings.attr_dim) @ sp.diags(attr_idf)).astype(np.float32).tocsr()
 
 
 def fit_idf(graphs: list[Graph], settings: FeatureSettings) -> tuple[np.ndarray, np.ndarray]:
@@ -88,8 +111,6 @@ def fit_idf(graphs: list[Graph], settings: FeatureSettings) -> tuple[np.ndarray,
 def level0(graph: Graph, settings: FeatureSettings, name_idf: np.ndarray,
            attr_idf: np.ndarray) -> Level0:
     """Features of every entity of ``graph`` with frozen IDF weights."""
-    names = unit_rows(_counts(graph.names, settings, settings.name_dim) @ sp.diags(name_idf))
-    attrs = unit_rows(_counts([attribute_text(a) for a in graph.attributes], settings,
-                              settings.attr_dim) @ sp.diags(attr_idf))
-    return Level0(names=names.astype(np.float32).tocsr(), attrs=attrs.astype(np.float32).tocsr(),
+    return Level0(names=name_rows(name_counts(graph.names, settings), name_idf),
+                  attrs=attr_rows(graph.attributes, settings, attr_idf),
                   numeric=numeric_features(graph.attributes, settings.numeric_dim))
