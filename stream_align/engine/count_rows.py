@@ -57,17 +57,22 @@ def unpack(rows: np.ndarray, pairs: np.ndarray, dim: int, height: int) -> sp.csr
     """The ``(height, dim)`` float32 CSR counts of pool ``rows`` (:func:`pack`'s),
     ``pairs[i]`` of them for row ``i``, empty rows below: the matrix :func:`pack` was given."""
     bits, room = _field(dim)
+    pairs = np.asarray(pairs, dtype=np.int64)
+    ends = np.cumsum(pairs)
+    lengths = 2 * pairs
+    held = np.flatnonzero(pairs)
+    lengths[held] -= rows[ends[held] - 1, 1] == PAD  # an odd row's pad
     flat = rows.reshape(-1)
-    live = flat != PAD
-    row = np.repeat(np.arange(len(pairs)), 2 * np.asarray(pairs, dtype=np.int64))[live]
-    entries = flat[live].astype(np.int64)
+    entries = flat[flat != PAD].astype(np.int64)
     columns, values = entries & ((1 << bits) - 1), entries >> bits
     if len(values) and int(values.max()) >= room:  # a split count's pieces, side by side
+        row = np.repeat(np.arange(len(pairs)), lengths)
         key = row * dim + columns
         first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-        values, columns, row = np.add.reduceat(values, first), columns[first], row[first]
+        values, columns = np.add.reduceat(values, first), columns[first]
+        lengths = np.bincount(row[first], minlength=len(pairs))
     indptr = np.zeros(height + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row, minlength=len(pairs)), out=indptr[1:len(pairs) + 1])
+    np.cumsum(lengths, out=indptr[1:len(pairs) + 1])
     indptr[len(pairs) + 1:] = indptr[len(pairs)]
     return sp.csr_matrix((values.astype(np.float32), columns.astype(np.int32), indptr),
                          shape=(height, dim))

@@ -28,7 +28,14 @@ from stream_align.arrays import grown
 from stream_align.engine import count_rows
 from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.part_rows import PartRows, csr_block, part_csr
-from stream_align.model.features import Level0, attr_rows, name_counts, name_rows, numeric_features
+from stream_align.model.features import (
+    Level0,
+    attr_rows,
+    descending,
+    idf_rows,
+    name_counts,
+    numeric_features,
+)
 from stream_align.model.inputs import Frozen
 from stream_align.model.pair_head import NameKeys, name_keys
 
@@ -80,8 +87,8 @@ class FeatureCache:
 
     def _names(self, rows: np.ndarray, pairs: np.ndarray, height: int) -> sp.csr_matrix:
         """The name rows of held counts (``count_rows``), ``height`` rows."""
-        return name_rows(count_rows.unpack(rows, pairs, self._dims[0], height),
-                         self.frozen.name_idf)
+        return idf_rows(count_rows.unpack(rows, pairs, self._dims[0], height),
+                        self.frozen.name_idf)
 
     def name_keys(self, glob: np.ndarray) -> NameKeys:
         """The pair head's name-word and name-number keys of ``glob`` (``name_keys`` of each
@@ -115,7 +122,7 @@ class FeatureCache:
         numbers = sp.csr_matrix((numbers.data.view(np.float32), numbers.indices,
                                  numbers.indptr), shape=numbers.shape)
         keys = NameKeys.of([name_keys(name) for name in sub.names])
-        blocks = [count_rows.pack(name_counts(sub.names, f.features))]
+        blocks = [count_rows.pack(descending(name_counts(sub.names, f.features)))]
         blocks += [csr_block(m) for m in (attr_rows(sub.attributes, f.features, f.attr_idf),
                                           numbers)]
         blocks += [(np.concatenate([[0], np.cumsum(counts)]), k.view(np.int32).reshape(-1, 2))

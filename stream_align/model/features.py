@@ -69,13 +69,9 @@ def numeric_features(attributes: list[dict[str, str]], dim: int) -> np.ndarray:
 
 
 def _counts(texts: list[str], settings: FeatureSettings, dim: int) -> sp.csr_matrix:
-    return _sublinear(char_wb_counts(texts, settings.ngram_min, settings.ngram_max, dim))
-
-
-def _sublinear(counts: sp.csr_matrix) -> sp.csr_matrix:
-    """Sublinear TF of raw ``counts``: a new matrix, ``counts`` as it was."""
-    return sp.csr_matrix((1.0 + np.log(counts.data), counts.indices, counts.indptr),
-                         shape=counts.shape)
+    counts = char_wb_counts(texts, settings.ngram_min, settings.ngram_max, dim)
+    counts.data = 1.0 + np.log(counts.data)  # sublinear TF
+    return counts
 
 
 def name_counts(names: list[str], settings: FeatureSettings) -> sp.csr_matrix:
@@ -85,9 +81,28 @@ def name_counts(names: list[str], settings: FeatureSettings) -> sp.csr_matrix:
 
 
 def name_rows(counts: sp.csr_matrix, name_idf: np.ndarray) -> sp.csr_matrix:
-    """The ``names`` block of :func:`level0` from :func:`name_counts`: row by row, so a row
-    has the same bits whichever rows are computed with it."""
-    return unit_rows(_sublinear(counts) @ sp.diags(name_idf)).astype(np.float32).tocsr()
+    """The ``names`` block of :func:`level0` from :func:`name_counts`."""
+    return idf_rows(descending(counts), name_idf)
+
+
+def descending(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """``counts`` (columns ascending in a row) with each row's columns descending: the order
+    a name row has, as scipy's product with the IDF's diagonal gave it (kept, so every row
+    keeps its bits and order: ``unit_rows`` adds a row's squares in it)."""
+    lengths = np.diff(counts.indptr)
+    row = np.repeat(np.arange(len(lengths)), lengths)
+    at = counts.indptr[row] + counts.indptr[row + 1] - 1 - np.arange(counts.nnz)
+    return sp.csr_matrix((counts.data[at], counts.indices[at], counts.indptr),
+                         shape=counts.shape)
+
+
+def idf_rows(counts: sp.csr_matrix, name_idf: np.ndarray) -> sp.csr_matrix:
+    """Sublinear TF × IDF of raw ``counts``, rows of unit length, in ``counts``' own order
+    (float32 throughout, the products the diagonal's product made), row by row: a row has
+    the same bits whichever rows are computed with it."""
+    data = (1.0 + np.log(counts.data)) * name_idf[counts.indices]
+    return unit_rows(sp.csr_matrix((data, counts.indices, counts.indptr),
+                                   shape=counts.shape)).astype(np.float32, copy=False)
 
 
 def attr_rows(attributes: list[dict[str, str]], settings: FeatureSettings,
