@@ -35,9 +35,11 @@ from stream_align.model.features import (
     idf_rows,
     name_counts,
     numeric_features,
+    tf_idf,
 )
 from stream_align.model.inputs import Frozen
 from stream_align.model.pair_head import NameKeys, name_keys
+from stream_align.model.sparse_rows import row_norms
 
 PARTS = 5
 """Blocks per entity: its sparse rows of names, attributes and non-zero numbers (column, float32
@@ -53,6 +55,7 @@ class FeatureCache:
         self._dims = (f.name_dim, f.attr_dim, f.numeric_dim)
         self._rows = PartRows(PARTS, capacity)
         self._stamp = np.zeros(0, dtype=np.int64)  # the stamp a held row was hashed at
+        self._norm = np.zeros(0, dtype=np.float64)  # its name row's length (``row_norms``)
         self.hashed = 0  # entities hashed, a running count
 
     @property
@@ -76,19 +79,23 @@ class FeatureCache:
         rows = np.repeat(np.arange(n), np.diff(numbers.indptr))
         numeric[rows, numbers.indices] = numbers.data
         self._rows.evict()
-        return Level0(names=self._names(*names, n), attrs=attrs, numeric=numeric)
+        return Level0(names=self._names(nodes, *names, n), attrs=attrs, numeric=numeric)
 
     def names(self, glob: np.ndarray) -> sp.csr_matrix:
         """The ``names`` block of :meth:`level0` alone (the pair head reads nothing else)."""
         nodes = self._held(np.asarray(glob, dtype=np.int64))
-        out = self._names(*self._rows.cut(nodes, 0), len(glob))
+        out = self._names(nodes, *self._rows.cut(nodes, 0), len(glob))
         self._rows.evict()
         return out
 
-    def _names(self, rows: np.ndarray, pairs: np.ndarray, height: int) -> sp.csr_matrix:
-        """The name rows of held counts (``count_rows``), ``height`` rows."""
+    def _names(self, nodes: np.ndarray, rows: np.ndarray, pairs: np.ndarray, height: int
+               ) -> sp.csr_matrix:
+        """The name rows of held ``nodes`` from their counts (``count_rows``) and kept
+        lengths, ``height`` rows (empty below ``nodes``')."""
+        norms = np.ones(height)
+        norms[:len(nodes)] = self._norm[nodes]
         return idf_rows(count_rows.unpack(rows, pairs, self._dims[0], height),
-                        self.frozen.name_idf)
+                        self.frozen.name_idf, norms)
 
     def name_keys(self, glob: np.ndarray) -> NameKeys:
         """The pair head's name-word and name-number keys of ``glob`` (``name_keys`` of each
@@ -106,6 +113,7 @@ class FeatureCache:
         size = int(nodes.max()) + 1
         self._rows.fit(size)
         self._stamp = grown(self._stamp, size, 0)
+        self._norm = grown(self._norm, size, 1.0)
         stamps = self.graph.stamps(nodes)
         stale = nodes[self._rows.missing(nodes) | (self._stamp[nodes] != stamps)]
         if len(stale):
@@ -122,7 +130,8 @@ class FeatureCache:
         numbers = sp.csr_matrix((numbers.data.view(np.float32), numbers.indices,
                                  numbers.indptr), shape=numbers.shape)
         keys = NameKeys.of([name_keys(name) for name in sub.names])
-        blocks = [count_rows.pack(descending(name_counts(sub.names, f.features)))]
+        counts = descending(name_counts(sub.names, f.features))
+        blocks = [count_rows.pack(counts)]
         blocks += [csr_block(m) for m in (attr_rows(sub.attributes, f.features, f.attr_idf),
                                           numbers)]
         blocks += [(np.concatenate([[0], np.cumsum(counts)]), k.view(np.int32).reshape(-1, 2))
@@ -130,11 +139,12 @@ class FeatureCache:
                                      (keys.num_counts, keys.num_keys))]
         self._rows.keep(nodes, blocks)
         self._stamp[nodes] = self.graph.stamps(nodes)
+        self._norm[nodes] = row_norms(tf_idf(counts, f.name_idf))
         self.hashed += len(nodes)
 
     def nbytes(self) -> int:
         """Bytes held: the pool (with garbage and free room) and the node-indexed tables."""
-        return self._rows.nbytes() + self._stamp.nbytes
+        return self._rows.nbytes() + self._stamp.nbytes + self._norm.nbytes
 
 
 def _keys(rows: np.ndarray) -> np.ndarray:

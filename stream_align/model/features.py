@@ -96,13 +96,19 @@ def descending(counts: sp.csr_matrix) -> sp.csr_matrix:
                          shape=counts.shape)
 
 
-def idf_rows(counts: sp.csr_matrix, name_idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear TF × IDF of raw ``counts``, rows of unit length, in ``counts``' own order
-    (float32 throughout, the products the diagonal's product made), row by row: a row has
-    the same bits whichever rows are computed with it."""
+def tf_idf(counts: sp.csr_matrix, name_idf: np.ndarray) -> sp.csr_matrix:
+    """Sublinear TF × IDF of raw ``counts`` in their own order, float32 throughout (the
+    products the diagonal's product made): :func:`idf_rows` before the rows' lengths."""
     data = (1.0 + np.log(counts.data)) * name_idf[counts.indices]
-    return unit_rows(sp.csr_matrix((data, counts.indices, counts.indptr),
-                                   shape=counts.shape)).astype(np.float32, copy=False)
+    return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
+
+
+def idf_rows(counts: sp.csr_matrix, name_idf: np.ndarray,
+             norms: np.ndarray | None = None) -> sp.csr_matrix:
+    """:func:`tf_idf` of raw ``counts``, rows of unit length (``norms``: their
+    ``row_norms``, if kept), row by row: a row has the same bits whichever rows are computed
+    with it."""
+    return unit_rows(tf_idf(counts, name_idf), norms).astype(np.float32, copy=False)
 
 
 def attr_rows(attributes: list[dict[str, str]], settings: FeatureSettings,
