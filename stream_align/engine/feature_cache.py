@@ -7,14 +7,18 @@ only (``model.features``), so they are computed the first time a local graph or 
 needs them and reused until the entity changes — a change is seen by the entity's stamp:
 :class:`MutableGraph` gives a node a new one on every upsert and delete.
 
-No array object per entity: each held entity's sparse rows — names, attributes, then its
-non-zero numbers — and the pair head's name-word and name-number keys are its five parts in a
+No array object per entity: each held entity's name counts, its sparse rows of attributes and
+of non-zero numbers, and the pair head's name-word and name-number keys are its five parts in a
 :class:`PartRows` of int32 pairs (8 bytes a non-zero or key; 20 bytes of lengths and an 8-byte
-last-use tick a node), with the stamp they were hashed at (8 bytes) in a node-indexed table. On
-DBP15K names (≈ 41 non-zeros) that measured 0.61–0.71 KB an entity with the pool's slack
-(the ``OrderedDict`` of row tuples this replaces took ≈ 1.2 KB, and held 65,536 entities a
-graph). Bounded by ``capacity`` entities, least recently used out down to ``capacity`` (one
-partition over the held ticks); the default holds a graph of 2M entities, because an evicted
+last-use tick a node), with the stamp they were hashed at and the name row's length (8 bytes
+each) in node-indexed tables. A name is held as its raw n-gram counts, 4 bytes a non-zero
+(``count_rows``), its TF-IDF row made again to the bit on each read (``features.idf_rows``
+divided by the kept length): the rows themselves took 8 bytes a non-zero, ≈ 0.34 KB of an
+entity on the grown DBP15K names (≈ 42 non-zeros) and held for every entity after a load
+(decision 0142). The cache walked 0.40–0.49 KB an entity at 40K a side with the pool's room
+(0.66–0.82 with rows; the ``OrderedDict`` of row tuples of decision 0078 took ≈ 1.2 KB).
+Bounded by ``capacity`` entities, least recently used out down to ``capacity`` (one partition
+over the held ticks); the default holds a graph of 2M entities, because an evicted
 entity is hashed again (≈ 17 µs a name) each time a view or a closure reaches it, and past the
 bound that grows with the graph (decision 0078).
 """
