@@ -34,6 +34,7 @@ search splits them; everything else equals the batch aligner's candidates.
 from __future__ import annotations
 
 from collections.abc import Iterable, Set
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -49,7 +50,8 @@ from stream_align.engine.list_repair import Found, FreshRows
 from stream_align.engine.progress import Progress, chunks
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
-from stream_align.engine.side_pair import Both, serial
+from stream_align.engine.side_pair import Both, serial, side_pair
+from stream_align.engine.threads import blas_on_one_thread
 from stream_align.index import IvfVectorIndex, rung
 
 NodePair = tuple[int, int]
@@ -122,12 +124,34 @@ class CandidateLists:
 
     def update(self, computed: Sets, removed: Sets) -> tuple[Touched, int]:
         """Repair every list; return the pairs whose candidate membership may have changed and
-        how many lists were searched."""
+        how many lists were searched. With ``list_threads`` 2 (flat lists) the two sides'
+        searches, repairs and CSLS re-ranks each run at once, BLAS on one thread a side: a
+        side's repair reads the other's index and writes its own lists alone."""
         if self.rebuilds(len(computed[0]) + len(computed[1])):
             return self.rebuild(), self.sides[0].count + self.sides[1].count
+        threads = 1 if self.ivf else self.settings.list_threads
+        one_blas = blas_on_one_thread() if threads > 1 else nullcontext()
+        with side_pair(threads, "lists-side-1") as both, one_blas:
+            own, fresh = self._search(computed, both)
+
+            def repair(s: int) -> tuple[Touched, int]:  # writes side ``s``'s lists alone
+                self._gone(s, removed[1 - s], fresh[s])
+                return self._repair(s, Found.concat(own[s]), fresh[s], computed[s])
+
+            done = both(repair)
+            heads = self.refresh_heads(both)
+        return _union([done[0][0], done[1][0], heads]), done[0][1] + done[1][1]
+
+    def _search(self, computed: Sets, both: Both
+                ) -> tuple[tuple[list[Found], list[Found]], tuple[FreshRows, FreshRows]]:
+        """Each side's changed vectors searched in the other graph: their own new lists, and
+        the fresh rows of the other side's lists. ``both`` may run the sides at once: side
+        ``s`` reads the other's index, lists and bounds and writes only ``own[s]`` and
+        ``fresh[1 - s]``, so the results do not depend on the threads."""
         own: tuple[list[Found], list[Found]] = ([], [])
         fresh = (FreshRows(), FreshRows())
-        for s in (0, 1):
+
+        def search(s: int) -> None:
             mine, other = self.sides[s], self.sides[1 - s]
             nodes = mine.with_vectors(computed[s])
             if self.ivf:
@@ -135,13 +159,9 @@ class CandidateLists:
                 ivf_lists.scan(mine, other, nodes, fresh[1 - s])
             else:
                 self._scan(s, nodes, own[s], fresh[1 - s])
-        touched, searched = [], 0
-        for s in (0, 1):
-            self._gone(s, removed[1 - s], fresh[s])
-            pairs, n = self._repair(s, Found.concat(own[s]), fresh[s], computed[s])
-            touched.append(pairs)
-            searched += n
-        return _union([*touched, self.refresh_heads()]), searched
+
+        both(search)
+        return own, fresh
 
     def rebuild(self) -> Touched:
         """Every list from one exact pass (restore, bulk batches); return the pairs that

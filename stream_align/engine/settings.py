@@ -187,6 +187,14 @@ class EngineSettings(BaseModel):
                      "progress reports beat the liveness probe (decisions 0088, 0089). 1: one "
                      "side after the other."),
     )
+    list_threads: int = Field(
+        default=2, ge=1, le=2,
+        description=("Threads a steady call's flat candidate-list scan runs on. 2: the two "
+                     "sides' changed vectors scored against the other graph at once, each "
+                     "side's products on one BLAS thread (they leave the GIL): the same lists, "
+                     "a shorter call (decision 0140). 1: one side after the other. IVF lists "
+                     "scan side after side."),
+    )
     restore_warm_entities: int = Field(
         default=16_384, ge=0,
         description=("Entities per graph whose level-0 features and level-1 rows (the most "

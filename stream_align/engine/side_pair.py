@@ -1,4 +1,5 @@
-"""Both sides' share of a restore at once: side 0 on the calling thread, side 1 on a second one.
+"""Both sides' share of a restore at once: side 0 on the calling thread, side 1 on a second one
+(and of a steady call's candidate lists, ``CandidateLists.update``).
 
 A restore rebuilds each graph's mirror, samples, vectors, shared-anchor heads, lists and probed
 cells, and side A's work reads nothing side B's writes (nor the reverse) — so the two can run at
@@ -31,14 +32,14 @@ def serial(work: Callable[[int], T]) -> tuple[T, T]:
 
 
 @contextmanager
-def side_pair(threads: int) -> Iterator[Both]:
-    """A :data:`Both` that runs side 1 on a second thread while ``threads`` > 1 (else
-    :func:`serial`); the thread ends with the block. If either side raises, the other is
-    waited for (no work left running) and the first side's error is raised."""
+def side_pair(threads: int, name: str = "restore-side-1") -> Iterator[Both]:
+    """A :data:`Both` that runs side 1 on a second thread (named ``name``) while ``threads``
+    > 1 (else :func:`serial`); the thread ends with the block. If either side raises, the
+    other is waited for (no work left running) and the first side's error is raised."""
     if threads <= 1:
         yield serial
         return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="restore-side-1") as pool:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=name) as pool:
 
         def both(work: Callable[[int], T]) -> tuple[T, T]:
             second = pool.submit(work, 1)
