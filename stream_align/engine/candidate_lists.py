@@ -51,7 +51,7 @@ from stream_align.engine.progress import Progress, chunks
 from stream_align.engine.settings import EngineSettings
 from stream_align.engine.side import Side
 from stream_align.engine.side_pair import Both, serial, side_pair
-from stream_align.engine.threads import blas_on_one_thread
+from stream_align.engine.threads import blas_on_one_thread, second_thread
 from stream_align.index import IvfVectorIndex, rung
 
 NodePair = tuple[int, int]
@@ -124,12 +124,13 @@ class CandidateLists:
 
     def update(self, computed: Sets, removed: Sets) -> tuple[Touched, int]:
         """Repair every list; return the pairs whose candidate membership may have changed and
-        how many lists were searched. With ``list_threads`` 2 (flat lists) the two sides'
-        searches, repairs and CSLS re-ranks each run at once, BLAS on one thread a side: a
-        side's repair reads the other's index and writes its own lists alone."""
+        how many lists were searched. With a second thread (``threads.second_thread``) and
+        flat lists the two sides' searches, repairs and CSLS re-ranks each run at once, BLAS on
+        one thread a side: a side's repair reads the other's index and writes its own lists
+        alone (decision 0140)."""
         if self.rebuilds(len(computed[0]) + len(computed[1])):
             return self.rebuild(), self.sides[0].count + self.sides[1].count
-        threads = 1 if self.ivf else self.settings.list_threads
+        threads = 2 if second_thread() and not self.ivf else 1
         one_blas = blas_on_one_thread() if threads > 1 else nullcontext()
         with side_pair(threads, "lists-side-1") as both, one_blas:
             own, fresh = self._search(computed, both)

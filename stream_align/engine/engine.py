@@ -253,8 +253,9 @@ class AlignmentEngine:
         """Apply one micro-batch and return its state delta, rejections, events and cost (a
         small batch on one thread: ``threads``)."""
         inputs = len(changes) + len(labels) + self.pending_count
-        with threads_for(inputs, self.settings.single_thread_below), \
-                second_threads(self.settings.bulk_threads > 1):
+        small = inputs < self.settings.single_thread_below
+        own = self.settings.steady_threads if small else self.settings.bulk_threads
+        with second_threads(own > 1), threads_for(inputs, self.settings.single_thread_below):
             return self._process(changes, labels)
 
     def _process(self, changes: Sequence[TripleChange], labels: Sequence[Label]) -> Outcome:

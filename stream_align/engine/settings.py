@@ -187,14 +187,6 @@ class EngineSettings(BaseModel):
                      "progress reports beat the liveness probe (decisions 0088, 0089). 1: one "
                      "side after the other."),
     )
-    list_threads: int = Field(
-        default=2, ge=1, le=2,
-        description=("Threads a steady call's flat candidate-list scan runs on. 2: the two "
-                     "sides' changed vectors scored against the other graph at once, each "
-                     "side's products on one BLAS thread (they leave the GIL): the same lists, "
-                     "a shorter call (decision 0140). 1: one side after the other. IVF lists "
-                     "scan side after side."),
-    )
     restore_warm_entities: int = Field(
         default=16_384, ge=0,
         description=("Entities per graph whose level-0 features and level-1 rows (the most "
@@ -217,6 +209,16 @@ class EngineSettings(BaseModel):
                      "evidence go in shorter passes while work runs beside them, so the peak "
                      "does not rise (decision 0103); on a busy one the pair scores took about "
                      "13 % more CPU and wall (decision 0092). 1: one after the other."),
+    )
+    steady_threads: int = Field(
+        default=2, ge=1, le=2,
+        description=("Threads of a small batch's own (fewer inputs than single_thread_below: "
+                     "torch, BLAS and FAISS on one thread each). 2: the candidate lists' two "
+                     "sides searched, repaired and re-ranked at once (flat lists), the pair "
+                     "head's features beside the logits (groups of 16,384 pairs or more), the "
+                     "events' causes beside their evidence (4,096 events or more); the same "
+                     "results, a shorter call for about the same CPU (decision 0140). 1: one "
+                     "after the other."),
     )
     recompute_chunk: int = Field(
         default=32_768, ge=1,

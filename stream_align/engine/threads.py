@@ -77,8 +77,11 @@ def torch_on_one_thread() -> Iterator[None]:
 
 @contextmanager
 def second_threads(on: bool) -> Iterator[None]:
-    """Bulk work inside may use a second thread of its own (``engine.bulk_threads = 2``)."""
-    token = _SECOND.set(on)
+    """Work inside may use a second thread of its own while ``on`` and torch's setting is above
+    one as the block starts (``OMP_NUM_THREADS=1`` keeps a process on one thread): a batch's
+    ``engine.bulk_threads`` or, for a small batch, ``engine.steady_threads`` — its
+    ``threads_for`` inside, which puts torch on one thread, does not take it back."""
+    token = _SECOND.set(on and torch.get_num_threads() > 1)
     try:
         yield
     finally:
@@ -86,10 +89,9 @@ def second_threads(on: bool) -> Iterator[None]:
 
 
 def second_thread() -> bool:
-    """Whether bulk work may use a second thread of its own: inside ``second_threads(True)``
-    while torch's setting is above one (``threads_for`` sets one for a small batch;
-    ``OMP_NUM_THREADS=1`` sets it for a process)."""
-    return _SECOND.get() and torch.get_num_threads() > 1
+    """Whether work may use a second thread of its own: inside ``second_threads(True)`` begun
+    while torch's setting was above one."""
+    return _SECOND.get()
 
 
 def one_ahead(fn: Callable[[T], R], items: Iterable[T], on: bool) -> Iterator[R]:

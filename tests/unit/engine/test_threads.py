@@ -78,20 +78,21 @@ def test_one_ahead_raises_a_call_error_and_waits_when_left_early() -> None:
     assert done.is_set()
 
 
-def test_second_thread_only_inside_second_threads_and_with_torch_on_two() -> None:
+def test_second_thread_only_inside_second_threads_begun_with_torch_on_two() -> None:
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
-        assert not second_thread()  # outside a bulk refresh's second_threads
+        assert not second_thread()  # outside a batch's second_threads
         with second_threads(True):
             assert second_thread()
             with second_threads(False):
                 assert not second_thread()
             assert second_thread()
-            torch.set_num_threads(1)  # a small batch (threads_for), OMP_NUM_THREADS=1
-            assert not second_thread()
-        torch.set_num_threads(2)
+            torch.set_num_threads(1)  # a small batch's threads_for inside: still its own
+            assert second_thread()
         assert not second_thread()
+        with second_threads(True):  # begun on one thread: OMP_NUM_THREADS=1
+            assert not second_thread()
     finally:
         torch.set_num_threads(before)
 
