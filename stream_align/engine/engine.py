@@ -49,7 +49,7 @@ from stream_align.engine.side import FaissIds, Side
 from stream_align.engine.side_pair import Both, side_pair
 from stream_align.engine.stages import Recompute, decide, find_affected
 from stream_align.engine.state_source import StateSource
-from stream_align.engine.threads import second_threads, threads_for
+from stream_align.engine.threads import beside, second_thread, second_threads, threads_for
 from stream_align.events.contracts import (
     AlignmentEvent,
     Evidence,
@@ -302,8 +302,8 @@ class AlignmentEngine:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
         bulk = self.lists.rebuilds(held.changed)  # every list rebuilt: the stages' bulk path
-        changed = self.scores.update(self._candidates(held, stats), held.computed, held.removed,
-                                     held.labelled, stats, self.queue.waiting())
+        changed = self.scores.update(self._candidates(held, stats, bulk), held.computed,
+                                     held.removed, held.labelled, stats, self.queue.waiting())
         self._keep_quantiser()
         self.progress("decisions", 0, 1)
         with _timed(stats, "decide_s"):
@@ -314,21 +314,31 @@ class AlignmentEngine:
         with _timed(stats, "events_s"):
             return build_events(self, delta, decided, held.causes, given)
 
-    def _candidates(self, held: HeldWork, stats: dict[str, float]) -> np.ndarray:
+    def _candidates(self, held: HeldWork, stats: dict[str, float], bulk: bool) -> np.ndarray:
         """The pairs that entered or left candidate lists, for the scores stage to hold alone
         (it lets them go before its groups: at a bulk refresh every pair, decision 0126)."""
         reranked = self.lists.reranked
-        with _timed(stats, "lists_s"):
-            touched, searched = self.lists.update(held.computed, held.removed)
-        if self.anchors is not None:
-            recomputed = self.anchors.recomputed
-            with _timed(stats, "anchors_s"):
-                touched = setops.union1d(touched, self.anchors.update(held.first))
-            stats["anchor_rows"] = float(self.anchors.recomputed - recomputed)
+        on = second_thread() and not bulk and self.anchors is not None
+        with beside(on) as run:  # not beside a rebuild's transients (its peak)
+            heads = run(self._anchor_heads, held, stats) if self.anchors is not None else None
+            with _timed(stats, "lists_s"):
+                touched, searched = self.lists.update(held.computed, held.removed)
+            if heads is not None:
+                touched = setops.union1d(touched, heads.result())
         stats["researched"] = float(searched)
         stats["csls_reranked"] = float(self.lists.reranked - reranked)
         return touched
 
+    def _anchor_heads(self, held: HeldWork, stats: dict[str, float]) -> np.ndarray:
+        """The shared-anchor heads' moved pairs: beside a repair of the lists where the batch
+        has a second thread (decision 0140; they read the samples alone, the lists the
+        vectors and lists)."""
+        assert self.anchors is not None
+        recomputed = self.anchors.recomputed
+        with _timed(stats, "anchors_s"):
+            pairs = self.anchors.update(held.first)
+        stats["anchor_rows"] = float(self.anchors.recomputed - recomputed)
+        return pairs
     def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change],
                        rescored: np.ndarray, bulk: bool
                        ) -> dict[int, tuple[Evidence, ...]]:

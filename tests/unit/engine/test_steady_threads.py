@@ -1,7 +1,7 @@
 """A small batch's own second thread (``steady_threads = 2``, decision 0140): the candidate
-lists' two sides searched, repaired and re-ranked at once, the pair head's features beside the
-logits — the engine one thread gives, compared on whole engine runs list by list, head by head
-and event by event."""
+lists' two sides searched, repaired and re-ranked at once, the shared-anchor heads beside them,
+the pair head's features beside the logits — the engine one thread gives, compared on whole
+engine runs list by list, head by head and event by event."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import torch
 from engine_fixtures import engine_settings, open_store, run, synthetic_pair, untrained_bundle
 
 from stream_align.engine import scoring
+from stream_align.engine.anchor_heads import AnchorHeads
 from stream_align.engine.candidate_lists import CandidateLists
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.eval.replay import ReplayOrder, triple_changes
@@ -50,7 +51,7 @@ def _run(tmp_path: Path, steady_threads: int) -> tuple[list[tuple], list[tuple],
 def test_a_small_batchs_second_thread_gives_the_engine_one_gives(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[tuple[str, str]] = []
-    scan, features = CandidateLists._scan, scoring._head_features
+    scan, features, anchors = CandidateLists._scan, scoring._head_features, AnchorHeads.update
 
     def spy_scan(self: CandidateLists, s: int, *args: object) -> None:
         seen.append((f"scan{s}", threading.current_thread().name))
@@ -60,7 +61,12 @@ def test_a_small_batchs_second_thread_gives_the_engine_one_gives(
         seen.append(("features", threading.current_thread().name))
         return features(*args)
 
+    def spy_anchors(self: AnchorHeads, *args: object) -> object:
+        seen.append(("anchors", threading.current_thread().name))
+        return anchors(self, *args)
+
     monkeypatch.setattr(CandidateLists, "_scan", spy_scan)
+    monkeypatch.setattr(AnchorHeads, "update", spy_anchors)
     monkeypatch.setattr(scoring, "_head_features", spy_features)
     monkeypatch.setattr(scoring, "BESIDE_PAIRS", 1)
     main = threading.current_thread().name
@@ -70,6 +76,7 @@ def test_a_small_batchs_second_thread_gives_the_engine_one_gives(
     two = _run(tmp_path / "two", steady_threads=2)
     assert {name.split("_")[0] for what, name in seen if what == "scan1"} == {"lists-side-1"}
     assert {name for what, name in seen if what == "scan0"} == {main}
-    assert "beside" in {name.split("_")[0] for what, name in seen if what == "features"}
+    for beside in ("features", "anchors"):  # the bulk batch runs them on the main thread
+        assert "beside" in {name.split("_")[0] for what, name in seen if what == beside}
     assert one[0] and one[1] and one[2]
     assert one == two
