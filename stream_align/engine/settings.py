@@ -212,13 +212,10 @@ class EngineSettings(BaseModel):
     )
     steady_threads: int = Field(
         default=2, ge=1, le=2,
-        description=("Threads of a small batch's own (fewer inputs than single_thread_below: "
-                     "torch, BLAS and FAISS on one thread each). 2: the candidate lists' two "
-                     "sides searched, repaired and re-ranked at once (flat lists), the pair "
-                     "head's features beside the logits (groups of 16,384 pairs or more), the "
-                     "events' causes beside their evidence (4,096 events or more); the same "
-                     "results, a shorter call for about the same CPU (decision 0140). 1: one "
-                     "after the other."),
+        description=("Threads of a small batch's own (under single_thread_below). 2: the "
+                     "lists' two sides at once (flat lists) and the anchor heads beside them, "
+                     "the pair head's features beside the logits (groups of 16,384 pairs or "
+                     "more); the same results, a shorter call (decision 0140). 1: serial."),
     )
     recompute_chunk: int = Field(
         default=32_768, ge=1,

@@ -6,7 +6,9 @@ ends at a barrier; when the other cores are busy — the broker and the producer
 machine in every end-to-end run — the barrier waits for a descheduled thread's next time slice,
 and small batches spend most of their time in such ops (measured in docs/BENCHMARKS.md, decision
 0030). Bulk batches (large products) keep the process's thread count, where a second thread pays
-for its barriers — except the pair scorer's tensors (:func:`torch_on_one_thread`).
+for its barriers — except the pair scorer's tensors (:func:`torch_on_one_thread`). Either may
+run two of its own parts at once on a second thread of its own (``second_threads``): each
+part on one thread, so there is no barrier to wait at, only the other part to wait for.
 """
 
 from __future__ import annotations
