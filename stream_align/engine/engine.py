@@ -302,8 +302,8 @@ class AlignmentEngine:
         """Candidate lists, pair scores and decisions for everything held; the events."""
         held, self.held = self.held, HeldWork()
         bulk = self.lists.rebuilds(held.changed)  # every list rebuilt: the stages' bulk path
-        changed = self.scores.update(self._candidates(held, stats, bulk), held.computed,
-                                     held.removed, held.labelled, stats, self.queue.waiting())
+        changed = self.scores.update(self._candidates(held, stats), held.computed, held.removed,
+                                     held.labelled, stats, self.queue.waiting())
         self._keep_quantiser()
         self.progress("decisions", 0, 1)
         with _timed(stats, "decide_s"):
@@ -314,12 +314,12 @@ class AlignmentEngine:
         with _timed(stats, "events_s"):
             return build_events(self, delta, decided, held.causes, given)
 
-    def _candidates(self, held: HeldWork, stats: dict[str, float], bulk: bool) -> np.ndarray:
+    def _candidates(self, held: HeldWork, stats: dict[str, float]) -> np.ndarray:
         """The pairs that entered or left candidate lists, for the scores stage to hold alone
         (it lets them go before its groups: at a bulk refresh every pair, decision 0126)."""
         reranked = self.lists.reranked
-        on = second_thread() and not bulk and self.anchors is not None
-        with beside(on) as run:  # not beside a rebuild's transients (its peak)
+        on = second_thread() and not self.lists.rebuilds(held.changed)
+        with beside(on and self.anchors is not None) as run:  # not beside a rebuild's peak
             heads = run(self._anchor_heads, held, stats) if self.anchors is not None else None
             with _timed(stats, "lists_s"):
                 touched, searched = self.lists.update(held.computed, held.removed)
@@ -339,6 +339,7 @@ class AlignmentEngine:
             pairs = self.anchors.update(held.first)
         stats["anchor_rows"] = float(self.anchors.recomputed - recomputed)
         return pairs
+
     def _neighbourhood(self, delta: StateDelta, held: HeldWork, decided: list[Change],
                        rescored: np.ndarray, bulk: bool
                        ) -> dict[int, tuple[Evidence, ...]]:
