@@ -20,9 +20,9 @@ cell: with ``4 √n`` cells such a call touches nearly every cell from 40K a sid
 re-searched vector's visits grow as ``n``; cells that outnumber a call's changed vectors touch
 fewer of them and scan fewer vectors a forward search.
 
-Past the ladder's top the cells keep following :func:`wanted` on a *split* rung (decision
-0141, ``split``): each top cell split into :func:`sub_cells` sub-cells trained on the graphs' own
-vectors and stored with the state — the model's training vectors allow no finer rung.
+Past the ladder's top the cells go on as a *split* rung (decision 0141, ``split``): each top
+cell split into :func:`sub_cells` sub-cells trained on the graphs' own vectors and stored with
+the state — the model's training vectors allow no finer rung.
 """
 
 from __future__ import annotations
@@ -94,12 +94,15 @@ def rung(ladder: dict[int, np.ndarray], indexed: int, cells: int) -> int:
 
 def sub_cells(ladder: dict[int, np.ndarray], indexed: int, cells: int) -> int:
     """Sub-cells each cell of the ladder's top rung is split into for ``indexed`` vectors (both
-    graphs; decision 0141): from :data:`FINE_FROM`, where :func:`wanted` passes the top,
-    ``wanted / top``; else 1 (no split: the real sets stay on the rungs their accuracy was
-    measured on, and ``cells`` set pins a rung)."""
+    graphs; decision 0141): from :data:`FINE_FROM`, the smallest power of two keeping at most
+    ``2 · VECTORS_A_CELL`` vectors a sub-cell; 1 where the top holds that few (the real sets
+    stay on the rungs their accuracy was measured on, and ``cells`` set pins a rung). Twice the
+    fine rule's count: a split rung's probe costs more than a trained rung's, and below ≈ 25
+    vectors a cell a side the reverse check reads no fewer owners a vector."""
     if cells or not ladder or indexed < FINE_FROM:
         return 1
-    return max(1, wanted(indexed) // max(ladder))
+    over = indexed / (max(ladder) * 2 * VECTORS_A_CELL)
+    return 1 << int(np.ceil(np.log2(over))) if over > 1 else 1
 
 
 def stored_sub_cells(ladder: dict[int, np.ndarray], stored: int) -> int:

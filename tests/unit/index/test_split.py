@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stream_align.index import IvfVectorIndex, train_quantiser
-from stream_align.index.ladder import FINE_FROM, stored_sub_cells, sub_cells, wanted
+from stream_align.index.ladder import FINE_FROM, stored_sub_cells, sub_cells
 from stream_align.index.split import CANDIDATES, SplitCells, split_cells
 
 
@@ -81,12 +81,14 @@ def test_an_index_on_a_split_rung_ranks_exactly_the_probed_sub_cells(float16: bo
         assert set(ids[i][ids[i] >= 0].tolist()) == set(expect.tolist()), i
 
 
-def test_sub_cells_follow_the_wanted_count_past_the_top_from_the_fine_rule() -> None:
+def test_sub_cells_keep_at_most_twice_the_fine_count_past_the_top() -> None:
     ladder = {c: np.zeros((c, 2), dtype=np.float32) for c in (1024, 2048, 4096, 8192)}
     assert sub_cells(ladder, FINE_FROM - 1, 0) == 1
-    assert sub_cells(ladder, 400_000, 0) == 1  # wanted 8,192: the top itself
-    assert sub_cells(ladder, 2_000_000, 0) == wanted(2_000_000) // 8192 == 8
+    assert sub_cells(ladder, 800_000, 0) == 1  # 98 a cell of the top: not split
+    assert sub_cells(ladder, 900_000, 0) == 2
+    assert sub_cells(ladder, 2_000_000, 0) == 4  # 1M a side: 61 a sub-cell
+    assert sub_cells(ladder, 4_000_000, 0) == 8
     assert sub_cells(ladder, 2_000_000, 4096) == 1  # a pinned rung
-    assert sub_cells({c: ladder[c] for c in (1024, 2048)}, 300_000, 0) == 4
-    assert stored_sub_cells(ladder, 65_536) == 8
+    assert sub_cells({c: ladder[c] for c in (1024, 2048)}, 400_000, 0) == 2
+    assert stored_sub_cells(ladder, 32_768) == 4
     assert stored_sub_cells(ladder, 8192) == 0 and stored_sub_cells(ladder, 12_288) == 0
