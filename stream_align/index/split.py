@@ -13,8 +13,8 @@ The sub-cells are nested: a vector's cell is the best sub-cell of its best top c
 query probes the best ``nprobe`` sub-cells among those of its best top cells
 (:data:`CANDIDATES`). So a probe costs the top rung's products plus ``8 · nprobe``, not
 those of all the sub-cells (``top · k``): the probe's cost stays near the top rung's while
-the cells it picks hold ``1 / k`` of the vectors. Where a top cell holds fewer than ``k`` vectors its spare sub-cells
-are zero rows, never probed or assigned.
+the cells it picks hold ``1 / k`` of the vectors. Where a top cell holds fewer than ``k``
+vectors its spare sub-cells are zero rows, never probed or assigned.
 """
 
 from __future__ import annotations
