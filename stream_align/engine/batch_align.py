@@ -43,13 +43,12 @@ class IvfCells:
     centroids: np.ndarray
     nprobe: int
     float16: bool = False  # the engine's ``ivf_float16``: half-float codes
-    parents: np.ndarray | None = None  # the top cells a split rung's centroids split (0141)
 
 
 def _index(vectors: np.ndarray, normalise: bool, ivf: IvfCells | None
            ) -> VectorIndex | IvfVectorIndex:
     index = VectorIndex(vectors.shape[1], normalise=normalise) if ivf is None else \
-        IvfVectorIndex(ivf.centroids, ivf.nprobe, normalise, ivf.float16, ivf.parents)
+        IvfVectorIndex(ivf.centroids, ivf.nprobe, normalise, ivf.float16)
     index.add(np.arange(len(vectors), dtype=np.int64), vectors)
     return index
 

@@ -53,7 +53,6 @@ from stream_align.engine.side import Side
 from stream_align.engine.side_pair import Both, serial, side_pair
 from stream_align.engine.threads import blas_on_one_thread, second_thread
 from stream_align.index import IvfVectorIndex, rung
-from stream_align.index.ladder import stored_sub_cells, sub_cells
 
 NodePair = tuple[int, int]
 Touched = np.ndarray
@@ -91,17 +90,12 @@ class CandidateLists:
 
     def use_quantiser(self, centroids: np.ndarray | None) -> None:
         """Put both sides' vectors into the cells a store names (restore): the model's rung of
-        that many cells (the store's row only says which rung its state is on), or the stored
-        cells themselves where they split the model's top rung (decision 0141)."""
+        that many cells (the store's row only says which rung its state is on)."""
         if centroids is None or self.settings.candidate_index != "ivf":
             return
-        if (cells := self.ladder.get(len(centroids))) is not None:
+        if (cells := self.ladder.get(len(centroids))) is not None:  # else: rebuilt, on a rung
             ivf_lists.use_rung(self.sides, cells, self.settings.ivf_probe,
                                self.settings.ivf_float16)
-        elif stored_sub_cells(self.ladder, len(centroids)):  # a split rung: the stored cells
-            ivf_lists.use_rung(self.sides, centroids, self.settings.ivf_probe,
-                               self.settings.ivf_float16, self.ladder[max(self.ladder)])
-        # else: rebuilt, on a rung
 
     def take_trained(self) -> np.ndarray | None:
         """The cells taken up since the last call (to store: which rung), or None."""
@@ -111,16 +105,14 @@ class CandidateLists:
     def _rung_due(self) -> int:
         """IVF mode: the model's rung of cells the lists move to now (every list rebuilt),
         0 for none — the first at ``ivf_train_min`` indexed vectors, then one up at each 4×
-        growth of the graphs (``ladder.rung``), past the ladder's top a split of it
-        (``ladder.sub_cells``, decision 0141). A function of the indexed count and the cells
+        growth of the graphs (``ladder.rung``). A function of the indexed count and the cells
         in use alone: an engine restored from a store moves as the one that wrote it."""
         if self.settings.candidate_index != "ivf":
             return 0
         indexed = self.sides[0].count + self.sides[1].count
         if not self.ivf and indexed < self.settings.ivf_train_min:
             return 0
-        cells = rung(self.ladder, indexed, self.settings.ivf_cells) \
-            * sub_cells(self.ladder, indexed, self.settings.ivf_cells)
+        cells = rung(self.ladder, indexed, self.settings.ivf_cells)
         index = self.sides[0].index
         return cells if not isinstance(index, IvfVectorIndex) or cells > index.nlist else 0
 
@@ -192,7 +184,8 @@ class CandidateLists:
 
     def _rebuild(self) -> Touched:
         if cells := self._rung_due():
-            self.trained = self._move(cells)
+            self.trained = ivf_lists.use_rung(self.sides, self.ladder[cells],
+                                              self.settings.ivf_probe, self.settings.ivf_float16)
         a, b = self.sides
         if self.ivf:
             return _union([self._searched(0), self._searched(1)])
@@ -205,16 +198,6 @@ class CandidateLists:
         to_b, to_a = top_both_ways(va, vb, self.depth, self.depth, progress=self.progress)
         return _union([self._assign_top(0, nodes_a, to_b, nodes_b),
                        self._assign_top(1, nodes_b, to_a, nodes_a)])
-
-    def _move(self, cells: int) -> np.ndarray:
-        """Both sides onto ``cells`` cells: the ladder's rung, or past its top that rung split
-        (decision 0141) by both graphs' vectors as they are now; returns the centroids."""
-        probe, float16 = self.settings.ivf_probe, self.settings.ivf_float16
-        if cells in self.ladder:
-            return ivf_lists.use_rung(self.sides, self.ladder[cells], probe, float16)
-        top = self.ladder[max(self.ladder)]
-        leaves = ivf_lists.split_rung(self.sides, top, cells // len(top))
-        return ivf_lists.use_rung(self.sides, leaves, probe, float16, top)
 
     def _searched(self, s: int) -> Touched:
         """Side ``s``'s every list searched on IVF cells, each chunk's lists set as it is

@@ -31,7 +31,6 @@ from stream_align.engine.side import Side
 from stream_align.engine.threads import blas_on_one_thread, torch_on_one_thread
 from stream_align.index import IvfVectorIndex
 from stream_align.index.ivf_index import as_float32
-from stream_align.index.split import split_cells
 from stream_align.model.errors import ModelError
 
 CHUNK = 8192
@@ -45,9 +44,6 @@ batch up to that many, where they were read once per probed cell — ``nprobe`` 
 so its owners are nearly the whole side: under a bound of 131,072 owners (64 MB) a side above
 it was read in chunks, each an owner read by id, ≈ ``n · nprobe`` reads a call — the part of
 the lists stage that grew past linearly with the graph (decision 0131)."""
-SPLIT_ROWS = 1 << 17
-"""Vectors a split rung's k-means reads at a time (128 MiB of 256 floats): a slab of top cells,
-not both graphs' vectors at once (2 GB at 1M a side)."""
 LIST_SHARE = 0.1
 """Share of the vectors in the lists holding a scan's owners from which ``scan`` copies those
 lists whole (``IvfVectorIndex.stored_lists``: one contiguous copy a list, ≈ 0.1–0.25 µs a
@@ -70,62 +66,14 @@ def check_ladder(ladder: dict[int, np.ndarray], settings: EngineSettings, versio
                          f"{version}'s IVF cell counts {sorted(ladder)} (0: follow the graphs)")
 
 
-def use_rung(sides: tuple[Side, Side], centroids: np.ndarray, nprobe: int, float16: bool,
-             parents: np.ndarray | None = None) -> np.ndarray:
+def use_rung(sides: tuple[Side, Side], centroids: np.ndarray, nprobe: int, float16: bool
+             ) -> np.ndarray:
     """Move both sides' vectors into the cells of ``centroids`` (a rung of the model's ladder,
-    decision 0080; with ``parents``, a split of that top rung, decision 0141): from the flat
-    indexes the first time, from the IVF indexes when the graphs outgrew the rung (decision
-    0068). Returns the centroids (stored: which rung)."""
+    decision 0080): from the flat indexes the first time, from the IVF indexes when the graphs
+    outgrew the rung (decision 0068). Returns the centroids (stored: which rung)."""
     for side in sides:
-        side.use_ivf(centroids, nprobe, float16, parents)
+        side.use_ivf(centroids, nprobe, float16)
     return centroids
-
-
-def split_rung(sides: tuple[Side, Side], parents: np.ndarray, k: int) -> np.ndarray:
-    """The sub-cells of a split rung (``index.split``, decision 0141): each cell of
-    ``parents`` (the ladder's top) split into ``k`` by k-means of both graphs' indexed
-    vectors in it, read a slab of top cells at a time (:data:`SPLIT_ROWS` vectors)."""
-    tagged = [(s, ids, _top_cells(side.index, ids, parents))
-              for s, side in enumerate(sides)
-              if isinstance(side.index, IvfVectorIndex) and len(ids := side.index.ids())]
-    side_of = np.concatenate([np.full(len(ids), s) for s, ids, _ in tagged] or [np.zeros(0)])
-    ids = np.concatenate([ids for _, ids, _ in tagged] or [np.zeros(0, dtype=np.int64)])
-    tops = np.concatenate([top for _, _, top in tagged] or [np.zeros(0, dtype=np.int64)])
-    order = np.argsort(tops, kind="stable")
-    return split_cells(parents, k, _groups(sides, side_of[order], ids[order], tops[order],
-                                           parents.shape[1]))
-
-
-def _groups(sides: tuple[Side, Side], side_of: np.ndarray, ids: np.ndarray, tops: np.ndarray,
-            dim: int) -> Iterator[tuple[int, np.ndarray]]:
-    """``(top cell, its vectors)`` of vectors sorted by top cell, a slab at a time."""
-    firsts, starts = np.unique(tops, return_index=True)
-    ends = np.append(starts[1:], len(tops))
-    lo = 0
-    while lo < len(firsts):
-        hi = max(lo + 1, int(np.searchsorted(ends, starts[lo] + SPLIT_ROWS, side="right")))
-        rows = np.arange(starts[lo], ends[hi - 1])
-        x = np.zeros((len(rows), dim), dtype=np.float32)
-        for s, side in enumerate(sides):
-            if (mine := side_of[rows] == s).any():
-                assert isinstance(side.index, IvfVectorIndex)
-                x[mine] = as_float32(side.index.stored_many(ids[rows[mine]]))
-        for g in range(lo, hi):
-            yield int(firsts[g]), x[starts[g] - starts[lo]:ends[g] - starts[lo]]
-        lo = hi
-
-
-def _top_cells(index: IvfVectorIndex, ids: np.ndarray, parents: np.ndarray) -> np.ndarray:
-    """The top cell (of ``parents``) each stored id sits in: its cell where the index is on
-    that rung or a split of it, else assigned (a flat product a top cell)."""
-    cells = index.cells_of(ids)
-    if index.parents is not None and np.array_equal(index.parents, parents):
-        return cells // (index.nlist // len(parents))
-    if index.parents is None and np.array_equal(index.centroids, parents):
-        return cells
-    flat = IvfVectorIndex(parents, 1, normalise=False)
-    return np.concatenate([flat.assign(as_float32(index.stored_many(ids[lo:lo + SPLIT_ROWS])))
-                           for lo in range(0, len(ids), SPLIT_ROWS)] or [cells])
 
 
 def search_own(mine: Side, other: Side, nodes: np.ndarray, depth: int,

@@ -86,9 +86,7 @@ class EngineSettings(BaseModel):
                      "as its training vectors allow); 0: the power of two nearest "
                      "4·sqrt(indexed vectors), at most the model's largest, moved one up "
                      "(every list rebuilt) at each 4x growth of the graphs (decisions 0068, "
-                     "0080); from 262,144 indexed vectors at most 50 a cell (decision 0137), "
-                     "past the model's largest as its cells split by the graphs' vectors, "
-                     "stored with the state (decision 0141)."),
+                     "0080); from 262,144 indexed vectors at most 50 a cell (decision 0137)."),
     )
     ivf_probe: int = Field(default=32, ge=1, description="IVF cells each list searches.")
     ivf_float16: bool = Field(

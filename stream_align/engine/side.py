@@ -63,8 +63,7 @@ class Side:
         self.level0 = LevelZeroRows()  # ``h0`` a node while a level-wise recompute drains
         self.index: VectorIndex | IvfVectorIndex | None = None
         self.probers: CellProbers | None = None  # IVF mode: the cells my lists probe
-        # centroids, nprobe, float16, the top cells of a split rung
-        self._ivf: tuple[np.ndarray, int, bool, np.ndarray | None] | None = None
+        self._ivf: tuple[np.ndarray, int, bool] | None = None  # centroids, nprobe, float16
         self.unindexed: dict[int, int] = {}  # stored ids of vectors of another model version
         self._node_of = np.zeros(0, dtype=np.int64)  # FAISS id → node (arrays: scans read
         self._bound = np.zeros(0, dtype=np.float64)  # all of them) · node → list bound
@@ -143,8 +142,7 @@ class Side:
         if self.index is None:
             self.index = VectorIndex(vectors.shape[1], normalise=self.normalise) \
                 if self._ivf is None else IvfVectorIndex(self._ivf[0], self._ivf[1],
-                                                         self.normalise, self._ivf[2],
-                                                         self._ivf[3])
+                                                         self.normalise, self._ivf[2])
         if isinstance(self.index, IvfVectorIndex):
             before = self.index.cells_of(np.asarray(ids, dtype=np.int64))
             self.index.add(ids, vectors, cells=cells)
@@ -159,17 +157,15 @@ class Side:
         self.count += int(np.count_nonzero(self._fid_of[nodes] < 0))
         self._fid_of[nodes] = ids
 
-    def use_ivf(self, centroids: np.ndarray, nprobe: int, float16: bool,
-                parents: np.ndarray | None = None) -> None:
+    def use_ivf(self, centroids: np.ndarray, nprobe: int, float16: bool) -> None:
         """Move the indexed vectors into IVF cells of ``centroids`` (frozen from now on),
         stored as half floats with ``float16``. The IVF index exists from here on even while
         this side has no vector: the other side's lists probe its cells all the same
-        (``ivf_lists.search_own``). ``parents``: ``centroids`` split these top cells
-        (decision 0141)."""
-        self._ivf = (centroids, nprobe, float16, parents)
+        (``ivf_lists.search_own``)."""
+        self._ivf = (centroids, nprobe, float16)
         self.probers = CellProbers(len(centroids), min(nprobe, len(centroids)))
         was = self.index
-        self.index = IvfVectorIndex(centroids, nprobe, self.normalise, float16, parents)
+        self.index = IvfVectorIndex(centroids, nprobe, self.normalise, float16)
         if isinstance(was, VectorIndex) and len(was):
             ids, vectors = was.rows()
             self.index.add(ids.copy(), vectors.copy(), as_prepared=True)

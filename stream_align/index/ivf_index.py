@@ -29,7 +29,6 @@ import torch
 from stream_align.arrays import grown, lookup
 from stream_align.index.kmeans import POINTS_PER_CELL as TRAIN_POINTS_PER_CELL
 from stream_align.index.kmeans import kmeans
-from stream_align.index.split import SplitCells
 from stream_align.index.vector_index import prepared
 
 READ_MIN = 4096
@@ -90,18 +89,13 @@ class IvfVectorIndex:
     """Vectors keyed by ``int64`` ids in IVF cells; ``search`` returns ids and inner products."""
 
     def __init__(self, centroids: np.ndarray, nprobe: int, normalise: bool = True,
-                 float16: bool = False, parents: np.ndarray | None = None) -> None:
-        """``parents``: ``centroids`` are a split rung of these top cells (``split``,
-        decision 0141), searched top cells first."""
+                 float16: bool = False) -> None:
         self.centroids = np.ascontiguousarray(centroids, dtype=np.float32)
         self.dim, self.normalise, self.float16 = self.centroids.shape[1], normalise, float16
         self.nlist = len(self.centroids)
         self.nprobe = max(1, min(nprobe, self.nlist))
-        self._quantiser = faiss.IndexFlatIP(self.dim)  # FAISS's: empty where split
-        self._split = None if parents is None else SplitCells(parents, self.centroids)
-        self.parents = None if self._split is None else self._split.parents
-        if self._split is None:
-            self._quantiser.add(self.centroids)
+        self._quantiser = faiss.IndexFlatIP(self.dim)
+        self._quantiser.add(self.centroids)
         if float16:
             self._index = faiss.IndexIVFScalarQuantizer(
                 self._quantiser, self.dim, self.nlist, faiss.ScalarQuantizer.QT_fp16,
@@ -126,17 +120,12 @@ class IvfVectorIndex:
 
     def assign(self, vectors: np.ndarray) -> np.ndarray:
         """The cell each (prepared) stored vector belongs to."""
-        return self._coarse(vectors, 1)[1].ravel()
+        return self._quantiser.search(vectors, 1)[1].ravel()
 
     def probe(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(centroid scores, cells)`` a query probes, each ``(len(queries), nprobe)``."""
         q = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
-        return self._coarse(q, self.nprobe)
-
-    def _coarse(self, x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """The best ``n`` cells of each of ``x``: every centroid's product, or a split rung's
-        top cells first."""
-        return self._quantiser.search(x, n) if self._split is None else self._split.search(x, n)
+        return self._quantiser.search(q, self.nprobe)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray, as_prepared: bool = False,
             cells: np.ndarray | None = None) -> None:

@@ -19,10 +19,6 @@ a side whatever the graphs' size, and the reverse scan visits every owner probin
 cell: with ``4 √n`` cells such a call touches nearly every cell from 40K a side on, so a
 re-searched vector's visits grow as ``n``; cells that outnumber a call's changed vectors touch
 fewer of them and scan fewer vectors a forward search.
-
-Past the ladder's top the cells go on as a *split* rung (decision 0141, ``split``): each top
-cell split into :func:`sub_cells` sub-cells trained on the graphs' own vectors and stored with
-the state — the model's training vectors allow no finer rung.
 """
 
 from __future__ import annotations
@@ -36,8 +32,9 @@ SMALLEST = 4
 ``engine.ivf_train_min``: 512 at the default 20,000)."""
 LARGEST = 8192
 """The largest rung: ``auto_cells`` of 2M entities a side (4M vectors: ``4 √n`` ≈ 8,000), the
-top of issue #11's range; :func:`wanted` reaches it from :data:`FINE_FROM`. Beyond a model's
-top rung the cells are its top cells split (:func:`sub_cells`)."""
+top of issue #11's range; :func:`wanted` reaches it from :data:`FINE_FROM`. Beyond it the
+cells stay at this count and a query's vector products grow linearly (``n · nprobe / 8,192``);
+more cells need a model trained with more rungs."""
 FINE_FROM = 1 << 18
 """Indexed vectors (both graphs: 131,072 a side) from which the rung keeps at most
 :data:`VECTORS_A_CELL` a cell. Below it ``4 √n`` alone: at 40K a side finer cells cut no CPU
@@ -90,24 +87,3 @@ def rung(ladder: dict[int, np.ndarray], indexed: int, cells: int) -> int:
     want = wanted(indexed)
     fitting = [c for c in ladder if c <= want]
     return max(fitting) if fitting else min(ladder)
-
-
-def sub_cells(ladder: dict[int, np.ndarray], indexed: int, cells: int) -> int:
-    """Sub-cells each cell of the ladder's top rung is split into for ``indexed`` vectors (both
-    graphs; decision 0141): from :data:`FINE_FROM`, the smallest power of two keeping at most
-    ``2 · VECTORS_A_CELL`` vectors a sub-cell; 1 where the top holds that few (the real sets
-    stay on the rungs their accuracy was measured on, and ``cells`` set pins a rung). Twice the
-    fine rule's count: a split rung's probe costs more than a trained rung's, and below ≈ 25
-    vectors a cell a side the reverse check reads no fewer owners a vector."""
-    if cells or not ladder or indexed < FINE_FROM:
-        return 1
-    over = indexed / (max(ladder) * 2 * VECTORS_A_CELL)
-    return 1 << int(np.ceil(np.log2(over))) if over > 1 else 1
-
-
-def stored_sub_cells(ladder: dict[int, np.ndarray], stored: int) -> int:
-    """Sub-cells a top cell of ``ladder`` has in a stored quantiser of ``stored`` cells that is
-    not one of its rungs: ``stored / top`` where that is a whole number above 1, else 0 (not a
-    split of this ladder)."""
-    top = max(ladder, default=0)
-    return stored // top if top and stored > top and stored % top == 0 else 0
