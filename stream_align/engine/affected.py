@@ -36,8 +36,8 @@ from stream_align.engine.mutable_graph import MutableGraph
 from stream_align.engine.pair_table import PairTable
 from stream_align.engine.row_pool import RowPool
 from stream_align.model.inputs import Frozen
-from stream_align.model.sampling import key_hashes, sample
-from stream_align.model.vocab import directed_edges
+from stream_align.model.sampling import key_hashes, sample_keys, top_k
+from stream_align.model.vocab import in_edge_ids
 
 _EMPTY = np.zeros((0, 3), dtype=np.int64)
 _NO_STATE = -1
@@ -108,8 +108,7 @@ class SampleIndex:
             self.noting = noting
 
     def _refresh(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        is_alive = self.graph.is_alive
-        alive = np.fromiter((is_alive(i) for i in nodes.tolist()), dtype=bool, count=len(nodes))
+        alive = self.graph.alive_mask(nodes)
         new = self._compute(nodes[alive].tolist())
         k = self._nbr.shape[1]
         types = np.full(len(nodes), -1, dtype=np.int32)
@@ -168,39 +167,38 @@ class SampleIndex:
         return self._reverse.seconds_of(np.asarray(nodes, dtype=np.int64))
 
     def _compute(self, nodes: list[int]) -> _Computed:
-        """Types, slots and summaries with the model's own sampling on full edges."""
+        """Types, slots and summaries with the model's own sampling on each node's own edges:
+        a node's type and sample read no other edge, so neither its neighbours' edges nor a
+        local graph over them is built (they were most of a restore's samples; decision
+        0143). Each node's edges come in its local graph's order (``own_edges``), so a tie of
+        keys picks the same edge."""
         k = self._nbr.shape[1]
         if not nodes:
             return _Computed(np.zeros(0, np.int32), np.zeros((0, k), np.int32),
                              np.zeros((0, k), np.int32), np.zeros(0, np.int32), _EMPTY,
                              np.zeros(0, np.int64))
-        triples = self.graph.incident(nodes)
-        local, glob = self.graph.local_graph(nodes, triples, texts=False)  # types, edges
+        ids = np.asarray(nodes, dtype=np.int64)
+        n = len(ids)
+        local, _ = self.graph.local_graph(ids, _EMPTY, texts=False)  # the nodes' types alone
+        at, other, relation, out = self.graph.own_edges(ids)
         vocab, frozen = self.frozen.vocab, self.frozen
-        n = len(nodes)
-        edges = directed_edges(local, vocab.relation_ids(local))
-        # only the nodes' own edges: a node's type and sample read no other (the neighbours,
-        # most of the local rows, would get types and samples nothing reads)
-        own = np.flatnonzero(edges[:, 0] < n)
-        edges = edges[own]
+        known = vocab.relation_ids(local)[relation]
+        edges = np.stack([at, other, np.where(out, known, in_edge_ids(known))], axis=1)
         types = vocab.type_ids(local, edges)
         avg = frozen.avg_counts.get(local.label, np.ones((1, 1), dtype=np.float32))
-        hood = sample(edges, local.num_entities, self.key_hashes(glob), types, avg,
-                      frozen.sampling.fanout)
-        mask = hood.mask[:n]  # a prefix of each row: slots fill from the first
-        nbr = np.where(mask, glob[np.minimum(hood.nbr[:n], len(glob) - 1)], -1)
-        rel = np.where(mask, hood.rel[:n], 0)
-        keep = _summary_edges(edges, hood.nbr, hood.rel, hood.mask, n, local.num_entities)
-        keep = keep[np.argsort(edges[keep, 0], kind="stable")]
-        bounds = np.searchsorted(edges[keep, 0], np.arange(n + 1))
-        m = max(len(triples), 1)
-        rows = own[keep[:bounds[n]]] % m  # directed edge e and e + m are both triple e
-        # each node's distinct triples, ascending: one unique over (node, triple) keys, not a
-        # unique per node (80,000 calls were most of a 40K-a-side restore's sample refresh)
-        pairs = setops.unique(np.repeat(np.arange(n, dtype=np.int64), np.diff(bounds)) * m + rows)
-        return _Computed(types[:n].astype(np.int32), nbr.astype(np.int32),
-                         rel.astype(np.int32), mask.sum(axis=1).astype(np.int32),
-                         triples[pairs % m], np.bincount(pairs // m, minlength=n))
+        keys = sample_keys(self.key_hashes(ids)[at], self.key_hashes(other), types[at],
+                           edges[:, 2], avg)
+        hood = top_k(edges, keys, n, frozen.sampling.fanout)
+        keep = _summary_edges(edges, hood.nbr, hood.rel, hood.mask, n, len(self.graph.keys))
+        mine, theirs = ids[at[keep]], other[keep]
+        summaries = np.stack([np.where(out[keep], mine, theirs), relation[keep],
+                              np.where(out[keep], theirs, mine)], axis=1)
+        node, summaries = _distinct_triples(at[keep], summaries, len(self.graph.keys))
+        return _Computed(types.astype(np.int32),
+                         np.where(hood.mask, hood.nbr, -1).astype(np.int32),
+                         np.where(hood.mask, hood.rel, 0).astype(np.int32),
+                         hood.mask.sum(axis=1).astype(np.int32), summaries,
+                         np.bincount(node, minlength=n))
 
     def key_hashes(self, nodes: np.ndarray) -> np.ndarray:
         """``model.sampling.key_hashes`` of the nodes' keys under the model's salt, hashed
@@ -285,6 +283,21 @@ class SampleIndex:
         """Bytes held by the tables."""
         return int(self._type.nbytes + self._count.nbytes + self._nbr.nbytes + self._rel.nbytes
                    + self._summaries.nbytes() + self._reverse.nbytes())
+
+
+def _distinct_triples(node: np.ndarray, triples: np.ndarray, n: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Each node's distinct ``(head, relation, tail)`` rows (a self-loop comes as an out- and
+    an in-edge), ascending by node and triple: one sort of two packed keys (node and head,
+    relation and tail; ``n`` bounds the node numbers), not ``unique_rows``' four columns."""
+    first = node * n + triples[:, 0]
+    second = triples[:, 1] * n + triples[:, 2]
+    order = np.lexsort((second, first))
+    first, second = first[order], second[order]
+    keep = np.ones(len(order), dtype=bool)
+    keep[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+    order = order[keep]
+    return node[order], triples[order]
 
 
 def _summary_edges(edges: np.ndarray, nbr: np.ndarray, rel: np.ndarray, mask: np.ndarray,

@@ -16,7 +16,7 @@ object.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -243,16 +243,25 @@ class MutableGraph:
         return ([(node, p >> 32, p & LOW) for p in self.out.ends(node)]
                 + [(p & LOW, p >> 32, node) for p in self.inn.ends(node)])
 
-    def incident(self, nodes: Iterable[int]) -> np.ndarray:
-        """``int64 (m, 3)`` unique ``(head, relation, tail)`` rows touching any of ``nodes``,
-        in ascending order."""
-        nodes = np.fromiter(nodes, dtype=np.int64)
+    def own_edges(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                     np.ndarray]:
+        """Every edge of each of ``nodes`` as rows ``(i, other end, relation, out)``:
+        ``nodes[i]``'s out-edges (``out``: it is the head) by ``(relation, tail)``, then all
+        in-edges by ``(head, relation)`` — each node's edges in the order of its ascending
+        ``(head, relation, tail)`` triples, out-edges first, as ``directed_edges`` lists them
+        for a local graph. The neighbours' own edges are not read."""
+        nodes = np.asarray(nodes, dtype=np.int64)
         at, ends = self.out.ends_of(nodes)
-        out = np.stack([nodes[at], ends >> 32, ends & LOW], axis=1)
-        at, ends = self.inn.ends_of(nodes)
-        inn = np.stack([ends & LOW, ends >> 32, nodes[at]], axis=1)
-        rows = np.concatenate([out, inn])
-        return setops.unique_rows(rows) if len(rows) else np.zeros((0, 3), dtype=np.int64)
+        if not _ascending(at, ends):  # unmerged changes come unordered
+            order = np.lexsort((ends, at))
+            at, ends = at[order], ends[order]
+        at_in, ends_in = self.inn.ends_of(nodes)
+        heads, relations_in = ends_in & LOW, ends_in >> 32
+        order_in = np.lexsort((heads << 32 | relations_in, at_in))  # (node, head, relation)
+        return (np.concatenate([at, at_in[order_in]]),
+                np.concatenate([ends & LOW, heads[order_in]]),
+                np.concatenate([ends >> 32, relations_in[order_in]]),
+                np.arange(len(at) + len(at_in)) < len(at))
 
     # views
 
@@ -283,6 +292,13 @@ class MutableGraph:
                       attributes=[attributes.get(i, _NO_ATTRIBUTES) for i in listed] if texts
                       else [_NO_ATTRIBUTES] * len(listed), relations=self.relations, triples=local)
         return graph, nodes
+
+
+def _ascending(first: np.ndarray, second: np.ndarray) -> bool:
+    """Whether the pairs ``(first[i], second[i])`` ascend strictly (a merged table's reads do:
+    no sort needed)."""
+    return bool(((first[1:] > first[:-1])
+                 | ((first[1:] == first[:-1]) & (second[1:] > second[:-1]))).all())
 
 
 def mirror_from(source: StateSource, label: str, graph_id: str,

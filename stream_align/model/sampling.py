@@ -74,23 +74,33 @@ def average_counts(edges: np.ndarray, types: np.ndarray, n_types: int,
     return avg.reshape(n_types, n_relations).astype(np.float32)
 
 
-def sample_keys(edges: np.ndarray, hashes: np.ndarray, types: np.ndarray,
-                avg: np.ndarray) -> np.ndarray:
-    """Log bottom-k key per edge (larger wins); unseen (type, relation) cells weigh 1."""
-    u = edge_uniforms(hashes[edges[:, 0]], hashes[edges[:, 1]], edges[:, 2])
-    node_types = np.minimum(types[edges[:, 0]], avg.shape[0] - 1)
-    rels = np.minimum(edges[:, 2], avg.shape[1] - 1)
+def sample_keys(node_hash: np.ndarray, neighbour_hash: np.ndarray, node_type: np.ndarray,
+                relation: np.ndarray, avg: np.ndarray) -> np.ndarray:
+    """Log bottom-k key per edge (larger wins) from its ends' key hashes, its node's type and
+    its relation; unseen (type, relation) cells weigh 1. Per edge, not per node table: a
+    restore's samples read each node's own edges, whose neighbours are numbered in the whole
+    graph (``affected.SampleIndex``)."""
+    u = edge_uniforms(node_hash, neighbour_hash, relation)
+    node_types = np.minimum(node_type, avg.shape[0] - 1)
+    rels = np.minimum(relation, avg.shape[1] - 1)
     return np.log(u) * avg[node_types, rels]
 
 
 def sample(edges: np.ndarray, n: int, hashes: np.ndarray, types: np.ndarray, avg: np.ndarray,
            k: int) -> Neighbourhood:
     """The ``k`` neighbours with the largest keys per node (rows ``(node, neighbour, rel)``)."""
+    keys = sample_keys(hashes[edges[:, 0]], hashes[edges[:, 1]], types[edges[:, 0]],
+                       edges[:, 2], avg) if len(edges) else np.zeros(0)
+    return top_k(edges, keys, n, k)
+
+
+def top_k(edges: np.ndarray, keys: np.ndarray, n: int, k: int) -> Neighbourhood:
+    """Per node ``edges[:, 0] < n``, the ``k`` edges of the largest ``keys``; ties keep the
+    edges' order (a stable sort), so a node's sample depends on its own edges' order alone."""
     nbr = np.full((n, k), n, dtype=np.int64)
     rel = np.zeros((n, k), dtype=np.int64)
     mask = np.zeros((n, k), dtype=bool)
     if len(edges):
-        keys = sample_keys(edges, hashes, types, avg)
         order = np.lexsort((-keys, edges[:, 0]))
         node = edges[order, 0]
         starts = np.searchsorted(node, node, side="left")

@@ -52,8 +52,14 @@ def directed_edges(graph: Graph, relation_ids: np.ndarray) -> np.ndarray:
         return np.zeros((0, 3), dtype=np.int64)
     ids = relation_ids[t[:, 1]]
     out = np.stack([t[:, 0], t[:, 2], ids], axis=1)
-    inc = np.stack([t[:, 2], t[:, 0], np.where(ids == 0, 0, ids + 1)], axis=1)
+    inc = np.stack([t[:, 2], t[:, 0], in_edge_ids(ids)], axis=1)
     return np.concatenate([out, inc]).astype(np.int64)
+
+
+def in_edge_ids(out_ids: np.ndarray) -> np.ndarray:
+    """The in-edge vocabulary id of each out-edge id: the next id, but the unknown relation's
+    (0) stays 0 (it has no direction)."""
+    return np.where(out_ids == 0, 0, out_ids + 1)
 
 
 @dataclass

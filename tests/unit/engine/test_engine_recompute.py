@@ -17,6 +17,8 @@ from stream_align.eval.datasets.loader import load_dataset
 from stream_align.graph import Graph
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.readout import retrieval_vectors
+from stream_align.model.sampling import sample
+from stream_align.model.vocab import directed_edges
 
 torch.set_num_threads(1)
 
@@ -253,3 +255,50 @@ def test_a_restores_samples_are_a_refreshs_without_notes() -> None:
                                                     restored.samplers_of(nodes), strict=True))
     assert restored.noting and len(refreshed.take_notes()[0]) == len(nodes)
     assert all(not len(part) for part in restored.take_notes())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_sample_from_the_nodes_own_edges_is_the_batch_models(seed: int) -> None:
+    """``SampleIndex`` reads each node's own edges (``MutableGraph.own_edges``), merged and
+    unmerged, with self-loops and a relation the model does not know: every node gets the
+    type and slots the batch sampler gives it over the whole graph's ascending triples, and
+    a summary of distinct triples, ascending, holding each sampled edge's triple and one
+    triple per (relation, direction) of the node."""
+    pair = synthetic_pair(n=60, seed=seed)
+    bundle = untrained_bundle(pair)
+    graph = pair.a
+    mirror = MutableGraph(graph.label, graph.label)
+    for i, key in enumerate(graph.keys):
+        mirror.upsert(key, graph.types[i], {"name": graph.names[i]})
+    mirror.load_triples(np.stack([graph.triples[:, 0], np.array(
+        [mirror.relation_id(graph.relations[r]) for r in graph.triples[:, 1]]),
+        graph.triples[:, 2]], axis=1))
+    rng = np.random.default_rng(seed)
+    for h, r, t in graph.triples[rng.random(len(graph.triples)) < 0.2].tolist():
+        mirror.remove_triple(h, r, t)  # unmerged removals
+    for node in rng.choice(graph.num_entities, 6, replace=False).tolist():
+        mirror.add_triple(node, 0, node)  # unmerged self-loops
+    mirror.add_triple(1, mirror.relation_id("unknownRelation"), 2)
+    nodes = np.arange(graph.num_entities, dtype=np.int64)
+    samples = SampleIndex(mirror, bundle.frozen)
+    samples.refresh(nodes.tolist(), chunk=16)
+    triples = np.unique(np.array([e for n in nodes.tolist() for e in mirror.edges(n)]), axis=0)
+    whole, _ = mirror.local_graph(nodes, triples, texts=False)
+    edges = directed_edges(whole, bundle.frozen.vocab.relation_ids(whole))
+    types = bundle.frozen.vocab.type_ids(whole, edges)
+    hood = sample(edges, len(nodes), samples.key_hashes(nodes), types,
+                  bundle.frozen.avg_counts[graph.label], bundle.frozen.sampling.fanout)
+    nbr, rel = samples.slot_table(nodes)
+    assert np.array_equal(nbr, np.where(hood.mask, hood.nbr, -1))
+    assert np.array_equal(rel, np.where(hood.mask, hood.rel, 0))
+    assert np.array_equal(samples.types(nodes), types)
+    for node in nodes.tolist():
+        own = triples[(triples[:, 0] == node) | (triples[:, 2] == node)]
+        summary = samples._summaries.gather(np.array([node]))
+        assert np.array_equal(summary, np.unique(summary, axis=0))  # distinct, ascending
+        assert {tuple(t) for t in summary.tolist()} <= {tuple(t) for t in own.tolist()}
+        held = {(r, h == node) for h, r, _ in summary.tolist()}
+        held |= {(r, False) for _, r, t in summary.tolist() if t == node}
+        assert held >= {(r, h == node) for h, r, _ in own.tolist()}
+        for other, _ in samples.slots(node):
+            assert any((h, t) in ((node, other), (other, node)) for h, r, t in summary.tolist())
