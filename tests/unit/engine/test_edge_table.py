@@ -9,6 +9,7 @@ import pytest
 
 from stream_align.engine import edge_table
 from stream_align.engine.edge_table import EdgeTable
+from stream_align.engine.mutable_graph import MutableGraph
 
 
 @pytest.mark.parametrize("delta", [8, 1_000_000])
@@ -71,3 +72,32 @@ def test_held_merges_merge_once_at_the_end(monkeypatch) -> None:
         assert table.has(1, 10) and not table.has(3, 3) and table.count(3) == 10
     assert merges == [100]
     assert table.ends(3) == [12, 21, 30, 39, 48, 57, 66, 75, 84, 93] and len(table) == 99
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_own_edges_come_in_each_nodes_triple_order(seed: int) -> None:
+    """``MutableGraph.own_edges``: each asked node's out-edges by ``(relation, tail)``, then
+    its in-edges by ``(head, relation)`` — the order of its ascending triples, out first —
+    whether loaded (merged) or changed since (unmerged, unordered in the table)."""
+    rng = random.Random(seed)
+    graph = MutableGraph("A", "a")
+    for i in range(30):
+        graph.upsert(f"e{i:02d}", "", {})
+    triples = {(rng.randrange(30), rng.randrange(5), rng.randrange(30)) for _ in range(150)}
+    graph.load_triples(np.array(sorted(triples), dtype=np.int64))
+    for _ in range(40):
+        t = (rng.randrange(30), rng.randrange(5), rng.randrange(30))
+        if t in triples:
+            graph.remove_triple(*t)
+            triples.discard(t)
+        else:
+            graph.add_triple(*t)
+            triples.add(t)
+    nodes = np.array(sorted(rng.sample(range(30), 12)), dtype=np.int64)
+    at, other, relation, out = graph.own_edges(nodes)
+    got = list(zip(at.tolist(), other.tolist(), relation.tolist(), out.tolist(), strict=True))
+    want = [(i, t, r, True) for i, n in enumerate(nodes.tolist())
+            for h, r, t in sorted(triples) if h == n]
+    want += [(i, h, r, False) for i, n in enumerate(nodes.tolist())
+             for h, r, t in sorted(triples) if t == n]
+    assert got == want
