@@ -43,23 +43,27 @@ from stream_align.store.state_store import StateStore
 
 
 class StageClock:
-    """The engine's progress callback: seconds from each stage's first report to the next's."""
+    """The engine's progress callback: seconds from each stage's first report to the next's,
+    of wall (``stages``) and of the process's CPU (``cpu``: each stage's own where the
+    restore runs on one thread, ``--engine restore_threads=1``)."""
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
         self.stages: dict[str, float] = {}
-        self._current: tuple[str, float] | None = None
+        self.cpu: dict[str, float] = {}
+        self._current: tuple[str, float, float] | None = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         now = time.perf_counter()
         if self._current is None or self._current[0] != stage:
             self._close(now)
-            self._current = (stage, now)
+            self._current = (stage, now, time.process_time())
 
     def _close(self, now: float) -> None:
         if self._current is not None:
-            name, since = self._current
+            name, since, cpu = self._current
             self.stages[name] = self.stages.get(name, 0.0) + now - since
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - cpu
 
     def total(self) -> float:
         now = time.perf_counter()
@@ -77,6 +81,8 @@ def _restore(store: StateStore, bundle, settings: EngineSettings
     seconds = clock.total()
     stages = {k: round(v, 1) for k, v in clock.stages.items()}
     stages["cpu_s"] = round(time.process_time() - cpu, 1)
+    if settings.restore_threads == 1:
+        print(f"CPU by stage: { {k: round(v, 2) for k, v in clock.cpu.items()} }", flush=True)
     return engine, seconds, stages
 
 
