@@ -10,7 +10,7 @@ in this one process (decision 0033):
    from the stored vectors, as every restore did before;
 2. processes one empty batch and commits it: its delta writes every list and pair row;
 3. drops that engine and restores again: now the restore *reads* the rows;
-4. checks that both restored engines hold the same lists, pair scores and shared-anchor
+4. checks that both restored engines hold the same lists, pair scores, samples and shared-anchor
    candidates.
 
 Prints each restore's seconds by stage (the engine's progress stages, first report to the next
@@ -86,18 +86,23 @@ def _restore(store: StateStore, bundle, settings: EngineSettings
     return engine, seconds, stages
 
 
-def _tables(engine: AlignmentEngine) -> tuple[int, int, float, str]:
-    """Entries of both sides' lists, pairs scored, the sum of the pair scores and a digest of
-    both sides' shared-anchor candidates (read with the lists since decision 0089; two
-    restores of one store number nodes alike)."""
+def _tables(engine: AlignmentEngine) -> tuple[int, int, float, str, str]:
+    """Entries of both sides' lists, pairs scored, the sum of the pair scores, a digest of
+    both sides' shared-anchor candidates (read with the lists since decision 0089) and one of
+    their samples (each live node's type, slots and sampler count, and the summaries' triples;
+    two restores of one store number nodes alike)."""
     entries = sum(len(side.lists.get(n)) for side in engine.sides for n in side.lists)
     scores = dict(engine.book.scores)
-    anchors = hashlib.sha1()
-    if engine.anchors is not None:
-        for s, side in enumerate(engine.sides):
-            nodes = np.asarray(side.graph.alive_indices(), dtype=np.int64)
+    anchors, samples = hashlib.sha1(), hashlib.sha1()
+    for s, side in enumerate(engine.sides):
+        nodes = np.asarray(side.graph.alive_indices(), dtype=np.int64)
+        if engine.anchors is not None:
             anchors.update(engine.anchors.rows(s, nodes).tobytes())
-    return entries, len(scores), round(sum(scores.values()), 3), anchors.hexdigest()[:12]
+        for table in (*side.samples.slot_table(nodes), side.samples.types(nodes),
+                      side.samples.fans(nodes), side.samples.summary_triples(nodes)):
+            samples.update(np.ascontiguousarray(table, dtype=np.int64).tobytes())
+    return (entries, len(scores), round(sum(scores.values()), 3), anchors.hexdigest()[:12],
+            samples.hexdigest()[:12])
 
 
 def main() -> None:
