@@ -235,7 +235,11 @@ class MutableGraph:
         """Set every ``(head, relation, tail)`` of an edgeless mirror at once (restore)."""
         h, r, t = triples[:, 0], triples[:, 1], triples[:, 2]
         self.out.load(h, r << 32 | t)
-        self.inn.load(t, r << 32 | h)
+        # a restore's rows come by (head, relation, tail): stable by (tail, relation), they
+        # are the in-table's (tail, relation, head) order, one key sorted where ``load``
+        # sorts two (other orders are sorted there, as before)
+        order = np.argsort(t << 32 | r, kind="stable")
+        self.inn.load(t[order], (r << 32 | h)[order])
         self.triple_count = len(self.out)
 
     def edges(self, node: int) -> list[tuple[int, int, int]]:
