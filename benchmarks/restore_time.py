@@ -86,23 +86,34 @@ def _restore(store: StateStore, bundle, settings: EngineSettings
     return engine, seconds, stages
 
 
-def _tables(engine: AlignmentEngine) -> tuple[int, int, float, str, str]:
+def _tables(engine: AlignmentEngine) -> tuple[int, int, float, str, str, str]:
     """Entries of both sides' lists, pairs scored, the sum of the pair scores, a digest of
-    both sides' shared-anchor candidates (read with the lists since decision 0089) and one of
-    their samples (each live node's type, slots and sampler count, and the summaries' triples;
-    two restores of one store number nodes alike)."""
-    entries = sum(len(side.lists.get(n)) for side in engine.sides for n in side.lists)
-    scores = dict(engine.book.scores)
-    anchors, samples = hashlib.sha1(), hashlib.sha1()
+    the lists and pair scores, one of both sides' shared-anchor candidates (read with the
+    lists since decision 0089) and one of their samples (each live node's type, slots and
+    sampler count, and the summaries' triples) — read as arrays, not a Python object a pair
+    (a dict of every pair was ≈ 0.5 GB at 200K a side). Two restores of one store number
+    nodes alike."""
+    tables, anchors, samples = hashlib.sha1(), hashlib.sha1(), hashlib.sha1()
+    entries = 0
     for s, side in enumerate(engine.sides):
         nodes = np.asarray(side.graph.alive_indices(), dtype=np.int64)
+        members, scores, lengths = side.lists.rows(nodes)
+        entries += int(lengths.sum())
+        _update(tables, members, np.where(members >= 0, scores, 0))
         if engine.anchors is not None:
             anchors.update(engine.anchors.rows(s, nodes).tobytes())
-        for table in (*side.samples.slot_table(nodes), side.samples.types(nodes),
-                      side.samples.fans(nodes), side.samples.summary_triples(nodes)):
-            samples.update(np.ascontiguousarray(table, dtype=np.int64).tobytes())
-    return (entries, len(scores), round(sum(scores.values()), 3), anchors.hexdigest()[:12],
-            samples.hexdigest()[:12])
+        _update(samples, *side.samples.slot_table(nodes), side.samples.types(nodes),
+                side.samples.fans(nodes), side.samples.summary_triples(nodes))
+    lefts = np.asarray(engine.sides[0].graph.alive_indices(), dtype=np.int64)
+    offsets, rights, pair_scores = engine.book.rows(lefts)
+    _update(tables, offsets, rights, pair_scores)
+    return (entries, len(rights), round(float(np.sum(pair_scores, dtype=np.float64)), 3),
+            tables.hexdigest()[:12], anchors.hexdigest()[:12], samples.hexdigest()[:12])
+
+
+def _update(digest, *arrays: np.ndarray) -> None:
+    for array in arrays:
+        digest.update(np.ascontiguousarray(array).tobytes())
 
 
 def main() -> None:
