@@ -7,18 +7,14 @@ only (``model.features``), so they are computed the first time a local graph or 
 needs them and reused until the entity changes — a change is seen by the entity's stamp:
 :class:`MutableGraph` gives a node a new one on every upsert and delete.
 
-No array object per entity: each held entity's name counts, its sparse rows of attributes and
-of non-zero numbers, and the pair head's name-word and name-number keys are its five parts in a
+No array object per entity: each held entity's sparse rows — names, attributes, then its
+non-zero numbers — and the pair head's name-word and name-number keys are its five parts in a
 :class:`PartRows` of int32 pairs (8 bytes a non-zero or key; 20 bytes of lengths and an 8-byte
-last-use tick a node), with the stamp they were hashed at and the name row's length (8 bytes
-each) in node-indexed tables. A name is held as its raw n-gram counts, 4 bytes a non-zero
-(``count_rows``), its TF-IDF row made again to the bit on each read (``features.idf_rows``
-divided by the kept length): the rows themselves took 8 bytes a non-zero, ≈ 0.34 KB of an
-entity on the grown DBP15K names (≈ 42 non-zeros) and held for every entity after a load
-(decision 0142). The cache walked 0.40–0.49 KB an entity at 40K a side with the pool's room
-(0.66–0.82 with rows; the ``OrderedDict`` of row tuples of decision 0078 took ≈ 1.2 KB).
-Bounded by ``capacity`` entities, least recently used out down to ``capacity`` (one partition
-over the held ticks); the default holds a graph of 2M entities, because an evicted
+last-use tick a node), with the stamp they were hashed at (8 bytes) in a node-indexed table. On
+DBP15K names (≈ 41 non-zeros) that measured 0.61–0.71 KB an entity with the pool's slack
+(the ``OrderedDict`` of row tuples this replaces took ≈ 1.2 KB, and held 65,536 entities a
+graph). Bounded by ``capacity`` entities, least recently used out down to ``capacity`` (one
+partition over the held ticks); the default holds a graph of 2M entities, because an evicted
 entity is hashed again (≈ 17 µs a name) each time a view or a closure reaches it, and past the
 bound that grows with the graph (decision 0078).
 """
@@ -29,21 +25,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from stream_align.arrays import grown
-from stream_align.engine import count_rows
 from stream_align.engine.mutable_graph import MutableGraph
-from stream_align.engine.part_rows import PartRows, csr_block, part_csr
-from stream_align.model.features import (
-    Level0,
-    attr_rows,
-    descending,
-    idf_rows,
-    name_counts,
-    numeric_features,
-    tf_idf,
-)
+from stream_align.engine.part_rows import PartRows, csr_block
+from stream_align.model.features import Level0, level0
 from stream_align.model.inputs import Frozen
 from stream_align.model.pair_head import NameKeys, name_keys
-from stream_align.model.sparse_rows import row_norms
 
 PARTS = 5
 """Blocks per entity: its sparse rows of names, attributes and non-zero numbers (column, float32
@@ -59,7 +45,6 @@ class FeatureCache:
         self._dims = (f.name_dim, f.attr_dim, f.numeric_dim)
         self._rows = PartRows(PARTS, capacity)
         self._stamp = np.zeros(0, dtype=np.int64)  # the stamp a held row was hashed at
-        self._norm = np.zeros(0, dtype=np.float64)  # its name row's length (``row_norms``)
         self.hashed = 0  # entities hashed, a running count
 
     @property
@@ -76,30 +61,19 @@ class FeatureCache:
         caller never reads what they feed, ``recompute``)."""
         n = len(glob)
         nodes = self._held(np.asarray(glob[:n if read is None else read], dtype=np.int64))
-        names, *rest = self._rows.cuts(nodes, 3)
-        attrs, numbers = (part_csr(*part, dim, n) for part, dim in zip(rest, self._dims[1:],
-                                                                         strict=True))
+        names, attrs, numbers = self._rows.csrs(nodes, list(self._dims), n)
         numeric = np.zeros((n, self._dims[2]), dtype=np.float32)
         rows = np.repeat(np.arange(n), np.diff(numbers.indptr))
         numeric[rows, numbers.indices] = numbers.data
         self._rows.evict()
-        return Level0(names=self._names(nodes, *names, n), attrs=attrs, numeric=numeric)
+        return Level0(names=names, attrs=attrs, numeric=numeric)
 
     def names(self, glob: np.ndarray) -> sp.csr_matrix:
         """The ``names`` block of :meth:`level0` alone (the pair head reads nothing else)."""
         nodes = self._held(np.asarray(glob, dtype=np.int64))
-        out = self._names(nodes, *self._rows.cut(nodes, 0), len(glob))
+        out = self._rows.csr(nodes, 0, self._dims[0], len(glob))
         self._rows.evict()
         return out
-
-    def _names(self, nodes: np.ndarray, rows: np.ndarray, pairs: np.ndarray, height: int
-               ) -> sp.csr_matrix:
-        """The name rows of held ``nodes`` from their counts (``count_rows``) and kept
-        lengths, ``height`` rows (empty below ``nodes``')."""
-        norms = np.ones(height)
-        norms[:len(nodes)] = self._norm[nodes]
-        return idf_rows(count_rows.unpack(rows, pairs, self._dims[0], height),
-                        self.frozen.name_idf, norms)
 
     def name_keys(self, glob: np.ndarray) -> NameKeys:
         """The pair head's name-word and name-number keys of ``glob`` (``name_keys`` of each
@@ -117,7 +91,6 @@ class FeatureCache:
         size = int(nodes.max()) + 1
         self._rows.fit(size)
         self._stamp = grown(self._stamp, size, 0)
-        self._norm = grown(self._norm, size, 1.0)
         stamps = self.graph.stamps(nodes)
         stale = nodes[self._rows.missing(nodes) | (self._stamp[nodes] != stamps)]
         if len(stale):
@@ -129,26 +102,22 @@ class FeatureCache:
         """Hash ``nodes`` (distinct) from the mirror and hold their rows."""
         sub, _ = self.graph.local_graph(nodes, np.zeros((0, 3), dtype=np.int64))
         f = self.frozen
-        numeric = numeric_features(sub.attributes, f.features.numeric_dim)
-        numbers = sp.csr_matrix(numeric.view(np.int32))  # non-zero bits (-0.0 kept)
+        feats = level0(sub, f.features, f.name_idf, f.attr_idf)
+        numbers = sp.csr_matrix(feats.numeric.view(np.int32))  # non-zero bits (-0.0 kept)
         numbers = sp.csr_matrix((numbers.data.view(np.float32), numbers.indices,
                                  numbers.indptr), shape=numbers.shape)
         keys = NameKeys.of([name_keys(name) for name in sub.names])
-        counts = descending(name_counts(sub.names, f.features))
-        blocks = [count_rows.pack(counts)]
-        blocks += [csr_block(m) for m in (attr_rows(sub.attributes, f.features, f.attr_idf),
-                                          numbers)]
+        blocks = [csr_block(m) for m in (feats.names, feats.attrs, numbers)]
         blocks += [(np.concatenate([[0], np.cumsum(counts)]), k.view(np.int32).reshape(-1, 2))
                    for counts, k in ((keys.word_counts, keys.word_keys),
                                      (keys.num_counts, keys.num_keys))]
         self._rows.keep(nodes, blocks)
         self._stamp[nodes] = self.graph.stamps(nodes)
-        self._norm[nodes] = row_norms(tf_idf(counts, f.name_idf))
         self.hashed += len(nodes)
 
     def nbytes(self) -> int:
         """Bytes held: the pool (with garbage and free room) and the node-indexed tables."""
-        return self._rows.nbytes() + self._stamp.nbytes + self._norm.nbytes
+        return self._rows.nbytes() + self._stamp.nbytes
 
 
 def _keys(rows: np.ndarray) -> np.ndarray:

@@ -115,27 +115,21 @@ class PartRows:
     def csr(self, nodes: np.ndarray, part: int, dim: int, height: int) -> sp.csr_matrix:
         """Part ``part`` of held ``nodes`` as a ``(height, dim)`` float32 CSR matrix, row
         ``i`` for ``nodes[i]``, empty rows below."""
-        return part_csr(*self.cut(nodes, part), dim, height)
+        return _csr(*self.cut(nodes, part), dim, height)
 
     def csrs(self, nodes: np.ndarray, dims: list[int], height: int) -> list[sp.csr_matrix]:
         """Every part of held ``nodes`` as :meth:`csr` gives it (``dims[p]``: part ``p``'s
-        width), from one read of the pool (:meth:`cuts`)."""
-        return [part_csr(rows, counts, dim, height)
-                for (rows, counts), dim in zip(self.cuts(nodes, len(dims)), dims, strict=True)]
-
-    def cuts(self, nodes: np.ndarray, parts: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """The first ``parts`` parts of held ``nodes`` as :meth:`cut` gives each, from one
-        read of the pool: its rows taken part by part, node by node (a read per part cost a
-        span list, a ``take`` and their numpy calls each; a steady insert reads seven parts
-        of hundreds of views, decision 0091)."""
+        width), from one read of the pool: its rows taken part by part, node by node (a
+        read per part cost a span list, a ``take`` and their numpy calls each; a steady
+        insert reads seven parts of hundreds of views, decision 0091)."""
         lengths = self._lengths[nodes].astype(np.int64)
-        within = (np.cumsum(lengths, axis=1) - lengths)[:, :parts]
-        lengths = lengths[:, :parts]
-        rows = self._pool.cut(nodes[None, :].repeat(parts, axis=0).ravel(), within.T.ravel(),
+        within = (np.cumsum(lengths, axis=1) - lengths)[:, :len(dims)]
+        lengths = lengths[:, :len(dims)]
+        rows = self._pool.cut(nodes[None, :].repeat(len(dims), axis=0).ravel(), within.T.ravel(),
                               lengths.T.ravel())
         ends = np.cumsum(lengths.sum(axis=0)).tolist()
-        return [(rows[end - int(lengths[:, p].sum()):end], lengths[:, p])
-                for p, end in enumerate(ends)]
+        return [_csr(rows[end - int(lengths[:, p].sum()):end], lengths[:, p], dim, height)
+                for p, (dim, end) in enumerate(zip(dims, ends, strict=True))]
 
     def drop(self, nodes: np.ndarray) -> None:
         """Drop the rows of held ``nodes`` (distinct)."""
@@ -160,7 +154,7 @@ class PartRows:
         return self._pool.nbytes() + self._lengths.nbytes + self._tick.nbytes + self._order.nbytes
 
 
-def part_csr(rows: np.ndarray, counts: np.ndarray, dim: int, height: int) -> sp.csr_matrix:
+def _csr(rows: np.ndarray, counts: np.ndarray, dim: int, height: int) -> sp.csr_matrix:
     """``(height, dim)`` float32 CSR of ``(column, float32 bits)`` rows, ``counts[i]`` of
     them in row ``i``, empty rows below."""
     indptr = np.zeros(height + 1, dtype=np.int64)

@@ -234,11 +234,10 @@ class EngineSettings(BaseModel):
     feature_cache_entries: int = Field(
         default=2_097_152, ge=1,
         description=("Entities per graph whose hashed level-0 features and name keys stay "
-                     "kept (compact arrays, least recently used out; ≈ 0.4–0.5 KB each on "
-                     "DBP15K names: a name's raw counts, decisions 0078 and 0142). An "
-                     "evicted entity is hashed again when a recompute or a pair view next "
-                     "reaches it: sized to hold the graph, so an insert's cost does not grow "
-                     "with it."),
+                     "kept (compact arrays, least recently used out; ≈ 0.6–0.7 KB each on "
+                     "DBP15K names, decision 0078). An evicted entity is hashed again when a "
+                     "recompute or a pair view next reaches it: sized to hold the graph, so "
+                     "an insert's cost does not grow with it."),
     )
     view_cache_entries: int = Field(
         default=16_384, ge=0,

@@ -74,50 +74,6 @@ def _counts(texts: list[str], settings: FeatureSettings, dim: int) -> sp.csr_mat
     return counts
 
 
-def name_counts(names: list[str], settings: FeatureSettings) -> sp.csr_matrix:
-    """The raw character n-gram counts of ``names`` (float32 CSR, each row's columns
-    ascending): all a name row is made of with the frozen IDF (:func:`name_rows`)."""
-    return char_wb_counts(names, settings.ngram_min, settings.ngram_max, settings.name_dim)
-
-
-def name_rows(counts: sp.csr_matrix, name_idf: np.ndarray) -> sp.csr_matrix:
-    """The ``names`` block of :func:`level0` from :func:`name_counts`."""
-    return idf_rows(descending(counts), name_idf)
-
-
-def descending(counts: sp.csr_matrix) -> sp.csr_matrix:
-    """``counts`` (columns ascending in a row) with each row's columns descending: the order
-    a name row has, as scipy's product with the IDF's diagonal gave it (kept, so every row
-    keeps its bits and order: ``unit_rows`` adds a row's squares in it)."""
-    lengths = np.diff(counts.indptr)
-    row = np.repeat(np.arange(len(lengths)), lengths)
-    at = counts.indptr[row] + counts.indptr[row + 1] - 1 - np.arange(counts.nnz)
-    return sp.csr_matrix((counts.data[at], counts.indices[at], counts.indptr),
-                         shape=counts.shape)
-
-
-def tf_idf(counts: sp.csr_matrix, name_idf: np.ndarray) -> sp.csr_matrix:
-    """Sublinear TF × IDF of raw ``counts`` in their own order, float32 throughout (the
-    products the diagonal's product made): :func:`idf_rows` before the rows' lengths."""
-    data = (1.0 + np.log(counts.data)) * name_idf[counts.indices]
-    return sp.csr_matrix((data, counts.indices, counts.indptr), shape=counts.shape)
-
-
-def idf_rows(counts: sp.csr_matrix, name_idf: np.ndarray,
-             norms: np.ndarray | None = None) -> sp.csr_matrix:
-    """:func:`tf_idf` of raw ``counts``, rows of unit length (``norms``: their
-    ``row_norms``, if kept), row by row: a row has the same bits whichever rows are computed
-    with it."""
-    return unit_rows(tf_idf(counts, name_idf), norms).astype(np.float32, copy=False)
-
-
-def attr_rows(attributes: list[dict[str, str]], settings: FeatureSettings,
-              attr_idf: np.ndarray) -> sp.csr_matrix:
-    """The ``attrs`` block of :func:`level0`."""
-    return unit_rows(_counts([attribute_text(a) for a in attributes], settings,
-                             settings.attr_dim) @ sp.diags(attr_idf)).astype(np.float32).tocsr()
-
-
 def fit_idf(graphs: list[Graph], settings: FeatureSettings) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed IDF per name bucket and per attribute bucket, over every entity of both graphs."""
     result = []
@@ -132,6 +88,8 @@ def fit_idf(graphs: list[Graph], settings: FeatureSettings) -> tuple[np.ndarray,
 def level0(graph: Graph, settings: FeatureSettings, name_idf: np.ndarray,
            attr_idf: np.ndarray) -> Level0:
     """Features of every entity of ``graph`` with frozen IDF weights."""
-    return Level0(names=name_rows(name_counts(graph.names, settings), name_idf),
-                  attrs=attr_rows(graph.attributes, settings, attr_idf),
+    names = unit_rows(_counts(graph.names, settings, settings.name_dim) @ sp.diags(name_idf))
+    attrs = unit_rows(_counts([attribute_text(a) for a in graph.attributes], settings,
+                              settings.attr_dim) @ sp.diags(attr_idf))
+    return Level0(names=names.astype(np.float32).tocsr(), attrs=attrs.astype(np.float32).tocsr(),
                   numeric=numeric_features(graph.attributes, settings.numeric_dim))

@@ -16,35 +16,25 @@ import torch
 from torch.nn import functional as F
 
 
-def unit_rows(m: sp.spmatrix, norms: np.ndarray | None = None) -> sp.spmatrix:
+def unit_rows(m: sp.spmatrix) -> sp.spmatrix:
     """``sklearn.preprocessing.normalize(m)`` of a sparse matrix: rows scaled to unit L2 norm,
     a new CSR matrix (float32 and float64 kept, other dtypes as float64), with the same bits as
     its Cython routine (``inplace_csr_row_normalize_l2``): each square in the data's precision,
     summed in double in column order (:func:`_row_sums`), each value divided by the root in
     double. Without ``normalize``'s validation, which cost ≈ 1.6 ms a call (decision 0058),
     and without importing scikit-learn, whose ``sklearn.utils`` costs the service ≈ 1.2 s of
-    CPU at start (decision 0085). ``norms``: the rows' :func:`row_norms`, kept by a caller that
-    makes the same rows again (the level-0 feature cache, decision 0142)."""
+    CPU at start (decision 0085)."""
     dtype = m.dtype if m.dtype in (np.float32, np.float64) else np.float64
     out = m.tocsr(copy=True).astype(dtype, copy=False)
     if out.nnz:
         lengths = np.diff(out.indptr)
-        norms = row_norms(out) if norms is None else norms
-        with np.errstate(all="ignore"):  # in double, rounded to the data's type:
-            # (float)((double)x / norm), as the C loop
+        with np.errstate(all="ignore"):  # as the C loop: inf, nan and underflow, silently
+            squares = out.data * out.data  # in the data's precision, as the C loop
+            norms = np.sqrt(_row_sums(squares, out.indptr, lengths, np.finfo(dtype).nmant + 1))
+            norms[norms == 0.0] = 1.0  # an empty (or all-zero) row stays as it is
+            # in double, rounded to the data's type: (float)((double)x / norm), as the C loop
             np.divide(out.data, np.repeat(norms, lengths), out=out.data, casting="unsafe")
     return out
-
-
-def row_norms(m: sp.csr_matrix) -> np.ndarray:
-    """The root :func:`unit_rows` divides each row of ``m`` (CSR, float32 or float64) by:
-    1.0 for an empty or all-zero row."""
-    lengths = np.diff(m.indptr)
-    with np.errstate(all="ignore"):  # as the C loop: inf, nan and underflow, silently
-        squares = m.data * m.data  # in the data's precision, as the C loop
-        norms = np.sqrt(_row_sums(squares, m.indptr, lengths, np.finfo(m.dtype).nmant + 1))
-    norms[norms == 0.0] = 1.0  # an empty (or all-zero) row stays as it is
-    return norms
 
 
 def _row_sums(values: np.ndarray, indptr: np.ndarray, lengths: np.ndarray,

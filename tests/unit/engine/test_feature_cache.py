@@ -100,16 +100,3 @@ def test_name_keys_are_the_pair_heads() -> None:
     for a, b in zip(name_sets(got), name_sets([mirror.names[g] for g in glob.tolist()]),
                     strict=True):
         assert (a != b).nnz == 0
-
-
-def test_a_name_is_held_in_half_the_pool_rows_of_its_row() -> None:
-    pair = synthetic_pair(n=40, seed=5)
-    frozen = untrained_bundle(pair).frozen
-    mirror = _mirror(pair.a)
-    whole = _whole(mirror, frozen)
-    cache = FeatureCache(mirror, frozen, 1000)
-    glob = np.arange(pair.a.num_entities)
-    cache.names(glob)
-    _, pairs = cache._rows.cut(glob, 0)
-    assert np.array_equal(pairs, (np.diff(whole.names.indptr) + 1) // 2), \
-        "a name's non-zeros not held two to a pool row"
