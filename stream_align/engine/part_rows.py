@@ -137,10 +137,9 @@ class PartRows:
         self._tick[nodes] = -1
         self.held -= len(nodes)
 
-    def evict(self, room: int = 0) -> None:
-        """Drop the least recently used rows down to ``capacity`` less ``room`` (rows about
-        to be kept)."""
-        extra = self.held + room - self.capacity
+    def evict(self) -> None:
+        """Drop the least recently used rows down to ``capacity``."""
+        extra = self.held - self.capacity
         while extra > 0:  # every held node has one live entry at or past the head
             end = min(self._end, self._head + max(2 * extra, 1024))
             seen = self._order[self._head:end]

@@ -19,10 +19,10 @@ from stream_align.engine import levelwise
 from stream_align.engine.delta import StateDelta
 from stream_align.engine.progress import Progress
 from stream_align.engine.queue import DeferredQueue
+from stream_align.engine.scoring import side_view
 from stream_align.engine.side import Side
 from stream_align.engine.state_source import StateSource
 from stream_align.engine.view_cache import BUILD_ROWS
-from stream_align.engine.view_rows import side_view
 from stream_align.model.bundle import ModelBundle
 
 RESTORE_CHUNK = 16_384

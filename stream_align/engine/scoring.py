@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 
 from stream_align import setops
@@ -33,13 +34,12 @@ from stream_align.engine.pair_features import (
 from stream_align.engine.progress import Beat, Progress, chunks, no_beat, no_progress
 from stream_align.engine.side import Side
 from stream_align.engine.threads import TwoEnds, beside, second_thread, torch_on_one_thread
-from stream_align.engine.view_rows import side_view
 from stream_align.heap import passes_reuse_heap
 from stream_align.model.bundle import ModelBundle
 from stream_align.model.encoder import PairOutput
 from stream_align.model.evidence import NeighbourPair, top_evidence
 from stream_align.model.layers.collective_agg import Messages
-from stream_align.model.pair_head import features
+from stream_align.model.pair_head import PairView, features, pair_view
 
 PAIR_BLOCK = 16_384
 """Pairs per cross-attention pass: ``PAIR_BLOCK × k × k`` attention weights and two
@@ -176,6 +176,34 @@ def _retrieval_logits(bundle: ModelBundle, vectors: tuple[torch.Tensor, torch.Te
     return _biased(bundle, (vectors[0] * vectors[1]).sum(-1))
 
 
+def side_view(bundle: ModelBundle, side: Side, nodes: list[int]) -> PairView:
+    """The pair head's evidence rows of ``nodes`` (``model.pair_head.view_from_table`` of the
+    full graph, read from the samples and the level-0 name cache), built as arrays: the
+    sampled neighbours of the nodes and of those neighbours (a Python loop per slot and
+    second-hop slot was most of a bulk refresh's scoring).
+
+    The table of nodes and sampled neighbours is sorted by node, so a row's neighbour names
+    are summed in node order whatever else is viewed with it: each row is a function of its
+    entity's name, sample and neighbours alone (float32 sums of three or more rows depend on
+    their order), which is what lets ``view_cache`` keep a row until its entity is affected."""
+    n_anchors = len(bundle.frozen.anchors)
+    at = np.asarray(nodes, dtype=np.int64)
+    nbr, rel = side.samples.slot_table(at)
+    table = setops.union1d(at, nbr[nbr >= 0])
+    names = side.features.names(table)
+    mine = np.searchsorted(table, at)  # table rows of the nodes
+    hop1 = np.where(nbr >= 0, np.searchsorted(table, nbr), -1)  # and of their neighbours
+    filled = hop1 >= 0  # the neighbours' own slots, (R, k, k) global, -1 padding:
+    second_nbr = side.samples.slot_table(table)[0][hop1]
+    second_nbr[~filled] = -1
+    second_nbr[second_nbr == at[:, None, None]] = -1  # paths back
+    adj = sp.csr_matrix((np.ones(int(filled.sum()), dtype=np.float32),
+                         (np.nonzero(filled)[0], hop1[filled])), shape=(len(at), len(table)))
+    return pair_view(names[mine], adj @ names, np.where(filled, rel, 0),
+                     side.anchor_ids(nbr), side.anchor_ids(second_nbr), n_anchors,
+                     side.features.name_keys(at))
+
+
 def _head_features(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
                    cache: FeatureCache | None = None, ends: TwoEnds | None = None
                    ) -> list[np.ndarray] | None:
@@ -189,11 +217,8 @@ def _head_features(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
     ``None`` without a head."""
     if bundle.pair_head is None:
         return None
-    placed = [side.views.placed(unique, partial(side_view, bundle, side))
-              for side, unique in zip(sides, group.unique, strict=True)]
-    views = placed[0][0], placed[1][0]
-    pairs = tuple(at if rows is None else rows[at]  # each pair's rows of the views
-                  for (_, rows), at in zip(placed, group.at, strict=True))
+    views = (sides[0].views.view(group.unique[0], partial(side_view, bundle, sides[0])),
+             sides[1].views.view(group.unique[1], partial(side_view, bundle, sides[1])))
     zero = np.zeros(len(group.lefts), dtype=np.float32)
     if cache is not None or ends is not None:  # the blocks' paths: features in cuts
         unsorted = unsorted_parts(views[0]), unsorted_parts(views[1])
@@ -205,7 +230,7 @@ def _head_features(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
     plain = cache is None and ends is None
 
     def whole(i: int) -> np.ndarray:  # not closed over ``ends``, which holds it: a batch
-        at = pairs[0][blocks[i]], pairs[1][blocks[i]]  # runs with the collector off,
+        at = group.at[0][blocks[i]], group.at[1][blocks[i]]  # runs with the collector off,
         if plain:  # and that cycle kept every group's views to the call's end (decision 0121)
             return features(views[0], at[0], views[1], at[1], zero[blocks[i]])
         return whole_features(views, unsorted, at, zero[blocks[i]])
@@ -214,7 +239,7 @@ def _head_features(bundle: ModelBundle, sides: tuple[Side, Side], group: _Group,
         ends.start(len(blocks), whole)
     out = []
     for i, block in enumerate(blocks):
-        at = pairs[0][block], pairs[1][block]
+        at = group.at[0][block], group.at[1][block]
         if ends is not None and not ends.front(i):
             taken = ends.taken(i)
             out.append(taken if cache is None else

@@ -84,7 +84,7 @@ def find_affected(sides: tuple[Side, Side], applied: Applied,
 def _views_moved(side: Side, changed: set[int]) -> set[int]:
     """The nodes whose pair-head view can differ after nodes ``changed`` their name
     (upserted), their sample (``M``) or were deleted: ``X ∪ R(X)``. A view reads its entity's
-    name and sample and its sampled neighbours' names and samples (``view_rows.side_view``);
+    name and sample and its sampled neighbours' names and samples (``scoring.side_view``);
     types and vectors it does not read, so ``D``'s ``R(R(F))`` — the samplers' samplers of a
     node whose type changed — keep their rows (decision 0076). ``R`` is the new one: a node
     outside ``M`` samples the same nodes before and after."""

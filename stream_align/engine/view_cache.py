@@ -5,7 +5,7 @@ pairs did not change — yet each scoring group built every entity's view again:
 sampled neighbours' name rows stacked and summed, the anchor sets one and two hops away, the
 word and number sets of its name (decision 0047's profile: 13 % of a 100-insert batch). A view
 row reads the entity's name, its sample, and its sampled neighbours' names and samples
-(``view_rows.side_view`` sums the neighbours' names in node order, so nothing else). Each of
+(``scoring.side_view`` sums the neighbours' names in node order, so nothing else). Each of
 those changes only for nodes of the affected set ``D = H ∪ R(H)`` of ``affected`` (``F``: a
 name; ``M``: a sample; ``R(F)``, ``R(M)``: a neighbour's), so ``stages.find_affected`` drops the
 rows of ``D`` and of the deleted nodes, and a row is built again when a pair of its entity is
@@ -94,76 +94,45 @@ class ViewCache:
             self._own[moved] += 1
 
     def view(self, nodes: np.ndarray, build: Callable[[list[int]], PairView]) -> PairView:
-        """The view of distinct ``nodes``, row ``i`` for ``nodes[i]`` (:meth:`placed`'s rows
-        put in that order where a bulk build placed them otherwise)."""
-        found, rows = self.placed(nodes, build)
-        if rows is None:
-            return found
-        return PairView(blocks=[m[rows] for m in found.blocks], words=found.words[rows],
-                        numbers=found.numbers[rows])
-
-    def placed(self, nodes: np.ndarray, build: Callable[[list[int]], PairView]
-               ) -> tuple[PairView, np.ndarray | None]:
-        """The view of distinct ``nodes`` and the row of each node in it (``None``: row ``i``
-        for ``nodes[i]``): kept rows read back, the others ``build``-t (a list of nodes →
-        their view) and kept. More missing than the capacity (a steady call at scale, a bulk
-        refresh) goes to :meth:`_bulk`."""
+        """The view of distinct ``nodes``: kept rows read back, the others ``build``-t (a
+        list of nodes → their view) and kept. More missing than the capacity (a bulk
+        refresh) is built whole, and only its last ``capacity`` rows are kept
+        (:meth:`_keep_last`): keeping all would only evict most again, and its rows would set
+        the pool's size (the pool does not shrink)."""
         nodes = np.asarray(nodes, dtype=np.int64)
+        if len(nodes) - len(self._rows.holding(nodes)) > self.capacity:
+            self.built += len(nodes)
+            whole = _in_parts(nodes, build)
+            self._keep_last(nodes, whole)
+            return whole
         if len(nodes):
             self._rows.fit(int(nodes.max()) + 1)
-        gone = self._rows.missing(nodes)
-        if int(np.count_nonzero(gone)) > self.capacity:
-            return self._bulk(nodes, gone, build)
-        missing = nodes[gone]
+        missing = nodes[self._rows.missing(nodes)]
         if len(missing):
             self._keep(missing, build(missing.tolist()))
             self.built += len(missing)
         self._rows.touch(nodes)
         parts = self._rows.csrs(nodes, self._dims, len(nodes))
         self._rows.evict()
-        return PairView(blocks=parts[:-2], words=parts[-2], numbers=parts[-1]), None
+        return PairView(blocks=parts[:-2], words=parts[-2], numbers=parts[-1])
 
-    def _bulk(self, nodes: np.ndarray, gone: np.ndarray, build: Callable[[list[int]], PairView]
-              ) -> tuple[PairView, np.ndarray]:
-        """More of ``nodes`` missing (``gone``) than the capacity: the held rows read back and
-        only the missing built (in parts), the held ones first in the view. It built every
-        row of ``nodes`` before, so the held rows were never read in a steady call at 40K a
-        side and more, where each call's pairs reach more entities than the cache holds
-        (decision 0144). Of the built rows only the last that fit beside the held ones are
-        kept (:meth:`_keep_last`): keeping all would only evict most again, and its rows
-        would set the pool's size (the pool does not shrink)."""
-        held, missing = nodes[~gone], nodes[gone]
-        self.built += len(missing)
-        whole = _in_parts(missing, build)
-        rows = np.empty(len(nodes), dtype=np.int64)
-        rows[~gone] = np.arange(len(held))
-        rows[gone] = np.arange(len(held), len(nodes))
-        if not len(held):
-            self._keep_last(missing, whole, self.capacity)
-            return whole, rows
-        self._rows.touch(held)
-        kept = self._rows.csrs(held, self._dims, len(held))
-        self._keep_last(missing, whole, self.capacity - len(held))
-        parts = [sp.vstack([a, b], format="csr") for a, b in zip(kept, _parts(whole),
-                                                                 strict=True)]
-        return PairView(blocks=parts[:-2], words=parts[-2], numbers=parts[-1]), rows
-
-    def _keep_last(self, nodes: np.ndarray, view: PairView, room: int) -> None:
-        """Keep the last ``room`` rows of a bulk build's ``view`` of ``nodes`` (the rows held
-        and not read by this build, the least recently used, evicted first to make that
-        room): the small batches after a bulk load start with a full cache instead of
-        building ≈ 145 views an insert for their first hundred inserts on DBP15K zh_en
-        (decision 0082). The rows are the same bytes as ones built later, and the pool holds
-        what a full cache holds anyway. They are kept :data:`BUILD_ROWS` at a time: each keep
-        copies its rows three times (the slices, their ``(column, bits)`` pairs, the pool's
-        gather), beside the whole view at a bulk refresh's peak — all ``capacity`` rows at
-        once were ≈ 3 × 50 MB at 40K a side (decision 0103). The pool's room is made for all
-        of them first, as one keep made it: grown for each part, it held ≈ 35 MB more after a
-        40K load."""
-        if room <= 0:
+    def _keep_last(self, nodes: np.ndarray, view: PairView) -> None:
+        """Keep the last ``capacity`` rows of a bulk refresh's whole ``view`` of ``nodes``
+        (the rows ``nodes`` held before are dropped first, so the pool does not hold both;
+        others held are the least recently used then: evicted first): the small batches after
+        a bulk load start with a full cache instead of building ≈ 145 views an insert for
+        their first hundred inserts on DBP15K zh_en (decision 0082). The rows are the same
+        bytes as ones built later, and the pool holds what a full cache holds anyway. They
+        are kept :data:`BUILD_ROWS` at a time: each keep copies its rows three times (the
+        slices, their ``(column, bits)`` pairs, the pool's gather), beside the whole view at a
+        bulk refresh's peak — all ``capacity`` rows at once were ≈ 3 × 50 MB at 40K a side
+        (decision 0103). The pool's room is made for all of them first, as one keep made it:
+        grown for each part, it held ≈ 35 MB more after a 40K load."""
+        if not self.capacity:
             return
-        kept = nodes[-room:]
-        self._rows.evict(len(kept))
+        self._rows.drop(self._rows.holding(nodes))
+        kept = nodes[-self.capacity:]
+        self._rows.fit(int(nodes.max()) + 1)
         first = len(nodes) - len(kept)
         self._rows.reserve(sum(int(m.indptr[len(nodes)] - m.indptr[first]) for m in _parts(view)))
         for lo in range(first, len(nodes), BUILD_ROWS):

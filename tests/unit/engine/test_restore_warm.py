@@ -13,7 +13,7 @@ from engine_fixtures import engine_settings, forget_level1, open_store, run
 
 from stream_align.engine.engine import AlignmentEngine
 from stream_align.engine.recompute import encode_local
-from stream_align.engine.view_rows import side_view
+from stream_align.engine.scoring import side_view
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.graph import GraphPair
 from stream_align.model.bundle import ModelBundle

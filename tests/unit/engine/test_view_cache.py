@@ -11,9 +11,9 @@ from engine_fixtures import engine_settings, synthetic_pair, untrained_bundle
 
 from stream_align import setops
 from stream_align.engine.engine import AlignmentEngine
+from stream_align.engine.scoring import side_view
 from stream_align.engine.side import Side
 from stream_align.engine.view_cache import ViewCache
-from stream_align.engine.view_rows import side_view
 from stream_align.eval.replay import ReplayOrder, triple_changes
 from stream_align.events.contracts import TripleChange, TripleOp
 from stream_align.model.bundle import ModelBundle
@@ -144,17 +144,16 @@ def test_the_cache_is_bounded_and_rebuilds_what_it_evicted(bundle: ModelBundle) 
     cache.view(setops.union1d(picks[-1], picks[-2]), build)  # the latest rows were kept
     assert built == before
     assert 6 * 40 > built > 16  # some rows read back, evicted ones built again
-    whole = cache.view(nodes, build)  # more missing than the capacity: a bulk build, whose
-    assert _same(whole, fresh) and cache.held == 16  # held rows come first, put in node order
+    whole = cache.view(nodes, build)  # more missing than the capacity: built whole
+    assert _same(whole, fresh) and cache.held == 16
 
 
 @pytest.mark.parametrize("rows", [5, 8192])
-def test_a_bulk_build_reads_held_rows_and_keeps_its_last_rows(
-        bundle: ModelBundle, monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
-    """More missing than the capacity: the held rows read back, only the missing built
-    (``BUILD_ROWS`` at a time); the held rows stay and the last built rows fill the rest of
-    the capacity, read back later as the same rows without a build. ``placed`` gives the
-    held rows first, each node's row said."""
+def test_a_bulk_build_keeps_its_last_rows(bundle: ModelBundle, monkeypatch: pytest.MonkeyPatch,
+                                          rows: int) -> None:
+    """More missing than the capacity: built whole, its last ``capacity`` rows kept (and every
+    row held before dropped; ``BUILD_ROWS`` of them at a time), read back later as the same
+    rows without a build."""
     from stream_align.engine import view_cache
     monkeypatch.setattr(view_cache, "BUILD_ROWS", rows)
     engine = AlignmentEngine.empty(bundle, engine_settings(view_cache_entries=0))
@@ -169,17 +168,13 @@ def test_a_bulk_build_reads_held_rows_and_keeps_its_last_rows(
         return side_view(bundle, side, todo)
 
     cache = ViewCache(capacity=16)
-    cache.view(nodes[[0, 7, 9]], build)  # held before the bulk build: read back by it
+    cache.view(nodes[:3], build)  # held before the bulk build, then dropped by it
+    assert _same(cache.view(nodes, build), fresh) and cache.held == 16
+    assert cache.built == 3 + len(nodes)
     built.clear()
-    got, at = cache.placed(nodes, build)
-    assert at is not None and at[[0, 7, 9]].tolist() == [0, 1, 2]
-    assert _rows(got) == [_rows(fresh)[i] for i in np.argsort(at).tolist()]
-    assert built == np.delete(nodes, [0, 7, 9]).tolist()
-    assert cache.built == len(nodes) and cache.held == 16
-    built.clear()
-    got = cache.view(np.sort(np.concatenate([nodes[[0, 7, 9]], nodes[-13:]])), build)
-    assert not built  # the held rows and the last 13 built were kept
-    assert cache.view(nodes[3:4], build) is not None and built == nodes[3:4].tolist()
+    got = cache.view(nodes[-16:], build)  # kept: read back
+    assert not built and _rows(got) == _rows(fresh)[-16:]
+    assert cache.view(nodes[:3], build) is not None and built == nodes[:3].tolist()
     assert cache.held == 16  # the least recently used kept row made room
 
 
