@@ -288,16 +288,12 @@ class SampleIndex:
 def _distinct_triples(node: np.ndarray, triples: np.ndarray, n: int
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Each node's distinct ``(head, relation, tail)`` rows (a self-loop comes as an out- and
-    an in-edge), ascending by node and triple: one sort of two packed keys (node and head,
-    relation and tail; ``n`` bounds the node numbers), not ``unique_rows``' four columns."""
-    first = node * n + triples[:, 0]
-    second = triples[:, 1] * n + triples[:, 2]
-    order = np.lexsort((second, first))
-    first, second = first[order], second[order]
-    keep = np.ones(len(order), dtype=bool)
-    keep[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
-    order = order[keep]
-    return node[order], triples[order]
+    an in-edge), ascending by node and triple: ``setops.unique_rows`` of two packed columns
+    (node and head, relation and tail; ``n`` bounds the node numbers), not of four."""
+    rows = setops.unique_rows(np.stack([node * n + triples[:, 0],
+                                        triples[:, 1] * n + triples[:, 2]], axis=1))
+    first, second = rows[:, 0], rows[:, 1]
+    return first // n, np.stack([first % n, second // n, second % n], axis=1)
 
 
 def _summary_edges(edges: np.ndarray, nbr: np.ndarray, rel: np.ndarray, mask: np.ndarray,
